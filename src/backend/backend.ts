@@ -1,0 +1,133 @@
+/**
+ * The contract every device implements: memory (alloc/upload/read/free) and one entry per kernel.
+ * Kernels take contiguous input tensors whose shapes the ops layer (src/ops/) has already checked,
+ * and return new tensors on the same backend. `cpu/` is the readable reference every other backend
+ * is tested against.
+ */
+import type { DataArray, DType } from '../tensor/dtype.js';
+import type { Shape } from '../tensor/shape.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+/** A backend's buffer; opaque outside the backend that made it. */
+export interface Storage {
+  readonly byteLength: number;
+}
+
+export type UnaryOp =
+  | 'neg'
+  | 'exp'
+  | 'log'
+  | 'sqrt'
+  | 'rsqrt'
+  | 'abs'
+  | 'relu'
+  | 'sigmoid'
+  | 'tanh'
+  | 'silu' // x * sigmoid(x)
+  | 'softplus' // x > 20 ? x : log1p(exp(x)), as the Mamba kernels
+  | 'gelu'; // tanh approximation, as HF "gelu_pytorch_tanh"
+
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'pow';
+
+export interface MatmulOptions {
+  transA: boolean;
+  transB: boolean;
+}
+
+export interface ConvOptions {
+  /** Apply silu to the output (the Mamba conv is always followed by silu). */
+  silu: boolean;
+}
+
+/** Inputs of the selective scan; layout is channels-last. */
+export interface ScanInputs {
+  u: Tensor; // (B, L, D)
+  delta: Tensor; // (B, L, D), before bias and softplus
+  A: Tensor; // (D, N)
+  B: Tensor; // (B, L, N)
+  C: Tensor; // (B, L, N)
+  D: Tensor | null; // (D)
+  z: Tensor | null; // (B, L, D)
+  deltaBias: Tensor | null; // (D)
+  initialState: Tensor | null; // (B, D, N)
+}
+
+export interface ScanOptions {
+  deltaSoftplus: boolean;
+}
+
+/** One decode step of the selective SSM; all per-token tensors have no L axis. */
+export interface StateUpdateInputs {
+  state: Tensor; // (B, D, N)
+  x: Tensor; // (B, D)
+  dt: Tensor; // (B, D)
+  A: Tensor; // (D, N)
+  B: Tensor; // (B, N)
+  C: Tensor; // (B, N)
+  D: Tensor | null; // (D)
+  z: Tensor | null; // (B, D)
+  dtBias: Tensor | null; // (D)
+}
+
+export interface Backend {
+  readonly name: 'cpu' | 'webgpu';
+
+  // ---- memory
+  /** A zero-filled buffer for `size` elements. */
+  alloc(dtype: DType, size: number): Storage;
+  upload(data: DataArray): Storage;
+  read(s: Storage, dtype: DType, size: number): Promise<DataArray>;
+  readSync?(s: Storage, dtype: DType, size: number): DataArray;
+  free(s: Storage): void;
+  /** Bytes currently held in live buffers. */
+  memoryBytes(): number;
+
+  // ---- elementwise
+  unary(op: UnaryOp, x: Tensor): Tensor;
+  /** NumPy broadcasting; `outShape` is the broadcast shape. */
+  binary(op: BinaryOp, a: Tensor, b: Tensor, outShape: Shape): Tensor;
+  /** a * x + b elementwise, with scalars a and b. */
+  affine(x: Tensor, a: number, b: number): Tensor;
+  cast(x: Tensor, dtype: DType): Tensor;
+
+  // ---- linear algebra
+  /** Batched matmul of (..., M, K) by (..., K, N) (after transposes); batch dims broadcast. */
+  matmul(a: Tensor, b: Tensor, outShape: Shape, o: MatmulOptions): Tensor;
+
+  // ---- shape
+  /** Copies x[..., start:start+length, ...] along `axis`. */
+  slice(x: Tensor, axis: number, start: number, length: number): Tensor;
+  concat(xs: Tensor[], axis: number): Tensor;
+  /** Permutes axes (a copy). */
+  transpose(x: Tensor, perm: readonly number[]): Tensor;
+
+  // ---- reductions (last axis)
+  sumLastAxis(x: Tensor): Tensor;
+  maxLastAxis(x: Tensor): Tensor;
+  softmax(x: Tensor): Tensor;
+  /** int32 index of the first maximum. */
+  argmax(x: Tensor): Tensor;
+  /** The k largest values (descending) and their int32 indices. */
+  topK(x: Tensor, k: number): { values: Tensor; indices: Tensor };
+
+  // ---- layers
+  /** x * rsqrt(mean(x^2, -1) + eps) * weight. */
+  rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor;
+  /** Rows of `table` (V, H) picked by int32 `ids` (any shape) -> (...ids.shape, H); ids pre-checked. */
+  embedding(ids: Tensor, table: Tensor): Tensor;
+  /**
+   * Depthwise causal conv over L: x (B, L, D), weight (D, K), bias (D) | null, state (B, D, K-1)
+   * holding the K-1 inputs before x (zeros at the start). Returns the output and the new state.
+   */
+  causalConv1d(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | null,
+    state: Tensor | null,
+    o: ConvOptions,
+  ): { out: Tensor; state: Tensor };
+  /** Fused selective scan (Mamba S6), returning the output (B, L, D) and the last state (B, D, N). */
+  selectiveScan(i: ScanInputs, o: ScanOptions): { out: Tensor; lastState: Tensor };
+  /** One recurrent step: returns y (B, D) and the new state (B, D, N). */
+  selectiveStateUpdate(i: StateUpdateInputs, o: ScanOptions): { out: Tensor; state: Tensor };
+}

@@ -1,0 +1,254 @@
+/**
+ * The CPU backend: plain TypeScript kernels over typed arrays. It is the reference that every other
+ * backend is tested against, and the fallback where WebGPU is absent.
+ */
+import type {
+  Backend,
+  BinaryOp,
+  ConvOptions,
+  MatmulOptions,
+  ScanInputs,
+  ScanOptions,
+  StateUpdateInputs,
+  Storage,
+  UnaryOp,
+} from '../backend.js';
+import { allocArray, type DataArray, type DType } from '../../tensor/dtype.js';
+import { sizeOf, type Shape } from '../../tensor/shape.js';
+import { StorageRef, Tensor } from '../../tensor/tensor.js';
+import { binaryKernel, unaryKernel } from './elementwise.js';
+import { gemmNT, transpose2d } from './matmul.js';
+import { causalConv1dKernel, embeddingKernel, rmsNormKernel } from './layers.js';
+import { argmaxRows, maxRows, softmaxRows, sumRows, topKRows } from './reduce.js';
+import { concatKernel, sliceKernel, transposeKernel } from './shape-kernels.js';
+import { selectiveScanSequential, type ScanArrays } from './scan-reference.js';
+import { selectiveScanChunked } from './scan-chunked.js';
+import { selectiveStateUpdateKernel } from './state-update.js';
+
+class CpuStorage implements Storage {
+  constructor(readonly data: DataArray) {}
+  get byteLength(): number {
+    return this.data.byteLength;
+  }
+}
+
+export interface CpuBackendOptions {
+  /** 'sequential' is fastest on one thread; 'chunked' is the parallel algorithm, for testing. */
+  scan?: 'sequential' | 'chunked';
+  scanChunk?: number;
+}
+
+export class CpuBackend implements Backend {
+  readonly name = 'cpu' as const;
+  private bytes = 0;
+  constructor(readonly options: CpuBackendOptions = {}) {}
+
+  // ---- memory
+  alloc(dtype: DType, size: number): Storage {
+    this.bytes += size * 4;
+    return new CpuStorage(allocArray(dtype, size));
+  }
+  upload(data: DataArray): Storage {
+    this.bytes += data.byteLength;
+    return new CpuStorage(data);
+  }
+  read(s: Storage, dtype: DType, size: number): Promise<DataArray> {
+    return Promise.resolve(this.readSync(s, dtype, size));
+  }
+  readSync(s: Storage, _dtype: DType, size: number): DataArray {
+    return (s as CpuStorage).data.slice(0, size);
+  }
+  free(s: Storage): void {
+    this.bytes -= s.byteLength;
+  }
+  memoryBytes(): number {
+    return this.bytes;
+  }
+
+  private arr(t: Tensor): Float32Array {
+    return (t.storage as CpuStorage).data as Float32Array;
+  }
+  private any(t: Tensor): DataArray {
+    return (t.storage as CpuStorage).data;
+  }
+  private make(shape: Shape, dtype: DType = 'f32'): { t: Tensor; d: DataArray } {
+    const s = this.alloc(dtype, sizeOf(shape)) as CpuStorage;
+    return { t: new Tensor([...shape], dtype, new StorageRef(this, s)), d: s.data };
+  }
+  private makeF(shape: Shape): { t: Tensor; d: Float32Array } {
+    const { t, d } = this.make(shape, 'f32');
+    return { t, d: d as Float32Array };
+  }
+
+  // ---- elementwise
+  unary(op: UnaryOp, x: Tensor): Tensor {
+    const { t, d } = this.makeF(x.shape);
+    unaryKernel(op, this.arr(x), d);
+    return t;
+  }
+  binary(op: BinaryOp, a: Tensor, b: Tensor, outShape: Shape): Tensor {
+    const { t, d } = this.make(outShape, a.dtype);
+    binaryKernel(op, this.any(a), a.shape, this.any(b), b.shape, d, outShape);
+    return t;
+  }
+  affine(x: Tensor, a: number, b: number): Tensor {
+    const { t, d } = this.makeF(x.shape);
+    const s = this.arr(x);
+    for (let i = 0; i < s.length; i++) d[i] = a * s[i]! + b;
+    return t;
+  }
+  cast(x: Tensor, dtype: DType): Tensor {
+    const { t, d } = this.make(x.shape, dtype);
+    const s = this.any(x);
+    if (dtype === 'i32') for (let i = 0; i < s.length; i++) d[i] = Math.trunc(s[i]!);
+    else d.set(s);
+    return t;
+  }
+
+  // ---- linear algebra
+  matmul(a: Tensor, b: Tensor, outShape: Shape, o: MatmulOptions): Tensor {
+    const r = outShape.length;
+    const M = outShape[r - 2]!;
+    const N = outShape[r - 1]!;
+    const K = o.transA ? a.shape[a.rank - 2]! : a.shape[a.rank - 1]!;
+    const batch = sizeOf(outShape.slice(0, r - 2));
+    const aBatch = sizeOf(a.shape.slice(0, a.rank - 2));
+    const bBatch = sizeOf(b.shape.slice(0, b.rank - 2));
+    const { t, d } = this.makeF(outShape);
+    const A = this.arr(a);
+    const B = this.arr(b);
+    // gemmNT wants A as (M, K) and B as (N, K): transpose whichever is not.
+    const aTmp = o.transA ? new Float32Array(M * K) : null;
+    const bTmp = o.transB ? null : new Float32Array(N * K);
+    for (let i = 0; i < batch; i++) {
+      // Broadcast batch: a batch of 1 is reused; otherwise the same index.
+      const ai = aBatch === 1 ? 0 : i;
+      const bi = bBatch === 1 ? 0 : i;
+      let aSrc = A;
+      let aOff = ai * M * K;
+      if (aTmp) {
+        transpose2d(A, aOff, K, M, aTmp);
+        aSrc = aTmp;
+        aOff = 0;
+      }
+      let bSrc = B;
+      let bOff = bi * N * K;
+      if (bTmp) {
+        transpose2d(B, bOff, K, N, bTmp);
+        bSrc = bTmp;
+        bOff = 0;
+      }
+      gemmNT(aSrc, aOff, bSrc, bOff, d, i * M * N, M, N, K);
+    }
+    return t;
+  }
+
+  // ---- shape
+  slice(x: Tensor, axis: number, start: number, length: number): Tensor {
+    const shape = [...x.shape];
+    shape[axis] = length;
+    const { t, d } = this.make(shape, x.dtype);
+    sliceKernel(this.any(x), x.shape, axis, start, length, d);
+    return t;
+  }
+  concat(xs: Tensor[], axis: number): Tensor {
+    const shape = [...xs[0]!.shape];
+    shape[axis] = xs.reduce((s, x) => s + x.shape[axis]!, 0);
+    const { t, d } = this.make(shape, xs[0]!.dtype);
+    concatKernel(xs.map((x) => ({ data: this.any(x), shape: x.shape })), axis, d);
+    return t;
+  }
+  transpose(x: Tensor, perm: readonly number[]): Tensor {
+    const { t, d } = this.make(perm.map((p) => x.shape[p]!), x.dtype);
+    transposeKernel(this.any(x), x.shape, perm, d);
+    return t;
+  }
+
+  // ---- reductions
+  private rows(x: Tensor): { n: number; lead: number[] } {
+    return { n: x.shape[x.rank - 1]!, lead: x.shape.slice(0, -1) };
+  }
+  sumLastAxis(x: Tensor): Tensor {
+    const { n, lead } = this.rows(x);
+    const { t, d } = this.makeF(lead);
+    sumRows(this.arr(x), n, d);
+    return t;
+  }
+  maxLastAxis(x: Tensor): Tensor {
+    const { n, lead } = this.rows(x);
+    const { t, d } = this.makeF(lead);
+    maxRows(this.arr(x), n, d);
+    return t;
+  }
+  softmax(x: Tensor): Tensor {
+    const { t, d } = this.makeF(x.shape);
+    softmaxRows(this.arr(x), x.shape[x.rank - 1]!, d);
+    return t;
+  }
+  argmax(x: Tensor): Tensor {
+    const { n, lead } = this.rows(x);
+    const { t, d } = this.make(lead, 'i32');
+    argmaxRows(this.arr(x), n, d as Int32Array);
+    return t;
+  }
+  topK(x: Tensor, k: number): { values: Tensor; indices: Tensor } {
+    const { n, lead } = this.rows(x);
+    const v = this.makeF([...lead, k]);
+    const i = this.make([...lead, k], 'i32');
+    topKRows(this.arr(x), n, k, v.d, i.d as Int32Array);
+    return { values: v.t, indices: i.t };
+  }
+
+  // ---- layers
+  rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+    const { t, d } = this.makeF(x.shape);
+    rmsNormKernel(this.arr(x), this.arr(weight), eps, d);
+    return t;
+  }
+  embedding(ids: Tensor, table: Tensor): Tensor {
+    const H = table.shape[1]!;
+    const { t, d } = this.makeF([...ids.shape, H]);
+    embeddingKernel(this.any(ids) as Int32Array, this.arr(table), H, d);
+    return t;
+  }
+  causalConv1d(x: Tensor, weight: Tensor, bias: Tensor | null, state: Tensor | null, o: ConvOptions) {
+    const [B, L, D] = x.shape as [number, number, number];
+    const K = weight.shape[1]!;
+    const out = this.makeF(x.shape);
+    const st = this.makeF([B, D, K - 1]);
+    causalConv1dKernel(
+      this.arr(x), this.arr(weight), bias ? this.arr(bias) : null, state ? this.arr(state) : null,
+      B, L, D, K, o.silu, out.d, st.d,
+    );
+    return { out: out.t, state: st.t };
+  }
+  selectiveScan(i: ScanInputs, o: ScanOptions): { out: Tensor; lastState: Tensor } {
+    const [batch, L, D] = i.u.shape as [number, number, number];
+    const N = i.A.shape[1]!;
+    const f = (t: Tensor | null) => (t ? this.arr(t) : null);
+    const arrays: ScanArrays = {
+      u: this.arr(i.u), delta: this.arr(i.delta), A: this.arr(i.A), B: this.arr(i.B), C: this.arr(i.C),
+      D: f(i.D), z: f(i.z), deltaBias: f(i.deltaBias), initialState: f(i.initialState),
+    };
+    const out = this.makeF(i.u.shape);
+    const last = this.makeF([batch, D, N]);
+    const dims = { batch, L, D, N };
+    if (this.options.scan === 'chunked') {
+      selectiveScanChunked(arrays, dims, o.deltaSoftplus, out.d, last.d, this.options.scanChunk);
+    } else {
+      selectiveScanSequential(arrays, dims, o.deltaSoftplus, out.d, last.d);
+    }
+    return { out: out.t, lastState: last.t };
+  }
+  selectiveStateUpdate(i: StateUpdateInputs, o: ScanOptions): { out: Tensor; state: Tensor } {
+    const [batch, dim, N] = i.state.shape as [number, number, number];
+    const f = (t: Tensor | null) => (t ? this.arr(t) : null);
+    const out = this.makeF([batch, dim]);
+    const st = this.makeF(i.state.shape);
+    selectiveStateUpdateKernel(
+      this.arr(i.state), this.arr(i.x), this.arr(i.dt), this.arr(i.A), this.arr(i.B), this.arr(i.C),
+      f(i.D), f(i.z), f(i.dtBias), batch, dim, N, o.deltaSoftplus, out.d, st.d,
+    );
+    return { out: out.t, state: st.t };
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * Which backends exist and which one new tensors go to. The CPU backend always exists; WebGPU
+ * registers itself once a device has been acquired (see backend/webgpu/).
+ */
+import { ArgumentError } from '../errors.js';
+import type { Backend } from './backend.js';
+import { CpuBackend } from './cpu/index.js';
+
+export type DeviceName = 'cpu' | 'webgpu';
+
+const backends = new Map<DeviceName, Backend>([['cpu', new CpuBackend()]]);
+let defaultDevice: DeviceName = 'cpu';
+
+export function registerBackend(b: Backend): void {
+  backends.set(b.name, b);
+}
+
+export function getBackend(device: DeviceName = defaultDevice): Backend {
+  const b = backends.get(device);
+  if (!b) {
+    throw new ArgumentError(
+      `device '${device}' is not initialised${device === 'webgpu' ? ' (await initWebGPU() first, or use device: "auto")' : ''}; available: ${[...backends.keys()].join(', ')}`,
+    );
+  }
+  return b;
+}
+
+export function hasBackend(device: DeviceName): boolean {
+  return backends.has(device);
+}
+
+export function setDefaultDevice(device: DeviceName): void {
+  getBackend(device);
+  defaultDevice = device;
+}

@@ -1,0 +1,61 @@
+/** `mamba-ts generate`: streams a continuation of a prompt. */
+import type { Command } from 'commander';
+import { AutoModelForCausalLM } from '../models/auto.js';
+import { AutoTokenizer } from '../io/tokenizer.js';
+import { TextStreamer } from '../generation/streamer.js';
+import { deviceOption, floatOption, intOption } from './options.js';
+
+interface GenerateFlags {
+  model: string;
+  tokenizer?: string;
+  maxNewTokens: number;
+  sample: boolean;
+  temperature: number;
+  topK: number;
+  topP: number;
+  minP: number;
+  repetitionPenalty: number;
+  seed?: number;
+  device: 'cpu' | 'webgpu' | 'auto';
+  eos: boolean;
+}
+
+export function registerGenerate(program: Command): void {
+  program
+    .command('generate')
+    .description('Continue a prompt with a model, printing text as it is generated.')
+    .argument('<prompt>', 'the text to continue')
+    .requiredOption('-m, --model <dir>', 'HuggingFace model folder (config.json, model.safetensors)')
+    .option('-t, --tokenizer <dir>', 'folder with tokenizer.json (default: the model folder)')
+    .option('-n, --max-new-tokens <n>', 'number of tokens to generate at most', intOption('--max-new-tokens'), 64)
+    .option('--sample', 'sample from the distribution instead of taking the most likely token (greedy)', false)
+    .option('--temperature <t>', 'divide logits by t before sampling (> 0)', floatOption('--temperature', (x) => x > 0, 'a number > 0'), 1)
+    .option('--top-k <k>', 'sample among the k most likely tokens only (0: off)', intOption('--top-k'), 0)
+    .option('--top-p <p>', 'sample from the smallest set of tokens with probability mass >= p (1: off)', floatOption('--top-p', (x) => x > 0 && x <= 1, 'in (0, 1]'), 1)
+    .option('--min-p <p>', 'drop tokens with probability below p × the top probability (0: off)', floatOption('--min-p', (x) => x >= 0 && x <= 1, 'in [0, 1]'), 0)
+    .option('--repetition-penalty <r>', 'divide the logits of tokens already seen by r (1: off)', floatOption('--repetition-penalty', (x) => x > 0, 'a number > 0'), 1)
+    .option('--seed <n>', 'seed for reproducible sampling', intOption('--seed'))
+    .option('--device <d>', 'cpu, webgpu or auto', deviceOption, 'cpu')
+    .option('--no-eos', 'keep going after the end-of-sequence token')
+    .action(async (prompt: string, flags: GenerateFlags) => {
+      const tokenizer = await AutoTokenizer.fromPretrained(flags.tokenizer ?? flags.model);
+      const model = await AutoModelForCausalLM.fromPretrained(flags.model, { device: flags.device });
+      const ids = tokenizer.encode(prompt);
+      const streamer = new TextStreamer(tokenizer, { skipPrompt: true, onText: (t) => process.stdout.write(t) });
+      process.stdout.write(prompt);
+      await model.generate([ids], {
+        maxNewTokens: flags.maxNewTokens,
+        doSample: flags.sample,
+        temperature: flags.temperature,
+        topK: flags.topK,
+        topP: flags.topP,
+        minP: flags.minP,
+        repetitionPenalty: flags.repetitionPenalty,
+        seed: flags.seed,
+        eosTokenId: flags.eos ? undefined : null,
+        streamer,
+      });
+      process.stdout.write('\n');
+      model.dispose();
+    });
+}

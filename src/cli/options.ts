@@ -1,0 +1,23 @@
+/** Option parsers shared by the subcommands: each rejects bad values with the flag's name. */
+import { InvalidArgumentError } from 'commander';
+
+export function intOption(flag: string, min = 0) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${flag} must be an integer >= ${min}, got "${v}"`);
+    return n;
+  };
+}
+
+export function floatOption(flag: string, check: (x: number) => boolean, what: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || !check(n)) throw new InvalidArgumentError(`${flag} must be ${what}, got "${v}"`);
+    return n;
+  };
+}
+
+export function deviceOption(v: string): 'cpu' | 'webgpu' | 'auto' {
+  if (v !== 'cpu' && v !== 'webgpu' && v !== 'auto') throw new InvalidArgumentError(`--device must be cpu, webgpu or auto, got "${v}"`);
+  return v;
+}

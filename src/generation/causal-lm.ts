@@ -1,0 +1,27 @@
+/**
+ * What generation needs from a model, and nothing more: a cache, and the logits of the last
+ * position for some new tokens. Every causal LM family implements this.
+ */
+import type { Tensor } from '../tensor/tensor.js';
+
+export interface DecodeCache {
+  /** Tokens already consumed per sequence. */
+  readonly seqlenOffset: number;
+  readonly batchSize: number;
+  /** Bytes of device memory the cache holds now. */
+  memoryBytes(): number;
+  dispose(): void;
+}
+
+export interface CausalLM<C extends DecodeCache = DecodeCache> {
+  readonly vocabSize: number;
+  /** Default end-of-sequence id(s) from the model's config. */
+  readonly eosTokenId: number | number[] | null;
+  readonly padTokenId: number | null;
+  createCache(batchSize: number): C;
+  /**
+   * Feeds `ids` (B rows of equal length, the next tokens of each sequence) through the model,
+   * advancing `cache`, and returns the logits of the last position, (B, V).
+   */
+  nextLogits(ids: number[][], cache: C): Tensor;
+}

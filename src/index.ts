@@ -1,0 +1,29 @@
+/**
+ * mamba-ts: selective state space models (Mamba) in TypeScript, on the CPU and WebGPU.
+ * The public API; everything a user imports comes from here.
+ */
+export { Tensor } from './tensor/tensor.js';
+export type { DType } from './tensor/dtype.js';
+export { tidy, dispose, keep, liveTensorCount } from './tensor/memory.js';
+export { getBackend, setDefaultDevice, type DeviceName } from './backend/registry.js';
+export * as ops from './ops/index.js';
+export { tensor, zeros, scalar } from './ops/create.js';
+export { FormatError, ArgumentError, UnsupportedError } from './errors.js';
+
+export { Module, Parameter } from './nn/module.js';
+export { Linear, Embedding, RMSNorm } from './nn/layers.js';
+export { CausalConv1d } from './nn/conv.js';
+export { MambaMixer, type MambaMixerDims, type MixerState } from './nn/mamba-mixer.js';
+
+export { AutoModelForCausalLM, type AutoLoadOptions, type DeviceChoice } from './models/auto.js';
+export { MambaConfig, type MambaConfigFields } from './models/mamba/config.js';
+export { MambaForCausalLM, MambaModel, MambaBlock, type CausalLMOutput, type ForwardOptions } from './models/mamba/modeling.js';
+export { MambaCache } from './models/mamba/cache.js';
+
+export { AutoTokenizer, PreTrainedTokenizer } from './io/tokenizer.js';
+export { SafetensorsFile, serializeSafetensors } from './io/safetensors.js';
+
+export { generate, generateSteps, type GenerateOptions, type Streamer } from './generation/generate.js';
+export type { SamplingOptions } from './generation/logits-process.js';
+export { TextStreamer } from './generation/streamer.js';
+export type { CausalLM, DecodeCache } from './generation/causal-lm.js';

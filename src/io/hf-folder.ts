@@ -1,0 +1,221 @@
+/**
+ * HuggingFace model folders: `config.json` plus `model.safetensors`, or plus
+ * `model.safetensors.index.json` and the shards it names. `dir` is a Node path or, in browsers, a URL;
+ * all I/O goes through platform.ts.
+ */
+
+import { ArgumentError, FormatError } from '../errors.js';
+import { exists, joinPath, readBytes, writeBytesAtomic } from './platform.js';
+import { SafetensorsFile, serializeSafetensors, tensorByteLength } from './safetensors.js';
+import type { SafetensorsEntry, TensorToWrite } from './safetensors.js';
+
+export const CONFIG_FILE = 'config.json';
+export const WEIGHTS_FILE = 'model.safetensors';
+export const WEIGHTS_INDEX_FILE = 'model.safetensors.index.json';
+/** transformers' default max_shard_size, "5GB" = 5 * 10^9 bytes. */
+const DEFAULT_MAX_SHARD_BYTES = 5_000_000_000;
+
+/**
+ * Reads a file that must exist. A read failure is reported as "missing" only when the file really is
+ * absent, so that permission or network errors keep their own message.
+ */
+async function readRequired(path: string, what: string): Promise<Uint8Array> {
+  try {
+    return await readBytes(path);
+  } catch (e) {
+    if (!(await exists(path))) throw new FormatError(path, `missing: ${what}`);
+    throw e;
+  }
+}
+
+/** Parses a JSON file that must hold an object. */
+function parseJsonObject(bytes: Uint8Array, path: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new FormatError(path, `not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+    throw new FormatError(path, `expected a JSON object, got ${kind}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Reads `<dir>/config.json` as a JSON object. */
+export async function readConfig(dir: string): Promise<Record<string, unknown>> {
+  const path = joinPath(dir, CONFIG_FILE);
+  const bytes = await readRequired(path, 'a model folder needs a config.json describing the model');
+  return parseJsonObject(bytes, path);
+}
+
+/** The tensors of a model folder, whether in one file or in shards. */
+export interface WeightSource {
+  names(): string[];
+  has(name: string): boolean;
+  /** The entry, with `file` the path of the (shard) file that holds it; offsets are within that file. */
+  entry(name: string): SafetensorsEntry & { file: string };
+  toFloat32(name: string): Float32Array;
+  raw(name: string): Uint8Array;
+}
+
+/** Maps each tensor name to the parsed file that holds it. */
+class ShardedWeights implements WeightSource {
+  constructor(
+    private readonly where: string,
+    private readonly files: Map<string, SafetensorsFile>,
+  ) {}
+
+  names(): string[] {
+    return [...this.files.keys()];
+  }
+  has(name: string): boolean {
+    return this.files.has(name);
+  }
+  entry(name: string): SafetensorsEntry & { file: string } {
+    const f = this.file(name);
+    return { ...f.entry(name), file: f.source };
+  }
+  toFloat32(name: string): Float32Array {
+    return this.file(name).toFloat32(name);
+  }
+  raw(name: string): Uint8Array {
+    return this.file(name).raw(name);
+  }
+
+  private file(name: string): SafetensorsFile {
+    const f = this.files.get(name);
+    if (f === undefined) throw new FormatError(this.where, `no tensor named "${name}" (it has ${this.files.size})`);
+    return f;
+  }
+}
+
+/** Loads the weights of a model folder: model.safetensors, else the index and its shards. */
+export async function readWeights(dir: string): Promise<WeightSource> {
+  const single = joinPath(dir, WEIGHTS_FILE);
+  if (await exists(single)) {
+    const file = SafetensorsFile.parse(await readBytes(single), single);
+    return new ShardedWeights(single, new Map(file.names().map((n) => [n, file])));
+  }
+  const indexPath = joinPath(dir, WEIGHTS_INDEX_FILE);
+  if (await exists(indexPath)) return readShardedWeights(dir, indexPath);
+  throw new FormatError(dir, `no weights: expected ${WEIGHTS_FILE} or ${WEIGHTS_INDEX_FILE} in the folder`);
+}
+
+/** Validates an index's weight_map: tensor name -> shard file name (a plain relative name). */
+function parseWeightMap(index: Record<string, unknown>, indexPath: string): Map<string, string> {
+  const map = index['weight_map'];
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) {
+    throw new FormatError(indexPath, `"weight_map" must be an object of tensor name -> shard file`);
+  }
+  const out = new Map<string, string>();
+  for (const [name, shard] of Object.entries(map)) {
+    // Shards live in the folder itself; refusing "..", absolute paths and URLs keeps reads inside it.
+    if (typeof shard !== 'string' || shard === '' || /^([a-z]+:|\/|\\)/i.test(shard) || shard.split(/[\\/]/).includes('..')) {
+      throw new FormatError(indexPath, `weight_map: ${name}: expected a shard file name in this folder, got ${JSON.stringify(shard)}`);
+    }
+    out.set(name, shard);
+  }
+  return out;
+}
+
+async function readShardedWeights(dir: string, indexPath: string): Promise<WeightSource> {
+  const index = parseJsonObject(await readRequired(indexPath, 'weights index'), indexPath);
+  const weightMap = parseWeightMap(index, indexPath);
+  const shards = new Map<string, SafetensorsFile>();
+  for (const shard of new Set(weightMap.values())) {
+    const path = joinPath(dir, shard);
+    const bytes = await readRequired(path, `shard named by ${WEIGHTS_INDEX_FILE}`);
+    shards.set(shard, SafetensorsFile.parse(bytes, path));
+  }
+  const files = new Map<string, SafetensorsFile>();
+  for (const [name, shard] of weightMap) {
+    const file = shards.get(shard)!;
+    if (!file.has(name)) {
+      throw new FormatError(indexPath, `${name}: the index puts it in ${shard}, but that shard has no such tensor`);
+    }
+    files.set(name, file);
+  }
+  return new ShardedWeights(indexPath, files);
+}
+
+function shardFileName(i: number, n: number): string {
+  const pad = (k: number) => String(k).padStart(5, '0');
+  return `model-${pad(i + 1)}-of-${pad(n)}.safetensors`;
+}
+
+/**
+ * Splits tensors greedily, in the given order, into shards of at most maxBytes of data, like
+ * transformers; a tensor larger than maxBytes gets a shard of its own.
+ */
+function planShards(sizes: [string, number][], maxBytes: number): string[][] {
+  const shards: string[][] = [];
+  let current: string[] = [];
+  let currentBytes = 0;
+  for (const [name, size] of sizes) {
+    if (current.length > 0 && currentBytes + size > maxBytes) {
+      shards.push(current);
+      current = [];
+      currentBytes = 0;
+    }
+    current.push(name);
+    currentBytes += size;
+  }
+  if (current.length > 0) shards.push(current);
+  return shards;
+}
+
+/** Removes a file if present. Node only, like writing; platform.ts has no delete, hence node:fs here. */
+async function removeIfPresent(path: string): Promise<void> {
+  if (!(await exists(path))) return;
+  const fs = await import('node:fs/promises');
+  await fs.rm(path, { force: true });
+}
+
+/**
+ * Writes a model folder the way transformers' save_pretrained does: config.json (2-space indent) and
+ * model.safetensors, or, when the data exceeds maxShardBytes, numbered shards plus
+ * model.safetensors.index.json. Weights are written before the index and config so that an
+ * interrupted save never leaves a config pointing at weights that are not there yet.
+ */
+export async function writeModelFolder(
+  dir: string,
+  config: Record<string, unknown>,
+  tensors: Record<string, TensorToWrite>,
+  opts: { maxShardBytes?: number } = {},
+): Promise<void> {
+  const maxBytes = opts.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES;
+  if (!(maxBytes > 0) || !Number.isFinite(maxBytes)) {
+    throw new ArgumentError(`maxShardBytes must be a positive number of bytes, got ${maxBytes}`);
+  }
+  // Validate every tensor before writing anything, so a bad one cannot leave half a folder.
+  const sizes = Object.entries(tensors).map(([name, t]): [string, number] => [name, tensorByteLength(name, t)]);
+  const totalSize = sizes.reduce((s, [, n]) => s + n, 0);
+  const metadata = { format: 'pt' };
+  const indexPath = joinPath(dir, WEIGHTS_INDEX_FILE);
+  const singlePath = joinPath(dir, WEIGHTS_FILE);
+
+  if (totalSize <= maxBytes) {
+    await writeBytesAtomic(singlePath, serializeSafetensors(tensors, metadata));
+    await removeIfPresent(indexPath); // a stale index would describe other weights
+  } else {
+    const plan = planShards(sizes, maxBytes);
+    const weightMap: Record<string, string> = {};
+    for (let i = 0; i < plan.length; i++) {
+      const file = shardFileName(i, plan.length);
+      const part: Record<string, TensorToWrite> = {};
+      for (const name of plan[i]!) {
+        part[name] = tensors[name]!;
+        weightMap[name] = file;
+      }
+      await writeBytesAtomic(joinPath(dir, file), serializeSafetensors(part, metadata));
+    }
+    const sortedMap = Object.fromEntries(Object.keys(weightMap).sort().map((k) => [k, weightMap[k]!]));
+    const index = { metadata: { total_size: totalSize }, weight_map: sortedMap };
+    await writeBytesAtomic(indexPath, `${JSON.stringify(index, null, 2)}\n`);
+    // readWeights prefers model.safetensors, so a stale one would hide the shards just written.
+    await removeIfPresent(singlePath);
+  }
+  await writeBytesAtomic(joinPath(dir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
+}

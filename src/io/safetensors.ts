@@ -1,0 +1,552 @@
+/**
+ * The safetensors format (https://github.com/huggingface/safetensors), read and written over bytes in
+ * memory. No I/O here: callers hand in the file's bytes and a `source` (the file's path or URL) that
+ * every error message names.
+ *
+ * Layout: an 8-byte little-endian u64 header length N, N bytes of JSON header
+ * `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__"?: {key: string}}`, then the data
+ * buffer; data_offsets are relative to the start of the data buffer. All numbers are little-endian.
+ */
+
+import { ArgumentError, FormatError } from '../errors.js';
+
+export type SafetensorsDtype =
+  | 'F64'
+  | 'F32'
+  | 'F16'
+  | 'BF16'
+  | 'I64'
+  | 'I32'
+  | 'I16'
+  | 'I8'
+  | 'U64'
+  | 'U32'
+  | 'U16'
+  | 'U8'
+  | 'BOOL';
+
+/** Bytes per element of each dtype; also the list of dtypes this module knows. */
+const ITEM_SIZE: Readonly<Record<SafetensorsDtype, number>> = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
+  U8: 1,
+  BOOL: 1,
+};
+const KNOWN_DTYPES = Object.keys(ITEM_SIZE) as SafetensorsDtype[];
+
+export function isSafetensorsDtype(s: string): s is SafetensorsDtype {
+  return Object.prototype.hasOwnProperty.call(ITEM_SIZE, s);
+}
+
+export function dtypeItemSize(dtype: SafetensorsDtype): number {
+  return ITEM_SIZE[dtype];
+}
+
+/** One tensor of a parsed file; byteOffset is absolute within the file's bytes. */
+export interface SafetensorsEntry {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+  byteOffset: number;
+  byteLength: number;
+}
+
+/** A header larger than this is certainly corrupt (the Rust library's limit is 100 MB too). */
+const MAX_HEADER_BYTES = 100_000_000;
+const METADATA_KEY = '__metadata__';
+
+/** Typed arrays are host-endian; the format is little-endian. Every realistic host is LE, but stay correct. */
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Reverses each `itemSize`-byte group in place (little-endian <-> big-endian). */
+function swapBytes(bytes: Uint8Array, itemSize: number): void {
+  for (let i = 0; i + itemSize <= bytes.length; i += itemSize) {
+    for (let a = i, b = i + itemSize - 1; a < b; a++, b--) {
+      const t = bytes[a]!;
+      bytes[a] = bytes[b]!;
+      bytes[b] = t;
+    }
+  }
+}
+
+/**
+ * Copies little-endian element bytes into a fresh buffer in host order. A copy because the data may
+ * sit at any offset (typed arrays need aligned offsets) and because callers may keep the result.
+ */
+function alignedCopy(raw: Uint8Array, itemSize: number): ArrayBuffer {
+  const buf = new ArrayBuffer(raw.byteLength);
+  const bytes = new Uint8Array(buf);
+  bytes.set(raw);
+  if (!HOST_LITTLE_ENDIAN && itemSize > 1) swapBytes(bytes, itemSize);
+  return buf;
+}
+
+/** A short rendering of a JSON value for error messages (never the whole of a huge value). */
+function describe(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = String(v);
+  }
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return `a ${typeof v}`;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isNonNegativeInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function product(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+function shapeString(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/** Numeric typed arrays whose elements are JS numbers. */
+type NumberArray =
+  | Float64Array
+  | Float32Array
+  | Int32Array
+  | Int16Array
+  | Int8Array
+  | Uint32Array
+  | Uint16Array
+  | Uint8Array;
+type BigArray = BigInt64Array | BigUint64Array;
+
+export class SafetensorsFile {
+  private constructor(
+    readonly source: string,
+    readonly metadata: Record<string, string>,
+    private readonly bytes: Uint8Array,
+    private readonly entries: Map<string, SafetensorsEntry>,
+  ) {}
+
+  /** Parses and validates the header; the data stays in `bytes` (which must not be modified later). */
+  static parse(bytes: Uint8Array, source: string): SafetensorsFile {
+    const fail = (message: string): never => {
+      throw new FormatError(source, message);
+    };
+    if (bytes.length < 8) {
+      fail(`file is ${bytes.length} bytes, too short for a safetensors file (needs an 8-byte header length)`);
+    }
+    const headerLen = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+    if (headerLen > BigInt(MAX_HEADER_BYTES)) {
+      fail(`header length ${headerLen} is absurd (limit ${MAX_HEADER_BYTES} bytes); not a safetensors file?`);
+    }
+    const n = Number(headerLen);
+    if (n > bytes.length - 8) {
+      fail(`header length ${n} is larger than the file (${bytes.length - 8} bytes after the length); truncated?`);
+    }
+    const header = parseHeaderJson(bytes.subarray(8, 8 + n), fail);
+    const dataStart = 8 + n;
+    const dataLength = bytes.length - dataStart;
+
+    let metadata: Record<string, string> = {};
+    const list: SafetensorsEntry[] = [];
+    for (const [name, value] of Object.entries(header)) {
+      if (name === METADATA_KEY) {
+        metadata = parseMetadata(value, fail);
+        continue;
+      }
+      list.push(parseEntry(name, value, dataStart, dataLength, fail));
+    }
+    // Layout order, not header order: JSON.parse moves integer-like keys ("10") to the front.
+    list.sort((a, b) => a.byteOffset - b.byteOffset || compareNames(a.name, b.name));
+    const entries = new Map(list.map((e) => [e.name, e]));
+    return new SafetensorsFile(source, metadata, bytes, entries);
+  }
+
+  /** Tensor names in the order of their data (which is sorted name order for files this module writes). */
+  names(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.entries.has(name);
+  }
+
+  entry(name: string): SafetensorsEntry {
+    const e = this.entries.get(name);
+    if (e === undefined) {
+      throw new FormatError(this.source, `no tensor named "${name}" (the file has ${this.entries.size} tensors)`);
+    }
+    return e;
+  }
+
+  /** The tensor's bytes as a view into the file (no copy; little-endian; may be unaligned). */
+  raw(name: string): Uint8Array {
+    const e = this.entry(name);
+    return this.bytes.subarray(e.byteOffset, e.byteOffset + e.byteLength);
+  }
+
+  /** Values as float32. F16/BF16 convert exactly; F64 and 64-bit integers round to nearest. */
+  toFloat32(name: string): Float32Array {
+    const v = this.values(name);
+    if (v instanceof Float32Array) return v;
+    if (v instanceof BigInt64Array || v instanceof BigUint64Array) return bigToFloat(v, new Float32Array(v.length));
+    return new Float32Array(v);
+  }
+
+  /** Values as float64 (exact for every dtype but 64-bit integers beyond 2^53). */
+  toFloat64(name: string): Float64Array {
+    const v = this.values(name);
+    if (v instanceof Float64Array) return v;
+    if (v instanceof BigInt64Array || v instanceof BigUint64Array) return bigToFloat(v, new Float64Array(v.length));
+    return new Float64Array(v);
+  }
+
+  /**
+   * Values as int32. Any dtype is accepted as long as every value is an integer within int32 range
+   * (token ids are often stored as I64 or F64); anything else is an error naming the first bad value.
+   */
+  toInt32(name: string): Int32Array {
+    const e = this.entry(name);
+    const v = this.values(name);
+    if (v instanceof Int32Array) return v;
+    const out = new Int32Array(v.length);
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i]!;
+      const ok =
+        typeof x === 'bigint' ? x >= -2147483648n && x <= 2147483647n : Number.isInteger(x) && x === (x | 0);
+      if (!ok) {
+        throw new FormatError(
+          this.source,
+          `${name}: value ${x} at index ${i} is not a 32-bit integer (dtype ${e.dtype}, expected integers in [-2^31, 2^31))`,
+        );
+      }
+      out[i] = Number(x);
+    }
+    return out;
+  }
+
+  /** The values in a fresh, aligned typed array of the dtype's natural type (F16/BF16 widened to f32). */
+  private values(name: string): NumberArray | BigArray {
+    const e = this.entry(name);
+    const buf = alignedCopy(this.raw(name), ITEM_SIZE[e.dtype]);
+    switch (e.dtype) {
+      case 'F64':
+        return new Float64Array(buf);
+      case 'F32':
+        return new Float32Array(buf);
+      case 'F16':
+        return f16ToF32(new Uint16Array(buf));
+      case 'BF16':
+        return bf16ToF32(new Uint16Array(buf));
+      case 'I64':
+        return new BigInt64Array(buf);
+      case 'I32':
+        return new Int32Array(buf);
+      case 'I16':
+        return new Int16Array(buf);
+      case 'I8':
+        return new Int8Array(buf);
+      case 'U64':
+        return new BigUint64Array(buf);
+      case 'U32':
+        return new Uint32Array(buf);
+      case 'U16':
+        return new Uint16Array(buf);
+      case 'U8':
+      case 'BOOL':
+        return new Uint8Array(buf);
+    }
+  }
+}
+
+function bigToFloat<T extends Float32Array | Float64Array>(v: BigArray, out: T): T {
+  for (let i = 0; i < v.length; i++) out[i] = Number(v[i]!);
+  return out;
+}
+
+type Fail = (message: string) => never;
+
+function parseHeaderJson(headerBytes: Uint8Array, fail: Fail): Record<string, unknown> {
+  let text: string;
+  try {
+    // fatal: invalid UTF-8 is corruption, not something to paper over with U+FFFD.
+    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
+  } catch {
+    return fail('header is not valid UTF-8');
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (e) {
+    return fail(`header is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!isPlainObject(header)) fail(`header must be a JSON object of tensors, got ${kindOf(header)}`);
+  return header as Record<string, unknown>;
+}
+
+function parseMetadata(value: unknown, fail: Fail): Record<string, string> {
+  if (!isPlainObject(value)) return fail(`${METADATA_KEY} must be an object of strings, got ${kindOf(value)}`);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== 'string') fail(`${METADATA_KEY}: value of "${k}" must be a string, got ${describe(v)}`);
+    out[k] = v as string;
+  }
+  return out;
+}
+
+function parseEntry(name: string, value: unknown, dataStart: number, dataLength: number, fail: Fail): SafetensorsEntry {
+  const at = (message: string): never => fail(`${name}: ${message}`);
+  if (!isPlainObject(value)) return at(`entry must be an object with dtype, shape and data_offsets, got ${kindOf(value)}`);
+  for (const key of ['dtype', 'shape', 'data_offsets']) {
+    if (!(key in value)) at(`entry is missing "${key}"`);
+  }
+  const { dtype, shape, data_offsets: offsets } = value;
+  if (typeof dtype !== 'string') return at(`"dtype" must be a string, got ${describe(dtype)}`);
+  if (!isSafetensorsDtype(dtype)) return at(`unknown dtype "${dtype}"; known dtypes: ${KNOWN_DTYPES.join(', ')}`);
+  if (!Array.isArray(shape) || !shape.every(isNonNegativeInt)) {
+    return at(`"shape" must be an array of non-negative integers, got ${describe(shape)}`);
+  }
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInt) || offsets[0] > offsets[1]) {
+    return at(`"data_offsets" must be [begin, end] with integers 0 <= begin <= end, got ${describe(offsets)}`);
+  }
+  const [begin, end] = offsets as [number, number];
+  if (end > dataLength) {
+    at(`data_offsets [${begin}, ${end}] run past the end of the data buffer (${dataLength} bytes); truncated file?`);
+  }
+  const expected = product(shape) * ITEM_SIZE[dtype];
+  if (expected !== end - begin) {
+    at(`${dtype} ${shapeString(shape)} needs ${expected} bytes, but data_offsets [${begin}, ${end}] span ${end - begin}`);
+  }
+  return { name, dtype, shape: [...shape], byteOffset: dataStart + begin, byteLength: end - begin };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Writing
+
+export type TensorData =
+  | Float64Array
+  | Float32Array
+  | Int32Array
+  | Int16Array
+  | Int8Array
+  | BigInt64Array
+  | BigUint64Array
+  | Uint32Array
+  | Uint16Array
+  | Uint8Array;
+
+/**
+ * A tensor to serialize. `data` is the typed array matching the dtype (Uint16Array holding the raw
+ * bits for F16/BF16, Uint8Array for U8/BOOL), or a Uint8Array of raw little-endian bytes for any dtype.
+ */
+export interface TensorToWrite {
+  dtype: SafetensorsDtype;
+  shape: number[];
+  data: TensorData;
+}
+
+type TypedArrayCtor = { new (n: number): TensorData; readonly name: string };
+const ARRAY_FOR: Readonly<Record<SafetensorsDtype, TypedArrayCtor>> = {
+  F64: Float64Array,
+  F32: Float32Array,
+  F16: Uint16Array,
+  BF16: Uint16Array,
+  I64: BigInt64Array,
+  I32: Int32Array,
+  I16: Int16Array,
+  I8: Int8Array,
+  U64: BigUint64Array,
+  U32: Uint32Array,
+  U16: Uint16Array,
+  U8: Uint8Array,
+  BOOL: Uint8Array,
+};
+
+/** Validates a tensor to write and returns its byte length; throws ArgumentError naming it. */
+export function tensorByteLength(name: string, t: TensorToWrite): number {
+  const bad = (message: string): never => {
+    throw new ArgumentError(`${name}: ${message}`);
+  };
+  if (name === METADATA_KEY) bad(`"${METADATA_KEY}" is reserved for the header metadata, not a tensor name`);
+  if (typeof t.dtype !== 'string' || !isSafetensorsDtype(t.dtype)) {
+    bad(`unknown dtype ${describe(t.dtype)}; known dtypes: ${KNOWN_DTYPES.join(', ')}`);
+  }
+  if (!Array.isArray(t.shape) || !t.shape.every(isNonNegativeInt)) {
+    bad(`shape must be an array of non-negative integers, got ${describe(t.shape)}`);
+  }
+  const ctor = ARRAY_FOR[t.dtype];
+  if (!(t.data instanceof ctor) && !(t.data instanceof Uint8Array)) {
+    bad(`dtype ${t.dtype} needs a ${ctor.name} (or raw bytes in a Uint8Array), got ${t.data?.constructor?.name}`);
+  }
+  const expected = product(t.shape) * ITEM_SIZE[t.dtype];
+  if (t.data.byteLength !== expected) {
+    bad(`${t.dtype} ${shapeString(t.shape)} needs ${expected} bytes, data has ${t.data.byteLength}`);
+  }
+  return expected;
+}
+
+/** Code-unit order, as Rust's (byte-wise) sort gives for the ASCII names real checkpoints use. */
+function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Serializes tensors to safetensors bytes. Tensors are laid out in sorted name order and the header
+ * is padded with spaces so that the data buffer starts 8-byte aligned, as the Rust library does; the
+ * output depends only on the contents, not on the insertion order of `tensors`.
+ */
+export function serializeSafetensors(tensors: Record<string, TensorToWrite>, metadata?: Record<string, string>): Uint8Array {
+  const names = Object.keys(tensors).sort(compareNames);
+  // The header is assembled by hand: a JS object would reorder integer-like keys.
+  const parts: string[] = [];
+  if (metadata !== undefined) {
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== 'string') throw new ArgumentError(`metadata "${k}" must be a string, got ${describe(v)}`);
+    }
+    const meta = Object.keys(metadata)
+      .sort(compareNames)
+      .map((k) => `${JSON.stringify(k)}:${JSON.stringify(metadata[k])}`);
+    parts.push(`${JSON.stringify(METADATA_KEY)}:{${meta.join(',')}}`);
+  }
+  let offset = 0;
+  for (const name of names) {
+    const t = tensors[name]!;
+    const len = tensorByteLength(name, t);
+    const entry = `{"dtype":"${t.dtype}","shape":[${t.shape.join(',')}],"data_offsets":[${offset},${offset + len}]}`;
+    parts.push(`${JSON.stringify(name)}:${entry}`);
+    offset += len;
+  }
+  const json = new TextEncoder().encode(`{${parts.join(',')}}`);
+  const headerLen = Math.ceil(json.length / 8) * 8;
+  const out = new Uint8Array(8 + headerLen + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerLen), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + headerLen); // spaces: JSON whitespace, so readers ignore them
+  let pos = 8 + headerLen;
+  for (const name of names) {
+    const t = tensors[name]!;
+    const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    out.set(bytes, pos);
+    // Raw Uint8Array input is already little-endian; typed arrays are in host order.
+    if (!HOST_LITTLE_ENDIAN && !(t.data instanceof Uint8Array)) {
+      swapBytes(out.subarray(pos, pos + bytes.length), ITEM_SIZE[t.dtype]);
+    }
+    pos += bytes.length;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Half-precision conversions
+
+/** float32 -> bfloat16 bits, round to nearest even; NaN stays NaN (quiet), inf stays inf. */
+export function f32ToBf16(x: Float32Array): Uint16Array {
+  const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  const out = new Uint16Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const b = bits[i]!;
+    if ((b & 0x7fffffff) > 0x7f800000) {
+      // Rounding could carry a NaN's mantissa into the exponent; set the quiet bit instead.
+      out[i] = (b >>> 16) | 0x40;
+    } else {
+      out[i] = (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;
+    }
+  }
+  return out;
+}
+
+/** bfloat16 bits -> float32 (exact: the bits are the top half of a float32). */
+export function bf16ToF32(x: Uint16Array): Float32Array {
+  const out = new Float32Array(x.length);
+  const bits = new Uint32Array(out.buffer);
+  for (let i = 0; i < x.length; i++) bits[i] = x[i]! << 16;
+  return out;
+}
+
+/** float32 bits -> float16 bits, round to nearest even, with subnormals, overflow to inf, NaN kept. */
+function f32BitsToF16(b: number): number {
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  let mant = b & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 | (mant >>> 13) : 0);
+  const e = exp - 127 + 15; // the f16 biased exponent
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    // f16 subnormal: value = h * 2^-24. Below half the smallest subnormal everything rounds to zero.
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const rest = mant & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    let h = mant >>> shift;
+    if (rest > half || (rest === half && (h & 1) !== 0)) h++;
+    return sign | h; // a carry into bit 10 correctly yields the smallest normal
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (h & 1) !== 0)) h++; // a carry may reach inf, which is right
+  return sign | h;
+}
+
+/** float32 -> float16 bits, round to nearest even. */
+export function f32ToF16(x: Float32Array): Uint16Array {
+  const bits = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  const out = new Uint16Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = f32BitsToF16(bits[i]!);
+  return out;
+}
+
+function f16BitsToF32Bits(h: number): number {
+  const sign = (h & 0x8000) << 16;
+  const exp = (h >>> 10) & 0x1f;
+  let mant = h & 0x3ff;
+  if (exp === 0x1f) return (sign | 0x7f800000 | (mant << 13)) >>> 0;
+  if (exp === 0) {
+    if (mant === 0) return sign >>> 0;
+    // Subnormal: normalize so that the f32 (which has a wider exponent) represents it as a normal.
+    let e = -14;
+    while ((mant & 0x400) === 0) {
+      mant <<= 1;
+      e--;
+    }
+    return (sign | ((e + 127) << 23) | ((mant & 0x3ff) << 13)) >>> 0;
+  }
+  return (sign | ((exp - 15 + 127) << 23) | (mant << 13)) >>> 0;
+}
+
+/** All 65536 conversions, built on first use (256 KB): F16 checkpoints convert millions of values. */
+let f16Table: Uint32Array | undefined;
+function f16ToF32Table(): Uint32Array {
+  if (f16Table === undefined) {
+    f16Table = new Uint32Array(65536);
+    for (let h = 0; h < 65536; h++) f16Table[h] = f16BitsToF32Bits(h);
+  }
+  return f16Table;
+}
+
+/** float16 bits -> float32 (exact). */
+export function f16ToF32(x: Uint16Array): Float32Array {
+  const table = f16ToF32Table();
+  const out = new Float32Array(x.length);
+  const bits = new Uint32Array(out.buffer);
+  for (let i = 0; i < x.length; i++) bits[i] = table[x[i]!]!;
+  return out;
+}

@@ -1,0 +1,132 @@
+/**
+ * HF `MambaConfig` (transformers/models/mamba/configuration_mamba.py): the same field names and
+ * defaults, validated. Symbols as in the paper: D = hidden_size, E·D = intermediate_size,
+ * N = state_size, K = conv_kernel, R = time_step_rank.
+ */
+import { ArgumentError, FormatError } from '../../errors.js';
+import { ConfigReader, GENERIC_CONFIG_FIELDS } from '../config-fields.js';
+
+export interface MambaConfigFields {
+  model_type: 'mamba';
+  vocab_size: number;
+  hidden_size: number; // D
+  state_size: number; // N
+  num_hidden_layers: number;
+  layer_norm_epsilon: number;
+  expand: number; // E
+  intermediate_size: number; // E·D
+  conv_kernel: number; // K
+  time_step_rank: number; // R, "auto" → ceil(D / 16)
+  use_bias: boolean;
+  use_conv_bias: boolean;
+  hidden_act: 'silu';
+  residual_in_fp32: boolean;
+  tie_word_embeddings: boolean;
+  bos_token_id: number | null;
+  eos_token_id: number | number[] | null;
+  pad_token_id: number | null;
+  // Initialisation (used when training from scratch).
+  initializer_range: number;
+  time_step_scale: number;
+  time_step_min: number;
+  time_step_max: number;
+  time_step_init_scheme: 'random' | 'constant';
+  time_step_floor: number;
+  rescale_prenorm_residual: boolean;
+}
+
+/** Fields of the original mamba_ssm config that -hf checkpoints still carry; transformers ignores them. */
+const LEGACY_FIELDS = ['d_model', 'd_inner', 'n_layer', 'fused_add_norm', 'rms_norm', 'ssm_cfg', 'pad_vocab_size_multiple',
+  'use_mambapy', 'use_associative_scan'];
+
+export class MambaConfig {
+  private constructor(
+    readonly fields: MambaConfigFields,
+    /** config.json fields that mean nothing to this implementation (kept when saving). */
+    readonly unknownFields: string[],
+    readonly raw: Record<string, unknown>,
+  ) {}
+
+  get hiddenSize(): number {
+    return this.fields.hidden_size;
+  }
+  get numLayers(): number {
+    return this.fields.num_hidden_layers;
+  }
+  get vocabSize(): number {
+    return this.fields.vocab_size;
+  }
+
+  /** Parses a config.json object; `source` names the file in errors. */
+  static fromJSON(raw: Record<string, unknown>, source = 'config.json'): MambaConfig {
+    const r = new ConfigReader(raw, source);
+    const modelType = r.string('model_type', 'mamba');
+    if (modelType !== 'mamba') throw new FormatError(source, `model_type is "${modelType}", expected "mamba"`);
+    const hidden = r.int('hidden_size');
+    const expand = r.int('expand', 2);
+    const stepRankRaw = raw['time_step_rank'];
+    r.known('time_step_rank');
+    let timeStepRank: number;
+    if (stepRankRaw === undefined || stepRankRaw === null || stepRankRaw === 'auto') timeStepRank = Math.ceil(hidden / 16);
+    else if (typeof stepRankRaw === 'number' && Number.isInteger(stepRankRaw) && stepRankRaw >= 1) timeStepRank = stepRankRaw;
+    else throw new FormatError(source, `field "time_step_rank": expected "auto" or an integer >= 1, got ${JSON.stringify(stepRankRaw)}`);
+    const intermediate = r.int('intermediate_size', expand * hidden);
+    if (r.has('intermediate_size') && r.has('expand') && intermediate !== expand * hidden) {
+      throw new FormatError(
+        source,
+        `fields "intermediate_size" (${intermediate}) and "expand" × "hidden_size" (${expand} × ${hidden} = ${expand * hidden}) contradict each other`,
+      );
+    }
+    const fields: MambaConfigFields = {
+      model_type: 'mamba',
+      vocab_size: r.int('vocab_size'),
+      hidden_size: hidden,
+      state_size: r.int('state_size', 16),
+      num_hidden_layers: r.int('num_hidden_layers'),
+      layer_norm_epsilon: r.number('layer_norm_epsilon', 1e-5, (x) => x > 0, 'a positive number'),
+      expand,
+      intermediate_size: intermediate,
+      conv_kernel: r.int('conv_kernel', 4),
+      time_step_rank: timeStepRank,
+      use_bias: r.bool('use_bias', true),
+      use_conv_bias: r.bool('use_conv_bias', true),
+      hidden_act: r.string('hidden_act', 'silu', ['silu']) as 'silu',
+      residual_in_fp32: r.bool('residual_in_fp32', true),
+      tie_word_embeddings: r.bool('tie_word_embeddings', true),
+      bos_token_id: optionalId(r, 'bos_token_id'),
+      eos_token_id: r.intOrList('eos_token_id'),
+      pad_token_id: optionalId(r, 'pad_token_id'),
+      initializer_range: r.number('initializer_range', 0.1, (x) => x >= 0, 'a number >= 0'),
+      time_step_scale: r.number('time_step_scale', 1.0),
+      time_step_min: r.number('time_step_min', 0.001, (x) => x > 0, 'a positive number'),
+      time_step_max: r.number('time_step_max', 0.1, (x) => x > 0, 'a positive number'),
+      time_step_init_scheme: r.string('time_step_init_scheme', 'random', ['random', 'constant']) as 'random' | 'constant',
+      time_step_floor: r.number('time_step_floor', 1e-4, (x) => x >= 0, 'a number >= 0'),
+      rescale_prenorm_residual: r.bool('rescale_prenorm_residual', false),
+    };
+    if (fields.time_step_min > fields.time_step_max) {
+      throw new FormatError(source, `fields "time_step_min" (${fields.time_step_min}) > "time_step_max" (${fields.time_step_max})`);
+    }
+    r.known(...GENERIC_CONFIG_FIELDS, ...LEGACY_FIELDS);
+    return new MambaConfig(fields, r.unknownFields(), raw);
+  }
+
+  /**
+   * A config built in code: unlike a config.json from elsewhere (which may carry fields of newer
+   * versions), an unknown field here is a typo and an error.
+   */
+  static create(fields: Partial<MambaConfigFields> & { hidden_size: number; num_hidden_layers: number; vocab_size: number }): MambaConfig {
+    const c = MambaConfig.fromJSON({ model_type: 'mamba', ...fields }, 'MambaConfig');
+    if (c.unknownFields.length) throw new ArgumentError(`MambaConfig: unknown field(s) ${c.unknownFields.join(', ')}`);
+    return c;
+  }
+
+  /** The config.json to save: the original fields, overridden by the parsed ones. */
+  toJSON(): Record<string, unknown> {
+    return { ...this.raw, ...this.fields, architectures: ['MambaForCausalLM'] };
+  }
+}
+
+function optionalId(r: ConfigReader, field: string): number | null {
+  return r.has(field) ? r.int(field, undefined, 0) : (r.known(field), null);
+}

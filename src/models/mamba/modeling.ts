@@ -1,0 +1,200 @@
+/**
+ * Mamba language model, as HF `MambaForCausalLM` (mamba_ssm `MambaLMHeadModel`):
+ *
+ *   h₀ = embeddings(ids)
+ *   hₗ = hₗ₋₁ + mixer(RMSNorm(hₗ₋₁))      for each layer (pre-norm residual)
+ *   logits = lm_head(norm_f(h_L))          lm_head tied to the embeddings unless configured otherwise
+ *
+ * `forward` runs whole sequences in parallel (the selective scan); `nextLogits` with a cache runs
+ * prompts in parallel and single tokens through the O(1) recurrent step.
+ */
+import { ArgumentError } from '../../errors.js';
+import type { DeviceName } from '../../backend/registry.js';
+import type { CausalLM } from '../../generation/causal-lm.js';
+import { generate, type GenerateOptions } from '../../generation/generate.js';
+import { readConfig } from '../../io/hf-folder.js';
+import { Embedding, Linear, RMSNorm } from '../../nn/layers.js';
+import { MambaMixer, type MixerState } from '../../nn/mamba-mixer.js';
+import { Module } from '../../nn/module.js';
+import { add, linear, reshape, slice, tensor } from '../../ops/index.js';
+import { keep, tidy } from '../../tensor/memory.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { loadParametersFromFolder, saveModule, type SaveDtype } from '../pretrained.js';
+import { MambaCache } from './cache.js';
+import { MambaConfig } from './config.js';
+
+export class MambaBlock extends Module {
+  readonly norm: RMSNorm;
+  readonly mixer: MambaMixer;
+  constructor(c: MambaConfig) {
+    super();
+    const f = c.fields;
+    this.norm = this.child('norm', new RMSNorm(f.hidden_size, f.layer_norm_epsilon));
+    this.mixer = this.child(
+      'mixer',
+      new MambaMixer({
+        hiddenSize: f.hidden_size,
+        intermediateSize: f.intermediate_size,
+        stateSize: f.state_size,
+        convKernel: f.conv_kernel,
+        dtRank: f.time_step_rank,
+        useBias: f.use_bias,
+        useConvBias: f.use_conv_bias,
+      }),
+    );
+  }
+  /** h (B, L, D) → h + mixer(norm(h)). */
+  forward(h: Tensor, state?: MixerState | null): { out: Tensor; state?: MixerState } {
+    return tidy(() => {
+      const m = this.mixer.forward(this.norm.forward(h), state);
+      return { out: add(h, m.out), state: m.state };
+    });
+  }
+}
+
+export class MambaModel extends Module {
+  readonly embeddings: Embedding;
+  readonly layers: MambaBlock[];
+  readonly norm_f: RMSNorm;
+  constructor(c: MambaConfig) {
+    super();
+    const f = c.fields;
+    this.embeddings = this.child('embeddings', new Embedding(f.vocab_size, f.hidden_size));
+    this.layers = this.childList('layers', Array.from({ length: f.num_hidden_layers }, () => new MambaBlock(c)));
+    this.norm_f = this.child('norm_f', new RMSNorm(f.hidden_size, f.layer_norm_epsilon));
+  }
+}
+
+export interface ForwardOptions {
+  /** Also return HF's `hidden_states`: the residual stream after each layer, then norm_f's output. */
+  outputHiddenStates?: boolean;
+}
+
+export interface CausalLMOutput {
+  logits: Tensor; // (B, L, V)
+  hiddenStates?: Tensor[]; // each (B, L, D)
+}
+
+export interface FromPretrainedOptions {
+  device?: DeviceName;
+}
+
+export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
+  readonly backbone: MambaModel;
+  /** null when tied: the embedding matrix is the output projection. */
+  readonly lm_head: Linear | null;
+
+  constructor(readonly config: MambaConfig) {
+    super();
+    this.backbone = this.child('backbone', new MambaModel(config));
+    const f = config.fields;
+    this.lm_head = f.tie_word_embeddings ? null : this.child('lm_head', new Linear(f.hidden_size, f.vocab_size, false));
+  }
+
+  get vocabSize(): number {
+    return this.config.vocabSize;
+  }
+  get eosTokenId(): number | number[] | null {
+    return this.config.fields.eos_token_id;
+  }
+  get padTokenId(): number | null {
+    return this.config.fields.pad_token_id;
+  }
+  get device(): string {
+    return this.backbone.embeddings.weight.value.device;
+  }
+
+  static async fromPretrained(dir: string, o: FromPretrainedOptions = {}): Promise<MambaForCausalLM> {
+    const config = MambaConfig.fromJSON(await readConfig(dir), `${dir}/config.json`);
+    const model = new MambaForCausalLM(config);
+    try {
+      await loadParametersFromFolder(model, dir, {
+        device: o.device,
+        renames: [['backbone.embedding.', 'backbone.embeddings.']], // original mamba_ssm checkpoints
+        ignore: config.fields.tie_word_embeddings ? ['lm_head.weight'] : [],
+      });
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return model;
+  }
+
+  /** Saves in HF's layout (config.json + model.safetensors), loadable by transformers. */
+  async save(dir: string, o: { dtype?: SaveDtype; maxShardBytes?: number } = {}): Promise<void> {
+    await saveModule(this, dir, this.config.toJSON(), o);
+  }
+
+  /** Turns number[][] into an int32 (B, L) tensor, checking shape and vocabulary range. */
+  idsTensor(ids: number[][]): Tensor {
+    if (!Array.isArray(ids) || ids.length === 0 || !ids.every(Array.isArray)) {
+      throw new ArgumentError('inputIds must be a non-empty number[][] (batch × tokens)');
+    }
+    const L = ids[0]!.length;
+    if (L === 0) throw new ArgumentError('inputIds: sequences must not be empty');
+    const flat = new Int32Array(ids.length * L);
+    ids.forEach((row, b) => {
+      if (row.length !== L) throw new ArgumentError(`inputIds: row ${b} has ${row.length} tokens, row 0 has ${L}; rows must be equally long`);
+      row.forEach((id, t) => {
+        if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
+          throw new ArgumentError(`inputIds[${b}][${t}] = ${id} is not a token id of this model (vocabulary [0, ${this.vocabSize}))`);
+        }
+        flat[b * L + t] = id;
+      });
+    });
+    return tensor(flat, [ids.length, L], { dtype: 'i32', device: this.device as DeviceName });
+  }
+
+  private logitsOf(h: Tensor): Tensor {
+    const w = this.lm_head ? this.lm_head.weight.value : this.backbone.embeddings.weight.value;
+    return linear(h, w);
+  }
+
+  /** Whole sequences in parallel: logits (B, L, V) and optionally the hidden states. */
+  async forward(inputIds: number[][], o: ForwardOptions = {}): Promise<CausalLMOutput> {
+    return this.forwardSync(inputIds, o);
+  }
+
+  forwardSync(inputIds: number[][], o: ForwardOptions = {}): CausalLMOutput {
+    return tidy(() => {
+      let h = this.backbone.embeddings.forward(this.idsTensor(inputIds)); // (B, L, D)
+      const hiddenStates: Tensor[] = [];
+      for (const layer of this.backbone.layers) {
+        h = layer.forward(h).out;
+        if (o.outputHiddenStates) hiddenStates.push(h);
+      }
+      const normed = this.backbone.norm_f.forward(h);
+      if (o.outputHiddenStates) hiddenStates.push(normed);
+      const logits = this.logitsOf(normed);
+      return o.outputHiddenStates ? { logits, hiddenStates } : { logits };
+    });
+  }
+
+  createCache(batchSize: number): MambaCache {
+    return new MambaCache(batchSize, this.config.numLayers);
+  }
+
+  nextLogits(ids: number[][], cache: MambaCache): Tensor {
+    if (ids.length !== cache.batchSize) {
+      throw new ArgumentError(`nextLogits: ${ids.length} sequences given, the cache holds ${cache.batchSize}`);
+    }
+    const logits = tidy(() => {
+      let h = this.backbone.embeddings.forward(this.idsTensor(ids)); // (B, L, D)
+      this.backbone.layers.forEach((layer, i) => {
+        const r = layer.forward(h, cache.states[i] ?? null);
+        cache.update(i, { conv: keep(r.state!.conv), ssm: keep(r.state!.ssm) });
+        h = r.out;
+      });
+      const [B, L, D] = h.shape as [number, number, number];
+      const last = L === 1 ? h : slice(h, 1, L - 1, 1);
+      return this.logitsOf(this.backbone.norm_f.forward(reshape(last, [B, D]))); // (B, V)
+    });
+    cache.seqlenOffset += ids[0]!.length;
+    return logits;
+  }
+
+  /** Prompt + new tokens per row (see generation/generate.ts for the options). */
+  async generate(inputIds: number[][], o: GenerateOptions = {}): Promise<number[][]> {
+    return generate(this, inputIds, o);
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The Mamba block's mixer (Gu & Dao 2023, Fig. 3; HF `MambaMixer`, mamba_ssm `Mamba`):
+ *
+ *   x, z   = in_proj(h).chunk(2)                  (B, L, ED) each
+ *   x      = silu(conv1d(x))                       depthwise causal conv over L
+ *   δ, B, C = x_proj(x).split([R, N, N])           R = dt_rank
+ *   δ      = dt_proj.weight · δ                    (bias added inside the scan, before softplus)
+ *   y      = S6(x, δ, A = -exp(A_log), B, C, D, z) (see ops/scan.ts)
+ *   out    = out_proj(y)
+ *
+ * The recurrent state per sequence is the conv state (B, ED, K-1) and the SSM state (B, ED, N).
+ */
+import {
+  exp,
+  linear,
+  neg,
+  reshape,
+  selectiveScan,
+  selectiveStateUpdate,
+  split,
+} from '../ops/index.js';
+import { tidy } from '../tensor/memory.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { CausalConv1d } from './conv.js';
+import { Linear } from './layers.js';
+import { Module, type Parameter } from './module.js';
+
+export interface MambaMixerDims {
+  hiddenSize: number; // D (d_model)
+  intermediateSize: number; // ED (d_inner)
+  stateSize: number; // N
+  convKernel: number; // K
+  dtRank: number; // R
+  useBias: boolean; // in_proj / out_proj bias
+  useConvBias: boolean;
+}
+
+/** Per-layer recurrent state. */
+export interface MixerState {
+  conv: Tensor; // (B, ED, K-1)
+  ssm: Tensor; // (B, ED, N)
+}
+
+export class MambaMixer extends Module {
+  readonly in_proj: Linear;
+  readonly conv1d: CausalConv1d;
+  readonly x_proj: Linear;
+  readonly dt_proj: Linear;
+  readonly A_log: Parameter;
+  readonly D: Parameter;
+  readonly out_proj: Linear;
+
+  constructor(readonly dims: MambaMixerDims) {
+    super();
+    const { hiddenSize: H, intermediateSize: E, stateSize: N, convKernel: K, dtRank: R } = dims;
+    this.in_proj = this.child('in_proj', new Linear(H, 2 * E, dims.useBias));
+    this.conv1d = this.child('conv1d', new CausalConv1d(E, K, dims.useConvBias));
+    this.x_proj = this.child('x_proj', new Linear(E, R + 2 * N, false));
+    this.dt_proj = this.child('dt_proj', new Linear(R, E, true));
+    this.A_log = this.param('A_log', [E, N]);
+    this.D = this.param('D', [E]);
+    this.out_proj = this.child('out_proj', new Linear(E, H, dims.useBias));
+  }
+
+  /**
+   * h (B, L, H) → (B, L, H). With `state` (null at a sequence start) the new state is returned
+   * too; a single token with a state takes the recurrent step path.
+   */
+  forward(h: Tensor, state?: MixerState | null): { out: Tensor; state?: MixerState } {
+    const L = h.shape[1]!;
+    if (state && L === 1) return this.step(h, state);
+    return tidy(() => {
+      const { intermediateSize: E, stateSize: N, dtRank: R } = this.dims;
+      const [x0, z] = split(this.in_proj.forward(h), [E, E]); // (B, L, ED) each
+      const conv = this.conv1d.forward(x0!, state?.conv ?? null, true);
+      const x = conv.out; // (B, L, ED)
+      const [dtLow, B, C] = split(this.x_proj.forward(x), [R, N, N]); // (B, L, R), (B, L, N) ×2
+      const delta = linear(dtLow!, this.dt_proj.weight.value); // (B, L, ED), no bias
+      const A = neg(exp(this.A_log.value)); // (ED, N)
+      const scan = selectiveScan(x, delta, A, B!, C!, {
+        D: this.D.value,
+        z: z!,
+        deltaBias: this.dt_proj.bias!.value,
+        deltaSoftplus: true,
+        initialState: state?.ssm ?? null,
+      });
+      const out = this.out_proj.forward(scan.out); // (B, L, H)
+      if (state === undefined) return { out };
+      return { out, state: { conv: conv.state, ssm: scan.lastState } };
+    });
+  }
+
+  /** One token through the recurrence: h (B, 1, H). */
+  step(h: Tensor, state: MixerState): { out: Tensor; state: MixerState } {
+    return tidy(() => {
+      const { intermediateSize: E, stateSize: N, dtRank: R } = this.dims;
+      const Bsz = h.shape[0]!;
+      const xz = this.in_proj.forward(reshape(h, [Bsz, h.shape[2]!])); // (B, 2ED)
+      const [x0, z] = split(xz, [E, E]); // (B, ED)
+      const conv = this.conv1d.step(x0!, state.conv, true);
+      const [dtLow, B, C] = split(this.x_proj.forward(conv.out), [R, N, N]);
+      const dt = linear(dtLow!, this.dt_proj.weight.value); // (B, ED)
+      const A = neg(exp(this.A_log.value));
+      const upd = selectiveStateUpdate(state.ssm, conv.out, dt, A, B!, C!, {
+        D: this.D.value,
+        z: z!,
+        dtBias: this.dt_proj.bias!.value,
+        dtSoftplus: true,
+      });
+      const out = reshape(this.out_proj.forward(upd.out), [Bsz, 1, h.shape[2]!]);
+      return { out, state: { conv: conv.state, ssm: upd.state } };
+    });
+  }
+}
+

@@ -1,0 +1,87 @@
+/**
+ * Modules hold named parameters and child modules, so that a parameter's full name is the HF
+ * tensor name (`backbone.layers.3.mixer.A_log`) with no mapping table.
+ */
+import { ArgumentError } from '../errors.js';
+import { formatShape, shapeEquals, type Shape } from '../tensor/shape.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { keep } from '../tensor/memory.js';
+
+/** A named slot for a tensor of a fixed shape; empty until loaded or initialised. */
+export class Parameter {
+  private t: Tensor | null = null;
+  constructor(readonly shape: Shape) {}
+
+  get value(): Tensor {
+    if (!this.t) throw new Error(`parameter of shape ${formatShape(this.shape)} was used before it was loaded or initialised`);
+    return this.t;
+  }
+  get isSet(): boolean {
+    return this.t !== null;
+  }
+  /** Replaces the value (disposing the old one); the shape must match. */
+  set(t: Tensor, name = 'parameter'): void {
+    if (!shapeEquals(t.shape, this.shape)) {
+      throw new ArgumentError(`${name}: expected shape ${formatShape(this.shape)}, got ${formatShape(t.shape)}`);
+    }
+    if (t.dtype !== 'f32') throw new ArgumentError(`${name}: parameters are f32, got ${t.dtype}`);
+    this.t?.dispose();
+    this.t = keep(t);
+  }
+  dispose(): void {
+    this.t?.dispose();
+    this.t = null;
+  }
+}
+
+export abstract class Module {
+  private readonly params = new Map<string, Parameter>();
+  private readonly children = new Map<string, Module>();
+  training = false;
+
+  protected param(name: string, shape: Shape): Parameter {
+    const p = new Parameter(shape);
+    this.params.set(name, p);
+    return p;
+  }
+  protected child<M extends Module>(name: string, m: M): M {
+    this.children.set(name, m);
+    return m;
+  }
+  /** Registers a list of modules under `name.0`, `name.1`, ... (PyTorch's ModuleList). */
+  protected childList<M extends Module>(name: string, ms: M[]): M[] {
+    ms.forEach((m, i) => this.children.set(`${name}.${i}`, m));
+    return ms;
+  }
+
+  /** Every parameter with its full dotted name, in registration order. */
+  namedParameters(prefix = ''): [string, Parameter][] {
+    const out: [string, Parameter][] = [];
+    for (const [n, p] of this.params) out.push([prefix + n, p]);
+    for (const [n, m] of this.children) out.push(...m.namedParameters(`${prefix}${n}.`));
+    return out;
+  }
+
+  parameterCount(): number {
+    return this.namedParameters().reduce((s, [, p]) => s + p.shape.reduce((a, b) => a * b, 1), 0);
+  }
+
+  /** name → tensor, for saving. */
+  stateDict(): Map<string, Tensor> {
+    return new Map(this.namedParameters().map(([n, p]) => [n, p.value]));
+  }
+
+  train(on = true): this {
+    this.training = on;
+    for (const m of this.children.values()) m.train(on);
+    return this;
+  }
+  eval(): this {
+    return this.train(false);
+  }
+
+  dispose(): void {
+    for (const p of this.params.values()) p.dispose();
+    for (const m of this.children.values()) m.dispose();
+  }
+}

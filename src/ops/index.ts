@@ -1,0 +1,10 @@
+/** The ops users and models call. Models call these only, never a backend or a typed array. */
+export * from './create.js';
+export * from './elementwise.js';
+export * from './matmul.js';
+export * from './shape.js';
+export * from './reduce.js';
+export * from './norm.js';
+export * from './conv.js';
+export * from './scan.js';
+export * from './random.js';

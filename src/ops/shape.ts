@@ -1,0 +1,67 @@
+/** Shape ops. `reshape` shares storage; the others copy. */
+import { ArgumentError } from '../errors.js';
+import { formatShape, normAxis, sizeOf, type Shape } from '../tensor/shape.js';
+import { Tensor } from '../tensor/tensor.js';
+import { sameBackend } from './check.js';
+
+/** Same values, new shape (one -1 is inferred). Shares the buffer: disposing either is safe. */
+export function reshape(x: Tensor, shape: Shape): Tensor {
+  x.assertAlive();
+  const s = [...shape];
+  const unknown = s.indexOf(-1);
+  if (unknown >= 0) s[unknown] = x.size / sizeOf(s.filter((_, i) => i !== unknown));
+  if (sizeOf(s) !== x.size || s.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new ArgumentError(`reshape: cannot view ${formatShape(x.shape)} as ${formatShape(shape)}`);
+  }
+  x.ref.retain();
+  return new Tensor(s, x.dtype, x.ref);
+}
+
+/** x[..., start:start+length, ...] along `axis` (a copy). */
+export function slice(x: Tensor, axis: number, start: number, length: number): Tensor {
+  sameBackend('slice', x);
+  const a = normAxis(axis, x.rank, 'slice');
+  const dim = x.shape[a]!;
+  if (!Number.isInteger(start) || !Number.isInteger(length) || start < 0 || length < 0 || start + length > dim) {
+    throw new ArgumentError(`slice: [${start}, ${start + length}) is outside axis ${a} of ${formatShape(x.shape)}`);
+  }
+  return x.backend.slice(x, a, start, length);
+}
+
+/** Splits `axis` into consecutive pieces of the given sizes. */
+export function split(x: Tensor, sizes: readonly number[], axis = -1): Tensor[] {
+  const a = normAxis(axis, x.rank, 'split');
+  const total = sizes.reduce((p, q) => p + q, 0);
+  if (total !== x.shape[a]) {
+    throw new ArgumentError(`split: sizes [${sizes.join(', ')}] sum to ${total}, but axis ${a} of ${formatShape(x.shape)} is ${x.shape[a]}`);
+  }
+  let at = 0;
+  return sizes.map((n) => {
+    const s = slice(x, a, at, n);
+    at += n;
+    return s;
+  });
+}
+
+export function concat(xs: Tensor[], axis = 0): Tensor {
+  if (xs.length === 0) throw new ArgumentError('concat: no tensors given');
+  sameBackend('concat', ...xs);
+  const first = xs[0]!;
+  const a = normAxis(axis, first.rank, 'concat');
+  for (const x of xs) {
+    if (x.rank !== first.rank || x.dtype !== first.dtype || x.shape.some((d, i) => i !== a && d !== first.shape[i])) {
+      throw new ArgumentError(`concat: ${formatShape(x.shape)} (${x.dtype}) does not fit ${formatShape(first.shape)} (${first.dtype}) along axis ${a}`);
+    }
+  }
+  return first.backend.concat(xs, a);
+}
+
+/** Permutes axes (a copy). */
+export function transpose(x: Tensor, perm: readonly number[]): Tensor {
+  sameBackend('transpose', x);
+  const sorted = [...perm].sort((p, q) => p - q);
+  if (perm.length !== x.rank || sorted.some((p, i) => p !== i)) {
+    throw new ArgumentError(`transpose: [${perm.join(', ')}] is not a permutation of the axes of ${formatShape(x.shape)}`);
+  }
+  return x.backend.transpose(x, perm);
+}

@@ -1,0 +1,73 @@
+/**
+ * Mamba against HuggingFace transformers' own outputs (../shared/fixtures/hf): logits and every
+ * hidden state within 1e-4 × max|ref|, greedy generation through the cache identical, and the
+ * recurrent step equal to the parallel path.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { SafetensorsFile } from '../src/io/safetensors.js';
+import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
+import { availableDevices } from './devices.js';
+import { assertClose, fixture } from './helpers.js';
+
+interface Inputs {
+  input_ids: number[][];
+  prompt_len: number;
+  new_tokens: number;
+  generated: number[][];
+}
+
+for (const device of await availableDevices()) {
+  for (const name of ['mamba-tiny', 'mamba-tiny-bf16']) {
+    describe(`${name} on ${device}`, () => {
+      const inputs = JSON.parse(readFileSync(fixture('hf', name, 'inputs.json'), 'utf8')) as Inputs;
+      const expected = SafetensorsFile.parse(new Uint8Array(readFileSync(fixture('hf', name, 'expected.safetensors'))), 'expected.safetensors');
+      let model: MambaForCausalLM;
+
+      test('loads', async () => {
+        model = await MambaForCausalLM.fromPretrained(fixture('hf', name, 'model'), { device });
+        assert.equal(model.config.numLayers, 2);
+      });
+
+      test('logits and hidden states match HF within 1e-4 of max|ref|', async () => {
+        const out = await model.forward(inputs.input_ids, { outputHiddenStates: true });
+        assert.deepEqual(out.logits.shape, expected.entry('logits').shape);
+        assertClose('logits', await out.logits.data(), expected.toFloat64('logits'), 1e-4);
+        const hs = out.hiddenStates!;
+        assert.equal(hs.length, expected.names().filter((n) => n.startsWith('hidden_')).length);
+        for (let i = 0; i < hs.length; i++) {
+          assertClose(`hidden_${i}`, await hs[i]!.data(), expected.toFloat64(`hidden_${i}`), 1e-4);
+        }
+        out.logits.dispose();
+        hs.forEach((h) => h.dispose());
+      });
+
+      test('greedy generate through the cache equals HF exactly', async () => {
+        const prompts = inputs.input_ids.map((r) => r.slice(0, inputs.prompt_len));
+        const ids = await model.generate(prompts, { maxNewTokens: inputs.new_tokens, doSample: false, eosTokenId: null });
+        assert.deepEqual(ids, inputs.generated);
+      });
+
+      test('prefill L then one step equals prefill L+1', async () => {
+        const ids = inputs.input_ids;
+        const L = 11;
+        const cache = model.createCache(ids.length);
+        model.nextLogits(ids.map((r) => r.slice(0, L)), cache).dispose();
+        const stepped = model.nextLogits(ids.map((r) => [r[L]!]), cache);
+        const full = model.createCache(ids.length);
+        const parallel = model.nextLogits(ids.map((r) => r.slice(0, L + 1)), full);
+        assertClose('step vs parallel logits', await stepped.data(), await parallel.data(), 1e-5);
+        // chunked prefill (two parallel pieces) equals one piece, too
+        const chunked = model.createCache(ids.length);
+        model.nextLogits(ids.map((r) => r.slice(0, 5)), chunked).dispose();
+        const second = model.nextLogits(ids.map((r) => r.slice(5, L + 1)), chunked);
+        assertClose('chunked prefill logits', await second.data(), await parallel.data(), 1e-5);
+        for (const t of [stepped, parallel, second]) t.dispose();
+        for (const c of [cache, full, chunked]) c.dispose();
+      });
+
+      test('disposes', () => model.dispose());
+    });
+  }
+}
