@@ -1,7 +1,25 @@
 /** The backends present in this process, for tests parametrised over devices. */
-import type { DeviceName } from '../src/backend/registry.js';
+import { initWebGPU, type DeviceName } from '../src/backend/registry.js';
 
-/** CPU always; WebGPU joins once its backend exists and an adapter can be had. */
-export async function availableDevices(): Promise<DeviceName[]> {
-  return ['cpu'];
+let cached: Promise<DeviceName[]> | undefined;
+
+/**
+ * CPU always; WebGPU when an adapter can be had (on CI: Mesa's lavapipe). When it cannot, the
+ * reason is printed, so a skipped backend is never silent. MAMBA_TS_NO_WEBGPU=1 leaves it out.
+ */
+export function availableDevices(): Promise<DeviceName[]> {
+  cached ??= (async () => {
+    if (process.env['MAMBA_TS_NO_WEBGPU']) {
+      console.log('# WebGPU tests skipped: MAMBA_TS_NO_WEBGPU is set');
+      return ['cpu'];
+    }
+    try {
+      await initWebGPU();
+      return ['cpu', 'webgpu'];
+    } catch (e) {
+      console.log(`# WebGPU tests skipped: ${(e as Error).message}`);
+      return ['cpu'];
+    }
+  })();
+  return cached;
 }

@@ -33,3 +33,23 @@ export function setDefaultDevice(device: DeviceName): void {
   getBackend(device);
   defaultDevice = device;
 }
+
+let webgpuInit: Promise<Backend> | undefined;
+
+/**
+ * Acquires a WebGPU device (Dawn in Node, navigator.gpu in browsers) and registers the backend.
+ * Rejects with a clear error when no adapter exists; later calls return the same backend.
+ */
+export function initWebGPU(): Promise<Backend> {
+  webgpuInit ??= import('./webgpu/index.js')
+    .then((m) => m.WebGpuBackend.create())
+    .then((b) => {
+      registerBackend(b);
+      return b as Backend;
+    })
+    .catch((e: unknown) => {
+      webgpuInit = undefined;
+      throw e;
+    });
+  return webgpuInit;
+}

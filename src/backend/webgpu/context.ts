@@ -1,0 +1,213 @@
+/**
+ * Recording GPU work: every kernel launch goes into one command encoder (one compute pass while
+ * possible) and is submitted only when values are read back, data is uploaded, or the batch grows
+ * large. Uniforms of a batch live in one buffer, written just before the submit.
+ */
+import { UnsupportedError } from '../../errors.js';
+import { BufferPool } from './buffer-pool.js';
+
+export const WG = 256; // threads per workgroup for 1-D kernels
+
+export interface Kernel {
+  /** Unique per WGSL variant: pipelines are cached by it. */
+  key: string;
+  code: () => string;
+}
+
+const UNIFORM_ALIGN = 256;
+const UNIFORM_CAPACITY = 256 * 1024;
+const MAX_DISPATCHES_PER_SUBMIT = 512;
+
+export class GpuContext {
+  readonly pool: BufferPool;
+  private pipelines = new Map<string, GPUComputePipeline>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private uniformBuffer: GPUBuffer;
+  private uniformStaging = new Uint8Array(UNIFORM_CAPACITY);
+  private uniformUsed = 0;
+  private dispatches = 0;
+  private firstError: string | null = null;
+  readonly maxBinding: number;
+
+  constructor(readonly device: GPUDevice) {
+    this.pool = new BufferPool(device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
+    this.uniformBuffer = device.createBuffer({ size: UNIFORM_CAPACITY, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.maxBinding = device.limits.maxStorageBufferBindingSize;
+    device.addEventListener('uncapturederror', (ev) => {
+      this.firstError ??= (ev as GPUUncapturedErrorEvent).error.message;
+    });
+  }
+
+  /** A storage buffer of at least `bytes`, checked against the binding limit. */
+  buffer(bytes: number, what: string): GPUBuffer {
+    if (bytes > this.maxBinding) {
+      throw new UnsupportedError(
+        `webgpu: ${what} needs ${bytes} bytes, more than this adapter's maxStorageBufferBindingSize (${this.maxBinding}); use the CPU or a smaller shape`,
+      );
+    }
+    return this.pool.acquire(bytes);
+  }
+
+  /**
+   * Returns a buffer to the pool at once, even if recorded work still reads it: a later kernel that
+   * reuses it runs after that work (queue order, with barriers between dispatches), and host writes
+   * go through write(), which submits the recorded work first.
+   */
+  release(b: GPUBuffer): void {
+    this.pool.release(b);
+  }
+
+  private getEncoder(): GPUCommandEncoder {
+    this.encoder ??= this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+
+  private pipeline(k: Kernel): GPUComputePipeline {
+    let p = this.pipelines.get(k.key);
+    if (!p) {
+      const module = this.device.createShaderModule({ code: k.code(), label: k.key });
+      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: k.key });
+      this.pipelines.set(k.key, p);
+    }
+    return p;
+  }
+
+  /**
+   * Records one launch: `buffers` bind to 0..n-1 in order and the uniforms (if any) to n.
+   * Every binding must be used by the kernel (layouts are derived from the shader).
+   */
+  dispatch(k: Kernel, buffers: GPUBuffer[], uniforms: ArrayBuffer | null, groups: [number, number?, number?]): void {
+    if (uniforms && this.uniformUsed + uniforms.byteLength > UNIFORM_CAPACITY) this.flush();
+    const pipe = this.pipeline(k);
+    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+    if (uniforms) {
+      const offset = this.uniformUsed;
+      this.uniformStaging.set(new Uint8Array(uniforms), offset);
+      this.uniformUsed += Math.ceil(uniforms.byteLength / UNIFORM_ALIGN) * UNIFORM_ALIGN;
+      entries.push({ binding: buffers.length, resource: { buffer: this.uniformBuffer, offset, size: uniforms.byteLength } });
+    }
+    const bindGroup = this.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
+    if (!this.pass) this.pass = this.getEncoder().beginComputePass();
+    this.pass.setPipeline(pipe);
+    this.pass.setBindGroup(0, bindGroup);
+    this.pass.dispatchWorkgroups(groups[0], groups[1] ?? 1, groups[2] ?? 1);
+    if (++this.dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
+  }
+
+  /** Zero-fills a buffer (in order with the recorded work). */
+  clear(b: GPUBuffer, bytes: number): void {
+    this.endPass();
+    this.getEncoder().clearBuffer(b, 0, Math.ceil(bytes / 4) * 4);
+  }
+
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.endPass();
+    this.getEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Submits the recorded work. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.endPass();
+    if (this.uniformUsed) this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformStaging, 0, this.uniformUsed);
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.uniformUsed = 0;
+    this.dispatches = 0;
+  }
+
+  /** Writes host data into a buffer, after all recorded work (which may still read the old contents). */
+  write(b: GPUBuffer, data: ArrayBufferView): void {
+    this.flush();
+    this.device.queue.writeBuffer(b, 0, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Copies `bytes` of `src` back to the host. */
+  async read(src: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.device.createBuffer({ size: Math.max(size, 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.copy(src, 0, staging, 0, size);
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+      const out = staging.getMappedRange(0, size).slice(0);
+      staging.unmap();
+      return out;
+    } finally {
+      staging.destroy();
+      this.throwIfError();
+    }
+  }
+
+  throwIfError(): void {
+    if (this.firstError) {
+      const e = this.firstError;
+      this.firstError = null;
+      throw new Error(`webgpu: ${e}`);
+    }
+  }
+
+  /** Waits until the GPU finished everything submitted. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwIfError();
+  }
+}
+
+/** 1-D launches of `n` threads as a 2-D grid (dimension limits are 65535). */
+export function grid1d(n: number): [number, number] {
+  const groups = Math.max(1, Math.ceil(n / WG));
+  if (groups <= 65535) return [groups, 1];
+  const y = Math.ceil(groups / 65535);
+  return [Math.ceil(groups / y), y];
+}
+
+/** The WGSL preamble for kernels launched with grid1d: `let i = flatIndex(gid, nwg);`. */
+export const FLAT_INDEX = /* wgsl */ `
+fn flatIndex(gid: vec3<u32>, nwg: vec3<u32>) -> u32 { return gid.x + gid.y * nwg.x * ${WG}u; }
+`;
+
+/** Packs uniforms: a sequence of u32/i32/f32 values, 4 bytes each. */
+export class Uniforms {
+  private view: DataView;
+  private at = 0;
+  constructor(bytes: number) {
+    this.view = new DataView(new ArrayBuffer(Math.ceil(bytes / 16) * 16));
+  }
+  u32(...v: number[]): this {
+    for (const x of v) {
+      this.view.setUint32(this.at, x, true);
+      this.at += 4;
+    }
+    return this;
+  }
+  i32(...v: number[]): this {
+    for (const x of v) {
+      this.view.setInt32(this.at, x, true);
+      this.at += 4;
+    }
+    return this;
+  }
+  f32(...v: number[]): this {
+    for (const x of v) {
+      this.view.setFloat32(this.at, x, true);
+      this.at += 4;
+    }
+    return this;
+  }
+  /** Pads to the next 16-byte boundary (WGSL vec4/array alignment). */
+  align16(): this {
+    this.at = Math.ceil(this.at / 16) * 16;
+    return this;
+  }
+  get buffer(): ArrayBuffer {
+    return this.view.buffer as ArrayBuffer;
+  }
+}

@@ -1,0 +1,305 @@
+/**
+ * The WebGPU backend: WGSL kernels (kernels/), pooled buffers, and one command encoder per batch of
+ * work, submitted when values are read back (see context.ts). Shapes were checked by the ops layer.
+ */
+import type {
+  Backend,
+  BinaryOp,
+  ConvOptions,
+  MatmulOptions,
+  ScanInputs,
+  ScanOptions,
+  StateUpdateInputs,
+  Storage,
+  UnaryOp,
+} from '../backend.js';
+import type { DataArray, DType } from '../../tensor/dtype.js';
+import { sizeOf, stridesOf, type Shape } from '../../tensor/shape.js';
+import { StorageRef, Tensor } from '../../tensor/tensor.js';
+import { acquireDevice } from './device.js';
+import { GpuContext, grid1d, Uniforms, type Kernel } from './context.js';
+import { affineKernel, binaryKernel, castKernel, unaryKernel } from './kernels/elementwise.js';
+import { stridedCopyKernel } from './kernels/copy.js';
+import { gemvKernel, GEMV_MAX_ROWS, tiledMatmulKernel } from './kernels/matmul.js';
+import { argmaxKernel, rmsNormKernel, rowMaxKernel, rowSumKernel, softmaxKernel, topKKernel } from './kernels/rows.js';
+import { causalConvKernel, embeddingKernel } from './kernels/layers.js';
+import { SCAN_WG, scanCarryKernel, scanChunkKernel, scanFixupKernel, stateUpdateKernel } from './kernels/scan.js';
+
+class GpuStorage implements Storage {
+  constructor(
+    readonly buffer: GPUBuffer,
+    readonly byteLength: number,
+  ) {}
+}
+
+const MAX_RANK = 8;
+
+function vec8(values: readonly number[]): number[] {
+  const v = new Array<number>(MAX_RANK).fill(0);
+  values.forEach((x, i) => (v[i] = x));
+  return v;
+}
+
+export class WebGpuBackend implements Backend {
+  readonly name = 'webgpu' as const;
+  private bytes = 0;
+  private dummy: GPUBuffer;
+
+  private constructor(
+    readonly ctx: GpuContext,
+    readonly adapterInfo: string,
+  ) {
+    this.dummy = ctx.buffer(256, 'placeholder');
+  }
+
+  static async create(): Promise<WebGpuBackend> {
+    const { device, adapterInfo } = await acquireDevice();
+    return new WebGpuBackend(new GpuContext(device), adapterInfo);
+  }
+
+  get device(): GPUDevice {
+    return this.ctx.device;
+  }
+
+  // ---- memory
+  private newStorage(size: number, what: string): GpuStorage {
+    const bytes = Math.max(4, size * 4);
+    const s = new GpuStorage(this.ctx.buffer(bytes, what), bytes);
+    this.bytes += bytes;
+    return s;
+  }
+  alloc(_dtype: DType, size: number): Storage {
+    const s = this.newStorage(size, 'a tensor');
+    this.ctx.clear(s.buffer, s.byteLength);
+    return s;
+  }
+  upload(data: DataArray): Storage {
+    const s = this.newStorage(data.length, 'a tensor');
+    if (data.length) this.ctx.write(s.buffer, data);
+    return s;
+  }
+  async read(s: Storage, dtype: DType, size: number): Promise<DataArray> {
+    if (size === 0) return dtype === 'f32' ? new Float32Array(0) : new Int32Array(0);
+    const buf = await this.ctx.read((s as GpuStorage).buffer, size * 4);
+    return dtype === 'f32' ? new Float32Array(buf, 0, size) : new Int32Array(buf, 0, size);
+  }
+  free(s: Storage): void {
+    this.bytes -= s.byteLength;
+    this.ctx.release((s as GpuStorage).buffer);
+  }
+  memoryBytes(): number {
+    return this.bytes;
+  }
+  /** Waits for all submitted work (for benchmarks). */
+  sync(): Promise<void> {
+    return this.ctx.sync();
+  }
+
+  private buf(t: Tensor | null): GPUBuffer {
+    return t ? (t.storage as GpuStorage).buffer : this.dummy;
+  }
+  private make(shape: Shape, dtype: DType = 'f32'): Tensor {
+    const s = this.newStorage(sizeOf(shape), `a ${dtype} tensor of shape [${shape.join(', ')}]`);
+    return new Tensor([...shape], dtype, new StorageRef(this, s));
+  }
+  private run1d(k: Kernel, bufs: GPUBuffer[], u: Uniforms, n: number): void {
+    this.ctx.dispatch(k, bufs, u.buffer, grid1d(n));
+  }
+
+  // ---- elementwise
+  unary(op: UnaryOp, x: Tensor): Tensor {
+    const y = this.make(x.shape);
+    this.run1d(unaryKernel(op), [this.buf(x), this.buf(y)], new Uniforms(4).u32(x.size), x.size);
+    return y;
+  }
+  binary(op: BinaryOp, a: Tensor, b: Tensor, outShape: Shape): Tensor {
+    const y = this.make(outShape, a.dtype);
+    const bstr = (s: Shape) => {
+      const st = stridesOf(s);
+      const off = outShape.length - s.length;
+      return outShape.map((_, i) => (i < off || s[i - off] === 1 ? 0 : st[i - off]!));
+    };
+    const u = new Uniforms(112).u32(y.size, outShape.length, 0, 0).u32(...vec8(outShape)).u32(...vec8(bstr(a.shape))).u32(...vec8(bstr(b.shape)));
+    this.run1d(binaryKernel(op, a.dtype), [this.buf(a), this.buf(b), this.buf(y)], u, y.size);
+    return y;
+  }
+  affine(x: Tensor, a: number, b: number): Tensor {
+    const y = this.make(x.shape);
+    this.run1d(affineKernel, [this.buf(x), this.buf(y)], new Uniforms(12).u32(x.size).f32(a, b), x.size);
+    return y;
+  }
+  cast(x: Tensor, dtype: DType): Tensor {
+    if (x.dtype === dtype) return this.copyStrided(x, x.shape, stridesOf(x.shape), 0);
+    const y = this.make(x.shape, dtype);
+    this.run1d(castKernel(dtype), [this.buf(x), this.buf(y)], new Uniforms(4).u32(x.size), x.size);
+    return y;
+  }
+
+  // ---- linear algebra
+  matmul(a: Tensor, b: Tensor, outShape: Shape, o: MatmulOptions): Tensor {
+    const r = outShape.length;
+    const M = outShape[r - 2]!;
+    const N = outShape[r - 1]!;
+    const K = o.transA ? a.shape[a.rank - 2]! : a.shape[a.rank - 1]!;
+    const batch = sizeOf(outShape.slice(0, r - 2));
+    const y = this.make(outShape);
+    const aBatch = sizeOf(a.shape.slice(0, -2));
+    const bBatch = sizeOf(b.shape.slice(0, -2));
+    if (batch === 1 && M <= GEMV_MAX_ROWS && o.transB && !o.transA) {
+      const gx = Math.min(N, 65535);
+      const u = new Uniforms(16).u32(M, N, K, gx);
+      this.ctx.dispatch(gemvKernel, [this.buf(a), this.buf(b), this.buf(y)], u.buffer, [gx, Math.ceil(N / gx)]);
+      return y;
+    }
+    const u = new Uniforms(20).u32(M, N, K, aBatch === 1 ? 0 : M * K, bBatch === 1 ? 0 : K * N);
+    this.ctx.dispatch(tiledMatmulKernel(o.transA, o.transB), [this.buf(a), this.buf(b), this.buf(y)], u.buffer, [
+      Math.ceil(N / 64),
+      Math.ceil(M / 64),
+      batch,
+    ]);
+    return y;
+  }
+
+  // ---- shape
+  /** Copies a strided view of x (shape, strides, offset) into a new contiguous tensor. */
+  private copyStrided(x: Tensor, shape: Shape, strides: number[], offset: number): Tensor {
+    const y = this.make(shape, x.dtype);
+    const u = new Uniforms(112).u32(y.size, shape.length, offset, 0).u32(...vec8(shape)).u32(...vec8(strides)).u32(...vec8(stridesOf(shape)));
+    if (y.size) this.run1d(stridedCopyKernel, [this.buf(x), this.buf(y)], u, y.size);
+    return y;
+  }
+  slice(x: Tensor, axis: number, start: number, length: number): Tensor {
+    const shape = [...x.shape];
+    shape[axis] = length;
+    const st = stridesOf(x.shape);
+    return this.copyStrided(x, shape, st, start * st[axis]!);
+  }
+  concat(xs: Tensor[], axis: number): Tensor {
+    const shape = [...xs[0]!.shape];
+    shape[axis] = xs.reduce((s, x) => s + x.shape[axis]!, 0);
+    const y = this.make(shape, xs[0]!.dtype);
+    const dst = stridesOf(shape);
+    let at = 0;
+    for (const x of xs) {
+      if (x.size) {
+        const u = new Uniforms(112).u32(x.size, x.rank, 0, at * dst[axis]!).u32(...vec8(x.shape)).u32(...vec8(stridesOf(x.shape))).u32(...vec8(dst));
+        this.run1d(stridedCopyKernel, [this.buf(x), this.buf(y)], u, x.size);
+      }
+      at += x.shape[axis]!;
+    }
+    return y;
+  }
+  transpose(x: Tensor, perm: readonly number[]): Tensor {
+    const st = stridesOf(x.shape);
+    return this.copyStrided(x, perm.map((p) => x.shape[p]!), perm.map((p) => st[p]!), 0);
+  }
+
+  // ---- rows
+  private rowLaunch(k: Kernel, bufs: GPUBuffer[], rows: number, n: number, eps = 0): void {
+    const gx = Math.min(rows, 65535);
+    this.ctx.dispatch(k, bufs, new Uniforms(16).u32(rows, n, gx).f32(eps).buffer, [gx, Math.ceil(rows / gx)]);
+  }
+  private rowsOf(x: Tensor): { rows: number; n: number; lead: number[] } {
+    const n = x.shape[x.rank - 1]!;
+    return { n, rows: x.size / n, lead: x.shape.slice(0, -1) };
+  }
+  sumLastAxis(x: Tensor): Tensor {
+    const { rows, n, lead } = this.rowsOf(x);
+    const y = this.make(lead);
+    this.rowLaunch(rowSumKernel, [this.buf(x), this.buf(y)], rows, n);
+    return y;
+  }
+  maxLastAxis(x: Tensor): Tensor {
+    const { rows, n, lead } = this.rowsOf(x);
+    const y = this.make(lead);
+    this.rowLaunch(rowMaxKernel, [this.buf(x), this.buf(y)], rows, n);
+    return y;
+  }
+  softmax(x: Tensor): Tensor {
+    const { rows, n } = this.rowsOf(x);
+    const y = this.make(x.shape);
+    this.rowLaunch(softmaxKernel, [this.buf(x), this.buf(y)], rows, n);
+    return y;
+  }
+  argmax(x: Tensor): Tensor {
+    const { rows, n, lead } = this.rowsOf(x);
+    const y = this.make(lead, 'i32');
+    this.rowLaunch(argmaxKernel, [this.buf(x), this.buf(y)], rows, n);
+    return y;
+  }
+  topK(x: Tensor, k: number): { values: Tensor; indices: Tensor } {
+    const { rows, n, lead } = this.rowsOf(x);
+    const values = this.make([...lead, k]);
+    const indices = this.make([...lead, k], 'i32');
+    this.ctx.dispatch(topKKernel, [this.buf(x), this.buf(values), this.buf(indices)], new Uniforms(12).u32(rows, n, k).buffer, [Math.ceil(rows / 64)]);
+    return { values, indices };
+  }
+
+  // ---- layers
+  rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+    const { rows, n } = this.rowsOf(x);
+    const y = this.make(x.shape);
+    this.rowLaunch(rmsNormKernel, [this.buf(x), this.buf(weight), this.buf(y)], rows, n, eps);
+    return y;
+  }
+  embedding(ids: Tensor, table: Tensor): Tensor {
+    const H = table.shape[1]!;
+    const y = this.make([...ids.shape, H]);
+    this.run1d(embeddingKernel, [this.buf(ids), this.buf(table), this.buf(y)], new Uniforms(8).u32(y.size, H), y.size);
+    return y;
+  }
+  causalConv1d(x: Tensor, weight: Tensor, bias: Tensor | null, state: Tensor | null, o: ConvOptions) {
+    const [B, L, D] = x.shape as [number, number, number];
+    const K = weight.shape[1]!;
+    const out = this.make(x.shape);
+    const st = this.make([B, D, K - 1]);
+    const n = out.size + st.size;
+    const u = new Uniforms(36).u32(B, L, D, K, bias ? 1 : 0, state ? 1 : 0, o.silu ? 1 : 0, out.size, st.size);
+    this.run1d(causalConvKernel, [this.buf(x), this.buf(weight), this.buf(bias), this.buf(state), this.buf(out), this.buf(st)], u, n);
+    return { out, state: st };
+  }
+
+  /** Chunk length: long enough to amortise phases 2–3, short enough to fill the GPU. */
+  private scanChunk(B: number, L: number, D: number): number {
+    const target = 1 << 16; // threads wanted in phase 1
+    const t = (B * D * L) / target;
+    return Math.min(256, Math.max(16, 2 ** Math.floor(Math.log2(Math.max(1, t)))));
+  }
+
+  selectiveScan(i: ScanInputs, o: ScanOptions): { out: Tensor; lastState: Tensor } {
+    const [B, L, D] = i.u.shape as [number, number, number];
+    const N = i.A.shape[1]!;
+    const T = this.scanChunk(B, L, D);
+    const nC = Math.max(1, Math.ceil(L / T));
+    const out = this.make(i.u.shape);
+    const last = this.make([B, D, N]);
+    const flags = [i.D ? 1 : 0, i.z ? 1 : 0, i.deltaBias ? 1 : 0, i.initialState ? 1 : 0, o.deltaSoftplus ? 1 : 0];
+    const u = new Uniforms(40).u32(B, L, D, T, nC, ...flags);
+    const inputs = [i.u, i.delta, i.A, i.B, i.C, i.D, i.z, i.deltaBias, i.initialState].map((t) => this.buf(t));
+    const groups: [number, number, number] = [Math.ceil(D / SCAN_WG), nC, B];
+    if (nC === 1) {
+      this.ctx.dispatch(scanChunkKernel(N, true), [...inputs, this.buf(out), this.dummy, this.buf(last)], u.buffer, groups);
+      return { out, lastState: last };
+    }
+    const cum = this.make(i.u.shape);
+    const hEnd = this.make([B, nC, D, N]);
+    const H = this.make([B, nC + 1, D, N]); // chunk-boundary states (the backward pass will keep them)
+    this.ctx.dispatch(scanChunkKernel(N, false), [...inputs, this.buf(out), this.buf(cum), this.buf(hEnd)], u.buffer, groups);
+    this.run1d(scanCarryKernel(N), [this.buf(i.A), this.buf(cum), this.buf(hEnd), this.buf(i.initialState), this.buf(H), this.buf(last)], u, B * D * N);
+    this.run1d(scanFixupKernel(N), [this.buf(i.A), this.buf(i.C), this.buf(cum), this.buf(H), this.buf(i.z), this.buf(out)], u, B * L * D);
+    cum.dispose();
+    hEnd.dispose();
+    H.dispose();
+    return { out, lastState: last };
+  }
+
+  selectiveStateUpdate(i: StateUpdateInputs, o: ScanOptions): { out: Tensor; state: Tensor } {
+    const [B, D, N] = i.state.shape as [number, number, number];
+    const out = this.make([B, D]);
+    const st = this.make(i.state.shape);
+    const u = new Uniforms(24).u32(B, D, i.D ? 1 : 0, i.z ? 1 : 0, i.dtBias ? 1 : 0, o.deltaSoftplus ? 1 : 0);
+    const bufs = [i.state, i.x, i.dt, i.A, i.B, i.C, i.D, i.z, i.dtBias].map((t) => this.buf(t));
+    this.ctx.dispatch(stateUpdateKernel(N), [...bufs, this.buf(out), this.buf(st)], u.buffer, [Math.ceil((B * D) / 64)]);
+    return { out, state: st };
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * Kernels over rows of the last axis, one workgroup per row (2-D grid for many rows): sum, max,
+ * softmax, argmax, RMSNorm via a workgroup tree reduction; top-k by a per-row selection.
+ */
+import type { Kernel } from '../context.js';
+
+export const ROW_WG = 256;
+
+const HEAD = /* wgsl */ `
+struct P { rows: u32, n: u32, gx: u32, eps: f32 }
+var<workgroup> red: array<f32, ${ROW_WG}>;
+fn rowIndex(wid: vec3<u32>) -> u32 { return wid.x + wid.y * p.gx; }
+`;
+
+/** Tree-reduces red[] with `op`; afterwards red[0] holds the result. All threads must call it. */
+function reduceFn(name: string, op: string): string {
+  return /* wgsl */ `
+fn ${name}(t: u32) {
+  workgroupBarrier();
+  for (var h = ${ROW_WG / 2}u; h > 0u; h >>= 1u) {
+    if (t < h) { red[t] = ${op}; }
+    workgroupBarrier();
+  }
+}`;
+}
+
+const ENTRY = `@compute @workgroup_size(${ROW_WG}) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>)`;
+
+export const rowSumKernel: Kernel = {
+  key: 'row_sum',
+  code: () => /* wgsl */ `
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(2) var<uniform> p: P;
+${HEAD}${reduceFn('reduceSum', 'red[t] + red[t + h]')}
+${ENTRY} {
+  let r = rowIndex(wid);
+  let t = lid.x;
+  var s = 0.0;
+  if (r < p.rows) { for (var i = t; i < p.n; i += ${ROW_WG}u) { s += X[r * p.n + i]; } }
+  red[t] = s;
+  reduceSum(t);
+  if (t == 0u && r < p.rows) { Y[r] = red[0]; }
+}`,
+};
+
+export const rowMaxKernel: Kernel = {
+  key: 'row_max',
+  code: () => /* wgsl */ `
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(2) var<uniform> p: P;
+${HEAD}${reduceFn('reduceMax', 'max(red[t], red[t + h])')}
+${ENTRY} {
+  let r = rowIndex(wid);
+  let t = lid.x;
+  var m = -3.4e38;
+  if (r < p.rows) { for (var i = t; i < p.n; i += ${ROW_WG}u) { m = max(m, X[r * p.n + i]); } }
+  red[t] = m;
+  reduceMax(t);
+  if (t == 0u && r < p.rows) { Y[r] = red[0]; }
+}`,
+};
+
+export const softmaxKernel: Kernel = {
+  key: 'row_softmax',
+  code: () => /* wgsl */ `
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(2) var<uniform> p: P;
+${HEAD}${reduceFn('reduceMax', 'max(red[t], red[t + h])')}${reduceFn('reduceSum', 'red[t] + red[t + h]')}
+${ENTRY} {
+  let r = rowIndex(wid);
+  let t = lid.x;
+  let live = r < p.rows;
+  var m = -3.4e38;
+  if (live) { for (var i = t; i < p.n; i += ${ROW_WG}u) { m = max(m, X[r * p.n + i]); } }
+  red[t] = m;
+  reduceMax(t);
+  let mx = red[0];
+  workgroupBarrier();
+  var s = 0.0;
+  if (live) { for (var i = t; i < p.n; i += ${ROW_WG}u) { s += exp(X[r * p.n + i] - mx); } }
+  red[t] = s;
+  reduceSum(t);
+  let total = red[0];
+  if (live) { for (var i = t; i < p.n; i += ${ROW_WG}u) { Y[r * p.n + i] = exp(X[r * p.n + i] - mx) / total; } }
+}`,
+};
+
+/** y = x · rsqrt(mean(x²) + eps) · w. */
+export const rmsNormKernel: Kernel = {
+  key: 'row_rmsnorm',
+  code: () => /* wgsl */ `
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> Wt: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(3) var<uniform> p: P;
+${HEAD}${reduceFn('reduceSum', 'red[t] + red[t + h]')}
+${ENTRY} {
+  let r = rowIndex(wid);
+  let t = lid.x;
+  let live = r < p.rows;
+  var s = 0.0;
+  if (live) { for (var i = t; i < p.n; i += ${ROW_WG}u) { let v = X[r * p.n + i]; s += v * v; } }
+  red[t] = s;
+  reduceSum(t);
+  let inv = inverseSqrt(red[0] / f32(p.n) + p.eps);
+  if (live) { for (var i = t; i < p.n; i += ${ROW_WG}u) { Y[r * p.n + i] = X[r * p.n + i] * inv * Wt[i]; } }
+}`,
+};
+
+/** First index of the maximum (NaN never wins): values and indices reduced together. */
+export const argmaxKernel: Kernel = {
+  key: 'row_argmax',
+  code: () => /* wgsl */ `
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> Y: array<i32>;
+@group(0) @binding(2) var<uniform> p: P;
+${HEAD}
+var<workgroup> idx: array<u32, ${ROW_WG}>;
+${ENTRY} {
+  let r = rowIndex(wid);
+  let t = lid.x;
+  var bv = -3.4e38;
+  var bi = 0xffffffffu;
+  if (r < p.rows) {
+    for (var i = t; i < p.n; i += ${ROW_WG}u) {
+      let v = X[r * p.n + i];
+      if (v > bv || (bi == 0xffffffffu && v == bv)) { bv = v; bi = i; }
+    }
+  }
+  red[t] = bv;
+  idx[t] = bi;
+  workgroupBarrier();
+  for (var h = ${ROW_WG / 2}u; h > 0u; h >>= 1u) {
+    if (t < h) {
+      let v = red[t + h];
+      let j = idx[t + h];
+      if (v > red[t] || (v == red[t] && j < idx[t])) { red[t] = v; idx[t] = j; }
+    }
+    workgroupBarrier();
+  }
+  if (t == 0u && r < p.rows) { Y[r] = i32(select(idx[0], 0u, idx[0] == 0xffffffffu)); }
+}`,
+};
+
+/**
+ * Top-k by selection, one thread per row: k passes, each taking the largest value not yet taken
+ * (ties: lower index first). O(k·n) per row; meant for sampling, not for hot loops.
+ */
+export const topKKernel: Kernel = {
+  key: 'row_topk',
+  code: () => /* wgsl */ `
+struct Q { rows: u32, n: u32, k: u32 }
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> V: array<f32>;
+@group(0) @binding(2) var<storage, read_write> I: array<i32>;
+@group(0) @binding(3) var<uniform> q: Q;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let r = gid.x;
+  if (r >= q.rows) { return; }
+  var lastV = 3.4e38;
+  var lastI = -1;
+  for (var j = 0u; j < q.k; j++) {
+    var bv = -3.4e38;
+    var bi = -1;
+    for (var i = 0u; i < q.n; i++) {
+      let v = X[r * q.n + i];
+      let ii = i32(i);
+      // strictly after (lastV, lastI) in the order (value desc, index asc)
+      let after = v < lastV || (v == lastV && ii > lastI);
+      if (after && (bi < 0 || v > bv)) { bv = v; bi = ii; }
+    }
+    V[r * q.k + j] = bv;
+    I[r * q.k + j] = bi;
+    lastV = bv;
+    lastI = bi;
+  }
+}`,
+};
