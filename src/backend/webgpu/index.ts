@@ -43,13 +43,17 @@ function vec8(values: readonly number[]): number[] {
 export class WebGpuBackend implements Backend {
   readonly name = 'webgpu' as const;
   private bytes = 0;
+  /** Bound where an optional input is absent (flags in the uniforms say so). */
   private dummy: GPUBuffer;
+  /** Bound where a kernel variant writes nothing; separate, as a buffer may not be both read and written in one dispatch. */
+  private dummyOut: GPUBuffer;
 
   private constructor(
     readonly ctx: GpuContext,
     readonly adapterInfo: string,
   ) {
     this.dummy = ctx.buffer(256, 'placeholder');
+    this.dummyOut = ctx.buffer(256, 'placeholder');
   }
 
   static async create(): Promise<WebGpuBackend> {
@@ -278,7 +282,7 @@ export class WebGpuBackend implements Backend {
     const inputs = [i.u, i.delta, i.A, i.B, i.C, i.D, i.z, i.deltaBias, i.initialState].map((t) => this.buf(t));
     const groups: [number, number, number] = [Math.ceil(D / SCAN_WG), nC, B];
     if (nC === 1) {
-      this.ctx.dispatch(scanChunkKernel(N, true), [...inputs, this.buf(out), this.dummy, this.buf(last)], u.buffer, groups);
+      this.ctx.dispatch(scanChunkKernel(N, true), [...inputs, this.buf(out), this.dummyOut, this.buf(last)], u.buffer, groups);
       return { out, lastState: last };
     }
     const cum = this.make(i.u.shape);
