@@ -7,6 +7,7 @@ import { getBackend } from '../src/backend/registry.js';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { fixture } from './helpers.js';
+import { availableDevices } from './devices.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -38,6 +39,35 @@ test('2,000 decode steps keep live tensors, backend bytes and process memory fla
   assert.ok(heapGrowth < 4e6, `heap grew by ${heapGrowth} bytes`);
   assert.ok(rssGrowth < 16e6, `rss grew by ${rssGrowth} bytes`);
   assert.equal(cache.seqlenOffset, 4 + 4000);
+  cache.dispose();
+  model.dispose();
+});
+
+test('2,000 decode steps on WebGPU keep live tensors and GPU bytes flat', async (t) => {
+  const devices = await availableDevices();
+  if (!devices.includes('webgpu')) {
+    t.skip('no WebGPU adapter');
+    return;
+  }
+  const model = await MambaForCausalLM.fromPretrained(fixture('hf', 'mamba-tiny', 'model'), { device: 'webgpu' });
+  const gpu = getBackend('webgpu');
+  const cache = model.createCache(1);
+  model.nextLogits([[1, 2, 3, 4]], cache).dispose();
+  const step = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      const lg = model.nextLogits([[(i * 31) % 512]], cache);
+      await lg.data();
+      lg.dispose();
+    }
+  };
+  await step(100);
+  const tensors0 = liveTensorCount();
+  const bytes0 = gpu.memoryBytes();
+  const cacheBytes0 = cache.memoryBytes();
+  await step(2000);
+  assert.equal(liveTensorCount(), tensors0, 'live tensors grew');
+  assert.equal(gpu.memoryBytes(), bytes0, 'GPU bytes grew');
+  assert.equal(cache.memoryBytes(), cacheBytes0, 'the decode state grew');
   cache.dispose();
   model.dispose();
 });

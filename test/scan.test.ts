@@ -49,3 +49,31 @@ for (const [batch, L, D, N, chunk] of shapes) {
     });
   }
 }
+
+// The fused GPU scan against the same sequential reference, on shapes that exercise its edges:
+// D not a multiple of the workgroup (64), N up to 64, L not a multiple of the chunk, many chunks.
+import { tidy } from '../src/tensor/memory.js';
+import { scanCase } from './conformance-cases.js';
+import { availableDevices } from './devices.js';
+
+for (const device of (await availableDevices()).filter((d) => d !== 'cpu')) {
+  const gpuShapes: [number, number, number, number][] = [
+    [1, 1, 1, 16],
+    [2, 333, 100, 64],
+    [3, 1000, 70, 16],
+    [1, 5000, 130, 1],
+    [4, 4099, 129, 8],
+  ];
+  for (const [B, L, D, N] of gpuShapes) {
+    for (const h0 of [false, true]) {
+      test(`${device} fused scan equals the sequential reference: B=${B} L=${L} D=${D} N=${N} initialState=${h0}`, async () => {
+        const c = scanCase(B, L, D, N, h0, B * 7 + L + D + N);
+        const outs = tidy(() => c.run(device));
+        const refs = c.reference();
+        assertClose('out', await outs[0]!.data(), refs[0]!, 1e-5);
+        assertClose('last state', await outs[1]!.data(), refs[1]!, 1e-5);
+        outs.forEach((o) => o.dispose());
+      });
+    }
+  }
+}

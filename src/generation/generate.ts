@@ -4,9 +4,11 @@
  * logits processors (see logits-process.ts); min-p is defined on probabilities.
  */
 import { ArgumentError } from '../errors.js';
+import { argmax } from '../ops/reduce.js';
 import type { CausalLM, DecodeCache } from './causal-lm.js';
 import { validateSamplingOptions, type SamplingOptions } from './logits-process.js';
 import { pickNextToken, Rng } from './sampler.js';
+import type { Tensor } from '../tensor/tensor.js';
 
 /** HF's BaseStreamer: the prompt is put first, then each new token. Batch size 1 only. */
 export interface Streamer {
@@ -56,17 +58,17 @@ export async function* generateSteps<C extends DecodeCache>(
   const history = inputIds.map((r) => [...r]);
   const done = inputIds.map(() => false);
   o.streamer?.put([...inputIds[0]!]);
+  // Plain greedy needs only the argmax: computed where the logits are, only B ids come back.
+  const greedyOnDevice = !o.doSample && (o.repetitionPenalty ?? 1) === 1;
   const cache = model.createCache(inputIds.length);
   try {
     let next: number[][] = inputIds;
     for (let step = 0; step < maxNew; step++) {
       const logits = model.nextLogits(next, cache); // (B, V)
-      const data = (await logits.data()) as Float32Array;
+      const picked = greedyOnDevice ? await argmaxIds(logits) : await sampleOnHost(logits, history, o, rng, model.vocabSize);
       logits.dispose();
-      const V = model.vocabSize;
-      const tokens = history.map((h, b) => {
+      const tokens = picked.map((id, b) => {
         if (done[b]) return pad;
-        const id = pickNextToken(data.subarray(b * V, (b + 1) * V), h, o, rng);
         if (eos.has(id)) done[b] = true;
         return id;
       });
@@ -81,6 +83,18 @@ export async function* generateSteps<C extends DecodeCache>(
     cache.dispose();
     o.streamer?.end();
   }
+}
+
+async function argmaxIds(logits: Tensor): Promise<number[]> {
+  const ids = argmax(logits);
+  const data = await ids.data();
+  ids.dispose();
+  return Array.from(data);
+}
+
+async function sampleOnHost(logits: Tensor, history: number[][], o: GenerateOptions, rng: Rng, V: number): Promise<number[]> {
+  const data = (await logits.data()) as Float32Array;
+  return history.map((h, b) => pickNextToken(data.subarray(b * V, (b + 1) * V), h, o, rng));
 }
 
 /** Prompt + generated tokens per sequence (HF's `generate` output for decoder-only models). */

@@ -1,13 +1,13 @@
 /** Picks the model class from config.json's model_type, as HF's AutoModelForCausalLM. */
 import { FormatError } from '../errors.js';
-import { hasBackend, type DeviceName } from '../backend/registry.js';
+import { initWebGPU, type DeviceName } from '../backend/registry.js';
 import { readConfig } from '../io/hf-folder.js';
 import { MambaForCausalLM } from './mamba/modeling.js';
 
 export type DeviceChoice = DeviceName | 'auto';
 
 export interface AutoLoadOptions {
-  /** 'auto' takes WebGPU when it is initialised and the CPU otherwise. Default 'cpu'. */
+  /** 'auto' takes WebGPU when an adapter can be had and the CPU otherwise. Default 'cpu'. */
   device?: DeviceChoice;
 }
 
@@ -18,10 +18,22 @@ const families = {
 export type SupportedModelType = keyof typeof families;
 export type AnyCausalLM = MambaForCausalLM;
 
-export function resolveDevice(d: DeviceChoice | undefined): DeviceName {
+/**
+ * Makes the device ready: 'webgpu' acquires a GPU (or fails with the reason), 'auto' falls back to
+ * the CPU when no adapter can be had.
+ */
+export async function resolveDevice(d: DeviceChoice | undefined): Promise<DeviceName> {
   if (d === undefined || d === 'cpu') return 'cpu';
-  if (d === 'auto') return hasBackend('webgpu') ? 'webgpu' : 'cpu';
-  return d;
+  if (d === 'webgpu') {
+    await initWebGPU();
+    return 'webgpu';
+  }
+  try {
+    await initWebGPU();
+    return 'webgpu';
+  } catch {
+    return 'cpu';
+  }
 }
 
 export const AutoModelForCausalLM = {
@@ -34,6 +46,6 @@ export const AutoModelForCausalLM = {
         `unknown model_type ${JSON.stringify(type)}; supported: ${Object.keys(families).join(', ')}`,
       );
     }
-    return families[type as SupportedModelType].fromPretrained(dir, { device: resolveDevice(o.device) });
+    return families[type as SupportedModelType].fromPretrained(dir, { device: await resolveDevice(o.device) });
   },
 };

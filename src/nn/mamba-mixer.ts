@@ -19,7 +19,7 @@ import {
   selectiveStateUpdate,
   split,
 } from '../ops/index.js';
-import { tidy } from '../tensor/memory.js';
+import { keep, tidy } from '../tensor/memory.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { CausalConv1d } from './conv.js';
 import { Linear } from './layers.js';
@@ -50,6 +50,8 @@ export class MambaMixer extends Module {
   readonly D: Parameter;
   readonly out_proj: Linear;
 
+  private negA: { version: number; t: Tensor } | null = null;
+
   constructor(readonly dims: MambaMixerDims) {
     super();
     const { hiddenSize: H, intermediateSize: E, stateSize: N, convKernel: K, dtRank: R } = dims;
@@ -76,7 +78,7 @@ export class MambaMixer extends Module {
       const x = conv.out; // (B, L, ED)
       const [dtLow, B, C] = split(this.x_proj.forward(x), [R, N, N]); // (B, L, R), (B, L, N) ×2
       const delta = linear(dtLow!, this.dt_proj.weight.value); // (B, L, ED), no bias
-      const A = neg(exp(this.A_log.value)); // (ED, N)
+      const A = this.A(); // (ED, N)
       const scan = selectiveScan(x, delta, A, B!, C!, {
         D: this.D.value,
         z: z!,
@@ -90,6 +92,21 @@ export class MambaMixer extends Module {
     });
   }
 
+  /** A = -exp(A_log), recomputed only when A_log changes. */
+  private A(): Tensor {
+    if (!this.negA || this.negA.version !== this.A_log.version) {
+      this.negA?.t.dispose();
+      this.negA = { version: this.A_log.version, t: keep(tidy(() => neg(exp(this.A_log.value)))) };
+    }
+    return this.negA.t;
+  }
+
+  override dispose(): void {
+    this.negA?.t.dispose();
+    this.negA = null;
+    super.dispose();
+  }
+
   /** One token through the recurrence: h (B, 1, H). */
   step(h: Tensor, state: MixerState): { out: Tensor; state: MixerState } {
     return tidy(() => {
@@ -100,7 +117,7 @@ export class MambaMixer extends Module {
       const conv = this.conv1d.step(x0!, state.conv, true);
       const [dtLow, B, C] = split(this.x_proj.forward(conv.out), [R, N, N]);
       const dt = linear(dtLow!, this.dt_proj.weight.value); // (B, ED)
-      const A = neg(exp(this.A_log.value));
+      const A = this.A();
       const upd = selectiveStateUpdate(state.ssm, conv.out, dt, A, B!, C!, {
         D: this.D.value,
         z: z!,

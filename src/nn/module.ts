@@ -10,6 +10,8 @@ import { keep } from '../tensor/memory.js';
 /** A named slot for a tensor of a fixed shape; empty until loaded or initialised. */
 export class Parameter {
   private t: Tensor | null = null;
+  /** Bumped on every set(), so derived tensors can be cached against it. */
+  version = 0;
   constructor(readonly shape: Shape) {}
 
   get value(): Tensor {
@@ -27,6 +29,7 @@ export class Parameter {
     if (t.dtype !== 'f32') throw new ArgumentError(`${name}: parameters are f32, got ${t.dtype}`);
     this.t?.dispose();
     this.t = keep(t);
+    this.version++;
   }
   dispose(): void {
     this.t?.dispose();

@@ -9,7 +9,7 @@
  * prompts in parallel and single tokens through the O(1) recurrent step.
  */
 import { ArgumentError } from '../../errors.js';
-import type { DeviceName } from '../../backend/registry.js';
+import { initWebGPU, type DeviceName } from '../../backend/registry.js';
 import type { CausalLM } from '../../generation/causal-lm.js';
 import { generate, type GenerateOptions } from '../../generation/generate.js';
 import { readConfig } from '../../io/hf-folder.js';
@@ -106,6 +106,7 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
 
   static async fromPretrained(dir: string, o: FromPretrainedOptions = {}): Promise<MambaForCausalLM> {
     const config = MambaConfig.fromJSON(await readConfig(dir), `${dir}/config.json`);
+    if (o.device === 'webgpu') await initWebGPU();
     const model = new MambaForCausalLM(config);
     try {
       await loadParametersFromFolder(model, dir, {

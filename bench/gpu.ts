@@ -1,0 +1,119 @@
+/**
+ * WebGPU benchmarks, one JSON line per measurement:
+ * - the fused selective scan (forward, f32; delta softplus, D, z gate, delta bias; variable B and C)
+ *   at the shapes of the mamba_ssm CUDA anchors (../shared/reference/anchors.md);
+ * - a mamba-130m-sized model (random weights, d_model 768, 24 layers, vocab 50280), batch 1:
+ *   prefill tokens/s at L = 2048, greedy decoding tokens/s, and GPU bytes held while decoding
+ *   1k and 10k tokens.
+ *   npm run bench:gpu [-- --only scan|model --decode 256 --long 10000]
+ */
+import { parseArgs } from 'node:util';
+import { initWebGPU } from '../src/backend/registry.js';
+import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
+import { MambaConfig } from '../src/models/mamba/config.js';
+import { initMambaWeights } from '../src/models/mamba/init.js';
+import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
+import { argmax, randomUniform, RandomSource, selectiveScan } from '../src/ops/index.js';
+import { liveTensorCount, tidy } from '../src/tensor/memory.js';
+
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    decode: { type: 'string', default: '256' },
+    long: { type: 'string', default: '10000' },
+    prefill: { type: 'string', default: '2048' },
+  },
+});
+const gpu = (await initWebGPU()) as WebGpuBackend;
+const info = { device: 'webgpu', adapter: gpu.adapterInfo };
+const emit = (o: Record<string, unknown>) => console.log(JSON.stringify({ ...o, ...info }));
+
+async function benchScan(B: number, D: number, L: number, N: number, anchorMs: number): Promise<void> {
+  const rng = new RandomSource(1);
+  const o = { device: 'webgpu' as const };
+  const u = randomUniform([B, L, D], -1, 1, rng, o);
+  const delta = randomUniform([B, L, D], -3, 0, rng, o);
+  const A = randomUniform([D, N], -2, -0.1, rng, o);
+  const Bm = randomUniform([B, L, N], -1, 1, rng, o);
+  const Cm = randomUniform([B, L, N], -1, 1, rng, o);
+  const Dv = randomUniform([D], -1, 1, rng, o);
+  const z = randomUniform([B, L, D], -1, 1, rng, o);
+  const bias = randomUniform([D], -1, 0, rng, o);
+  const run = () => {
+    const r = selectiveScan(u, delta, A, Bm, Cm, { D: Dv, z, deltaBias: bias, deltaSoftplus: true });
+    r.out.dispose();
+    r.lastState.dispose();
+  };
+  run();
+  await gpu.sync();
+  // Enough repetitions for ~0.3 s, all recorded before one wait.
+  let reps = 1;
+  let ms = 0;
+  for (;;) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) run();
+    await gpu.sync();
+    ms = (performance.now() - t0) / reps;
+    if (ms * reps > 300 || reps >= 1000) break;
+    reps = Math.min(1000, Math.ceil((reps * 400) / Math.max(1, ms * reps)));
+  }
+  emit({ bench: 'scan_fwd', B, D, L, N, dtype: 'f32', ms: +ms.toFixed(4), reps, cuda_anchor_ms: anchorMs, ratio_vs_cuda: +(ms / anchorMs).toFixed(3) });
+  for (const t of [u, delta, A, Bm, Cm, Dv, z, bias]) t.dispose();
+}
+
+async function benchModel(): Promise<void> {
+  const config = MambaConfig.create({ hidden_size: 768, num_hidden_layers: 24, vocab_size: 50280, use_bias: false });
+  const model = new MambaForCausalLM(config);
+  initMambaWeights(model, 0, 'webgpu');
+  const common = { model: 'mamba-130m-shape', params: model.parameterCount(), batch: 1 };
+  const L = Number(values.prefill);
+  const prompt = [Array.from({ length: L }, (_, i) => (i * 7919) % 50280)];
+  // warm-up: pipelines compile on first use
+  {
+    const c = model.createCache(1);
+    model.nextLogits([prompt[0]!.slice(0, 64)], c).dispose();
+    model.nextLogits([[1]], c).dispose();
+    c.dispose();
+    await gpu.sync();
+  }
+  for (let rep = 0; rep < 3; rep++) {
+    const cache = model.createCache(1);
+    const t0 = performance.now();
+    const logits = model.nextLogits(prompt, cache);
+    await logits.data();
+    const s = (performance.now() - t0) / 1000;
+    logits.dispose();
+    cache.dispose();
+    emit({ bench: 'prefill', ...common, rep, tokens: L, seconds: +s.toFixed(4), tokens_per_s: +(L / s).toFixed(1), hf_pytorch_anchor_tokens_per_s: 776 });
+  }
+  const decode = async (steps: number, label: string, memoryAt: number[] = []) => {
+    const cache = model.createCache(1);
+    model.nextLogits([prompt[0]!.slice(0, 16)], cache).dispose();
+    let next = 1;
+    const t0 = performance.now();
+    for (let i = 1; i <= steps; i++) {
+      const id = tidy(() => argmax(model.nextLogits([[next]], cache)));
+      next = (await id.data())[0]!;
+      id.dispose();
+      if (memoryAt.includes(i)) {
+        emit({ bench: 'decode_memory', ...common, tokens: i, gpu_bytes_live: gpu.memoryBytes(), cache_bytes: cache.memoryBytes(), pool_bytes: gpu.ctx.pool.heldBytes() + gpu.ctx.pool.pooledBytes(), live_tensors: liveTensorCount() });
+      }
+    }
+    const s = (performance.now() - t0) / 1000;
+    cache.dispose();
+    emit({ bench: label, ...common, tokens: steps, seconds: +s.toFixed(3), tokens_per_s: +(steps / s).toFixed(1), hf_pytorch_anchor_tokens_per_s: 62 });
+  };
+  await decode(Number(values.decode), 'decode');
+  const long = Number(values.long);
+  await decode(long, 'decode_long', [1000, long]);
+  model.dispose();
+}
+
+if (values.only !== 'model') {
+  await benchScan(1, 1536, 2048, 16, 0.128);
+  await benchScan(1, 1536, 8192, 16, 0.5);
+  await benchScan(8, 1536, 2048, 16, 0.88);
+  await benchScan(1, 5120, 4096, 16, 0.764);
+  await benchScan(16, 2048, 4096, 16, 4.74);
+}
+if (values.only !== 'scan') await benchModel();
