@@ -1,6 +1,8 @@
 /**
  * Tokenizers from HF `tokenizer.json`, through the maintained `@huggingface/tokenizers` package
- * (the tokenizers of transformers.js); this file only loads, checks and names things.
+ * (the tokenizers of transformers.js). This file only loads, checks and names things, and sets the
+ * few defaults where that package differs from the Rust `tokenizers` library the checkpoints were
+ * made with.
  */
 import { Tokenizer } from '@huggingface/tokenizers';
 import { ArgumentError, FormatError } from '../errors.js';
@@ -8,80 +10,147 @@ import { exists, joinPath, readText } from './platform.js';
 
 type Json = Record<string, unknown>;
 
+/**
+ * The part of the package's Tokenizer used here. Its .d.ts files import each other without file
+ * extensions, which NodeNext resolution does not follow, so the class arrives typed `any`; this
+ * restores checking (and says that an id can come back undefined).
+ */
+interface JsTokenizer {
+  encode(text: string, o: { add_special_tokens: boolean }): { ids: (number | undefined)[]; tokens: string[] };
+  decode(ids: number[], o: { skip_special_tokens: boolean }): string;
+  token_to_id(token: string): number | undefined;
+  id_to_token(id: number): string | undefined;
+  get_added_tokens_decoder(): Map<number, { content: string; special: boolean }>;
+  get_vocab(withAddedTokens: boolean): Map<string, number>;
+}
+const JsTokenizerClass = Tokenizer as unknown as new (tokenizerJson: Json, config: Json) => JsTokenizer;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 /** A special token in tokenizer_config.json is a string or an object with `content`. */
 function tokenContent(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
-  if (v && typeof v === 'object' && typeof (v as Json)['content'] === 'string') return (v as Json)['content'] as string;
+  if (isObject(v) && typeof v['content'] === 'string') return v['content'];
   return undefined;
 }
 
+/**
+ * Special tokens to look for among the added tokens when tokenizer_config.json does not name them
+ * (GPT-NeoX / GPT-2 style vocabularies ship only tokenizer.json and use <|endoftext|> for all roles).
+ */
+const FALLBACK: Record<'bos_token' | 'eos_token' | 'pad_token', string[]> = {
+  eos_token: ['<|endoftext|>', '</s>', '<|end_of_text|>', '<eos>'],
+  bos_token: ['<|endoftext|>', '<s>', '<|begin_of_text|>', '<bos>'],
+  pad_token: ['<|padding|>', '<pad>', '[PAD]'],
+};
+
+/** The models `@huggingface/tokenizers` implements. */
+const MODEL_TYPES = ['BPE', 'WordPiece', 'Unigram'];
+
 export class PreTrainedTokenizer {
+  /** One more than the largest token id (model vocabulary plus added tokens). */
   readonly vocabSize: number;
   readonly eosTokenId: number | undefined;
   readonly bosTokenId: number | undefined;
   readonly padTokenId: number | undefined;
 
   private constructor(
-    private readonly tok: Tokenizer,
+    private readonly tok: JsTokenizer,
     config: Json,
   ) {
-    this.vocabSize = tok.get_vocab(true).size;
-    const added = [...tok.get_added_tokens_decoder().entries()];
-    const special = (key: string, fallback?: string): number | undefined => {
-      const content = tokenContent(config[key]) ?? fallback;
-      return content === undefined ? undefined : tok.token_to_id(content);
+    let maxId = -1;
+    for (const id of tok.get_vocab(true).values()) if (id > maxId) maxId = id;
+    this.vocabSize = maxId + 1;
+    const added = new Map<string, number>();
+    for (const [id, t] of tok.get_added_tokens_decoder()) if (t.special) added.set(t.content, id);
+    const special = (key: keyof typeof FALLBACK): number | undefined => {
+      const content = tokenContent(config[key]);
+      // A token named in the config that the vocabulary lacks stays undefined: guessing another
+      // token for it would silently change where generation stops.
+      if (content !== undefined) return tok.token_to_id(content);
+      if (key in config) return undefined; // explicitly null: the model has none
+      for (const c of FALLBACK[key]) if (added.has(c)) return added.get(c);
+      return undefined;
     };
-    // Without a tokenizer_config.json, GPT-style vocabularies mark the end with <|endoftext|>.
-    const endOfText = added.find(([, t]) => t.content === '<|endoftext|>')?.[1].content;
-    this.eosTokenId = special('eos_token', endOfText);
-    this.bosTokenId = special('bos_token', endOfText);
+    this.eosTokenId = special('eos_token');
+    this.bosTokenId = special('bos_token');
     this.padTokenId = special('pad_token');
   }
 
-  /** From parsed tokenizer.json (and optional tokenizer_config.json); `source` names the file in errors. */
+  /**
+   * From parsed tokenizer.json (and optional tokenizer_config.json); `source` names the file in
+   * errors.
+   */
   static fromJSON(tokenizerJson: unknown, tokenizerConfig: unknown = {}, source = 'tokenizer.json'): PreTrainedTokenizer {
-    if (!tokenizerJson || typeof tokenizerJson !== 'object' || Array.isArray(tokenizerJson)) {
-      throw new FormatError(source, 'expected a JSON object (a HuggingFace tokenizer.json)');
-    }
-    const j = tokenizerJson as Json;
-    const model = j['model'];
-    if (!model || typeof model !== 'object' || typeof (model as Json)['vocab'] !== 'object') {
+    if (!isObject(tokenizerJson)) throw new FormatError(source, 'expected a JSON object (a HuggingFace tokenizer.json)');
+    const model = tokenizerJson['model'];
+    if (!isObject(model) || typeof model['vocab'] !== 'object' || model['vocab'] === null) {
       throw new FormatError(source, 'no "model" with a "vocab": not a HuggingFace tokenizer.json');
     }
-    const config = tokenizerConfig && typeof tokenizerConfig === 'object' ? (tokenizerConfig as Json) : {};
-    let tok: Tokenizer;
+    // The package silently falls back to a "legacy" model for types it does not know (WordLevel,
+    // typos), which then encodes to nothing; refuse them instead.
+    const type = model['type'];
+    if (type !== undefined && !MODEL_TYPES.includes(type as string)) {
+      throw new FormatError(source, `model type ${JSON.stringify(type)} is not supported (supported: ${MODEL_TYPES.join(', ')})`);
+    }
+    if (type === 'BPE' && !Array.isArray(model['merges'])) throw new FormatError(source, 'BPE model without a "merges" list');
+    if (Object.keys(model['vocab']).length === 0) throw new FormatError(source, 'the model vocabulary is empty');
+    if (!isObject(tokenizerConfig)) throw new FormatError('tokenizer_config.json', 'expected a JSON object');
+    // The Rust library treats these keys as optional (null / []); the JS package requires them.
+    const json: Json = {
+      normalizer: null,
+      pre_tokenizer: null,
+      post_processor: null,
+      decoder: null,
+      ...tokenizerJson,
+      added_tokens: tokenizerJson['added_tokens'] ?? [],
+    };
+    // The JS package cleans up spaces before punctuation (" ," -> ",") unless told otherwise, as
+    // old transformers did; the Rust library never does, and transformers now defaults to off. Only
+    // an explicit `clean_up_tokenization_spaces: true` in tokenizer_config.json turns it on.
+    const config: Json = { ...tokenizerConfig, clean_up_tokenization_spaces: tokenizerConfig['clean_up_tokenization_spaces'] === true };
+    let tok: JsTokenizer;
     try {
-      tok = new Tokenizer(j, config);
+      tok = new JsTokenizerClass(json, config);
     } catch (e) {
       throw new FormatError(source, `cannot build a tokenizer from it: ${(e as Error).message}`);
     }
     return new PreTrainedTokenizer(tok, config);
   }
 
+  /** Token ids of `text`; `addSpecialTokens` (default true, as HF) runs the post-processor. */
   encode(text: string, o: { addSpecialTokens?: boolean } = {}): number[] {
     if (typeof text !== 'string') throw new ArgumentError(`encode: expected a string, got ${typeof text}`);
-    return this.tok.encode(text, { add_special_tokens: o.addSpecialTokens ?? true }).ids;
+    const { ids } = this.tok.encode(text, { add_special_tokens: o.addSpecialTokens ?? true });
+    // A piece with no id (no unk_token in a vocabulary lacking it) comes back as undefined; the
+    // Rust BPE skips such characters too, and an undefined id must never reach a model.
+    return ids.filter((id): id is number => id !== undefined);
   }
 
+  /** Token strings of `text`, without special tokens (HF `tokenize`). */
   tokenize(text: string): string[] {
-    return this.tok.tokenize(text);
+    if (typeof text !== 'string') throw new ArgumentError(`tokenize: expected a string, got ${typeof text}`);
+    const { ids, tokens } = this.tok.encode(text, { add_special_tokens: false });
+    return tokens.filter((_, i) => ids[i] !== undefined); // as encode(): pieces without an id go
   }
 
+  /** Text of `ids`; an id the vocabulary does not have is an error, never a silent placeholder. */
   decode(ids: readonly number[], o: { skipSpecialTokens?: boolean } = {}): string {
     for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
+      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize || this.tok.id_to_token(id) === undefined) {
         throw new ArgumentError(`decode: token id ${id} is outside the vocabulary [0, ${this.vocabSize})`);
       }
     }
-    if (ids.length === 0) return '';
+    if (ids.length === 0) return ''; // the JS package throws on an empty list
     return this.tok.decode([...ids], { skip_special_tokens: o.skipSpecialTokens ?? false });
   }
 
   tokenToId(token: string): number | undefined {
     return this.tok.token_to_id(token);
   }
+
   idToToken(id: number): string | undefined {
-    return this.tok.id_to_token(id);
+    return Number.isInteger(id) && id >= 0 ? this.tok.id_to_token(id) : undefined;
   }
 }
 
@@ -102,6 +171,7 @@ export const AutoTokenizer = {
     const json = await readJson(file);
     const cfgFile = joinPath(dir, 'tokenizer_config.json');
     const cfg = (await exists(cfgFile)) ? await readJson(cfgFile) : {};
+    if (!isObject(cfg)) throw new FormatError(cfgFile, 'expected a JSON object');
     return PreTrainedTokenizer.fromJSON(json, cfg, file);
   },
 };

@@ -35,16 +35,15 @@ export class BufferPool {
     return this.device.createBuffer({ size, usage: this.usage });
   }
 
-  release(b: GPUBuffer): void {
+  /** Keeps `b` for reuse; false when the pool is full and the caller must destroy it. */
+  release(b: GPUBuffer): boolean {
     this.held -= b.size;
-    if (this.pooled + b.size > this.maxPooledBytes) {
-      b.destroy();
-      return;
-    }
+    if (this.pooled + b.size > this.maxPooledBytes) return false;
     this.pooled += b.size;
     const list = this.free.get(b.size);
     if (list) list.push(b);
     else this.free.set(b.size, [b]);
+    return true;
   }
 
   heldBytes(): number {

@@ -28,6 +28,8 @@ export class GpuContext {
   private uniformUsed = 0;
   private dispatches = 0;
   private firstError: string | null = null;
+  /** Buffers to destroy after the next submit. */
+  private retired: GPUBuffer[] = [];
   readonly maxBinding: number;
 
   constructor(readonly device: GPUDevice) {
@@ -55,7 +57,10 @@ export class GpuContext {
    * go through write(), which submits the recorded work first.
    */
   release(b: GPUBuffer): void {
-    this.pool.release(b);
+    if (this.pool.release(b)) return;
+    // Not kept: destroy it, but only once the recorded work that may use it has been submitted.
+    if (this.encoder) this.retired.push(b);
+    else b.destroy();
   }
 
   private getEncoder(): GPUCommandEncoder {
@@ -118,6 +123,8 @@ export class GpuContext {
     if (this.uniformUsed) this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformStaging, 0, this.uniformUsed);
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
+    for (const b of this.retired) b.destroy(); // freed by the driver once the submitted work is done
+    this.retired = [];
     this.uniformUsed = 0;
     this.dispatches = 0;
   }

@@ -23,7 +23,7 @@ import { stridedCopyKernel } from './kernels/copy.js';
 import { gemvKernel, GEMV_MAX_ROWS, tiledMatmulKernel } from './kernels/matmul.js';
 import { argmaxKernel, rmsNormKernel, rowMaxKernel, rowSumKernel, softmaxKernel, topKKernel } from './kernels/rows.js';
 import { causalConvKernel, embeddingKernel } from './kernels/layers.js';
-import { SCAN_WG, scanCarryKernel, scanChunkKernel, scanFixupKernel, stateUpdateKernel } from './kernels/scan.js';
+import { SCAN_WG, scanCarryKernel, scanChunkStateKernel, scanOutputKernel, stateUpdateKernel } from './kernels/scan.js';
 
 class GpuStorage implements Storage {
   constructor(
@@ -263,11 +263,16 @@ export class WebGpuBackend implements Backend {
     return { out, state: st };
   }
 
-  /** Chunk length: long enough to amortise phases 2–3, short enough to fill the GPU. */
+  /**
+   * Chunk length: long enough that the sequential carry (one step per chunk) stays short, short
+   * enough that (batch × chunks × channels) threads fill the GPU. MAMBA_TS_SCAN_CHUNK overrides it
+   * (for benchmarking).
+   */
   private scanChunk(B: number, L: number, D: number): number {
-    const target = 1 << 16; // threads wanted in phase 1
-    const t = (B * D * L) / target;
-    return Math.min(256, Math.max(16, 2 ** Math.floor(Math.log2(Math.max(1, t)))));
+    const forced = typeof process !== 'undefined' ? Number(process.env['MAMBA_TS_SCAN_CHUNK']) : NaN;
+    if (forced > 0) return forced;
+    const t = (B * D * L) / (1 << 17);
+    return Math.min(256, Math.max(16, 2 ** Math.round(Math.log2(Math.max(1, t)))));
   }
 
   selectiveScan(i: ScanInputs, o: ScanOptions): { out: Tensor; lastState: Tensor } {
@@ -277,23 +282,24 @@ export class WebGpuBackend implements Backend {
     const nC = Math.max(1, Math.ceil(L / T));
     const out = this.make(i.u.shape);
     const last = this.make([B, D, N]);
-    const flags = [i.D ? 1 : 0, i.z ? 1 : 0, i.deltaBias ? 1 : 0, i.initialState ? 1 : 0, o.deltaSoftplus ? 1 : 0];
-    const u = new Uniforms(40).u32(B, L, D, T, nC, ...flags);
-    const inputs = [i.u, i.delta, i.A, i.B, i.C, i.D, i.z, i.deltaBias, i.initialState].map((t) => this.buf(t));
+    const flags = (hasH0: boolean, h0Chunks: number) =>
+      new Uniforms(44).u32(B, L, D, T, nC, i.D ? 1 : 0, i.z ? 1 : 0, i.deltaBias ? 1 : 0, hasH0 ? 1 : 0, o.deltaSoftplus ? 1 : 0, h0Chunks);
     const groups: [number, number, number] = [Math.ceil(D / SCAN_WG), nC, B];
+    const [u, delta, A, Bm, Cm, Dv, z, bias] = [i.u, i.delta, i.A, i.B, i.C, i.D, i.z, i.deltaBias].map((t) => this.buf(t));
+    const outputs = (h0: GPUBuffer, hasH0: boolean, h0Chunks: number) =>
+      this.ctx.dispatch(scanOutputKernel(N), [u!, delta!, A!, Bm!, Cm!, Dv!, z!, bias!, h0, this.buf(out), this.buf(last)], flags(hasH0, h0Chunks).buffer, groups);
     if (nC === 1) {
-      this.ctx.dispatch(scanChunkKernel(N, true), [...inputs, this.buf(out), this.dummyOut, this.buf(last)], u.buffer, groups);
+      outputs(this.buf(i.initialState), !!i.initialState, 1);
       return { out, lastState: last };
     }
-    const cum = this.make(i.u.shape);
     const hEnd = this.make([B, nC, D, N]);
-    const H = this.make([B, nC + 1, D, N]); // chunk-boundary states (the backward pass will keep them)
-    this.ctx.dispatch(scanChunkKernel(N, false), [...inputs, this.buf(out), this.buf(cum), this.buf(hEnd)], u.buffer, groups);
-    this.run1d(scanCarryKernel(N), [this.buf(i.A), this.buf(cum), this.buf(hEnd), this.buf(i.initialState), this.buf(H), this.buf(last)], u, B * D * N);
-    this.run1d(scanFixupKernel(N), [this.buf(i.A), this.buf(i.C), this.buf(cum), this.buf(H), this.buf(i.z), this.buf(out)], u, B * L * D);
-    cum.dispose();
-    hEnd.dispose();
-    H.dispose();
+    const dSum = this.make([B, nC, D]);
+    const H = this.make([B, nC + 1, D, N]); // chunk-boundary states (a backward pass would keep them)
+    const f = flags(!!i.initialState, 1);
+    this.ctx.dispatch(scanChunkStateKernel(N), [u!, delta!, A!, Bm!, bias!, this.buf(hEnd), this.buf(dSum)], f.buffer, groups);
+    this.run1d(scanCarryKernel(N), [A!, this.buf(dSum), this.buf(hEnd), this.buf(i.initialState), this.buf(H), this.buf(last)], f, B * D * N);
+    outputs(this.buf(H), true, nC + 1);
+    for (const t of [hEnd, dSum, H]) t.dispose();
     return { out, lastState: last };
   }
 
