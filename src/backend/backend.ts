@@ -69,6 +69,26 @@ export interface StateUpdateInputs {
   dtBias: Tensor | null; // (D)
 }
 
+/** One Mamba layer's decode step, h + mixer(RMSNorm(h)), for a fused implementation. */
+export interface MambaBlockStepInputs {
+  h: Tensor; // (B, H) residual stream
+  normWeight: Tensor; // (H)
+  eps: number;
+  inProj: Tensor; // (2E, H)
+  inProjBias: Tensor | null;
+  convWeight: Tensor; // (E, K)
+  convBias: Tensor | null;
+  convState: Tensor; // (B, E, K-1)
+  xProj: Tensor; // (R + 2N, E)
+  dtProj: Tensor; // (E, R)
+  dtProjBias: Tensor; // (E)
+  A: Tensor; // (E, N) = -exp(A_log)
+  D: Tensor; // (E)
+  outProj: Tensor; // (H, E)
+  outProjBias: Tensor | null;
+  ssmState: Tensor; // (B, E, N)
+}
+
 export interface Backend {
   readonly name: 'cpu' | 'webgpu';
 
@@ -130,4 +150,9 @@ export interface Backend {
   selectiveScan(i: ScanInputs, o: ScanOptions): { out: Tensor; lastState: Tensor };
   /** One recurrent step: returns y (B, D) and the new state (B, D, N). */
   selectiveStateUpdate(i: StateUpdateInputs, o: ScanOptions): { out: Tensor; state: Tensor };
+  /**
+   * Optional: a whole Mamba layer's decode step in a few launches (where launches dominate, as on
+   * GPUs). Returns null when it does not handle these inputs (e.g. too many rows).
+   */
+  mambaBlockStep?(i: MambaBlockStepInputs): { out: Tensor; convState: Tensor; ssmState: Tensor } | null;
 }

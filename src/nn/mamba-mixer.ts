@@ -93,7 +93,7 @@ export class MambaMixer extends Module {
   }
 
   /** A = -exp(A_log), recomputed only when A_log changes. */
-  private A(): Tensor {
+  A(): Tensor {
     if (!this.negA || this.negA.version !== this.A_log.version) {
       this.negA?.t.dispose();
       this.negA = { version: this.A_log.version, t: keep(tidy(() => neg(exp(this.A_log.value)))) };

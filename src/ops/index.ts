@@ -8,3 +8,4 @@ export * from './norm.js';
 export * from './conv.js';
 export * from './scan.js';
 export * from './random.js';
+export * from './mamba-step.js';

@@ -17,6 +17,7 @@ export interface Kernel {
 const UNIFORM_ALIGN = 256;
 const UNIFORM_CAPACITY = 256 * 1024;
 const MAX_DISPATCHES_PER_SUBMIT = 512;
+const BIND_GROUP_CACHE = 8192;
 
 export class GpuContext {
   readonly pool: BufferPool;
@@ -28,6 +29,9 @@ export class GpuContext {
   private uniformUsed = 0;
   private dispatches = 0;
   private firstError: string | null = null;
+  private bindGroups = new Map<string, GPUBindGroup>();
+  private ids = new WeakMap<GPUBuffer, number>();
+  private nextId = 1;
   /** Buffers to destroy after the next submit. */
   private retired: GPUBuffer[] = [];
   readonly maxBinding: number;
@@ -90,19 +94,46 @@ export class GpuContext {
   dispatch(k: Kernel, buffers: GPUBuffer[], uniforms: ArrayBuffer | null, groups: [number, number?, number?]): void {
     if (uniforms && this.uniformUsed + uniforms.byteLength > UNIFORM_CAPACITY) this.flush();
     const pipe = this.pipeline(k);
-    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+    const offset = this.uniformUsed;
     if (uniforms) {
-      const offset = this.uniformUsed;
       this.uniformStaging.set(new Uint8Array(uniforms), offset);
       this.uniformUsed += Math.ceil(uniforms.byteLength / UNIFORM_ALIGN) * UNIFORM_ALIGN;
-      entries.push({ binding: buffers.length, resource: { buffer: this.uniformBuffer, offset, size: uniforms.byteLength } });
     }
-    const bindGroup = this.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
+    const bindGroup = this.bindGroup(k, pipe, buffers, uniforms ? { offset, size: uniforms.byteLength } : null);
     if (!this.pass) this.pass = this.getEncoder().beginComputePass();
     this.pass.setPipeline(pipe);
     this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(groups[0], groups[1] ?? 1, groups[2] ?? 1);
     if (++this.dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
+  }
+
+  /**
+   * Bind groups are cached by (kernel, buffers, uniform slot): decoding repeats the same launches on
+   * the same pooled buffers every token, and creating bind groups is a large part of a launch's
+   * host cost. A destroyed buffer's id is never reused, so a stale entry is never hit.
+   */
+  private bindGroup(k: Kernel, pipe: GPUComputePipeline, buffers: GPUBuffer[], u: { offset: number; size: number } | null): GPUBindGroup {
+    let key = k.key;
+    for (const b of buffers) key += `,${this.bufferId(b)}`;
+    if (u) key += `|${u.offset}:${u.size}`;
+    let g = this.bindGroups.get(key);
+    if (!g) {
+      const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+      if (u) entries.push({ binding: buffers.length, resource: { buffer: this.uniformBuffer, offset: u.offset, size: u.size } });
+      g = this.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
+      if (this.bindGroups.size >= BIND_GROUP_CACHE) this.bindGroups.clear();
+      this.bindGroups.set(key, g);
+    }
+    return g;
+  }
+
+  private bufferId(b: GPUBuffer): number {
+    let id = this.ids.get(b);
+    if (id === undefined) {
+      id = this.nextId++;
+      this.ids.set(b, id);
+    }
+    return id;
   }
 
   /** Zero-fills a buffer (in order with the recorded work). */

@@ -6,6 +6,7 @@ import type {
   Backend,
   BinaryOp,
   ConvOptions,
+  MambaBlockStepInputs,
   MatmulOptions,
   ScanInputs,
   ScanOptions,
@@ -23,6 +24,7 @@ import { stridedCopyKernel } from './kernels/copy.js';
 import { gemvKernel, GEMV_MAX_ROWS, tiledMatmulKernel } from './kernels/matmul.js';
 import { argmaxKernel, rmsNormKernel, rowMaxKernel, rowSumKernel, softmaxKernel, topKKernel } from './kernels/rows.js';
 import { causalConvKernel, embeddingKernel } from './kernels/layers.js';
+import { convXProjKernel, dtSsmUpdateKernel, normInProjKernel, outProjResidualKernel, STEP_MAX_ROWS } from './kernels/mamba-step.js';
 import { SCAN_WG, scanCarryKernel, scanChunkStateKernel, scanOutputKernel, stateUpdateKernel } from './kernels/scan.js';
 
 class GpuStorage implements Storage {
@@ -264,15 +266,15 @@ export class WebGpuBackend implements Backend {
   }
 
   /**
-   * Chunk length: long enough that the sequential carry (one step per chunk) stays short, short
-   * enough that (batch × chunks × channels) threads fill the GPU. MAMBA_TS_SCAN_CHUNK overrides it
-   * (for benchmarking).
+   * Chunk length. Longer chunks shorten the sequential carry; shorter ones give more threads. On
+   * the H200 (npm run bench:gpu with MAMBA_TS_SCAN_CHUNK = 16…128), 32 was best for B·L·D ≈ 3M and
+   * 64 for every larger anchor shape. MAMBA_TS_SCAN_CHUNK overrides it, for benchmarking.
    */
   private scanChunk(B: number, L: number, D: number): number {
     const forced = typeof process !== 'undefined' ? Number(process.env['MAMBA_TS_SCAN_CHUNK']) : NaN;
     if (forced > 0) return forced;
-    const t = (B * D * L) / (1 << 17);
-    return Math.min(256, Math.max(16, 2 ** Math.round(Math.log2(Math.max(1, t)))));
+    const n = B * L * D;
+    return n < 1 << 18 ? 16 : n < 1 << 22 ? 32 : 64;
   }
 
   selectiveScan(i: ScanInputs, o: ScanOptions): { out: Tensor; lastState: Tensor } {
@@ -311,5 +313,48 @@ export class WebGpuBackend implements Backend {
     const bufs = [i.state, i.x, i.dt, i.A, i.B, i.C, i.D, i.z, i.dtBias].map((t) => this.buf(t));
     this.ctx.dispatch(stateUpdateKernel(N), [...bufs, this.buf(out), this.buf(st)], u.buffer, [Math.ceil((B * D) / 64)]);
     return { out, state: st };
+  }
+
+  mambaBlockStep(i: MambaBlockStepInputs): { out: Tensor; convState: Tensor; ssmState: Tensor } | null {
+    const [B, H] = i.h.shape as [number, number];
+    const [E, K] = i.convWeight.shape as [number, number];
+    const N = i.A.shape[1]!;
+    const R = i.dtProj.shape[1]!;
+    const J = R + 2 * N;
+    if (B > STEP_MAX_ROWS || K < 2) return null;
+    const xz = this.make([B, 2 * E]);
+    const xc = this.make([B, E]);
+    const xd = this.make([B, J]);
+    const y = this.make([B, E]);
+    const convState = this.make([B, E, K - 1]);
+    const ssmState = this.make([B, E, N]);
+    const out = this.make([B, H]);
+    const gx = (n: number) => Math.min(n, 65535);
+    this.ctx.dispatch(
+      normInProjKernel,
+      [this.buf(i.h), this.buf(i.normWeight), this.buf(i.inProj), this.buf(i.inProjBias), this.buf(xz)],
+      new Uniforms(24).u32(B, H, 2 * E, gx(2 * E)).f32(i.eps).u32(i.inProjBias ? 1 : 0).buffer,
+      [gx(2 * E), Math.ceil((2 * E) / gx(2 * E))],
+    );
+    this.ctx.dispatch(
+      convXProjKernel,
+      [this.buf(xz), this.buf(i.convState), this.buf(i.convWeight), this.buf(i.convBias), this.buf(i.xProj), this.buf(xc), this.buf(convState), this.buf(xd)],
+      new Uniforms(20).u32(B, E, K, J, i.convBias ? 1 : 0).buffer,
+      [J],
+    );
+    this.ctx.dispatch(
+      dtSsmUpdateKernel(N),
+      [this.buf(xd), this.buf(i.dtProj), this.buf(i.dtProjBias), this.buf(i.A), this.buf(i.D), this.buf(xc), this.buf(xz), this.buf(i.ssmState), this.buf(ssmState), this.buf(y)],
+      new Uniforms(16).u32(B, E, R, J).buffer,
+      [Math.ceil((B * E) / 64)],
+    );
+    this.ctx.dispatch(
+      outProjResidualKernel,
+      [this.buf(y), this.buf(i.outProj), this.buf(i.outProjBias), this.buf(i.h), this.buf(out)],
+      new Uniforms(20).u32(B, E, H, gx(H), i.outProjBias ? 1 : 0).buffer,
+      [gx(H), Math.ceil(H / gx(H))],
+    );
+    for (const t of [xz, xc, xd, y]) t.dispose();
+    return { out, convState, ssmState };
   }
 }

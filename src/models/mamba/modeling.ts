@@ -16,7 +16,7 @@ import { readConfig } from '../../io/hf-folder.js';
 import { Embedding, Linear, RMSNorm } from '../../nn/layers.js';
 import { MambaMixer, type MixerState } from '../../nn/mamba-mixer.js';
 import { Module } from '../../nn/module.js';
-import { add, linear, reshape, slice, tensor } from '../../ops/index.js';
+import { add, linear, mambaBlockStepFused, reshape, slice, tensor } from '../../ops/index.js';
 import { keep, tidy } from '../../tensor/memory.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { loadParametersFromFolder, saveModule, type SaveDtype } from '../pretrained.js';
@@ -45,11 +45,43 @@ export class MambaBlock extends Module {
   }
   /** h (B, L, D) → h + mixer(norm(h)). */
   forward(h: Tensor, state?: MixerState | null): { out: Tensor; state?: MixerState } {
+    if (state && h.shape[1] === 1) {
+      const fused = fusedStep(this, h, state);
+      if (fused) return fused;
+    }
     return tidy(() => {
       const m = this.mixer.forward(this.norm.forward(h), state);
       return { out: add(h, m.out), state: m.state };
     });
   }
+}
+
+/** Where the device has a fused layer step (WebGPU), one token goes through it in four launches. */
+function fusedStep(block: MambaBlock, h: Tensor, state: MixerState): { out: Tensor; state: MixerState } | null {
+  const m = block.mixer;
+  const [B, , H] = h.shape as [number, number, number];
+  return tidy(() => {
+    const r = mambaBlockStepFused({
+      h: reshape(h, [B, H]),
+      normWeight: block.norm.weight.value,
+      eps: block.norm.eps,
+      inProj: m.in_proj.weight.value,
+      inProjBias: m.in_proj.bias?.value ?? null,
+      convWeight: reshape(m.conv1d.weight.value, [m.dims.intermediateSize, m.dims.convKernel]),
+      convBias: m.conv1d.bias?.value ?? null,
+      convState: state.conv,
+      xProj: m.x_proj.weight.value,
+      dtProj: m.dt_proj.weight.value,
+      dtProjBias: m.dt_proj.bias!.value,
+      A: m.A(),
+      D: m.D.value,
+      outProj: m.out_proj.weight.value,
+      outProjBias: m.out_proj.bias?.value ?? null,
+      ssmState: state.ssm,
+    });
+    if (!r) return null;
+    return { out: reshape(r.out, [B, 1, H]), state: { conv: r.convState, ssm: r.ssmState } };
+  });
 }
 
 export class MambaModel extends Module {

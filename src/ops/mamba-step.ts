@@ -1,0 +1,28 @@
+/** A fused Mamba layer decode step, where the backend has one (see Backend.mambaBlockStep). */
+import type { MambaBlockStepInputs } from '../backend/backend.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { expectShape, sameBackend } from './check.js';
+
+/**
+ * h (B, H) → h + mixer(RMSNorm(h)) and the new states, in one fused pass; null when the device has
+ * no fused step for these inputs, and the caller runs the layer op by op.
+ */
+export function mambaBlockStepFused(i: MambaBlockStepInputs): { out: Tensor; convState: Tensor; ssmState: Tensor } | null {
+  const backend = i.h.backend;
+  if (!backend.mambaBlockStep) return null;
+  sameBackend('mambaBlockStep', ...Object.values(i).filter((v): v is Tensor => typeof v === 'object' && v !== null));
+  const [B, H] = i.h.shape as [number, number];
+  const [E, K] = i.convWeight.shape as [number, number];
+  const N = i.A.shape[1]!;
+  const R = i.dtProj.shape[1]!;
+  const op = 'mambaBlockStep';
+  expectShape(op, 'normWeight', i.normWeight, [H]);
+  expectShape(op, 'inProj', i.inProj, [2 * E, H]);
+  expectShape(op, 'convState', i.convState, [B, E, K - 1]);
+  expectShape(op, 'xProj', i.xProj, [R + 2 * N, E]);
+  expectShape(op, 'dtProj', i.dtProj, [E, R]);
+  expectShape(op, 'A', i.A, [E, N]);
+  expectShape(op, 'outProj', i.outProj, [H, E]);
+  expectShape(op, 'ssmState', i.ssmState, [B, E, N]);
+  return backend.mambaBlockStep(i);
+}
