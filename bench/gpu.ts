@@ -13,8 +13,9 @@ import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
 import { MambaConfig } from '../src/models/mamba/config.js';
 import { initMambaWeights } from '../src/models/mamba/init.js';
 import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
-import { argmax, randomUniform, RandomSource, selectiveScan } from '../src/ops/index.js';
-import { liveTensorCount, tidy } from '../src/tensor/memory.js';
+import { generateSteps } from '../src/generation/generate.js';
+import { randomUniform, RandomSource, selectiveScan } from '../src/ops/index.js';
+import { liveTensorCount } from '../src/tensor/memory.js';
 
 const { values } = parseArgs({
   options: {
@@ -86,21 +87,17 @@ async function benchModel(): Promise<void> {
     cache.dispose();
     emit({ bench: 'prefill', ...common, rep, tokens: L, seconds: +s.toFixed(4), tokens_per_s: +(L / s).toFixed(1), hf_pytorch_anchor_tokens_per_s: 776 });
   }
+  // Greedy decoding through the library's generate loop (argmax on the GPU, ids read back
+  // a few steps behind); memory is sampled at the given token counts.
   const decode = async (steps: number, label: string, memoryAt: number[] = []) => {
-    const cache = model.createCache(1);
-    model.nextLogits([prompt[0]!.slice(0, 16)], cache).dispose();
-    let next = 1;
+    let i = 0;
     const t0 = performance.now();
-    for (let i = 1; i <= steps; i++) {
-      const id = tidy(() => argmax(model.nextLogits([[next]], cache)));
-      next = (await id.data())[0]!;
-      id.dispose();
-      if (memoryAt.includes(i)) {
-        emit({ bench: 'decode_memory', ...common, tokens: i, gpu_bytes_live: gpu.memoryBytes(), cache_bytes: cache.memoryBytes(), pool_bytes: gpu.ctx.pool.heldBytes() + gpu.ctx.pool.pooledBytes(), live_tensors: liveTensorCount() });
+    for await (const _ of generateSteps(model, [prompt[0]!.slice(0, 16)], { maxNewTokens: steps, eosTokenId: null })) {
+      if (memoryAt.includes(++i)) {
+        emit({ bench: 'decode_memory', ...common, tokens: i, gpu_bytes_live: gpu.memoryBytes(), gpu_bytes_pool: gpu.ctx.pool.heldBytes() + gpu.ctx.pool.pooledBytes(), live_tensors: liveTensorCount() });
       }
     }
     const s = (performance.now() - t0) / 1000;
-    cache.dispose();
     emit({ bench: label, ...common, tokens: steps, seconds: +s.toFixed(3), tokens_per_s: +(steps / s).toFixed(1), hf_pytorch_anchor_tokens_per_s: 62 });
   };
   await decode(Number(values.decode), 'decode');

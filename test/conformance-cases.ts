@@ -302,6 +302,7 @@ export function kernelCases(): KernelCase[] {
     matmulCase(1, 64, 96, false, true),
     matmulCase(7, 33, 13, false, true),
     matmulCase(16, 64, 64, false, false),
+    matmulCase(1024, 24, 1040, false, true), // enough tiles for the GPU's 64×64 tiling
     matmulCase(5, 9, 6, true, false, 3),
     matmulCase(4, 8, 12, true, true, 2),
     convCase(2, 9, 5, 4, false),

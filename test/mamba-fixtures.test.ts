@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { SafetensorsFile } from '../src/io/safetensors.js';
 import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
+import { generateSteps } from '../src/generation/generate.js';
+import { liveTensorCount } from '../src/tensor/memory.js';
 import { availableDevices } from './devices.js';
 import { assertClose, fixture } from './helpers.js';
 
@@ -47,6 +49,26 @@ for (const device of await availableDevices()) {
         const prompts = inputs.input_ids.map((r) => r.slice(0, inputs.prompt_len));
         const ids = await model.generate(prompts, { maxNewTokens: inputs.new_tokens, doSample: false, eosTokenId: null });
         assert.deepEqual(ids, inputs.generated);
+      });
+
+      test('eos stops a row (then padded) and stopping early leaks nothing', async () => {
+        const P = inputs.prompt_len;
+        const prompts = inputs.input_ids.map((r) => r.slice(0, P));
+        const eos = inputs.generated[0]![P + 3]!;
+        // What HF does: a row that emitted eos continues with the pad id; all rows done → stop.
+        const rows = inputs.generated.map((r) => [...r]);
+        const doneAt = rows.map((r) => r.slice(P).indexOf(eos));
+        const steps = doneAt.every((d) => d >= 0) ? Math.max(...doneAt) + 1 : inputs.new_tokens;
+        const want = rows.map((r, b) => [
+          ...r.slice(0, P),
+          ...r.slice(P, P + steps).map((t, i) => (doneAt[b]! >= 0 && i > doneAt[b]! ? 0 : t)),
+        ]);
+        const before = liveTensorCount();
+        const got = await model.generate(prompts, { maxNewTokens: inputs.new_tokens, eosTokenId: eos, padTokenId: 0 });
+        assert.deepEqual(got, want);
+        let n = 0;
+        for await (const _ of generateSteps(model, prompts, { maxNewTokens: 12, eosTokenId: null })) if (++n === 2) break;
+        assert.equal(liveTensorCount(), before);
       });
 
       test('prefill L then one step equals prefill L+1', async () => {

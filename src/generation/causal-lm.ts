@@ -21,7 +21,9 @@ export interface CausalLM<C extends DecodeCache = DecodeCache> {
   createCache(batchSize: number): C;
   /**
    * Feeds `ids` (B rows of equal length, the next tokens of each sequence) through the model,
-   * advancing `cache`, and returns the logits of the last position, (B, V).
+   * advancing `cache`, and returns the logits of the last position, (B, V). `ids` may also be an
+   * int32 (B, L) tensor on the model's device, already known to be in the vocabulary (e.g. an
+   * argmax), so that decoding can continue without reading tokens back.
    */
-  nextLogits(ids: number[][], cache: C): Tensor;
+  nextLogits(ids: number[][] | Tensor, cache: C): Tensor;
 }

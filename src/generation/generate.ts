@@ -5,6 +5,8 @@
  */
 import { ArgumentError } from '../errors.js';
 import { argmax } from '../ops/reduce.js';
+import { reshape } from '../ops/shape.js';
+import { keep, tidy } from '../tensor/memory.js';
 import type { CausalLM, DecodeCache } from './causal-lm.js';
 import { validateSamplingOptions, type SamplingOptions } from './logits-process.js';
 import { pickNextToken, Rng } from './sampler.js';
@@ -27,6 +29,9 @@ export interface GenerateOptions extends SamplingOptions {
   /** Called after every step with the new token of each sequence. */
   onStep?: (tokens: number[]) => void;
 }
+
+/** Greedy steps recorded ahead of the token read-back (see generateSteps). */
+const LOOKAHEAD = 4;
 
 function eosSet(model: CausalLM, o: GenerateOptions): Set<number> {
   const eos = o.eosTokenId === undefined ? model.eosTokenId : o.eosTokenId;
@@ -61,35 +66,64 @@ export async function* generateSteps<C extends DecodeCache>(
   // Plain greedy needs only the argmax: computed where the logits are, only B ids come back.
   const greedyOnDevice = !o.doSample && (o.repetitionPenalty ?? 1) === 1;
   const cache = model.createCache(inputIds.length);
+  const finish = (picked: ArrayLike<number>): number[] => {
+    const tokens = Array.from(picked, (id, b) => {
+      if (done[b]) return pad;
+      if (eos.has(id)) done[b] = true;
+      return id;
+    });
+    tokens.forEach((id, b) => history[b]!.push(id));
+    o.streamer?.put([tokens[0]!]);
+    o.onStep?.(tokens);
+    return tokens;
+  };
+  const pending: { ids: Tensor; data: Promise<ArrayLike<number>> }[] = [];
   try {
-    let next: number[][] = inputIds;
-    for (let step = 0; step < maxNew; step++) {
-      const logits = model.nextLogits(next, cache); // (B, V)
-      const picked = greedyOnDevice ? await argmaxIds(logits) : await sampleOnHost(logits, history, o, rng, model.vocabSize);
-      logits.dispose();
-      const tokens = picked.map((id, b) => {
-        if (done[b]) return pad;
-        if (eos.has(id)) done[b] = true;
-        return id;
-      });
-      tokens.forEach((id, b) => history[b]!.push(id));
-      o.streamer?.put([tokens[0]!]);
-      o.onStep?.(tokens);
-      yield tokens;
-      if (done.every(Boolean)) break;
-      next = tokens.map((t) => [t]);
+    if (greedyOnDevice) {
+      // The argmax stays on the device and feeds the next step directly; token ids are read back
+      // LOOKAHEAD steps behind, so the read-back latency overlaps with the following steps.
+      let next: number[][] | Tensor = inputIds;
+      for (let step = 0; step < maxNew; step++) {
+        const logits = model.nextLogits(next, cache);
+        const ids = keep(tidy(() => reshape(argmax(logits), [inputIds.length, 1])));
+        logits.dispose();
+        pending.push({ ids, data: ids.data() });
+        next = ids;
+        if (pending.length > LOOKAHEAD || step === maxNew - 1) {
+          const p = pending.shift()!;
+          const data = await p.data;
+          p.ids.dispose();
+          yield finish(data);
+          if (done.every(Boolean)) break;
+        }
+      }
+      while (pending.length) {
+        const p = pending.shift()!;
+        const data = await p.data;
+        p.ids.dispose();
+        if (!done.every(Boolean)) yield finish(data);
+      }
+    } else {
+      let next: number[][] = inputIds;
+      for (let step = 0; step < maxNew; step++) {
+        const logits = model.nextLogits(next, cache); // (B, V)
+        const picked = await sampleOnHost(logits, history, o, rng, model.vocabSize);
+        logits.dispose();
+        const tokens = finish(picked);
+        yield tokens;
+        if (done.every(Boolean)) break;
+        next = tokens.map((t) => [t]);
+      }
     }
   } finally {
+    // Also reached when the caller stops iterating early: drop the reads still in flight.
+    for (const p of pending) {
+      p.data.catch(() => undefined);
+      p.ids.dispose();
+    }
     cache.dispose();
     o.streamer?.end();
   }
-}
-
-async function argmaxIds(logits: Tensor): Promise<number[]> {
-  const ids = argmax(logits);
-  const data = await ids.data();
-  ids.dispose();
-  return Array.from(data);
 }
 
 async function sampleOnHost(logits: Tensor, history: number[][], o: GenerateOptions, rng: Rng, V: number): Promise<number[]> {

@@ -158,9 +158,11 @@ export class WebGpuBackend implements Backend {
       return y;
     }
     const u = new Uniforms(20).u32(M, N, K, aBatch === 1 ? 0 : M * K, bBatch === 1 ? 0 : K * N);
-    this.ctx.dispatch(tiledMatmulKernel(o.transA, o.transB), [this.buf(a), this.buf(b), this.buf(y)], u.buffer, [
-      Math.ceil(N / 64),
-      Math.ceil(M / 64),
+    // Skinny products (x_proj: N = R + 2N_state) get 32×32 tiles, so that enough workgroups exist.
+    const tile = Math.ceil(M / 64) * Math.ceil(N / 64) * batch < 256 ? 32 : 64;
+    this.ctx.dispatch(tiledMatmulKernel(o.transA, o.transB, tile === 64 ? 4 : 2), [this.buf(a), this.buf(b), this.buf(y)], u.buffer, [
+      Math.ceil(N / tile),
+      Math.ceil(M / tile),
       batch,
     ]);
     return y;

@@ -207,12 +207,15 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
     return new MambaCache(batchSize, this.config.numLayers);
   }
 
-  nextLogits(ids: number[][], cache: MambaCache): Tensor {
-    if (ids.length !== cache.batchSize) {
-      throw new ArgumentError(`nextLogits: ${ids.length} sequences given, the cache holds ${cache.batchSize}`);
+  nextLogits(ids: number[][] | Tensor, cache: MambaCache): Tensor {
+    const rows = Array.isArray(ids) ? ids.length : ids.shape[0]!;
+    const L = Array.isArray(ids) ? (ids[0]?.length ?? 0) : ids.shape[1]!;
+    if (rows !== cache.batchSize) {
+      throw new ArgumentError(`nextLogits: ${rows} sequences given, the cache holds ${cache.batchSize}`);
     }
     const logits = tidy(() => {
-      let h = this.backbone.embeddings.forward(this.idsTensor(ids)); // (B, L, D)
+      const idsT = Array.isArray(ids) ? this.idsTensor(ids) : ids;
+      let h = this.backbone.embeddings.forward(idsT); // (B, L, D)
       this.backbone.layers.forEach((layer, i) => {
         const r = layer.forward(h, cache.states[i] ?? null);
         cache.update(i, { conv: keep(r.state!.conv), ssm: keep(r.state!.ssm) });
@@ -222,7 +225,7 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
       const last = L === 1 ? h : slice(h, 1, L - 1, 1);
       return this.logitsOf(this.backbone.norm_f.forward(reshape(last, [B, D]))); // (B, V)
     });
-    cache.seqlenOffset += ids[0]!.length;
+    cache.seqlenOffset += L;
     return logits;
   }
 

@@ -1,66 +1,67 @@
 /**
  * Matmul kernels.
  * - tiled: C (M, N) = op(A) · op(B) per batch, a 64×64 output tile per workgroup of 16×16 threads,
- *   each thread 4×4 outputs strided by 16 (so reads of the tiles and writes of C are contiguous
+ *   (32×32 when 64×64 tiles would leave the GPU idle), each thread 4×4 (2×2) outputs strided by 16 (so reads of the tiles and writes of C are contiguous
  *   across threads), K walked in steps of 16 through workgroup memory.
  * - gemv: for a few rows times a PyTorch-layout weight (N, K) (decoding): one workgroup per output
  *   column, threads striding over K (contiguous reads of the weight row), a tree reduction.
  */
 import type { Kernel } from '../context.js';
 
-export function tiledMatmulKernel(transA: boolean, transB: boolean): Kernel {
-  // Tile loads: e in [0, 1024) → (k, m) index pairs chosen so that consecutive threads read
+export function tiledMatmulKernel(transA: boolean, transB: boolean, per: 2 | 4 = 4): Kernel {
+  const T = 16 * per; // output tile edge
+  // Tile loads: e in [0, T·16) → (k, m) index pairs chosen so that consecutive threads read
   // consecutive addresses in the operand's own layout.
   const loadA = transA
-    ? 'let kk = e / 64u; let mm = e % 64u; let gm = m0 + mm; let gk = k0 + kk; var v = 0.0; if (gm < p.M && gk < p.K) { v = A[aBase + gk * p.M + gm]; }'
+    ? `let kk = e / ${T}u; let mm = e % ${T}u; let gm = m0 + mm; let gk = k0 + kk; var v = 0.0; if (gm < p.M && gk < p.K) { v = A[aBase + gk * p.M + gm]; }`
     : 'let mm = e / 16u; let kk = e % 16u; let gm = m0 + mm; let gk = k0 + kk; var v = 0.0; if (gm < p.M && gk < p.K) { v = A[aBase + gm * p.K + gk]; }';
   const loadB = transB
     ? 'let nn = e / 16u; let kk = e % 16u; let gn = n0 + nn; let gk = k0 + kk; var v = 0.0; if (gn < p.N && gk < p.K) { v = B[bBase + gn * p.K + gk]; }'
-    : 'let kk = e / 64u; let nn = e % 64u; let gn = n0 + nn; let gk = k0 + kk; var v = 0.0; if (gn < p.N && gk < p.K) { v = B[bBase + gk * p.N + gn]; }';
+    : `let kk = e / ${T}u; let nn = e % ${T}u; let gn = n0 + nn; let gk = k0 + kk; var v = 0.0; if (gn < p.N && gk < p.K) { v = B[bBase + gk * p.N + gn]; }`;
   return {
-    key: `matmul_tiled_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`,
+    key: `matmul_tiled_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}_${T}`,
     code: () => /* wgsl */ `
 struct P { M: u32, N: u32, K: u32, aStride: u32, bStride: u32 }
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
 @group(0) @binding(3) var<uniform> p: P;
-var<workgroup> As: array<f32, 1024>; // [k * 64 + m]
-var<workgroup> Bs: array<f32, 1024>; // [k * 64 + n]
+var<workgroup> As: array<f32, ${T * 16}>; // [k * T + m]
+var<workgroup> Bs: array<f32, ${T * 16}>; // [k * T + n]
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let tx = lid.x;
   let ty = lid.y;
   let tid = ty * 16u + tx;
-  let m0 = wid.y * 64u;
-  let n0 = wid.x * 64u;
+  let m0 = wid.y * ${T}u;
+  let n0 = wid.x * ${T}u;
   let aBase = wid.z * p.aStride;
   let bBase = wid.z * p.bStride;
-  var acc: array<f32, 16>;
+  var acc: array<f32, ${per * per}>;
   for (var k0 = 0u; k0 < p.K; k0 += 16u) {
-    for (var r = 0u; r < 4u; r++) {
+    for (var r = 0u; r < ${per}u; r++) {
       let e = tid + r * 256u;
-      { ${loadA} As[kk * 64u + mm] = v; }
-      { ${loadB} Bs[kk * 64u + nn] = v; }
+      { ${loadA} As[kk * ${T}u + mm] = v; }
+      { ${loadB} Bs[kk * ${T}u + nn] = v; }
     }
     workgroupBarrier();
     for (var kk = 0u; kk < 16u; kk++) {
-      var a: array<f32, 4>;
-      var b: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) { a[i] = As[kk * 64u + ty + 16u * i]; b[i] = Bs[kk * 64u + tx + 16u * i]; }
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) { acc[i * 4u + j] = fma(a[i], b[j], acc[i * 4u + j]); }
+      var a: array<f32, ${per}>;
+      var b: array<f32, ${per}>;
+      for (var i = 0u; i < ${per}u; i++) { a[i] = As[kk * ${T}u + ty + 16u * i]; b[i] = Bs[kk * ${T}u + tx + 16u * i]; }
+      for (var i = 0u; i < ${per}u; i++) {
+        for (var j = 0u; j < ${per}u; j++) { acc[i * ${per}u + j] = fma(a[i], b[j], acc[i * ${per}u + j]); }
       }
     }
     workgroupBarrier();
   }
   let cBase = wid.z * p.M * p.N;
-  for (var i = 0u; i < 4u; i++) {
+  for (var i = 0u; i < ${per}u; i++) {
     let m = m0 + ty + 16u * i;
     if (m >= p.M) { continue; }
-    for (var j = 0u; j < 4u; j++) {
+    for (var j = 0u; j < ${per}u; j++) {
       let n = n0 + tx + 16u * j;
-      if (n < p.N) { C[cBase + m * p.N + n] = acc[i * 4u + j]; }
+      if (n < p.N) { C[cBase + m * p.N + n] = acc[i * ${per}u + j]; }
     }
   }
 }`,
