@@ -77,7 +77,7 @@ async function benchModel(): Promise<void> {
     c.dispose();
     await gpu.sync();
   }
-  for (let rep = 0; rep < 3; rep++) {
+  for (let rep = 0; rep < 5; rep++) {
     const cache = model.createCache(1);
     const t0 = performance.now();
     const logits = model.nextLogits(prompt, cache);

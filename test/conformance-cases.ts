@@ -266,6 +266,29 @@ function argmaxTopKCase(): KernelCase {
   };
 }
 
+/** Long rows take the GPU's two-pass argmax; the maximum sits in a late chunk and ties an earlier value. */
+function longArgmaxCase(): KernelCase {
+  const n = 50280;
+  const x = randomArray(3 * n, 83, -5, 5);
+  x[n + 45001] = 9; // row 1: unique max in a late chunk
+  x[2 * n + 30000] = 9; // row 2: a tie — the first index wins
+  x[2 * n + 47000] = 9;
+  return {
+    name: 'argmax 3×50280 (two-pass on GPU)',
+    tol: 0,
+    run: (d) => [ops.argmax(t(x, [3, n], d))],
+    reference: () => {
+      const out: number[] = [];
+      for (let r = 0; r < 3; r++) {
+        let best = 0;
+        for (let i = 1; i < n; i++) if (x[r * n + i]! > x[r * n + best]!) best = i;
+        out.push(best);
+      }
+      return [out];
+    },
+  };
+}
+
 function embeddingCase(): KernelCase {
   const table = randomArray(20 * 8, 91);
   const ids = new Int32Array([3, 0, 19, 7, 7, 1]);
@@ -303,6 +326,8 @@ export function kernelCases(): KernelCase[] {
     matmulCase(7, 33, 13, false, true),
     matmulCase(16, 64, 64, false, false),
     matmulCase(1024, 24, 1040, false, true), // enough tiles for the GPU's 64×64 tiling
+    matmulCase(2100, 20, 2060, false, true), // and for its 128×128 tiling
+    matmulCase(2050, 17, 2049, true, false),
     matmulCase(5, 9, 6, true, false, 3),
     matmulCase(4, 8, 12, true, true, 2),
     convCase(2, 9, 5, 4, false),
@@ -322,6 +347,7 @@ export function kernelCases(): KernelCase[] {
     binaryCase([2, 1, 4], [3, 1], [2, 3, 4]),
     softmaxCase(),
     argmaxTopKCase(),
+    longArgmaxCase(),
     embeddingCase(),
     sliceConcatCase(),
   ];

@@ -21,8 +21,8 @@ import { acquireDevice } from './device.js';
 import { GpuContext, grid1d, Uniforms, type Kernel } from './context.js';
 import { affineKernel, binaryKernel, castKernel, unaryKernel } from './kernels/elementwise.js';
 import { stridedCopyKernel } from './kernels/copy.js';
-import { gemvKernel, GEMV_MAX_ROWS, tiledMatmulKernel } from './kernels/matmul.js';
-import { argmaxKernel, rmsNormKernel, rowMaxKernel, rowSumKernel, softmaxKernel, topKKernel } from './kernels/rows.js';
+import { GEMV_COLS, gemvKernel, GEMV_MAX_ROWS, tiledMatmulKernel } from './kernels/matmul.js';
+import { ARGMAX_CHUNK, argmaxFinalKernel, argmaxPartialKernel, argmaxKernel, rmsNormKernel, rowMaxKernel, rowSumKernel, softmaxKernel, topKKernel } from './kernels/rows.js';
 import { causalConvKernel, embeddingKernel } from './kernels/layers.js';
 import { convXProjKernel, dtSsmUpdateKernel, normInProjKernel, outProjResidualKernel, STEP_MAX_ROWS } from './kernels/mamba-step.js';
 import { SCAN_WG, scanCarryKernel, scanChunkStateKernel, scanOutputKernel, stateUpdateKernel } from './kernels/scan.js';
@@ -152,15 +152,18 @@ export class WebGpuBackend implements Backend {
     const aBatch = sizeOf(a.shape.slice(0, -2));
     const bBatch = sizeOf(b.shape.slice(0, -2));
     if (batch === 1 && M <= GEMV_MAX_ROWS && o.transB && !o.transA) {
-      const gx = Math.min(N, 65535);
+      const groups = Math.ceil(N / GEMV_COLS);
+      const gx = Math.min(groups, 65535);
       const u = new Uniforms(16).u32(M, N, K, gx);
-      this.ctx.dispatch(gemvKernel, [this.buf(a), this.buf(b), this.buf(y)], u.buffer, [gx, Math.ceil(N / gx)]);
+      this.ctx.dispatch(gemvKernel, [this.buf(a), this.buf(b), this.buf(y)], u.buffer, [gx, Math.ceil(groups / gx)]);
       return y;
     }
     const u = new Uniforms(20).u32(M, N, K, aBatch === 1 ? 0 : M * K, bBatch === 1 ? 0 : K * N);
-    // Skinny products (x_proj: N = R + 2N_state) get 32×32 tiles, so that enough workgroups exist.
-    const tile = Math.ceil(M / 64) * Math.ceil(N / 64) * batch < 256 ? 32 : 64;
-    this.ctx.dispatch(tiledMatmulKernel(o.transA, o.transB, tile === 64 ? 4 : 2), [this.buf(a), this.buf(b), this.buf(y)], u.buffer, [
+    // The largest tile that still gives about two waves of workgroups (skinny products such as
+    // x_proj, N = R + 2·N_state, get 32×32 tiles).
+    const tiles = (t: number) => Math.ceil(M / t) * Math.ceil(N / t) * batch;
+    const tile = tiles(128) >= 256 ? 128 : tiles(64) >= 256 ? 64 : 32;
+    this.ctx.dispatch(tiledMatmulKernel(o.transA, o.transB, (tile / 16) as 2 | 4 | 8), [this.buf(a), this.buf(b), this.buf(y)], u.buffer, [
       Math.ceil(N / tile),
       Math.ceil(M / tile),
       batch,
@@ -232,7 +235,20 @@ export class WebGpuBackend implements Backend {
   argmax(x: Tensor): Tensor {
     const { rows, n, lead } = this.rowsOf(x);
     const y = this.make(lead, 'i32');
-    this.rowLaunch(argmaxKernel, [this.buf(x), this.buf(y)], rows, n);
+    if (n <= 2 * ARGMAX_CHUNK) {
+      this.rowLaunch(argmaxKernel, [this.buf(x), this.buf(y)], rows, n);
+      return y;
+    }
+    // Long rows: one workgroup per row would leave the GPU idle; split each row first.
+    const G = Math.ceil(n / ARGMAX_CHUNK);
+    const pv = this.make([rows, G]);
+    const pi = this.make([rows, G], 'i32');
+    const groups = rows * G;
+    const gx = Math.min(groups, 65535);
+    this.ctx.dispatch(argmaxPartialKernel, [this.buf(x), this.buf(pv), this.buf(pi)], new Uniforms(16).u32(rows, n, G, gx).buffer, [gx, Math.ceil(groups / gx)]);
+    this.ctx.dispatch(argmaxFinalKernel, [this.buf(pv), this.buf(pi), this.buf(y)], new Uniforms(8).u32(rows, G).buffer, [Math.ceil(rows / 64)]);
+    pv.dispose();
+    pi.dispose();
     return y;
   }
   topK(x: Tensor, k: number): { values: Tensor; indices: Tensor } {

@@ -1,14 +1,15 @@
 /**
  * Matmul kernels.
- * - tiled: C (M, N) = op(A) · op(B) per batch, a 64×64 output tile per workgroup of 16×16 threads,
- *   (32×32 when 64×64 tiles would leave the GPU idle), each thread 4×4 (2×2) outputs strided by 16 (so reads of the tiles and writes of C are contiguous
+ * - tiled: C (M, N) = op(A) · op(B) per batch, a T×T output tile per workgroup of 16×16 threads,
+ *   each thread (T/16)² outputs strided by 16; T = 128 for large products (more work per shared
+ *   load), 64, or 32 when bigger tiles would leave the GPU idle (so reads of the tiles and writes of C are contiguous
  *   across threads), K walked in steps of 16 through workgroup memory.
  * - gemv: for a few rows times a PyTorch-layout weight (N, K) (decoding): one workgroup per output
  *   column, threads striding over K (contiguous reads of the weight row), a tree reduction.
  */
 import type { Kernel } from '../context.js';
 
-export function tiledMatmulKernel(transA: boolean, transB: boolean, per: 2 | 4 = 4): Kernel {
+export function tiledMatmulKernel(transA: boolean, transB: boolean, per: 2 | 4 | 8 = 4): Kernel {
   const T = 16 * per; // output tile edge
   // Tile loads: e in [0, T·16) → (k, m) index pairs chosen so that consecutive threads read
   // consecutive addresses in the operand's own layout.
@@ -69,9 +70,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }
 
 export const GEMV_MAX_ROWS = 4;
-const GEMV_WG = 128;
+/** Outputs per gemv workgroup: 8 groups of 32 threads, one output column each. */
+export const GEMV_COLS = 8;
 
-/** y (M, N) = x (M, K) · Wᵀ with W (N, K), M <= 4; launched as (N) workgroups (2-D when N > 65535). */
+/**
+ * y (M, N) = x (M, K) · Wᵀ with W (N, K), M <= 4: 32 threads per output column read its weight
+ * row contiguously, then reduce in workgroup memory. Launched as ceil(N / 8) workgroups (2-D).
+ */
 export const gemvKernel: Kernel = {
   key: 'matmul_gemv',
   code: () => /* wgsl */ `
@@ -80,26 +85,28 @@ struct P { M: u32, N: u32, K: u32, gx: u32 }
 @group(0) @binding(1) var<storage, read> W: array<f32>;
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(3) var<uniform> p: P;
-var<workgroup> part: array<vec4<f32>, ${GEMV_WG}>;
-@compute @workgroup_size(${GEMV_WG})
+var<workgroup> part: array<vec4<f32>, 256>;
+@compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let n = wid.x + wid.y * p.gx;
-  if (n >= p.N) { return; }
   let t = lid.x;
+  let lane = t % 32u;
+  let n = (wid.x + wid.y * p.gx) * ${GEMV_COLS}u + t / 32u;
   var s = vec4<f32>(0.0);
-  let w0 = n * p.K;
-  for (var k = t; k < p.K; k += ${GEMV_WG}u) {
-    let w = W[w0 + k];
-    for (var m = 0u; m < p.M; m++) { s[m] = fma(X[m * p.K + k], w, s[m]); }
+  if (n < p.N) {
+    let w0 = n * p.K;
+    for (var k = lane; k < p.K; k += 32u) {
+      let w = W[w0 + k];
+      for (var m = 0u; m < p.M; m++) { s[m] = fma(X[m * p.K + k], w, s[m]); }
+    }
   }
   part[t] = s;
   workgroupBarrier();
-  for (var h = ${GEMV_WG / 2}u; h > 0u; h >>= 1u) {
-    if (t < h) { part[t] += part[t + h]; }
+  for (var h = 16u; h > 0u; h >>= 1u) {
+    if (lane < h) { part[t] += part[t + h]; }
     workgroupBarrier();
   }
-  if (t == 0u) {
-    for (var m = 0u; m < p.M; m++) { Y[m * p.N + n] = part[0][m]; }
+  if (lane == 0u && n < p.N) {
+    for (var m = 0u; m < p.M; m++) { Y[m * p.N + n] = part[t][m]; }
   }
 }`,
 };

@@ -179,3 +179,72 @@ struct Q { rows: u32, n: u32, k: u32 }
   }
 }`,
 };
+
+/** Elements per workgroup in the first pass of the two-pass argmax used for long rows. */
+export const ARGMAX_CHUNK = 2048;
+
+/**
+ * Two-pass argmax for long rows (a vocabulary of 50k): pass 1 has G = ceil(n / 2048) workgroups
+ * per row, each writing its best (value, index); pass 2 reduces the G candidates of each row.
+ * Ties resolve to the lower index in both passes, so the result is the first maximum.
+ */
+export const argmaxPartialKernel: Kernel = {
+  key: 'row_argmax_partial',
+  code: () => /* wgsl */ `
+struct Q { rows: u32, n: u32, G: u32, gx: u32 }
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> PV: array<f32>; // (rows, G)
+@group(0) @binding(2) var<storage, read_write> PI: array<u32>; // (rows, G)
+@group(0) @binding(3) var<uniform> q: Q;
+var<workgroup> red: array<f32, ${ROW_WG}>;
+var<workgroup> idx: array<u32, ${ROW_WG}>;
+${ENTRY} {
+  let w = wid.x + wid.y * q.gx;
+  let r = w / q.G;
+  let g = w % q.G;
+  let t = lid.x;
+  var bv = -3.4e38;
+  var bi = 0xffffffffu;
+  if (r < q.rows) {
+    let end = min(q.n, (g + 1u) * ${ARGMAX_CHUNK}u);
+    for (var i = g * ${ARGMAX_CHUNK}u + t; i < end; i += ${ROW_WG}u) {
+      let v = X[r * q.n + i];
+      if (v > bv || (bi == 0xffffffffu && v == bv)) { bv = v; bi = i; }
+    }
+  }
+  red[t] = bv;
+  idx[t] = bi;
+  workgroupBarrier();
+  for (var h = ${ROW_WG / 2}u; h > 0u; h >>= 1u) {
+    if (t < h) {
+      let v = red[t + h];
+      let j = idx[t + h];
+      if (v > red[t] || (v == red[t] && j < idx[t])) { red[t] = v; idx[t] = j; }
+    }
+    workgroupBarrier();
+  }
+  if (t == 0u && r < q.rows) { PV[r * q.G + g] = red[0]; PI[r * q.G + g] = idx[0]; }
+}`,
+};
+
+export const argmaxFinalKernel: Kernel = {
+  key: 'row_argmax_final',
+  code: () => /* wgsl */ `
+struct Q { rows: u32, G: u32 }
+@group(0) @binding(0) var<storage, read> PV: array<f32>;
+@group(0) @binding(1) var<storage, read> PI: array<u32>;
+@group(0) @binding(2) var<storage, read_write> Y: array<i32>;
+@group(0) @binding(3) var<uniform> q: Q;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let r = gid.x;
+  if (r >= q.rows) { return; }
+  var bv = PV[r * q.G];
+  var bi = PI[r * q.G];
+  for (var g = 1u; g < q.G; g++) {
+    let v = PV[r * q.G + g];
+    let j = PI[r * q.G + g];
+    if (v > bv || (v == bv && j < bi) || bi == 0xffffffffu) { bv = v; bi = j; }
+  }
+  Y[r] = i32(select(bi, 0u, bi == 0xffffffffu));
+}`,
+};
