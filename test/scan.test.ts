@@ -5,6 +5,9 @@
 import { test } from 'node:test';
 import { selectiveScanChunked } from '../src/backend/cpu/scan-chunked.js';
 import { selectiveScanSequential, type ScanArrays } from '../src/backend/cpu/scan-reference.js';
+import { tidy } from '../src/tensor/memory.js';
+import { scanCase } from './conformance-cases.js';
+import { availableDevices } from './devices.js';
 import { assertClose, randomArray } from './helpers.js';
 
 function relCheck(name: string, got: Float32Array, want: Float32Array): void {
@@ -52,9 +55,6 @@ for (const [batch, L, D, N, chunk] of shapes) {
 
 // The fused GPU scan against the same sequential reference, on shapes that exercise its edges:
 // D not a multiple of the workgroup (64), N up to 64, L not a multiple of the chunk, many chunks.
-import { tidy } from '../src/tensor/memory.js';
-import { scanCase } from './conformance-cases.js';
-import { availableDevices } from './devices.js';
 
 for (const device of (await availableDevices()).filter((d) => d !== 'cpu')) {
   const gpuShapes: [number, number, number, number][] = [

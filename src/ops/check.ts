@@ -1,7 +1,7 @@
 /** Argument checks shared by the ops: one place that words the errors. */
 import { ArgumentError } from '../errors.js';
 import type { DType } from '../tensor/dtype.js';
-import { formatShape, type Shape } from '../tensor/shape.js';
+import { formatShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 export function sameBackend(op: string, ...ts: (Tensor | null | undefined)[]): void {
@@ -30,8 +30,4 @@ export function expectRank(op: string, name: string, t: Tensor, rank: number): v
 
 export function expectDtype(op: string, name: string, t: Tensor, dtype: DType): void {
   if (t.dtype !== dtype) throw new ArgumentError(`${op}: ${name} must be ${dtype}, got ${t.dtype}`);
-}
-
-export function shapeStr(s: Shape): string {
-  return formatShape(s);
 }
