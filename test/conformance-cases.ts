@@ -7,9 +7,12 @@ import type { DeviceName } from '../src/backend/registry.js';
 import * as ops from '../src/ops/index.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { randomArray } from './helpers.js';
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../src/tensor/half.js';
 
 export interface KernelCase {
   name: string;
+  /** Only for backends that keep bf16/f16 weights packed (WebGPU). */
+  needsHalf?: boolean;
   /** Relative tolerance against max |reference|. */
   tol: number;
   run(device: DeviceName): Tensor[];
@@ -320,6 +323,33 @@ function sliceConcatCase(): KernelCase {
   };
 }
 
+/** Weights stored as bf16/f16 and unpacked inside the kernels: (x · Wᵀ) and embedding rows. */
+function halfWeightCase(dtype: 'bf16' | 'f16', M: number, K: number, N: number): KernelCase {
+  const x = randomArray(M * K, 111);
+  const wf = randomArray(N * K, 112);
+  const bits = dtype === 'bf16' ? f32ToBf16(wf) : f32ToF16(wf);
+  const w = dtype === 'bf16' ? bf16ToF32(bits) : f16ToF32(bits); // the values the kernel must see
+  const ids = new Int32Array([0, N - 1, 3]);
+  return {
+    name: `${dtype} weights: linear ${M}×${K}·(${N}×${K})ᵀ and embedding`,
+    needsHalf: true,
+    tol: 1e-5,
+    run: (d) => {
+      const W = ops.halfTensor(bits, [N, K], dtype, { device: d });
+      return [ops.linear(t(x, [M, K], d), W), ops.embedding(ops.tensor(ids, [3], { device: d, dtype: 'i32' }), W, true), W];
+    },
+    reference: () => {
+      const y = new Float64Array(M * N);
+      for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += x[m * K + k]! * w[n * K + k]!;
+        y[m * N + n] = s;
+      }
+      return [y, Array.from(ids).flatMap((i) => Array.from(w.subarray(i * K, (i + 1) * K))), w];
+    },
+  };
+}
+
 export function kernelCases(): KernelCase[] {
   return [
     matmulCase(1, 64, 96, false, true),
@@ -350,5 +380,9 @@ export function kernelCases(): KernelCase[] {
     longArgmaxCase(),
     embeddingCase(),
     sliceConcatCase(),
+    halfWeightCase('bf16', 1, 33, 17), // gemv path, odd element count
+    halfWeightCase('f16', 3, 64, 40),
+    halfWeightCase('bf16', 300, 48, 200), // tiled path
+    halfWeightCase('f16', 1100, 16, 1030),
   ];
 }

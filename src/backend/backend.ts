@@ -96,6 +96,9 @@ export interface Backend {
   /** A zero-filled buffer for `size` elements. */
   alloc(dtype: DType, size: number): Storage;
   upload(data: DataArray): Storage;
+  /** bf16/f16 bits kept packed (backends that unpack halves inside kernels only). */
+  uploadHalf?(bits: Uint16Array): Storage;
+  /** The values, as float32 for f32 and half dtypes, int32 for i32. */
   read(s: Storage, dtype: DType, size: number): Promise<DataArray>;
   readSync?(s: Storage, dtype: DType, size: number): DataArray;
   free(s: Storage): void;
@@ -111,7 +114,10 @@ export interface Backend {
   cast(x: Tensor, dtype: DType): Tensor;
 
   // ---- linear algebra
-  /** Batched matmul of (..., M, K) by (..., K, N) (after transposes); batch dims broadcast. */
+  /**
+   * Batched matmul of (..., M, K) by (..., K, N) (after transposes); batch dims broadcast. With
+   * `uploadHalf`, b may be bf16/f16 when it is a transposed weight (transB, the Linear layout).
+   */
   matmul(a: Tensor, b: Tensor, outShape: Shape, o: MatmulOptions): Tensor;
 
   // ---- shape

@@ -3,12 +3,12 @@
  * are the ones a family declares (e.g. mamba_ssm's `backbone.embedding.` → `backbone.embeddings.`).
  */
 import { FormatError } from '../errors.js';
-import type { DeviceName } from '../backend/registry.js';
 import { readWeights, writeModelFolder, type WeightSource } from '../io/hf-folder.js';
 import type { TensorToWrite } from '../io/safetensors.js';
 import { f32ToBf16, f32ToF16 } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
-import { tensor } from '../ops/create.js';
+import { halfTensor, tensor } from '../ops/create.js';
+import { getBackend, type DeviceName } from '../backend/registry.js';
 import { formatShape, shapeEquals } from '../tensor/shape.js';
 
 export interface LoadOptions {
@@ -17,6 +17,11 @@ export interface LoadOptions {
   renames?: [string, string][];
   /** Checkpoint tensors to skip without complaint (e.g. a tied lm_head). */
   ignore?: string[];
+  /**
+   * Keep bf16/f16 matmul and embedding weights packed where the backend unpacks halves inside its
+   * kernels (WebGPU): half the memory and bandwidth. Default true; false converts to float32.
+   */
+  halfWeights?: boolean;
 }
 
 /** Loads every parameter of `module` from `weights`; missing, extra or misshapen tensors are errors. */
@@ -50,7 +55,13 @@ export function loadParameters(module: Module, weights: WeightSource, o: LoadOpt
     if (!['F32', 'F16', 'BF16', 'F64'].includes(e.dtype)) {
       throw new FormatError(e.file, `${ckpt}: expected a floating-point dtype (F32, F16, BF16, F64), got ${e.dtype}`);
     }
-    p.set(tensor(weights.toFloat32(ckpt), p.shape, { device: o.device }), ckpt);
+    const half = e.dtype === 'BF16' ? 'bf16' : e.dtype === 'F16' ? 'f16' : null;
+    if (half && p.packable && (o.halfWeights ?? true) && getBackend(o.device).uploadHalf) {
+      const raw = weights.raw(ckpt);
+      p.set(halfTensor(new Uint16Array(raw.slice().buffer), p.shape, half, { device: o.device }), ckpt);
+    } else {
+      p.set(tensor(weights.toFloat32(ckpt), p.shape, { device: o.device }), ckpt);
+    }
   }
 }
 

@@ -13,7 +13,7 @@ export class Linear extends Module {
     useBias = true,
   ) {
     super();
-    this.weight = this.param('weight', [outFeatures, inFeatures]);
+    this.weight = this.param('weight', [outFeatures, inFeatures], true);
     this.bias = useBias ? this.param('bias', [outFeatures]) : null;
   }
   forward(x: Tensor): Tensor {
@@ -28,7 +28,7 @@ export class Embedding extends Module {
     readonly dim: number,
   ) {
     super();
-    this.weight = this.param('weight', [numEmbeddings, dim]);
+    this.weight = this.param('weight', [numEmbeddings, dim], true);
   }
   /** ids must already be checked against numEmbeddings (models do this on the plain numbers). */
   forward(ids: Tensor): Tensor {

@@ -6,13 +6,21 @@ import { ArgumentError } from '../errors.js';
 import { formatShape, shapeEquals, type Shape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { keep } from '../tensor/memory.js';
+import { isHalf } from '../tensor/dtype.js';
 
 /** A named slot for a tensor of a fixed shape; empty until loaded or initialised. */
 export class Parameter {
   private t: Tensor | null = null;
   /** Bumped on every set(), so derived tensors can be cached against it. */
   version = 0;
-  constructor(readonly shape: Shape) {}
+  /**
+   * @param packable the value may stay bf16/f16 on backends that unpack halves in kernels (large
+   *   matmul and embedding weights); everything else is float32.
+   */
+  constructor(
+    readonly shape: Shape,
+    readonly packable = false,
+  ) {}
 
   get value(): Tensor {
     if (!this.t) throw new Error(`parameter of shape ${formatShape(this.shape)} was used before it was loaded or initialised`);
@@ -26,7 +34,9 @@ export class Parameter {
     if (!shapeEquals(t.shape, this.shape)) {
       throw new ArgumentError(`${name}: expected shape ${formatShape(this.shape)}, got ${formatShape(t.shape)}`);
     }
-    if (t.dtype !== 'f32') throw new ArgumentError(`${name}: parameters are f32, got ${t.dtype}`);
+    if (t.dtype !== 'f32' && !(this.packable && isHalf(t.dtype))) {
+      throw new ArgumentError(`${name}: expected an f32 parameter${this.packable ? ' (or bf16/f16)' : ''}, got ${t.dtype}`);
+    }
     this.t?.dispose();
     this.t = keep(t);
     this.version++;
@@ -42,8 +52,8 @@ export abstract class Module {
   private readonly children = new Map<string, Module>();
   training = false;
 
-  protected param(name: string, shape: Shape): Parameter {
-    const p = new Parameter(shape);
+  protected param(name: string, shape: Shape, packable = false): Parameter {
+    const p = new Parameter(shape, packable);
     this.params.set(name, p);
     return p;
   }

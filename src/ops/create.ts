@@ -1,7 +1,7 @@
 /** Making tensors from values. */
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, UnsupportedError } from '../errors.js';
 import { getBackend, type DeviceName } from '../backend/registry.js';
-import { allocArray, type DataArray, type DType } from '../tensor/dtype.js';
+import { allocArray, isHalf, type DataArray, type DType, type HalfDType } from '../tensor/dtype.js';
 import { checkShape, formatShape, sizeOf, type Shape } from '../tensor/shape.js';
 import { StorageRef, Tensor } from '../tensor/tensor.js';
 
@@ -14,6 +14,7 @@ export interface CreateOptions {
 export function tensor(values: DataArray | ArrayLike<number>, shape: Shape, o: CreateOptions = {}): Tensor {
   checkShape(shape, 'tensor');
   const dtype = o.dtype ?? (values instanceof Int32Array ? 'i32' : 'f32');
+  if (isHalf(dtype)) throw new ArgumentError('tensor: bf16/f16 tensors are made from their bits with halfTensor()');
   if (values.length !== sizeOf(shape)) {
     throw new ArgumentError(`tensor: ${values.length} values do not fill shape ${formatShape(shape)} (${sizeOf(shape)} elements)`);
   }
@@ -28,9 +29,24 @@ export function tensor(values: DataArray | ArrayLike<number>, shape: Shape, o: C
   return new Tensor([...shape], dtype, new StorageRef(backend, backend.upload(data)));
 }
 
+/**
+ * A bf16/f16 weight kept packed on a backend that unpacks halves inside its kernels (WebGPU);
+ * elsewhere an UnsupportedError (convert to float32 instead).
+ */
+export function halfTensor(bits: Uint16Array, shape: Shape, dtype: HalfDType, o: { device?: DeviceName } = {}): Tensor {
+  checkShape(shape, 'halfTensor');
+  if (bits.length !== sizeOf(shape)) {
+    throw new ArgumentError(`halfTensor: ${bits.length} values do not fill shape ${formatShape(shape)}`);
+  }
+  const backend = getBackend(o.device);
+  if (!backend.uploadHalf) throw new UnsupportedError(`${backend.name} keeps weights in float32; it has no ${dtype} storage`);
+  return new Tensor([...shape], dtype, new StorageRef(backend, backend.uploadHalf(bits)));
+}
+
 export function zeros(shape: Shape, o: CreateOptions = {}): Tensor {
   checkShape(shape, 'zeros');
   const dtype = o.dtype ?? 'f32';
+  if (isHalf(dtype)) throw new ArgumentError('zeros: bf16/f16 are storage-only dtypes');
   const backend = getBackend(o.device);
   return new Tensor([...shape], dtype, new StorageRef(backend, backend.alloc(dtype, sizeOf(shape))));
 }

@@ -1,5 +1,6 @@
 /** Elementwise ops (float32), with NumPy broadcasting for the binary ones. */
 import type { BinaryOp, UnaryOp } from '../backend/backend.js';
+import { isHalf } from '../tensor/dtype.js';
 import { broadcastShapes } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { expectDtype, sameBackend } from './check.js';
@@ -13,6 +14,7 @@ function unary(op: UnaryOp, x: Tensor): Tensor {
 function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   sameBackend(op, a, b);
   if (a.dtype !== b.dtype) expectDtype(op, 'b', b, a.dtype);
+  if (isHalf(a.dtype)) expectDtype(op, 'a', a, 'f32');
   return a.backend.binary(op, a, b, broadcastShapes(a.shape, b.shape, op));
 }
 

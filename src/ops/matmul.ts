@@ -1,5 +1,6 @@
 /** Matrix products. */
 import { ArgumentError } from '../errors.js';
+import { isHalf } from '../tensor/dtype.js';
 import { broadcastShapes, formatShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { expectDtype, sameBackend } from './check.js';
@@ -15,7 +16,9 @@ export interface MatmulOpts {
 export function matmul(a: Tensor, b: Tensor, o: MatmulOpts = {}): Tensor {
   sameBackend('matmul', a, b);
   expectDtype('matmul', 'a', a, 'f32');
-  expectDtype('matmul', 'b', b, 'f32');
+  if (!(b.dtype === 'f32' || (isHalf(b.dtype) && o.transB && !o.transA))) {
+    throw new ArgumentError(`matmul: b must be f32 (or a bf16/f16 weight used transposed, transB), got ${b.dtype}`);
+  }
   if (a.rank < 2 || b.rank < 2) {
     throw new ArgumentError(`matmul: both operands need rank >= 2, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
   }

@@ -21,6 +21,7 @@ export function embedding(ids: Tensor, table: Tensor, checked = false): Tensor {
   sameBackend('embedding', ids, table);
   expectDtype('embedding', 'ids', ids, 'i32');
   if (table.rank !== 2) throw new ArgumentError(`embedding: table must be (V, H), got ${formatShape(table.shape)}`);
+  if (table.dtype === 'i32') throw new ArgumentError('embedding: table must be floating point, got i32');
   if (!checked) {
     const v = table.shape[0]!;
     const data = ids.dataSync();

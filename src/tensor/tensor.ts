@@ -58,7 +58,7 @@ export class Tensor {
     return this.disposedFlag;
   }
 
-  /** Copies the values out (a new array; row-major). */
+  /** Copies the values out (a new array; row-major; bf16/f16 come back as float32). */
   async data(): Promise<DataArray> {
     this.assertAlive();
     return this.backend.read(this.ref.storage, this.dtype, this.size);

@@ -14,7 +14,9 @@ import type {
   Storage,
   UnaryOp,
 } from '../backend.js';
-import type { DataArray, DType } from '../../tensor/dtype.js';
+import { isHalf, storageBytes, type DataArray, type DType } from '../../tensor/dtype.js';
+import { bf16ToF32, f16ToF32 } from '../../tensor/half.js';
+import { weightDType } from './kernels/weights.js';
 import { sizeOf, stridesOf, type Shape } from '../../tensor/shape.js';
 import { StorageRef, Tensor } from '../../tensor/tensor.js';
 import { acquireDevice } from './device.js';
@@ -68,8 +70,8 @@ export class WebGpuBackend implements Backend {
   }
 
   // ---- memory
-  private newStorage(size: number, what: string): GpuStorage {
-    const bytes = Math.max(4, size * 4);
+  private newStorage(size: number, what: string, dtype: DType = 'f32'): GpuStorage {
+    const bytes = Math.max(4, storageBytes(dtype, size));
     const s = new GpuStorage(this.ctx.buffer(bytes, what), bytes);
     this.bytes += bytes;
     return s;
@@ -84,9 +86,21 @@ export class WebGpuBackend implements Backend {
     if (data.length) this.ctx.write(s.buffer, data);
     return s;
   }
+  uploadHalf(bits: Uint16Array): Storage {
+    const s = this.newStorage(bits.length, 'a half-precision weight', 'bf16');
+    if (bits.length) {
+      // Whole 32-bit words: an odd count gets a zero half at the end.
+      const words = new Uint16Array(Math.ceil(bits.length / 2) * 2);
+      words.set(bits);
+      this.ctx.write(s.buffer, words);
+    }
+    return s;
+  }
   async read(s: Storage, dtype: DType, size: number): Promise<DataArray> {
-    if (size === 0) return dtype === 'f32' ? new Float32Array(0) : new Int32Array(0);
-    const buf = await this.ctx.read((s as GpuStorage).buffer, size * 4);
+    if (size === 0) return dtype === 'i32' ? new Int32Array(0) : new Float32Array(0);
+    const buf = await this.ctx.read((s as GpuStorage).buffer, storageBytes(dtype, size));
+    if (dtype === 'bf16') return bf16ToF32(new Uint16Array(buf, 0, size));
+    if (dtype === 'f16') return f16ToF32(new Uint16Array(buf, 0, size));
     return dtype === 'f32' ? new Float32Array(buf, 0, size) : new Int32Array(buf, 0, size);
   }
   free(s: Storage): void {
@@ -126,7 +140,7 @@ export class WebGpuBackend implements Backend {
       return outShape.map((_, i) => (i < off || s[i - off] === 1 ? 0 : st[i - off]!));
     };
     const u = new Uniforms(112).u32(y.size, outShape.length, 0, 0).u32(...vec8(outShape)).u32(...vec8(bstr(a.shape))).u32(...vec8(bstr(b.shape)));
-    this.run1d(binaryKernel(op, a.dtype), [this.buf(a), this.buf(b), this.buf(y)], u, y.size);
+    this.run1d(binaryKernel(op, a.dtype === 'i32' ? 'i32' : 'f32'), [this.buf(a), this.buf(b), this.buf(y)], u, y.size);
     return y;
   }
   affine(x: Tensor, a: number, b: number): Tensor {
@@ -135,9 +149,10 @@ export class WebGpuBackend implements Backend {
     return y;
   }
   cast(x: Tensor, dtype: DType): Tensor {
-    if (x.dtype === dtype) return this.copyStrided(x, x.shape, stridesOf(x.shape), 0);
+    if (x.dtype === dtype && !isHalf(dtype)) return this.copyStrided(x, x.shape, stridesOf(x.shape), 0);
     const y = this.make(x.shape, dtype);
-    this.run1d(castKernel(dtype), [this.buf(x), this.buf(y)], new Uniforms(4).u32(x.size), x.size);
+    if (isHalf(dtype) || isHalf(x.dtype)) throw new Error(`webgpu: no cast between ${x.dtype} and ${dtype}`);
+    this.run1d(castKernel(dtype as 'f32' | 'i32'), [this.buf(x), this.buf(y)], new Uniforms(4).u32(x.size), x.size);
     return y;
   }
 
@@ -155,7 +170,7 @@ export class WebGpuBackend implements Backend {
       const groups = Math.ceil(N / GEMV_COLS);
       const gx = Math.min(groups, 65535);
       const u = new Uniforms(16).u32(M, N, K, gx);
-      this.ctx.dispatch(gemvKernel, [this.buf(a), this.buf(b), this.buf(y)], u.buffer, [gx, Math.ceil(groups / gx)]);
+      this.ctx.dispatch(gemvKernel(weightDType(b.dtype)), [this.buf(a), this.buf(b), this.buf(y)], u.buffer, [gx, Math.ceil(groups / gx)]);
       return y;
     }
     const u = new Uniforms(20).u32(M, N, K, aBatch === 1 ? 0 : M * K, bBatch === 1 ? 0 : K * N);
@@ -163,7 +178,7 @@ export class WebGpuBackend implements Backend {
     // x_proj, N = R + 2·N_state, get 32×32 tiles).
     const tiles = (t: number) => Math.ceil(M / t) * Math.ceil(N / t) * batch;
     const tile = tiles(128) >= 256 ? 128 : tiles(64) >= 256 ? 64 : 32;
-    this.ctx.dispatch(tiledMatmulKernel(o.transA, o.transB, (tile / 16) as 2 | 4 | 8), [this.buf(a), this.buf(b), this.buf(y)], u.buffer, [
+    this.ctx.dispatch(tiledMatmulKernel(o.transA, o.transB, (tile / 16) as 2 | 4 | 8, weightDType(b.dtype)), [this.buf(a), this.buf(b), this.buf(y)], u.buffer, [
       Math.ceil(N / tile),
       Math.ceil(M / tile),
       batch,
@@ -174,6 +189,7 @@ export class WebGpuBackend implements Backend {
   // ---- shape
   /** Copies a strided view of x (shape, strides, offset) into a new contiguous tensor. */
   private copyStrided(x: Tensor, shape: Shape, strides: number[], offset: number): Tensor {
+    if (isHalf(x.dtype)) throw new Error(`webgpu: ${x.dtype} weights cannot be sliced, concatenated or transposed`);
     const y = this.make(shape, x.dtype);
     const u = new Uniforms(112).u32(y.size, shape.length, offset, 0).u32(...vec8(shape)).u32(...vec8(strides)).u32(...vec8(stridesOf(shape)));
     if (y.size) this.run1d(stridedCopyKernel, [this.buf(x), this.buf(y)], u, y.size);
@@ -269,7 +285,7 @@ export class WebGpuBackend implements Backend {
   embedding(ids: Tensor, table: Tensor): Tensor {
     const H = table.shape[1]!;
     const y = this.make([...ids.shape, H]);
-    this.run1d(embeddingKernel, [this.buf(ids), this.buf(table), this.buf(y)], new Uniforms(8).u32(y.size, H), y.size);
+    this.run1d(embeddingKernel(weightDType(table.dtype)), [this.buf(ids), this.buf(table), this.buf(y)], new Uniforms(8).u32(y.size, H), y.size);
     return y;
   }
   causalConv1d(x: Tensor, weight: Tensor, bias: Tensor | null, state: Tensor | null, o: ConvOptions) {
@@ -349,25 +365,25 @@ export class WebGpuBackend implements Backend {
     const out = this.make([B, H]);
     const gx = (n: number) => Math.min(n, 65535);
     this.ctx.dispatch(
-      normInProjKernel,
+      normInProjKernel(weightDType(i.inProj.dtype)),
       [this.buf(i.h), this.buf(i.normWeight), this.buf(i.inProj), this.buf(i.inProjBias), this.buf(xz)],
       new Uniforms(24).u32(B, H, 2 * E, gx(2 * E)).f32(i.eps).u32(i.inProjBias ? 1 : 0).buffer,
       [gx(2 * E), Math.ceil((2 * E) / gx(2 * E))],
     );
     this.ctx.dispatch(
-      convXProjKernel,
+      convXProjKernel(weightDType(i.xProj.dtype)),
       [this.buf(xz), this.buf(i.convState), this.buf(i.convWeight), this.buf(i.convBias), this.buf(i.xProj), this.buf(xc), this.buf(convState), this.buf(xd)],
       new Uniforms(20).u32(B, E, K, J, i.convBias ? 1 : 0).buffer,
       [J],
     );
     this.ctx.dispatch(
-      dtSsmUpdateKernel(N),
+      dtSsmUpdateKernel(N, weightDType(i.dtProj.dtype)),
       [this.buf(xd), this.buf(i.dtProj), this.buf(i.dtProjBias), this.buf(i.A), this.buf(i.D), this.buf(xc), this.buf(xz), this.buf(i.ssmState), this.buf(ssmState), this.buf(y)],
       new Uniforms(16).u32(B, E, R, J).buffer,
       [Math.ceil((B * E) / 64)],
     );
     this.ctx.dispatch(
-      outProjResidualKernel,
+      outProjResidualKernel(weightDType(i.outProj.dtype)),
       [this.buf(y), this.buf(i.outProj), this.buf(i.outProjBias), this.buf(i.h), this.buf(out)],
       new Uniforms(20).u32(B, E, H, gx(H), i.outProjBias ? 1 : 0).buffer,
       [gx(H), Math.ceil(H / gx(H))],

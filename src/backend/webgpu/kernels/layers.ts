@@ -1,13 +1,15 @@
 /** Embedding lookup and the depthwise causal conv (full sequence or one step). */
 import { FLAT_INDEX, WG, type Kernel } from '../context.js';
+import { weightBinding, type WeightDType } from './weights.js';
 
 /** out[i, :] = table[ids[i], :]; ids were checked against V on the host. */
-export const embeddingKernel: Kernel = {
-  key: 'embedding',
+export function embeddingKernel(tableType: WeightDType): Kernel {
+  return {
+  key: `embedding_${tableType}`,
   code: () => /* wgsl */ `
 struct P { n: u32, H: u32 }
 @group(0) @binding(0) var<storage, read> ids: array<i32>;
-@group(0) @binding(1) var<storage, read> table: array<f32>;
+${weightBinding('table', 1, tableType)}
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(3) var<uniform> p: P;
 ${FLAT_INDEX}
@@ -15,9 +17,10 @@ ${FLAT_INDEX}
   let i = flatIndex(gid, nwg);
   if (i >= p.n) { return; }
   let row = u32(ids[i / p.H]);
-  Y[i] = table[row * p.H + i % p.H];
+  Y[i] = table_at(row * p.H + i % p.H);
 }`,
-};
+  };
+}
 
 /**
  * One thread per output value, then one per new-state value:

@@ -10,6 +10,7 @@
  *   4. out_proj_res   out[b]  = h[b] + out_proj(y[b])                          workgroup per output
  */
 import type { Kernel } from '../context.js';
+import { weightBinding, type WeightDType } from './weights.js';
 
 export const STEP_WG = 128;
 export const STEP_MAX_ROWS = 4;
@@ -26,13 +27,14 @@ fn reduce(t: u32) {
 }
 `;
 
-export const normInProjKernel: Kernel = {
-  key: 'step_norm_in_proj',
+export function normInProjKernel(wt: WeightDType): Kernel {
+  return {
+  key: `step_norm_in_proj_${wt}`,
   code: () => /* wgsl */ `
 struct P { B: u32, H: u32, N: u32, gx: u32, eps: f32, hasBias: u32 }
 @group(0) @binding(0) var<storage, read> X: array<f32>;     // (B, H) residual stream
 @group(0) @binding(1) var<storage, read> nw: array<f32>;    // (H) norm weight
-@group(0) @binding(2) var<storage, read> W: array<f32>;     // (N, H) in_proj
+${weightBinding('W', 2, wt, '// (N, H) in_proj')}
 @group(0) @binding(3) var<storage, read> bias: array<f32>;  // (N)
 @group(0) @binding(4) var<storage, read_write> Y: array<f32>; // (B, N)
 @group(0) @binding(5) var<uniform> p: P;
@@ -53,7 +55,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var s = vec4<f32>(0.0);
   if (n < p.N) {
     for (var k = t; k < p.H; k += ${STEP_WG}u) {
-      let w = W[n * p.H + k] * nw[k];
+      let w = W_at(n * p.H + k) * nw[k];
       for (var b = 0u; b < p.B; b++) { s[b] = fma(X[b * p.H + k], w, s[b]); }
     }
   }
@@ -65,17 +67,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var b = 0u; b < p.B; b++) { Y[b * p.N + n] = part[0][b] + bv; }
   }
 }`,
-};
+  };
+}
 
-export const convXProjKernel: Kernel = {
-  key: 'step_conv_x_proj',
+export function convXProjKernel(wt: WeightDType): Kernel {
+  return {
+  key: `step_conv_x_proj_${wt}`,
   code: () => /* wgsl */ `
 struct P { B: u32, E: u32, K: u32, J: u32, hasConvBias: u32 }
 @group(0) @binding(0) var<storage, read> XZ: array<f32>;     // (B, 2E): x then z
 @group(0) @binding(1) var<storage, read> S0: array<f32>;     // (B, E, K-1) conv state
 @group(0) @binding(2) var<storage, read> cw: array<f32>;     // (E, K) conv weight
 @group(0) @binding(3) var<storage, read> cb: array<f32>;     // (E) conv bias
-@group(0) @binding(4) var<storage, read> Wx: array<f32>;     // (J, E) x_proj, J = R + 2N
+${weightBinding('Wx', 4, wt, '// (J, E) x_proj, J = R + 2N')}
 @group(0) @binding(5) var<storage, read_write> XC: array<f32>;   // (B, E) conv output
 @group(0) @binding(6) var<storage, read_write> S1: array<f32>;   // (B, E, K-1) new conv state
 @group(0) @binding(7) var<storage, read_write> XD: array<f32>;   // (B, J) x_proj output
@@ -88,7 +92,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let S = p.K - 1u;
   var s = vec4<f32>(0.0);
   for (var k = t; k < p.E; k += ${STEP_WG}u) {
-    let w = Wx[j * p.E + k];
+    let w = Wx_at(j * p.E + k);
     for (var b = 0u; b < p.B; b++) {
       var acc = 0.0;
       if (p.hasConvBias == 1u) { acc = cb[k]; }
@@ -111,16 +115,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var b = 0u; b < p.B; b++) { XD[b * p.J + j] = part[0][b]; }
   }
 }`,
-};
+  };
+}
 
-export function dtSsmUpdateKernel(N: number): Kernel {
+export function dtSsmUpdateKernel(N: number, wt: WeightDType): Kernel {
   return {
-    key: `step_dt_ssm_${N}`,
+    key: `step_dt_ssm_${N}_${wt}`,
     code: () => /* wgsl */ `
 struct P { B: u32, E: u32, R: u32, J: u32 }
 const NS = ${N}u;
 @group(0) @binding(0) var<storage, read> XD: array<f32>;    // (B, J): dt_low (R), B (N), C (N)
-@group(0) @binding(1) var<storage, read> Wdt: array<f32>;   // (E, R)
+${weightBinding('Wdt', 1, wt, '// (E, R)')}
 @group(0) @binding(2) var<storage, read> bdt: array<f32>;   // (E)
 @group(0) @binding(3) var<storage, read> A: array<f32>;     // (E, N), already -exp(A_log)
 @group(0) @binding(4) var<storage, read> Dv: array<f32>;    // (E)
@@ -136,7 +141,7 @@ const NS = ${N}u;
   let d = i % p.E;
   let b = i / p.E;
   var dt = bdt[d];
-  for (var r = 0u; r < p.R; r++) { dt = fma(Wdt[d * p.R + r], XD[b * p.J + r], dt); }
+  for (var r = 0u; r < p.R; r++) { dt = fma(Wdt_at(d * p.R + r), XD[b * p.J + r], dt); }
   dt = select(log(1.0 + exp(dt)), dt, dt > 20.0);
   let u = XC[i];
   let du = dt * u;
@@ -153,12 +158,13 @@ const NS = ${N}u;
   };
 }
 
-export const outProjResidualKernel: Kernel = {
-  key: 'step_out_proj_residual',
+export function outProjResidualKernel(wt: WeightDType): Kernel {
+  return {
+  key: `step_out_proj_residual_${wt}`,
   code: () => /* wgsl */ `
 struct P { B: u32, E: u32, H: u32, gx: u32, hasBias: u32 }
 @group(0) @binding(0) var<storage, read> Yin: array<f32>;   // (B, E)
-@group(0) @binding(1) var<storage, read> W: array<f32>;     // (H, E) out_proj
+${weightBinding('W', 1, wt, '// (H, E) out_proj')}
 @group(0) @binding(2) var<storage, read> bias: array<f32>;  // (H)
 @group(0) @binding(3) var<storage, read> R: array<f32>;     // (B, H) residual
 @group(0) @binding(4) var<storage, read_write> O: array<f32>; // (B, H)
@@ -171,7 +177,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var s = vec4<f32>(0.0);
   if (n < p.H) {
     for (var k = t; k < p.E; k += ${STEP_WG}u) {
-      let w = W[n * p.E + k];
+      let w = W_at(n * p.E + k);
       for (var b = 0u; b < p.B; b++) { s[b] = fma(Yin[b * p.E + k], w, s[b]); }
     }
   }
@@ -183,4 +189,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var b = 0u; b < p.B; b++) { O[b * p.H + n] = R[b * p.H + n] + part[0][b] + bv; }
   }
 }`,
-};
+  };
+}

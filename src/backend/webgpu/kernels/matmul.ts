@@ -8,8 +8,9 @@
  *   column, threads striding over K (contiguous reads of the weight row), a tree reduction.
  */
 import type { Kernel } from '../context.js';
+import { weightBinding, type WeightDType } from './weights.js';
 
-export function tiledMatmulKernel(transA: boolean, transB: boolean, per: 2 | 4 | 8 = 4): Kernel {
+export function tiledMatmulKernel(transA: boolean, transB: boolean, per: 2 | 4 | 8 = 4, bType: WeightDType = 'f32'): Kernel {
   const T = 16 * per; // output tile edge
   // Tile loads: e in [0, T·16) → (k, m) index pairs chosen so that consecutive threads read
   // consecutive addresses in the operand's own layout.
@@ -17,14 +18,14 @@ export function tiledMatmulKernel(transA: boolean, transB: boolean, per: 2 | 4 |
     ? `let kk = e / ${T}u; let mm = e % ${T}u; let gm = m0 + mm; let gk = k0 + kk; var v = 0.0; if (gm < p.M && gk < p.K) { v = A[aBase + gk * p.M + gm]; }`
     : 'let mm = e / 16u; let kk = e % 16u; let gm = m0 + mm; let gk = k0 + kk; var v = 0.0; if (gm < p.M && gk < p.K) { v = A[aBase + gm * p.K + gk]; }';
   const loadB = transB
-    ? 'let nn = e / 16u; let kk = e % 16u; let gn = n0 + nn; let gk = k0 + kk; var v = 0.0; if (gn < p.N && gk < p.K) { v = B[bBase + gn * p.K + gk]; }'
-    : `let kk = e / ${T}u; let nn = e % ${T}u; let gn = n0 + nn; let gk = k0 + kk; var v = 0.0; if (gn < p.N && gk < p.K) { v = B[bBase + gk * p.N + gn]; }`;
+    ? 'let nn = e / 16u; let kk = e % 16u; let gn = n0 + nn; let gk = k0 + kk; var v = 0.0; if (gn < p.N && gk < p.K) { v = B_at(bBase + gn * p.K + gk); }'
+    : `let kk = e / ${T}u; let nn = e % ${T}u; let gn = n0 + nn; let gk = k0 + kk; var v = 0.0; if (gn < p.N && gk < p.K) { v = B_at(bBase + gk * p.N + gn); }`;
   return {
-    key: `matmul_tiled_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}_${T}`,
+    key: `matmul_tiled_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}_${T}_${bType}`,
     code: () => /* wgsl */ `
 struct P { M: u32, N: u32, K: u32, aStride: u32, bStride: u32 }
 @group(0) @binding(0) var<storage, read> A: array<f32>;
-@group(0) @binding(1) var<storage, read> B: array<f32>;
+${weightBinding('B', 1, bType)}
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
 @group(0) @binding(3) var<uniform> p: P;
 var<workgroup> As: array<f32, ${T * 16}>; // [k * T + m]
@@ -77,12 +78,13 @@ export const GEMV_COLS = 8;
  * y (M, N) = x (M, K) · Wᵀ with W (N, K), M <= 4: 32 threads per output column read its weight
  * row contiguously, then reduce in workgroup memory. Launched as ceil(N / 8) workgroups (2-D).
  */
-export const gemvKernel: Kernel = {
-  key: 'matmul_gemv',
+export function gemvKernel(wType: WeightDType): Kernel {
+  return {
+  key: `matmul_gemv_${wType}`,
   code: () => /* wgsl */ `
 struct P { M: u32, N: u32, K: u32, gx: u32 }
 @group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> W: array<f32>;
+${weightBinding('W', 1, wType)}
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
 @group(0) @binding(3) var<uniform> p: P;
 var<workgroup> part: array<vec4<f32>, 256>;
@@ -95,7 +97,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   if (n < p.N) {
     let w0 = n * p.K;
     for (var k = lane; k < p.K; k += 32u) {
-      let w = W[w0 + k];
+      let w = W_at(w0 + k);
       for (var m = 0u; m < p.M; m++) { s[m] = fma(X[m * p.K + k], w, s[m]); }
     }
   }
@@ -109,4 +111,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var m = 0u; m < p.M; m++) { Y[m * p.N + n] = part[t][m]; }
   }
 }`,
-};
+  };
+}
