@@ -39,3 +39,48 @@ await time('lm_head gemv 768x50280', () => [linear(w.h, emb)]);
 await time('norm_f', () => [rmsNorm(w.h, w.normWeight, 1e-5)]);
 const logits = linear(w.h, emb);
 await time('argmax 50280', () => [argmax(logits)]);
+
+// Where a decode token's time goes, in the real loop (mamba-130m shape, greedy, ids on the GPU):
+// host time to record the step, host time of the submit, and wall time per token.
+{
+  const { MambaConfig } = await import('../src/models/mamba/config.js');
+  const { MambaForCausalLM } = await import('../src/models/mamba/modeling.js');
+  const { initMambaWeights } = await import('../src/models/mamba/init.js');
+  const { reshape } = await import('../src/ops/index.js');
+  const { keep, tidy } = await import('../src/tensor/memory.js');
+  const model = new MambaForCausalLM(MambaConfig.create({ hidden_size: H, num_hidden_layers: 24, vocab_size: V, use_bias: false }));
+  initMambaWeights(model, 0, 'webgpu');
+  const cache = model.createCache(1);
+  let next: Tensor | number[][] = [[1, 2, 3]];
+  const pending: { ids: Tensor; data: Promise<unknown> }[] = [];
+  let record = 0;
+  let submit = 0;
+  const steps = 300;
+  let t0 = 0;
+  for (let s = 0; s < steps + 20; s++) {
+    if (s === 20) {
+      record = submit = 0;
+      t0 = performance.now();
+    }
+    const a = performance.now();
+    const logits = model.nextLogits(next, cache);
+    const ids: Tensor = keep(tidy(() => reshape(argmax(logits), [1, 1])));
+    logits.dispose();
+    const b = performance.now();
+    pending.push({ ids, data: ids.data() }); // flushes: the submit happens here
+    const c = performance.now();
+    record += b - a;
+    submit += c - b;
+    next = ids;
+    if (pending.length > 4) {
+      const p = pending.shift()!;
+      await p.data;
+      p.ids.dispose();
+    }
+  }
+  const wall = performance.now() - t0;
+  console.log(JSON.stringify({ bench: 'decode_breakdown', record_us_per_token: +((record * 1000) / steps).toFixed(1), submit_us_per_token: +((submit * 1000) / steps).toFixed(1), wall_us_per_token: +((wall * 1000) / steps).toFixed(1) }));
+  for (const p of pending) p.ids.dispose();
+  cache.dispose();
+  model.dispose();
+}

@@ -21,6 +21,8 @@ const PARAMS = /* wgsl */ `
 struct P { B: u32, L: u32, D: u32, T: u32, nC: u32, hasD: u32, hasZ: u32, hasBias: u32, hasH0: u32, softplus: u32, h0Chunks: u32 }
 fn softplus(x: f32) -> f32 { return select(log(1.0 + exp(x)), x, x > 20.0); }
 fn silu(x: f32) -> f32 { return x / (1.0 + exp(-x)); }
+// A is pre-scaled by log2 e so that exp(ΔA) = exp2(Δ·A·log2 e): the GPU's native exponential is exp2.
+const LOG2E = 1.4426950408889634;
 `;
 
 /** Step 1: each chunk's end state from a zero start, and its Σ Δ. */
@@ -45,7 +47,7 @@ const NS = ${N}u;
   if (d >= p.D) { return; }
   var h: array<f32, NS>;
   var a: array<f32, NS>;
-  for (var n = 0u; n < NS; n++) { a[n] = A[d * NS + n]; h[n] = 0.0; }
+  for (var n = 0u; n < NS; n++) { a[n] = A[d * NS + n] * LOG2E; h[n] = 0.0; }
   var dBias = 0.0;
   if (p.hasBias == 1u) { dBias = bias[d]; }
   let t1 = min(p.L, (c + 1u) * p.T);
@@ -57,7 +59,7 @@ const NS = ${N}u;
     sum += dt;
     let du = dt * U[i];
     let bc = (b * p.L + t) * NS;
-    for (var n = 0u; n < NS; n++) { h[n] = fma(exp(dt * a[n]), h[n], du * Bm[bc + n]); }
+    for (var n = 0u; n < NS; n++) { h[n] = fma(exp2(dt * a[n]), h[n], du * Bm[bc + n]); }
   }
   let o = (b * p.nC + c) * p.D + d;
   for (var n = 0u; n < NS; n++) { hEnd[o * NS + n] = h[n]; }
@@ -87,13 +89,29 @@ ${FLAT_INDEX}
   let n = i % NS;
   let d = (i / NS) % p.D;
   let b = i / (NS * p.D);
-  let a = A[d * NS + n];
+  let a = A[d * NS + n] * LOG2E;
   var carry = 0.0;
   if (p.hasH0 == 1u) { carry = H0[i]; }
   H[((b * (p.nC + 1u)) * p.D + d) * NS + n] = carry;
-  for (var c = 0u; c < p.nC; c++) {
+  // Four chunks at a time: their loads and exps do not depend on the carry, so they are issued
+  // together and only the fma chain is sequential (the loop is latency-bound otherwise).
+  var c = 0u;
+  for (; c + 4u <= p.nC; c += 4u) {
+    var decay: array<f32, 4>;
+    var add: array<f32, 4>;
+    for (var j = 0u; j < 4u; j++) {
+      let o = (b * p.nC + c + j) * p.D + d;
+      decay[j] = exp2(a * dSum[o]);
+      add[j] = hEnd[o * NS + n];
+    }
+    for (var j = 0u; j < 4u; j++) {
+      carry = fma(decay[j], carry, add[j]);
+      H[((b * (p.nC + 1u) + c + j + 1u) * p.D + d) * NS + n] = carry;
+    }
+  }
+  for (; c < p.nC; c++) {
     let o = (b * p.nC + c) * p.D + d;
-    carry = fma(exp(a * dSum[o]), carry, hEnd[o * NS + n]);
+    carry = fma(exp2(a * dSum[o]), carry, hEnd[o * NS + n]);
     H[((b * (p.nC + 1u) + c + 1u) * p.D + d) * NS + n] = carry;
   }
   last[i] = carry;
@@ -133,7 +151,7 @@ const NS = ${N}u;
   var a: array<f32, NS>;
   let hb = ((b * p.h0Chunks + c) * p.D + d) * NS;
   for (var n = 0u; n < NS; n++) {
-    a[n] = A[d * NS + n];
+    a[n] = A[d * NS + n] * LOG2E;
     h[n] = 0.0;
     if (p.hasH0 == 1u) { h[n] = H0[hb + n]; }
   }
@@ -151,7 +169,7 @@ const NS = ${N}u;
     let bc = (b * p.L + t) * NS;
     var y = 0.0;
     for (var n = 0u; n < NS; n++) {
-      h[n] = fma(exp(dt * a[n]), h[n], du * Bm[bc + n]);
+      h[n] = fma(exp2(dt * a[n]), h[n], du * Bm[bc + n]);
       y = fma(Cm[bc + n], h[n], y);
     }
     y = fma(dSkip, u, y);
