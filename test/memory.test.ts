@@ -19,17 +19,20 @@ async function gc(): Promise<void> {
   }
 }
 
+/** Decode steps that read the logits back each time, as a sampling loop does. */
+async function decodeSteps(model: MambaForCausalLM, cache: ReturnType<MambaForCausalLM['createCache']>, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const lg = model.nextLogits([[(i * 31) % 512]], cache);
+    await lg.data();
+    lg.dispose();
+  }
+}
+
 test('2,000 decode steps keep live tensors, backend bytes and process memory flat', async () => {
   const model = await MambaForCausalLM.fromPretrained(fixture('hf', 'mamba-tiny', 'model'));
   const cache = model.createCache(1);
   model.nextLogits([[1, 2, 3, 4]], cache).dispose();
-  const step = async (n: number) => {
-    for (let i = 0; i < n; i++) {
-      const lg = model.nextLogits([[(i * 31) % 512]], cache);
-      await lg.data();
-      lg.dispose();
-    }
-  };
+  const step = (n: number) => decodeSteps(model, cache, n);
   await step(2000); // warm up: the JIT and the allocator's arenas settle first
   await gc();
   const tensors0 = liveTensorCount();
@@ -61,13 +64,7 @@ test('2,000 decode steps on WebGPU keep live tensors and GPU bytes flat', async 
   const gpu = getBackend('webgpu');
   const cache = model.createCache(1);
   model.nextLogits([[1, 2, 3, 4]], cache).dispose();
-  const step = async (n: number) => {
-    for (let i = 0; i < n; i++) {
-      const lg = model.nextLogits([[(i * 31) % 512]], cache);
-      await lg.data();
-      lg.dispose();
-    }
-  };
+  const step = (n: number) => decodeSteps(model, cache, n);
   await step(100);
   const tensors0 = liveTensorCount();
   const bytes0 = gpu.memoryBytes();

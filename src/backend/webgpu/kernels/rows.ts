@@ -24,6 +24,26 @@ fn ${name}(t: u32) {
 }`;
 }
 
+/**
+ * Workgroup reduction of (value, index) candidates to the largest value, lower index on ties;
+ * red[0], idx[0] hold the winner afterwards. Needs `red` and `idx` declared; all threads call it.
+ */
+const ARGMAX_REDUCE = /* wgsl */ `
+fn argmaxReduce(t: u32, v0: f32, i0: u32) {
+  red[t] = v0;
+  idx[t] = i0;
+  workgroupBarrier();
+  for (var h = ${ROW_WG / 2}u; h > 0u; h >>= 1u) {
+    if (t < h) {
+      let v = red[t + h];
+      let j = idx[t + h];
+      if (v > red[t] || (v == red[t] && j < idx[t])) { red[t] = v; idx[t] = j; }
+    }
+    workgroupBarrier();
+  }
+}
+`;
+
 const ENTRY = `@compute @workgroup_size(${ROW_WG}) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>)`;
 
 export const rowSumKernel: Kernel = {
@@ -119,6 +139,7 @@ export const argmaxKernel: Kernel = {
 @group(0) @binding(2) var<uniform> p: P;
 ${HEAD}
 var<workgroup> idx: array<u32, ${ROW_WG}>;
+${ARGMAX_REDUCE}
 ${ENTRY} {
   let r = rowIndex(wid);
   let t = lid.x;
@@ -130,17 +151,7 @@ ${ENTRY} {
       if (v > bv || (bi == 0xffffffffu && v == bv)) { bv = v; bi = i; }
     }
   }
-  red[t] = bv;
-  idx[t] = bi;
-  workgroupBarrier();
-  for (var h = ${ROW_WG / 2}u; h > 0u; h >>= 1u) {
-    if (t < h) {
-      let v = red[t + h];
-      let j = idx[t + h];
-      if (v > red[t] || (v == red[t] && j < idx[t])) { red[t] = v; idx[t] = j; }
-    }
-    workgroupBarrier();
-  }
+  argmaxReduce(t, bv, bi);
   if (t == 0u && r < p.rows) { Y[r] = i32(select(idx[0], 0u, idx[0] == 0xffffffffu)); }
 }`,
 };
@@ -198,6 +209,7 @@ struct Q { rows: u32, n: u32, G: u32, gx: u32 }
 @group(0) @binding(3) var<uniform> q: Q;
 var<workgroup> red: array<f32, ${ROW_WG}>;
 var<workgroup> idx: array<u32, ${ROW_WG}>;
+${ARGMAX_REDUCE}
 ${ENTRY} {
   let w = wid.x + wid.y * q.gx;
   let r = w / q.G;
@@ -212,17 +224,7 @@ ${ENTRY} {
       if (v > bv || (bi == 0xffffffffu && v == bv)) { bv = v; bi = i; }
     }
   }
-  red[t] = bv;
-  idx[t] = bi;
-  workgroupBarrier();
-  for (var h = ${ROW_WG / 2}u; h > 0u; h >>= 1u) {
-    if (t < h) {
-      let v = red[t + h];
-      let j = idx[t + h];
-      if (v > red[t] || (v == red[t] && j < idx[t])) { red[t] = v; idx[t] = j; }
-    }
-    workgroupBarrier();
-  }
+  argmaxReduce(t, bv, bi);
   if (t == 0u && r < q.rows) { PV[r * q.G + g] = red[0]; PI[r * q.G + g] = idx[0]; }
 }`,
 };
