@@ -56,10 +56,13 @@ await time('argmax 50280', () => [argmax(logits)]);
   let record = 0;
   let submit = 0;
   const steps = 300;
+  const st = gpu.ctx.stats;
+  let base = { ...st };
   let t0 = 0;
   for (let s = 0; s < steps + 20; s++) {
     if (s === 20) {
       record = submit = 0;
+      base = { ...st };
       t0 = performance.now();
     }
     const a = performance.now();
@@ -79,7 +82,7 @@ await time('argmax 50280', () => [argmax(logits)]);
     }
   }
   const wall = performance.now() - t0;
-  console.log(JSON.stringify({ bench: 'decode_breakdown', record_us_per_token: +((record * 1000) / steps).toFixed(1), submit_us_per_token: +((submit * 1000) / steps).toFixed(1), wall_us_per_token: +((wall * 1000) / steps).toFixed(1) }));
+  console.log(JSON.stringify({ bench: 'decode_breakdown', record_us_per_token: +((record * 1000) / steps).toFixed(1), submit_us_per_token: +((submit * 1000) / steps).toFixed(1), wall_us_per_token: +((wall * 1000) / steps).toFixed(1), bind_group_misses_per_token: +((st.bindGroupMisses - base.bindGroupMisses) / steps).toFixed(2), bind_group_hits_per_token: +((st.bindGroupHits - base.bindGroupHits) / steps).toFixed(2), flush_us_per_token: +(((st.submitMs - base.submitMs) * 1000) / steps).toFixed(1), submits_per_token: +((st.submits - base.submits) / steps).toFixed(2) }));
   for (const p of pending) p.ids.dispose();
   cache.dispose();
   model.dispose();

@@ -30,6 +30,8 @@ export class GpuContext {
   private dispatches = 0;
   private firstError: string | null = null;
   private bindGroups = new Map<string, GPUBindGroup>();
+  /** Counters for profiling (bench/gpu-step.ts). */
+  readonly stats = { bindGroupHits: 0, bindGroupMisses: 0, submits: 0, submitMs: 0 };
   private ids = new WeakMap<GPUBuffer, number>();
   private nextId = 1;
   /** Buffers to destroy after the next submit. */
@@ -117,7 +119,9 @@ export class GpuContext {
     for (const b of buffers) key += `,${this.bufferId(b)}`;
     if (u) key += `|${u.offset}:${u.size}`;
     let g = this.bindGroups.get(key);
-    if (!g) {
+    if (g) this.stats.bindGroupHits++;
+    else {
+      this.stats.bindGroupMisses++;
       const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
       if (u) entries.push({ binding: buffers.length, resource: { buffer: this.uniformBuffer, offset: u.offset, size: u.size } });
       g = this.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
@@ -150,12 +154,15 @@ export class GpuContext {
   /** Submits the recorded work. */
   flush(): void {
     if (!this.encoder) return;
+    const t0 = performance.now();
     this.endPass();
     if (this.uniformUsed) this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformStaging, 0, this.uniformUsed);
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     for (const b of this.retired) b.destroy(); // freed by the driver once the submitted work is done
     this.retired = [];
+    this.stats.submits++;
+    this.stats.submitMs += performance.now() - t0;
     this.uniformUsed = 0;
     this.dispatches = 0;
   }
