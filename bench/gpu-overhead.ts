@@ -58,18 +58,26 @@ for (const [M, K, N] of [
   w.dispose();
 }
 
-// Host cost of a launch against the number of storage buffers it binds (bind groups cached, 100
-// launches per submit, as in a decode step): record time and submit time per launch.
-for (const nb of [2, 6, 11]) {
+// Host cost of a launch (bind groups cached, 100 launches per submit, as in a decode step): record
+// and submit time per launch, against the number of storage buffers bound, with uniforms or not,
+// one pipeline or alternating, small or large buffers.
+async function launchCost(label: string, nb: number, o: { uniforms: boolean; pipelines: number; bytes: number; sets?: number }): Promise<void> {
   const decls = Array.from({ length: nb }, (_, i) => `@group(0) @binding(${i}) var<storage, read_write> b${i}: array<f32>;`).join('\n');
   const touch = Array.from({ length: nb }, (_, i) => `b${i}[0] += 1.0;`).join(' ');
-  const kernel = { key: `probe_bindings_${nb}`, code: () => `${decls}\n@compute @workgroup_size(1) fn main() { ${touch} }` };
-  const bufs = Array.from({ length: nb }, () => gpu.ctx.buffer(256, 'probe'));
+  const uni = o.uniforms ? `struct P { a: u32 }\n@group(0) @binding(${nb}) var<uniform> p: P;` : '';
+  const use = o.uniforms ? 'b0[1] = f32(p.a);' : '';
+  const kernels = Array.from({ length: o.pipelines }, (_, k) => ({
+    key: `probe_${nb}_${o.uniforms}_${k}`,
+    code: () => `${decls}\n${uni}\n@compute @workgroup_size(1) fn main() { ${touch} ${use} let k = ${k}u; }`,
+  }));
+  // `sets` distinct groups of buffers, used in turn (a decode step touches hundreds of buffers).
+  const sets = Array.from({ length: o.sets ?? 1 }, () => Array.from({ length: nb }, () => gpu.ctx.buffer(o.bytes, 'probe')));
+  const u = o.uniforms ? new ArrayBuffer(16) : null;
   let record = 0;
   let submit = 0;
   for (let rep = 0; rep < 30; rep++) {
     const t0 = performance.now();
-    for (let i = 0; i < 100; i++) gpu.ctx.dispatch(kernel, bufs, null, [1]);
+    for (let i = 0; i < 100; i++) gpu.ctx.dispatch(kernels[i % o.pipelines]!, sets[i % sets.length]!, u, [1]);
     const t1 = performance.now();
     gpu.ctx.flush();
     const t2 = performance.now();
@@ -79,6 +87,11 @@ for (const nb of [2, 6, 11]) {
     }
     await gpu.sync();
   }
-  emit({ bench: 'launch_cost_by_bindings', bindings: nb, record_us: +((record * 1000) / 2500).toFixed(2), submit_us: +((submit * 1000) / 2500).toFixed(2) });
-  for (const b of bufs) gpu.ctx.release(b);
+  emit({ bench: 'launch_cost', label, bindings: nb, ...o, record_us: +((record * 1000) / 2500).toFixed(2), submit_us: +((submit * 1000) / 2500).toFixed(2) });
+  for (const b of sets.flat()) gpu.ctx.release(b);
 }
+for (const nb of [2, 6, 11]) await launchCost('bindings', nb, { uniforms: false, pipelines: 1, bytes: 256 });
+await launchCost('uniforms', 6, { uniforms: true, pipelines: 1, bytes: 256 });
+await launchCost('4 pipelines', 6, { uniforms: true, pipelines: 4, bytes: 256 });
+await launchCost('64 MB buffers', 6, { uniforms: true, pipelines: 4, bytes: 64 << 20 });
+await launchCost('100 buffer sets', 6, { uniforms: true, pipelines: 4, bytes: 4096, sets: 100 });

@@ -11,7 +11,9 @@ import type { Tensor } from '../src/tensor/tensor.js';
 const gpu = (await initWebGPU()) as WebGpuBackend;
 const rng = new RandomSource(5);
 const o = { device: 'webgpu' as const };
-const H = 768, E = 1536, N = 16, R = 48, K = 4, V = Number(process.env["BENCH_VOCAB"] ?? 50280);
+// BENCH_HIDDEN shrinks the model (same launches, little GPU work) to tell host-bound from GPU-bound.
+const H = Number(process.env['BENCH_HIDDEN'] ?? 768), E = 2 * H, N = 16, R = Math.ceil(H / 16), K = 4;
+const V = Number(process.env['BENCH_VOCAB'] ?? 50280);
 const r = (shape: number[], lo = -0.1, hi = 0.1) => randomUniform(shape, lo, hi, rng, o);
 const w = {
   h: r([1, H]), normWeight: r([H], 0.9, 1.1), inProj: r([2 * E, H]), convWeight: r([E, K]), convBias: r([E]),
@@ -82,7 +84,7 @@ await time('argmax 50280', () => [argmax(logits)]);
     }
   }
   const wall = performance.now() - t0;
-  console.log(JSON.stringify({ bench: 'decode_breakdown', record_us_per_token: +((record * 1000) / steps).toFixed(1), submit_us_per_token: +((submit * 1000) / steps).toFixed(1), wall_us_per_token: +((wall * 1000) / steps).toFixed(1), bind_group_misses_per_token: +((st.bindGroupMisses - base.bindGroupMisses) / steps).toFixed(2), bind_group_hits_per_token: +((st.bindGroupHits - base.bindGroupHits) / steps).toFixed(2), flush_us_per_token: +(((st.submitMs - base.submitMs) * 1000) / steps).toFixed(1), submits_per_token: +((st.submits - base.submits) / steps).toFixed(2) }));
+  console.log(JSON.stringify({ bench: 'decode_breakdown', hidden: H, vocab: V, record_us_per_token: +((record * 1000) / steps).toFixed(1), submit_us_per_token: +((submit * 1000) / steps).toFixed(1), wall_us_per_token: +((wall * 1000) / steps).toFixed(1), bind_group_misses_per_token: +((st.bindGroupMisses - base.bindGroupMisses) / steps).toFixed(2), bind_group_hits_per_token: +((st.bindGroupHits - base.bindGroupHits) / steps).toFixed(2), flush_us_per_token: +(((st.submitMs - base.submitMs) * 1000) / steps).toFixed(1), submits_per_token: +((st.submits - base.submits) / steps).toFixed(2) }));
   for (const p of pending) p.ids.dispose();
   cache.dispose();
   model.dispose();
