@@ -5,7 +5,7 @@
  */
 import { ArgumentError } from '../errors.js';
 import { argmax } from '../ops/reduce.js';
-import { reshape } from '../ops/shape.js';
+import { concat, reshape } from '../ops/shape.js';
 import { keep, tidy } from '../tensor/memory.js';
 import type { CausalLM, DecodeCache } from './causal-lm.js';
 import { validateSamplingOptions, type SamplingOptions } from './logits-process.js';
@@ -32,6 +32,12 @@ export interface GenerateOptions extends SamplingOptions {
 
 /** Greedy steps recorded ahead of the token read-back (see generateSteps). */
 const LOOKAHEAD = 4;
+
+/** Greedy steps read back at once; MAMBA_TS_READ_EVERY overrides it (for benchmarking). */
+function readEvery(): number {
+  const env = typeof process !== 'undefined' ? Number(process.env['MAMBA_TS_READ_EVERY']) : NaN;
+  return Number.isInteger(env) && env > 0 ? env : 8;
+}
 
 function eosSet(model: CausalLM, o: GenerateOptions): Set<number> {
   const eos = o.eosTokenId === undefined ? model.eosTokenId : o.eosTokenId;
@@ -77,31 +83,40 @@ export async function* generateSteps<C extends DecodeCache>(
     o.onStep?.(tokens);
     return tokens;
   };
-  const pending: { ids: Tensor; data: Promise<ArrayLike<number>> }[] = [];
+  // Greedy steps whose ids are read back together, and the steps recorded since the last read.
+  const pending: { tensors: Tensor[]; steps: number; data: Promise<ArrayLike<number>> }[] = [];
+  let group: Tensor[] = [];
   try {
     if (greedyOnDevice) {
-      // The argmax stays on the device and feeds the next step directly; token ids are read back
-      // LOOKAHEAD steps behind, so the read-back latency overlaps with the following steps.
+      // The argmax stays on the device and feeds the next step directly. Ids are read back
+      // READ_EVERY steps at a time, LOOKAHEAD steps behind, so the read-back latency overlaps
+      // with the following steps.
+      const B = inputIds.length;
+      const every = readEvery();
+      const behind = Math.max(1, Math.ceil(LOOKAHEAD / every));
       let next: number[][] | Tensor = inputIds;
-      for (let step = 0; step < maxNew; step++) {
+      let stop = false;
+      for (let step = 0; step < maxNew && !stop; step++) {
         const logits = model.nextLogits(next, cache);
-        const ids = keep(tidy(() => reshape(argmax(logits), [inputIds.length, 1])));
+        const ids = keep(tidy(() => reshape(argmax(logits), [B, 1])));
         logits.dispose();
-        pending.push({ ids, data: ids.data() });
+        group.push(ids);
         next = ids;
-        if (pending.length > LOOKAHEAD || step === maxNew - 1) {
+        const last = step === maxNew - 1;
+        if (group.length === every || last) {
+          const all = group.length === 1 ? group[0]! : keep(concat(group, 1)); // (B, steps)
+          pending.push({ tensors: group.length === 1 ? group : [...group, all], steps: group.length, data: all.data() });
+          group = [];
+        }
+        while (pending.length > (last ? 0 : behind) && !stop) {
           const p = pending.shift()!;
           const data = await p.data;
-          p.ids.dispose();
-          yield finish(data);
-          if (done.every(Boolean)) break;
+          for (const t of p.tensors) t.dispose();
+          for (let j = 0; j < p.steps && !stop; j++) {
+            yield finish(Array.from({ length: B }, (_, b) => data[b * p.steps + j]!));
+            stop = done.every(Boolean);
+          }
         }
-      }
-      while (pending.length) {
-        const p = pending.shift()!;
-        const data = await p.data;
-        p.ids.dispose();
-        if (!done.every(Boolean)) yield finish(data);
       }
     } else {
       let next: number[][] = inputIds;
@@ -119,8 +134,9 @@ export async function* generateSteps<C extends DecodeCache>(
     // Also reached when the caller stops iterating early: drop the reads still in flight.
     for (const p of pending) {
       p.data.catch(() => undefined);
-      p.ids.dispose();
+      for (const t of p.tensors) t.dispose();
     }
+    for (const t of group) t.dispose();
     cache.dispose();
     o.streamer?.end();
   }

@@ -16,12 +16,12 @@ export interface Kernel {
 
 const UNIFORM_ALIGN = 256;
 const UNIFORM_CAPACITY = 256 * 1024;
-const MAX_DISPATCHES_PER_SUBMIT = 512;
+const MAX_DISPATCHES_PER_SUBMIT = 1024;
 const BIND_GROUP_CACHE = 8192;
 
 export class GpuContext {
   readonly pool: BufferPool;
-  private pipelines = new Map<string, GPUComputePipeline>();
+  private pipelines = new Map<string, { pipe: GPUComputePipeline; layout: GPUBindGroupLayout }>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private uniformBuffer: GPUBuffer;
@@ -79,52 +79,66 @@ export class GpuContext {
     this.pass = null;
   }
 
-  private pipeline(k: Kernel): GPUComputePipeline {
+  /**
+   * Pipelines with explicit layouts read off the WGSL bindings: the uniform binding takes a dynamic
+   * offset, so one bind group serves a launch wherever its uniforms sit in the batch's buffer.
+   */
+  private pipeline(k: Kernel): { pipe: GPUComputePipeline; layout: GPUBindGroupLayout } {
     let p = this.pipelines.get(k.key);
     if (!p) {
-      const module = this.device.createShaderModule({ code: k.code(), label: k.key });
-      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: k.key });
+      const code = k.code();
+      const entries: GPUBindGroupLayoutEntry[] = [];
+      for (const m of code.matchAll(/@binding\((\d+)\)\s*var<(storage|uniform)(?:\s*,\s*(read_write|read))?>/g)) {
+        const type: GPUBufferBindingType = m[2] === 'uniform' ? 'uniform' : m[3] === 'read_write' ? 'storage' : 'read-only-storage';
+        entries.push({ binding: Number(m[1]), visibility: GPUShaderStage.COMPUTE, buffer: { type, hasDynamicOffset: type === 'uniform' } });
+      }
+      const layout = this.device.createBindGroupLayout({ entries, label: k.key });
+      const module = this.device.createShaderModule({ code, label: k.key });
+      const pipe = this.device.createComputePipeline({
+        layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+        compute: { module, entryPoint: 'main' },
+        label: k.key,
+      });
+      p = { pipe, layout };
       this.pipelines.set(k.key, p);
     }
     return p;
   }
 
-  /**
-   * Records one launch: `buffers` bind to 0..n-1 in order and the uniforms (if any) to n.
-   * Every binding must be used by the kernel (layouts are derived from the shader).
-   */
+  /** Records one launch: `buffers` bind to 0..n-1 in order and the uniforms (if any) to n. */
   dispatch(k: Kernel, buffers: GPUBuffer[], uniforms: ArrayBuffer | null, groups: [number, number?, number?]): void {
     if (uniforms && this.uniformUsed + uniforms.byteLength > UNIFORM_CAPACITY) this.flush();
-    const pipe = this.pipeline(k);
+    const { pipe, layout } = this.pipeline(k);
     const offset = this.uniformUsed;
     if (uniforms) {
       this.uniformStaging.set(new Uint8Array(uniforms), offset);
       this.uniformUsed += Math.ceil(uniforms.byteLength / UNIFORM_ALIGN) * UNIFORM_ALIGN;
     }
-    const bindGroup = this.bindGroup(k, pipe, buffers, uniforms ? { offset, size: uniforms.byteLength } : null);
+    const bindGroup = this.bindGroup(k, layout, buffers, uniforms ? uniforms.byteLength : 0);
     if (!this.pass) this.pass = this.getEncoder().beginComputePass();
     this.pass.setPipeline(pipe);
-    this.pass.setBindGroup(0, bindGroup);
+    if (uniforms) this.pass.setBindGroup(0, bindGroup, [offset]);
+    else this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(groups[0], groups[1] ?? 1, groups[2] ?? 1);
     if (++this.dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
   }
 
   /**
-   * Bind groups are cached by (kernel, buffers, uniform slot): decoding repeats the same launches on
-   * the same pooled buffers every token, and creating bind groups is a large part of a launch's
+   * Bind groups are cached by (kernel, buffers, uniform size): decoding repeats the same launches
+   * on the same pooled buffers every token, and creating bind groups is a large part of a launch's
    * host cost. A destroyed buffer's id is never reused, so a stale entry is never hit.
    */
-  private bindGroup(k: Kernel, pipe: GPUComputePipeline, buffers: GPUBuffer[], u: { offset: number; size: number } | null): GPUBindGroup {
+  private bindGroup(k: Kernel, layout: GPUBindGroupLayout, buffers: GPUBuffer[], uniformBytes: number): GPUBindGroup {
     let key = k.key;
     for (const b of buffers) key += `,${this.bufferId(b)}`;
-    if (u) key += `|${u.offset}:${u.size}`;
+    if (uniformBytes) key += `|${uniformBytes}`;
     let g = this.bindGroups.get(key);
     if (g) this.stats.bindGroupHits++;
     else {
       this.stats.bindGroupMisses++;
       const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
-      if (u) entries.push({ binding: buffers.length, resource: { buffer: this.uniformBuffer, offset: u.offset, size: u.size } });
-      g = this.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
+      if (uniformBytes) entries.push({ binding: buffers.length, resource: { buffer: this.uniformBuffer, offset: 0, size: uniformBytes } });
+      g = this.device.createBindGroup({ layout, entries });
       if (this.bindGroups.size >= BIND_GROUP_CACHE) this.bindGroups.clear();
       this.bindGroups.set(key, g);
     }
