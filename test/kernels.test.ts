@@ -1,4 +1,8 @@
+import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { UnsupportedError } from '../src/errors.js';
+import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
+import { zeros } from '../src/ops/create.js';
 import { tidy } from '../src/tensor/memory.js';
 import { getBackend } from '../src/backend/registry.js';
 import { kernelCases } from './conformance-cases.js';
@@ -21,3 +25,15 @@ for (const device of await availableDevices()) {
     }
   });
 }
+
+test('a WebGPU buffer over the adapter binding limit is refused with a clear error', async (t) => {
+  if (!(await availableDevices()).includes('webgpu')) {
+    t.skip('no WebGPU adapter');
+    return;
+  }
+  const limit = (getBackend('webgpu') as WebGpuBackend).ctx.maxBinding;
+  assert.throws(
+    () => zeros([Math.floor(limit / 4) + 1], { device: 'webgpu' }),
+    (e: Error) => e instanceof UnsupportedError && /maxStorageBufferBindingSize \(\d+\); use the CPU or a smaller shape/.test(e.message),
+  );
+});

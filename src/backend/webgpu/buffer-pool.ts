@@ -23,8 +23,9 @@ export class BufferPool {
     private readonly maxPooledBytes = 2 ** 31,
   ) {}
 
-  acquire(bytes: number): GPUBuffer {
-    const size = sizeClass(bytes);
+  /** A buffer of at least `bytes`; its size class is capped at `cap` (the binding limit). */
+  acquire(bytes: number, cap = Infinity): GPUBuffer {
+    const size = Math.max(Math.ceil(bytes / 4) * 4, Math.min(sizeClass(bytes), cap));
     const list = this.free.get(size);
     const b = list?.pop();
     this.held += size;

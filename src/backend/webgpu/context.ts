@@ -54,7 +54,7 @@ export class GpuContext {
         `webgpu: ${what} needs ${bytes} bytes, more than this adapter's maxStorageBufferBindingSize (${this.maxBinding}); use the CPU or a smaller shape`,
       );
     }
-    return this.pool.acquire(bytes);
+    return this.pool.acquire(bytes, this.maxBinding);
   }
 
   /**
