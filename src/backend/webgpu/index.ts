@@ -49,15 +49,13 @@ export class WebGpuBackend implements Backend {
   private bytes = 0;
   /** Bound where an optional input is absent (flags in the uniforms say so). */
   private dummy: GPUBuffer;
-  /** Bound where a kernel variant writes nothing; separate, as a buffer may not be both read and written in one dispatch. */
-  private dummyOut: GPUBuffer;
+  private packedParams = new Map<string, { buffer: GPUBuffer; sources: Tensor[] }>();
 
   private constructor(
     readonly ctx: GpuContext,
     readonly adapterInfo: string,
   ) {
     this.dummy = ctx.buffer(256, 'placeholder');
-    this.dummyOut = ctx.buffer(256, 'placeholder');
   }
 
   static async create(): Promise<WebGpuBackend> {
@@ -311,6 +309,35 @@ export class WebGpuBackend implements Backend {
     return n < 1 << 18 ? 16 : n < 1 << 22 ? 32 : 64;
   }
 
+  /**
+   * The packed per-channel SSM parameters [A (D, N) | D (D) | Δ bias (D)] (zeros where absent), so
+   * that the scan kernels stay within 8 storage bindings. Packed once per parameter set: the cache
+   * is keyed by the tensors' ids (never reused) and drops entries whose tensors were disposed.
+   */
+  private ssmParams(A: Tensor, D: Tensor | null, bias: Tensor | null): GPUBuffer {
+    const key = `${A.id}:${D?.id ?? 0}:${bias?.id ?? 0}`;
+    const hit = this.packedParams.get(key);
+    if (hit && !hit.sources.some((t) => t.isDisposed)) return hit.buffer;
+    if (hit) this.dropPacked(key);
+    const [dim, N] = A.shape as [number, number];
+    const bytes = (dim * N + 2 * dim) * 4;
+    const buffer = this.ctx.buffer(bytes, 'packed SSM parameters');
+    this.ctx.clear(buffer, bytes);
+    this.ctx.copy(this.buf(A), 0, buffer, 0, dim * N * 4);
+    if (D) this.ctx.copy(this.buf(D), 0, buffer, dim * N * 4, dim * 4);
+    if (bias) this.ctx.copy(this.buf(bias), 0, buffer, (dim * N + dim) * 4, dim * 4);
+    // Drop packs whose parameters are gone (e.g. replaced by training updates) before adding one.
+    for (const [k, e] of this.packedParams) if (e.sources.some((t) => t.isDisposed)) this.dropPacked(k);
+    this.packedParams.set(key, { buffer, sources: [A, D, bias].filter((t): t is Tensor => t !== null) });
+    return buffer;
+  }
+  private dropPacked(key: string): void {
+    const e = this.packedParams.get(key);
+    if (!e) return;
+    this.packedParams.delete(key);
+    this.ctx.release(e.buffer);
+  }
+
   selectiveScan(i: ScanInputs, o: ScanOptions): { out: Tensor; lastState: Tensor } {
     const [B, L, D] = i.u.shape as [number, number, number];
     const N = i.A.shape[1]!;
@@ -319,21 +346,24 @@ export class WebGpuBackend implements Backend {
     const out = this.make(i.u.shape);
     const last = this.make([B, D, N]);
     const flags = (hasH0: boolean, h0Chunks: number) =>
-      new Uniforms(44).u32(B, L, D, T, nC, i.D ? 1 : 0, i.z ? 1 : 0, i.deltaBias ? 1 : 0, hasH0 ? 1 : 0, o.deltaSoftplus ? 1 : 0, h0Chunks);
+      new Uniforms(36).u32(B, L, D, T, nC, i.z ? 1 : 0, hasH0 ? 1 : 0, o.deltaSoftplus ? 1 : 0, h0Chunks).buffer;
     const groups: [number, number, number] = [Math.ceil(D / SCAN_WG), nC, B];
-    const [u, delta, A, Bm, Cm, Dv, z, bias] = [i.u, i.delta, i.A, i.B, i.C, i.D, i.z, i.deltaBias].map((t) => this.buf(t));
-    const outputs = (h0: GPUBuffer, hasH0: boolean, h0Chunks: number) =>
-      this.ctx.dispatch(scanOutputKernel(N), [u!, delta!, A!, Bm!, Cm!, Dv!, z!, bias!, h0, this.buf(out), this.buf(last)], flags(hasH0, h0Chunks).buffer, groups);
+    const sp = this.ssmParams(i.A, i.D, i.deltaBias);
+    const [u, delta, Bm, Cm, z] = [i.u, i.delta, i.B, i.C, i.z].map((t) => this.buf(t)) as GPUBuffer[];
+    const outputs = (hs: GPUBuffer, hasH0: boolean, h0Chunks: number) =>
+      this.ctx.dispatch(scanOutputKernel(N), [u!, delta!, sp, Bm!, Cm!, z!, hs, this.buf(out)], flags(hasH0, h0Chunks), groups);
     if (nC === 1) {
-      outputs(this.buf(i.initialState), !!i.initialState, 1);
+      // The kernel starts from the last-state buffer and leaves the final state there.
+      if (i.initialState) this.ctx.copy(this.buf(i.initialState), 0, this.buf(last), 0, B * D * N * 4);
+      outputs(this.buf(last), !!i.initialState, 1);
       return { out, lastState: last };
     }
     const hEnd = this.make([B, nC, D, N]);
     const dSum = this.make([B, nC, D]);
     const H = this.make([B, nC + 1, D, N]); // chunk-boundary states (a backward pass would keep them)
     const f = flags(!!i.initialState, 1);
-    this.ctx.dispatch(scanChunkStateKernel(N), [u!, delta!, A!, Bm!, bias!, this.buf(hEnd), this.buf(dSum)], f.buffer, groups);
-    this.run1d(scanCarryKernel(N), [A!, this.buf(dSum), this.buf(hEnd), this.buf(i.initialState), this.buf(H), this.buf(last)], f, B * D * N);
+    this.ctx.dispatch(scanChunkStateKernel(N), [u!, delta!, sp, Bm!, this.buf(hEnd), this.buf(dSum)], f, groups);
+    this.ctx.dispatch(scanCarryKernel(N), [sp, this.buf(dSum), this.buf(hEnd), this.buf(i.initialState), this.buf(H), this.buf(last)], f, grid1d(B * D * N));
     outputs(this.buf(H), true, nC + 1);
     for (const t of [hEnd, dSum, H]) t.dispose();
     return { out, lastState: last };
@@ -343,9 +373,11 @@ export class WebGpuBackend implements Backend {
     const [B, D, N] = i.state.shape as [number, number, number];
     const out = this.make([B, D]);
     const st = this.make(i.state.shape);
-    const u = new Uniforms(24).u32(B, D, i.D ? 1 : 0, i.z ? 1 : 0, i.dtBias ? 1 : 0, o.deltaSoftplus ? 1 : 0);
-    const bufs = [i.state, i.x, i.dt, i.A, i.B, i.C, i.D, i.z, i.dtBias].map((t) => this.buf(t));
-    this.ctx.dispatch(stateUpdateKernel(N), [...bufs, this.buf(out), this.buf(st)], u.buffer, [Math.ceil((B * D) / 64)]);
+    this.ctx.copy(this.buf(i.state), 0, this.buf(st), 0, B * D * N * 4); // updated in place below
+    const u = new Uniforms(16).u32(B, D, i.z ? 1 : 0, o.deltaSoftplus ? 1 : 0);
+    const sp = this.ssmParams(i.A, i.D, i.dtBias);
+    const bufs = [i.x, i.dt].map((t) => this.buf(t));
+    this.ctx.dispatch(stateUpdateKernel(N), [...bufs, sp, this.buf(i.B), this.buf(i.C), this.buf(i.z), this.buf(out), this.buf(st)], u.buffer, [Math.ceil((B * D) / 64)]);
     return { out, state: st };
   }
 
@@ -378,7 +410,7 @@ export class WebGpuBackend implements Backend {
     );
     this.ctx.dispatch(
       dtSsmUpdateKernel(N, weightDType(i.dtProj.dtype)),
-      [this.buf(xd), this.buf(i.dtProj), this.buf(i.dtProjBias), this.buf(i.A), this.buf(i.D), this.buf(xc), this.buf(xz), this.buf(i.ssmState), this.buf(ssmState), this.buf(y)],
+      [this.buf(xd), this.buf(i.dtProj), this.ssmParams(i.A, i.D, i.dtProjBias), this.buf(xc), this.buf(xz), this.buf(i.ssmState), this.buf(ssmState), this.buf(y)],
       new Uniforms(16).u32(B, E, R, J).buffer,
       [Math.ceil((B * E) / 64)],
     );

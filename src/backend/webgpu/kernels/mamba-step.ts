@@ -126,32 +126,30 @@ struct P { B: u32, E: u32, R: u32, J: u32 }
 const NS = ${N}u;
 @group(0) @binding(0) var<storage, read> XD: array<f32>;    // (B, J): dt_low (R), B (N), C (N)
 ${weightBinding('Wdt', 1, wt, '// (E, R)')}
-@group(0) @binding(2) var<storage, read> bdt: array<f32>;   // (E)
-@group(0) @binding(3) var<storage, read> A: array<f32>;     // (E, N), already -exp(A_log)
-@group(0) @binding(4) var<storage, read> Dv: array<f32>;    // (E)
-@group(0) @binding(5) var<storage, read> XC: array<f32>;    // (B, E)
-@group(0) @binding(6) var<storage, read> XZ: array<f32>;    // (B, 2E): z is the second half
-@group(0) @binding(7) var<storage, read> H0: array<f32>;    // (B, E, N)
-@group(0) @binding(8) var<storage, read_write> H1: array<f32>; // (B, E, N)
-@group(0) @binding(9) var<storage, read_write> Y: array<f32>;  // (B, E)
-@group(0) @binding(10) var<uniform> p: P;
+@group(0) @binding(2) var<storage, read> SP: array<f32>;    // [A (E, N) = -exp(A_log) | D (E) | dt bias (E)]
+@group(0) @binding(3) var<storage, read> XC: array<f32>;    // (B, E)
+@group(0) @binding(4) var<storage, read> XZ: array<f32>;    // (B, 2E): z is the second half
+@group(0) @binding(5) var<storage, read> H0: array<f32>;    // (B, E, N)
+@group(0) @binding(6) var<storage, read_write> H1: array<f32>; // (B, E, N)
+@group(0) @binding(7) var<storage, read_write> Y: array<f32>;  // (B, E)
+@group(0) @binding(8) var<uniform> p: P;
 @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x;
   if (i >= p.B * p.E) { return; }
   let d = i % p.E;
   let b = i / p.E;
-  var dt = bdt[d];
+  var dt = SP[p.E * NS + p.E + d];
   for (var r = 0u; r < p.R; r++) { dt = fma(Wdt_at(d * p.R + r), XD[b * p.J + r], dt); }
   dt = select(log(1.0 + exp(dt)), dt, dt > 20.0);
   let u = XC[i];
   let du = dt * u;
   var y = 0.0;
   for (var n = 0u; n < NS; n++) {
-    let h = fma(exp(dt * A[d * NS + n]), H0[i * NS + n], du * XD[b * p.J + p.R + n]);
+    let h = fma(exp(dt * SP[d * NS + n]), H0[i * NS + n], du * XD[b * p.J + p.R + n]);
     H1[i * NS + n] = h;
     y = fma(XD[b * p.J + p.R + NS + n], h, y);
   }
-  y = fma(Dv[d], u, y);
+  y = fma(SP[p.E * NS + d], u, y);
   let z = XZ[b * 2u * p.E + p.E + d];
   Y[i] = y * (z / (1.0 + exp(-z)));
 }`,

@@ -12,13 +12,16 @@
  *                    kernel's backward does) and write y = (C·h + D·u) · silu(z).
  * A sequence that fits one chunk (decoding, short prompts) needs only step 3, from the initial state.
  * Step 3 is scan-reference.ts's loop; steps 1–2 are scan-chunked.ts's stitching.
+ *
+ * Per-channel parameters come packed in one buffer SP = [A (D, N) | D (D) | Δ bias (D)] (absent ones
+ * as zeros), so that no kernel binds more than 8 storage buffers (WebGPU's default limit).
  */
 import { FLAT_INDEX, WG, type Kernel } from '../context.js';
 
 export const SCAN_WG = 64;
 
 const PARAMS = /* wgsl */ `
-struct P { B: u32, L: u32, D: u32, T: u32, nC: u32, hasD: u32, hasZ: u32, hasBias: u32, hasH0: u32, softplus: u32, h0Chunks: u32 }
+struct P { B: u32, L: u32, D: u32, T: u32, nC: u32, hasZ: u32, hasH0: u32, softplus: u32, h0Chunks: u32 }
 fn softplus(x: f32) -> f32 { return select(log(1.0 + exp(x)), x, x > 20.0); }
 fn silu(x: f32) -> f32 { return x / (1.0 + exp(-x)); }
 // A is pre-scaled by log2 e so that exp(ΔA) = exp2(Δ·A·log2 e): the GPU's native exponential is exp2.
@@ -34,12 +37,11 @@ ${PARAMS}
 const NS = ${N}u;
 @group(0) @binding(0) var<storage, read> U: array<f32>;        // (B, L, D)
 @group(0) @binding(1) var<storage, read> Dl: array<f32>;       // (B, L, D) δ before bias
-@group(0) @binding(2) var<storage, read> A: array<f32>;        // (D, N)
+@group(0) @binding(2) var<storage, read> SP: array<f32>;       // [A (D, N) | D (D) | bias (D)]
 @group(0) @binding(3) var<storage, read> Bm: array<f32>;       // (B, L, N)
-@group(0) @binding(4) var<storage, read> bias: array<f32>;     // (D)
-@group(0) @binding(5) var<storage, read_write> hEnd: array<f32>; // (B, nC, D, N)
-@group(0) @binding(6) var<storage, read_write> dSum: array<f32>; // (B, nC, D)
-@group(0) @binding(7) var<uniform> p: P;
+@group(0) @binding(4) var<storage, read_write> hEnd: array<f32>; // (B, nC, D, N)
+@group(0) @binding(5) var<storage, read_write> dSum: array<f32>; // (B, nC, D)
+@group(0) @binding(6) var<uniform> p: P;
 @compute @workgroup_size(${SCAN_WG}) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let d = gid.x;
   let c = wid.y;
@@ -47,9 +49,8 @@ const NS = ${N}u;
   if (d >= p.D) { return; }
   var h: array<f32, NS>;
   var a: array<f32, NS>;
-  for (var n = 0u; n < NS; n++) { a[n] = A[d * NS + n] * LOG2E; h[n] = 0.0; }
-  var dBias = 0.0;
-  if (p.hasBias == 1u) { dBias = bias[d]; }
+  for (var n = 0u; n < NS; n++) { a[n] = SP[d * NS + n] * LOG2E; h[n] = 0.0; }
+  let dBias = SP[p.D * NS + p.D + d];
   let t1 = min(p.L, (c + 1u) * p.T);
   var sum = 0.0;
   for (var t = c * p.T; t < t1; t++) {
@@ -75,7 +76,7 @@ export function scanCarryKernel(N: number): Kernel {
     code: () => /* wgsl */ `
 ${PARAMS}
 const NS = ${N}u;
-@group(0) @binding(0) var<storage, read> A: array<f32>;        // (D, N)
+@group(0) @binding(0) var<storage, read> SP: array<f32>;       // [A (D, N) | ...]
 @group(0) @binding(1) var<storage, read> dSum: array<f32>;     // (B, nC, D)
 @group(0) @binding(2) var<storage, read> hEnd: array<f32>;     // (B, nC, D, N)
 @group(0) @binding(3) var<storage, read> H0: array<f32>;       // (B, D, N)
@@ -89,7 +90,7 @@ ${FLAT_INDEX}
   let n = i % NS;
   let d = (i / NS) % p.D;
   let b = i / (NS * p.D);
-  let a = A[d * NS + n] * LOG2E;
+  let a = SP[d * NS + n] * LOG2E;
   var carry = 0.0;
   if (p.hasH0 == 1u) { carry = H0[i]; }
   H[((b * (p.nC + 1u)) * p.D + d) * NS + n] = carry;
@@ -120,9 +121,9 @@ ${FLAT_INDEX}
 }
 
 /**
- * Step 3: outputs of a chunk from its entering state, read from H0 laid out (B, h0Chunks, D, N)
- * (the initial state when h0Chunks = 1, the carried states otherwise). With one chunk it also
- * writes the last state.
+ * Step 3: outputs of a chunk from its entering state, read from HS laid out (B, h0Chunks, D, N):
+ * with one chunk, HS is the last-state buffer (holding the initial state when there is one) and is
+ * overwritten with the final state; with several, HS holds the carried states and is only read.
  */
 export function scanOutputKernel(N: number): Kernel {
   return {
@@ -132,16 +133,13 @@ ${PARAMS}
 const NS = ${N}u;
 @group(0) @binding(0) var<storage, read> U: array<f32>;        // (B, L, D)
 @group(0) @binding(1) var<storage, read> Dl: array<f32>;       // (B, L, D)
-@group(0) @binding(2) var<storage, read> A: array<f32>;        // (D, N)
+@group(0) @binding(2) var<storage, read> SP: array<f32>;       // [A (D, N) | D (D) | bias (D)]
 @group(0) @binding(3) var<storage, read> Bm: array<f32>;       // (B, L, N)
 @group(0) @binding(4) var<storage, read> Cm: array<f32>;       // (B, L, N)
-@group(0) @binding(5) var<storage, read> Dv: array<f32>;       // (D)
-@group(0) @binding(6) var<storage, read> Z: array<f32>;        // (B, L, D)
-@group(0) @binding(7) var<storage, read> bias: array<f32>;     // (D)
-@group(0) @binding(8) var<storage, read> H0: array<f32>;       // (B, h0Chunks, D, N)
-@group(0) @binding(9) var<storage, read_write> Y: array<f32>;  // (B, L, D)
-@group(0) @binding(10) var<storage, read_write> last: array<f32>; // (B, D, N), written when nC == 1
-@group(0) @binding(11) var<uniform> p: P;
+@group(0) @binding(5) var<storage, read> Z: array<f32>;        // (B, L, D)
+@group(0) @binding(6) var<storage, read_write> HS: array<f32>; // (B, h0Chunks, D, N)
+@group(0) @binding(7) var<storage, read_write> Y: array<f32>;  // (B, L, D)
+@group(0) @binding(8) var<uniform> p: P;
 @compute @workgroup_size(${SCAN_WG}) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let d = gid.x;
   let c = wid.y;
@@ -151,14 +149,12 @@ const NS = ${N}u;
   var a: array<f32, NS>;
   let hb = ((b * p.h0Chunks + c) * p.D + d) * NS;
   for (var n = 0u; n < NS; n++) {
-    a[n] = A[d * NS + n] * LOG2E;
+    a[n] = SP[d * NS + n] * LOG2E;
     h[n] = 0.0;
-    if (p.hasH0 == 1u) { h[n] = H0[hb + n]; }
+    if (p.hasH0 == 1u) { h[n] = HS[hb + n]; }
   }
-  var dBias = 0.0;
-  if (p.hasBias == 1u) { dBias = bias[d]; }
-  var dSkip = 0.0;
-  if (p.hasD == 1u) { dSkip = Dv[d]; }
+  let dSkip = SP[p.D * NS + d];
+  let dBias = SP[p.D * NS + p.D + d];
   let t1 = min(p.L, (c + 1u) * p.T);
   for (var t = c * p.T; t < t1; t++) {
     let i = (b * p.L + t) * p.D + d;
@@ -177,48 +173,47 @@ const NS = ${N}u;
     Y[i] = y;
   }
   if (p.nC == 1u) {
-    for (var n = 0u; n < NS; n++) { last[(b * p.D + d) * NS + n] = h[n]; }
+    for (var n = 0u; n < NS; n++) { HS[(b * p.D + d) * NS + n] = h[n]; }
   }
 }`,
   };
 }
 
-/** One decode step: thread per (b, d). */
+/**
+ * One decode step: thread per (b, d). S1 holds the state on entry (copied from the input state)
+ * and is updated in place.
+ */
 export function stateUpdateKernel(N: number): Kernel {
   return {
     key: `state_update_${N}`,
     code: () => /* wgsl */ `
-struct P { B: u32, D: u32, hasD: u32, hasZ: u32, hasBias: u32, softplus: u32 }
+struct P { B: u32, D: u32, hasZ: u32, softplus: u32 }
 fn softplus(x: f32) -> f32 { return select(log(1.0 + exp(x)), x, x > 20.0); }
 const NS = ${N}u;
-@group(0) @binding(0) var<storage, read> S: array<f32>;        // (B, D, N)
-@group(0) @binding(1) var<storage, read> X: array<f32>;        // (B, D)
-@group(0) @binding(2) var<storage, read> Dt: array<f32>;       // (B, D)
-@group(0) @binding(3) var<storage, read> A: array<f32>;        // (D, N)
-@group(0) @binding(4) var<storage, read> Bm: array<f32>;       // (B, N)
-@group(0) @binding(5) var<storage, read> Cm: array<f32>;       // (B, N)
-@group(0) @binding(6) var<storage, read> Dv: array<f32>;       // (D)
-@group(0) @binding(7) var<storage, read> Z: array<f32>;        // (B, D)
-@group(0) @binding(8) var<storage, read> bias: array<f32>;     // (D)
-@group(0) @binding(9) var<storage, read_write> Y: array<f32>;  // (B, D)
-@group(0) @binding(10) var<storage, read_write> S1: array<f32>; // (B, D, N)
-@group(0) @binding(11) var<uniform> p: P;
+@group(0) @binding(0) var<storage, read> X: array<f32>;        // (B, D)
+@group(0) @binding(1) var<storage, read> Dt: array<f32>;       // (B, D)
+@group(0) @binding(2) var<storage, read> SP: array<f32>;       // [A (D, N) | D (D) | bias (D)]
+@group(0) @binding(3) var<storage, read> Bm: array<f32>;       // (B, N)
+@group(0) @binding(4) var<storage, read> Cm: array<f32>;       // (B, N)
+@group(0) @binding(5) var<storage, read> Z: array<f32>;        // (B, D)
+@group(0) @binding(6) var<storage, read_write> Y: array<f32>;  // (B, D)
+@group(0) @binding(7) var<storage, read_write> S1: array<f32>; // (B, D, N)
+@group(0) @binding(8) var<uniform> p: P;
 @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x;
   if (i >= p.B * p.D) { return; }
   let d = i % p.D;
   let b = i / p.D;
-  var dt = Dt[i];
-  if (p.hasBias == 1u) { dt += bias[d]; }
+  var dt = Dt[i] + SP[p.D * NS + p.D + d];
   if (p.softplus == 1u) { dt = softplus(dt); }
   let u = X[i];
   var y = 0.0;
   for (var n = 0u; n < NS; n++) {
-    let h = fma(exp(dt * A[d * NS + n]), S[i * NS + n], dt * Bm[b * NS + n] * u);
+    let h = fma(exp(dt * SP[d * NS + n]), S1[i * NS + n], dt * Bm[b * NS + n] * u);
     S1[i * NS + n] = h;
     y = fma(Cm[b * NS + n], h, y);
   }
-  if (p.hasD == 1u) { y = fma(Dv[d], u, y); }
+  y = fma(SP[p.D * NS + d], u, y);
   if (p.hasZ == 1u) { y = y * (Z[i] / (1.0 + exp(-Z[i]))); }
   Y[i] = y;
 }`,
