@@ -20,6 +20,7 @@ import { weightDType } from './kernels/weights.js';
 import { sizeOf, stridesOf, type Shape } from '../../tensor/shape.js';
 import { StorageRef, Tensor } from '../../tensor/tensor.js';
 import { acquireDevice } from './device.js';
+import { UnsupportedError } from '../../errors.js';
 import { GpuContext, grid1d, Uniforms, type Kernel } from './context.js';
 import { affineKernel, binaryKernel, castKernel, unaryKernel } from './kernels/elementwise.js';
 import { stridedCopyKernel } from './kernels/copy.js';
@@ -38,7 +39,9 @@ class GpuStorage implements Storage {
 
 const MAX_RANK = 8;
 
+/** Shapes and strides for the rank-generic kernels (binary ops, strided copies), at most rank 8. */
 function vec8(values: readonly number[]): number[] {
+  if (values.length > MAX_RANK) throw new UnsupportedError(`webgpu: tensors of rank ${values.length} (at most ${MAX_RANK}) are not supported`);
   const v = new Array<number>(MAX_RANK).fill(0);
   values.forEach((x, i) => (v[i] = x));
   return v;
