@@ -1,6 +1,6 @@
 /**
- * The safetensors format (https://github.com/huggingface/safetensors), read and written over bytes in
- * memory. No I/O here: callers hand in the file's bytes and a `source` (the file's path or URL) that
+ * The safetensors format (https://github.com/huggingface/safetensors), read (here) and written
+ * (safetensors-write.ts) over bytes in memory. No I/O here: callers hand in the file's bytes and a `source` (the file's path or URL) that
  * every error message names.
  *
  * Layout: an 8-byte little-endian u64 header length N, N bytes of JSON header
@@ -8,51 +8,12 @@
  * buffer; data_offsets are relative to the start of the data buffer. All numbers are little-endian.
  */
 
-import { ArgumentError, FormatError } from '../errors.js';
+import { FormatError } from '../errors.js';
+import { ITEM_SIZE, KNOWN_DTYPES, MAX_HEADER_BYTES, METADATA_KEY, alignedCopy, compareNames, describe, isNonNegativeInt, isPlainObject, isSafetensorsDtype, kindOf, product, shapeString, type SafetensorsDtype } from './safetensors-format.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../tensor/half.js';
 export { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 };
-
-
-export type SafetensorsDtype =
-  | 'F64'
-  | 'F32'
-  | 'F16'
-  | 'BF16'
-  | 'I64'
-  | 'I32'
-  | 'I16'
-  | 'I8'
-  | 'U64'
-  | 'U32'
-  | 'U16'
-  | 'U8'
-  | 'BOOL';
-
-/** Bytes per element of each dtype; also the list of dtypes this module knows. */
-const ITEM_SIZE: Readonly<Record<SafetensorsDtype, number>> = {
-  F64: 8,
-  F32: 4,
-  F16: 2,
-  BF16: 2,
-  I64: 8,
-  I32: 4,
-  I16: 2,
-  I8: 1,
-  U64: 8,
-  U32: 4,
-  U16: 2,
-  U8: 1,
-  BOOL: 1,
-};
-const KNOWN_DTYPES = Object.keys(ITEM_SIZE) as SafetensorsDtype[];
-
-export function isSafetensorsDtype(s: string): s is SafetensorsDtype {
-  return Object.prototype.hasOwnProperty.call(ITEM_SIZE, s);
-}
-
-export function dtypeItemSize(dtype: SafetensorsDtype): number {
-  return ITEM_SIZE[dtype];
-}
+export { dtypeItemSize, isSafetensorsDtype, type SafetensorsDtype } from './safetensors-format.js';
+export { serializeSafetensors, tensorByteLength, type TensorData, type TensorToWrite } from './safetensors-write.js';
 
 /** One tensor of a parsed file; byteOffset is absolute within the file's bytes. */
 export interface SafetensorsEntry {
@@ -61,71 +22,6 @@ export interface SafetensorsEntry {
   shape: number[];
   byteOffset: number;
   byteLength: number;
-}
-
-/** A header larger than this is certainly corrupt (the Rust library's limit is 100 MB too). */
-const MAX_HEADER_BYTES = 100_000_000;
-const METADATA_KEY = '__metadata__';
-
-/** Typed arrays are host-endian; the format is little-endian. Every realistic host is LE, but stay correct. */
-const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** Reverses each `itemSize`-byte group in place (little-endian <-> big-endian). */
-function swapBytes(bytes: Uint8Array, itemSize: number): void {
-  for (let i = 0; i + itemSize <= bytes.length; i += itemSize) {
-    for (let a = i, b = i + itemSize - 1; a < b; a++, b--) {
-      const t = bytes[a]!;
-      bytes[a] = bytes[b]!;
-      bytes[b] = t;
-    }
-  }
-}
-
-/**
- * Copies little-endian element bytes into a fresh buffer in host order. A copy because the data may
- * sit at any offset (typed arrays need aligned offsets) and because callers may keep the result.
- */
-function alignedCopy(raw: Uint8Array, itemSize: number): ArrayBuffer {
-  const buf = new ArrayBuffer(raw.byteLength);
-  const bytes = new Uint8Array(buf);
-  bytes.set(raw);
-  if (!HOST_LITTLE_ENDIAN && itemSize > 1) swapBytes(bytes, itemSize);
-  return buf;
-}
-
-/** A short rendering of a JSON value for error messages (never the whole of a huge value). */
-function describe(v: unknown): string {
-  let s: string;
-  try {
-    s = JSON.stringify(v) ?? String(v);
-  } catch {
-    s = String(v);
-  }
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
-
-function kindOf(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return `a ${typeof v}`;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function isNonNegativeInt(v: unknown): v is number {
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-}
-
-function product(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
-function shapeString(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
 }
 
 /** Numeric typed arrays whose elements are JS numbers. */
@@ -339,120 +235,4 @@ function parseEntry(name: string, value: unknown, dataStart: number, dataLength:
     at(`${dtype} ${shapeString(shape)} needs ${expected} bytes, but data_offsets [${begin}, ${end}] span ${end - begin}`);
   }
   return { name, dtype, shape: [...shape], byteOffset: dataStart + begin, byteLength: end - begin };
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Writing
-
-export type TensorData =
-  | Float64Array
-  | Float32Array
-  | Int32Array
-  | Int16Array
-  | Int8Array
-  | BigInt64Array
-  | BigUint64Array
-  | Uint32Array
-  | Uint16Array
-  | Uint8Array;
-
-/**
- * A tensor to serialize. `data` is the typed array matching the dtype (Uint16Array holding the raw
- * bits for F16/BF16, Uint8Array for U8/BOOL), or a Uint8Array of raw little-endian bytes for any dtype.
- */
-export interface TensorToWrite {
-  dtype: SafetensorsDtype;
-  shape: number[];
-  data: TensorData;
-}
-
-type TypedArrayCtor = { new (n: number): TensorData; readonly name: string };
-const ARRAY_FOR: Readonly<Record<SafetensorsDtype, TypedArrayCtor>> = {
-  F64: Float64Array,
-  F32: Float32Array,
-  F16: Uint16Array,
-  BF16: Uint16Array,
-  I64: BigInt64Array,
-  I32: Int32Array,
-  I16: Int16Array,
-  I8: Int8Array,
-  U64: BigUint64Array,
-  U32: Uint32Array,
-  U16: Uint16Array,
-  U8: Uint8Array,
-  BOOL: Uint8Array,
-};
-
-/** Validates a tensor to write and returns its byte length; throws ArgumentError naming it. */
-export function tensorByteLength(name: string, t: TensorToWrite): number {
-  const bad = (message: string): never => {
-    throw new ArgumentError(`${name}: ${message}`);
-  };
-  if (name === METADATA_KEY) bad(`"${METADATA_KEY}" is reserved for the header metadata, not a tensor name`);
-  if (typeof t.dtype !== 'string' || !isSafetensorsDtype(t.dtype)) {
-    bad(`unknown dtype ${describe(t.dtype)}; known dtypes: ${KNOWN_DTYPES.join(', ')}`);
-  }
-  if (!Array.isArray(t.shape) || !t.shape.every(isNonNegativeInt)) {
-    bad(`shape must be an array of non-negative integers, got ${describe(t.shape)}`);
-  }
-  const ctor = ARRAY_FOR[t.dtype];
-  if (!(t.data instanceof ctor) && !(t.data instanceof Uint8Array)) {
-    bad(`dtype ${t.dtype} needs a ${ctor.name} (or raw bytes in a Uint8Array), got ${t.data?.constructor?.name}`);
-  }
-  const expected = product(t.shape) * ITEM_SIZE[t.dtype];
-  if (t.data.byteLength !== expected) {
-    bad(`${t.dtype} ${shapeString(t.shape)} needs ${expected} bytes, data has ${t.data.byteLength}`);
-  }
-  return expected;
-}
-
-/** Code-unit order, as Rust's (byte-wise) sort gives for the ASCII names real checkpoints use. */
-function compareNames(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/**
- * Serializes tensors to safetensors bytes. Tensors are laid out in sorted name order and the header
- * is padded with spaces so that the data buffer starts 8-byte aligned, as the Rust library does; the
- * output depends only on the contents, not on the insertion order of `tensors`.
- */
-export function serializeSafetensors(tensors: Record<string, TensorToWrite>, metadata?: Record<string, string>): Uint8Array {
-  const names = Object.keys(tensors).sort(compareNames);
-  // The header is assembled by hand: a JS object would reorder integer-like keys.
-  const parts: string[] = [];
-  if (metadata !== undefined) {
-    for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string') throw new ArgumentError(`metadata "${k}" must be a string, got ${describe(v)}`);
-    }
-    const meta = Object.keys(metadata)
-      .sort(compareNames)
-      .map((k) => `${JSON.stringify(k)}:${JSON.stringify(metadata[k])}`);
-    parts.push(`${JSON.stringify(METADATA_KEY)}:{${meta.join(',')}}`);
-  }
-  let offset = 0;
-  for (const name of names) {
-    const t = tensors[name]!;
-    const len = tensorByteLength(name, t);
-    const entry = `{"dtype":"${t.dtype}","shape":[${t.shape.join(',')}],"data_offsets":[${offset},${offset + len}]}`;
-    parts.push(`${JSON.stringify(name)}:${entry}`);
-    offset += len;
-  }
-  const json = new TextEncoder().encode(`{${parts.join(',')}}`);
-  const headerLen = Math.ceil(json.length / 8) * 8;
-  const out = new Uint8Array(8 + headerLen + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(headerLen), true);
-  out.set(json, 8);
-  out.fill(0x20, 8 + json.length, 8 + headerLen); // spaces: JSON whitespace, so readers ignore them
-  let pos = 8 + headerLen;
-  for (const name of names) {
-    const t = tensors[name]!;
-    const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-    out.set(bytes, pos);
-    // Raw Uint8Array input is already little-endian; typed arrays are in host order.
-    if (!HOST_LITTLE_ENDIAN && !(t.data instanceof Uint8Array)) {
-      swapBytes(out.subarray(pos, pos + bytes.length), ITEM_SIZE[t.dtype]);
-    }
-    pos += bytes.length;
-  }
-  return out;
 }
