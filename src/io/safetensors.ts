@@ -1,7 +1,7 @@
 /**
- * The safetensors format (https://github.com/huggingface/safetensors), read (here) and written
- * (safetensors-write.ts) over bytes in memory. No I/O here: callers hand in the file's bytes and a `source` (the file's path or URL) that
- * every error message names.
+ * The safetensors format (https://github.com/huggingface/safetensors), read here and written by
+ * safetensors-write.ts, over bytes in memory. No I/O here: callers hand in the file's bytes and a
+ * `source` (the file's path or URL) that every error message names.
  *
  * Layout: an 8-byte little-endian u64 header length N, N bytes of JSON header
  * `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__"?: {key: string}}`, then the data
