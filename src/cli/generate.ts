@@ -38,8 +38,11 @@ export function registerGenerate(program: Command): void {
     .option('--device <d>', 'cpu, webgpu or auto', deviceOption, 'cpu')
     .option('--no-eos', 'keep going after the end-of-sequence token')
     .action(async (prompt: string, flags: GenerateFlags) => {
-      const tokenizer = await AutoTokenizer.fromPretrained(flags.tokenizer ?? flags.model);
       const model = await AutoModelForCausalLM.fromPretrained(flags.model, { device: flags.device });
+      const tokenizer = await AutoTokenizer.fromPretrained(flags.tokenizer ?? flags.model).catch((e: unknown) => {
+        model.dispose();
+        throw e;
+      });
       const ids = tokenizer.encode(prompt);
       const streamer = new TextStreamer(tokenizer, { skipPrompt: true, onText: (t) => process.stdout.write(t) });
       process.stdout.write(prompt);

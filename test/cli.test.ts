@@ -1,0 +1,65 @@
+/** The `mamba-ts` command, run as a user runs it: output, exit codes and one-line errors. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
+import { SHARED, fixture } from './helpers.js';
+
+const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
+const MODEL = fixture('hf', 'mamba-tiny', 'model');
+const TOKENIZER = resolve(SHARED, 'data/tokenizers/gpt-neox-20b');
+
+function run(...args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('mamba-ts CLI', () => {
+  test('generate --help explains every sampling flag', () => {
+    const r = run('generate', '--help');
+    assert.equal(r.code, 0);
+    for (const flag of ['--model', '--tokenizer', '--max-new-tokens', '--sample', '--temperature', '--top-k', '--top-p', '--min-p', '--repetition-penalty', '--seed', '--device', '--no-eos']) {
+      assert.ok(r.out.includes(flag), `--help lacks ${flag}`);
+    }
+  });
+
+  test('generate streams the prompt and its continuation', () => {
+    const r = run('generate', '--model', MODEL, '--tokenizer', TOKENIZER, '-n', '4', 'The');
+    assert.equal(r.code, 0, r.err);
+    assert.ok(r.out.startsWith('The') && r.out.length > 'The\n'.length, JSON.stringify(r.out));
+  });
+
+  test('seeded sampling is reproducible from the command line', () => {
+    const args = ['generate', '--model', MODEL, '--tokenizer', TOKENIZER, '-n', '6', '--sample', '--top-k', '20', '--seed', '7', 'The'];
+    assert.equal(run(...args).out, run(...args).out);
+  });
+
+  test('a missing model folder is one line naming config.json, exit 1, no stack trace', () => {
+    const r = run('generate', '--model', '/nonexistent-model', 'x');
+    assert.equal(r.code, 1);
+    assert.match(r.err, /^mamba-ts: \/nonexistent-model\/config\.json: /);
+    assert.doesNotMatch(r.err, /\n\s+at /);
+  });
+
+  test('an out-of-range option names the flag and the range', () => {
+    const r = run('generate', '--model', MODEL, '--top-p', '2', 'x');
+    assert.equal(r.code, 1);
+    assert.match(r.err, /--top-p must be in \(0, 1\], got "2"/);
+  });
+
+  test('token ids the model does not have are reported, not used', () => {
+    const r = run('generate', '--model', MODEL, '--tokenizer', TOKENIZER, 'Hello world');
+    assert.equal(r.code, 1);
+    assert.match(r.err, /is not a token id of this model \(vocabulary \[0, 512\)\)/);
+  });
+
+  test('info --json describes the model', () => {
+    const r = run('info', '--model', MODEL, '--json');
+    assert.equal(r.code, 0, r.err);
+    const d = JSON.parse(r.out) as { parameters: number; numLayers: number; decodeStateBytesPerSequence: number };
+    assert.equal(d.parameters, 98_240);
+    assert.equal(d.numLayers, 2);
+    assert.equal(d.decodeStateBytesPerSequence, 2 * (128 * 3 + 128 * 16) * 4);
+  });
+});
