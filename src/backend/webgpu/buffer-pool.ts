@@ -13,6 +13,7 @@ export function sizeClass(bytes: number): number {
 
 export class BufferPool {
   private free = new Map<number, GPUBuffer[]>();
+  private sizes = new WeakMap<GPUBuffer, number>();
   private held = 0; // bytes in buffers handed out
   private pooled = 0; // bytes in buffers kept for reuse
 
@@ -33,17 +34,21 @@ export class BufferPool {
       this.pooled -= size;
       return b;
     }
-    return this.device.createBuffer({ size, usage: this.usage });
+    const created = this.device.createBuffer({ size, usage: this.usage });
+    this.sizes.set(created, size);
+    return created;
   }
 
   /** Keeps `b` for reuse; false when the pool is full and the caller must destroy it. */
   release(b: GPUBuffer): boolean {
-    this.held -= b.size;
-    if (this.pooled + b.size > this.maxPooledBytes) return false;
-    this.pooled += b.size;
-    const list = this.free.get(b.size);
+    // Sizes are remembered here: reading GPUBuffer.size calls into the native binding.
+    const size = this.sizes.get(b) ?? b.size;
+    this.held -= size;
+    if (this.pooled + size > this.maxPooledBytes) return false;
+    this.pooled += size;
+    const list = this.free.get(size);
     if (list) list.push(b);
-    else this.free.set(b.size, [b]);
+    else this.free.set(size, [b]);
     return true;
   }
 

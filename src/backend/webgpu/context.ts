@@ -14,6 +14,20 @@ export interface Kernel {
   code: () => string;
 }
 
+/**
+ * Memoises a kernel factory's result by key, so that hot paths do not build a new Kernel (and its
+ * key string) on every launch.
+ */
+const kernelCache = new Map<string, Kernel>();
+export function cachedKernel(key: string, make: () => Kernel): Kernel {
+  let k = kernelCache.get(key);
+  if (!k) {
+    k = make();
+    kernelCache.set(key, k);
+  }
+  return k;
+}
+
 const UNIFORM_ALIGN = 256;
 const UNIFORM_CAPACITY = 256 * 1024;
 const MAX_DISPATCHES_PER_SUBMIT = 1024;

@@ -391,39 +391,38 @@ export class WebGpuBackend implements Backend {
     const R = i.dtProj.shape[1]!;
     const J = R + 2 * N;
     if (B > STEP_MAX_ROWS || K < 2) return null;
-    const xz = this.make([B, 2 * E]);
-    const xc = this.make([B, E]);
-    const xd = this.make([B, J]);
-    const y = this.make([B, E]);
+    // Temporaries are bare pooled buffers: no tensor bookkeeping on this per-token path.
+    const tmp = (n: number) => this.ctx.buffer(n * 4, 'a decode-step temporary');
+    const [xz, xc, xd, y] = [tmp(B * 2 * E), tmp(B * E), tmp(B * J), tmp(B * E)] as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
     const convState = this.make([B, E, K - 1]);
     const ssmState = this.make([B, E, N]);
     const out = this.make([B, H]);
     const gx = (n: number) => Math.min(n, 65535);
     this.ctx.dispatch(
       normInProjKernel(weightDType(i.inProj.dtype)),
-      [this.buf(i.h), this.buf(i.normWeight), this.buf(i.inProj), this.buf(i.inProjBias), this.buf(xz)],
+      [this.buf(i.h), this.buf(i.normWeight), this.buf(i.inProj), this.buf(i.inProjBias), xz],
       new Uniforms(24).u32(B, H, 2 * E, gx(2 * E)).f32(i.eps).u32(i.inProjBias ? 1 : 0).buffer,
       [gx(2 * E), Math.ceil((2 * E) / gx(2 * E))],
     );
     this.ctx.dispatch(
       convXProjKernel(weightDType(i.xProj.dtype)),
-      [this.buf(xz), this.buf(i.convState), this.buf(i.convWeight), this.buf(i.convBias), this.buf(i.xProj), this.buf(xc), this.buf(convState), this.buf(xd)],
+      [xz, this.buf(i.convState), this.buf(i.convWeight), this.buf(i.convBias), this.buf(i.xProj), xc, this.buf(convState), xd],
       new Uniforms(20).u32(B, E, K, J, i.convBias ? 1 : 0).buffer,
       [J],
     );
     this.ctx.dispatch(
       dtSsmUpdateKernel(N, weightDType(i.dtProj.dtype)),
-      [this.buf(xd), this.buf(i.dtProj), this.ssmParams(i.A, i.D, i.dtProjBias), this.buf(xc), this.buf(xz), this.buf(i.ssmState), this.buf(ssmState), this.buf(y)],
+      [xd, this.buf(i.dtProj), this.ssmParams(i.A, i.D, i.dtProjBias), xc, xz, this.buf(i.ssmState), this.buf(ssmState), y],
       new Uniforms(16).u32(B, E, R, J).buffer,
       [Math.ceil((B * E) / 64)],
     );
     this.ctx.dispatch(
       outProjResidualKernel(weightDType(i.outProj.dtype)),
-      [this.buf(y), this.buf(i.outProj), this.buf(i.outProjBias), this.buf(i.h), this.buf(out)],
+      [y, this.buf(i.outProj), this.buf(i.outProjBias), this.buf(i.h), this.buf(out)],
       new Uniforms(20).u32(B, E, H, gx(H), i.outProjBias ? 1 : 0).buffer,
       [gx(H), Math.ceil(H / gx(H))],
     );
-    for (const t of [xz, xc, xd, y]) t.dispose();
+    for (const b of [xz, xc, xd, y]) this.ctx.release(b);
     return { out, convState, ssmState };
   }
 }

@@ -60,14 +60,17 @@ export class MambaBlock extends Module {
 function fusedStep(block: MambaBlock, h: Tensor, state: MixerState): { out: Tensor; state: MixerState } | null {
   const m = block.mixer;
   const [B, , H] = h.shape as [number, number, number];
-  return tidy(() => {
+  // Views only (no tidy on this per-token path): disposed right after the call.
+  const h2 = reshape(h, [B, H]);
+  const convWeight = reshape(m.conv1d.weight.value, [m.dims.intermediateSize, m.dims.convKernel]);
+  try {
     const r = mambaBlockStepFused({
-      h: reshape(h, [B, H]),
+      h: h2,
       normWeight: block.norm.weight.value,
       eps: block.norm.eps,
       inProj: m.in_proj.weight.value,
       inProjBias: m.in_proj.bias?.value ?? null,
-      convWeight: reshape(m.conv1d.weight.value, [m.dims.intermediateSize, m.dims.convKernel]),
+      convWeight,
       convBias: m.conv1d.bias?.value ?? null,
       convState: state.conv,
       xProj: m.x_proj.weight.value,
@@ -80,8 +83,13 @@ function fusedStep(block: MambaBlock, h: Tensor, state: MixerState): { out: Tens
       ssmState: state.ssm,
     });
     if (!r) return null;
-    return { out: reshape(r.out, [B, 1, H]), state: { conv: r.convState, ssm: r.ssmState } };
-  });
+    const out = reshape(r.out, [B, 1, H]);
+    r.out.dispose();
+    return { out, state: { conv: r.convState, ssm: r.ssmState } };
+  } finally {
+    h2.dispose();
+    convWeight.dispose();
+  }
 }
 
 export class MambaModel extends Module {

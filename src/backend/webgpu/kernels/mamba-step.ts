@@ -9,7 +9,7 @@
  *                     y = (C·h' + D·xc) · silu(z)                              thread per (b, d)
  *   4. out_proj_res   out[b]  = h[b] + out_proj(y[b])                          workgroup per output
  */
-import type { Kernel } from '../context.js';
+import { cachedKernel, type Kernel } from '../context.js';
 import { weightBinding, type WeightDType } from './weights.js';
 
 export const STEP_WG = 128;
@@ -28,7 +28,7 @@ fn reduce(t: u32) {
 `;
 
 export function normInProjKernel(wt: WeightDType): Kernel {
-  return {
+  return cachedKernel(`normInProjKernel_${wt}`, () => ({
   key: `step_norm_in_proj_${wt}`,
   code: () => /* wgsl */ `
 struct P { B: u32, H: u32, N: u32, gx: u32, eps: f32, hasBias: u32 }
@@ -67,11 +67,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var b = 0u; b < p.B; b++) { Y[b * p.N + n] = part[0][b] + bv; }
   }
 }`,
-  };
+  }));
 }
 
 export function convXProjKernel(wt: WeightDType): Kernel {
-  return {
+  return cachedKernel(`convXProjKernel_${wt}`, () => ({
   key: `step_conv_x_proj_${wt}`,
   code: () => /* wgsl */ `
 struct P { B: u32, E: u32, K: u32, J: u32, hasConvBias: u32 }
@@ -115,11 +115,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var b = 0u; b < p.B; b++) { XD[b * p.J + j] = part[0][b]; }
   }
 }`,
-  };
+  }));
 }
 
 export function dtSsmUpdateKernel(N: number, wt: WeightDType): Kernel {
-  return {
+  return cachedKernel(`dtSsmUpdateKernel_${N}_${wt}`, () => ({
     key: `step_dt_ssm_${N}_${wt}`,
     code: () => /* wgsl */ `
 struct P { B: u32, E: u32, R: u32, J: u32 }
@@ -153,11 +153,11 @@ ${weightBinding('Wdt', 1, wt, '// (E, R)')}
   let z = XZ[b * 2u * p.E + p.E + d];
   Y[i] = y * (z / (1.0 + exp(-z)));
 }`,
-  };
+  }));
 }
 
 export function outProjResidualKernel(wt: WeightDType): Kernel {
-  return {
+  return cachedKernel(`outProjResidualKernel_${wt}`, () => ({
   key: `step_out_proj_residual_${wt}`,
   code: () => /* wgsl */ `
 struct P { B: u32, E: u32, H: u32, gx: u32, hasBias: u32 }
@@ -187,5 +187,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var b = 0u; b < p.B; b++) { O[b * p.H + n] = R[b * p.H + n] + part[0][b] + bv; }
   }
 }`,
-  };
+  }));
 }
