@@ -27,3 +27,4 @@ export { generate, generateSteps, type GenerateOptions, type Streamer } from './
 export type { SamplingOptions } from './generation/logits-process.js';
 export { TextStreamer } from './generation/streamer.js';
 export type { CausalLM, DecodeCache } from './generation/causal-lm.js';
+export { backward, noGrad, gradcheck, type GradSlot } from './autograd/index.js';

@@ -6,11 +6,15 @@ import { ArgumentError } from '../errors.js';
 import { formatShape, shapeEquals, type Shape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { keep } from '../tensor/memory.js';
+import { markLeaf, type GradSlot } from '../autograd/tape.js';
 import { isHalf } from '../tensor/dtype.js';
 
 /** A named slot for a tensor of a fixed shape; empty until loaded or initialised. */
-export class Parameter {
+export class Parameter implements GradSlot {
   private t: Tensor | null = null;
+  /** Accumulated by backward() while requiresGrad is on; cleared by zeroGrad(). */
+  grad: Tensor | null = null;
+  private trainable = false;
   /** Bumped on every set(), so derived tensors can be cached against it. */
   version = 0;
   /**
@@ -40,10 +44,26 @@ export class Parameter {
     this.t?.dispose();
     this.t = keep(t);
     this.version++;
+    if (this.trainable) markLeaf(t, this);
   }
+  /** Whether backward() computes this parameter's gradient (off by default: inference records nothing). */
+  get requiresGrad(): boolean {
+    return this.trainable;
+  }
+  set requiresGrad(on: boolean) {
+    this.trainable = on;
+    if (on && this.t) markLeaf(this.t, this);
+  }
+
+  zeroGrad(): void {
+    this.grad?.dispose();
+    this.grad = null;
+  }
+
   dispose(): void {
     this.t?.dispose();
     this.t = null;
+    this.zeroGrad();
   }
 }
 
@@ -82,6 +102,16 @@ export abstract class Module {
   /** name → tensor, for saving. */
   stateDict(): Map<string, Tensor> {
     return new Map(this.namedParameters().map(([n, p]) => [n, p.value]));
+  }
+
+  /** Turns gradient computation on (or off) for every parameter. */
+  requiresGrad_(on = true): this {
+    for (const [, p] of this.namedParameters()) p.requiresGrad = on;
+    return this;
+  }
+
+  zeroGrad(): void {
+    for (const [, p] of this.namedParameters()) p.zeroGrad();
   }
 
   train(on = true): this {

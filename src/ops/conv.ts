@@ -3,6 +3,7 @@ import { ArgumentError } from '../errors.js';
 import { formatShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { expectRank, expectShape, sameBackend } from './check.js';
+import { noBackwardYet } from '../autograd/tape.js';
 import { reshape } from './shape.js';
 
 export interface CausalConvOptions {
@@ -33,6 +34,7 @@ export function causalConv1d(
   const K = weight.shape[1]!;
   if (bias) expectShape('causalConv1d', 'bias', bias, [D]);
   if (state) expectShape('causalConv1d', 'state', state, [B, D, K - 1]);
+  noBackwardYet('causalConv1d', x, weight, bias, state);
   return x.backend.causalConv1d(x, weight, bias, state, { silu: o.silu ?? false });
 }
 

@@ -4,18 +4,64 @@ import { isHalf } from '../tensor/dtype.js';
 import { broadcastShapes } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { expectDtype, sameBackend } from './check.js';
+import { UnsupportedError } from '../errors.js';
+import { record, saveForBackward, shouldRecord } from '../autograd/tape.js';
+import { sumToShape } from '../autograd/backward.js';
 
 function unary(op: UnaryOp, x: Tensor): Tensor {
   sameBackend(op, x);
   expectDtype(op, 'x', x, 'f32');
-  return x.backend.unary(op, x);
+  const y = x.backend.unary(op, x);
+  if (shouldRecord(x)) recordUnary(op, x, y);
+  return y;
 }
 
 function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   sameBackend(op, a, b);
   if (a.dtype !== b.dtype) expectDtype(op, 'b', b, a.dtype);
   if (isHalf(a.dtype)) expectDtype(op, 'a', a, 'f32');
-  return a.backend.binary(op, a, b, broadcastShapes(a.shape, b.shape, op));
+  const y = a.backend.binary(op, a, b, broadcastShapes(a.shape, b.shape, op));
+  if (shouldRecord(a, b)) recordBinary(op, a, b);
+  return y;
+
+  function recordBinary(o: BinaryOp, x: Tensor, z: Tensor): void {
+    const [sa, sb] = [saveForBackward(x), saveForBackward(z)];
+    const rule = BINARY_RULES[o];
+    if (!rule) throw new UnsupportedError(`${o}: no backward rule yet`);
+    record(o, [x, z], [y], ([g]) => rule(g!, sa, sb), [sa, sb]);
+  }
+}
+
+/** d(a ∘ b)/da and /db, each summed back to its input's shape (broadcasting). */
+const BINARY_RULES: Partial<Record<BinaryOp, (g: Tensor, a: Tensor, b: Tensor) => [Tensor, Tensor]>> = {
+  add: (g, a, b) => [sumToShape(g, a.shape), sumToShape(g, b.shape)],
+  sub: (g, a, b) => [sumToShape(g, a.shape), sumToShape(neg(g), b.shape)],
+  mul: (g, a, b) => [sumToShape(mul(g, b), a.shape), sumToShape(mul(g, a), b.shape)],
+  div: (g, a, b) => [sumToShape(div(g, b), a.shape), sumToShape(neg(div(mul(g, a), mul(b, b))), b.shape)],
+};
+
+/** dy/dx · g for y = op(x), from the saved x (and y where that is simpler). */
+const UNARY_RULES: Partial<Record<UnaryOp, (g: Tensor, x: Tensor, y: Tensor) => Tensor>> = {
+  neg: (g) => neg(g),
+  exp: (g, _x, y) => mul(g, y),
+  log: (g, x) => div(g, x),
+  sqrt: (g, _x, y) => div(scale(g, 0.5), y),
+  rsqrt: (g, _x, y) => mul(g, scale(mul(y, mul(y, y)), -0.5)),
+  sigmoid: (g, _x, y) => mul(g, mul(y, affine(y, -1, 1))),
+  tanh: (g, _x, y) => mul(g, affine(mul(y, y), -1, 1)),
+  // silu'(x) = s + x·s·(1 − s), s = sigmoid(x)
+  silu: (g, x) => {
+    const s = sigmoid(x);
+    return mul(g, add(s, mul(x, mul(s, affine(s, -1, 1)))));
+  },
+  softplus: (g, x) => mul(g, sigmoid(x)),
+};
+
+function recordUnary(op: UnaryOp, x: Tensor, y: Tensor): void {
+  const rule = UNARY_RULES[op];
+  if (!rule) throw new UnsupportedError(`${op}: no backward rule yet`);
+  const [sx, sy] = [saveForBackward(x), saveForBackward(y)];
+  record(op, [x], [y], ([g]) => [rule(g!, sx, sy)], [sx, sy]);
 }
 
 export const neg = (x: Tensor) => unary('neg', x);
@@ -46,6 +92,8 @@ export const pow = (a: Tensor, b: Tensor) => binary('pow', a, b);
 export function affine(x: Tensor, a: number, b = 0): Tensor {
   sameBackend('affine', x);
   expectDtype('affine', 'x', x, 'f32');
-  return x.backend.affine(x, a, b);
+  const y = x.backend.affine(x, a, b);
+  if (shouldRecord(x)) record('affine', [x], [y], ([g]) => [affine(g!, a, 0)]);
+  return y;
 }
 export const scale = (x: Tensor, s: number) => affine(x, s, 0);

@@ -2,6 +2,7 @@
 import type { MambaBlockStepInputs } from '../backend/backend.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { expectShape, sameBackend } from './check.js';
+import { noBackwardYet } from '../autograd/tape.js';
 
 /**
  * h (B, H) → h + mixer(RMSNorm(h)) and the new states, in one fused pass; null when the device has
@@ -24,5 +25,6 @@ export function mambaBlockStepFused(i: MambaBlockStepInputs): { out: Tensor; con
   expectShape(op, 'A', i.A, [E, N]);
   expectShape(op, 'outProj', i.outProj, [H, E]);
   expectShape(op, 'ssmState', i.ssmState, [B, E, N]);
+  noBackwardYet(op, ...Object.values(i).filter((v): v is Tensor => typeof v === 'object' && v !== null));
   return backend.mambaBlockStep(i);
 }

@@ -6,6 +6,8 @@ import type { Tensor } from '../tensor/tensor.js';
 import { expectDtype, sameBackend } from './check.js';
 import { add } from './elementwise.js';
 import { reshape } from './shape.js';
+import { record, saveForBackward, shouldRecord } from '../autograd/tape.js';
+import { sumToShape } from '../autograd/backward.js';
 
 export interface MatmulOpts {
   transA?: boolean;
@@ -39,7 +41,16 @@ export function matmul(a: Tensor, b: Tensor, o: MatmulOpts = {}): Tensor {
   if ((sz(batchA) !== 1 && sz(batchA) !== nBatch) || (sz(batchB) !== 1 && sz(batchB) !== nBatch)) {
     throw new ArgumentError(`matmul: batch axes ${formatShape(batchA)} and ${formatShape(batchB)} must match or be 1`);
   }
-  return a.backend.matmul(a, b, [...batch, am, bn], { transA, transB });
+  const y = a.backend.matmul(a, b, [...batch, am, bn], { transA, transB });
+  if (shouldRecord(a, b)) {
+    const [sa, sb] = [saveForBackward(a), saveForBackward(b)];
+    // C = op(A)·op(B): dA = g·op(B)ᵀ (transposed back when A was), dB = op(A)ᵀ·g (likewise).
+    record('matmul', [a, b], [y], ([g]) => [
+      sumToShape(transA ? matmul(sb, g!, { transA: transB, transB: true }) : matmul(g!, sb, { transB: !transB }), a.shape),
+      sumToShape(transB ? matmul(g!, sa, { transA: true, transB: transA }) : matmul(sa, g!, { transA: !transA }), b.shape),
+    ], [sa, sb]);
+  }
+  return y;
 }
 
 /**

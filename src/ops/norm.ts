@@ -3,13 +3,34 @@ import { ArgumentError } from '../errors.js';
 import { formatShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { expectDtype, expectShape, sameBackend } from './check.js';
+import { record, saveForBackward, shouldRecord, noBackwardYet } from '../autograd/tape.js';
+import { sumToShape } from '../autograd/backward.js';
+import { affine, mul, rsqrt, scale, sub } from './elementwise.js';
+import { sum } from './reduce.js';
+import { reshape } from './shape.js';
 
 /** x · rsqrt(mean(x², -1) + eps) · weight (HF's MambaRMSNorm / LlamaRMSNorm). */
 export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
   sameBackend('rmsNorm', x, weight);
   expectDtype('rmsNorm', 'x', x, 'f32');
   expectShape('rmsNorm', 'weight', weight, [x.shape[x.rank - 1]!]);
-  return x.backend.rmsNorm(x, weight, eps);
+  const y = x.backend.rmsNorm(x, weight, eps);
+  if (shouldRecord(x, weight)) {
+    const [sx, sw] = [saveForBackward(x), saveForBackward(weight)];
+    record('rmsNorm', [x, weight], [y], ([g]) => {
+      // With r = rsqrt(mean(x²) + eps) per row and u = g·w:
+      //   dx = r·u − x · r³ · mean(u·x),   dw = Σ_rows g · x · r
+      const H = x.shape[x.rank - 1]!;
+      const lead = [...x.shape.slice(0, -1), 1];
+      const r = reshape(rsqrt(affine(sum(mul(sx, sx)), 1 / H, eps)), lead);
+      const u = mul(g!, sw);
+      const m = reshape(scale(sum(mul(u, sx)), 1 / H), lead);
+      const dx = sub(mul(u, r), mul(sx, mul(m, mul(r, mul(r, r)))));
+      const dw = sumToShape(mul(g!, mul(sx, r)), sw.shape);
+      return [dx, dw];
+    }, [sx, sw]);
+  }
+  return y;
 }
 
 /**
@@ -29,5 +50,6 @@ export function embedding(ids: Tensor, table: Tensor, checked = false): Tensor {
       if (id < 0 || id >= v) throw new ArgumentError(`embedding: token id ${id} is outside the vocabulary [0, ${v})`);
     }
   }
+  noBackwardYet('embedding', table);
   return ids.backend.embedding(ids, table);
 }

@@ -2,6 +2,11 @@
 import { ArgumentError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { expectDtype, sameBackend } from './check.js';
+import { record, shouldRecord, noBackwardYet } from '../autograd/tape.js';
+import { add } from './elementwise.js';
+import { zeros } from './create.js';
+import { reshape } from './shape.js';
+import type { DeviceName } from '../backend/registry.js';
 
 function lastAxis(op: string, x: Tensor): void {
   sameBackend(op, x);
@@ -11,14 +16,21 @@ function lastAxis(op: string, x: Tensor): void {
 
 export function sum(x: Tensor): Tensor {
   lastAxis('sum', x);
-  return x.backend.sumLastAxis(x);
+  const y = x.backend.sumLastAxis(x);
+  if (shouldRecord(x)) {
+    // Every element of a row receives the row's gradient.
+    record('sum', [x], [y], ([g]) => [add(zeros(x.shape, { device: x.device as DeviceName }), reshape(g!, [...y.shape, 1]))]);
+  }
+  return y;
 }
 export function max(x: Tensor): Tensor {
   lastAxis('max', x);
+  noBackwardYet('max', x);
   return x.backend.maxLastAxis(x);
 }
 export function softmax(x: Tensor): Tensor {
   lastAxis('softmax', x);
+  noBackwardYet('softmax', x);
   return x.backend.softmax(x);
 }
 /** int32 index of the first maximum along the last axis. */

@@ -6,6 +6,7 @@ import { ArgumentError } from '../errors.js';
 import { formatShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { expectDtype, expectRank, expectShape, sameBackend } from './check.js';
+import { noBackwardYet } from '../autograd/tape.js';
 
 export interface SelectiveScanOptions {
   D?: Tensor | null; // (D)
@@ -47,6 +48,7 @@ export function selectiveScan(
   if (z) expectShape(op, 'z', z, [b, L, d]);
   if (deltaBias) expectShape(op, 'deltaBias', deltaBias, [d]);
   if (initialState) expectShape(op, 'initialState', initialState, [b, d, n]);
+  noBackwardYet(op, u, delta, A, B, C, D, z, deltaBias, initialState);
   return u.backend.selectiveScan(
     { u, delta, A, B, C, D, z, deltaBias, initialState },
     { deltaSoftplus: o.deltaSoftplus ?? false },
@@ -85,6 +87,7 @@ export function selectiveStateUpdate(
   if (D) expectShape(op, 'D', D, [d]);
   if (z) expectShape(op, 'z', z, [b, d]);
   if (dtBias) expectShape(op, 'dtBias', dtBias, [d]);
+  noBackwardYet(op, state, x, dt, A, B, C, D, z, dtBias);
   return state.backend.selectiveStateUpdate(
     { state, x, dt, A, B, C, D, z, dtBias },
     { deltaSoftplus: o.dtSoftplus ?? false },

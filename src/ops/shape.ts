@@ -3,6 +3,9 @@ import { ArgumentError } from '../errors.js';
 import { formatShape, normAxis, sizeOf, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { sameBackend } from './check.js';
+import { record, shouldRecord } from '../autograd/tape.js';
+import { zeros } from './create.js';
+import type { DeviceName } from '../backend/registry.js';
 
 /** Same values, new shape (one -1 is inferred). Shares the buffer: disposing either is safe. */
 export function reshape(x: Tensor, shape: Shape): Tensor {
@@ -14,7 +17,9 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
     throw new ArgumentError(`reshape: cannot view ${formatShape(x.shape)} as ${formatShape(shape)}`);
   }
   x.ref.retain();
-  return new Tensor(s, x.dtype, x.ref);
+  const y = new Tensor(s, x.dtype, x.ref);
+  if (shouldRecord(x)) record('reshape', [x], [y], ([g]) => [reshape(g!, x.shape)]);
+  return y;
 }
 
 /** x[..., start:start+length, ...] along `axis` (a copy). */
@@ -25,7 +30,19 @@ export function slice(x: Tensor, axis: number, start: number, length: number): T
   if (!Number.isInteger(start) || !Number.isInteger(length) || start < 0 || length < 0 || start + length > dim) {
     throw new ArgumentError(`slice: [${start}, ${start + length}) is outside axis ${a} of ${formatShape(x.shape)}`);
   }
-  return x.backend.slice(x, a, start, length);
+  const y = x.backend.slice(x, a, start, length);
+  if (shouldRecord(x)) {
+    // The gradient is g placed back at [start, start+length) with zeros around it.
+    record('slice', [x], [y], ([g]) => {
+      const parts: Tensor[] = [];
+      const zerosAlong = (n: number) => zeros(x.shape.map((d, i) => (i === a ? n : d)), { device: x.device as DeviceName });
+      if (start > 0) parts.push(zerosAlong(start));
+      parts.push(g!);
+      if (dim - start - length > 0) parts.push(zerosAlong(dim - start - length));
+      return [parts.length === 1 ? reshape(g!, x.shape) : concat(parts, a)];
+    });
+  }
+  return y;
 }
 
 /** Splits `axis` into consecutive pieces of the given sizes. */
@@ -53,7 +70,12 @@ export function concat(xs: Tensor[], axis = 0): Tensor {
       throw new ArgumentError(`concat: ${formatShape(x.shape)} (${x.dtype}) does not fit ${formatShape(first.shape)} (${first.dtype}) along axis ${a}`);
     }
   }
-  return first.backend.concat(xs, a);
+  const y = first.backend.concat(xs, a);
+  if (shouldRecord(...xs)) {
+    const sizes = xs.map((x) => x.shape[a]!);
+    record('concat', xs, [y], ([g]) => split(g!, sizes, a));
+  }
+  return y;
 }
 
 /** Permutes axes (a copy). */
@@ -63,5 +85,10 @@ export function transpose(x: Tensor, perm: readonly number[]): Tensor {
   if (perm.length !== x.rank || sorted.some((p, i) => p !== i)) {
     throw new ArgumentError(`transpose: [${perm.join(', ')}] is not a permutation of the axes of ${formatShape(x.shape)}`);
   }
-  return x.backend.transpose(x, perm);
+  const y = x.backend.transpose(x, perm);
+  if (shouldRecord(x)) {
+    const inverse = perm.map((_, i) => perm.indexOf(i));
+    record('transpose', [x], [y], ([g]) => [transpose(g!, inverse)]);
+  }
+  return y;
 }

@@ -23,6 +23,12 @@ export class StorageRef {
 
 let nextId = 1;
 
+/** Set by the autograd layer (src/autograd/backward.ts), which the tensor layer does not import. */
+let backwardImpl: ((t: Tensor, grad?: Tensor) => void) | null = null;
+export function setBackwardImpl(f: (t: Tensor, grad?: Tensor) => void): void {
+  backwardImpl = f;
+}
+
 /**
  * An n-dimensional array on one device. Ops return tensors at once; reading the values is
  * asynchronous (`await t.data()`) so that one API serves the CPU and WebGPU. Contiguous, row-major.
@@ -75,6 +81,12 @@ export class Tensor {
   async array(): Promise<unknown> {
     const flat = Array.from(await this.data());
     return nest(flat, this.shape);
+  }
+
+  /** Gradients of this (scalar, or with `grad` given) tensor into every leaf that requires them. */
+  backward(grad?: Tensor): void {
+    if (!backwardImpl) throw new Error('backward(): the autograd module is not loaded (import it from mamba-ts)');
+    backwardImpl(this, grad);
   }
 
   dispose(): void {

@@ -1,0 +1,91 @@
+/** Every op's backward rule against central finite differences, and the tape's behaviour. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { backward } from '../src/autograd/backward.js';
+import { gradcheck } from '../src/autograd/gradcheck.js';
+import { markLeaf, noGrad, requiresGrad, type GradSlot } from '../src/autograd/tape.js';
+import { Linear } from '../src/nn/layers.js';
+import * as ops from '../src/ops/index.js';
+import { liveTensorCount, tidy } from '../src/tensor/memory.js';
+import type { Tensor } from '../src/tensor/tensor.js';
+import { randomArray } from './helpers.js';
+
+const input = (shape: number[], seed: number, lo = -1, hi = 1) => ({ data: randomArray(shape.reduce((p, q) => p * q, 1), seed, lo, hi), shape });
+
+async function check(name: string, f: (...xs: Tensor[]) => Tensor, inputs: { data: Float32Array; shape: number[] }[], tol = 1e-2): Promise<void> {
+  const r = await gradcheck(f, inputs);
+  assert.ok(r.maxError <= tol * Math.max(1, r.scale), `${name}: max error ${r.maxError} (scale ${r.scale}); worst ${r.worst}`);
+}
+
+describe('backward rules equal finite differences (CPU)', () => {
+  const cases: [string, (...xs: Tensor[]) => Tensor, { data: Float32Array; shape: number[] }[]][] = [
+    ['add with broadcasting', (a, b) => ops.add(a!, b!), [input([2, 3, 4], 1), input([3, 1], 2)]],
+    ['sub', (a, b) => ops.sub(a!, b!), [input([3, 4], 3), input([4], 4)]],
+    ['mul with broadcasting', (a, b) => ops.mul(a!, b!), [input([2, 1, 4], 5), input([3, 4], 6)]],
+    ['div', (a, b) => ops.div(a!, b!), [input([3, 4], 7), input([3, 4], 8, 0.5, 2)]],
+    ['neg', (a) => ops.neg(a!), [input([5], 9)]],
+    ['exp', (a) => ops.exp(a!), [input([6], 10)]],
+    ['log', (a) => ops.log(a!), [input([6], 11, 0.5, 3)]],
+    ['sqrt', (a) => ops.sqrt(a!), [input([6], 12, 0.5, 3)]],
+    ['rsqrt', (a) => ops.rsqrt(a!), [input([6], 13, 0.5, 3)]],
+    ['sigmoid', (a) => ops.sigmoid(a!), [input([6], 14, -3, 3)]],
+    ['tanh', (a) => ops.tanh(a!), [input([6], 15, -2, 2)]],
+    ['silu', (a) => ops.silu(a!), [input([8], 16, -4, 4)]],
+    ['softplus', (a) => ops.softplus(a!), [input([8], 17, -4, 4)]],
+    ['affine', (a) => ops.affine(a!, -1.5, 0.25), [input([4], 18)]],
+    ['matmul', (a, b) => ops.matmul(a!, b!), [input([3, 4], 19), input([4, 5], 20)]],
+    ['matmul transA transB', (a, b) => ops.matmul(a!, b!, { transA: true, transB: true }), [input([4, 3], 21), input([5, 4], 22)]],
+    ['matmul batched with a broadcast operand', (a, b) => ops.matmul(a!, b!, { transB: true }), [input([2, 3, 4], 23), input([5, 4], 24)]],
+    ['linear with bias', (x, w, b) => ops.linear(x!, w!, b!), [input([2, 3, 4], 25), input([6, 4], 26), input([6], 27)]],
+    ['reshape', (a) => ops.reshape(ops.mul(a!, a!), [4, 3]), [input([2, 6], 28)]],
+    ['slice', (a) => ops.slice(a!, 1, 1, 2), [input([2, 4, 3], 29)]],
+    ['split and concat', (a) => { const [p, q] = ops.split(a!, [1, 3], 1); return ops.concat([ops.mul(q!, q!), p!], 1); }, [input([2, 4], 30)]],
+    ['transpose', (a) => ops.transpose(a!, [2, 0, 1]), [input([2, 3, 4], 31)]],
+    ['sum', (a) => ops.sum(a!), [input([3, 5], 32)]],
+    ['rmsNorm (input and weight)', (x, w) => ops.rmsNorm(x!, w!, 1e-5), [input([3, 8], 33, -2, 2), input([8], 34, 0.5, 1.5)]],
+  ];
+  for (const [name, f, inputs] of cases) test(name, () => check(name, f, inputs));
+});
+
+describe('the tape', () => {
+  test('parameters accumulate gradients until zeroGrad, and nothing leaks', async () => {
+    const lin = new Linear(3, 2, true);
+    lin.weight.set(ops.tensor([1, 2, 3, 4, 5, 6], [2, 3]));
+    lin.bias!.set(ops.tensor([0.5, -0.5], [2]));
+    lin.requiresGrad_(true);
+    const before = liveTensorCount();
+    for (let i = 0; i < 2; i++) {
+      const loss = tidy(() => ops.sum(ops.reshape(lin.forward(ops.tensor([1, 1, 1], [1, 3])), [1, 2])));
+      loss.backward();
+      loss.dispose();
+    }
+    // d(sum(W·x + b))/dW = x for each row, twice.
+    assert.deepEqual(Array.from(await lin.weight.grad!.data()), [2, 2, 2, 2, 2, 2]);
+    assert.deepEqual(Array.from(await lin.bias!.grad!.data()), [2, 2]);
+    assert.equal(liveTensorCount(), before + 2, 'only the two .grad tensors remain');
+    lin.zeroGrad();
+    assert.equal(lin.weight.grad, null);
+    assert.equal(liveTensorCount(), before);
+    lin.dispose();
+  });
+
+  test('noGrad records nothing, and parameters do not require gradients by default', () => {
+    const lin = new Linear(2, 2, false);
+    lin.weight.set(ops.tensor([1, 0, 0, 1], [2, 2]));
+    const y = lin.forward(ops.tensor([1, 2], [1, 2]));
+    assert.equal(requiresGrad(y), false);
+    lin.requiresGrad_(true);
+    const z = noGrad(() => lin.forward(ops.tensor([1, 2], [1, 2])));
+    assert.equal(requiresGrad(z), false);
+    assert.throws(() => backward(z), /does not require a gradient/);
+    lin.dispose();
+  });
+
+  test('an op without a backward rule refuses to run on tensors that need gradients', () => {
+    const slot: GradSlot = { grad: null };
+    const x = ops.tensor([1, 2, 3], [1, 3]);
+    markLeaf(x, slot);
+    assert.throws(() => ops.softmax(x), /softmax: no backward rule yet/);
+    assert.doesNotThrow(() => noGrad(() => ops.softmax(x)).dispose());
+  });
+});
