@@ -42,6 +42,15 @@ describe('backward rules equal finite differences (CPU)', () => {
     ['split and concat', (a) => { const [p, q] = ops.split(a!, [1, 3], 1); return ops.concat([ops.mul(q!, q!), p!], 1); }, [input([2, 4], 30)]],
     ['transpose', (a) => ops.transpose(a!, [2, 0, 1]), [input([2, 3, 4], 31)]],
     ['sum', (a) => ops.sum(a!), [input([3, 5], 32)]],
+    [
+      'selectiveScan (every input, the output and the last state)',
+      (u, delta, A, B, C, D, z, bias, h0) => {
+        const r = ops.selectiveScan(u!, delta!, A!, B!, C!, { D: D!, z: z!, deltaBias: bias!, deltaSoftplus: true, initialState: h0! });
+        return ops.concat([ops.reshape(r.out, [-1]), ops.reshape(r.lastState, [-1])], 0);
+      },
+      [input([2, 5, 3], 40), input([2, 5, 3], 41, -2, 1), input([3, 4], 42, -1.5, -0.2), input([2, 5, 4], 43), input([2, 5, 4], 44),
+        input([3], 45), input([2, 5, 3], 46), input([3], 47, -1, 0), input([2, 3, 4], 48)],
+    ],
     ['rmsNorm (input and weight)', (x, w) => ops.rmsNorm(x!, w!, 1e-5), [input([3, 8], 33, -2, 2), input([8], 34, 0.5, 1.5)]],
   ];
   for (const [name, f, inputs] of cases) test(name, () => check(name, f, inputs));

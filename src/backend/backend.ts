@@ -89,6 +89,19 @@ export interface MambaBlockStepInputs {
   ssmState: Tensor; // (B, E, N)
 }
 
+/** Gradients of the selective scan's inputs (null where the input was absent). */
+export interface ScanGradients {
+  du: Tensor;
+  ddelta: Tensor;
+  dA: Tensor;
+  dB: Tensor;
+  dC: Tensor;
+  dD: Tensor | null;
+  dz: Tensor | null;
+  ddeltaBias: Tensor | null;
+  dInitialState: Tensor | null;
+}
+
 export interface Backend {
   readonly name: 'cpu' | 'webgpu';
 
@@ -154,6 +167,11 @@ export interface Backend {
   ): { out: Tensor; state: Tensor };
   /** Fused selective scan (Mamba S6), returning the output (B, L, D) and the last state (B, D, N). */
   selectiveScan(i: ScanInputs, o: ScanOptions): { out: Tensor; lastState: Tensor };
+  /**
+   * Optional: the scan's backward, from the gradients of its output and (if it reached the loss)
+   * of its last state.
+   */
+  selectiveScanBackward?(i: ScanInputs, o: ScanOptions, gOut: Tensor, gLast: Tensor | null): ScanGradients;
   /** One recurrent step: returns y (B, D) and the new state (B, D, N). */
   selectiveStateUpdate(i: StateUpdateInputs, o: ScanOptions): { out: Tensor; state: Tensor };
   /**

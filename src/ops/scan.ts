@@ -6,7 +6,9 @@ import { ArgumentError } from '../errors.js';
 import { formatShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { expectDtype, expectRank, expectShape, sameBackend } from './check.js';
-import { noBackwardYet } from '../autograd/tape.js';
+import { noBackwardYet, record, saveForBackward, shouldRecord } from '../autograd/tape.js';
+import { zeros } from './create.js';
+import type { DeviceName } from '../backend/registry.js';
 
 export interface SelectiveScanOptions {
   D?: Tensor | null; // (D)
@@ -48,11 +50,27 @@ export function selectiveScan(
   if (z) expectShape(op, 'z', z, [b, L, d]);
   if (deltaBias) expectShape(op, 'deltaBias', deltaBias, [d]);
   if (initialState) expectShape(op, 'initialState', initialState, [b, d, n]);
-  noBackwardYet(op, u, delta, A, B, C, D, z, deltaBias, initialState);
-  return u.backend.selectiveScan(
-    { u, delta, A, B, C, D, z, deltaBias, initialState },
-    { deltaSoftplus: o.deltaSoftplus ?? false },
-  );
+  const inputs = [u, delta, A, B, C, D, z, deltaBias, initialState];
+  const backend = u.backend;
+  if (!backend.selectiveScanBackward) noBackwardYet(`${op} on ${backend.name}`, ...inputs);
+  const scanIn = { u, delta, A, B, C, D, z, deltaBias, initialState };
+  const scanOpts = { deltaSoftplus: o.deltaSoftplus ?? false };
+  const r = backend.selectiveScan(scanIn, scanOpts);
+  if (shouldRecord(...inputs)) {
+    const saved = inputs.map((t) => (t ? saveForBackward(t) : null));
+    const [su, sdelta, sA, sB, sC, sD, sz, sbias, sh0] = saved;
+    record(op, inputs, [r.out, r.lastState], ([gOut, gLast]) => {
+      const gradOut = gOut ?? zeros(r.out.shape, { device: u.device as DeviceName });
+      const g = backend.selectiveScanBackward!(
+        { u: su!, delta: sdelta!, A: sA!, B: sB!, C: sC!, D: sD ?? null, z: sz ?? null, deltaBias: sbias ?? null, initialState: sh0 ?? null },
+        scanOpts,
+        gradOut,
+        gLast ?? null,
+      );
+      return [g.du, g.ddelta, g.dA, g.dB, g.dC, g.dD, g.dz, g.ddeltaBias, g.dInitialState];
+    }, saved.filter((t): t is Tensor => t !== null));
+  }
+  return r;
 }
 
 export interface StateUpdateOptions {

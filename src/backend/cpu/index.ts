@@ -8,6 +8,7 @@ import type {
   ConvOptions,
   MatmulOptions,
   ScanInputs,
+  ScanGradients,
   ScanOptions,
   StateUpdateInputs,
   Storage,
@@ -24,6 +25,7 @@ import { concatKernel, sliceKernel, transposeKernel } from './shape-kernels.js';
 import { selectiveScanSequential, type ScanArrays } from './scan-reference.js';
 import { selectiveScanChunked } from './scan-chunked.js';
 import { selectiveStateUpdateKernel } from './state-update.js';
+import { selectiveScanBackward } from './scan-backward.js';
 
 class CpuStorage implements Storage {
   constructor(readonly data: DataArray) {}
@@ -239,6 +241,24 @@ export class CpuBackend implements Backend {
       selectiveScanSequential(arrays, dims, o.deltaSoftplus, out.d, last.d);
     }
     return { out: out.t, lastState: last.t };
+  }
+  selectiveScanBackward(i: ScanInputs, o: ScanOptions, gOut: Tensor, gLast: Tensor | null): ScanGradients {
+    const [batch, L, D] = i.u.shape as [number, number, number];
+    const N = i.A.shape[1]!;
+    const f = (t: Tensor | null) => (t ? this.arr(t) : null);
+    const arrays: ScanArrays = {
+      u: this.arr(i.u), delta: this.arr(i.delta), A: this.arr(i.A), B: this.arr(i.B), C: this.arr(i.C),
+      D: f(i.D), z: f(i.z), deltaBias: f(i.deltaBias), initialState: f(i.initialState),
+    };
+    const g = selectiveScanBackward(arrays, { batch, L, D, N }, o.deltaSoftplus, this.arr(gOut), f(gLast));
+    const t = (data: Float32Array, like: Tensor) => new Tensor([...like.shape], 'f32', new StorageRef(this, this.upload(data)));
+    return {
+      du: t(g.du, i.u), ddelta: t(g.ddelta, i.delta), dA: t(g.dA, i.A), dB: t(g.dB, i.B), dC: t(g.dC, i.C),
+      dD: i.D ? t(g.dD, i.D) : null,
+      dz: i.z ? t(g.dz, i.z) : null,
+      ddeltaBias: i.deltaBias ? t(g.dbias, i.deltaBias) : null,
+      dInitialState: i.initialState ? t(g.dh0, i.initialState) : null,
+    };
   }
   selectiveStateUpdate(i: StateUpdateInputs, o: ScanOptions): { out: Tensor; state: Tensor } {
     const [batch, dim, N] = i.state.shape as [number, number, number];
