@@ -51,6 +51,14 @@ describe('backward rules equal finite differences (CPU)', () => {
       [input([2, 5, 3], 40), input([2, 5, 3], 41, -2, 1), input([3, 4], 42, -1.5, -0.2), input([2, 5, 4], 43), input([2, 5, 4], 44),
         input([3], 45), input([2, 5, 3], 46), input([3], 47, -1, 0), input([2, 3, 4], 48)],
     ],
+    [
+      'causalConv1d with silu (input, weight, bias, state; output and new state)',
+      (x, w, b, st) => {
+        const r = ops.causalConv1d(x!, w!, b!, { silu: true, state: st! });
+        return ops.concat([ops.reshape(r.out, [-1]), ops.reshape(r.state, [-1])], 0);
+      },
+      [input([2, 5, 3], 50), input([3, 4], 51), input([3], 52), input([2, 3, 3], 53)],
+    ],
     ['rmsNorm (input and weight)', (x, w) => ops.rmsNorm(x!, w!, 1e-5), [input([3, 8], 33, -2, 2), input([8], 34, 0.5, 1.5)]],
   ];
   for (const [name, f, inputs] of cases) test(name, () => check(name, f, inputs));

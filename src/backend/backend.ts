@@ -165,6 +165,16 @@ export interface Backend {
     state: Tensor | null,
     o: ConvOptions,
   ): { out: Tensor; state: Tensor };
+  /** Optional: the causal conv's backward, from the gradients of its output and new state. */
+  causalConv1dBackward?(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | null,
+    state: Tensor | null,
+    o: ConvOptions,
+    gOut: Tensor,
+    gState: Tensor | null,
+  ): { dx: Tensor; dw: Tensor; dbias: Tensor | null; dstate: Tensor | null };
   /** Fused selective scan (Mamba S6), returning the output (B, L, D) and the last state (B, D, N). */
   selectiveScan(i: ScanInputs, o: ScanOptions): { out: Tensor; lastState: Tensor };
   /**

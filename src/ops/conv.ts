@@ -3,7 +3,9 @@ import { ArgumentError } from '../errors.js';
 import { formatShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { expectRank, expectShape, sameBackend } from './check.js';
-import { noBackwardYet } from '../autograd/tape.js';
+import { noBackwardYet, record, saveForBackward, shouldRecord } from '../autograd/tape.js';
+import { zeros } from './create.js';
+import type { DeviceName } from '../backend/registry.js';
 import { reshape } from './shape.js';
 
 export interface CausalConvOptions {
@@ -34,8 +36,20 @@ export function causalConv1d(
   const K = weight.shape[1]!;
   if (bias) expectShape('causalConv1d', 'bias', bias, [D]);
   if (state) expectShape('causalConv1d', 'state', state, [B, D, K - 1]);
-  noBackwardYet('causalConv1d', x, weight, bias, state);
-  return x.backend.causalConv1d(x, weight, bias, state, { silu: o.silu ?? false });
+  const backend = x.backend;
+  if (!backend.causalConv1dBackward) noBackwardYet(`causalConv1d on ${backend.name}`, x, weight, bias, state);
+  const co = { silu: o.silu ?? false };
+  const r = backend.causalConv1d(x, weight, bias, state, co);
+  if (shouldRecord(x, weight, bias, state)) {
+    const [sx, sw] = [saveForBackward(x), saveForBackward(weight)];
+    const sb = bias ? saveForBackward(bias) : null;
+    const ss = state ? saveForBackward(state) : null;
+    record('causalConv1d', [x, weight, bias, state], [r.out, r.state], ([gOut, gState]) => {
+      const g = backend.causalConv1dBackward!(sx, sw, sb, ss, co, gOut ?? zeros(r.out.shape, { device: x.device as DeviceName }), gState ?? null);
+      return [g.dx, g.dw, g.dbias, g.dstate];
+    }, [sx, sw, ...(sb ? [sb] : []), ...(ss ? [ss] : [])]);
+  }
+  return r;
 }
 
 /** One decode step: x (B, D) and state (B, D, K-1) → out (B, D), new state. */

@@ -26,6 +26,7 @@ import { selectiveScanSequential, type ScanArrays } from './scan-reference.js';
 import { selectiveScanChunked } from './scan-chunked.js';
 import { selectiveStateUpdateKernel } from './state-update.js';
 import { selectiveScanBackward } from './scan-backward.js';
+import { causalConv1dBackwardKernel } from './conv-backward.js';
 
 class CpuStorage implements Storage {
   constructor(readonly data: DataArray) {}
@@ -241,6 +242,16 @@ export class CpuBackend implements Backend {
       selectiveScanSequential(arrays, dims, o.deltaSoftplus, out.d, last.d);
     }
     return { out: out.t, lastState: last.t };
+  }
+  causalConv1dBackward(x: Tensor, weight: Tensor, bias: Tensor | null, state: Tensor | null, o: ConvOptions, gOut: Tensor, gState: Tensor | null) {
+    const [B, L, D] = x.shape as [number, number, number];
+    const K = weight.shape[1]!;
+    const g = causalConv1dBackwardKernel(
+      this.arr(x), this.arr(weight), bias ? this.arr(bias) : null, state ? this.arr(state) : null,
+      B, L, D, K, o.silu, this.arr(gOut), gState ? this.arr(gState) : null,
+    );
+    const t = (data: Float32Array, like: Tensor) => new Tensor([...like.shape], 'f32', new StorageRef(this, this.upload(data)));
+    return { dx: t(g.dx, x), dw: t(g.dw, weight), dbias: bias ? t(g.dbias, bias) : null, dstate: state ? t(g.dstate, state) : null };
   }
   selectiveScanBackward(i: ScanInputs, o: ScanOptions, gOut: Tensor, gLast: Tensor | null): ScanGradients {
     const [batch, L, D] = i.u.shape as [number, number, number];
