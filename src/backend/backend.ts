@@ -165,6 +165,11 @@ export interface Backend {
     state: Tensor | null,
     o: ConvOptions,
   ): { out: Tensor; state: Tensor };
+  /** Optional (training): per-row cross-entropy of logits (R, V) against int32 labels (R). */
+  crossEntropy?(logits: Tensor, labels: Tensor, ignoreIndex: number): Tensor;
+  crossEntropyBackward?(logits: Tensor, labels: Tensor, ignoreIndex: number, g: Tensor): Tensor;
+  /** Optional (training): the embedding's backward, rows of gOut added into a (V, H) gradient. */
+  embeddingBackward?(ids: Tensor, gOut: Tensor, V: number): Tensor;
   /** Optional: the causal conv's backward, from the gradients of its output and new state. */
   causalConv1dBackward?(
     x: Tensor,

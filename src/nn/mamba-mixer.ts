@@ -20,6 +20,7 @@ import {
   split,
 } from '../ops/index.js';
 import { keep, tidy } from '../tensor/memory.js';
+import { isRecording } from '../autograd/tape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { CausalConv1d } from './conv.js';
 import { Linear } from './layers.js';
@@ -92,8 +93,12 @@ export class MambaMixer extends Module {
     });
   }
 
-  /** A = -exp(A_log), recomputed only when A_log changes. */
+  /**
+   * A = -exp(A_log), recomputed only when A_log changes — except while training, where it must be
+   * part of each step's graph so that A_log's gradient flows.
+   */
   A(): Tensor {
+    if (this.A_log.requiresGrad && isRecording()) return neg(exp(this.A_log.value));
     if (!this.negA || this.negA.version !== this.A_log.version) {
       this.negA?.t.dispose();
       this.negA = { version: this.A_log.version, t: keep(tidy(() => neg(exp(this.A_log.value)))) };

@@ -9,3 +9,4 @@ export * from './conv.js';
 export * from './scan.js';
 export * from './random.js';
 export * from './mamba-step.js';
+export * from './loss.js';

@@ -50,6 +50,13 @@ export function embedding(ids: Tensor, table: Tensor, checked = false): Tensor {
       if (id < 0 || id >= v) throw new ArgumentError(`embedding: token id ${id} is outside the vocabulary [0, ${v})`);
     }
   }
-  noBackwardYet('embedding', table);
-  return ids.backend.embedding(ids, table);
+  const backend = ids.backend;
+  if (!backend.embeddingBackward) noBackwardYet(`embedding on ${backend.name}`, table);
+  const y = backend.embedding(ids, table);
+  if (shouldRecord(table)) {
+    const sids = saveForBackward(ids);
+    const V = table.shape[0]!;
+    record('embedding', [ids, table], [y], ([g]) => [null, backend.embeddingBackward!(sids, g!, V)], [sids]);
+  }
+  return y;
 }

@@ -27,6 +27,7 @@ import { selectiveScanChunked } from './scan-chunked.js';
 import { selectiveStateUpdateKernel } from './state-update.js';
 import { selectiveScanBackward } from './scan-backward.js';
 import { causalConv1dBackwardKernel } from './conv-backward.js';
+import { crossEntropyRows, crossEntropyRowsBackward, embeddingBackwardKernel } from './loss.js';
 
 class CpuStorage implements Storage {
   constructor(readonly data: DataArray) {}
@@ -242,6 +243,24 @@ export class CpuBackend implements Backend {
       selectiveScanSequential(arrays, dims, o.deltaSoftplus, out.d, last.d);
     }
     return { out: out.t, lastState: last.t };
+  }
+  crossEntropy(logits: Tensor, labels: Tensor, ignoreIndex: number): Tensor {
+    const V = logits.shape[logits.rank - 1]!;
+    const { t, d } = this.makeF(labels.shape);
+    crossEntropyRows(this.arr(logits), V, this.any(labels) as Int32Array, ignoreIndex, d);
+    return t;
+  }
+  crossEntropyBackward(logits: Tensor, labels: Tensor, ignoreIndex: number, g: Tensor): Tensor {
+    const V = logits.shape[logits.rank - 1]!;
+    const { t, d } = this.makeF(logits.shape);
+    crossEntropyRowsBackward(this.arr(logits), V, this.any(labels) as Int32Array, ignoreIndex, this.arr(g), d);
+    return t;
+  }
+  embeddingBackward(ids: Tensor, gOut: Tensor, V: number): Tensor {
+    const H = gOut.shape[gOut.rank - 1]!;
+    const { t, d } = this.makeF([V, H]);
+    embeddingBackwardKernel(this.any(ids) as Int32Array, this.arr(gOut), H, d);
+    return t;
   }
   causalConv1dBackward(x: Tensor, weight: Tensor, bias: Tensor | null, state: Tensor | null, o: ConvOptions, gOut: Tensor, gState: Tensor | null) {
     const [B, L, D] = x.shape as [number, number, number];

@@ -16,7 +16,7 @@ import { readConfig } from '../../io/hf-folder.js';
 import { Embedding, Linear, RMSNorm } from '../../nn/layers.js';
 import { MambaMixer, type MixerState } from '../../nn/mamba-mixer.js';
 import { Module } from '../../nn/module.js';
-import { add, linear, mambaBlockStepFused, reshape, slice, tensor } from '../../ops/index.js';
+import { add, crossEntropy, linear, mambaBlockStepFused, reshape, slice, tensor } from '../../ops/index.js';
 import { keep, tidy } from '../../tensor/memory.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { loadParametersFromFolder, saveModule, type SaveDtype } from '../pretrained.js';
@@ -108,11 +108,15 @@ export class MambaModel extends Module {
 export interface ForwardOptions {
   /** Also return HF's `hidden_states`: the residual stream after each layer, then norm_f's output. */
   outputHiddenStates?: boolean;
+  /** Next-token targets (usually the input ids; -100 = ignore): adds HF's shifted mean cross-entropy `loss`. */
+  labels?: number[][];
 }
 
 export interface CausalLMOutput {
   logits: Tensor; // (B, L, V)
   hiddenStates?: Tensor[]; // each (B, L, D)
+  /** Scalar mean cross-entropy of logits[:, :-1] against labels[:, 1:], when labels were given. */
+  loss?: Tensor;
 }
 
 export interface FromPretrainedOptions {
@@ -207,8 +211,32 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
       const normed = this.backbone.norm_f.forward(h);
       if (o.outputHiddenStates) hiddenStates.push(normed);
       const logits = this.logitsOf(normed);
-      return o.outputHiddenStates ? { logits, hiddenStates } : { logits };
+      const out: CausalLMOutput = { logits };
+      if (o.outputHiddenStates) out.hiddenStates = hiddenStates;
+      if (o.labels) out.loss = this.shiftedLoss(logits, o.labels, inputIds);
+      return out;
     });
+  }
+
+  /** HF's causal-LM loss: position t predicts label t+1; mean over labels that are not -100. */
+  private shiftedLoss(logits: Tensor, labels: number[][], inputIds: number[][]): Tensor {
+    const [B, L, V] = logits.shape as [number, number, number];
+    if (labels.length !== B || labels.some((r) => r.length !== L)) {
+      throw new ArgumentError(`labels must have the shape of inputIds (${inputIds.length} × ${L})`);
+    }
+    const shifted = new Int32Array(B * (L - 1));
+    let valid = 0;
+    labels.forEach((row, b) =>
+      row.slice(1).forEach((id, t) => {
+        if (id !== -100 && (!Number.isInteger(id) || id < 0 || id >= V)) {
+          throw new ArgumentError(`labels[${b}][${t + 1}] = ${id} is neither a token id in [0, ${V}) nor -100`);
+        }
+        if (id !== -100) valid++;
+        shifted[b * (L - 1) + t] = id;
+      }),
+    );
+    const head = reshape(slice(logits, 1, 0, L - 1), [B * (L - 1), V]);
+    return crossEntropy(head, tensor(shifted, [B * (L - 1)], { dtype: 'i32', device: this.device as DeviceName }), valid);
   }
 
   createCache(batchSize: number): MambaCache {

@@ -1,0 +1,46 @@
+/**
+ * Cross-entropy over rows of logits, fused (never materialising log-softmax), and its gradient:
+ *   loss_r = logsumexp(x_r) − x_r[label_r];   dloss_r/dx_r = softmax(x_r) − onehot(label_r)
+ * Rows whose label is `ignoreIndex` contribute 0 and get a 0 gradient (HF's -100).
+ */
+export function crossEntropyRows(x: Float32Array, V: number, labels: Int32Array, ignoreIndex: number, out: Float32Array): void {
+  for (let r = 0; r < labels.length; r++) {
+    const lab = labels[r]!;
+    if (lab === ignoreIndex) {
+      out[r] = 0;
+      continue;
+    }
+    const o = r * V;
+    let m = -Infinity;
+    for (let i = 0; i < V; i++) m = Math.max(m, x[o + i]!);
+    let s = 0;
+    for (let i = 0; i < V; i++) s += Math.exp(x[o + i]! - m);
+    out[r] = m + Math.log(s) - x[o + lab]!;
+  }
+}
+
+export function crossEntropyRowsBackward(x: Float32Array, V: number, labels: Int32Array, ignoreIndex: number, g: Float32Array, dx: Float32Array): void {
+  for (let r = 0; r < labels.length; r++) {
+    const lab = labels[r]!;
+    const o = r * V;
+    if (lab === ignoreIndex) {
+      dx.fill(0, o, o + V);
+      continue;
+    }
+    let m = -Infinity;
+    for (let i = 0; i < V; i++) m = Math.max(m, x[o + i]!);
+    let s = 0;
+    for (let i = 0; i < V; i++) s += Math.exp(x[o + i]! - m);
+    const gr = g[r]!;
+    for (let i = 0; i < V; i++) dx[o + i] = (gr * Math.exp(x[o + i]! - m)) / s;
+    dx[o + lab] = dx[o + lab]! - gr;
+  }
+}
+
+/** dTable[ids[i]] += g[i] (rows of width H). */
+export function embeddingBackwardKernel(ids: Int32Array, g: Float32Array, H: number, dTable: Float32Array): void {
+  for (let i = 0; i < ids.length; i++) {
+    const row = ids[i]! * H;
+    for (let h = 0; h < H; h++) dTable[row + h] = dTable[row + h]! + g[i * H + h]!;
+  }
+}
