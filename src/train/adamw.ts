@@ -1,0 +1,107 @@
+/**
+ * AdamW (Loshchilov & Hutter): Adam's moments with decoupled weight decay,
+ *   m ← β₁m + (1−β₁)g,  v ← β₂v + (1−β₂)g²,  p ← p − lr·(m̂ / (√v̂ + ε) + λ·p)
+ * with no decay on the parameters the Mamba reference exempts: A_log, D, norms, biases and
+ * embeddings. Updates run without recording; each replaces the parameter's tensor.
+ */
+import { noGrad } from '../autograd/tape.js';
+import type { Parameter } from '../nn/module.js';
+import { add, affine, div, mul, scale, sqrt, sub } from '../ops/elementwise.js';
+import { sum } from '../ops/reduce.js';
+import { reshape } from '../ops/shape.js';
+import { keep, tidy } from '../tensor/memory.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+export interface AdamWOptions {
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+  /** Names exempt from weight decay; default: Mamba's rule (A_log, D, norms, biases, embeddings). */
+  noDecay?: (name: string) => boolean;
+}
+
+export function mambaNoDecay(name: string): boolean {
+  return /(^|\.)(A_log|D)$/.test(name) || /norm/.test(name) || name.endsWith('.bias') || /embed/.test(name);
+}
+
+interface Slot {
+  name: string;
+  p: Parameter;
+  m: Tensor | null;
+  v: Tensor | null;
+  decay: boolean;
+}
+
+export class AdamW {
+  lr: number;
+  private readonly b1: number;
+  private readonly b2: number;
+  private readonly eps: number;
+  private readonly wd: number;
+  private readonly slots: Slot[];
+  step = 0;
+
+  constructor(params: [string, Parameter][], o: AdamWOptions = {}) {
+    this.lr = o.lr ?? 1e-3;
+    [this.b1, this.b2] = o.betas ?? [0.9, 0.999];
+    this.eps = o.eps ?? 1e-8;
+    this.wd = o.weightDecay ?? 0.01;
+    const noDecay = o.noDecay ?? mambaNoDecay;
+    this.slots = params.map(([name, p]) => ({ name, p, m: null, v: null, decay: !noDecay(name) }));
+  }
+
+  /** Applies one update from the parameters' .grad (parameters without one are skipped). */
+  update(): void {
+    this.step++;
+    const c1 = 1 - this.b1 ** this.step;
+    const c2 = 1 - this.b2 ** this.step;
+    noGrad(() => {
+      for (const s of this.slots) {
+        const g = s.p.grad;
+        if (!g) continue;
+        const [m, v, next] = tidy(() => {
+          const m = s.m ? add(scale(s.m, this.b1), scale(g, 1 - this.b1)) : scale(g, 1 - this.b1);
+          const v = s.v ? add(scale(s.v, this.b2), scale(mul(g, g), 1 - this.b2)) : scale(mul(g, g), 1 - this.b2);
+          const stepDir = div(scale(m, 1 / c1), affine(sqrt(scale(v, 1 / c2)), 1, this.eps));
+          const p = s.p.value;
+          const decayed = s.decay && this.wd > 0 ? scale(p, 1 - this.lr * this.wd) : p;
+          return [m, v, sub(decayed, scale(stepDir, this.lr))];
+        });
+        s.m?.dispose();
+        s.v?.dispose();
+        s.m = keep(m);
+        s.v = keep(v);
+        s.p.set(next);
+      }
+    });
+  }
+
+  dispose(): void {
+    for (const s of this.slots) {
+      s.m?.dispose();
+      s.v?.dispose();
+      s.m = s.v = null;
+    }
+  }
+}
+
+/** Scales all gradients so that their global L2 norm is at most maxNorm; returns the norm before. */
+export async function clipGradNorm(params: Parameter[], maxNorm: number): Promise<number> {
+  const grads = params.map((p) => p.grad).filter((g): g is Tensor => g !== null);
+  const total = noGrad(() => tidy(() => grads.map((g) => sum(reshape(mul(g, g), [1, g.size]))).reduce((a, b) => add(a, b))));
+  const norm = Math.sqrt((await total.data())[0]!);
+  total.dispose();
+  if (norm > maxNorm) {
+    const f = maxNorm / (norm + 1e-6);
+    noGrad(() => {
+      for (const p of params) {
+        if (!p.grad) continue;
+        const scaled = keep(scale(p.grad, f));
+        p.grad.dispose();
+        p.grad = scaled;
+      }
+    });
+  }
+  return norm;
+}

@@ -1,0 +1,51 @@
+/**
+ * A character-level corpus (e.g. TinyShakespeare): the vocabulary is the sorted set of characters,
+ * and training windows of seqLen + 1 ids are drawn at seeded random offsets.
+ */
+import { ArgumentError } from '../errors.js';
+import { RandomSource } from '../ops/random.js';
+
+export class CharCorpus {
+  readonly chars: string[];
+  private readonly index = new Map<string, number>();
+  readonly ids: Int32Array;
+
+  constructor(text: string) {
+    this.chars = [...new Set(text)].sort();
+    this.chars.forEach((c, i) => this.index.set(c, i));
+    this.ids = Int32Array.from(text, (c) => this.index.get(c)!);
+  }
+
+  get vocabSize(): number {
+    return this.chars.length;
+  }
+
+  encode(s: string): number[] {
+    return Array.from(s, (c) => {
+      const id = this.index.get(c);
+      if (id === undefined) throw new ArgumentError(`encode: character ${JSON.stringify(c)} is not in the corpus vocabulary`);
+      return id;
+    });
+  }
+
+  decode(ids: readonly number[]): string {
+    return ids.map((i) => this.chars[i] ?? '').join('');
+  }
+
+  /** Splits into a training and a validation corpus (the last `fraction` of the text). */
+  split(fraction: number): { train: Int32Array; valid: Int32Array } {
+    const cut = Math.floor(this.ids.length * (1 - fraction));
+    return { train: this.ids.subarray(0, cut), valid: this.ids.subarray(cut) };
+  }
+}
+
+/** `batch` windows of `seqLen` ids at random offsets of `ids` (seeded). */
+export function sampleWindows(ids: Int32Array, batch: number, seqLen: number, rng: RandomSource): number[][] {
+  if (ids.length < seqLen + 1) {
+    throw new ArgumentError(`sampleWindows: the data has ${ids.length} tokens, fewer than one window of ${seqLen + 1}`);
+  }
+  return Array.from({ length: batch }, () => {
+    const at = Math.floor(rng.next() * (ids.length - seqLen));
+    return Array.from(ids.subarray(at, at + seqLen));
+  });
+}
