@@ -28,3 +28,5 @@ export type { SamplingOptions } from './generation/logits-process.js';
 export { TextStreamer } from './generation/streamer.js';
 export type { CausalLM, DecodeCache } from './generation/causal-lm.js';
 export { backward, noGrad, gradcheck, type GradSlot } from './autograd/index.js';
+export { AdamW, clipGradNorm, mambaNoDecay, type AdamWOptions } from './train/adamw.js';
+export { CharCorpus, sampleWindows } from './train/char-data.js';
