@@ -30,3 +30,5 @@ export type { CausalLM, DecodeCache } from './generation/causal-lm.js';
 export { backward, noGrad, gradcheck, type GradSlot } from './autograd/index.js';
 export { AdamW, clipGradNorm, mambaNoDecay, type AdamWOptions } from './train/adamw.js';
 export { CharCorpus, sampleWindows } from './train/char-data.js';
+export { SGD } from './train/sgd.js';
+export { warmupCosine, type WarmupCosine } from './train/schedule.js';
