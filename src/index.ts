@@ -32,3 +32,4 @@ export { AdamW, clipGradNorm, mambaNoDecay, type AdamWOptions } from './train/ad
 export { CharCorpus, sampleWindows } from './train/char-data.js';
 export { SGD } from './train/sgd.js';
 export { warmupCosine, type WarmupCosine } from './train/schedule.js';
+export { saveCheckpoint, loadCheckpoint, type TrainerState } from './train/checkpoint.js';

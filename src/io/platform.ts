@@ -101,3 +101,17 @@ export async function makeDir(p: string): Promise<void> {
   const f = await fs();
   await f.mkdir(p, { recursive: true });
 }
+
+/**
+ * Puts the finished folder `tmp` in place of `dir`: the old folder is renamed aside first and removed
+ * only after the new one is in place, so a crash leaves either the old checkpoint (possibly under
+ * `<dir>.old-…`) or the new one, never a half-written one.
+ */
+export async function replaceDir(tmp: string, dir: string): Promise<void> {
+  const f = await fs();
+  const old = `${dir}.old-${process.pid}-${Date.now()}`;
+  const had = await exists(dir);
+  if (had) await f.rename(dir, old);
+  await f.rename(tmp, dir);
+  if (had) await f.rm(old, { recursive: true, force: true });
+}

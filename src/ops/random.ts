@@ -9,6 +9,13 @@ export class RandomSource {
   constructor(seed: number) {
     this.s = seed >>> 0;
   }
+  /** The generator's whole state (for checkpoints): restoring it continues the same sequence. */
+  get state(): number {
+    return this.s;
+  }
+  set state(v: number) {
+    this.s = v >>> 0;
+  }
   next(): number {
     this.s = (this.s + 0x6d2b79f5) >>> 0;
     let t = this.s;

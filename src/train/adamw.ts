@@ -77,6 +77,28 @@ export class AdamW {
     });
   }
 
+  /** Moments by parameter name (for checkpoints), and the step count. */
+  state(): { step: number; m: Map<string, Tensor>; v: Map<string, Tensor> } {
+    const m = new Map<string, Tensor>();
+    const v = new Map<string, Tensor>();
+    for (const s of this.slots) {
+      if (s.m) m.set(s.name, s.m);
+      if (s.v) v.set(s.name, s.v);
+    }
+    return { step: this.step, m, v };
+  }
+
+  /** Restores what state() gave (tensors are taken over by the optimizer). */
+  loadState(st: { step: number; m: Map<string, Tensor>; v: Map<string, Tensor> }): void {
+    this.step = st.step;
+    for (const s of this.slots) {
+      s.m?.dispose();
+      s.v?.dispose();
+      s.m = st.m.has(s.name) ? keep(st.m.get(s.name)!) : null;
+      s.v = st.v.has(s.name) ? keep(st.v.get(s.name)!) : null;
+    }
+  }
+
   dispose(): void {
     for (const s of this.slots) {
       s.m?.dispose();

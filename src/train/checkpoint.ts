@@ -1,0 +1,65 @@
+/**
+ * Training checkpoints: the model in HF's layout (config.json + model.safetensors, loadable by
+ * transformers), the optimizer's moments in optimizer.safetensors, and the trainer's state (step,
+ * random generator, anything else JSON) in trainer_state.json. The folder is written beside the
+ * target and swapped in at the end, so a crash never leaves a half-written checkpoint.
+ */
+import { FormatError } from '../errors.js';
+import { joinPath, readBytes, readText, replaceDir, writeBytesAtomic } from '../io/platform.js';
+import { SafetensorsFile, serializeSafetensors, type TensorToWrite } from '../io/safetensors.js';
+import type { MambaForCausalLM } from '../models/mamba/modeling.js';
+import { loadParametersFromFolder } from '../models/pretrained.js';
+import { tensor } from '../ops/create.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { AdamW } from './adamw.js';
+
+export interface TrainerState {
+  step: number;
+  rngState: number;
+  [key: string]: unknown;
+}
+
+export async function saveCheckpoint(dir: string, model: MambaForCausalLM, opt: AdamW, state: TrainerState): Promise<void> {
+  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+  await model.save(tmp);
+  const st = opt.state();
+  const tensors: Record<string, TensorToWrite> = {};
+  for (const [kind, map] of [['exp_avg', st.m], ['exp_avg_sq', st.v]] as const) {
+    for (const [name, t] of map) tensors[`${kind}.${name}`] = { dtype: 'F32', shape: [...t.shape], data: (await t.data()) as Float32Array };
+  }
+  await writeBytesAtomic(joinPath(tmp, 'optimizer.safetensors'), serializeSafetensors(tensors, { step: String(st.step) }));
+  await writeBytesAtomic(joinPath(tmp, 'trainer_state.json'), `${JSON.stringify(state, null, 2)}\n`);
+  await replaceDir(tmp, dir);
+}
+
+/** Loads a checkpoint into an existing model and optimizer; returns the trainer state. */
+export async function loadCheckpoint(dir: string, model: MambaForCausalLM, opt: AdamW): Promise<TrainerState> {
+  await loadParametersFromFolder(model, dir, {
+    device: model.device as 'cpu' | 'webgpu',
+    ignore: model.config.fields.tie_word_embeddings ? ['lm_head.weight'] : [],
+  });
+  const file = joinPath(dir, 'trainer_state.json');
+  let state: TrainerState;
+  try {
+    state = JSON.parse(await readText(file)) as TrainerState;
+  } catch (e) {
+    throw new FormatError(file, `not a trainer state: ${(e as Error).message}`);
+  }
+  if (!Number.isInteger(state.step) || typeof state.rngState !== 'number') {
+    throw new FormatError(file, 'expected integer "step" and numeric "rngState"');
+  }
+  const path = joinPath(dir, 'optimizer.safetensors');
+  const f = SafetensorsFile.parse(await readBytes(path), path);
+  const m = new Map<string, Tensor>();
+  const v = new Map<string, Tensor>();
+  for (const name of f.names()) {
+    const [kind, ...rest] = name.split('.');
+    const pname = rest.join('.');
+    const t = tensor(f.toFloat32(name), f.entry(name).shape, { device: model.device as 'cpu' | 'webgpu' });
+    if (kind === 'exp_avg') m.set(pname, t);
+    else if (kind === 'exp_avg_sq') v.set(pname, t);
+    else throw new FormatError(path, `unexpected tensor ${name}`);
+  }
+  opt.loadState({ step: Number(f.metadata['step'] ?? state.step), m, v });
+  return state;
+}
