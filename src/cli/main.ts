@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { registerGenerate } from './generate.js';
 import { registerInfo } from './info.js';
+import { registerTrain } from './train.js';
 
 const program = new Command();
 program
@@ -12,6 +13,7 @@ program
   .showHelpAfterError();
 registerGenerate(program);
 registerInfo(program);
+registerTrain(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,44 @@
+/** `mamba-ts train`: trains a model from a JSON config, with a progress bar and checkpoints. */
+import { SingleBar, Presets } from 'cli-progress';
+import type { Command } from 'commander';
+import { FormatError } from '../errors.js';
+import { readText } from '../io/platform.js';
+import { parseTrainConfig } from '../train/train-config.js';
+import { runTraining } from '../train/trainer.js';
+
+export function registerTrain(program: Command): void {
+  program
+    .command('train')
+    .description('Train a Mamba model on a text corpus (characters), from a JSON config; checkpoints, a loss curve (SVG) and the vocabulary go to outDir.')
+    .requiredOption('-c, --config <file>', 'training config (JSON): model, data, steps, batchSize, seqLen, lr, minLr, warmupSteps, weightDecay, gradClip, evalInterval, evalBatches, checkpointInterval, outDir, seed, device')
+    .option('--resume', 'continue from outDir/checkpoint exactly (same data order and random state)', false)
+    .option('--quiet', 'no progress bar, one line at the end', false)
+    .action(async (flags: { config: string; resume: boolean; quiet: boolean }) => {
+      const text = await readText(flags.config);
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch (e) {
+        throw new FormatError(flags.config, `not valid JSON: ${(e as Error).message}`);
+      }
+      const config = parseTrainConfig(raw, flags.config);
+      const bar = flags.quiet
+        ? null
+        : new SingleBar({ format: 'step {value}/{total} |{bar}| loss {loss} | valid {valid} | {tps} tok/s | ETA {eta_formatted}', hideCursor: true }, Presets.shades_classic);
+      bar?.start(config.steps, 0, { loss: '-', valid: '-', tps: '-' });
+      let lastValid = '-';
+      try {
+        const r = await runTraining(config, {
+          resume: flags.resume,
+          onProgress: (p) => {
+            if (p.validLoss !== undefined) lastValid = p.validLoss.toFixed(4);
+            bar?.update(p.step, { loss: p.loss.toFixed(4), valid: lastValid, tps: p.tokensPerSecond.toFixed(0) });
+          },
+        });
+        bar?.stop();
+        process.stdout.write(`trained ${r.steps} steps; validation loss ${r.finalValidLoss.toFixed(4)} (${(r.finalValidLoss / Math.LN2).toFixed(4)} bits/char); checkpoint ${r.checkpoint}\n`);
+      } finally {
+        bar?.stop();
+      }
+    });
+}

@@ -1,0 +1,85 @@
+/** The `mamba-ts train` configuration file: every field checked, unknown fields rejected. */
+import { FormatError } from '../errors.js';
+
+export interface TrainConfig {
+  /** HF MambaConfig fields (vocab_size defaults to the corpus vocabulary). */
+  model: Record<string, unknown>;
+  data: { path: string; validFraction: number };
+  steps: number;
+  batchSize: number;
+  seqLen: number;
+  lr: number;
+  minLr: number;
+  warmupSteps: number;
+  weightDecay: number;
+  gradClip: number;
+  evalInterval: number;
+  evalBatches: number;
+  checkpointInterval: number;
+  outDir: string;
+  seed: number;
+  device: 'cpu' | 'webgpu' | 'auto';
+}
+
+const DEFAULTS: Omit<TrainConfig, 'model' | 'data' | 'outDir'> = {
+  steps: 1000,
+  batchSize: 8,
+  seqLen: 128,
+  lr: 3e-3,
+  minLr: 3e-4,
+  warmupSteps: 50,
+  weightDecay: 0.1,
+  gradClip: 1.0,
+  evalInterval: 100,
+  evalBatches: 4,
+  checkpointInterval: 500,
+  seed: 0,
+  device: 'cpu',
+};
+
+export function parseTrainConfig(raw: unknown, source: string): TrainConfig {
+  const fail = (m: string): never => {
+    throw new FormatError(source, m);
+  };
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail('expected a JSON object');
+  const r = raw as Record<string, unknown>;
+  const known = new Set([...Object.keys(DEFAULTS), 'model', 'data', 'outDir']);
+  const unknown = Object.keys(r).filter((k) => !known.has(k));
+  if (unknown.length) fail(`unknown field(s) ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
+  const model = r['model'] ?? {};
+  if (typeof model !== 'object' || model === null || Array.isArray(model)) fail('field "model": expected an object of HF MambaConfig fields');
+  const data = r['data'] as Record<string, unknown> | undefined;
+  if (!data || typeof data !== 'object' || typeof data['path'] !== 'string') fail('field "data": expected { "path": "corpus.txt", "validFraction"?: 0.1 }');
+  const validFraction = data!['validFraction'] ?? 0.1;
+  if (typeof validFraction !== 'number' || !(validFraction > 0 && validFraction < 1)) fail('field "data.validFraction": expected a number in (0, 1)');
+  if (typeof r['outDir'] !== 'string' || !r['outDir']) fail('field "outDir": expected the folder for checkpoints');
+  const num = (k: keyof typeof DEFAULTS, check: (x: number) => boolean, what: string): number => {
+    const v = r[k] ?? DEFAULTS[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || !check(v)) fail(`field "${k}": expected ${what}, got ${JSON.stringify(v)}`);
+    return v as number;
+  };
+  const int = (k: keyof typeof DEFAULTS, min: number) => num(k, (x) => Number.isInteger(x) && x >= min, `an integer >= ${min}`);
+  const device = r['device'] ?? DEFAULTS.device;
+  if (device !== 'cpu' && device !== 'webgpu' && device !== 'auto') fail(`field "device": expected "cpu", "webgpu" or "auto", got ${JSON.stringify(device)}`);
+  const c: TrainConfig = {
+    model: model as Record<string, unknown>,
+    data: { path: data!['path'] as string, validFraction: validFraction as number },
+    steps: int('steps', 1),
+    batchSize: int('batchSize', 1),
+    seqLen: int('seqLen', 2),
+    lr: num('lr', (x) => x > 0, 'a number > 0'),
+    minLr: num('minLr', (x) => x >= 0, 'a number >= 0'),
+    warmupSteps: int('warmupSteps', 0),
+    weightDecay: num('weightDecay', (x) => x >= 0, 'a number >= 0'),
+    gradClip: num('gradClip', (x) => x > 0, 'a number > 0'),
+    evalInterval: int('evalInterval', 1),
+    evalBatches: int('evalBatches', 1),
+    checkpointInterval: int('checkpointInterval', 1),
+    outDir: r['outDir'] as string,
+    seed: int('seed', 0),
+    device: device as TrainConfig['device'],
+  };
+  if (c.minLr > c.lr) fail(`fields "minLr" (${c.minLr}) and "lr" (${c.lr}) contradict: minLr must not exceed lr`);
+  if (c.warmupSteps > c.steps) fail(`field "warmupSteps" (${c.warmupSteps}) exceeds "steps" (${c.steps})`);
+  return c;
+}

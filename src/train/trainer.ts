@@ -1,0 +1,110 @@
+/**
+ * The training loop behind `mamba-ts train`: a character corpus, AdamW with warm-up + cosine,
+ * gradient clipping, periodic validation, checkpoints (with the loss curve and the vocabulary)
+ * and exact resumption.
+ */
+import { ArgumentError } from '../errors.js';
+import { joinPath, exists, readText, writeBytesAtomic } from '../io/platform.js';
+import { MambaConfig } from '../models/mamba/config.js';
+import { initMambaWeights } from '../models/mamba/init.js';
+import { MambaForCausalLM } from '../models/mamba/modeling.js';
+import { RandomSource } from '../ops/random.js';
+import { noGrad } from '../autograd/tape.js';
+import '../autograd/backward.js';
+import { AdamW, clipGradNorm } from './adamw.js';
+import { CharCorpus, sampleWindows } from './char-data.js';
+import { loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { lossCurveSvg, type LossPoint } from './loss-curve.js';
+import { warmupCosine } from './schedule.js';
+import type { TrainConfig } from './train-config.js';
+
+export interface Progress {
+  step: number;
+  steps: number;
+  loss: number;
+  lr: number;
+  tokensPerSecond: number;
+  validLoss?: number;
+}
+
+export interface TrainResult {
+  steps: number;
+  finalValidLoss: number;
+  checkpoint: string;
+}
+
+export async function runTraining(c: TrainConfig, o: { resume?: boolean; onProgress?: (p: Progress) => void } = {}): Promise<TrainResult> {
+  if (c.device === 'webgpu') throw new ArgumentError('train: training on WebGPU is not available yet (its backward kernels are missing); use "device": "cpu"');
+  const corpus = new CharCorpus(await readText(c.data.path));
+  const { train, valid } = corpus.split(c.data.validFraction);
+  if (train.length < c.seqLen + 1 || valid.length < c.seqLen + 1) {
+    throw new ArgumentError(`train: ${c.data.path} is too short for windows of ${c.seqLen + 1} characters in both splits`);
+  }
+  const vocab = (c.model['vocab_size'] as number | undefined) ?? corpus.vocabSize;
+  if (vocab < corpus.vocabSize) {
+    throw new ArgumentError(`train: model.vocab_size ${vocab} is smaller than the corpus' ${corpus.vocabSize} characters`);
+  }
+  const config = MambaConfig.create({ hidden_size: 64, num_hidden_layers: 2, ...c.model, vocab_size: vocab } as Parameters<typeof MambaConfig.create>[0]);
+  const model = new MambaForCausalLM(config);
+  initMambaWeights(model, c.seed);
+  model.requiresGrad_(true);
+  const opt = new AdamW(model.namedParameters(), { lr: c.lr, weightDecay: c.weightDecay });
+  const rng = new RandomSource(c.seed + 1);
+  const ckpt = joinPath(c.outDir, 'checkpoint');
+  let start = 0;
+  let trainLosses: LossPoint[] = [];
+  let validLosses: LossPoint[] = [];
+  if (o.resume && (await exists(joinPath(ckpt, 'trainer_state.json')))) {
+    const st = await loadCheckpoint(ckpt, model, opt);
+    start = st.step;
+    rng.state = st.rngState;
+    trainLosses = (st['trainLosses'] as LossPoint[] | undefined) ?? [];
+    validLosses = (st['validLosses'] as LossPoint[] | undefined) ?? [];
+  }
+  // The same validation windows every time, independent of the training stream.
+  const validBatches = Array.from({ length: c.evalBatches }, (_, i) => sampleWindows(valid, c.batchSize, c.seqLen, new RandomSource(c.seed * 7919 + i)));
+  const evaluate = async (): Promise<number> => {
+    let total = 0;
+    for (const b of validBatches) {
+      const out = await noGrad(() => model.forward(b, { labels: b }));
+      total += (await out.loss!.data())[0]!;
+      out.loss!.dispose();
+      out.logits.dispose();
+    }
+    return total / validBatches.length;
+  };
+  const save = async (step: number) => {
+    const state: TrainerState = { step, rngState: rng.state, trainLosses, validLosses, vocabulary: corpus.chars, config: c };
+    await saveCheckpoint(ckpt, model, opt, state);
+    await writeBytesAtomic(joinPath(c.outDir, 'loss_curve.svg'), lossCurveSvg(trainLosses, validLosses));
+  };
+  let finalValid = NaN;
+  try {
+    for (let step = start; step < c.steps; step++) {
+      const t0 = performance.now();
+      opt.lr = warmupCosine(step, { lr: c.lr, minLr: c.minLr, warmupSteps: c.warmupSteps, totalSteps: c.steps });
+      const batch = sampleWindows(train, c.batchSize, c.seqLen, rng);
+      const out = await model.forward(batch, { labels: batch });
+      const loss = (await out.loss!.data())[0]!;
+      out.loss!.backward();
+      out.loss!.dispose();
+      out.logits.dispose();
+      await clipGradNorm(model.namedParameters().map(([, p]) => p), c.gradClip);
+      opt.update();
+      model.zeroGrad();
+      trainLosses.push({ step: step + 1, loss });
+      const p: Progress = { step: step + 1, steps: c.steps, loss, lr: opt.lr, tokensPerSecond: (c.batchSize * c.seqLen) / ((performance.now() - t0) / 1000) };
+      if ((step + 1) % c.evalInterval === 0 || step + 1 === c.steps) {
+        p.validLoss = finalValid = await evaluate();
+        validLosses.push({ step: step + 1, loss: finalValid });
+      }
+      o.onProgress?.(p);
+      if ((step + 1) % c.checkpointInterval === 0 || step + 1 === c.steps) await save(step + 1);
+    }
+    if (Number.isNaN(finalValid)) finalValid = await evaluate();
+    return { steps: c.steps, finalValidLoss: finalValid, checkpoint: ckpt };
+  } finally {
+    opt.dispose();
+    model.dispose();
+  }
+}
