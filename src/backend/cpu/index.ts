@@ -79,6 +79,17 @@ export class CpuBackend implements Backend {
     const s = this.alloc(dtype, sizeOf(shape)) as CpuStorage;
     return { t: new Tensor([...shape], dtype, new StorageRef(this, s)), d: s.data };
   }
+  /** A tensor over an array a kernel already filled. */
+  private wrap(data: Float32Array, shape: Shape): Tensor {
+    return new Tensor([...shape], 'f32', new StorageRef(this, this.upload(data)));
+  }
+  private scanArrays(i: ScanInputs): ScanArrays {
+    const f = (t: Tensor | null) => (t ? this.arr(t) : null);
+    return {
+      u: this.arr(i.u), delta: this.arr(i.delta), A: this.arr(i.A), B: this.arr(i.B), C: this.arr(i.C),
+      D: f(i.D), z: f(i.z), deltaBias: f(i.deltaBias), initialState: f(i.initialState),
+    };
+  }
   private makeF(shape: Shape): { t: Tensor; d: Float32Array } {
     const { t, d } = this.make(shape, 'f32');
     return { t, d: d as Float32Array };
@@ -229,11 +240,7 @@ export class CpuBackend implements Backend {
   selectiveScan(i: ScanInputs, o: ScanOptions): { out: Tensor; lastState: Tensor } {
     const [batch, L, D] = i.u.shape as [number, number, number];
     const N = i.A.shape[1]!;
-    const f = (t: Tensor | null) => (t ? this.arr(t) : null);
-    const arrays: ScanArrays = {
-      u: this.arr(i.u), delta: this.arr(i.delta), A: this.arr(i.A), B: this.arr(i.B), C: this.arr(i.C),
-      D: f(i.D), z: f(i.z), deltaBias: f(i.deltaBias), initialState: f(i.initialState),
-    };
+    const arrays = this.scanArrays(i);
     const out = this.makeF(i.u.shape);
     const last = this.makeF([batch, D, N]);
     const dims = { batch, L, D, N };
@@ -269,19 +276,15 @@ export class CpuBackend implements Backend {
       this.arr(x), this.arr(weight), bias ? this.arr(bias) : null, state ? this.arr(state) : null,
       B, L, D, K, o.silu, this.arr(gOut), gState ? this.arr(gState) : null,
     );
-    const t = (data: Float32Array, like: Tensor) => new Tensor([...like.shape], 'f32', new StorageRef(this, this.upload(data)));
+    const t = (data: Float32Array, like: Tensor) => this.wrap(data, like.shape);
     return { dx: t(g.dx, x), dw: t(g.dw, weight), dbias: bias ? t(g.dbias, bias) : null, dstate: state ? t(g.dstate, state) : null };
   }
   selectiveScanBackward(i: ScanInputs, o: ScanOptions, gOut: Tensor, gLast: Tensor | null): ScanGradients {
     const [batch, L, D] = i.u.shape as [number, number, number];
     const N = i.A.shape[1]!;
-    const f = (t: Tensor | null) => (t ? this.arr(t) : null);
-    const arrays: ScanArrays = {
-      u: this.arr(i.u), delta: this.arr(i.delta), A: this.arr(i.A), B: this.arr(i.B), C: this.arr(i.C),
-      D: f(i.D), z: f(i.z), deltaBias: f(i.deltaBias), initialState: f(i.initialState),
-    };
-    const g = selectiveScanBackward(arrays, { batch, L, D, N }, o.deltaSoftplus, this.arr(gOut), f(gLast));
-    const t = (data: Float32Array, like: Tensor) => new Tensor([...like.shape], 'f32', new StorageRef(this, this.upload(data)));
+    const arrays = this.scanArrays(i);
+    const g = selectiveScanBackward(arrays, { batch, L, D, N }, o.deltaSoftplus, this.arr(gOut), gLast ? this.arr(gLast) : null);
+    const t = (data: Float32Array, like: Tensor) => this.wrap(data, like.shape);
     return {
       du: t(g.du, i.u), ddelta: t(g.ddelta, i.delta), dA: t(g.dA, i.A), dB: t(g.dB, i.B), dC: t(g.dC, i.C),
       dD: i.D ? t(g.dD, i.D) : null,

@@ -151,8 +151,8 @@ export class WebGpuBackend implements Backend {
   }
   cast(x: Tensor, dtype: DType): Tensor {
     if (x.dtype === dtype && !isHalf(dtype)) return this.copyStrided(x, x.shape, stridesOf(x.shape), 0);
-    const y = this.make(x.shape, dtype);
     if (isHalf(dtype) || isHalf(x.dtype)) throw new Error(`webgpu: no cast between ${x.dtype} and ${dtype}`);
+    const y = this.make(x.shape, dtype);
     this.run1d(castKernel(dtype as 'f32' | 'i32'), [this.buf(x), this.buf(y)], new Uniforms(4).u32(x.size), x.size);
     return y;
   }
