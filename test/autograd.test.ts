@@ -106,3 +106,16 @@ describe('the tape', () => {
     assert.doesNotThrow(() => noGrad(() => ops.softmax(x)).dispose());
   });
 });
+
+test('generate records nothing even when parameters require gradients', async () => {
+  const { MambaForCausalLM } = await import('../src/models/mamba/modeling.js');
+  const { fixture } = await import('./helpers.js');
+  const model = await MambaForCausalLM.fromPretrained(fixture('hf', 'mamba-tiny', 'model'));
+  await model.generate([[1, 2, 3]], { maxNewTokens: 2 }); // warm caches
+  model.requiresGrad_(true);
+  const before = liveTensorCount();
+  await model.generate([[1, 2, 3]], { maxNewTokens: 4 });
+  await model.generate([[1, 2, 3]], { maxNewTokens: 4, doSample: true, seed: 1 });
+  assert.equal(liveTensorCount(), before);
+  model.dispose();
+});

@@ -7,6 +7,7 @@ import { ArgumentError } from '../errors.js';
 import { argmax } from '../ops/reduce.js';
 import { concat, reshape } from '../ops/shape.js';
 import { keep, tidy } from '../tensor/memory.js';
+import { noGrad } from '../autograd/tape.js';
 import type { CausalLM, DecodeCache } from './causal-lm.js';
 import { validateSamplingOptions, type SamplingOptions } from './logits-process.js';
 import { pickNextToken, Rng } from './sampler.js';
@@ -55,7 +56,8 @@ function eosSet(model: CausalLM, o: GenerateOptions): Set<number> {
 
 /**
  * Yields the new token of every sequence at each step (a finished sequence yields the pad id),
- * until maxNewTokens or all sequences have emitted an end-of-sequence id.
+ * until maxNewTokens or all sequences have emitted an end-of-sequence id. Never records gradients,
+ * even for a model in training.
  */
 export async function* generateSteps<C extends DecodeCache>(
   model: CausalLM<C>,
@@ -100,7 +102,8 @@ export async function* generateSteps<C extends DecodeCache>(
       let next: number[][] | Tensor = inputIds;
       let stop = false;
       for (let step = 0; step < maxNew && !stop; step++) {
-        const logits = model.nextLogits(next, cache);
+        const input: number[][] | Tensor = next;
+        const logits: Tensor = noGrad(() => model.nextLogits(input, cache));
         const ids = keep(tidy(() => reshape(argmax(logits), [B, 1])));
         logits.dispose();
         group.push(ids);
@@ -124,7 +127,8 @@ export async function* generateSteps<C extends DecodeCache>(
     } else {
       let next: number[][] = inputIds;
       for (let step = 0; step < maxNew; step++) {
-        const logits = model.nextLogits(next, cache); // (B, V)
+        const input: number[][] = next;
+        const logits: Tensor = noGrad(() => model.nextLogits(input, cache)); // (B, V)
         const picked = await sampleOnHost(logits, history, o, rng, model.vocabSize);
         logits.dispose();
         const tokens = finish(picked);
