@@ -119,3 +119,28 @@ test('generate records nothing even when parameters require gradients', async ()
   assert.equal(liveTensorCount(), before);
   model.dispose();
 });
+
+test('gradients accumulate: two half-batches with losses scaled by ½ equal one full batch', async () => {
+  const { MambaForCausalLM } = await import('../src/models/mamba/modeling.js');
+  const { fixture, assertClose } = await import('./helpers.js');
+  const model = await MambaForCausalLM.fromPretrained(fixture('hf', 'mamba-tiny', 'model'));
+  model.requiresGrad_(true);
+  const batch = [[1, 5, 9, 13, 17, 21], [2, 6, 10, 14, 18, 22], [3, 7, 11, 15, 19, 23], [4, 8, 12, 16, 20, 24]];
+  const run = async (b: number[][], s: number) => {
+    const out = await model.forward(b, { labels: b });
+    const l = ops.scale(out.loss!, s);
+    l.backward();
+    l.dispose();
+    out.loss!.dispose();
+    out.logits.dispose();
+  };
+  await run(batch, 1);
+  const full = new Map<string, Float32Array>();
+  for (const [n, p] of model.namedParameters()) full.set(n, (await p.grad!.data()) as Float32Array);
+  model.zeroGrad();
+  await run(batch.slice(0, 2), 0.5);
+  await run(batch.slice(2), 0.5);
+  for (const [n, p] of model.namedParameters()) assertClose(`accumulated ${n}`, await p.grad!.data(), full.get(n)!, 1e-5);
+  model.zeroGrad();
+  model.dispose();
+});

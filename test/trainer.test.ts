@@ -22,7 +22,7 @@ function config(outDir: string, extra: Record<string, unknown> = {}): TrainConfi
     {
       model: { hidden_size: 32, num_hidden_layers: 2, use_bias: false },
       data: { path: corpusPath },
-      steps: 12, batchSize: 4, seqLen: 24, evalInterval: 6, evalBatches: 2, checkpointInterval: 4, warmupSteps: 3, outDir, seed: 4,
+      steps: 12, batchSize: 2, gradAccumulation: 2, seqLen: 24, evalInterval: 6, evalBatches: 2, checkpointInterval: 4, warmupSteps: 3, outDir, seed: 4,
       ...extra,
     },
     'test config',
@@ -57,6 +57,7 @@ describe('train', () => {
     assert.throws(p({ ...base, stpes: 3 }), /cfg\.json: unknown field\(s\) stpes/);
     assert.throws(p({ ...base, lr: 1e-3, minLr: 1e-2 }), /"minLr" .* and "lr" .* contradict/);
     assert.throws(p({ ...base, batchSize: 0 }), /field "batchSize": expected an integer >= 1, got 0/);
+    assert.throws(p({ ...base, gradAccumulation: 1.5 }), /field "gradAccumulation": expected an integer >= 1/);
     assert.throws(p({ outDir: tmp }), /field "data"/);
     assert.throws(p({ ...base, device: 'tpu' }), /field "device"/);
   });

@@ -7,6 +7,8 @@ export interface TrainConfig {
   data: { path: string; validFraction: number };
   steps: number;
   batchSize: number;
+  /** Micro-batches whose gradients are summed (each loss scaled by 1/n) before one update. */
+  gradAccumulation: number;
   seqLen: number;
   lr: number;
   minLr: number;
@@ -24,6 +26,7 @@ export interface TrainConfig {
 const DEFAULTS: Omit<TrainConfig, 'model' | 'data' | 'outDir'> = {
   steps: 1000,
   batchSize: 8,
+  gradAccumulation: 1,
   seqLen: 128,
   lr: 3e-3,
   minLr: 3e-4,
@@ -66,6 +69,7 @@ export function parseTrainConfig(raw: unknown, source: string): TrainConfig {
     data: { path: data!['path'] as string, validFraction: validFraction as number },
     steps: int('steps', 1),
     batchSize: int('batchSize', 1),
+    gradAccumulation: int('gradAccumulation', 1),
     seqLen: int('seqLen', 2),
     lr: num('lr', (x) => x > 0, 'a number > 0'),
     minLr: num('minLr', (x) => x >= 0, 'a number >= 0'),

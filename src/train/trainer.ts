@@ -9,6 +9,7 @@ import { MambaConfig } from '../models/mamba/config.js';
 import { initMambaWeights } from '../models/mamba/init.js';
 import { MambaForCausalLM } from '../models/mamba/modeling.js';
 import { RandomSource } from '../ops/random.js';
+import { scale } from '../ops/elementwise.js';
 import { noGrad } from '../autograd/tape.js';
 import '../autograd/backward.js';
 import { AdamW, clipGradNorm } from './adamw.js';
@@ -83,17 +84,23 @@ export async function runTraining(c: TrainConfig, o: { resume?: boolean; onProgr
     for (let step = start; step < c.steps; step++) {
       const t0 = performance.now();
       opt.lr = warmupCosine(step, { lr: c.lr, minLr: c.minLr, warmupSteps: c.warmupSteps, totalSteps: c.steps });
-      const batch = sampleWindows(train, c.batchSize, c.seqLen, rng);
-      const out = await model.forward(batch, { labels: batch });
-      const loss = (await out.loss!.data())[0]!;
-      out.loss!.backward();
-      out.loss!.dispose();
-      out.logits.dispose();
+      // backward() adds into .grad, so micro-batches accumulate; each loss is scaled by 1/n.
+      let loss = 0;
+      for (let micro = 0; micro < c.gradAccumulation; micro++) {
+        const batch = sampleWindows(train, c.batchSize, c.seqLen, rng);
+        const out = await model.forward(batch, { labels: batch });
+        const scaled = c.gradAccumulation === 1 ? out.loss! : scale(out.loss!, 1 / c.gradAccumulation);
+        loss += (await out.loss!.data())[0]! / c.gradAccumulation;
+        scaled.backward();
+        if (scaled !== out.loss) scaled.dispose();
+        out.loss!.dispose();
+        out.logits.dispose();
+      }
       await clipGradNorm(model.namedParameters().map(([, p]) => p), c.gradClip);
       opt.update();
       model.zeroGrad();
       trainLosses.push({ step: step + 1, loss });
-      const p: Progress = { step: step + 1, steps: c.steps, loss, lr: opt.lr, tokensPerSecond: (c.batchSize * c.seqLen) / ((performance.now() - t0) / 1000) };
+      const p: Progress = { step: step + 1, steps: c.steps, loss, lr: opt.lr, tokensPerSecond: (c.gradAccumulation * c.batchSize * c.seqLen) / ((performance.now() - t0) / 1000) };
       if ((step + 1) % c.evalInterval === 0 || step + 1 === c.steps) {
         p.validLoss = finalValid = await evaluate();
         validLosses.push({ step: step + 1, loss: finalValid });
