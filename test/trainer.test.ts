@@ -76,6 +76,10 @@ describe('train', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /trained 4 steps; validation loss \d+\.\d+ \(\d+\.\d+ bits\/char\)/);
     assert.ok(existsSync(join(tmp, 'cli', 'checkpoint', 'optimizer.safetensors')));
+    // The checkpoint is a model folder `generate` reads, tokenizer included.
+    const g = spawnSync(process.execPath, [CLI, 'generate', '--model', join(tmp, 'cli', 'checkpoint'), '-n', '8', 'ROMEO:'], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(g.status, 0, g.stderr);
+    assert.ok(g.stdout.startsWith('ROMEO:') && g.stdout.length > 'ROMEO:\n'.length, JSON.stringify(g.stdout));
     const bad = spawnSync(process.execPath, [CLI, 'train', '--config', join(tmp, 'missing.json')], { encoding: 'utf8' });
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /^mamba-ts: .*missing\.json: no such file/);

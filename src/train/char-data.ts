@@ -32,6 +32,36 @@ export class CharCorpus {
     return ids.map((i) => this.chars[i] ?? '').join('');
   }
 
+  /**
+   * The vocabulary as a HuggingFace tokenizer.json: a BPE model without merges and without a
+   * pre-tokenizer splits text into single characters, and the Fuse decoder joins them back, so
+   * `AutoTokenizer` (and `mamba-ts generate`) read a character model's checkpoint as any other.
+   */
+  tokenizerJson(): Record<string, unknown> {
+    return {
+      version: '1.0',
+      truncation: null,
+      padding: null,
+      added_tokens: [],
+      normalizer: null,
+      pre_tokenizer: null,
+      post_processor: null,
+      decoder: { type: 'Fuse' },
+      model: {
+        type: 'BPE',
+        dropout: null,
+        unk_token: null,
+        continuing_subword_prefix: null,
+        end_of_word_suffix: null,
+        fuse_unk: false,
+        byte_fallback: false,
+        ignore_merges: false,
+        vocab: Object.fromEntries(this.chars.map((c, i) => [c, i])),
+        merges: [],
+      },
+    };
+  }
+
   /** Splits into a training and a validation corpus (the last `fraction` of the text). */
   split(fraction: number): { train: Int32Array; valid: Int32Array } {
     const cut = Math.floor(this.ids.length * (1 - fraction));

@@ -19,9 +19,17 @@ export interface TrainerState {
   [key: string]: unknown;
 }
 
-export async function saveCheckpoint(dir: string, model: MambaForCausalLM, opt: AdamW, state: TrainerState): Promise<void> {
+export async function saveCheckpoint(
+  dir: string,
+  model: MambaForCausalLM,
+  opt: AdamW,
+  state: TrainerState,
+  /** More files for the folder (e.g. tokenizer.json), name → contents. */
+  extra: Record<string, string> = {},
+): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
   await model.save(tmp);
+  for (const [name, text] of Object.entries(extra)) await writeBytesAtomic(joinPath(tmp, name), text);
   const st = opt.state();
   const tensors: Record<string, TensorToWrite> = {};
   for (const [kind, map] of [['exp_avg', st.m], ['exp_avg_sq', st.v]] as const) {

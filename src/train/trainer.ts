@@ -76,7 +76,7 @@ export async function runTraining(c: TrainConfig, o: { resume?: boolean; onProgr
   };
   const save = async (step: number) => {
     const state: TrainerState = { step, rngState: rng.state, trainLosses, validLosses, vocabulary: corpus.chars, config: c };
-    await saveCheckpoint(ckpt, model, opt, state);
+    await saveCheckpoint(ckpt, model, opt, state, { 'tokenizer.json': `${JSON.stringify(corpus.tokenizerJson())}\n` });
     await writeBytesAtomic(joinPath(c.outDir, 'loss_curve.svg'), lossCurveSvg(trainLosses, validLosses));
   };
   let finalValid = NaN;
