@@ -27,7 +27,7 @@ export { generate, generateSteps, type GenerateOptions, type Streamer } from './
 export type { SamplingOptions } from './generation/logits-process.js';
 export { TextStreamer } from './generation/streamer.js';
 export type { CausalLM, DecodeCache } from './generation/causal-lm.js';
-export { backward, noGrad, gradcheck, type GradSlot } from './autograd/index.js';
+export { backward, noGrad, gradcheck, releaseGraph, type GradSlot } from './autograd/index.js';
 export { AdamW, clipGradNorm, mambaNoDecay, type AdamWOptions } from './train/adamw.js';
 export { CharCorpus, sampleWindows } from './train/char-data.js';
 export { SGD } from './train/sgd.js';

@@ -144,3 +144,18 @@ test('gradients accumulate: two half-batches with losses scaled by ½ equal one 
   model.zeroGrad();
   model.dispose();
 });
+
+test('releaseGraph frees what a forward pass saved when no backward follows', async () => {
+  const { releaseGraph } = await import('../src/autograd/tape.js');
+  const lin = new Linear(4, 4, true);
+  lin.weight.set(ops.tensor(new Float32Array(16).fill(0.1), [4, 4]));
+  lin.bias!.set(ops.tensor(new Float32Array(4), [4]));
+  lin.requiresGrad_(true);
+  const before = liveTensorCount();
+  const y = tidy(() => ops.silu(lin.forward(ops.tensor([1, 2, 3, 4], [1, 4]))));
+  assert.ok(liveTensorCount() > before + 1, 'the tape holds saved tensors');
+  releaseGraph(y);
+  y.dispose();
+  assert.equal(liveTensorCount(), before);
+  lin.dispose();
+});

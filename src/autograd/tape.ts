@@ -113,3 +113,20 @@ export function shouldRecord(...inputs: (Tensor | null | undefined)[]): boolean 
 export function noBackwardYet(op: string, ...inputs: (Tensor | null | undefined)[]): void {
   if (shouldRecord(...inputs)) throw new Error(`${op}: no backward rule yet; run it under noGrad() or without parameters that require gradients`);
 }
+
+/**
+ * Drops the graph that produced `t` without computing gradients (a forward pass whose loss will
+ * not be backpropagated): every node reachable from `t` frees what it saved.
+ */
+export function releaseGraph(t: Tensor): void {
+  const seen = new Set<GradNode>();
+  const stack: (GradRef | null)[] = [refs.get(t) ?? null];
+  while (stack.length) {
+    const n = stack.pop()?.node;
+    if (!n || seen.has(n)) continue;
+    seen.add(n);
+    n.release();
+    stack.push(...n.inputs);
+  }
+  refs.delete(t);
+}
