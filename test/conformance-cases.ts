@@ -7,6 +7,8 @@ import type { DeviceName } from '../src/backend/registry.js';
 import * as ops from '../src/ops/index.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { randomArray } from './helpers.js';
+import { markLeaf } from '../src/autograd/tape.js';
+import '../src/autograd/backward.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../src/tensor/half.js';
 
 export interface KernelCase {
@@ -350,6 +352,41 @@ function halfWeightCase(dtype: 'bf16' | 'f16', M: number, K: number, N: number):
   };
 }
 
+/** Per-row cross-entropy (with an ignored row) and its gradient, through the op's backward rule. */
+function crossEntropyCase(): KernelCase {
+  const R = 5;
+  const V = 300;
+  const x = randomArray(R * V, 121, -4, 4);
+  const labels = new Int32Array([3, 299, -100, 0, 150]);
+  return {
+    name: `crossEntropy ${R}×${V} with an ignored row, and its gradient`,
+    tol: 1e-5,
+    run: (d) => {
+      const logits = t(x, [R, V], d);
+      const lab = ops.tensor(labels, [R], { device: d, dtype: 'i32' });
+      const slot = { grad: null as Tensor | null };
+      markLeaf(logits, slot);
+      const loss = ops.crossEntropy(logits, lab, 4);
+      loss.backward();
+      return [loss, slot.grad!];
+    },
+    reference: () => {
+      let total = 0;
+      const grad = new Float64Array(R * V);
+      for (let r = 0; r < R; r++) {
+        const lab = labels[r]!;
+        if (lab === -100) continue;
+        const row = Array.from(x.subarray(r * V, (r + 1) * V));
+        const m = Math.max(...row);
+        const z = row.reduce((s, v) => s + Math.exp(v - m), 0);
+        total += m + Math.log(z) - row[lab]!;
+        row.forEach((v, i) => (grad[r * V + i] = (Math.exp(v - m) / z - (i === lab ? 1 : 0)) / 4));
+      }
+      return [[total / 4], grad];
+    },
+  };
+}
+
 export function kernelCases(): KernelCase[] {
   return [
     matmulCase(1, 64, 96, false, true),
@@ -380,6 +417,7 @@ export function kernelCases(): KernelCase[] {
     longArgmaxCase(),
     embeddingCase(),
     sliceConcatCase(),
+    crossEntropyCase(),
     halfWeightCase('bf16', 1, 33, 17), // gemv path, odd element count
     halfWeightCase('f16', 3, 64, 40),
     halfWeightCase('bf16', 300, 48, 200), // tiled path

@@ -25,7 +25,7 @@ import { GpuContext, grid1d, Uniforms, type Kernel } from './context.js';
 import { affineKernel, binaryKernel, castKernel, unaryKernel } from './kernels/elementwise.js';
 import { stridedCopyKernel } from './kernels/copy.js';
 import { GEMV_COLS, gemvKernel, GEMV_MAX_ROWS, tiledMatmulKernel } from './kernels/matmul.js';
-import { ARGMAX_CHUNK, argmaxFinalKernel, argmaxPartialKernel, argmaxKernel, rmsNormKernel, rowMaxKernel, rowSumKernel, softmaxKernel, topKKernel } from './kernels/rows.js';
+import { crossEntropyBackwardKernel, crossEntropyKernel, ARGMAX_CHUNK, argmaxFinalKernel, argmaxPartialKernel, argmaxKernel, rmsNormKernel, rowMaxKernel, rowSumKernel, softmaxKernel, topKKernel } from './kernels/rows.js';
 import { causalConvKernel, embeddingKernel } from './kernels/layers.js';
 import { convXProjKernel, dtSsmUpdateKernel, normInProjKernel, outProjResidualKernel, STEP_MAX_ROWS } from './kernels/mamba-step.js';
 import { SCAN_WG, scanCarryKernel, scanChunkStateKernel, scanOutputKernel, stateUpdateKernel } from './kernels/scan.js';
@@ -282,6 +282,20 @@ export class WebGpuBackend implements Backend {
     const y = this.make(x.shape);
     this.rowLaunch(rmsNormKernel, [this.buf(x), this.buf(weight), this.buf(y)], rows, n, eps);
     return y;
+  }
+  crossEntropy(logits: Tensor, labels: Tensor, ignoreIndex: number): Tensor {
+    const { rows, n } = this.rowsOf(logits);
+    const y = this.make([rows]);
+    const gx = Math.min(rows, 65535);
+    this.ctx.dispatch(crossEntropyKernel, [this.buf(logits), this.buf(labels), this.buf(y)], new Uniforms(16).u32(rows, n, gx).i32(ignoreIndex).buffer, [gx, Math.ceil(rows / gx)]);
+    return y;
+  }
+  crossEntropyBackward(logits: Tensor, labels: Tensor, ignoreIndex: number, g: Tensor): Tensor {
+    const { rows, n } = this.rowsOf(logits);
+    const dx = this.make(logits.shape);
+    const gx = Math.min(rows, 65535);
+    this.ctx.dispatch(crossEntropyBackwardKernel, [this.buf(logits), this.buf(labels), this.buf(g), this.buf(dx)], new Uniforms(16).u32(rows, n, gx).i32(ignoreIndex).buffer, [gx, Math.ceil(rows / gx)]);
+    return dx;
   }
   embedding(ids: Tensor, table: Tensor): Tensor {
     const H = table.shape[1]!;

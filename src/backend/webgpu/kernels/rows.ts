@@ -250,3 +250,85 @@ struct Q { rows: u32, G: u32 }
   Y[r] = i32(select(bi, 0u, bi == 0xffffffffu));
 }`,
 };
+
+/**
+ * Cross-entropy per row: logsumexp(x) − x[label] (0 for the ignore index), and its gradient
+ * g · (softmax(x) − onehot(label)); one workgroup per row.
+ */
+const CE_HEAD = /* wgsl */ `
+struct Q { rows: u32, n: u32, gx: u32, ignore: i32 }
+var<workgroup> red: array<f32, ${ROW_WG}>;
+fn reduceMax(t: u32) {
+  workgroupBarrier();
+  for (var h = ${ROW_WG / 2}u; h > 0u; h >>= 1u) { if (t < h) { red[t] = max(red[t], red[t + h]); } workgroupBarrier(); }
+}
+fn reduceSum(t: u32) {
+  workgroupBarrier();
+  for (var h = ${ROW_WG / 2}u; h > 0u; h >>= 1u) { if (t < h) { red[t] = red[t] + red[t + h]; } workgroupBarrier(); }
+}
+`;
+
+export const crossEntropyKernel: Kernel = {
+  key: 'row_cross_entropy',
+  code: () => /* wgsl */ `
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> labels: array<i32>;
+@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(3) var<uniform> q: Q;
+${CE_HEAD}
+${ENTRY} {
+  let r = wid.x + wid.y * q.gx;
+  let t = lid.x;
+  let live = r < q.rows;
+  var m = -3.4e38;
+  if (live) { for (var i = t; i < q.n; i += ${ROW_WG}u) { m = max(m, X[r * q.n + i]); } }
+  red[t] = m;
+  reduceMax(t);
+  let mx = red[0];
+  workgroupBarrier();
+  var s = 0.0;
+  if (live) { for (var i = t; i < q.n; i += ${ROW_WG}u) { s += exp(X[r * q.n + i] - mx); } }
+  red[t] = s;
+  reduceSum(t);
+  if (t == 0u && live) {
+    let lab = labels[r];
+    if (lab == q.ignore) { Y[r] = 0.0; } else { Y[r] = mx + log(red[0]) - X[r * q.n + u32(lab)]; }
+  }
+}`,
+};
+
+export const crossEntropyBackwardKernel: Kernel = {
+  key: 'row_cross_entropy_backward',
+  code: () => /* wgsl */ `
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> labels: array<i32>;
+@group(0) @binding(2) var<storage, read> G: array<f32>;
+@group(0) @binding(3) var<storage, read_write> DX: array<f32>;
+@group(0) @binding(4) var<uniform> q: Q;
+${CE_HEAD}
+${ENTRY} {
+  let r = wid.x + wid.y * q.gx;
+  let t = lid.x;
+  let live = r < q.rows;
+  var m = -3.4e38;
+  if (live) { for (var i = t; i < q.n; i += ${ROW_WG}u) { m = max(m, X[r * q.n + i]); } }
+  red[t] = m;
+  reduceMax(t);
+  let mx = red[0];
+  workgroupBarrier();
+  var s = 0.0;
+  if (live) { for (var i = t; i < q.n; i += ${ROW_WG}u) { s += exp(X[r * q.n + i] - mx); } }
+  red[t] = s;
+  reduceSum(t);
+  let total = red[0];
+  if (live) {
+    let lab = labels[r];
+    let g = select(G[r], 0.0, lab == q.ignore);
+    for (var i = t; i < q.n; i += ${ROW_WG}u) {
+      var d = g * exp(X[r * q.n + i] - mx) / total;
+      if (i32(i) == lab) { d -= g; }
+      DX[r * q.n + i] = d;
+    }
+  }
+}`,
+};
