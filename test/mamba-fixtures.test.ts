@@ -15,6 +15,7 @@ import { assertClose, fixture } from './helpers.js';
 
 interface Inputs {
   input_ids: number[][];
+  loss: number;
   prompt_len: number;
   new_tokens: number;
   generated: number[][];
@@ -43,6 +44,14 @@ for (const device of await availableDevices()) {
         }
         out.logits.dispose();
         hs.forEach((h) => h.dispose());
+      });
+
+      test('the loss with labels equals HF within 1e-5', async () => {
+        const out = await model.forward(inputs.input_ids, { labels: inputs.input_ids });
+        const loss = (await out.loss!.data())[0]!;
+        assert.ok(Math.abs(loss - inputs.loss) <= 1e-5 * Math.abs(inputs.loss), `loss ${loss} vs HF ${inputs.loss}`);
+        out.loss!.dispose();
+        out.logits.dispose();
       });
 
       test('greedy generate through the cache equals HF exactly', async () => {
