@@ -258,13 +258,20 @@ struct Q { rows: u32, G: u32 }
 const CE_HEAD = /* wgsl */ `
 struct Q { rows: u32, n: u32, gx: u32, ignore: i32 }
 var<workgroup> red: array<f32, ${ROW_WG}>;
-fn reduceMax(t: u32) {
+${reduceFn('reduceMax', 'max(red[t], red[t + h])')}${reduceFn('reduceSum', 'red[t] + red[t + h]')}
+/** The row's max and Σ exp(x − max), for logsumexp and softmax. All threads must call it. */
+fn maxAndSumExp(r: u32, t: u32, live: bool) -> vec2<f32> {
+  var m = -3.4e38;
+  if (live) { for (var i = t; i < q.n; i += ${ROW_WG}u) { m = max(m, X[r * q.n + i]); } }
+  red[t] = m;
+  reduceMax(t);
+  let mx = red[0];
   workgroupBarrier();
-  for (var h = ${ROW_WG / 2}u; h > 0u; h >>= 1u) { if (t < h) { red[t] = max(red[t], red[t + h]); } workgroupBarrier(); }
-}
-fn reduceSum(t: u32) {
-  workgroupBarrier();
-  for (var h = ${ROW_WG / 2}u; h > 0u; h >>= 1u) { if (t < h) { red[t] = red[t] + red[t + h]; } workgroupBarrier(); }
+  var s = 0.0;
+  if (live) { for (var i = t; i < q.n; i += ${ROW_WG}u) { s += exp(X[r * q.n + i] - mx); } }
+  red[t] = s;
+  reduceSum(t);
+  return vec2<f32>(mx, red[0]);
 }
 `;
 
@@ -280,19 +287,10 @@ ${ENTRY} {
   let r = wid.x + wid.y * q.gx;
   let t = lid.x;
   let live = r < q.rows;
-  var m = -3.4e38;
-  if (live) { for (var i = t; i < q.n; i += ${ROW_WG}u) { m = max(m, X[r * q.n + i]); } }
-  red[t] = m;
-  reduceMax(t);
-  let mx = red[0];
-  workgroupBarrier();
-  var s = 0.0;
-  if (live) { for (var i = t; i < q.n; i += ${ROW_WG}u) { s += exp(X[r * q.n + i] - mx); } }
-  red[t] = s;
-  reduceSum(t);
+  let ms = maxAndSumExp(r, t, live);
   if (t == 0u && live) {
     let lab = labels[r];
-    if (lab == q.ignore) { Y[r] = 0.0; } else { Y[r] = mx + log(red[0]) - X[r * q.n + u32(lab)]; }
+    if (lab == q.ignore) { Y[r] = 0.0; } else { Y[r] = ms.x + log(ms.y) - X[r * q.n + u32(lab)]; }
   }
 }`,
 };
@@ -310,17 +308,9 @@ ${ENTRY} {
   let r = wid.x + wid.y * q.gx;
   let t = lid.x;
   let live = r < q.rows;
-  var m = -3.4e38;
-  if (live) { for (var i = t; i < q.n; i += ${ROW_WG}u) { m = max(m, X[r * q.n + i]); } }
-  red[t] = m;
-  reduceMax(t);
-  let mx = red[0];
-  workgroupBarrier();
-  var s = 0.0;
-  if (live) { for (var i = t; i < q.n; i += ${ROW_WG}u) { s += exp(X[r * q.n + i] - mx); } }
-  red[t] = s;
-  reduceSum(t);
-  let total = red[0];
+  let ms = maxAndSumExp(r, t, live);
+  let mx = ms.x;
+  let total = ms.y;
   if (live) {
     let lab = labels[r];
     let g = select(G[r], 0.0, lab == q.ignore);
