@@ -4,6 +4,9 @@ import { test } from 'node:test';
 import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
 import { liveTensorCount } from '../src/tensor/memory.js';
 import { getBackend } from '../src/backend/registry.js';
+import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
+import { MambaConfig } from '../src/models/mamba/config.js';
+import { initMambaWeights } from '../src/models/mamba/init.js';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { fixture } from './helpers.js';
@@ -73,6 +76,27 @@ test('2,000 decode steps on WebGPU keep live tensors and GPU bytes flat', async 
   assert.equal(liveTensorCount(), tensors0, 'live tensors grew');
   assert.equal(gpu.memoryBytes(), bytes0, 'GPU bytes grew');
   assert.equal(cache.memoryBytes(), cacheBytes0, 'the decode state grew');
+  cache.dispose();
+  model.dispose();
+});
+
+test('decoding on WebGPU reuses its bind groups (the state alternates between two buffers per layer)', async (t) => {
+  const devices = await availableDevices();
+  if (!devices.includes('webgpu')) {
+    t.skip('no WebGPU adapter');
+    return;
+  }
+  // Rebuilding bind groups every token cost more host time than the launches themselves.
+  const model = new MambaForCausalLM(MambaConfig.create({ hidden_size: 64, num_hidden_layers: 6, vocab_size: 512 }));
+  initMambaWeights(model, 1, 'webgpu');
+  const stats = (getBackend('webgpu') as WebGpuBackend).ctx.stats;
+  const cache = model.createCache(1);
+  model.nextLogits([[1, 2, 3, 4]], cache).dispose();
+  await decodeSteps(model, cache, 10);
+  const misses0 = stats.bindGroupMisses;
+  await decodeSteps(model, cache, 100);
+  const built = stats.bindGroupMisses - misses0;
+  assert.ok(built < 10, `${built} bind groups built in 100 decode steps`);
   cache.dispose();
   model.dispose();
 });

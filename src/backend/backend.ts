@@ -87,6 +87,13 @@ export interface MambaBlockStepInputs {
   outProj: Tensor; // (H, E)
   outProjBias: Tensor | null;
   ssmState: Tensor; // (B, E, N)
+  /**
+   * Where to write the new states (same shapes, other buffers than the inputs'), so that a decode
+   * loop alternates between two fixed buffers per layer and its launches keep hitting the cached
+   * bind groups; fresh tensors when absent.
+   */
+  convStateOut?: Tensor;
+  ssmStateOut?: Tensor;
 }
 
 /** Gradients of the selective scan's inputs (null where the input was absent). */

@@ -2,6 +2,7 @@
 import type { MambaBlockStepInputs } from '../backend/backend.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { expectShape, sameBackend } from './check.js';
+import { ArgumentError } from '../errors.js';
 import { noBackwardYet } from '../autograd/tape.js';
 
 /**
@@ -25,6 +26,14 @@ export function mambaBlockStepFused(i: MambaBlockStepInputs): { out: Tensor; con
   expectShape(op, 'A', i.A, [E, N]);
   expectShape(op, 'outProj', i.outProj, [H, E]);
   expectShape(op, 'ssmState', i.ssmState, [B, E, N]);
+  if (i.convStateOut) {
+    expectShape(op, 'convStateOut', i.convStateOut, [B, E, K - 1]);
+    if (i.convStateOut.ref === i.convState.ref) throw new ArgumentError(`${op}: convStateOut must not share convState's storage`);
+  }
+  if (i.ssmStateOut) {
+    expectShape(op, 'ssmStateOut', i.ssmStateOut, [B, E, N]);
+    if (i.ssmStateOut.ref === i.ssmState.ref) throw new ArgumentError(`${op}: ssmStateOut must not share ssmState's storage`);
+  }
   noBackwardYet(op, ...Object.values(i).filter((v): v is Tensor => typeof v === 'object' && v !== null));
   return backend.mambaBlockStep(i);
 }

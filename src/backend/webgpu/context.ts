@@ -45,7 +45,7 @@ export class GpuContext {
   private firstError: string | null = null;
   private bindGroups = new Map<string, GPUBindGroup>();
   /** Counters for profiling (bench/gpu-step.ts). */
-  readonly stats = { bindGroupHits: 0, bindGroupMisses: 0, submits: 0, submitMs: 0 };
+  readonly stats = { bindGroupHits: 0, bindGroupMisses: 0, submits: 0, submitMs: 0, encoders: 0, encoderMs: 0 };
   private ids = new WeakMap<GPUBuffer, number>();
   private nextId = 1;
   /** Buffers to destroy after the next submit. */
@@ -84,7 +84,13 @@ export class GpuContext {
   }
 
   private getEncoder(): GPUCommandEncoder {
-    this.encoder ??= this.device.createCommandEncoder();
+    if (!this.encoder) {
+      // Timed: Dawn does its housekeeping for finished work here, which can take milliseconds.
+      const t0 = performance.now();
+      this.encoder = this.device.createCommandEncoder();
+      this.stats.encoders++;
+      this.stats.encoderMs += performance.now() - t0;
+    }
     return this.encoder;
   }
 

@@ -408,8 +408,8 @@ export class WebGpuBackend implements Backend {
     // Temporaries are bare pooled buffers: no tensor bookkeeping on this per-token path.
     const tmp = (n: number) => this.ctx.buffer(n * 4, 'a decode-step temporary');
     const [xz, xc, xd, y] = [tmp(B * 2 * E), tmp(B * E), tmp(B * J), tmp(B * E)] as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
-    const convState = this.make([B, E, K - 1]);
-    const ssmState = this.make([B, E, N]);
+    const convState = i.convStateOut ?? this.make([B, E, K - 1]);
+    const ssmState = i.ssmStateOut ?? this.make([B, E, N]);
     const out = this.make([B, H]);
     const gx = (n: number) => Math.min(n, 65535);
     this.ctx.dispatch(

@@ -4,22 +4,52 @@
  */
 import type { DecodeCache } from '../../generation/causal-lm.js';
 import type { MixerState } from '../../nn/mamba-mixer.js';
+import type { DeviceName } from '../../backend/registry.js';
+import { zeros } from '../../ops/create.js';
+import { keep } from '../../tensor/memory.js';
 
 export class MambaCache implements DecodeCache {
   seqlenOffset = 0;
   /** null until the first tokens went through that layer. */
   readonly states: (MixerState | null)[];
+  /**
+   * Per layer, buffers of the state's shapes that a fused decode step writes the next state into;
+   * the two then swap roles. Decoding thus cycles through two fixed buffers per layer, and the
+   * device can reuse what it built for them (WebGPU bind groups) instead of rebuilding every token.
+   */
+  private readonly spares: (MixerState | null)[];
 
   constructor(
     readonly batchSize: number,
     numLayers: number,
   ) {
     this.states = new Array<MixerState | null>(numLayers).fill(null);
+    this.spares = new Array<MixerState | null>(numLayers).fill(null);
+  }
+
+  /** Layer i's spare state buffers (made on first use); null before the layer has a state. */
+  spare(i: number): MixerState | null {
+    const s = this.states[i];
+    if (!s) return null;
+    let sp = this.spares[i];
+    if (!sp) {
+      const device = s.conv.device as DeviceName;
+      sp = { conv: keep(zeros(s.conv.shape, { device })), ssm: keep(zeros(s.ssm.shape, { device })) };
+      this.spares[i] = sp;
+    }
+    return sp;
   }
 
   /** Replaces layer i's state, disposing the old one. */
   update(i: number, s: MixerState): void {
     const old = this.states[i];
+    const sp = this.spares[i];
+    if (old && sp && s.conv === sp.conv && s.ssm === sp.ssm) {
+      // The step wrote into the spare buffers: the old state's buffers become the spares.
+      this.spares[i] = old;
+      this.states[i] = s;
+      return;
+    }
     if (old) {
       old.conv.dispose();
       old.ssm.dispose();
@@ -29,7 +59,7 @@ export class MambaCache implements DecodeCache {
 
   memoryBytes(): number {
     let b = 0;
-    for (const s of this.states) if (s) b += (s.conv.size + s.ssm.size) * 4;
+    for (const s of [...this.states, ...this.spares]) if (s) b += (s.conv.size + s.ssm.size) * 4;
     return b;
   }
 
@@ -41,6 +71,12 @@ export class MambaCache implements DecodeCache {
         s.ssm.dispose();
       }
       this.states[i] = null;
+      const sp = this.spares[i];
+      if (sp) {
+        sp.conv.dispose();
+        sp.ssm.dispose();
+      }
+      this.spares[i] = null;
     }
   }
 }

@@ -43,10 +43,13 @@ export class MambaBlock extends Module {
       }),
     );
   }
-  /** h (B, L, D) → h + mixer(norm(h)). */
-  forward(h: Tensor, state?: MixerState | null): { out: Tensor; state?: MixerState } {
-    if (state && h.shape[1] === 1) {
-      const fused = fusedStep(this, h, state);
+  /**
+   * h (B, L, D) → h + mixer(norm(h)). With a state and one token, a device with a fused step
+   * writes the new state into `spare()`'s buffers when given (see MambaCache.spare).
+   */
+  forward(h: Tensor, state?: MixerState | null, spare?: () => MixerState | null): { out: Tensor; state?: MixerState } {
+    if (state && h.shape[1] === 1 && h.backend.mambaBlockStep) {
+      const fused = fusedStep(this, h, state, spare?.() ?? null);
       if (fused) return fused;
     }
     return tidy(() => {
@@ -57,7 +60,7 @@ export class MambaBlock extends Module {
 }
 
 /** Where the device has a fused layer step (WebGPU), one token goes through it in four launches. */
-function fusedStep(block: MambaBlock, h: Tensor, state: MixerState): { out: Tensor; state: MixerState } | null {
+function fusedStep(block: MambaBlock, h: Tensor, state: MixerState, into: MixerState | null): { out: Tensor; state: MixerState } | null {
   const m = block.mixer;
   const [B, , H] = h.shape as [number, number, number];
   // Views only (no tidy on this per-token path): disposed right after the call.
@@ -81,6 +84,7 @@ function fusedStep(block: MambaBlock, h: Tensor, state: MixerState): { out: Tens
       outProj: m.out_proj.weight.value,
       outProjBias: m.out_proj.bias?.value ?? null,
       ssmState: state.ssm,
+      ...(into ? { convStateOut: into.conv, ssmStateOut: into.ssm } : {}),
     });
     if (!r) return null;
     const out = reshape(r.out, [B, 1, H]);
@@ -253,7 +257,7 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
       const idsT = Array.isArray(ids) ? this.idsTensor(ids) : ids;
       let h = this.backbone.embeddings.forward(idsT); // (B, L, D)
       this.backbone.layers.forEach((layer, i) => {
-        const r = layer.forward(h, cache.states[i] ?? null);
+        const r = layer.forward(h, cache.states[i] ?? null, () => cache.spare(i));
         cache.update(i, { conv: keep(r.state!.conv), ssm: keep(r.state!.ssm) });
         h = r.out;
       });
