@@ -33,7 +33,23 @@ const UNIFORM_CAPACITY = 256 * 1024;
 const MAX_DISPATCHES_PER_SUBMIT = 1024;
 const BIND_GROUP_CACHE = 8192;
 
+/** One recorded launch, as GpuContext.capture keeps it. */
+export interface CapturedLaunch {
+  key: string;
+  pipe: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  /** The uniforms' dynamic offset in the batch's uniform buffer, or null without uniforms. */
+  offset: number | null;
+  groups: [number, number, number];
+}
+
 export class GpuContext {
+  /**
+   * When an array, every launch is also appended to it: bench/gpu-kernels.ts replays a decode
+   * step's launches to time each kernel on the GPU alone (valid until the next flush rewrites the
+   * uniforms).
+   */
+  capture: CapturedLaunch[] | null = null;
   readonly pool: BufferPool;
   private pipelines = new Map<string, { pipe: GPUComputePipeline; layout: GPUBindGroupLayout }>();
   private encoder: GPUCommandEncoder | null = null;
@@ -140,6 +156,7 @@ export class GpuContext {
     if (uniforms) this.pass.setBindGroup(0, bindGroup, [offset]);
     else this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(groups[0], groups[1] ?? 1, groups[2] ?? 1);
+    this.capture?.push({ key: k.key, pipe, bindGroup, offset: uniforms ? offset : null, groups: [groups[0], groups[1] ?? 1, groups[2] ?? 1] });
     if (++this.dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
   }
 

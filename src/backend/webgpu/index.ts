@@ -27,7 +27,7 @@ import { stridedCopyKernel } from './kernels/copy.js';
 import { GEMV_COLS, gemvKernel, GEMV_MAX_ROWS, tiledMatmulKernel } from './kernels/matmul.js';
 import { crossEntropyBackwardKernel, crossEntropyKernel, ARGMAX_CHUNK, argmaxFinalKernel, argmaxPartialKernel, argmaxKernel, rmsNormKernel, rowMaxKernel, rowSumKernel, softmaxKernel, topKKernel } from './kernels/rows.js';
 import { causalConvKernel, embeddingKernel } from './kernels/layers.js';
-import { convXProjKernel, dtSsmUpdateKernel, normInProjKernel, outProjResidualKernel, STEP_MAX_ROWS } from './kernels/mamba-step.js';
+import { convSlices, convXProjKernel, dtSsmUpdateKernel, normInProjKernel, outProjResidualKernel, ssmChannelsPerGroup, STEP_MAX_ROWS } from './kernels/mamba-step.js';
 import { SCAN_WG, scanCarryKernel, scanChunkStateKernel, scanOutputKernel, stateUpdateKernel } from './kernels/scan.js';
 
 class GpuStorage implements Storage {
@@ -404,10 +404,11 @@ export class WebGpuBackend implements Backend {
     const N = i.A.shape[1]!;
     const R = i.dtProj.shape[1]!;
     const J = R + 2 * N;
-    if (B > STEP_MAX_ROWS || K < 2) return null;
+    if (B > STEP_MAX_ROWS || K < 2 || N > 256) return null;
+    const slices = convSlices(E);
     // Temporaries are bare pooled buffers: no tensor bookkeeping on this per-token path.
     const tmp = (n: number) => this.ctx.buffer(n * 4, 'a decode-step temporary');
-    const [xz, xc, xd, y] = [tmp(B * 2 * E), tmp(B * E), tmp(B * J), tmp(B * E)] as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
+    const [xz, xc, xd, y] = [tmp(B * 2 * E), tmp(B * E), tmp(slices * B * J), tmp(B * E)] as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
     const convState = i.convStateOut ?? this.make([B, E, K - 1]);
     const ssmState = i.ssmStateOut ?? this.make([B, E, N]);
     const out = this.make([B, H]);
@@ -422,13 +423,13 @@ export class WebGpuBackend implements Backend {
       convXProjKernel(weightDType(i.xProj.dtype)),
       [xz, this.buf(i.convState), this.buf(i.convWeight), this.buf(i.convBias), this.buf(i.xProj), xc, this.buf(convState), xd],
       new Uniforms(20).u32(B, E, K, J, i.convBias ? 1 : 0).buffer,
-      [J],
+      [slices],
     );
     this.ctx.dispatch(
-      dtSsmUpdateKernel(N, weightDType(i.dtProj.dtype)),
+      dtSsmUpdateKernel(N, J, weightDType(i.dtProj.dtype)),
       [xd, this.buf(i.dtProj), this.ssmParams(i.A, i.D, i.dtProjBias), xc, xz, this.buf(i.ssmState), this.buf(ssmState), y],
-      new Uniforms(16).u32(B, E, R, J).buffer,
-      [Math.ceil((B * E) / 64)],
+      new Uniforms(20).u32(B, E, R, J, slices).buffer,
+      [Math.ceil(E / ssmChannelsPerGroup(N))],
     );
     this.ctx.dispatch(
       outProjResidualKernel(weightDType(i.outProj.dtype)),
