@@ -27,7 +27,19 @@ import { stridedCopyKernel } from './kernels/copy.js';
 import { GEMV_COLS, gemvKernel, GEMV_MAX_ROWS, tiledMatmulKernel } from './kernels/matmul.js';
 import { crossEntropyBackwardKernel, crossEntropyKernel, ARGMAX_CHUNK, argmaxFinalKernel, argmaxPartialKernel, argmaxKernel, rmsNormKernel, rowMaxKernel, rowSumKernel, softmaxKernel, topKKernel } from './kernels/rows.js';
 import { causalConvKernel, embeddingKernel } from './kernels/layers.js';
-import { convSlices, convXProjKernel, dtSsmUpdateKernel, normInProjKernel, outProjResidualKernel, ssmChannelsPerGroup, STEP_MAX_ROWS } from './kernels/mamba-step.js';
+import {
+  convSlices,
+  convXProjKernel,
+  dtSsmUpdateKernel,
+  gemvGrid,
+  IN_PROJ_PER_GROUP,
+  normInProjKernel,
+  OUT_PROJ_PER_GROUP,
+  outProjResidualKernel,
+  ssmChannelsPerGroup,
+  STEP_MAX_ROWS,
+  X_PROJ_PER_GROUP,
+} from './kernels/mamba-step.js';
 import { SCAN_WG, scanCarryKernel, scanChunkStateKernel, scanOutputKernel, stateUpdateKernel } from './kernels/scan.js';
 
 class GpuStorage implements Storage {
@@ -171,7 +183,7 @@ export class WebGpuBackend implements Backend {
       const groups = Math.ceil(N / GEMV_COLS);
       const gx = Math.min(groups, 65535);
       const u = new Uniforms(16).u32(M, N, K, gx);
-      this.ctx.dispatch(gemvKernel(weightDType(b.dtype)), [this.buf(a), this.buf(b), this.buf(y)], u.buffer, [gx, Math.ceil(groups / gx)]);
+      this.ctx.dispatch(gemvKernel(M, weightDType(b.dtype)), [this.buf(a), this.buf(b), this.buf(y)], u.buffer, [gx, Math.ceil(groups / gx)]);
       return y;
     }
     const u = new Uniforms(20).u32(M, N, K, aBatch === 1 ? 0 : M * K, bBatch === 1 ? 0 : K * N);
@@ -412,30 +424,31 @@ export class WebGpuBackend implements Backend {
     const convState = i.convStateOut ?? this.make([B, E, K - 1]);
     const ssmState = i.ssmStateOut ?? this.make([B, E, N]);
     const out = this.make([B, H]);
-    const gx = (n: number) => Math.min(n, 65535);
+    const inGrid = gemvGrid(2 * E, IN_PROJ_PER_GROUP);
     this.ctx.dispatch(
-      normInProjKernel(weightDType(i.inProj.dtype)),
+      normInProjKernel(B, weightDType(i.inProj.dtype)),
       [this.buf(i.h), this.buf(i.normWeight), this.buf(i.inProj), this.buf(i.inProjBias), xz],
-      new Uniforms(24).u32(B, H, 2 * E, gx(2 * E)).f32(i.eps).u32(i.inProjBias ? 1 : 0).buffer,
-      [gx(2 * E), Math.ceil((2 * E) / gx(2 * E))],
+      new Uniforms(20).u32(H, 2 * E, inGrid[0]).f32(i.eps).u32(i.inProjBias ? 1 : 0).buffer,
+      inGrid,
     );
     this.ctx.dispatch(
-      convXProjKernel(weightDType(i.xProj.dtype)),
+      convXProjKernel(B, weightDType(i.xProj.dtype)),
       [xz, this.buf(i.convState), this.buf(i.convWeight), this.buf(i.convBias), this.buf(i.xProj), xc, this.buf(convState), xd],
-      new Uniforms(20).u32(B, E, K, J, i.convBias ? 1 : 0).buffer,
-      [slices],
+      new Uniforms(16).u32(E, K, J, i.convBias ? 1 : 0).buffer,
+      [slices, Math.ceil(J / X_PROJ_PER_GROUP)],
     );
     this.ctx.dispatch(
-      dtSsmUpdateKernel(N, J, weightDType(i.dtProj.dtype)),
+      dtSsmUpdateKernel(B, N, J, weightDType(i.dtProj.dtype)),
       [xd, this.buf(i.dtProj), this.ssmParams(i.A, i.D, i.dtProjBias), xc, xz, this.buf(i.ssmState), this.buf(ssmState), y],
-      new Uniforms(20).u32(B, E, R, J, slices).buffer,
+      new Uniforms(16).u32(E, R, J, slices).buffer,
       [Math.ceil(E / ssmChannelsPerGroup(N))],
     );
+    const outGrid = gemvGrid(H, OUT_PROJ_PER_GROUP);
     this.ctx.dispatch(
-      outProjResidualKernel(weightDType(i.outProj.dtype)),
+      outProjResidualKernel(B, weightDType(i.outProj.dtype)),
       [y, this.buf(i.outProj), this.buf(i.outProjBias), this.buf(i.h), this.buf(out)],
-      new Uniforms(20).u32(B, E, H, gx(H), i.outProjBias ? 1 : 0).buffer,
-      [gx(H), Math.ceil(H / gx(H))],
+      new Uniforms(16).u32(E, H, outGrid[0], i.outProjBias ? 1 : 0).buffer,
+      outGrid,
     );
     for (const b of [xz, xc, xd, y]) this.ctx.release(b);
     return { out, convState, ssmState };

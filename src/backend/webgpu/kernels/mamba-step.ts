@@ -1,89 +1,104 @@
 /**
  * Batch-1 decoding is bound by launches, so one Mamba layer's decode step runs as four kernels
- * (instead of ~15 op-by-op launches). For rows b < B (B <= 4):
- *   1. norm_in_proj   xz[b]   = in_proj(RMSNorm(h[b]))                      workgroup per output
- *   2. conv_x_proj    xc[b]   = silu(conv1d step(x[b], conv state))        thread per channel
- *                     partial x_proj(xc[b]) over the workgroup's 128 channels  thread per output
+ * (instead of ~15 op-by-op launches). For rows b < B (B <= 4; the kernels are specialised on B so
+ * that the per-row accumulators stay in registers):
+ *   1. norm_in_proj   xz[b] = in_proj(RMSNorm(h[b]))           32 lanes per output, 8 per workgroup
+ *   2. conv_x_proj    xc[b] = silu(conv1d step(x[b], conv state))     thread per channel, then
+ *                     partial x_proj(xc[b]) over the workgroup's 128 channels, 16 lanes per output
  *   3. dt_ssm_update  xdbl = Σ partials; Δ = softplus(dt_proj(xdbl[b, :R]) + bias);
- *                     h' = exp(ΔA)h + Δ·B·xc; y = (C·h' + D·xc) · silu(z)      thread per (b, d, n)
- * Steps 2 and 3 are laid out for parallelism: a decode step has little work, and a kernel with
- * few workgroups (one per x_proj output, one thread per channel) left the GPU idle.
- *   4. out_proj_res   out[b]  = h[b] + out_proj(y[b])                          workgroup per output
+ *                     h' = exp(ΔA)h + Δ·B·xc; y = (C·h' + D·xc) · silu(z)    thread per (b, d, n)
+ *   4. out_proj_res   out[b] = h[b] + out_proj(y[b])            64 lanes per output, 4 per workgroup
+ * A decode step has little work: the layouts are chosen for parallelism and coalesced weight reads
+ * (a lane group reads a weight row's consecutive elements), which is what bounds these kernels.
  */
 import { cachedKernel, type Kernel } from '../context.js';
 import { weightBinding, type WeightDType } from './weights.js';
 
-export const STEP_WG = 128;
 export const STEP_MAX_ROWS = 4;
+const GEMV_WG = 256;
 
-/** Tree reduction of part[] (vec4: one lane per row); part[0] holds the sums. */
-const REDUCE = /* wgsl */ `
-var<workgroup> part: array<vec4<f32>, ${STEP_WG}>;
-fn reduce(t: u32) {
-  workgroupBarrier();
-  for (var s = ${STEP_WG / 2}u; s > 0u; s >>= 1u) {
-    if (t < s) { part[t] += part[t + s]; }
+/** Sums red[t] over each group of `lanes` consecutive threads into the group's first lane. */
+function laneTree(lanes: number, arrays: string[]): string {
+  return `workgroupBarrier();
+  for (var o = ${lanes / 2}u; o > 0u; o >>= 1u) {
+    if (lane < o) { ${arrays.map((a) => `${a}[t] += ${a}[t + o];`).join(' ')} }
     workgroupBarrier();
-  }
+  }`;
 }
-`;
 
-export function normInProjKernel(wt: WeightDType): Kernel {
-  return cachedKernel(`normInProjKernel_${wt}`, () => ({
-  key: `step_norm_in_proj_${wt}`,
+/** Workgroups for `outputs` outputs, `perGroup` per workgroup, as a 2-D grid (65535 per dimension). */
+export function gemvGrid(outputs: number, perGroup: number): [number, number] {
+  const groups = Math.ceil(outputs / perGroup);
+  const gx = Math.min(groups, 65535);
+  return [gx, Math.ceil(groups / gx)];
+}
+export const IN_PROJ_PER_GROUP = GEMV_WG / 32;
+export const OUT_PROJ_PER_GROUP = GEMV_WG / 64;
+
+export function normInProjKernel(rows: number, wt: WeightDType): Kernel {
+  return cachedKernel(`normInProjKernel_${rows}_${wt}`, () => ({
+  key: `step_norm_in_proj_${rows}_${wt}`,
   code: () => /* wgsl */ `
-struct P { B: u32, H: u32, N: u32, gx: u32, eps: f32, hasBias: u32 }
+struct P { H: u32, N: u32, gx: u32, eps: f32, hasBias: u32 }
+const ROWS = ${rows}u;
+const LANES = 32u;
 @group(0) @binding(0) var<storage, read> X: array<f32>;     // (B, H) residual stream
 @group(0) @binding(1) var<storage, read> nw: array<f32>;    // (H) norm weight
 ${weightBinding('W', 2, wt, '// (N, H) in_proj')}
 @group(0) @binding(3) var<storage, read> bias: array<f32>;  // (N)
 @group(0) @binding(4) var<storage, read_write> Y: array<f32>; // (B, N)
 @group(0) @binding(5) var<uniform> p: P;
-${REDUCE}
-@compute @workgroup_size(${STEP_WG})
+var<workgroup> rs: array<vec4<f32>, ${GEMV_WG}>;
+var<workgroup> rd: array<vec4<f32>, ${GEMV_WG}>;
+@compute @workgroup_size(${GEMV_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let n = wid.x + wid.y * p.gx;
   let t = lid.x;
-  // RMS of each row (every workgroup recomputes it: H values per row).
+  let lane = t % LANES;
+  let n = (wid.x + wid.y * p.gx) * ${IN_PROJ_PER_GROUP}u + t / LANES;
+  let live = n < p.N;
+  // RMSNorm scales a row by one number, so the dot product runs on the raw row and is scaled
+  // after: each lane group sums the squares of the rows alongside.
   var ss = vec4<f32>(0.0);
-  for (var k = t; k < p.H; k += ${STEP_WG}u) {
-    for (var b = 0u; b < p.B; b++) { let v = X[b * p.H + k]; ss[b] += v * v; }
-  }
-  part[t] = ss;
-  reduce(t);
-  let inv = inverseSqrt(part[0] / f32(p.H) + vec4<f32>(p.eps));
-  workgroupBarrier();
   var s = vec4<f32>(0.0);
-  if (n < p.N) {
-    for (var k = t; k < p.H; k += ${STEP_WG}u) {
-      let w = W_at(n * p.H + k) * nw[k];
-      for (var b = 0u; b < p.B; b++) { s[b] = fma(X[b * p.H + k], w, s[b]); }
+  for (var k = lane; k < p.H; k += LANES) {
+    var w = 0.0;
+    if (live) { w = W_at(n * p.H + k) * nw[k]; }
+    for (var b = 0u; b < ROWS; b++) {
+      let x = X[b * p.H + k];
+      ss[b] = fma(x, x, ss[b]);
+      s[b] = fma(x, w, s[b]);
     }
   }
-  part[t] = s * inv;
-  reduce(t);
-  if (t == 0u && n < p.N) {
+  rs[t] = ss;
+  rd[t] = s;
+  ${laneTree(32, ['rs', 'rd'])}
+  if (lane == 0u && live) {
+    let inv = inverseSqrt(rs[t] / f32(p.H) + vec4<f32>(p.eps));
     var bv = 0.0;
     if (p.hasBias == 1u) { bv = bias[n]; }
-    for (var b = 0u; b < p.B; b++) { Y[b * p.N + n] = part[0][b] + bv; }
+    for (var b = 0u; b < ROWS; b++) { Y[b * p.N + n] = rd[t][b] * inv[b] + bv; }
   }
 }`,
   }));
 }
 
-/** Channels per workgroup of the conv / x_proj kernel: one thread per channel. */
+/** Channels per workgroup of the conv / x_proj kernel (one thread per channel), and x_proj outputs. */
 export const CONV_WG = 128;
+export const X_PROJ_PER_GROUP = 8;
 
 /** Workgroups (channel slices) of the conv / x_proj kernel: each writes partial x_proj sums. */
 export function convSlices(E: number): number {
   return Math.ceil(E / CONV_WG);
 }
 
-export function convXProjKernel(wt: WeightDType): Kernel {
-  return cachedKernel(`convXProjKernel_${wt}`, () => ({
-  key: `step_conv_x_proj_${wt}`,
+export function convXProjKernel(rows: number, wt: WeightDType): Kernel {
+  const lanes = CONV_WG / X_PROJ_PER_GROUP;
+  return cachedKernel(`convXProjKernel_${rows}_${wt}`, () => ({
+  key: `step_conv_x_proj_${rows}_${wt}`,
   code: () => /* wgsl */ `
-struct P { B: u32, E: u32, K: u32, J: u32, hasConvBias: u32 }
+struct P { E: u32, K: u32, J: u32, hasConvBias: u32 }
+const ROWS = ${rows}u;
+const LANES = ${lanes}u;
 @group(0) @binding(0) var<storage, read> XZ: array<f32>;     // (B, 2E): x then z
 @group(0) @binding(1) var<storage, read> S0: array<f32>;     // (B, E, K-1) conv state
 @group(0) @binding(2) var<storage, read> cw: array<f32>;     // (E, K) conv weight
@@ -93,15 +108,17 @@ ${weightBinding('Wx', 4, wt, '// (J, E) x_proj, J = R + 2N')}
 @group(0) @binding(6) var<storage, read_write> S1: array<f32>;   // (B, E, K-1) new conv state
 @group(0) @binding(7) var<storage, read_write> XDP: array<f32>;  // (slices, B, J) partial x_proj
 @group(0) @binding(8) var<uniform> p: P;
-var<workgroup> xs: array<array<f32, ${CONV_WG}>, ${STEP_MAX_ROWS}>;
+var<workgroup> xs: array<array<f32, ${CONV_WG}>, ${rows}>;
+var<workgroup> rd: array<vec4<f32>, ${CONV_WG}>;
 @compute @workgroup_size(${CONV_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let t = lid.x;
   let base = wid.x * ${CONV_WG}u;
   let k = base + t;
   let S = p.K - 1u;
-  // 1. One thread per channel: the conv step, its silu, the shifted conv state.
-  for (var b = 0u; b < p.B; b++) {
+  // 1. One thread per channel: the conv step and its silu (the workgroups of other x_proj outputs
+  //    recompute it; those of the first write it out with the shifted conv state).
+  for (var b = 0u; b < ROWS; b++) {
     var xc = 0.0;
     if (k < p.E) {
       var acc = 0.0;
@@ -111,22 +128,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let xnew = XZ[b * 2u * p.E + k];
       acc = fma(cw[k * p.K + S], xnew, acc);
       xc = acc / (1.0 + exp(-acc));
-      XC[b * p.E + k] = xc;
-      for (var q = 0u; q + 1u < S; q++) { S1[sb + q] = S0[sb + q + 1u]; }
-      S1[sb + S - 1u] = xnew;
+      if (wid.y == 0u) {
+        XC[b * p.E + k] = xc;
+        for (var q = 0u; q + 1u < S; q++) { S1[sb + q] = S0[sb + q + 1u]; }
+        S1[sb + S - 1u] = xnew;
+      }
     }
     xs[b][t] = xc;
   }
   workgroupBarrier();
-  // 2. This slice's share of x_proj: thread j sums its row over the slice's channels.
+  // 2. This slice's share of x_proj: LANES threads per output.
+  let lane = t % LANES;
+  let j = wid.y * ${X_PROJ_PER_GROUP}u + t / LANES;
+  let live = j < p.J;
   let cnt = min(${CONV_WG}u, p.E - base);
-  for (var j = t; j < p.J; j += ${CONV_WG}u) {
-    var s = vec4<f32>(0.0);
-    for (var q = 0u; q < cnt; q++) {
-      let w = Wx_at(j * p.E + base + q);
-      for (var b = 0u; b < p.B; b++) { s[b] = fma(xs[b][q], w, s[b]); }
-    }
-    for (var b = 0u; b < p.B; b++) { XDP[(wid.x * p.B + b) * p.J + j] = s[b]; }
+  var s = vec4<f32>(0.0);
+  for (var q = lane; q < cnt; q += LANES) {
+    var w = 0.0;
+    if (live) { w = Wx_at(j * p.E + base + q); }
+    for (var b = 0u; b < ROWS; b++) { s[b] = fma(xs[b][q], w, s[b]); }
+  }
+  rd[t] = s;
+  ${laneTree(lanes, ['rd'])}
+  if (lane == 0u && live) {
+    for (var b = 0u; b < ROWS; b++) { XDP[(wid.x * ROWS + b) * p.J + j] = rd[t][b]; }
   }
 }`,
   }));
@@ -140,14 +165,15 @@ export function ssmChannelsPerGroup(N: number): number {
   return Math.max(1, Math.floor(SSM_WG / N));
 }
 
-export function dtSsmUpdateKernel(N: number, J: number, wt: WeightDType): Kernel {
+export function dtSsmUpdateKernel(rows: number, N: number, J: number, wt: WeightDType): Kernel {
   if (N > SSM_WG) throw new Error(`webgpu: the decode step supports state sizes up to ${SSM_WG}, got ${N}`);
   const P2 = 2 ** Math.ceil(Math.log2(N)); // reduction width: N rounded up to a power of two
   const CPW = ssmChannelsPerGroup(N);
-  return cachedKernel(`dtSsmUpdateKernel_${N}_${J}_${wt}`, () => ({
-    key: `step_dt_ssm_${N}_${J}_${wt}`,
+  return cachedKernel(`dtSsmUpdateKernel_${rows}_${N}_${J}_${wt}`, () => ({
+    key: `step_dt_ssm_${rows}_${N}_${J}_${wt}`,
     code: () => /* wgsl */ `
-struct P { B: u32, E: u32, R: u32, J: u32, slices: u32 }
+struct P { E: u32, R: u32, J: u32, slices: u32 }
+const ROWS = ${rows}u;
 const NS = ${N}u;
 const CPW = ${CPW}u;
 @group(0) @binding(0) var<storage, read> XDP: array<f32>;   // (slices, B, J) partial x_proj: dt_low (R), B (N), C (N)
@@ -159,7 +185,7 @@ ${weightBinding('Wdt', 1, wt, '// (E, R)')}
 @group(0) @binding(6) var<storage, read_write> H1: array<f32>; // (B, E, N)
 @group(0) @binding(7) var<storage, read_write> Y: array<f32>;  // (B, E)
 @group(0) @binding(8) var<uniform> p: P;
-var<workgroup> xd: array<f32, ${J * STEP_MAX_ROWS}>;
+var<workgroup> xd: array<f32, ${J * rows}>;
 var<workgroup> red: array<f32, ${SSM_WG}>;
 // Sum over the NS lanes of each channel; every thread gets its channel's sum.
 fn laneSum(t: u32, c: u32, n: u32, v: f32) -> f32 {
@@ -177,9 +203,9 @@ fn laneSum(t: u32, c: u32, n: u32, v: f32) -> f32 {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let t = lid.x;
   // x_proj's output: the sum of the conv kernel's per-slice partials.
-  for (var i = t; i < p.B * p.J; i += ${SSM_WG}u) {
+  for (var i = t; i < ROWS * p.J; i += ${SSM_WG}u) {
     var s = 0.0;
-    for (var sl = 0u; sl < p.slices; sl++) { s += XDP[sl * p.B * p.J + i]; }
+    for (var sl = 0u; sl < p.slices; sl++) { s += XDP[sl * ROWS * p.J + i]; }
     xd[i] = s;
   }
   workgroupBarrier();
@@ -188,7 +214,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let n = t % NS;
   let d = wid.x * CPW + c;
   let live = t < CPW * NS && d < p.E;
-  for (var b = 0u; b < p.B; b++) {
+  for (var b = 0u; b < ROWS; b++) {
     // Δ = softplus(dt_proj(dt_low) + bias): the channel's lanes share the R terms.
     var part = 0.0;
     if (live) { for (var r = n; r < p.R; r += NS) { part = fma(Wdt_at(d * p.R + r), xd[b * p.J + r], part); } }
@@ -214,35 +240,38 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }));
 }
 
-export function outProjResidualKernel(wt: WeightDType): Kernel {
-  return cachedKernel(`outProjResidualKernel_${wt}`, () => ({
-  key: `step_out_proj_residual_${wt}`,
+export function outProjResidualKernel(rows: number, wt: WeightDType): Kernel {
+  return cachedKernel(`outProjResidualKernel_${rows}_${wt}`, () => ({
+  key: `step_out_proj_residual_${rows}_${wt}`,
   code: () => /* wgsl */ `
-struct P { B: u32, E: u32, H: u32, gx: u32, hasBias: u32 }
+struct P { E: u32, H: u32, gx: u32, hasBias: u32 }
+const ROWS = ${rows}u;
+const LANES = 64u;
 @group(0) @binding(0) var<storage, read> Yin: array<f32>;   // (B, E)
 ${weightBinding('W', 1, wt, '// (H, E) out_proj')}
 @group(0) @binding(2) var<storage, read> bias: array<f32>;  // (H)
 @group(0) @binding(3) var<storage, read> R: array<f32>;     // (B, H) residual
 @group(0) @binding(4) var<storage, read_write> O: array<f32>; // (B, H)
 @group(0) @binding(5) var<uniform> p: P;
-${REDUCE}
-@compute @workgroup_size(${STEP_WG})
+var<workgroup> rd: array<vec4<f32>, ${GEMV_WG}>;
+@compute @workgroup_size(${GEMV_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let n = wid.x + wid.y * p.gx;
   let t = lid.x;
+  let lane = t % LANES;
+  let n = (wid.x + wid.y * p.gx) * ${OUT_PROJ_PER_GROUP}u + t / LANES;
+  let live = n < p.H;
   var s = vec4<f32>(0.0);
-  if (n < p.H) {
-    for (var k = t; k < p.E; k += ${STEP_WG}u) {
-      let w = W_at(n * p.E + k);
-      for (var b = 0u; b < p.B; b++) { s[b] = fma(Yin[b * p.E + k], w, s[b]); }
-    }
+  for (var k = lane; k < p.E; k += LANES) {
+    var w = 0.0;
+    if (live) { w = W_at(n * p.E + k); }
+    for (var b = 0u; b < ROWS; b++) { s[b] = fma(Yin[b * p.E + k], w, s[b]); }
   }
-  part[t] = s;
-  reduce(t);
-  if (t == 0u && n < p.H) {
+  rd[t] = s;
+  ${laneTree(64, ['rd'])}
+  if (lane == 0u && live) {
     var bv = 0.0;
     if (p.hasBias == 1u) { bv = bias[n]; }
-    for (var b = 0u; b < p.B; b++) { O[b * p.H + n] = R[b * p.H + n] + part[0][b] + bv; }
+    for (var b = 0u; b < ROWS; b++) { O[b * p.H + n] = R[b * p.H + n] + rd[t][b] + bv; }
   }
 }`,
   }));

@@ -7,7 +7,7 @@
  * - gemv: for a few rows times a PyTorch-layout weight (N, K) (decoding): one workgroup per output
  *   column, threads striding over K (contiguous reads of the weight row), a tree reduction.
  */
-import type { Kernel } from '../context.js';
+import { cachedKernel, type Kernel } from '../context.js';
 import { weightBinding, type WeightDType } from './weights.js';
 
 export function tiledMatmulKernel(transA: boolean, transB: boolean, per: 2 | 4 | 8 = 4, bType: WeightDType = 'f32'): Kernel {
@@ -78,11 +78,14 @@ export const GEMV_COLS = 8;
  * y (M, N) = x (M, K) · Wᵀ with W (N, K), M <= 4: 32 threads per output column read its weight
  * row contiguously, then reduce in workgroup memory. Launched as ceil(N / 8) workgroups (2-D).
  */
-export function gemvKernel(wType: WeightDType): Kernel {
-  return {
-  key: `matmul_gemv_${wType}`,
+export function gemvKernel(rows: number, wType: WeightDType): Kernel {
+  // Specialised on the row count: a constant loop bound lets the compiler keep s[m] in registers
+  // (a dynamically indexed vector went through memory, and the kernel ran at half bandwidth).
+  return cachedKernel(`gemv_${rows}_${wType}`, () => ({
+  key: `matmul_gemv_${rows}_${wType}`,
   code: () => /* wgsl */ `
 struct P { M: u32, N: u32, K: u32, gx: u32 }
+const ROWS = ${rows}u;
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 ${weightBinding('W', 1, wType)}
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
@@ -98,7 +101,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let w0 = n * p.K;
     for (var k = lane; k < p.K; k += 32u) {
       let w = W_at(w0 + k);
-      for (var m = 0u; m < p.M; m++) { s[m] = fma(X[m * p.K + k], w, s[m]); }
+      for (var m = 0u; m < ROWS; m++) { s[m] = fma(X[m * p.K + k], w, s[m]); }
     }
   }
   part[t] = s;
@@ -108,8 +111,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     workgroupBarrier();
   }
   if (lane == 0u && n < p.N) {
-    for (var m = 0u; m < p.M; m++) { Y[m * p.N + n] = part[t][m]; }
+    for (var m = 0u; m < ROWS; m++) { Y[m * p.N + n] = part[t][m]; }
   }
 }`,
-  };
+  }));
 }
