@@ -26,6 +26,22 @@ function laneTree(lanes: number, arrays: string[]): string {
   }`;
 }
 
+/**
+ * A lane's loop over k = lane, lane + LANES, ... < bound, four elements per iteration: their loads
+ * are independent, so they are in flight together instead of one memory latency each. `body(k)`
+ * is WGSL for one element at index k.
+ */
+function unrolled4(bound: string, body: (k: string) => string): string {
+  return `var e = lane;
+  for (; e + 3u * LANES < ${bound}; e += 4u * LANES) {
+    { ${body('e')} }
+    { ${body('e + LANES')} }
+    { ${body('e + 2u * LANES')} }
+    { ${body('e + 3u * LANES')} }
+  }
+  for (; e < ${bound}; e += LANES) { ${body('e')} }`;
+}
+
 /** Workgroups for `outputs` outputs, `perGroup` per workgroup, as a 2-D grid (65535 per dimension). */
 export function gemvGrid(outputs: number, perGroup: number): [number, number] {
   const groups = Math.ceil(outputs / perGroup);
@@ -60,15 +76,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   // after: each lane group sums the squares of the rows alongside.
   var ss = vec4<f32>(0.0);
   var s = vec4<f32>(0.0);
-  for (var k = lane; k < p.H; k += LANES) {
-    var w = 0.0;
-    if (live) { w = W_at(n * p.H + k) * nw[k]; }
+  ${unrolled4('p.H', (k) => `var w = 0.0;
+    if (live) { w = W_at(n * p.H + ${k}) * nw[${k}]; }
     for (var b = 0u; b < ROWS; b++) {
-      let x = X[b * p.H + k];
+      let x = X[b * p.H + ${k}];
       ss[b] = fma(x, x, ss[b]);
       s[b] = fma(x, w, s[b]);
-    }
-  }
+    }`)}
   rs[t] = ss;
   rd[t] = s;
   ${laneTree(32, ['rs', 'rd'])}
@@ -143,11 +157,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let live = j < p.J;
   let cnt = min(${CONV_WG}u, p.E - base);
   var s = vec4<f32>(0.0);
-  for (var q = lane; q < cnt; q += LANES) {
-    var w = 0.0;
-    if (live) { w = Wx_at(j * p.E + base + q); }
-    for (var b = 0u; b < ROWS; b++) { s[b] = fma(xs[b][q], w, s[b]); }
-  }
+  ${unrolled4('cnt', (q) => `var w = 0.0;
+    if (live) { w = Wx_at(j * p.E + base + ${q}); }
+    for (var b = 0u; b < ROWS; b++) { s[b] = fma(xs[b][${q}], w, s[b]); }`)}
   rd[t] = s;
   ${laneTree(lanes, ['rd'])}
   if (lane == 0u && live) {
@@ -204,8 +216,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let t = lid.x;
   // x_proj's output: the sum of the conv kernel's per-slice partials.
   for (var i = t; i < ROWS * p.J; i += ${SSM_WG}u) {
-    var s = 0.0;
-    for (var sl = 0u; sl < p.slices; sl++) { s += XDP[sl * ROWS * p.J + i]; }
+    let stride = ROWS * p.J;
+    var s4 = vec4<f32>(0.0);
+    var sl = 0u;
+    for (; sl + 3u < p.slices; sl += 4u) {
+      s4 += vec4<f32>(XDP[sl * stride + i], XDP[(sl + 1u) * stride + i], XDP[(sl + 2u) * stride + i], XDP[(sl + 3u) * stride + i]);
+    }
+    var s = s4.x + s4.y + s4.z + s4.w;
+    for (; sl < p.slices; sl++) { s += XDP[sl * stride + i]; }
     xd[i] = s;
   }
   workgroupBarrier();
@@ -261,11 +279,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let n = (wid.x + wid.y * p.gx) * ${OUT_PROJ_PER_GROUP}u + t / LANES;
   let live = n < p.H;
   var s = vec4<f32>(0.0);
-  for (var k = lane; k < p.E; k += LANES) {
-    var w = 0.0;
-    if (live) { w = W_at(n * p.E + k); }
-    for (var b = 0u; b < ROWS; b++) { s[b] = fma(Yin[b * p.E + k], w, s[b]); }
-  }
+  ${unrolled4('p.E', (k) => `var w = 0.0;
+    if (live) { w = W_at(n * p.E + ${k}); }
+    for (var b = 0u; b < ROWS; b++) { s[b] = fma(Yin[b * p.E + ${k}], w, s[b]); }`)}
   rd[t] = s;
   ${laneTree(64, ['rd'])}
   if (lane == 0u && live) {

@@ -99,7 +99,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var s = vec4<f32>(0.0);
   if (n < p.N) {
     let w0 = n * p.K;
-    for (var k = lane; k < p.K; k += 32u) {
+    // Four elements per iteration, loads independent: in flight together (latency-bound otherwise).
+    var k = lane;
+    for (; k + 96u < p.K; k += 128u) {
+      let w = vec4<f32>(W_at(w0 + k), W_at(w0 + k + 32u), W_at(w0 + k + 64u), W_at(w0 + k + 96u));
+      for (var m = 0u; m < ROWS; m++) {
+        let x = vec4<f32>(X[m * p.K + k], X[m * p.K + k + 32u], X[m * p.K + k + 64u], X[m * p.K + k + 96u]);
+        s[m] += dot(x, w);
+      }
+    }
+    for (; k < p.K; k += 32u) {
       let w = W_at(w0 + k);
       for (var m = 0u; m < ROWS; m++) { s[m] = fma(X[m * p.K + k], w, s[m]); }
     }
