@@ -1,15 +1,16 @@
 /** `mamba-ts train`: config checks, outputs, and a crashed run resumed to the same weights. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { SafetensorsFile } from '../src/io/safetensors.js';
 import { parseTrainConfig, type TrainConfig } from '../src/train/train-config.js';
-import { runTraining } from '../src/train/trainer.js';
-import { SHARED } from './helpers.js';
+import { NonFiniteLossError, runTraining } from '../src/train/trainer.js';
+import { AutoTokenizer } from '../src/io/tokenizer.js';
+import { fixture, SHARED } from './helpers.js';
 
 const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
 const tmp = mkdtempSync(join(tmpdir(), 'mamba-ts-train-'));
@@ -67,6 +68,46 @@ describe('train', () => {
     writeFileSync(short, 'abc');
     const c = config(join(tmp, 'short'), { data: { path: short } });
     await assert.rejects(runTraining(c), /too short for windows of 25 characters/);
+  });
+
+  test('a loss that stops being finite stops the run before it saves; the last checkpoint stays', async () => {
+    const dir = join(tmp, 'nan');
+    // An absurd learning rate sends the weights to ~1e30 after one update and the loss to Inf/NaN.
+    const c = config(dir, { lr: 1e30, minLr: 0, warmupSteps: 0, checkpointInterval: 1, steps: 8, gradAccumulation: 1 });
+    await assert.rejects(runTraining(c), (e: Error) => e instanceof NonFiniteLossError && /became (NaN|Infinity|-Infinity) at step \d+; stopped without/.test(e.message));
+    const state = JSON.parse(readFileSync(join(dir, 'checkpoint', 'trainer_state.json'), 'utf8')) as { step: number };
+    assert.ok(state.step >= 1 && state.step < 8, `checkpoint step ${state.step}`);
+    const f = SafetensorsFile.parse(new Uint8Array(readFileSync(join(dir, 'checkpoint', 'model.safetensors'))), 'm');
+    for (const n of f.names()) assert.ok(f.toFloat32(n).every(Number.isFinite), `${n} holds a non-finite value`);
+  });
+
+  test('resuming from a checkpoint of another architecture or shape is refused by name', async () => {
+    const dir = join(tmp, 'other');
+    const ck = join(dir, 'checkpoint');
+    mkdirSync(ck, { recursive: true });
+    copyFileSync(fixture('hf', 'jamba-tiny', 'model', 'config.json'), join(ck, 'config.json'));
+    writeFileSync(join(ck, 'trainer_state.json'), JSON.stringify({ step: 2, rngState: 1 }));
+    await assert.rejects(runTraining(config(dir), { resume: true }), /config\.json: model_type "jamba": not a Mamba checkpoint/);
+    const small = join(tmp, 'small');
+    await runTraining(config(small, { steps: 2, checkpointInterval: 2, warmupSteps: 0 }));
+    await assert.rejects(
+      runTraining(config(small, { steps: 4, warmupSteps: 0, model: { hidden_size: 16, num_hidden_layers: 2, use_bias: false } }), { resume: true }),
+      /hidden_size is 32 in the checkpoint but 16 in the training config/,
+    );
+  });
+
+  test('a corpus read with the GPT-NeoX tokenizer trains, and its checkpoint carries that tokenizer', async () => {
+    const dir = join(tmp, 'neox');
+    const neox = resolve(SHARED, 'data/tokenizers/gpt-neox-20b');
+    const c = config(dir, { model: { hidden_size: 16, num_hidden_layers: 1, use_bias: false }, data: { path: corpusPath, tokenizer: neox }, steps: 2, checkpointInterval: 2, warmupSteps: 0, evalInterval: 2, seqLen: 16 });
+    const r = await runTraining(c);
+    assert.ok(Number.isFinite(r.finalValidLoss));
+    const want = await AutoTokenizer.fromPretrained(neox);
+    const got = await AutoTokenizer.fromPretrained(join(dir, 'checkpoint'));
+    assert.deepEqual(got.encode('ROMEO: But soft!'), want.encode('ROMEO: But soft!'));
+    const cfg = JSON.parse(readFileSync(join(dir, 'checkpoint', 'config.json'), 'utf8')) as { vocab_size: number };
+    assert.equal(cfg.vocab_size, want.vocabSize);
+    assert.throws(() => parseTrainConfig({ data: { path: corpusPath, tokeniser: neox }, outDir: tmp }, 'cfg.json'), /unknown field\(s\) data\.tokeniser/);
   });
 
   test('the CLI trains, checkpoints and reports the validation loss', () => {

@@ -36,7 +36,7 @@ export function registerTrain(program: Command): void {
           },
         });
         bar?.stop();
-        process.stdout.write(`trained ${r.steps} steps; validation loss ${r.finalValidLoss.toFixed(4)} (${(r.finalValidLoss / Math.LN2).toFixed(4)} bits/char); checkpoint ${r.checkpoint}\n`);
+        process.stdout.write(`trained ${r.steps} steps; validation loss ${r.finalValidLoss.toFixed(4)} (${(r.finalValidLoss / Math.LN2).toFixed(4)} bits/${config.data.tokenizer ? 'token' : 'char'}); checkpoint ${r.checkpoint}\n`);
       } finally {
         bar?.stop();
       }

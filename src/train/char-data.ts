@@ -5,7 +5,18 @@
 import { ArgumentError } from '../errors.js';
 import { RandomSource } from '../ops/random.js';
 
-export class CharCorpus {
+/** What the trainer needs of a corpus: ids, their vocabulary size, a split, the tokenizer files. */
+export interface Corpus {
+  readonly ids: Int32Array;
+  readonly vocabSize: number;
+  /** The characters of a character corpus (kept in trainer_state.json); null for a tokenizer's. */
+  readonly vocabulary: string[] | null;
+  split(fraction: number): { train: Int32Array; valid: Int32Array };
+  /** Files written beside each checkpoint so that its model can be run on text. */
+  tokenizerFiles(): Record<string, string>;
+}
+
+export class CharCorpus implements Corpus {
   readonly chars: string[];
   private readonly index = new Map<string, number>();
   readonly ids: Int32Array;
@@ -18,6 +29,14 @@ export class CharCorpus {
 
   get vocabSize(): number {
     return this.chars.length;
+  }
+
+  get vocabulary(): string[] {
+    return this.chars;
+  }
+
+  tokenizerFiles(): Record<string, string> {
+    return { 'tokenizer.json': `${JSON.stringify(this.tokenizerJson())}\n` };
   }
 
   encode(s: string): number[] {

@@ -42,6 +42,7 @@ export async function saveCheckpoint(
 
 /** Loads a checkpoint into an existing model and optimizer; returns the trainer state. */
 export async function loadCheckpoint(dir: string, model: MambaForCausalLM, opt: AdamW): Promise<TrainerState> {
+  await checkSameArchitecture(dir, model);
   await loadParametersFromFolder(model, dir, {
     device: model.device as 'cpu' | 'webgpu',
     ignore: model.config.fields.tie_word_embeddings ? ['lm_head.weight'] : [],
@@ -70,4 +71,27 @@ export async function loadCheckpoint(dir: string, model: MambaForCausalLM, opt: 
   }
   opt.loadState({ step: Number(f.metadata['step'] ?? state.step), m, v });
   return state;
+}
+
+/** Fields that fix the parameters' shapes: a checkpoint must agree on each to be resumed. */
+const SHAPE_FIELDS = ['hidden_size', 'intermediate_size', 'num_hidden_layers', 'state_size', 'conv_kernel', 'time_step_rank', 'vocab_size', 'use_bias', 'use_conv_bias', 'tie_word_embeddings'] as const;
+
+/** A checkpoint of another architecture, or of another Mamba shape, is refused by name. */
+async function checkSameArchitecture(dir: string, model: MambaForCausalLM): Promise<void> {
+  const file = joinPath(dir, 'config.json');
+  let cfg: Record<string, unknown>;
+  try {
+    cfg = JSON.parse(await readText(file)) as Record<string, unknown>;
+  } catch (e) {
+    throw new FormatError(file, `cannot read the checkpoint's config: ${(e as Error).message}`);
+  }
+  if (cfg['model_type'] !== 'mamba') {
+    throw new FormatError(file, `model_type ${JSON.stringify(cfg['model_type'])}: not a Mamba checkpoint, so it cannot continue this Mamba training run`);
+  }
+  const mine = model.config.fields as unknown as Record<string, unknown>;
+  for (const k of SHAPE_FIELDS) {
+    if (k in cfg && cfg[k] !== mine[k]) {
+      throw new FormatError(file, `${k} is ${JSON.stringify(cfg[k])} in the checkpoint but ${JSON.stringify(mine[k])} in the training config: not the same model`);
+    }
+  }
 }

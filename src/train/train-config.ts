@@ -4,7 +4,8 @@ import { FormatError } from '../errors.js';
 export interface TrainConfig {
   /** HF MambaConfig fields (vocab_size defaults to the corpus vocabulary). */
   model: Record<string, unknown>;
-  data: { path: string; validFraction: number };
+  /** A text file; read as characters, or through the HF tokenizer in the folder `tokenizer`. */
+  data: { path: string; validFraction: number; tokenizer?: string };
   steps: number;
   batchSize: number;
   /** Micro-batches whose gradients are summed (each loss scaled by 1/n) before one update. */
@@ -52,7 +53,14 @@ export function parseTrainConfig(raw: unknown, source: string): TrainConfig {
   const model = r['model'] ?? {};
   if (typeof model !== 'object' || model === null || Array.isArray(model)) fail('field "model": expected an object of HF MambaConfig fields');
   const data = r['data'] as Record<string, unknown> | undefined;
-  if (!data || typeof data !== 'object' || typeof data['path'] !== 'string') fail('field "data": expected { "path": "corpus.txt", "validFraction"?: 0.1 }');
+  if (!data || typeof data !== 'object' || typeof data['path'] !== 'string') {
+    fail('field "data": expected { "path": "corpus.txt", "validFraction"?: 0.1, "tokenizer"?: "folder with tokenizer.json" }');
+  }
+  const unknownData = Object.keys(data!).filter((k) => !['path', 'validFraction', 'tokenizer'].includes(k));
+  if (unknownData.length) fail(`unknown field(s) data.${unknownData.join(', data.')}; known: path, validFraction, tokenizer`);
+  if (data!['tokenizer'] !== undefined && (typeof data!['tokenizer'] !== 'string' || !data!['tokenizer'])) {
+    fail('field "data.tokenizer": expected the folder of a tokenizer.json (e.g. GPT-NeoX\'s)');
+  }
   const validFraction = data!['validFraction'] ?? 0.1;
   if (typeof validFraction !== 'number' || !(validFraction > 0 && validFraction < 1)) fail('field "data.validFraction": expected a number in (0, 1)');
   if (typeof r['outDir'] !== 'string' || !r['outDir']) fail('field "outDir": expected the folder for checkpoints');
@@ -66,7 +74,11 @@ export function parseTrainConfig(raw: unknown, source: string): TrainConfig {
   if (device !== 'cpu' && device !== 'webgpu' && device !== 'auto') fail(`field "device": expected "cpu", "webgpu" or "auto", got ${JSON.stringify(device)}`);
   const c: TrainConfig = {
     model: model as Record<string, unknown>,
-    data: { path: data!['path'] as string, validFraction: validFraction as number },
+    data: {
+      path: data!['path'] as string,
+      validFraction: validFraction as number,
+      ...(data!['tokenizer'] !== undefined ? { tokenizer: data!['tokenizer'] as string } : {}),
+    },
     steps: int('steps', 1),
     batchSize: int('batchSize', 1),
     gradAccumulation: int('gradAccumulation', 1),

@@ -1,5 +1,5 @@
 /**
- * The training loop behind `mamba-ts train`: a character corpus, AdamW with warm-up + cosine,
+ * The training loop behind `mamba-ts train`: a character or tokenized corpus, AdamW with warm-up + cosine,
  * gradient clipping, periodic validation, checkpoints (with the loss curve and the vocabulary)
  * and exact resumption.
  */
@@ -13,7 +13,9 @@ import { scale } from '../ops/elementwise.js';
 import { noGrad } from '../autograd/tape.js';
 import '../autograd/backward.js';
 import { AdamW, clipGradNorm } from './adamw.js';
-import { CharCorpus, sampleWindows } from './char-data.js';
+import { CharCorpus, sampleWindows, type Corpus } from './char-data.js';
+import { TokenCorpus } from './token-data.js';
+import { resolveDevice } from '../models/auto.js';
 import { loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { lossCurveSvg, type LossPoint } from './loss-curve.js';
 import { warmupCosine } from './schedule.js';
@@ -34,20 +36,27 @@ export interface TrainResult {
   checkpoint: string;
 }
 
+/** The loss (or the gradient norm) stopped being finite: training stops before saving anything. */
+export class NonFiniteLossError extends Error {
+  override name = 'NonFiniteLossError';
+}
+
 export async function runTraining(c: TrainConfig, o: { resume?: boolean; onProgress?: (p: Progress) => void } = {}): Promise<TrainResult> {
-  if (c.device === 'webgpu') throw new ArgumentError('train: training on WebGPU is not available yet (its backward kernels are missing); use "device": "cpu"');
-  const corpus = new CharCorpus(await readText(c.data.path));
+  const device = await resolveDevice(c.device);
+  const text = await readText(c.data.path);
+  const corpus: Corpus = c.data.tokenizer ? await TokenCorpus.fromText(text, c.data.tokenizer) : new CharCorpus(text);
+  const unit = c.data.tokenizer ? 'tokens' : 'characters';
   const { train, valid } = corpus.split(c.data.validFraction);
   if (train.length < c.seqLen + 1 || valid.length < c.seqLen + 1) {
-    throw new ArgumentError(`train: ${c.data.path} is too short for windows of ${c.seqLen + 1} characters in both splits`);
+    throw new ArgumentError(`train: ${c.data.path} is too short for windows of ${c.seqLen + 1} ${unit} in both splits`);
   }
   const vocab = (c.model['vocab_size'] as number | undefined) ?? corpus.vocabSize;
   if (vocab < corpus.vocabSize) {
-    throw new ArgumentError(`train: model.vocab_size ${vocab} is smaller than the corpus' ${corpus.vocabSize} characters`);
+    throw new ArgumentError(`train: model.vocab_size ${vocab} is smaller than the corpus' ${corpus.vocabSize} ${unit}`);
   }
   const config = MambaConfig.create({ hidden_size: 64, num_hidden_layers: 2, ...c.model, vocab_size: vocab } as Parameters<typeof MambaConfig.create>[0]);
   const model = new MambaForCausalLM(config);
-  initMambaWeights(model, c.seed);
+  initMambaWeights(model, c.seed, device);
   model.requiresGrad_(true);
   const opt = new AdamW(model.namedParameters(), { lr: c.lr, weightDecay: c.weightDecay });
   const rng = new RandomSource(c.seed + 1);
@@ -75,8 +84,8 @@ export async function runTraining(c: TrainConfig, o: { resume?: boolean; onProgr
     return total / validBatches.length;
   };
   const save = async (step: number) => {
-    const state: TrainerState = { step, rngState: rng.state, trainLosses, validLosses, vocabulary: corpus.chars, config: c };
-    await saveCheckpoint(ckpt, model, opt, state, { 'tokenizer.json': `${JSON.stringify(corpus.tokenizerJson())}\n` });
+    const state: TrainerState = { step, rngState: rng.state, trainLosses, validLosses, vocabulary: corpus.vocabulary, config: c };
+    await saveCheckpoint(ckpt, model, opt, state, corpus.tokenizerFiles());
     await writeBytesAtomic(joinPath(c.outDir, 'loss_curve.svg'), lossCurveSvg(trainLosses, validLosses));
   };
   let finalValid = NaN;
@@ -96,7 +105,12 @@ export async function runTraining(c: TrainConfig, o: { resume?: boolean; onProgr
         out.loss!.dispose();
         out.logits.dispose();
       }
-      await clipGradNorm(model.namedParameters().map(([, p]) => p), c.gradClip);
+      const gradNorm = await clipGradNorm(model.namedParameters().map(([, p]) => p), c.gradClip);
+      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+        const what = Number.isFinite(loss) ? `the gradient norm became ${gradNorm}` : `the loss became ${loss}`;
+        const kept = start > 0 || step >= c.checkpointInterval ? `the last good checkpoint in ${ckpt} is kept as it was` : 'no checkpoint had been written yet';
+        throw new NonFiniteLossError(`train: ${what} at step ${step + 1}; stopped without updating the weights or saving (${kept}). Lower "lr" or "gradClip", or check the data.`);
+      }
       opt.update();
       model.zeroGrad();
       trainLosses.push({ step: step + 1, loss });
