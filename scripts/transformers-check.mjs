@@ -20,12 +20,13 @@ const IDS = [
   [11, 2, 30, 30, 4, 9, 16, 25, 36, 6, 14, 19],
 ];
 
-async function logitsOf(modelDir, ids) {
+async function logitsOf(modelDir, rows) {
   const model = await AutoModelForCausalLM.fromPretrained(modelDir);
+  const ids = rows.map((r) => r.map((id) => id % model.vocabSize));
   const out = await model.forward(ids);
   const data = Array.from(await out.logits.data());
   out.logits.dispose();
-  return { shape: out.logits.shape, data };
+  return { ids, shape: out.logits.shape, data };
 }
 
 if (mode === 'save') {
@@ -38,7 +39,7 @@ if (mode === 'save') {
     'transformers-check',
   );
   const r = await runTraining(c);
-  writeFileSync(join(dir, 'mamba_ts_logits.json'), JSON.stringify({ ids: IDS, ...(await logitsOf(r.checkpoint, IDS)) }));
+  writeFileSync(join(dir, 'mamba_ts_logits.json'), JSON.stringify(await logitsOf(r.checkpoint, IDS)));
   console.log(JSON.stringify({ check: 'mamba-ts saved', checkpoint: r.checkpoint }));
 } else if (mode === 'compare') {
   const ref = JSON.parse(readFileSync(join(dir, 'hf_logits.json'), 'utf8'));
