@@ -258,6 +258,128 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }));
 }
 
+/**
+ * Steps 2 and 3 in one kernel, for models small enough that a workgroup can hold the conv output
+ * of every channel (see convSsmFits): each workgroup recomputes the conv step of all channels and
+ * the whole x_proj (a few hundred multiply-adds per thread, weights from L2), then updates the
+ * states of its own channels. One launch fewer per layer: on the H200 a dependent launch costs
+ * ~9 µs of GPU time whatever its size, more than this redundant work.
+ * SPX packs [A (E, N) | D (E) | Δ bias (E) | conv weight (E, K) | conv bias (E) | dt_proj (E, R)].
+ */
+export function convSsmKernel(rows: number, N: number, E: number, J: number, wt: WeightDType): Kernel {
+  const P2 = 2 ** Math.ceil(Math.log2(N));
+  const CPW = ssmChannelsPerGroup(N);
+  const lanes = 16;
+  return cachedKernel(`convSsmKernel_${rows}_${N}_${E}_${J}_${wt}`, () => ({
+    key: `step_conv_ssm_${rows}_${N}_${E}_${J}_${wt}`,
+    code: () => /* wgsl */ `
+struct P { R: u32, K: u32, hasConvBias: u32 }
+const ROWS = ${rows}u;
+const NS = ${N}u;
+const CPW = ${CPW}u;
+const E = ${E}u;
+const J = ${J}u;
+const LANES = ${lanes}u;
+@group(0) @binding(0) var<storage, read> XZ: array<f32>;      // (B, 2E): x then z
+@group(0) @binding(1) var<storage, read> S0: array<f32>;      // (B, E, K-1) conv state
+@group(0) @binding(2) var<storage, read> SPX: array<f32>;     // packed parameters, see above
+${weightBinding('Wx', 3, wt, '// (J, E) x_proj, J = R + 2N')}
+@group(0) @binding(4) var<storage, read> H0: array<f32>;      // (B, E, N)
+@group(0) @binding(5) var<storage, read_write> H1: array<f32>; // (B, E, N)
+@group(0) @binding(6) var<storage, read_write> S1: array<f32>; // (B, E, K-1) new conv state
+@group(0) @binding(7) var<storage, read_write> Y: array<f32>;  // (B, E)
+@group(0) @binding(8) var<uniform> p: P;
+var<workgroup> xcs: array<f32, ${rows * E}>;
+var<workgroup> xd: array<f32, ${rows * J}>;
+var<workgroup> red4: array<vec4<f32>, ${SSM_WG}>;
+var<workgroup> red: array<f32, ${SSM_WG}>;
+fn laneSum(t: u32, c: u32, n: u32, v: f32) -> f32 {
+  red[t] = v;
+  workgroupBarrier();
+  for (var s = ${P2 / 2}u; s > 0u; s >>= 1u) {
+    if (n < s && n + s < NS && t < CPW * NS) { red[t] += red[t + s]; }
+    workgroupBarrier();
+  }
+  let r = red[c * NS];
+  workgroupBarrier();
+  return r;
+}
+@compute @workgroup_size(${SSM_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let t = lid.x;
+  let S = p.K - 1u;
+  let cw0 = E * NS + 2u * E;      // conv weight offset in SPX
+  let cb0 = cw0 + E * p.K;        // conv bias
+  let wdt0 = cb0 + E;             // dt_proj
+  let own0 = wid.x * CPW;         // this workgroup's channels: [own0, own0 + CPW)
+  // 1. The conv step and its silu for every channel; the new conv state of our own channels.
+  for (var k = t; k < E; k += ${SSM_WG}u) {
+    for (var b = 0u; b < ROWS; b++) {
+      var acc = 0.0;
+      if (p.hasConvBias == 1u) { acc = SPX[cb0 + k]; }
+      let sb = (b * E + k) * S;
+      for (var q = 0u; q < S; q++) { acc = fma(SPX[cw0 + k * p.K + q], S0[sb + q], acc); }
+      let xnew = XZ[b * 2u * E + k];
+      acc = fma(SPX[cw0 + k * p.K + S], xnew, acc);
+      xcs[b * E + k] = acc / (1.0 + exp(-acc));
+      if (k >= own0 && k < own0 + CPW) {
+        for (var q = 0u; q + 1u < S; q++) { S1[sb + q] = S0[sb + q + 1u]; }
+        S1[sb + S - 1u] = xnew;
+      }
+    }
+  }
+  workgroupBarrier();
+  // 2. x_proj of the whole conv output: LANES threads per output, ${SSM_WG / lanes} outputs per round.
+  let lane = t % LANES;
+  for (var j0 = 0u; j0 < J; j0 += ${SSM_WG / lanes}u) {
+    let j = j0 + t / LANES;
+    var s = vec4<f32>(0.0);
+    if (j < J) {
+      ${unrolled4('E', (k) => `let w = Wx_at(j * E + ${k});
+        for (var b = 0u; b < ROWS; b++) { s[b] = fma(xcs[b * E + ${k}], w, s[b]); }`)}
+    }
+    red4[t] = s;
+    ${laneTree(lanes, ['red4'])}
+    if (lane == 0u && j < J) {
+      for (var b = 0u; b < ROWS; b++) { xd[b * J + j] = red4[t][b]; }
+    }
+    workgroupBarrier();
+  }
+  // 3. Δ, the state update and y for our own channels: thread per (channel, state).
+  let c = min(t / NS, CPW - 1u);
+  let n = t % NS;
+  let d = own0 + c;
+  let live = t < CPW * NS && d < E;
+  for (var b = 0u; b < ROWS; b++) {
+    var part = 0.0;
+    if (live) { for (var r = n; r < p.R; r += NS) { part = fma(SPX[wdt0 + d * p.R + r], xd[b * J + r], part); } }
+    var dt = laneSum(t, c, n, part);
+    var contrib = 0.0;
+    var u = 0.0;
+    if (live) {
+      dt += SPX[E * NS + E + d];
+      dt = select(log(1.0 + exp(dt)), dt, dt > 20.0);
+      u = xcs[b * E + d];
+      let i = (b * E + d) * NS + n;
+      let h = fma(exp(dt * SPX[d * NS + n]), H0[i], dt * u * xd[b * J + p.R + n]);
+      H1[i] = h;
+      contrib = xd[b * J + p.R + NS + n] * h;
+    }
+    let y = laneSum(t, c, n, contrib);
+    if (live && n == 0u) {
+      let z = XZ[b * 2u * E + E + d];
+      Y[b * E + d] = fma(SPX[E * NS + d], u, y) * (z / (1.0 + exp(-z)));
+    }
+  }
+}`,
+  }));
+}
+
+/** Workgroup memory the merged conv/Δ/state kernel needs, in bytes (it must fit the device's). */
+export function convSsmBytes(rows: number, E: number, J: number): number {
+  return 4 * (rows * E + rows * J + SSM_WG) + 16 * SSM_WG;
+}
+
 export function outProjResidualKernel(rows: number, wt: WeightDType): Kernel {
   return cachedKernel(`outProjResidualKernel_${rows}_${wt}`, () => ({
   key: `step_out_proj_residual_${rows}_${wt}`,
