@@ -29,8 +29,6 @@ import { crossEntropyBackwardKernel, crossEntropyKernel, ARGMAX_CHUNK, argmaxFin
 import { causalConvKernel, embeddingKernel } from './kernels/layers.js';
 import {
   convSlices,
-  convSsmBytes,
-  convSsmKernel,
   convXProjKernel,
   dtSsmUpdateKernel,
   gemvGrid,
@@ -342,38 +340,24 @@ export class WebGpuBackend implements Backend {
 
   /**
    * The packed per-channel SSM parameters [A (D, N) | D (D) | Δ bias (D)] (zeros where absent), so
-   * that the scan kernels stay within 8 storage bindings.
+   * that the scan kernels stay within 8 storage bindings. Packed once per parameter set: the cache
+   * is keyed by the tensors' ids (never reused) and drops entries whose tensors were disposed.
    */
   private ssmParams(A: Tensor, D: Tensor | null, bias: Tensor | null): GPUBuffer {
-    const [dim, N] = A.shape as [number, number];
-    return this.packed([
-      [A, dim * N],
-      [D, dim],
-      [bias, dim],
-    ]);
-  }
-
-  /**
-   * f32 tensors (zeros where null) copied one after another into one buffer, for kernels that would
-   * otherwise bind more than 8 storage buffers. Packed once per parameter set: the cache is keyed
-   * by the tensors' ids (never reused) and drops entries whose tensors were disposed.
-   */
-  private packed(parts: [Tensor | null, number][]): GPUBuffer {
-    const key = parts.map(([t]) => t?.id ?? 0).join(':');
+    const key = `${A.id}:${D?.id ?? 0}:${bias?.id ?? 0}`;
     const hit = this.packedParams.get(key);
     if (hit && !hit.sources.some((t) => t.isDisposed)) return hit.buffer;
     if (hit) this.dropPacked(key);
-    const bytes = parts.reduce((n, [, size]) => n + size * 4, 0);
-    const buffer = this.ctx.buffer(bytes, 'packed parameters');
+    const [dim, N] = A.shape as [number, number];
+    const bytes = (dim * N + 2 * dim) * 4;
+    const buffer = this.ctx.buffer(bytes, 'packed SSM parameters');
     this.ctx.clear(buffer, bytes);
-    let at = 0;
-    for (const [t, size] of parts) {
-      if (t) this.ctx.copy(this.buf(t), 0, buffer, at, size * 4);
-      at += size * 4;
-    }
+    this.ctx.copy(this.buf(A), 0, buffer, 0, dim * N * 4);
+    if (D) this.ctx.copy(this.buf(D), 0, buffer, dim * N * 4, dim * 4);
+    if (bias) this.ctx.copy(this.buf(bias), 0, buffer, (dim * N + dim) * 4, dim * 4);
     // Drop packs whose parameters are gone (e.g. replaced by training updates) before adding one.
     for (const [k, e] of this.packedParams) if (e.sources.some((t) => t.isDisposed)) this.dropPacked(k);
-    this.packedParams.set(key, { buffer, sources: parts.map(([t]) => t).filter((t): t is Tensor => t !== null) });
+    this.packedParams.set(key, { buffer, sources: [A, D, bias].filter((t): t is Tensor => t !== null) });
     return buffer;
   }
   private dropPacked(key: string): void {
@@ -426,21 +410,6 @@ export class WebGpuBackend implements Backend {
     return { out, state: st };
   }
 
-  /**
-   * The decode step's kernels: 'merged' runs the conv, x_proj, Δ and the state update in one launch
-   * where it fits (see convSsmKernel), 'split' always in two. MAMBA_TS_DECODE_STEP sets it.
-   */
-  decodeStepLayout: 'merged' | 'split' =
-    typeof process !== 'undefined' && process.env?.['MAMBA_TS_DECODE_STEP'] === 'split' ? 'split' : 'merged';
-
-  private mergedStepFits(B: number, E: number, J: number, i: MambaBlockStepInputs): boolean {
-    return (
-      this.decodeStepLayout === 'merged' &&
-      [i.dtProj, i.convWeight, i.convBias, i.A, i.D, i.dtProjBias].every((t) => !t || t.dtype === 'f32') &&
-      convSsmBytes(B, E, J) <= this.ctx.device.limits.maxComputeWorkgroupStorageSize
-    );
-  }
-
   mambaBlockStep(i: MambaBlockStepInputs): { out: Tensor; convState: Tensor; ssmState: Tensor } | null {
     const [B, H] = i.h.shape as [number, number];
     const [E, K] = i.convWeight.shape as [number, number];
@@ -451,9 +420,7 @@ export class WebGpuBackend implements Backend {
     const slices = convSlices(E);
     // Temporaries are bare pooled buffers: no tensor bookkeeping on this per-token path.
     const tmp = (n: number) => this.ctx.buffer(n * 4, 'a decode-step temporary');
-    const merged = this.mergedStepFits(B, E, J, i);
-    const [xz, y] = [tmp(B * 2 * E), tmp(B * E)] as [GPUBuffer, GPUBuffer];
-    const [xc, xd] = merged ? [null, null] : [tmp(B * E), tmp(slices * B * J)];
+    const [xz, xc, xd, y] = [tmp(B * 2 * E), tmp(B * E), tmp(slices * B * J), tmp(B * E)] as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
     const convState = i.convStateOut ?? this.make([B, E, K - 1]);
     const ssmState = i.ssmStateOut ?? this.make([B, E, N]);
     const out = this.make([B, H]);
@@ -464,43 +431,18 @@ export class WebGpuBackend implements Backend {
       new Uniforms(20).u32(H, 2 * E, inGrid[0]).f32(i.eps).u32(i.inProjBias ? 1 : 0).buffer,
       inGrid,
     );
-    if (merged) {
-      this.ctx.dispatch(
-        convSsmKernel(B, N, E, J, weightDType(i.xProj.dtype)),
-        [
-          xz,
-          this.buf(i.convState),
-          this.packed([
-            [i.A, E * N],
-            [i.D, E],
-            [i.dtProjBias, E],
-            [i.convWeight, E * K],
-            [i.convBias, E],
-            [i.dtProj, E * R],
-          ]),
-          this.buf(i.xProj),
-          this.buf(i.ssmState),
-          this.buf(ssmState),
-          this.buf(convState),
-          y,
-        ],
-        new Uniforms(12).u32(R, K, i.convBias ? 1 : 0).buffer,
-        [Math.ceil(E / ssmChannelsPerGroup(N))],
-      );
-    } else {
-      this.ctx.dispatch(
-        convXProjKernel(B, weightDType(i.xProj.dtype)),
-        [xz, this.buf(i.convState), this.buf(i.convWeight), this.buf(i.convBias), this.buf(i.xProj), xc!, this.buf(convState), xd!],
-        new Uniforms(16).u32(E, K, J, i.convBias ? 1 : 0).buffer,
-        [slices, Math.ceil(J / X_PROJ_PER_GROUP)],
-      );
-      this.ctx.dispatch(
-        dtSsmUpdateKernel(B, N, J, weightDType(i.dtProj.dtype)),
-        [xd!, this.buf(i.dtProj), this.ssmParams(i.A, i.D, i.dtProjBias), xc!, xz, this.buf(i.ssmState), this.buf(ssmState), y],
-        new Uniforms(16).u32(E, R, J, slices).buffer,
-        [Math.ceil(E / ssmChannelsPerGroup(N))],
-      );
-    }
+    this.ctx.dispatch(
+      convXProjKernel(B, weightDType(i.xProj.dtype)),
+      [xz, this.buf(i.convState), this.buf(i.convWeight), this.buf(i.convBias), this.buf(i.xProj), xc, this.buf(convState), xd],
+      new Uniforms(16).u32(E, K, J, i.convBias ? 1 : 0).buffer,
+      [slices, Math.ceil(J / X_PROJ_PER_GROUP)],
+    );
+    this.ctx.dispatch(
+      dtSsmUpdateKernel(B, N, J, weightDType(i.dtProj.dtype)),
+      [xd, this.buf(i.dtProj), this.ssmParams(i.A, i.D, i.dtProjBias), xc, xz, this.buf(i.ssmState), this.buf(ssmState), y],
+      new Uniforms(16).u32(E, R, J, slices).buffer,
+      [Math.ceil(E / ssmChannelsPerGroup(N))],
+    );
     const outGrid = gemvGrid(H, OUT_PROJ_PER_GROUP);
     this.ctx.dispatch(
       outProjResidualKernel(B, weightDType(i.outProj.dtype)),
@@ -508,7 +450,7 @@ export class WebGpuBackend implements Backend {
       new Uniforms(16).u32(E, H, outGrid[0], i.outProjBias ? 1 : 0).buffer,
       outGrid,
     );
-    for (const b of [xz, xc, xd, y]) if (b) this.ctx.release(b);
+    for (const b of [xz, xc, xd, y]) this.ctx.release(b);
     return { out, convState, ssmState };
   }
 }
