@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `mamba-ts` command. Each subcommand lives in its own file. */
 import { Command } from 'commander';
+import { registerExperiment } from './experiment.js';
 import { registerGenerate } from './generate.js';
 import { registerInfo } from './info.js';
 import { registerTrain } from './train.js';
@@ -14,6 +15,7 @@ program
 registerGenerate(program);
 registerInfo(program);
 registerTrain(program);
+registerExperiment(program);
 
 try {
   await program.parseAsync(process.argv);

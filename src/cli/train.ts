@@ -9,7 +9,7 @@ import { runTraining } from '../train/trainer.js';
 export function registerTrain(program: Command): void {
   program
     .command('train')
-    .description('Train a Mamba model on a text corpus (characters), from a JSON config; checkpoints, a loss curve (SVG) and the vocabulary go to outDir.')
+    .description('Train a Mamba model on a text corpus (characters, or tokens with data.tokenizer), from a JSON config; checkpoints, a loss curve (SVG) and the tokenizer go to outDir.')
     .requiredOption('-c, --config <file>', 'training config (JSON): model, data, steps, batchSize, seqLen, lr, minLr, warmupSteps, weightDecay, gradClip, evalInterval, evalBatches, checkpointInterval, outDir, seed, device')
     .option('--resume', 'continue from outDir/checkpoint exactly (same data order and random state)', false)
     .option('--quiet', 'no progress bar, one line at the end', false)

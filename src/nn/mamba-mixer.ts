@@ -3,7 +3,7 @@
  *
  *   x, z   = in_proj(h).chunk(2)                  (B, L, ED) each
  *   x      = silu(conv1d(x))                       depthwise causal conv over L
- *   δ, B, C = x_proj(x).split([R, N, N])           R = dt_rank
+ *   δ, B, C = x_proj(x).split([R, N, N])           R = dt_rank (x_proj(1) when not selective)
  *   δ      = dt_proj.weight · δ                    (bias added inside the scan, before softplus)
  *   y      = S6(x, δ, A = -exp(A_log), B, C, D, z) (see ops/scan.ts)
  *   out    = out_proj(y)
@@ -20,6 +20,8 @@ import {
   split,
 } from '../ops/index.js';
 import { keep, tidy } from '../tensor/memory.js';
+import { filled } from '../ops/random.js';
+import type { DeviceName } from '../backend/registry.js';
 import { isRecording } from '../autograd/tape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { CausalConv1d } from './conv.js';
@@ -34,6 +36,8 @@ export interface MambaMixerDims {
   dtRank: number; // R
   useBias: boolean; // in_proj / out_proj bias
   useConvBias: boolean;
+  /** false: Δ, B, C from x_proj of a constant (all ones) instead of x — the LTI ablation. */
+  selective: boolean;
 }
 
 /** Per-layer recurrent state. */
@@ -77,7 +81,7 @@ export class MambaMixer extends Module {
       const [x0, z] = split(this.in_proj.forward(h), [E, E]); // (B, L, ED) each
       const conv = this.conv1d.forward(x0!, state?.conv ?? null, true);
       const x = conv.out; // (B, L, ED)
-      const [dtLow, B, C] = split(this.x_proj.forward(x), [R, N, N]); // (B, L, R), (B, L, N) ×2
+      const [dtLow, B, C] = split(this.x_proj.forward(this.selectionInput(x)), [R, N, N]); // (B, L, R), (B, L, N) ×2
       const delta = linear(dtLow!, this.dt_proj.weight.value); // (B, L, ED), no bias
       const A = this.A(); // (ED, N)
       const scan = selectiveScan(x, delta, A, B!, C!, {
@@ -91,6 +95,14 @@ export class MambaMixer extends Module {
       if (state === undefined) return { out };
       return { out, state: { conv: conv.state, ssm: scan.lastState } };
     });
+  }
+
+  /**
+   * What Δ, B and C are computed from: the input (S6), or, for the ablation without selection,
+   * ones of its shape — then they are the same at every position, whatever the input.
+   */
+  private selectionInput(x: Tensor): Tensor {
+    return this.dims.selective ? x : filled(x.shape, 1, { device: x.device as DeviceName });
   }
 
   /**
@@ -120,7 +132,7 @@ export class MambaMixer extends Module {
       const xz = this.in_proj.forward(reshape(h, [Bsz, h.shape[2]!])); // (B, 2ED)
       const [x0, z] = split(xz, [E, E]); // (B, ED)
       const conv = this.conv1d.step(x0!, state.conv, true);
-      const [dtLow, B, C] = split(this.x_proj.forward(conv.out), [R, N, N]);
+      const [dtLow, B, C] = split(this.x_proj.forward(this.selectionInput(conv.out)), [R, N, N]);
       const dt = linear(dtLow!, this.dt_proj.weight.value); // (B, ED)
       const A = this.A();
       const upd = selectiveStateUpdate(state.ssm, conv.out, dt, A, B!, C!, {

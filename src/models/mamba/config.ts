@@ -33,6 +33,12 @@ export interface MambaConfigFields {
   time_step_init_scheme: 'random' | 'constant';
   time_step_floor: number;
   rescale_prenorm_residual: boolean;
+  /**
+   * mamba-ts extension for the paper's ablation (not an HF field; written only when false): false
+   * makes Δ, B and C input-independent — x_proj reads a constant instead of x — so the layer is a
+   * linear time-invariant SSM (S4-like) with the same parameters.
+   */
+  selective: boolean;
 }
 
 /** Fields of the original mamba_ssm config that -hf checkpoints still carry; transformers ignores them. */
@@ -103,6 +109,7 @@ export class MambaConfig {
       time_step_init_scheme: r.string('time_step_init_scheme', 'random', ['random', 'constant']) as 'random' | 'constant',
       time_step_floor: r.number('time_step_floor', 1e-4, (x) => x >= 0, 'a number >= 0'),
       rescale_prenorm_residual: r.bool('rescale_prenorm_residual', false),
+      selective: r.bool('selective', true),
     };
     if (fields.time_step_min > fields.time_step_max) {
       throw new FormatError(source, `fields "time_step_min" (${fields.time_step_min}) > "time_step_max" (${fields.time_step_max})`);
@@ -123,7 +130,9 @@ export class MambaConfig {
 
   /** The config.json to save: the original fields, overridden by the parsed ones. */
   toJSON(): Record<string, unknown> {
-    return { ...this.raw, ...this.fields, architectures: ['MambaForCausalLM'] };
+    const out: Record<string, unknown> = { ...this.raw, ...this.fields, architectures: ['MambaForCausalLM'] };
+    if (this.fields.selective) delete out['selective'];
+    return out;
   }
 }
 

@@ -40,6 +40,7 @@ export class MambaBlock extends Module {
         dtRank: f.time_step_rank,
         useBias: f.use_bias,
         useConvBias: f.use_conv_bias,
+        selective: f.selective,
       }),
     );
   }
@@ -48,7 +49,7 @@ export class MambaBlock extends Module {
    * writes the new state into `spare()`'s buffers when given (see MambaCache.spare).
    */
   forward(h: Tensor, state?: MixerState | null, spare?: () => MixerState | null): { out: Tensor; state?: MixerState } {
-    if (state && h.shape[1] === 1 && h.backend.mambaBlockStep) {
+    if (state && h.shape[1] === 1 && h.backend.mambaBlockStep && this.mixer.dims.selective) {
       const fused = fusedStep(this, h, state, spare?.() ?? null);
       if (fused) return fused;
     }

@@ -1,0 +1,102 @@
+/** The configuration of a synthetic-task experiment (`mamba-ts experiment --config FILE.json`). */
+import { FormatError } from '../errors.js';
+import type { SyntheticTask } from './synthetic-tasks.js';
+
+export interface SyntheticConfig {
+  task: SyntheticTask;
+  /** HF MambaConfig fields (vocab_size is `vocab`); `selective: false` gives the LTI ablation. */
+  model: Record<string, unknown>;
+  vocab: number;
+  /** Selective copying: data tokens to memorise. */
+  memorize: number;
+  trainLength: number;
+  steps: number;
+  batchSize: number;
+  lr: number;
+  minLr: number;
+  warmupSteps: number;
+  weightDecay: number;
+  gradClip: number;
+  evalInterval: number;
+  /** Sequence lengths at which accuracy is measured at the end. */
+  testLengths: number[];
+  testBatches: number;
+  testBatchSize: number;
+  seed: number;
+  device: 'cpu' | 'webgpu' | 'auto';
+  outDir: string;
+}
+
+const DEFAULTS = {
+  vocab: 16,
+  memorize: 16,
+  trainLength: 256,
+  steps: 2000,
+  batchSize: 32,
+  lr: 2e-3,
+  minLr: 1e-4,
+  warmupSteps: 100,
+  weightDecay: 0.1,
+  gradClip: 1,
+  evalInterval: 200,
+  testBatches: 4,
+  testBatchSize: 16,
+  seed: 0,
+};
+
+export function parseSyntheticConfig(raw: unknown, source: string): SyntheticConfig {
+  const fail = (m: string): never => {
+    throw new FormatError(source, m);
+  };
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail('expected a JSON object');
+  const r = raw as Record<string, unknown>;
+  const known = new Set([...Object.keys(DEFAULTS), 'task', 'model', 'testLengths', 'device', 'outDir']);
+  const unknown = Object.keys(r).filter((k) => !known.has(k));
+  if (unknown.length) fail(`unknown field(s) ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
+  const task = r['task'];
+  if (task !== 'selective-copying' && task !== 'induction-heads') fail(`field "task": expected "selective-copying" or "induction-heads", got ${JSON.stringify(task)}`);
+  const model = r['model'] ?? {};
+  if (typeof model !== 'object' || model === null || Array.isArray(model)) fail('field "model": expected an object of MambaConfig fields');
+  const int = (k: keyof typeof DEFAULTS, min: number): number => {
+    const v = r[k] ?? DEFAULTS[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail(`field "${k}": expected an integer >= ${min}, got ${JSON.stringify(v)}`);
+    return v as number;
+  };
+  const num = (k: keyof typeof DEFAULTS, ok: (x: number) => boolean, what: string): number => {
+    const v = r[k] ?? DEFAULTS[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) fail(`field "${k}": expected ${what}, got ${JSON.stringify(v)}`);
+    return v as number;
+  };
+  const c: SyntheticConfig = {
+    task: task as SyntheticTask,
+    model: model as Record<string, unknown>,
+    vocab: int('vocab', 3),
+    memorize: int('memorize', 1),
+    trainLength: int('trainLength', 6),
+    steps: int('steps', 1),
+    batchSize: int('batchSize', 1),
+    lr: num('lr', (x) => x > 0, 'a number > 0'),
+    minLr: num('minLr', (x) => x >= 0, 'a number >= 0'),
+    warmupSteps: int('warmupSteps', 0),
+    weightDecay: num('weightDecay', (x) => x >= 0, 'a number >= 0'),
+    gradClip: num('gradClip', (x) => x > 0, 'a number > 0'),
+    evalInterval: int('evalInterval', 1),
+    testLengths: (r['testLengths'] ?? [DEFAULTS.trainLength]) as number[],
+    testBatches: int('testBatches', 1),
+    testBatchSize: int('testBatchSize', 1),
+    seed: int('seed', 0),
+    device: (r['device'] ?? 'cpu') as SyntheticConfig['device'],
+    outDir: r['outDir'] as string,
+  };
+  if (!Array.isArray(c.testLengths) || c.testLengths.length === 0 || !c.testLengths.every((x) => Number.isInteger(x) && x >= 6)) {
+    fail('field "testLengths": expected a non-empty list of integers >= 6');
+  }
+  if (!['cpu', 'webgpu', 'auto'].includes(c.device)) fail(`field "device": expected "cpu", "webgpu" or "auto", got ${JSON.stringify(c.device)}`);
+  if (typeof c.outDir !== 'string' || !c.outDir) fail('field "outDir": expected the folder for results');
+  if (c.minLr > c.lr) fail(`fields "minLr" (${c.minLr}) and "lr" (${c.lr}) contradict: minLr must not exceed lr`);
+  if (c.warmupSteps > c.steps) fail(`field "warmupSteps" (${c.warmupSteps}) exceeds "steps" (${c.steps})`);
+  if (c.task === 'selective-copying' && [c.trainLength, ...c.testLengths].some((L) => L < 2 * c.memorize)) {
+    fail(`fields "trainLength"/"testLengths": selective copying needs lengths >= 2 × memorize (${2 * c.memorize})`);
+  }
+  return c;
+}
