@@ -1,4 +1,6 @@
 /**
+ * With `--scan B,D,L,N`: the same for one fused selective scan call at that shape.
+ *
  * GPU time of each kernel of a batch-1 decode step (mamba-130m shape unless BENCH_HIDDEN /
  * BENCH_VOCAB say otherwise): one token's launches are captured, then each launch is replayed
  * `reps` times back to back in one pass (barriers between them, as in the real step), so that the
@@ -11,25 +13,47 @@ import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
 import { MambaConfig } from '../src/models/mamba/config.js';
 import { initMambaWeights } from '../src/models/mamba/init.js';
 import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
-import { argmax } from '../src/ops/index.js';
+import { argmax, randomUniform, RandomSource, selectiveScan } from '../src/ops/index.js';
+import type { Tensor } from '../src/tensor/tensor.js';
 
 const gpu = (await initWebGPU()) as WebGpuBackend;
+const scanArg = process.argv.indexOf('--scan');
 const H = Number(process.env['BENCH_HIDDEN'] ?? 768);
 const V = Number(process.env['BENCH_VOCAB'] ?? 50280);
-const model = new MambaForCausalLM(MambaConfig.create({ hidden_size: H, num_hidden_layers: 24, vocab_size: V, use_bias: false }));
-initMambaWeights(model, 0, 'webgpu');
-const cache = model.createCache(1);
-for (let i = 0; i < 3; i++) {
-  const lg = model.nextLogits([[i + 1]], cache);
-  argmax(lg).dispose();
-  lg.dispose();
-}
-await gpu.sync();
 const launches: CapturedLaunch[] = [];
-gpu.ctx.capture = launches;
-const lg = model.nextLogits([[7]], cache);
-const ids = argmax(lg);
-gpu.ctx.capture = null;
+const keep: Tensor[] = [];
+let label: Record<string, unknown>;
+if (scanArg > 0) {
+  const [B, D, L, N] = process.argv[scanArg + 1]!.split(',').map(Number) as [number, number, number, number];
+  const rng = new RandomSource(1);
+  const r = (shape: number[], lo: number, hi: number) => randomUniform(shape, lo, hi, rng, { device: 'webgpu' });
+  const ins = [r([B, L, D], -1, 1), r([B, L, D], -3, 0), r([D, N], -2, -0.1), r([B, L, N], -1, 1), r([B, L, N], -1, 1), r([D], -1, 1), r([B, L, D], -1, 1), r([D], -1, 0)] as const;
+  const run = () => selectiveScan(ins[0], ins[1], ins[2], ins[3], ins[4], { D: ins[5], z: ins[6], deltaBias: ins[7], deltaSoftplus: true });
+  const w = run();
+  w.out.dispose();
+  w.lastState.dispose();
+  await gpu.sync();
+  gpu.ctx.capture = launches;
+  const s = run();
+  gpu.ctx.capture = null;
+  keep.push(...ins, s.out, s.lastState);
+  label = { bench: 'scan_gpu', B, D, L, N };
+} else {
+  const model = new MambaForCausalLM(MambaConfig.create({ hidden_size: H, num_hidden_layers: 24, vocab_size: V, use_bias: false }));
+  initMambaWeights(model, 0, 'webgpu');
+  const cache = model.createCache(1);
+  for (let i = 0; i < 3; i++) {
+    const lg = model.nextLogits([[i + 1]], cache);
+    argmax(lg).dispose();
+    lg.dispose();
+  }
+  await gpu.sync();
+  gpu.ctx.capture = launches;
+  const lg = model.nextLogits([[7]], cache);
+  keep.push(lg, argmax(lg));
+  gpu.ctx.capture = null;
+  label = { bench: 'decode_token_gpu', hidden: H, vocab: V };
+}
 await gpu.sync(); // writes this batch's uniforms; nothing else may run until the replays are done
 const device = gpu.ctx.device;
 
@@ -63,12 +87,9 @@ for (const l of launches) {
 let sum = 0;
 for (const [key, e] of byKey) {
   sum += e.us;
-  console.log(JSON.stringify({ bench: 'decode_kernel', kernel: key, launches_per_token: e.launches, us_per_token: +e.us.toFixed(1), us_per_launch: +(e.us / e.launches).toFixed(2), groups: e.groups }));
+  console.log(JSON.stringify({ bench: 'kernel', kernel: key, launches_per_token: e.launches, us_per_token: +e.us.toFixed(1), us_per_launch: +(e.us / e.launches).toFixed(2), groups: e.groups }));
 }
 await replay(launches, 10);
-const token = await replay(launches, 200);
-console.log(JSON.stringify({ bench: 'decode_token_gpu', hidden: H, vocab: V, launches: launches.length, us_sum_of_kernels: +sum.toFixed(1), us_token_replayed: +token.toFixed(1), tokens_per_s_gpu_bound: +(1e6 / token).toFixed(0) }));
-ids.dispose();
-lg.dispose();
-cache.dispose();
-model.dispose();
+const whole = await replay(launches, 200);
+console.log(JSON.stringify({ ...label, launches: launches.length, us_sum_of_kernels: +sum.toFixed(1), us_replayed: +whole.toFixed(1) }));
+for (const t of keep) t.dispose();
