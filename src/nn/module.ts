@@ -9,6 +9,16 @@ import { keep } from '../tensor/memory.js';
 import { markLeaf, type GradSlot } from '../autograd/tape.js';
 import { isHalf } from '../tensor/dtype.js';
 
+/**
+ * Training computes float32 gradients and updates float32 values: a bf16/f16 weight (kept packed
+ * for inference on WebGPU) is unpacked once when its parameter starts requiring gradients.
+ */
+function unpacked(t: Tensor): Tensor {
+  const f = t.backend.cast(t, 'f32');
+  t.dispose();
+  return f;
+}
+
 /** A named slot for a tensor of a fixed shape; empty until loaded or initialised. */
 export class Parameter implements GradSlot {
   private t: Tensor | null = null;
@@ -41,6 +51,7 @@ export class Parameter implements GradSlot {
     if (t.dtype !== 'f32' && !(this.packable && isHalf(t.dtype))) {
       throw new ArgumentError(`${name}: expected an f32 parameter${this.packable ? ' (or bf16/f16)' : ''}, got ${t.dtype}`);
     }
+    if (this.trainable && isHalf(t.dtype)) t = unpacked(t);
     this.t?.dispose();
     this.t = keep(t);
     this.version++;
@@ -52,7 +63,8 @@ export class Parameter implements GradSlot {
   }
   set requiresGrad(on: boolean) {
     this.trainable = on;
-    if (on && this.t) markLeaf(this.t, this);
+    if (on && this.t && isHalf(this.t.dtype)) this.set(this.t.backend.cast(this.t, 'f32'));
+    else if (on && this.t) markLeaf(this.t, this);
   }
 
   zeroGrad(): void {

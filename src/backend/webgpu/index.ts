@@ -8,6 +8,7 @@ import type {
   ConvOptions,
   MambaBlockStepInputs,
   MatmulOptions,
+  ScanGradients,
   ScanInputs,
   ScanOptions,
   StateUpdateInputs,
@@ -24,9 +25,12 @@ import { UnsupportedError } from '../../errors.js';
 import { GpuContext, grid1d, Uniforms, type Kernel } from './context.js';
 import { affineKernel, binaryKernel, castKernel, unaryKernel } from './kernels/elementwise.js';
 import { stridedCopyKernel } from './kernels/copy.js';
+import { unpackHalfKernel } from './kernels/weights.js';
 import { GEMV_COLS, gemvKernel, GEMV_MAX_ROWS, tiledMatmulKernel } from './kernels/matmul.js';
 import { crossEntropyBackwardKernel, crossEntropyKernel, ARGMAX_CHUNK, argmaxFinalKernel, argmaxPartialKernel, argmaxKernel, rmsNormKernel, rowMaxKernel, rowSumKernel, softmaxKernel, topKKernel } from './kernels/rows.js';
 import { causalConvKernel, embeddingKernel } from './kernels/layers.js';
+import { CONV_DW_WG, convDpreKernel, convDwFinalKernel, convDwPartialKernel, convDxKernel } from './kernels/conv-backward.js';
+import { embeddingBackwardKernel } from './kernels/embedding-backward.js';
 import {
   convSlices,
   convXProjKernel,
@@ -41,6 +45,15 @@ import {
   X_PROJ_PER_GROUP,
 } from './kernels/mamba-step.js';
 import { SCAN_WG, scanCarryKernel, scanChunkStateKernel, scanOutputKernel, stateUpdateKernel } from './kernels/scan.js';
+import {
+  scanBackwardLayout,
+  SCAN_BWD_WG,
+  scanGradKernel,
+  scanLocalDhKernel,
+  scanReduceBCKernel,
+  scanReduceParamsKernel,
+  scanReverseCarryKernel,
+} from './kernels/scan-backward.js';
 
 class GpuStorage implements Storage {
   constructor(
@@ -163,6 +176,12 @@ export class WebGpuBackend implements Backend {
   }
   cast(x: Tensor, dtype: DType): Tensor {
     if (x.dtype === dtype && !isHalf(dtype)) return this.copyStrided(x, x.shape, stridesOf(x.shape), 0);
+    if (isHalf(x.dtype) && dtype === 'f32') {
+      // A packed bf16/f16 weight unpacked to float32 (for training, which updates f32 values).
+      const y = this.make(x.shape, 'f32');
+      this.run1d(unpackHalfKernel(x.dtype as 'bf16' | 'f16'), [this.buf(x), this.buf(y)], new Uniforms(4).u32(x.size), x.size);
+      return y;
+    }
     if (isHalf(dtype) || isHalf(x.dtype)) throw new Error(`webgpu: no cast between ${x.dtype} and ${dtype}`);
     const y = this.make(x.shape, dtype);
     this.run1d(castKernel(dtype as 'f32' | 'i32'), [this.buf(x), this.buf(y)], new Uniforms(4).u32(x.size), x.size);
@@ -325,6 +344,53 @@ export class WebGpuBackend implements Backend {
     this.run1d(causalConvKernel, [this.buf(x), this.buf(weight), this.buf(bias), this.buf(state), this.buf(out), this.buf(st)], u, n);
     return { out, state: st };
   }
+  embeddingBackward(ids: Tensor, gOut: Tensor, V: number): Tensor {
+    const H = gOut.shape[gOut.rank - 1]!;
+    const d = this.make([V, H]);
+    this.ctx.clear(this.buf(d), V * H * 4); // the kernel adds into it
+    const n = ids.size * H;
+    if (n) this.run1d(embeddingBackwardKernel, [this.buf(ids), this.buf(gOut), this.buf(d)], new Uniforms(12).u32(n, H, V), n);
+    return d;
+  }
+  /** See kernels/conv-backward.ts for the four steps. */
+  causalConv1dBackward(x: Tensor, weight: Tensor, bias: Tensor | null, state: Tensor | null, o: ConvOptions, gOut: Tensor, gState: Tensor | null) {
+    const [B, L, D] = x.shape as [number, number, number];
+    const K = weight.shape[1]!;
+    const S = K - 1;
+    const rows = B * L;
+    const hb = bias ? 1 : 0;
+    const hs = state ? 1 : 0;
+    const dx = this.make(x.shape);
+    const dw = this.make(weight.shape);
+    const dbias = bias ? this.make(bias.shape) : null;
+    const dstate = state ? this.make([B, D, S]) : null;
+    // Without silu, dpre is the output gradient itself.
+    const dpre = o.silu ? this.make(x.shape) : null;
+    if (dpre) {
+      const u = new Uniforms(28).u32(B, L, D, K, hb, hs, dpre.size);
+      this.run1d(convDpreKernel, [this.buf(x), this.buf(weight), this.buf(bias), this.buf(state), this.buf(gOut), this.buf(dpre)], u, dpre.size);
+    }
+    const dp = this.buf(dpre ?? gOut);
+    const nx = B * (S + L) * D;
+    const ux = new Uniforms(28).u32(B, L, D, K, hs, gState ? 1 : 0, nx);
+    // Not the shared dummy: it may already be bound read-only (gState), and a dispatch may not
+    // bind one buffer both ways. The kernel never writes it without a state.
+    const noState = dstate ? null : this.make([1]);
+    this.run1d(convDxKernel, [dp, this.buf(weight), this.buf(gState), this.buf(dx), this.buf(dstate ?? noState)], ux, nx);
+    noState?.dispose();
+    // dw and dbias: per-chunk partial sums over the (b, t) rows, at most 1024 chunks, then their sum.
+    const Kb = K + hb;
+    const chunk = Math.max(64, Math.ceil(rows / 1024));
+    const chunks = Math.max(1, Math.ceil(rows / chunk));
+    const part = this.make([chunks, Kb, D]);
+    const up = new Uniforms(32).u32(B, L, D, K, hs, Kb, rows, chunk);
+    this.ctx.dispatch(convDwPartialKernel, [this.buf(x), this.buf(state), dp, this.buf(part)], up.buffer, [Math.ceil(D / CONV_DW_WG), chunks, Kb]);
+    const uf = new Uniforms(20).u32(D, K, Kb, chunks, Kb * D);
+    this.run1d(convDwFinalKernel, [this.buf(part), this.buf(dw), this.buf(dbias)], uf, Kb * D);
+    part.dispose();
+    dpre?.dispose();
+    return { dx, dw, dbias, dstate };
+  }
 
   /**
    * Chunk length. Longer chunks shorten the sequential carry; shorter ones give more threads. On
@@ -396,6 +462,73 @@ export class WebGpuBackend implements Backend {
     outputs(this.buf(H), true, nC + 1);
     for (const t of [hEnd, dSum, H]) t.dispose();
     return { out, lastState: last };
+  }
+
+  /**
+   * The scan's fused backward (kernels/scan-backward.ts): recompute the chunk-boundary states with
+   * the forward's kernels, carry the state gradient back over chunks, then one pass per chunk that
+   * recomputes its states and writes the gradients (partial sums reduced by two small kernels).
+   */
+  selectiveScanBackward(i: ScanInputs, o: ScanOptions, gOut: Tensor, gLast: Tensor | null): ScanGradients {
+    const [B, L, D] = i.u.shape as [number, number, number];
+    const N = i.A.shape[1]!;
+    if (N > 256) throw new UnsupportedError(`webgpu: the scan backward supports at most 256 states (got ${N})`);
+    // The chunk sizes the private array of recomputed states in the gradient kernel: at most 32
+    // (on the H200, 32 beat 64 on the three shapes timed, probably from register pressure).
+    const T = Math.min(32, this.scanChunk(B, L, D));
+    const nC = Math.max(1, Math.ceil(L / T));
+    const { dk, sub } = scanBackwardLayout(N);
+    const nDG = Math.ceil(D / (dk * sub)); // channel groups of the gradient kernel
+    const [BLD, BLN] = [B * L * D, B * L * N];
+    const sp = this.ssmParams(i.A, i.D, i.deltaBias);
+    // Packed inputs, so that the gradient kernel stays within 8 storage bindings.
+    const inp = this.make([i.z ? 4 : 3, BLD]);
+    [i.u, i.delta, gOut, i.z].forEach((t, k) => t && this.ctx.copy(this.buf(t), 0, this.buf(inp), k * BLD * 4, BLD * 4));
+    const bc = this.make([2, BLN]);
+    this.ctx.copy(this.buf(i.B), 0, this.buf(bc), 0, BLN * 4);
+    this.ctx.copy(this.buf(i.C), 0, this.buf(bc), BLN * 4, BLN * 4);
+    // Forward recompute: H (B, nC+1, D, N) into the first half of hh.
+    const hh = this.make([2, B, nC + 1, D, N]);
+    const hEnd = this.make([B, nC, D, N]); // the chunks' end states, then their local dh
+    const dSum = this.make([B, nC, D]);
+    const last = this.make([B, D, N]);
+    const fwd = new Uniforms(36).u32(B, L, D, T, nC, i.z ? 1 : 0, i.initialState ? 1 : 0, o.deltaSoftplus ? 1 : 0, 1).buffer;
+    const chunkGroups: [number, number, number] = [Math.ceil(D / SCAN_WG), nC, B];
+    this.ctx.dispatch(scanChunkStateKernel(N), [this.buf(i.u), this.buf(i.delta), sp, this.buf(i.B), this.buf(hEnd), this.buf(dSum)], fwd, chunkGroups);
+    this.ctx.dispatch(scanCarryKernel(N), [sp, this.buf(dSum), this.buf(hEnd), this.buf(i.initialState), this.buf(hh), this.buf(last)], fwd, grid1d(B * D * N));
+    // Backward.
+    const q = new Uniforms(36).u32(B, L, D, T, nC, nDG, i.z ? 1 : 0, o.deltaSoftplus ? 1 : 0, gLast ? 1 : 0).buffer;
+    this.ctx.dispatch(scanLocalDhKernel(N), [this.buf(inp), sp, this.buf(bc), this.buf(hEnd)], q, [Math.ceil(D / SCAN_BWD_WG), nC, B]);
+    const dh0 = this.make([B, D, N]);
+    this.ctx.dispatch(scanReverseCarryKernel(N), [sp, this.buf(dSum), this.buf(hEnd), this.buf(gLast), this.buf(hh), this.buf(dh0)], q, grid1d(B * D * N));
+    const du = this.make(i.u.shape);
+    const ddelta = this.make(i.delta.shape);
+    const dz = i.z ? this.make(i.z.shape) : null;
+    const part = this.make([2 * BLN * nDG + B * nC * D * N + 2 * B * nC * D]);
+    this.ctx.dispatch(scanGradKernel(N, T), [this.buf(inp), sp, this.buf(bc), this.buf(hh), this.buf(du), this.buf(ddelta), this.buf(dz), this.buf(part)], q, [nDG, nC, B]);
+    const r = new Uniforms(24).u32(B, L, D, N, nC, nDG).buffer;
+    const sums = this.make([D * N + 2 * D]);
+    this.ctx.dispatch(scanReduceParamsKernel, [this.buf(part), this.buf(sums)], r, grid1d(D * N + 2 * D));
+    const dB = this.make(i.B.shape);
+    const dC = this.make(i.C.shape);
+    this.ctx.dispatch(scanReduceBCKernel, [this.buf(part), this.buf(dB), this.buf(dC)], r, grid1d(2 * BLN));
+    const dA = this.make(i.A.shape);
+    this.ctx.copy(this.buf(sums), 0, this.buf(dA), 0, D * N * 4);
+    const slice = (t: Tensor | null, at: number): Tensor | null => {
+      if (!t) return null;
+      const y = this.make(t.shape);
+      this.ctx.copy(this.buf(sums), at * 4, this.buf(y), 0, D * 4);
+      return y;
+    };
+    const dD = slice(i.D, D * N);
+    const ddeltaBias = slice(i.deltaBias, D * N + D);
+    for (const t of [inp, bc, hh, hEnd, dSum, last, part, sums]) t.dispose();
+    let dInitialState: Tensor | null = dh0;
+    if (!i.initialState) {
+      dh0.dispose();
+      dInitialState = null;
+    }
+    return { du, ddelta, dA, dB, dC, dD, dz, ddeltaBias, dInitialState };
   }
 
   selectiveStateUpdate(i: StateUpdateInputs, o: ScanOptions): { out: Tensor; state: Tensor } {
