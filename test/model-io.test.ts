@@ -9,6 +9,7 @@ import { SafetensorsFile, serializeSafetensors } from '../src/io/safetensors.js'
 import { AutoModelForCausalLM } from '../src/models/auto.js';
 import { MambaConfig } from '../src/models/mamba/config.js';
 import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
+import { initMambaWeights } from '../src/models/mamba/init.js';
 import { fixture } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mamba-ts-io-'));
@@ -157,4 +158,21 @@ describe('bad inputs to a loaded model', () => {
       /unknown field\(s\) stat_size/,
     );
   });
+});
+
+test('config.json writes float fields as floats (transformers 5 rejects an int where it declares a float)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mamba-ts-floats-'));
+  try {
+    const model = new MambaForCausalLM(MambaConfig.create({ hidden_size: 16, num_hidden_layers: 1, vocab_size: 10, time_step_scale: 1, initializer_range: 2 }));
+    initMambaWeights(model, 0);
+    await model.save(dir);
+    const text = readFileSync(join(dir, 'config.json'), 'utf8');
+    assert.match(text, /"time_step_scale": 1\.0,/);
+    assert.match(text, /"initializer_range": 2\.0,/);
+    assert.match(text, /"num_hidden_layers": 1,/); // ints stay ints
+    assert.equal((JSON.parse(text) as { time_step_scale: number }).time_step_scale, 1);
+    model.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -183,7 +183,7 @@ export async function writeModelFolder(
   dir: string,
   config: Record<string, unknown>,
   tensors: Record<string, TensorToWrite>,
-  opts: { maxShardBytes?: number } = {},
+  opts: { maxShardBytes?: number; floatFields?: readonly string[] } = {},
 ): Promise<void> {
   const maxBytes = opts.maxShardBytes ?? DEFAULT_MAX_SHARD_BYTES;
   if (!(maxBytes > 0) || !Number.isFinite(maxBytes)) {
@@ -217,5 +217,20 @@ export async function writeModelFolder(
     // readWeights prefers model.safetensors, so a stale one would hide the shards just written.
     await removeIfPresent(singlePath);
   }
-  await writeBytesAtomic(joinPath(dir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`);
+  await writeBytesAtomic(joinPath(dir, CONFIG_FILE), configText(config, opts.floatFields ?? []));
+}
+
+/**
+ * config.json text, with the float fields written as floats: JSON.stringify writes 1.0 as `1`, and
+ * transformers 5's config classes reject an int where they declare a float ("Field
+ * 'time_step_scale' expected float, got int"), so a whole-number float gets its `.0` back.
+ */
+export function configText(config: Record<string, unknown>, floatFields: readonly string[]): string {
+  const mark = '@@mamba-ts-float@@';
+  const text = JSON.stringify(
+    config,
+    (key, v: unknown) => (floatFields.includes(key) && typeof v === 'number' && Number.isInteger(v) ? `${mark}${v}` : v),
+    2,
+  );
+  return `${text.replace(new RegExp(`"${mark}(-?\\d+)"`, 'g'), '$1.0')}\n`;
 }

@@ -76,7 +76,7 @@ export async function saveModule(
   module: Module,
   dir: string,
   config: Record<string, unknown>,
-  o: { dtype?: SaveDtype; skip?: string[]; maxShardBytes?: number } = {},
+  o: { dtype?: SaveDtype; skip?: string[]; maxShardBytes?: number; floatFields?: readonly string[] } = {},
 ): Promise<void> {
   const dtype = o.dtype ?? 'f32';
   const tensors: Record<string, TensorToWrite> = {};
@@ -94,5 +94,6 @@ export async function saveModule(
   const torchDtype = { f32: 'float32', bf16: 'bfloat16', f16: 'float16' }[dtype];
   await writeModelFolder(dir, { ...config, torch_dtype: torchDtype, dtype: torchDtype }, tensors, {
     maxShardBytes: o.maxShardBytes,
+    floatFields: o.floatFields ?? [],
   });
 }

@@ -45,6 +45,9 @@ export interface MambaConfigFields {
 const LEGACY_FIELDS = ['d_model', 'd_inner', 'n_layer', 'fused_add_norm', 'rms_norm', 'ssm_cfg', 'pad_vocab_size_multiple',
   'use_mambapy', 'use_associative_scan'];
 
+/** Fields HF's MambaConfig declares as float (written as floats in config.json). */
+export const MAMBA_FLOAT_FIELDS = ['layer_norm_epsilon', 'initializer_range', 'time_step_scale', 'time_step_min', 'time_step_max', 'time_step_floor'] as const;
+
 export class MambaConfig {
   private constructor(
     readonly fields: MambaConfigFields,

@@ -21,7 +21,7 @@ import { keep, tidy } from '../../tensor/memory.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { loadParametersFromFolder, saveModule, type SaveDtype } from '../pretrained.js';
 import { MambaCache } from './cache.js';
-import { MambaConfig } from './config.js';
+import { MAMBA_FLOAT_FIELDS, MambaConfig } from './config.js';
 
 export class MambaBlock extends Module {
   readonly norm: RMSNorm;
@@ -172,7 +172,7 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
 
   /** Saves in HF's layout (config.json + model.safetensors), loadable by transformers. */
   async save(dir: string, o: { dtype?: SaveDtype; maxShardBytes?: number } = {}): Promise<void> {
-    await saveModule(this, dir, this.config.toJSON(), o);
+    await saveModule(this, dir, this.config.toJSON(), { ...o, floatFields: MAMBA_FLOAT_FIELDS });
   }
 
   /** Turns number[][] into an int32 (B, L) tensor, checking shape and vocabulary range. */
