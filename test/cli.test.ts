@@ -30,6 +30,14 @@ describe('mamba-ts CLI', () => {
     assert.ok(r.out.startsWith('The') && r.out.length > 'The\n'.length, JSON.stringify(r.out));
   });
 
+  test('the main job: with no --model, the bundled TinyShakespeare model continues the prompt', () => {
+    const r = run('generate', '-n', '120', 'ROMEO:');
+    assert.equal(r.code, 0, r.err);
+    assert.ok(r.out.startsWith('ROMEO:\n'), JSON.stringify(r.out));
+    // Shakespeare-like: a speaker's name in capitals followed by a colon on a line of its own.
+    assert.match(r.out.slice('ROMEO:'.length), /\n[A-Z][A-Z ]+:\n/, JSON.stringify(r.out));
+  });
+
   test('seeded sampling is reproducible from the command line', () => {
     const args = ['generate', '--model', MODEL, '--tokenizer', TOKENIZER, '-n', '6', '--sample', '--top-k', '20', '--seed', '7', 'The'];
     assert.equal(run(...args).out, run(...args).out);

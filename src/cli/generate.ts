@@ -1,4 +1,5 @@
 /** `mamba-ts generate`: streams a continuation of a prompt. */
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { AutoModelForCausalLM } from '../models/auto.js';
 import { AutoTokenizer } from '../io/tokenizer.js';
@@ -20,12 +21,18 @@ interface GenerateFlags {
   eos: boolean;
 }
 
+/**
+ * The model that ships with the package (models/mamba-shakespeare: a 2.6M-parameter character
+ * Mamba trained on TinyShakespeare with mamba-ts itself; its train.json is the exact config).
+ */
+export const BUNDLED_MODEL = fileURLToPath(new URL('../../../models/mamba-shakespeare', import.meta.url));
+
 export function registerGenerate(program: Command): void {
   program
     .command('generate')
     .description('Continue a prompt with a model, printing text as it is generated.')
     .argument('<prompt>', 'the text to continue')
-    .requiredOption('-m, --model <dir>', 'HuggingFace model folder (config.json, model.safetensors)')
+    .option('-m, --model <dir>', 'HuggingFace model folder (config.json, model.safetensors); default: the bundled TinyShakespeare model', BUNDLED_MODEL)
     .option('-t, --tokenizer <dir>', 'folder with tokenizer.json (default: the model folder)')
     .option('-n, --max-new-tokens <n>', 'number of tokens to generate at most', intOption('--max-new-tokens'), 64)
     .option('--sample', 'sample from the distribution instead of taking the most likely token (greedy)', false)
