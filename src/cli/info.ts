@@ -1,17 +1,72 @@
-/** `mamba-ts info`: what a model folder holds, without running it. */
+/** `mamba-ts info`: what a model folder (or a bare config.json) holds, without running it. */
 import type { Command } from 'commander';
 import { readConfig } from '../io/hf-folder.js';
+import { readText } from '../io/platform.js';
+import { FormatError } from '../errors.js';
 import { AutoModelForCausalLM } from '../models/auto.js';
 import { describeModel } from '../models/describe.js';
+import { JambaConfig } from '../models/jamba/config.js';
+import { jambaFootprint } from '../models/jamba/footprint.js';
+import { intOption } from './options.js';
+
+interface InfoFlags {
+  model: string;
+  json: boolean;
+  context: number;
+  kvBytes: number;
+}
+
+const gib = (b: number) => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
+const billions = (n: number) => (n >= 1e8 ? `${n.toLocaleString('en-US')} (${(n / 1e9).toFixed(2)}B)` : n.toLocaleString('en-US'));
+
+/** config.json of a folder, or the file itself when `path` names a .json file. */
+async function configAt(path: string): Promise<{ raw: Record<string, unknown>; source: string }> {
+  if (!path.endsWith('.json')) return { raw: await readConfig(path), source: `${path}/config.json` };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readText(path));
+  } catch (e) {
+    if (e instanceof SyntaxError) throw new FormatError(path, `not valid JSON: ${e.message}`);
+    throw e;
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new FormatError(path, 'expected a JSON object');
+  return { raw: raw as Record<string, unknown>, source: path };
+}
 
 export function registerInfo(program: Command): void {
   program
     .command('info')
-    .description('Describe a model: architecture, parameter count, layer layout, memory of the weights and of the decode state.')
-    .requiredOption('-m, --model <dir>', 'HuggingFace model folder')
+    .description(
+      'Describe a model: architecture, parameters (total and active per token), layer layout, memory of the weights and of the decode state. Jamba models are described from config.json alone (a folder or a bare config.json).',
+    )
+    .requiredOption('-m, --model <path>', 'HuggingFace model folder, or a config.json (Jamba)')
+    .option('--context <tokens>', 'context length for the decode-state memory of attention layers', intOption('--context', 1), 262144)
+    .option('--kv-bytes <n>', 'bytes per KV-cache value (2 = 16-bit)', intOption('--kv-bytes', 1), 2)
     .option('--json', 'print JSON instead of text', false)
-    .action(async (flags: { model: string; json: boolean }) => {
-      const raw = await readConfig(flags.model);
+    .action(async (flags: InfoFlags) => {
+      const { raw, source } = await configAt(flags.model);
+      if (raw['model_type'] === 'jamba') {
+        const c = JambaConfig.fromJSON(raw, source);
+        const fp = jambaFootprint(c, flags.context, flags.kvBytes);
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify({ modelType: 'jamba', ...fp, unknownConfigFields: c.unknownFields }, null, 2)}\n`);
+          return;
+        }
+        const f = c.fields;
+        const lines = [
+          `model:            ${flags.model}`,
+          `architecture:     JambaForCausalLM (model_type "jamba")`,
+          `parameters:       ${billions(fp.parameters)} in total, ${billions(fp.activeParameters)} active per token (${f.num_experts_per_tok} of ${f.num_experts} experts)`,
+          `layers:           ${f.num_hidden_layers}: attention at ${fp.attentionLayers.join(', ')} (1:${(f.num_hidden_layers - fp.attentionLayers.length) / Math.max(1, fp.attentionLayers.length)} attention:Mamba), MoE at ${fp.moeLayers.length} layers`,
+          `attention:        ${f.num_attention_heads} query heads, ${f.num_key_value_heads} KV heads of ${c.headDim}, no positional encoding`,
+          `KV cache:         ${gib(fp.kvCacheBytes)} at ${flags.context.toLocaleString('en-US')} tokens (${flags.kvBytes}-byte values); with attention in all ${f.num_hidden_layers} layers: ${gib(fp.allAttentionKvCacheBytes)}`,
+          `Mamba state:      ${mib(fp.mambaStateBytes)} per sequence (float32), constant in the number of tokens`,
+        ];
+        if (c.unknownFields.length) lines.push(`ignored config fields: ${c.unknownFields.join(', ')}`);
+        process.stdout.write(`${lines.join('\n')}\n`);
+        return;
+      }
       const model = await AutoModelForCausalLM.fromPretrained(flags.model, { device: 'cpu' });
       const d = describeModel(model, raw);
       model.dispose();
@@ -19,15 +74,14 @@ export function registerInfo(program: Command): void {
         process.stdout.write(`${JSON.stringify(d, null, 2)}\n`);
         return;
       }
-      const mb = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
       const lines = [
         `model:            ${flags.model}`,
         `architecture:     ${d.architecture} (model_type "${d.modelType}")`,
         `parameters:       ${d.parameters.toLocaleString('en-US')}${d.tiedEmbeddings ? ' (lm_head tied to the embeddings)' : ''}`,
         `hidden size:      ${d.hiddenSize}, vocabulary ${d.vocabSize}`,
         `layers:           ${d.numLayers}: ${d.layerLayout}`,
-        `weights:          ${mb(d.weightBytes)} as float32 in memory (stored as ${d.storedDtype})`,
-        `decode state:     ${mb(d.decodeStateBytesPerSequence)} per sequence, constant in the number of tokens`,
+        `weights:          ${mib(d.weightBytes)} as float32 in memory (stored as ${d.storedDtype})`,
+        `decode state:     ${mib(d.decodeStateBytesPerSequence)} per sequence, constant in the number of tokens`,
         ...d.details.map(([k, v]) => `${`${k}:`.padEnd(18)}${v}`),
       ];
       if (d.unknownConfigFields.length) lines.push(`ignored config fields: ${d.unknownConfigFields.join(', ')}`);
