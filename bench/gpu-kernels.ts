@@ -87,7 +87,7 @@ for (const l of launches) {
 let sum = 0;
 for (const [key, e] of byKey) {
   sum += e.us;
-  console.log(JSON.stringify({ bench: 'kernel', kernel: key, launches_per_token: e.launches, us_per_token: +e.us.toFixed(1), us_per_launch: +(e.us / e.launches).toFixed(2), groups: e.groups }));
+  console.log(JSON.stringify({ bench: 'kernel', kernel: key, launches: e.launches, us_all_launches: +e.us.toFixed(1), us_per_launch: +(e.us / e.launches).toFixed(2), groups: e.groups }));
 }
 await replay(launches, 10);
 const whole = await replay(launches, 200);
