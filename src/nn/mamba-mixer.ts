@@ -25,7 +25,7 @@ import type { DeviceName } from '../backend/registry.js';
 import { isRecording } from '../autograd/tape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { CausalConv1d } from './conv.js';
-import { Linear } from './layers.js';
+import { Linear, RMSNorm } from './layers.js';
 import { Module, type Parameter } from './module.js';
 
 export interface MambaMixerDims {
@@ -38,6 +38,11 @@ export interface MambaMixerDims {
   useConvBias: boolean;
   /** false: Δ, B, C from x_proj of a constant (all ones) instead of x — the LTI ablation. */
   selective: boolean;
+  /**
+   * Jamba's mixer: RMSNorms (this eps) on Δ, B and C right after x_proj, before dt_proj and the
+   * scan (children dt_layernorm, b_layernorm, c_layernorm). Absent: plain Mamba.
+   */
+  innerNormEps?: number;
 }
 
 /** Per-layer recurrent state. */
@@ -54,6 +59,8 @@ export class MambaMixer extends Module {
   readonly A_log: Parameter;
   readonly D: Parameter;
   readonly out_proj: Linear;
+  /** Jamba only (dims.innerNormEps set): RMSNorms on Δ (rank R), B and C (N). */
+  readonly innerNorms: { dt: RMSNorm; b: RMSNorm; c: RMSNorm } | null = null;
 
   private negA: { version: number; t: Tensor } | null = null;
 
@@ -67,6 +74,22 @@ export class MambaMixer extends Module {
     this.A_log = this.param('A_log', [E, N]);
     this.D = this.param('D', [E]);
     this.out_proj = this.child('out_proj', new Linear(E, H, dims.useBias));
+    if (dims.innerNormEps !== undefined) {
+      const eps = dims.innerNormEps;
+      this.innerNorms = {
+        dt: this.child('dt_layernorm', new RMSNorm(R, eps)),
+        b: this.child('b_layernorm', new RMSNorm(N, eps)),
+        c: this.child('c_layernorm', new RMSNorm(N, eps)),
+      };
+    }
+  }
+
+  /** x_proj's output split into Δ (low rank), B, C — normed first for Jamba. */
+  private selection(x: Tensor): [Tensor, Tensor, Tensor] {
+    const { stateSize: N, dtRank: R } = this.dims;
+    const [dt, B, C] = split(this.x_proj.forward(this.selectionInput(x)), [R, N, N]) as [Tensor, Tensor, Tensor];
+    const n = this.innerNorms;
+    return n ? [n.dt.forward(dt), n.b.forward(B), n.c.forward(C)] : [dt, B, C];
   }
 
   /**
@@ -77,14 +100,14 @@ export class MambaMixer extends Module {
     const L = h.shape[1]!;
     if (state && L === 1) return this.step(h, state);
     return tidy(() => {
-      const { intermediateSize: E, stateSize: N, dtRank: R } = this.dims;
+      const { intermediateSize: E } = this.dims;
       const [x0, z] = split(this.in_proj.forward(h), [E, E]); // (B, L, ED) each
       const conv = this.conv1d.forward(x0!, state?.conv ?? null, true);
       const x = conv.out; // (B, L, ED)
-      const [dtLow, B, C] = split(this.x_proj.forward(this.selectionInput(x)), [R, N, N]); // (B, L, R), (B, L, N) ×2
-      const delta = linear(dtLow!, this.dt_proj.weight.value); // (B, L, ED), no bias
+      const [dtLow, B, C] = this.selection(x); // (B, L, R), (B, L, N) ×2
+      const delta = linear(dtLow, this.dt_proj.weight.value); // (B, L, ED), no bias
       const A = this.A(); // (ED, N)
-      const scan = selectiveScan(x, delta, A, B!, C!, {
+      const scan = selectiveScan(x, delta, A, B, C, {
         D: this.D.value,
         z: z!,
         deltaBias: this.dt_proj.bias!.value,
@@ -127,15 +150,15 @@ export class MambaMixer extends Module {
   /** One token through the recurrence: h (B, 1, H). */
   step(h: Tensor, state: MixerState): { out: Tensor; state: MixerState } {
     return tidy(() => {
-      const { intermediateSize: E, stateSize: N, dtRank: R } = this.dims;
+      const { intermediateSize: E } = this.dims;
       const Bsz = h.shape[0]!;
       const xz = this.in_proj.forward(reshape(h, [Bsz, h.shape[2]!])); // (B, 2ED)
       const [x0, z] = split(xz, [E, E]); // (B, ED)
       const conv = this.conv1d.step(x0!, state.conv, true);
-      const [dtLow, B, C] = split(this.x_proj.forward(this.selectionInput(conv.out)), [R, N, N]);
-      const dt = linear(dtLow!, this.dt_proj.weight.value); // (B, ED)
+      const [dtLow, B, C] = this.selection(conv.out);
+      const dt = linear(dtLow, this.dt_proj.weight.value); // (B, ED)
       const A = this.A();
-      const upd = selectiveStateUpdate(state.ssm, conv.out, dt, A, B!, C!, {
+      const upd = selectiveStateUpdate(state.ssm, conv.out, dt, A, B, C, {
         D: this.D.value,
         z: z!,
         dtBias: this.dt_proj.bias!.value,

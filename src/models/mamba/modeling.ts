@@ -49,7 +49,8 @@ export class MambaBlock extends Module {
    * writes the new state into `spare()`'s buffers when given (see MambaCache.spare).
    */
   forward(h: Tensor, state?: MixerState | null, spare?: () => MixerState | null): { out: Tensor; state?: MixerState } {
-    if (state && h.shape[1] === 1 && h.backend.mambaBlockStep && this.mixer.dims.selective) {
+    // The fused kernel knows neither the LTI ablation nor Jamba's inner norms.
+    if (state && h.shape[1] === 1 && h.backend.mambaBlockStep && this.mixer.dims.selective && !this.mixer.innerNorms) {
       const fused = fusedStep(this, h, state, spare?.() ?? null);
       if (fused) return fused;
     }

@@ -1,0 +1,214 @@
+/**
+ * Jamba language model, as HF `JambaForCausalLM` (jamba.md §2.2–2.5):
+ *
+ *   h = embed_tokens(ids)
+ *   per layer i:  h = h + mixer_i(input_layernorm(h))      mixer: attention or Mamba (config.mixerOf)
+ *                 h = h + ffn_i(pre_ff_layernorm(h))        ffn: MoE or dense SwiGLU (config.expertsOf)
+ *   logits = lm_head(final_layernorm(h))
+ *
+ * Parameter names are HF's, so checkpoints load with no mapping. Whole-sequence forward only so
+ * far (no cache / generation yet).
+ */
+import { ArgumentError } from '../../errors.js';
+import { initWebGPU, type DeviceName } from '../../backend/registry.js';
+import { readConfig } from '../../io/hf-folder.js';
+import { CausalSelfAttention } from '../../nn/attention.js';
+import { Embedding, Linear, RMSNorm } from '../../nn/layers.js';
+import { MambaMixer } from '../../nn/mamba-mixer.js';
+import { JambaMLP, SparseMoE, loadBalancingLoss } from '../../nn/moe.js';
+import { Module } from '../../nn/module.js';
+import { add, concat, crossEntropy, linear, reshape, scale, slice, tensor } from '../../ops/index.js';
+import { tidy } from '../../tensor/memory.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { loadParametersFromFolder } from '../pretrained.js';
+import { JambaConfig } from './config.js';
+
+export class JambaDecoderLayer extends Module {
+  readonly input_layernorm: RMSNorm;
+  readonly self_attn: CausalSelfAttention | null = null;
+  readonly mamba: MambaMixer | null = null;
+  readonly pre_ff_layernorm: RMSNorm;
+  readonly feed_forward: JambaMLP | SparseMoE;
+
+  constructor(c: JambaConfig, i: number) {
+    super();
+    const f = c.fields;
+    this.input_layernorm = this.child('input_layernorm', new RMSNorm(f.hidden_size, f.rms_norm_eps));
+    if (c.mixerOf(i) === 'attention') {
+      this.self_attn = this.child(
+        'self_attn',
+        new CausalSelfAttention({ hiddenSize: f.hidden_size, numHeads: f.num_attention_heads, numKvHeads: f.num_key_value_heads, headDim: c.headDim }),
+      );
+    } else {
+      this.mamba = this.child(
+        'mamba',
+        new MambaMixer({
+          hiddenSize: f.hidden_size,
+          intermediateSize: c.mambaInner,
+          stateSize: f.mamba_d_state,
+          convKernel: f.mamba_d_conv,
+          dtRank: f.mamba_dt_rank,
+          useBias: f.mamba_proj_bias,
+          useConvBias: f.mamba_conv_bias,
+          selective: true,
+          innerNormEps: f.rms_norm_eps,
+        }),
+      );
+    }
+    this.pre_ff_layernorm = this.child('pre_ff_layernorm', new RMSNorm(f.hidden_size, f.rms_norm_eps));
+    const n = c.expertsOf(i);
+    this.feed_forward = this.child(
+      'feed_forward',
+      n > 1 ? new SparseMoE(f.hidden_size, f.intermediate_size, n, f.num_experts_per_tok) : new JambaMLP(f.hidden_size, f.intermediate_size),
+    );
+  }
+
+  /** h (B, L, H) → the residual stream after the layer, and the router logits of a MoE layer. */
+  forward(h: Tensor): { out: Tensor; routerLogits: Tensor | null } {
+    const x = this.input_layernorm.forward(h);
+    const mixed = this.self_attn ? this.self_attn.forward(x) : this.mamba!.forward(x).out;
+    const h1 = add(h, mixed);
+    const y = this.pre_ff_layernorm.forward(h1);
+    if (this.feed_forward instanceof SparseMoE) {
+      const r = this.feed_forward.forward(y);
+      return { out: add(h1, r.out), routerLogits: r.routerLogits };
+    }
+    return { out: add(h1, this.feed_forward.forward(y)), routerLogits: null };
+  }
+}
+
+export class JambaModel extends Module {
+  readonly embed_tokens: Embedding;
+  readonly layers: JambaDecoderLayer[];
+  readonly final_layernorm: RMSNorm;
+  constructor(c: JambaConfig) {
+    super();
+    const f = c.fields;
+    this.embed_tokens = this.child('embed_tokens', new Embedding(f.vocab_size, f.hidden_size));
+    this.layers = this.childList('layers', Array.from({ length: f.num_hidden_layers }, (_, i) => new JambaDecoderLayer(c, i)));
+    this.final_layernorm = this.child('final_layernorm', new RMSNorm(f.hidden_size, f.rms_norm_eps));
+  }
+}
+
+export interface JambaForwardOptions {
+  /**
+   * HF's `hidden_states` for Jamba: the embeddings, the residual stream after layers 0..n-2, then
+   * final_layernorm's output (n+1 tensors; the last one times lm_head gives the logits).
+   */
+  outputHiddenStates?: boolean;
+  /** Next-token targets (-100 = ignore): adds `loss` = shifted mean CE + router_aux_loss_coef · auxLoss. */
+  labels?: number[][];
+}
+
+export interface JambaOutput {
+  logits: Tensor; // (B, L, V)
+  hiddenStates?: Tensor[];
+  loss?: Tensor;
+  /** The load-balancing loss over all MoE layers (scalar); given whenever the model has MoE layers. */
+  auxLoss?: Tensor;
+}
+
+export class JambaForCausalLM extends Module {
+  readonly model: JambaModel;
+  /** null when tied: the embedding matrix is the output projection. */
+  readonly lm_head: Linear | null;
+
+  constructor(readonly config: JambaConfig) {
+    super();
+    const f = config.fields;
+    this.model = this.child('model', new JambaModel(config));
+    this.lm_head = f.tie_word_embeddings ? null : this.child('lm_head', new Linear(f.hidden_size, f.vocab_size, false));
+  }
+
+  get vocabSize(): number {
+    return this.config.fields.vocab_size;
+  }
+  get device(): string {
+    return this.model.embed_tokens.weight.value.device;
+  }
+
+  static async fromPretrained(dir: string, o: { device?: DeviceName } = {}): Promise<JambaForCausalLM> {
+    const config = JambaConfig.fromJSON(await readConfig(dir), `${dir}/config.json`);
+    if (o.device === 'webgpu') await initWebGPU();
+    const model = new JambaForCausalLM(config);
+    try {
+      await loadParametersFromFolder(model, dir, {
+        device: o.device,
+        ignore: config.fields.tie_word_embeddings ? ['lm_head.weight'] : [],
+      });
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return model;
+  }
+
+  /** number[][] → int32 (B, L), checking shape and vocabulary range (as MambaForCausalLM). */
+  idsTensor(ids: number[][]): Tensor {
+    const L = ids[0]?.length ?? 0;
+    if (ids.length === 0 || L === 0 || ids.some((r) => !Array.isArray(r) || r.length !== L)) {
+      throw new ArgumentError('inputIds must be a non-empty number[][] of equally long, non-empty rows');
+    }
+    const flat = new Int32Array(ids.length * L);
+    ids.forEach((row, b) =>
+      row.forEach((id, t) => {
+        if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
+          throw new ArgumentError(`inputIds[${b}][${t}] = ${id} is not a token id of this model (vocabulary [0, ${this.vocabSize}))`);
+        }
+        flat[b * L + t] = id;
+      }),
+    );
+    return tensor(flat, [ids.length, L], { dtype: 'i32', device: this.device as DeviceName });
+  }
+
+  async forward(inputIds: number[][], o: JambaForwardOptions = {}): Promise<JambaOutput> {
+    return this.forwardSync(inputIds, o);
+  }
+
+  forwardSync(inputIds: number[][], o: JambaForwardOptions = {}): JambaOutput {
+    return tidy(() => {
+      const f = this.config.fields;
+      let h = this.model.embed_tokens.forward(this.idsTensor(inputIds)); // (B, L, H)
+      const hidden: Tensor[] = [h];
+      const routerLogits: Tensor[] = [];
+      const n = this.model.layers.length;
+      this.model.layers.forEach((layer, i) => {
+        const r = layer.forward(h);
+        h = r.out;
+        if (r.routerLogits) routerLogits.push(r.routerLogits);
+        if (i < n - 1) hidden.push(h); // HF records the input of each layer, not the last output
+      });
+      const normed = this.model.final_layernorm.forward(h);
+      hidden.push(normed);
+      const w = this.lm_head ? this.lm_head.weight.value : this.model.embed_tokens.weight.value;
+      const logits = linear(normed, w); // (B, L, V)
+      const out: JambaOutput = { logits };
+      if (o.outputHiddenStates) out.hiddenStates = hidden;
+      if (routerLogits.length) out.auxLoss = loadBalancingLoss(concat(routerLogits, 0), f.num_experts, f.num_experts_per_tok);
+      if (o.labels) {
+        const ce = shiftedLoss(logits, o.labels, this.device as DeviceName);
+        out.loss = out.auxLoss ? add(ce, scale(out.auxLoss, f.router_aux_loss_coef)) : ce;
+      }
+      return out;
+    });
+  }
+}
+
+/** HF's causal-LM loss: position t predicts label t+1; mean over labels that are not -100. */
+function shiftedLoss(logits: Tensor, labels: number[][], device: DeviceName): Tensor {
+  const [B, L, V] = logits.shape as [number, number, number];
+  if (labels.length !== B || labels.some((r) => r.length !== L)) throw new ArgumentError(`labels must have the shape of inputIds (${B} × ${L})`);
+  const shifted = new Int32Array(B * (L - 1));
+  let valid = 0;
+  labels.forEach((row, b) =>
+    row.slice(1).forEach((id, t) => {
+      if (id !== -100 && (!Number.isInteger(id) || id < 0 || id >= V)) {
+        throw new ArgumentError(`labels[${b}][${t + 1}] = ${id} is neither a token id in [0, ${V}) nor -100`);
+      }
+      if (id !== -100) valid++;
+      shifted[b * (L - 1) + t] = id;
+    }),
+  );
+  const head = reshape(slice(logits, 1, 0, L - 1), [B * (L - 1), V]);
+  return crossEntropy(head, tensor(shifted, [B * (L - 1)], { dtype: 'i32', device }), valid);
+}

@@ -1,0 +1,69 @@
+/**
+ * Causal grouped-query self-attention as Jamba's (HF `JambaAttention`): q/k/v/o projections without
+ * bias, no positional encoding at all, scores scaled by 1/sqrt(head_dim), a full causal mask,
+ * softmax over the keys in float32.
+ *
+ * GQA without repeating K and V: the G = heads/kvHeads query heads that share a KV head are
+ * stacked along the query axis, so one batched matmul over (batch · kvHeads) serves the group.
+ * HF's repeat_kv gives query head h the KV head floor(h / G), i.e. query heads are grouped
+ * consecutively per KV head — the (kvHeads, G) split of the head axis below.
+ */
+import { add, matmul, reshape, scale, softmax, tensor, transpose } from '../ops/index.js';
+import type { DeviceName } from '../backend/registry.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { Linear } from './layers.js';
+import { Module } from './module.js';
+
+export interface AttentionDims {
+  hiddenSize: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+}
+
+/**
+ * (L, L) additive mask: 0 where key ≤ query, a large negative number elsewhere. Finite (not
+ * -Infinity) so that no backend has to handle inf − inf; exp of it underflows to exactly 0.
+ */
+export function causalMask(L: number, device: DeviceName): Tensor {
+  const m = new Float32Array(L * L);
+  for (let q = 0; q < L; q++) for (let k = q + 1; k < L; k++) m[q * L + k] = -1e30;
+  return tensor(m, [L, L], { device });
+}
+
+export class CausalSelfAttention extends Module {
+  readonly q_proj: Linear;
+  readonly k_proj: Linear;
+  readonly v_proj: Linear;
+  readonly o_proj: Linear;
+
+  constructor(readonly dims: AttentionDims) {
+    super();
+    const { hiddenSize: H, numHeads: nq, numKvHeads: nkv, headDim: hd } = dims;
+    this.q_proj = this.child('q_proj', new Linear(H, nq * hd, false));
+    this.k_proj = this.child('k_proj', new Linear(H, nkv * hd, false));
+    this.v_proj = this.child('v_proj', new Linear(H, nkv * hd, false));
+    this.o_proj = this.child('o_proj', new Linear(nq * hd, H, false));
+  }
+
+  /** x (B, L, H) → (B, L, H). Callers wrap this in tidy(). */
+  forward(x: Tensor): Tensor {
+    const [B, L] = x.shape as [number, number, number];
+    const { numHeads: nq, numKvHeads: nkv, headDim: hd } = this.dims;
+    const G = nq / nkv;
+    // (B, L, kv, G, hd) → (B, kv, G, L, hd) → (B·kv, G·L, hd): a group's query heads stacked.
+    const q = reshape(transpose(reshape(this.q_proj.forward(x), [B, L, nkv, G, hd]), [0, 2, 3, 1, 4]), [B * nkv, G * L, hd]);
+    // (B, L, kv, hd) → (B, kv, L, hd) → (B·kv, L, hd)
+    const kv = (p: Linear) => reshape(transpose(reshape(p.forward(x), [B, L, nkv, hd]), [0, 2, 1, 3]), [B * nkv, L, hd]);
+    const k = kv(this.k_proj);
+    const v = kv(this.v_proj);
+    const scores = scale(matmul(q, k, { transB: true }), 1 / Math.sqrt(hd)); // (B·kv, G·L, L)
+    // Every stacked head sees the same (L, L) mask: view as (B·kv, G, L, L) to broadcast it.
+    const masked = add(reshape(scores, [B * nkv, G, L, L]), causalMask(L, x.device as DeviceName));
+    const probs = reshape(softmax(masked), [B * nkv, G * L, L]);
+    const ctx = matmul(probs, v); // (B·kv, G·L, hd)
+    // back to (B, L, kv, G, hd) = (B, L, heads·hd), head h = kv·G + g as HF's layout
+    const merged = reshape(transpose(reshape(ctx, [B, nkv, G, L, hd]), [0, 3, 1, 2, 4]), [B, L, nq * hd]);
+    return this.o_proj.forward(merged);
+  }
+}
