@@ -1,7 +1,8 @@
 /**
  * Jamba against HuggingFace transformers' own outputs (../shared/fixtures/hf/jamba-tiny), on the
  * CPU: logits and every hidden state within 1e-4 × max|ref|; aux_loss and loss (CE +
- * router_aux_loss_coef · aux_loss) within 1e-5 × max(1, |ref|).
+ * router_aux_loss_coef · aux_loss) within 1e-5 × max(1, |ref|); every parameter's gradient of that
+ * loss within 1e-3 × max|ref|.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -9,6 +10,20 @@ import { describe, test } from 'node:test';
 import { SafetensorsFile } from '../src/io/safetensors.js';
 import { JambaForCausalLM } from '../src/models/jamba/modeling.js';
 import { assertClose, fixture } from './helpers.js';
+
+/**
+ * The reference gradient of one of our parameters. transformers 5 stores the experts of a layer
+ * fused — experts.gate_up_proj (E, 2I, H), gate rows first, and experts.down_proj (E, H, I) — where
+ * the checkpoints (and our modules) have experts.{e}.gate_proj / up_proj / down_proj.
+ */
+function refGrad(grads: SafetensorsFile, name: string, size: number): Float64Array {
+  const m = /^(.*\.experts)\.(\d+)\.(gate_proj|up_proj|down_proj)\.weight$/.exec(name);
+  if (!m) return grads.toFloat64(name);
+  const e = Number(m[2]);
+  if (m[3] === 'down_proj') return grads.toFloat64(`${m[1]}.down_proj`).subarray(e * size, (e + 1) * size);
+  const at = (2 * e + (m[3] === 'up_proj' ? 1 : 0)) * size;
+  return grads.toFloat64(`${m[1]}.gate_up_proj`).subarray(at, at + size);
+}
 
 interface Inputs {
   input_ids: number[][];
@@ -48,6 +63,20 @@ describe('jamba-tiny on cpu', () => {
     assert.ok(close(aux, inputs.aux_loss), `aux_loss ${aux} vs HF ${inputs.aux_loss}`);
     assert.ok(close(loss, inputs.loss), `loss ${loss} vs HF ${inputs.loss}`);
     for (const t of [out.logits, out.loss!, out.auxLoss!]) t.dispose();
+  });
+
+  test('every parameter gradient of the loss (with the aux loss) matches HF within 1e-3 of max|ref|', async () => {
+    const grads = SafetensorsFile.parse(new Uint8Array(readFileSync(fixture('hf', 'jamba-tiny', 'grads.safetensors'))), 'grads.safetensors');
+    model.requiresGrad_(true);
+    const out = await model.forward(inputs.input_ids, { labels: inputs.input_ids });
+    out.loss!.backward();
+    for (const t of [out.logits, out.loss!, out.auxLoss!]) t.dispose();
+    for (const [name, p] of model.namedParameters()) {
+      assert.ok(p.grad, `${name} got no gradient`);
+      assertClose(`grad ${name}`, await p.grad.data(), refGrad(grads, name, p.grad.size), 1e-3);
+    }
+    model.zeroGrad();
+    model.requiresGrad_(false);
   });
 
   test('disposes', () => model.dispose());

@@ -2,8 +2,8 @@
 import { ArgumentError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { expectDtype, sameBackend } from './check.js';
-import { record, shouldRecord, noBackwardYet } from '../autograd/tape.js';
-import { add } from './elementwise.js';
+import { record, saveForBackward, shouldRecord, noBackwardYet } from '../autograd/tape.js';
+import { add, mul, sub } from './elementwise.js';
 import { zeros } from './create.js';
 import { reshape } from './shape.js';
 import type { DeviceName } from '../backend/registry.js';
@@ -30,8 +30,13 @@ export function max(x: Tensor): Tensor {
 }
 export function softmax(x: Tensor): Tensor {
   lastAxis('softmax', x);
-  noBackwardYet('softmax', x);
-  return x.backend.softmax(x);
+  const y = x.backend.softmax(x);
+  if (shouldRecord(x)) {
+    const sy = saveForBackward(y);
+    // The softmax Jacobian applied to g, row by row: dx = y ⊙ (g − Σ g ⊙ y).
+    record('softmax', [x], [y], ([g]) => [mul(sy, sub(g!, reshape(sum(mul(g!, sy)), [...sy.shape.slice(0, -1), 1])))], [sy]);
+  }
+  return y;
 }
 /** int32 index of the first maximum along the last axis. */
 export function argmax(x: Tensor): Tensor {
