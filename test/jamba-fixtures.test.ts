@@ -1,6 +1,6 @@
 /**
- * Jamba against HuggingFace transformers' own outputs (../shared/fixtures/hf/jamba-tiny), on the
- * CPU: logits and every hidden state within 1e-4 × max|ref|; aux_loss and loss (CE +
+ * Jamba against HuggingFace transformers' own outputs (../shared/fixtures/hf/jamba-tiny), on every
+ * device present (CPU, WebGPU): logits and every hidden state within 1e-4 × max|ref|; aux_loss and loss (CE +
  * router_aux_loss_coef · aux_loss) within 1e-5 × max(1, |ref|); every parameter's gradient of that
  * loss within 1e-3 × max|ref|.
  */
@@ -10,6 +10,7 @@ import { describe, test } from 'node:test';
 import { SafetensorsFile } from '../src/io/safetensors.js';
 import { JambaForCausalLM } from '../src/models/jamba/modeling.js';
 import { assertClose, fixture } from './helpers.js';
+import { availableDevices } from './devices.js';
 
 /**
  * The reference gradient of one of our parameters. transformers 5 stores the experts of a layer
@@ -31,13 +32,14 @@ interface Inputs {
   aux_loss: number;
 }
 
-describe('jamba-tiny on cpu', () => {
+for (const device of await availableDevices())
+describe(`jamba-tiny on ${device}`, () => {
   const inputs = JSON.parse(readFileSync(fixture('hf', 'jamba-tiny', 'inputs.json'), 'utf8')) as Inputs;
   const expected = SafetensorsFile.parse(new Uint8Array(readFileSync(fixture('hf', 'jamba-tiny', 'expected.safetensors'))), 'expected.safetensors');
   let model: JambaForCausalLM;
 
   test('loads', async () => {
-    model = await JambaForCausalLM.fromPretrained(fixture('hf', 'jamba-tiny', 'model'), { device: 'cpu' });
+    model = await JambaForCausalLM.fromPretrained(fixture('hf', 'jamba-tiny', 'model'), { device });
     assert.equal(model.config.fields.num_hidden_layers, 8);
   });
 
