@@ -30,6 +30,9 @@ interface Inputs {
   input_ids: number[][];
   loss: number;
   aux_loss: number;
+  prompt_len: number;
+  new_tokens: number;
+  generated: number[][];
 }
 
 for (const device of await availableDevices())
@@ -65,6 +68,31 @@ describe(`jamba-tiny on ${device}`, () => {
     assert.ok(close(aux, inputs.aux_loss), `aux_loss ${aux} vs HF ${inputs.aux_loss}`);
     assert.ok(close(loss, inputs.loss), `loss ${loss} vs HF ${inputs.loss}`);
     for (const t of [out.logits, out.loss!, out.auxLoss!]) t.dispose();
+  });
+
+  test('greedy generate through the hybrid cache equals HF exactly', async () => {
+    const prompts = inputs.input_ids.map((r) => r.slice(0, inputs.prompt_len));
+    const ids = await model.generate(prompts, { maxNewTokens: inputs.new_tokens, doSample: false, eosTokenId: null });
+    assert.deepEqual(ids, inputs.generated);
+  });
+
+  test('prefill L, then 3 tokens at once, then 1 equals the whole sequence (the cache chains any step size)', async () => {
+    const ids = inputs.input_ids;
+    const full = await model.forward(ids);
+    const V = model.vocabSize;
+    const L = ids[0]!.length;
+    const want = (await full.logits.data()) as Float32Array;
+    full.logits.dispose();
+    const at = (t: number) => Float32Array.from(ids.flatMap((_, b) => Array.from(want.subarray((b * L + t) * V, (b * L + t + 1) * V))));
+    const cache = model.createCache(ids.length);
+    const steps: [number, number][] = [[0, 10], [10, 13], [13, 14]];
+    for (const [a, b] of steps) {
+      const lg = model.nextLogits(ids.map((r) => r.slice(a, b)), cache);
+      assertClose(`logits after ${b} tokens`, await lg.data(), at(b - 1), 1e-4);
+      lg.dispose();
+    }
+    assert.equal(cache.seqlenOffset, 14);
+    cache.dispose();
   });
 
   test('every parameter gradient of the loss (with the aux loss) matches HF within 1e-3 of max|ref|', async () => {

@@ -8,7 +8,7 @@
  * HF's repeat_kv gives query head h the KV head floor(h / G), i.e. query heads are grouped
  * consecutively per KV head — the (kvHeads, G) split of the head axis below.
  */
-import { add, matmul, reshape, scale, softmax, tensor, transpose } from '../ops/index.js';
+import { add, concat, matmul, reshape, scale, softmax, tensor, transpose } from '../ops/index.js';
 import type { DeviceName } from '../backend/registry.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Linear } from './layers.js';
@@ -22,13 +22,21 @@ export interface AttentionDims {
 }
 
 /**
- * (L, L) additive mask: 0 where key ≤ query, a large negative number elsewhere. Finite (not
- * -Infinity) so that no backend has to handle inf − inf; exp of it underflows to exactly 0.
+ * (L, Lk) additive mask for L new queries after Lk − L cached keys: 0 where the key's position is at
+ * most the query's, a large negative number elsewhere. Finite (not -Infinity) so that no backend
+ * has to handle inf − inf; exp of it underflows to exactly 0.
  */
-export function causalMask(L: number, device: DeviceName): Tensor {
-  const m = new Float32Array(L * L);
-  for (let q = 0; q < L; q++) for (let k = q + 1; k < L; k++) m[q * L + k] = -1e30;
-  return tensor(m, [L, L], { device });
+export function causalMask(L: number, device: DeviceName, Lk = L): Tensor {
+  const past = Lk - L;
+  const m = new Float32Array(L * Lk);
+  for (let q = 0; q < L; q++) for (let k = past + q + 1; k < Lk; k++) m[q * Lk + k] = -1e30;
+  return tensor(m, [L, Lk], { device });
+}
+
+/** Keys and values of the tokens seen so far, (B·kvHeads, T, headDim) each. */
+export interface KvCache {
+  k: Tensor;
+  v: Tensor;
 }
 
 export class CausalSelfAttention extends Module {
@@ -46,8 +54,14 @@ export class CausalSelfAttention extends Module {
     this.o_proj = this.child('o_proj', new Linear(nq * hd, H, false));
   }
 
-  /** x (B, L, H) → (B, L, H). Callers wrap this in tidy(). */
-  forward(x: Tensor): Tensor {
+  /**
+   * x (B, L, H) → (B, L, H). With `past` (the keys and values of earlier tokens; null at a
+   * sequence start) the new tokens also attend to them and the grown cache is returned. Callers
+   * wrap this in tidy().
+   */
+  forward(x: Tensor): Tensor;
+  forward(x: Tensor, past: KvCache | null): { out: Tensor; kv: KvCache };
+  forward(x: Tensor, past?: KvCache | null): Tensor | { out: Tensor; kv: KvCache } {
     const [B, L] = x.shape as [number, number, number];
     const { numHeads: nq, numKvHeads: nkv, headDim: hd } = this.dims;
     const G = nq / nkv;
@@ -55,15 +69,17 @@ export class CausalSelfAttention extends Module {
     const q = reshape(transpose(reshape(this.q_proj.forward(x), [B, L, nkv, G, hd]), [0, 2, 3, 1, 4]), [B * nkv, G * L, hd]);
     // (B, L, kv, hd) → (B, kv, L, hd) → (B·kv, L, hd)
     const kv = (p: Linear) => reshape(transpose(reshape(p.forward(x), [B, L, nkv, hd]), [0, 2, 1, 3]), [B * nkv, L, hd]);
-    const k = kv(this.k_proj);
-    const v = kv(this.v_proj);
-    const scores = scale(matmul(q, k, { transB: true }), 1 / Math.sqrt(hd)); // (B·kv, G·L, L)
-    // Every stacked head sees the same (L, L) mask: view as (B·kv, G, L, L) to broadcast it.
-    const masked = add(reshape(scores, [B * nkv, G, L, L]), causalMask(L, x.device as DeviceName));
-    const probs = reshape(softmax(masked), [B * nkv, G * L, L]);
+    const k = past ? concat([past.k, kv(this.k_proj)], 1) : kv(this.k_proj); // (B·kv, Lk, hd)
+    const v = past ? concat([past.v, kv(this.v_proj)], 1) : kv(this.v_proj);
+    const Lk = k.shape[1]!;
+    const scores = scale(matmul(q, k, { transB: true }), 1 / Math.sqrt(hd)); // (B·kv, G·L, Lk)
+    // Every stacked head sees the same (L, Lk) mask: view as (B·kv, G, L, Lk) to broadcast it.
+    const masked = add(reshape(scores, [B * nkv, G, L, Lk]), causalMask(L, x.device as DeviceName, Lk));
+    const probs = reshape(softmax(masked), [B * nkv, G * L, Lk]);
     const ctx = matmul(probs, v); // (B·kv, G·L, hd)
     // back to (B, L, kv, G, hd) = (B, L, heads·hd), head h = kv·G + g as HF's layout
     const merged = reshape(transpose(reshape(ctx, [B, nkv, G, L, hd]), [0, 3, 1, 2, 4]), [B, L, nq * hd]);
-    return this.o_proj.forward(merged);
+    const out = this.o_proj.forward(merged);
+    return past === undefined ? out : { out, kv: { k, v } };
   }
 }

@@ -18,7 +18,10 @@ import { MambaMixer } from '../../nn/mamba-mixer.js';
 import { JambaMLP, SparseMoE, loadBalancingLoss } from '../../nn/moe.js';
 import { Module } from '../../nn/module.js';
 import { add, concat, crossEntropy, linear, reshape, scale, slice, tensor } from '../../ops/index.js';
-import { tidy } from '../../tensor/memory.js';
+import { keep, tidy } from '../../tensor/memory.js';
+import type { CausalLM } from '../../generation/causal-lm.js';
+import { generate, type GenerateOptions } from '../../generation/generate.js';
+import { JambaCache, type JambaLayerState } from './cache.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { loadParametersFromFolder } from '../pretrained.js';
 import { JambaConfig } from './config.js';
@@ -67,7 +70,27 @@ export class JambaDecoderLayer extends Module {
   forward(h: Tensor): { out: Tensor; routerLogits: Tensor | null } {
     const x = this.input_layernorm.forward(h);
     const mixed = this.self_attn ? this.self_attn.forward(x) : this.mamba!.forward(x).out;
-    const h1 = add(h, mixed);
+    return this.feedForward(add(h, mixed));
+  }
+
+  /** The same, continuing from (and returning) the layer's decode state; null at a sequence start. */
+  forwardCached(h: Tensor, st: JambaLayerState | null): { out: Tensor; state: JambaLayerState } {
+    const x = this.input_layernorm.forward(h);
+    let mixed: Tensor;
+    let state: JambaLayerState;
+    if (this.self_attn) {
+      const r = this.self_attn.forward(x, st?.kind === 'attention' ? st.kv : null);
+      mixed = r.out;
+      state = { kind: 'attention', kv: { k: keep(r.kv.k), v: keep(r.kv.v) } };
+    } else {
+      const r = this.mamba!.forward(x, st?.kind === 'mamba' ? st.state : null);
+      mixed = r.out;
+      state = { kind: 'mamba', state: { conv: keep(r.state!.conv), ssm: keep(r.state!.ssm) } };
+    }
+    return { out: this.feedForward(add(h, mixed)).out, state };
+  }
+
+  private feedForward(h1: Tensor): { out: Tensor; routerLogits: Tensor | null } {
     const y = this.pre_ff_layernorm.forward(h1);
     if (this.feed_forward instanceof SparseMoE) {
       const r = this.feed_forward.forward(y);
@@ -108,7 +131,7 @@ export interface JambaOutput {
   auxLoss?: Tensor;
 }
 
-export class JambaForCausalLM extends Module {
+export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
   readonly model: JambaModel;
   /** null when tied: the embedding matrix is the output projection. */
   readonly lm_head: Linear | null;
@@ -125,6 +148,45 @@ export class JambaForCausalLM extends Module {
   }
   get device(): string {
     return this.model.embed_tokens.weight.value.device;
+  }
+  get eosTokenId(): number | number[] | null {
+    return this.config.fields.eos_token_id;
+  }
+  get padTokenId(): number | null {
+    return this.config.fields.pad_token_id;
+  }
+
+  createCache(batchSize: number): JambaCache {
+    return new JambaCache(batchSize, this.config.fields.num_hidden_layers);
+  }
+
+  /**
+   * Feeds the next tokens of each sequence (any number at once: a prompt, or one token) through
+   * the model on top of `cache`, and returns the logits of the last position (B, V).
+   */
+  nextLogits(ids: number[][] | Tensor, cache: JambaCache): Tensor {
+    const rows = Array.isArray(ids) ? ids.length : ids.shape[0]!;
+    if (rows !== cache.batchSize) throw new ArgumentError(`nextLogits: ${rows} sequences given, the cache holds ${cache.batchSize}`);
+    const L = Array.isArray(ids) ? (ids[0]?.length ?? 0) : ids.shape[1]!;
+    const logits = tidy(() => {
+      let h = this.model.embed_tokens.forward(Array.isArray(ids) ? this.idsTensor(ids) : ids);
+      this.model.layers.forEach((layer, i) => {
+        const r = layer.forwardCached(h, cache.layers[i] ?? null);
+        cache.update(i, r.state);
+        h = r.out;
+      });
+      const [B, , H] = h.shape as [number, number, number];
+      const last = reshape(slice(h, 1, L - 1, 1), [B, H]);
+      const w = this.lm_head ? this.lm_head.weight.value : this.model.embed_tokens.weight.value;
+      return linear(this.model.final_layernorm.forward(last), w);
+    });
+    cache.seqlenOffset += L;
+    return logits;
+  }
+
+  /** Prompt + new tokens per row (greedy or sampled; see generation/generate.ts). */
+  async generate(inputIds: number[][], o: GenerateOptions = {}): Promise<number[][]> {
+    return generate(this, inputIds, o);
   }
 
   static async fromPretrained(dir: string, o: { device?: DeviceName } = {}): Promise<JambaForCausalLM> {

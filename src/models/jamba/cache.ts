@@ -1,0 +1,48 @@
+/**
+ * Jamba's decode cache (HF's HybridMambaAttentionDynamicCache, without its one-token-at-a-time
+ * limitation): per attention layer the keys and values so far, growing with the context; per Mamba
+ * layer the conv and SSM states, constant in size.
+ */
+import type { DecodeCache } from '../../generation/causal-lm.js';
+import type { KvCache } from '../../nn/attention.js';
+import type { MixerState } from '../../nn/mamba-mixer.js';
+
+export type JambaLayerState = { kind: 'attention'; kv: KvCache } | { kind: 'mamba'; state: MixerState };
+
+function tensorsOf(s: JambaLayerState) {
+  return s.kind === 'attention' ? [s.kv.k, s.kv.v] : [s.state.conv, s.state.ssm];
+}
+
+export class JambaCache implements DecodeCache {
+  seqlenOffset = 0;
+  /** null until the first tokens went through that layer. */
+  readonly layers: (JambaLayerState | null)[];
+
+  constructor(
+    readonly batchSize: number,
+    numLayers: number,
+  ) {
+    this.layers = new Array<JambaLayerState | null>(numLayers).fill(null);
+  }
+
+  /** Replaces layer i's state, disposing the old one. */
+  update(i: number, s: JambaLayerState): void {
+    const old = this.layers[i];
+    if (old) for (const t of tensorsOf(old)) t.dispose();
+    this.layers[i] = s;
+  }
+
+  memoryBytes(): number {
+    let b = 0;
+    for (const s of this.layers) if (s) for (const t of tensorsOf(s)) b += t.size * 4;
+    return b;
+  }
+
+  dispose(): void {
+    for (let i = 0; i < this.layers.length; i++) {
+      const s = this.layers[i];
+      if (s) for (const t of tensorsOf(s)) t.dispose();
+      this.layers[i] = null;
+    }
+  }
+}
