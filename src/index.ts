@@ -18,6 +18,8 @@ export { MambaMixer, type MambaMixerDims, type MixerState } from './nn/mamba-mix
 export { AutoModelForCausalLM, type AutoLoadOptions, type DeviceChoice } from './models/auto.js';
 export { MambaConfig, type MambaConfigFields } from './models/mamba/config.js';
 export { MambaForCausalLM, MambaModel, MambaBlock, type CausalLMOutput, type ForwardOptions } from './models/mamba/modeling.js';
+export { JambaForCausalLM, type JambaOutput, type JambaForwardOptions } from './models/jamba/modeling.js';
+export { JambaConfig } from './models/jamba/config.js';
 export { MambaCache } from './models/mamba/cache.js';
 
 export { AutoTokenizer, PreTrainedTokenizer } from './io/tokenizer.js';

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { SafetensorsFile } from '../src/io/safetensors.js';
 import { JambaForCausalLM } from '../src/models/jamba/modeling.js';
+import { AutoModelForCausalLM } from '../src/models/auto.js';
 import { assertClose, fixture } from './helpers.js';
 import { availableDevices } from './devices.js';
 
@@ -41,8 +42,10 @@ describe(`jamba-tiny on ${device}`, () => {
   const expected = SafetensorsFile.parse(new Uint8Array(readFileSync(fixture('hf', 'jamba-tiny', 'expected.safetensors'))), 'expected.safetensors');
   let model: JambaForCausalLM;
 
-  test('loads', async () => {
-    model = await JambaForCausalLM.fromPretrained(fixture('hf', 'jamba-tiny', 'model'), { device });
+  test('loads through AutoModelForCausalLM (model_type "jamba")', async () => {
+    const m = await AutoModelForCausalLM.fromPretrained(fixture('hf', 'jamba-tiny', 'model'), { device });
+    assert.ok(m instanceof JambaForCausalLM);
+    model = m;
     assert.equal(model.config.fields.num_hidden_layers, 8);
   });
 

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { readConfig } from '../io/hf-folder.js';
 import { readText } from '../io/platform.js';
 import { FormatError } from '../errors.js';
-import { AutoModelForCausalLM } from '../models/auto.js';
+import { MambaForCausalLM } from '../models/mamba/modeling.js';
 import { describeModel } from '../models/describe.js';
 import { JambaConfig } from '../models/jamba/config.js';
 import { jambaFootprint } from '../models/jamba/footprint.js';
@@ -67,7 +67,7 @@ export function registerInfo(program: Command): void {
         process.stdout.write(`${lines.join('\n')}\n`);
         return;
       }
-      const model = await AutoModelForCausalLM.fromPretrained(flags.model, { device: 'cpu' });
+      const model = await MambaForCausalLM.fromPretrained(flags.model, { device: 'cpu' });
       const d = describeModel(model, raw);
       model.dispose();
       if (flags.json) {

@@ -3,6 +3,7 @@ import { FormatError } from '../errors.js';
 import { initWebGPU, type DeviceName } from '../backend/registry.js';
 import { readConfig } from '../io/hf-folder.js';
 import { MambaForCausalLM } from './mamba/modeling.js';
+import { JambaForCausalLM } from './jamba/modeling.js';
 
 export type DeviceChoice = DeviceName | 'auto';
 
@@ -13,10 +14,11 @@ export interface AutoLoadOptions {
 
 const families = {
   mamba: MambaForCausalLM,
+  jamba: JambaForCausalLM,
 } as const;
 
 export type SupportedModelType = keyof typeof families;
-export type AnyCausalLM = MambaForCausalLM;
+export type AnyCausalLM = MambaForCausalLM | JambaForCausalLM;
 
 /**
  * Makes the device ready: 'webgpu' acquires a GPU (or fails with the reason), 'auto' falls back to

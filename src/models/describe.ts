@@ -1,5 +1,5 @@
 /** A summary of a loaded model for `mamba-ts info`. */
-import type { AnyCausalLM } from './auto.js';
+import type { MambaForCausalLM } from './mamba/modeling.js';
 
 export interface ModelDescription {
   architecture: string;
@@ -17,7 +17,8 @@ export interface ModelDescription {
   unknownConfigFields: string[];
 }
 
-export function describeModel(model: AnyCausalLM, raw: Record<string, unknown>): ModelDescription {
+/** A loaded Mamba (Jamba is described from its config: see jamba/footprint.ts). */
+export function describeModel(model: MambaForCausalLM, raw: Record<string, unknown>): ModelDescription {
   const f = model.config.fields;
   const convState = f.intermediate_size * (f.conv_kernel - 1);
   const ssmState = f.intermediate_size * f.state_size;
