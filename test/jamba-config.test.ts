@@ -4,12 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
-import { SafetensorsFile } from '../src/io/safetensors.js';
+import { SafetensorsFile, serializeSafetensors, type TensorToWrite } from '../src/io/safetensors.js';
+import { AutoModelForCausalLM } from '../src/models/auto.js';
 import { JambaConfig } from '../src/models/jamba/config.js';
 import { jambaFootprint } from '../src/models/jamba/footprint.js';
 import { fixture } from './helpers.js';
@@ -58,4 +59,17 @@ test('mamba-ts info describes a Jamba from a bare config.json', () => {
   assert.match(r.stdout, /KV cache: +4\.00 GiB at 262,144 tokens .* all 32 layers: 32\.00 GiB/);
   const j = spawnSync(process.execPath, [CLI, 'info', '--model', cfg, '--context', '1024', '--json'], { encoding: 'utf8' });
   assert.equal((JSON.parse(j.stdout) as { kvCacheBytes: number }).kvCacheBytes, 4 * 2 * 1024 * 2 * 1024);
+});
+
+test('a Jamba checkpoint missing an expert is refused, naming the tensor', async () => {
+  const src = fixture('hf', 'jamba-tiny', 'model');
+  const dir = join(tmp, 'no-expert');
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(join(src, 'config.json'), join(dir, 'config.json'));
+  const st = SafetensorsFile.parse(new Uint8Array(readFileSync(join(src, 'model.safetensors'))), 'model.safetensors');
+  const gone = 'model.layers.3.feed_forward.experts.2.up_proj.weight';
+  const kept: Record<string, TensorToWrite> = {};
+  for (const n of st.names()) if (n !== gone) kept[n] = { dtype: 'F32', shape: [...st.entry(n).shape], data: st.toFloat32(n) };
+  writeFileSync(join(dir, 'model.safetensors'), serializeSafetensors(kept));
+  await assert.rejects(AutoModelForCausalLM.fromPretrained(dir), new RegExp(`missing tensor\\(s\\): ${gone.replace(/\./g, '\\.')}`));
 });
