@@ -1,8 +1,10 @@
 /** The configuration of a synthetic-task experiment (`mamba-ts experiment --config FILE.json`). */
 import { FormatError } from '../errors.js';
+import { ConfigReader } from '../models/config-fields.js';
+import { readOptimizerFields, type OptimizerFields } from '../train/optimizer-fields.js';
 import type { SyntheticTask } from './synthetic-tasks.js';
 
-export interface SyntheticConfig {
+export interface SyntheticConfig extends OptimizerFields {
   task: SyntheticTask;
   /** HF MambaConfig fields (vocab_size is `vocab`); `selective: false` gives the LTI ablation. */
   model: Record<string, unknown>;
@@ -12,11 +14,6 @@ export interface SyntheticConfig {
   trainLength: number;
   steps: number;
   batchSize: number;
-  lr: number;
-  minLr: number;
-  warmupSteps: number;
-  weightDecay: number;
-  gradClip: number;
   evalInterval: number;
   /** Sequence lengths at which accuracy is measured at the end. */
   testLengths: number[];
@@ -57,29 +54,19 @@ export function parseSyntheticConfig(raw: unknown, source: string): SyntheticCon
   if (task !== 'selective-copying' && task !== 'induction-heads') fail(`field "task": expected "selective-copying" or "induction-heads", got ${JSON.stringify(task)}`);
   const model = r['model'] ?? {};
   if (typeof model !== 'object' || model === null || Array.isArray(model)) fail('field "model": expected an object of MambaConfig fields');
-  const int = (k: keyof typeof DEFAULTS, min: number): number => {
-    const v = r[k] ?? DEFAULTS[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) fail(`field "${k}": expected an integer >= ${min}, got ${JSON.stringify(v)}`);
-    return v as number;
-  };
-  const num = (k: keyof typeof DEFAULTS, ok: (x: number) => boolean, what: string): number => {
-    const v = r[k] ?? DEFAULTS[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) fail(`field "${k}": expected ${what}, got ${JSON.stringify(v)}`);
-    return v as number;
-  };
+  const cr = new ConfigReader(r, source);
+  const int = (k: 'vocab' | 'memorize' | 'trainLength' | 'steps' | 'batchSize' | 'evalInterval' | 'testBatches' | 'testBatchSize' | 'seed', min: number) =>
+    cr.int(k, DEFAULTS[k], min);
+  const steps = int('steps', 1);
   const c: SyntheticConfig = {
     task: task as SyntheticTask,
     model: model as Record<string, unknown>,
     vocab: int('vocab', 3),
     memorize: int('memorize', 1),
     trainLength: int('trainLength', 6),
-    steps: int('steps', 1),
+    steps,
     batchSize: int('batchSize', 1),
-    lr: num('lr', (x) => x > 0, 'a number > 0'),
-    minLr: num('minLr', (x) => x >= 0, 'a number >= 0'),
-    warmupSteps: int('warmupSteps', 0),
-    weightDecay: num('weightDecay', (x) => x >= 0, 'a number >= 0'),
-    gradClip: num('gradClip', (x) => x > 0, 'a number > 0'),
+    ...readOptimizerFields(cr, DEFAULTS, steps),
     evalInterval: int('evalInterval', 1),
     testLengths: (r['testLengths'] ?? [DEFAULTS.trainLength]) as number[],
     testBatches: int('testBatches', 1),
@@ -93,8 +80,6 @@ export function parseSyntheticConfig(raw: unknown, source: string): SyntheticCon
   }
   if (!['cpu', 'webgpu', 'auto'].includes(c.device)) fail(`field "device": expected "cpu", "webgpu" or "auto", got ${JSON.stringify(c.device)}`);
   if (typeof c.outDir !== 'string' || !c.outDir) fail('field "outDir": expected the folder for results');
-  if (c.minLr > c.lr) fail(`fields "minLr" (${c.minLr}) and "lr" (${c.lr}) contradict: minLr must not exceed lr`);
-  if (c.warmupSteps > c.steps) fail(`field "warmupSteps" (${c.warmupSteps}) exceeds "steps" (${c.steps})`);
   if (c.task === 'selective-copying' && [c.trainLength, ...c.testLengths].some((L) => L < 2 * c.memorize)) {
     fail(`fields "trainLength"/"testLengths": selective copying needs lengths >= 2 × memorize (${2 * c.memorize})`);
   }

@@ -1,7 +1,9 @@
 /** The `mamba-ts train` configuration file: every field checked, unknown fields rejected. */
 import { FormatError } from '../errors.js';
+import { ConfigReader } from '../models/config-fields.js';
+import { readOptimizerFields, type OptimizerFields } from './optimizer-fields.js';
 
-export interface TrainConfig {
+export interface TrainConfig extends OptimizerFields {
   /** HF MambaConfig fields (vocab_size defaults to the corpus vocabulary). */
   model: Record<string, unknown>;
   /** A text file; read as characters, or through the HF tokenizer in the folder `tokenizer`. */
@@ -11,11 +13,6 @@ export interface TrainConfig {
   /** Micro-batches whose gradients are summed (each loss scaled by 1/n) before one update. */
   gradAccumulation: number;
   seqLen: number;
-  lr: number;
-  minLr: number;
-  warmupSteps: number;
-  weightDecay: number;
-  gradClip: number;
   evalInterval: number;
   evalBatches: number;
   checkpointInterval: number;
@@ -64,12 +61,10 @@ export function parseTrainConfig(raw: unknown, source: string): TrainConfig {
   const validFraction = data!['validFraction'] ?? 0.1;
   if (typeof validFraction !== 'number' || !(validFraction > 0 && validFraction < 1)) fail('field "data.validFraction": expected a number in (0, 1)');
   if (typeof r['outDir'] !== 'string' || !r['outDir']) fail('field "outDir": expected the folder for checkpoints');
-  const num = (k: keyof typeof DEFAULTS, check: (x: number) => boolean, what: string): number => {
-    const v = r[k] ?? DEFAULTS[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || !check(v)) fail(`field "${k}": expected ${what}, got ${JSON.stringify(v)}`);
-    return v as number;
-  };
-  const int = (k: keyof typeof DEFAULTS, min: number) => num(k, (x) => Number.isInteger(x) && x >= min, `an integer >= ${min}`);
+  const cr = new ConfigReader(r, source);
+  const int = (k: 'steps' | 'batchSize' | 'gradAccumulation' | 'seqLen' | 'evalInterval' | 'evalBatches' | 'checkpointInterval' | 'seed', min: number) =>
+    cr.int(k, DEFAULTS[k], min);
+  const steps = int('steps', 1);
   const device = r['device'] ?? DEFAULTS.device;
   if (device !== 'cpu' && device !== 'webgpu' && device !== 'auto') fail(`field "device": expected "cpu", "webgpu" or "auto", got ${JSON.stringify(device)}`);
   const c: TrainConfig = {
@@ -79,15 +74,11 @@ export function parseTrainConfig(raw: unknown, source: string): TrainConfig {
       validFraction: validFraction as number,
       ...(data!['tokenizer'] !== undefined ? { tokenizer: data!['tokenizer'] as string } : {}),
     },
-    steps: int('steps', 1),
+    steps,
     batchSize: int('batchSize', 1),
     gradAccumulation: int('gradAccumulation', 1),
     seqLen: int('seqLen', 2),
-    lr: num('lr', (x) => x > 0, 'a number > 0'),
-    minLr: num('minLr', (x) => x >= 0, 'a number >= 0'),
-    warmupSteps: int('warmupSteps', 0),
-    weightDecay: num('weightDecay', (x) => x >= 0, 'a number >= 0'),
-    gradClip: num('gradClip', (x) => x > 0, 'a number > 0'),
+    ...readOptimizerFields(cr, DEFAULTS, steps),
     evalInterval: int('evalInterval', 1),
     evalBatches: int('evalBatches', 1),
     checkpointInterval: int('checkpointInterval', 1),
@@ -95,7 +86,5 @@ export function parseTrainConfig(raw: unknown, source: string): TrainConfig {
     seed: int('seed', 0),
     device: device as TrainConfig['device'],
   };
-  if (c.minLr > c.lr) fail(`fields "minLr" (${c.minLr}) and "lr" (${c.lr}) contradict: minLr must not exceed lr`);
-  if (c.warmupSteps > c.steps) fail(`field "warmupSteps" (${c.warmupSteps}) exceeds "steps" (${c.steps})`);
   return c;
 }

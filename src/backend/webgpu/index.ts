@@ -25,7 +25,6 @@ import { UnsupportedError } from '../../errors.js';
 import { GpuContext, grid1d, Uniforms, type Kernel } from './context.js';
 import { affineKernel, binaryKernel, castKernel, unaryKernel } from './kernels/elementwise.js';
 import { stridedCopyKernel } from './kernels/copy.js';
-import { unpackHalfKernel } from './kernels/weights.js';
 import { GEMV_COLS, gemvKernel, GEMV_MAX_ROWS, tiledMatmulKernel } from './kernels/matmul.js';
 import { crossEntropyBackwardKernel, crossEntropyKernel, ARGMAX_CHUNK, argmaxFinalKernel, argmaxPartialKernel, argmaxKernel, rmsNormKernel, rowMaxKernel, rowSumKernel, softmaxKernel, topKKernel } from './kernels/rows.js';
 import { causalConvKernel, embeddingKernel } from './kernels/layers.js';
@@ -176,15 +175,9 @@ export class WebGpuBackend implements Backend {
   }
   cast(x: Tensor, dtype: DType): Tensor {
     if (x.dtype === dtype && !isHalf(dtype)) return this.copyStrided(x, x.shape, stridesOf(x.shape), 0);
-    if (isHalf(x.dtype) && dtype === 'f32') {
-      // A packed bf16/f16 weight unpacked to float32 (for training, which updates f32 values).
-      const y = this.make(x.shape, 'f32');
-      this.run1d(unpackHalfKernel(x.dtype as 'bf16' | 'f16'), [this.buf(x), this.buf(y)], new Uniforms(4).u32(x.size), x.size);
-      return y;
-    }
-    if (isHalf(dtype) || isHalf(x.dtype)) throw new Error(`webgpu: no cast between ${x.dtype} and ${dtype}`);
+    if (isHalf(dtype)) throw new Error(`webgpu: no cast between ${x.dtype} and ${dtype}`);
     const y = this.make(x.shape, dtype);
-    this.run1d(castKernel(dtype as 'f32' | 'i32'), [this.buf(x), this.buf(y)], new Uniforms(4).u32(x.size), x.size);
+    this.run1d(castKernel(x.dtype, dtype), [this.buf(x), this.buf(y)], new Uniforms(4).u32(x.size), x.size);
     return y;
   }
 

@@ -17,13 +17,14 @@ import { Embedding, Linear, RMSNorm } from '../../nn/layers.js';
 import { MambaMixer } from '../../nn/mamba-mixer.js';
 import { JambaMLP, SparseMoE, loadBalancingLoss } from '../../nn/moe.js';
 import { Module } from '../../nn/module.js';
-import { add, concat, crossEntropy, linear, reshape, scale, slice, tensor } from '../../ops/index.js';
+import { add, concat, linear, reshape, scale, slice } from '../../ops/index.js';
 import { keep, tidy } from '../../tensor/memory.js';
 import type { CausalLM } from '../../generation/causal-lm.js';
 import { generate, type GenerateOptions } from '../../generation/generate.js';
 import { JambaCache, type JambaLayerState } from './cache.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { loadParametersFromFolder } from '../pretrained.js';
+import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
 import { JambaConfig } from './config.js';
 
 export class JambaDecoderLayer extends Module {
@@ -205,22 +206,9 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
     return model;
   }
 
-  /** number[][] → int32 (B, L), checking shape and vocabulary range (as MambaForCausalLM). */
+  /** number[][] → int32 (B, L), checking shape and vocabulary range. */
   idsTensor(ids: number[][]): Tensor {
-    const L = ids[0]?.length ?? 0;
-    if (ids.length === 0 || L === 0 || ids.some((r) => !Array.isArray(r) || r.length !== L)) {
-      throw new ArgumentError('inputIds must be a non-empty number[][] of equally long, non-empty rows');
-    }
-    const flat = new Int32Array(ids.length * L);
-    ids.forEach((row, b) =>
-      row.forEach((id, t) => {
-        if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
-          throw new ArgumentError(`inputIds[${b}][${t}] = ${id} is not a token id of this model (vocabulary [0, ${this.vocabSize}))`);
-        }
-        flat[b * L + t] = id;
-      }),
-    );
-    return tensor(flat, [ids.length, L], { dtype: 'i32', device: this.device as DeviceName });
+    return idsToTensor(ids, this.vocabSize, this.device as DeviceName);
   }
 
   async forward(inputIds: number[][], o: JambaForwardOptions = {}): Promise<JambaOutput> {
@@ -248,29 +236,10 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
       if (o.outputHiddenStates) out.hiddenStates = hidden;
       if (routerLogits.length) out.auxLoss = loadBalancingLoss(concat(routerLogits, 0), f.num_experts, f.num_experts_per_tok);
       if (o.labels) {
-        const ce = shiftedLoss(logits, o.labels, this.device as DeviceName);
+        const ce = shiftedCrossEntropy(logits, o.labels, this.device as DeviceName);
         out.loss = out.auxLoss ? add(ce, scale(out.auxLoss, f.router_aux_loss_coef)) : ce;
       }
       return out;
     });
   }
-}
-
-/** HF's causal-LM loss: position t predicts label t+1; mean over labels that are not -100. */
-function shiftedLoss(logits: Tensor, labels: number[][], device: DeviceName): Tensor {
-  const [B, L, V] = logits.shape as [number, number, number];
-  if (labels.length !== B || labels.some((r) => r.length !== L)) throw new ArgumentError(`labels must have the shape of inputIds (${B} × ${L})`);
-  const shifted = new Int32Array(B * (L - 1));
-  let valid = 0;
-  labels.forEach((row, b) =>
-    row.slice(1).forEach((id, t) => {
-      if (id !== -100 && (!Number.isInteger(id) || id < 0 || id >= V)) {
-        throw new ArgumentError(`labels[${b}][${t + 1}] = ${id} is neither a token id in [0, ${V}) nor -100`);
-      }
-      if (id !== -100) valid++;
-      shifted[b * (L - 1) + t] = id;
-    }),
-  );
-  const head = reshape(slice(logits, 1, 0, L - 1), [B * (L - 1), V]);
-  return crossEntropy(head, tensor(shifted, [B * (L - 1)], { dtype: 'i32', device }), valid);
 }

@@ -16,10 +16,11 @@ import { readConfig } from '../../io/hf-folder.js';
 import { Embedding, Linear, RMSNorm } from '../../nn/layers.js';
 import { MambaMixer, type MixerState } from '../../nn/mamba-mixer.js';
 import { Module } from '../../nn/module.js';
-import { add, crossEntropy, linear, mambaBlockStepFused, reshape, slice, tensor } from '../../ops/index.js';
+import { add, linear, mambaBlockStepFused, reshape, slice } from '../../ops/index.js';
 import { keep, tidy } from '../../tensor/memory.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { loadParametersFromFolder, saveModule, type SaveDtype } from '../pretrained.js';
+import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
 import { MambaCache } from './cache.js';
 import { MAMBA_FLOAT_FIELDS, MambaConfig } from './config.js';
 
@@ -178,22 +179,7 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
 
   /** Turns number[][] into an int32 (B, L) tensor, checking shape and vocabulary range. */
   idsTensor(ids: number[][]): Tensor {
-    if (!Array.isArray(ids) || ids.length === 0 || !ids.every(Array.isArray)) {
-      throw new ArgumentError('inputIds must be a non-empty number[][] (batch × tokens)');
-    }
-    const L = ids[0]!.length;
-    if (L === 0) throw new ArgumentError('inputIds: sequences must not be empty');
-    const flat = new Int32Array(ids.length * L);
-    ids.forEach((row, b) => {
-      if (row.length !== L) throw new ArgumentError(`inputIds: row ${b} has ${row.length} tokens, row 0 has ${L}; rows must be equally long`);
-      row.forEach((id, t) => {
-        if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
-          throw new ArgumentError(`inputIds[${b}][${t}] = ${id} is not a token id of this model (vocabulary [0, ${this.vocabSize}))`);
-        }
-        flat[b * L + t] = id;
-      });
-    });
-    return tensor(flat, [ids.length, L], { dtype: 'i32', device: this.device as DeviceName });
+    return idsToTensor(ids, this.vocabSize, this.device as DeviceName);
   }
 
   private logitsOf(h: Tensor): Tensor {
@@ -219,30 +205,9 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
       const logits = this.logitsOf(normed);
       const out: CausalLMOutput = { logits };
       if (o.outputHiddenStates) out.hiddenStates = hiddenStates;
-      if (o.labels) out.loss = this.shiftedLoss(logits, o.labels, inputIds);
+      if (o.labels) out.loss = shiftedCrossEntropy(logits, o.labels, this.device as DeviceName);
       return out;
     });
-  }
-
-  /** HF's causal-LM loss: position t predicts label t+1; mean over labels that are not -100. */
-  private shiftedLoss(logits: Tensor, labels: number[][], inputIds: number[][]): Tensor {
-    const [B, L, V] = logits.shape as [number, number, number];
-    if (labels.length !== B || labels.some((r) => r.length !== L)) {
-      throw new ArgumentError(`labels must have the shape of inputIds (${inputIds.length} × ${L})`);
-    }
-    const shifted = new Int32Array(B * (L - 1));
-    let valid = 0;
-    labels.forEach((row, b) =>
-      row.slice(1).forEach((id, t) => {
-        if (id !== -100 && (!Number.isInteger(id) || id < 0 || id >= V)) {
-          throw new ArgumentError(`labels[${b}][${t + 1}] = ${id} is neither a token id in [0, ${V}) nor -100`);
-        }
-        if (id !== -100) valid++;
-        shifted[b * (L - 1) + t] = id;
-      }),
-    );
-    const head = reshape(slice(logits, 1, 0, L - 1), [B * (L - 1), V]);
-    return crossEntropy(head, tensor(shifted, [B * (L - 1)], { dtype: 'i32', device: this.device as DeviceName }), valid);
   }
 
   createCache(batchSize: number): MambaCache {

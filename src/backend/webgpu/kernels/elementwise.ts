@@ -1,6 +1,8 @@
 /** Elementwise kernels: unary ops, a·x+b, casts, and broadcasting binary ops (rank <= 8). */
 import type { BinaryOp, UnaryOp } from '../../backend.js';
+import type { DType } from '../../../tensor/dtype.js';
 import { FLAT_INDEX, WG, type Kernel } from '../context.js';
+import { weightBinding } from './weights.js';
 
 const UNARY_WGSL: Record<UnaryOp, string> = {
   neg: '-v',
@@ -50,13 +52,20 @@ ${FLAT_INDEX}
 }`,
 };
 
-export function castKernel(to: 'f32' | 'i32'): Kernel {
-  const [from, conv] = to === 'f32' ? ['i32', 'f32(x[i])'] : ['f32', 'i32(trunc(x[i]))'];
+/**
+ * y = x converted to `to`: i32 ↔ f32, or a packed bf16/f16 weight unpacked to f32 (training
+ * updates f32 values).
+ */
+export function castKernel(from: DType, to: 'f32' | 'i32'): Kernel {
+  const half = from === 'bf16' || from === 'f16';
+  if (half ? to !== 'f32' : from === to) throw new Error(`webgpu: no cast kernel from ${from} to ${to}`);
+  const decl = half ? weightBinding('x', 0, from) : `@group(0) @binding(0) var<storage, read> x: array<${from}>;`;
+  const conv = half ? 'x_at(i)' : to === 'f32' ? 'f32(x[i])' : 'i32(trunc(x[i]))';
   return {
     key: `cast_${from}_${to}`,
     code: () => /* wgsl */ `
 struct P { n: u32 }
-@group(0) @binding(0) var<storage, read> x: array<${from}>;
+${decl}
 @group(0) @binding(1) var<storage, read_write> y: array<${to}>;
 @group(0) @binding(2) var<uniform> p: P;
 ${FLAT_INDEX}
