@@ -63,12 +63,16 @@ async function benchScan(B: number, D: number, L: number, N: number, anchorMs: n
 }
 
 async function benchModel(): Promise<void> {
-  const config = MambaConfig.create({ hidden_size: 768, num_hidden_layers: 24, vocab_size: 50280, use_bias: false });
+  // BENCH_HIDDEN / BENCH_VOCAB shrink the model (same launches, little GPU work): the decode rate
+  // then shows what the host alone allows.
+  const hidden = Number(process.env['BENCH_HIDDEN'] ?? 768);
+  const vocab = Number(process.env['BENCH_VOCAB'] ?? 50280);
+  const config = MambaConfig.create({ hidden_size: hidden, num_hidden_layers: 24, vocab_size: vocab, use_bias: false });
   const model = new MambaForCausalLM(config);
   initMambaWeights(model, 0, 'webgpu');
-  const common = { model: 'mamba-130m-shape', params: model.parameterCount(), batch: 1 };
+  const common = { model: hidden === 768 && vocab === 50280 ? 'mamba-130m-shape' : `mamba-h${hidden}-v${vocab}`, params: model.parameterCount(), batch: 1 };
   const L = Number(values.prefill);
-  const prompt = [Array.from({ length: L }, (_, i) => (i * 7919) % 50280)];
+  const prompt = [Array.from({ length: L }, (_, i) => (i * 7919) % vocab)];
   // warm-up: pipelines compile on first use
   {
     const c = model.createCache(1);

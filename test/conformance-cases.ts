@@ -182,6 +182,38 @@ function rmsNormCase(rows: number, H: number): KernelCase {
   };
 }
 
+/** linear(rmsNorm(x)) through the fused decode op (a vec4 kernel on WebGPU when H % 4 == 0). */
+function rmsNormLinearCase(rows: number, H: number, N: number, dtype: 'f32' | 'bf16' = 'f32'): KernelCase {
+  const x = randomArray(rows * H, 43, -3, 3);
+  const nw = randomArray(H, 44);
+  const wf = randomArray(N * H, 45);
+  const bits = dtype === 'bf16' ? f32ToBf16(wf) : null;
+  const w = bits ? bf16ToF32(bits) : wf;
+  return {
+    name: `rmsNormLinear ${rows}×${H} → ${N} (${dtype} weight)`,
+    needsHalf: dtype !== 'f32',
+    tol: 1e-5,
+    run: (d) => {
+      const W = bits ? ops.halfTensor(bits, [N, H], 'bf16', { device: d }) : t(w, [N, H], d);
+      return [ops.rmsNormLinear(t(x, [rows, H], d), t(nw, [H], d), 1e-5, W)];
+    },
+    reference: () => {
+      const out = new Float64Array(rows * N);
+      for (let r = 0; r < rows; r++) {
+        let ss = 0;
+        for (let i = 0; i < H; i++) ss += x[r * H + i]! ** 2;
+        const inv = 1 / Math.sqrt(ss / H + 1e-5);
+        for (let n = 0; n < N; n++) {
+          let s = 0;
+          for (let i = 0; i < H; i++) s += x[r * H + i]! * inv * nw[i]! * w[n * H + i]!;
+          out[r * N + n] = s;
+        }
+      }
+      return [out];
+    },
+  };
+}
+
 function unaryCase(name: 'silu' | 'softplus' | 'exp' | 'neg', f: (x: number) => number): KernelCase {
   const x = randomArray(1000, 51, -30, 30);
   return {
@@ -391,6 +423,9 @@ export function kernelCases(): KernelCase[] {
   return [
     matmulCase(1, 64, 96, false, true),
     matmulCase(7, 33, 13, false, true),
+    matmulCase(3, 1540, 37, false, true), // vec4 gemv: 64 lanes, K/4 not a multiple of them
+    matmulCase(4, 36, 70, false, true), // vec4 gemv, 16 lanes
+    matmulCase(2, 35, 9, false, true), // scalar gemv (K % 4 != 0)
     matmulCase(16, 64, 64, false, false),
     matmulCase(1024, 24, 1040, false, true), // enough tiles for the GPU's 64×64 tiling
     matmulCase(2100, 20, 2060, false, true), // and for its 128×128 tiling
@@ -405,6 +440,10 @@ export function kernelCases(): KernelCase[] {
     scanCase(3, 70, 5, 64, true),
     stateUpdateCase(2, 9, 16),
     rmsNormCase(5, 64),
+    rmsNormLinearCase(1, 768, 300),
+    rmsNormLinearCase(4, 36, 13),
+    rmsNormLinearCase(2, 30, 7), // H % 4 != 0: the two ops
+    rmsNormLinearCase(3, 64, 33, 'bf16'),
     unaryCase('silu', silu),
     unaryCase('softplus', softplus),
     unaryCase('exp', Math.exp),
@@ -420,6 +459,7 @@ export function kernelCases(): KernelCase[] {
     crossEntropyCase(),
     halfWeightCase('bf16', 1, 33, 17), // gemv path, odd element count
     halfWeightCase('f16', 3, 64, 40),
+    halfWeightCase('bf16', 2, 1536, 19), // vec4 gemv of packed halves, 64 lanes
     halfWeightCase('bf16', 300, 48, 200), // tiled path
     halfWeightCase('f16', 1100, 16, 1030),
   ];

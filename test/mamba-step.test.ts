@@ -14,6 +14,7 @@ const shapes = [
   { hidden_size: 40, state_size: 24, time_step_rank: 5, batch: 3, use_bias: true },
   { hidden_size: 160, state_size: 64, time_step_rank: 10, batch: 2, use_bias: false },
   { hidden_size: 96, state_size: 7, time_step_rank: 3, batch: 4, use_bias: false },
+  { hidden_size: 37, state_size: 5, time_step_rank: 3, batch: 2, use_bias: true }, // H, E not multiples of 4: scalar gemvs
 ];
 
 for (const s of shapes) {

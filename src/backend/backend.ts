@@ -201,4 +201,9 @@ export interface Backend {
    * GPUs). Returns null when it does not handle these inputs (e.g. too many rows).
    */
   mambaBlockStep?(i: MambaBlockStepInputs): { out: Tensor; convState: Tensor; ssmState: Tensor } | null;
+  /**
+   * Optional: weight (N, H) · RMSNorm(x (B, H)) in one launch (a decode step's final norm and LM
+   * head). Returns null when it does not handle these inputs.
+   */
+  rmsNormLinear?(x: Tensor, normWeight: Tensor, eps: number, weight: Tensor): Tensor | null;
 }

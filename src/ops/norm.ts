@@ -8,6 +8,7 @@ import { sumToShape } from '../autograd/backward.js';
 import { affine, mul, rsqrt, scale, sub } from './elementwise.js';
 import { sum } from './reduce.js';
 import { reshape } from './shape.js';
+import { linear } from './matmul.js';
 
 /** x · rsqrt(mean(x², -1) + eps) · weight (HF's MambaRMSNorm / LlamaRMSNorm). */
 export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
@@ -31,6 +32,22 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
     }, [sx, sw]);
   }
   return y;
+}
+
+/**
+ * linear(rmsNorm(x, normWeight, eps), weight) for x (B, H): one launch on backends with a fused
+ * decode kernel (the final norm and the LM head of a decode step), otherwise the two ops. The
+ * fused path is taken only when no gradient is recorded.
+ */
+export function rmsNormLinear(x: Tensor, normWeight: Tensor, eps: number, weight: Tensor): Tensor {
+  sameBackend('rmsNormLinear', x, normWeight, weight);
+  expectShape('rmsNormLinear', 'weight', weight, [weight.shape[0]!, x.shape[x.rank - 1]!]);
+  if (x.rank === 2 && !shouldRecord(x, normWeight, weight)) {
+    expectShape('rmsNormLinear', 'normWeight', normWeight, [x.shape[1]!]);
+    const fused = x.backend.rmsNormLinear?.(x, normWeight, eps, weight);
+    if (fused) return fused;
+  }
+  return linear(rmsNorm(x, normWeight, eps), weight);
 }
 
 /**

@@ -43,6 +43,7 @@ import {
   STEP_MAX_ROWS,
   X_PROJ_PER_GROUP,
 } from './kernels/mamba-step.js';
+import { GEMV4_MAX_ROWS, gemv4PerGroup, linear4Kernel, linearResidual4Kernel, normLinear4Kernel } from './kernels/gemv4.js';
 import { SCAN_WG, scanCarryKernel, scanChunkStateKernel, scanOutputKernel, stateUpdateKernel } from './kernels/scan.js';
 import {
   scanBackwardLayout,
@@ -191,6 +192,11 @@ export class WebGpuBackend implements Backend {
     const y = this.make(outShape);
     const aBatch = sizeOf(a.shape.slice(0, -2));
     const bBatch = sizeOf(b.shape.slice(0, -2));
+    if (batch === 1 && M <= GEMV4_MAX_ROWS && o.transB && !o.transA && K % 4 === 0 && a.dtype === 'f32') {
+      const grid = gemvGrid(N, gemv4PerGroup(K));
+      this.ctx.dispatch(linear4Kernel(M, K, weightDType(b.dtype)), [this.buf(a), this.buf(b), this.dummy, this.buf(y)], new Uniforms(12).u32(N, grid[0], 0).buffer, grid);
+      return y;
+    }
     if (batch === 1 && M <= GEMV_MAX_ROWS && o.transB && !o.transA) {
       const groups = Math.ceil(N / GEMV_COLS);
       const gx = Math.min(groups, 65535);
@@ -536,6 +542,27 @@ export class WebGpuBackend implements Backend {
     return { out, state: st };
   }
 
+  /** Y (B, N) = W · RMSNorm(X) (+ bias) through the vectorised decode gemv (K % 4 == 0, B <= 4). */
+  private normLinear4(x: Tensor, normWeight: Tensor, eps: number, w: Tensor, bias: Tensor | null, y: GPUBuffer): void {
+    const [B, K] = x.shape as [number, number];
+    const N = w.shape[0]!;
+    const grid = gemvGrid(N, gemv4PerGroup(K));
+    this.ctx.dispatch(
+      normLinear4Kernel(B, K, weightDType(w.dtype)),
+      [this.buf(x), this.buf(w), this.buf(bias), y, this.buf(normWeight)],
+      new Uniforms(16).u32(N, grid[0]).f32(eps).u32(bias ? 1 : 0).buffer,
+      grid,
+    );
+  }
+
+  rmsNormLinear(x: Tensor, normWeight: Tensor, eps: number, w: Tensor): Tensor | null {
+    const [B, K] = x.shape as [number, number];
+    if (x.rank !== 2 || B > GEMV4_MAX_ROWS || K % 4 !== 0 || x.dtype !== 'f32' || normWeight.dtype !== 'f32') return null;
+    const y = this.make([B, w.shape[0]!]);
+    this.normLinear4(x, normWeight, eps, w, null, this.buf(y));
+    return y;
+  }
+
   mambaBlockStep(i: MambaBlockStepInputs): { out: Tensor; convState: Tensor; ssmState: Tensor } | null {
     const [B, H] = i.h.shape as [number, number];
     const [E, K] = i.convWeight.shape as [number, number];
@@ -550,13 +577,17 @@ export class WebGpuBackend implements Backend {
     const convState = i.convStateOut ?? this.make([B, E, K - 1]);
     const ssmState = i.ssmStateOut ?? this.make([B, E, N]);
     const out = this.make([B, H]);
-    const inGrid = gemvGrid(2 * E, IN_PROJ_PER_GROUP);
-    this.ctx.dispatch(
-      normInProjKernel(B, weightDType(i.inProj.dtype)),
-      [this.buf(i.h), this.buf(i.normWeight), this.buf(i.inProj), this.buf(i.inProjBias), xz],
-      new Uniforms(20).u32(H, 2 * E, inGrid[0]).f32(i.eps).u32(i.inProjBias ? 1 : 0).buffer,
-      inGrid,
-    );
+    if (H % 4 === 0) {
+      this.normLinear4(i.h, i.normWeight, i.eps, i.inProj, i.inProjBias, xz);
+    } else {
+      const inGrid = gemvGrid(2 * E, IN_PROJ_PER_GROUP);
+      this.ctx.dispatch(
+        normInProjKernel(B, weightDType(i.inProj.dtype)),
+        [this.buf(i.h), this.buf(i.normWeight), this.buf(i.inProj), this.buf(i.inProjBias), xz],
+        new Uniforms(20).u32(H, 2 * E, inGrid[0]).f32(i.eps).u32(i.inProjBias ? 1 : 0).buffer,
+        inGrid,
+      );
+    }
     this.ctx.dispatch(
       convXProjKernel(B, weightDType(i.xProj.dtype)),
       [xz, this.buf(i.convState), this.buf(i.convWeight), this.buf(i.convBias), this.buf(i.xProj), xc, this.buf(convState), xd],
@@ -569,13 +600,23 @@ export class WebGpuBackend implements Backend {
       new Uniforms(16).u32(E, R, J, slices).buffer,
       [Math.ceil(E / ssmChannelsPerGroup(N))],
     );
-    const outGrid = gemvGrid(H, OUT_PROJ_PER_GROUP);
-    this.ctx.dispatch(
-      outProjResidualKernel(B, weightDType(i.outProj.dtype)),
-      [y, this.buf(i.outProj), this.buf(i.outProjBias), this.buf(i.h), this.buf(out)],
-      new Uniforms(16).u32(E, H, outGrid[0], i.outProjBias ? 1 : 0).buffer,
-      outGrid,
-    );
+    if (E % 4 === 0) {
+      const grid = gemvGrid(H, gemv4PerGroup(E));
+      this.ctx.dispatch(
+        linearResidual4Kernel(B, E, weightDType(i.outProj.dtype)),
+        [y, this.buf(i.outProj), this.buf(i.outProjBias), this.buf(out), this.buf(i.h)],
+        new Uniforms(12).u32(H, grid[0], i.outProjBias ? 1 : 0).buffer,
+        grid,
+      );
+    } else {
+      const outGrid = gemvGrid(H, OUT_PROJ_PER_GROUP);
+      this.ctx.dispatch(
+        outProjResidualKernel(B, weightDType(i.outProj.dtype)),
+        [y, this.buf(i.outProj), this.buf(i.outProjBias), this.buf(i.h), this.buf(out)],
+        new Uniforms(16).u32(E, H, outGrid[0], i.outProjBias ? 1 : 0).buffer,
+        outGrid,
+      );
+    }
     for (const b of [xz, xc, xd, y]) this.ctx.release(b);
     return { out, convState, ssmState };
   }

@@ -16,7 +16,7 @@ import { readConfig } from '../../io/hf-folder.js';
 import { Embedding, Linear, RMSNorm } from '../../nn/layers.js';
 import { MambaMixer, type MixerState } from '../../nn/mamba-mixer.js';
 import { Module } from '../../nn/module.js';
-import { add, linear, mambaBlockStepFused, reshape, slice } from '../../ops/index.js';
+import { add, linear, mambaBlockStepFused, reshape, rmsNormLinear, slice } from '../../ops/index.js';
 import { keep, tidy } from '../../tensor/memory.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { loadParametersFromFolder, saveModule, type SaveDtype } from '../pretrained.js';
@@ -182,9 +182,13 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
     return idsToTensor(ids, this.vocabSize, this.device as DeviceName);
   }
 
+  /** The LM head's weight: lm_head's, or the embedding's when tied. */
+  private lmWeight(): Tensor {
+    return this.lm_head ? this.lm_head.weight.value : this.backbone.embeddings.weight.value;
+  }
+
   private logitsOf(h: Tensor): Tensor {
-    const w = this.lm_head ? this.lm_head.weight.value : this.backbone.embeddings.weight.value;
-    return linear(h, w);
+    return linear(h, this.lmWeight());
   }
 
   /** Whole sequences in parallel: logits (B, L, V) and optionally the hidden states. */
@@ -230,7 +234,8 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
       });
       const [B, L, D] = h.shape as [number, number, number];
       const last = L === 1 ? h : slice(h, 1, L - 1, 1);
-      return this.logitsOf(this.backbone.norm_f.forward(reshape(last, [B, D]))); // (B, V)
+      const norm = this.backbone.norm_f;
+      return rmsNormLinear(reshape(last, [B, D]), norm.weight.value, norm.eps, this.lmWeight()); // (B, V)
     });
     cache.seqlenOffset += L;
     return logits;

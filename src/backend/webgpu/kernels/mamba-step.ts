@@ -130,6 +130,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let base = wid.x * ${CONV_WG}u;
   let k = base + t;
   let S = p.K - 1u;
+  // This thread's x_proj weights, loaded first: their latency overlaps the conv's loads below.
+  let lane = t % LANES;
+  let j = wid.y * ${X_PROJ_PER_GROUP}u + t / LANES;
+  let live = j < p.J;
+  let cnt = min(${CONV_WG}u, p.E - base);
+  let wrow = min(j, p.J - 1u) * p.E + base;
+  var wv: array<f32, ${CONV_WG / lanes}>;
+  for (var i = 0u; i < ${CONV_WG / lanes}u; i++) {
+    let q = lane + i * LANES;
+    wv[i] = select(0.0, Wx_at(wrow + min(q, cnt - 1u)), q < cnt);
+  }
   // 1. One thread per channel: the conv step and its silu (the workgroups of other x_proj outputs
   //    recompute it; those of the first write it out with the shifted conv state).
   for (var b = 0u; b < ROWS; b++) {
@@ -152,14 +163,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
   workgroupBarrier();
   // 2. This slice's share of x_proj: LANES threads per output.
-  let lane = t % LANES;
-  let j = wid.y * ${X_PROJ_PER_GROUP}u + t / LANES;
-  let live = j < p.J;
-  let cnt = min(${CONV_WG}u, p.E - base);
   var s = vec4<f32>(0.0);
-  ${unrolled4('cnt', (q) => `var w = 0.0;
-    if (live) { w = Wx_at(j * p.E + base + ${q}); }
-    for (var b = 0u; b < ROWS; b++) { s[b] = fma(xs[b][${q}], w, s[b]); }`)}
+  for (var i = 0u; i < ${CONV_WG / lanes}u; i++) {
+    let q = min(lane + i * LANES, ${CONV_WG - 1}u);
+    for (var b = 0u; b < ROWS; b++) { s[b] = fma(xs[b][q], wv[i], s[b]); }
+  }
   rd[t] = s;
   ${laneTree(lanes, ['rd'])}
   if (lane == 0u && live) {
@@ -188,6 +196,8 @@ struct P { E: u32, R: u32, J: u32, slices: u32 }
 const ROWS = ${rows}u;
 const NS = ${N}u;
 const CPW = ${CPW}u;
+const R = ${J - 2 * N}u;           // dt_rank
+const RPL = ${Math.max(1, Math.ceil((J - 2 * N) / N))}u; // dt_proj terms per lane
 @group(0) @binding(0) var<storage, read> XDP: array<f32>;   // (slices, B, J) partial x_proj: dt_low (R), B (N), C (N)
 ${weightBinding('Wdt', 1, wt, '// (E, R)')}
 @group(0) @binding(2) var<storage, read> SP: array<f32>;    // [A (E, N) = -exp(A_log) | D (E) | dt bias (E)]
@@ -214,6 +224,27 @@ fn laneSum(t: u32, c: u32, n: u32, v: f32) -> f32 {
 @compute @workgroup_size(${SSM_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let t = lid.x;
+  // Threads past CPW·NS (when N does not divide 256) borrow the last channel's lanes, read only.
+  let c = min(t / NS, CPW - 1u);
+  let n = t % NS;
+  let d = wid.x * CPW + c;
+  let live = t < CPW * NS && d < p.E;
+  let dc = min(d, p.E - 1u);
+  // Everything that does not depend on x_proj's output is loaded first, so that its latency
+  // overlaps the partial sums below instead of following them.
+  let a = SP[dc * NS + n];
+  let dSkip = SP[p.E * NS + dc];
+  let dtBias = SP[p.E * NS + p.E + dc];
+  var wdt: array<f32, RPL>;
+  for (var i = 0u; i < RPL; i++) { wdt[i] = Wdt_at(dc * R + min(n + i * NS, R - 1u)); }
+  var h0: array<f32, ROWS>;
+  var u: array<f32, ROWS>;
+  var z: array<f32, ROWS>;
+  for (var b = 0u; b < ROWS; b++) {
+    h0[b] = H0[(b * p.E + dc) * NS + n];
+    u[b] = XC[b * p.E + dc];
+    z[b] = XZ[b * 2u * p.E + p.E + dc];
+  }
   // x_proj's output: the sum of the conv kernel's per-slice partials.
   for (var i = t; i < ROWS * p.J; i += ${SSM_WG}u) {
     let stride = ROWS * p.J;
@@ -227,31 +258,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     xd[i] = s;
   }
   workgroupBarrier();
-  // Threads past CPW·NS (when N does not divide 256) borrow the last channel's lanes, read only.
-  let c = min(t / NS, CPW - 1u);
-  let n = t % NS;
-  let d = wid.x * CPW + c;
-  let live = t < CPW * NS && d < p.E;
   for (var b = 0u; b < ROWS; b++) {
     // Δ = softplus(dt_proj(dt_low) + bias): the channel's lanes share the R terms.
     var part = 0.0;
-    if (live) { for (var r = n; r < p.R; r += NS) { part = fma(Wdt_at(d * p.R + r), xd[b * p.J + r], part); } }
-    var dt = laneSum(t, c, n, part);
-    var contrib = 0.0;
-    var u = 0.0;
-    if (live) {
-      dt += SP[p.E * NS + p.E + d];
-      dt = select(log(1.0 + exp(dt)), dt, dt > 20.0);
-      u = XC[b * p.E + d];
-      let i = (b * p.E + d) * NS + n;
-      let h = fma(exp(dt * SP[d * NS + n]), H0[i], dt * u * xd[b * p.J + p.R + n]);
-      H1[i] = h;
-      contrib = xd[b * p.J + p.R + NS + n] * h;
+    for (var i = 0u; i < RPL; i++) {
+      let r = n + i * NS;
+      if (r < R) { part = fma(wdt[i], xd[b * p.J + r], part); }
     }
-    let y = laneSum(t, c, n, contrib);
+    var dt = laneSum(t, c, n, part) + dtBias;
+    dt = select(log(1.0 + exp(dt)), dt, dt > 20.0);
+    let h = fma(exp(dt * a), h0[b], dt * u[b] * xd[b * p.J + R + n]);
+    if (live) { H1[(b * p.E + d) * NS + n] = h; }
+    let y = laneSum(t, c, n, xd[b * p.J + R + NS + n] * h);
     if (live && n == 0u) {
-      let z = XZ[b * 2u * p.E + p.E + d];
-      Y[b * p.E + d] = fma(SP[p.E * NS + d], u, y) * (z / (1.0 + exp(-z)));
+      Y[b * p.E + d] = fma(dSkip, u[b], y) * (z[b] / (1.0 + exp(-z[b])));
     }
   }
 }`,
