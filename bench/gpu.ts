@@ -95,6 +95,7 @@ async function benchModel(): Promise<void> {
   // a few steps behind); memory is sampled at the given token counts.
   const decode = async (steps: number, label: string, memoryAt: number[] = []) => {
     let i = 0;
+    const stats0 = { ...gpu.ctx.stats };
     const t0 = performance.now();
     for await (const _ of generateSteps(model, [prompt[0]!.slice(0, 16)], { maxNewTokens: steps, eosTokenId: null })) {
       if (memoryAt.includes(++i)) {
@@ -102,7 +103,9 @@ async function benchModel(): Promise<void> {
       }
     }
     const s = (performance.now() - t0) / 1000;
-    emit({ bench: label, ...common, tokens: steps, seconds: +s.toFixed(3), tokens_per_s: +(steps / s).toFixed(1), hf_pytorch_anchor_tokens_per_s: 62 });
+    const st = gpu.ctx.stats;
+    const host = { submits: st.submits - stats0.submits, submit_ms: +(st.submitMs - stats0.submitMs).toFixed(1), encoders: st.encoders - stats0.encoders, encoder_ms: +(st.encoderMs - stats0.encoderMs).toFixed(1) };
+    emit({ bench: label, ...common, tokens: steps, seconds: +s.toFixed(3), tokens_per_s: +(steps / s).toFixed(1), hf_pytorch_anchor_tokens_per_s: 62, ...host });
   };
   await decode(Number(values.decode), 'decode');
   const long = Number(values.long);
