@@ -9,7 +9,7 @@ import { runTraining } from '../train/trainer.js';
 export function registerTrain(program: Command): void {
   program
     .command('train')
-    .description('Train a Mamba model on a text corpus (characters, or tokens with data.tokenizer), from a JSON config; checkpoints, a loss curve (SVG) and the tokenizer go to outDir.')
+    .description('Train a Mamba or Jamba language model (model.model_type) on a text corpus (characters, or tokens with data.tokenizer), from a JSON config; checkpoints, a loss curve (SVG) and the tokenizer go to outDir.')
     .requiredOption('-c, --config <file>', 'training config (JSON): model, data, steps, batchSize, seqLen, lr, minLr, warmupSteps, weightDecay, gradClip, evalInterval, evalBatches, checkpointInterval, outDir, seed, device')
     .option('--resume', 'continue from outDir/checkpoint exactly (same data order and random state)', false)
     .option('--quiet', 'no progress bar, one line at the end', false)
@@ -36,6 +36,9 @@ export function registerTrain(program: Command): void {
           },
         });
         bar?.stop();
+        r.expertLoad?.forEach((fractions, i) => {
+          process.stdout.write(`MoE layer ${i}: token fractions per expert ${fractions.map((f) => f.toFixed(3)).join(' ')} (balanced: ${(1 / fractions.length).toFixed(3)})\n`);
+        });
         process.stdout.write(`trained ${r.steps} steps; validation loss ${r.finalValidLoss.toFixed(4)} (${(r.finalValidLoss / Math.LN2).toFixed(4)} bits/${config.data.tokenizer ? 'token' : 'char'}); checkpoint ${r.checkpoint}\n`);
       } finally {
         bar?.stop();

@@ -7,7 +7,7 @@
 import { FormatError } from '../errors.js';
 import { joinPath, readBytes, readText, replaceDir, writeBytesAtomic } from '../io/platform.js';
 import { SafetensorsFile, serializeSafetensors, type TensorToWrite } from '../io/safetensors.js';
-import type { MambaForCausalLM } from '../models/mamba/modeling.js';
+import type { TrainableLM } from './lm-model.js';
 import { loadParametersFromFolder } from '../models/pretrained.js';
 import { tensor } from '../ops/create.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -21,7 +21,7 @@ export interface TrainerState {
 
 export async function saveCheckpoint(
   dir: string,
-  model: MambaForCausalLM,
+  model: TrainableLM,
   opt: AdamW,
   state: TrainerState,
   /** More files for the folder (e.g. tokenizer.json), name → contents. */
@@ -41,7 +41,7 @@ export async function saveCheckpoint(
 }
 
 /** Loads a checkpoint into an existing model and optimizer; returns the trainer state. */
-export async function loadCheckpoint(dir: string, model: MambaForCausalLM, opt: AdamW): Promise<TrainerState> {
+export async function loadCheckpoint(dir: string, model: TrainableLM, opt: AdamW): Promise<TrainerState> {
   await checkSameArchitecture(dir, model);
   await loadParametersFromFolder(model, dir, {
     device: model.device as 'cpu' | 'webgpu',
@@ -73,11 +73,18 @@ export async function loadCheckpoint(dir: string, model: MambaForCausalLM, opt: 
   return state;
 }
 
-/** Fields that fix the parameters' shapes: a checkpoint must agree on each to be resumed. */
-const SHAPE_FIELDS = ['hidden_size', 'intermediate_size', 'num_hidden_layers', 'state_size', 'conv_kernel', 'time_step_rank', 'vocab_size', 'use_bias', 'use_conv_bias', 'tie_word_embeddings'] as const;
+/** Fields that fix the parameters' shapes, per model type: a checkpoint must agree on each to be resumed. */
+const SHAPE_FIELDS: Record<string, readonly string[]> = {
+  mamba: ['hidden_size', 'intermediate_size', 'num_hidden_layers', 'state_size', 'conv_kernel', 'time_step_rank', 'vocab_size', 'use_bias', 'use_conv_bias', 'tie_word_embeddings'],
+  jamba: ['hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'num_experts', 'num_experts_per_tok',
+    'expert_layer_period', 'expert_layer_offset', 'attn_layer_period', 'attn_layer_offset', 'mamba_d_state', 'mamba_d_conv', 'mamba_expand', 'mamba_dt_rank',
+    'mamba_conv_bias', 'mamba_proj_bias', 'vocab_size', 'tie_word_embeddings'],
+};
 
-/** A checkpoint of another architecture, or of another Mamba shape, is refused by name. */
-async function checkSameArchitecture(dir: string, model: MambaForCausalLM): Promise<void> {
+const TYPE_NAMES: Record<string, string> = { mamba: 'Mamba', jamba: 'Jamba' };
+
+/** A checkpoint of another architecture, or of another shape, is refused by name. */
+async function checkSameArchitecture(dir: string, model: TrainableLM): Promise<void> {
   const file = joinPath(dir, 'config.json');
   let cfg: Record<string, unknown>;
   try {
@@ -85,11 +92,13 @@ async function checkSameArchitecture(dir: string, model: MambaForCausalLM): Prom
   } catch (e) {
     throw new FormatError(file, `cannot read the checkpoint's config: ${(e as Error).message}`);
   }
-  if (cfg['model_type'] !== 'mamba') {
-    throw new FormatError(file, `model_type ${JSON.stringify(cfg['model_type'])}: not a Mamba checkpoint, so it cannot continue this Mamba training run`);
-  }
   const mine = model.config.fields as unknown as Record<string, unknown>;
-  for (const k of SHAPE_FIELDS) {
+  const type = mine['model_type'] as string;
+  const name = TYPE_NAMES[type] ?? type;
+  if (cfg['model_type'] !== type) {
+    throw new FormatError(file, `model_type ${JSON.stringify(cfg['model_type'])}: not a ${name} checkpoint, so it cannot continue this ${name} training run`);
+  }
+  for (const k of SHAPE_FIELDS[type] ?? []) {
     if (k in cfg && cfg[k] !== mine[k]) {
       throw new FormatError(file, `${k} is ${JSON.stringify(cfg[k])} in the checkpoint but ${JSON.stringify(mine[k])} in the training config: not the same model`);
     }

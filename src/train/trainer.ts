@@ -5,9 +5,7 @@
  */
 import { ArgumentError } from '../errors.js';
 import { joinPath, exists, readText, writeBytesAtomic } from '../io/platform.js';
-import { MambaConfig } from '../models/mamba/config.js';
-import { initMambaWeights } from '../models/mamba/init.js';
-import { MambaForCausalLM } from '../models/mamba/modeling.js';
+import { buildLanguageModel, expertLoad } from './lm-model.js';
 import { RandomSource } from '../ops/random.js';
 import { scale } from '../ops/elementwise.js';
 import { noGrad } from '../autograd/tape.js';
@@ -16,6 +14,7 @@ import { AdamW, clipGradNorm } from './adamw.js';
 import { CharCorpus, sampleWindows, type Corpus } from './char-data.js';
 import { TokenCorpus } from './token-data.js';
 import { resolveDevice } from '../models/auto.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { lossCurveSvg, type LossPoint } from './loss-curve.js';
 import { warmupCosine } from './schedule.js';
@@ -28,12 +27,23 @@ export interface Progress {
   lr: number;
   tokensPerSecond: number;
   validLoss?: number;
+  /** Models with experts, at each validation: [MoE layer][expert] fraction of routed token slots. */
+  expertLoad?: number[][];
 }
 
 export interface TrainResult {
   steps: number;
   finalValidLoss: number;
   checkpoint: string;
+  /** Models with experts: the expert load at the last validation (see Progress.expertLoad). */
+  expertLoad?: number[][];
+}
+
+/** Frees a forward's outputs once its numbers were read (and its graph used). */
+function disposeOutput(out: { logits: Tensor; loss?: Tensor; auxLoss?: Tensor }): void {
+  out.loss?.dispose();
+  out.auxLoss?.dispose();
+  out.logits.dispose();
 }
 
 /** The loss (or the gradient norm) stopped being finite: training stops before saving anything. */
@@ -54,9 +64,7 @@ export async function runTraining(c: TrainConfig, o: { resume?: boolean; onProgr
   if (vocab < corpus.vocabSize) {
     throw new ArgumentError(`train: model.vocab_size ${vocab} is smaller than the corpus' ${corpus.vocabSize} ${unit}`);
   }
-  const config = MambaConfig.create({ hidden_size: 64, num_hidden_layers: 2, ...c.model, vocab_size: vocab } as Parameters<typeof MambaConfig.create>[0]);
-  const model = new MambaForCausalLM(config);
-  initMambaWeights(model, c.seed, device);
+  const model = buildLanguageModel(c.model, vocab, c.seed, device);
   model.requiresGrad_(true);
   const opt = new AdamW(model.namedParameters(), { lr: c.lr, weightDecay: c.weightDecay });
   const rng = new RandomSource(c.seed + 1);
@@ -78,17 +86,17 @@ export async function runTraining(c: TrainConfig, o: { resume?: boolean; onProgr
     for (const b of validBatches) {
       const out = await noGrad(() => model.forward(b, { labels: b }));
       total += (await out.loss!.data())[0]!;
-      out.loss!.dispose();
-      out.logits.dispose();
+      disposeOutput(out);
     }
     return total / validBatches.length;
   };
   const save = async (step: number) => {
-    const state: TrainerState = { step, rngState: rng.state, trainLosses, validLosses, vocabulary: corpus.vocabulary, config: c };
+    const state: TrainerState = { step, rngState: rng.state, trainLosses, validLosses, vocabulary: corpus.vocabulary, config: c, ...(lastExpertLoad ? { expertLoad: lastExpertLoad } : {}) };
     await saveCheckpoint(ckpt, model, opt, state, corpus.tokenizerFiles());
     await writeBytesAtomic(joinPath(c.outDir, 'loss_curve.svg'), lossCurveSvg(trainLosses, validLosses));
   };
   let finalValid = NaN;
+  let lastExpertLoad: number[][] | undefined;
   try {
     for (let step = start; step < c.steps; step++) {
       const t0 = performance.now();
@@ -102,8 +110,7 @@ export async function runTraining(c: TrainConfig, o: { resume?: boolean; onProgr
         loss += (await out.loss!.data())[0]! / c.gradAccumulation;
         scaled.backward();
         if (scaled !== out.loss) scaled.dispose();
-        out.loss!.dispose();
-        out.logits.dispose();
+        disposeOutput(out);
       }
       const gradNorm = await clipGradNorm(model.namedParameters().map(([, p]) => p), c.gradClip);
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
@@ -118,12 +125,16 @@ export async function runTraining(c: TrainConfig, o: { resume?: boolean; onProgr
       if ((step + 1) % c.evalInterval === 0 || step + 1 === c.steps) {
         p.validLoss = finalValid = await evaluate();
         validLosses.push({ step: step + 1, loss: finalValid });
+        const load = await expertLoad(model, validBatches[0]!);
+        if (load) p.expertLoad = lastExpertLoad = load;
       }
       o.onProgress?.(p);
       if ((step + 1) % c.checkpointInterval === 0 || step + 1 === c.steps) await save(step + 1);
     }
     if (Number.isNaN(finalValid)) finalValid = await evaluate();
-    return { steps: c.steps, finalValidLoss: finalValid, checkpoint: ckpt };
+    const result: TrainResult = { steps: c.steps, finalValidLoss: finalValid, checkpoint: ckpt };
+    if (lastExpertLoad) result.expertLoad = lastExpertLoad;
+    return result;
   } finally {
     opt.dispose();
     model.dispose();

@@ -4,7 +4,7 @@
  * Mamba); its feed-forward is a mixture of experts iff i % expert_layer_period ==
  * expert_layer_offset (else a dense SwiGLU MLP). The two schedules are independent.
  */
-import { FormatError } from '../../errors.js';
+import { ArgumentError, FormatError } from '../../errors.js';
 import { ConfigReader, GENERIC_CONFIG_FIELDS } from '../config-fields.js';
 
 export interface JambaConfigFields {
@@ -40,6 +40,9 @@ export interface JambaConfigFields {
 /** Fields of older or community configs that current transformers ignores (jamba.md §2.1). */
 const IGNORED_FIELDS = ['n_ctx', 'mamba_inner_layernorms', 'calc_logits_for_entire_prompt', 'use_mamba_kernels', 'num_logits_to_keep',
   'output_router_logits', 'attention_dropout', 'use_associative_scan', 'use_mambapy'];
+
+/** Fields transformers declares as floats: written as 1.0, never 1 (see hf-folder's configText). */
+export const JAMBA_FLOAT_FIELDS = ['rms_norm_eps', 'router_aux_loss_coef', 'initializer_range'] as const;
 
 export type JambaMixerKind = 'attention' | 'mamba';
 
@@ -114,6 +117,18 @@ export class JambaConfig {
     }
     r.known(...GENERIC_CONFIG_FIELDS, ...IGNORED_FIELDS);
     return new JambaConfig(f, r.unknownFields(), raw);
+  }
+
+  /** A config built in code: an unknown field is a typo and an error (see MambaConfig.create). */
+  static create(fields: Partial<JambaConfigFields> & { vocab_size: number }): JambaConfig {
+    const c = JambaConfig.fromJSON({ model_type: 'jamba', ...fields }, 'JambaConfig');
+    if (c.unknownFields.length) throw new ArgumentError(`JambaConfig: unknown field(s) ${c.unknownFields.join(', ')}`);
+    return c;
+  }
+
+  /** The config.json to save: the original fields, overridden by the parsed ones. */
+  toJSON(): Record<string, unknown> {
+    return { ...this.raw, ...this.fields, architectures: ['JambaForCausalLM'] };
   }
 
   get headDim(): number {

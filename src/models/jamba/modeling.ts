@@ -23,9 +23,9 @@ import type { CausalLM } from '../../generation/causal-lm.js';
 import { generate, type GenerateOptions } from '../../generation/generate.js';
 import { JambaCache, type JambaLayerState } from './cache.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { loadParametersFromFolder } from '../pretrained.js';
+import { loadParametersFromFolder, saveModule, type SaveDtype } from '../pretrained.js';
 import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
-import { JambaConfig } from './config.js';
+import { JAMBA_FLOAT_FIELDS, JambaConfig } from './config.js';
 
 export class JambaDecoderLayer extends Module {
   readonly input_layernorm: RMSNorm;
@@ -122,6 +122,8 @@ export interface JambaForwardOptions {
   outputHiddenStates?: boolean;
   /** Next-token targets (-100 = ignore): adds `loss` = shifted mean CE + router_aux_loss_coef · auxLoss. */
   labels?: number[][];
+  /** HF's output_router_logits: each MoE layer's router logits (B·L, num_experts), in layer order. */
+  outputRouterLogits?: boolean;
 }
 
 export interface JambaOutput {
@@ -130,6 +132,7 @@ export interface JambaOutput {
   loss?: Tensor;
   /** The load-balancing loss over all MoE layers (scalar); given whenever the model has MoE layers. */
   auxLoss?: Tensor;
+  routerLogits?: Tensor[];
 }
 
 export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
@@ -190,6 +193,15 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
     return generate(this, inputIds, o);
   }
 
+  /** Writes config.json and model.safetensors (HF names, loadable by transformers) to `dir`. */
+  async save(dir: string, o: { dtype?: SaveDtype; maxShardBytes?: number } = {}): Promise<void> {
+    await saveModule(this, dir, this.config.toJSON(), {
+      ...o,
+      floatFields: JAMBA_FLOAT_FIELDS,
+      skip: this.lm_head ? [] : ['lm_head.weight'],
+    });
+  }
+
   static async fromPretrained(dir: string, o: { device?: DeviceName } = {}): Promise<JambaForCausalLM> {
     const config = JambaConfig.fromJSON(await readConfig(dir), `${dir}/config.json`);
     if (o.device === 'webgpu') await initWebGPU();
@@ -234,6 +246,7 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
       const logits = linear(normed, w); // (B, L, V)
       const out: JambaOutput = { logits };
       if (o.outputHiddenStates) out.hiddenStates = hidden;
+      if (o.outputRouterLogits) out.routerLogits = routerLogits;
       if (routerLogits.length) out.auxLoss = loadBalancingLoss(concat(routerLogits, 0), f.num_experts, f.num_experts_per_tok);
       if (o.labels) {
         const ce = shiftedCrossEntropy(logits, o.labels, this.device as DeviceName);

@@ -1,0 +1,52 @@
+/**
+ * The language models `mamba-ts train` can train, chosen by the training config's
+ * `model.model_type`: "mamba" (the default) or "jamba". Both take token ids and labels and return
+ * HF's loss (Jamba's includes router_aux_loss_coef · the load-balancing loss).
+ */
+import type { DeviceName } from '../backend/registry.js';
+import { ArgumentError } from '../errors.js';
+import { JambaConfig } from '../models/jamba/config.js';
+import { expertTokenFractions } from '../models/jamba/expert-load.js';
+import { initJambaWeights } from '../models/jamba/init.js';
+import { JambaForCausalLM } from '../models/jamba/modeling.js';
+import { MambaConfig } from '../models/mamba/config.js';
+import { initMambaWeights } from '../models/mamba/init.js';
+import { MambaForCausalLM } from '../models/mamba/modeling.js';
+import { noGrad } from '../autograd/tape.js';
+
+export type TrainableLM = MambaForCausalLM | JambaForCausalLM;
+
+/** Builds and initialises the model the config asks for; `vocab` is the corpus' unless set. */
+export function buildLanguageModel(fields: Record<string, unknown>, vocab: number, seed: number, device: DeviceName): TrainableLM {
+  const type = fields['model_type'] ?? 'mamba';
+  if (type === 'mamba') {
+    const config = MambaConfig.create({ hidden_size: 64, num_hidden_layers: 2, ...fields, vocab_size: vocab } as Parameters<typeof MambaConfig.create>[0]);
+    const model = new MambaForCausalLM(config);
+    initMambaWeights(model, seed, device);
+    return model;
+  }
+  if (type === 'jamba') {
+    const config = JambaConfig.create({ ...fields, vocab_size: vocab } as Parameters<typeof JambaConfig.create>[0]);
+    const model = new JambaForCausalLM(config);
+    initJambaWeights(model, seed, device);
+    return model;
+  }
+  throw new ArgumentError(`train: model.model_type ${JSON.stringify(type)} cannot be trained here; expected "mamba" or "jamba"`);
+}
+
+/**
+ * For a model with experts: the fraction of routed (token, slot) choices each expert got in each
+ * MoE layer on these sequences ([layer][expert]); null for a model without experts.
+ */
+export async function expertLoad(model: TrainableLM, ids: number[][]): Promise<number[][] | null> {
+  if (!(model instanceof JambaForCausalLM)) return null;
+  const out = await noGrad(() => model.forward(ids, { outputRouterLogits: true }));
+  out.logits.dispose();
+  out.auxLoss?.dispose();
+  const logits = out.routerLogits ?? [];
+  if (!logits.length) return null;
+  const fractions: number[][] = [];
+  for (const l of logits) fractions.push(await expertTokenFractions(l, model.config.fields.num_experts_per_tok));
+  for (const l of logits) l.dispose();
+  return fractions;
+}
