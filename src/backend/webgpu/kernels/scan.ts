@@ -28,6 +28,35 @@ fn silu(x: f32) -> f32 { return x / (1.0 + exp(-x)); }
 const LOG2E = 1.4426950408889634;
 `;
 
+/** Time steps whose per-channel loads are issued together (see timeLoop). */
+const PREFETCH = 8;
+
+/**
+ * The walk over t in [t0, t1) of a chunk, PREFETCH steps at a time: the loads of a block's δ, u
+ * (and z) are issued together before the block's recurrence, so a thread waits for memory once per
+ * block rather than once per step (the loop is latency-bound otherwise: a thread walks its chunk
+ * sequentially). `step(t, δ, u, z)` is WGSL for one step given WGSL expressions for its values.
+ */
+function timeLoop(withZ: boolean, step: (t: string, dl: string, u: string, z: string) => string): string {
+  return `var t = t0;
+  for (; t + ${PREFETCH}u <= t1; t += ${PREFETCH}u) {
+    var dlv: array<f32, ${PREFETCH}>;
+    var uv: array<f32, ${PREFETCH}>;
+    ${withZ ? `var zv: array<f32, ${PREFETCH}>;` : ''}
+    for (var j = 0u; j < ${PREFETCH}u; j++) {
+      let i = (b * p.L + t + j) * p.D + d;
+      dlv[j] = Dl[i];
+      uv[j] = U[i];
+      ${withZ ? 'if (p.hasZ == 1u) { zv[j] = Z[i]; }' : ''}
+    }
+    for (var j = 0u; j < ${PREFETCH}u; j++) { ${step('t + j', 'dlv[j]', 'uv[j]', 'zv[j]')} }
+  }
+  for (; t < t1; t++) {
+    let i = (b * p.L + t) * p.D + d;
+    ${step('t', 'Dl[i]', 'U[i]', withZ ? 'select(0.0, Z[i], p.hasZ == 1u)' : '0.0')}
+  }`;
+}
+
 /** Step 1: each chunk's end state from a zero start, and its Σ Δ. */
 export function scanChunkStateKernel(N: number): Kernel {
   return {
@@ -51,17 +80,17 @@ const NS = ${N}u;
   var a: array<f32, NS>;
   for (var n = 0u; n < NS; n++) { a[n] = SP[d * NS + n] * LOG2E; h[n] = 0.0; }
   let dBias = SP[p.D * NS + p.D + d];
+  let t0 = c * p.T;
   let t1 = min(p.L, (c + 1u) * p.T);
   var sum = 0.0;
-  for (var t = c * p.T; t < t1; t++) {
-    let i = (b * p.L + t) * p.D + d;
-    var dt = Dl[i] + dBias;
+  ${timeLoop(false, (t, dl, u) => `{
+    var dt = ${dl} + dBias;
     if (p.softplus == 1u) { dt = softplus(dt); }
     sum += dt;
-    let du = dt * U[i];
-    let bc = (b * p.L + t) * NS;
+    let du = dt * ${u};
+    let bc = (b * p.L + ${t}) * NS;
     for (var n = 0u; n < NS; n++) { h[n] = fma(exp2(dt * a[n]), h[n], du * Bm[bc + n]); }
-  }
+  }`)}
   let o = (b * p.nC + c) * p.D + d;
   for (var n = 0u; n < NS; n++) { hEnd[o * NS + n] = h[n]; }
   dSum[o] = sum;
@@ -155,23 +184,24 @@ const NS = ${N}u;
   }
   let dSkip = SP[p.D * NS + d];
   let dBias = SP[p.D * NS + p.D + d];
+  let t0 = c * p.T;
   let t1 = min(p.L, (c + 1u) * p.T);
-  for (var t = c * p.T; t < t1; t++) {
-    let i = (b * p.L + t) * p.D + d;
-    var dt = Dl[i] + dBias;
+  ${timeLoop(true, (t, dl, u, z) => `{
+    let ti = ${t};
+    var dt = ${dl} + dBias;
     if (p.softplus == 1u) { dt = softplus(dt); }
-    let u = U[i];
+    let u = ${u};
     let du = dt * u;
-    let bc = (b * p.L + t) * NS;
+    let bc = (b * p.L + ti) * NS;
     var y = 0.0;
     for (var n = 0u; n < NS; n++) {
       h[n] = fma(exp2(dt * a[n]), h[n], du * Bm[bc + n]);
       y = fma(Cm[bc + n], h[n], y);
     }
     y = fma(dSkip, u, y);
-    if (p.hasZ == 1u) { y = y * silu(Z[i]); }
-    Y[i] = y;
-  }
+    if (p.hasZ == 1u) { y = y * silu(${z}); }
+    Y[(b * p.L + ti) * p.D + d] = y;
+  }`)}
   if (p.nC == 1u) {
     for (var n = 0u; n < NS; n++) { HS[(b * p.D + d) * NS + n] = h[n]; }
   }
