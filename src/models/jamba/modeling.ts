@@ -27,6 +27,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { loadParametersFromFolder } from '../pretrained.js';
 import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
 import { JambaConfig } from './config.js';
+import { legacyRenames } from './legacy-names.js';
 
 export class JambaDecoderLayer extends Module {
   readonly input_layernorm: RMSNorm;
@@ -247,6 +248,7 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
       await loadParametersFromFolder(model, dir, {
         device: o.device,
         ignore: config.fields.tie_word_embeddings ? ['lm_head.weight'] : [],
+        renames: legacyRenames(config),
       });
     } catch (e) {
       model.dispose();
