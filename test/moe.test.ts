@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { backward } from '../src/autograd/backward.js';
 import { isRecording, markLeaf, noGrad, requiresGrad, type GradSlot } from '../src/autograd/tape.js';
-import { SparseMoE } from '../src/nn/moe.js';
+import { expertFractions, expertFractionsFromCounts, SparseMoE } from '../src/nn/moe.js';
 import * as ops from '../src/ops/index.js';
 import { liveTensorCount, tidy } from '../src/tensor/memory.js';
 import type { Tensor } from '../src/tensor/tensor.js';
@@ -63,6 +63,11 @@ describe(`SparseMoE on ${device}`, () => {
       for (let j = 0; j < k; j++) want[row[j]![1]]!++;
     }
     assert.deepEqual(got.expertCounts, want);
+    // A trainer's view: fractions of the routed token-slots, from the logits or from the counts.
+    const fractions = await expertFractions([got.routerLogits, got.routerLogits], k);
+    const fromCounts = expertFractionsFromCounts([got.expertCounts]);
+    assert.deepEqual(fractions, [fromCounts[0], fromCounts[0]]);
+    assert.deepEqual(fromCounts[0], want.map((c) => c / (B * L * k)));
     for (const t of [x, got.out, got.routerLogits, ref.out, ref.routerLogits]) t.dispose();
     moe.dispose();
   });

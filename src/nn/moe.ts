@@ -13,6 +13,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { Linear } from './layers.js';
 import { Module } from './module.js';
 import { Segments } from './segments.js';
+import { tidy } from '../tensor/memory.js';
 
 /** SwiGLU: down(silu(gate(x)) · up(x)), no biases. */
 export class JambaMLP extends Module {
@@ -203,4 +204,31 @@ export function loadBalancingLoss(routerLogits: Tensor, numExperts: number, k: n
   }
   const total = sum(reshape(mul(f, pMean), [1, k * numExperts])); // (1)
   return reshape(scale(total, numExperts), []);
+}
+
+/** Token-slot counts per layer and expert (as JambaOutput.expertCounts) → fractions of each layer's slots. */
+export function expertFractionsFromCounts(counts: number[][]): number[][] {
+  return counts.map((row) => {
+    const total = row.reduce((a, b) => a + b, 0);
+    return row.map((c) => (total ? c / total : 0));
+  });
+}
+
+/**
+ * For a trainer's report: given the router logits (T, n) of each MoE layer from a forward
+ * (outputRouterLogits), the fraction of that layer's T·k routed token-slots each expert received
+ * (top-k of the softmax, as the forward routes). One read-back per layer.
+ */
+export async function expertFractions(routerLogits: Tensor[], k: number): Promise<number[][]> {
+  const counts: number[][] = [];
+  for (const logits of routerLogits) {
+    const n = logits.shape[logits.rank - 1]!;
+    const indices = tidy(() => topK(softmax(logits), k).indices);
+    const top = await indices.data();
+    indices.dispose();
+    const row = new Array<number>(n).fill(0);
+    for (const e of top) row[e]!++;
+    counts.push(row);
+  }
+  return expertFractionsFromCounts(counts);
 }
