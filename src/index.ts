@@ -20,6 +20,8 @@ export { MambaConfig, type MambaConfigFields } from './models/mamba/config.js';
 export { MambaForCausalLM, MambaModel, MambaBlock, type CausalLMOutput, type ForwardOptions } from './models/mamba/modeling.js';
 export { JambaForCausalLM, type JambaOutput, type JambaForwardOptions } from './models/jamba/modeling.js';
 export { JambaConfig } from './models/jamba/config.js';
+export { expertFractions, expertFractionsFromCounts } from './nn/moe.js';
+export { leftPad } from './generation/attention-mask.js';
 export { MambaCache } from './models/mamba/cache.js';
 
 export { AutoTokenizer, PreTrainedTokenizer } from './io/tokenizer.js';

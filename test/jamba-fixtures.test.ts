@@ -90,7 +90,7 @@ describe(`jamba-tiny on ${device}`, () => {
     const cache = model.createCache(ids.length);
     const steps: [number, number][] = [[0, 10], [10, 13], [13, 14]];
     for (const [a, b] of steps) {
-      const lg = model.nextLogits(ids.map((r) => r.slice(a, b)), cache);
+      const lg = await model.nextLogits(ids.map((r) => r.slice(a, b)), cache);
       assertClose(`logits after ${b} tokens`, await lg.data(), at(b - 1), 1e-4);
       lg.dispose();
     }

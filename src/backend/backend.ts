@@ -172,6 +172,12 @@ export interface Backend {
     state: Tensor | null,
     o: ConvOptions,
   ): { out: Tensor; state: Tensor };
+  /**
+   * out[r, :] = Σ_{j in [offsets[r], offsets[r+1])} src[order[j], :] for src (n, H), int32 order (n)
+   * and offsets (rows + 1) → (rows, H): a row scatter-add given its inverse index, summed in that
+   * order (deterministic).
+   */
+  scatterAddRows(src: Tensor, order: Tensor, offsets: Tensor): Tensor;
   /** Optional (training): per-row cross-entropy of logits (R, V) against int32 labels (R). */
   crossEntropy?(logits: Tensor, labels: Tensor, ignoreIndex: number): Tensor;
   crossEntropyBackward?(logits: Tensor, labels: Tensor, ignoreIndex: number, g: Tensor): Tensor;

@@ -23,7 +23,13 @@ export interface CausalLM<C extends DecodeCache = DecodeCache> {
    * Feeds `ids` (B rows of equal length, the next tokens of each sequence) through the model,
    * advancing `cache`, and returns the logits of the last position, (B, V). `ids` may also be an
    * int32 (B, L) tensor on the model's device, already known to be in the vocabulary (e.g. an
-   * argmax), so that decoding can continue without reading tokens back.
+   * argmax), so that decoding can continue without reading tokens back. Async for models that
+   * read values back mid-way (Jamba's MoE routing).
+   *
+   * `attentionMask` (B, L), for models with `supportsAttentionMask`: 1 = a real token, 0 = padding
+   * among these tokens (left-padded prompts); the cache remembers it.
    */
-  nextLogits(ids: number[][] | Tensor, cache: C): Tensor;
+  nextLogits(ids: number[][] | Tensor, cache: C, attentionMask?: number[][]): Tensor | Promise<Tensor>;
+  /** True when nextLogits takes an attention mask (batches of prompts of different lengths). */
+  readonly supportsAttentionMask?: boolean;
 }

@@ -12,6 +12,7 @@ import type { CausalLM, DecodeCache } from './causal-lm.js';
 import { validateSamplingOptions, type SamplingOptions } from './logits-process.js';
 import { pickNextToken, Rng } from './sampler.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { checkAttentionMask, leftPad } from './attention-mask.js';
 
 /** HF's BaseStreamer: the prompt is put first, then each new token. Batch size 1 only. */
 export interface Streamer {
@@ -29,6 +30,11 @@ export interface GenerateOptions extends SamplingOptions {
   streamer?: Streamer;
   /** Called after every step with the new token of each sequence. */
   onStep?: (tokens: number[]) => void;
+  /**
+   * HF's attention_mask (B, L) for prompts the caller already padded (1 = real, 0 = padding; left
+   * padding). Not needed for rows of different lengths: those are left-padded here with the pad id.
+   */
+  attentionMask?: number[][];
 }
 
 /** Greedy steps recorded ahead of the token read-back (see generateSteps). */
@@ -71,6 +77,7 @@ export async function* generateSteps<C extends DecodeCache>(
   const eos = eosSet(model, o);
   const pad = o.padTokenId ?? model.padTokenId ?? (eos.size ? [...eos][0]! : 0);
   const rng = new Rng(o.seed);
+  const prompt = padPrompts(model, inputIds, o.attentionMask, pad);
   const history = inputIds.map((r) => [...r]);
   const done = inputIds.map(() => false);
   o.streamer?.put([...inputIds[0]!]);
@@ -99,11 +106,12 @@ export async function* generateSteps<C extends DecodeCache>(
       const B = inputIds.length;
       const every = readEvery();
       const behind = Math.max(1, Math.ceil(LOOKAHEAD / every));
-      let next: number[][] | Tensor = inputIds;
+      let next: number[][] | Tensor = prompt.ids;
       let stop = false;
       for (let step = 0; step < maxNew && !stop; step++) {
         const input: number[][] | Tensor = next;
-        const logits: Tensor = noGrad(() => model.nextLogits(input, cache));
+        const mask = step === 0 ? prompt.attentionMask : undefined;
+        const logits: Tensor = await noGrad(() => model.nextLogits(input, cache, mask));
         const ids = keep(tidy(() => reshape(argmax(logits), [B, 1])));
         logits.dispose();
         group.push(ids);
@@ -125,10 +133,11 @@ export async function* generateSteps<C extends DecodeCache>(
         }
       }
     } else {
-      let next: number[][] = inputIds;
+      let next: number[][] = prompt.ids;
       for (let step = 0; step < maxNew; step++) {
         const input: number[][] = next;
-        const logits: Tensor = noGrad(() => model.nextLogits(input, cache)); // (B, V)
+        const mask = step === 0 ? prompt.attentionMask : undefined;
+        const logits: Tensor = await noGrad(() => model.nextLogits(input, cache, mask)); // (B, V)
         const picked = await sampleOnHost(logits, history, o, rng, model.vocabSize);
         logits.dispose();
         const tokens = finish(picked);
@@ -147,6 +156,27 @@ export async function* generateSteps<C extends DecodeCache>(
     cache.dispose();
     o.streamer?.end();
   }
+}
+
+/**
+ * The prompt as the model takes it: rows of one length as given; rows of different lengths
+ * left-padded with `pad` and masked; or the caller's own padding with its mask. A mask needs a
+ * model that takes one.
+ */
+function padPrompts(model: CausalLM, rows: number[][], mask: number[][] | undefined, pad: number): { ids: number[][]; attentionMask?: number[][] } {
+  const ragged = Array.isArray(rows) && rows.some((r) => Array.isArray(r) && r.length !== rows[0]?.length);
+  if (!ragged && !mask) return { ids: rows };
+  if (!model.supportsAttentionMask) {
+    throw new ArgumentError(
+      mask ? 'attentionMask: this model does not take an attention mask' : 'inputIds: rows have different lengths, and this model does not take an attention mask to pad them',
+    );
+  }
+  if (mask && ragged) throw new ArgumentError('inputIds: with an attentionMask, rows must already be padded to one length');
+  if (mask) {
+    checkAttentionMask(mask, rows.length, rows[0]!.length);
+    return { ids: rows, attentionMask: mask };
+  }
+  return leftPad(rows, pad);
 }
 
 async function sampleOnHost(logits: Tensor, history: number[][], o: GenerateOptions, rng: Rng, V: number): Promise<number[]> {

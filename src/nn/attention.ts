@@ -8,7 +8,8 @@
  * HF's repeat_kv gives query head h the KV head floor(h / G), i.e. query heads are grouped
  * consecutively per KV head — the (kvHeads, G) split of the head axis below.
  */
-import { add, concat, matmul, reshape, scale, softmax, tensor, transpose } from '../ops/index.js';
+import { add, affine, concat, matmul, reshape, scale, softmax, tensor, transpose } from '../ops/index.js';
+import { expectShape } from '../ops/check.js';
 import type { DeviceName } from '../backend/registry.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Linear } from './layers.js';
@@ -56,12 +57,13 @@ export class CausalSelfAttention extends Module {
 
   /**
    * x (B, L, H) → (B, L, H). With `past` (the keys and values of earlier tokens; null at a
-   * sequence start) the new tokens also attend to them and the grown cache is returned. Callers
-   * wrap this in tidy().
+   * sequence start) the new tokens also attend to them and the grown cache is returned.
+   * `keyMask` (B, Lk), 1 = a real key, 0 = padding (HF's attention_mask over past and new keys):
+   * padded keys are not attended to. Callers wrap this in tidy().
    */
-  forward(x: Tensor): Tensor;
-  forward(x: Tensor, past: KvCache | null): { out: Tensor; kv: KvCache };
-  forward(x: Tensor, past?: KvCache | null): Tensor | { out: Tensor; kv: KvCache } {
+  forward(x: Tensor, past?: undefined, keyMask?: Tensor): Tensor;
+  forward(x: Tensor, past: KvCache | null, keyMask?: Tensor): { out: Tensor; kv: KvCache };
+  forward(x: Tensor, past?: KvCache | null, keyMask?: Tensor): Tensor | { out: Tensor; kv: KvCache } {
     const [B, L] = x.shape as [number, number, number];
     const { numHeads: nq, numKvHeads: nkv, headDim: hd } = this.dims;
     const G = nq / nkv;
@@ -74,7 +76,13 @@ export class CausalSelfAttention extends Module {
     const Lk = k.shape[1]!;
     const scores = scale(matmul(q, k, { transB: true }), 1 / Math.sqrt(hd)); // (B·kv, G·L, Lk)
     // Every stacked head sees the same (L, Lk) mask: view as (B·kv, G, L, Lk) to broadcast it.
-    const masked = add(reshape(scores, [B * nkv, G, L, Lk]), causalMask(L, x.device as DeviceName, Lk));
+    let masked = add(reshape(scores, [B * nkv, G, L, Lk]), causalMask(L, x.device as DeviceName, Lk));
+    if (keyMask) {
+      expectShape('CausalSelfAttention', 'keyMask (B, Lk)', keyMask, [B, Lk]);
+      // 1 → 0, 0 → -1e30, added per sequence to every head and query: (B, 1, 1, 1, Lk).
+      const padding = reshape(affine(keyMask, 1e30, -1e30), [B, 1, 1, 1, Lk]);
+      masked = reshape(add(reshape(masked, [B, nkv, G, L, Lk]), padding), [B * nkv, G, L, Lk]);
+    }
     const probs = reshape(softmax(masked), [B * nkv, G * L, Lk]);
     const ctx = matmul(probs, v); // (B·kv, G·L, hd)
     // back to (B, L, kv, G, hd) = (B, L, heads·hd), head h = kv·G + g as HF's layout

@@ -13,6 +13,7 @@
 import {
   exp,
   linear,
+  mul,
   neg,
   reshape,
   selectiveScan,
@@ -20,6 +21,7 @@ import {
   split,
 } from '../ops/index.js';
 import { keep, tidy } from '../tensor/memory.js';
+import { expectShape } from '../ops/check.js';
 import { filled } from '../ops/random.js';
 import type { DeviceName } from '../backend/registry.js';
 import { isRecording } from '../autograd/tape.js';
@@ -95,15 +97,23 @@ export class MambaMixer extends Module {
   /**
    * h (B, L, H) → (B, L, H). With `state` (null at a sequence start) the new state is returned
    * too; a single token with a state takes the recurrent step path.
+   *
+   * `tokenMask` (B, L, 1), 1 = a real token, 0 = padding (left padding, HF's attention_mask):
+   * the padded positions of the conv's input and of its output are zeroed, so padding adds
+   * nothing to the conv state and Δ·B·x = 0 keeps the SSM state at zero through it (conv(0) is
+   * the conv bias, hence the second zeroing). A token mask on the one-token step path must be
+   * all ones.
    */
-  forward(h: Tensor, state?: MixerState | null): { out: Tensor; state?: MixerState } {
+  forward(h: Tensor, state?: MixerState | null, tokenMask?: Tensor): { out: Tensor; state?: MixerState } {
     const L = h.shape[1]!;
+    if (tokenMask) expectShape('MambaMixer', 'tokenMask (B, L, 1)', tokenMask, [h.shape[0]!, L, 1]);
     if (state && L === 1) return this.step(h, state);
     return tidy(() => {
       const { intermediateSize: E } = this.dims;
-      const [x0, z] = split(this.in_proj.forward(h), [E, E]); // (B, L, ED) each
-      const conv = this.conv1d.forward(x0!, state?.conv ?? null, true);
-      const x = conv.out; // (B, L, ED)
+      const [xz, z] = split(this.in_proj.forward(h), [E, E]); // (B, L, ED) each
+      const x0 = tokenMask ? mul(xz!, tokenMask) : xz!;
+      const conv = this.conv1d.forward(x0, state?.conv ?? null, true);
+      const x = tokenMask ? mul(conv.out, tokenMask) : conv.out; // (B, L, ED)
       const [dtLow, B, C] = this.selection(x); // (B, L, R), (B, L, N) ×2
       const delta = linear(dtLow, this.dt_proj.weight.value); // (B, L, ED), no bias
       const A = this.A(); // (ED, N)

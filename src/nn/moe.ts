@@ -4,12 +4,16 @@
  *
  * Routing (jamba.md §2.4): p = softmax(router(x)) over all experts, keep the top k per token,
  * and weight each kept expert by its p — NOT renormalised to sum to 1 (Mixtral does; Jamba doesn't).
+ * Tokens are grouped per expert, so each expert computes only the tokens routed to it.
  */
-import { add, embedding, linear, mul, reshape, scale, silu, slice, softmax, sum, tensor, topK, transpose } from '../ops/index.js';
+import { add, concat, embedding, gatherRows, linear, mul, reshape, RowIndex, scale, scatterAddRows, silu, slice, softmax, sum, tensor, topK, transpose } from '../ops/index.js';
 import type { DeviceName } from '../backend/registry.js';
+import { ArgumentError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Linear } from './layers.js';
 import { Module } from './module.js';
+import { Segments } from './segments.js';
+import { tidy } from '../tensor/memory.js';
 
 /** SwiGLU: down(silu(gate(x)) · up(x)), no biases. */
 export class JambaMLP extends Module {
@@ -51,6 +55,21 @@ function sumRows(x: Tensor): Tensor {
   return sum(transpose(x, perm));
 }
 
+/** The router's decision for a (T, H) block of tokens (see SparseMoE.route). */
+export interface MoeRouting {
+  flat: Tensor; // (T, H) the tokens
+  routerLogits: Tensor; // (T, n)
+  probs: Tensor; // (T, n) softmax of the logits, float32
+  topIndices: Tensor; // (T, k) int32, the chosen experts of each token, best first
+}
+
+export interface MoeOutput {
+  out: Tensor; // (B, L, H)
+  routerLogits: Tensor; // (B·L, n)
+  /** Token-slots routed to each expert (sums to B·L·k). */
+  expertCounts: number[];
+}
+
 export class SparseMoE extends Module {
   readonly router: Linear;
   readonly experts: JambaMLP[];
@@ -67,13 +86,79 @@ export class SparseMoE extends Module {
   }
 
   /**
-   * x (B, L, H) → out (B, L, H) and routerLogits (B·L, n). Callers wrap this in tidy().
-   *
-   * Reference form: every expert runs on every token and the results are summed with a
-   * (tokens, experts) weight matrix that is p on the selected experts and 0 elsewhere — exact, but
-   * n/k times the FLOPs. The next step is grouping tokens per expert (gather, run, scatter-add).
+   * x (B, L, H) → out (B, L, H), the router logits (B·L, n) and the token-slots per expert.
+   * Tokens are grouped per expert: route, read the top-k choices back once, then each expert runs
+   * one matmul chain over just its tokens (see dispatch). Async because of that read-back; the
+   * synchronous stretches run in `seg` (one is made when absent).
    */
-  forward(x: Tensor): { out: Tensor; routerLogits: Tensor } {
+  async forward(x: Tensor, segments?: Segments): Promise<MoeOutput> {
+    const seg = segments ?? new Segments();
+    try {
+      const r = seg.run(() => this.route(x));
+      const top = await r.topIndices.data();
+      const d = seg.run(() => {
+        const { out, expertCounts } = this.dispatch(r, top);
+        return { out: reshape(out, x.shape), expertCounts };
+      });
+      seg.drop(r.flat, r.probs, r.topIndices);
+      const result = { out: d.out, routerLogits: r.routerLogits, expertCounts: d.expertCounts };
+      return segments ? result : seg.finish(result);
+    } catch (e) {
+      if (!segments) seg.abort();
+      throw e;
+    }
+  }
+
+  /** Router logits, float32 probabilities over all experts and the top-k of each token. Callers wrap this in tidy(). */
+  route(x: Tensor): MoeRouting {
+    const H = x.shape[x.rank - 1]!;
+    const flat = reshape(x, [x.size / H, H]);
+    const routerLogits = linear(flat, this.router.weight.value); // (T, n)
+    const probs = softmax(routerLogits);
+    const { values, indices } = topK(probs, this.topK);
+    values.dispose();
+    return { flat, routerLogits, probs, topIndices: indices };
+  }
+
+  /**
+   * Given the top-k choices on the host (T·k, row-major), each expert with tokens gathers its
+   * tokens' rows (n_e, H) and runs its SwiGLU on that block; the blocks are concatenated (S = T·k
+   * rows, expert by expert), scaled by each token's routing probability p[t, e] (gathered from
+   * `probs`, so the router gets its gradient; not renormalised) and added back into their tokens'
+   * rows. Experts without tokens are skipped. Returns out (T, H). Callers wrap this in tidy().
+   */
+  dispatch(r: MoeRouting, top: ArrayLike<number>): { out: Tensor; expertCounts: number[] } {
+    const [T] = r.flat.shape as [number, number];
+    const n = this.numExperts;
+    const k = this.topK;
+    const device = r.flat.device as DeviceName;
+    const tokensOf: number[][] = this.experts.map(() => []);
+    // t ascending, and a token picks an expert at most once: each list is sorted.
+    for (let t = 0; t < T; t++) for (let j = 0; j < k; j++) tokensOf[top[t * k + j]!]!.push(t);
+    const blocks: Tensor[] = [];
+    const slotToken: number[] = []; // (S) the token of each row of the concatenated blocks
+    const slotProb: number[] = []; // (S) where its weight sits in probs viewed as (T·n, 1)
+    tokensOf.forEach((tokens, e) => {
+      if (tokens.length === 0) return;
+      const rows = gatherRows(r.flat, new RowIndex(tokens, T, device)); // (n_e, H)
+      blocks.push(this.experts[e]!.forward(rows)); // (n_e, H)
+      for (const t of tokens) {
+        slotToken.push(t);
+        slotProb.push(t * n + e);
+      }
+    });
+    const y = blocks.length === 1 ? blocks[0]! : concat(blocks, 0); // (S, H)
+    const w = gatherRows(reshape(r.probs, [T * n, 1]), new RowIndex(slotProb, T * n, device)); // (S, 1)
+    const out = scatterAddRows(mul(y, w), new RowIndex(slotToken, T, device)); // (T, H)
+    return { out, expertCounts: tokensOf.map((l) => l.length) };
+  }
+
+  /**
+   * The reference form, for tests: every expert runs on every token and the results are summed
+   * with a (T, n) weight matrix that is p on the selected experts and 0 elsewhere — exact, but
+   * n/k times the FLOPs. x (B, L, H) → out (B, L, H), routerLogits (B·L, n).
+   */
+  forwardDense(x: Tensor): { out: Tensor; routerLogits: Tensor } {
     const H = x.shape[x.rank - 1]!;
     const T = x.size / H;
     const flat = reshape(x, [T, H]);
@@ -92,15 +177,58 @@ export class SparseMoE extends Module {
 }
 
 /**
- * HF's load_balancing_loss_func without an attention mask: router logits of every MoE layer
- * concatenated along tokens (T, n); P = softmax; f[slot, e] = fraction of tokens whose slot-th
- * choice is e (k, n); P̄ = mean P (n); aux = n · Σ f · P̄.
+ * HF's load_balancing_loss_func: router logits of every MoE layer concatenated along tokens
+ * (T, n); P = softmax; f[slot, e] = fraction of tokens whose slot-th choice is e (k, n); P̄ = mean P
+ * (n); aux = n · Σ f · P̄. With `tokenMask` (1 = real token, 0 = padding; the tokens of one layer,
+ * repeated for each layer as the logits are) both means run over real tokens only, as HF's with an
+ * attention mask.
  */
-export function loadBalancingLoss(routerLogits: Tensor, numExperts: number, k: number): Tensor {
+export function loadBalancingLoss(routerLogits: Tensor, numExperts: number, k: number, tokenMask: ArrayLike<number> | null = null): Tensor {
   const T = routerLogits.shape[0]!;
   const p = softmax(routerLogits); // (T, n)
-  const f = scale(sumRows(selectedOneHot(p, k)), 1 / T); // (k, n)
-  const pMean = scale(sumRows(p), 1 / T); // (n)
+  const oneHot = selectedOneHot(p, k); // (T, k, n)
+  let f: Tensor;
+  let pMean: Tensor;
+  if (!tokenMask) {
+    f = scale(sumRows(oneHot), 1 / T); // (k, n)
+    pMean = scale(sumRows(p), 1 / T); // (n)
+  } else {
+    if (T % tokenMask.length !== 0) throw new ArgumentError(`loadBalancingLoss: ${T} router rows are not a whole number of layers of ${tokenMask.length} tokens`);
+    const m = new Float32Array(T);
+    for (let i = 0; i < T; i++) m[i] = tokenMask[i % tokenMask.length]!;
+    const real = m.reduce((s, v) => s + v, 0);
+    if (real === 0) throw new ArgumentError('loadBalancingLoss: the token mask has no real token');
+    const mt = tensor(m, [T, 1], { device: p.device as DeviceName });
+    f = scale(sumRows(mul(oneHot, reshape(mt, [T, 1, 1]))), 1 / real);
+    pMean = scale(sumRows(mul(p, mt)), 1 / real);
+  }
   const total = sum(reshape(mul(f, pMean), [1, k * numExperts])); // (1)
   return reshape(scale(total, numExperts), []);
+}
+
+/** Token-slot counts per layer and expert (as JambaOutput.expertCounts) → fractions of each layer's slots. */
+export function expertFractionsFromCounts(counts: number[][]): number[][] {
+  return counts.map((row) => {
+    const total = row.reduce((a, b) => a + b, 0);
+    return row.map((c) => (total ? c / total : 0));
+  });
+}
+
+/**
+ * For a trainer's report: given the router logits (T, n) of each MoE layer from a forward
+ * (outputRouterLogits), the fraction of that layer's T·k routed token-slots each expert received
+ * (top-k of the softmax, as the forward routes). One read-back per layer.
+ */
+export async function expertFractions(routerLogits: Tensor[], k: number): Promise<number[][]> {
+  const counts: number[][] = [];
+  for (const logits of routerLogits) {
+    const n = logits.shape[logits.rank - 1]!;
+    const indices = tidy(() => topK(softmax(logits), k).indices);
+    const top = await indices.data();
+    indices.dispose();
+    const row = new Array<number>(n).fill(0);
+    for (const e of top) row[e]!++;
+    counts.push(row);
+  }
+  return expertFractionsFromCounts(counts);
 }

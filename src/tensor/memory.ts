@@ -75,6 +75,13 @@ function isTensor(x: object): x is Tensor {
   return 'ref' in x && 'shape' in x && 'dispose' in x && typeof (x as Tensor).dispose === 'function';
 }
 
+/** The tensors found in `x` (a tensor, array or plain object of them, as tidy searches results). */
+export function tensorsIn(x: unknown): Set<Tensor> {
+  const found = new Set<Tensor>();
+  collectTensors(x, found, 0);
+  return found;
+}
+
 /** Disposes every tensor found in `x` (a tensor, array or plain object of them). */
 export function dispose(x: unknown): void {
   const found = new Set<Tensor>();

@@ -6,13 +6,13 @@
 import type { DeviceName } from '../backend/registry.js';
 import { ArgumentError } from '../errors.js';
 import { JambaConfig } from '../models/jamba/config.js';
-import { expertTokenFractions } from '../models/jamba/expert-load.js';
 import { initJambaWeights } from '../models/jamba/init.js';
 import { JambaForCausalLM } from '../models/jamba/modeling.js';
 import { MambaConfig } from '../models/mamba/config.js';
 import { initMambaWeights } from '../models/mamba/init.js';
 import { MambaForCausalLM } from '../models/mamba/modeling.js';
 import { noGrad } from '../autograd/tape.js';
+import { expertFractionsFromCounts } from '../nn/moe.js';
 
 export type TrainableLM = MambaForCausalLM | JambaForCausalLM;
 
@@ -40,13 +40,8 @@ export function buildLanguageModel(fields: Record<string, unknown>, vocab: numbe
  */
 export async function expertLoad(model: TrainableLM, ids: number[][]): Promise<number[][] | null> {
   if (!(model instanceof JambaForCausalLM)) return null;
-  const out = await noGrad(() => model.forward(ids, { outputRouterLogits: true }));
+  const out = await noGrad(() => model.forward(ids));
   out.logits.dispose();
   out.auxLoss?.dispose();
-  const logits = out.routerLogits ?? [];
-  if (!logits.length) return null;
-  const fractions: number[][] = [];
-  for (const l of logits) fractions.push(await expertTokenFractions(l, model.config.fields.num_experts_per_tok));
-  for (const l of logits) l.dispose();
-  return fractions;
+  return out.expertCounts.length ? expertFractionsFromCounts(out.expertCounts) : null;
 }

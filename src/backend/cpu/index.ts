@@ -21,7 +21,7 @@ import { binaryKernel, unaryKernel } from './elementwise.js';
 import { gemmNT, transpose2d } from './matmul.js';
 import { causalConv1dKernel, embeddingKernel, rmsNormKernel } from './layers.js';
 import { argmaxRows, maxRows, softmaxRows, sumRows, topKRows } from './reduce.js';
-import { concatKernel, sliceKernel, transposeKernel } from './shape-kernels.js';
+import { concatKernel, scatterAddRowsKernel, sliceKernel, transposeKernel } from './shape-kernels.js';
 import { selectiveScanSequential, type ScanArrays } from './scan-reference.js';
 import { selectiveScanChunked } from './scan-chunked.js';
 import { selectiveStateUpdateKernel } from './state-update.js';
@@ -224,6 +224,12 @@ export class CpuBackend implements Backend {
     const H = table.shape[1]!;
     const { t, d } = this.makeF([...ids.shape, H]);
     embeddingKernel(this.any(ids) as Int32Array, this.arr(table), H, d);
+    return t;
+  }
+  scatterAddRows(src: Tensor, order: Tensor, offsets: Tensor): Tensor {
+    const H = src.shape[1]!;
+    const { t, d } = this.makeF([offsets.size - 1, H]);
+    scatterAddRowsKernel(this.arr(src), this.any(order) as Int32Array, this.any(offsets) as Int32Array, H, d);
     return t;
   }
   causalConv1d(x: Tensor, weight: Tensor, bias: Tensor | null, state: Tensor | null, o: ConvOptions) {

@@ -43,3 +43,14 @@ export function transposeKernel(x: DataArray, shape: Shape, perm: readonly numbe
     }
   }
 }
+
+/** out[r, :] = Σ over j in [offsets[r], offsets[r+1]) of src[order[j], :], in that order. */
+export function scatterAddRowsKernel(src: Float32Array, order: Int32Array, offsets: Int32Array, H: number, out: Float32Array): void {
+  const rows = offsets.length - 1;
+  for (let r = 0; r < rows; r++) {
+    for (let j = offsets[r]!; j < offsets[r + 1]!; j++) {
+      const s = order[j]! * H;
+      for (let h = 0; h < H; h++) out[r * H + h] = out[r * H + h]! + src[s + h]!;
+    }
+  }
+}

@@ -30,6 +30,7 @@ import { crossEntropyBackwardKernel, crossEntropyKernel, ARGMAX_CHUNK, argmaxFin
 import { causalConvKernel, embeddingKernel } from './kernels/layers.js';
 import { CONV_DW_WG, convDpreKernel, convDwFinalKernel, convDwPartialKernel, convDxKernel } from './kernels/conv-backward.js';
 import { embeddingBackwardKernel } from './kernels/embedding-backward.js';
+import { scatterAddRowsKernel } from './kernels/scatter-add-rows.js';
 import {
   convSlices,
   convXProjKernel,
@@ -331,6 +332,12 @@ export class WebGpuBackend implements Backend {
     const H = table.shape[1]!;
     const y = this.make([...ids.shape, H]);
     this.run1d(embeddingKernel(weightDType(table.dtype)), [this.buf(ids), this.buf(table), this.buf(y)], new Uniforms(8).u32(y.size, H), y.size);
+    return y;
+  }
+  scatterAddRows(src: Tensor, order: Tensor, offsets: Tensor): Tensor {
+    const H = src.shape[1]!;
+    const y = this.make([offsets.size - 1, H]);
+    this.run1d(scatterAddRowsKernel, [this.buf(src), this.buf(order), this.buf(offsets), this.buf(y)], new Uniforms(8).u32(y.size, H), y.size);
     return y;
   }
   causalConv1d(x: Tensor, weight: Tensor, bias: Tensor | null, state: Tensor | null, o: ConvOptions) {

@@ -6,6 +6,7 @@
 import type { DecodeCache } from '../../generation/causal-lm.js';
 import type { KvCache } from '../../nn/attention.js';
 import type { MixerState } from '../../nn/mamba-mixer.js';
+import { hasPadding } from '../../generation/attention-mask.js';
 
 export type JambaLayerState = { kind: 'attention'; kv: KvCache } | { kind: 'mamba'; state: MixerState };
 
@@ -15,6 +16,11 @@ function tensorsOf(s: JambaLayerState) {
 
 export class JambaCache implements DecodeCache {
   seqlenOffset = 0;
+  /**
+   * HF's attention_mask of the tokens consumed so far (B, seqlenOffset), so that attention keeps
+   * ignoring cached keys that were padding; null while no token was padding.
+   */
+  attentionMask: number[][] | null = null;
   /** null until the first tokens went through that layer. */
   readonly layers: (JambaLayerState | null)[];
 
@@ -23,6 +29,17 @@ export class JambaCache implements DecodeCache {
     numLayers: number,
   ) {
     this.layers = new Array<JambaLayerState | null>(numLayers).fill(null);
+  }
+
+  /**
+   * The mask over past and new keys once `L` more tokens with mask `next` (null: all real) are
+   * consumed; null when none of them is padding.
+   */
+  maskAfter(next: number[][] | null, L: number): number[][] | null {
+    if (!this.attentionMask && !hasPadding(next)) return null;
+    const ones = (n: number) => new Array<number>(n).fill(1);
+    const past = this.attentionMask ?? Array.from({ length: this.batchSize }, () => ones(this.seqlenOffset));
+    return past.map((row, b) => [...row, ...(next ? next[b]! : ones(L))]);
   }
 
   /** Replaces layer i's state, disposing the old one. */

@@ -6,8 +6,8 @@
  *                 h = h + ffn_i(pre_ff_layernorm(h))        ffn: MoE or dense SwiGLU (config.expertsOf)
  *   logits = lm_head(final_layernorm(h))
  *
- * Parameter names are HF's, so checkpoints load with no mapping. Whole-sequence forward only so
- * far (no cache / generation yet).
+ * Parameter names are HF's, so checkpoints load with no mapping. Forwards are async: each MoE
+ * layer reads its top-k routing back to size its experts' blocks.
  */
 import { ArgumentError } from '../../errors.js';
 import { initWebGPU, type DeviceName } from '../../backend/registry.js';
@@ -18,7 +18,8 @@ import { MambaMixer } from '../../nn/mamba-mixer.js';
 import { JambaMLP, SparseMoE, loadBalancingLoss } from '../../nn/moe.js';
 import { Module } from '../../nn/module.js';
 import { add, concat, linear, reshape, scale, slice } from '../../ops/index.js';
-import { keep, tidy } from '../../tensor/memory.js';
+import { Segments } from '../../nn/segments.js';
+import { checkAttentionMask, hasPadding, keyMaskTensor, tokenMaskTensor } from '../../generation/attention-mask.js';
 import type { CausalLM } from '../../generation/causal-lm.js';
 import { generate, type GenerateOptions } from '../../generation/generate.js';
 import { JambaCache, type JambaLayerState } from './cache.js';
@@ -26,6 +27,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { loadParametersFromFolder, saveModule, type SaveDtype } from '../pretrained.js';
 import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
 import { JAMBA_FLOAT_FIELDS, JambaConfig } from './config.js';
+import { legacyRenames } from './legacy-names.js';
 
 export class JambaDecoderLayer extends Module {
   readonly input_layernorm: RMSNorm;
@@ -67,38 +69,45 @@ export class JambaDecoderLayer extends Module {
     );
   }
 
-  /** h (B, L, H) → the residual stream after the layer, and the router logits of a MoE layer. */
-  forward(h: Tensor): { out: Tensor; routerLogits: Tensor | null } {
+  /**
+   * The mixer half, h + mixer(input_layernorm(h)), synchronous. `st`: undefined without a cache;
+   * null at a sequence start with one (then the new decode state is returned). Callers wrap this
+   * in tidy().
+   */
+  mix(h: Tensor, st: JambaLayerState | null | undefined, m: LayerMasks = {}): { out: Tensor; state?: JambaLayerState } {
     const x = this.input_layernorm.forward(h);
-    const mixed = this.self_attn ? this.self_attn.forward(x) : this.mamba!.forward(x).out;
-    return this.feedForward(add(h, mixed));
-  }
-
-  /** The same, continuing from (and returning) the layer's decode state; null at a sequence start. */
-  forwardCached(h: Tensor, st: JambaLayerState | null): { out: Tensor; state: JambaLayerState } {
-    const x = this.input_layernorm.forward(h);
-    let mixed: Tensor;
-    let state: JambaLayerState;
     if (this.self_attn) {
-      const r = this.self_attn.forward(x, st?.kind === 'attention' ? st.kv : null);
-      mixed = r.out;
-      state = { kind: 'attention', kv: { k: keep(r.kv.k), v: keep(r.kv.v) } };
-    } else {
-      const r = this.mamba!.forward(x, st?.kind === 'mamba' ? st.state : null);
-      mixed = r.out;
-      state = { kind: 'mamba', state: { conv: keep(r.state!.conv), ssm: keep(r.state!.ssm) } };
+      if (st === undefined) return { out: add(h, this.self_attn.forward(x, undefined, m.keyMask)) };
+      const r = this.self_attn.forward(x, st?.kind === 'attention' ? st.kv : null, m.keyMask);
+      return { out: add(h, r.out), state: { kind: 'attention', kv: r.kv } };
     }
-    return { out: this.feedForward(add(h, mixed)).out, state };
+    const r = this.mamba!.forward(x, st === undefined ? undefined : st?.kind === 'mamba' ? st.state : null, m.tokenMask);
+    return { out: add(h, r.out), state: r.state ? { kind: 'mamba', state: r.state } : undefined };
   }
 
-  private feedForward(h1: Tensor): { out: Tensor; routerLogits: Tensor | null } {
-    const y = this.pre_ff_layernorm.forward(h1);
-    if (this.feed_forward instanceof SparseMoE) {
-      const r = this.feed_forward.forward(y);
-      return { out: add(h1, r.out), routerLogits: r.routerLogits };
+  /**
+   * The feed-forward half, h1 + ffn(pre_ff_layernorm(h1)); async because a MoE layer reads its
+   * routing back. Its stretches run in `seg`, which holds the results.
+   */
+  async feedForward(h1: Tensor, seg: Segments): Promise<{ out: Tensor; routerLogits: Tensor | null; expertCounts: number[] | null }> {
+    const ffn = this.feed_forward;
+    if (!(ffn instanceof SparseMoE)) {
+      return seg.run(() => ({ out: add(h1, ffn.forward(this.pre_ff_layernorm.forward(h1))), routerLogits: null, expertCounts: null }));
     }
-    return { out: add(h1, this.feed_forward.forward(y)), routerLogits: null };
+    const y = seg.run(() => this.pre_ff_layernorm.forward(h1));
+    const r = await ffn.forward(y, seg);
+    const out = seg.run(() => add(h1, r.out));
+    seg.drop(y, r.out);
+    return { out, routerLogits: r.routerLogits, expertCounts: r.expertCounts };
   }
+}
+
+/** Padding masks for one pass (see models/attention-mask.ts); absent: no padding. */
+export interface LayerMasks {
+  /** (B, Lk) 0/1 over past and new keys, for attention layers. */
+  keyMask?: Tensor;
+  /** (B, L, 1) 0/1 over the new tokens, for Mamba layers. */
+  tokenMask?: Tensor;
 }
 
 export class JambaModel extends Module {
@@ -122,7 +131,13 @@ export interface JambaForwardOptions {
   outputHiddenStates?: boolean;
   /** Next-token targets (-100 = ignore): adds `loss` = shifted mean CE + router_aux_loss_coef · auxLoss. */
   labels?: number[][];
-  /** HF's output_router_logits: each MoE layer's router logits (B·L, num_experts), in layer order. */
+  /**
+   * HF's attention_mask (B, L): 1 = a real token, 0 = padding (left padding). Attention does not
+   * look at padded keys, Mamba layers keep padding out of their states, and the aux loss averages
+   * over real tokens only (as HF). Absent: every token is real.
+   */
+  attentionMask?: number[][];
+  /** Also return each MoE layer's router logits (B·L, n), in layer order (see expertFractions). */
   outputRouterLogits?: boolean;
 }
 
@@ -132,6 +147,9 @@ export interface JambaOutput {
   loss?: Tensor;
   /** The load-balancing loss over all MoE layers (scalar); given whenever the model has MoE layers. */
   auxLoss?: Tensor;
+  /** Per MoE layer (in layer order), the token-slots routed to each expert (each sums to B·L·k). */
+  expertCounts: number[][];
+  /** With outputRouterLogits: per MoE layer, the router logits (B·L, n). */
   routerLogits?: Tensor[];
 }
 
@@ -159,6 +177,7 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
   get padTokenId(): number | null {
     return this.config.fields.pad_token_id;
   }
+  readonly supportsAttentionMask = true;
 
   createCache(batchSize: number): JambaCache {
     return new JambaCache(batchSize, this.config.fields.num_hidden_layers);
@@ -167,25 +186,53 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
   /**
    * Feeds the next tokens of each sequence (any number at once: a prompt, or one token) through
    * the model on top of `cache`, and returns the logits of the last position (B, V).
+   * `attentionMask` (B, L) marks padding among these tokens (left-padded prompts); the cache
+   * remembers it for later steps. Async: MoE layers read their routing back.
    */
-  nextLogits(ids: number[][] | Tensor, cache: JambaCache): Tensor {
+  async nextLogits(ids: number[][] | Tensor, cache: JambaCache, attentionMask?: number[][]): Promise<Tensor> {
     const rows = Array.isArray(ids) ? ids.length : ids.shape[0]!;
     if (rows !== cache.batchSize) throw new ArgumentError(`nextLogits: ${rows} sequences given, the cache holds ${cache.batchSize}`);
     const L = Array.isArray(ids) ? (ids[0]?.length ?? 0) : ids.shape[1]!;
-    const logits = tidy(() => {
-      let h = this.model.embed_tokens.forward(Array.isArray(ids) ? this.idsTensor(ids) : ids);
-      this.model.layers.forEach((layer, i) => {
-        const r = layer.forwardCached(h, cache.layers[i] ?? null);
-        cache.update(i, r.state);
-        h = r.out;
+    if (attentionMask) checkAttentionMask(attentionMask, rows, L);
+    const keys = cache.maskAfter(attentionMask ?? null, L); // over past and new keys; null: no padding
+    const seg = new Segments();
+    try {
+      const device = this.device as DeviceName;
+      const masks = seg.run(() => this.masks(keys, attentionMask, device));
+      let h = seg.run(() => this.model.embed_tokens.forward(Array.isArray(ids) ? this.idsTensor(ids) : ids));
+      for (const [i, layer] of this.model.layers.entries()) {
+        const m = seg.run(() => layer.mix(h, cache.layers[i] ?? null, masks));
+        seg.release(m.state);
+        cache.update(i, m.state!);
+        seg.drop(h);
+        const f = await layer.feedForward(m.out, seg);
+        seg.drop(m.out, f.routerLogits);
+        h = f.out;
+      }
+      const logits = seg.run(() => {
+        const [B, , H] = h.shape as [number, number, number];
+        const last = reshape(slice(h, 1, L - 1, 1), [B, H]);
+        return linear(this.model.final_layernorm.forward(last), this.outputWeight());
       });
-      const [B, , H] = h.shape as [number, number, number];
-      const last = reshape(slice(h, 1, L - 1, 1), [B, H]);
-      const w = this.lm_head ? this.lm_head.weight.value : this.model.embed_tokens.weight.value;
-      return linear(this.model.final_layernorm.forward(last), w);
-    });
-    cache.seqlenOffset += L;
-    return logits;
+      cache.seqlenOffset += L;
+      cache.attentionMask = keys;
+      return seg.finish(logits);
+    } catch (e) {
+      seg.abort();
+      throw e;
+    }
+  }
+
+  /** The masks of one pass: a key mask over `keys` and a token mask over the new tokens, when they pad. */
+  private masks(keys: number[][] | null, tokens: number[][] | undefined, device: DeviceName): LayerMasks {
+    const m: LayerMasks = {};
+    if (hasPadding(keys)) m.keyMask = keyMaskTensor(keys, device);
+    if (hasPadding(tokens)) m.tokenMask = tokenMaskTensor(tokens, device);
+    return m;
+  }
+
+  private outputWeight(): Tensor {
+    return this.lm_head ? this.lm_head.weight.value : this.model.embed_tokens.weight.value;
   }
 
   /** Prompt + new tokens per row (greedy or sampled; see generation/generate.ts). */
@@ -210,6 +257,7 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
       await loadParametersFromFolder(model, dir, {
         device: o.device,
         ignore: config.fields.tie_word_embeddings ? ['lm_head.weight'] : [],
+        renames: legacyRenames(config),
       });
     } catch (e) {
       model.dispose();
@@ -223,36 +271,55 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
     return idsToTensor(ids, this.vocabSize, this.device as DeviceName);
   }
 
+  /**
+   * Whole sequences in parallel: logits (B, L, V), and on request hidden states, the loss, router
+   * logits. Async: MoE layers read their routing back (once per layer). Runs under the grad mode
+   * in force when it is called.
+   */
   async forward(inputIds: number[][], o: JambaForwardOptions = {}): Promise<JambaOutput> {
-    return this.forwardSync(inputIds, o);
-  }
-
-  forwardSync(inputIds: number[][], o: JambaForwardOptions = {}): JambaOutput {
-    return tidy(() => {
-      const f = this.config.fields;
-      let h = this.model.embed_tokens.forward(this.idsTensor(inputIds)); // (B, L, H)
+    const f = this.config.fields;
+    const B = inputIds.length;
+    const L = inputIds[0]?.length ?? 0;
+    if (o.attentionMask) checkAttentionMask(o.attentionMask, B, L);
+    const device = this.device as DeviceName;
+    const seg = new Segments();
+    try {
+      const masks = seg.run(() => this.masks(o.attentionMask ?? null, o.attentionMask, device));
+      let h = seg.run(() => this.model.embed_tokens.forward(this.idsTensor(inputIds))); // (B, L, H)
       const hidden: Tensor[] = [h];
       const routerLogits: Tensor[] = [];
+      const expertCounts: number[][] = [];
       const n = this.model.layers.length;
-      this.model.layers.forEach((layer, i) => {
-        const r = layer.forward(h);
+      for (const [i, layer] of this.model.layers.entries()) {
+        const m = seg.run(() => layer.mix(h, undefined, masks));
+        if (!o.outputHiddenStates) seg.drop(h);
+        const r = await layer.feedForward(m.out, seg);
+        seg.drop(m.out);
         h = r.out;
         if (r.routerLogits) routerLogits.push(r.routerLogits);
+        if (r.expertCounts) expertCounts.push(r.expertCounts);
         if (i < n - 1) hidden.push(h); // HF records the input of each layer, not the last output
-      });
-      const normed = this.model.final_layernorm.forward(h);
-      hidden.push(normed);
-      const w = this.lm_head ? this.lm_head.weight.value : this.model.embed_tokens.weight.value;
-      const logits = linear(normed, w); // (B, L, V)
-      const out: JambaOutput = { logits };
-      if (o.outputHiddenStates) out.hiddenStates = hidden;
-      if (o.outputRouterLogits) out.routerLogits = routerLogits;
-      if (routerLogits.length) out.auxLoss = loadBalancingLoss(concat(routerLogits, 0), f.num_experts, f.num_experts_per_tok);
-      if (o.labels) {
-        const ce = shiftedCrossEntropy(logits, o.labels, this.device as DeviceName);
-        out.loss = out.auxLoss ? add(ce, scale(out.auxLoss, f.router_aux_loss_coef)) : ce;
       }
-      return out;
-    });
+      const out = seg.run(() => {
+        const normed = this.model.final_layernorm.forward(h);
+        const logits = linear(normed, this.outputWeight()); // (B, L, V)
+        const res: JambaOutput = { logits, expertCounts };
+        if (o.outputHiddenStates) res.hiddenStates = [...hidden, normed];
+        if (o.outputRouterLogits) res.routerLogits = routerLogits;
+        if (routerLogits.length) {
+          const realTokens = o.attentionMask && hasPadding(o.attentionMask) ? o.attentionMask.flat() : null;
+          res.auxLoss = loadBalancingLoss(concat(routerLogits, 0), f.num_experts, f.num_experts_per_tok, realTokens);
+        }
+        if (o.labels) {
+          const ce = shiftedCrossEntropy(logits, o.labels, device);
+          res.loss = res.auxLoss ? add(ce, scale(res.auxLoss, f.router_aux_loss_coef)) : ce;
+        }
+        return res;
+      });
+      return seg.finish(out);
+    } catch (e) {
+      seg.abort();
+      throw e;
+    }
   }
 }
