@@ -10,3 +10,4 @@ export * from './scan.js';
 export * from './random.js';
 export * from './mamba-step.js';
 export * from './loss.js';
+export * from './attention.js';

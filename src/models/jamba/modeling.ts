@@ -82,7 +82,7 @@ export class JambaDecoderLayer extends Module {
     if (this.self_attn) {
       const r = this.self_attn.forward(x, st?.kind === 'attention' ? st.kv : null);
       mixed = r.out;
-      state = { kind: 'attention', kv: { k: keep(r.kv.k), v: keep(r.kv.v) } };
+      state = { kind: 'attention', kv: r.kv }; // updated in place; its buffers are outside tidy
     } else {
       const r = this.mamba!.forward(x, st?.kind === 'mamba' ? st.state : null);
       mixed = r.out;
