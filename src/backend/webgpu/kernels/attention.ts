@@ -45,11 +45,21 @@ function flashFloats(hd: number, t: FlashTiles): number {
  * even the smallest does not (a very large head_dim).
  */
 export function flashTiles(hd: number, storageBytes: number, maxThreads: number): FlashTiles | null {
+  const forced = typeof process !== 'undefined' ? process.env['MAMBA_TS_FLASH_TILES'] : undefined;
+  if (forced) {
+    // "BR,BC,LANES", for benchmarking tile shapes (bench/gpu-attention.ts).
+    const [BR, BC, LANES] = forced.split(',').map(Number) as [number, number, number];
+    const t = { BR, BC, LANES };
+    if (BR * LANES > Math.min(maxThreads, 1024) || BC % LANES || flashFloats(hd, t) * 4 > storageBytes) {
+      throw new Error(`MAMBA_TS_FLASH_TILES=${forced}: BR·LANES must be at most ${maxThreads} threads, BC a multiple of LANES, and the tiles fit ${storageBytes} bytes`);
+    }
+    return t;
+  }
   const LANES = hd > 64 ? 16 : hd > 16 ? 8 : 4;
   const floats = Math.floor(storageBytes / 4);
   for (let BR = Math.min(64, Math.floor(Math.min(256, maxThreads) / LANES)); BR >= 4; BR /= 2) {
-    for (const BC of [64, 32, 16, 8]) {
-      const t = { BR, BC, LANES };
+    for (const BC of [64, 32, 16]) {
+      const t = { BR, BC, LANES }; // BC a multiple of LANES: each thread scores BC / LANES keys
       if (flashFloats(hd, t) <= floats) return t;
     }
   }
@@ -70,6 +80,7 @@ const BR = ${BR}u;
 const BC = ${BC}u;
 const LANES = ${LANES}u;
 const DPL = ${DPL}u;
+const KPT = ${BC / LANES}u; // keys scored per thread
 const KS = ${KS}u;
 const WG = ${WG}u;
 const NEG = ${NEG};
@@ -125,15 +136,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       Ms[t] = keep;
     }
     workgroupBarrier();
-    for (var j = lane; j < BC; j += LANES) {
+    // This thread's keys lane, lane + LANES, …: one read of q[d] serves all of them.
+    var dots: array<f32, KPT>;
+    for (var c = 0u; c < KPT; c++) { dots[c] = 0.0; }
+    for (var d = 0u; d < HD; d++) {
+      let qd = Qs[r * HD + d];
+      for (var c = 0u; c < KPT; c++) { dots[c] = fma(qd, KVs[(lane + LANES * c) * KS + d], dots[c]); }
+    }
+    for (var c = 0u; c < KPT; c++) {
+      let j = lane + LANES * c;
       let kk = k0 + j;
-      var s = NEG;
-      if (rowOk && kk <= qpos && kk < kEnd && Ms[j] != 0.0) {
-        var dot = 0.0;
-        for (var d = 0u; d < HD; d++) { dot = fma(Qs[r * HD + d], KVs[j * KS + d], dot); }
-        s = dot;
-      }
-      Ss[r * BC + j] = s;
+      let seen = rowOk && kk <= qpos && kk < kEnd && Ms[j] != 0.0;
+      Ss[r * BC + j] = select(NEG, dots[c], seen);
     }
     workgroupBarrier(); // scores done, the K tile is free
     for (var e = t; e < BC * HD; e += WG) {
