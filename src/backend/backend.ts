@@ -96,6 +96,18 @@ export interface MambaBlockStepInputs {
   ssmStateOut?: Tensor;
 }
 
+/**
+ * Causal grouped-query attention (ops/attention.ts states the contract). The query heads that
+ * share KV head j are j·G … j·G + G − 1 (HF's repeat_kv).
+ */
+export interface AttentionInputs {
+  q: Tensor; // (B, Lq, H, hd), the q projection's own layout
+  k: Tensor; // (B, Hkv, cap, hd): keys [0, keyLength) are used, the rest is unfilled capacity
+  v: Tensor; // (B, Hkv, cap, hd)
+  keyLength: number; // Lk >= Lq; query i sits at position Lk − Lq + i
+  keyMask: Tensor | null; // (B, Lk) f32: 1 = real token, 0 = padding
+}
+
 /** Gradients of the selective scan's inputs (null where the input was absent). */
 export interface ScanGradients {
   du: Tensor;
@@ -146,6 +158,8 @@ export interface Backend {
   concat(xs: Tensor[], axis: number): Tensor;
   /** Permutes axes (a copy). */
   transpose(x: Tensor, perm: readonly number[]): Tensor;
+  /** In place: dst[..., start:start+src.shape[axis], ...] = src (same rank, other axes equal). */
+  writeSlice(dst: Tensor, src: Tensor, axis: number, start: number): void;
 
   // ---- reductions (last axis)
   sumLastAxis(x: Tensor): Tensor;
@@ -200,6 +214,8 @@ export interface Backend {
    * of its last state.
    */
   selectiveScanBackward?(i: ScanInputs, o: ScanOptions, gOut: Tensor, gLast: Tensor | null): ScanGradients;
+  /** Causal GQA, softmax(q·kᵀ/√hd + mask)·v per head → (B, Lq, H, hd); see AttentionInputs. */
+  attention(i: AttentionInputs): Tensor;
   /** One recurrent step: returns y (B, D) and the new state (B, D, N). */
   selectiveStateUpdate(i: StateUpdateInputs, o: ScanOptions): { out: Tensor; state: Tensor };
   /**

@@ -1,19 +1,22 @@
 /**
  * Causal grouped-query self-attention as Jamba's (HF `JambaAttention`): q/k/v/o projections without
  * bias, no positional encoding at all, scores scaled by 1/sqrt(head_dim), a full causal mask,
- * softmax over the keys in float32.
+ * softmax over the keys in float32 — one fused op, scaledDotProductAttention (ops/attention.ts).
  *
- * GQA without repeating K and V: the G = heads/kvHeads query heads that share a KV head are
- * stacked along the query axis, so one batched matmul over (batch · kvHeads) serves the group.
- * HF's repeat_kv gives query head h the KV head floor(h / G), i.e. query heads are grouped
- * consecutively per KV head — the (kvHeads, G) split of the head axis below.
+ * Queries stay in the projection's layout (B, L, heads, hd); keys and values go to (B, kvHeads, L,
+ * hd), the KV cache's layout. Query head h uses KV head floor(h / G), G = heads / kvHeads, as HF's
+ * repeat_kv, without repeating K and V.
  */
-import { add, affine, concat, matmul, reshape, scale, softmax, tensor, transpose } from '../ops/index.js';
-import { expectShape } from '../ops/check.js';
+import { reshape, scaledDotProductAttention, transpose, writeSlice, zeros } from '../ops/index.js';
 import type { DeviceName } from '../backend/registry.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { keep } from '../tensor/memory.js';
+import { ArgumentError } from '../errors.js';
+import { formatShape } from '../tensor/shape.js';
 import { Linear } from './layers.js';
 import { Module } from './module.js';
+
+export { causalMask } from '../ops/attention.js';
 
 export interface AttentionDims {
   hiddenSize: number;
@@ -23,21 +26,71 @@ export interface AttentionDims {
 }
 
 /**
- * (L, Lk) additive mask for L new queries after Lk − L cached keys: 0 where the key's position is at
- * most the query's, a large negative number elsewhere. Finite (not -Infinity) so that no backend
- * has to handle inf − inf; exp of it underflows to exactly 0.
+ * The keys and values of the tokens seen so far, for one attention layer: buffers k and v of
+ * (B, kvHeads, capacity, headDim) whose first `length` positions are filled. New tokens are
+ * written in place, so a decode step writes one token instead of copying the whole cache; when
+ * the capacity runs out it doubles (one copy of the filled part), so the copies over a whole
+ * generation stay linear in its length. The buffers belong to the cache, outside every tidy
+ * scope, until dispose().
  */
-export function causalMask(L: number, device: DeviceName, Lk = L): Tensor {
-  const past = Lk - L;
-  const m = new Float32Array(L * Lk);
-  for (let q = 0; q < L; q++) for (let k = past + q + 1; k < Lk; k++) m[q * Lk + k] = -1e30;
-  return tensor(m, [L, Lk], { device });
-}
-
-/** Keys and values of the tokens seen so far, (B·kvHeads, T, headDim) each. */
-export interface KvCache {
+export class KvCache {
   k: Tensor;
   v: Tensor;
+  length = 0;
+
+  constructor(
+    readonly batch: number,
+    readonly kvHeads: number,
+    readonly headDim: number,
+    readonly device: DeviceName,
+    capacity = 16,
+  ) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new ArgumentError(`KvCache: capacity must be a positive integer, got ${capacity}`);
+    this.k = keep(zeros([batch, kvHeads, capacity, headDim], { device }));
+    this.v = keep(zeros([batch, kvHeads, capacity, headDim], { device }));
+  }
+
+  /** Positions the buffers hold before they must grow. */
+  get capacity(): number {
+    return this.k.shape[2]!;
+  }
+
+  /** Appends the keys and values of new tokens, (B, kvHeads, L, headDim) each. */
+  append(k: Tensor, v: Tensor): void {
+    const want = [this.batch, this.kvHeads, -1, this.headDim];
+    for (const [name, t] of [['k', k], ['v', v]] as const) {
+      if (t.rank !== 4 || want.some((d, i) => d !== -1 && d !== t.shape[i])) {
+        throw new ArgumentError(`KvCache.append: ${name} must be (${this.batch}, ${this.kvHeads}, L, ${this.headDim}), got ${formatShape(t.shape)}`);
+      }
+    }
+    const L = k.shape[2]!;
+    if (v.shape[2] !== L) throw new ArgumentError(`KvCache.append: k has ${L} positions, v ${v.shape[2]}`);
+    if (this.length + L > this.capacity) this.grow(Math.max(2 * this.capacity, this.length + L));
+    writeSlice(this.k, k, 2, this.length);
+    writeSlice(this.v, v, 2, this.length);
+    this.length += L;
+  }
+
+  private grow(capacity: number): void {
+    const move = (old: Tensor) => {
+      const t = keep(zeros([this.batch, this.kvHeads, capacity, this.headDim], { device: this.device }));
+      writeSlice(t, old, 2, 0);
+      old.dispose();
+      return t;
+    };
+    this.k = move(this.k);
+    this.v = move(this.v);
+  }
+
+  dispose(): void {
+    this.k.dispose();
+    this.v.dispose();
+  }
+}
+
+/** A first capacity for a prompt of L tokens: room for it and for as many generated tokens again. */
+function initialCapacity(L: number): number {
+  return Math.max(16, 2 ** Math.ceil(Math.log2(2 * L)));
 }
 
 export class CausalSelfAttention extends Module {
@@ -56,38 +109,31 @@ export class CausalSelfAttention extends Module {
   }
 
   /**
-   * x (B, L, H) → (B, L, H). With `past` (the keys and values of earlier tokens; null at a
-   * sequence start) the new tokens also attend to them and the grown cache is returned.
-   * `keyMask` (B, Lk), 1 = a real key, 0 = padding (HF's attention_mask over past and new keys):
-   * padded keys are not attended to. Callers wrap this in tidy().
+   * x (B, L, H) → (B, L, H). With `past` (the cache of earlier tokens, or null at a sequence start)
+   * the new tokens also attend to the cached ones and are appended to it in place; the cache
+   * (`past` itself, or a new one) is returned. `keyMask` (B, Lk), Lk = cached + L tokens: 1 for
+   * a real token, 0 for padding (see ops/attention.ts). Callers wrap this in tidy().
    */
   forward(x: Tensor, past?: undefined, keyMask?: Tensor): Tensor;
   forward(x: Tensor, past: KvCache | null, keyMask?: Tensor): { out: Tensor; kv: KvCache };
   forward(x: Tensor, past?: KvCache | null, keyMask?: Tensor): Tensor | { out: Tensor; kv: KvCache } {
     const [B, L] = x.shape as [number, number, number];
     const { numHeads: nq, numKvHeads: nkv, headDim: hd } = this.dims;
-    const G = nq / nkv;
-    // (B, L, kv, G, hd) → (B, kv, G, L, hd) → (B·kv, G·L, hd): a group's query heads stacked.
-    const q = reshape(transpose(reshape(this.q_proj.forward(x), [B, L, nkv, G, hd]), [0, 2, 3, 1, 4]), [B * nkv, G * L, hd]);
-    // (B, L, kv, hd) → (B, kv, L, hd) → (B·kv, L, hd)
-    const kv = (p: Linear) => reshape(transpose(reshape(p.forward(x), [B, L, nkv, hd]), [0, 2, 1, 3]), [B * nkv, L, hd]);
-    const k = past ? concat([past.k, kv(this.k_proj)], 1) : kv(this.k_proj); // (B·kv, Lk, hd)
-    const v = past ? concat([past.v, kv(this.v_proj)], 1) : kv(this.v_proj);
-    const Lk = k.shape[1]!;
-    const scores = scale(matmul(q, k, { transB: true }), 1 / Math.sqrt(hd)); // (B·kv, G·L, Lk)
-    // Every stacked head sees the same (L, Lk) mask: view as (B·kv, G, L, Lk) to broadcast it.
-    let masked = add(reshape(scores, [B * nkv, G, L, Lk]), causalMask(L, x.device as DeviceName, Lk));
-    if (keyMask) {
-      expectShape('CausalSelfAttention', 'keyMask (B, Lk)', keyMask, [B, Lk]);
-      // 1 → 0, 0 → -1e30, added per sequence to every head and query: (B, 1, 1, 1, Lk).
-      const padding = reshape(affine(keyMask, 1e30, -1e30), [B, 1, 1, 1, Lk]);
-      masked = reshape(add(reshape(masked, [B, nkv, G, L, Lk]), padding), [B * nkv, G, L, Lk]);
+    const q = reshape(this.q_proj.forward(x), [B, L, nq, hd]);
+    // (B, L, kv, hd) → (B, kv, L, hd)
+    const kv = (p: Linear) => transpose(reshape(p.forward(x), [B, L, nkv, hd]), [0, 2, 1, 3]);
+    const k = kv(this.k_proj);
+    const v = kv(this.v_proj);
+    let ctx: Tensor; // (B, L, heads, hd)
+    let cache: KvCache | null = null;
+    if (past === undefined) {
+      ctx = scaledDotProductAttention(q, k, v, { keyMask: keyMask ?? null });
+    } else {
+      cache = past ?? new KvCache(B, nkv, hd, x.device as DeviceName, initialCapacity(L));
+      cache.append(k, v);
+      ctx = scaledDotProductAttention(q, cache.k, cache.v, { keyLength: cache.length, keyMask: keyMask ?? null });
     }
-    const probs = reshape(softmax(masked), [B * nkv, G * L, Lk]);
-    const ctx = matmul(probs, v); // (B·kv, G·L, hd)
-    // back to (B, L, kv, G, hd) = (B, L, heads·hd), head h = kv·G + g as HF's layout
-    const merged = reshape(transpose(reshape(ctx, [B, nkv, G, L, hd]), [0, 3, 1, 2, 4]), [B, L, nq * hd]);
-    const out = this.o_proj.forward(merged);
-    return past === undefined ? out : { out, kv: { k, v } };
+    const out = this.o_proj.forward(reshape(ctx, [B, L, nq * hd]));
+    return cache ? { out, kv: cache } : out;
   }
 }

@@ -11,3 +11,4 @@ export * from './random.js';
 export * from './mamba-step.js';
 export * from './loss.js';
 export * from './rows.js';
+export * from './attention.js';

@@ -3,7 +3,7 @@ import { ArgumentError } from '../errors.js';
 import { formatShape, normAxis, sizeOf, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { sameBackend } from './check.js';
-import { record, shouldRecord } from '../autograd/tape.js';
+import { noBackwardYet, record, shouldRecord } from '../autograd/tape.js';
 import { zeros } from './create.js';
 import type { DeviceName } from '../backend/registry.js';
 
@@ -91,4 +91,24 @@ export function transpose(x: Tensor, perm: readonly number[]): Tensor {
     record('transpose', [x], [y], ([g]) => [transpose(g!, inverse)]);
   }
   return y;
+}
+
+/**
+ * In place: dst[..., start:start+n, ...] = src along `axis` (n = src.shape[axis]); every other
+ * axis must match. For buffers filled step by step (a KV cache); it has no backward, so it refuses
+ * inputs that require gradients.
+ */
+export function writeSlice(dst: Tensor, src: Tensor, axis: number, start: number): void {
+  sameBackend('writeSlice', dst, src);
+  const a = normAxis(axis, dst.rank, 'writeSlice');
+  const n = src.shape[a];
+  if (src.rank !== dst.rank || src.dtype !== dst.dtype || src.shape.some((d, i) => i !== a && d !== dst.shape[i])) {
+    throw new ArgumentError(`writeSlice: src ${formatShape(src.shape)} (${src.dtype}) does not fit dst ${formatShape(dst.shape)} (${dst.dtype}) along axis ${a}`);
+  }
+  if (!Number.isInteger(start) || start < 0 || start + n! > dst.shape[a]!) {
+    throw new ArgumentError(`writeSlice: [${start}, ${start + n!}) is outside axis ${a} of dst ${formatShape(dst.shape)}`);
+  }
+  if (dst.ref === src.ref) throw new ArgumentError('writeSlice: src and dst must not share storage');
+  noBackwardYet('writeSlice', dst, src);
+  if (src.size) dst.backend.writeSlice(dst, src, a, start);
 }

@@ -3,6 +3,7 @@
  * backend is tested against, and the fallback where WebGPU is absent.
  */
 import type {
+  AttentionInputs,
   Backend,
   BinaryOp,
   ConvOptions,
@@ -27,6 +28,7 @@ import { selectiveScanChunked } from './scan-chunked.js';
 import { selectiveStateUpdateKernel } from './state-update.js';
 import { selectiveScanBackward } from './scan-backward.js';
 import { causalConv1dBackwardKernel } from './conv-backward.js';
+import { attentionKernel } from './attention.js';
 import { crossEntropyRows, crossEntropyRowsBackward, embeddingBackwardKernel } from './loss.js';
 
 class CpuStorage implements Storage {
@@ -179,6 +181,16 @@ export class CpuBackend implements Backend {
     return t;
   }
 
+  writeSlice(dst: Tensor, src: Tensor, axis: number, start: number): void {
+    // Viewing both as (outer, dim, inner) around `axis`: each outer block is one contiguous run.
+    const inner = src.shape.slice(axis + 1).reduce((p, q) => p * q, 1);
+    const outer = src.shape.slice(0, axis).reduce((p, q) => p * q, 1);
+    const run = src.shape[axis]! * inner;
+    const d = this.any(dst);
+    const s = this.any(src);
+    for (let o = 0; o < outer; o++) d.set(s.subarray(o * run, (o + 1) * run), (o * dst.shape[axis]! + start) * inner);
+  }
+
   // ---- reductions
   private rows(x: Tensor): { n: number; lead: number[] } {
     return { n: x.shape[x.rank - 1]!, lead: x.shape.slice(0, -1) };
@@ -298,6 +310,14 @@ export class CpuBackend implements Backend {
       ddeltaBias: i.deltaBias ? t(g.dbias, i.deltaBias) : null,
       dInitialState: i.initialState ? t(g.dh0, i.initialState) : null,
     };
+  }
+  attention(i: AttentionInputs): Tensor {
+    const [B, Lq, H, hd] = i.q.shape as [number, number, number, number];
+    const [, Hkv, cap] = i.k.shape as [number, number, number, number];
+    const { t, d } = this.makeF(i.q.shape);
+    const dims = { B, Lq, H, Hkv, hd, cap, Lk: i.keyLength };
+    attentionKernel(this.arr(i.q), this.arr(i.k), this.arr(i.v), i.keyMask ? this.arr(i.keyMask) : null, dims, d);
+    return t;
   }
   selectiveStateUpdate(i: StateUpdateInputs, o: ScanOptions): { out: Tensor; state: Tensor } {
     const [batch, dim, N] = i.state.shape as [number, number, number];

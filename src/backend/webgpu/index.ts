@@ -3,6 +3,7 @@
  * work, submitted when values are read back (see context.ts). Shapes were checked by the ops layer.
  */
 import type {
+  AttentionInputs,
   Backend,
   BinaryOp,
   ConvOptions,
@@ -45,6 +46,7 @@ import {
   X_PROJ_PER_GROUP,
 } from './kernels/mamba-step.js';
 import { GEMV4_MAX_ROWS, gemv4PerGroup, linear4Kernel, linearResidual4Kernel, normLinear4Kernel } from './kernels/gemv4.js';
+import { DECODE_WG, decodeAttentionKernel, decodeCombineKernel, decodeTile, flashAttentionKernel, flashTiles } from './kernels/attention.js';
 import { SCAN_WG, scanCarryKernel, scanChunkStateKernel, scanOutputKernel, stateUpdateKernel } from './kernels/scan.js';
 import {
   scanBackwardLayout,
@@ -251,6 +253,12 @@ export class WebGpuBackend implements Backend {
   transpose(x: Tensor, perm: readonly number[]): Tensor {
     const st = stridesOf(x.shape);
     return this.copyStrided(x, perm.map((p) => x.shape[p]!), perm.map((p) => st[p]!), 0);
+  }
+
+  writeSlice(dst: Tensor, src: Tensor, axis: number, start: number): void {
+    const ds = stridesOf(dst.shape);
+    const u = new Uniforms(112).u32(src.size, src.rank, 0, start * ds[axis]!).u32(...vec8(src.shape)).u32(...vec8(stridesOf(src.shape))).u32(...vec8(ds));
+    this.run1d(stridedCopyKernel, [this.buf(src), this.buf(dst)], u, src.size);
   }
 
   // ---- rows
@@ -535,6 +543,48 @@ export class WebGpuBackend implements Backend {
       dInitialState = null;
     }
     return { du, ddelta, dA, dB, dC, dD, dz, ddeltaBias, dInitialState };
+  }
+
+  /**
+   * Fused attention (kernels/attention.ts): the split-K decode kernel for one query, the flash
+   * kernel otherwise (or when the group's queries do not fit the decode kernel's workgroup memory).
+   */
+  attention(i: AttentionInputs): Tensor {
+    const [B, Lq, H, hd] = i.q.shape as [number, number, number, number];
+    const [, Hkv, cap] = i.k.shape as [number, number, number, number];
+    const G = H / Hkv;
+    const Lk = i.keyLength;
+    const out = this.make(i.q.shape);
+    const { maxComputeWorkgroupStorageSize: smem, maxComputeInvocationsPerWorkgroup: maxThreads } = this.device.limits;
+    const scale = 1 / Math.sqrt(hd);
+    const hasMask = i.keyMask ? 1 : 0;
+    const T = Lq === 1 ? decodeTile(hd, G, smem) : null;
+    if (T !== null && B * Hkv <= 65535) {
+      // Enough splits that a step fills the GPU (about 512 workgroups), each a whole number of tiles.
+      const want = Math.min(Math.ceil(Lk / T), Math.max(1, Math.ceil(512 / (B * Hkv))));
+      const chunk = Math.ceil(Lk / want / T) * T;
+      const nSplit = Math.ceil(Lk / chunk);
+      const acc = this.ctx.buffer(B * H * nSplit * hd * 4, 'attention decode partial sums');
+      const ml = this.ctx.buffer(B * H * nSplit * 2 * 4, 'attention decode partial maxima');
+      const u = new Uniforms(32).u32(H, Hkv, cap, Lk, chunk, nSplit, hasMask).f32(scale);
+      this.ctx.dispatch(decodeAttentionKernel(hd, G, T), [this.buf(i.q), this.buf(i.k), this.buf(i.v), this.buf(i.keyMask), acc, ml], u.buffer, [nSplit, B * Hkv]);
+      const n = B * H * hd;
+      this.ctx.dispatch(decodeCombineKernel, [acc, ml, this.buf(out)], new Uniforms(12).u32(B * H, hd, nSplit).buffer, [Math.ceil(n / DECODE_WG)]);
+      this.ctx.release(acc);
+      this.ctx.release(ml);
+      return out;
+    }
+    const tiles = flashTiles(hd, smem, maxThreads);
+    if (!tiles) {
+      throw new UnsupportedError(`webgpu: attention with head_dim ${hd} does not fit this adapter's ${smem} bytes of workgroup memory; use the CPU`);
+    }
+    const rowTiles = Math.ceil((Lq * G) / tiles.BR);
+    if (rowTiles > 65535 || B * Hkv > 65535) {
+      throw new UnsupportedError(`webgpu: attention over ${Lq} queries × ${G} heads per KV head and ${B * Hkv} (batch · KV heads) exceeds the dispatch limit`);
+    }
+    const u = new Uniforms(32).u32(Lq, H, Hkv, G, cap, Lk, hasMask).f32(scale);
+    this.ctx.dispatch(flashAttentionKernel(hd, tiles), [this.buf(i.q), this.buf(i.k), this.buf(i.v), this.buf(i.keyMask), this.buf(out)], u.buffer, [rowTiles, B * Hkv]);
+    return out;
   }
 
   selectiveStateUpdate(i: StateUpdateInputs, o: ScanOptions): { out: Tensor; state: Tensor } {

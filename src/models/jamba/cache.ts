@@ -1,7 +1,8 @@
 /**
  * Jamba's decode cache (HF's HybridMambaAttentionDynamicCache, without its one-token-at-a-time
- * limitation): per attention layer the keys and values so far, growing with the context; per Mamba
- * layer the conv and SSM states, constant in size.
+ * limitation): per attention layer a KvCache (keys and values so far, written in place into
+ * buffers that grow geometrically with the context); per Mamba layer the conv and SSM states,
+ * constant in size.
  */
 import type { DecodeCache } from '../../generation/causal-lm.js';
 import type { KvCache } from '../../nn/attention.js';
@@ -42,10 +43,11 @@ export class JambaCache implements DecodeCache {
     return past.map((row, b) => [...row, ...(next ? next[b]! : ones(L))]);
   }
 
-  /** Replaces layer i's state, disposing the old one. */
+  /** Replaces layer i's state, disposing the old one (a KvCache updated in place is kept). */
   update(i: number, s: JambaLayerState): void {
     const old = this.layers[i];
-    if (old) for (const t of tensorsOf(old)) t.dispose();
+    const sameKv = old?.kind === 'attention' && s.kind === 'attention' && old.kv === s.kv;
+    if (old && !sameKv) for (const t of tensorsOf(old)) t.dispose();
     this.layers[i] = s;
   }
 
