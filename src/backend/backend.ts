@@ -146,6 +146,8 @@ export interface Backend {
   concat(xs: Tensor[], axis: number): Tensor;
   /** Permutes axes (a copy). */
   transpose(x: Tensor, perm: readonly number[]): Tensor;
+  /** Reverses the order along `axis` (a copy); its own backward. */
+  flip(x: Tensor, axis: number): Tensor;
 
   // ---- reductions (last axis)
   sumLastAxis(x: Tensor): Tensor;
@@ -172,6 +174,13 @@ export interface Backend {
     state: Tensor | null,
     o: ConvOptions,
   ): { out: Tensor; state: Tensor };
+  /**
+   * Depthwise 2-D conv, channels-last, stride 1, 'same' zero padding (K-1)/2: x (B, H, W, C),
+   * weight (C, K, K) with K odd, bias (C) | null → (B, H, W, C). See cpu/depthwise-conv2d.ts.
+   */
+  depthwiseConv2d(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor;
+  /** Optional (training): its backward from the output gradient gOut (B, H, W, C). */
+  depthwiseConv2dBackward?(x: Tensor, weight: Tensor, bias: Tensor | null, gOut: Tensor): { dx: Tensor; dw: Tensor; dbias: Tensor | null };
   /** Optional (training): per-row cross-entropy of logits (R, V) against int32 labels (R). */
   crossEntropy?(logits: Tensor, labels: Tensor, ignoreIndex: number): Tensor;
   crossEntropyBackward?(logits: Tensor, labels: Tensor, ignoreIndex: number, g: Tensor): Tensor;

@@ -27,6 +27,8 @@ import { selectiveScanChunked } from './scan-chunked.js';
 import { selectiveStateUpdateKernel } from './state-update.js';
 import { selectiveScanBackward } from './scan-backward.js';
 import { causalConv1dBackwardKernel } from './conv-backward.js';
+import { depthwiseConv2dBackwardKernel, depthwiseConv2dKernel, type Conv2dDims } from './depthwise-conv2d.js';
+import { flipKernel } from './flip.js';
 import { crossEntropyRows, crossEntropyRowsBackward, embeddingBackwardKernel } from './loss.js';
 
 class CpuStorage implements Storage {
@@ -179,6 +181,12 @@ export class CpuBackend implements Backend {
     return t;
   }
 
+  flip(x: Tensor, axis: number): Tensor {
+    const { t, d } = this.make(x.shape, x.dtype);
+    flipKernel(this.any(x), x.shape, axis, d);
+    return t;
+  }
+
   // ---- reductions
   private rows(x: Tensor): { n: number; lead: number[] } {
     return { n: x.shape[x.rank - 1]!, lead: x.shape.slice(0, -1) };
@@ -236,6 +244,19 @@ export class CpuBackend implements Backend {
       B, L, D, K, o.silu, out.d, st.d,
     );
     return { out: out.t, state: st.t };
+  }
+  private conv2dDims(x: Tensor, weight: Tensor): Conv2dDims {
+    const [B, H, W, C] = x.shape as [number, number, number, number];
+    return { B, H, W, C, K: weight.shape[1]! };
+  }
+  depthwiseConv2d(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
+    const { t, d } = this.makeF(x.shape);
+    depthwiseConv2dKernel(this.arr(x), this.arr(weight), bias ? this.arr(bias) : null, this.conv2dDims(x, weight), d);
+    return t;
+  }
+  depthwiseConv2dBackward(x: Tensor, weight: Tensor, bias: Tensor | null, gOut: Tensor) {
+    const g = depthwiseConv2dBackwardKernel(this.arr(x), this.arr(weight), this.conv2dDims(x, weight), this.arr(gOut));
+    return { dx: this.wrap(g.dx, x.shape), dw: this.wrap(g.dw, weight.shape), dbias: bias ? this.wrap(g.dbias, bias.shape) : null };
   }
   selectiveScan(i: ScanInputs, o: ScanOptions): { out: Tensor; lastState: Tensor } {
     const [batch, L, D] = i.u.shape as [number, number, number];
