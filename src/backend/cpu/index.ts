@@ -21,7 +21,7 @@ import { binaryKernel, unaryKernel } from './elementwise.js';
 import { gemmNT, transpose2d } from './matmul.js';
 import { causalConv1dKernel, embeddingKernel, rmsNormKernel } from './layers.js';
 import { argmaxRows, maxRows, softmaxRows, sumRows, topKRows } from './reduce.js';
-import { concatKernel, sliceKernel, transposeKernel } from './shape-kernels.js';
+import { concatKernel, flipKernel, sliceKernel, transposeKernel } from './shape-kernels.js';
 import { selectiveScanSequential, type ScanArrays } from './scan-reference.js';
 import { selectiveScanChunked } from './scan-chunked.js';
 import { selectiveStateUpdateKernel } from './state-update.js';
@@ -176,6 +176,11 @@ export class CpuBackend implements Backend {
   transpose(x: Tensor, perm: readonly number[]): Tensor {
     const { t, d } = this.make(perm.map((p) => x.shape[p]!), x.dtype);
     transposeKernel(this.any(x), x.shape, perm, d);
+    return t;
+  }
+  flip(x: Tensor, axis: number): Tensor {
+    const { t, d } = this.make(x.shape, x.dtype);
+    flipKernel(this.any(x), x.shape, axis, d);
     return t;
   }
 

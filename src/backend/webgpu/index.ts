@@ -25,6 +25,7 @@ import { UnsupportedError } from '../../errors.js';
 import { GpuContext, grid1d, Uniforms, type Kernel } from './context.js';
 import { affineKernel, binaryKernel, castKernel, unaryKernel } from './kernels/elementwise.js';
 import { stridedCopyKernel } from './kernels/copy.js';
+import { flipKernel } from './kernels/flip.js';
 import { GEMV_COLS, gemvKernel, GEMV_MAX_ROWS, tiledMatmulKernel } from './kernels/matmul.js';
 import { crossEntropyBackwardKernel, crossEntropyKernel, ARGMAX_CHUNK, argmaxFinalKernel, argmaxPartialKernel, argmaxKernel, rmsNormKernel, rowMaxKernel, rowSumKernel, softmaxKernel, topKKernel } from './kernels/rows.js';
 import { causalConvKernel, embeddingKernel } from './kernels/layers.js';
@@ -244,6 +245,14 @@ export class WebGpuBackend implements Backend {
   transpose(x: Tensor, perm: readonly number[]): Tensor {
     const st = stridesOf(x.shape);
     return this.copyStrided(x, perm.map((p) => x.shape[p]!), perm.map((p) => st[p]!), 0);
+  }
+  flip(x: Tensor, axis: number): Tensor {
+    if (isHalf(x.dtype)) throw new Error(`webgpu: ${x.dtype} weights cannot be flipped`);
+    const y = this.make(x.shape, x.dtype);
+    const dim = x.shape[axis]!;
+    const inner = sizeOf(x.shape.slice(axis + 1));
+    if (y.size) this.run1d(flipKernel, [this.buf(x), this.buf(y)], new Uniforms(12).u32(y.size, dim, inner), y.size);
+    return y;
   }
 
   // ---- rows
