@@ -35,3 +35,5 @@ export { CharCorpus, sampleWindows } from './train/char-data.js';
 export { SGD } from './train/sgd.js';
 export { warmupCosine, type WarmupCosine } from './train/schedule.js';
 export { saveCheckpoint, loadCheckpoint, type TrainerState } from './train/checkpoint.js';
+
+export * as mambamixer from './models/mambamixer/index.js';

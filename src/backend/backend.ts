@@ -146,7 +146,7 @@ export interface Backend {
   concat(xs: Tensor[], axis: number): Tensor;
   /** Permutes axes (a copy). */
   transpose(x: Tensor, perm: readonly number[]): Tensor;
-  /** Reverses the order along `axis` (a copy); its own backward. */
+  /** Reverses the order along `axis` (a copy): y[..., i, ...] = x[..., n-1-i, ...]. */
   flip(x: Tensor, axis: number): Tensor;
 
   // ---- reductions (last axis)

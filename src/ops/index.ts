@@ -10,5 +10,4 @@ export * from './scan.js';
 export * from './random.js';
 export * from './mamba-step.js';
 export * from './loss.js';
-export * from './flip.js';
 export * from './conv2d.js';

@@ -92,3 +92,12 @@ export function transpose(x: Tensor, perm: readonly number[]): Tensor {
   }
   return y;
 }
+
+/** Reverses the order along `axis` (a copy): y[..., i, ...] = x[..., n-1-i, ...]. Its own inverse. */
+export function flip(x: Tensor, axis: number): Tensor {
+  sameBackend('flip', x);
+  const a = normAxis(axis, x.rank, 'flip');
+  const y = x.backend.flip(x, a);
+  if (shouldRecord(x)) record('flip', [x], [y], ([g]) => [flip(g!, a)]);
+  return y;
+}

@@ -21,14 +21,13 @@ import { binaryKernel, unaryKernel } from './elementwise.js';
 import { gemmNT, transpose2d } from './matmul.js';
 import { causalConv1dKernel, embeddingKernel, rmsNormKernel } from './layers.js';
 import { argmaxRows, maxRows, softmaxRows, sumRows, topKRows } from './reduce.js';
-import { concatKernel, sliceKernel, transposeKernel } from './shape-kernels.js';
+import { concatKernel, flipKernel, sliceKernel, transposeKernel } from './shape-kernels.js';
 import { selectiveScanSequential, type ScanArrays } from './scan-reference.js';
 import { selectiveScanChunked } from './scan-chunked.js';
 import { selectiveStateUpdateKernel } from './state-update.js';
 import { selectiveScanBackward } from './scan-backward.js';
 import { causalConv1dBackwardKernel } from './conv-backward.js';
 import { depthwiseConv2dBackwardKernel, depthwiseConv2dKernel, type Conv2dDims } from './depthwise-conv2d.js';
-import { flipKernel } from './flip.js';
 import { crossEntropyRows, crossEntropyRowsBackward, embeddingBackwardKernel } from './loss.js';
 
 class CpuStorage implements Storage {
@@ -180,7 +179,6 @@ export class CpuBackend implements Backend {
     transposeKernel(this.any(x), x.shape, perm, d);
     return t;
   }
-
   flip(x: Tensor, axis: number): Tensor {
     const { t, d } = this.make(x.shape, x.dtype);
     flipKernel(this.any(x), x.shape, axis, d);

@@ -250,9 +250,9 @@ export class WebGpuBackend implements Backend {
   flip(x: Tensor, axis: number): Tensor {
     if (isHalf(x.dtype)) throw new Error(`webgpu: ${x.dtype} weights cannot be flipped`);
     const y = this.make(x.shape, x.dtype);
+    const dim = x.shape[axis]!;
     const inner = sizeOf(x.shape.slice(axis + 1));
-    const u = new Uniforms(12).u32(y.size, x.shape[axis]!, inner);
-    if (y.size) this.run1d(flipKernel(x.dtype === 'i32' ? 'i32' : 'f32'), [this.buf(x), this.buf(y)], u, y.size);
+    if (y.size) this.run1d(flipKernel, [this.buf(x), this.buf(y)], new Uniforms(12).u32(y.size, dim, inner), y.size);
     return y;
   }
 
