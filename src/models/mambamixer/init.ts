@@ -29,8 +29,8 @@ export function initSelectiveMixer(m: SelectiveMixer, rng: RandomSource, o: { de
   uniformFanIn(m.in_proj.weight, D, rng, device);
   zero(m.in_proj.bias);
   for (const b of m.branches) {
-    uniformFanIn(b.conv1d.weight, K, rng, device);
-    if (b.conv1d.bias) uniformFanIn(b.conv1d.bias, K, rng, device);
+    if (b.conv1d) uniformFanIn(b.conv1d.weight, K, rng, device);
+    if (b.conv1d?.bias) uniformFanIn(b.conv1d.bias, K, rng, device);
     uniformFanIn(b.x_proj.weight, E, rng, device);
     const std = R ** -0.5;
     b.dt_proj.weight.set(randomUniform(b.dt_proj.weight.shape, -std, std, rng, { device }));

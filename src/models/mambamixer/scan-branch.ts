@@ -22,7 +22,7 @@ export interface ScanBranchDims {
   innerSize: number;
   /** N: SSM state size per channel. */
   stateSize: number;
-  /** K: causal conv width. */
+  /** K: causal conv width; 0 = no conv, the input is already convolved and activated (ViM2's 2-D conv). */
   convKernel: number;
   /** R: rank of Δ's projection. */
   dtRank: number;
@@ -30,7 +30,7 @@ export interface ScanBranchDims {
 }
 
 export class SelectiveScanBranch extends Module {
-  readonly conv1d: CausalConv1d;
+  readonly conv1d: CausalConv1d | null;
   readonly x_proj: Linear;
   readonly dt_proj: Linear;
   readonly A_log: Parameter;
@@ -39,7 +39,7 @@ export class SelectiveScanBranch extends Module {
   constructor(readonly dims: ScanBranchDims) {
     super();
     const { innerSize: E, stateSize: N, convKernel: K, dtRank: R } = dims;
-    this.conv1d = this.child('conv1d', new CausalConv1d(E, K, dims.useConvBias));
+    this.conv1d = K > 0 ? this.child('conv1d', new CausalConv1d(E, K, dims.useConvBias)) : null;
     this.x_proj = this.child('x_proj', new Linear(E, R + 2 * N, false));
     this.dt_proj = this.child('dt_proj', new Linear(R, E, true));
     this.A_log = this.param('A_log', [E, N]);
@@ -50,7 +50,7 @@ export class SelectiveScanBranch extends Module {
   forward(xs: Tensor, gate: Tensor | null = null): Tensor {
     return tidy(() => {
       const { stateSize: N, dtRank: R } = this.dims;
-      const u = this.conv1d.forward(xs, null, true).out; // (B, T, E)
+      const u = this.conv1d ? this.conv1d.forward(xs, null, true).out : xs; // (B, T, E)
       const [dtLow, B, C] = split(this.x_proj.forward(u), [R, N, N]) as [Tensor, Tensor, Tensor];
       const delta = linear(dtLow, this.dt_proj.weight.value); // (B, T, E); bias added in the scan
       const A = neg(exp(this.A_log.value)); // (E, N)

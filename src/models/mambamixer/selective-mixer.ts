@@ -67,7 +67,8 @@ export function selectiveMixerDims(o: SelectiveMixerOptions, who = 'SelectiveMix
     convBias: o.convBias ?? true,
   };
   for (const k of ['dModel', 'dState', 'dConv', 'expand', 'dtRank'] as const) {
-    if (!Number.isInteger(dims[k]) || dims[k] < 1) throw new ArgumentError(`${who}: option ${k} must be a positive integer, got ${dims[k]}`);
+    // dConv 0: branches without a causal conv (a subclass convolves in mixInput, as ViM2's 2-D conv).
+    if (!Number.isInteger(dims[k]) || dims[k] < (k === 'dConv' ? 0 : 1)) throw new ArgumentError(`${who}: option ${k} must be an integer >= ${k === 'dConv' ? 0 : 1}, got ${dims[k]}`);
   }
   return { ...dims, innerSize: dims.expand * dims.dModel };
 }
@@ -92,6 +93,11 @@ export class SelectiveMixer extends Module {
     this.out_proj = this.child('out_proj', new Linear(E, D, this.dims.bias));
   }
 
+  /** What the branches read, from in_proj's first half (B, T, E): itself here; ViM2's token mixer convolves it in 2-D. */
+  protected mixInput(xs: Tensor): Tensor {
+    return xs;
+  }
+
   /** x (B, T, D) → (B, T, D), mixing along T. */
   forward(x: Tensor): Tensor {
     if (x.rank !== 3 || x.shape[2] !== this.dims.dModel) {
@@ -99,7 +105,8 @@ export class SelectiveMixer extends Module {
     }
     return tidy(() => {
       const E = this.dims.innerSize;
-      const [xs, z] = split(this.in_proj.forward(x), [E, E]) as [Tensor, Tensor]; // (B, T, E) each
+      const [x0, z] = split(this.in_proj.forward(x), [E, E]) as [Tensor, Tensor]; // (B, T, E) each
+      const xs = this.mixInput(x0);
       let gated: Tensor;
       if (this.scans.length === 1 && this.scans[0] === FORWARD_SCAN) {
         gated = this.branches[0]!.forward(xs, z); // the gate fused into the scan
