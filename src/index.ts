@@ -12,6 +12,7 @@ export { FormatError, ArgumentError, UnsupportedError } from './errors.js';
 
 export { Module, Parameter } from './nn/module.js';
 export { Linear, Embedding, RMSNorm } from './nn/layers.js';
+export { LayerNorm } from './nn/layer-norm.js';
 export { CausalConv1d } from './nn/conv.js';
 export { MambaMixer, type MambaMixerDims, type MixerState } from './nn/mamba-mixer.js';
 
@@ -37,3 +38,8 @@ export { CharCorpus, sampleWindows } from './train/char-data.js';
 export { SGD } from './train/sgd.js';
 export { warmupCosine, type WarmupCosine } from './train/schedule.js';
 export { saveCheckpoint, loadCheckpoint, type TrainerState } from './train/checkpoint.js';
+export { loadIdxImageSet, loadMnistTest, strideSplit, type ImageSet } from './train/image-data.js';
+export { runImageTraining, type ImageTrainResult } from './train/image-trainer.js';
+export { parseImageTrainConfig, type ImageTrainConfig } from './train/image-train-config.js';
+
+export * as mambamixer from './models/mambamixer/index.js';

@@ -41,6 +41,7 @@ describe('backward rules equal finite differences (CPU)', () => {
     ['slice', (a) => ops.slice(a!, 1, 1, 2), [input([2, 4, 3], 29)]],
     ['split and concat', (a) => { const [p, q] = ops.split(a!, [1, 3], 1); return ops.concat([ops.mul(q!, q!), p!], 1); }, [input([2, 4], 30)]],
     ['transpose', (a) => ops.transpose(a!, [2, 0, 1]), [input([2, 3, 4], 31)]],
+    ['flip', (a) => ops.mul(ops.flip(a!, 1), a!), [input([2, 3, 4], 37)]],
     ['sum', (a) => ops.sum(a!), [input([3, 5], 32)]],
     // Weighted so that the gradient is not the trivial zero of Σ softmax = 1.
     ['softmax', (a, w) => ops.mul(ops.softmax(a!), w!), [input([3, 5], 35, -2, 2), input([5], 36)]],

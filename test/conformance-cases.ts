@@ -357,6 +357,23 @@ function sliceConcatCase(): KernelCase {
   };
 }
 
+/** flip along the first, a middle and the last axis of a (2, 5, 3) tensor. */
+function flipCase(): KernelCase {
+  const x = randomArray(2 * 5 * 3, 103);
+  const at = (b: number, i: number, c: number) => x[(b * 5 + i) * 3 + c]!;
+  const ref = (f: (b: number, i: number, c: number) => number) => {
+    const out: number[] = [];
+    for (let b = 0; b < 2; b++) for (let i = 0; i < 5; i++) for (let c = 0; c < 3; c++) out.push(f(b, i, c));
+    return out;
+  };
+  return {
+    name: 'flip (2, 5, 3) along axes 0, 1 and 2',
+    tol: 0,
+    run: (d) => [0, 1, 2].map((a) => ops.flip(t(x, [2, 5, 3], d), a)),
+    reference: () => [ref((b, i, c) => at(1 - b, i, c)), ref((b, i, c) => at(b, 4 - i, c)), ref((b, i, c) => at(b, i, 2 - c))],
+  };
+}
+
 /** Weights stored as bf16/f16 and unpacked inside the kernels: (x · Wᵀ) and embedding rows. */
 function halfWeightCase(dtype: 'bf16' | 'f16', M: number, K: number, N: number): KernelCase {
   const x = randomArray(M * K, 111);
@@ -456,6 +473,7 @@ export function kernelCases(): KernelCase[] {
     longArgmaxCase(),
     embeddingCase(),
     sliceConcatCase(),
+    flipCase(),
     crossEntropyCase(),
     halfWeightCase('bf16', 1, 33, 17), // gemv path, odd element count
     halfWeightCase('f16', 3, 64, 40),

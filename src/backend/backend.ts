@@ -160,6 +160,8 @@ export interface Backend {
   transpose(x: Tensor, perm: readonly number[]): Tensor;
   /** In place: dst[..., start:start+src.shape[axis], ...] = src (same rank, other axes equal). */
   writeSlice(dst: Tensor, src: Tensor, axis: number, start: number): void;
+  /** Reverses the order along `axis` (a copy): y[..., i, ...] = x[..., n-1-i, ...]. */
+  flip(x: Tensor, axis: number): Tensor;
 
   // ---- reductions (last axis)
   sumLastAxis(x: Tensor): Tensor;
@@ -192,6 +194,13 @@ export interface Backend {
    * order (deterministic).
    */
   scatterAddRows(src: Tensor, order: Tensor, offsets: Tensor): Tensor;
+  /**
+   * Depthwise 2-D conv, channels-last, stride 1, 'same' zero padding (K-1)/2: x (B, H, W, C),
+   * weight (C, K, K) with K odd, bias (C) | null → (B, H, W, C). See cpu/depthwise-conv2d.ts.
+   */
+  depthwiseConv2d(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor;
+  /** Optional (training): its backward from the output gradient gOut (B, H, W, C). */
+  depthwiseConv2dBackward?(x: Tensor, weight: Tensor, bias: Tensor | null, gOut: Tensor): { dx: Tensor; dw: Tensor; dbias: Tensor | null };
   /** Optional (training): per-row cross-entropy of logits (R, V) against int32 labels (R). */
   crossEntropy?(logits: Tensor, labels: Tensor, ignoreIndex: number): Tensor;
   crossEntropyBackward?(logits: Tensor, labels: Tensor, ignoreIndex: number, g: Tensor): Tensor;

@@ -8,6 +8,7 @@ import { describeModel } from '../models/describe.js';
 import { JambaConfig } from '../models/jamba/config.js';
 import { jambaFootprint } from '../models/jamba/footprint.js';
 import { intOption } from './options.js';
+import { describeVim2 } from '../models/mambamixer/vim2-describe.js';
 
 interface InfoFlags {
   model: string;
@@ -38,14 +39,31 @@ export function registerInfo(program: Command): void {
   program
     .command('info')
     .description(
-      'Describe a model: architecture, parameters (total and active per token), layer layout, memory of the weights and of the decode state. Jamba models are described from config.json alone (a folder or a bare config.json).',
+      'Describe a model: architecture, parameters (total and active per token), layer layout, memory of the weights and of the decode state. Jamba and ViM2 models are described from config.json alone (a folder or a bare config.json).',
     )
-    .requiredOption('-m, --model <path>', 'HuggingFace model folder, or a config.json (Jamba)')
+    .requiredOption('-m, --model <path>', 'HuggingFace model folder, or a config.json (Jamba, ViM2)')
     .option('--context <tokens>', 'context length for the decode-state memory of attention layers', intOption('--context', 1), 262144)
     .option('--kv-bytes <n>', 'bytes per KV-cache value (2 = 16-bit)', intOption('--kv-bytes', 1), 2)
     .option('--json', 'print JSON instead of text', false)
     .action(async (flags: InfoFlags) => {
       const { raw, source } = await configAt(flags.model);
+      if (raw['model_type'] === 'vim2') {
+        const d = describeVim2(raw, source);
+        const n = (x: number) => `${x.toLocaleString('en-US')} (${(x / 1e6).toFixed(2)}M)`;
+        process.stdout.write(flags.json ? `${JSON.stringify(d, null, 2)}\n` : `${[
+          `model:            ${flags.model}`,
+          'architecture:     Vim2ForImageClassification (model_type "vim2")',
+          `parameters:       ${n(d.parameters)}`,
+          `token grids:      ${d.grids.map((g) => `${g}×${g}`).join(', ')}`,
+          `token mixers:     ${n(d.byKind.tokenMixers)}`,
+          `channel mixers:   ${n(d.byKind.channelMixers)}`,
+          `averages:         ${d.byKind.weightedAverages}`,
+          `other:            ${n(d.byKind.other)} (stem, merging, norms, head)`,
+          ...Object.entries(d.parts).map(([k, v]) => `  ${k.padEnd(16)}${n(v)}`),
+          ...(d.unknownConfigFields.length ? [`ignored config fields: ${d.unknownConfigFields.join(', ')}`] : []),
+        ].join('\n')}\n`);
+        return;
+      }
       if (raw['model_type'] === 'jamba') {
         const c = JambaConfig.fromJSON(raw, source);
         const fp = jambaFootprint(c, flags.context, flags.kvBytes);

@@ -5,6 +5,7 @@ import { FormatError } from '../errors.js';
 import { readText } from '../io/platform.js';
 import { parseTrainConfig } from '../train/train-config.js';
 import { runTraining } from '../train/trainer.js';
+import { trainImageClassifier } from './train-image.js';
 
 export function registerTrain(program: Command): void {
   program
@@ -21,6 +22,7 @@ export function registerTrain(program: Command): void {
       } catch (e) {
         throw new FormatError(flags.config, `not valid JSON: ${(e as Error).message}`);
       }
+      if ((raw as { task?: unknown } | null)?.task === 'image-classification') return trainImageClassifier(raw, flags);
       const config = parseTrainConfig(raw, flags.config);
       const bar = flags.quiet
         ? null

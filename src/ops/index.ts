@@ -12,3 +12,4 @@ export * from './mamba-step.js';
 export * from './loss.js';
 export * from './rows.js';
 export * from './attention.js';
+export * from './conv2d.js';

@@ -112,3 +112,12 @@ export function writeSlice(dst: Tensor, src: Tensor, axis: number, start: number
   noBackwardYet('writeSlice', dst, src);
   if (src.size) dst.backend.writeSlice(dst, src, a, start);
 }
+
+/** Reverses the order along `axis` (a copy): y[..., i, ...] = x[..., n-1-i, ...]. Its own inverse. */
+export function flip(x: Tensor, axis: number): Tensor {
+  sameBackend('flip', x);
+  const a = normAxis(axis, x.rank, 'flip');
+  const y = x.backend.flip(x, a);
+  if (shouldRecord(x)) record('flip', [x], [y], ([g]) => [flip(g!, a)]);
+  return y;
+}

@@ -22,13 +22,14 @@ import { binaryKernel, unaryKernel } from './elementwise.js';
 import { gemmNT, transpose2d } from './matmul.js';
 import { causalConv1dKernel, embeddingKernel, rmsNormKernel } from './layers.js';
 import { argmaxRows, maxRows, softmaxRows, sumRows, topKRows } from './reduce.js';
-import { concatKernel, scatterAddRowsKernel, sliceKernel, transposeKernel } from './shape-kernels.js';
+import { concatKernel, flipKernel, scatterAddRowsKernel, sliceKernel, transposeKernel } from './shape-kernels.js';
 import { selectiveScanSequential, type ScanArrays } from './scan-reference.js';
 import { selectiveScanChunked } from './scan-chunked.js';
 import { selectiveStateUpdateKernel } from './state-update.js';
 import { selectiveScanBackward } from './scan-backward.js';
 import { causalConv1dBackwardKernel } from './conv-backward.js';
 import { attentionKernel } from './attention.js';
+import { depthwiseConv2dBackwardKernel, depthwiseConv2dKernel, type Conv2dDims } from './depthwise-conv2d.js';
 import { crossEntropyRows, crossEntropyRowsBackward, embeddingBackwardKernel } from './loss.js';
 
 class CpuStorage implements Storage {
@@ -180,6 +181,11 @@ export class CpuBackend implements Backend {
     transposeKernel(this.any(x), x.shape, perm, d);
     return t;
   }
+  flip(x: Tensor, axis: number): Tensor {
+    const { t, d } = this.make(x.shape, x.dtype);
+    flipKernel(this.any(x), x.shape, axis, d);
+    return t;
+  }
 
   writeSlice(dst: Tensor, src: Tensor, axis: number, start: number): void {
     // Viewing both as (outer, dim, inner) around `axis`: each outer block is one contiguous run.
@@ -254,6 +260,19 @@ export class CpuBackend implements Backend {
       B, L, D, K, o.silu, out.d, st.d,
     );
     return { out: out.t, state: st.t };
+  }
+  private conv2dDims(x: Tensor, weight: Tensor): Conv2dDims {
+    const [B, H, W, C] = x.shape as [number, number, number, number];
+    return { B, H, W, C, K: weight.shape[1]! };
+  }
+  depthwiseConv2d(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
+    const { t, d } = this.makeF(x.shape);
+    depthwiseConv2dKernel(this.arr(x), this.arr(weight), bias ? this.arr(bias) : null, this.conv2dDims(x, weight), d);
+    return t;
+  }
+  depthwiseConv2dBackward(x: Tensor, weight: Tensor, bias: Tensor | null, gOut: Tensor) {
+    const g = depthwiseConv2dBackwardKernel(this.arr(x), this.arr(weight), this.conv2dDims(x, weight), this.arr(gOut));
+    return { dx: this.wrap(g.dx, x.shape), dw: this.wrap(g.dw, weight.shape), dbias: bias ? this.wrap(g.dbias, bias.shape) : null };
   }
   selectiveScan(i: ScanInputs, o: ScanOptions): { out: Tensor; lastState: Tensor } {
     const [batch, L, D] = i.u.shape as [number, number, number];

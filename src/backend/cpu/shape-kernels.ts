@@ -54,3 +54,16 @@ export function scatterAddRowsKernel(src: Float32Array, order: Int32Array, offse
     }
   }
 }
+
+/** Viewing x as (outer, dim, inner) around `axis`: out[o, i, :] = x[o, dim-1-i, :]. */
+export function flipKernel(x: DataArray, shape: Shape, axis: number, out: DataArray): void {
+  const dim = shape[axis]!;
+  const inner = shape.slice(axis + 1).reduce((p, q) => p * q, 1);
+  const outer = shape.slice(0, axis).reduce((p, q) => p * q, 1);
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < dim; i++) {
+      const src = (o * dim + dim - 1 - i) * inner;
+      out.set(x.subarray(src, src + inner), (o * dim + i) * inner);
+    }
+  }
+}

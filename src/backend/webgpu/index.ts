@@ -32,6 +32,8 @@ import { causalConvKernel, embeddingKernel } from './kernels/layers.js';
 import { CONV_DW_WG, convDpreKernel, convDwFinalKernel, convDwPartialKernel, convDxKernel } from './kernels/conv-backward.js';
 import { embeddingBackwardKernel } from './kernels/embedding-backward.js';
 import { scatterAddRowsKernel } from './kernels/scatter-add-rows.js';
+import { flipKernel } from './kernels/flip.js';
+import { depthwiseConv2dDwPartialKernel, depthwiseConv2dDxKernel, depthwiseConv2dKernel, DWCONV2D_DW_WG } from './kernels/depthwise-conv2d.js';
 import {
   convSlices,
   convXProjKernel,
@@ -254,6 +256,14 @@ export class WebGpuBackend implements Backend {
     const st = stridesOf(x.shape);
     return this.copyStrided(x, perm.map((p) => x.shape[p]!), perm.map((p) => st[p]!), 0);
   }
+  flip(x: Tensor, axis: number): Tensor {
+    if (isHalf(x.dtype)) throw new Error(`webgpu: ${x.dtype} weights cannot be flipped`);
+    const y = this.make(x.shape, x.dtype);
+    const dim = x.shape[axis]!;
+    const inner = sizeOf(x.shape.slice(axis + 1));
+    if (y.size) this.run1d(flipKernel, [this.buf(x), this.buf(y)], new Uniforms(12).u32(y.size, dim, inner), y.size);
+    return y;
+  }
 
   writeSlice(dst: Tensor, src: Tensor, axis: number, start: number): void {
     const ds = stridesOf(dst.shape);
@@ -365,6 +375,35 @@ export class WebGpuBackend implements Backend {
     const n = ids.size * H;
     if (n) this.run1d(embeddingBackwardKernel, [this.buf(ids), this.buf(gOut), this.buf(d)], new Uniforms(12).u32(n, H, V), n);
     return d;
+  }
+  depthwiseConv2d(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
+    const [B, H, W, C] = x.shape as [number, number, number, number];
+    const y = this.make(x.shape);
+    const u = new Uniforms(28).u32(B, H, W, C, weight.shape[1]!, bias ? 1 : 0, y.size);
+    if (y.size) this.run1d(depthwiseConv2dKernel, [this.buf(x), this.buf(weight), this.buf(bias), this.buf(y)], u, y.size);
+    return y;
+  }
+  /** See kernels/depthwise-conv2d.ts: dx by a gather, dw and dbias by chunked partial sums. */
+  depthwiseConv2dBackward(x: Tensor, weight: Tensor, bias: Tensor | null, gOut: Tensor) {
+    const [B, H, W, C] = x.shape as [number, number, number, number];
+    const K = weight.shape[1]!;
+    const KK = K * K;
+    const dx = this.make(x.shape);
+    const dw = this.make(weight.shape);
+    const dbias = bias ? this.make(bias.shape) : null;
+    this.run1d(depthwiseConv2dDxKernel, [this.buf(gOut), this.buf(weight), this.buf(dx)], new Uniforms(24).u32(B, H, W, C, K, dx.size), dx.size);
+    const rows = B * H * W;
+    const Kb = KK + (bias ? 1 : 0);
+    const chunk = Math.max(64, Math.ceil(rows / 1024));
+    const chunks = Math.max(1, Math.ceil(rows / chunk));
+    const part = this.make([chunks, Kb, C]);
+    const up = new Uniforms(32).u32(B, H, W, C, K, Kb, rows, chunk);
+    this.ctx.dispatch(depthwiseConv2dDwPartialKernel, [this.buf(x), this.buf(gOut), this.buf(part)], up.buffer, [Math.ceil(C / DWCONV2D_DW_WG), chunks, Kb]);
+    // The causal conv's final step sums (chunks, Kb, C) partials into (C, KK) and (C): the same layout.
+    const uf = new Uniforms(20).u32(C, KK, Kb, chunks, Kb * C);
+    this.run1d(convDwFinalKernel, [this.buf(part), this.buf(dw), this.buf(dbias)], uf, Kb * C);
+    part.dispose();
+    return { dx, dw, dbias };
   }
   /** See kernels/conv-backward.ts for the four steps. */
   causalConv1dBackward(x: Tensor, weight: Tensor, bias: Tensor | null, state: Tensor | null, o: ConvOptions, gOut: Tensor, gState: Tensor | null) {
