@@ -28,8 +28,14 @@ fn silu(x: f32) -> f32 { return x / (1.0 + exp(-x)); }
 const LOG2E = 1.4426950408889634;
 `;
 
-/** Time steps whose per-channel loads are issued together (see timeLoop). */
-const PREFETCH = 8;
+/**
+ * Time steps whose per-channel loads are issued together (see timeLoop). MAMBA_TS_SCAN_PREFETCH
+ * overrides it, for benchmarking.
+ */
+const PREFETCH = (() => {
+  const env = typeof process !== 'undefined' ? Number(process.env['MAMBA_TS_SCAN_PREFETCH']) : NaN;
+  return Number.isInteger(env) && env > 0 && env <= 64 ? env : 8;
+})();
 
 /**
  * The walk over t in [t0, t1) of a chunk, PREFETCH steps at a time: the loads of a block's δ, u
@@ -60,7 +66,7 @@ function timeLoop(withZ: boolean, step: (t: string, dl: string, u: string, z: st
 /** Step 1: each chunk's end state from a zero start, and its Σ Δ. */
 export function scanChunkStateKernel(N: number): Kernel {
   return {
-    key: `scan_state_${N}`,
+    key: `scan_state_${N}_p${PREFETCH}`,
     code: () => /* wgsl */ `
 ${PARAMS}
 const NS = ${N}u;
@@ -156,7 +162,7 @@ ${FLAT_INDEX}
  */
 export function scanOutputKernel(N: number): Kernel {
   return {
-    key: `scan_output_${N}`,
+    key: `scan_output_${N}_p${PREFETCH}`,
     code: () => /* wgsl */ `
 ${PARAMS}
 const NS = ${N}u;
