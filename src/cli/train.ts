@@ -5,11 +5,12 @@ import { FormatError } from '../errors.js';
 import { readText } from '../io/platform.js';
 import { parseTrainConfig } from '../train/train-config.js';
 import { runTraining } from '../train/trainer.js';
+import { runForecastCommand } from './train-forecast.js';
 
 export function registerTrain(program: Command): void {
   program
     .command('train')
-    .description('Train a Mamba model on a text corpus (characters, or tokens with data.tokenizer), from a JSON config; checkpoints, a loss curve (SVG) and the tokenizer go to outDir.')
+    .description('Train a Mamba model on a text corpus (characters, or tokens with data.tokenizer), from a JSON config; checkpoints, a loss curve (SVG) and the tokenizer go to outDir. With "task": "forecast", trains a forecasting model (TSM2 or DLinear) on a CSV; see docs/tsm2.md.')
     .requiredOption('-c, --config <file>', 'training config (JSON): model, data, steps, batchSize, seqLen, lr, minLr, warmupSteps, weightDecay, gradClip, evalInterval, evalBatches, checkpointInterval, outDir, seed, device')
     .option('--resume', 'continue from outDir/checkpoint exactly (same data order and random state)', false)
     .option('--quiet', 'no progress bar, one line at the end', false)
@@ -21,6 +22,8 @@ export function registerTrain(program: Command): void {
       } catch (e) {
         throw new FormatError(flags.config, `not valid JSON: ${(e as Error).message}`);
       }
+      // "task": "forecast" trains a forecasting model (TSM2, DLinear); absent: a language model.
+      if (raw && typeof raw === 'object' && 'task' in raw) return runForecastCommand(raw, flags.config, flags.quiet);
       const config = parseTrainConfig(raw, flags.config);
       const bar = flags.quiet
         ? null
