@@ -2,6 +2,7 @@
 /** The `mamba-ts` command. Each subcommand lives in its own file. */
 import { Command } from 'commander';
 import { registerExperiment } from './experiment.js';
+import { registerForecast } from './forecast.js';
 import { registerGenerate } from './generate.js';
 import { registerInfo } from './info.js';
 import { registerTrain } from './train.js';
@@ -16,6 +17,7 @@ registerGenerate(program);
 registerInfo(program);
 registerTrain(program);
 registerExperiment(program);
+registerForecast(program);
 
 try {
   await program.parseAsync(process.argv);

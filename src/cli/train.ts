@@ -6,11 +6,12 @@ import { readText } from '../io/platform.js';
 import { parseTrainConfig } from '../train/train-config.js';
 import { runTraining } from '../train/trainer.js';
 import { trainImageClassifier } from './train-image.js';
+import { runForecastCommand } from './train-forecast.js';
 
 export function registerTrain(program: Command): void {
   program
     .command('train')
-    .description('Train a Mamba or Jamba language model (model.model_type) on a text corpus (characters, or tokens with data.tokenizer), from a JSON config; checkpoints, a loss curve (SVG) and the tokenizer go to outDir.')
+    .description('Train a Mamba or Jamba language model (model.model_type) on a text corpus (characters, or tokens with data.tokenizer), from a JSON config; checkpoints, a loss curve (SVG) and the tokenizer go to outDir. With "task": "forecast", a forecasting model (TSM2 or DLinear) on a CSV (docs/tsm2.md); with "task": "image-classification", a ViM2 on MNIST (docs/vim2.md).')
     .requiredOption('-c, --config <file>', 'training config (JSON): model, data, steps, batchSize, seqLen, lr, minLr, warmupSteps, weightDecay, gradClip, evalInterval, evalBatches, checkpointInterval, outDir, seed, device')
     .option('--resume', 'continue from outDir/checkpoint exactly (same data order and random state)', false)
     .option('--quiet', 'no progress bar, one line at the end', false)
@@ -22,7 +23,10 @@ export function registerTrain(program: Command): void {
       } catch (e) {
         throw new FormatError(flags.config, `not valid JSON: ${(e as Error).message}`);
       }
-      if ((raw as { task?: unknown } | null)?.task === 'image-classification') return trainImageClassifier(raw, flags);
+      const task = raw && typeof raw === 'object' && 'task' in raw ? (raw as { task: unknown }).task : undefined;
+      if (task === 'image-classification') return trainImageClassifier(raw, flags);
+      // "task": "forecast" (and any other task, which it refuses by name) trains a forecasting model.
+      if (task !== undefined) return runForecastCommand(raw, flags.config, flags.quiet);
       const config = parseTrainConfig(raw, flags.config);
       const bar = flags.quiet
         ? null

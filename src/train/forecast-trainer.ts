@@ -1,0 +1,175 @@
+/**
+ * The forecasting training loop behind `mamba-ts train` with `"task": "forecast"`: TSM2 or DLinear
+ * on a CSV under the TSLib protocol (timeseries/dataset.ts). MSE loss, AdamW (Adam when
+ * weightDecay is 0), a per-epoch lr schedule, validation MSE after every epoch with early stopping,
+ * the best model saved atomically, and the test MSE / MAE of that best model (every test window,
+ * no drop_last).
+ */
+import type { DeviceName } from '../backend/registry.js';
+import { noGrad } from '../autograd/tape.js';
+import '../autograd/backward.js';
+import { joinPath, readText, writeBytesAtomic } from '../io/platform.js';
+import { resolveDevice } from '../models/auto.js';
+import { loadParametersFromFolder } from '../models/pretrained.js';
+import { mul, reshape, scale, sub, sum, tensor } from '../ops/index.js';
+import { RandomSource } from '../ops/random.js';
+import { tidy } from '../tensor/memory.js';
+import { parseSeriesCsv } from '../timeseries/csv.js';
+import { forecastSplits, type WindowSet } from '../timeseries/dataset.js';
+import type { Forecaster } from '../timeseries/forecaster.js';
+import { createForecaster, saveForecaster } from '../timeseries/models.js';
+import { AdamW, clipGradNorm } from './adamw.js';
+import { epochLr, type ForecastTrainConfig } from './forecast-config.js';
+import { NonFiniteLossError } from './trainer.js';
+
+export interface ForecastMetrics {
+  mse: number;
+  mae: number;
+  windows: number;
+}
+
+export interface ForecastEpoch {
+  epoch: number;
+  lr: number;
+  trainMse: number;
+  valMse: number;
+  seconds: number;
+}
+
+export interface ForecastResult {
+  model: string;
+  data: string;
+  lookback: number;
+  horizon: number;
+  device: DeviceName;
+  parameters: number;
+  epochs: ForecastEpoch[];
+  bestEpoch: number;
+  val: ForecastMetrics;
+  test: ForecastMetrics;
+  wallSeconds: number;
+  modelDir: string;
+}
+
+/** MSE and MAE of `model` over windows `ids` (default all) of a split, in batches, without recording. */
+export async function evaluateForecaster(model: Forecaster, set: WindowSet, batchSize: number, ids?: number[]): Promise<ForecastMetrics> {
+  const all = ids ?? Array.from({ length: set.count }, (_, i) => i);
+  const device = (model as unknown as { device: DeviceName }).device;
+  let se = 0;
+  let ae = 0;
+  for (let at = 0; at < all.length; at += batchSize) {
+    const chunk = all.slice(at, at + batchSize);
+    const { x, y } = set.batch(chunk);
+    const pred = noGrad(() => tidy(() => model.forward(tensor(x, [chunk.length, set.L, set.M], { device }))));
+    const p = (await pred.data()) as Float32Array;
+    pred.dispose();
+    for (let i = 0; i < p.length; i++) {
+      const d = p[i]! - y[i]!;
+      se += d * d;
+      ae += Math.abs(d);
+    }
+  }
+  const n = all.length * set.H * set.M;
+  return { mse: se / n, mae: ae / n, windows: all.length };
+}
+
+function shuffled(n: number, rng: RandomSource): number[] {
+  const a = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+export async function runForecastTraining(c: ForecastTrainConfig, o: { onEpoch?: (e: ForecastEpoch) => void; onStep?: (step: number, steps: number, loss: number) => void } = {}): Promise<ForecastResult> {
+  const t0 = performance.now();
+  const device = await resolveDevice(c.device);
+  const table = parseSeriesCsv(await readText(c.data.path), c.data.path, c.data.columns ? { columns: c.data.columns } : {});
+  const data = forecastSplits(table, c.data.path, c.lookback, c.horizon, c.data.split);
+  const M = data.columns.length;
+  const model = createForecaster({ ...c.model, lookback: c.lookback, horizon: c.horizon, n_vars: M }, 'model', device);
+  model.initWeights(c.seed);
+  model.requiresGrad_(true);
+  const opt = new AdamW(model.namedParameters(), { lr: c.lr, weightDecay: c.weightDecay });
+  const rng = new RandomSource(c.seed + 1);
+  const modelDir = joinPath(c.outDir, 'model');
+  const meta = { columns: data.columns, scaler: data.scaler, data: c.data.path, split: c.data.split };
+  const valIds = c.maxValWindows > 0 && c.maxValWindows < data.val.count
+    ? Array.from({ length: c.maxValWindows }, (_, i) => Math.floor((i * data.val.count) / c.maxValWindows))
+    : undefined;
+  const epochs: ForecastEpoch[] = [];
+  let best = Infinity;
+  let bestEpoch = 0;
+  let bad = 0;
+  try {
+    for (let e = 0; e < c.epochs; e++) {
+      const te = performance.now();
+      opt.lr = epochLr(c, e);
+      model.train();
+      const order = shuffled(data.train.count, rng);
+      const steps = Math.ceil(order.length / c.batchSize);
+      const limit = c.maxStepsPerEpoch > 0 ? Math.min(steps, c.maxStepsPerEpoch) : steps;
+      let lossSum = 0;
+      for (let s = 0; s < limit; s++) {
+        const ids = order.slice(s * c.batchSize, (s + 1) * c.batchSize);
+        const { x, y } = data.train.batch(ids);
+        const loss = tidy(() => {
+          const pred = model.forward(tensor(x, [ids.length, c.lookback, M], { device }));
+          const d = reshape(sub(pred, tensor(y, [ids.length, c.horizon, M], { device })), [1, ids.length * c.horizon * M]);
+          return scale(sum(mul(d, d)), 1 / (ids.length * c.horizon * M));
+        });
+        loss.backward();
+        const v = (await loss.data())[0]!;
+        loss.dispose();
+        const norm = c.gradClip > 0 ? await clipGradNorm(model.namedParameters().map(([, p]) => p), c.gradClip) : 0;
+        if (!Number.isFinite(v) || !Number.isFinite(norm)) {
+          throw new NonFiniteLossError(`train: the loss became ${v} (gradient norm ${norm}) at epoch ${e + 1}, step ${s + 1}; lower "lr" or set "gradClip"`);
+        }
+        opt.update();
+        model.zeroGrad();
+        lossSum += v;
+        o.onStep?.(s + 1, limit, v);
+      }
+      model.eval();
+      const val = await evaluateForecaster(model, data.val, c.evalBatchSize, valIds);
+      const ep: ForecastEpoch = { epoch: e + 1, lr: opt.lr, trainMse: lossSum / limit, valMse: val.mse, seconds: (performance.now() - te) / 1000 };
+      epochs.push(ep);
+      o.onEpoch?.(ep);
+      // TSLib's EarlyStopping: save on any improvement, stop after `patience` epochs without one.
+      if (val.mse < best) {
+        best = val.mse;
+        bestEpoch = e + 1;
+        bad = 0;
+        await saveForecaster(modelDir, model, { ...meta, best_epoch: bestEpoch, val_mse: best });
+      } else if (++bad >= c.patience) {
+        break;
+      }
+    }
+    // The best epoch's weights, as saved, for the final numbers.
+    model.requiresGrad_(false);
+    await loadParametersFromFolder(model, modelDir, { device });
+    const val = await evaluateForecaster(model, data.val, c.evalBatchSize);
+    const test = await evaluateForecaster(model, data.test, c.evalBatchSize);
+    await saveForecaster(modelDir, model, { ...meta, best_epoch: bestEpoch, val_mse: val.mse, test_mse: test.mse, test_mae: test.mae, test_windows: test.windows });
+    const result: ForecastResult = {
+      model: String(c.model['model_type']),
+      data: c.data.path,
+      lookback: c.lookback,
+      horizon: c.horizon,
+      device,
+      parameters: model.parameterCount(),
+      epochs,
+      bestEpoch,
+      val,
+      test,
+      wallSeconds: (performance.now() - t0) / 1000,
+      modelDir,
+    };
+    await writeBytesAtomic(joinPath(c.outDir, 'results.json'), `${JSON.stringify(result, null, 2)}\n`);
+    return result;
+  } finally {
+    opt.dispose();
+    model.dispose();
+  }
+}
