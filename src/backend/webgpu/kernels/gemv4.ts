@@ -113,15 +113,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }));
 }
 
-/** Y[b] = R[b] + W · X[b] (+ bias). */
-export function linearResidual4Kernel(rows: number, K: number, wt: WeightDType): Kernel {
-  return cachedKernel(`linearResidual4_${rows}_${K}_${wt}`, () => ({
-    key: `gemv4_linear_residual_${rows}_${K}_${wt}`,
+/** Y[b] = W · X[b] (+ bias), plus R[b] with `residual` (binding 4; the uniforms move to 5). */
+function linearKernel(rows: number, K: number, wt: WeightDType, residual: boolean): Kernel {
+  const name = residual ? 'linear_residual' : 'linear';
+  return cachedKernel(`gemv4_${name}_${rows}_${K}_${wt}`, () => ({
+    key: `gemv4_${name}_${rows}_${K}_${wt}`,
     code: () => /* wgsl */ `
 struct P { N: u32, gx: u32, hasBias: u32 }
 ${header(rows, wt)}
-@group(0) @binding(4) var<storage, read> R: array<f32>;         // (B, N) residual
-@group(0) @binding(5) var<uniform> p: P;
+${residual ? '@group(0) @binding(4) var<storage, read> R: array<f32>;         // (B, N) residual' : ''}
+@group(0) @binding(${residual ? 5 : 4}) var<uniform> p: P;
 var<workgroup> rd: array<vec4<f32>, ${GEMV4_WG}>;
 @compute @workgroup_size(${GEMV4_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -129,29 +130,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   if (t % ${gemv4Lanes(K)}u == 0u && live) {
     var bv = 0.0;
     if (p.hasBias == 1u) { bv = bias[n]; }
-    for (var b = 0u; b < ROWS; b++) { Y[b * p.N + n] = R[b * p.N + n] + rd[t][b] + bv; }
+    for (var b = 0u; b < ROWS; b++) { Y[b * p.N + n] = ${residual ? 'R[b * p.N + n] + ' : ''}rd[t][b] + bv; }
   }
 }`,
   }));
 }
 
-/** Y[b] = W · X[b]. */
+/** Y[b] = R[b] + W · X[b] (+ bias). */
+export function linearResidual4Kernel(rows: number, K: number, wt: WeightDType): Kernel {
+  return linearKernel(rows, K, wt, true);
+}
+
+/** Y[b] = W · X[b] (+ bias). */
 export function linear4Kernel(rows: number, K: number, wt: WeightDType): Kernel {
-  return cachedKernel(`linear4_${rows}_${K}_${wt}`, () => ({
-    key: `gemv4_linear_${rows}_${K}_${wt}`,
-    code: () => /* wgsl */ `
-struct P { N: u32, gx: u32, hasBias: u32 }
-${header(rows, wt)}
-@group(0) @binding(4) var<uniform> p: P;
-var<workgroup> rd: array<vec4<f32>, ${GEMV4_WG}>;
-@compute @workgroup_size(${GEMV4_WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  ${body(rows, K, false, null)}
-  if (t % ${gemv4Lanes(K)}u == 0u && live) {
-    var bv = 0.0;
-    if (p.hasBias == 1u) { bv = bias[n]; }
-    for (var b = 0u; b < ROWS; b++) { Y[b * p.N + n] = rd[t][b] + bv; }
-  }
-}`,
-  }));
+  return linearKernel(rows, K, wt, false);
 }
