@@ -1,7 +1,8 @@
 /**
  * The language models `mamba-ts train` can train, chosen by the training config's
  * `model.model_type`: "mamba" (the default) or "jamba". Both take token ids and labels and return
- * HF's loss (Jamba's includes router_aux_loss_coef · the load-balancing loss).
+ * HF's loss (Jamba's includes router_aux_loss_coef · the load-balancing loss, and its output the
+ * token-slots each expert received).
  */
 import type { DeviceName } from '../backend/registry.js';
 import { ArgumentError } from '../errors.js';
@@ -11,8 +12,6 @@ import { JambaForCausalLM } from '../models/jamba/modeling.js';
 import { MambaConfig } from '../models/mamba/config.js';
 import { initMambaWeights } from '../models/mamba/init.js';
 import { MambaForCausalLM } from '../models/mamba/modeling.js';
-import { noGrad } from '../autograd/tape.js';
-import { expertFractionsFromCounts } from '../nn/moe.js';
 
 export type TrainableLM = MambaForCausalLM | JambaForCausalLM;
 
@@ -32,16 +31,4 @@ export function buildLanguageModel(fields: Record<string, unknown>, vocab: numbe
     return model;
   }
   throw new ArgumentError(`train: model.model_type ${JSON.stringify(type)} cannot be trained here; expected "mamba" or "jamba"`);
-}
-
-/**
- * For a model with experts: the fraction of routed (token, slot) choices each expert got in each
- * MoE layer on these sequences ([layer][expert]); null for a model without experts.
- */
-export async function expertLoad(model: TrainableLM, ids: number[][]): Promise<number[][] | null> {
-  if (!(model instanceof JambaForCausalLM)) return null;
-  const out = await noGrad(() => model.forward(ids));
-  out.logits.dispose();
-  out.auxLoss?.dispose();
-  return out.expertCounts.length ? expertFractionsFromCounts(out.expertCounts) : null;
 }

@@ -5,7 +5,8 @@
  */
 import { ArgumentError } from '../errors.js';
 import { joinPath, exists, readText, writeBytesAtomic } from '../io/platform.js';
-import { buildLanguageModel, expertLoad } from './lm-model.js';
+import { buildLanguageModel } from './lm-model.js';
+import { expertFractionsFromCounts } from '../nn/moe.js';
 import { RandomSource } from '../ops/random.js';
 import { scale } from '../ops/elementwise.js';
 import { noGrad } from '../autograd/tape.js';
@@ -79,13 +80,16 @@ export async function runTraining(c: TrainConfig, o: { resume?: boolean; onProgr
     trainLosses = (st['trainLosses'] as LossPoint[] | undefined) ?? [];
     validLosses = (st['validLosses'] as LossPoint[] | undefined) ?? [];
   }
+  let lastExpertLoad: number[][] | undefined;
   // The same validation windows every time, independent of the training stream.
   const validBatches = Array.from({ length: c.evalBatches }, (_, i) => sampleWindows(valid, c.batchSize, c.seqLen, new RandomSource(c.seed * 7919 + i)));
+  // Validation loss; for a model with experts also the expert load, from the first batch's routing.
   const evaluate = async (): Promise<number> => {
     let total = 0;
-    for (const b of validBatches) {
-      const out = await noGrad(() => model.forward(b, { labels: b }));
+    for (const [i, b] of validBatches.entries()) {
+      const out: { logits: Tensor; loss?: Tensor; auxLoss?: Tensor; expertCounts?: number[][] } = await noGrad(() => model.forward(b, { labels: b }));
       total += (await out.loss!.data())[0]!;
+      if (i === 0 && out.expertCounts?.length) lastExpertLoad = expertFractionsFromCounts(out.expertCounts);
       disposeOutput(out);
     }
     return total / validBatches.length;
@@ -96,7 +100,6 @@ export async function runTraining(c: TrainConfig, o: { resume?: boolean; onProgr
     await writeBytesAtomic(joinPath(c.outDir, 'loss_curve.svg'), lossCurveSvg(trainLosses, validLosses));
   };
   let finalValid = NaN;
-  let lastExpertLoad: number[][] | undefined;
   try {
     for (let step = start; step < c.steps; step++) {
       const t0 = performance.now();
@@ -125,8 +128,7 @@ export async function runTraining(c: TrainConfig, o: { resume?: boolean; onProgr
       if ((step + 1) % c.evalInterval === 0 || step + 1 === c.steps) {
         p.validLoss = finalValid = await evaluate();
         validLosses.push({ step: step + 1, loss: finalValid });
-        const load = await expertLoad(model, validBatches[0]!);
-        if (load) p.expertLoad = lastExpertLoad = load;
+        if (lastExpertLoad) p.expertLoad = lastExpertLoad;
       }
       o.onProgress?.(p);
       if ((step + 1) % c.checkpointInterval === 0 || step + 1 === c.steps) await save(step + 1);
