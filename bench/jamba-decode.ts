@@ -48,14 +48,13 @@ const jambaConfig = JambaConfig.create({
   mamba_d_state: 16, mamba_d_conv: 4, mamba_expand: 2,
 });
 const jf = jambaFootprint(jambaConfig, 0);
-// A Mamba layer (mixer + norm) of this width, to match Jamba's active parameters per token.
-const mambaLayer = (() => {
-  const E = 2 * H, R = Math.ceil(H / 16), N = 16;
-  return H * 2 * E + E * 4 + E + E * (R + 2 * N) + R * E + E + E * N + E + E * H + H;
-})();
-const embed = V * H;
-const mambaLayers = Math.max(1, Math.round((jf.activeParameters - 2 * embed) / mambaLayer));
-const mambaConfig = MambaConfig.create({ hidden_size: H, num_hidden_layers: mambaLayers, vocab_size: V, use_bias: false, tie_word_embeddings: false });
+// Parameters are allocated lazily, so counting those of unbuilt models is free: a Mamba layer's
+// count and the rest (embeddings, head, final norm), to match Jamba's active parameters per token.
+const mambaFields = (layers: number) => ({ hidden_size: H, num_hidden_layers: layers, vocab_size: V, use_bias: false, tie_word_embeddings: false });
+const mambaCount = (layers: number) => new MambaForCausalLM(MambaConfig.create(mambaFields(layers))).parameterCount();
+const mambaLayer = mambaCount(2) - mambaCount(1);
+const mambaLayers = Math.max(1, Math.round((jf.activeParameters - (mambaCount(1) - mambaLayer)) / mambaLayer));
+const mambaConfig = MambaConfig.create(mambaFields(mambaLayers));
 
 const random = (shape: number[]) => keep(randomUniform(shape, -1, 1, rng, { device }));
 
