@@ -1,5 +1,6 @@
 /**
- * With `--scan B,D,L,N`: the same for one fused selective scan call at that shape.
+ * With `--scan B,D,L,N`: the same for one fused selective scan call at that shape; with
+ * `--prefill L`: for the model's prefill of an L-token prompt (fewer replays: its kernels are long).
  *
  * GPU time of each kernel of a batch-1 decode step (mamba-130m shape unless BENCH_HIDDEN /
  * BENCH_VOCAB say otherwise): one token's launches are captured, then each launch is replayed
@@ -8,7 +9,7 @@
  *   node dist/bench/gpu-kernels.js
  */
 import { initWebGPU } from '../src/backend/registry.js';
-import type { CapturedLaunch } from '../src/backend/webgpu/context.js';
+import type { GraphLaunch } from '../src/backend/webgpu/context.js';
 import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
 import { MambaConfig } from '../src/models/mamba/config.js';
 import { initMambaWeights } from '../src/models/mamba/init.js';
@@ -18,10 +19,17 @@ import type { Tensor } from '../src/tensor/tensor.js';
 
 const gpu = (await initWebGPU()) as WebGpuBackend;
 const scanArg = process.argv.indexOf('--scan');
+const prefillArg = process.argv.indexOf('--prefill');
 const H = Number(process.env['BENCH_HIDDEN'] ?? 768);
 const V = Number(process.env['BENCH_VOCAB'] ?? 50280);
-const launches: CapturedLaunch[] = [];
-const keep: Tensor[] = [];
+let launches: GraphLaunch[] = [];
+/** Records what `fn` launches (as a LaunchGraph, which owns its uniforms and temporaries). */
+function capture(fn: () => void): void {
+  gpu.ctx.beginGraph();
+  fn();
+  launches = gpu.ctx.endGraph().commands.filter((c): c is GraphLaunch => c.kind === 'dispatch');
+}
+const keep: { dispose(): void }[] = [];
 let label: Record<string, unknown>;
 if (scanArg > 0) {
   const [B, D, L, N] = process.argv[scanArg + 1]!.split(',').map(Number) as [number, number, number, number];
@@ -33,11 +41,25 @@ if (scanArg > 0) {
   w.out.dispose();
   w.lastState.dispose();
   await gpu.sync();
-  gpu.ctx.capture = launches;
-  const s = run();
-  gpu.ctx.capture = null;
-  keep.push(...ins, s.out, s.lastState);
+  capture(() => {
+    const s = run();
+    keep.push(...ins, s.out, s.lastState);
+  });
   label = { bench: 'scan_gpu', B, D, L, N };
+} else if (prefillArg > 0) {
+  const L = Number(process.argv[prefillArg + 1]);
+  const model = new MambaForCausalLM(MambaConfig.create({ hidden_size: H, num_hidden_layers: 24, vocab_size: V, use_bias: false }));
+  initMambaWeights(model, 0, 'webgpu');
+  const prompt = [Array.from({ length: L }, (_, i) => (i * 7919) % V)];
+  const warm = model.createCache(1);
+  model.nextLogits(prompt, warm).dispose();
+  warm.dispose();
+  await gpu.sync();
+  capture(() => {
+    const cache = model.createCache(1);
+    keep.push(model.nextLogits(prompt, cache), cache);
+  });
+  label = { bench: 'prefill_gpu', hidden: H, vocab: V, L };
 } else {
   const model = new MambaForCausalLM(MambaConfig.create({ hidden_size: H, num_hidden_layers: 24, vocab_size: V, use_bias: false }));
   initMambaWeights(model, 0, 'webgpu');
@@ -48,16 +70,16 @@ if (scanArg > 0) {
     lg.dispose();
   }
   await gpu.sync();
-  gpu.ctx.capture = launches;
-  const lg = model.nextLogits([[7]], cache);
-  keep.push(lg, argmax(lg));
-  gpu.ctx.capture = null;
+  capture(() => {
+    const lg = model.nextLogits([[7]], cache);
+    keep.push(lg, argmax(lg));
+  });
   label = { bench: 'decode_token_gpu', hidden: H, vocab: V };
 }
 await gpu.sync(); // writes this batch's uniforms; nothing else may run until the replays are done
 const device = gpu.ctx.device;
 
-async function replay(list: CapturedLaunch[], reps: number): Promise<number> {
+async function replay(list: GraphLaunch[], reps: number): Promise<number> {
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass();
   for (let r = 0; r < reps; r++) {
@@ -72,13 +94,23 @@ async function replay(list: CapturedLaunch[], reps: number): Promise<number> {
   const t0 = performance.now();
   device.queue.submit([enc.finish()]);
   await device.queue.onSubmittedWorkDone();
-  return ((performance.now() - t0) * 1000) / reps;
+  return (performance.now() - t0) * 1000;
+}
+
+/**
+ * µs per replay of `list`: the difference between 2·reps and reps replays, so that the fixed cost
+ * of a submit and its wait (large next to a short kernel) cancels out.
+ */
+async function perReplay(list: GraphLaunch[], reps: number): Promise<number> {
+  await replay(list, Math.ceil(reps / 10)); // warm
+  const once = await replay(list, reps);
+  return ((await replay(list, 2 * reps)) - once) / reps;
 }
 
 const byKey = new Map<string, { launches: number; us: number; groups: [number, number, number] }>();
+const reps = prefillArg > 0 ? 20 : 200;
 for (const l of launches) {
-  await replay([l], 20); // warm
-  const us = await replay([l], 300);
+  const us = await perReplay([l], reps);
   const e = byKey.get(l.key) ?? { launches: 0, us: 0, groups: l.groups };
   e.launches++;
   e.us += us;
@@ -89,7 +121,6 @@ for (const [key, e] of byKey) {
   sum += e.us;
   console.log(JSON.stringify({ bench: 'kernel', kernel: key, launches: e.launches, us_all_launches: +e.us.toFixed(1), us_per_launch: +(e.us / e.launches).toFixed(2), groups: e.groups }));
 }
-await replay(launches, 10);
-const whole = await replay(launches, 200);
+const whole = await perReplay(launches, prefillArg > 0 ? 4 : 100);
 console.log(JSON.stringify({ ...label, launches: launches.length, us_sum_of_kernels: +sum.toFixed(1), us_replayed: +whole.toFixed(1) }));
 for (const t of keep) t.dispose();

@@ -237,4 +237,20 @@ export interface Backend {
    * head). Returns null when it does not handle these inputs.
    */
   rmsNormLinear?(x: Tensor, normWeight: Tensor, eps: number, weight: Tensor): Tensor | null;
+  /**
+   * Optional: records the device work `fn` does (running it as usual), for replay without the
+   * JavaScript that chose it — as CUDA graphs, for launch-bound decode steps. Null when the work
+   * cannot be replayed (it uploaded or read back host data). See RecordedWork for the rules.
+   */
+  recordWork?(fn: () => void): RecordedWork | null;
+}
+
+/**
+ * Device work recorded once and replayed: every replay reads the same input buffers and writes the
+ * same outputs as the recording did. The tensors `fn` read or kept must therefore stay alive, and
+ * unchanged in identity, while the recording is used; its temporaries belong to it until disposed.
+ */
+export interface RecordedWork {
+  replay(): void;
+  dispose(): void;
 }

@@ -32,4 +32,20 @@ export interface CausalLM<C extends DecodeCache = DecodeCache> {
   nextLogits(ids: number[][] | Tensor, cache: C, attentionMask?: number[][]): Tensor | Promise<Tensor>;
   /** True when nextLogits takes an attention mask (batches of prompts of different lengths). */
   readonly supportsAttentionMask?: boolean;
+  /**
+   * Optional: greedy decode steps for this cache that skip the host work of each step (recorded
+   * device work, replayed), or null where the model or device has none.
+   */
+  greedyStepper?(cache: C): GreedyStepper | null;
+}
+
+/** Greedy decoding one token at a time without the per-step host work (see MambaGreedyStepper). */
+export interface GreedyStepper {
+  /**
+   * Feeds ids, an int32 (B, 1) tensor on the model's device, advances the cache, and returns the
+   * argmax of the next logits as an int32 (B, 1) tensor. That tensor belongs to the stepper and is
+   * overwritten by the next step: copy what must be kept before calling again.
+   */
+  step(ids: Tensor): Tensor;
+  dispose(): void;
 }

@@ -5,10 +5,12 @@
  */
 import { ArgumentError } from '../errors.js';
 import { argmax } from '../ops/reduce.js';
-import { concat, reshape } from '../ops/shape.js';
+import { reshape, writeSlice } from '../ops/shape.js';
+import { zeros } from '../ops/create.js';
+import type { DeviceName } from '../backend/registry.js';
 import { keep, tidy } from '../tensor/memory.js';
 import { noGrad } from '../autograd/tape.js';
-import type { CausalLM, DecodeCache } from './causal-lm.js';
+import type { CausalLM, DecodeCache, GreedyStepper } from './causal-lm.js';
 import { validateSamplingOptions, type SamplingOptions } from './logits-process.js';
 import { pickNextToken, Rng } from './sampler.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -95,37 +97,50 @@ export async function* generateSteps<C extends DecodeCache>(
     o.onStep?.(tokens);
     return tokens;
   };
-  // Greedy steps whose ids are read back together, and the steps recorded since the last read.
-  const pending: { tensors: Tensor[]; steps: number; data: Promise<ArrayLike<number>> }[] = [];
-  let group: Tensor[] = [];
+  // Groups of greedy steps' ids being read back, and the group being filled.
+  const pending: { tensor: Tensor; steps: number; data: Promise<ArrayLike<number>> }[] = [];
+  let groupTensor: Tensor | null = null;
+  let stepper: GreedyStepper | null | undefined;
+  let owned: Tensor | null = null; // the last greedy step's ids, when this loop made them
   try {
     if (greedyOnDevice) {
-      // The argmax stays on the device and feeds the next step directly. Ids are read back a group
-      // of readEvery() steps at a time (one submit and one read per group), at least LOOKAHEAD
-      // steps behind, so the read-back latency overlaps with the following steps.
+      // The argmax stays on the device and feeds the next step directly. Each step's ids are
+      // copied into a group of readEvery() steps that is read back at once (one submit and one
+      // read per group), at least LOOKAHEAD steps behind, so the read-back latency overlaps with
+      // the following steps. After the prompt, a model's GreedyStepper (if any) runs the steps.
       const B = inputIds.length;
       const every = readEvery();
       const behind = Math.max(1, Math.ceil(LOOKAHEAD / every));
       let next: number[][] | Tensor = prompt.ids;
       let stop = false;
+      let filled = 0;
       for (let step = 0; step < maxNew && !stop; step++) {
         const input: number[][] | Tensor = next;
-        const mask = step === 0 ? prompt.attentionMask : undefined;
-        const logits: Tensor = await noGrad(() => model.nextLogits(input, cache, mask));
-        const ids = keep(tidy(() => reshape(argmax(logits), [B, 1])));
-        logits.dispose();
-        group.push(ids);
+        let ids: Tensor;
+        if (step > 0 && stepper === undefined) stepper = model.greedyStepper?.(cache) ?? null;
+        if (step > 0 && stepper) {
+          ids = noGrad(() => stepper!.step(input as Tensor));
+        } else {
+          const mask = step === 0 ? prompt.attentionMask : undefined;
+          const logits: Tensor = await noGrad(() => model.nextLogits(input, cache, mask));
+          ids = keep(tidy(() => reshape(argmax(logits), [B, 1])));
+          logits.dispose();
+        }
+        owned?.dispose(); // its consumer is recorded: the buffer may be reused from here on
+        owned = stepper && step > 0 ? null : ids; // a stepper's ids are its own
+        if (!groupTensor) groupTensor = keep(zeros([B, Math.min(every, maxNew - step)], { dtype: 'i32', device: ids.device as DeviceName }));
+        writeSlice(groupTensor, ids, 1, filled++);
         next = ids;
         const last = step === maxNew - 1;
-        if (group.length === every || last) {
-          const all = group.length === 1 ? group[0]! : keep(concat(group, 1)); // (B, steps)
-          pending.push({ tensors: group.length === 1 ? group : [...group, all], steps: group.length, data: all.data() });
-          group = [];
+        if (filled === groupTensor.shape[1]) {
+          pending.push({ tensor: groupTensor, steps: filled, data: groupTensor.data() });
+          groupTensor = null;
+          filled = 0;
         }
         while (pending.length > (last ? 0 : behind) && !stop) {
           const p = pending.shift()!;
           const data = await p.data;
-          for (const t of p.tensors) t.dispose();
+          p.tensor.dispose();
           for (let j = 0; j < p.steps && !stop; j++) {
             yield finish(Array.from({ length: B }, (_, b) => data[b * p.steps + j]!));
             stop = done.every(Boolean);
@@ -150,9 +165,11 @@ export async function* generateSteps<C extends DecodeCache>(
     // Also reached when the caller stops iterating early: drop the reads still in flight.
     for (const p of pending) {
       p.data.catch(() => undefined);
-      for (const t of p.tensors) t.dispose();
+      p.tensor.dispose();
     }
-    for (const t of group) t.dispose();
+    groupTensor?.dispose();
+    owned?.dispose();
+    stepper?.dispose();
     cache.dispose();
     o.streamer?.end();
   }

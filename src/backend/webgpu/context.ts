@@ -2,6 +2,9 @@
  * Recording GPU work: every kernel launch goes into one command encoder (one compute pass while
  * possible) and is submitted only when values are read back, data is uploaded, or the batch grows
  * large. Uniforms of a batch live in one buffer, written just before the submit.
+ *
+ * Work can also be recorded once and replayed (LaunchGraph), as CUDA graphs: a decode step's
+ * launches are the same every token, and replaying them skips all the JavaScript that chose them.
  */
 import { UnsupportedError } from '../../errors.js';
 import { BufferPool } from './buffer-pool.js';
@@ -31,25 +34,54 @@ export function cachedKernel(key: string, make: () => Kernel): Kernel {
 const UNIFORM_ALIGN = 256;
 const UNIFORM_CAPACITY = 256 * 1024;
 const MAX_DISPATCHES_PER_SUBMIT = 1024;
+/**
+ * Launches recorded one by one are submitted every this many, so that the GPU starts on a long
+ * forward (a prefill: hundreds of launches) while the host still records the rest of it, instead
+ * of after the host's whole recording. Replays (LaunchGraph) go by MAX_DISPATCHES_PER_SUBMIT.
+ * MAMBA_TS_SUBMIT_EVERY overrides it, for benchmarking.
+ */
+const SUBMIT_EVERY = (() => {
+  const env = typeof process !== 'undefined' ? Number(process.env['MAMBA_TS_SUBMIT_EVERY']) : NaN;
+  return Number.isInteger(env) && env > 0 ? env : 64;
+})();
 const BIND_GROUP_CACHE = 8192;
 
-/** One recorded launch, as GpuContext.capture keeps it. */
-export interface CapturedLaunch {
+
+/** A kernel launch of a LaunchGraph; offset: its uniforms' dynamic offset (null without uniforms). */
+export interface GraphLaunch {
+  kind: 'dispatch';
   key: string;
   pipe: GPUComputePipeline;
   bindGroup: GPUBindGroup;
-  /** The uniforms' dynamic offset in the batch's uniform buffer, or null without uniforms. */
   offset: number | null;
   groups: [number, number, number];
 }
 
+/** A command of a LaunchGraph. */
+type GraphCommand =
+  | GraphLaunch
+  | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; bytes: number }
+  | { kind: 'clear'; buffer: GPUBuffer; bytes: number };
+
+/**
+ * Recorded work (GpuContext.beginGraph … endGraph) that can be replayed any number of times. It
+ * owns its uniforms (in a buffer of its own) and every buffer released while it was recorded, so
+ * none of the buffers its commands name is reused by other work while it lives. Its inputs and
+ * outputs are the buffers that outlive the recording; they must outlive the graph too.
+ */
+export class LaunchGraph {
+  readonly commands: GraphCommand[] = [];
+  /** Buffers released during the recording: the graph's temporaries, kept from the pool. */
+  readonly held: GPUBuffer[] = [];
+  readonly uniformStaging = new Uint8Array(UNIFORM_CAPACITY);
+  uniformUsed = 0;
+  /** Why the recording cannot be replayed (host uploads or reads are not part of it), if so. */
+  invalid: string | null = null;
+  disposed = false;
+  constructor(readonly uniformBuffer: GPUBuffer) {}
+}
+
 export class GpuContext {
-  /**
-   * When an array, every launch is also appended to it: bench/gpu-kernels.ts replays a decode
-   * step's launches to time each kernel on the GPU alone (valid until the next flush rewrites the
-   * uniforms).
-   */
-  capture: CapturedLaunch[] | null = null;
   readonly pool: BufferPool;
   private pipelines = new Map<string, { pipe: GPUComputePipeline; layout: GPUBindGroupLayout }>();
   private encoder: GPUCommandEncoder | null = null;
@@ -58,6 +90,8 @@ export class GpuContext {
   private uniformStaging = new Uint8Array(UNIFORM_CAPACITY);
   private uniformUsed = 0;
   private dispatches = 0;
+  /** Launches of this batch recorded one by one (not replayed). */
+  private recorded = 0;
   private firstError: string | null = null;
   private bindGroups = new Map<string, GPUBindGroup>();
   /** Counters for profiling (bench/gpu-step.ts). */
@@ -67,6 +101,8 @@ export class GpuContext {
   /** Buffers to destroy after the next submit. */
   private retired: GPUBuffer[] = [];
   readonly maxBinding: number;
+  /** The graph being recorded, if any. */
+  private graph: LaunchGraph | null = null;
 
   constructor(readonly device: GPUDevice) {
     this.pool = new BufferPool(device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
@@ -93,6 +129,10 @@ export class GpuContext {
    * go through write(), which submits the recorded work first.
    */
   release(b: GPUBuffer): void {
+    if (this.graph) {
+      this.graph.held.push(b); // a temporary of the graph: its replays write it again
+      return;
+    }
     if (this.pool.release(b)) return;
     // Not kept: destroy it, but only once the recorded work that may use it has been submitted.
     if (this.encoder) this.retired.push(b);
@@ -143,21 +183,79 @@ export class GpuContext {
 
   /** Records one launch: `buffers` bind to 0..n-1 in order and the uniforms (if any) to n. */
   dispatch(k: Kernel, buffers: GPUBuffer[], uniforms: ArrayBuffer | null, groups: [number, number?, number?]): void {
-    if (uniforms && this.uniformUsed + uniforms.byteLength > UNIFORM_CAPACITY) this.flush();
-    const { pipe, layout } = this.pipeline(k);
-    const offset = this.uniformUsed;
-    if (uniforms) {
-      this.uniformStaging.set(new Uint8Array(uniforms), offset);
-      this.uniformUsed += Math.ceil(uniforms.byteLength / UNIFORM_ALIGN) * UNIFORM_ALIGN;
+    const g = this.graph;
+    // Uniforms go to the batch's buffer, or to the graph's own while recording.
+    const staging = g ? g.uniformStaging : this.uniformStaging;
+    if (uniforms && (g ? g.uniformUsed : this.uniformUsed) + uniforms.byteLength > UNIFORM_CAPACITY) {
+      if (g) throw new UnsupportedError('webgpu: a recorded graph holds at most 1024 launches with uniforms');
+      this.flush();
     }
-    const bindGroup = this.bindGroup(k, layout, buffers, uniforms ? uniforms.byteLength : 0);
+    const { pipe, layout } = this.pipeline(k);
+    const offset = g ? g.uniformUsed : this.uniformUsed;
+    if (uniforms) {
+      staging.set(new Uint8Array(uniforms), offset);
+      const used = Math.ceil(uniforms.byteLength / UNIFORM_ALIGN) * UNIFORM_ALIGN;
+      if (g) g.uniformUsed += used;
+      else this.uniformUsed += used;
+    }
+    const bindGroup = this.bindGroup(k, layout, buffers, uniforms ? uniforms.byteLength : 0, g?.uniformBuffer ?? this.uniformBuffer);
+    const dims: [number, number, number] = [groups[0], groups[1] ?? 1, groups[2] ?? 1];
+    this.encodeDispatch(pipe, bindGroup, uniforms ? offset : null, dims);
+    g?.commands.push({ kind: 'dispatch', key: k.key, pipe, bindGroup, offset: uniforms ? offset : null, groups: dims });
+    if (++this.recorded >= SUBMIT_EVERY || this.dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
+  }
+
+  private encodeDispatch(pipe: GPUComputePipeline, bindGroup: GPUBindGroup, offset: number | null, groups: [number, number, number]): void {
     if (!this.pass) this.pass = this.getEncoder().beginComputePass();
     this.pass.setPipeline(pipe);
-    if (uniforms) this.pass.setBindGroup(0, bindGroup, [offset]);
+    if (offset !== null) this.pass.setBindGroup(0, bindGroup, [offset]);
     else this.pass.setBindGroup(0, bindGroup);
-    this.pass.dispatchWorkgroups(groups[0], groups[1] ?? 1, groups[2] ?? 1);
-    this.capture?.push({ key: k.key, pipe, bindGroup, offset: uniforms ? offset : null, groups: [groups[0], groups[1] ?? 1, groups[2] ?? 1] });
-    if (++this.dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
+    this.pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
+    this.dispatches++;
+  }
+
+  /**
+   * Starts recording a LaunchGraph: the work recorded until endGraph() also runs now, as usual.
+   * Host uploads and reads during the recording make it invalid (they would not be replayed).
+   */
+  beginGraph(): void {
+    if (this.graph) throw new Error('webgpu: graphs cannot be recorded inside one another');
+    const uniforms = this.device.createBuffer({ size: UNIFORM_CAPACITY, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    this.graph = new LaunchGraph(uniforms);
+  }
+
+  endGraph(): LaunchGraph {
+    const g = this.graph;
+    if (!g) throw new Error('webgpu: endGraph() without beginGraph()');
+    this.writeGraphUniforms(g);
+    this.graph = null;
+    return g;
+  }
+
+  /** Writes a graph's uniforms: before the first submit of its recorded work, and once for all. */
+  private writeGraphUniforms(g: LaunchGraph): void {
+    if (g.uniformUsed) this.device.queue.writeBuffer(g.uniformBuffer, 0, g.uniformStaging, 0, g.uniformUsed);
+  }
+
+  /** Records the graph's commands again, after the work recorded so far. */
+  replay(g: LaunchGraph): void {
+    if (g.disposed) throw new Error('webgpu: replay of a disposed graph');
+    if (this.graph) throw new Error('webgpu: a graph cannot be replayed while one is recorded');
+    for (const c of g.commands) {
+      if (c.kind === 'dispatch') this.encodeDispatch(c.pipe, c.bindGroup, c.offset, c.groups);
+      else if (c.kind === 'copy') this.copy(c.src, c.srcOffset, c.dst, c.dstOffset, c.bytes);
+      else this.clear(c.buffer, c.bytes);
+    }
+    if (this.dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
+  }
+
+  /** Frees a graph's uniforms and returns its temporaries to the pool (after recorded work). */
+  disposeGraph(g: LaunchGraph): void {
+    if (g.disposed) return;
+    g.disposed = true;
+    for (const b of g.held) this.release(b);
+    if (this.encoder) this.retired.push(g.uniformBuffer);
+    else g.uniformBuffer.destroy();
   }
 
   /**
@@ -165,16 +263,16 @@ export class GpuContext {
    * on the same pooled buffers every token, and creating bind groups is a large part of a launch's
    * host cost. A destroyed buffer's id is never reused, so a stale entry is never hit.
    */
-  private bindGroup(k: Kernel, layout: GPUBindGroupLayout, buffers: GPUBuffer[], uniformBytes: number): GPUBindGroup {
+  private bindGroup(k: Kernel, layout: GPUBindGroupLayout, buffers: GPUBuffer[], uniformBytes: number, uniformBuffer: GPUBuffer): GPUBindGroup {
     let key = k.key;
     for (const b of buffers) key += `,${this.bufferId(b)}`;
-    if (uniformBytes) key += `|${uniformBytes}`;
+    if (uniformBytes) key += `|${uniformBytes}@${this.bufferId(uniformBuffer)}`;
     let g = this.bindGroups.get(key);
     if (g) this.stats.bindGroupHits++;
     else {
       this.stats.bindGroupMisses++;
       const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
-      if (uniformBytes) entries.push({ binding: buffers.length, resource: { buffer: this.uniformBuffer, offset: 0, size: uniformBytes } });
+      if (uniformBytes) entries.push({ binding: buffers.length, resource: { buffer: uniformBuffer, offset: 0, size: uniformBytes } });
       g = this.device.createBindGroup({ layout, entries });
       if (this.bindGroups.size >= BIND_GROUP_CACHE) this.bindGroups.clear();
       this.bindGroups.set(key, g);
@@ -195,11 +293,13 @@ export class GpuContext {
   clear(b: GPUBuffer, bytes: number): void {
     this.endPass();
     this.getEncoder().clearBuffer(b, 0, Math.ceil(bytes / 4) * 4);
+    this.graph?.commands.push({ kind: 'clear', buffer: b, bytes });
   }
 
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     this.endPass();
     this.getEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.graph?.commands.push({ kind: 'copy', src, srcOffset, dst, dstOffset, bytes });
   }
 
   /** Submits the recorded work. */
@@ -208,6 +308,7 @@ export class GpuContext {
     const t0 = performance.now();
     this.endPass();
     if (this.uniformUsed) this.device.queue.writeBuffer(this.uniformBuffer, 0, this.uniformStaging, 0, this.uniformUsed);
+    if (this.graph) this.writeGraphUniforms(this.graph); // the part recorded so far runs now
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     for (const b of this.retired) b.destroy(); // freed by the driver once the submitted work is done
@@ -216,16 +317,19 @@ export class GpuContext {
     this.stats.submitMs += performance.now() - t0;
     this.uniformUsed = 0;
     this.dispatches = 0;
+    this.recorded = 0;
   }
 
   /** Writes host data into a buffer, after all recorded work (which may still read the old contents). */
   write(b: GPUBuffer, data: ArrayBufferView): void {
+    if (this.graph) this.graph.invalid ??= 'host data was uploaded while it was recorded';
     this.flush();
     this.device.queue.writeBuffer(b, 0, data.buffer, data.byteOffset, data.byteLength);
   }
 
   /** Copies `bytes` of `src` back to the host. */
   async read(src: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    if (this.graph) this.graph.invalid ??= 'values were read back while it was recorded';
     const size = Math.ceil(bytes / 4) * 4;
     const staging = this.device.createBuffer({ size: Math.max(size, 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.copy(src, 0, staging, 0, size);

@@ -13,6 +13,7 @@ import type {
   ScanInputs,
   ScanOptions,
   StateUpdateInputs,
+  RecordedWork,
   Storage,
   UnaryOp,
 } from '../backend.js';
@@ -657,6 +658,22 @@ export class WebGpuBackend implements Backend {
     const y = this.make([B, w.shape[0]!]);
     this.normLinear4(x, normWeight, eps, w, null, this.buf(y));
     return y;
+  }
+
+  recordWork(fn: () => void): RecordedWork | null {
+    this.ctx.beginGraph();
+    try {
+      fn();
+    } catch (e) {
+      this.ctx.disposeGraph(this.ctx.endGraph());
+      throw e;
+    }
+    const graph = this.ctx.endGraph();
+    if (graph.invalid) {
+      this.ctx.disposeGraph(graph);
+      return null;
+    }
+    return { replay: () => this.ctx.replay(graph), dispose: () => this.ctx.disposeGraph(graph) };
   }
 
   mambaBlockStep(i: MambaBlockStepInputs): { out: Tensor; convState: Tensor; ssmState: Tensor } | null {

@@ -57,6 +57,28 @@ export class MambaCache implements DecodeCache {
     this.states[i] = s;
   }
 
+  /** Every layer's state and spare buffers (made where missing), in layer order. */
+  buffers(): { states: MixerState[]; spares: MixerState[] } {
+    const states = this.states.map((s, i) => {
+      if (!s) throw new Error(`MambaCache: layer ${i} has no state yet (feed the prompt first)`);
+      return s;
+    });
+    return { states, spares: states.map((_, i) => this.spare(i)!) };
+  }
+
+  /**
+   * What a fused step does to the cache, for a step replayed on the device (MambaGreedyStepper):
+   * every layer's state and spare buffers swap roles, one more token is consumed.
+   */
+  advanceReplayed(): void {
+    for (let i = 0; i < this.states.length; i++) {
+      const s = this.states[i]!;
+      this.states[i] = this.spares[i]!;
+      this.spares[i] = s;
+    }
+    this.seqlenOffset += 1;
+  }
+
   memoryBytes(): number {
     let b = 0;
     for (const s of [...this.states, ...this.spares]) if (s) b += (s.conv.size + s.ssm.size) * 4;

@@ -22,6 +22,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { loadParametersFromFolder, saveModule, type SaveDtype } from '../pretrained.js';
 import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
 import { MambaCache } from './cache.js';
+import { MambaGreedyStepper, type RecordingBackend } from './greedy-stepper.js';
 import { MAMBA_FLOAT_FIELDS, MambaConfig } from './config.js';
 
 export class MambaBlock extends Module {
@@ -239,6 +240,18 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
     });
     cache.seqlenOffset += L;
     return logits;
+  }
+
+  /**
+   * Greedy steps replayed from recorded device work (MambaGreedyStepper), where the device records
+   * work (WebGPU) and has the fused layer step; null elsewhere. MAMBA_TS_DECODE_GRAPH=0 turns it
+   * off, for comparison.
+   */
+  greedyStepper(cache: MambaCache): MambaGreedyStepper | null {
+    const backend = this.backbone.embeddings.weight.value.backend;
+    const off = typeof process !== 'undefined' && process.env['MAMBA_TS_DECODE_GRAPH'] === '0';
+    if (off || !backend.recordWork || !backend.mambaBlockStep) return null;
+    return new MambaGreedyStepper(this, cache, backend as RecordingBackend);
   }
 
   /** Prompt + new tokens per row (see generation/generate.ts for the options). */

@@ -1,9 +1,9 @@
 /**
  * Matmul kernels.
  * - tiled: C (M, N) = op(A) · op(B) per batch, a T×T output tile per workgroup of 16×16 threads,
- *   each thread (T/16)² outputs strided by 16; T = 128 for large products (more work per shared
- *   load), 64, or 32 when bigger tiles would leave the GPU idle (so reads of the tiles and writes of C are contiguous
- *   across threads), K walked in steps of 16 through workgroup memory.
+ *   each thread (T/16)² outputs; T = 128 for large products (more work per shared load), 64, or 32
+ *   when bigger tiles would leave the GPU idle. K is walked in steps of 16 through workgroup
+ *   memory, the tiles loaded so that consecutive threads read consecutive addresses.
  * - gemv: for a few rows times a PyTorch-layout weight (N, K) (decoding): one workgroup per output
  *   column, threads striding over K (contiguous reads of the weight row), a tree reduction.
  */
@@ -20,14 +20,81 @@ export function tiledMatmulKernel(transA: boolean, transB: boolean, per: 2 | 4 |
   const loadB = transB
     ? 'let nn = e / 16u; let kk = e % 16u; let gn = n0 + nn; let gk = k0 + kk; var v = 0.0; if (gn < p.N && gk < p.K) { v = B_at(bBase + gn * p.K + gk); }'
     : `let kk = e / ${T}u; let nn = e % ${T}u; let gn = n0 + nn; let gk = k0 + kk; var v = 0.0; if (gn < p.N && gk < p.K) { v = B_at(bBase + gk * p.N + gn); }`;
+  const vec = per >= 4;
   return {
-    key: `matmul_tiled_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}_${T}_${bType}`,
+    key: `matmul_tiled_${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}_${T}_${bType}${vec ? '_v4' : ''}`,
     code: () => /* wgsl */ `
 struct P { M: u32, N: u32, K: u32, aStride: u32, bStride: u32 }
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 ${weightBinding('B', 1, bType)}
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
 @group(0) @binding(3) var<uniform> p: P;
+${vec ? vec4Body(T, per, loadA, loadB) : scalarBody(T, per, loadA, loadB)}`,
+  };
+}
+
+/**
+ * Tiles of 64 or 128: each thread owns (per/4)² blocks of 4×4 outputs, rows ty·4 + 64·q and columns
+ * tx·4 + 64·q, so that a k step reads its A and B values from workgroup memory as per/2 vec4s for
+ * per² fmas (strided scalar reads made the inner loop load-bound: 2·per loads for per² fmas).
+ */
+function vec4Body(T: number, per: number, loadA: string, loadB: string): string {
+  const Q = per / 4; // 4×4 blocks per dimension
+  const V = T / 4; // vec4s per k row of a tile
+  const blocks: string[] = [];
+  for (let qa = 0; qa < Q; qa++) {
+    for (let r = 0; r < 4; r++) {
+      for (let qb = 0; qb < Q; qb++) {
+        const i = (qa * 4 + r) * Q + qb;
+        blocks.push(`acc[${i}] = fma(vec4<f32>(a${qa}[${r}]), b${qb}, acc[${i}]);`);
+      }
+    }
+  }
+  const loads = Array.from({ length: Q }, (_, q) => `let a${q} = As[kk * ${V}u + ${q * 16}u + ty]; let b${q} = Bs[kk * ${V}u + ${q * 16}u + tx];`).join(' ');
+  return /* wgsl */ `
+var<workgroup> As: array<vec4<f32>, ${T * 4}>; // [k][m], 4 m per vec4
+var<workgroup> Bs: array<vec4<f32>, ${T * 4}>; // [k][n]
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let tx = lid.x;
+  let ty = lid.y;
+  let tid = ty * 16u + tx;
+  let m0 = wid.y * ${T}u;
+  let n0 = wid.x * ${T}u;
+  let aBase = wid.z * p.aStride;
+  let bBase = wid.z * p.bStride;
+  var acc: array<vec4<f32>, ${per * Q}>; // [row][column block]
+  for (var k0 = 0u; k0 < p.K; k0 += 16u) {
+    for (var r = 0u; r < ${per}u; r++) {
+      let e = tid + r * 256u;
+      { ${loadA} let at = kk * ${T}u + mm; As[at / 4u][at % 4u] = v; }
+      { ${loadB} let at = kk * ${T}u + nn; Bs[at / 4u][at % 4u] = v; }
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      ${loads}
+      ${blocks.join('\n      ')}
+    }
+    workgroupBarrier();
+  }
+  let cBase = wid.z * p.M * p.N;
+  for (var i = 0u; i < ${per}u; i++) {
+    let m = m0 + (i / 4u) * 64u + ty * 4u + i % 4u;
+    if (m >= p.M) { continue; }
+    for (var q = 0u; q < ${Q}u; q++) {
+      let v = acc[i * ${Q}u + q];
+      let n = n0 + q * 64u + tx * 4u;
+      for (var c = 0u; c < 4u; c++) {
+        if (n + c < p.N) { C[cBase + m * p.N + n + c] = v[c]; }
+      }
+    }
+  }
+}`;
+}
+
+/** Tiles of 32: each thread owns per × per outputs strided by 16. */
+function scalarBody(T: number, per: number, loadA: string, loadB: string): string {
+  return /* wgsl */ `
 var<workgroup> As: array<f32, ${T * 16}>; // [k * T + m]
 var<workgroup> Bs: array<f32, ${T * 16}>; // [k * T + n]
 @compute @workgroup_size(16, 16)
@@ -66,8 +133,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       if (n < p.N) { C[cBase + m * p.N + n] = acc[i * ${per}u + j]; }
     }
   }
-}`,
-  };
+}`;
 }
 
 export const GEMV_MAX_ROWS = 4;

@@ -63,18 +63,52 @@ function timeLoop(withZ: boolean, step: (t: string, dl: string, u: string, z: st
   }`;
 }
 
+
+/**
+ * How a thread holds its N states: as N/4 vec4s when N is a multiple of 4 (B and C rows are then
+ * read 16 bytes at a time, and exp2/fma run on vectors), as N scalars otherwise. The loops over
+ * the state words are unrolled here (up to 16 words), so the state arrays stay in registers rather
+ * than in the thread's local memory. MAMBA_TS_SCAN_VEC4=0 forces scalars, for benchmarking.
+ */
+interface StateLayout {
+  /** f32 or vec4<f32>. */
+  ty: string;
+  /** State words: N or N/4. */
+  words: number;
+  /** WGSL for `body(k)` over every word k, unrolled when short. */
+  each: (body: (k: string) => string) => string;
+  /** WGSL turning a word-typed accumulator into the f32 sum of its lanes. */
+  sum: (v: string) => string;
+}
+const VEC4 = typeof process === 'undefined' || process.env['MAMBA_TS_SCAN_VEC4'] !== '0';
+function stateLayout(N: number): StateLayout {
+  const vec = VEC4 && N % 4 === 0;
+  const words = vec ? N / 4 : N;
+  return {
+    ty: vec ? 'vec4<f32>' : 'f32',
+    words,
+    each: (body) =>
+      words <= 16
+        ? Array.from({ length: words }, (_, k) => `{ ${body(`${k}u`)} }`).join('\n    ')
+        : `for (var k = 0u; k < ${words}u; k++) { ${body('k')} }`,
+    sum: (v) => (vec ? `dot(${v}, vec4<f32>(1.0))` : v),
+  };
+}
+
 /** Step 1: each chunk's end state from a zero start, and its Σ Δ. */
 export function scanChunkStateKernel(N: number): Kernel {
+  const S = stateLayout(N);
   return {
-    key: `scan_state_${N}_p${PREFETCH}`,
+    key: `scan_state_${N}_p${PREFETCH}_${S.ty}`,
     code: () => /* wgsl */ `
 ${PARAMS}
 const NS = ${N}u;
+const NW = ${S.words}u;
 @group(0) @binding(0) var<storage, read> U: array<f32>;        // (B, L, D)
 @group(0) @binding(1) var<storage, read> Dl: array<f32>;       // (B, L, D) δ before bias
 @group(0) @binding(2) var<storage, read> SP: array<f32>;       // [A (D, N) | D (D) | bias (D)]
-@group(0) @binding(3) var<storage, read> Bm: array<f32>;       // (B, L, N)
-@group(0) @binding(4) var<storage, read_write> hEnd: array<f32>; // (B, nC, D, N)
+@group(0) @binding(3) var<storage, read> Bm: array<${S.ty}>;   // (B, L, N)
+@group(0) @binding(4) var<storage, read_write> hEnd: array<${S.ty}>; // (B, nC, D, N)
 @group(0) @binding(5) var<storage, read_write> dSum: array<f32>; // (B, nC, D)
 @group(0) @binding(6) var<uniform> p: P;
 @compute @workgroup_size(${SCAN_WG}) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -82,9 +116,9 @@ const NS = ${N}u;
   let c = wid.y;
   let b = wid.z;
   if (d >= p.D) { return; }
-  var h: array<f32, NS>;
-  var a: array<f32, NS>;
-  for (var n = 0u; n < NS; n++) { a[n] = SP[d * NS + n] * LOG2E; h[n] = 0.0; }
+  var h: array<${S.ty}, NW>;
+  var a: array<${S.ty}, NW>;
+  ${S.each((k) => `a[${k}] = ${loadA(S, k)} * LOG2E; h[${k}] = ${S.ty}(0.0);`)}
   let dBias = SP[p.D * NS + p.D + d];
   let t0 = c * p.T;
   let t1 = min(p.L, (c + 1u) * p.T);
@@ -94,14 +128,21 @@ const NS = ${N}u;
     if (p.softplus == 1u) { dt = softplus(dt); }
     sum += dt;
     let du = dt * ${u};
-    let bc = (b * p.L + ${t}) * NS;
-    for (var n = 0u; n < NS; n++) { h[n] = fma(exp2(dt * a[n]), h[n], du * Bm[bc + n]); }
+    let bc = (b * p.L + ${t}) * NW;
+    ${S.each((k) => `h[${k}] = fma(exp2(dt * a[${k}]), h[${k}], du * Bm[bc + ${k}]);`)}
   }`)}
   let o = (b * p.nC + c) * p.D + d;
-  for (var n = 0u; n < NS; n++) { hEnd[o * NS + n] = h[n]; }
+  ${S.each((k) => `hEnd[o * NW + ${k}] = h[${k}];`)}
   dSum[o] = sum;
 }`,
   };
+}
+
+/** WGSL for state word k of A (D, N) at channel d, from the packed parameters SP. */
+function loadA(S: StateLayout, k: string): string {
+  if (S.ty === 'f32') return `SP[d * NS + ${k}]`;
+  const at = (j: number) => `SP[d * NS + 4u * ${k} + ${j}u]`;
+  return `vec4<f32>(${at(0)}, ${at(1)}, ${at(2)}, ${at(3)})`;
 }
 
 /** Step 2: thread per (b, d, n), sequential over the chunks. */
@@ -161,18 +202,20 @@ ${FLAT_INDEX}
  * overwritten with the final state; with several, HS holds the carried states and is only read.
  */
 export function scanOutputKernel(N: number): Kernel {
+  const S = stateLayout(N);
   return {
-    key: `scan_output_${N}_p${PREFETCH}`,
+    key: `scan_output_${N}_p${PREFETCH}_${S.ty}`,
     code: () => /* wgsl */ `
 ${PARAMS}
 const NS = ${N}u;
+const NW = ${S.words}u;
 @group(0) @binding(0) var<storage, read> U: array<f32>;        // (B, L, D)
 @group(0) @binding(1) var<storage, read> Dl: array<f32>;       // (B, L, D)
 @group(0) @binding(2) var<storage, read> SP: array<f32>;       // [A (D, N) | D (D) | bias (D)]
-@group(0) @binding(3) var<storage, read> Bm: array<f32>;       // (B, L, N)
-@group(0) @binding(4) var<storage, read> Cm: array<f32>;       // (B, L, N)
+@group(0) @binding(3) var<storage, read> Bm: array<${S.ty}>;   // (B, L, N)
+@group(0) @binding(4) var<storage, read> Cm: array<${S.ty}>;   // (B, L, N)
 @group(0) @binding(5) var<storage, read> Z: array<f32>;        // (B, L, D)
-@group(0) @binding(6) var<storage, read_write> HS: array<f32>; // (B, h0Chunks, D, N)
+@group(0) @binding(6) var<storage, read_write> HS: array<${S.ty}>; // (B, h0Chunks, D, N)
 @group(0) @binding(7) var<storage, read_write> Y: array<f32>;  // (B, L, D)
 @group(0) @binding(8) var<uniform> p: P;
 @compute @workgroup_size(${SCAN_WG}) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
@@ -180,14 +223,12 @@ const NS = ${N}u;
   let c = wid.y;
   let b = wid.z;
   if (d >= p.D) { return; }
-  var h: array<f32, NS>;
-  var a: array<f32, NS>;
-  let hb = ((b * p.h0Chunks + c) * p.D + d) * NS;
-  for (var n = 0u; n < NS; n++) {
-    a[n] = SP[d * NS + n] * LOG2E;
-    h[n] = 0.0;
-    if (p.hasH0 == 1u) { h[n] = HS[hb + n]; }
-  }
+  var h: array<${S.ty}, NW>;
+  var a: array<${S.ty}, NW>;
+  let hb = ((b * p.h0Chunks + c) * p.D + d) * NW;
+  ${S.each((k) => `a[${k}] = ${loadA(S, k)} * LOG2E;
+    h[${k}] = ${S.ty}(0.0);
+    if (p.hasH0 == 1u) { h[${k}] = HS[hb + ${k}]; }`)}
   let dSkip = SP[p.D * NS + d];
   let dBias = SP[p.D * NS + p.D + d];
   let t0 = c * p.T;
@@ -198,18 +239,16 @@ const NS = ${N}u;
     if (p.softplus == 1u) { dt = softplus(dt); }
     let u = ${u};
     let du = dt * u;
-    let bc = (b * p.L + ti) * NS;
-    var y = 0.0;
-    for (var n = 0u; n < NS; n++) {
-      h[n] = fma(exp2(dt * a[n]), h[n], du * Bm[bc + n]);
-      y = fma(Cm[bc + n], h[n], y);
-    }
-    y = fma(dSkip, u, y);
+    let bc = (b * p.L + ti) * NW;
+    var yw = ${S.ty}(0.0);
+    ${S.each((k) => `h[${k}] = fma(exp2(dt * a[${k}]), h[${k}], du * Bm[bc + ${k}]);
+      yw = fma(Cm[bc + ${k}], h[${k}], yw);`)}
+    var y = fma(dSkip, u, ${S.sum('yw')});
     if (p.hasZ == 1u) { y = y * silu(${z}); }
     Y[(b * p.L + ti) * p.D + d] = y;
   }`)}
   if (p.nC == 1u) {
-    for (var n = 0u; n < NS; n++) { HS[(b * p.D + d) * NS + n] = h[n]; }
+    ${S.each((k) => `HS[(b * p.D + d) * NW + ${k}] = h[${k}];`)}
   }
 }`,
   };
