@@ -5,7 +5,7 @@
  * - a mamba-130m-sized model (random weights, d_model 768, 24 layers, vocab 50280), batch 1:
  *   prefill tokens/s at L = 2048, greedy decoding tokens/s, and GPU bytes held while decoding
  *   1k and 10k tokens.
- *   npm run bench:gpu [-- --only scan|model --decode 256 --repeats 1 --long 10000]
+ *   npm run bench:gpu [-- --only scan|model --decode 256 --repeats 1 --long 10000 --warmup 256]
  */
 import { parseArgs } from 'node:util';
 import { initWebGPU } from '../src/backend/registry.js';
@@ -24,6 +24,7 @@ const { values } = parseArgs({
     long: { type: 'string', default: '10000' },
     prefill: { type: 'string', default: '2048' },
     repeats: { type: 'string', default: '1' },
+    warmup: { type: 'string', default: '256' },
   },
 });
 const gpu = (await initWebGPU()) as WebGpuBackend;
@@ -80,7 +81,7 @@ async function benchModel(): Promise<void> {
     model.nextLogits([prompt[0]!.slice(0, 64)], c).dispose();
     model.nextLogits([[1]], c).dispose();
     c.dispose();
-    for await (const _ of generateSteps(model, [prompt[0]!.slice(0, 16)], { maxNewTokens: 32, eosTokenId: null }));
+    for await (const _ of generateSteps(model, [prompt[0]!.slice(0, 16)], { maxNewTokens: Number(values.warmup), eosTokenId: null }));
     await gpu.sync();
   }
   for (let rep = 0; rep < 5; rep++) {
