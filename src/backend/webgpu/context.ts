@@ -46,7 +46,6 @@ const SUBMIT_EVERY = (() => {
 })();
 const BIND_GROUP_CACHE = 8192;
 
-
 /** A kernel launch of a LaunchGraph; offset: its uniforms' dynamic offset (null without uniforms). */
 export interface GraphLaunch {
   kind: 'dispatch';
