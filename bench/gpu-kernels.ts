@@ -85,8 +85,8 @@ async function replay(list: GraphLaunch[], reps: number): Promise<number> {
   for (let r = 0; r < reps; r++) {
     for (const l of list) {
       pass.setPipeline(l.pipe);
-      if (l.offset === null) pass.setBindGroup(0, l.bindGroup);
-      else pass.setBindGroup(0, l.bindGroup, [l.offset]);
+      if (l.offsets === null) pass.setBindGroup(0, l.bindGroup);
+      else pass.setBindGroup(0, l.bindGroup, l.offsets);
       pass.dispatchWorkgroups(...l.groups);
     }
   }

@@ -357,6 +357,36 @@ function sliceConcatCase(): KernelCase {
   };
 }
 
+/**
+ * writeSlice into zeros, where the slice is one contiguous range of dst (leading dims of 1: a
+ * buffer copy on WebGPU) and where it is not (a strided kernel), and into an i32 table.
+ */
+function writeSliceCase(): KernelCase {
+  const src = randomArray(2 * 3, 102);
+  const srcRows = randomArray(2 * 2 * 3, 103);
+  const ids = Int32Array.from([7, -3, 123456, 1 << 30]);
+  return {
+    name: 'writeSlice: contiguous range, strided, i32',
+    tol: 0,
+    run: (d) => {
+      const a = ops.zeros([1, 5, 3], { device: d });
+      ops.writeSlice(a, t(src, [1, 2, 3], d), 1, 2);
+      const b = ops.zeros([2, 4, 3], { device: d });
+      ops.writeSlice(b, t(srcRows, [2, 2, 3], d), 1, 1);
+      const c = ops.zeros([1, 6], { device: d, dtype: 'i32' });
+      ops.writeSlice(c, ops.tensor(ids, [1, 4], { device: d, dtype: 'i32' }), 1, 1);
+      return [a, b, c];
+    },
+    reference: () => {
+      const a = new Array<number>(15).fill(0);
+      for (let i = 0; i < 6; i++) a[6 + i] = src[i]!;
+      const b = new Array<number>(24).fill(0);
+      for (let r = 0; r < 2; r++) for (let i = 0; i < 6; i++) b[r * 12 + 3 + i] = srcRows[r * 6 + i]!;
+      return [a, b, [0, ...ids, 0]];
+    },
+  };
+}
+
 /** flip along the first, a middle and the last axis of a (2, 5, 3) tensor. */
 function flipCase(): KernelCase {
   const x = randomArray(2 * 5 * 3, 103);
@@ -473,6 +503,7 @@ export function kernelCases(): KernelCase[] {
     longArgmaxCase(),
     embeddingCase(),
     sliceConcatCase(),
+    writeSliceCase(),
     flipCase(),
     crossEntropyCase(),
     halfWeightCase('bf16', 1, 33, 17), // gemv path, odd element count

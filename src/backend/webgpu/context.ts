@@ -46,13 +46,16 @@ const SUBMIT_EVERY = (() => {
 })();
 const BIND_GROUP_CACHE = 8192;
 
-/** A kernel launch of a LaunchGraph; offset: its uniforms' dynamic offset (null without uniforms). */
+/**
+ * A kernel launch of a LaunchGraph; offsets: its uniforms' dynamic offset, as setBindGroup takes
+ * it (made once, not per replay), or null without uniforms.
+ */
 export interface GraphLaunch {
   kind: 'dispatch';
   key: string;
   pipe: GPUComputePipeline;
   bindGroup: GPUBindGroup;
-  offset: number | null;
+  offsets: [number] | null;
   groups: [number, number, number];
 }
 
@@ -199,15 +202,16 @@ export class GpuContext {
     }
     const bindGroup = this.bindGroup(k, layout, buffers, uniforms ? uniforms.byteLength : 0, g?.uniformBuffer ?? this.uniformBuffer);
     const dims: [number, number, number] = [groups[0], groups[1] ?? 1, groups[2] ?? 1];
-    this.encodeDispatch(pipe, bindGroup, uniforms ? offset : null, dims);
-    g?.commands.push({ kind: 'dispatch', key: k.key, pipe, bindGroup, offset: uniforms ? offset : null, groups: dims });
+    const offsets: [number] | null = uniforms ? [offset] : null;
+    this.encodeDispatch(pipe, bindGroup, offsets, dims);
+    g?.commands.push({ kind: 'dispatch', key: k.key, pipe, bindGroup, offsets, groups: dims });
     if (++this.recorded >= SUBMIT_EVERY || this.dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
   }
 
-  private encodeDispatch(pipe: GPUComputePipeline, bindGroup: GPUBindGroup, offset: number | null, groups: [number, number, number]): void {
+  private encodeDispatch(pipe: GPUComputePipeline, bindGroup: GPUBindGroup, offsets: [number] | null, groups: [number, number, number]): void {
     if (!this.pass) this.pass = this.getEncoder().beginComputePass();
     this.pass.setPipeline(pipe);
-    if (offset !== null) this.pass.setBindGroup(0, bindGroup, [offset]);
+    if (offsets) this.pass.setBindGroup(0, bindGroup, offsets);
     else this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
     this.dispatches++;
@@ -241,7 +245,7 @@ export class GpuContext {
     if (g.disposed) throw new Error('webgpu: replay of a disposed graph');
     if (this.graph) throw new Error('webgpu: a graph cannot be replayed while one is recorded');
     for (const c of g.commands) {
-      if (c.kind === 'dispatch') this.encodeDispatch(c.pipe, c.bindGroup, c.offset, c.groups);
+      if (c.kind === 'dispatch') this.encodeDispatch(c.pipe, c.bindGroup, c.offsets, c.groups);
       else if (c.kind === 'copy') this.copy(c.src, c.srcOffset, c.dst, c.dstOffset, c.bytes);
       else this.clear(c.buffer, c.bytes);
     }

@@ -268,6 +268,12 @@ export class WebGpuBackend implements Backend {
 
   writeSlice(dst: Tensor, src: Tensor, axis: number, start: number): void {
     const ds = stridesOf(dst.shape);
+    if (dst.shape.slice(0, axis).every((n) => n === 1)) {
+      // The slice is one contiguous range of dst (e.g. a batch-1 KV cache, or a column of a
+      // one-row table): a buffer copy, no kernel.
+      this.ctx.copy(this.buf(src), 0, this.buf(dst), start * ds[axis]! * 4, src.size * 4);
+      return;
+    }
     const u = new Uniforms(112).u32(src.size, src.rank, 0, start * ds[axis]!).u32(...vec8(src.shape)).u32(...vec8(stridesOf(src.shape))).u32(...vec8(ds));
     this.run1d(stridedCopyKernel, [this.buf(src), this.buf(dst)], u, src.size);
   }
