@@ -15,6 +15,8 @@ const shapes = [
   { hidden_size: 160, state_size: 64, time_step_rank: 10, batch: 2, use_bias: false },
   { hidden_size: 96, state_size: 7, time_step_rank: 3, batch: 4, use_bias: false },
   { hidden_size: 37, state_size: 5, time_step_rank: 3, batch: 2, use_bias: true }, // H, E not multiples of 4: scalar gemvs
+  { hidden_size: 44, state_size: 16, time_step_rank: 3, batch: 1, use_bias: true }, // a workgroup of both x and z channels
+  { hidden_size: 48, state_size: 128, time_step_rank: 4, batch: 2, use_bias: false }, // x_proj outputs > 256
 ];
 
 for (const s of shapes) {

@@ -41,6 +41,7 @@ import {
   dtSsmUpdateKernel,
   gemvGrid,
   IN_PROJ_PER_GROUP,
+  normInProjConvKernel,
   normInProjKernel,
   OUT_PROJ_PER_GROUP,
   outProjResidualKernel,
@@ -466,24 +467,38 @@ export class WebGpuBackend implements Backend {
 
   /**
    * The packed per-channel SSM parameters [A (D, N) | D (D) | Δ bias (D)] (zeros where absent), so
-   * that the scan kernels stay within 8 storage bindings. Packed once per parameter set: the cache
-   * is keyed by the tensors' ids (never reused) and drops entries whose tensors were disposed.
+   * that the scan kernels stay within 8 storage bindings.
    */
   private ssmParams(A: Tensor, D: Tensor | null, bias: Tensor | null): GPUBuffer {
-    const key = `${A.id}:${D?.id ?? 0}:${bias?.id ?? 0}`;
+    const dim = A.shape[0]!;
+    return this.packed([A, D ?? dim, bias ?? dim])!;
+  }
+
+  /**
+   * f32 tensors (a number: that many zeros, for an absent one) concatenated in one buffer, for
+   * kernels that would otherwise bind more than 8 storage buffers. Packed once per parameter set:
+   * the cache is keyed by the tensors' ids (never reused) and drops entries whose tensors were
+   * disposed. Null when a tensor is not f32.
+   */
+  private packed(parts: (Tensor | number)[]): GPUBuffer | null {
+    const tensors = parts.filter((p): p is Tensor => typeof p !== 'number');
+    if (tensors.some((t) => t.dtype !== 'f32')) return null;
+    const key = parts.map((p) => (typeof p === 'number' ? `z${p}` : p.id)).join(':');
     const hit = this.packedParams.get(key);
     if (hit && !hit.sources.some((t) => t.isDisposed)) return hit.buffer;
     if (hit) this.dropPacked(key);
-    const [dim, N] = A.shape as [number, number];
-    const bytes = (dim * N + 2 * dim) * 4;
-    const buffer = this.ctx.buffer(bytes, 'packed SSM parameters');
+    const sizes = parts.map((p) => (typeof p === 'number' ? p : p.size));
+    const bytes = sizes.reduce((a, b) => a + b, 0) * 4;
+    const buffer = this.ctx.buffer(bytes, 'packed parameters');
     this.ctx.clear(buffer, bytes);
-    this.ctx.copy(this.buf(A), 0, buffer, 0, dim * N * 4);
-    if (D) this.ctx.copy(this.buf(D), 0, buffer, dim * N * 4, dim * 4);
-    if (bias) this.ctx.copy(this.buf(bias), 0, buffer, (dim * N + dim) * 4, dim * 4);
+    let at = 0;
+    parts.forEach((p, k) => {
+      if (typeof p !== 'number' && p.size) this.ctx.copy(this.buf(p), 0, buffer, at, p.size * 4);
+      at += sizes[k]! * 4;
+    });
     // Drop packs whose parameters are gone (e.g. replaced by training updates) before adding one.
     for (const [k, e] of this.packedParams) if (e.sources.some((t) => t.isDisposed)) this.dropPacked(k);
-    this.packedParams.set(key, { buffer, sources: [A, D, bias].filter((t): t is Tensor => t !== null) });
+    this.packedParams.set(key, { buffer, sources: tensors });
     return buffer;
   }
   private dropPacked(key: string): void {
@@ -689,33 +704,46 @@ export class WebGpuBackend implements Backend {
     const R = i.dtProj.shape[1]!;
     const J = R + 2 * N;
     if (B > STEP_MAX_ROWS || K < 2 || N > 256) return null;
-    const slices = convSlices(E);
+    // Step 1 in one kernel where H is a multiple of 4 and the small parameters pack (f32).
+    const lp = H % 4 === 0 ? this.packed([i.normWeight, i.inProjBias ?? 2 * E, i.convWeight, i.convBias ?? E]) : null;
+    const slices = lp ? Math.ceil(E / gemv4PerGroup(H)) : convSlices(E);
     // Temporaries are bare pooled buffers: no tensor bookkeeping on this per-token path.
     const tmp = (n: number) => this.ctx.buffer(n * 4, 'a decode-step temporary');
-    const [xz, xc, xd, y] = [tmp(B * 2 * E), tmp(B * E), tmp(slices * B * J), tmp(B * E)] as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
+    // xcd: the conv output (B, E), then the partial x_proj sums (slices, B, J).
+    const [xz, xcd, y] = [tmp(B * 2 * E), tmp(B * E + slices * B * J), tmp(B * E)] as [GPUBuffer, GPUBuffer, GPUBuffer];
     const convState = i.convStateOut ?? this.make([B, E, K - 1]);
     const ssmState = i.ssmStateOut ?? this.make([B, E, N]);
     const out = this.make([B, H]);
-    if (H % 4 === 0) {
-      this.normLinear4(i.h, i.normWeight, i.eps, i.inProj, i.inProjBias, xz);
-    } else {
-      const inGrid = gemvGrid(2 * E, IN_PROJ_PER_GROUP);
+    if (lp) {
+      const grid = gemvGrid(2 * E, gemv4PerGroup(H));
       this.ctx.dispatch(
-        normInProjKernel(B, weightDType(i.inProj.dtype)),
-        [this.buf(i.h), this.buf(i.normWeight), this.buf(i.inProj), this.buf(i.inProjBias), xz],
-        new Uniforms(20).u32(H, 2 * E, inGrid[0]).f32(i.eps).u32(i.inProjBias ? 1 : 0).buffer,
-        inGrid,
+        normInProjConvKernel(B, H, E, J, K, weightDType(i.inProj.dtype), weightDType(i.xProj.dtype)),
+        [this.buf(i.h), this.buf(i.inProj), lp, xz, this.buf(i.convState), this.buf(i.xProj), this.buf(convState), xcd],
+        new Uniforms(8).u32(grid[0]).f32(i.eps).buffer,
+        grid,
+      );
+    } else {
+      if (H % 4 === 0) {
+        this.normLinear4(i.h, i.normWeight, i.eps, i.inProj, i.inProjBias, xz);
+      } else {
+        const inGrid = gemvGrid(2 * E, IN_PROJ_PER_GROUP);
+        this.ctx.dispatch(
+          normInProjKernel(B, weightDType(i.inProj.dtype)),
+          [this.buf(i.h), this.buf(i.normWeight), this.buf(i.inProj), this.buf(i.inProjBias), xz],
+          new Uniforms(20).u32(H, 2 * E, inGrid[0]).f32(i.eps).u32(i.inProjBias ? 1 : 0).buffer,
+          inGrid,
+        );
+      }
+      this.ctx.dispatch(
+        convXProjKernel(B, weightDType(i.xProj.dtype)),
+        [xz, this.buf(i.convState), this.buf(i.convWeight), this.buf(i.convBias), this.buf(i.xProj), xcd, this.buf(convState)],
+        new Uniforms(16).u32(E, K, J, i.convBias ? 1 : 0).buffer,
+        [slices, Math.ceil(J / X_PROJ_PER_GROUP)],
       );
     }
     this.ctx.dispatch(
-      convXProjKernel(B, weightDType(i.xProj.dtype)),
-      [xz, this.buf(i.convState), this.buf(i.convWeight), this.buf(i.convBias), this.buf(i.xProj), xc, this.buf(convState), xd],
-      new Uniforms(16).u32(E, K, J, i.convBias ? 1 : 0).buffer,
-      [slices, Math.ceil(J / X_PROJ_PER_GROUP)],
-    );
-    this.ctx.dispatch(
       dtSsmUpdateKernel(B, N, J, weightDType(i.dtProj.dtype)),
-      [xd, this.buf(i.dtProj), this.ssmParams(i.A, i.D, i.dtProjBias), xc, xz, this.buf(i.ssmState), this.buf(ssmState), y],
+      [xcd, this.buf(i.dtProj), this.ssmParams(i.A, i.D, i.dtProjBias), xz, this.buf(i.ssmState), this.buf(ssmState), y],
       new Uniforms(16).u32(E, R, J, slices).buffer,
       [Math.ceil(E / ssmChannelsPerGroup(N))],
     );
@@ -736,7 +764,7 @@ export class WebGpuBackend implements Backend {
         outGrid,
       );
     }
-    for (const b of [xz, xc, xd, y]) this.ctx.release(b);
+    for (const b of [xz, xcd, y]) this.ctx.release(b);
     return { out, convState, ssmState };
   }
 }

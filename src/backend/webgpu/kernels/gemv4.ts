@@ -30,7 +30,7 @@ export function gemv4PerGroup(K: number): number {
 }
 
 /** Binding `name` as vec4s of f32 (f32) or as 4 packed halves (bf16/f16), read with `<name>_at4(i)`. */
-function weight4Binding(name: string, binding: number, dt: WeightDType): string {
+export function weight4Binding(name: string, binding: number, dt: WeightDType): string {
   if (dt === 'f32') {
     return `@group(0) @binding(${binding}) var<storage, read> ${name}: array<vec4<f32>>;
 fn ${name}_at4(i: u32) -> vec4<f32> { return ${name}[i]; }`;
@@ -46,9 +46,10 @@ fn ${name}_at4(i: u32) -> vec4<f32> { let w = ${name}[i]; ${unpack} }`;
 /**
  * The shared body: lane `lane` of the group for output n accumulates s[b] = Σ W[n]·x[b] (and, with
  * `squares`, ss[b] = Σ x[b]²) over its vec4s, then the group's lanes are summed in workgroup memory.
- * `xAt(b, e)` is WGSL for vec4 e of row b; `wScale(e)` multiplies the weight vec4 (the norm weight).
+ * `wScale` (WGSL, may use e) multiplies the weight vec4 (the norm weight); `N` is WGSL for the
+ * number of outputs.
  */
-function body(rows: number, K: number, squares: boolean, wScale: string | null): string {
+export function gemv4Body(rows: number, K: number, squares: boolean, wScale: string | null, N = 'p.N'): string {
   const lanes = gemv4Lanes(K);
   const K4 = K / 4;
   const iters = Math.ceil(K4 / lanes);
@@ -58,8 +59,8 @@ function body(rows: number, K: number, squares: boolean, wScale: string | null):
   let t = lid.x;
   let lane = t % ${lanes}u;
   let n = (wid.x + wid.y * p.gx) * ${GEMV4_WG / lanes}u + t / ${lanes}u;
-  let live = n < p.N;
-  let row = min(n, p.N - 1u) * ${K4}u; // rows past N read the last row and write nothing
+  let live = n < ${N};
+  let row = min(n, ${N} - 1u) * ${K4}u; // rows past N read the last row and write nothing
   var s = vec4<f32>(0.0);
   var ss = vec4<f32>(0.0);
   for (var i = 0u; i < ${iters}u; i++) {
@@ -102,7 +103,7 @@ var<workgroup> rs: array<vec4<f32>, ${GEMV4_WG}>;
 var<workgroup> rd: array<vec4<f32>, ${GEMV4_WG}>;
 @compute @workgroup_size(${GEMV4_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  ${body(rows, K, true, 'nw[e]')}
+  ${gemv4Body(rows, K, true, 'nw[e]')}
   if (t % ${gemv4Lanes(K)}u == 0u && live) {
     let inv = inverseSqrt(rs[t] / f32(${K}u) + vec4<f32>(p.eps));
     var bv = 0.0;
@@ -126,7 +127,7 @@ ${residual ? '@group(0) @binding(4) var<storage, read> R: array<f32>;         //
 var<workgroup> rd: array<vec4<f32>, ${GEMV4_WG}>;
 @compute @workgroup_size(${GEMV4_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  ${body(rows, K, false, null)}
+  ${gemv4Body(rows, K, false, null)}
   if (t % ${gemv4Lanes(K)}u == 0u && live) {
     var bv = 0.0;
     if (p.hasBias == 1u) { bv = bias[n]; }

@@ -1,17 +1,20 @@
 /**
- * Batch-1 decoding is bound by launches, so one Mamba layer's decode step runs as four kernels
+ * Batch-1 decoding is bound by launches, so one Mamba layer's decode step runs as three kernels
  * (instead of ~15 op-by-op launches). For rows b < B (B <= 4; the kernels are specialised on B so
  * that the per-row accumulators stay in registers):
- *   1. norm_in_proj   xz[b] = in_proj(RMSNorm(h[b]))           32 lanes per output, 8 per workgroup
- *   2. conv_x_proj    xc[b] = silu(conv1d step(x[b], conv state))     thread per channel, then
- *                     partial x_proj(xc[b]) over the workgroup's 128 channels, 16 lanes per output
- *   3. dt_ssm_update  xdbl = Σ partials; Δ = softplus(dt_proj(xdbl[b, :R]) + bias);
+ *   1. norm_in_proj_conv  xz[b] = in_proj(RMSNorm(h[b])) (vec4 lanes per output, gemv4.ts); the
+ *                     workgroups of x's channels go on with xc[b] = silu(conv1d step(x[b], conv
+ *                     state)) and their channels' share of x_proj(xc[b]), written as partial sums
+ *   2. dt_ssm_update  xdbl = Σ partials; Δ = softplus(dt_proj(xdbl[b, :R]) + bias);
  *                     h' = exp(ΔA)h + Δ·B·xc; y = (C·h' + D·xc) · silu(z)    thread per (b, d, n)
- *   4. out_proj_res   out[b] = h[b] + out_proj(y[b])            64 lanes per output, 4 per workgroup
+ *   3. out_proj_res   out[b] = h[b] + out_proj(y[b])            (gemv4.ts)
+ * Where the hidden size is not a multiple of 4, step 1 is two scalar kernels (norm_in_proj, then
+ * conv_x_proj with 128 channels per workgroup) and step 3 is a scalar kernel.
  * A decode step has little work: the layouts are chosen for parallelism and coalesced weight reads
  * (a lane group reads a weight row's consecutive elements), which is what bounds these kernels.
  */
 import { cachedKernel, type Kernel } from '../context.js';
+import { GEMV4_WG, gemv4Body, gemv4Lanes, gemv4PerGroup, weight4Binding } from './gemv4.js';
 import { weightBinding, type WeightDType } from './weights.js';
 
 export const STEP_MAX_ROWS = 4;
@@ -96,6 +99,105 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }));
 }
 
+/**
+ * Step 1 with vec4 loads (H a multiple of 4): xz = in_proj(RMSNorm(h)) over 2E outputs, PER per
+ * workgroup; a workgroup whose outputs include x channels then runs their conv step (one thread per
+ * (row, channel)) and writes their share of x_proj, Σ over its channels of Wx[j, c]·xc[c], as the
+ * partial sums of slice = its workgroup index. What it needs for that is loaded before the gemv,
+ * so that those loads overlap it. Specialised on H, E, J and the conv width KC.
+ *
+ * LP packs the layer's small parameters: [norm weight (H) | in_proj bias (2E) | conv weight (E, KC)
+ * | conv bias (E)], zeros where absent (so that the kernel stays within 8 storage bindings).
+ */
+export function normInProjConvKernel(rows: number, H: number, E: number, J: number, KC: number, wt: WeightDType, wtx: WeightDType): Kernel {
+  const lanes = gemv4Lanes(H);
+  const PER = gemv4PerGroup(H);
+  const JI = Math.ceil(J / GEMV4_WG); // x_proj outputs per thread
+  if (PER * rows > GEMV4_WG) throw new Error('webgpu: normInProjConvKernel: too many rows');
+  return cachedKernel(`normInProjConv_${rows}_${H}_${E}_${J}_${KC}_${wt}_${wtx}`, () => ({
+    key: `step_norm_in_proj_conv_${rows}_${H}_${E}_${J}_${KC}_${wt}_${wtx}`,
+    code: () => /* wgsl */ `
+struct P { gx: u32, eps: f32 }
+const ROWS = ${rows}u;
+const E = ${E}u;
+const J = ${J}u;
+const KC = ${KC}u;
+const PER = ${PER}u;
+const LP_BIAS = ${H / 4}u;          // vec4 offsets in LP
+const LP_CW = ${H + 2 * E}u;        // scalar offsets in LP
+const LP_CB = ${H + 2 * E + E * KC}u;
+@group(0) @binding(0) var<storage, read> X: array<vec4<f32>>;    // (B, H) residual stream
+${weight4Binding('W', 1, wt)}                                          // (2E, H) in_proj
+@group(0) @binding(2) var<storage, read> LP: array<vec4<f32>>;   // packed small parameters
+@group(0) @binding(3) var<storage, read_write> XZ: array<f32>;   // (B, 2E): x then z
+@group(0) @binding(4) var<storage, read> S0: array<f32>;         // (B, E, KC-1) conv state
+${weightBinding('Wx', 5, wtx, '// (J, E) x_proj')}
+@group(0) @binding(6) var<storage, read_write> S1: array<f32>;   // (B, E, KC-1) new conv state
+@group(0) @binding(7) var<storage, read_write> XCD: array<f32>;  // [xc (B, E) | partial x_proj (slices, B, J)]
+@group(0) @binding(8) var<uniform> p: P;
+var<workgroup> rs: array<vec4<f32>, ${GEMV4_WG}>;
+var<workgroup> rd: array<vec4<f32>, ${GEMV4_WG}>;
+var<workgroup> xs: array<array<f32, PER>, ROWS>;
+fn lp(i: u32) -> f32 { return LP[i / 4u][i % 4u]; }
+@compute @workgroup_size(${GEMV4_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let slice = wid.x + wid.y * p.gx;
+  let g0 = slice * PER;                      // this workgroup's first output
+  let cx = select(0u, min(PER, E - g0), g0 < E); // its x channels (none for z's workgroups)
+  // Loaded before the gemv: x_proj weights of this thread's outputs j over the channels, and the
+  // conv inputs of this thread's (row, channel).
+  var wx: array<f32, ${JI * PER}>;
+  for (var ji = 0u; ji < ${JI}u; ji++) {
+    let j = min(lid.x + ji * ${GEMV4_WG}u, J - 1u);
+    for (var c = 0u; c < PER; c++) { wx[ji * PER + c] = select(0.0, Wx_at(j * E + min(g0 + c, E - 1u)), c < cx); }
+  }
+  let crow = lid.x / PER;                    // conv thread's row
+  let cc = lid.x % PER;                      // and channel
+  let convLive = crow < ROWS && cc < cx;
+  let ch = min(g0 + cc, E - 1u);
+  let sb = (min(crow, ROWS - 1u) * E + ch) * (KC - 1u);
+  var conv = lp(LP_CB + ch);
+  for (var q = 0u; q + 1u < KC; q++) { conv = fma(lp(LP_CW + ch * KC + q), S0[sb + q], conv); }
+  let cwNew = lp(LP_CW + ch * KC + KC - 1u);
+  ${gemv4Body(rows, H, true, 'LP[e]', `${2 * E}u`)}
+  if (t % ${lanes}u == 0u && live) {
+    let inv = inverseSqrt(rs[t] / f32(${H}u) + vec4<f32>(p.eps));
+    let bv = lp(LP_BIAS * 4u + n);
+    for (var b = 0u; b < ROWS; b++) {
+      let y = rd[t][b] * inv[b] + bv;
+      XZ[b * ${2 * E}u + n] = y;
+      if (n < E) { xs[b][n - g0] = y; }
+    }
+  }
+  workgroupBarrier();
+  // The conv step of the workgroup's x channels, and the new conv state.
+  if (convLive) {
+    let xnew = xs[crow][cc];
+    let pre = fma(cwNew, xnew, conv);
+    let xc = pre / (1.0 + exp(-pre));
+    XCD[crow * E + ch] = xc;
+    for (var q = 0u; q + 2u < KC; q++) { S1[sb + q] = S0[sb + q + 1u]; }
+    S1[sb + KC - 2u] = xnew;
+    xs[crow][cc] = xc;
+  }
+  workgroupBarrier();
+  // This slice's partial x_proj.
+  if (cx > 0u) {
+    for (var ji = 0u; ji < ${JI}u; ji++) {
+      let j = lid.x + ji * ${GEMV4_WG}u;
+      if (j < J) {
+        for (var b = 0u; b < ROWS; b++) {
+          var part = 0.0;
+          for (var c = 0u; c < PER; c++) { part = fma(wx[ji * PER + c], xs[b][c], part); }
+          XCD[ROWS * E + (slice * ROWS + b) * J + j] = part;
+        }
+      }
+    }
+  }
+}`,
+  }));
+}
+
 /** Channels per workgroup of the conv / x_proj kernel (one thread per channel), and x_proj outputs. */
 export const CONV_WG = 128;
 export const X_PROJ_PER_GROUP = 8;
@@ -118,10 +220,9 @@ const LANES = ${lanes}u;
 @group(0) @binding(2) var<storage, read> cw: array<f32>;     // (E, K) conv weight
 @group(0) @binding(3) var<storage, read> cb: array<f32>;     // (E) conv bias
 ${weightBinding('Wx', 4, wt, '// (J, E) x_proj, J = R + 2N')}
-@group(0) @binding(5) var<storage, read_write> XC: array<f32>;   // (B, E) conv output
+@group(0) @binding(5) var<storage, read_write> XCD: array<f32>; // [xc (B, E) | partial x_proj (slices, B, J)]
 @group(0) @binding(6) var<storage, read_write> S1: array<f32>;   // (B, E, K-1) new conv state
-@group(0) @binding(7) var<storage, read_write> XDP: array<f32>;  // (slices, B, J) partial x_proj
-@group(0) @binding(8) var<uniform> p: P;
+@group(0) @binding(7) var<uniform> p: P;
 var<workgroup> xs: array<array<f32, ${CONV_WG}>, ${rows}>;
 var<workgroup> rd: array<vec4<f32>, ${CONV_WG}>;
 @compute @workgroup_size(${CONV_WG})
@@ -154,7 +255,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       acc = fma(cw[k * p.K + S], xnew, acc);
       xc = acc / (1.0 + exp(-acc));
       if (wid.y == 0u) {
-        XC[b * p.E + k] = xc;
+        XCD[b * p.E + k] = xc;
         for (var q = 0u; q + 1u < S; q++) { S1[sb + q] = S0[sb + q + 1u]; }
         S1[sb + S - 1u] = xnew;
       }
@@ -171,7 +272,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   rd[t] = s;
   ${laneTree(lanes, ['rd'])}
   if (lane == 0u && live) {
-    for (var b = 0u; b < ROWS; b++) { XDP[(wid.x * ROWS + b) * p.J + j] = rd[t][b]; }
+    for (var b = 0u; b < ROWS; b++) { XCD[ROWS * p.E + (wid.x * ROWS + b) * p.J + j] = rd[t][b]; }
   }
 }`,
   }));
@@ -198,15 +299,15 @@ const NS = ${N}u;
 const CPW = ${CPW}u;
 const R = ${J - 2 * N}u;           // dt_rank
 const RPL = ${Math.max(1, Math.ceil((J - 2 * N) / N))}u; // dt_proj terms per lane
-@group(0) @binding(0) var<storage, read> XDP: array<f32>;   // (slices, B, J) partial x_proj: dt_low (R), B (N), C (N)
+// [xc (B, E) | partial x_proj (slices, B, J): per slice dt_low (R), B (N), C (N)]
+@group(0) @binding(0) var<storage, read> XCD: array<f32>;
 ${weightBinding('Wdt', 1, wt, '// (E, R)')}
 @group(0) @binding(2) var<storage, read> SP: array<f32>;    // [A (E, N) = -exp(A_log) | D (E) | dt bias (E)]
-@group(0) @binding(3) var<storage, read> XC: array<f32>;    // (B, E)
-@group(0) @binding(4) var<storage, read> XZ: array<f32>;    // (B, 2E): z is the second half
-@group(0) @binding(5) var<storage, read> H0: array<f32>;    // (B, E, N)
-@group(0) @binding(6) var<storage, read_write> H1: array<f32>; // (B, E, N)
-@group(0) @binding(7) var<storage, read_write> Y: array<f32>;  // (B, E)
-@group(0) @binding(8) var<uniform> p: P;
+@group(0) @binding(3) var<storage, read> XZ: array<f32>;    // (B, 2E): z is the second half
+@group(0) @binding(4) var<storage, read> H0: array<f32>;    // (B, E, N)
+@group(0) @binding(5) var<storage, read_write> H1: array<f32>; // (B, E, N)
+@group(0) @binding(6) var<storage, read_write> Y: array<f32>;  // (B, E)
+@group(0) @binding(7) var<uniform> p: P;
 var<workgroup> xd: array<f32, ${J * rows}>;
 var<workgroup> red: array<f32, ${SSM_WG}>;
 // Sum over the NS lanes of each channel; every thread gets its channel's sum.
@@ -242,19 +343,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var z: array<f32, ROWS>;
   for (var b = 0u; b < ROWS; b++) {
     h0[b] = H0[(b * p.E + dc) * NS + n];
-    u[b] = XC[b * p.E + dc];
+    u[b] = XCD[b * p.E + dc];
     z[b] = XZ[b * 2u * p.E + p.E + dc];
   }
   // x_proj's output: the sum of the conv kernel's per-slice partials.
+  let xdp = ROWS * p.E; // where the partials start
   for (var i = t; i < ROWS * p.J; i += ${SSM_WG}u) {
     let stride = ROWS * p.J;
     var s4 = vec4<f32>(0.0);
     var sl = 0u;
     for (; sl + 3u < p.slices; sl += 4u) {
-      s4 += vec4<f32>(XDP[sl * stride + i], XDP[(sl + 1u) * stride + i], XDP[(sl + 2u) * stride + i], XDP[(sl + 3u) * stride + i]);
+      let o = xdp + sl * stride + i;
+      s4 += vec4<f32>(XCD[o], XCD[o + stride], XCD[o + 2u * stride], XCD[o + 3u * stride]);
     }
     var s = s4.x + s4.y + s4.z + s4.w;
-    for (; sl < p.slices; sl++) { s += XDP[sl * stride + i]; }
+    for (; sl < p.slices; sl++) { s += XCD[xdp + sl * stride + i]; }
     xd[i] = s;
   }
   workgroupBarrier();
