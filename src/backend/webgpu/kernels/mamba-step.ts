@@ -299,6 +299,8 @@ const NS = ${N}u;
 const CPW = ${CPW}u;
 const R = ${J - 2 * N}u;           // dt_rank
 const RPL = ${Math.max(1, Math.ceil((J - 2 * N) / N))}u; // dt_proj terms per lane
+const RJ = ${rows * J}u;           // x_proj outputs of all rows
+const G = ${Math.max(1, Math.floor(256 / (rows * J)))}u; // thread groups summing the partials
 // [xc (B, E) | partial x_proj (slices, B, J): per slice dt_low (R), B (N), C (N)]
 @group(0) @binding(0) var<storage, read> XCD: array<f32>;
 ${weightBinding('Wdt', 1, wt, '// (E, R)')}
@@ -346,19 +348,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     u[b] = XCD[b * p.E + dc];
     z[b] = XZ[b * 2u * p.E + p.E + dc];
   }
-  // x_proj's output: the sum of the conv kernel's per-slice partials.
+  // x_proj's output: the sum of step 1's per-slice partials. G groups of RJ threads each sum
+  // every G-th slice (8 loads in flight per thread), then the groups' sums are added.
   let xdp = ROWS * p.E; // where the partials start
-  for (var i = t; i < ROWS * p.J; i += ${SSM_WG}u) {
-    let stride = ROWS * p.J;
-    var s4 = vec4<f32>(0.0);
-    var sl = 0u;
-    for (; sl + 3u < p.slices; sl += 4u) {
-      let o = xdp + sl * stride + i;
-      s4 += vec4<f32>(XCD[o], XCD[o + stride], XCD[o + 2u * stride], XCD[o + 3u * stride]);
+  for (var i0 = 0u; i0 < RJ; i0 += ${SSM_WG}u) {
+    let i = i0 + t % RJ;
+    let g = t / RJ;
+    var acc = vec4<f32>(0.0);
+    if (g < G && i < RJ) {
+      var sl = g;
+      for (; sl + 7u * G < p.slices; sl += 8u * G) {
+        let o = xdp + sl * RJ + i;
+        let st = G * RJ;
+        acc += vec4<f32>(XCD[o], XCD[o + st], XCD[o + 2u * st], XCD[o + 3u * st]);
+        acc += vec4<f32>(XCD[o + 4u * st], XCD[o + 5u * st], XCD[o + 6u * st], XCD[o + 7u * st]);
+      }
+      for (; sl < p.slices; sl += G) { acc.x += XCD[xdp + sl * RJ + i]; }
     }
-    var s = s4.x + s4.y + s4.z + s4.w;
-    for (; sl < p.slices; sl++) { s += XCD[xdp + sl * stride + i]; }
-    xd[i] = s;
+    red[t] = acc.x + acc.y + acc.z + acc.w;
+    workgroupBarrier();
+    if (t < min(RJ, ${SSM_WG}u) && i < RJ) {
+      var s = 0.0;
+      for (var q = 0u; q < G; q++) { s += red[t + q * RJ]; }
+      xd[i] = s;
+    }
+    workgroupBarrier();
   }
   workgroupBarrier();
   for (var b = 0u; b < ROWS; b++) {
