@@ -35,15 +35,18 @@ const UNIFORM_ALIGN = 256;
 const UNIFORM_CAPACITY = 256 * 1024;
 const MAX_DISPATCHES_PER_SUBMIT = 1024;
 /**
- * Launches recorded one by one are submitted every this many, so that the GPU starts on a long
- * forward (a prefill: hundreds of launches) while the host still records the rest of it, instead
- * of after the host's whole recording. Replays (LaunchGraph) go by MAX_DISPATCHES_PER_SUBMIT.
- * MAMBA_TS_SUBMIT_EVERY overrides it, for benchmarking.
+ * Launches recorded one by one are submitted once there are SUBMIT_EVERY of them carrying at least
+ * SUBMIT_WORKGROUPS workgroups, so that the GPU starts on a long forward (a prefill, a backward:
+ * hundreds of large launches) while the host still records the rest of it, instead of after the
+ * host's whole recording. Small launches (a decode step's) are left to batch up to
+ * MAX_DISPATCHES_PER_SUBMIT: there a submit costs more than it gains. Replays (LaunchGraph) go by
+ * MAX_DISPATCHES_PER_SUBMIT. MAMBA_TS_SUBMIT_EVERY overrides the count, for benchmarking.
  */
 const SUBMIT_EVERY = (() => {
   const env = typeof process !== 'undefined' ? Number(process.env['MAMBA_TS_SUBMIT_EVERY']) : NaN;
   return Number.isInteger(env) && env > 0 ? env : 64;
 })();
+const SUBMIT_WORKGROUPS = 1 << 18;
 const BIND_GROUP_CACHE = 8192;
 
 /**
@@ -92,8 +95,9 @@ export class GpuContext {
   private uniformStaging = new Uint8Array(UNIFORM_CAPACITY);
   private uniformUsed = 0;
   private dispatches = 0;
-  /** Launches of this batch recorded one by one (not replayed). */
+  /** Launches of this batch recorded one by one (not replayed), and their workgroups. */
   private recorded = 0;
+  private recordedWorkgroups = 0;
   private firstError: string | null = null;
   private bindGroups = new Map<string, GPUBindGroup>();
   /** Counters for profiling (bench/gpu-step.ts). */
@@ -205,7 +209,9 @@ export class GpuContext {
     const offsets: [number] | null = uniforms ? [offset] : null;
     this.encodeDispatch(pipe, bindGroup, offsets, dims);
     g?.commands.push({ kind: 'dispatch', key: k.key, pipe, bindGroup, offsets, groups: dims });
-    if (++this.recorded >= SUBMIT_EVERY || this.dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
+    this.recorded++;
+    this.recordedWorkgroups += dims[0] * dims[1] * dims[2];
+    if ((this.recorded >= SUBMIT_EVERY && this.recordedWorkgroups >= SUBMIT_WORKGROUPS) || this.dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
   }
 
   private encodeDispatch(pipe: GPUComputePipeline, bindGroup: GPUBindGroup, offsets: [number] | null, groups: [number, number, number]): void {
@@ -321,6 +327,7 @@ export class GpuContext {
     this.uniformUsed = 0;
     this.dispatches = 0;
     this.recorded = 0;
+    this.recordedWorkgroups = 0;
   }
 
   /** Writes host data into a buffer, after all recorded work (which may still read the old contents). */
