@@ -4,6 +4,8 @@
  * sizes that do not divide 256, several rows, bias on every projection.
  */
 import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
 import { MambaConfig } from '../src/models/mamba/config.js';
 import { initMambaWeights } from '../src/models/mamba/init.js';
 import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
@@ -49,3 +51,22 @@ for (const s of shapes) {
     gpu.dispose();
   });
 }
+
+test('decode steps reuse the packed small parameters (no packing per step)', async (t) => {
+  if (!(await availableDevices()).includes('webgpu')) {
+    t.skip('no WebGPU adapter');
+    return;
+  }
+  const { getBackend } = await import('../src/backend/registry.js');
+  const backend = getBackend('webgpu') as WebGpuBackend;
+  const model = new MambaForCausalLM(MambaConfig.create({ hidden_size: 32, state_size: 8, num_hidden_layers: 2, vocab_size: 64 }));
+  initMambaWeights(model, 5, 'webgpu');
+  const cache = model.createCache(1);
+  model.nextLogits([[1, 2, 3]], cache).dispose();
+  model.nextLogits([[4]], cache).dispose();
+  const before = backend.packsMade;
+  for (let i = 0; i < 5; i++) model.nextLogits([[i]], cache).dispose();
+  assert.equal(backend.packsMade, before);
+  cache.dispose();
+  model.dispose();
+});

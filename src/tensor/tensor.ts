@@ -7,7 +7,11 @@ import { track, untrack as untrackTensor } from './memory.js';
  * A backend buffer shared by a tensor and its reshaped views. The buffer goes back to the backend
  * when the last tensor using it is disposed.
  */
+let nextRefId = 1;
+
 export class StorageRef {
+  /** Unique per buffer (views share it); never reused, so caches may key by it. */
+  readonly id = nextRefId++;
   private refs = 1;
   constructor(
     readonly backend: Backend,
@@ -18,6 +22,10 @@ export class StorageRef {
   }
   release(): void {
     if (--this.refs === 0) this.backend.free(this.storage);
+  }
+  /** True once the last tensor using the buffer was disposed. */
+  get released(): boolean {
+    return this.refs === 0;
   }
 }
 

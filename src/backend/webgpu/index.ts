@@ -84,7 +84,9 @@ export class WebGpuBackend implements Backend {
   private bytes = 0;
   /** Bound where an optional input is absent (flags in the uniforms say so). */
   private dummy: GPUBuffer;
-  private packedParams = new Map<string, { buffer: GPUBuffer; sources: Tensor[] }>();
+  private packedParams = new Map<string, { buffer: GPUBuffer; sources: StorageRef[] }>();
+  /** Parameter packs made so far (see packed()): decode steps after the first should make none. */
+  packsMade = 0;
 
   private constructor(
     readonly ctx: GpuContext,
@@ -477,19 +479,21 @@ export class WebGpuBackend implements Backend {
   /**
    * f32 tensors (a number: that many zeros, for an absent one) concatenated in one buffer, for
    * kernels that would otherwise bind more than 8 storage buffers. Packed once per parameter set:
-   * the cache is keyed by the tensors' ids (never reused) and drops entries whose tensors were
-   * disposed. Null when a tensor is not f32.
+   * the cache is keyed by the tensors' storage (never reused; a reshaped view of a parameter, made
+   * anew every step, hits the same entry) and drops entries whose storage was released. Null when
+   * a tensor is not f32.
    */
   private packed(parts: (Tensor | number)[]): GPUBuffer | null {
     const tensors = parts.filter((p): p is Tensor => typeof p !== 'number');
     if (tensors.some((t) => t.dtype !== 'f32')) return null;
-    const key = parts.map((p) => (typeof p === 'number' ? `z${p}` : p.id)).join(':');
+    const key = parts.map((p) => (typeof p === 'number' ? `z${p}` : `${p.ref.id}+${p.size}`)).join(':');
     const hit = this.packedParams.get(key);
-    if (hit && !hit.sources.some((t) => t.isDisposed)) return hit.buffer;
+    if (hit && !hit.sources.some((r) => r.released)) return hit.buffer;
     if (hit) this.dropPacked(key);
     const sizes = parts.map((p) => (typeof p === 'number' ? p : p.size));
     const bytes = sizes.reduce((a, b) => a + b, 0) * 4;
     const buffer = this.ctx.buffer(bytes, 'packed parameters');
+    this.packsMade++;
     this.ctx.clear(buffer, bytes);
     let at = 0;
     parts.forEach((p, k) => {
@@ -497,8 +501,8 @@ export class WebGpuBackend implements Backend {
       at += sizes[k]! * 4;
     });
     // Drop packs whose parameters are gone (e.g. replaced by training updates) before adding one.
-    for (const [k, e] of this.packedParams) if (e.sources.some((t) => t.isDisposed)) this.dropPacked(k);
-    this.packedParams.set(key, { buffer, sources: tensors });
+    for (const [k, e] of this.packedParams) if (e.sources.some((r) => r.released)) this.dropPacked(k);
+    this.packedParams.set(key, { buffer, sources: tensors.map((t) => t.ref) });
     return buffer;
   }
   private dropPacked(key: string): void {
