@@ -1,6 +1,6 @@
 /**
  * GPU time of the pieces of one batch-1 decode step of a mamba-130m-shaped model: the fused layer
- * step (4 launches), the LM head, argmax. Each is recorded 500 times, then waited for once.
+ * step (3 launches), the LM head, argmax. Each is recorded 500 times, then waited for once.
  *   node dist/bench/gpu-step.js
  */
 import { initWebGPU } from '../src/backend/registry.js';
@@ -33,7 +33,7 @@ async function time(label: string, f: () => Tensor[], reps = 500): Promise<void>
   console.log(JSON.stringify({ bench: 'decode_piece', piece: label, us_per_call: +((total * 1000) / reps).toFixed(1), host_us_per_call: +((host * 1000) / reps).toFixed(1) }));
 }
 
-await time('fused_layer_step (4 launches)', () => {
+await time('fused_layer_step (3 launches)', () => {
   const s = mambaBlockStepFused({ ...w, eps: 1e-5, inProjBias: null, outProjBias: null })!;
   return [s.out, s.convState, s.ssmState];
 });

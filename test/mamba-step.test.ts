@@ -1,5 +1,5 @@
 /**
- * The fused decode step (WebGPU: four kernels per layer) against the CPU's op-by-op step, at
+ * The fused decode step (WebGPU: three or four kernels per layer) against the CPU's op-by-op step, at
  * shapes the fixtures do not reach: channels not a multiple of the kernels' workgroups, state
  * sizes that do not divide 256, several rows, bias on every projection.
  */

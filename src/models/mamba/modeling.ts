@@ -63,7 +63,7 @@ export class MambaBlock extends Module {
   }
 }
 
-/** Where the device has a fused layer step (WebGPU), one token goes through it in four launches. */
+/** Where the device has a fused layer step (WebGPU), one token goes through it in three launches (four where the hidden size is not a multiple of 4). */
 function fusedStep(block: MambaBlock, h: Tensor, state: MixerState, into: MixerState | null): { out: Tensor; state: MixerState } | null {
   const m = block.mixer;
   const [B, , H] = h.shape as [number, number, number];
