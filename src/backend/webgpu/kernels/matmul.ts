@@ -33,6 +33,19 @@ ${vec ? vec4Body(T, per, loadA, loadB) : scalarBody(T, per, loadA, loadB)}`,
   };
 }
 
+/** The tiled kernels' entry point: thread (tx, ty) of the T×T tile at (m0, n0) of batch wid.z. */
+function tileEntry(T: number): string {
+  return `@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let tx = lid.x;
+  let ty = lid.y;
+  let tid = ty * 16u + tx;
+  let m0 = wid.y * ${T}u;
+  let n0 = wid.x * ${T}u;
+  let aBase = wid.z * p.aStride;
+  let bBase = wid.z * p.bStride;`;
+}
+
 /**
  * Tiles of 64 or 128: each thread owns (per/4)² blocks of 4×4 outputs, rows ty·4 + 64·q and columns
  * tx·4 + 64·q, so that a k step reads its A and B values from workgroup memory as per/2 vec4s for
@@ -54,15 +67,7 @@ function vec4Body(T: number, per: number, loadA: string, loadB: string): string 
   return /* wgsl */ `
 var<workgroup> As: array<vec4<f32>, ${T * 4}>; // [k][m], 4 m per vec4
 var<workgroup> Bs: array<vec4<f32>, ${T * 4}>; // [k][n]
-@compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let tx = lid.x;
-  let ty = lid.y;
-  let tid = ty * 16u + tx;
-  let m0 = wid.y * ${T}u;
-  let n0 = wid.x * ${T}u;
-  let aBase = wid.z * p.aStride;
-  let bBase = wid.z * p.bStride;
+${tileEntry(T)}
   var acc: array<vec4<f32>, ${per * Q}>; // [row][column block]
   for (var k0 = 0u; k0 < p.K; k0 += 16u) {
     for (var r = 0u; r < ${per}u; r++) {
@@ -97,15 +102,7 @@ function scalarBody(T: number, per: number, loadA: string, loadB: string): strin
   return /* wgsl */ `
 var<workgroup> As: array<f32, ${T * 16}>; // [k * T + m]
 var<workgroup> Bs: array<f32, ${T * 16}>; // [k * T + n]
-@compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let tx = lid.x;
-  let ty = lid.y;
-  let tid = ty * 16u + tx;
-  let m0 = wid.y * ${T}u;
-  let n0 = wid.x * ${T}u;
-  let aBase = wid.z * p.aStride;
-  let bBase = wid.z * p.bStride;
+${tileEntry(T)}
   var acc: array<f32, ${per * per}>;
   for (var k0 = 0u; k0 < p.K; k0 += 16u) {
     for (var r = 0u; r < ${per}u; r++) {
