@@ -473,7 +473,9 @@ export class WebGpuBackend implements Backend {
    */
   private ssmParams(A: Tensor, D: Tensor | null, bias: Tensor | null): GPUBuffer {
     const dim = A.shape[0]!;
-    return this.packed([A, D ?? dim, bias ?? dim])!;
+    const packed = this.packed([A, D ?? dim, bias ?? dim]);
+    if (!packed) throw new UnsupportedError('webgpu: the scan needs A, D and the Δ bias in float32');
+    return packed;
   }
 
   /**
