@@ -182,7 +182,7 @@ function rmsNormCase(rows: number, H: number): KernelCase {
   };
 }
 
-/** linear(rmsNorm(x)) through the fused decode op (a vec4 kernel on WebGPU when H % 4 == 0). */
+/** linear(rmsNorm(x)) through the fused decode op (one vec4 kernel on WebGPU). */
 function rmsNormLinearCase(rows: number, H: number, N: number, dtype: 'f32' | 'bf16' = 'f32'): KernelCase {
   const x = randomArray(rows * H, 43, -3, 3);
   const nw = randomArray(H, 44);
@@ -472,7 +472,7 @@ export function kernelCases(): KernelCase[] {
     matmulCase(7, 33, 13, false, true),
     matmulCase(3, 1540, 37, false, true), // vec4 gemv: 64 lanes, K/4 not a multiple of them
     matmulCase(4, 36, 70, false, true), // vec4 gemv, 16 lanes
-    matmulCase(2, 35, 9, false, true), // scalar gemv (K % 4 != 0)
+    matmulCase(2, 35, 9, false, true), // gemv4 with gathered vec4s (K % 4 != 0)
     matmulCase(16, 64, 64, false, false),
     matmulCase(1024, 24, 1040, false, true), // enough tiles for the GPU's 64×64 tiling
     matmulCase(2100, 20, 2060, false, true), // and for its 128×128 tiling
@@ -489,8 +489,9 @@ export function kernelCases(): KernelCase[] {
     rmsNormCase(5, 64),
     rmsNormLinearCase(1, 768, 300),
     rmsNormLinearCase(4, 36, 13),
-    rmsNormLinearCase(2, 30, 7), // H % 4 != 0: the two ops
+    rmsNormLinearCase(2, 30, 7), // H % 4 != 0: vec4s gathered from scalar loads
     rmsNormLinearCase(3, 64, 33, 'bf16'),
+    rmsNormLinearCase(1, 37, 9, 'bf16'), // gathered, from packed halves
     unaryCase('silu', silu),
     unaryCase('softplus', softplus),
     unaryCase('exp', Math.exp),

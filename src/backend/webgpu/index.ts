@@ -27,7 +27,7 @@ import { UnsupportedError } from '../../errors.js';
 import { GpuContext, grid1d, Uniforms, type Kernel } from './context.js';
 import { affineKernel, binaryKernel, castKernel, unaryKernel } from './kernels/elementwise.js';
 import { stridedCopyKernel } from './kernels/copy.js';
-import { GEMV_COLS, gemvKernel, GEMV_MAX_ROWS, tiledMatmulKernel } from './kernels/matmul.js';
+import { tiledMatmulKernel } from './kernels/matmul.js';
 import { crossEntropyBackwardKernel, crossEntropyKernel, ARGMAX_CHUNK, argmaxFinalKernel, argmaxPartialKernel, argmaxKernel, rmsNormKernel, rowMaxKernel, rowSumKernel, softmaxKernel, topKKernel } from './kernels/rows.js';
 import { causalConvKernel, embeddingKernel } from './kernels/layers.js';
 import { CONV_DW_WG, convDpreKernel, convDwFinalKernel, convDwPartialKernel, convDxKernel } from './kernels/conv-backward.js';
@@ -35,20 +35,7 @@ import { embeddingBackwardKernel } from './kernels/embedding-backward.js';
 import { scatterAddRowsKernel } from './kernels/scatter-add-rows.js';
 import { flipKernel } from './kernels/flip.js';
 import { depthwiseConv2dDwPartialKernel, depthwiseConv2dDxKernel, depthwiseConv2dKernel, DWCONV2D_DW_WG } from './kernels/depthwise-conv2d.js';
-import {
-  convSlices,
-  convXProjKernel,
-  dtSsmUpdateKernel,
-  gemvGrid,
-  IN_PROJ_PER_GROUP,
-  normInProjConvKernel,
-  normInProjKernel,
-  OUT_PROJ_PER_GROUP,
-  outProjResidualKernel,
-  ssmChannelsPerGroup,
-  STEP_MAX_ROWS,
-  X_PROJ_PER_GROUP,
-} from './kernels/mamba-step.js';
+import { dtSsmUpdateKernel, gemvGrid, normInProjConvKernel, ssmChannelsPerGroup, STEP_MAX_ROWS } from './kernels/mamba-step.js';
 import { GEMV4_MAX_ROWS, gemv4PerGroup, linear4Kernel, linearResidual4Kernel, normLinear4Kernel } from './kernels/gemv4.js';
 import { DECODE_WG, decodeAttentionKernel, decodeCombineKernel, decodeTile, flashAttentionKernel, flashTiles } from './kernels/attention.js';
 import { SCAN_WG, scanCarryKernel, scanChunkStateKernel, scanOutputKernel, stateUpdateKernel } from './kernels/scan.js';
@@ -201,16 +188,9 @@ export class WebGpuBackend implements Backend {
     const y = this.make(outShape);
     const aBatch = sizeOf(a.shape.slice(0, -2));
     const bBatch = sizeOf(b.shape.slice(0, -2));
-    if (batch === 1 && M <= GEMV4_MAX_ROWS && o.transB && !o.transA && K % 4 === 0 && a.dtype === 'f32') {
+    if (batch === 1 && M <= GEMV4_MAX_ROWS && o.transB && !o.transA && a.dtype === 'f32') {
       const grid = gemvGrid(N, gemv4PerGroup(K));
       this.ctx.dispatch(linear4Kernel(M, K, weightDType(b.dtype)), [this.buf(a), this.buf(b), this.dummy, this.buf(y)], new Uniforms(12).u32(N, grid[0], 0).buffer, grid);
-      return y;
-    }
-    if (batch === 1 && M <= GEMV_MAX_ROWS && o.transB && !o.transA) {
-      const groups = Math.ceil(N / GEMV_COLS);
-      const gx = Math.min(groups, 65535);
-      const u = new Uniforms(16).u32(M, N, K, gx);
-      this.ctx.dispatch(gemvKernel(M, weightDType(b.dtype)), [this.buf(a), this.buf(b), this.buf(y)], u.buffer, [gx, Math.ceil(groups / gx)]);
       return y;
     }
     const u = new Uniforms(20).u32(M, N, K, aBatch === 1 ? 0 : M * K, bBatch === 1 ? 0 : K * N);
@@ -666,7 +646,7 @@ export class WebGpuBackend implements Backend {
     return { out, state: st };
   }
 
-  /** Y (B, N) = W · RMSNorm(X) (+ bias) through the vectorised decode gemv (K % 4 == 0, B <= 4). */
+  /** Y (B, N) = W · RMSNorm(X) (+ bias) through the vectorised decode gemv (B <= 4). */
   private normLinear4(x: Tensor, normWeight: Tensor, eps: number, w: Tensor, bias: Tensor | null, y: GPUBuffer): void {
     const [B, K] = x.shape as [number, number];
     const N = w.shape[0]!;
@@ -681,7 +661,7 @@ export class WebGpuBackend implements Backend {
 
   rmsNormLinear(x: Tensor, normWeight: Tensor, eps: number, w: Tensor): Tensor | null {
     const [B, K] = x.shape as [number, number];
-    if (x.rank !== 2 || B > GEMV4_MAX_ROWS || K % 4 !== 0 || x.dtype !== 'f32' || normWeight.dtype !== 'f32') return null;
+    if (x.rank !== 2 || B > GEMV4_MAX_ROWS || x.dtype !== 'f32' || normWeight.dtype !== 'f32') return null;
     const y = this.make([B, w.shape[0]!]);
     this.normLinear4(x, normWeight, eps, w, null, this.buf(y));
     return y;
@@ -710,9 +690,10 @@ export class WebGpuBackend implements Backend {
     const R = i.dtProj.shape[1]!;
     const J = R + 2 * N;
     if (B > STEP_MAX_ROWS || K < 2 || N > 256) return null;
-    // Step 1 in one kernel where H is a multiple of 4 and the small parameters pack (f32).
-    const lp = H % 4 === 0 ? this.packed([i.normWeight, i.inProjBias ?? 2 * E, i.convWeight, i.convBias ?? E]) : null;
-    const slices = lp ? Math.ceil(E / gemv4PerGroup(H)) : convSlices(E);
+    // The layer's small parameters in one buffer (f32 only: else the op-by-op step runs).
+    const lp = this.packed([i.normWeight, i.inProjBias ?? 2 * E, i.convWeight, i.convBias ?? E]);
+    if (!lp) return null;
+    const slices = Math.ceil(E / gemv4PerGroup(H));
     // Temporaries are bare pooled buffers: no tensor bookkeeping on this per-token path.
     const tmp = (n: number) => this.ctx.buffer(n * 4, 'a decode-step temporary');
     // xcd: the conv output (B, E), then the partial x_proj sums (slices, B, J).
@@ -720,56 +701,26 @@ export class WebGpuBackend implements Backend {
     const convState = i.convStateOut ?? this.make([B, E, K - 1]);
     const ssmState = i.ssmStateOut ?? this.make([B, E, N]);
     const out = this.make([B, H]);
-    if (lp) {
-      const grid = gemvGrid(2 * E, gemv4PerGroup(H));
-      this.ctx.dispatch(
-        normInProjConvKernel(B, H, E, J, K, weightDType(i.inProj.dtype), weightDType(i.xProj.dtype)),
-        [this.buf(i.h), this.buf(i.inProj), lp, xz, this.buf(i.convState), this.buf(i.xProj), this.buf(convState), xcd],
-        new Uniforms(8).u32(grid[0]).f32(i.eps).buffer,
-        grid,
-      );
-    } else {
-      if (H % 4 === 0) {
-        this.normLinear4(i.h, i.normWeight, i.eps, i.inProj, i.inProjBias, xz);
-      } else {
-        const inGrid = gemvGrid(2 * E, IN_PROJ_PER_GROUP);
-        this.ctx.dispatch(
-          normInProjKernel(B, weightDType(i.inProj.dtype)),
-          [this.buf(i.h), this.buf(i.normWeight), this.buf(i.inProj), this.buf(i.inProjBias), xz],
-          new Uniforms(20).u32(H, 2 * E, inGrid[0]).f32(i.eps).u32(i.inProjBias ? 1 : 0).buffer,
-          inGrid,
-        );
-      }
-      this.ctx.dispatch(
-        convXProjKernel(B, weightDType(i.xProj.dtype)),
-        [xz, this.buf(i.convState), this.buf(i.convWeight), this.buf(i.convBias), this.buf(i.xProj), xcd, this.buf(convState)],
-        new Uniforms(16).u32(E, K, J, i.convBias ? 1 : 0).buffer,
-        [slices, Math.ceil(J / X_PROJ_PER_GROUP)],
-      );
-    }
+    const inGrid = gemvGrid(2 * E, gemv4PerGroup(H));
+    this.ctx.dispatch(
+      normInProjConvKernel(B, H, E, J, K, weightDType(i.inProj.dtype), weightDType(i.xProj.dtype)),
+      [this.buf(i.h), this.buf(i.inProj), lp, xz, this.buf(i.convState), this.buf(i.xProj), this.buf(convState), xcd],
+      new Uniforms(8).u32(inGrid[0]).f32(i.eps).buffer,
+      inGrid,
+    );
     this.ctx.dispatch(
       dtSsmUpdateKernel(B, N, J, weightDType(i.dtProj.dtype)),
       [xcd, this.buf(i.dtProj), this.ssmParams(i.A, i.D, i.dtProjBias), xz, this.buf(i.ssmState), this.buf(ssmState), y],
       new Uniforms(16).u32(E, R, J, slices).buffer,
       [Math.ceil(E / ssmChannelsPerGroup(N))],
     );
-    if (E % 4 === 0) {
-      const grid = gemvGrid(H, gemv4PerGroup(E));
-      this.ctx.dispatch(
-        linearResidual4Kernel(B, E, weightDType(i.outProj.dtype)),
-        [y, this.buf(i.outProj), this.buf(i.outProjBias), this.buf(out), this.buf(i.h)],
-        new Uniforms(12).u32(H, grid[0], i.outProjBias ? 1 : 0).buffer,
-        grid,
-      );
-    } else {
-      const outGrid = gemvGrid(H, OUT_PROJ_PER_GROUP);
-      this.ctx.dispatch(
-        outProjResidualKernel(B, weightDType(i.outProj.dtype)),
-        [y, this.buf(i.outProj), this.buf(i.outProjBias), this.buf(i.h), this.buf(out)],
-        new Uniforms(16).u32(E, H, outGrid[0], i.outProjBias ? 1 : 0).buffer,
-        outGrid,
-      );
-    }
+    const outGrid = gemvGrid(H, gemv4PerGroup(E));
+    this.ctx.dispatch(
+      linearResidual4Kernel(B, E, weightDType(i.outProj.dtype)),
+      [y, this.buf(i.outProj), this.buf(i.outProjBias), this.buf(out), this.buf(i.h)],
+      new Uniforms(12).u32(H, outGrid[0], i.outProjBias ? 1 : 0).buffer,
+      outGrid,
+    );
     for (const b of [xz, xcd, y]) this.ctx.release(b);
     return { out, convState, ssmState };
   }

@@ -1,24 +1,27 @@
 /**
- * Vectorised matrix–vector products for decoding (a few rows times a PyTorch-layout weight (N, K)),
- * for K a multiple of 4. Measured on the H200: the scalar-load gemvs of mamba-step.ts moved 0.3–0.4
- * TB/s in the decode step (each lane issuing 4 loads at a time, K/128 rounds of memory latency).
- * Here a lane loads vec4s (16 bytes; a weight row's consecutive vec4s across the lanes, so a lane
- * group reads whole cache lines), and the kernels are specialised on K, so the per-lane loop has a
- * constant trip count: the compiler unrolls it and every load of a lane is in flight at once.
+ * Vectorised matrix–vector products for decoding (a few rows times a PyTorch-layout weight (N, K)).
+ * Measured on the H200: scalar-load gemvs moved 0.3–0.4 TB/s in the decode step (each lane issuing
+ * 4 loads at a time, K/128 rounds of memory latency). Here a lane loads vec4s (16 bytes; a weight
+ * row's consecutive vec4s across the lanes, so a lane group reads whole cache lines), and the
+ * kernels are specialised on K, so the per-lane loop has a constant trip count: the compiler
+ * unrolls it and every load of a lane is in flight at once. When K is not a multiple of 4, rows
+ * are not 16-byte aligned: each vec4 is then gathered from 4 scalar loads (zeros past K), the
+ * same kernels otherwise.
  *
- *   normLinear4     Y[b] = W · RMSNorm(X[b]) (+ bias)    in_proj; norm_f + LM head
+ *   normLinear4     Y[b] = W · RMSNorm(X[b]) (+ bias)    norm_f + LM head
  *   linearResidual4 Y[b] = R[b] + W · X[b] (+ bias)      out_proj + residual
  *   linear4         Y[b] = W · X[b]                      any other decode gemv
+ * mamba-step.ts builds in_proj + conv + x_proj on the same body.
  */
 import { cachedKernel, type Kernel } from '../context.js';
-import type { WeightDType } from './weights.js';
+import { weightBinding, type WeightDType } from './weights.js';
 
 export const GEMV4_WG = 256;
 export const GEMV4_MAX_ROWS = 4;
 
 /** Lanes per output: enough that a lane's loads fit in registers (≤ 8 vec4s), at least 16. */
 export function gemv4Lanes(K: number): number {
-  const K4 = K / 4;
+  const K4 = Math.ceil(K / 4);
   let lanes = 16;
   while (lanes < 64 && Math.ceil(K4 / lanes) > 8) lanes *= 2;
   return lanes;
@@ -29,29 +32,61 @@ export function gemv4PerGroup(K: number): number {
   return GEMV4_WG / gemv4Lanes(K);
 }
 
-/** Binding `name` as vec4s of f32 (f32) or as 4 packed halves (bf16/f16), read with `<name>_at4(i)`. */
-export function weight4Binding(name: string, binding: number, dt: WeightDType): string {
+/**
+ * An (rows, K) f32 operand `name` at `binding`, read as vec4 e of row r with `<name>_at4(r, e)`:
+ * one 16-byte load when K % 4 == 0, else 4 scalar loads with zeros past K.
+ */
+export function vec4Operand(name: string, binding: number, K: number, access = 'read'): string {
+  const K4 = Math.ceil(K / 4);
+  if (K % 4 === 0) {
+    return `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<vec4<f32>>;
+fn ${name}_at4(r: u32, e: u32) -> vec4<f32> { return ${name}[r * ${K4}u + e]; }`;
+  }
+  return `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<f32>;
+${gather(name, K, (i) => `${name}[${i}]`)}`;
+}
+
+/**
+ * fn `<name>_at4(r, e)` gathering elements 4e..4e+3 of row r through `load(index)`: zeros past K,
+ * every index clamped into the row (the kernels run without robust buffer access).
+ */
+function gather(name: string, K: number, load: (i: string) => string): string {
+  const lane = (j: number) => `select(0.0, ${load(`min(b + ${j}u, last)`)}, 4u * e + ${j}u < ${K}u)`;
+  return `fn ${name}_at4(r: u32, e: u32) -> vec4<f32> {
+  let b = r * ${K}u + 4u * e;
+  let last = r * ${K}u + ${K - 1}u;
+  return vec4<f32>(${lane(0)}, ${lane(1)}, ${lane(2)}, ${lane(3)});
+}`;
+}
+
+/**
+ * The (N, K) weight `name` at `binding`, read as vec4 e of row n with `<name>_at4(n, e)`: as vec4s
+ * of f32 or 4 packed halves (bf16/f16) when K % 4 == 0, else gathered from scalar reads.
+ */
+export function weight4Binding(name: string, binding: number, K: number, dt: WeightDType): string {
+  const K4 = K / 4;
+  if (K % 4 !== 0) return `${weightBinding(`${name}_s`, binding, dt)}\n${gather(name, K, (i) => `${name}_s_at(${i})`)}`;
   if (dt === 'f32') {
     return `@group(0) @binding(${binding}) var<storage, read> ${name}: array<vec4<f32>>;
-fn ${name}_at4(i: u32) -> vec4<f32> { return ${name}[i]; }`;
+fn ${name}_at4(n: u32, e: u32) -> vec4<f32> { return ${name}[n * ${K4}u + e]; }`;
   }
   const unpack =
     dt === 'bf16'
       ? `return vec4<f32>(bitcast<f32>(w.x << 16u), bitcast<f32>(w.x & 0xffff0000u), bitcast<f32>(w.y << 16u), bitcast<f32>(w.y & 0xffff0000u));`
       : `return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y));`;
   return `@group(0) @binding(${binding}) var<storage, read> ${name}: array<vec2<u32>>;
-fn ${name}_at4(i: u32) -> vec4<f32> { let w = ${name}[i]; ${unpack} }`;
+fn ${name}_at4(n: u32, e: u32) -> vec4<f32> { let w = ${name}[n * ${K4}u + e]; ${unpack} }`;
 }
 
 /**
  * The shared body: lane `lane` of the group for output n accumulates s[b] = Σ W[n]·x[b] (and, with
  * `squares`, ss[b] = Σ x[b]²) over its vec4s, then the group's lanes are summed in workgroup memory.
- * `wScale` (WGSL, may use e) multiplies the weight vec4 (the norm weight); `N` is WGSL for the
- * number of outputs.
+ * Reads X_at4 and W_at4; `wScale` (WGSL, may use e) multiplies the weight vec4 (the norm weight);
+ * `N` is WGSL for the number of outputs.
  */
 export function gemv4Body(rows: number, K: number, squares: boolean, wScale: string | null, N = 'p.N'): string {
   const lanes = gemv4Lanes(K);
-  const K4 = K / 4;
+  const K4 = Math.ceil(K / 4);
   const iters = Math.ceil(K4 / lanes);
   const guard = K4 % lanes !== 0;
   const trees = squares ? ['rs', 'rd'] : ['rd'];
@@ -60,15 +95,15 @@ export function gemv4Body(rows: number, K: number, squares: boolean, wScale: str
   let lane = t % ${lanes}u;
   let n = (wid.x + wid.y * p.gx) * ${GEMV4_WG / lanes}u + t / ${lanes}u;
   let live = n < ${N};
-  let row = min(n, ${N} - 1u) * ${K4}u; // rows past N read the last row and write nothing
+  let nr = min(n, ${N} - 1u); // rows past N read the last row and write nothing
   var s = vec4<f32>(0.0);
   var ss = vec4<f32>(0.0);
   for (var i = 0u; i < ${iters}u; i++) {
     let e = lane + i * ${lanes}u;
     ${guard ? `if (e < ${K4}u) {` : '{'}
-      let w = W_at4(row + e)${wScale ? ` * ${wScale}` : ''};
+      let w = W_at4(nr, e)${wScale ? ` * ${wScale}` : ''};
       for (var b = 0u; b < ${rows}u; b++) {
-        let x = X[b * ${K4}u + e];
+        let x = X_at4(b, e);
         s[b] += dot(x, w);
         ${squares ? 'ss[b] += dot(x, x);' : ''}
       }
@@ -83,10 +118,10 @@ export function gemv4Body(rows: number, K: number, squares: boolean, wScale: str
   }`;
 }
 
-const header = (rows: number, wt: WeightDType) => `
+const header = (rows: number, K: number, wt: WeightDType) => `
 const ROWS = ${rows}u;
-@group(0) @binding(0) var<storage, read> X: array<vec4<f32>>;   // (B, K) as vec4s
-${weight4Binding('W', 1, wt)}                                        // (N, K)
+${vec4Operand('X', 0, K)}   // (B, K)
+${weight4Binding('W', 1, K, wt)}                                        // (N, K)
 @group(0) @binding(2) var<storage, read> bias: array<f32>;      // (N), read when p.hasBias == 1
 @group(0) @binding(3) var<storage, read_write> Y: array<f32>;   // (B, N)`;
 
@@ -96,14 +131,14 @@ export function normLinear4Kernel(rows: number, K: number, wt: WeightDType): Ker
     key: `gemv4_norm_linear_${rows}_${K}_${wt}`,
     code: () => /* wgsl */ `
 struct P { N: u32, gx: u32, eps: f32, hasBias: u32 }
-${header(rows, wt)}
-@group(0) @binding(4) var<storage, read> nw: array<vec4<f32>>;  // (K) norm weight
+${header(rows, K, wt)}
+${vec4Operand('NW', 4, K)}  // (K) norm weight
 @group(0) @binding(5) var<uniform> p: P;
 var<workgroup> rs: array<vec4<f32>, ${GEMV4_WG}>;
 var<workgroup> rd: array<vec4<f32>, ${GEMV4_WG}>;
 @compute @workgroup_size(${GEMV4_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  ${gemv4Body(rows, K, true, 'nw[e]')}
+  ${gemv4Body(rows, K, true, 'NW_at4(0u, e)')}
   if (t % ${gemv4Lanes(K)}u == 0u && live) {
     let inv = inverseSqrt(rs[t] / f32(${K}u) + vec4<f32>(p.eps));
     var bv = 0.0;
@@ -121,7 +156,7 @@ function linearKernel(rows: number, K: number, wt: WeightDType, residual: boolea
     key: `gemv4_${name}_${rows}_${K}_${wt}`,
     code: () => /* wgsl */ `
 struct P { N: u32, gx: u32, hasBias: u32 }
-${header(rows, wt)}
+${header(rows, K, wt)}
 ${residual ? '@group(0) @binding(4) var<storage, read> R: array<f32>;         // (B, N) residual' : ''}
 @group(0) @binding(${residual ? 5 : 4}) var<uniform> p: P;
 var<workgroup> rd: array<vec4<f32>, ${GEMV4_WG}>;

@@ -8,42 +8,14 @@
  *   2. dt_ssm_update  xdbl = Σ partials; Δ = softplus(dt_proj(xdbl[b, :R]) + bias);
  *                     h' = exp(ΔA)h + Δ·B·xc; y = (C·h' + D·xc) · silu(z)    thread per (b, d, n)
  *   3. out_proj_res   out[b] = h[b] + out_proj(y[b])            (gemv4.ts)
- * Where the hidden size is not a multiple of 4, step 1 is two scalar kernels (norm_in_proj, then
- * conv_x_proj with 128 channels per workgroup) and step 3 is a scalar kernel.
  * A decode step has little work: the layouts are chosen for parallelism and coalesced weight reads
  * (a lane group reads a weight row's consecutive elements), which is what bounds these kernels.
  */
 import { cachedKernel, type Kernel } from '../context.js';
-import { GEMV4_WG, gemv4Body, gemv4Lanes, gemv4PerGroup, weight4Binding } from './gemv4.js';
+import { GEMV4_WG, gemv4Body, gemv4Lanes, gemv4PerGroup, vec4Operand, weight4Binding } from './gemv4.js';
 import { weightBinding, type WeightDType } from './weights.js';
 
 export const STEP_MAX_ROWS = 4;
-const GEMV_WG = 256;
-
-/** Sums red[t] over each group of `lanes` consecutive threads into the group's first lane. */
-function laneTree(lanes: number, arrays: string[]): string {
-  return `workgroupBarrier();
-  for (var o = ${lanes / 2}u; o > 0u; o >>= 1u) {
-    if (lane < o) { ${arrays.map((a) => `${a}[t] += ${a}[t + o];`).join(' ')} }
-    workgroupBarrier();
-  }`;
-}
-
-/**
- * A lane's loop over k = lane, lane + LANES, ... < bound, four elements per iteration: their loads
- * are independent, so they are in flight together instead of one memory latency each. `body(k)`
- * is WGSL for one element at index k.
- */
-function unrolled4(bound: string, body: (k: string) => string): string {
-  return `var e = lane;
-  for (; e + 3u * LANES < ${bound}; e += 4u * LANES) {
-    { ${body('e')} }
-    { ${body('e + LANES')} }
-    { ${body('e + 2u * LANES')} }
-    { ${body('e + 3u * LANES')} }
-  }
-  for (; e < ${bound}; e += LANES) { ${body('e')} }`;
-}
 
 /** Workgroups for `outputs` outputs, `perGroup` per workgroup, as a 2-D grid (65535 per dimension). */
 export function gemvGrid(outputs: number, perGroup: number): [number, number] {
@@ -51,56 +23,9 @@ export function gemvGrid(outputs: number, perGroup: number): [number, number] {
   const gx = Math.min(groups, 65535);
   return [gx, Math.ceil(groups / gx)];
 }
-export const IN_PROJ_PER_GROUP = GEMV_WG / 32;
-export const OUT_PROJ_PER_GROUP = GEMV_WG / 64;
-
-export function normInProjKernel(rows: number, wt: WeightDType): Kernel {
-  return cachedKernel(`normInProjKernel_${rows}_${wt}`, () => ({
-  key: `step_norm_in_proj_${rows}_${wt}`,
-  code: () => /* wgsl */ `
-struct P { H: u32, N: u32, gx: u32, eps: f32, hasBias: u32 }
-const ROWS = ${rows}u;
-const LANES = 32u;
-@group(0) @binding(0) var<storage, read> X: array<f32>;     // (B, H) residual stream
-@group(0) @binding(1) var<storage, read> nw: array<f32>;    // (H) norm weight
-${weightBinding('W', 2, wt, '// (N, H) in_proj')}
-@group(0) @binding(3) var<storage, read> bias: array<f32>;  // (N)
-@group(0) @binding(4) var<storage, read_write> Y: array<f32>; // (B, N)
-@group(0) @binding(5) var<uniform> p: P;
-var<workgroup> rs: array<vec4<f32>, ${GEMV_WG}>;
-var<workgroup> rd: array<vec4<f32>, ${GEMV_WG}>;
-@compute @workgroup_size(${GEMV_WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let t = lid.x;
-  let lane = t % LANES;
-  let n = (wid.x + wid.y * p.gx) * ${IN_PROJ_PER_GROUP}u + t / LANES;
-  let live = n < p.N;
-  // RMSNorm scales a row by one number, so the dot product runs on the raw row and is scaled
-  // after: each lane group sums the squares of the rows alongside.
-  var ss = vec4<f32>(0.0);
-  var s = vec4<f32>(0.0);
-  ${unrolled4('p.H', (k) => `var w = 0.0;
-    if (live) { w = W_at(n * p.H + ${k}) * nw[${k}]; }
-    for (var b = 0u; b < ROWS; b++) {
-      let x = X[b * p.H + ${k}];
-      ss[b] = fma(x, x, ss[b]);
-      s[b] = fma(x, w, s[b]);
-    }`)}
-  rs[t] = ss;
-  rd[t] = s;
-  ${laneTree(32, ['rs', 'rd'])}
-  if (lane == 0u && live) {
-    let inv = inverseSqrt(rs[t] / f32(p.H) + vec4<f32>(p.eps));
-    var bv = 0.0;
-    if (p.hasBias == 1u) { bv = bias[n]; }
-    for (var b = 0u; b < ROWS; b++) { Y[b * p.N + n] = rd[t][b] * inv[b] + bv; }
-  }
-}`,
-  }));
-}
 
 /**
- * Step 1 with vec4 loads (H a multiple of 4): xz = in_proj(RMSNorm(h)) over 2E outputs, PER per
+ * Step 1: xz = in_proj(RMSNorm(h)) over 2E outputs (vec4 loads, gemv4.ts), PER per
  * workgroup; a workgroup whose outputs include x channels then runs their conv step (one thread per
  * (row, channel)) and writes their share of x_proj, Σ over its channels of Wx[j, c]·xc[c], as the
  * partial sums of slice = its workgroup index. What it needs for that is loaded before the gemv,
@@ -123,12 +48,12 @@ const E = ${E}u;
 const J = ${J}u;
 const KC = ${KC}u;
 const PER = ${PER}u;
-const LP_BIAS = ${H / 4}u;          // vec4 offsets in LP
-const LP_CW = ${H + 2 * E}u;        // scalar offsets in LP
+const LP_BIAS = ${H}u;             // offsets in LP
+const LP_CW = ${H + 2 * E}u;
 const LP_CB = ${H + 2 * E + E * KC}u;
-@group(0) @binding(0) var<storage, read> X: array<vec4<f32>>;    // (B, H) residual stream
-${weight4Binding('W', 1, wt)}                                          // (2E, H) in_proj
-@group(0) @binding(2) var<storage, read> LP: array<vec4<f32>>;   // packed small parameters
+${vec4Operand('X', 0, H)}    // (B, H) residual stream
+${weight4Binding('W', 1, H, wt)}                                          // (2E, H) in_proj
+${vec4Operand('LP', 2, H)}   // packed small parameters; row 0's first H: the norm weight
 @group(0) @binding(3) var<storage, read_write> XZ: array<f32>;   // (B, 2E): x then z
 @group(0) @binding(4) var<storage, read> S0: array<f32>;         // (B, E, KC-1) conv state
 ${weightBinding('Wx', 5, wtx, '// (J, E) x_proj')}
@@ -138,7 +63,7 @@ ${weightBinding('Wx', 5, wtx, '// (J, E) x_proj')}
 var<workgroup> rs: array<vec4<f32>, ${GEMV4_WG}>;
 var<workgroup> rd: array<vec4<f32>, ${GEMV4_WG}>;
 var<workgroup> xs: array<array<f32, PER>, ROWS>;
-fn lp(i: u32) -> f32 { return LP[i / 4u][i % 4u]; }
+fn lp(i: u32) -> f32 { return ${H % 4 === 0 ? 'LP[i / 4u][i % 4u]' : 'LP[i]'}; }
 @compute @workgroup_size(${GEMV4_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let slice = wid.x + wid.y * p.gx;
@@ -159,10 +84,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var conv = lp(LP_CB + ch);
   for (var q = 0u; q + 1u < KC; q++) { conv = fma(lp(LP_CW + ch * KC + q), S0[sb + q], conv); }
   let cwNew = lp(LP_CW + ch * KC + KC - 1u);
-  ${gemv4Body(rows, H, true, 'LP[e]', `${2 * E}u`)}
+  ${gemv4Body(rows, H, true, 'LP_at4(0u, e)', `${2 * E}u`)}
   if (t % ${lanes}u == 0u && live) {
     let inv = inverseSqrt(rs[t] / f32(${H}u) + vec4<f32>(p.eps));
-    let bv = lp(LP_BIAS * 4u + n);
+    let bv = lp(LP_BIAS + n);
     for (var b = 0u; b < ROWS; b++) {
       let y = rd[t][b] * inv[b] + bv;
       XZ[b * ${2 * E}u + n] = y;
@@ -193,86 +118,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         }
       }
     }
-  }
-}`,
-  }));
-}
-
-/** Channels per workgroup of the conv / x_proj kernel (one thread per channel), and x_proj outputs. */
-export const CONV_WG = 128;
-export const X_PROJ_PER_GROUP = 8;
-
-/** Workgroups (channel slices) of the conv / x_proj kernel: each writes partial x_proj sums. */
-export function convSlices(E: number): number {
-  return Math.ceil(E / CONV_WG);
-}
-
-export function convXProjKernel(rows: number, wt: WeightDType): Kernel {
-  const lanes = CONV_WG / X_PROJ_PER_GROUP;
-  return cachedKernel(`convXProjKernel_${rows}_${wt}`, () => ({
-  key: `step_conv_x_proj_${rows}_${wt}`,
-  code: () => /* wgsl */ `
-struct P { E: u32, K: u32, J: u32, hasConvBias: u32 }
-const ROWS = ${rows}u;
-const LANES = ${lanes}u;
-@group(0) @binding(0) var<storage, read> XZ: array<f32>;     // (B, 2E): x then z
-@group(0) @binding(1) var<storage, read> S0: array<f32>;     // (B, E, K-1) conv state
-@group(0) @binding(2) var<storage, read> cw: array<f32>;     // (E, K) conv weight
-@group(0) @binding(3) var<storage, read> cb: array<f32>;     // (E) conv bias
-${weightBinding('Wx', 4, wt, '// (J, E) x_proj, J = R + 2N')}
-@group(0) @binding(5) var<storage, read_write> XCD: array<f32>; // [xc (B, E) | partial x_proj (slices, B, J)]
-@group(0) @binding(6) var<storage, read_write> S1: array<f32>;   // (B, E, K-1) new conv state
-@group(0) @binding(7) var<uniform> p: P;
-var<workgroup> xs: array<array<f32, ${CONV_WG}>, ${rows}>;
-var<workgroup> rd: array<vec4<f32>, ${CONV_WG}>;
-@compute @workgroup_size(${CONV_WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let t = lid.x;
-  let base = wid.x * ${CONV_WG}u;
-  let k = base + t;
-  let S = p.K - 1u;
-  // This thread's x_proj weights, loaded first: their latency overlaps the conv's loads below.
-  let lane = t % LANES;
-  let j = wid.y * ${X_PROJ_PER_GROUP}u + t / LANES;
-  let live = j < p.J;
-  let cnt = min(${CONV_WG}u, p.E - base);
-  let wrow = min(j, p.J - 1u) * p.E + base;
-  var wv: array<f32, ${CONV_WG / lanes}>;
-  for (var i = 0u; i < ${CONV_WG / lanes}u; i++) {
-    let q = lane + i * LANES;
-    wv[i] = select(0.0, Wx_at(wrow + min(q, cnt - 1u)), q < cnt);
-  }
-  // 1. One thread per channel: the conv step and its silu (the workgroups of other x_proj outputs
-  //    recompute it; those of the first write it out with the shifted conv state).
-  for (var b = 0u; b < ROWS; b++) {
-    var xc = 0.0;
-    if (k < p.E) {
-      var acc = 0.0;
-      if (p.hasConvBias == 1u) { acc = cb[k]; }
-      let sb = (b * p.E + k) * S;
-      for (var q = 0u; q < S; q++) { acc = fma(cw[k * p.K + q], S0[sb + q], acc); }
-      let xnew = XZ[b * 2u * p.E + k];
-      acc = fma(cw[k * p.K + S], xnew, acc);
-      xc = acc / (1.0 + exp(-acc));
-      if (wid.y == 0u) {
-        XCD[b * p.E + k] = xc;
-        for (var q = 0u; q + 1u < S; q++) { S1[sb + q] = S0[sb + q + 1u]; }
-        S1[sb + S - 1u] = xnew;
-      }
-    }
-    xs[b][t] = xc;
-  }
-  workgroupBarrier();
-  // 2. This slice's share of x_proj: LANES threads per output.
-  var s = vec4<f32>(0.0);
-  for (var i = 0u; i < ${CONV_WG / lanes}u; i++) {
-    let q = min(lane + i * LANES, ${CONV_WG - 1}u);
-    for (var b = 0u; b < ROWS; b++) { s[b] = fma(xs[b][q], wv[i], s[b]); }
-  }
-  rd[t] = s;
-  ${laneTree(lanes, ['rd'])}
-  if (lane == 0u && live) {
-    for (var b = 0u; b < ROWS; b++) { XCD[ROWS * p.E + (wid.x * ROWS + b) * p.J + j] = rd[t][b]; }
   }
 }`,
   }));
@@ -390,41 +235,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     if (live && n == 0u) {
       Y[b * p.E + d] = fma(dSkip, u[b], y) * (z[b] / (1.0 + exp(-z[b])));
     }
-  }
-}`,
-  }));
-}
-
-export function outProjResidualKernel(rows: number, wt: WeightDType): Kernel {
-  return cachedKernel(`outProjResidualKernel_${rows}_${wt}`, () => ({
-  key: `step_out_proj_residual_${rows}_${wt}`,
-  code: () => /* wgsl */ `
-struct P { E: u32, H: u32, gx: u32, hasBias: u32 }
-const ROWS = ${rows}u;
-const LANES = 64u;
-@group(0) @binding(0) var<storage, read> Yin: array<f32>;   // (B, E)
-${weightBinding('W', 1, wt, '// (H, E) out_proj')}
-@group(0) @binding(2) var<storage, read> bias: array<f32>;  // (H)
-@group(0) @binding(3) var<storage, read> R: array<f32>;     // (B, H) residual
-@group(0) @binding(4) var<storage, read_write> O: array<f32>; // (B, H)
-@group(0) @binding(5) var<uniform> p: P;
-var<workgroup> rd: array<vec4<f32>, ${GEMV_WG}>;
-@compute @workgroup_size(${GEMV_WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let t = lid.x;
-  let lane = t % LANES;
-  let n = (wid.x + wid.y * p.gx) * ${OUT_PROJ_PER_GROUP}u + t / LANES;
-  let live = n < p.H;
-  var s = vec4<f32>(0.0);
-  ${unrolled4('p.E', (k) => `var w = 0.0;
-    if (live) { w = W_at(n * p.E + ${k}); }
-    for (var b = 0u; b < ROWS; b++) { s[b] = fma(Yin[b * p.E + ${k}], w, s[b]); }`)}
-  rd[t] = s;
-  ${laneTree(64, ['rd'])}
-  if (lane == 0u && live) {
-    var bv = 0.0;
-    if (p.hasBias == 1u) { bv = bias[n]; }
-    for (var b = 0u; b < ROWS; b++) { O[b * p.H + n] = R[b * p.H + n] + rd[t][b] + bv; }
   }
 }`,
   }));

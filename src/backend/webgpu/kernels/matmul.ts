@@ -4,8 +4,7 @@
  *   each thread (T/16)² outputs; T = 128 for large products (more work per shared load), 64, or 32
  *   when bigger tiles would leave the GPU idle. K is walked in steps of 16 through workgroup
  *   memory, the tiles loaded so that consecutive threads read consecutive addresses.
- * - gemv: for a few rows times a PyTorch-layout weight (N, K) (decoding): one workgroup per output
- *   column, threads striding over K (contiguous reads of the weight row), a tree reduction.
+   (A few rows times a weight, as in decoding, go to gemv4.ts instead.)
  */
 import { cachedKernel, type Kernel } from '../context.js';
 import { weightBinding, type WeightDType } from './weights.js';
@@ -131,60 +130,4 @@ ${tileEntry(T)}
     }
   }
 }`;
-}
-
-export const GEMV_MAX_ROWS = 4;
-/** Outputs per gemv workgroup: 8 groups of 32 threads, one output column each. */
-export const GEMV_COLS = 8;
-
-/**
- * y (M, N) = x (M, K) · Wᵀ with W (N, K), M <= 4: 32 threads per output column read its weight
- * row contiguously, then reduce in workgroup memory. Launched as ceil(N / 8) workgroups (2-D).
- */
-export function gemvKernel(rows: number, wType: WeightDType): Kernel {
-  // Specialised on the row count: a constant loop bound lets the compiler keep s[m] in registers
-  // (a dynamically indexed vector went through memory, and the kernel ran at half bandwidth).
-  return cachedKernel(`gemv_${rows}_${wType}`, () => ({
-  key: `matmul_gemv_${rows}_${wType}`,
-  code: () => /* wgsl */ `
-struct P { M: u32, N: u32, K: u32, gx: u32 }
-const ROWS = ${rows}u;
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-${weightBinding('W', 1, wType)}
-@group(0) @binding(2) var<storage, read_write> Y: array<f32>;
-@group(0) @binding(3) var<uniform> p: P;
-var<workgroup> part: array<vec4<f32>, 256>;
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let t = lid.x;
-  let lane = t % 32u;
-  let n = (wid.x + wid.y * p.gx) * ${GEMV_COLS}u + t / 32u;
-  var s = vec4<f32>(0.0);
-  if (n < p.N) {
-    let w0 = n * p.K;
-    // Four elements per iteration, loads independent: in flight together (latency-bound otherwise).
-    var k = lane;
-    for (; k + 96u < p.K; k += 128u) {
-      let w = vec4<f32>(W_at(w0 + k), W_at(w0 + k + 32u), W_at(w0 + k + 64u), W_at(w0 + k + 96u));
-      for (var m = 0u; m < ROWS; m++) {
-        let x = vec4<f32>(X[m * p.K + k], X[m * p.K + k + 32u], X[m * p.K + k + 64u], X[m * p.K + k + 96u]);
-        s[m] += dot(x, w);
-      }
-    }
-    for (; k < p.K; k += 32u) {
-      let w = W_at(w0 + k);
-      for (var m = 0u; m < ROWS; m++) { s[m] = fma(X[m * p.K + k], w, s[m]); }
-    }
-  }
-  part[t] = s;
-  workgroupBarrier();
-  for (var h = 16u; h > 0u; h >>= 1u) {
-    if (lane < h) { part[t] += part[t + h]; }
-    workgroupBarrier();
-  }
-  if (lane == 0u && n < p.N) {
-    for (var m = 0u; m < ROWS; m++) { Y[m * p.N + n] = part[t][m]; }
-  }
-}`,
-  }));
 }
