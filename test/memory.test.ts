@@ -100,3 +100,25 @@ test('decoding on WebGPU reuses its bind groups (the state alternates between tw
   cache.dispose();
   model.dispose();
 });
+
+test('repeated greedy generation on WebGPU (replayed steps) keeps live tensors and GPU memory flat', async (t) => {
+  const devices = await availableDevices();
+  if (!devices.includes('webgpu')) {
+    t.skip('no WebGPU adapter');
+    return;
+  }
+  const model = new MambaForCausalLM(MambaConfig.create({ hidden_size: 64, num_hidden_layers: 3, vocab_size: 256 }));
+  initMambaWeights(model, 2, 'webgpu');
+  const gpu = getBackend('webgpu') as WebGpuBackend;
+  const run = () => model.generate([[5, 6, 7]], { maxNewTokens: 20, eosTokenId: null });
+  const first = await run();
+  for (let i = 0; i < 3; i++) await run();
+  const tensors0 = liveTensorCount();
+  const bytes0 = gpu.memoryBytes();
+  const pool0 = gpu.ctx.pool.heldBytes() + gpu.ctx.pool.pooledBytes();
+  for (let i = 0; i < 30; i++) assert.deepEqual(await run(), first);
+  assert.equal(liveTensorCount(), tensors0, 'live tensors grew');
+  assert.equal(gpu.memoryBytes(), bytes0, 'tensor bytes grew');
+  assert.equal(gpu.ctx.pool.heldBytes() + gpu.ctx.pool.pooledBytes(), pool0, 'the buffer pool grew');
+  model.dispose();
+});
