@@ -95,27 +95,35 @@ function stateLayout(N: number): StateLayout {
   };
 }
 
+/** The chunk kernels' parameters and first bindings: u, δ and the packed SSM parameters. */
+function chunkKernelHead(N: number, S: StateLayout): string {
+  return `${PARAMS}
+const NS = ${N}u;
+const NW = ${S.words}u;
+@group(0) @binding(0) var<storage, read> U: array<f32>;        // (B, L, D)
+@group(0) @binding(1) var<storage, read> Dl: array<f32>;       // (B, L, D) δ before bias
+@group(0) @binding(2) var<storage, read> SP: array<f32>;       // [A (D, N) | D (D) | bias (D)]`;
+}
+
+/** A chunk kernel's thread: channel d of chunk c of sequence b (workgroups (D / SCAN_WG, nC, B)). */
+const CHUNK_THREAD = `@compute @workgroup_size(${SCAN_WG}) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let d = gid.x;
+  let c = wid.y;
+  let b = wid.z;
+  if (d >= p.D) { return; }`;
+
 /** Step 1: each chunk's end state from a zero start, and its Σ Δ. */
 export function scanChunkStateKernel(N: number): Kernel {
   const S = stateLayout(N);
   return {
     key: `scan_state_${N}_p${PREFETCH}_${S.ty}`,
     code: () => /* wgsl */ `
-${PARAMS}
-const NS = ${N}u;
-const NW = ${S.words}u;
-@group(0) @binding(0) var<storage, read> U: array<f32>;        // (B, L, D)
-@group(0) @binding(1) var<storage, read> Dl: array<f32>;       // (B, L, D) δ before bias
-@group(0) @binding(2) var<storage, read> SP: array<f32>;       // [A (D, N) | D (D) | bias (D)]
+${chunkKernelHead(N, S)}
 @group(0) @binding(3) var<storage, read> Bm: array<${S.ty}>;   // (B, L, N)
 @group(0) @binding(4) var<storage, read_write> hEnd: array<${S.ty}>; // (B, nC, D, N)
 @group(0) @binding(5) var<storage, read_write> dSum: array<f32>; // (B, nC, D)
 @group(0) @binding(6) var<uniform> p: P;
-@compute @workgroup_size(${SCAN_WG}) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let d = gid.x;
-  let c = wid.y;
-  let b = wid.z;
-  if (d >= p.D) { return; }
+${CHUNK_THREAD}
   var h: array<${S.ty}, NW>;
   var a: array<${S.ty}, NW>;
   ${S.each((k) => `a[${k}] = ${loadA(S, k)} * LOG2E; h[${k}] = ${S.ty}(0.0);`)}
@@ -206,23 +214,14 @@ export function scanOutputKernel(N: number): Kernel {
   return {
     key: `scan_output_${N}_p${PREFETCH}_${S.ty}`,
     code: () => /* wgsl */ `
-${PARAMS}
-const NS = ${N}u;
-const NW = ${S.words}u;
-@group(0) @binding(0) var<storage, read> U: array<f32>;        // (B, L, D)
-@group(0) @binding(1) var<storage, read> Dl: array<f32>;       // (B, L, D)
-@group(0) @binding(2) var<storage, read> SP: array<f32>;       // [A (D, N) | D (D) | bias (D)]
+${chunkKernelHead(N, S)}
 @group(0) @binding(3) var<storage, read> Bm: array<${S.ty}>;   // (B, L, N)
 @group(0) @binding(4) var<storage, read> Cm: array<${S.ty}>;   // (B, L, N)
 @group(0) @binding(5) var<storage, read> Z: array<f32>;        // (B, L, D)
 @group(0) @binding(6) var<storage, read_write> HS: array<${S.ty}>; // (B, h0Chunks, D, N)
 @group(0) @binding(7) var<storage, read_write> Y: array<f32>;  // (B, L, D)
 @group(0) @binding(8) var<uniform> p: P;
-@compute @workgroup_size(${SCAN_WG}) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let d = gid.x;
-  let c = wid.y;
-  let b = wid.z;
-  if (d >= p.D) { return; }
+${CHUNK_THREAD}
   var h: array<${S.ty}, NW>;
   var a: array<${S.ty}, NW>;
   let hb = ((b * p.h0Chunks + c) * p.D + d) * NW;
