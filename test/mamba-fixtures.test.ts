@@ -11,6 +11,7 @@ import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
 import { generateSteps } from '../src/generation/generate.js';
 import { liveTensorCount } from '../src/tensor/memory.js';
 import { availableDevices } from './devices.js';
+import { assertLogitsAndHiddenStates } from './hf-outputs.js';
 import { assertClose, fixture } from './helpers.js';
 
 interface Inputs {
@@ -35,15 +36,7 @@ for (const device of await availableDevices()) {
 
       test('logits and hidden states match HF within 1e-4 of max|ref|', async () => {
         const out = await model.forward(inputs.input_ids, { outputHiddenStates: true });
-        assert.deepEqual(out.logits.shape, expected.entry('logits').shape);
-        assertClose('logits', await out.logits.data(), expected.toFloat64('logits'), 1e-4);
-        const hs = out.hiddenStates!;
-        assert.equal(hs.length, expected.names().filter((n) => n.startsWith('hidden_')).length);
-        for (let i = 0; i < hs.length; i++) {
-          assertClose(`hidden_${i}`, await hs[i]!.data(), expected.toFloat64(`hidden_${i}`), 1e-4);
-        }
-        out.logits.dispose();
-        hs.forEach((h) => h.dispose());
+        await assertLogitsAndHiddenStates(out, expected);
       });
 
       test('the loss with labels equals HF within 1e-5', async () => {
