@@ -646,24 +646,19 @@ export class WebGpuBackend implements Backend {
     return { out, state: st };
   }
 
-  /** Y (B, N) = W · RMSNorm(X) (+ bias) through the vectorised decode gemv (B <= 4). */
-  private normLinear4(x: Tensor, normWeight: Tensor, eps: number, w: Tensor, bias: Tensor | null, y: GPUBuffer): void {
-    const [B, K] = x.shape as [number, number];
-    const N = w.shape[0]!;
-    const grid = gemvGrid(N, gemv4PerGroup(K));
-    this.ctx.dispatch(
-      normLinear4Kernel(B, K, weightDType(w.dtype)),
-      [this.buf(x), this.buf(w), this.buf(bias), y, this.buf(normWeight)],
-      new Uniforms(16).u32(N, grid[0]).f32(eps).u32(bias ? 1 : 0).buffer,
-      grid,
-    );
-  }
-
+  /** weight (N, H) · RMSNorm(x) through the vectorised decode gemv (B <= 4). */
   rmsNormLinear(x: Tensor, normWeight: Tensor, eps: number, w: Tensor): Tensor | null {
     const [B, K] = x.shape as [number, number];
     if (x.rank !== 2 || B > GEMV4_MAX_ROWS || x.dtype !== 'f32' || normWeight.dtype !== 'f32') return null;
-    const y = this.make([B, w.shape[0]!]);
-    this.normLinear4(x, normWeight, eps, w, null, this.buf(y));
+    const N = w.shape[0]!;
+    const y = this.make([B, N]);
+    const grid = gemvGrid(N, gemv4PerGroup(K));
+    this.ctx.dispatch(
+      normLinear4Kernel(B, K, weightDType(w.dtype)),
+      [this.buf(x), this.buf(w), this.dummy, this.buf(y), this.buf(normWeight)],
+      new Uniforms(16).u32(N, grid[0]).f32(eps).u32(0).buffer,
+      grid,
+    );
     return y;
   }
 
