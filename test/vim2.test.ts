@@ -22,7 +22,7 @@ import { RandomSource } from '../src/ops/random.js';
 import * as ops from '../src/ops/index.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { availableDevices } from './devices.js';
-import { assertClose, randomArray } from './helpers.js';
+import { assertClose, randomArray, SHARED } from './helpers.js';
 import { paramGradcheck } from './module-gradcheck.js';
 
 const devices = await availableDevices();
@@ -124,7 +124,9 @@ describe('mamba-ts with ViM2', () => {
   test('train runs the smoke config end to end: accuracy, wall time, an atomic checkpoint', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vim2-'));
     const cfg = JSON.parse(readFileSync(resolve(REPO, 'experiments/vim2/tiny-smoke.json'), 'utf8')) as Record<string, unknown>;
-    writeFileSync(join(dir, 'c.json'), JSON.stringify({ ...cfg, outDir: join(dir, 'out') }));
+    // Copied elsewhere, so its data path (relative to the config) is made absolute.
+    const data = { ...(cfg['data'] as Record<string, unknown>), path: resolve(SHARED, 'data/mnist') };
+    writeFileSync(join(dir, 'c.json'), JSON.stringify({ ...cfg, data, outDir: join(dir, 'out') }));
     const r = run('train', '--config', join(dir, 'c.json'), '--quiet');
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /trained ViM2 \([\d,]+ parameters\) for 4 steps on cpu; test accuracy \d+\.\d\d% on 32 images; wall time [\d.]+ s/);

@@ -2,11 +2,12 @@
 import { parseForecastConfig } from '../train/forecast-config.js';
 import { runForecastTraining } from '../train/forecast-trainer.js';
 
-export async function runForecastCommand(raw: unknown, source: string, quiet: boolean): Promise<void> {
+export async function runForecastCommand(raw: unknown, source: string, flags: { quiet: boolean; overwrite: boolean }): Promise<void> {
   const c = parseForecastConfig(raw, source);
   const r = await runForecastTraining(c, {
+    overwrite: flags.overwrite,
     onEpoch: (e) => {
-      if (!quiet) process.stdout.write(`epoch ${e.epoch}: lr ${e.lr.toExponential(2)} train MSE ${e.trainMse.toFixed(4)} val MSE ${e.valMse.toFixed(4)} (${e.seconds.toFixed(1)} s)\n`);
+      if (!flags.quiet) process.stdout.write(`epoch ${e.epoch}: lr ${e.lr.toExponential(2)} train MSE ${e.trainMse.toFixed(4)} val MSE ${e.valMse.toFixed(4)} (${e.seconds.toFixed(1)} s)\n`);
     },
   });
   process.stdout.write(

@@ -3,7 +3,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import { parseImageTrainConfig } from '../train/image-train-config.js';
 import { runImageTraining } from '../train/image-trainer.js';
 
-export async function trainImageClassifier(raw: unknown, flags: { config: string; resume: boolean; quiet: boolean }): Promise<void> {
+export async function trainImageClassifier(raw: unknown, flags: { config: string; resume: boolean; overwrite: boolean; quiet: boolean }): Promise<void> {
   const c = parseImageTrainConfig(raw, flags.config);
   if (flags.resume) process.stderr.write('note: --resume is not supported for image classification; training starts from scratch\n');
   const bar = flags.quiet
@@ -14,6 +14,7 @@ export async function trainImageClassifier(raw: unknown, flags: { config: string
   try {
     const r = await runImageTraining(c, {
       source: flags.config,
+      overwrite: flags.overwrite,
       onProgress: (p) => {
         if (p.testAccuracy !== undefined) acc = `${(100 * p.testAccuracy).toFixed(2)}%`;
         bar?.setTotal(p.steps);

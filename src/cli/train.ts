@@ -1,6 +1,6 @@
 /** `mamba-ts train`: trains a model from a JSON config, with a progress bar and checkpoints. */
 import { SingleBar, Presets } from 'cli-progress';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { FormatError } from '../errors.js';
 import { readText } from '../io/platform.js';
 import { parseTrainConfig } from '../train/train-config.js';
@@ -14,8 +14,10 @@ export function registerTrain(program: Command): void {
     .description('Train a Mamba or Jamba language model (model.model_type) on a text corpus (characters, or tokens with data.tokenizer), from a JSON config; checkpoints, a loss curve (SVG) and the tokenizer go to outDir. With "task": "forecast", a forecasting model (TSM2 or DLinear) on a CSV (docs/tsm2.md); with "task": "image-classification", a ViM2 on MNIST (docs/vim2.md).')
     .requiredOption('-c, --config <file>', 'training config (JSON): model, data, steps, batchSize, seqLen, lr, minLr, warmupSteps, weightDecay, gradClip, evalInterval, evalBatches, checkpointInterval, outDir, seed, device')
     .option('--resume', 'continue from outDir/checkpoint exactly (same data order and random state)', false)
+    .option('--overwrite', 'start from scratch even if outDir already holds a checkpoint, replacing it', false)
     .option('--quiet', 'no progress bar, one line at the end', false)
-    .action(async (flags: { config: string; resume: boolean; quiet: boolean }) => {
+    .action(async (flags: { config: string; resume: boolean; overwrite: boolean; quiet: boolean }) => {
+      if (flags.resume && flags.overwrite) throw new InvalidArgumentError('--resume and --overwrite contradict each other: choose one');
       const text = await readText(flags.config);
       let raw: unknown;
       try {
@@ -26,7 +28,7 @@ export function registerTrain(program: Command): void {
       const task = raw && typeof raw === 'object' && 'task' in raw ? (raw as { task: unknown }).task : undefined;
       if (task === 'image-classification') return trainImageClassifier(raw, flags);
       // "task": "forecast" (and any other task, which it refuses by name) trains a forecasting model.
-      if (task !== undefined) return runForecastCommand(raw, flags.config, flags.quiet);
+      if (task !== undefined) return runForecastCommand(raw, flags.config, flags);
       const config = parseTrainConfig(raw, flags.config);
       const bar = flags.quiet
         ? null
@@ -36,6 +38,7 @@ export function registerTrain(program: Command): void {
       try {
         const r = await runTraining(config, {
           resume: flags.resume,
+          overwrite: flags.overwrite,
           onProgress: (p) => {
             if (p.validLoss !== undefined) lastValid = p.validLoss.toFixed(4);
             bar?.update(p.step, { loss: p.loss.toFixed(4), valid: lastValid, tps: p.tokensPerSecond.toFixed(0) });

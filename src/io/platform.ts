@@ -25,6 +25,11 @@ function isUrl(p: string): boolean {
   return /^(https?|blob|data):/.test(p) || (!isNode && !p.startsWith('/'));
 }
 
+/** A file: URL (e.g. a file shipped in the package, found through import.meta.url) as fs takes it. */
+function asFsPath(p: string): string | URL {
+  return p.startsWith('file:') ? new URL(p) : p;
+}
+
 /** Joins a folder (path or URL) and a file name. */
 export function joinPath(dir: string, name: string): string {
   if (dir.endsWith('/')) return dir + name;
@@ -40,7 +45,7 @@ export async function readBytes(p: string): Promise<Uint8Array> {
   }
   const f = await fs();
   try {
-    const buf = await f.readFile(p);
+    const buf = await f.readFile(asFsPath(p));
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   } catch (e) {
     const code = (e as { code?: string }).code;
@@ -66,7 +71,7 @@ export async function exists(p: string): Promise<boolean> {
   }
   const f = await fs();
   try {
-    await f.stat(p);
+    await f.stat(asFsPath(p));
     return true;
   } catch {
     return false;

@@ -4,6 +4,7 @@
  * each epoch — "type1") unless a field says otherwise.
  */
 import { FormatError } from '../errors.js';
+import { relativeToFile } from '../io/relative-path.js';
 import { ConfigReader } from '../models/config-fields.js';
 import { ETT_HOUR_SPLIT, type SplitRows } from '../timeseries/dataset.js';
 import { FORECAST_MODEL_TYPES } from '../timeseries/models.js';
@@ -72,7 +73,7 @@ export function parseForecastConfig(raw: unknown, source: string): ForecastTrain
   return {
     task: 'forecast',
     model: model as Record<string, unknown>,
-    data: { path: data!['path'] as string, ...(columns ? { columns: columns as string[] } : {}), split },
+    data: { path: relativeToFile(source, data!['path'] as string), ...(columns ? { columns: columns as string[] } : {}), split },
     lookback: cr.int('lookback'),
     horizon: cr.int('horizon'),
     epochs: cr.int('epochs', 10),

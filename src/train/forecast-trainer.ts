@@ -21,6 +21,7 @@ import { createForecaster, saveForecaster } from '../timeseries/models.js';
 import { AdamW, clipGradNorm } from './adamw.js';
 import { epochLr, type ForecastTrainConfig } from './forecast-config.js';
 import { NonFiniteLossError } from './trainer.js';
+import { refuseExistingOutput } from './existing-output.js';
 
 export interface ForecastMetrics {
   mse: number;
@@ -82,7 +83,11 @@ function shuffled(n: number, rng: RandomSource): number[] {
   return a;
 }
 
-export async function runForecastTraining(c: ForecastTrainConfig, o: { onEpoch?: (e: ForecastEpoch) => void; onStep?: (step: number, steps: number, loss: number) => void } = {}): Promise<ForecastResult> {
+export async function runForecastTraining(
+  c: ForecastTrainConfig,
+  o: { overwrite?: boolean; onEpoch?: (e: ForecastEpoch) => void; onStep?: (step: number, steps: number, loss: number) => void } = {},
+): Promise<ForecastResult> {
+  await refuseExistingOutput(joinPath(c.outDir, 'model'), 'config.json', o, false);
   const t0 = performance.now();
   const device = await resolveDevice(c.device);
   const table = parseSeriesCsv(await readText(c.data.path), c.data.path, c.data.columns ? { columns: c.data.columns } : {});

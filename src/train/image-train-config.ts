@@ -11,6 +11,7 @@
  */
 import { FormatError } from '../errors.js';
 import { ConfigReader } from '../models/config-fields.js';
+import { relativeToFile } from '../io/relative-path.js';
 import { readOptimizerFields, type OptimizerFields } from './optimizer-fields.js';
 
 export interface ImageTrainConfig extends OptimizerFields {
@@ -69,7 +70,7 @@ export function parseImageTrainConfig(raw: unknown, source: string): ImageTrainC
   if (!data || typeof data !== 'object' || Array.isArray(data)) fail('field "data": expected { "format": "mnist", "path": "folder of the IDX files", "trainSize"?: 8000, "testSize"?: 2000 }');
   const dr = new ConfigReader(data!, `${source}: data`);
   const format = dr.string('format', 'mnist', ['mnist']) as 'mnist';
-  const path = dr.string('path');
+  const path = relativeToFile(source, dr.string('path'));
   const trainSize = dr.int('trainSize', 8000);
   const testSize = dr.int('testSize', 2000);
   if (dr.unknownFields().length) fail(`unknown field(s) data.${dr.unknownFields().join(', data.')}; known: format, path, trainSize, testSize`);

@@ -10,6 +10,7 @@ import { noGrad } from '../autograd/tape.js';
 import '../autograd/backward.js';
 import type { DeviceName } from '../backend/registry.js';
 import { joinPath, replaceDir, writeBytesAtomic } from '../io/platform.js';
+import { refuseExistingOutput } from './existing-output.js';
 import { serializeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import { resolveDevice } from '../models/auto.js';
 import { Vim2Config } from '../models/mambamixer/vim2-config.js';
@@ -81,7 +82,8 @@ function batchPixels(set: ImageSet, idx: readonly number[], norm: { mean: number
   return out;
 }
 
-export async function runImageTraining(c: ImageTrainConfig, o: { source?: string; onProgress?: (p: ImageProgress) => void } = {}): Promise<ImageTrainResult> {
+export async function runImageTraining(c: ImageTrainConfig, o: { source?: string; overwrite?: boolean; onProgress?: (p: ImageProgress) => void } = {}): Promise<ImageTrainResult> {
+  await refuseExistingOutput(joinPath(c.outDir, 'checkpoint'), 'trainer_state.json', o, false);
   const t0 = performance.now();
   const device = await resolveDevice(c.device);
   const config = vim2ConfigOf(c, o.source ?? 'train config');

@@ -13,12 +13,17 @@ export interface OptimizerFields {
   gradClip: number;
 }
 
-/** The fields (defaults `d` where absent), and that they agree with each other and with `steps`. */
+/**
+ * The fields (defaults `d` where absent; a default warm-up longer than `steps` becomes a tenth of them), and that
+ * they agree with each other and with `steps`.
+ */
 export function readOptimizerFields(r: ConfigReader, d: OptimizerFields, steps: number): OptimizerFields {
   const o: OptimizerFields = {
     lr: r.number('lr', d.lr, (x) => x > 0, 'a number > 0'),
     minLr: r.number('minLr', d.minLr, (x) => x >= 0, 'a number >= 0'),
-    warmupSteps: r.int('warmupSteps', d.warmupSteps, 0),
+    // An explicit warm-up longer than the run is a contradiction; a default one longer than the
+    // run shrinks to a tenth of it, so a 30-step smoke test needs no warm-up field.
+    warmupSteps: r.int('warmupSteps', d.warmupSteps <= steps ? d.warmupSteps : Math.floor(steps / 10), 0),
     weightDecay: r.number('weightDecay', d.weightDecay, (x) => x >= 0, 'a number >= 0'),
     gradClip: r.number('gradClip', d.gradClip, (x) => x > 0, 'a number > 0'),
   };

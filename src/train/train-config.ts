@@ -2,11 +2,17 @@
 import { FormatError } from '../errors.js';
 import { ConfigReader } from '../models/config-fields.js';
 import { readOptimizerFields, type OptimizerFields } from './optimizer-fields.js';
+import { relativeToFile } from '../io/relative-path.js';
+import { BUILTIN_CORPUS_NAMES, builtinCorpusUrl } from './builtin-corpora.js';
 
 export interface TrainConfig extends OptimizerFields {
   /** HF MambaConfig fields (vocab_size defaults to the corpus vocabulary). */
   model: Record<string, unknown>;
-  /** A text file; read as characters, or through the HF tokenizer in the folder `tokenizer`. */
+  /**
+   * A text file (a path relative to the config file, or a URL) or a corpus shipped in the package
+   * (`corpus`: 'tinyshakespeare'); read as characters, or through the HF tokenizer in the folder
+   * `tokenizer`.
+   */
   data: { path: string; validFraction: number; tokenizer?: string };
   steps: number;
   batchSize: number;
@@ -50,11 +56,23 @@ export function parseTrainConfig(raw: unknown, source: string): TrainConfig {
   const model = r['model'] ?? {};
   if (typeof model !== 'object' || model === null || Array.isArray(model)) fail('field "model": expected an object of HF MambaConfig fields');
   const data = r['data'] as Record<string, unknown> | undefined;
-  if (!data || typeof data !== 'object' || typeof data['path'] !== 'string') {
-    fail('field "data": expected { "path": "corpus.txt", "validFraction"?: 0.1, "tokenizer"?: "folder with tokenizer.json" }');
+  const hasPath = typeof data?.['path'] === 'string' && data['path'] !== '';
+  const hasCorpus = typeof data?.['corpus'] === 'string';
+  if (!data || typeof data !== 'object' || hasPath === hasCorpus) {
+    fail(
+      `field "data": expected { "path": "corpus.txt" } (a file relative to this config, or a URL) or { "corpus": "${BUILTIN_CORPUS_NAMES.join('" | "')}" } (shipped with mamba-ts), with "validFraction"?: 0.1, "tokenizer"?: "folder with tokenizer.json"`,
+    );
   }
-  const unknownData = Object.keys(data!).filter((k) => !['path', 'validFraction', 'tokenizer'].includes(k));
-  if (unknownData.length) fail(`unknown field(s) data.${unknownData.join(', data.')}; known: path, validFraction, tokenizer`);
+  const unknownData = Object.keys(data!).filter((k) => !['path', 'corpus', 'validFraction', 'tokenizer'].includes(k));
+  if (unknownData.length) fail(`unknown field(s) data.${unknownData.join(', data.')}; known: path, corpus, validFraction, tokenizer`);
+  const corpusPath = (): string => {
+    if (!hasCorpus) return relativeToFile(source, data!['path'] as string);
+    try {
+      return builtinCorpusUrl(data!['corpus'] as string);
+    } catch (e) {
+      return fail(`field "data.corpus": ${(e as Error).message.replace(/^data\.corpus: /, '')}`);
+    }
+  };
   if (data!['tokenizer'] !== undefined && (typeof data!['tokenizer'] !== 'string' || !data!['tokenizer'])) {
     fail('field "data.tokenizer": expected the folder of a tokenizer.json (e.g. GPT-NeoX\'s)');
   }
@@ -70,9 +88,9 @@ export function parseTrainConfig(raw: unknown, source: string): TrainConfig {
   const c: TrainConfig = {
     model: model as Record<string, unknown>,
     data: {
-      path: data!['path'] as string,
+      path: corpusPath(),
       validFraction: validFraction as number,
-      ...(data!['tokenizer'] !== undefined ? { tokenizer: data!['tokenizer'] as string } : {}),
+      ...(data!['tokenizer'] !== undefined ? { tokenizer: relativeToFile(source, data!['tokenizer'] as string) } : {}),
     },
     steps,
     batchSize: int('batchSize', 1),

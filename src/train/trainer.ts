@@ -20,6 +20,7 @@ import { loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.
 import { lossCurveSvg, type LossPoint } from './loss-curve.js';
 import { warmupCosine } from './schedule.js';
 import type { TrainConfig } from './train-config.js';
+import { refuseExistingOutput, type OutputPolicy } from './existing-output.js';
 
 export interface Progress {
   step: number;
@@ -52,7 +53,8 @@ export class NonFiniteLossError extends Error {
   override name = 'NonFiniteLossError';
 }
 
-export async function runTraining(c: TrainConfig, o: { resume?: boolean; onProgress?: (p: Progress) => void } = {}): Promise<TrainResult> {
+export async function runTraining(c: TrainConfig, o: OutputPolicy & { onProgress?: (p: Progress) => void } = {}): Promise<TrainResult> {
+  await refuseExistingOutput(joinPath(c.outDir, 'checkpoint'), 'trainer_state.json', o, true);
   const device = await resolveDevice(c.device);
   const text = await readText(c.data.path);
   const corpus: Corpus = c.data.tokenizer ? await TokenCorpus.fromText(text, c.data.tokenizer) : new CharCorpus(text);

@@ -1,0 +1,27 @@
+/**
+ * A training run never replaces what an earlier run saved unless asked to: a folder that already
+ * holds a checkpoint (or a trained model) is refused unless the run resumes from it or the caller
+ * says to overwrite it.
+ */
+import { ArgumentError } from '../errors.js';
+import { exists, joinPath } from '../io/platform.js';
+
+export interface OutputPolicy {
+  /** Continue from the checkpoint found there (only where the trainer can resume). */
+  resume?: boolean;
+  /** Replace what is there. */
+  overwrite?: boolean;
+}
+
+/**
+ * Throws when `dir` holds `marker` (e.g. `trainer_state.json`) and neither `resume` (where the
+ * trainer supports it) nor `overwrite` was given.
+ */
+export async function refuseExistingOutput(dir: string, marker: string, o: OutputPolicy, canResume: boolean): Promise<void> {
+  if (o.overwrite || (o.resume && canResume)) return;
+  if (!(await exists(joinPath(dir, marker)))) return;
+  const ways = canResume
+    ? '--resume (resume: true) to continue from it, or --overwrite (overwrite: true) to start over and replace it'
+    : '--overwrite (overwrite: true) to replace it (this task cannot resume)';
+  throw new ArgumentError(`train: ${dir} already holds a ${canResume ? 'checkpoint' : 'trained model'} from an earlier run; pass ${ways}, or choose another outDir`);
+}
