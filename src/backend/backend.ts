@@ -123,6 +123,10 @@ export interface ScanGradients {
 
 export interface Backend {
   readonly name: 'cpu' | 'webgpu';
+  /** WebGPU: the adapter, in one line (vendor, architecture, device, description). */
+  readonly adapterInfo?: string;
+  /** WebGPU: the adapter emulates a GPU on the CPU (llvmpipe, SwiftShader, ...). */
+  readonly softwareAdapter?: boolean;
 
   // ---- memory
   /** A zero-filled buffer for `size` elements. */

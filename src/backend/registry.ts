@@ -17,6 +17,9 @@ export function registerBackend(b: Backend): void {
 
 export function getBackend(device: DeviceName = defaultDevice): Backend {
   const b = backends.get(device);
+  if (!b && device !== 'cpu' && device !== 'webgpu') {
+    throw new ArgumentError(`unknown device ${JSON.stringify(device)}; expected 'cpu' or 'webgpu' (or 'auto' where a model is loaded)`);
+  }
   if (!b) {
     throw new ArgumentError(
       `device '${device}' is not initialised${device === 'webgpu' ? ' (await initWebGPU() first, or use device: "auto")' : ''}; available: ${[...backends.keys()].join(', ')}`,

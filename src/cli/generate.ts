@@ -2,6 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { AutoModelForCausalLM } from '../models/auto.js';
+import { chooseDevice, describeDecision } from '../models/device-choice.js';
 import { AutoTokenizer } from '../io/tokenizer.js';
 import { TextStreamer } from '../generation/streamer.js';
 import { deviceOption, floatOption, intOption } from './options.js';
@@ -19,6 +20,7 @@ interface GenerateFlags {
   seed?: number;
   device: 'cpu' | 'webgpu' | 'auto';
   eos: boolean;
+  quiet: boolean;
 }
 
 /**
@@ -44,8 +46,11 @@ export function registerGenerate(program: Command): void {
     .option('--seed <n>', 'seed for reproducible sampling', intOption('--seed'))
     .option('--device <d>', 'cpu, webgpu or auto', deviceOption, 'cpu')
     .option('--no-eos', 'keep going after the end-of-sequence token')
+    .option('-q, --quiet', 'print only the text (not the line on stderr that says which device ran)', false)
     .action(async (prompt: string, flags: GenerateFlags) => {
-      const model = await AutoModelForCausalLM.fromPretrained(flags.model, { device: flags.device });
+      const decision = await chooseDevice(flags.device);
+      const model = await AutoModelForCausalLM.fromPretrained(flags.model, { device: decision.device });
+      if (!flags.quiet) process.stderr.write(`${describeDecision(decision)}\n`);
       const tokenizer = await AutoTokenizer.fromPretrained(flags.tokenizer ?? flags.model).catch((e: unknown) => {
         model.dispose();
         throw e;

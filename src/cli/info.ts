@@ -7,7 +7,8 @@ import { MambaForCausalLM } from '../models/mamba/modeling.js';
 import { describeModel } from '../models/describe.js';
 import { JambaConfig } from '../models/jamba/config.js';
 import { jambaFootprint } from '../models/jamba/footprint.js';
-import { intOption } from './options.js';
+import { deviceOption, intOption } from './options.js';
+import { chooseDevice, describeDecision } from '../models/device-choice.js';
 import { describeVim2 } from '../models/mambamixer/vim2-describe.js';
 
 interface InfoFlags {
@@ -15,6 +16,8 @@ interface InfoFlags {
   json: boolean;
   context: number;
   kvBytes: number;
+  device: 'cpu' | 'webgpu' | 'auto';
+  quiet: boolean;
 }
 
 const gib = (b: number) => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
@@ -45,8 +48,11 @@ export function registerInfo(program: Command): void {
     .option('--context <tokens>', 'context length for the decode-state memory of attention layers', intOption('--context', 1), 262144)
     .option('--kv-bytes <n>', 'bytes per KV-cache value (2 = 16-bit)', intOption('--kv-bytes', 1), 2)
     .option('--json', 'print JSON instead of text', false)
+    .option('--device <d>', 'the device to report on: cpu, webgpu or auto (what auto would pick here)', deviceOption, 'cpu')
+    .option('-q, --quiet', 'leave out the line on stderr that says which device would run the model', false)
     .action(async (flags: InfoFlags) => {
       const { raw, source } = await configAt(flags.model);
+      if (!flags.quiet) process.stderr.write(`${describeDecision(await chooseDevice(flags.device))}\n`);
       if (raw['model_type'] === 'vim2') {
         const d = describeVim2(raw, source);
         const n = (x: number) => `${x.toLocaleString('en-US')} (${(x / 1e6).toFixed(2)}M)`;

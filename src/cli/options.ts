@@ -1,5 +1,6 @@
 /** Option parsers shared by the subcommands: each rejects bad values with the flag's name. */
 import { InvalidArgumentError } from 'commander';
+import { checkDeviceChoice, type DeviceChoice } from '../models/device-choice.js';
 
 export function intOption(flag: string, min = 0) {
   return (v: string): number => {
@@ -17,7 +18,10 @@ export function floatOption(flag: string, check: (x: number) => boolean, what: s
   };
 }
 
-export function deviceOption(v: string): 'cpu' | 'webgpu' | 'auto' {
-  if (v !== 'cpu' && v !== 'webgpu' && v !== 'auto') throw new InvalidArgumentError(`--device must be cpu, webgpu or auto, got "${v}"`);
-  return v;
+export function deviceOption(v: string): DeviceChoice {
+  try {
+    return checkDeviceChoice(v, '--device')!;
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
 }

@@ -1,14 +1,17 @@
 /** Picks the model class from config.json's model_type, as HF's AutoModelForCausalLM. */
 import { FormatError } from '../errors.js';
-import { initWebGPU, type DeviceName } from '../backend/registry.js';
+import { resolveDevice, type DeviceChoice } from './device-choice.js';
 import { readConfig } from '../io/hf-folder.js';
 import { MambaForCausalLM } from './mamba/modeling.js';
 import { JambaForCausalLM } from './jamba/modeling.js';
 
-export type DeviceChoice = DeviceName | 'auto';
+export { resolveDevice, chooseDevice, type DeviceChoice } from './device-choice.js';
 
 export interface AutoLoadOptions {
-  /** 'auto' takes WebGPU when an adapter can be had and the CPU otherwise. Default 'cpu'. */
+  /**
+   * 'cpu' (default), 'webgpu', or 'auto': WebGPU on a hardware adapter, else the CPU (a software
+   * adapter such as llvmpipe is slower than the CPU backend). See device-choice.ts.
+   */
   device?: DeviceChoice;
 }
 
@@ -19,24 +22,6 @@ const families = {
 
 export type SupportedModelType = keyof typeof families;
 export type AnyCausalLM = MambaForCausalLM | JambaForCausalLM;
-
-/**
- * Makes the device ready: 'webgpu' acquires a GPU (or fails with the reason), 'auto' falls back to
- * the CPU when no adapter can be had.
- */
-export async function resolveDevice(d: DeviceChoice | undefined): Promise<DeviceName> {
-  if (d === undefined || d === 'cpu') return 'cpu';
-  if (d === 'webgpu') {
-    await initWebGPU();
-    return 'webgpu';
-  }
-  try {
-    await initWebGPU();
-    return 'webgpu';
-  } catch {
-    return 'cpu';
-  }
-}
 
 export const AutoModelForCausalLM = {
   async fromPretrained(dir: string, o: AutoLoadOptions = {}): Promise<AnyCausalLM> {

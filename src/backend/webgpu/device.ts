@@ -6,6 +6,8 @@
  * kept in a module-level variable for the life of the process.
  */
 import { UnsupportedError } from '../../errors.js';
+import { adapterFacts, classifyAdapter } from './adapter-kind.js';
+import { dawnFlags } from './dawn-flags.js';
 
 let nodeGpu: GPU | undefined; // never released: see above
 
@@ -26,24 +28,14 @@ async function gpuEntry(): Promise<GPU | undefined> {
   return nodeGpu;
 }
 
-/**
- * Dawn options for Node. By default Dawn's robustness transform is off: it clamps every storage
- * access in every shader, and without it the fused scan ran 10–20% faster and prefill 10–15%
- * faster on the H200. Every kernel here bounds its own indices, and the kernels are tested on each
- * backend. MAMBA_TS_DAWN_FLAGS (options separated by ';', '' for none) replaces the defaults.
- */
-function dawnFlags(): string[] {
-  const env = process.env['MAMBA_TS_DAWN_FLAGS'];
-  if (env === undefined) return ['enable-dawn-features=disable_robustness'];
-  return env.split(';').filter(Boolean);
-}
-
 /** The most storage buffers any kernel binds: WebGPU's default limit, which every adapter offers. */
 const MIN_STORAGE_BUFFERS = 8;
 
 export interface AcquiredDevice {
   device: GPUDevice;
   adapterInfo: string;
+  /** A software adapter (llvmpipe, SwiftShader, ...): see adapter-kind.ts. */
+  software: boolean;
 }
 
 /** Requests an adapter and a device with the adapter's own limits; a clear error when none exists. */
@@ -73,6 +65,6 @@ export async function acquireDevice(): Promise<AcquiredDevice> {
       maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
     },
   });
-  const info = adapter.info;
-  return { device, adapterInfo: [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ') };
+  const kind = classifyAdapter(adapterFacts(adapter));
+  return { device, adapterInfo: kind.summary, software: kind.software };
 }

@@ -78,13 +78,15 @@ export class WebGpuBackend implements Backend {
   private constructor(
     readonly ctx: GpuContext,
     readonly adapterInfo: string,
+    /** The adapter emulates a GPU on the CPU (llvmpipe, SwiftShader, ...). */
+    readonly softwareAdapter: boolean,
   ) {
     this.dummy = ctx.buffer(256, 'placeholder');
   }
 
   static async create(): Promise<WebGpuBackend> {
-    const { device, adapterInfo } = await acquireDevice();
-    return new WebGpuBackend(new GpuContext(device), adapterInfo);
+    const { device, adapterInfo, software } = await acquireDevice();
+    return new WebGpuBackend(new GpuContext(device), adapterInfo, software);
   }
 
   get device(): GPUDevice {

@@ -1,0 +1,13 @@
+const origW = process.stderr.write.bind(process.stderr);
+const seen = [];
+process.stderr.write = (c, ...r) => { seen.push(String(c)); return true; };
+console.warn = (...a) => seen.push('console.warn: ' + a.join(' '));
+console.log = (...a) => seen.push('console.log: ' + a.join(' '));
+const { create, globals } = await import('webgpu');
+Object.assign(globalThis, globals);
+const gpu = create([]);
+const a = await gpu.requestAdapter();
+const d = await a.requestDevice();
+await new Promise(r => setTimeout(r, 200));
+origW('captured: ' + JSON.stringify(seen) + '\n');
+process.exit(0);
