@@ -2,12 +2,14 @@
 import { FormatError } from '../errors.js';
 import { initWebGPU, type DeviceName } from '../backend/registry.js';
 import { readConfig } from '../io/hf-folder.js';
+import { resolvePretrained, type HubOptions } from '../io/hub.js';
 import { MambaForCausalLM } from './mamba/modeling.js';
 import { JambaForCausalLM } from './jamba/modeling.js';
 
 export type DeviceChoice = DeviceName | 'auto';
 
-export interface AutoLoadOptions {
+/** Where to run, and (for a Hub id such as 'state-spaces/mamba-130m-hf') where to fetch from. */
+export interface AutoLoadOptions extends HubOptions {
   /** 'auto' takes WebGPU when an adapter can be had and the CPU otherwise. Default 'cpu'. */
   device?: DeviceChoice;
 }
@@ -39,7 +41,13 @@ export async function resolveDevice(d: DeviceChoice | undefined): Promise<Device
 }
 
 export const AutoModelForCausalLM = {
-  async fromPretrained(dir: string, o: AutoLoadOptions = {}): Promise<AnyCausalLM> {
+  /**
+   * Loads a model folder, or a Hub repository (`owner/name`, when no such local folder exists) through
+   * HuggingFace's cache. config.json comes first, so an unsupported model_type fails before any
+   * weights are downloaded.
+   */
+  async fromPretrained(idOrDir: string, o: AutoLoadOptions = {}): Promise<AnyCausalLM> {
+    const dir = await resolvePretrained(idOrDir, 'config', o);
     const raw = await readConfig(dir);
     const type = raw['model_type'];
     if (typeof type !== 'string' || !(type in families)) {
@@ -48,6 +56,7 @@ export const AutoModelForCausalLM = {
         `unknown model_type ${JSON.stringify(type)}; supported: ${Object.keys(families).join(', ')}`,
       );
     }
-    return families[type as SupportedModelType].fromPretrained(dir, { device: await resolveDevice(o.device) });
+    // The revision's commit is in refs/ now: the family's own look-up need not ask the Hub again.
+    return families[type as SupportedModelType].fromPretrained(idOrDir, { ...o, refresh: false, device: await resolveDevice(o.device) });
   },
 };
