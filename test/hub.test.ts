@@ -11,9 +11,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
+import { DownloadProgressBar } from '../src/cli/download-progress.js';
 import { ArgumentError, HubError } from '../src/errors.js';
-import { isHubId, type DownloadProgress, type HubOptions } from '../src/io/hub.js';
+import { hubFolderUrl, isHubId, type DownloadProgress, type HubOptions } from '../src/io/hub.js';
 import { AutoTokenizer } from '../src/io/tokenizer.js';
 import { AutoModelForCausalLM, type AnyCausalLM } from '../src/models/auto.js';
 import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
@@ -285,6 +287,32 @@ describe('loading from the HuggingFace Hub', () => {
       delete process.env['HF_HOME'];
     }
     assert.deepEqual(hub.requestsSince(seen), []);
+  });
+
+  test('without a cache (browsers), the repository\'s resolve URL loads as a folder URL', async () => {
+    assert.equal(hubFolderUrl('state-spaces/mamba-130m-hf'), 'https://huggingface.co/state-spaces/mamba-130m-hf/resolve/main/');
+    assert.equal(hubFolderUrl('a/b', { endpoint: 'http://h/', revision: 'refs/pr/1' }), 'http://h/a/b/resolve/refs%2Fpr%2F1/');
+    for (const revision of ['main', 'sharded']) {
+      const url = hubFolderUrl(REPO, { endpoint: hub.url, revision });
+      assert.deepEqual(await logitsOf(await AutoModelForCausalLM.fromPretrained(url)), localLogits, revision);
+    }
+    const tok = await AutoTokenizer.fromPretrained(hubFolderUrl(REPO, { endpoint: hub.url }));
+    assert.deepEqual(tok.encode('Hello world'), (await AutoTokenizer.fromPretrained(dirname(TOKENIZER_JSON))).encode('Hello world'));
+  });
+
+  test('the CLI\'s progress bar draws each download on a terminal, and nothing on a pipe', async () => {
+    const draw = async (isTTY: boolean) => {
+      let text = '';
+      const stream = Object.assign(new Writable({ write: (chunk, _, done) => ((text += String(chunk)), done()) }), { isTTY, columns: 200 });
+      const bar = new DownloadProgressBar(stream);
+      await AutoModelForCausalLM.fromPretrained(REPO, await opts({ progressCallback: bar.callback })).then((m) => m.dispose());
+      bar.stop();
+      return text;
+    };
+    const text = await draw(true);
+    for (const file of ['config.json', 'model.safetensors']) assert.match(text, new RegExp(`test-org/mamba-tiny ${file} \\|.*\\| 100% `), text);
+    assert.match(text, /model\.safetensors .* 0\.4\/0\.4 MiB/);
+    assert.equal(await draw(false), '');
   });
 
   test('the CLI: generate and info take a Hub id through HF_ENDPOINT and HF_HUB_CACHE', async () => {

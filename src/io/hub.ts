@@ -76,6 +76,16 @@ export function isHubId(s: string): boolean {
 const isNode = typeof process !== 'undefined' && process.versions?.node !== undefined;
 const hasScheme = (s: string) => /^[a-z][a-z0-9+.-]*:/i.test(s);
 
+/**
+ * The repository's folder at a revision as a URL (`{endpoint}/{id}/resolve/{revision}/`), which the
+ * folder loaders read like any URL: how browsers, which have no cache, load a Hub id. Public
+ * repositories only (no token is sent).
+ */
+export function hubFolderUrl(id: string, o: Pick<HubOptions, 'endpoint' | 'revision'> = {}): string {
+  const endpoint = (o.endpoint ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
+  return `${endpoint}/${id}/resolve/${encodeURIComponent(o.revision ?? DEFAULT_REVISION)}/`;
+}
+
 /** The file whose presence makes a browser "folder" (a URL prefix) local rather than a Hub id. */
 function marker(files: PretrainedFiles): string {
   return files === 'tokenizer' ? TOKENIZER_FILE : CONFIG_FILE;
@@ -90,10 +100,7 @@ function marker(files: PretrainedFiles): string {
 export async function resolvePretrained(idOrPath: string, files: PretrainedFiles, o: HubOptions = {}): Promise<string> {
   if (hasScheme(idOrPath) || !isHubId(idOrPath)) return idOrPath;
   if (await exists(isNode ? idOrPath : joinPath(idOrPath, marker(files)))) return idOrPath;
-  if (!isNode) {
-    const endpoint = (o.endpoint ?? DEFAULT_ENDPOINT).replace(/\/+$/, '');
-    return `${endpoint}/${idOrPath}/resolve/${encodeURIComponent(o.revision ?? DEFAULT_REVISION)}/`;
-  }
+  if (!isNode) return hubFolderUrl(idOrPath, o);
   // Node only: the cache needs the file system. Reached only here, never in a browser.
   const { openHubSnapshot } = await import('./hub-cache.js');
   const snap = await openHubSnapshot(idOrPath, o);
