@@ -23,7 +23,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, open, readFile, rename, rm, stat, symlink } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import {
   HubApiError,
@@ -167,8 +167,12 @@ class Snapshot implements HubSnapshot {
       await writeBytesAtomic(noExist, '');
       return this.absent(file, required);
     }
-    const blob = join(this.repoDir, 'blobs', normalizeEtag(info.etag));
-    checkRelative('ETag', normalizeEtag(info.etag));
+    const etag = normalizeEtag(info.etag);
+    // The ETag names a file in blobs/: anything but a plain name (a hash) could point elsewhere.
+    if (!/^[A-Za-z0-9._-]+$/.test(etag) || etag.startsWith('.')) {
+      throw new HubError(this.repo, `${this.endpoint} gave ${this.where(file)} an ETag that cannot name a cache file: ${JSON.stringify(info.etag)}`);
+    }
+    const blob = join(this.repoDir, 'blobs', etag);
     if (!(await isFile(blob))) await this.download(file, info, blob);
     await linkSnapshotFile(blob, pointer);
     return true;
@@ -192,6 +196,7 @@ class Snapshot implements HubSnapshot {
       offset = 0;
     }
     this.report('download', file, offset, info.size);
+    if (info.size === 0) await writeFile(part, new Uint8Array(0));
     if (offset < info.size) {
       const remote = await hubCall(this.repo, this.endpoint, this.token, this.where(file), () =>
         downloadFile({ repo: { type: 'model', name: this.repo }, path: file, revision: this.commit, hubUrl: this.endpoint, downloadInfo: info, ...credentials(this.token) }),
