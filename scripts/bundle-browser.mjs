@@ -2,7 +2,8 @@
  * Bundles the compiled library (dist/src/index.js, from `npm run build`) into one ES module for
  * browsers: dist/browser/mamba-ts.js. Node-only modules (node:*, and 'webgpu' — Dawn for Node) are
  * imported dynamically behind runtime checks in the library, so they stay external and are never
- * loaded in a browser.
+ * loaded in a browser. So does the library's own Node-only file, src/io/hub-cache.ts (HuggingFace's
+ * cache on disk, through @huggingface/hub's Node build): in a browser a Hub id becomes a URL instead.
  */
 import { build } from 'esbuild';
 import { dirname, resolve } from 'node:path';
@@ -18,7 +19,7 @@ const result = await build({
   format: 'esm',
   platform: 'browser',
   target: 'es2022',
-  external: ['webgpu', 'node:*'],
+  external: ['webgpu', 'node:*', resolve(root, 'dist/src/io/hub-cache.js')],
   sourcemap: true,
   legalComments: 'none',
   logLevel: 'warning',

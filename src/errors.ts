@@ -23,3 +23,19 @@ export class ArgumentError extends Error {
 export class UnsupportedError extends Error {
   override name = 'UnsupportedError';
 }
+
+/**
+ * The HuggingFace Hub could not give a repository's files (not found, access denied, unreachable,
+ * not in the cache while offline). Names the repository, and the revision and file where known.
+ */
+export class HubError extends Error {
+  override name = 'HubError';
+  constructor(
+    readonly repo: string,
+    message: string,
+    /** The HTTP status the Hub answered with, when it answered. */
+    readonly status?: number,
+  ) {
+    super(`${repo}: ${message}`);
+  }
+}

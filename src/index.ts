@@ -8,7 +8,7 @@ export { tidy, dispose, keep, liveTensorCount } from './tensor/memory.js';
 export { getBackend, initWebGPU, setDefaultDevice, type DeviceName } from './backend/registry.js';
 export * as ops from './ops/index.js';
 export { tensor, zeros, scalar } from './ops/create.js';
-export { FormatError, ArgumentError, UnsupportedError } from './errors.js';
+export { FormatError, ArgumentError, UnsupportedError, HubError } from './errors.js';
 
 export { Module, Parameter } from './nn/module.js';
 export { Linear, Embedding, RMSNorm } from './nn/layers.js';
@@ -26,6 +26,8 @@ export { leftPad } from './generation/attention-mask.js';
 export { MambaCache } from './models/mamba/cache.js';
 
 export { AutoTokenizer, PreTrainedTokenizer } from './io/tokenizer.js';
+export { isHubId, type HubOptions, type DownloadProgress } from './io/hub.js';
+export type { PretrainedOptions } from './models/pretrained.js';
 export { SafetensorsFile, serializeSafetensors } from './io/safetensors.js';
 
 export { generate, generateSteps, type GenerateOptions, type Streamer } from './generation/generate.js';

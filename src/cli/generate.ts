@@ -1,15 +1,17 @@
 /** `mamba-ts generate`: streams a continuation of a prompt. */
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { AutoModelForCausalLM } from '../models/auto.js';
+import { AutoModelForCausalLM, type AnyCausalLM } from '../models/auto.js';
 import { chooseDevice, describeDecision } from '../models/device-choice.js';
-import { AutoTokenizer } from '../io/tokenizer.js';
+import { AutoTokenizer, type PreTrainedTokenizer } from '../io/tokenizer.js';
 import { TextStreamer } from '../generation/streamer.js';
 import { deviceOption, floatOption, intOption } from './options.js';
+import { DownloadProgressBar } from './download-progress.js';
 
 interface GenerateFlags {
   model: string;
   tokenizer?: string;
+  revision?: string;
   maxNewTokens: number;
   sample: boolean;
   temperature: number;
@@ -34,8 +36,13 @@ export function registerGenerate(program: Command): void {
     .command('generate')
     .description('Continue a prompt with a model, printing text as it is generated.')
     .argument('<prompt>', 'the text to continue')
-    .option('-m, --model <dir>', 'HuggingFace model folder (config.json, model.safetensors); default: the bundled TinyShakespeare model', BUNDLED_MODEL)
-    .option('-t, --tokenizer <dir>', 'folder with tokenizer.json (default: the model folder)')
+    .option(
+      '-m, --model <dir|id>',
+      'HuggingFace model folder (config.json, model.safetensors), or a Hub id such as state-spaces/mamba-130m-hf, downloaded into the HF cache (HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE=1 apply); default: the bundled TinyShakespeare model',
+      BUNDLED_MODEL,
+    )
+    .option('-t, --tokenizer <dir|id>', 'folder or Hub id with tokenizer.json (default: the model\'s)')
+    .option('--revision <rev>', 'branch, tag or commit of a Hub model (and of its tokenizer when --tokenizer is not given); default main')
     .option('-n, --max-new-tokens <n>', 'number of tokens to generate at most', intOption('--max-new-tokens'), 64)
     .option('--sample', 'sample from the distribution instead of taking the most likely token (greedy)', false)
     .option('--temperature <t>', 'divide logits by t before sampling (> 0)', floatOption('--temperature', (x) => x > 0, 'a number > 0'), 1)
@@ -49,12 +56,22 @@ export function registerGenerate(program: Command): void {
     .option('-q, --quiet', 'print only the text (not the line on stderr that says which device ran)', false)
     .action(async (prompt: string, flags: GenerateFlags) => {
       const decision = await chooseDevice(flags.device);
-      const model = await AutoModelForCausalLM.fromPretrained(flags.model, { device: decision.device });
+      const progress = new DownloadProgressBar();
+      const hub = { revision: flags.revision, progressCallback: progress.callback };
+      let model: AnyCausalLM;
+      let tokenizer: PreTrainedTokenizer;
+      try {
+        model = await AutoModelForCausalLM.fromPretrained(flags.model, { ...hub, device: decision.device });
+        // --revision names the model's revision; a separate --tokenizer id is taken at its main.
+        const tokenizerHub = flags.tokenizer === undefined ? hub : { progressCallback: progress.callback };
+        tokenizer = await AutoTokenizer.fromPretrained(flags.tokenizer ?? flags.model, tokenizerHub).catch((e: unknown) => {
+          model.dispose();
+          throw e;
+        });
+      } finally {
+        progress.stop();
+      }
       if (!flags.quiet) process.stderr.write(`${describeDecision(decision)}\n`);
-      const tokenizer = await AutoTokenizer.fromPretrained(flags.tokenizer ?? flags.model).catch((e: unknown) => {
-        model.dispose();
-        throw e;
-      });
       const ids = tokenizer.encode(prompt);
       const streamer = new TextStreamer(tokenizer, { skipPrompt: true, onText: (t) => process.stdout.write(t) });
       process.stdout.write(prompt);

@@ -9,10 +9,13 @@ import { JambaConfig } from '../models/jamba/config.js';
 import { jambaFootprint } from '../models/jamba/footprint.js';
 import { deviceOption, intOption } from './options.js';
 import { chooseDevice, describeDecision } from '../models/device-choice.js';
+import { DownloadProgressBar } from './download-progress.js';
+import { resolvePretrained, type HubOptions } from '../io/hub.js';
 import { describeVim2 } from '../models/mambamixer/vim2-describe.js';
 
 interface InfoFlags {
   model: string;
+  revision?: string;
   json: boolean;
   context: number;
   kvBytes: number;
@@ -24,9 +27,12 @@ const gib = (b: number) => (b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : b
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
 const billions = (n: number) => (n >= 1e8 ? `${n.toLocaleString('en-US')} (${(n / 1e9).toFixed(2)}B)` : n.toLocaleString('en-US'));
 
-/** config.json of a folder, or the file itself when `path` names a .json file. */
-async function configAt(path: string): Promise<{ raw: Record<string, unknown>; source: string }> {
-  if (!path.endsWith('.json')) return { raw: await readConfig(path), source: `${path}/config.json` };
+/** config.json of a folder or Hub id, or the file itself when `path` names a .json file. */
+async function configAt(path: string, hub: HubOptions): Promise<{ raw: Record<string, unknown>; source: string }> {
+  if (!path.endsWith('.json')) {
+    const dir = await resolvePretrained(path, 'config', hub);
+    return { raw: await readConfig(dir), source: `${dir}/config.json` };
+  }
   let raw: unknown;
   try {
     raw = JSON.parse(await readText(path));
@@ -44,14 +50,17 @@ export function registerInfo(program: Command): void {
     .description(
       'Describe a model: architecture, parameters (total and active per token), layer layout, memory of the weights and of the decode state. Jamba and ViM2 models are described from config.json alone (a folder or a bare config.json).',
     )
-    .requiredOption('-m, --model <path>', 'HuggingFace model folder, or a config.json (Jamba, ViM2)')
+    .requiredOption('-m, --model <path|id>', 'HuggingFace model folder, a Hub id (owner/name, downloaded into the HF cache), or a config.json (Jamba, ViM2)')
+    .option('--revision <rev>', 'branch, tag or commit of a Hub model; default main')
     .option('--context <tokens>', 'context length for the decode-state memory of attention layers', intOption('--context', 1), 262144)
     .option('--kv-bytes <n>', 'bytes per KV-cache value (2 = 16-bit)', intOption('--kv-bytes', 1), 2)
     .option('--json', 'print JSON instead of text', false)
     .option('--device <d>', 'the device to report on: cpu, webgpu or auto (what auto would pick here)', deviceOption, 'cpu')
     .option('-q, --quiet', 'leave out the line on stderr that says which device would run the model', false)
     .action(async (flags: InfoFlags) => {
-      const { raw, source } = await configAt(flags.model);
+      const progress = new DownloadProgressBar();
+      const hub: HubOptions = { revision: flags.revision, progressCallback: progress.callback };
+      const { raw, source } = await configAt(flags.model, hub).finally(() => progress.stop());
       if (!flags.quiet) process.stderr.write(`${describeDecision(await chooseDevice(flags.device))}\n`);
       if (raw['model_type'] === 'vim2') {
         const d = describeVim2(raw, source);
@@ -91,7 +100,7 @@ export function registerInfo(program: Command): void {
         process.stdout.write(`${lines.join('\n')}\n`);
         return;
       }
-      const model = await MambaForCausalLM.fromPretrained(flags.model, { device: 'cpu' });
+      const model = await MambaForCausalLM.fromPretrained(flags.model, { ...hub, device: 'cpu' }).finally(() => progress.stop());
       const d = describeModel(model, raw);
       model.dispose();
       if (flags.json) {

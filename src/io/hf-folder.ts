@@ -120,6 +120,12 @@ function parseWeightMap(index: Record<string, unknown>, indexPath: string): Map<
   return out;
 }
 
+/** The shard files a `model.safetensors.index.json` names, each once, in the order first named. */
+export async function readShardNames(indexPath: string): Promise<string[]> {
+  const index = parseJsonObject(await readRequired(indexPath, 'weights index'), indexPath);
+  return [...new Set(parseWeightMap(index, indexPath).values())];
+}
+
 async function readShardedWeights(dir: string, indexPath: string): Promise<WeightSource> {
   const index = parseJsonObject(await readRequired(indexPath, 'weights index'), indexPath);
   const weightMap = parseWeightMap(index, indexPath);

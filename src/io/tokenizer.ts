@@ -7,6 +7,7 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { ArgumentError, FormatError } from '../errors.js';
 import { exists, joinPath, readText } from './platform.js';
+import { resolvePretrained, type HubOptions } from './hub.js';
 
 type Json = Record<string, unknown>;
 
@@ -164,8 +165,12 @@ async function readJson(path: string): Promise<unknown> {
 }
 
 export const AutoTokenizer = {
-  /** Loads `<dir>/tokenizer.json` and, when present, `<dir>/tokenizer_config.json`. */
-  async fromPretrained(dir: string): Promise<PreTrainedTokenizer> {
+  /**
+   * Loads `<dir>/tokenizer.json` and, when present, `<dir>/tokenizer_config.json`; `dir` may be a Hub
+   * id (`owner/name`, when no such local folder exists), fetched through HuggingFace's cache.
+   */
+  async fromPretrained(idOrDir: string, o: HubOptions = {}): Promise<PreTrainedTokenizer> {
+    const dir = await resolvePretrained(idOrDir, 'tokenizer', o);
     const file = joinPath(dir, 'tokenizer.json');
     if (!(await exists(file))) throw new FormatError(file, 'missing: a tokenizer folder needs tokenizer.json');
     const json = await readJson(file);

@@ -9,7 +9,13 @@ import { f32ToBf16, f32ToF16 } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
 import { halfTensor, tensor } from '../ops/create.js';
 import { getBackend, type DeviceName } from '../backend/registry.js';
+import type { HubOptions } from '../io/hub.js';
 import { formatShape, shapeEquals } from '../tensor/shape.js';
+
+/** A family's fromPretrained options: the device to load onto, and (for a Hub id) where to fetch from. */
+export interface PretrainedOptions extends HubOptions {
+  device?: DeviceName;
+}
 
 export interface LoadOptions {
   device?: DeviceName;

@@ -12,6 +12,7 @@
 import { ArgumentError } from '../../errors.js';
 import { initWebGPU, type DeviceName } from '../../backend/registry.js';
 import { readConfig } from '../../io/hf-folder.js';
+import { resolvePretrained } from '../../io/hub.js';
 import { CausalSelfAttention } from '../../nn/attention.js';
 import { Embedding, Linear, RMSNorm } from '../../nn/layers.js';
 import { MambaMixer } from '../../nn/mamba-mixer.js';
@@ -24,7 +25,7 @@ import type { CausalLM } from '../../generation/causal-lm.js';
 import { generate, type GenerateOptions } from '../../generation/generate.js';
 import { JambaCache, type JambaLayerState } from './cache.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { loadParametersFromFolder, saveModule, type SaveDtype } from '../pretrained.js';
+import { loadParametersFromFolder, saveModule, type PretrainedOptions, type SaveDtype } from '../pretrained.js';
 import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
 import { JAMBA_FLOAT_FIELDS, JambaConfig } from './config.js';
 import { legacyRenames } from './legacy-names.js';
@@ -249,7 +250,9 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
     });
   }
 
-  static async fromPretrained(dir: string, o: { device?: DeviceName } = {}): Promise<JambaForCausalLM> {
+  /** From a model folder, or a Hub id (`owner/name`) fetched through HuggingFace's cache. */
+  static async fromPretrained(idOrDir: string, o: PretrainedOptions = {}): Promise<JambaForCausalLM> {
+    const dir = await resolvePretrained(idOrDir, 'model', o);
     const config = JambaConfig.fromJSON(await readConfig(dir), `${dir}/config.json`);
     if (o.device === 'webgpu') await initWebGPU();
     const model = new JambaForCausalLM(config);

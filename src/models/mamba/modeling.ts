@@ -13,13 +13,14 @@ import { initWebGPU, type DeviceName } from '../../backend/registry.js';
 import type { CausalLM } from '../../generation/causal-lm.js';
 import { generate, type GenerateOptions } from '../../generation/generate.js';
 import { readConfig } from '../../io/hf-folder.js';
+import { resolvePretrained } from '../../io/hub.js';
 import { Embedding, Linear, RMSNorm } from '../../nn/layers.js';
 import { MambaMixer, type MixerState } from '../../nn/mamba-mixer.js';
 import { Module } from '../../nn/module.js';
 import { add, linear, mambaBlockStepFused, reshape, rmsNormLinear, slice } from '../../ops/index.js';
 import { keep, tidy } from '../../tensor/memory.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { loadParametersFromFolder, saveModule, type SaveDtype } from '../pretrained.js';
+import { loadParametersFromFolder, saveModule, type PretrainedOptions, type SaveDtype } from '../pretrained.js';
 import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
 import { MambaCache } from './cache.js';
 import { MambaGreedyStepper, type RecordingBackend } from './greedy-stepper.js';
@@ -127,9 +128,7 @@ export interface CausalLMOutput {
   loss?: Tensor;
 }
 
-export interface FromPretrainedOptions {
-  device?: DeviceName;
-}
+export type FromPretrainedOptions = PretrainedOptions;
 
 export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
   readonly backbone: MambaModel;
@@ -156,7 +155,9 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
     return this.backbone.embeddings.weight.value.device;
   }
 
-  static async fromPretrained(dir: string, o: FromPretrainedOptions = {}): Promise<MambaForCausalLM> {
+  /** From a model folder, or a Hub id (`owner/name`) fetched through HuggingFace's cache. */
+  static async fromPretrained(idOrDir: string, o: FromPretrainedOptions = {}): Promise<MambaForCausalLM> {
+    const dir = await resolvePretrained(idOrDir, 'model', o);
     const config = MambaConfig.fromJSON(await readConfig(dir), `${dir}/config.json`);
     if (o.device === 'webgpu') await initWebGPU();
     const model = new MambaForCausalLM(config);
