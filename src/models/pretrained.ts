@@ -10,6 +10,21 @@ import type { Module } from '../nn/module.js';
 import { halfTensor, tensor } from '../ops/create.js';
 import { getBackend, type DeviceName } from '../backend/registry.js';
 import { formatShape, shapeEquals } from '../tensor/shape.js';
+import type { ProgressCallback } from '../io/progress.js';
+import { optionKeys } from '../options.js';
+
+/** What every model class's fromPretrained takes. */
+export interface ModelLoadOptions {
+  device?: DeviceName;
+  /** Called after each tensor is loaded with { status: 'loading', file, loaded, total, progress } (bytes; progress 0–100). */
+  progressCallback?: ProgressCallback;
+}
+
+/**
+ * Its keys. The Hub loader's options (revision, cacheDir, token, localFilesOnly) join the interface
+ * and this list together: the compiler refuses one without the other.
+ */
+export const MODEL_LOAD_OPTION_KEYS = optionKeys<ModelLoadOptions>({ device: true, progressCallback: true });
 
 export interface LoadOptions {
   device?: DeviceName;
@@ -22,6 +37,7 @@ export interface LoadOptions {
    * kernels (WebGPU): half the memory and bandwidth. Default true; false converts to float32.
    */
   halfWeights?: boolean;
+  progressCallback?: ProgressCallback;
 }
 
 /** Loads every parameter of `module` from `weights`; missing, extra or misshapen tensors are errors. */
@@ -46,6 +62,8 @@ export function loadParameters(module: Module, weights: WeightSource, o: LoadOpt
       `missing tensor(s): ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? `, … (${missing.length} in all)` : ''}`,
     );
   }
+  const total = params.reduce((n, [name]) => n + weights.entry(byName.get(name)!).byteLength, 0);
+  let loaded = 0;
   for (const [name, p] of params) {
     const ckpt = byName.get(name)!;
     const e = weights.entry(ckpt);
@@ -62,6 +80,8 @@ export function loadParameters(module: Module, weights: WeightSource, o: LoadOpt
     } else {
       p.set(tensor(weights.toFloat32(ckpt), p.shape, { device: o.device }), ckpt);
     }
+    loaded += e.byteLength;
+    o.progressCallback?.({ status: 'loading', file: e.file, loaded, total, progress: total > 0 ? (100 * loaded) / total : 100 });
   }
 }
 

@@ -21,6 +21,7 @@ import { createForecaster, saveForecaster } from '../timeseries/models.js';
 import { AdamW, clipGradNorm } from './adamw.js';
 import { epochLr, type ForecastTrainConfig } from './forecast-config.js';
 import { NonFiniteLossError } from './trainer.js';
+import { checkOptionKeys, optionKeys } from '../options.js';
 
 export interface ForecastMetrics {
   mse: number;
@@ -82,7 +83,18 @@ function shuffled(n: number, rng: RandomSource): number[] {
   return a;
 }
 
-export async function runForecastTraining(c: ForecastTrainConfig, o: { onEpoch?: (e: ForecastEpoch) => void; onStep?: (step: number, steps: number, loss: number) => void } = {}): Promise<ForecastResult> {
+export interface ForecastTrainingOptions {
+  /** After each epoch: its lr, train and validation MSE. */
+  onEpoch?: (e: ForecastEpoch) => void;
+  /** After each training step of an epoch. */
+  onStep?: (step: number, steps: number, loss: number) => void;
+}
+
+export const FORECAST_TRAINING_OPTION_KEYS = optionKeys<ForecastTrainingOptions>({ onEpoch: true, onStep: true });
+
+/** Trains the forecasting model `c` describes (parse a config with parseForecastConfig); the best model and results.json go to c.outDir. */
+export async function runForecastTraining(c: ForecastTrainConfig, o: ForecastTrainingOptions = {}): Promise<ForecastResult> {
+  checkOptionKeys('runForecastTraining', o, FORECAST_TRAINING_OPTION_KEYS);
   const t0 = performance.now();
   const device = await resolveDevice(c.device);
   const table = parseSeriesCsv(await readText(c.data.path), c.data.path, c.data.columns ? { columns: c.data.columns } : {});

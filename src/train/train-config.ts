@@ -1,5 +1,6 @@
 /** The `mamba-ts train` configuration file: every field checked, unknown fields rejected. */
 import { FormatError } from '../errors.js';
+import { unknownFieldsMessage } from '../options.js';
 import { ConfigReader } from '../models/config-fields.js';
 import { readOptimizerFields, type OptimizerFields } from './optimizer-fields.js';
 
@@ -46,7 +47,7 @@ export function parseTrainConfig(raw: unknown, source: string): TrainConfig {
   const r = raw as Record<string, unknown>;
   const known = new Set([...Object.keys(DEFAULTS), 'model', 'data', 'outDir']);
   const unknown = Object.keys(r).filter((k) => !known.has(k));
-  if (unknown.length) fail(`unknown field(s) ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
+  if (unknown.length) fail(unknownFieldsMessage(unknown, [...known]));
   const model = r['model'] ?? {};
   if (typeof model !== 'object' || model === null || Array.isArray(model)) fail('field "model": expected an object of HF MambaConfig fields');
   const data = r['data'] as Record<string, unknown> | undefined;
@@ -54,7 +55,7 @@ export function parseTrainConfig(raw: unknown, source: string): TrainConfig {
     fail('field "data": expected { "path": "corpus.txt", "validFraction"?: 0.1, "tokenizer"?: "folder with tokenizer.json" }');
   }
   const unknownData = Object.keys(data!).filter((k) => !['path', 'validFraction', 'tokenizer'].includes(k));
-  if (unknownData.length) fail(`unknown field(s) data.${unknownData.join(', data.')}; known: path, validFraction, tokenizer`);
+  if (unknownData.length) fail(unknownFieldsMessage(unknownData, ['path', 'validFraction', 'tokenizer'], 'data.'));
   if (data!['tokenizer'] !== undefined && (typeof data!['tokenizer'] !== 'string' || !data!['tokenizer'])) {
     fail('field "data.tokenizer": expected the folder of a tokenizer.json (e.g. GPT-NeoX\'s)');
   }

@@ -20,6 +20,7 @@ import { loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.
 import { lossCurveSvg, type LossPoint } from './loss-curve.js';
 import { warmupCosine } from './schedule.js';
 import type { TrainConfig } from './train-config.js';
+import { checkOptionKeys, optionKeys } from '../options.js';
 
 export interface Progress {
   step: number;
@@ -52,7 +53,18 @@ export class NonFiniteLossError extends Error {
   override name = 'NonFiniteLossError';
 }
 
-export async function runTraining(c: TrainConfig, o: { resume?: boolean; onProgress?: (p: Progress) => void } = {}): Promise<TrainResult> {
+export interface TrainingOptions {
+  /** Continue from `outDir/checkpoint` when it exists (same data order and random state). */
+  resume?: boolean;
+  /** Called after every step (with the validation loss at evaluation steps). */
+  onProgress?: (p: Progress) => void;
+}
+
+export const TRAINING_OPTION_KEYS = optionKeys<TrainingOptions>({ resume: true, onProgress: true });
+
+/** Trains the language model `c` describes (parse a config with parseTrainConfig); checkpoints go to c.outDir. */
+export async function runTraining(c: TrainConfig, o: TrainingOptions = {}): Promise<TrainResult> {
+  checkOptionKeys('runTraining', o, TRAINING_OPTION_KEYS);
   const device = await resolveDevice(c.device);
   const text = await readText(c.data.path);
   const corpus: Corpus = c.data.tokenizer ? await TokenCorpus.fromText(text, c.data.tokenizer) : new CharCorpus(text);

@@ -24,7 +24,9 @@ import type { CausalLM } from '../../generation/causal-lm.js';
 import { generate, type GenerateOptions } from '../../generation/generate.js';
 import { JambaCache, type JambaLayerState } from './cache.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { loadParametersFromFolder, saveModule, type SaveDtype } from '../pretrained.js';
+import { loadParametersFromFolder, MODEL_LOAD_OPTION_KEYS, saveModule, type ModelLoadOptions, type SaveDtype } from '../pretrained.js';
+import { checkOptionKeys, optionKeys } from '../../options.js';
+import { checkTokenIds } from '../../generation/token-ids.js';
 import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
 import { JAMBA_FLOAT_FIELDS, JambaConfig } from './config.js';
 import { legacyRenames } from './legacy-names.js';
@@ -141,6 +143,9 @@ export interface JambaForwardOptions {
   outputRouterLogits?: boolean;
 }
 
+/** The keys of JambaForwardOptions (checked against the interface at compile time). */
+export const JAMBA_FORWARD_OPTION_KEYS = optionKeys<JambaForwardOptions>({ outputHiddenStates: true, labels: true, attentionMask: true, outputRouterLogits: true });
+
 export interface JambaOutput {
   logits: Tensor; // (B, L, V)
   hiddenStates?: Tensor[];
@@ -249,13 +254,15 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
     });
   }
 
-  static async fromPretrained(dir: string, o: { device?: DeviceName } = {}): Promise<JambaForCausalLM> {
+  static async fromPretrained(dir: string, o: ModelLoadOptions = {}): Promise<JambaForCausalLM> {
+    checkOptionKeys('JambaForCausalLM.fromPretrained', o, MODEL_LOAD_OPTION_KEYS);
     const config = JambaConfig.fromJSON(await readConfig(dir), `${dir}/config.json`);
     if (o.device === 'webgpu') await initWebGPU();
     const model = new JambaForCausalLM(config);
     try {
       await loadParametersFromFolder(model, dir, {
         device: o.device,
+        progressCallback: o.progressCallback,
         ignore: config.fields.tie_word_embeddings ? ['lm_head.weight'] : [],
         renames: legacyRenames(config),
       });
@@ -277,6 +284,8 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
    * in force when it is called.
    */
   async forward(inputIds: number[][], o: JambaForwardOptions = {}): Promise<JambaOutput> {
+    checkOptionKeys('forward', o, JAMBA_FORWARD_OPTION_KEYS);
+    checkTokenIds('inputIds', inputIds, this.vocabSize);
     const f = this.config.fields;
     const B = inputIds.length;
     const L = inputIds[0]?.length ?? 0;
