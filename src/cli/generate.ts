@@ -5,6 +5,7 @@ import { AutoModelForCausalLM } from '../models/auto.js';
 import { AutoTokenizer } from '../io/tokenizer.js';
 import { TextStreamer } from '../generation/streamer.js';
 import { deviceOption, floatOption, intOption } from './options.js';
+import { loadProgressBar } from './progress.js';
 
 interface GenerateFlags {
   model: string;
@@ -45,7 +46,8 @@ export function registerGenerate(program: Command): void {
     .option('--device <d>', 'cpu, webgpu or auto', deviceOption, 'cpu')
     .option('--no-eos', 'keep going after the end-of-sequence token')
     .action(async (prompt: string, flags: GenerateFlags) => {
-      const model = await AutoModelForCausalLM.fromPretrained(flags.model, { device: flags.device });
+      const load = loadProgressBar(); // a bar on stderr for checkpoints of LOAD_BAR_MIN_BYTES and more
+      const model = await AutoModelForCausalLM.fromPretrained(flags.model, { device: flags.device, progressCallback: load.callback }).finally(load.stop);
       const tokenizer = await AutoTokenizer.fromPretrained(flags.tokenizer ?? flags.model).catch((e: unknown) => {
         model.dispose();
         throw e;

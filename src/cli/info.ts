@@ -9,6 +9,10 @@ import { JambaConfig } from '../models/jamba/config.js';
 import { jambaFootprint } from '../models/jamba/footprint.js';
 import { intOption } from './options.js';
 import { describeVim2 } from '../models/mambamixer/vim2-describe.js';
+import { FORECAST_MODEL_TYPES } from '../timeseries/models.js';
+import { AutoModelForTimeSeriesForecasting } from '../timeseries/auto.js';
+import { describeForecaster } from '../timeseries/describe.js';
+import { loadProgressBar } from './progress.js';
 
 interface InfoFlags {
   model: string;
@@ -39,7 +43,7 @@ export function registerInfo(program: Command): void {
   program
     .command('info')
     .description(
-      'Describe a model: architecture, parameters (total and active per token), layer layout, memory of the weights and of the decode state. Jamba and ViM2 models are described from config.json alone (a folder or a bare config.json).',
+      'Describe a model: architecture, parameters (total and active per token), layer layout, memory of the weights and of the decode state. Jamba and ViM2 models are described from config.json alone (a folder or a bare config.json); forecasting folders (TSM2, DLinear) with their horizon, variates and recorded test metrics.',
     )
     .requiredOption('-m, --model <path>', 'HuggingFace model folder, or a config.json (Jamba, ViM2)')
     .option('--context <tokens>', 'context length for the decode-state memory of attention layers', intOption('--context', 1), 262144)
@@ -85,7 +89,29 @@ export function registerInfo(program: Command): void {
         process.stdout.write(`${lines.join('\n')}\n`);
         return;
       }
-      const model = await MambaForCausalLM.fromPretrained(flags.model, { device: 'cpu' });
+      if (FORECAST_MODEL_TYPES.includes(raw['model_type'] as (typeof FORECAST_MODEL_TYPES)[number])) {
+        const m = await AutoModelForTimeSeriesForecasting.fromPretrained(flags.model);
+        const d = describeForecaster(m);
+        m.dispose();
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify(d, null, 2)}\n`);
+          return;
+        }
+        const lines = [
+          `model:            ${flags.model}`,
+          `architecture:     ${d.architecture} (model_type "${d.modelType}"), a forecasting model`,
+          `parameters:       ${d.parameters.toLocaleString('en-US')}`,
+          `forecast:         the next ${d.horizon} rows of ${d.columns.length} variates (${d.columns.join(', ')}) from the last ${d.lookback}`,
+          `config:           ${Object.entries(d.fields).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ')}`,
+          `weights:          ${mib(d.weightBytes)} as float32`,
+          ...(Object.keys(d.recorded).length ? [`recorded:         ${Object.entries(d.recorded).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`).join(', ')}`] : []),
+          `use:              mamba-ts forecast --model ${flags.model} --csv FILE (library: AutoModelForTimeSeriesForecasting)`,
+        ];
+        process.stdout.write(`${lines.join('\n')}\n`);
+        return;
+      }
+      const load = loadProgressBar();
+      const model = await MambaForCausalLM.fromPretrained(flags.model, { device: 'cpu', progressCallback: load.callback }).finally(load.stop);
       const d = describeModel(model, raw);
       model.dispose();
       if (flags.json) {

@@ -52,9 +52,19 @@ export interface ForecastResult {
   modelDir: string;
 }
 
-/** MSE and MAE of `model` over windows `ids` (default all) of a split, in batches, without recording. */
-export async function evaluateForecaster(model: Forecaster, set: WindowSet, batchSize: number, ids?: number[]): Promise<ForecastMetrics> {
-  const all = ids ?? Array.from({ length: set.count }, (_, i) => i);
+export interface EvaluateOptions {
+  /** The windows to evaluate (default: all of the split). */
+  ids?: number[];
+  /** After each batch: windows done so far and in all. */
+  onProgress?: (windows: number, total: number) => void;
+}
+
+export const EVALUATE_OPTION_KEYS = optionKeys<EvaluateOptions>({ ids: true, onProgress: true });
+
+/** MSE and MAE of `model` over the windows of a split (or o.ids of them), in batches, without recording. */
+export async function evaluateForecaster(model: Forecaster, set: WindowSet, batchSize: number, o: EvaluateOptions = {}): Promise<ForecastMetrics> {
+  checkOptionKeys('evaluateForecaster', o, EVALUATE_OPTION_KEYS);
+  const all = o.ids ?? Array.from({ length: set.count }, (_, i) => i);
   const device = (model as unknown as { device: DeviceName }).device;
   let se = 0;
   let ae = 0;
@@ -69,6 +79,7 @@ export async function evaluateForecaster(model: Forecaster, set: WindowSet, batc
       se += d * d;
       ae += Math.abs(d);
     }
+    o.onProgress?.(at + chunk.length, all.length);
   }
   const n = all.length * set.H * set.M;
   return { mse: se / n, mae: ae / n, windows: all.length };
@@ -144,7 +155,7 @@ export async function runForecastTraining(c: ForecastTrainConfig, o: ForecastTra
         o.onStep?.(s + 1, limit, v);
       }
       model.eval();
-      const val = await evaluateForecaster(model, data.val, c.evalBatchSize, valIds);
+      const val = await evaluateForecaster(model, data.val, c.evalBatchSize, { ids: valIds });
       const ep: ForecastEpoch = { epoch: e + 1, lr: opt.lr, trainMse: lossSum / limit, valMse: val.mse, seconds: (performance.now() - te) / 1000 };
       epochs.push(ep);
       o.onEpoch?.(ep);
