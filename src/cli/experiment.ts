@@ -30,7 +30,10 @@ export function registerExperiment(program: Command): void {
         r = await runSynthetic(
           c,
           (line) => {
-            if (typeof line['accuracy'] === 'number' && line['step'] !== undefined) accuracy = line['accuracy'].toFixed(4);
+            if (typeof line['accuracy'] === 'number' && line['step'] !== undefined) {
+              accuracy = line['accuracy'].toFixed(4);
+              bar?.update({ accuracy });
+            }
             printAbove(bar, `${JSON.stringify(line)}\n`);
           },
           { onStep: (step, _steps, loss) => bar?.update(step, { loss: loss.toFixed(4), accuracy }) },

@@ -57,6 +57,8 @@ export class ForecastingModel {
     if (!Array.isArray(history) || history.some((r) => !Array.isArray(r) || r.length !== M)) {
       throw new ArgumentError(`forecast: expected history as rows of ${M} numbers (${this.columns.join(', ')}), i.e. number[][]`);
     }
+    const L = this.config.lookback;
+    if (history.length < L) throw new ArgumentError(`forecast: history has ${history.length} rows; the model reads the last ${L} (its lookback)`);
     const table: SeriesTable = {
       columns: this.columns,
       index: history.map((_, i) => `row ${i}`),
