@@ -26,7 +26,7 @@ export function checkTokenIds(name: string, ids: unknown, vocabSize?: number): a
     const hint = typeof ids === 'object' && ids !== null && 'shape' in ids ? '; pass the ids as number[][], not a tensor' : '';
     throw new ArgumentError(`${name}: ${EXPECTED}, got ${kindOf(ids)}${hint}`);
   }
-  if (ids.length === 0) throw new ArgumentError(`${name}: ${EXPECTED}, got an empty batch []`);
+  if (ids.length === 0) throw new ArgumentError(`${name}: expected a non-empty batch of token id sequences (number[][]), got an empty batch []`);
   ids.forEach((row: unknown, b) => {
     if (typeof row === 'number') throw new ArgumentError(`${name}: ${EXPECTED}, got one flat sequence (number[]); wrap it in a batch: [ids]`);
     if (typeof row === 'string') throw new ArgumentError(`${name}: ${EXPECTED}, got string[]; encode each text first: texts.map((t) => tokenizer.encode(t))`);
