@@ -9,8 +9,7 @@ import { JambaConfig } from '../models/jamba/config.js';
 import { jambaFootprint } from '../models/jamba/footprint.js';
 import { intOption } from './options.js';
 import { describeVim2 } from '../models/mambamixer/vim2-describe.js';
-import { FORECAST_MODEL_TYPES } from '../timeseries/models.js';
-import { AutoModelForTimeSeriesForecasting } from '../timeseries/auto.js';
+import { createForecaster, FORECAST_MODEL_TYPES } from '../timeseries/models.js';
 import { describeForecaster } from '../timeseries/describe.js';
 import { loadProgressBar } from './progress.js';
 
@@ -43,9 +42,9 @@ export function registerInfo(program: Command): void {
   program
     .command('info')
     .description(
-      'Describe a model: architecture, parameters (total and active per token), layer layout, memory of the weights and of the decode state. Jamba and ViM2 models are described from config.json alone (a folder or a bare config.json); forecasting folders (TSM2, DLinear) with their horizon, variates and recorded test metrics.',
+      'Describe a model: architecture, parameters (total and active per token), layer layout, memory of the weights and of the decode state. Jamba, ViM2 and forecasting models (TSM2, DLinear: horizon, variates, recorded test metrics) are described from config.json alone (a folder or a bare config.json).',
     )
-    .requiredOption('-m, --model <path>', 'HuggingFace model folder, or a config.json (Jamba, ViM2)')
+    .requiredOption('-m, --model <path>', 'HuggingFace model folder, or a config.json (Jamba, ViM2, TSM2, DLinear)')
     .option('--context <tokens>', 'context length for the decode-state memory of attention layers', intOption('--context', 1), 262144)
     .option('--kv-bytes <n>', 'bytes per KV-cache value (2 = 16-bit)', intOption('--kv-bytes', 1), 2)
     .option('--json', 'print JSON instead of text', false)
@@ -90,8 +89,9 @@ export function registerInfo(program: Command): void {
         return;
       }
       if (FORECAST_MODEL_TYPES.includes(raw['model_type'] as (typeof FORECAST_MODEL_TYPES)[number])) {
-        const m = await AutoModelForTimeSeriesForecasting.fromPretrained(flags.model);
-        const d = describeForecaster(m);
+        // From config.json alone, like Jamba and ViM2: the weights are not needed to describe it.
+        const m = createForecaster(raw, source, 'cpu');
+        const d = describeForecaster(m, raw);
         m.dispose();
         if (flags.json) {
           process.stdout.write(`${JSON.stringify(d, null, 2)}\n`);
@@ -101,11 +101,11 @@ export function registerInfo(program: Command): void {
           `model:            ${flags.model}`,
           `architecture:     ${d.architecture} (model_type "${d.modelType}"), a forecasting model`,
           `parameters:       ${d.parameters.toLocaleString('en-US')}`,
-          `forecast:         the next ${d.horizon} rows of ${d.columns.length} variates (${d.columns.join(', ')}) from the last ${d.lookback}`,
+          `forecast:         the next ${d.horizon} rows of ${d.variates} variates${d.columns ? ` (${d.columns.join(', ')})` : ''} from the last ${d.lookback}`,
           `config:           ${Object.entries(d.fields).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ')}`,
           `weights:          ${mib(d.weightBytes)} as float32`,
           ...(Object.keys(d.recorded).length ? [`recorded:         ${Object.entries(d.recorded).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`).join(', ')}`] : []),
-          `use:              mamba-ts forecast --model ${flags.model} --csv FILE (library: AutoModelForTimeSeriesForecasting)`,
+          `use:              mamba-ts forecast --model ${flags.model.endsWith('.json') ? 'DIR' : flags.model} --csv FILE (library: AutoModelForTimeSeriesForecasting)`,
         ];
         process.stdout.write(`${lines.join('\n')}\n`);
         return;
