@@ -35,7 +35,8 @@ import {
   type FileDownloadInfoOutput,
 } from '@huggingface/hub';
 import { ArgumentError, HubError } from '../errors.js';
-import { DEFAULT_ENDPOINT, DEFAULT_REVISION, type DownloadProgress, type HubOptions } from './hub.js';
+import { DEFAULT_ENDPOINT, DEFAULT_REVISION, type HubOptions } from './hub.js';
+import type { DownloadProgress } from './progress.js';
 import { writeBytesAtomic } from './platform.js';
 
 const COMMIT_HASH = /^[0-9a-f]{40}$/;

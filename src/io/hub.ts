@@ -9,25 +9,13 @@
 import { HubError } from '../errors.js';
 import { CONFIG_FILE, WEIGHTS_FILE, WEIGHTS_INDEX_FILE, readShardNames } from './hf-folder.js';
 import { exists, joinPath } from './platform.js';
+import type { ProgressCallback } from './progress.js';
+import { optionKeys, type KeyRecord } from '../options.js';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 export const DEFAULT_REVISION = 'main';
 
-/** A download's progress, reported per file (the shape of transformers.js's progress_callback). */
-export interface DownloadProgress {
-  /** 'download': a file starts downloading; 'progress': bytes arrived; 'done': it is in the cache. */
-  status: 'download' | 'progress' | 'done';
-  /** The repository id, e.g. 'state-spaces/mamba-130m-hf'. */
-  repo: string;
-  /** The file's path in the repository. */
-  file: string;
-  /** Bytes of the file in the cache so far (a resumed download starts above 0). */
-  loaded: number;
-  /** The file's size in bytes. */
-  total: number;
-  /** loaded / total, in percent. */
-  progress: number;
-}
+export type { DownloadProgress } from './progress.js';
 
 /** Where a model or tokenizer comes from when it is given as a Hub id. Ignored for local folders. */
 export interface HubOptions {
@@ -51,8 +39,20 @@ export interface HubOptions {
    */
   refresh?: boolean;
   /** Called as files download; nothing is reported for files already cached. */
-  progressCallback?: (p: DownloadProgress) => void;
+  progressCallback?: ProgressCallback;
 }
+
+/** HubOptions' keys, for the options checks of every loader that takes them (spread into theirs). */
+export const HUB_OPTION_KEY_RECORD: KeyRecord<HubOptions> = {
+  revision: true,
+  cacheDir: true,
+  token: true,
+  localFilesOnly: true,
+  endpoint: true,
+  refresh: true,
+  progressCallback: true,
+};
+export const HUB_OPTION_KEYS = optionKeys<HubOptions>(HUB_OPTION_KEY_RECORD);
 
 /** The files one loader reads: config.json alone, a model (config and weights), or a tokenizer. */
 export type PretrainedFiles = 'config' | 'model' | 'tokenizer';
