@@ -27,6 +27,7 @@ export { MambaCache } from './models/mamba/cache.js';
 
 export { AutoTokenizer, PreTrainedTokenizer } from './io/tokenizer.js';
 export { SafetensorsFile, serializeSafetensors } from './io/safetensors.js';
+export { folderFromFiles, type MemoryFolder, type FileContents } from './io/memory-folder.js';
 
 export { generate, generateSteps, type GenerateOptions, type Streamer } from './generation/generate.js';
 export type { SamplingOptions } from './generation/logits-process.js';
