@@ -43,6 +43,16 @@ window.mambaPage = {
     }
   },
 
+  /** Greedy generation from token ids (whole rows back, prompt included), for models without a tokenizer. */
+  async generateIds(modelUrl, device, ids, maxNewTokens) {
+    const model = await AutoModelForCausalLM.fromPretrained(modelUrl, { device });
+    try {
+      return await model.generate(ids, { maxNewTokens });
+    } finally {
+      model.dispose();
+    }
+  },
+
   /** Greedy continuation of a prompt: the new token ids and their text. */
   async greedy(modelUrl, device, prompt, maxNewTokens) {
     const tokenizer = await AutoTokenizer.fromPretrained(modelUrl);
