@@ -73,6 +73,7 @@ test('a missing file is reported by the loader, naming it; a released folder say
 test('bad names, duplicates and contents are refused; writing into memory or a URL is refused', async () => {
   assert.throws(() => folderFromFiles({ 'a/config.json': new ArrayBuffer(1) }), ArgumentError);
   assert.throws(() => folderFromFiles({ '': new ArrayBuffer(1) }), ArgumentError);
+  assert.throws(() => folderFromFiles([new Blob(['{}'])] as unknown as File[]), /item 0 is not a File/);
   assert.throws(() => folderFromFiles([new File(['1'], 'x.json'), new File(['2'], 'x.json')]), /two files are named x\.json/);
   assert.throws(() => folderFromFiles({ 'config.json': '{}' as unknown as ArrayBuffer }), /config\.json: expected a File, Blob, ArrayBuffer or typed array/);
   const folder = folderFromFiles({ 'config.json': new Uint8Array(2) });

@@ -52,8 +52,13 @@ export function folderFromFiles(
 function namedContents(files: Parameters<typeof folderFromFiles>[0]): [string, unknown][] {
   if (files instanceof Map) return [...(files as ReadonlyMap<string, unknown>).entries()];
   const list = Symbol.iterator in files || typeof (files as ArrayLike<File>).length === 'number';
-  if (list) return Array.from(files as ArrayLike<File>, (f) => [isFile(f) ? f.name : '', f]);
-  return Object.entries(files);
+  if (!list) return Object.entries(files);
+  return Array.from(files as ArrayLike<unknown>, (f, i): [string, unknown] => {
+    if (!isFile(f)) {
+      throw new ArgumentError(`folderFromFiles: item ${i} is not a File; for unnamed contents pass a record { "config.json": contents, … }`);
+    }
+    return [f.name, f];
+  });
 }
 
 function isFile(x: unknown): x is File {
