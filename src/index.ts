@@ -31,6 +31,7 @@ export type { PretrainedOptions, ModelLoadOptions } from './models/pretrained.js
 export { pipeline, TextGenerationPipeline, SUPPORTED_TASKS, type PipelineTask, type PipelineOptions, type TextGenerationOptions, type TextGenerationOutput, type GenerativeModel } from './pipelines.js';
 export type { ProgressCallback, ProgressInfo, LoadProgress, DownloadProgress } from './io/progress.js';
 export { SafetensorsFile, serializeSafetensors } from './io/safetensors.js';
+export { folderFromFiles, type MemoryFolder, type FileContents } from './io/memory-folder.js';
 
 export { generate, generateSteps, type GenerateOptions, type Streamer } from './generation/generate.js';
 export type { SamplingOptions } from './generation/logits-process.js';

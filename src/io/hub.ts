@@ -1,7 +1,7 @@
 /**
  * Loading from the HuggingFace Hub: `fromPretrained('state-spaces/mamba-130m-hf')`. This file decides
  * whether a name is a local folder or a Hub repository and which files a model or tokenizer needs;
- * the Node-only hub-cache.ts puts those files in HuggingFace's cache (the layout Python's
+ * the Node-only src/platform/node/hub-cache.ts puts those files in HuggingFace's cache (the layout Python's
  * huggingface_hub uses, so each reuses what the other fetched) and returns the snapshot folder, which
  * the folder loaders then read as any local folder. In a browser there is no cache: a Hub id becomes
  * the repository's `resolve/` URL, which the loaders fetch like any URL.
@@ -102,7 +102,7 @@ export async function resolvePretrained(idOrPath: string, files: PretrainedFiles
   if (await exists(isNode ? idOrPath : joinPath(idOrPath, marker(files)))) return idOrPath;
   if (!isNode) return hubFolderUrl(idOrPath, o);
   // Node only: the cache needs the file system. Reached only here, never in a browser.
-  const { openHubSnapshot } = await import('./hub-cache.js');
+  const { openHubSnapshot } = await import('#platform/hub-cache.js');
   const snap = await openHubSnapshot(idOrPath, o);
   if (files === 'tokenizer') {
     await snap.need(TOKENIZER_FILE);
