@@ -19,13 +19,21 @@ rm -rf "$root/usr/local/lib/node_modules/npm" && cp -a "$npm_dir" "$root/usr/loc
 ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
 ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# The network as this machine has it: where egress passes through a proxy with its own CA, node and
+# npm in the chroot need that CA bundle too (it is the network's, not the project's).
+ca=""
+if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ]; then
+  mkdir -p "$root/etc/fresh-ca" && cp "$NODE_EXTRA_CA_CERTS" "$root/etc/fresh-ca/ca.crt"
+  ca="NODE_EXTRA_CA_CERTS=/etc/fresh-ca/ca.crt npm_config_cafile=/etc/fresh-ca/ca.crt"
+fi
 # The project as a fresh clone, with shared/ beside it.
 rm -rf "$root/work" && mkdir -p "$root/work"
 git clone -q "$repo" "$root/work/main"
 cp -a "$repo/../shared" "$root/work/shared"
 for m in proc dev sys; do mountpoint -q "$root/$m" || mount --bind "/$m" "$root/$m"; done
 trap 'for m in proc dev sys; do umount -l "$root/$m" 2>/dev/null || true; done' EXIT
-chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin TERM=dumb /bin/sh -c '
+# shellcheck disable=SC2086
+chroot "$root" /usr/bin/env -i HOME=/root PATH=/usr/local/bin:/usr/bin:/bin TERM=dumb $ca /bin/sh -c '
   set -e
   echo "# in the chroot: $(node --version), npm $(npm --version); chromium: $(command -v chromium || echo none); vulkan drivers: $(ls /usr/share/vulkan/icd.d 2>/dev/null | wc -l)"
   cd /work/main
