@@ -25,10 +25,13 @@ export { expertFractions, expertFractionsFromCounts } from './nn/moe.js';
 export { leftPad } from './generation/attention-mask.js';
 export { MambaCache } from './models/mamba/cache.js';
 
-export { AutoTokenizer, PreTrainedTokenizer } from './io/tokenizer.js';
-export { isHubId, type HubOptions, type DownloadProgress } from './io/hub.js';
-export type { PretrainedOptions } from './models/pretrained.js';
+export { AutoTokenizer, PreTrainedTokenizer, type BatchEncoding, type TokenizerCallOptions, type EncodeOptions, type DecodeOptions } from './io/tokenizer.js';
+export { isHubId, type HubOptions } from './io/hub.js';
+export type { PretrainedOptions, ModelLoadOptions } from './models/pretrained.js';
+export { pipeline, TextGenerationPipeline, SUPPORTED_TASKS, type PipelineTask, type PipelineOptions, type TextGenerationOptions, type TextGenerationOutput, type GenerativeModel } from './pipelines.js';
+export type { ProgressCallback, ProgressInfo, LoadProgress, DownloadProgress } from './io/progress.js';
 export { SafetensorsFile, serializeSafetensors } from './io/safetensors.js';
+export { folderFromFiles, type MemoryFolder, type FileContents } from './io/memory-folder.js';
 
 export { generate, generateSteps, type GenerateOptions, type Streamer } from './generation/generate.js';
 export type { SamplingOptions } from './generation/logits-process.js';
@@ -43,5 +46,12 @@ export { saveCheckpoint, loadCheckpoint, type TrainerState } from './train/check
 export { loadIdxImageSet, loadMnistTest, strideSplit, type ImageSet } from './train/image-data.js';
 export { runImageTraining, type ImageTrainResult } from './train/image-trainer.js';
 export { parseImageTrainConfig, type ImageTrainConfig } from './train/image-train-config.js';
+export { runTraining, NonFiniteLossError, type TrainingOptions, type TrainResult, type Progress as TrainProgress } from './train/trainer.js';
+export { parseTrainConfig, type TrainConfig } from './train/train-config.js';
+export { runForecastTraining, evaluateForecaster, type ForecastTrainingOptions, type ForecastResult, type ForecastEpoch, type ForecastMetrics, type EvaluateOptions } from './train/forecast-trainer.js';
+export { parseForecastConfig, type ForecastTrainConfig } from './train/forecast-config.js';
+
+export { AutoModelForTimeSeriesForecasting, ForecastingModel, type ForecastLoadOptions } from './timeseries/auto.js';
+export type { Forecaster, ForecasterConfig } from './timeseries/forecaster.js';
 
 export * as mambamixer from './models/mambamixer/index.js';

@@ -1,116 +1,130 @@
 /**
- * The library in a browser: Debian's Chromium (driven by playwright-core, headless) loads a page
- * that imports the browser bundle (dist/browser/mamba-ts.js, from `npm run build:browser`), loads
- * mamba-tiny over HTTP and runs it on WebGPU (`navigator.gpu`), and the logits must match
- * HuggingFace's within 1e-4 × max|ref|.
+ * The package in browsers. A user's project (test/browser-bundles.ts) imports 'mamba-ts' by name and
+ * is bundled with esbuild (platform browser, nothing external) and with Vite; a third page uses
+ * the prebuilt dist/browser/mamba-ts.js through an import map. No bundle may reach a Node-only
+ * module: package.json's `imports` conditions must have swapped in the browser twins of
+ * src/platform. These checks need no browser.
+ *
+ * Then one headless Chromium (driven by playwright-core) opens each page from a 127.0.0.1 server
+ * and runs mamba-tiny, loaded over HTTP or from File objects, on the CPU and on WebGPU (logits
+ * within 1e-4 × max|ref| of HuggingFace's; greedy generation through the cache equal to HF's), and
+ * the bundled Shakespeare model greedily on the CPU, which must give Node's tokens. (On WebGPU the
+ * bundled model is left out: SwiftShader takes several seconds for its prefill; mamba-tiny covers the
+ * same kernels.) Without Chromium this part is skipped with the reason (set CHROMIUM_PATH, or
+ * install Debian's chromium); under CI (CI=true) it fails instead.
  *
  * Headless Chromium has no GPU here; with --enable-unsafe-webgpu (WebGPU is otherwise off on Linux)
  * it gives a WebGPU adapter on SwiftShader, its bundled software Vulkan driver (vendor 'google',
  * architecture 'swiftshader'). Adding --enable-features=Vulkan, --use-vulkan=native,
  * --use-angle=vulkan, --ignore-gpu-blocklist or --headless=new changes nothing: the adapter is
- * still SwiftShader, never Mesa's lavapipe. The page is served from http://127.0.0.1, a secure
- * context; `navigator.gpu` is absent on about:blank.
- *
- * Chromium rounds adapter limits down to privacy tiers (SwiftShader's storage buffers per stage show
- * as 10); every kernel binds at most 8, WebGPU's default, so no limit needs raising.
+ * still SwiftShader, never Mesa's lavapipe. Pages are served from http://127.0.0.1, a secure
+ * context; `navigator.gpu` is absent on about:blank. Chromium rounds adapter limits down to privacy
+ * tiers (SwiftShader's storage buffers per stage show as 10); every kernel binds at most 8,
+ * WebGPU's default, so no limit needs raising.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { dirname, extname, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { test } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import { readFile, writeFile } from 'node:fs/promises';
+import { delimiter, join, resolve } from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { AutoModelForCausalLM } from '../src/models/auto.js';
+import { AutoTokenizer } from '../src/io/tokenizer.js';
 import { SafetensorsFile } from '../src/io/safetensors.js';
+import { addPage, bundleWithEsbuild, bundleWithVite, nodeOnlyReferences, pageWithPrebuiltBundle, type BundleResult } from './browser-bundles.js';
+import { REPO, makeConsumer, type Consumer } from './consumer.js';
+import { missingExternal } from './external.js';
 import { assertClose, fixture } from './helpers.js';
+import { startStaticServer } from './static-server.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--no-sandbox', '--enable-unsafe-webgpu'];
-const BUNDLE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../browser');
-const FIXTURE_DIR = fixture('hf', 'mamba-tiny');
+const TINY = fixture('hf', 'mamba-tiny');
+const SHAKESPEARE = resolve(REPO, 'models/mamba-shakespeare');
+const PROMPT = 'ROMEO:';
+const NEW_TOKENS = 12;
 
-/** The test page: imports the bundle and exposes one function that loads and runs a model. */
-const PAGE = `<!doctype html>
-<html>
-<head><meta charset="utf-8"><title>mamba-ts browser check</title></head>
-<body>
-<script type="module">
-  import * as mamba from '/mamba-ts.js';
-  window.runModel = async (modelUrl, device, ids) => {
-    const model = await mamba.AutoModelForCausalLM.fromPretrained(modelUrl, { device });
-    try {
-      const out = await model.forward(ids, {});
-      const logits = Array.from(await out.logits.data());
-      const result = {
-        device: out.logits.device,
-        adapter: out.logits.device === 'webgpu' ? mamba.getBackend('webgpu').adapterInfo : '',
-        shape: out.logits.shape,
-        logits,
-      };
-      out.logits.dispose();
-      return result;
-    } finally {
-      model.dispose();
-    }
+/** Chromium: CHROMIUM_PATH, else the usual install paths and names on PATH. */
+function findChromium(): { path: string } | { missing: string } {
+  const env = process.env['CHROMIUM_PATH'];
+  if (env) return existsSync(env) ? { path: env } : { missing: `CHROMIUM_PATH=${env} does not exist` };
+  const names = ['chromium', 'chromium-browser', 'google-chrome-stable', 'google-chrome'];
+  const dirs = [...new Set(['/usr/bin', '/snap/bin', ...(process.env['PATH'] ?? '').split(delimiter).filter(Boolean)])];
+  for (const dir of dirs) {
+    for (const name of names) if (existsSync(join(dir, name))) return { path: join(dir, name) };
+  }
+  return {
+    missing: `no Chromium (${names.join(', ')}) on PATH or in /usr/bin, /snap/bin; install Debian's chromium (apt-get install chromium, as .ci/run does) or set CHROMIUM_PATH`,
   };
-  window.mambaReady = true;
-</script>
-</body>
-</html>
+}
+
+let consumer: Consumer;
+let bundles: Record<'esbuild' | 'vite' | 'prebuilt', BundleResult>;
+
+before(async () => {
+  consumer = await makeConsumer();
+  await addPage(consumer);
+  const [esbuilt, vite] = await Promise.all([bundleWithEsbuild(consumer), bundleWithVite(consumer)]);
+  assert.ok(existsSync(resolve(REPO, 'dist/browser/mamba-ts.js')), 'dist/browser/mamba-ts.js not found: run npm run build:browser');
+  bundles = { esbuild: esbuilt, vite, prebuilt: await pageWithPrebuiltBundle(consumer) };
+});
+after(async () => {
+  await consumer?.dispose();
+});
+
+function assertBrowserOnly(b: BundleResult): void {
+  assert.deepEqual(b.warnings, [], 'bundler warnings');
+  assert.ok(b.scripts.length > 0, `no JavaScript in ${b.outDir}`);
+  for (const { file, code } of b.scripts) assert.deepEqual(nodeOnlyReferences(code), [], `${file} reaches Node-only code`);
+  // The browser twin of platform/files is in, by a message only it has.
+  assert.ok(b.scripts.some((s) => s.code.includes('saves only in Node.js')), `${b.outDir}: the browser twin of platform/files is missing`);
+}
+
+test('esbuild bundles a page importing mamba-ts for the browser: nothing external, no warnings, no Node module', () => {
+  assertBrowserOnly(bundles.esbuild);
+  const inputs = bundles.esbuild.inputs;
+  assert.ok(inputs.some((f) => f.includes('platform/browser/files.js')), 'the browser twin of platform/files is bundled');
+  assert.ok(inputs.some((f) => f.includes('platform/browser/gpu.js')), 'the browser twin of platform/gpu is bundled');
+  assert.deepEqual(inputs.filter((f) => f.includes('platform/node/') || f.includes('node_modules/webgpu/')), []);
+});
+
+test('Vite builds a page importing mamba-ts: no warnings, no Node module', () => {
+  assertBrowserOnly(bundles.vite);
+});
+
+test('the prebuilt dist/browser/mamba-ts.js reaches no Node module', () => {
+  assertBrowserOnly(bundles.prebuilt);
+});
+
+/** Greedy continuation of PROMPT by the bundled model, in this process on the CPU: the reference. */
+async function nodeGreedy(): Promise<number[]> {
+  const tokenizer = await AutoTokenizer.fromPretrained(SHAKESPEARE);
+  const model = await AutoModelForCausalLM.fromPretrained(SHAKESPEARE);
+  const ids = tokenizer.encode(PROMPT);
+  const out = await model.generate([ids], { maxNewTokens: NEW_TOKENS, eosTokenId: null });
+  model.dispose();
+  return out[0]!.slice(ids.length);
+}
+
+test('Node imports mamba-ts by name from a project (the node conditions) and generates as the library does', async () => {
+  const script = `
+import { createRequire } from 'node:module';
+import { AutoModelForCausalLM, AutoTokenizer } from 'mamba-ts';
+const dir = process.argv[2];
+const tokenizer = await AutoTokenizer.fromPretrained(dir);
+const model = await AutoModelForCausalLM.fromPretrained(dir);
+const ids = tokenizer.encode(${JSON.stringify(PROMPT)});
+const out = await model.generate([ids], { maxNewTokens: ${NEW_TOKENS}, eosTokenId: null });
+const pkg = createRequire(import.meta.url)('mamba-ts/package.json');
+console.log(JSON.stringify({ name: pkg.name, ids: out[0].slice(ids.length) }));
 `;
-
-const TYPES: Record<string, string> = {
-  '.js': 'text/javascript',
-  '.map': 'application/json',
-  '.json': 'application/json',
-  '.html': 'text/html',
-  '.safetensors': 'application/octet-stream',
-};
-
-/** Maps a URL path under a prefix to a file inside root; undefined when it would leave root. */
-function under(root: string, rest: string): string | undefined {
-  const p = resolve(root, '.' + decodeURIComponent(rest));
-  return p === root || p.startsWith(root + sep) ? p : undefined;
-}
-
-/** Static server on 127.0.0.1 (random port): the page at /, the bundle at /*, the fixture at /fixture/*. */
-async function startServer(): Promise<{ server: Server; origin: string }> {
-  const server = createServer((req, res) => {
-    void (async () => {
-      const path = new URL(req.url ?? '/', 'http://x').pathname;
-      if (path === '/' || path === '/index.html') {
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-        res.end(req.method === 'HEAD' ? undefined : PAGE);
-        return;
-      }
-      if (path === '/favicon.ico') {
-        res.writeHead(204).end();
-        return;
-      }
-      const file = path.startsWith('/fixture/') ? under(FIXTURE_DIR, path.slice('/fixture'.length)) : under(BUNDLE_DIR, path);
-      if (!file || !(await stat(file).then((s) => s.isFile(), () => false))) {
-        res.writeHead(404).end();
-        return;
-      }
-      const body = await readFile(file);
-      res.writeHead(200, {
-        'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
-        'content-length': body.byteLength,
-      });
-      res.end(req.method === 'HEAD' ? undefined : body);
-    })().catch((e: unknown) => {
-      if (!res.headersSent) res.writeHead(500);
-      res.end(String(e));
-    });
-  });
-  await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', ok);
-  });
-  return { server, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-}
+  await writeFile(join(consumer.dir, 'node-check.mjs'), script);
+  const { stdout } = await promisify(execFile)(process.execPath, ['node-check.mjs', SHAKESPEARE], { cwd: consumer.dir });
+  const got = JSON.parse(stdout) as { name: string; ids: number[] };
+  assert.equal(got.name, 'mamba-ts');
+  assert.deepEqual(got.ids, await nodeGreedy());
+});
 
 interface PageResult {
   device: string;
@@ -119,54 +133,119 @@ interface PageResult {
   logits: number[];
 }
 
-test('mamba-tiny in headless Chromium on WebGPU matches HF logits within 1e-4 of max|ref|', { timeout: 60_000 }, async () => {
-  assert.ok(
-    existsSync(CHROMIUM),
-    `${CHROMIUM} not found: the browser test needs Debian's chromium package (apt-get install -y chromium; CI's .ci/run installs it)`,
-  );
-  assert.ok(existsSync(resolve(BUNDLE_DIR, 'mamba-ts.js')), `${BUNDLE_DIR}/mamba-ts.js not found: run npm run build:browser`);
-  const inputs = JSON.parse(await readFile(resolve(FIXTURE_DIR, 'inputs.json'), 'utf8')) as { input_ids: number[][] };
-  const expected = SafetensorsFile.parse(new Uint8Array(await readFile(resolve(FIXTURE_DIR, 'expected.safetensors'))), 'expected.safetensors');
+/** What test/browser-page/page.js puts on window. */
+interface PageApi {
+  adapter(): Promise<string | null>;
+  forward(modelUrl: string, device: string, ids: number[][]): Promise<PageResult>;
+  forwardFromFiles(modelUrl: string, names: string[], device: string, ids: number[][]): Promise<PageResult>;
+  generateIds(modelUrl: string, device: string, ids: number[][], maxNewTokens: number): Promise<number[][]>;
+  greedy(modelUrl: string, device: string, prompt: string, maxNewTokens: number): Promise<{ ids: number[]; text: string }>;
+}
+declare global {
+  interface Window {
+    mambaPage: PageApi;
+    mambaReady?: boolean;
+  }
+}
 
-  const { server, origin } = await startServer();
+/** An open page and the errors it reported, which every failure message carries. */
+class OpenPage {
+  readonly problems: string[] = [];
+  constructor(readonly page: Page) {
+    page.on('pageerror', (e) => this.problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') this.problems.push(`console: ${m.text()}`);
+    });
+  }
+
+  /** Runs fn in the page (playwright sends its source; it can use only its argument and window). */
+  async run<R, A>(fn: (arg: A) => Promise<R>, arg: A): Promise<R> {
+    return this.page.evaluate(fn as (arg: unknown) => Promise<R>, arg as unknown).catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}\n${this.problems.join('\n')}`);
+    }) as Promise<R>;
+  }
+}
+
+test('in headless Chromium: the pages run mamba-tiny (HTTP, File objects) on the CPU and WebGPU, and the bundled model on the CPU', { timeout: 240_000 }, async (t) => {
+  const found = findChromium();
+  if ('missing' in found) {
+    t.skip(missingExternal('browser tests in Chromium', found.missing));
+    return;
+  }
+  const inputs = JSON.parse(await readFile(resolve(TINY, 'inputs.json'), 'utf8')) as {
+    input_ids: number[][];
+    prompt_len: number;
+    new_tokens: number;
+    generated: number[][];
+  };
+  const expected = SafetensorsFile.parse(new Uint8Array(await readFile(resolve(TINY, 'expected.safetensors'))), 'expected.safetensors');
+  const wantLogits = expected.toFloat64('logits');
+  const wantGreedy = await nodeGreedy();
+
+  const server = await startStaticServer({
+    '/esbuild/': bundles.esbuild.outDir,
+    '/vite/': bundles.vite.outDir,
+    '/prebuilt/': bundles.prebuilt.outDir,
+    '/models/mamba-tiny/': resolve(TINY, 'model'),
+    '/models/mamba-shakespeare/': SHAKESPEARE,
+  });
+  const tinyUrl = `${server.origin}/models/mamba-tiny`;
+  const shakespeareUrl = `${server.origin}/models/mamba-shakespeare`;
   let browser: Browser | undefined;
   try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 });
-    const page = await browser.newPage();
-    const problems: string[] = [];
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
-    await page.goto(`${origin}/`);
-    await page
-      .waitForFunction(() => (window as unknown as { mambaReady?: boolean }).mambaReady === true, undefined, { timeout: 15_000 })
-      .catch((e: unknown) => {
-        throw new Error(`the page did not load the bundle: ${(e as Error).message.split('\n')[0]}\n${problems.join('\n')}`);
-      });
+    browser = await chromium.launch({ executablePath: found.path, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 });
+    const open = async (name: keyof typeof bundles): Promise<OpenPage> => {
+      const p = new OpenPage(await browser!.newPage());
+      await p.page.goto(`${server.origin}/${name}/`);
+      await p.page
+        .waitForFunction(() => window.mambaReady === true, undefined, { timeout: 20_000 })
+        .catch((e: unknown) => {
+          throw new Error(`the ${name} page did not load: ${(e as Error).message.split('\n')[0]}\n${p.problems.join('\n')}`);
+        });
+      return p;
+    };
 
-    const gpu = await page.evaluate(async () => {
-      const a = await navigator.gpu?.requestAdapter();
-      return a ? `${a.info.vendor} ${a.info.architecture}` : null;
-    });
-    assert.ok(gpu, `no WebGPU adapter in headless Chromium (flags ${CHROMIUM_ARGS.join(' ')})\n${problems.join('\n')}`);
+    const first = await open('esbuild');
+    const adapter = await first.run(() => window.mambaPage.adapter(), null);
+    console.log(`# browser: Chromium ${browser.version()}, WebGPU adapter: ${adapter ?? 'none'}`);
+    const noGpu = adapter ? false : missingExternal('WebGPU in Chromium', `no adapter (flags ${CHROMIUM_ARGS.join(' ')})`);
 
-    const got = await page
-      .evaluate(
-        ([url, ids]) =>
-          (window as unknown as { runModel(u: string, d: string, i: number[][]): Promise<PageResult> }).runModel(url, 'webgpu', ids),
-        [`${origin}/fixture/model`, inputs.input_ids] as const,
-      )
-      .catch((e: unknown) => {
-        throw new Error(`${(e as Error).message}\n${problems.join('\n')}`);
-      });
-    console.log(`# browser: Chromium ${browser.version()}, WebGPU adapter ${got.adapter || gpu}`);
-    assert.equal(got.device, 'webgpu');
-    assert.deepEqual(got.shape, expected.entry('logits').shape);
-    assertClose('logits (browser, webgpu)', got.logits, expected.toFloat64('logits'), 1e-4);
+    const checkTiny = (p: OpenPage, device: string, fromFiles = false) => async () => {
+      const got = fromFiles
+        ? await p.run((a) => window.mambaPage.forwardFromFiles(a.url, ['config.json', 'model.safetensors'], a.device, a.ids), { url: tinyUrl, device, ids: inputs.input_ids })
+        : await p.run((a) => window.mambaPage.forward(a.url, a.device, a.ids), { url: tinyUrl, device, ids: inputs.input_ids });
+      assert.equal(got.device, device);
+      assert.deepEqual(got.shape, expected.entry('logits').shape);
+      assertClose(`logits (Chromium, ${device})`, got.logits, wantLogits, 1e-4);
+    };
+    const checkTinyGreedy = (p: OpenPage, device: string) => async () => {
+      const prompt = inputs.input_ids.map((r) => r.slice(0, inputs.prompt_len));
+      const got = await p.run((a) => window.mambaPage.generateIds(a.url, a.device, a.prompt, a.n), { url: tinyUrl, device, prompt, n: inputs.new_tokens });
+      assert.deepEqual(got, inputs.generated, `greedy generation in Chromium on ${device} differs from HF's`);
+    };
+    const checkGreedy = (p: OpenPage, device: string) => async () => {
+      const got = await p.run((a) => window.mambaPage.greedy(a.url, a.device, a.prompt, a.n), { url: shakespeareUrl, device, prompt: PROMPT, n: NEW_TOKENS });
+      assert.deepEqual(got.ids, wantGreedy, `greedy continuation in Chromium on ${device} (${JSON.stringify(got.text)}) differs from Node's`);
+    };
+
+    await t.test('esbuild page: mamba-tiny over HTTP on WebGPU matches HF', { skip: noGpu }, checkTiny(first, 'webgpu'));
+    await t.test('esbuild page: mamba-tiny over HTTP on the CPU matches HF', checkTiny(first, 'cpu'));
+    await t.test('esbuild page: mamba-tiny from File objects on the CPU matches HF', checkTiny(first, 'cpu', true));
+    await t.test('esbuild page: mamba-tiny generates greedily as HF does, on WebGPU', { skip: noGpu }, checkTinyGreedy(first, 'webgpu'));
+    await t.test('esbuild page: the bundled model generates greedily as in Node, on the CPU', checkGreedy(first, 'cpu'));
+    await first.page.close();
+
+    const vite = await open('vite');
+    await t.test('Vite page: mamba-tiny over HTTP on WebGPU matches HF', { skip: noGpu }, checkTiny(vite, 'webgpu'));
+    await t.test('Vite page: the bundled model generates greedily as in Node, on the CPU', checkGreedy(vite, 'cpu'));
+    await vite.page.close();
+
+    const prebuilt = await open('prebuilt');
+    await t.test('prebuilt bundle page: mamba-tiny from File objects on WebGPU matches HF', { skip: noGpu }, checkTiny(prebuilt, 'webgpu', true));
+    await t.test('prebuilt bundle page: the bundled model generates greedily as in Node, on the CPU', checkGreedy(prebuilt, 'cpu'));
+    await prebuilt.page.close();
   } finally {
     await browser?.close();
-    server.closeAllConnections();
-    await new Promise<void>((ok) => server.close(() => ok()));
+    await server.close();
   }
 });

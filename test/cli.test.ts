@@ -1,7 +1,9 @@
 /** The `mamba-ts` command, run as a user runs it: output, exit codes and one-line errors. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { dirname, resolve } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { SHARED, fixture } from './helpers.js';
@@ -60,6 +62,30 @@ describe('mamba-ts CLI', () => {
     const r = run('generate', '--model', MODEL, '--tokenizer', TOKENIZER, 'Hello world');
     assert.equal(r.code, 1);
     assert.match(r.err, /is not a token id of this model \(vocabulary \[0, 512\)\)/);
+  });
+
+  test('experiment: JSON lines on stdout, a progress bar with loss and accuracy on stderr unless --quiet', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mamba-ts-experiment-'));
+    try {
+      const config = join(dir, 'exp.json');
+      writeFileSync(config, JSON.stringify({ task: 'induction-heads', model: { hidden_size: 16, num_hidden_layers: 1 }, trainLength: 32, steps: 4, warmupSteps: 1, batchSize: 4, evalInterval: 2, testLengths: [32], testBatches: 1, testBatchSize: 4, outDir: join(dir, 'out') }));
+      const r = run('experiment', '--config', config);
+      assert.equal(r.code, 0, r.err);
+      const lines = r.out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>); // every line parses
+      assert.deepEqual(lines.map((l) => l['step'] ?? l['test_length'] ?? l['task']), [2, 4, 32, 'induction-heads']);
+      const last = lines[1]!;
+      // Written to a pipe, the bar prints its first and its last state (and one line per 10 s between).
+      assert.match(r.err, /^step 0\/4 \|.*\| loss - \| accuracy - \|/);
+      const end = /step 4\/4 \|.*\| loss (\d+\.\d{4}) \| accuracy (\d\.\d{4}) \|/.exec(r.err);
+      assert.ok(end, r.err);
+      assert.deepEqual([Number(end[1]), Number(end[2])], [last['loss'], last['accuracy']]); // the bar shows the last evaluation
+      const quiet = run('experiment', '--config', config, '--quiet');
+      assert.equal(quiet.code, 0, quiet.err);
+      assert.equal(quiet.err, '');
+      assert.equal(quiet.out.trim().split('\n').length, 4);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('info --json describes the model', () => {

@@ -149,3 +149,48 @@ describe('bad tokenizer folders', () => {
     await rejects(folder({ 'tokenizer.json': JSON.stringify(tinyBpe), 'tokenizer_config.json': '"x"' }), /tokenizer_config\.json: expected a JSON object/);
   });
 });
+
+describe('calling a tokenizer, and batchDecode', () => {
+  test('tokenizer(text) gives one row of ids and its mask, and stays a PreTrainedTokenizer', () => {
+    assert.equal(typeof tok, 'function');
+    assert.ok(tok instanceof PreTrainedTokenizer);
+    assert.equal(tok.vocabSize, 50277); // fields and methods live on the callable instance
+    const ids = tok.encode('Hello world');
+    assert.deepEqual(tok('Hello world'), { inputIds: [ids], attentionMask: [ids.map(() => 1)] });
+    assert.deepEqual(tok('Hello world', { addSpecialTokens: false }).inputIds, [tok.encode('Hello world', { addSpecialTokens: false })]);
+  });
+
+  test('tokenizer(texts) keeps row lengths unless asked to pad, left by default', () => {
+    const a = tok.encode('Hello world, again');
+    const b = tok.encode('Hi');
+    assert.deepEqual(tok(['Hello world, again', 'Hi']).inputIds, [a, b]);
+    const n = a.length - b.length;
+    const pad = tok.padTokenId!;
+    const left = tok(['Hello world, again', 'Hi'], { padding: true });
+    assert.deepEqual(left.inputIds, [a, [...new Array<number>(n).fill(pad), ...b]]);
+    assert.deepEqual(left.attentionMask, [a.map(() => 1), [...new Array<number>(n).fill(0), ...b.map(() => 1)]]);
+    const right = tok(['Hello world, again', 'Hi'], { padding: true, paddingSide: 'right' });
+    assert.deepEqual(right.inputIds[1], [...b, ...new Array<number>(n).fill(pad)]);
+    assert.deepEqual(right.attentionMask[1], [...b.map(() => 1), ...new Array<number>(n).fill(0)]);
+  });
+
+  test('bad input to a call names what was expected', () => {
+    assert.throws(() => tok(42 as never), (e: unknown) => e instanceof ArgumentError && e.message === 'tokenizer: expected a string or string[], got a number');
+    assert.throws(() => tok(['a', 3] as never), /tokenizer: expected a string or string\[\], got an array holding a number/);
+    assert.throws(() => tok('a', { padding_side: 'left' } as never), /tokenizer: unknown option 'padding_side' — did you mean 'paddingSide'\?/);
+    assert.throws(() => tok(['a', 'bb'], { padding: true, paddingSide: 'middle' as never }), /paddingSide must be 'left' or 'right', got "middle"/);
+    const noPad = PreTrainedTokenizer.fromJSON({ model: { type: 'BPE', vocab: { a: 0, b: 1, ab: 2 }, merges: ['a b'] } });
+    assert.throws(() => noPad(['a', 'ab a'], { padding: true }), /padding needs a pad token, and this tokenizer has neither a pad nor an EOS token/);
+    assert.throws(() => tok.encode(['a'] as never), /encode: expected a string, got an array; for several texts call tokenizer\(texts\)/);
+  });
+
+  test('batchDecode decodes each row; decode and batchDecode refuse each other’s input', () => {
+    const rows = [tok.encode('Hello world'), [...tok.encode('Hi'), tok.eosTokenId!]];
+    assert.deepEqual(tok.batchDecode(rows), [tok.decode(rows[0]!), tok.decode(rows[1]!)]);
+    assert.deepEqual(tok.batchDecode(rows, { skipSpecialTokens: true }), ['Hello world', 'Hi']);
+    assert.deepEqual(tok.batchDecode([]), []);
+    assert.throws(() => tok.batchDecode([1, 2] as never), /batchDecode: row 0 is a number; expected number\[\]\[\] .*use decode\(ids\)/);
+    assert.throws(() => tok.decode([[1, 2]] as never), /decode: expected one sequence of ids \(number\[\]\), got a batch \(number\[\]\[\]\); use batchDecode\(ids\)/);
+    assert.throws(() => tok.decode('12' as never), /decode: expected token ids \(number\[\]\), got a string/);
+  });
+});

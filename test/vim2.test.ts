@@ -144,7 +144,7 @@ describe('mamba-ts with ViM2', () => {
     writeFileSync(join(dir, 'c.json'), JSON.stringify({ task: 'image-classification', model: { preset: 'mnist' }, data: { path: 'x' }, outDir: 'o', epoch: 3 }));
     const r = run('train', '--config', join(dir, 'c.json'));
     assert.notEqual(r.status, 0);
-    assert.match(r.stderr, /c\.json: unknown field\(s\) epoch; known: task, model/);
+    assert.match(r.stderr, /c\.json: unknown field\(s\) epoch \(did you mean "epochs"\?\); known: task, model/);
   });
 
   test('info prints the Tiny preset with its parameter breakdown', () => {

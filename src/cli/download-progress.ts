@@ -1,6 +1,6 @@
 /** A progress bar on stderr for files downloading from the Hub, one file after another. */
 import { Presets, SingleBar } from 'cli-progress';
-import type { DownloadProgress } from '../io/hub.js';
+import type { DownloadProgress } from '../io/progress.js';
 
 const mib = (b: number) => (b / 2 ** 20).toFixed(1);
 

@@ -12,7 +12,8 @@ import { forecastSplits, type SplitRows } from '../timeseries/dataset.js';
 import { forecastCsv, forecastTable, readCsvForModel } from '../timeseries/forecast.js';
 import { loadForecaster } from '../timeseries/models.js';
 import { forecastSvg } from '../timeseries/plot.js';
-import { evaluateForecaster } from '../train/forecast-trainer.js';
+import { evaluateForecaster, type ForecastMetrics } from '../train/forecast-trainer.js';
+import { progressBar } from './progress.js';
 import { deviceOption, intOption } from './options.js';
 
 interface Flags {
@@ -24,6 +25,7 @@ interface Flags {
   plot?: string;
   evaluate: boolean;
   device: 'cpu' | 'webgpu' | 'auto';
+  quiet: boolean;
 }
 
 export function registerForecast(program: Command): void {
@@ -38,6 +40,7 @@ export function registerForecast(program: Command): void {
     .option('--plot <file.svg>', 'also draw the forecast as SVG')
     .option('--evaluate', "print the test MSE / MAE (standardised scale, every test window) under the model's training split, and the value recorded at training", false)
     .option('--device <name>', 'cpu | webgpu | auto', deviceOption, 'cpu')
+    .option('--quiet', 'no progress bar on stderr while --evaluate runs', false)
     .action(async (flags: Flags) => {
       const device = await resolveDevice(flags.device);
       const { model, meta } = await loadForecaster(flags.model, device);
@@ -47,7 +50,14 @@ export function registerForecast(program: Command): void {
           const table = parseSeriesCsv(text, flags.csv, { columns: meta.columns });
           const split = meta['split'] as SplitRows | undefined;
           const data = forecastSplits(table, flags.csv, model.config.lookback, model.config.horizon, split);
-          const test = await evaluateForecaster(model, data.test, 256);
+          const bar = progressBar('evaluating |{bar}| {value}/{total} test windows | ETA {eta_formatted}', { quiet: flags.quiet });
+          bar?.start(data.test.count, 0);
+          let test: ForecastMetrics;
+          try {
+            test = await evaluateForecaster(model, data.test, 256, { onProgress: (done) => bar?.update(done) });
+          } finally {
+            bar?.stop();
+          }
           const recorded = meta['test_mse'];
           process.stdout.write(
             `${model.config.model_type} L=${model.config.lookback} H=${model.config.horizon}: test MSE ${test.mse.toFixed(4)} MAE ${test.mae.toFixed(4)} over ${test.windows} windows` +

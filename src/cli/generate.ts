@@ -6,7 +6,7 @@ import { chooseDevice, describeDecision } from '../models/device-choice.js';
 import { AutoTokenizer, type PreTrainedTokenizer } from '../io/tokenizer.js';
 import { TextStreamer } from '../generation/streamer.js';
 import { deviceOption, floatOption, intOption } from './options.js';
-import { DownloadProgressBar } from './download-progress.js';
+import { modelLoadProgress } from './progress.js';
 
 interface GenerateFlags {
   model: string;
@@ -56,7 +56,7 @@ export function registerGenerate(program: Command): void {
     .option('-q, --quiet', 'print only the text (not the line on stderr that says which device ran)', false)
     .action(async (prompt: string, flags: GenerateFlags) => {
       const decision = await chooseDevice(flags.device);
-      const progress = new DownloadProgressBar();
+      const progress = modelLoadProgress({ quiet: flags.quiet });
       const hub = { revision: flags.revision, progressCallback: progress.callback };
       let model: AnyCausalLM;
       let tokenizer: PreTrainedTokenizer;

@@ -9,9 +9,11 @@ import { JambaConfig } from '../models/jamba/config.js';
 import { jambaFootprint } from '../models/jamba/footprint.js';
 import { deviceOption, intOption } from './options.js';
 import { chooseDevice, describeDecision } from '../models/device-choice.js';
-import { DownloadProgressBar } from './download-progress.js';
 import { resolvePretrained, type HubOptions } from '../io/hub.js';
 import { describeVim2 } from '../models/mambamixer/vim2-describe.js';
+import { createForecaster, FORECAST_MODEL_TYPES } from '../timeseries/models.js';
+import { describeForecaster } from '../timeseries/describe.js';
+import { modelLoadProgress } from './progress.js';
 
 interface InfoFlags {
   model: string;
@@ -48,9 +50,9 @@ export function registerInfo(program: Command): void {
   program
     .command('info')
     .description(
-      'Describe a model: architecture, parameters (total and active per token), layer layout, memory of the weights and of the decode state. Jamba and ViM2 models are described from config.json alone (a folder or a bare config.json).',
+      'Describe a model: architecture, parameters (total and active per token), layer layout, memory of the weights and of the decode state. Jamba, ViM2 and forecasting models (TSM2, DLinear: horizon, variates, recorded test metrics) are described from config.json alone (a folder or a bare config.json).',
     )
-    .requiredOption('-m, --model <path|id>', 'HuggingFace model folder, a Hub id (owner/name, downloaded into the HF cache), or a config.json (Jamba, ViM2)')
+    .requiredOption('-m, --model <path|id>', 'HuggingFace model folder, a Hub id (owner/name, downloaded into the HF cache), or a config.json (Jamba, ViM2, TSM2, DLinear)')
     .option('--revision <rev>', 'branch, tag or commit of a Hub model; default main')
     .option('--context <tokens>', 'context length for the decode-state memory of attention layers', intOption('--context', 1), 262144)
     .option('--kv-bytes <n>', 'bytes per KV-cache value (2 = 16-bit)', intOption('--kv-bytes', 1), 2)
@@ -58,7 +60,7 @@ export function registerInfo(program: Command): void {
     .option('--device <d>', 'the device to report on: cpu, webgpu or auto (what auto would pick here)', deviceOption, 'cpu')
     .option('-q, --quiet', 'leave out the line on stderr that says which device would run the model', false)
     .action(async (flags: InfoFlags) => {
-      const progress = new DownloadProgressBar();
+      const progress = modelLoadProgress({ quiet: flags.quiet });
       const hub: HubOptions = { revision: flags.revision, progressCallback: progress.callback };
       const { raw, source } = await configAt(flags.model, hub).finally(() => progress.stop());
       if (!flags.quiet) process.stderr.write(`${describeDecision(await chooseDevice(flags.device))}\n`);
@@ -97,6 +99,28 @@ export function registerInfo(program: Command): void {
           `Mamba state:      ${mib(fp.mambaStateBytes)} per sequence (float32), constant in the number of tokens`,
         ];
         if (c.unknownFields.length) lines.push(`ignored config fields: ${c.unknownFields.join(', ')}`);
+        process.stdout.write(`${lines.join('\n')}\n`);
+        return;
+      }
+      if (FORECAST_MODEL_TYPES.includes(raw['model_type'] as (typeof FORECAST_MODEL_TYPES)[number])) {
+        // From config.json alone, like Jamba and ViM2: the weights are not needed to describe it.
+        const m = createForecaster(raw, source, 'cpu');
+        const d = describeForecaster(m, raw);
+        m.dispose();
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify(d, null, 2)}\n`);
+          return;
+        }
+        const lines = [
+          `model:            ${flags.model}`,
+          `architecture:     ${d.architecture} (model_type "${d.modelType}"), a forecasting model`,
+          `parameters:       ${d.parameters.toLocaleString('en-US')}`,
+          `forecast:         the next ${d.horizon} rows of ${d.variates} variates${d.columns ? ` (${d.columns.join(', ')})` : ''} from the last ${d.lookback}`,
+          `config:           ${Object.entries(d.fields).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ')}`,
+          `weights:          ${mib(d.weightBytes)} as float32`,
+          ...(Object.keys(d.recorded).length ? [`recorded:         ${Object.entries(d.recorded).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`).join(', ')}`] : []),
+          `use:              mamba-ts forecast --model ${flags.model.endsWith('.json') ? 'DIR' : flags.model} --csv FILE (library: AutoModelForTimeSeriesForecasting)`,
+        ];
         process.stdout.write(`${lines.join('\n')}\n`);
         return;
       }

@@ -14,6 +14,7 @@ import { AdamW, clipGradNorm } from '../train/adamw.js';
 import { warmupCosine } from '../train/schedule.js';
 import type { SyntheticConfig } from './synthetic-config.js';
 import { taskBatch, type TaskBatch } from './synthetic-tasks.js';
+import { checkOptionKeys, optionKeys } from '../options.js';
 
 export interface SyntheticResult {
   task: string;
@@ -46,7 +47,19 @@ export async function accuracyOn(model: MambaForCausalLM, b: TaskBatch): Promise
   return { correct, total };
 }
 
-export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string, unknown>) => void = () => undefined): Promise<SyntheticResult> {
+export interface SyntheticRunOptions {
+  /** After every training step: its number (1-based), the step count and the training loss. */
+  onStep?: (step: number, steps: number, loss: number) => void;
+}
+
+export const SYNTHETIC_RUN_OPTION_KEYS = optionKeys<SyntheticRunOptions>({ onStep: true });
+
+/**
+ * Trains and tests; `onLine` gets each evaluation ({ step, loss, accuracy, seconds }) and each test
+ * length's result ({ test_length, accuracy }), `o.onStep` every step.
+ */
+export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string, unknown>) => void = () => undefined, o: SyntheticRunOptions = {}): Promise<SyntheticResult> {
+  checkOptionKeys('runSynthetic', o, SYNTHETIC_RUN_OPTION_KEYS);
   const device = await resolveDevice(c.device);
   const config = MambaConfig.create({ hidden_size: 64, num_hidden_layers: 2, use_bias: false, ...c.model, vocab_size: c.vocab } as Parameters<typeof MambaConfig.create>[0]);
   const model = new MambaForCausalLM(config);
@@ -70,6 +83,7 @@ export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string
       await clipGradNorm(model.namedParameters().map(([, p]) => p), c.gradClip);
       opt.update();
       model.zeroGrad();
+      o.onStep?.(step + 1, c.steps, loss);
       if ((step + 1) % c.evalInterval === 0 || step + 1 === c.steps) {
         const a = await accuracyOn(model, batchAt(c.trainLength, c.testBatchSize, testRng(0)));
         onLine({ step: step + 1, loss: +loss.toFixed(4), accuracy: +(a.correct / a.total).toFixed(4), seconds: +((performance.now() - t0) / 1000).toFixed(1) });

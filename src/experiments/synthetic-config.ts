@@ -1,5 +1,6 @@
 /** The configuration of a synthetic-task experiment (`mamba-ts experiment --config FILE.json`). */
 import { FormatError } from '../errors.js';
+import { unknownFieldsMessage } from '../options.js';
 import { ConfigReader } from '../models/config-fields.js';
 import { readOptimizerFields, type OptimizerFields } from '../train/optimizer-fields.js';
 import type { SyntheticTask } from './synthetic-tasks.js';
@@ -49,7 +50,7 @@ export function parseSyntheticConfig(raw: unknown, source: string): SyntheticCon
   const r = raw as Record<string, unknown>;
   const known = new Set([...Object.keys(DEFAULTS), 'task', 'model', 'testLengths', 'device', 'outDir']);
   const unknown = Object.keys(r).filter((k) => !known.has(k));
-  if (unknown.length) fail(`unknown field(s) ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
+  if (unknown.length) fail(unknownFieldsMessage(unknown, [...known]));
   const task = r['task'];
   if (task !== 'selective-copying' && task !== 'induction-heads') fail(`field "task": expected "selective-copying" or "induction-heads", got ${JSON.stringify(task)}`);
   const model = r['model'] ?? {};

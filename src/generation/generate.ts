@@ -11,7 +11,9 @@ import type { DeviceName } from '../backend/registry.js';
 import { keep, tidy } from '../tensor/memory.js';
 import { noGrad } from '../autograd/tape.js';
 import type { CausalLM, DecodeCache, GreedyStepper } from './causal-lm.js';
-import { validateSamplingOptions, type SamplingOptions } from './logits-process.js';
+import { SAMPLING_OPTION_KEYS, validateSamplingOptions, type SamplingOptions } from './logits-process.js';
+import { checkOptionKeys, optionKeys } from '../options.js';
+import { checkTokenIds } from './token-ids.js';
 import { pickNextToken, Rng } from './sampler.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkAttentionMask, leftPad } from './attention-mask.js';
@@ -38,6 +40,17 @@ export interface GenerateOptions extends SamplingOptions {
    */
   attentionMask?: number[][];
 }
+
+/** Every key GenerateOptions has: anything else passed to generate is a mistake, reported by name. */
+export const GENERATE_OPTION_KEYS = optionKeys<GenerateOptions>({
+  ...SAMPLING_OPTION_KEYS,
+  maxNewTokens: true,
+  eosTokenId: true,
+  padTokenId: true,
+  streamer: true,
+  onStep: true,
+  attentionMask: true,
+});
 
 /** Greedy steps recorded ahead of the token read-back (see generateSteps). */
 const LOOKAHEAD = 4;
@@ -72,6 +85,8 @@ export async function* generateSteps<C extends DecodeCache>(
   inputIds: number[][],
   o: GenerateOptions = {},
 ): AsyncGenerator<number[]> {
+  checkOptionKeys('generate', o, GENERATE_OPTION_KEYS);
+  checkTokenIds('inputIds', inputIds, model.vocabSize);
   validateSamplingOptions(o);
   const maxNew = o.maxNewTokens ?? 20;
   if (!Number.isInteger(maxNew) || maxNew < 0) throw new ArgumentError(`maxNewTokens must be an integer >= 0, got ${maxNew}`);
@@ -207,6 +222,7 @@ export async function generate<C extends DecodeCache>(
   inputIds: number[][],
   o: GenerateOptions = {},
 ): Promise<number[][]> {
+  checkTokenIds('inputIds', inputIds, model.vocabSize);
   const out = inputIds.map((r) => [...r]);
   for await (const tokens of generateSteps(model, inputIds, o)) tokens.forEach((t, b) => out[b]!.push(t));
   return out;

@@ -6,6 +6,7 @@
  * sampled with top_k=50 by default).
  */
 import { ArgumentError } from '../errors.js';
+import type { KeyRecord } from '../options.js';
 
 export interface SamplingOptions {
   /** Sample (true) or take the argmax (false, the default). */
@@ -23,6 +24,17 @@ export interface SamplingOptions {
   /** Seed for reproducible sampling (any integer). */
   seed?: number;
 }
+
+/** The keys of SamplingOptions (checked against the interface at compile time). */
+export const SAMPLING_OPTION_KEYS: KeyRecord<SamplingOptions> = {
+  doSample: true,
+  temperature: true,
+  topK: true,
+  topP: true,
+  minP: true,
+  repetitionPenalty: true,
+  seed: true,
+};
 
 /** Throws ArgumentError naming the first option out of its range. */
 export function validateSamplingOptions(o: SamplingOptions): void {

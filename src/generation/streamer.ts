@@ -4,6 +4,7 @@
  * across tokens; it is held back until the rest arrives, so characters come out whole. Also an
  * async iterable of the emitted chunks. Knows nothing of models: anything with `decode` works.
  */
+import { checkOptionKeys, optionKeys } from '../options.js';
 
 export interface TextStreamerOptions {
   /** Do not emit the prompt (the first put() after construction or end()). */
@@ -11,6 +12,9 @@ export interface TextStreamerOptions {
   /** Called with each chunk of new text, as soon as it is known. */
   onText?: (text: string) => void;
 }
+
+/** The keys of TextStreamerOptions (checked against the interface at compile time). */
+export const TEXT_STREAMER_OPTION_KEYS = optionKeys<TextStreamerOptions>({ skipPrompt: true, onText: true });
 
 /** What the streamer needs of a tokenizer. */
 export interface TokenDecoder {
@@ -31,7 +35,9 @@ export class TextStreamer implements AsyncIterable<string> {
   constructor(
     private readonly tokenizer: TokenDecoder,
     private readonly o: TextStreamerOptions = {},
-  ) {}
+  ) {
+    checkOptionKeys('TextStreamer', o, TEXT_STREAMER_OPTION_KEYS);
+  }
 
   /** The prompt first, then the new token(s) of each step (HF's BaseStreamer protocol). */
   put(ids: readonly number[]): void {

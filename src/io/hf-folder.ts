@@ -5,7 +5,7 @@
  */
 
 import { ArgumentError, FormatError } from '../errors.js';
-import { exists, joinPath, readBytes, writeBytesAtomic } from './platform.js';
+import { exists, joinPath, readBytes, removeFile, writeBytesAtomic } from './platform.js';
 import { SafetensorsFile, serializeSafetensors, tensorByteLength } from './safetensors.js';
 import type { SafetensorsEntry, TensorToWrite } from './safetensors.js';
 
@@ -172,11 +172,10 @@ function planShards(sizes: [string, number][], maxBytes: number): string[][] {
   return shards;
 }
 
-/** Removes a file if present. Node only, like writing; platform.ts has no delete, hence node:fs here. */
+/** Removes a file if present. Node only, like writing. */
 async function removeIfPresent(path: string): Promise<void> {
   if (!(await exists(path))) return;
-  const fs = await import('node:fs/promises');
-  await fs.rm(path, { force: true });
+  await removeFile(path);
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Loading from the HuggingFace Hub: `fromPretrained('state-spaces/mamba-130m-hf')`. This file decides
  * whether a name is a local folder or a Hub repository and which files a model or tokenizer needs;
- * the Node-only hub-cache.ts puts those files in HuggingFace's cache (the layout Python's
+ * the Node-only src/platform/node/hub-cache.ts puts those files in HuggingFace's cache (the layout Python's
  * huggingface_hub uses, so each reuses what the other fetched) and returns the snapshot folder, which
  * the folder loaders then read as any local folder. In a browser there is no cache: a Hub id becomes
  * the repository's `resolve/` URL, which the loaders fetch like any URL.
@@ -9,25 +9,13 @@
 import { HubError } from '../errors.js';
 import { CONFIG_FILE, WEIGHTS_FILE, WEIGHTS_INDEX_FILE, readShardNames } from './hf-folder.js';
 import { exists, joinPath } from './platform.js';
+import type { ProgressCallback } from './progress.js';
+import { optionKeys, type KeyRecord } from '../options.js';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 export const DEFAULT_REVISION = 'main';
 
-/** A download's progress, reported per file (the shape of transformers.js's progress_callback). */
-export interface DownloadProgress {
-  /** 'download': a file starts downloading; 'progress': bytes arrived; 'done': it is in the cache. */
-  status: 'download' | 'progress' | 'done';
-  /** The repository id, e.g. 'state-spaces/mamba-130m-hf'. */
-  repo: string;
-  /** The file's path in the repository. */
-  file: string;
-  /** Bytes of the file in the cache so far (a resumed download starts above 0). */
-  loaded: number;
-  /** The file's size in bytes. */
-  total: number;
-  /** loaded / total, in percent. */
-  progress: number;
-}
+export type { DownloadProgress } from './progress.js';
 
 /** Where a model or tokenizer comes from when it is given as a Hub id. Ignored for local folders. */
 export interface HubOptions {
@@ -51,8 +39,20 @@ export interface HubOptions {
    */
   refresh?: boolean;
   /** Called as files download; nothing is reported for files already cached. */
-  progressCallback?: (p: DownloadProgress) => void;
+  progressCallback?: ProgressCallback;
 }
+
+/** HubOptions' keys, for the options checks of every loader that takes them (spread into theirs). */
+export const HUB_OPTION_KEY_RECORD: KeyRecord<HubOptions> = {
+  revision: true,
+  cacheDir: true,
+  token: true,
+  localFilesOnly: true,
+  endpoint: true,
+  refresh: true,
+  progressCallback: true,
+};
+export const HUB_OPTION_KEYS = optionKeys<HubOptions>(HUB_OPTION_KEY_RECORD);
 
 /** The files one loader reads: config.json alone, a model (config and weights), or a tokenizer. */
 export type PretrainedFiles = 'config' | 'model' | 'tokenizer';
@@ -102,7 +102,7 @@ export async function resolvePretrained(idOrPath: string, files: PretrainedFiles
   if (await exists(isNode ? idOrPath : joinPath(idOrPath, marker(files)))) return idOrPath;
   if (!isNode) return hubFolderUrl(idOrPath, o);
   // Node only: the cache needs the file system. Reached only here, never in a browser.
-  const { openHubSnapshot } = await import('./hub-cache.js');
+  const { openHubSnapshot } = await import('#platform/hub-cache.js');
   const snap = await openHubSnapshot(idOrPath, o);
   if (files === 'tokenizer') {
     await snap.need(TOKENIZER_FILE);

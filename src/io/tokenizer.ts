@@ -7,7 +7,9 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { ArgumentError, FormatError } from '../errors.js';
 import { exists, joinPath, readText } from './platform.js';
-import { resolvePretrained, type HubOptions } from './hub.js';
+import { HUB_OPTION_KEYS, resolvePretrained, type HubOptions } from './hub.js';
+import { Callable } from '../callable.js';
+import { checkOptionKeys, optionKeys } from '../options.js';
 
 type Json = Record<string, unknown>;
 
@@ -48,7 +50,56 @@ const FALLBACK: Record<'bos_token' | 'eos_token' | 'pad_token', string[]> = {
 /** The models `@huggingface/tokenizers` implements. */
 const MODEL_TYPES = ['BPE', 'WordPiece', 'Unigram'];
 
-export class PreTrainedTokenizer {
+export interface EncodeOptions {
+  /** Run the post-processor, which adds special tokens such as BOS (default true, as HF). */
+  addSpecialTokens?: boolean;
+}
+
+export interface DecodeOptions {
+  /** Leave special tokens (EOS, padding, …) out of the text (default false, as HF). */
+  skipSpecialTokens?: boolean;
+}
+
+export interface TokenizerCallOptions extends EncodeOptions {
+  /**
+   * Pad the rows of a batch to the longest with the pad token (the EOS token when there is none) and
+   * mark the padding with 0 in attentionMask. Default false: rows keep their lengths, which
+   * `generate` takes as they are (it pads them itself).
+   */
+  padding?: boolean;
+  /**
+   * Where padding goes. Default 'left': causal LMs continue the last token of each row, so the
+   * padding must come first (what `generate`'s attentionMask expects); HF's default is 'right'.
+   */
+  paddingSide?: 'left' | 'right';
+}
+
+/** What calling a tokenizer returns: HF's input_ids and attention_mask as number[][] (one row per text). */
+export interface BatchEncoding {
+  inputIds: number[][];
+  /** 1 for a real token, 0 for padding. */
+  attentionMask: number[][];
+}
+
+export const ENCODE_OPTION_KEYS = optionKeys<EncodeOptions>({ addSpecialTokens: true });
+export const DECODE_OPTION_KEYS = optionKeys<DecodeOptions>({ skipSpecialTokens: true });
+export const TOKENIZER_CALL_OPTION_KEYS = optionKeys<TokenizerCallOptions>({ addSpecialTokens: true, padding: true, paddingSide: true });
+
+/** A value's kind in words, for errors. */
+function kind(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : `a ${typeof v}`;
+}
+
+/**
+ * Calling a tokenizer encodes text for a model, as HF's `tokenizer(text)`:
+ * `tokenizer('Hello')` → `{ inputIds: [[…]], attentionMask: [[1, …]] }`; a string[] gives one row
+ * per text (see TokenizerCallOptions for padding).
+ */
+export interface PreTrainedTokenizer {
+  (text: string | string[], o?: TokenizerCallOptions): BatchEncoding;
+}
+
+export class PreTrainedTokenizer extends Callable<[text: string | string[], o?: TokenizerCallOptions], BatchEncoding> {
   /** One more than the largest token id (model vocabulary plus added tokens). */
   readonly vocabSize: number;
   readonly eosTokenId: number | undefined;
@@ -59,6 +110,7 @@ export class PreTrainedTokenizer {
     private readonly tok: JsTokenizer,
     config: Json,
   ) {
+    super();
     let maxId = -1;
     for (const id of tok.get_vocab(true).values()) if (id > maxId) maxId = id;
     this.vocabSize = maxId + 1;
@@ -120,8 +172,11 @@ export class PreTrainedTokenizer {
   }
 
   /** Token ids of `text`; `addSpecialTokens` (default true, as HF) runs the post-processor. */
-  encode(text: string, o: { addSpecialTokens?: boolean } = {}): number[] {
-    if (typeof text !== 'string') throw new ArgumentError(`encode: expected a string, got ${typeof text}`);
+  encode(text: string, o: EncodeOptions = {}): number[] {
+    if (typeof text !== 'string') {
+      throw new ArgumentError(`encode: expected a string, got ${kind(text)}${Array.isArray(text) ? '; for several texts call tokenizer(texts)' : ''}`);
+    }
+    checkOptionKeys('encode', o, ENCODE_OPTION_KEYS);
     const { ids } = this.tok.encode(text, { add_special_tokens: o.addSpecialTokens ?? true });
     // A piece with no id (no unk_token in a vocabulary lacking it) comes back as undefined; the
     // Rust BPE skips such characters too, and an undefined id must never reach a model.
@@ -136,7 +191,10 @@ export class PreTrainedTokenizer {
   }
 
   /** Text of `ids`; an id the vocabulary does not have is an error, never a silent placeholder. */
-  decode(ids: readonly number[], o: { skipSpecialTokens?: boolean } = {}): string {
+  decode(ids: readonly number[], o: DecodeOptions = {}): string {
+    if (!Array.isArray(ids)) throw new ArgumentError(`decode: expected token ids (number[]), got ${kind(ids)}`);
+    if (ids.length > 0 && Array.isArray(ids[0])) throw new ArgumentError('decode: expected one sequence of ids (number[]), got a batch (number[][]); use batchDecode(ids)');
+    checkOptionKeys('decode', o, DECODE_OPTION_KEYS);
     for (const id of ids) {
       if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize || this.tok.id_to_token(id) === undefined) {
         throw new ArgumentError(`decode: token id ${id} is outside the vocabulary [0, ${this.vocabSize})`);
@@ -144,6 +202,39 @@ export class PreTrainedTokenizer {
     }
     if (ids.length === 0) return ''; // the JS package throws on an empty list
     return this.tok.decode([...ids], { skip_special_tokens: o.skipSpecialTokens ?? false });
+  }
+
+  /** The text of each row of `batch` (HF's batch_decode). */
+  batchDecode(batch: readonly (readonly number[])[], o: DecodeOptions = {}): string[] {
+    if (!Array.isArray(batch)) throw new ArgumentError(`batchDecode: expected a batch of token ids (number[][]), got ${kind(batch)}`);
+    checkOptionKeys('batchDecode', o, DECODE_OPTION_KEYS);
+    return batch.map((row, b) => {
+      if (!Array.isArray(row)) throw new ArgumentError(`batchDecode: row ${b} is ${kind(row)}; expected number[][] (one id sequence per row; for one sequence use decode(ids))`);
+      return this.decode(row, o);
+    });
+  }
+
+  protected _call(text: string | string[], o: TokenizerCallOptions = {}): BatchEncoding {
+    checkOptionKeys('tokenizer', o, TOKENIZER_CALL_OPTION_KEYS);
+    const texts = typeof text === 'string' ? [text] : text;
+    if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) {
+      const bad = Array.isArray(texts) ? `an array holding ${kind(texts.find((t) => typeof t !== 'string'))}` : kind(text);
+      throw new ArgumentError(`tokenizer: expected a string or string[], got ${bad}`);
+    }
+    const side = o.paddingSide ?? 'left';
+    if (side !== 'left' && side !== 'right') throw new ArgumentError(`tokenizer: paddingSide must be 'left' or 'right', got ${JSON.stringify(side)}`);
+    const rows = texts.map((t) => this.encode(t, { addSpecialTokens: o.addSpecialTokens ?? true }));
+    const longest = Math.max(0, ...rows.map((r) => r.length));
+    if (!o.padding || rows.every((r) => r.length === longest)) {
+      return { inputIds: rows, attentionMask: rows.map((r) => r.map(() => 1)) };
+    }
+    const pad = this.padTokenId ?? this.eosTokenId;
+    if (pad === undefined) throw new ArgumentError('tokenizer: padding needs a pad token, and this tokenizer has neither a pad nor an EOS token');
+    const fill = (n: number, v: number) => new Array<number>(n).fill(v);
+    return {
+      inputIds: rows.map((r) => (side === 'left' ? [...fill(longest - r.length, pad), ...r] : [...r, ...fill(longest - r.length, pad)])),
+      attentionMask: rows.map((r) => (side === 'left' ? [...fill(longest - r.length, 0), ...fill(r.length, 1)] : [...fill(r.length, 1), ...fill(longest - r.length, 0)])),
+    };
   }
 
   tokenToId(token: string): number | undefined {
@@ -170,6 +261,7 @@ export const AutoTokenizer = {
    * id (`owner/name`, when no such local folder exists), fetched through HuggingFace's cache.
    */
   async fromPretrained(idOrDir: string, o: HubOptions = {}): Promise<PreTrainedTokenizer> {
+    checkOptionKeys('AutoTokenizer.fromPretrained', o, HUB_OPTION_KEYS);
     const dir = await resolvePretrained(idOrDir, 'tokenizer', o);
     const file = joinPath(dir, 'tokenizer.json');
     if (!(await exists(file))) throw new FormatError(file, 'missing: a tokenizer folder needs tokenizer.json');

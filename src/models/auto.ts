@@ -2,9 +2,11 @@
 import { FormatError } from '../errors.js';
 import { resolveDevice, type DeviceChoice } from './device-choice.js';
 import { readConfig } from '../io/hf-folder.js';
-import { resolvePretrained, type HubOptions } from '../io/hub.js';
+import { HUB_OPTION_KEY_RECORD, resolvePretrained, type HubOptions } from '../io/hub.js';
 import { MambaForCausalLM } from './mamba/modeling.js';
 import { JambaForCausalLM } from './jamba/modeling.js';
+import { checkOptionKeys, optionKeys } from '../options.js';
+import type { ProgressCallback } from '../io/progress.js';
 
 export { resolveDevice, chooseDevice, type DeviceChoice } from './device-choice.js';
 
@@ -15,7 +17,19 @@ export interface AutoLoadOptions extends HubOptions {
    * adapter such as llvmpipe is slower than the CPU backend). See device-choice.ts.
    */
   device?: DeviceChoice;
+  /** Download and load progress (see io/progress.ts). */
+  progressCallback?: ProgressCallback;
 }
+
+/** Its keys (the compiler keeps list and interface in step). */
+export const AUTO_LOAD_OPTION_KEYS = optionKeys<AutoLoadOptions>({ ...HUB_OPTION_KEY_RECORD, device: true, progressCallback: true });
+
+/** Model types of this library that are not causal LMs, and where to load them instead. */
+const NOT_CAUSAL_LM: Record<string, string> = {
+  tsm2: 'a time-series forecasting model, not a causal LM: load it with AutoModelForTimeSeriesForecasting.fromPretrained(dir), or run `mamba-ts forecast --model DIR --csv FILE`',
+  dlinear: 'a time-series forecasting model, not a causal LM: load it with AutoModelForTimeSeriesForecasting.fromPretrained(dir), or run `mamba-ts forecast --model DIR --csv FILE`',
+  vim2: 'an image classifier (ViM2), not a causal LM: see mambamixer.Vim2ForImageClassification and `mamba-ts info --model DIR`',
+};
 
 const families = {
   mamba: MambaForCausalLM,
@@ -32,9 +46,13 @@ export const AutoModelForCausalLM = {
    * weights are downloaded.
    */
   async fromPretrained(idOrDir: string, o: AutoLoadOptions = {}): Promise<AnyCausalLM> {
+    checkOptionKeys('AutoModelForCausalLM.fromPretrained', o, AUTO_LOAD_OPTION_KEYS);
     const dir = await resolvePretrained(idOrDir, 'config', o);
     const raw = await readConfig(dir);
     const type = raw['model_type'];
+    if (typeof type === 'string' && type in NOT_CAUSAL_LM) {
+      throw new FormatError(`${dir}/config.json`, `model_type ${JSON.stringify(type)} is ${NOT_CAUSAL_LM[type]}`);
+    }
     if (typeof type !== 'string' || !(type in families)) {
       throw new FormatError(
         `${dir}/config.json`,

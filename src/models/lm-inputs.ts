@@ -8,12 +8,11 @@ import { tensor } from '../ops/create.js';
 import { crossEntropy } from '../ops/loss.js';
 import { reshape, slice } from '../ops/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { checkTokenIds, kindOf } from '../generation/token-ids.js';
 
 /** number[][] → an int32 (B, L) tensor, checking that rows are equally long and ids are in the vocabulary. */
 export function idsToTensor(ids: number[][], vocabSize: number, device: DeviceName): Tensor {
-  if (!Array.isArray(ids) || ids.length === 0 || !ids.every(Array.isArray)) {
-    throw new ArgumentError('inputIds must be a non-empty number[][] (batch × tokens)');
-  }
+  checkTokenIds('inputIds', ids);
   const L = ids[0]!.length;
   if (L === 0) throw new ArgumentError('inputIds: sequences must not be empty');
   const flat = new Int32Array(ids.length * L);
@@ -32,6 +31,7 @@ export function idsToTensor(ids: number[][], vocabSize: number, device: DeviceNa
 /** HF's causal-LM loss: position t predicts label t+1; mean over labels that are not -100. */
 export function shiftedCrossEntropy(logits: Tensor, labels: number[][], device: DeviceName): Tensor {
   const [B, L, V] = logits.shape as [number, number, number];
+  if (!Array.isArray(labels) || !labels.every(Array.isArray)) throw new ArgumentError(`labels: expected number[][] of the shape of inputIds (${B} × ${L}), got ${kindOf(labels)}`);
   if (labels.length !== B || labels.some((r) => r.length !== L)) {
     throw new ArgumentError(`labels must have the shape of inputIds (${B} × ${L})`);
   }

@@ -9,13 +9,26 @@ import { f32ToBf16, f32ToF16 } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
 import { halfTensor, tensor } from '../ops/create.js';
 import { getBackend, type DeviceName } from '../backend/registry.js';
-import type { HubOptions } from '../io/hub.js';
+import { HUB_OPTION_KEY_RECORD, type HubOptions } from '../io/hub.js';
 import { formatShape, shapeEquals } from '../tensor/shape.js';
+import type { ProgressCallback } from '../io/progress.js';
+import { optionKeys } from '../options.js';
 
-/** A family's fromPretrained options: the device to load onto, and (for a Hub id) where to fetch from. */
-export interface PretrainedOptions extends HubOptions {
+/** What every model class's fromPretrained takes: the device, and (for a Hub id) where to fetch from. */
+export interface ModelLoadOptions extends HubOptions {
   device?: DeviceName;
+  /**
+   * Called as files download ({ status: 'download' | 'progress' | 'done', repo, file, ... }) and after
+   * each tensor is loaded ({ status: 'loading', file, loaded, total, progress }; bytes, progress 0–100).
+   */
+  progressCallback?: ProgressCallback;
 }
+
+/** Its keys (the compiler keeps list and interface in step). */
+export const MODEL_LOAD_OPTION_KEYS = optionKeys<ModelLoadOptions>({ ...HUB_OPTION_KEY_RECORD, device: true, progressCallback: true });
+
+/** The older name of ModelLoadOptions. */
+export type PretrainedOptions = ModelLoadOptions;
 
 export interface LoadOptions {
   device?: DeviceName;
@@ -28,6 +41,7 @@ export interface LoadOptions {
    * kernels (WebGPU): half the memory and bandwidth. Default true; false converts to float32.
    */
   halfWeights?: boolean;
+  progressCallback?: ProgressCallback;
 }
 
 /** Loads every parameter of `module` from `weights`; missing, extra or misshapen tensors are errors. */
@@ -52,6 +66,8 @@ export function loadParameters(module: Module, weights: WeightSource, o: LoadOpt
       `missing tensor(s): ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? `, … (${missing.length} in all)` : ''}`,
     );
   }
+  const total = params.reduce((n, [name]) => n + weights.entry(byName.get(name)!).byteLength, 0);
+  let loaded = 0;
   for (const [name, p] of params) {
     const ckpt = byName.get(name)!;
     const e = weights.entry(ckpt);
@@ -68,6 +84,8 @@ export function loadParameters(module: Module, weights: WeightSource, o: LoadOpt
     } else {
       p.set(tensor(weights.toFloat32(ckpt), p.shape, { device: o.device }), ckpt);
     }
+    loaded += e.byteLength;
+    o.progressCallback?.({ status: 'loading', file: e.file, loaded, total, progress: total > 0 ? (100 * loaded) / total : 100 });
   }
 }
 

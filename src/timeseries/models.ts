@@ -12,6 +12,7 @@ import { TSM2 } from '../models/mambamixer/tsm2/model.js';
 import { loadParametersFromFolder, saveModule } from '../models/pretrained.js';
 import type { Standardizer } from './dataset.js';
 import type { Forecaster } from './forecaster.js';
+import type { ProgressCallback } from '../io/progress.js';
 
 export const FORECAST_MODEL_TYPES = ['tsm2', 'dlinear'] as const;
 
@@ -37,7 +38,7 @@ export async function saveForecaster(dir: string, model: Forecaster, meta: Forec
   await replaceDir(tmp, dir);
 }
 
-export async function loadForecaster(dir: string, device: DeviceName): Promise<{ model: Forecaster; meta: ForecastMeta }> {
+export async function loadForecaster(dir: string, device: DeviceName, o: { progressCallback?: ProgressCallback } = {}): Promise<{ model: Forecaster; meta: ForecastMeta }> {
   const file = joinPath(dir, 'config.json');
   let raw: Record<string, unknown>;
   try {
@@ -48,13 +49,18 @@ export async function loadForecaster(dir: string, device: DeviceName): Promise<{
   const columns = raw['columns'];
   const scaler = raw['scaler'] as Standardizer | undefined;
   const model = createForecaster(raw, file, device);
-  const M = model.config.n_vars;
-  if (!Array.isArray(columns) || columns.length !== M || columns.some((c) => typeof c !== 'string')) {
-    throw new FormatError(file, `field "columns": expected the ${M} variate names the model was trained on`);
+  try {
+    const M = model.config.n_vars;
+    if (!Array.isArray(columns) || columns.length !== M || columns.some((c) => typeof c !== 'string')) {
+      throw new FormatError(file, `field "columns": expected the ${M} variate names the model was trained on`);
+    }
+    if (!scaler || !Array.isArray(scaler.mean) || !Array.isArray(scaler.std) || scaler.mean.length !== M || scaler.std.length !== M) {
+      throw new FormatError(file, `field "scaler": expected { "mean": [${M} numbers], "std": [${M} numbers] } (the train split's statistics)`);
+    }
+    await loadParametersFromFolder(model, dir, { device, progressCallback: o.progressCallback });
+    return { model, meta: { ...raw, columns: columns as string[], scaler } };
+  } catch (e) {
+    model.dispose();
+    throw e;
   }
-  if (!scaler || !Array.isArray(scaler.mean) || !Array.isArray(scaler.std) || scaler.mean.length !== M || scaler.std.length !== M) {
-    throw new FormatError(file, `field "scaler": expected { "mean": [${M} numbers], "std": [${M} numbers] } (the train split's statistics)`);
-  }
-  await loadParametersFromFolder(model, dir, { device });
-  return { model, meta: { ...raw, columns: columns as string[], scaler } };
 }

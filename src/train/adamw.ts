@@ -11,6 +11,7 @@ import { sum } from '../ops/reduce.js';
 import { reshape } from '../ops/shape.js';
 import { keep, tidy } from '../tensor/memory.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { checkOptionKeys, optionKeys } from '../options.js';
 
 export interface AdamWOptions {
   lr?: number;
@@ -20,6 +21,9 @@ export interface AdamWOptions {
   /** Names exempt from weight decay; default: Mamba's rule (A_log, D, norms, biases, embeddings). */
   noDecay?: (name: string) => boolean;
 }
+
+/** The keys of AdamWOptions (checked against the interface at compile time). */
+export const ADAMW_OPTION_KEYS = optionKeys<AdamWOptions>({ lr: true, betas: true, eps: true, weightDecay: true, noDecay: true });
 
 export function mambaNoDecay(name: string): boolean {
   return /(^|\.)(A_log|D)$/.test(name) || /norm/.test(name) || name.endsWith('.bias') || /embed/.test(name);
@@ -43,6 +47,7 @@ export class AdamW {
   step = 0;
 
   constructor(params: [string, Parameter][], o: AdamWOptions = {}) {
+    checkOptionKeys('AdamW', o, ADAMW_OPTION_KEYS);
     this.lr = o.lr ?? 1e-3;
     [this.b1, this.b2] = o.betas ?? [0.9, 0.999];
     this.eps = o.eps ?? 1e-8;

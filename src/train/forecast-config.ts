@@ -5,6 +5,7 @@
  */
 import { FormatError } from '../errors.js';
 import { relativeToFile } from '../io/relative-path.js';
+import { unknownFieldsMessage } from '../options.js';
 import { ConfigReader } from '../models/config-fields.js';
 import { ETT_HOUR_SPLIT, type SplitRows } from '../timeseries/dataset.js';
 import { FORECAST_MODEL_TYPES } from '../timeseries/models.js';
@@ -46,7 +47,7 @@ export function parseForecastConfig(raw: unknown, source: string): ForecastTrain
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail('expected a JSON object');
   const r = raw as Record<string, unknown>;
   const unknown = Object.keys(r).filter((k) => !KNOWN.includes(k));
-  if (unknown.length) fail(`unknown field(s) ${unknown.join(', ')}; known: ${KNOWN.join(', ')}`);
+  if (unknown.length) fail(unknownFieldsMessage(unknown, KNOWN));
   if (r['task'] !== 'forecast') fail(`field "task": expected "forecast", got ${JSON.stringify(r['task'])}`);
   const model = r['model'];
   if (!model || typeof model !== 'object' || Array.isArray(model)) fail('field "model": expected an object with "model_type" and the model\'s fields');
@@ -58,7 +59,7 @@ export function parseForecastConfig(raw: unknown, source: string): ForecastTrain
   const data = r['data'] as Record<string, unknown> | undefined;
   if (!data || typeof data !== 'object' || typeof data['path'] !== 'string') fail('field "data": expected { "path": "ETTh1.csv", "columns"?: [...], "split"?: { "train", "val", "test" } }');
   const unknownData = Object.keys(data!).filter((k) => !['path', 'columns', 'split'].includes(k));
-  if (unknownData.length) fail(`unknown field(s) data.${unknownData.join(', data.')}; known: path, columns, split`);
+  if (unknownData.length) fail(unknownFieldsMessage(unknownData, ['path', 'columns', 'split'], 'data.'));
   const columns = data!['columns'];
   if (columns !== undefined && (!Array.isArray(columns) || columns.length === 0 || columns.some((c) => typeof c !== 'string'))) fail('field "data.columns": expected a non-empty list of column names');
   let split = ETT_HOUR_SPLIT;

@@ -22,6 +22,7 @@ import { AdamW, clipGradNorm } from './adamw.js';
 import { epochLr, type ForecastTrainConfig } from './forecast-config.js';
 import { NonFiniteLossError } from './trainer.js';
 import { refuseExistingOutput } from './existing-output.js';
+import { checkOptionKeys, optionKeys } from '../options.js';
 
 export interface ForecastMetrics {
   mse: number;
@@ -52,9 +53,19 @@ export interface ForecastResult {
   modelDir: string;
 }
 
-/** MSE and MAE of `model` over windows `ids` (default all) of a split, in batches, without recording. */
-export async function evaluateForecaster(model: Forecaster, set: WindowSet, batchSize: number, ids?: number[]): Promise<ForecastMetrics> {
-  const all = ids ?? Array.from({ length: set.count }, (_, i) => i);
+export interface EvaluateOptions {
+  /** The windows to evaluate (default: all of the split). */
+  ids?: number[];
+  /** After each batch: windows done so far and in all. */
+  onProgress?: (windows: number, total: number) => void;
+}
+
+export const EVALUATE_OPTION_KEYS = optionKeys<EvaluateOptions>({ ids: true, onProgress: true });
+
+/** MSE and MAE of `model` over the windows of a split (or o.ids of them), in batches, without recording. */
+export async function evaluateForecaster(model: Forecaster, set: WindowSet, batchSize: number, o: EvaluateOptions = {}): Promise<ForecastMetrics> {
+  checkOptionKeys('evaluateForecaster', o, EVALUATE_OPTION_KEYS);
+  const all = o.ids ?? Array.from({ length: set.count }, (_, i) => i);
   const device = (model as unknown as { device: DeviceName }).device;
   let se = 0;
   let ae = 0;
@@ -69,6 +80,7 @@ export async function evaluateForecaster(model: Forecaster, set: WindowSet, batc
       se += d * d;
       ae += Math.abs(d);
     }
+    o.onProgress?.(at + chunk.length, all.length);
   }
   const n = all.length * set.H * set.M;
   return { mse: se / n, mae: ae / n, windows: all.length };
@@ -83,10 +95,20 @@ function shuffled(n: number, rng: RandomSource): number[] {
   return a;
 }
 
-export async function runForecastTraining(
-  c: ForecastTrainConfig,
-  o: { overwrite?: boolean; onEpoch?: (e: ForecastEpoch) => void; onStep?: (step: number, steps: number, loss: number) => void } = {},
-): Promise<ForecastResult> {
+export interface ForecastTrainingOptions {
+  /** Replace a model already in outDir/model (without it, such a folder is refused). */
+  overwrite?: boolean;
+  /** After each epoch: its lr, train and validation MSE. */
+  onEpoch?: (e: ForecastEpoch) => void;
+  /** After each training step of an epoch. */
+  onStep?: (step: number, steps: number, loss: number) => void;
+}
+
+export const FORECAST_TRAINING_OPTION_KEYS = optionKeys<ForecastTrainingOptions>({ overwrite: true, onEpoch: true, onStep: true });
+
+/** Trains the forecasting model `c` describes (parse a config with parseForecastConfig); the best model and results.json go to c.outDir. */
+export async function runForecastTraining(c: ForecastTrainConfig, o: ForecastTrainingOptions = {}): Promise<ForecastResult> {
+  checkOptionKeys('runForecastTraining', o, FORECAST_TRAINING_OPTION_KEYS);
   await refuseExistingOutput(joinPath(c.outDir, 'model'), 'config.json', o, false);
   const t0 = performance.now();
   const device = await resolveDevice(c.device);
@@ -137,7 +159,7 @@ export async function runForecastTraining(
         o.onStep?.(s + 1, limit, v);
       }
       model.eval();
-      const val = await evaluateForecaster(model, data.val, c.evalBatchSize, valIds);
+      const val = await evaluateForecaster(model, data.val, c.evalBatchSize, { ids: valIds });
       const ep: ForecastEpoch = { epoch: e + 1, lr: opt.lr, trainMse: lossSum / limit, valMse: val.mse, seconds: (performance.now() - te) / 1000 };
       epochs.push(ep);
       o.onEpoch?.(ep);

@@ -10,6 +10,7 @@
  *     "maxSteps" (stop early, for smoke tests and speed measurements), "outDir", "seed", "device" }
  */
 import { FormatError } from '../errors.js';
+import { unknownFieldsMessage } from '../options.js';
 import { ConfigReader } from '../models/config-fields.js';
 import { relativeToFile } from '../io/relative-path.js';
 import { readOptimizerFields, type OptimizerFields } from './optimizer-fields.js';
@@ -59,7 +60,7 @@ export function parseImageTrainConfig(raw: unknown, source: string): ImageTrainC
   const r = raw as Record<string, unknown>;
   if (r['task'] !== 'image-classification') fail(`field "task": expected "image-classification", got ${JSON.stringify(r['task'])}`);
   const unknown = Object.keys(r).filter((k) => !FIELDS.includes(k));
-  if (unknown.length) fail(`unknown field(s) ${unknown.join(', ')}; known: ${FIELDS.join(', ')}`);
+  if (unknown.length) fail(unknownFieldsMessage(unknown, FIELDS));
 
   const model = r['model'];
   if (!model || typeof model !== 'object' || Array.isArray(model)) fail('field "model": expected an object: { "preset"?: "mnist" | "tiny" | "small" | "base", ...ViM2 config fields }');
@@ -73,7 +74,7 @@ export function parseImageTrainConfig(raw: unknown, source: string): ImageTrainC
   const path = relativeToFile(source, dr.string('path'));
   const trainSize = dr.int('trainSize', 8000);
   const testSize = dr.int('testSize', 2000);
-  if (dr.unknownFields().length) fail(`unknown field(s) data.${dr.unknownFields().join(', data.')}; known: format, path, trainSize, testSize`);
+  if (dr.unknownFields().length) fail(unknownFieldsMessage(dr.unknownFields(), ['format', 'path', 'trainSize', 'testSize'], 'data.'));
 
   const cr = new ConfigReader(r, source);
   cr.known('task', 'model', 'data');

@@ -1,5 +1,6 @@
 /** The `mamba-ts train` configuration file: every field checked, unknown fields rejected. */
 import { FormatError } from '../errors.js';
+import { unknownFieldsMessage } from '../options.js';
 import { ConfigReader } from '../models/config-fields.js';
 import { readOptimizerFields, type OptimizerFields } from './optimizer-fields.js';
 import { relativeToFile } from '../io/relative-path.js';
@@ -52,7 +53,7 @@ export function parseTrainConfig(raw: unknown, source: string): TrainConfig {
   const r = raw as Record<string, unknown>;
   const known = new Set([...Object.keys(DEFAULTS), 'model', 'data', 'outDir']);
   const unknown = Object.keys(r).filter((k) => !known.has(k));
-  if (unknown.length) fail(`unknown field(s) ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
+  if (unknown.length) fail(unknownFieldsMessage(unknown, [...known]));
   const model = r['model'] ?? {};
   if (typeof model !== 'object' || model === null || Array.isArray(model)) fail('field "model": expected an object of HF MambaConfig fields');
   const data = r['data'] as Record<string, unknown> | undefined;
@@ -64,7 +65,7 @@ export function parseTrainConfig(raw: unknown, source: string): TrainConfig {
     );
   }
   const unknownData = Object.keys(data!).filter((k) => !['path', 'corpus', 'validFraction', 'tokenizer'].includes(k));
-  if (unknownData.length) fail(`unknown field(s) data.${unknownData.join(', data.')}; known: path, corpus, validFraction, tokenizer`);
+  if (unknownData.length) fail(unknownFieldsMessage(unknownData, ['path', 'corpus', 'validFraction', 'tokenizer'], 'data.'));
   const corpusPath = (): string => {
     if (!hasCorpus) return relativeToFile(source, data!['path'] as string);
     try {

@@ -21,6 +21,7 @@ import { lossCurveSvg, type LossPoint } from './loss-curve.js';
 import { warmupCosine } from './schedule.js';
 import type { TrainConfig } from './train-config.js';
 import { refuseExistingOutput, type OutputPolicy } from './existing-output.js';
+import { checkOptionKeys, optionKeys } from '../options.js';
 
 export interface Progress {
   step: number;
@@ -53,7 +54,20 @@ export class NonFiniteLossError extends Error {
   override name = 'NonFiniteLossError';
 }
 
-export async function runTraining(c: TrainConfig, o: OutputPolicy & { onProgress?: (p: Progress) => void } = {}): Promise<TrainResult> {
+export interface TrainingOptions {
+  /** Continue from `outDir/checkpoint` when it exists (same data order and random state). */
+  resume?: boolean;
+  /** Start over in an outDir that holds a checkpoint, replacing it (without it, or resume, such a folder is refused). */
+  overwrite?: boolean;
+  /** Called after every step (with the validation loss at evaluation steps). */
+  onProgress?: (p: Progress) => void;
+}
+
+export const TRAINING_OPTION_KEYS = optionKeys<TrainingOptions>({ resume: true, overwrite: true, onProgress: true });
+
+/** Trains the language model `c` describes (parse a config with parseTrainConfig); checkpoints go to c.outDir. */
+export async function runTraining(c: TrainConfig, o: TrainingOptions = {}): Promise<TrainResult> {
+  checkOptionKeys('runTraining', o, TRAINING_OPTION_KEYS);
   await refuseExistingOutput(joinPath(c.outDir, 'checkpoint'), 'trainer_state.json', o, true);
   const device = await resolveDevice(c.device);
   const text = await readText(c.data.path);

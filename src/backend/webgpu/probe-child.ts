@@ -1,22 +1,15 @@
 /**
- * Run as its own Node process by probe-node.ts: asks Dawn for an adapter and prints what it is as
+ * Run as its own Node process by src/platform/node/adapter-probe.ts: asks Dawn for an adapter and prints what it is as
  * one JSON line. Dawn writes warnings about the adapter's limits straight to the process's stderr;
  * in this child they go to a pipe nobody shows, so choosing a device never prints them.
  */
 import { adapterFacts, type AdapterFacts } from './adapter-kind.js';
-import { dawnFlags } from './dawn-flags.js';
+import { gpuEntry } from '#platform/gpu.js';
 
 type Answer = { facts: AdapterFacts } | { error: string };
 
 async function probe(): Promise<Answer> {
-  let mod: { create(flags: string[]): GPU; globals: object };
-  try {
-    mod = (await import('webgpu')) as unknown as typeof mod;
-  } catch (e) {
-    return { error: `the 'webgpu' package (Dawn) could not be loaded: ${(e as Error).message.split('\n')[0]}` };
-  }
-  Object.assign(globalThis, mod.globals);
-  const adapter = await mod.create(dawnFlags()).requestAdapter({ powerPreference: 'high-performance' });
+  const adapter = await (await gpuEntry()).requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) return { error: 'no WebGPU adapter (no GPU driver)' };
   return { facts: adapterFacts(adapter) };
 }

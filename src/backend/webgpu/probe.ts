@@ -3,6 +3,7 @@
  * which must know whether the adapter is real hardware before choosing it.
  */
 import { adapterFacts, classifyAdapter, type AdapterKind } from './adapter-kind.js';
+import { probeAdapterInChild } from '#platform/adapter-probe.js';
 
 export type AdapterProbe = ({ available: true } & AdapterKind) | { available: false; reason: string };
 
@@ -18,7 +19,6 @@ export function probeAdapter(): Promise<AdapterProbe> {
       return adapter ? { available: true, ...classifyAdapter(adapterFacts(adapter)) } : { available: false, reason: 'navigator.gpu gave no adapter' };
     }
     if (!isNode) return { available: false, reason: 'no navigator.gpu' };
-    const { probeAdapterInChild } = await import('./probe-node.js');
     const answer = await probeAdapterInChild();
     return 'facts' in answer ? { available: true, ...classifyAdapter(answer.facts) } : { available: false, reason: answer.error };
   })();

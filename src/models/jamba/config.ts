@@ -6,6 +6,7 @@
  */
 import { ArgumentError, FormatError } from '../../errors.js';
 import { ConfigReader, GENERIC_CONFIG_FIELDS } from '../config-fields.js';
+import { unknownFieldsMessage } from '../../options.js';
 
 export interface JambaConfigFields {
   model_type: 'jamba';
@@ -122,7 +123,7 @@ export class JambaConfig {
   /** A config built in code: an unknown field is a typo and an error (see MambaConfig.create). */
   static create(fields: Partial<JambaConfigFields> & { vocab_size: number }): JambaConfig {
     const c = JambaConfig.fromJSON({ model_type: 'jamba', ...fields }, 'JambaConfig');
-    if (c.unknownFields.length) throw new ArgumentError(`JambaConfig: unknown field(s) ${c.unknownFields.join(', ')}`);
+    if (c.unknownFields.length) throw new ArgumentError(`JambaConfig: ${unknownFieldsMessage(c.unknownFields, Object.keys(c.fields))}`);
     return c;
   }
 

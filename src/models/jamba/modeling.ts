@@ -25,7 +25,9 @@ import type { CausalLM } from '../../generation/causal-lm.js';
 import { generate, type GenerateOptions } from '../../generation/generate.js';
 import { JambaCache, type JambaLayerState } from './cache.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { loadParametersFromFolder, saveModule, type PretrainedOptions, type SaveDtype } from '../pretrained.js';
+import { loadParametersFromFolder, MODEL_LOAD_OPTION_KEYS, saveModule, type ModelLoadOptions, type SaveDtype } from '../pretrained.js';
+import { checkOptionKeys, optionKeys } from '../../options.js';
+import { checkTokenIds } from '../../generation/token-ids.js';
 import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
 import { JAMBA_FLOAT_FIELDS, JambaConfig } from './config.js';
 import { legacyRenames } from './legacy-names.js';
@@ -142,6 +144,9 @@ export interface JambaForwardOptions {
   outputRouterLogits?: boolean;
 }
 
+/** The keys of JambaForwardOptions (checked against the interface at compile time). */
+export const JAMBA_FORWARD_OPTION_KEYS = optionKeys<JambaForwardOptions>({ outputHiddenStates: true, labels: true, attentionMask: true, outputRouterLogits: true });
+
 export interface JambaOutput {
   logits: Tensor; // (B, L, V)
   hiddenStates?: Tensor[];
@@ -251,7 +256,8 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
   }
 
   /** From a model folder, or a Hub id (`owner/name`) fetched through HuggingFace's cache. */
-  static async fromPretrained(idOrDir: string, o: PretrainedOptions = {}): Promise<JambaForCausalLM> {
+  static async fromPretrained(idOrDir: string, o: ModelLoadOptions = {}): Promise<JambaForCausalLM> {
+    checkOptionKeys('JambaForCausalLM.fromPretrained', o, MODEL_LOAD_OPTION_KEYS);
     const dir = await resolvePretrained(idOrDir, 'model', o);
     const config = JambaConfig.fromJSON(await readConfig(dir), `${dir}/config.json`);
     if (o.device === 'webgpu') await initWebGPU();
@@ -259,6 +265,7 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
     try {
       await loadParametersFromFolder(model, dir, {
         device: o.device,
+        progressCallback: o.progressCallback,
         ignore: config.fields.tie_word_embeddings ? ['lm_head.weight'] : [],
         renames: legacyRenames(config),
       });
@@ -280,6 +287,8 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
    * in force when it is called.
    */
   async forward(inputIds: number[][], o: JambaForwardOptions = {}): Promise<JambaOutput> {
+    checkOptionKeys('forward', o, JAMBA_FORWARD_OPTION_KEYS);
+    checkTokenIds('inputIds', inputIds, this.vocabSize);
     const f = this.config.fields;
     const B = inputIds.length;
     const L = inputIds[0]?.length ?? 0;

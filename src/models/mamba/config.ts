@@ -5,6 +5,7 @@
  */
 import { ArgumentError, FormatError } from '../../errors.js';
 import { ConfigReader, GENERIC_CONFIG_FIELDS } from '../config-fields.js';
+import { unknownFieldsMessage } from '../../options.js';
 
 export interface MambaConfigFields {
   model_type: 'mamba';
@@ -127,7 +128,7 @@ export class MambaConfig {
    */
   static create(fields: Partial<MambaConfigFields> & { hidden_size: number; num_hidden_layers: number; vocab_size: number }): MambaConfig {
     const c = MambaConfig.fromJSON({ model_type: 'mamba', ...fields }, 'MambaConfig');
-    if (c.unknownFields.length) throw new ArgumentError(`MambaConfig: unknown field(s) ${c.unknownFields.join(', ')}`);
+    if (c.unknownFields.length) throw new ArgumentError(`MambaConfig: ${unknownFieldsMessage(c.unknownFields, Object.keys(c.fields))}`);
     return c;
   }
 

@@ -20,7 +20,8 @@ import { Module } from '../../nn/module.js';
 import { add, linear, mambaBlockStepFused, reshape, rmsNormLinear, slice } from '../../ops/index.js';
 import { keep, tidy } from '../../tensor/memory.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { loadParametersFromFolder, saveModule, type PretrainedOptions, type SaveDtype } from '../pretrained.js';
+import { loadParametersFromFolder, MODEL_LOAD_OPTION_KEYS, saveModule, type ModelLoadOptions, type SaveDtype } from '../pretrained.js';
+import { checkOptionKeys, optionKeys } from '../../options.js';
 import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
 import { MambaCache } from './cache.js';
 import { MambaGreedyStepper, type RecordingBackend } from './greedy-stepper.js';
@@ -128,7 +129,10 @@ export interface CausalLMOutput {
   loss?: Tensor;
 }
 
-export type FromPretrainedOptions = PretrainedOptions;
+/** The keys of ForwardOptions (checked against the interface at compile time). */
+export const FORWARD_OPTION_KEYS = optionKeys<ForwardOptions>({ outputHiddenStates: true, labels: true });
+
+export type FromPretrainedOptions = ModelLoadOptions;
 
 export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
   readonly backbone: MambaModel;
@@ -157,6 +161,7 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
 
   /** From a model folder, or a Hub id (`owner/name`) fetched through HuggingFace's cache. */
   static async fromPretrained(idOrDir: string, o: FromPretrainedOptions = {}): Promise<MambaForCausalLM> {
+    checkOptionKeys('MambaForCausalLM.fromPretrained', o, MODEL_LOAD_OPTION_KEYS);
     const dir = await resolvePretrained(idOrDir, 'model', o);
     const config = MambaConfig.fromJSON(await readConfig(dir), `${dir}/config.json`);
     if (o.device === 'webgpu') await initWebGPU();
@@ -164,6 +169,7 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
     try {
       await loadParametersFromFolder(model, dir, {
         device: o.device,
+        progressCallback: o.progressCallback,
         renames: [['backbone.embedding.', 'backbone.embeddings.']], // original mamba_ssm checkpoints
         ignore: config.fields.tie_word_embeddings ? ['lm_head.weight'] : [],
       });
@@ -199,6 +205,7 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
   }
 
   forwardSync(inputIds: number[][], o: ForwardOptions = {}): CausalLMOutput {
+    checkOptionKeys('forward', o, FORWARD_OPTION_KEYS);
     return tidy(() => {
       let h = this.backbone.embeddings.forward(this.idsTensor(inputIds)); // (B, L, D)
       const hiddenStates: Tensor[] = [];

@@ -34,9 +34,10 @@ import {
   modelInfo,
   type FileDownloadInfoOutput,
 } from '@huggingface/hub';
-import { ArgumentError, HubError } from '../errors.js';
-import { DEFAULT_ENDPOINT, DEFAULT_REVISION, type DownloadProgress, type HubOptions } from './hub.js';
-import { writeBytesAtomic } from './platform.js';
+import { ArgumentError, HubError } from '../../errors.js';
+import { DEFAULT_ENDPOINT, DEFAULT_REVISION, type HubOptions } from '../../io/hub.js';
+import type { DownloadProgress } from '../../io/progress.js';
+import { writeBytesAtomic } from '../../io/platform.js';
 
 const COMMIT_HASH = /^[0-9a-f]{40}$/;
 const SHA256 = /^[0-9a-f]{64}$/;

@@ -1,0 +1,48 @@
+/**
+ * "Local" files in a browser: a path that is not a full URL is a URL relative to the page, read with
+ * fetch; nothing can be written. Twin of ../node/files.ts (see ../README.md); reached as
+ * `#platform/files.js`, usually through src/io/platform.ts.
+ */
+import { UnsupportedError } from '../../errors.js';
+import type * as NodeTwin from '../node/files.js';
+
+export async function readLocalBytes(p: string): Promise<Uint8Array> {
+  const res = await fetch(p);
+  if (res.status === 404) throw new Error(`${p}: no such file (HTTP 404)`);
+  if (!res.ok) throw new Error(`${p}: HTTP ${res.status} ${res.statusText}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+export async function localExists(p: string): Promise<boolean> {
+  try {
+    return (await fetch(p, { method: 'HEAD' })).ok;
+  } catch {
+    return false;
+  }
+}
+
+function noWriting(what: string, p: string): never {
+  throw new UnsupportedError(
+    `${p}: ${what} is not available in a browser; mamba-ts in a browser reads models (over HTTP, or from File objects with folderFromFiles) but saves only in Node.js`,
+  );
+}
+
+export async function writeLocalAtomic(p: string, _data: Uint8Array | string): Promise<void> {
+  noWriting('writing a file', p);
+}
+
+export async function makeLocalDir(p: string): Promise<void> {
+  noWriting('making a folder', p);
+}
+
+export async function replaceLocalDir(_tmp: string, dir: string): Promise<void> {
+  noWriting('replacing a folder', dir);
+}
+
+export async function removeLocalFile(p: string): Promise<void> {
+  noWriting('removing a file', p);
+}
+
+// The compiler keeps the twins alike: this module must offer the Node twin's exports, with its types.
+type SameAsNodeTwin<T extends typeof NodeTwin> = T;
+type _Checked = SameAsNodeTwin<typeof import('./files.js')>;
