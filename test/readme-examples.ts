@@ -3,7 +3,7 @@
  *
  *     <!-- example: NAME -->
  *
- * is an example that test/package.test.ts runs as written. ```sh (or ```bash) blocks run with
+ * is an example that test/installed-package.test.ts runs as written. ```sh (or ```bash) blocks run with
  * `bash -e`; ```js (or ```mjs) blocks are saved as NAME.mjs and run with node. Blocks without a
  * marker are prose (synopses, fragments) and are not run. A marker that is not followed by such a
  * block, or a name used twice, is an error naming the line, so a README edit cannot silently drop
