@@ -86,6 +86,7 @@ describe('train config paths and defaults', () => {
     assert.match(over.stdout, /trained 2 steps/);
     const resumed = cli(elsewhere, 'train', '--config', cfg, '--quiet', '--resume');
     assert.equal(resumed.status, 0, resumed.stderr);
+    assert.match(resumed.stdout, /already trained 2 steps \(resumed at the end: nothing to do\)/);
     assert.ok(existsSync(state));
   });
 

@@ -48,7 +48,8 @@ export function registerTrain(program: Command): void {
         r.expertLoad?.forEach((fractions, i) => {
           process.stdout.write(`MoE layer ${i}: token fractions per expert ${fractions.map((f) => f.toFixed(3)).join(' ')} (balanced: ${(1 / fractions.length).toFixed(3)})\n`);
         });
-        process.stdout.write(`trained ${r.steps} steps; validation loss ${r.finalValidLoss.toFixed(4)} (${(r.finalValidLoss / Math.LN2).toFixed(4)} bits/${config.data.tokenizer ? 'token' : 'char'}); checkpoint ${r.checkpoint}\n`);
+        const what = r.stepsRun === r.steps ? `trained ${r.steps} steps` : r.stepsRun === 0 ? `already trained ${r.steps} steps (resumed at the end: nothing to do)` : `trained ${r.steps} steps (${r.stepsRun} in this run, resumed)`;
+        process.stdout.write(`${what}; validation loss ${r.finalValidLoss.toFixed(4)} (${(r.finalValidLoss / Math.LN2).toFixed(4)} bits/${config.data.tokenizer ? 'token' : 'char'}); checkpoint ${r.checkpoint}\n`);
       } finally {
         bar?.stop();
       }

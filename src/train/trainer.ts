@@ -36,6 +36,8 @@ export interface Progress {
 
 export interface TrainResult {
   steps: number;
+  /** Steps this call ran (fewer than `steps` after resuming; 0 when the checkpoint was already final). */
+  stepsRun: number;
   finalValidLoss: number;
   checkpoint: string;
   /** Models with experts: the expert load at the last validation (see Progress.expertLoad). */
@@ -150,7 +152,7 @@ export async function runTraining(c: TrainConfig, o: TrainingOptions = {}): Prom
       if ((step + 1) % c.checkpointInterval === 0 || step + 1 === c.steps) await save(step + 1);
     }
     if (Number.isNaN(finalValid)) finalValid = await evaluate();
-    const result: TrainResult = { steps: c.steps, finalValidLoss: finalValid, checkpoint: ckpt };
+    const result: TrainResult = { steps: c.steps, stepsRun: Math.max(0, c.steps - start), finalValidLoss: finalValid, checkpoint: ckpt };
     if (lastExpertLoad) result.expertLoad = lastExpertLoad;
     return result;
   } finally {
