@@ -13,6 +13,8 @@ export interface LlamaCppEngine {
   prefill(weights: string, threads: number, ids: number[]): Promise<number>;
   /** Seconds for `n` greedy tokens after `prompt` (the prompt's evaluation and first token untimed). */
   decode(weights: string, threads: number, prompt: number[], n: number): Promise<number>;
+  /** The logits after `ids` (vocabulary order), to check both engines run the same model. */
+  lastLogits(weights: string, threads: number, ids: number[], vocab: number): Promise<Float32Array>;
   /** The `n` greedy tokens after `prompt` (to check both engines run the same model). */
   greedy(weights: string, threads: number, prompt: number[], n: number): Promise<number[]>;
   dispose(): Promise<void>;
@@ -67,6 +69,15 @@ export async function loadLlamaCpp(files: Record<string, string>, threads: numbe
       const seconds = (performance.now() - t0) / 1000;
       await it.return();
       return seconds;
+    },
+    async lastLogits(weights, t, ids, vocab) {
+      const seq = await sequence(weights, t);
+      const input: ControlledEvaluateInputItem[] = (ids as Token[]).map((id, i) => (i === ids.length - 1 ? [id, { generateNext: { logits: true } }] : id));
+      const logits = (await seq.controlledEvaluate(input))[ids.length - 1]?.next?.logits;
+      if (!logits) throw new Error('llama.cpp gave no logits');
+      const out = new Float32Array(vocab);
+      for (const [token, v] of logits) out[token] = v;
+      return out;
     },
     async greedy(weights, t, prompt, n) {
       const seq = await sequence(weights, t);
