@@ -31,6 +31,11 @@ export type { PretrainedOptions, ModelLoadOptions } from './models/pretrained.js
 export { pipeline, TextGenerationPipeline, SUPPORTED_TASKS, type PipelineTask, type PipelineOptions, type TextGenerationOptions, type TextGenerationOutput, type GenerativeModel } from './pipelines.js';
 export type { ProgressCallback, ProgressInfo, LoadProgress, DownloadProgress } from './io/progress.js';
 export { SafetensorsFile, serializeSafetensors } from './io/safetensors.js';
+export { encodeGguf, type GgufToWrite, type GgufTensorToWrite } from './io/gguf-write.js';
+export { parseGguf, ggufTensorValues, type GgufFile, type GgufTensorInfo } from './io/gguf-read.js';
+export type { GgufValue, GgufTensorType } from './io/gguf-format.js';
+export { byteLevelBpeGgufMetadata, byteGgufMetadata, type SpecialTokenIds } from './io/gguf-tokenizer.js';
+export { mambaGguf, type MambaGgufOptions } from './models/mamba/gguf.js';
 export { folderFromFiles, type MemoryFolder, type FileContents } from './io/memory-folder.js';
 
 export { generate, generateSteps, type GenerateOptions, type Streamer } from './generation/generate.js';

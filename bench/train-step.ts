@@ -1,0 +1,44 @@
+/**
+ * One training step of a mamba-130m-sized model (d_model 768, vocab 50280, random weights), as
+ * `npm run bench:train` and `npm run bench` time it: forward with labels, backward, gradient
+ * clipping to norm 1 and an AdamW update, then zeroGrad.
+ */
+import type { DeviceName } from '../src/backend/registry.js';
+import { MambaConfig } from '../src/models/mamba/config.js';
+import { initMambaWeights } from '../src/models/mamba/init.js';
+import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
+import { AdamW, clipGradNorm } from '../src/train/adamw.js';
+import '../src/autograd/backward.js';
+
+export interface TrainBench {
+  readonly params: number;
+  /** One step on a (batch, seq) window of token ids; resolves to the loss. */
+  step(batch: number, seq: number): Promise<number>;
+  dispose(): void;
+}
+
+export function trainBench(device: DeviceName, layers: number, seed = 0): TrainBench {
+  const model = new MambaForCausalLM(MambaConfig.create({ hidden_size: 768, num_hidden_layers: layers, vocab_size: 50280, use_bias: false }));
+  initMambaWeights(model, seed, device);
+  model.requiresGrad_(true);
+  const opt = new AdamW(model.namedParameters(), { lr: 1e-4, weightDecay: 0.1 });
+  return {
+    params: model.parameterCount(),
+    async step(B: number, L: number): Promise<number> {
+      const ids = Array.from({ length: B }, (_, b) => Array.from({ length: L }, (_, i) => (i * 7919 + b * 131) % 50280));
+      const out = await model.forward(ids, { labels: ids });
+      const loss = (await out.loss!.data())[0]!;
+      out.loss!.backward();
+      out.loss!.dispose();
+      out.logits.dispose();
+      await clipGradNorm(model.namedParameters().map(([, p]) => p), 1);
+      opt.update();
+      model.zeroGrad();
+      return loss;
+    },
+    dispose(): void {
+      opt.dispose();
+      model.dispose();
+    },
+  };
+}
