@@ -30,8 +30,8 @@ export function tensor(values: DataArray | ArrayLike<number>, shape: Shape, o: C
 }
 
 /**
- * A bf16/f16 weight kept packed on a backend that unpacks halves inside its kernels (WebGPU);
- * elsewhere an UnsupportedError (convert to float32 instead).
+ * A bf16/f16 weight kept packed on a backend that unpacks halves inside its kernels (WebGPU, the
+ * CPU's WebAssembly kernels); elsewhere an UnsupportedError (convert to float32 instead).
  */
 export function halfTensor(bits: Uint16Array, shape: Shape, dtype: HalfDType, o: { device?: DeviceName } = {}): Tensor {
   checkShape(shape, 'halfTensor');
