@@ -77,6 +77,7 @@ const cases: Case[] = [
   { M: 3, K: 45, N: 70, transB: true, weights: 'bf16' },
   { M: 1, K: 41, N: 9, transB: true, weights: 'f16' },
   { M: 2, K: 200, N: 130, transB: true, weights: 'f16', aBatch: 3, bBatch: 1 },
+  { M: 2, K: 100, N: 2003, transB: true, weights: 'bf16' }, // tiles of another size on 3 threads, leftover rows in each
   // GEMM: edges, several tiles each way, K over one K block
   { M: 5, K: 67, N: 131, transB: true },
   { M: 130, K: 300, N: 129, transB: true },

@@ -1,7 +1,7 @@
 /**
  * Matrix products on the WebAssembly kernels: picks gemv (a few rows times a transposed weight,
- * the decode path) or the tiled GEMM, sizes the tiles, and posts the job. Tile sizes depend only on
- * the shapes, never on the thread count, so every thread count gives the same bits.
+ * the decode path) or the tiled GEMM, sizes the tiles, and posts the job. No element's arithmetic
+ * depends on the tiling (see assembly/gemm.ts and gemv.ts), so every thread count gives the same bits.
  */
 import {
   A_B_TYPE, A_BATCH_STRIDE_A, A_BATCH_STRIDE_B, A_FLAGS, A_K, A_M, A_N, A_PTR_A, A_PTR_B, A_PTR_C, A_TILE_COLS, A_TILE_ROWS, A_TILES_M,
@@ -14,8 +14,13 @@ export type WeightType = 'f32' | 'bf16' | 'f16';
 
 /** Rows of X up to which X · Wᵀ runs as gemv (W read once from memory) rather than as GEMM. */
 export const GEMV_MAX_ROWS = 4;
-/** Bytes of W per gemv tile: enough work per claim, and enough tiles to share. */
-const GEMV_TILE_BYTES = 32768;
+/**
+ * Bytes of W per gemv tile: long enough streams (a quarter each), but at least four tiles per
+ * thread while tiles stay over 16 KiB. Tiling does not change any row's arithmetic, so it may
+ * depend on the thread count.
+ */
+const GEMV_TILE_MAX_BYTES = 262144;
+const GEMV_TILE_MIN_BYTES = 16384;
 
 /** Addresses (bytes) and shapes of C (batch, M, N) = op(A) (batch, M, K) · op(B) (batch, K, N). */
 export interface MatmulJob {
@@ -55,7 +60,8 @@ export function matmulOnPool(pool: KernelPool, j: MatmulJob): void {
   args[A_BATCH_STRIDE_B] = j.batchStrideB;
   if (j.transB && !j.transA && j.M <= GEMV_MAX_ROWS) {
     const rowBytes = Math.max(1, j.K * (j.bType === 'f32' ? 4 : 2));
-    const rows = Math.min(256, roundUp(Math.ceil(GEMV_TILE_BYTES / rowBytes), 4));
+    const share = Math.ceil(j.N / (4 * pool.threads));
+    const rows = roundUp(Math.max(Math.ceil(GEMV_TILE_MIN_BYTES / rowBytes), Math.min(share, Math.ceil(GEMV_TILE_MAX_BYTES / rowBytes))), 4);
     const tilesN = Math.ceil(j.N / rows);
     args[A_TILES_M] = 1;
     args[A_TILES_N] = tilesN;
