@@ -140,9 +140,9 @@ export class CpuBackend implements Backend {
   }
   cast(x: Tensor, dtype: DType): Tensor {
     if (isHalf(dtype)) throw new UnsupportedError(`cpu: no cast to ${dtype}; 16-bit weights come from halfTensor()`);
+    if (isHalf(x.dtype) && dtype !== 'f32') throw new UnsupportedError(`cpu: no cast from ${x.dtype} to ${dtype}`);
     const { t, d } = this.make(x.shape, dtype);
     if (isHalf(x.dtype)) {
-      if (dtype !== 'f32') throw new UnsupportedError(`cpu: no cast from ${x.dtype} to ${dtype}`);
       widenHalfInto(x.dtype, (x.storage as CpuStorage).bits, 0, x.size, d as Float32Array, 0);
       return t;
     }

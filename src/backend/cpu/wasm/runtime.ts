@@ -54,7 +54,7 @@ export class WasmRuntime {
     readonly variant: KernelVariant,
   ) {}
 
-  /** Null (with the reason) where the engine lacks WebAssembly SIMD or no memory could be made. */
+  /** The runtime; or, where the engine lacks WebAssembly SIMD or no memory could be made, the reason. */
   static create(o: RuntimeOptions = {}): WasmRuntime | string {
     const prepared = prepare(o);
     if (typeof prepared === 'string') return prepared;
