@@ -5,7 +5,7 @@
 export { Tensor } from './tensor/tensor.js';
 export type { DType } from './tensor/dtype.js';
 export { tidy, dispose, keep, liveTensorCount } from './tensor/memory.js';
-export { getBackend, initWebGPU, setDefaultDevice, type DeviceName } from './backend/registry.js';
+export { cpuKernelInfo, getBackend, initCpu, initWebGPU, setCpuThreads, setDefaultDevice, type CpuKernelInfo, type DeviceName } from './backend/registry.js';
 export * as ops from './ops/index.js';
 export { tensor, zeros, scalar } from './ops/create.js';
 export { FormatError, ArgumentError, UnsupportedError, HubError } from './errors.js';

@@ -13,6 +13,10 @@
  * same kernels.) Without Chromium this part is skipped with the reason (set CHROMIUM_PATH, or
  * install Debian's chromium); under CI (CI=true) it fails instead.
  *
+ * On the CPU the pages run the WebAssembly kernels: on one thread over an unshared memory where the
+ * page is not cross-origin isolated (the esbuild and Vite pages), and on Web Workers over a shared
+ * memory where it is (the prebuilt bundle's page, served with COOP/COEP headers).
+ *
  * Headless Chromium has no GPU here; with --enable-unsafe-webgpu (WebGPU is otherwise off on Linux)
  * it gives a WebGPU adapter on SwiftShader, its bundled software Vulkan driver (vendor 'google',
  * architecture 'swiftshader'). Adding --enable-features=Vulkan, --use-vulkan=native,
@@ -140,6 +144,7 @@ interface PageApi {
   forwardFromFiles(modelUrl: string, names: string[], device: string, ids: number[][]): Promise<PageResult>;
   generateIds(modelUrl: string, device: string, ids: number[][], maxNewTokens: number): Promise<number[][]>;
   greedy(modelUrl: string, device: string, prompt: string, maxNewTokens: number): Promise<{ ids: number[]; text: string }>;
+  cpuKernels(): Promise<{ kernels: string; variant?: string; threads: number; sharedMemory: boolean; reason?: string }>;
 }
 declare global {
   interface Window {
@@ -189,14 +194,16 @@ test('in headless Chromium: the pages run mamba-tiny (HTTP, File objects) on the
     '/models/mamba-tiny/': resolve(TINY, 'model'),
     '/models/mamba-shakespeare/': SHAKESPEARE,
   });
+  // The prebuilt bundle's page, cross-origin isolated: the CPU kernels get threads.
+  const isolated = await startStaticServer({ '/prebuilt/': bundles.prebuilt.outDir, '/models/mamba-shakespeare/': SHAKESPEARE }, { crossOriginIsolated: true });
   const tinyUrl = `${server.origin}/models/mamba-tiny`;
   const shakespeareUrl = `${server.origin}/models/mamba-shakespeare`;
   let browser: Browser | undefined;
   try {
     browser = await chromium.launch({ executablePath: found.path, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 });
-    const open = async (name: keyof typeof bundles): Promise<OpenPage> => {
+    const open = async (name: keyof typeof bundles, origin = server.origin): Promise<OpenPage> => {
       const p = new OpenPage(await browser!.newPage());
-      await p.page.goto(`${server.origin}/${name}/`);
+      await p.page.goto(`${origin}/${name}/`);
       await p.page
         .waitForFunction(() => window.mambaReady === true, undefined, { timeout: 20_000 })
         .catch((e: unknown) => {
@@ -223,11 +230,18 @@ test('in headless Chromium: the pages run mamba-tiny (HTTP, File objects) on the
       const got = await p.run((a) => window.mambaPage.generateIds(a.url, a.device, a.prompt, a.n), { url: tinyUrl, device, prompt, n: inputs.new_tokens });
       assert.deepEqual(got, inputs.generated, `greedy generation in Chromium on ${device} differs from HF's`);
     };
-    const checkGreedy = (p: OpenPage, device: string) => async () => {
-      const got = await p.run((a) => window.mambaPage.greedy(a.url, a.device, a.prompt, a.n), { url: shakespeareUrl, device, prompt: PROMPT, n: NEW_TOKENS });
+    const checkGreedy = (p: OpenPage, device: string, url = shakespeareUrl) => async () => {
+      const got = await p.run((a) => window.mambaPage.greedy(a.url, a.device, a.prompt, a.n), { url, device, prompt: PROMPT, n: NEW_TOKENS });
       assert.deepEqual(got.ids, wantGreedy, `greedy continuation in Chromium on ${device} (${JSON.stringify(got.text)}) differs from Node's`);
     };
 
+    await t.test('esbuild page: the CPU runs the WebAssembly kernels, on one thread (the page is not cross-origin isolated)', async () => {
+      const info = await first.run(() => window.mambaPage.cpuKernels(), null);
+      console.log(`# Chromium CPU kernels (not isolated): ${JSON.stringify(info)}`);
+      assert.equal(info.kernels, 'wasm', info.reason);
+      assert.equal(info.sharedMemory, false);
+      assert.equal(info.threads, 1);
+    });
     await t.test('esbuild page: mamba-tiny over HTTP on WebGPU matches HF', { skip: noGpu }, checkTiny(first, 'webgpu'));
     await t.test('esbuild page: mamba-tiny over HTTP on the CPU matches HF', checkTiny(first, 'cpu'));
     await t.test('esbuild page: mamba-tiny from File objects on the CPU matches HF', checkTiny(first, 'cpu', true));
@@ -244,8 +258,21 @@ test('in headless Chromium: the pages run mamba-tiny (HTTP, File objects) on the
     await t.test('prebuilt bundle page: mamba-tiny from File objects on WebGPU matches HF', { skip: noGpu }, checkTiny(prebuilt, 'webgpu', true));
     await t.test('prebuilt bundle page: the bundled model generates greedily as in Node, on the CPU', checkGreedy(prebuilt, 'cpu'));
     await prebuilt.page.close();
+
+    const threaded = await open('prebuilt', isolated.origin);
+    await t.test('cross-origin isolated page: the CPU kernels run on Web Workers over a shared memory, and give Node\'s tokens', async () => {
+      const info = await threaded.run(() => window.mambaPage.cpuKernels(), null);
+      console.log(`# Chromium CPU kernels (cross-origin isolated): ${JSON.stringify(info)}`);
+      assert.equal(info.kernels, 'wasm', info.reason);
+      assert.equal(info.sharedMemory, true);
+      const cores = await threaded.page.evaluate(() => navigator.hardwareConcurrency);
+      assert.equal(info.threads, Math.max(1, cores));
+      await checkGreedy(threaded, 'cpu', `${isolated.origin}/models/mamba-shakespeare`)();
+    });
+    await threaded.page.close();
   } finally {
     await browser?.close();
     await server.close();
+    await isolated.close();
   }
 });

@@ -28,8 +28,14 @@ function fileFor(routes: Record<string, string>, path: string): string | undefin
   return undefined;
 }
 
-/** Serves each `routes` prefix (e.g. '/models/tiny/') from its folder; HEAD and GET only. */
-export async function startStaticServer(routes: Record<string, string>): Promise<StaticServer> {
+/** Headers that make a page cross-origin isolated (SharedArrayBuffer, hence the CPU kernels' threads). */
+const ISOLATION_HEADERS = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
+
+/**
+ * Serves each `routes` prefix (e.g. '/models/tiny/') from its folder; HEAD and GET only. With
+ * `crossOriginIsolated`, every response carries COOP/COEP headers.
+ */
+export async function startStaticServer(routes: Record<string, string>, o: { crossOriginIsolated?: boolean } = {}): Promise<StaticServer> {
   const server: Server = createServer((req, res) => {
     void (async () => {
       const file = fileFor(routes, new URL(req.url ?? '/', 'http://x').pathname);
@@ -38,7 +44,11 @@ export async function startStaticServer(routes: Record<string, string>): Promise
         return;
       }
       const body = await readFile(file);
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': body.byteLength });
+      res.writeHead(200, {
+        'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+        'content-length': body.byteLength,
+        ...(o.crossOriginIsolated ? ISOLATION_HEADERS : {}),
+      });
       res.end(req.method === 'HEAD' ? undefined : body);
     })().catch((e: unknown) => {
       if (!res.headersSent) res.writeHead(500);

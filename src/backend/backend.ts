@@ -132,7 +132,10 @@ export interface Backend {
   /** A zero-filled buffer for `size` elements. */
   alloc(dtype: DType, size: number): Storage;
   upload(data: DataArray): Storage;
-  /** bf16/f16 bits kept packed (backends that unpack halves inside kernels only). */
+  /**
+   * bf16/f16 bits kept packed (backends that unpack halves inside kernels only). Such a tensor
+   * reaches matmul (as a transposed b), embedding (as the table), cast to f32 and read.
+   */
   uploadHalf?(bits: Uint16Array): Storage;
   /** The values, as float32 for f32 and half dtypes, int32 for i32. */
   read(s: Storage, dtype: DType, size: number): Promise<DataArray>;

@@ -5,8 +5,10 @@
 import { ArgumentError } from '../errors.js';
 import type { Backend } from './backend.js';
 import { CpuBackend } from './cpu/index.js';
+import type { CpuKernelInfo } from './cpu/wasm/runtime.js';
 
 export type DeviceName = 'cpu' | 'webgpu';
+export type { CpuKernelInfo };
 
 const backends = new Map<DeviceName, Backend>([['cpu', new CpuBackend()]]);
 let defaultDevice: DeviceName = 'cpu';
@@ -55,4 +57,34 @@ export function initWebGPU(): Promise<Backend> {
       throw e;
     });
   return webgpuInit;
+}
+
+/**
+ * Sets how many threads the CPU kernels use per op, this one included (from the next op on).
+ * Default: MAMBA_TS_THREADS, else os.availableParallelism() in Node and
+ * navigator.hardwareConcurrency in cross-origin isolated pages (one thread in other pages). Results
+ * do not depend on it: each output element is computed in the same order by one thread.
+ */
+export function setCpuThreads(n: number): void {
+  const rt = cpuBackend().memory.runtime;
+  if (rt) rt.setThreads(n);
+}
+
+function cpuBackend(): CpuBackend {
+  return backends.get('cpu') as CpuBackend;
+}
+
+/** Which CPU kernels run (WebAssembly or TypeScript), which build, on how many threads. */
+export function cpuKernelInfo(): CpuKernelInfo {
+  return cpuBackend().kernelInfo();
+}
+
+/**
+ * Resolves once the CPU's WebAssembly kernels are ready. Needed only on a browser page's main
+ * thread, where they compile asynchronously (tensors made before then use the TypeScript kernels);
+ * model loading awaits it.
+ */
+export async function initCpu(): Promise<CpuKernelInfo> {
+  await cpuBackend().memory.ready();
+  return cpuBackend().kernelInfo();
 }

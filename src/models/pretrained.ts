@@ -8,7 +8,7 @@ import type { TensorToWrite } from '../io/safetensors.js';
 import { f32ToBf16, f32ToF16 } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
 import { halfTensor, tensor } from '../ops/create.js';
-import { getBackend, type DeviceName } from '../backend/registry.js';
+import { getBackend, initCpu, type DeviceName } from '../backend/registry.js';
 import { HUB_OPTION_KEY_RECORD, type HubOptions } from '../io/hub.js';
 import { formatShape, shapeEquals } from '../tensor/shape.js';
 import type { ProgressCallback } from '../io/progress.js';
@@ -38,7 +38,8 @@ export interface LoadOptions {
   ignore?: string[];
   /**
    * Keep bf16/f16 matmul and embedding weights packed where the backend unpacks halves inside its
-   * kernels (WebGPU): half the memory and bandwidth. Default true; false converts to float32.
+   * kernels (WebGPU, and the CPU's WebAssembly kernels): half the memory and bandwidth. Default
+   * true; false converts to float32.
    */
   halfWeights?: boolean;
   progressCallback?: ProgressCallback;
@@ -90,6 +91,9 @@ export function loadParameters(module: Module, weights: WeightSource, o: LoadOpt
 }
 
 export async function loadParametersFromFolder(module: Module, dir: string, o: LoadOptions = {}): Promise<void> {
+  // In a browser page the CPU kernels compile asynchronously: weights loaded before that would
+  // stay JavaScript arrays (and float32) for good.
+  if (getBackend(o.device).name === 'cpu') await initCpu();
   loadParameters(module, await readWeights(dir), o);
 }
 

@@ -10,7 +10,7 @@ export interface CreateOptions {
   device?: DeviceName;
 }
 
-/** A tensor holding `values` (a typed array is used as is on the CPU: do not modify it afterwards). */
+/** A tensor holding `values` (copied into the CPU heap; with the TypeScript kernels only, a typed array is used as is: do not modify it afterwards). */
 export function tensor(values: DataArray | ArrayLike<number>, shape: Shape, o: CreateOptions = {}): Tensor {
   checkShape(shape, 'tensor');
   const dtype = o.dtype ?? (values instanceof Int32Array ? 'i32' : 'f32');
@@ -30,8 +30,8 @@ export function tensor(values: DataArray | ArrayLike<number>, shape: Shape, o: C
 }
 
 /**
- * A bf16/f16 weight kept packed on a backend that unpacks halves inside its kernels (WebGPU);
- * elsewhere an UnsupportedError (convert to float32 instead).
+ * A bf16/f16 weight kept packed on a backend that unpacks halves inside its kernels (WebGPU, the
+ * CPU's WebAssembly kernels); elsewhere an UnsupportedError (convert to float32 instead).
  */
 export function halfTensor(bits: Uint16Array, shape: Shape, dtype: HalfDType, o: { device?: DeviceName } = {}): Tensor {
   checkShape(shape, 'halfTensor');

@@ -1,7 +1,7 @@
 /**
  * Dtypes. Everything is computed in float32; int32 carries token ids and indices. bf16 and f16
- * exist only as storage for weights on backends that unpack them inside kernels (WebGPU): two
- * values per 32-bit word, read back as float32. Files may also store f64/i64: io/ converts them.
+ * exist only as storage for weights on backends that unpack them inside kernels (WebGPU, the CPU's
+ * WebAssembly kernels): two values per 32-bit word, read back as float32. Files may also store f64/i64: io/ converts them.
  */
 export type DType = 'f32' | 'i32' | 'bf16' | 'f16';
 export type HalfDType = 'bf16' | 'f16';

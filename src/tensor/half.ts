@@ -94,3 +94,14 @@ export function f16ToF32(x: Uint16Array): Float32Array {
   for (let i = 0; i < x.length; i++) bits[i] = table[x[i]!]!;
   return out;
 }
+
+/** Widens `count` bf16/f16 values from bits[from …] into out[at …] (float32, exact). */
+export function widenHalfInto(dtype: 'bf16' | 'f16', bits: Uint16Array, from: number, count: number, out: Float32Array, at: number): void {
+  const dst = new Uint32Array(out.buffer, out.byteOffset + at * 4, count);
+  if (dtype === 'bf16') {
+    for (let i = 0; i < count; i++) dst[i] = bits[from + i]! << 16;
+    return;
+  }
+  const table = f16ToF32Table();
+  for (let i = 0; i < count; i++) dst[i] = table[bits[from + i]!]!;
+}

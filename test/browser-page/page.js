@@ -1,7 +1,7 @@
 // The page that test/browser.test.ts bundles (esbuild, Vite) or serves as is (with an import map to
 // the prebuilt dist/browser/mamba-ts.js) and drives in Chromium. It imports the package by name,
 // as a user's page would, and exposes what the test calls as window.mambaPage.
-import { AutoModelForCausalLM, AutoTokenizer, folderFromFiles, getBackend } from 'mamba-ts';
+import { AutoModelForCausalLM, AutoTokenizer, folderFromFiles, getBackend, initCpu } from 'mamba-ts';
 
 async function forward(modelPath, device, ids) {
   const model = await AutoModelForCausalLM.fromPretrained(modelPath, { device });
@@ -21,6 +21,11 @@ async function forward(modelPath, device, ids) {
 }
 
 window.mambaPage = {
+  /** Which CPU kernels run here (WebAssembly or TypeScript), on how many threads. */
+  cpuKernels() {
+    return initCpu();
+  },
+
   /** The WebGPU adapter Chromium offers, or null. */
   async adapter() {
     const a = await navigator.gpu?.requestAdapter();

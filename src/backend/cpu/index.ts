@@ -1,6 +1,12 @@
 /**
- * The CPU backend: plain TypeScript kernels over typed arrays. It is the reference that every other
- * backend is tested against, and the fallback where WebGPU is absent.
+ * The CPU backend. Tensors live in one WebAssembly memory (memory.ts) where the WebAssembly SIMD
+ * kernels run on a pool of threads (wasm/); the TypeScript kernels over typed arrays are the
+ * reference every other kernel is tested against, and the fallback wherever the WebAssembly ones
+ * do not run (MAMBA_TS_CPU_KERNELS=ts, no SIMD in the engine, a tensor outside the 4 GiB heap).
+ *
+ * A rule for every method: allocate the outputs before taking views of the inputs. An unshared
+ * memory (browsers without cross-origin isolation) detaches its buffer when it grows, so a view
+ * taken before an allocation may be dead after it.
  */
 import type {
   AttentionInputs,
@@ -15,11 +21,12 @@ import type {
   Storage,
   UnaryOp,
 } from '../backend.js';
-import { allocArray, type DataArray, type DType } from '../../tensor/dtype.js';
+import { UnsupportedError } from '../../errors.js';
+import { isHalf, type DataArray, type DType, type HalfDType } from '../../tensor/dtype.js';
+import { widenHalfInto } from '../../tensor/half.js';
 import { sizeOf, type Shape } from '../../tensor/shape.js';
 import { StorageRef, Tensor } from '../../tensor/tensor.js';
 import { binaryKernel, unaryKernel } from './elementwise.js';
-import { gemmNT, transpose2d } from './matmul.js';
 import { causalConv1dKernel, embeddingKernel, rmsNormKernel } from './layers.js';
 import { argmaxRows, maxRows, softmaxRows, sumRows, topKRows } from './reduce.js';
 import { concatKernel, flipKernel, scatterAddRowsKernel, sliceKernel, transposeKernel } from './shape-kernels.js';
@@ -31,45 +38,57 @@ import { causalConv1dBackwardKernel } from './conv-backward.js';
 import { attentionKernel } from './attention.js';
 import { depthwiseConv2dBackwardKernel, depthwiseConv2dKernel, type Conv2dDims } from './depthwise-conv2d.js';
 import { crossEntropyRows, crossEntropyRowsBackward, embeddingBackwardKernel } from './loss.js';
+import { CpuMemory, type CpuMemoryOptions } from './memory.js';
+import { CpuStorage, type StorageKind } from './storage.js';
+import { cpuMatmul } from './matmul-dispatch.js';
+import type { CpuKernelInfo } from './wasm/runtime.js';
 
-class CpuStorage implements Storage {
-  constructor(readonly data: DataArray) {}
-  get byteLength(): number {
-    return this.data.byteLength;
-  }
-}
-
-export interface CpuBackendOptions {
+export interface CpuBackendOptions extends CpuMemoryOptions {
   /** 'sequential' is fastest on one thread; 'chunked' is the parallel algorithm, for testing. */
   scan?: 'sequential' | 'chunked';
   scanChunk?: number;
 }
 
+function kindOf(dtype: DType): StorageKind {
+  return isHalf(dtype) ? 'half' : dtype;
+}
+
 export class CpuBackend implements Backend {
   readonly name = 'cpu' as const;
-  private bytes = 0;
-  constructor(readonly options: CpuBackendOptions = {}) {}
+  readonly memory: CpuMemory;
+  constructor(readonly options: CpuBackendOptions = {}) {
+    this.memory = new CpuMemory(options);
+  }
 
   // ---- memory
   alloc(dtype: DType, size: number): Storage {
-    this.bytes += size * 4;
-    return new CpuStorage(allocArray(dtype, size));
+    return this.memory.alloc(kindOf(dtype), size);
   }
   upload(data: DataArray): Storage {
-    this.bytes += data.byteLength;
-    return new CpuStorage(data);
+    return this.memory.upload(data);
+  }
+  /**
+   * bf16/f16 weights stay packed where the WebAssembly kernels run (they widen them in registers);
+   * with the TypeScript kernels only, weights are float32 (no uploadHalf).
+   */
+  get uploadHalf(): ((bits: Uint16Array) => Storage) | undefined {
+    return this.memory.runtime ? (bits) => this.memory.uploadHalf(bits) : undefined;
   }
   read(s: Storage, dtype: DType, size: number): Promise<DataArray> {
     return Promise.resolve(this.readSync(s, dtype, size));
   }
-  readSync(s: Storage, _dtype: DType, size: number): DataArray {
-    return (s as CpuStorage).data.slice(0, size);
+  readSync(s: Storage, dtype: DType, size: number): DataArray {
+    return this.memory.read(s as CpuStorage, dtype, size);
   }
   free(s: Storage): void {
-    this.bytes -= s.byteLength;
+    this.memory.free(s as CpuStorage);
   }
   memoryBytes(): number {
-    return this.bytes;
+    return this.memory.bytes;
+  }
+  /** Which kernels run, on how many threads. */
+  kernelInfo(): CpuKernelInfo {
+    return this.memory.info();
   }
 
   private arr(t: Tensor): Float32Array {
@@ -79,8 +98,12 @@ export class CpuBackend implements Backend {
     return (t.storage as CpuStorage).data;
   }
   private make(shape: Shape, dtype: DType = 'f32'): { t: Tensor; d: DataArray } {
-    const s = this.alloc(dtype, sizeOf(shape)) as CpuStorage;
+    const s = this.memory.alloc(kindOf(dtype), sizeOf(shape));
     return { t: new Tensor([...shape], dtype, new StorageRef(this, s)), d: s.data };
+  }
+  /** Refuses a packed 16-bit weight where only matmul and embedding read them. */
+  private noHalf(op: string, x: Tensor): void {
+    if (isHalf(x.dtype)) throw new UnsupportedError(`cpu: ${x.dtype} weights cannot be ${op}; cast them to float32 first`);
   }
   /** A tensor over an array a kernel already filled. */
   private wrap(data: Float32Array, shape: Shape): Tensor {
@@ -116,7 +139,13 @@ export class CpuBackend implements Backend {
     return t;
   }
   cast(x: Tensor, dtype: DType): Tensor {
+    if (isHalf(dtype)) throw new UnsupportedError(`cpu: no cast to ${dtype}; 16-bit weights come from halfTensor()`);
+    if (isHalf(x.dtype) && dtype !== 'f32') throw new UnsupportedError(`cpu: no cast from ${x.dtype} to ${dtype}`);
     const { t, d } = this.make(x.shape, dtype);
+    if (isHalf(x.dtype)) {
+      widenHalfInto(x.dtype, (x.storage as CpuStorage).bits, 0, x.size, d as Float32Array, 0);
+      return t;
+    }
     const s = this.any(x);
     if (dtype === 'i32') for (let i = 0; i < s.length; i++) d[i] = Math.trunc(s[i]!);
     else d.set(s);
@@ -126,43 +155,24 @@ export class CpuBackend implements Backend {
   // ---- linear algebra
   matmul(a: Tensor, b: Tensor, outShape: Shape, o: MatmulOptions): Tensor {
     const r = outShape.length;
-    const M = outShape[r - 2]!;
-    const N = outShape[r - 1]!;
-    const K = o.transA ? a.shape[a.rank - 2]! : a.shape[a.rank - 1]!;
-    const batch = sizeOf(outShape.slice(0, r - 2));
-    const aBatch = sizeOf(a.shape.slice(0, a.rank - 2));
-    const bBatch = sizeOf(b.shape.slice(0, b.rank - 2));
-    const { t, d } = this.makeF(outShape);
-    const A = this.arr(a);
-    const B = this.arr(b);
-    // gemmNT wants A as (M, K) and B as (N, K): transpose whichever is not.
-    const aTmp = o.transA ? new Float32Array(M * K) : null;
-    const bTmp = o.transB ? null : new Float32Array(N * K);
-    for (let i = 0; i < batch; i++) {
-      // Broadcast batch: a batch of 1 is reused; otherwise the same index.
-      const ai = aBatch === 1 ? 0 : i;
-      const bi = bBatch === 1 ? 0 : i;
-      let aSrc = A;
-      let aOff = ai * M * K;
-      if (aTmp) {
-        transpose2d(A, aOff, K, M, aTmp);
-        aSrc = aTmp;
-        aOff = 0;
-      }
-      let bSrc = B;
-      let bOff = bi * N * K;
-      if (bTmp) {
-        transpose2d(B, bOff, K, N, bTmp);
-        bSrc = bTmp;
-        bOff = 0;
-      }
-      gemmNT(aSrc, aOff, bSrc, bOff, d, i * M * N, M, N, K);
-    }
+    const out = this.memory.alloc('f32', sizeOf(outShape), false); // every element is written
+    const t = new Tensor([...outShape], 'f32', new StorageRef(this, out));
+    cpuMatmul(this.memory.runtime, a.storage as CpuStorage, b.storage as CpuStorage, b.dtype as 'f32' | HalfDType, out, { // the ops layer allows no other
+      batch: sizeOf(outShape.slice(0, r - 2)),
+      M: outShape[r - 2]!,
+      N: outShape[r - 1]!,
+      K: o.transA ? a.shape[a.rank - 2]! : a.shape[a.rank - 1]!,
+      aBatch: sizeOf(a.shape.slice(0, a.rank - 2)),
+      bBatch: sizeOf(b.shape.slice(0, b.rank - 2)),
+      transA: o.transA,
+      transB: o.transB,
+    });
     return t;
   }
 
   // ---- shape
   slice(x: Tensor, axis: number, start: number, length: number): Tensor {
+    this.noHalf('sliced', x);
     const shape = [...x.shape];
     shape[axis] = length;
     const { t, d } = this.make(shape, x.dtype);
@@ -170,6 +180,7 @@ export class CpuBackend implements Backend {
     return t;
   }
   concat(xs: Tensor[], axis: number): Tensor {
+    for (const x of xs) this.noHalf('concatenated', x);
     const shape = [...xs[0]!.shape];
     shape[axis] = xs.reduce((s, x) => s + x.shape[axis]!, 0);
     const { t, d } = this.make(shape, xs[0]!.dtype);
@@ -177,11 +188,13 @@ export class CpuBackend implements Backend {
     return t;
   }
   transpose(x: Tensor, perm: readonly number[]): Tensor {
+    this.noHalf('transposed', x);
     const { t, d } = this.make(perm.map((p) => x.shape[p]!), x.dtype);
     transposeKernel(this.any(x), x.shape, perm, d);
     return t;
   }
   flip(x: Tensor, axis: number): Tensor {
+    this.noHalf('flipped', x);
     const { t, d } = this.make(x.shape, x.dtype);
     flipKernel(this.any(x), x.shape, axis, d);
     return t;
@@ -241,7 +254,14 @@ export class CpuBackend implements Backend {
   embedding(ids: Tensor, table: Tensor): Tensor {
     const H = table.shape[1]!;
     const { t, d } = this.makeF([...ids.shape, H]);
-    embeddingKernel(this.any(ids) as Int32Array, this.arr(table), H, d);
+    const rows = this.any(ids) as Int32Array;
+    if (isHalf(table.dtype)) {
+      // Rows of a packed weight (a tied LM head's table), widened as they are copied.
+      const bits = (table.storage as CpuStorage).bits;
+      for (let i = 0; i < rows.length; i++) widenHalfInto(table.dtype, bits, rows[i]! * H, H, d, i * H);
+      return t;
+    }
+    embeddingKernel(rows, this.arr(table), H, d);
     return t;
   }
   scatterAddRows(src: Tensor, order: Tensor, offsets: Tensor): Tensor {
@@ -277,9 +297,9 @@ export class CpuBackend implements Backend {
   selectiveScan(i: ScanInputs, o: ScanOptions): { out: Tensor; lastState: Tensor } {
     const [batch, L, D] = i.u.shape as [number, number, number];
     const N = i.A.shape[1]!;
-    const arrays = this.scanArrays(i);
     const out = this.makeF(i.u.shape);
     const last = this.makeF([batch, D, N]);
+    const arrays = this.scanArrays(i);
     const dims = { batch, L, D, N };
     if (this.options.scan === 'chunked') {
       selectiveScanChunked(arrays, dims, o.deltaSoftplus, out.d, last.d, this.options.scanChunk);

@@ -1,0 +1,34 @@
+/**
+ * The WebAssembly kernels' entry points. The module imports one memory (env.memory, shared where
+ * threads exist) that holds every CPU tensor; each thread instantiates it over that memory. The
+ * dispatching thread posts a job in the control block (../layout.ts) and calls runTiles itself;
+ * each worker sits in workerLoop. Nothing here allocates: tensors and scratch come from the
+ * TypeScript allocator (../heap.ts).
+ */
+import { K_GEMM, K_GEMV, W_GENERATION, W_KERNEL } from '../layout';
+import { claimTile, finishTile, isActive, markStarted, waitForJob, word } from './control';
+import { gemmTile } from './gemm';
+import { gemvTile } from './gemv';
+
+/** Claims and runs tiles of the posted job until none is left. */
+export function runTiles(scratch: usize): void {
+  let t = claimTile();
+  while (t >= 0) {
+    const kernel = load<i32>(word(W_KERNEL));
+    if (kernel == K_GEMM) gemmTile(t, scratch);
+    else if (kernel == K_GEMV) gemvTile(t);
+    finishTile();
+    t = claimTile();
+  }
+}
+
+/** A worker's life: wait for each new job, help with it while active. Never returns. */
+export function workerLoop(tid: i32, scratch: usize): void {
+  markStarted();
+  let seen = atomic.load<i32>(word(W_GENERATION));
+  if (isActive(tid)) runTiles(scratch);
+  while (true) {
+    seen = waitForJob(seen);
+    if (isActive(tid)) runTiles(scratch);
+  }
+}

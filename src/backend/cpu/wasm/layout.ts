@@ -1,0 +1,83 @@
+/**
+ * The layout both sides of the WebAssembly kernels agree on: where the control block sits in the
+ * shared memory, what each of its 32-bit words holds, and the kernel numbers. Read by the
+ * TypeScript compiler and by the AssemblyScript compiler (assembly/ imports it), so it holds plain
+ * integer constants only.
+ *
+ * Memory map: [0, CONTROL) stays unused (a null pointer reads zeros, never a tensor);
+ * [CONTROL, HEAP_BASE) is the control block; tensors and per-thread scratch start at HEAP_BASE.
+ */
+
+/** Byte address of the control block. */
+export const CONTROL = 1024;
+/** First byte the allocator hands out. */
+export const HEAP_BASE = 65536;
+
+// Word indices into the control block (byte address CONTROL + 4 * index).
+/** Bumped by the dispatching thread once a job is posted; workers wait on it. */
+export const W_GENERATION = 0;
+/** The next tile to claim (atomic fetch-add); set to CLAIMS_CLOSED while a job is being written. */
+export const W_NEXT_TILE = 1;
+/** Tiles finished; the dispatching thread waits for it to reach W_TILE_COUNT. */
+export const W_TILES_DONE = 2;
+export const W_TILE_COUNT = 3;
+/** Which kernel the job runs (a K_* number). */
+export const W_KERNEL = 4;
+/** Workers with an index below this take part; the others keep waiting. */
+export const W_ACTIVE_THREADS = 5;
+/** Workers asleep in memory.atomic.wait (the dispatcher notifies only when some are). */
+export const W_SLEEPERS = 6;
+/** Workers that have instantiated the module and entered their loop. */
+export const W_STARTED = 7;
+/** The job's arguments: W_ARGS + i for argument i. */
+export const W_ARGS = 16;
+export const MAX_ARGS = 48;
+
+/** W_NEXT_TILE while a job is being written: any claim lands beyond every tile count. */
+export const CLAIMS_CLOSED = 1073741824;
+
+// Kernels.
+/** C = op(A) · op(B), batched; register-tiled, packed panels (assembly/gemm.ts). */
+export const K_GEMM = 1;
+/** Y = X · Wᵀ for a few rows of X, W (N, K) in f32/bf16/f16 (assembly/gemv.ts). */
+export const K_GEMV = 2;
+
+// Arguments of K_GEMM and K_GEMV (indices after W_ARGS).
+export const A_PTR_A = 0;
+export const A_PTR_B = 1;
+export const A_PTR_C = 2;
+export const A_M = 3;
+export const A_N = 4;
+export const A_K = 5;
+/** Bit 0: A is transposed (stored (K, M)); bit 1: B is transposed (stored (N, K)). */
+export const A_FLAGS = 6;
+/** How B's elements are stored: a WEIGHT_* number. */
+export const A_B_TYPE = 7;
+/** Elements between consecutive batches of A and of B (0: one matrix for every batch). */
+export const A_BATCH_STRIDE_A = 8;
+export const A_BATCH_STRIDE_B = 9;
+/** Tiles per batch along M and along N. */
+export const A_TILES_M = 10;
+export const A_TILES_N = 11;
+/** Rows (M) and columns (N) of C per tile. */
+export const A_TILE_ROWS = 12;
+export const A_TILE_COLS = 13;
+
+export const FLAG_TRANS_A = 1;
+export const FLAG_TRANS_B = 2;
+
+export const WEIGHT_F32 = 0;
+export const WEIGHT_BF16 = 1;
+export const WEIGHT_F16 = 2;
+
+// Blocking of the GEMM (shared so that the TypeScript side sizes the scratch and the tiles).
+/** Micro-tile: MR rows of A by NR columns of B held in registers. */
+export const GEMM_MR = 4;
+export const GEMM_NR = 8;
+/** K is processed in blocks of KC (a packed B panel, KC × NR, stays in L1). */
+export const GEMM_KC = 256;
+/** Largest tile (rows × columns of C) one thread computes at a time. */
+export const GEMM_MAX_TILE_ROWS = 128;
+export const GEMM_MAX_TILE_COLS = 128;
+/** Bytes of scratch each thread needs: packed A (rows × KC) and B (KC × columns) and an edge tile. */
+export const SCRATCH_BYTES = 4 * (GEMM_MAX_TILE_ROWS * GEMM_KC + GEMM_KC * GEMM_MAX_TILE_COLS + GEMM_MR * GEMM_NR) + 256;
