@@ -219,10 +219,17 @@ if (llama && mtsF32) {
   const cpp = await llama.greedy('f32', llamaThreads[0]!, probe, 8);
   const cache = mtsF32.createCache(1);
   const mine = mtsF32.nextLogits([probe], cache);
-  const want = (await mine.data()) as Float32Array;
+  const logits = (await mine.data()) as Float32Array;
   mine.dispose();
   cache.dispose();
-  const theirs = await llama.lastLogits('f32', llamaThreads[0]!, probe, model.vocab);
+  // llama.cpp (node-llama-cpp 3.21) gives probabilities: compare softmaxes.
+  let max = -Infinity;
+  for (const v of logits) max = Math.max(max, v);
+  let sum = 0;
+  const want = logits.map((v) => Math.exp(v - max));
+  for (const v of want) sum += v;
+  for (let i = 0; i < want.length; i++) want[i]! /= sum;
+  const theirs = await llama.lastProbabilities('f32', llamaThreads[0]!, probe, model.vocab);
   let diff = 0;
   let scale = 0;
   for (let i = 0; i < want.length; i++) {
@@ -230,8 +237,8 @@ if (llama && mtsF32) {
     scale = Math.max(scale, Math.abs(want[i]!));
   }
   const same = mts.join() === cpp.join() && diff <= 1e-3 * scale;
-  emit({ bench: 'same-model-check', greedy_mamba_ts: mts, greedy_llama_cpp: cpp, logits_max_abs_diff: +diff.toExponential(2), logits_max_abs: +scale.toFixed(4), same });
-  if (!same) console.error('# WARNING: mamba-ts and llama.cpp disagree on the bench model (greedy tokens or logits beyond 1e-3 of their largest)');
+  emit({ bench: 'same-model-check', greedy_mamba_ts: mts, greedy_llama_cpp: cpp, probabilities_max_abs_diff: +diff.toExponential(2), probabilities_max: +scale.toFixed(4), same });
+  if (!same) console.error('# WARNING: mamba-ts and llama.cpp disagree on the bench model (greedy tokens, or next-token probabilities beyond 1e-3 of the largest)');
 }
 if (trainer) await trainer.step(1, Math.min(32, trainSeq)); // JIT and pools; the timed steps use the full shape
 emit({ bench: 'setup', model, ...env, llama_cpp: llama?.release ?? llamaMissing, llama_threads: llamaThreads, mts_threads: mtsThreads.map((t) => t ?? useThreads(null)), seconds: +((performance.now() - started) / 1000).toFixed(1) });

@@ -14,7 +14,8 @@ export interface LlamaCppEngine {
   /** Seconds for `n` greedy tokens after `prompt` (the prompt's evaluation and first token untimed). */
   decode(weights: string, threads: number, prompt: number[], n: number): Promise<number>;
   /** The logits after `ids` (vocabulary order), to check both engines run the same model. */
-  lastLogits(weights: string, threads: number, ids: number[], vocab: number): Promise<Float32Array>;
+  /** The next token's probabilities after `ids`. */
+  lastProbabilities(weights: string, threads: number, ids: number[], vocab: number): Promise<Float32Array>;
   /** The `n` greedy tokens after `prompt` (to check both engines run the same model). */
   greedy(weights: string, threads: number, prompt: number[], n: number): Promise<number[]>;
   dispose(): Promise<void>;
@@ -70,13 +71,14 @@ export async function loadLlamaCpp(files: Record<string, string>, threads: numbe
       await it.return();
       return seconds;
     },
-    async lastLogits(weights, t, ids, vocab) {
+    async lastProbabilities(weights, t, ids, vocab) {
       const seq = await sequence(weights, t);
-      const input: ControlledEvaluateInputItem[] = (ids as Token[]).map((id, i) => (i === ids.length - 1 ? [id, { generateNext: { logits: true } }] : id));
-      const logits = (await seq.controlledEvaluate(input))[ids.length - 1]?.next?.logits;
-      if (!logits) throw new Error('llama.cpp gave no logits');
+      // node-llama-cpp 3.21 gives the next token's probabilities, not raw logits.
+      const input: ControlledEvaluateInputItem[] = (ids as Token[]).map((id, i) => (i === ids.length - 1 ? [id, { generateNext: { probabilities: true } }] : id));
+      const probs = (await seq.controlledEvaluate(input))[ids.length - 1]?.next?.probabilities;
+      if (!probs) throw new Error('llama.cpp gave no probabilities');
       const out = new Float32Array(vocab);
-      for (const [token, v] of logits) out[token] = v;
+      for (const [token, p] of probs) out[token] = p;
       return out;
     },
     async greedy(weights, t, prompt, n) {
