@@ -11,8 +11,7 @@
 import { HUB_OPTION_KEY_RECORD } from './io/hub.js';
 import { Callable } from './callable.js';
 import { ArgumentError } from './errors.js';
-import { generate, type GenerateOptions } from './generation/generate.js';
-import { SAMPLING_OPTION_KEYS } from './generation/logits-process.js';
+import { generate, GENERATE_OPTION_KEY_RECORD, type GenerateOptions } from './generation/generate.js';
 import type { CausalLM } from './generation/causal-lm.js';
 import { AutoTokenizer, PreTrainedTokenizer } from './io/tokenizer.js';
 import { AutoModelForCausalLM, type AutoLoadOptions } from './models/auto.js';
@@ -38,15 +37,8 @@ export interface TextGenerationOptions extends Omit<GenerateOptions, 'attentionM
   returnFullText?: boolean;
 }
 
-export const TEXT_GENERATION_OPTION_KEYS = optionKeys<TextGenerationOptions>({
-  ...SAMPLING_OPTION_KEYS,
-  maxNewTokens: true,
-  eosTokenId: true,
-  padTokenId: true,
-  streamer: true,
-  onStep: true,
-  returnFullText: true,
-});
+const { attentionMask: _paddedHere, ...GENERATE_KEYS_BUT_MASK } = GENERATE_OPTION_KEY_RECORD;
+export const TEXT_GENERATION_OPTION_KEYS = optionKeys<TextGenerationOptions>({ ...GENERATE_KEYS_BUT_MASK, returnFullText: true });
 
 export interface TextGenerationOutput {
   generated_text: string;

@@ -12,7 +12,7 @@ import { keep, tidy } from '../tensor/memory.js';
 import { noGrad } from '../autograd/tape.js';
 import type { CausalLM, DecodeCache, GreedyStepper } from './causal-lm.js';
 import { SAMPLING_OPTION_KEYS, validateSamplingOptions, type SamplingOptions } from './logits-process.js';
-import { checkOptionKeys, optionKeys } from '../options.js';
+import { checkOptionKeys, optionKeys, type KeyRecord } from '../options.js';
 import { checkTokenIds } from './token-ids.js';
 import { pickNextToken, Rng } from './sampler.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -42,7 +42,7 @@ export interface GenerateOptions extends SamplingOptions {
 }
 
 /** Every key GenerateOptions has: anything else passed to generate is a mistake, reported by name. */
-export const GENERATE_OPTION_KEYS = optionKeys<GenerateOptions>({
+export const GENERATE_OPTION_KEY_RECORD: KeyRecord<GenerateOptions> = {
   ...SAMPLING_OPTION_KEYS,
   maxNewTokens: true,
   eosTokenId: true,
@@ -50,7 +50,8 @@ export const GENERATE_OPTION_KEYS = optionKeys<GenerateOptions>({
   streamer: true,
   onStep: true,
   attentionMask: true,
-});
+};
+export const GENERATE_OPTION_KEYS = optionKeys<GenerateOptions>(GENERATE_OPTION_KEY_RECORD);
 
 /** Greedy steps recorded ahead of the token read-back (see generateSteps). */
 const LOOKAHEAD = 4;
