@@ -9,6 +9,7 @@
  * taken before an allocation may be dead after it.
  */
 import type {
+  AdamWScalars,
   AttentionInputs,
   Backend,
   BinaryOp,
@@ -41,6 +42,7 @@ import { crossEntropyRows, crossEntropyRowsBackward, embeddingBackwardKernel } f
 import { CpuMemory, type CpuMemoryOptions } from './memory.js';
 import { CpuStorage, type StorageKind } from './storage.js';
 import { cpuMatmul } from './matmul-dispatch.js';
+import { adamwKernel, scaleInPlace, sumOfSquares } from './optim.js';
 import type { CpuKernelInfo } from './wasm/runtime.js';
 
 export interface CpuBackendOptions extends CpuMemoryOptions {
@@ -97,8 +99,12 @@ export class CpuBackend implements Backend {
   private any(t: Tensor): DataArray {
     return (t.storage as CpuStorage).data;
   }
-  private make(shape: Shape, dtype: DType = 'f32'): { t: Tensor; d: DataArray } {
-    const s = this.memory.alloc(kindOf(dtype), sizeOf(shape));
+  /**
+   * An output tensor. Not zero-filled unless `zero`: kernels write every element of their outputs
+   * (a reused heap block holds old bytes); only accumulating kernels ask for zeros.
+   */
+  private make(shape: Shape, dtype: DType = 'f32', zero = false): { t: Tensor; d: DataArray } {
+    const s = this.memory.alloc(kindOf(dtype), sizeOf(shape), zero);
     return { t: new Tensor([...shape], dtype, new StorageRef(this, s)), d: s.data };
   }
   /** Refuses a packed 16-bit weight where only matmul and embedding read them. */
@@ -116,8 +122,8 @@ export class CpuBackend implements Backend {
       D: f(i.D), z: f(i.z), deltaBias: f(i.deltaBias), initialState: f(i.initialState),
     };
   }
-  private makeF(shape: Shape): { t: Tensor; d: Float32Array } {
-    const { t, d } = this.make(shape, 'f32');
+  private makeF(shape: Shape, zero = false): { t: Tensor; d: Float32Array } {
+    const { t, d } = this.make(shape, 'f32', zero);
     return { t, d: d as Float32Array };
   }
 
@@ -266,7 +272,7 @@ export class CpuBackend implements Backend {
   }
   scatterAddRows(src: Tensor, order: Tensor, offsets: Tensor): Tensor {
     const H = src.shape[1]!;
-    const { t, d } = this.makeF([offsets.size - 1, H]);
+    const { t, d } = this.makeF([offsets.size - 1, H], true); // accumulated into
     scatterAddRowsKernel(this.arr(src), this.any(order) as Int32Array, this.any(offsets) as Int32Array, H, d);
     return t;
   }
@@ -322,7 +328,7 @@ export class CpuBackend implements Backend {
   }
   embeddingBackward(ids: Tensor, gOut: Tensor, V: number): Tensor {
     const H = gOut.shape[gOut.rank - 1]!;
-    const { t, d } = this.makeF([V, H]);
+    const { t, d } = this.makeF([V, H], true); // accumulated into
     embeddingBackwardKernel(this.any(ids) as Int32Array, this.arr(gOut), H, d);
     return t;
   }
@@ -368,5 +374,18 @@ export class CpuBackend implements Backend {
       f(i.D), f(i.z), f(i.dtBias), batch, dim, N, o.deltaSoftplus, out.d, st.d,
     );
     return { out: out.t, state: st.t };
+  }
+
+  // ---- optimizers
+  adamwUpdate(p: Tensor, g: Tensor, m: Tensor, v: Tensor, h: AdamWScalars): void {
+    adamwKernel(this.arr(p), this.arr(g), this.arr(m), this.arr(v), h);
+  }
+  sumOfSquares(xs: readonly Tensor[]): number {
+    let s = 0;
+    for (const x of xs) s += sumOfSquares(this.arr(x));
+    return s;
+  }
+  scaleInPlace(x: Tensor, a: number): void {
+    scaleInPlace(this.arr(x), a);
   }
 }
