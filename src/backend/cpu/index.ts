@@ -31,7 +31,7 @@ import { binaryKernel, unaryKernel } from './elementwise.js';
 import { causalConv1dKernel, embeddingKernel, rmsNormKernel } from './layers.js';
 import { argmaxRows, maxRows, softmaxRows, sumRows, topKRows } from './reduce.js';
 import { concatKernel, flipKernel, scatterAddRowsKernel, sliceKernel, transposeKernel } from './shape-kernels.js';
-import { selectiveScanSequential, type ScanArrays } from './scan-reference.js';
+import { selectiveScanSequential, type ScanArrays, type ScanDims } from './scan-reference.js';
 import { selectiveScanChunked } from './scan-chunked.js';
 import { selectiveStateUpdateKernel } from './state-update.js';
 import { selectiveScanBackward } from './scan-backward.js';
@@ -43,6 +43,7 @@ import { CpuMemory, type CpuMemoryOptions } from './memory.js';
 import { CpuStorage, type StorageKind } from './storage.js';
 import { cpuMatmul } from './matmul-dispatch.js';
 import { adamwKernel, scaleInPlace, sumOfSquares } from './optim.js';
+import { scanBackwardFits, scanBackwardOnPool } from './wasm/scan-backward.js';
 import type { CpuKernelInfo } from './wasm/runtime.js';
 
 export interface CpuBackendOptions extends CpuMemoryOptions {
@@ -345,6 +346,8 @@ export class CpuBackend implements Backend {
   selectiveScanBackward(i: ScanInputs, o: ScanOptions, gOut: Tensor, gLast: Tensor | null): ScanGradients {
     const [batch, L, D] = i.u.shape as [number, number, number];
     const N = i.A.shape[1]!;
+    const wasm = this.scanBackwardWasm(i, o, gOut, gLast, { batch, L, D, N });
+    if (wasm) return wasm;
     const arrays = this.scanArrays(i);
     const g = selectiveScanBackward(arrays, { batch, L, D, N }, o.deltaSoftplus, this.arr(gOut), gLast ? this.arr(gLast) : null);
     const t = (data: Float32Array, like: Tensor) => this.wrap(data, like.shape);
@@ -354,6 +357,33 @@ export class CpuBackend implements Backend {
       dz: i.z ? t(g.dz, i.z) : null,
       ddeltaBias: i.deltaBias ? t(g.dbias, i.deltaBias) : null,
       dInitialState: i.initialState ? t(g.dh0, i.initialState) : null,
+    };
+  }
+  /** The WebAssembly scan backward, or null where it does not run (no kernels, D not a multiple of 4). */
+  private scanBackwardWasm(i: ScanInputs, o: ScanOptions, gOut: Tensor, gLast: Tensor | null, dims: ScanDims): ScanGradients | null {
+    const rt = this.memory.runtime;
+    const st = (t: Tensor | null) => (t ? (t.storage as CpuStorage) : null);
+    const inputs = [i.u, i.delta, i.A, i.B, i.C, i.D, i.z, i.deltaBias, i.initialState, gOut, gLast];
+    if (!rt || !scanBackwardFits(dims.D, inputs.map(st))) return null;
+    const out = (like: Tensor) => this.makeF(like.shape).t;
+    const g = {
+      du: out(i.u), ddelta: out(i.delta), dA: out(i.A), dB: out(i.B), dC: out(i.C), dD: this.makeF([dims.D]).t,
+      dz: i.z ? out(i.z) : null, dbias: this.makeF([dims.D]).t, dh0: this.makeF([dims.batch, dims.D, dims.N]).t,
+    };
+    const outputs = [g.du, g.ddelta, g.dA, g.dB, g.dC, g.dD, g.dz, g.dbias, g.dh0];
+    if (!scanBackwardFits(dims.D, outputs.map(st))) {
+      for (const t of outputs) t?.dispose();
+      return null;
+    }
+    scanBackwardOnPool(rt, {
+      u: st(i.u)!, delta: st(i.delta)!, A: st(i.A)!, B: st(i.B)!, C: st(i.C)!, D: st(i.D), z: st(i.z), deltaBias: st(i.deltaBias),
+      initialState: st(i.initialState), gOut: st(gOut)!, gLast: st(gLast),
+      du: st(g.du)!, ddelta: st(g.ddelta)!, dA: st(g.dA)!, dB: st(g.dB)!, dC: st(g.dC)!, dD: st(g.dD)!, dz: st(g.dz), dbias: st(g.dbias)!, dh0: st(g.dh0)!,
+    }, dims, o.deltaSoftplus);
+    const keepIf = (t: Tensor, wanted: boolean) => (wanted ? t : (t.dispose(), null));
+    return {
+      du: g.du, ddelta: g.ddelta, dA: g.dA, dB: g.dB, dC: g.dC, dz: g.dz,
+      dD: keepIf(g.dD, i.D !== null), ddeltaBias: keepIf(g.dbias, i.deltaBias !== null), dInitialState: keepIf(g.dh0, i.initialState !== null),
     };
   }
   attention(i: AttentionInputs): Tensor {
