@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Backend } from '../src/backend/backend.js';
-import { getBackend } from '../src/backend/registry.js';
+import { adamwKernel } from '../src/backend/cpu/optim.js';
+import { cpuKernelInfo, getBackend, setCpuThreads } from '../src/backend/registry.js';
 import { Parameter } from '../src/nn/module.js';
 import * as ops from '../src/ops/index.js';
 import { AdamW, clipGradNorm } from '../src/train/adamw.js';
@@ -91,4 +92,23 @@ test('an in-place update refreshes caches keyed on the parameter version', () =>
   assert.equal(p.version, v0 + 1);
   opt.dispose();
   p.dispose();
+});
+
+test('the WebAssembly AdamW equals the TypeScript kernel bit for bit, on 1 and 3 threads, over several tiles', async () => {
+  const threadsBefore = cpuKernelInfo().threads;
+  const n = 200_003; // four tiles of 65536 and a tail that is not a multiple of 4
+  const h = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, correction1: 1 - 0.9 ** 3, correction2: 1 - 0.999 ** 3, decayFactor: 1 - 0.01 * 0.1 };
+  const start = [values(n, 5, 2), values(n, 6, 0.1), values(n, 7, 0.01), values(n, 8, 1e-4).map(Math.abs)];
+  const ts = start.map((a) => a.slice());
+  adamwKernel(ts[0]!, ts[1]!, ts[2]!, ts[3]!, h);
+  for (const threads of [1, 3]) {
+    setCpuThreads(threads);
+    const [p, g, m, v] = start.map((a) => ops.tensor(a, [n]));
+    getBackend('cpu').adamwUpdate!(p!, g!, m!, v!, h);
+    assert.deepEqual(await p!.data(), ts[0], `p, ${threads} threads`);
+    assert.deepEqual(await m!.data(), ts[2], `m, ${threads} threads`);
+    assert.deepEqual(await v!.data(), ts[3], `v, ${threads} threads`);
+    for (const t of [p, g, m, v]) t!.dispose();
+  }
+  setCpuThreads(threadsBefore);
 });

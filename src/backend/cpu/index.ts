@@ -44,6 +44,7 @@ import { CpuStorage, type StorageKind } from './storage.js';
 import { cpuMatmul } from './matmul-dispatch.js';
 import { adamwKernel, scaleInPlace, sumOfSquares } from './optim.js';
 import { scanBackwardFits, scanBackwardOnPool } from './wasm/scan-backward.js';
+import { adamwOnPool } from './wasm/optim.js';
 import type { CpuKernelInfo } from './wasm/runtime.js';
 
 export interface CpuBackendOptions extends CpuMemoryOptions {
@@ -408,6 +409,9 @@ export class CpuBackend implements Backend {
 
   // ---- optimizers
   adamwUpdate(p: Tensor, g: Tensor, m: Tensor, v: Tensor, h: AdamWScalars): void {
+    const rt = this.memory.runtime;
+    const st = [p, g, m, v].map((t) => t.storage as CpuStorage);
+    if (rt && st.every((s) => s.heap)) return adamwOnPool(rt, st[0]!, st[1]!, st[2]!, st[3]!, h);
     adamwKernel(this.arr(p), this.arr(g), this.arr(m), this.arr(v), h);
   }
   sumOfSquares(xs: readonly Tensor[]): number {

@@ -121,3 +121,16 @@ export const SB_WORK = 26;
 export const SB_WORK_BYTES = 27;
 /** Time steps per recomputed chunk (states are kept at chunk boundaries only). */
 export const SB_CHUNK = 28;
+
+/** AdamW in place over float32 p, m, v from g (assembly/adamw.ts). */
+export const K_ADAMW = 31;
+// Arguments of K_ADAMW: addresses, length, elements per tile, then float64 scalars, two words each
+// (low word first) from AW_SCALARS (an even index, so that they sit 8-byte aligned).
+export const AW_P = 0;
+export const AW_G = 1;
+export const AW_M = 2;
+export const AW_V = 3;
+export const AW_LENGTH = 4;
+export const AW_TILE = 5;
+/** lr, β₁, β₂, eps, 1/correction1, 1/correction2, decay factor (1: none). */
+export const AW_SCALARS = 6;

@@ -5,9 +5,10 @@
  * each worker sits in workerLoop. Nothing here allocates: tensors and scratch come from the
  * TypeScript allocator (../heap.ts).
  */
-import { K_GEMM, K_GEMV, K_SCAN_BACKWARD, W_GENERATION, W_KERNEL } from '../layout';
+import { K_ADAMW, K_GEMM, K_GEMV, K_SCAN_BACKWARD, W_GENERATION, W_KERNEL } from '../layout';
 import { claimTile, finishTile, isActive, markStarted, waitForJob, word } from './control';
 import { gemmTile } from './gemm';
+import { adamwTile } from './adamw';
 import { gemvTile } from './gemv';
 import { scanBackwardTile } from './scan-backward';
 
@@ -19,6 +20,7 @@ export function runTiles(scratch: usize): void {
     if (kernel == K_GEMM) gemmTile(t, scratch);
     else if (kernel == K_GEMV) gemvTile(t);
     else if (kernel == K_SCAN_BACKWARD) scanBackwardTile(t);
+    else if (kernel == K_ADAMW) adamwTile(t);
     finishTile();
     t = claimTile();
   }
