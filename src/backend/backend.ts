@@ -121,6 +121,19 @@ export interface ScanGradients {
   dInitialState: Tensor | null;
 }
 
+/** The scalars of one AdamW step (Backend.adamwUpdate). */
+export interface AdamWScalars {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** 1 − β₁^step and 1 − β₂^step, the bias corrections. */
+  correction1: number;
+  correction2: number;
+  /** 1 − lr·λ, or 1 where the parameter has no weight decay. */
+  decayFactor: number;
+}
+
 export interface Backend {
   readonly name: 'cpu' | 'webgpu';
   /** WebGPU: the adapter, in one line (vendor, architecture, device, description). */
@@ -250,6 +263,17 @@ export interface Backend {
    * cannot be replayed (it uploaded or read back host data). See RecordedWork for the rules.
    */
   recordWork?(fn: () => void): RecordedWork | null;
+
+  // ---- optimizers (optional; in place, so that a step allocates nothing)
+  /**
+   * One AdamW step over float32 tensors of one size: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²,
+   * p ← decayFactor·p − lr·(m/correction1) / (√(v/correction2) + eps).
+   */
+  adamwUpdate?(p: Tensor, g: Tensor, m: Tensor, v: Tensor, h: AdamWScalars): void;
+  /** Σ x² over every element of the float32 tensors xs, read back at once. */
+  sumOfSquares?(xs: readonly Tensor[]): number;
+  /** x ← a·x for a float32 tensor. */
+  scaleInPlace?(x: Tensor, a: number): void;
 }
 
 /**

@@ -57,6 +57,10 @@ export class Parameter implements GradSlot {
     this.version++;
     if (this.trainable) markLeaf(t, this);
   }
+  /** Records that the value changed in place (an optimizer step), so that caches keyed on `version` refresh. */
+  markUpdated(): void {
+    this.version++;
+  }
   /** Whether backward() computes this parameter's gradient (off by default: inference records nothing). */
   get requiresGrad(): boolean {
     return this.trainable;

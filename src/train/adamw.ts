@@ -10,7 +10,7 @@ import { add, affine, div, mul, scale, sqrt, sub } from '../ops/elementwise.js';
 import { sum } from '../ops/reduce.js';
 import { reshape } from '../ops/shape.js';
 import { keep, tidy } from '../tensor/memory.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { StorageRef, Tensor } from '../tensor/tensor.js';
 import { checkOptionKeys, optionKeys } from '../options.js';
 
 export interface AdamWOptions {
@@ -56,7 +56,10 @@ export class AdamW {
     this.slots = params.map(([name, p]) => ({ name, p, m: null, v: null, decay: !noDecay(name) }));
   }
 
-  /** Applies one update from the parameters' .grad (parameters without one are skipped). */
+  /**
+   * Applies one update from the parameters' .grad (parameters without one are skipped): in place
+   * in one pass per parameter where the backend has the fused kernel, else one op per term.
+   */
   update(): void {
     this.step++;
     const c1 = 1 - this.b1 ** this.step;
@@ -65,6 +68,15 @@ export class AdamW {
       for (const s of this.slots) {
         const g = s.p.grad;
         if (!g) continue;
+        const backend = g.backend;
+        if (backend.adamwUpdate && s.p.value.backend === backend && s.p.value.dtype === 'f32') {
+          s.m ??= keep(zerosLike(g));
+          s.v ??= keep(zerosLike(g));
+          const decayFactor = s.decay && this.wd > 0 ? 1 - this.lr * this.wd : 1;
+          backend.adamwUpdate(s.p.value, g, s.m, s.v, { lr: this.lr, beta1: this.b1, beta2: this.b2, eps: this.eps, correction1: c1, correction2: c2, decayFactor });
+          s.p.markUpdated();
+          continue;
+        }
         const [m, v, next] = tidy(() => {
           const m = s.m ? add(scale(s.m, this.b1), scale(g, 1 - this.b1)) : scale(g, 1 - this.b1);
           const v = s.v ? add(scale(s.v, this.b2), scale(mul(g, g), 1 - this.b2)) : scale(mul(g, g), 1 - this.b2);
@@ -116,14 +128,17 @@ export class AdamW {
 /** Scales all gradients so that their global L2 norm is at most maxNorm; returns the norm before. */
 export async function clipGradNorm(params: Parameter[], maxNorm: number): Promise<number> {
   const grads = params.map((p) => p.grad).filter((g): g is Tensor => g !== null);
-  const total = noGrad(() => tidy(() => grads.map((g) => sum(reshape(mul(g, g), [1, g.size]))).reduce((a, b) => add(a, b))));
-  const norm = Math.sqrt((await total.data())[0]!);
-  total.dispose();
+  const norm = Math.sqrt(await sumOfSquares(grads));
   if (norm > maxNorm) {
     const f = maxNorm / (norm + 1e-6);
     noGrad(() => {
       for (const p of params) {
         if (!p.grad) continue;
+        const inPlace = p.grad.backend.scaleInPlace;
+        if (inPlace) {
+          inPlace.call(p.grad.backend, p.grad, f);
+          continue;
+        }
         const scaled = keep(scale(p.grad, f));
         p.grad.dispose();
         p.grad = scaled;
@@ -131,4 +146,19 @@ export async function clipGradNorm(params: Parameter[], maxNorm: number): Promis
     });
   }
   return norm;
+}
+
+/** Σ g² over all the gradients: one pass per tensor where the backend has it, else with ops. */
+async function sumOfSquares(grads: Tensor[]): Promise<number> {
+  if (grads.length === 0) return 0;
+  const backend = grads[0]!.backend;
+  if (backend.sumOfSquares && grads.every((g) => g.backend === backend && g.dtype === 'f32')) return backend.sumOfSquares(grads);
+  const total = noGrad(() => tidy(() => grads.map((g) => sum(reshape(mul(g, g), [1, g.size]))).reduce((a, b) => add(a, b))));
+  const s = (await total.data())[0]!;
+  total.dispose();
+  return s;
+}
+
+function zerosLike(t: Tensor): Tensor {
+  return new Tensor([...t.shape], 'f32', new StorageRef(t.backend, t.backend.alloc('f32', t.size)));
 }

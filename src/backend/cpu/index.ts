@@ -9,6 +9,7 @@
  * taken before an allocation may be dead after it.
  */
 import type {
+  AdamWScalars,
   AttentionInputs,
   Backend,
   BinaryOp,
@@ -30,7 +31,7 @@ import { binaryKernel, unaryKernel } from './elementwise.js';
 import { causalConv1dKernel, embeddingKernel, rmsNormKernel } from './layers.js';
 import { argmaxRows, maxRows, softmaxRows, sumRows, topKRows } from './reduce.js';
 import { concatKernel, flipKernel, scatterAddRowsKernel, sliceKernel, transposeKernel } from './shape-kernels.js';
-import { selectiveScanSequential, type ScanArrays } from './scan-reference.js';
+import { selectiveScanSequential, type ScanArrays, type ScanDims } from './scan-reference.js';
 import { selectiveScanChunked } from './scan-chunked.js';
 import { selectiveStateUpdateKernel } from './state-update.js';
 import { selectiveScanBackward } from './scan-backward.js';
@@ -41,6 +42,9 @@ import { crossEntropyRows, crossEntropyRowsBackward, embeddingBackwardKernel } f
 import { CpuMemory, type CpuMemoryOptions } from './memory.js';
 import { CpuStorage, type StorageKind } from './storage.js';
 import { cpuMatmul } from './matmul-dispatch.js';
+import { adamwKernel, scaleInPlace, sumOfSquares } from './optim.js';
+import { scanBackwardFits, scanBackwardOnPool } from './wasm/scan-backward.js';
+import { adamwOnPool } from './wasm/optim.js';
 import type { CpuKernelInfo } from './wasm/runtime.js';
 
 export interface CpuBackendOptions extends CpuMemoryOptions {
@@ -97,8 +101,12 @@ export class CpuBackend implements Backend {
   private any(t: Tensor): DataArray {
     return (t.storage as CpuStorage).data;
   }
-  private make(shape: Shape, dtype: DType = 'f32'): { t: Tensor; d: DataArray } {
-    const s = this.memory.alloc(kindOf(dtype), sizeOf(shape));
+  /**
+   * An output tensor. Not zero-filled unless `zero`: kernels write every element of their outputs
+   * (a reused heap block holds old bytes); only accumulating kernels ask for zeros.
+   */
+  private make(shape: Shape, dtype: DType = 'f32', zero = false): { t: Tensor; d: DataArray } {
+    const s = this.memory.alloc(kindOf(dtype), sizeOf(shape), zero);
     return { t: new Tensor([...shape], dtype, new StorageRef(this, s)), d: s.data };
   }
   /** Refuses a packed 16-bit weight where only matmul and embedding read them. */
@@ -116,8 +124,8 @@ export class CpuBackend implements Backend {
       D: f(i.D), z: f(i.z), deltaBias: f(i.deltaBias), initialState: f(i.initialState),
     };
   }
-  private makeF(shape: Shape): { t: Tensor; d: Float32Array } {
-    const { t, d } = this.make(shape, 'f32');
+  private makeF(shape: Shape, zero = false): { t: Tensor; d: Float32Array } {
+    const { t, d } = this.make(shape, 'f32', zero);
     return { t, d: d as Float32Array };
   }
 
@@ -266,7 +274,7 @@ export class CpuBackend implements Backend {
   }
   scatterAddRows(src: Tensor, order: Tensor, offsets: Tensor): Tensor {
     const H = src.shape[1]!;
-    const { t, d } = this.makeF([offsets.size - 1, H]);
+    const { t, d } = this.makeF([offsets.size - 1, H], true); // accumulated into
     scatterAddRowsKernel(this.arr(src), this.any(order) as Int32Array, this.any(offsets) as Int32Array, H, d);
     return t;
   }
@@ -322,7 +330,7 @@ export class CpuBackend implements Backend {
   }
   embeddingBackward(ids: Tensor, gOut: Tensor, V: number): Tensor {
     const H = gOut.shape[gOut.rank - 1]!;
-    const { t, d } = this.makeF([V, H]);
+    const { t, d } = this.makeF([V, H], true); // accumulated into
     embeddingBackwardKernel(this.any(ids) as Int32Array, this.arr(gOut), H, d);
     return t;
   }
@@ -339,6 +347,8 @@ export class CpuBackend implements Backend {
   selectiveScanBackward(i: ScanInputs, o: ScanOptions, gOut: Tensor, gLast: Tensor | null): ScanGradients {
     const [batch, L, D] = i.u.shape as [number, number, number];
     const N = i.A.shape[1]!;
+    const wasm = this.scanBackwardWasm(i, o, gOut, gLast, { batch, L, D, N });
+    if (wasm) return wasm;
     const arrays = this.scanArrays(i);
     const g = selectiveScanBackward(arrays, { batch, L, D, N }, o.deltaSoftplus, this.arr(gOut), gLast ? this.arr(gLast) : null);
     const t = (data: Float32Array, like: Tensor) => this.wrap(data, like.shape);
@@ -348,6 +358,33 @@ export class CpuBackend implements Backend {
       dz: i.z ? t(g.dz, i.z) : null,
       ddeltaBias: i.deltaBias ? t(g.dbias, i.deltaBias) : null,
       dInitialState: i.initialState ? t(g.dh0, i.initialState) : null,
+    };
+  }
+  /** The WebAssembly scan backward, or null where it does not run (no kernels, D not a multiple of 4). */
+  private scanBackwardWasm(i: ScanInputs, o: ScanOptions, gOut: Tensor, gLast: Tensor | null, dims: ScanDims): ScanGradients | null {
+    const rt = this.memory.runtime;
+    const st = (t: Tensor | null) => (t ? (t.storage as CpuStorage) : null);
+    const inputs = [i.u, i.delta, i.A, i.B, i.C, i.D, i.z, i.deltaBias, i.initialState, gOut, gLast];
+    if (!rt || !scanBackwardFits(dims.D, inputs.map(st))) return null;
+    const out = (like: Tensor) => this.makeF(like.shape).t;
+    const g = {
+      du: out(i.u), ddelta: out(i.delta), dA: out(i.A), dB: out(i.B), dC: out(i.C), dD: this.makeF([dims.D]).t,
+      dz: i.z ? out(i.z) : null, dbias: this.makeF([dims.D]).t, dh0: this.makeF([dims.batch, dims.D, dims.N]).t,
+    };
+    const outputs = [g.du, g.ddelta, g.dA, g.dB, g.dC, g.dD, g.dz, g.dbias, g.dh0];
+    if (!scanBackwardFits(dims.D, outputs.map(st))) {
+      for (const t of outputs) t?.dispose();
+      return null;
+    }
+    scanBackwardOnPool(rt, {
+      u: st(i.u)!, delta: st(i.delta)!, A: st(i.A)!, B: st(i.B)!, C: st(i.C)!, D: st(i.D), z: st(i.z), deltaBias: st(i.deltaBias),
+      initialState: st(i.initialState), gOut: st(gOut)!, gLast: st(gLast),
+      du: st(g.du)!, ddelta: st(g.ddelta)!, dA: st(g.dA)!, dB: st(g.dB)!, dC: st(g.dC)!, dD: st(g.dD)!, dz: st(g.dz), dbias: st(g.dbias)!, dh0: st(g.dh0)!,
+    }, dims, o.deltaSoftplus);
+    const keepIf = (t: Tensor, wanted: boolean) => (wanted ? t : (t.dispose(), null));
+    return {
+      du: g.du, ddelta: g.ddelta, dA: g.dA, dB: g.dB, dC: g.dC, dz: g.dz,
+      dD: keepIf(g.dD, i.D !== null), ddeltaBias: keepIf(g.dbias, i.deltaBias !== null), dInitialState: keepIf(g.dh0, i.initialState !== null),
     };
   }
   attention(i: AttentionInputs): Tensor {
@@ -368,5 +405,21 @@ export class CpuBackend implements Backend {
       f(i.D), f(i.z), f(i.dtBias), batch, dim, N, o.deltaSoftplus, out.d, st.d,
     );
     return { out: out.t, state: st.t };
+  }
+
+  // ---- optimizers
+  adamwUpdate(p: Tensor, g: Tensor, m: Tensor, v: Tensor, h: AdamWScalars): void {
+    const rt = this.memory.runtime;
+    const st = [p, g, m, v].map((t) => t.storage as CpuStorage);
+    if (rt && st.every((s) => s.heap)) return adamwOnPool(rt, st[0]!, st[1]!, st[2]!, st[3]!, h);
+    adamwKernel(this.arr(p), this.arr(g), this.arr(m), this.arr(v), h);
+  }
+  sumOfSquares(xs: readonly Tensor[]): number {
+    let s = 0;
+    for (const x of xs) s += sumOfSquares(this.arr(x));
+    return s;
+  }
+  scaleInPlace(x: Tensor, a: number): void {
+    scaleInPlace(this.arr(x), a);
   }
 }

@@ -29,10 +29,15 @@ export function crossEntropyRowsBackward(x: Float32Array, V: number, labels: Int
     }
     let m = -Infinity;
     for (let i = 0; i < V; i++) m = Math.max(m, x[o + i]!);
+    // The exponentials are kept in dx between the two passes (one exp per logit, not two).
     let s = 0;
-    for (let i = 0; i < V; i++) s += Math.exp(x[o + i]! - m);
+    for (let i = 0; i < V; i++) {
+      const e = Math.exp(x[o + i]! - m);
+      dx[o + i] = e;
+      s += e;
+    }
     const gr = g[r]!;
-    for (let i = 0; i < V; i++) dx[o + i] = (gr * Math.exp(x[o + i]! - m)) / s;
+    for (let i = 0; i < V; i++) dx[o + i] = (gr * dx[o + i]!) / s;
     dx[o + lab] = dx[o + lab]! - gr;
   }
 }

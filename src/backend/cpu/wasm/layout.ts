@@ -81,3 +81,56 @@ export const GEMM_MAX_TILE_ROWS = 128;
 export const GEMM_MAX_TILE_COLS = 128;
 /** Bytes of scratch each thread needs: packed A (rows × KC) and B (KC × columns) and an edge tile. */
 export const SCRATCH_BYTES = 4 * (GEMM_MAX_TILE_ROWS * GEMM_KC + GEMM_KC * GEMM_MAX_TILE_COLS + GEMM_MR * GEMM_NR) + 256;
+
+// Training kernels (numbers 30–49).
+/** The selective scan's backward, threads over blocks of channels (assembly/scan-backward.ts). */
+export const K_SCAN_BACKWARD = 30;
+
+// Arguments of K_SCAN_BACKWARD (byte addresses; 0 where an optional tensor is absent).
+export const SB_U = 0;
+export const SB_DELTA = 1;
+export const SB_A = 2;
+export const SB_B = 3;
+export const SB_C = 4;
+export const SB_D = 5;
+export const SB_Z = 6;
+export const SB_DELTA_BIAS = 7;
+export const SB_H0 = 8;
+export const SB_G_OUT = 9;
+export const SB_G_LAST = 10;
+export const SB_DU = 11;
+export const SB_DDELTA = 12;
+export const SB_DA = 13;
+/** Per tile partial sums of dB and dC (tiles × batch × L × N each), summed over tiles afterwards. */
+export const SB_DB_PARTS = 14;
+export const SB_DC_PARTS = 15;
+export const SB_DD = 16;
+export const SB_DZ = 17;
+export const SB_DBIAS = 18;
+export const SB_DH0 = 19;
+export const SB_BATCH = 20;
+export const SB_L = 21;
+export const SB_DIM = 22;
+export const SB_N = 23;
+/** 1 when Δ goes through softplus. */
+export const SB_SOFTPLUS = 24;
+/** Channels per tile (a multiple of 4: one SIMD lane per channel). */
+export const SB_TILE_CHANNELS = 25;
+/** Workspace: SB_WORK_BYTES bytes per tile, from SB_WORK. */
+export const SB_WORK = 26;
+export const SB_WORK_BYTES = 27;
+/** Time steps per recomputed chunk (states are kept at chunk boundaries only). */
+export const SB_CHUNK = 28;
+
+/** AdamW in place over float32 p, m, v from g (assembly/adamw.ts). */
+export const K_ADAMW = 31;
+// Arguments of K_ADAMW: addresses, length, elements per tile, then float64 scalars, two words each
+// (low word first) from AW_SCALARS (an even index, so that they sit 8-byte aligned).
+export const AW_P = 0;
+export const AW_G = 1;
+export const AW_M = 2;
+export const AW_V = 3;
+export const AW_LENGTH = 4;
+export const AW_TILE = 5;
+/** lr, β₁, β₂, eps, 1/correction1, 1/correction2, decay factor (1: none). */
+export const AW_SCALARS = 6;
