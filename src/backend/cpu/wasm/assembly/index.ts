@@ -5,10 +5,12 @@
  * each worker sits in workerLoop. Nothing here allocates: tensors and scratch come from the
  * TypeScript allocator (../heap.ts).
  */
-import { K_GEMM, K_GEMV, W_GENERATION, W_KERNEL } from '../layout';
+import { K_CONV1D, K_GEMM, K_GEMV, K_SCAN, W_GENERATION, W_KERNEL } from '../layout';
 import { claimTile, finishTile, isActive, markStarted, waitForJob, word } from './control';
 import { gemmTile } from './gemm';
 import { gemvTile } from './gemv';
+import { conv1dTile } from './conv';
+import { scanTile } from './scan';
 
 /** Claims and runs tiles of the posted job until none is left. */
 export function runTiles(scratch: usize): void {
@@ -17,6 +19,8 @@ export function runTiles(scratch: usize): void {
     const kernel = load<i32>(word(W_KERNEL));
     if (kernel == K_GEMM) gemmTile(t, scratch);
     else if (kernel == K_GEMV) gemvTile(t);
+    else if (kernel == K_SCAN) scanTile(t, scratch);
+    else if (kernel == K_CONV1D) conv1dTile(t, scratch);
     finishTile();
     t = claimTile();
   }
