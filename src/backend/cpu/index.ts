@@ -11,6 +11,7 @@
 import type {
   AttentionInputs,
   Backend,
+  MambaBlockStepInputs,
   BinaryOp,
   ConvOptions,
   MatmulOptions,
@@ -42,6 +43,7 @@ import { CpuMemory, type CpuMemoryOptions } from './memory.js';
 import { CpuStorage, type StorageKind } from './storage.js';
 import { cpuMatmul } from './matmul-dispatch.js';
 import { wasmConv1d, wasmScan, type ScanStorages } from './sequence-dispatch.js';
+import { cpuMambaBlockStep } from './mamba-step.js';
 import type { CpuKernelInfo } from './wasm/runtime.js';
 
 export interface CpuBackendOptions extends CpuMemoryOptions {
@@ -371,6 +373,24 @@ export class CpuBackend implements Backend {
     const dims = { B, Lq, H, Hkv, hd, cap, Lk: i.keyLength };
     attentionKernel(this.arr(i.q), this.arr(i.k), this.arr(i.v), i.keyMask ? this.arr(i.keyMask) : null, dims, d);
     return t;
+  }
+  /** A Mamba layer's decode step on the WebAssembly kernels without tensors between them (mamba-step.ts); null where they do not run. */
+  mambaBlockStep(i: MambaBlockStepInputs): { out: Tensor; convState: Tensor; ssmState: Tensor } | null {
+    if (!this.memory.runtime) return null;
+    const fresh: Tensor[] = [];
+    const output = (given: Tensor | undefined, shape: Shape): Tensor => {
+      if (given) return given;
+      const t = new Tensor([...shape], 'f32', new StorageRef(this, this.memory.alloc('f32', sizeOf(shape), false)));
+      fresh.push(t);
+      return t;
+    };
+    const out = output(undefined, i.h.shape);
+    const convState = output(i.convStateOut, i.convState.shape);
+    const ssmState = output(i.ssmStateOut, i.ssmState.shape);
+    const s = (t: Tensor) => t.storage as CpuStorage;
+    if (cpuMambaBlockStep(this.memory, i, { out: s(out), convState: s(convState), ssmState: s(ssmState) })) return { out, convState, ssmState };
+    for (const t of fresh) t.dispose();
+    return null;
   }
   selectiveStateUpdate(i: StateUpdateInputs, o: ScanOptions): { out: Tensor; state: Tensor } {
     const [batch, dim, N] = i.state.shape as [number, number, number];
