@@ -126,6 +126,11 @@ export class CpuBackend implements Backend {
       initialState: s(i.initialState), out: s(out)!, lastState: s(lastState)!,
     };
   }
+  /** An f32 output the kernel writes in full: not zeroed first. */
+  private makeWritten(shape: Shape): { t: Tensor; d: Float32Array } {
+    const s = this.memory.alloc('f32', sizeOf(shape), false);
+    return { t: new Tensor([...shape], 'f32', new StorageRef(this, s)), d: s.data as Float32Array };
+  }
   private makeF(shape: Shape): { t: Tensor; d: Float32Array } {
     const { t, d } = this.make(shape, 'f32');
     return { t, d: d as Float32Array };
@@ -283,8 +288,8 @@ export class CpuBackend implements Backend {
   causalConv1d(x: Tensor, weight: Tensor, bias: Tensor | null, state: Tensor | null, o: ConvOptions) {
     const [B, L, D] = x.shape as [number, number, number];
     const K = weight.shape[1]!;
-    const out = this.makeF(x.shape);
-    const st = this.makeF([B, D, K - 1]);
+    const out = this.makeWritten(x.shape);
+    const st = this.makeWritten([B, D, K - 1]);
     const s = (t: Tensor | null) => (t ? (t.storage as CpuStorage) : null);
     const storages = { x: s(x)!, w: s(weight)!, bias: s(bias), state: s(state), out: s(out.t)!, newState: s(st.t)! };
     if (wasmConv1d(this.memory.runtime, storages, { batch: B, L, D, K }, o.silu)) return { out: out.t, state: st.t };
@@ -310,8 +315,8 @@ export class CpuBackend implements Backend {
   selectiveScan(i: ScanInputs, o: ScanOptions): { out: Tensor; lastState: Tensor } {
     const [batch, L, D] = i.u.shape as [number, number, number];
     const N = i.A.shape[1]!;
-    const out = this.makeF(i.u.shape);
-    const last = this.makeF([batch, D, N]);
+    const out = this.makeWritten(i.u.shape);
+    const last = this.makeWritten([batch, D, N]);
     const dims = { batch, L, D, N };
     if (this.options.scan !== 'chunked' && wasmScan(this.memory.runtime, this.scanStorages(i, out.t, last.t), dims, o.deltaSoftplus)) {
       return { out: out.t, lastState: last.t };
@@ -395,8 +400,8 @@ export class CpuBackend implements Backend {
   selectiveStateUpdate(i: StateUpdateInputs, o: ScanOptions): { out: Tensor; state: Tensor } {
     const [batch, dim, N] = i.state.shape as [number, number, number];
     const f = (t: Tensor | null) => (t ? this.arr(t) : null);
-    const out = this.makeF([batch, dim]);
-    const st = this.makeF(i.state.shape);
+    const out = this.makeWritten([batch, dim]);
+    const st = this.makeWritten(i.state.shape);
     // One step is the scan with L = 1: the state in as its initial state, the new one as its last.
     const scanInputs = { u: i.x, delta: i.dt, A: i.A, B: i.B, C: i.C, D: i.D, z: i.z, deltaBias: i.dtBias, initialState: i.state };
     if (wasmScan(this.memory.runtime, this.scanStorages(scanInputs, out.t, st.t), { batch, L: 1, D: dim, N }, o.deltaSoftplus)) {
