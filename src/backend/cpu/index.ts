@@ -12,6 +12,7 @@ import type {
   AdamWScalars,
   AttentionInputs,
   Backend,
+  MambaBlockStepInputs,
   BinaryOp,
   ConvOptions,
   MatmulOptions,
@@ -45,6 +46,8 @@ import { cpuMatmul } from './matmul-dispatch.js';
 import { adamwKernel, scaleInPlace, sumOfSquares } from './optim.js';
 import { scanBackwardFits, scanBackwardOnPool } from './wasm/scan-backward.js';
 import { adamwOnPool } from './wasm/optim.js';
+import { wasmConv1d, wasmScan, type ScanStorages } from './sequence-dispatch.js';
+import { cpuMambaBlockStep } from './mamba-step.js';
 import type { CpuKernelInfo } from './wasm/runtime.js';
 
 export interface CpuBackendOptions extends CpuMemoryOptions {
@@ -122,6 +125,13 @@ export class CpuBackend implements Backend {
     return {
       u: this.arr(i.u), delta: this.arr(i.delta), A: this.arr(i.A), B: this.arr(i.B), C: this.arr(i.C),
       D: f(i.D), z: f(i.z), deltaBias: f(i.deltaBias), initialState: f(i.initialState),
+    };
+  }
+  private scanStorages(i: ScanInputs, out: Tensor, lastState: Tensor): ScanStorages {
+    const s = (t: Tensor | null) => (t ? (t.storage as CpuStorage) : null);
+    return {
+      u: s(i.u)!, delta: s(i.delta)!, A: s(i.A)!, B: s(i.B)!, C: s(i.C)!, D: s(i.D), z: s(i.z), deltaBias: s(i.deltaBias),
+      initialState: s(i.initialState), out: s(out)!, lastState: s(lastState)!,
     };
   }
   private makeF(shape: Shape, zero = false): { t: Tensor; d: Float32Array } {
@@ -283,6 +293,9 @@ export class CpuBackend implements Backend {
     const K = weight.shape[1]!;
     const out = this.makeF(x.shape);
     const st = this.makeF([B, D, K - 1]);
+    const s = (t: Tensor | null) => (t ? (t.storage as CpuStorage) : null);
+    const storages = { x: s(x)!, w: s(weight)!, bias: s(bias), state: s(state), out: s(out.t)!, newState: s(st.t)! };
+    if (wasmConv1d(this.memory.runtime, storages, { batch: B, L, D, K }, o.silu)) return { out: out.t, state: st.t };
     causalConv1dKernel(
       this.arr(x), this.arr(weight), bias ? this.arr(bias) : null, state ? this.arr(state) : null,
       B, L, D, K, o.silu, out.d, st.d,
@@ -307,8 +320,11 @@ export class CpuBackend implements Backend {
     const N = i.A.shape[1]!;
     const out = this.makeF(i.u.shape);
     const last = this.makeF([batch, D, N]);
-    const arrays = this.scanArrays(i);
     const dims = { batch, L, D, N };
+    if (this.options.scan !== 'chunked' && wasmScan(this.memory.runtime, this.scanStorages(i, out.t, last.t), dims, o.deltaSoftplus)) {
+      return { out: out.t, lastState: last.t };
+    }
+    const arrays = this.scanArrays(i);
     if (this.options.scan === 'chunked') {
       selectiveScanChunked(arrays, dims, o.deltaSoftplus, out.d, last.d, this.options.scanChunk);
     } else {
@@ -395,11 +411,34 @@ export class CpuBackend implements Backend {
     attentionKernel(this.arr(i.q), this.arr(i.k), this.arr(i.v), i.keyMask ? this.arr(i.keyMask) : null, dims, d);
     return t;
   }
+  /** A Mamba layer's decode step on the WebAssembly kernels without tensors between them (mamba-step.ts); null where they do not run. */
+  mambaBlockStep(i: MambaBlockStepInputs): { out: Tensor; convState: Tensor; ssmState: Tensor } | null {
+    if (!this.memory.runtime) return null;
+    const fresh: Tensor[] = [];
+    const output = (given: Tensor | undefined, shape: Shape): Tensor => {
+      if (given) return given;
+      const t = new Tensor([...shape], 'f32', new StorageRef(this, this.memory.alloc('f32', sizeOf(shape), false)));
+      fresh.push(t);
+      return t;
+    };
+    const out = output(undefined, i.h.shape);
+    const convState = output(i.convStateOut, i.convState.shape);
+    const ssmState = output(i.ssmStateOut, i.ssmState.shape);
+    const s = (t: Tensor) => t.storage as CpuStorage;
+    if (cpuMambaBlockStep(this.memory, i, { out: s(out), convState: s(convState), ssmState: s(ssmState) })) return { out, convState, ssmState };
+    for (const t of fresh) t.dispose();
+    return null;
+  }
   selectiveStateUpdate(i: StateUpdateInputs, o: ScanOptions): { out: Tensor; state: Tensor } {
     const [batch, dim, N] = i.state.shape as [number, number, number];
     const f = (t: Tensor | null) => (t ? this.arr(t) : null);
     const out = this.makeF([batch, dim]);
     const st = this.makeF(i.state.shape);
+    // One step is the scan with L = 1: the state in as its initial state, the new one as its last.
+    const scanInputs = { u: i.x, delta: i.dt, A: i.A, B: i.B, C: i.C, D: i.D, z: i.z, deltaBias: i.dtBias, initialState: i.state };
+    if (wasmScan(this.memory.runtime, this.scanStorages(scanInputs, out.t, st.t), { batch, L: 1, D: dim, N }, o.deltaSoftplus)) {
+      return { out: out.t, state: st.t };
+    }
     selectiveStateUpdateKernel(
       this.arr(i.state), this.arr(i.x), this.arr(i.dt), this.arr(i.A), this.arr(i.B), this.arr(i.C),
       f(i.D), f(i.z), f(i.dtBias), batch, dim, N, o.deltaSoftplus, out.d, st.d,

@@ -82,6 +82,52 @@ export const GEMM_MAX_TILE_COLS = 128;
 /** Bytes of scratch each thread needs: packed A (rows × KC) and B (KC × columns) and an edge tile. */
 export const SCRATCH_BYTES = 4 * (GEMM_MAX_TILE_ROWS * GEMM_KC + GEMM_KC * GEMM_MAX_TILE_COLS + GEMM_MR * GEMM_NR) + 256;
 
+// Inference kernels (numbers 10–29).
+/** The selective scan over (batch, L, channels), and the one-token state update as L = 1 (assembly/scan.ts). */
+export const K_SCAN = 10;
+/** Causal depthwise conv1d over (batch, L, channels), SiLU optional, with its state (assembly/conv.ts). */
+export const K_CONV1D = 11;
+
+// Arguments of K_SCAN (indices after W_ARGS). Pointers are byte addresses; 0 means absent.
+export const S_U = 0;
+export const S_DELTA = 1;
+export const S_A = 2;
+export const S_B = 3;
+export const S_C = 4;
+export const S_D = 5;
+export const S_Z = 6;
+export const S_DELTA_BIAS = 7;
+export const S_H0 = 8;
+export const S_OUT = 9;
+export const S_LAST = 10;
+export const S_L = 11;
+export const S_CHANNELS = 12;
+export const S_N = 13;
+/** Bit 0: softplus on Δ + bias. */
+export const S_FLAGS = 14;
+export const S_TILES_PER_BATCH = 15;
+/** Channels per tile (a multiple of 4). */
+export const S_TILE_CHANNELS = 16;
+export const SCAN_FLAG_SOFTPLUS = 1;
+
+// Arguments of K_CONV1D.
+export const CV_X = 0;
+export const CV_W = 1;
+export const CV_BIAS = 2;
+export const CV_STATE = 3;
+export const CV_OUT = 4;
+export const CV_NEW_STATE = 5;
+export const CV_L = 6;
+export const CV_CHANNELS = 7;
+export const CV_K = 8;
+/** Bit 0: SiLU on the output. */
+export const CV_FLAGS = 9;
+export const CV_TILES_PER_BATCH = 10;
+export const CV_TILE_CHANNELS = 11;
+export const CONV_FLAG_SILU = 1;
+/** Channels per tile of the scan and the conv (fixed: results must not depend on the thread count). */
+export const CHANNEL_TILE = 16;
+
 // Training kernels (numbers 30–49).
 /** The selective scan's backward, threads over blocks of channels (assembly/scan-backward.ts). */
 export const K_SCAN_BACKWARD = 30;

@@ -5,11 +5,13 @@
  * each worker sits in workerLoop. Nothing here allocates: tensors and scratch come from the
  * TypeScript allocator (../heap.ts).
  */
-import { K_ADAMW, K_GEMM, K_GEMV, K_SCAN_BACKWARD, W_GENERATION, W_KERNEL } from '../layout';
+import { K_ADAMW, K_CONV1D, K_GEMM, K_GEMV, K_SCAN, K_SCAN_BACKWARD, W_GENERATION, W_KERNEL } from '../layout';
 import { claimTile, finishTile, isActive, markStarted, waitForJob, word } from './control';
 import { gemmTile } from './gemm';
 import { adamwTile } from './adamw';
 import { gemvTile } from './gemv';
+import { conv1dTile } from './conv';
+import { scanTile } from './scan';
 import { scanBackwardTile } from './scan-backward';
 
 /** Claims and runs tiles of the posted job until none is left. */
@@ -19,6 +21,8 @@ export function runTiles(scratch: usize): void {
     const kernel = load<i32>(word(W_KERNEL));
     if (kernel == K_GEMM) gemmTile(t, scratch);
     else if (kernel == K_GEMV) gemvTile(t);
+    else if (kernel == K_SCAN) scanTile(t, scratch);
+    else if (kernel == K_CONV1D) conv1dTile(t, scratch);
     else if (kernel == K_SCAN_BACKWARD) scanBackwardTile(t);
     else if (kernel == K_ADAMW) adamwTile(t);
     finishTile();

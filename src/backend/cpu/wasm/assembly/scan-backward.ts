@@ -13,6 +13,7 @@ import {
 } from '../layout';
 import { arg } from './control';
 import { hsum } from './simd';
+import { exp4, softplus4 } from './vmath';
 
 @inline function ptr(i: i32): usize {
   return <usize><u32>arg(i);
@@ -48,47 +49,13 @@ import { hsum } from './simd';
   store<f32>(p + (<usize>(i + 3 * stride) << 2), f32x4.extract_lane(x, 3));
 }
 
-/**
- * e^x, four lanes: x = k·ln 2 + r with |r| ≤ ln 2 / 2, e^r by its Taylor polynomial to r⁶
- * (relative error about 2e-7), 2^k from the exponent bits. x is clamped to [−87.3, 88.3], so e^x
- * of a very negative x is 2^−126 rather than 0.
- */
-@inline function expLanes(x0: v128): v128 {
-  const x = f32x4.max(f32x4.min(x0, splat(88.3)), splat(-87.3));
-  const k = f32x4.nearest(f32x4.mul(x, splat(1.44269504)));
-  const r = f32x4.sub(f32x4.sub(x, f32x4.mul(k, splat(0.693145752))), f32x4.mul(k, splat(1.42860677e-6)));
-  let p = f32x4.add(f32x4.mul(r, splat(1.0 / 720.0)), splat(1.0 / 120.0));
-  p = f32x4.add(f32x4.mul(p, r), splat(1.0 / 24.0));
-  p = f32x4.add(f32x4.mul(p, r), splat(1.0 / 6.0));
-  p = f32x4.add(f32x4.mul(p, r), splat(0.5));
-  p = f32x4.add(f32x4.mul(p, r), splat(1));
-  p = f32x4.add(f32x4.mul(p, r), splat(1));
-  const scale = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(k), i32x4.splat(127)), 23);
-  return f32x4.mul(p, scale);
-}
-
 @inline function sigmoidLanes(x: v128): v128 {
-  return f32x4.div(splat(1), f32x4.add(splat(1), expLanes(f32x4.neg(x))));
+  return f32x4.div(splat(1), f32x4.add(splat(1), exp4(f32x4.neg(x))));
 }
 
-/**
- * Δ = softplus(δ + bias) (or δ + bias), four channels: softplus(x) = max(x, 0) + log1p(e^−|x|),
- * with log1p(t) = 2·atanh(t / (2 + t)) by its series (s ≤ 1/3, to s¹⁵: relative error under 1e-7),
- * accurate for tiny t too. (No library exp or log: theirs keep tables in a data segment.)
- */
+/** Δ = softplus(δ + bias) (or δ + bias), four channels, as the forward scan computes it (vmath.ts). */
 @inline function deltaAt(pre: v128, softplus: bool): v128 {
-  if (!softplus) return pre;
-  const t = expLanes(f32x4.neg(f32x4.abs(pre)));
-  const s = f32x4.div(t, f32x4.add(splat(2), t));
-  const s2 = f32x4.mul(s, s);
-  let q = f32x4.add(f32x4.mul(s2, splat(1.0 / 15.0)), splat(1.0 / 13.0));
-  q = f32x4.add(f32x4.mul(q, s2), splat(1.0 / 11.0));
-  q = f32x4.add(f32x4.mul(q, s2), splat(1.0 / 9.0));
-  q = f32x4.add(f32x4.mul(q, s2), splat(1.0 / 7.0));
-  q = f32x4.add(f32x4.mul(q, s2), splat(1.0 / 5.0));
-  q = f32x4.add(f32x4.mul(q, s2), splat(1.0 / 3.0));
-  q = f32x4.add(f32x4.mul(q, s2), splat(1));
-  return f32x4.add(f32x4.max(pre, splat(0)), f32x4.mul(f32x4.mul(splat(2), s), q));
+  return softplus ? softplus4(pre) : pre;
 }
 
 export function scanBackwardTile(tile: i32): void {
@@ -138,7 +105,7 @@ export function scanBackwardTile(tile: i32): void {
         const dtu = f32x4.mul(dt, v(u, i));
         const bc = (b * L + t) * N;
         for (let n = 0; n < N; n++) {
-          const decay = expLanes(f32x4.mul(dt, v128.load(slot(Av, n))));
+          const decay = exp4(f32x4.mul(dt, v128.load(slot(Av, n))));
           v128.store(slot(h, n), f32x4.add(f32x4.mul(decay, v128.load(slot(h, n))), f32x4.mul(dtu, splat(f(Bm, bc + n)))));
         }
       }
@@ -155,7 +122,7 @@ export function scanBackwardTile(tile: i32): void {
           const dtu = f32x4.mul(dt, v(u, i));
           const bc = (b * L + t0 + j) * N;
           for (let n = 0; n < N; n++) {
-            const decay = expLanes(f32x4.mul(dt, v128.load(slot(Av, n))));
+            const decay = exp4(f32x4.mul(dt, v128.load(slot(Av, n))));
             v128.store(slot(dec, j * N + n), decay);
             v128.store(slot(hs, (j + 1) * N + n), f32x4.add(f32x4.mul(decay, v128.load(slot(hs, j * N + n))), f32x4.mul(dtu, splat(f(Bm, bc + n)))));
           }

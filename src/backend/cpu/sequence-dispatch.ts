@@ -1,0 +1,64 @@
+/**
+ * Where the CPU backend's selective scan, state update and causal conv run: the WebAssembly
+ * kernels (wasm/sequence.ts) when they are on and every buffer lives in their memory; the callers
+ * fall back to the TypeScript kernels (scan-reference.ts, state-update.ts, layers.ts) when these
+ * return false.
+ */
+import type { CpuStorage } from './storage.js';
+import { conv1dFits, conv1dOnPool, scanFits, scanOnPool } from './wasm/sequence.js';
+import type { WasmRuntime } from './wasm/runtime.js';
+
+/** The heap address of each storage (0 for null), or null when one lies outside the runtime's heap. */
+function addresses(rt: WasmRuntime, xs: readonly (CpuStorage | null)[]): number[] | null {
+  const out: number[] = [];
+  for (const x of xs) {
+    if (x === null) out.push(0);
+    else if (x.heap !== rt.heap || x.kind !== 'f32') return null;
+    else out.push(x.ptr);
+  }
+  return out;
+}
+
+export interface ScanStorages {
+  u: CpuStorage;
+  delta: CpuStorage;
+  A: CpuStorage;
+  B: CpuStorage;
+  C: CpuStorage;
+  D: CpuStorage | null;
+  z: CpuStorage | null;
+  deltaBias: CpuStorage | null;
+  initialState: CpuStorage | null;
+  out: CpuStorage;
+  lastState: CpuStorage;
+}
+
+/** The scan (or, with L = 1, a decode step) on the WebAssembly kernels; false where they cannot run it. */
+export function wasmScan(
+  rt: WasmRuntime | null,
+  s: ScanStorages,
+  dims: { batch: number; L: number; D: number; N: number },
+  softplus: boolean,
+): boolean {
+  if (!rt || !scanFits(dims.N)) return false;
+  const p = addresses(rt, [s.u, s.delta, s.A, s.B, s.C, s.D, s.z, s.deltaBias, s.initialState, s.out, s.lastState]);
+  if (!p) return false;
+  const [u, delta, A, B, C, D, z, deltaBias, initialState, out, lastState] = p as [number, number, number, number, number, number, number, number, number, number, number];
+  scanOnPool(rt.pool, { u, delta, A, B, C, D, z, deltaBias, initialState, out, lastState, batch: dims.batch, L: dims.L, channels: dims.D, N: dims.N, softplus });
+  return true;
+}
+
+/** The causal depthwise conv on the WebAssembly kernels; false where they cannot run it. */
+export function wasmConv1d(
+  rt: WasmRuntime | null,
+  s: { x: CpuStorage; w: CpuStorage; bias: CpuStorage | null; state: CpuStorage | null; out: CpuStorage; newState: CpuStorage },
+  dims: { batch: number; L: number; D: number; K: number },
+  silu: boolean,
+): boolean {
+  if (!rt || !conv1dFits(dims.K)) return false;
+  const p = addresses(rt, [s.x, s.w, s.bias, s.state, s.out, s.newState]);
+  if (!p) return false;
+  const [x, w, bias, state, out, newState] = p as [number, number, number, number, number, number];
+  conv1dOnPool(rt.pool, { x, w, bias, state, out, newState, batch: dims.batch, L: dims.L, channels: dims.D, K: dims.K, silu });
+  return true;
+}

@@ -1,0 +1,102 @@
+/**
+ * The sequence kernels on the WebAssembly pool: the selective scan (also one decode step, as
+ * L = 1) and the causal depthwise conv1d (also its decode step). Tiles are CHANNEL_TILE channels of
+ * one sequence, fixed by the shapes, so every thread count gives the same bits (assembly/scan.ts,
+ * assembly/conv.ts). Callers pass byte addresses in the heap; 0 stands for an absent input.
+ */
+import {
+  CHANNEL_TILE, CONV_FLAG_SILU, CV_BIAS, CV_CHANNELS, CV_FLAGS, CV_K, CV_L, CV_NEW_STATE, CV_OUT, CV_STATE, CV_TILE_CHANNELS, CV_TILES_PER_BATCH,
+  CV_W, CV_X, K_CONV1D, K_SCAN, S_A, S_B, S_C, S_CHANNELS, S_D, S_DELTA, S_DELTA_BIAS, S_FLAGS, S_H0, S_L, S_LAST, S_N, S_OUT, S_TILE_CHANNELS,
+  S_TILES_PER_BATCH, S_U, S_Z, SCAN_FLAG_SOFTPLUS, SCRATCH_BYTES,
+} from './layout.js';
+import type { KernelPool } from './pool.js';
+
+/** Addresses of the scan's arrays: u, δ, z, out (batch, L, D); B, C (batch, L, N); A (D, N); states (batch, D, N). */
+export interface ScanJob {
+  u: number;
+  delta: number;
+  A: number;
+  B: number;
+  C: number;
+  D: number;
+  z: number;
+  deltaBias: number;
+  initialState: number;
+  out: number;
+  lastState: number;
+  batch: number;
+  L: number;
+  channels: number;
+  N: number;
+  softplus: boolean;
+}
+
+/** Whether the scan kernel's scratch (2·N vectors per thread) holds this N. */
+export function scanFits(N: number): boolean {
+  return N >= 1 && 32 * N <= SCRATCH_BYTES;
+}
+
+export function scanOnPool(pool: KernelPool, j: ScanJob): void {
+  if (j.batch === 0 || j.channels === 0) return;
+  if (!scanFits(j.N)) throw new Error(`scanOnPool: N = ${j.N} does not fit the kernel's scratch (check scanFits first)`);
+  const tilesPerBatch = Math.ceil(j.channels / CHANNEL_TILE);
+  const args: number[] = [];
+  args[S_U] = j.u;
+  args[S_DELTA] = j.delta;
+  args[S_A] = j.A;
+  args[S_B] = j.B;
+  args[S_C] = j.C;
+  args[S_D] = j.D;
+  args[S_Z] = j.z;
+  args[S_DELTA_BIAS] = j.deltaBias;
+  args[S_H0] = j.initialState;
+  args[S_OUT] = j.out;
+  args[S_LAST] = j.lastState;
+  args[S_L] = j.L;
+  args[S_CHANNELS] = j.channels;
+  args[S_N] = j.N;
+  args[S_FLAGS] = j.softplus ? SCAN_FLAG_SOFTPLUS : 0;
+  args[S_TILES_PER_BATCH] = tilesPerBatch;
+  args[S_TILE_CHANNELS] = CHANNEL_TILE;
+  pool.run(K_SCAN, args, j.batch * tilesPerBatch);
+}
+
+/** Addresses of the conv's arrays: x, out (batch, L, D); w (D, K); bias (D); states (batch, D, K−1). */
+export interface Conv1dJob {
+  x: number;
+  w: number;
+  bias: number;
+  state: number;
+  out: number;
+  newState: number;
+  batch: number;
+  L: number;
+  channels: number;
+  K: number;
+  silu: boolean;
+}
+
+/** Whether the conv kernel's scratch (2·K − 1 vectors per thread) holds this K. */
+export function conv1dFits(K: number): boolean {
+  return K >= 1 && 32 * K <= SCRATCH_BYTES;
+}
+
+export function conv1dOnPool(pool: KernelPool, j: Conv1dJob): void {
+  if (j.batch === 0 || j.channels === 0) return;
+  if (!conv1dFits(j.K)) throw new Error(`conv1dOnPool: K = ${j.K} does not fit the kernel's scratch (check conv1dFits first)`);
+  const tilesPerBatch = Math.ceil(j.channels / CHANNEL_TILE);
+  const args: number[] = [];
+  args[CV_X] = j.x;
+  args[CV_W] = j.w;
+  args[CV_BIAS] = j.bias;
+  args[CV_STATE] = j.state;
+  args[CV_OUT] = j.out;
+  args[CV_NEW_STATE] = j.newState;
+  args[CV_L] = j.L;
+  args[CV_CHANNELS] = j.channels;
+  args[CV_K] = j.K;
+  args[CV_FLAGS] = j.silu ? CONV_FLAG_SILU : 0;
+  args[CV_TILES_PER_BATCH] = tilesPerBatch;
+  args[CV_TILE_CHANNELS] = CHANNEL_TILE;
+  pool.run(K_CONV1D, args, j.batch * tilesPerBatch);
+}
