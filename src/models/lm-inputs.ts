@@ -12,18 +12,12 @@ import { checkTokenIds, kindOf } from '../generation/token-ids.js';
 
 /** number[][] → an int32 (B, L) tensor, checking that rows are equally long and ids are in the vocabulary. */
 export function idsToTensor(ids: number[][], vocabSize: number, device: DeviceName): Tensor {
-  checkTokenIds('inputIds', ids);
+  checkTokenIds('inputIds', ids, vocabSize); // kinds, empty rows, integers in the vocabulary
   const L = ids[0]!.length;
-  if (L === 0) throw new ArgumentError('inputIds: sequences must not be empty');
   const flat = new Int32Array(ids.length * L);
   ids.forEach((row, b) => {
     if (row.length !== L) throw new ArgumentError(`inputIds: row ${b} has ${row.length} tokens, row 0 has ${L}; rows must be equally long`);
-    row.forEach((id, t) => {
-      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
-        throw new ArgumentError(`inputIds[${b}][${t}] = ${id} is not a token id of this model (vocabulary [0, ${vocabSize}))`);
-      }
-      flat[b * L + t] = id;
-    });
+    flat.set(row, b * L);
   });
   return tensor(flat, [ids.length, L], { dtype: 'i32', device });
 }
