@@ -30,6 +30,9 @@ export function checkDeviceChoice(d: unknown, where = 'device'): DeviceChoice | 
   );
 }
 
+const HARDWARE = 'auto: a hardware WebGPU adapter';
+const softwareReason = (adapter: string) => `auto: the WebGPU adapter is a software one (${adapter}), slower than the CPU backend`;
+
 /**
  * Makes the device ready and says what ran: 'webgpu' acquires a GPU (or fails with the reason);
  * 'auto' takes WebGPU only on a hardware adapter, and the CPU when there is none or only a software
@@ -41,15 +44,15 @@ export async function chooseDevice(d: DeviceChoice | undefined): Promise<DeviceD
   if (choice === 'webgpu') return { device: 'webgpu', adapter: (await initWebGPU()).adapterInfo };
   if (hasBackend('webgpu')) {
     const b = getBackend('webgpu');
-    if (!b.softwareAdapter) return { device: 'webgpu', adapter: b.adapterInfo, reason: 'auto: a hardware WebGPU adapter' };
-    return { device: 'cpu', reason: `auto: the WebGPU adapter is a software one (${b.adapterInfo}), slower than the CPU backend` };
+    if (!b.softwareAdapter) return { device: 'webgpu', adapter: b.adapterInfo, reason: HARDWARE };
+    return { device: 'cpu', reason: softwareReason(b.adapterInfo ?? 'unnamed adapter') };
   }
   const probe = await probeAdapter();
   if (!probe.available) return { device: 'cpu', reason: `auto: no WebGPU (${probe.reason})` };
-  if (probe.software) return { device: 'cpu', reason: `auto: the WebGPU adapter is a software one (${probe.summary}), slower than the CPU backend` };
+  if (probe.software) return { device: 'cpu', reason: softwareReason(probe.summary) };
   try {
     const b = await initWebGPU();
-    return { device: 'webgpu', adapter: b.adapterInfo, reason: 'auto: a hardware WebGPU adapter' };
+    return { device: 'webgpu', adapter: b.adapterInfo, reason: HARDWARE };
   } catch (e) {
     return { device: 'cpu', reason: `auto: WebGPU failed (${(e as Error).message})` };
   }
