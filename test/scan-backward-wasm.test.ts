@@ -11,7 +11,8 @@ import { selectiveScanBackward } from '../src/backend/cpu/scan-backward.js';
 import { cpuKernelInfo, getBackend, setCpuThreads } from '../src/backend/registry.js';
 import { tensor } from '../src/ops/create.js';
 import type { Tensor } from '../src/tensor/tensor.js';
-import { assertClose, randomArray } from './helpers.js';
+import { assertClose } from './helpers.js';
+import { scanBackwardData } from './scan-backward-data.js';
 
 const threadsBefore = cpuKernelInfo().threads;
 after(() => setCpuThreads(threadsBefore));
@@ -25,22 +26,10 @@ const cases: Case[] = [
   { B: 1, L: 129, D: 96, N: 16, all: true, softplus: true },
 ];
 
+/** Every optional input present (D, z, Δ bias, initial state, last-state gradient), or none. */
 function inputs(c: Case, seed: number) {
-  const { B, L, D, N } = c;
-  const opt = (n: number, s: number, lo = -1, hi = 1) => (c.all ? randomArray(n, s, lo, hi) : null);
-  return {
-    u: randomArray(B * L * D, seed),
-    delta: c.softplus ? randomArray(B * L * D, seed + 1, -4, 1) : randomArray(B * L * D, seed + 1, 0.01, 0.5),
-    A: randomArray(D * N, seed + 2, -3, -0.01),
-    B: randomArray(B * L * N, seed + 3),
-    C: randomArray(B * L * N, seed + 4),
-    D: opt(D, seed + 5),
-    z: opt(B * L * D, seed + 6),
-    deltaBias: opt(D, seed + 7, c.softplus ? -1 : 0, c.softplus ? 1 : 0.1),
-    initialState: opt(B * D * N, seed + 8),
-    gOut: randomArray(B * L * D, seed + 9),
-    gLast: opt(B * D * N, seed + 10),
-  };
+  const all = c.all;
+  return scanBackwardData({ ...c, withD: all, z: all, bias: all, h0: all, gLast: all }, seed);
 }
 
 const NAMES = { du: 'du', ddelta: 'ddelta', dA: 'dA', dB: 'dB', dC: 'dC', dD: 'dD', dz: 'dz', ddeltaBias: 'dbias', dInitialState: 'dh0' } as const;

@@ -10,20 +10,10 @@ import { getBackend, initWebGPU, type DeviceName } from '../src/backend/registry
 import { tensor } from '../src/ops/create.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { availableDevices } from './devices.js';
-import { assertClose, randomArray } from './helpers.js';
+import { assertClose } from './helpers.js';
+import { scanBackwardData, type ScanBackwardCase } from './scan-backward-data.js';
 
-interface Case {
-  B: number;
-  L: number;
-  D: number;
-  N: number;
-  withD: boolean;
-  z: boolean;
-  bias: boolean;
-  h0: boolean;
-  gLast: boolean;
-  softplus: boolean;
-}
+type Case = ScanBackwardCase;
 
 const cases: Case[] = [
   { B: 1, L: 1, D: 3, N: 1, withD: true, z: true, bias: true, h0: true, gLast: true, softplus: true },
@@ -38,24 +28,6 @@ const cases: Case[] = [
 ];
 
 type Data = Record<string, Float32Array | null>;
-
-function caseData(c: Case, seed: number): Data {
-  const { B, L, D, N } = c;
-  return {
-    u: randomArray(B * L * D, seed),
-    // Δ before softplus: negative enough that the decays stay in (0, 1) without softplus too.
-    delta: c.softplus ? randomArray(B * L * D, seed + 1, -4, 1) : randomArray(B * L * D, seed + 1, 0.01, 0.5),
-    A: randomArray(D * N, seed + 2, -3, -0.01),
-    B: randomArray(B * L * N, seed + 3),
-    C: randomArray(B * L * N, seed + 4),
-    D: c.withD ? randomArray(D, seed + 5) : null,
-    z: c.z ? randomArray(B * L * D, seed + 6) : null,
-    deltaBias: c.bias ? randomArray(D, seed + 7, c.softplus ? -1 : 0, c.softplus ? 1 : 0.1) : null,
-    initialState: c.h0 ? randomArray(B * D * N, seed + 8) : null,
-    gOut: randomArray(B * L * D, seed + 9),
-    gLast: c.gLast ? randomArray(B * D * N, seed + 10) : null,
-  };
-}
 
 function shapes(c: Case): Record<string, number[]> {
   const { B, L, D, N } = c;
@@ -90,7 +62,7 @@ for (const [k, c] of cases.entries()) {
   test(`webgpu scan backward equals the CPU's: B=${c.B} L=${c.L} D=${c.D} N=${c.N} [${flags}]`, async (t) => {
     if (!hasGpu) return t.skip('no WebGPU adapter');
     const gpu = await initWebGPU();
-    const data = caseData(c, 1000 * k + 17);
+    const data = scanBackwardData(c, 1000 * k + 17);
     const ref = run(getBackend('cpu'), 'cpu', c, data);
     const got = run(gpu, 'webgpu', c, data);
     for (const name of GRADS) {
