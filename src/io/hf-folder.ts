@@ -8,6 +8,7 @@ import { ArgumentError, FormatError } from '../errors.js';
 import { exists, joinPath, readBytes, removeFile, writeBytesAtomic } from './platform.js';
 import { SafetensorsFile, serializeSafetensors, tensorByteLength } from './safetensors.js';
 import type { SafetensorsEntry, TensorToWrite } from './safetensors.js';
+import { parseJsonObject } from './json.js';
 
 export const CONFIG_FILE = 'config.json';
 export const WEIGHTS_FILE = 'model.safetensors';
@@ -28,26 +29,11 @@ async function readRequired(path: string, what: string): Promise<Uint8Array> {
   }
 }
 
-/** Parses a JSON file that must hold an object. */
-function parseJsonObject(bytes: Uint8Array, path: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder().decode(bytes));
-  } catch (e) {
-    throw new FormatError(path, `not valid JSON: ${(e as Error).message}`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
-    throw new FormatError(path, `expected a JSON object, got ${kind}`);
-  }
-  return value as Record<string, unknown>;
-}
-
 /** Reads `<dir>/config.json` as a JSON object. */
 export async function readConfig(dir: string): Promise<Record<string, unknown>> {
   const path = joinPath(dir, CONFIG_FILE);
   const bytes = await readRequired(path, 'a model folder needs a config.json describing the model');
-  return parseJsonObject(bytes, path);
+  return parseJsonObject(new TextDecoder().decode(bytes), path);
 }
 
 /** The tensors of a model folder, whether in one file or in shards. */
@@ -122,12 +108,12 @@ function parseWeightMap(index: Record<string, unknown>, indexPath: string): Map<
 
 /** The shard files a `model.safetensors.index.json` names, each once, in the order first named. */
 export async function readShardNames(indexPath: string): Promise<string[]> {
-  const index = parseJsonObject(await readRequired(indexPath, 'weights index'), indexPath);
+  const index = parseJsonObject(new TextDecoder().decode(await readRequired(indexPath, 'weights index')), indexPath);
   return [...new Set(parseWeightMap(index, indexPath).values())];
 }
 
 async function readShardedWeights(dir: string, indexPath: string): Promise<WeightSource> {
-  const index = parseJsonObject(await readRequired(indexPath, 'weights index'), indexPath);
+  const index = parseJsonObject(new TextDecoder().decode(await readRequired(indexPath, 'weights index')), indexPath);
   const weightMap = parseWeightMap(index, indexPath);
   const shards = new Map<string, SafetensorsFile>();
   for (const shard of new Set(weightMap.values())) {

@@ -1,0 +1,97 @@
+/**
+ * Parsing JSON that came from a file or a user. Every JSON file the library reads (config.json,
+ * tokenizer.json, the shard index, trainer_state.json, scalers, training configs) goes through here,
+ * so each gets the same three guarantees:
+ * - an error names the file and never quotes its contents (V8's own SyntaxError quotes the start of
+ *   the text, which for a tokenizer.json linked to /etc/passwd printed a password line);
+ * - nesting deeper than MAX_JSON_DEPTH is refused before JSON.parse recurses into a stack overflow;
+ * - the result is checked to be an object where an object is expected.
+ */
+import { FormatError } from '../errors.js';
+
+/** Deeper than any real config or tokenizer (HF's tokenizer.json nests about 6 levels). */
+export const MAX_JSON_DEPTH = 512;
+
+/**
+ * The deepest nesting of arrays and objects in `text`, scanning once and skipping strings; stops
+ * counting at `limit + 1`. Linear in the text's length, with no recursion.
+ */
+export function jsonDepth(text: string, limit = MAX_JSON_DEPTH): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      depth++;
+      if (depth > deepest) {
+        deepest = depth;
+        if (deepest > limit) return deepest;
+      }
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return deepest;
+}
+
+/** Line and column (1-based) of a character offset, for error messages that point without quoting. */
+function lineAndColumn(text: string, offset: number): string {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 0x0a) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return `line ${line}, column ${offset - lineStart + 1}`;
+}
+
+/**
+ * Where V8's SyntaxError says the problem is, if it says (Node 20: "... in JSON at position 12";
+ * newer V8: "... (line 1 column 13)"), as our own words; the message itself is never passed on.
+ */
+function syntaxErrorPlace(message: string, text: string): string {
+  const pos = /position (\d+)/.exec(message);
+  if (pos) return ` (at ${lineAndColumn(text, Number(pos[1]))})`;
+  const lc = /line (\d+) column (\d+)/.exec(message);
+  if (lc) return ` (at line ${lc[1]}, column ${lc[2]})`;
+  if (/end of JSON input|Unterminated/i.test(message)) return ' (it ends too early)';
+  return '';
+}
+
+/**
+ * Parses JSON text read from `source` (a path or URL, named in errors). A leading byte-order mark
+ * is refused like any other stray character, as JSON.parse does, but with a message that says so.
+ */
+export function parseJson(text: string, source: string): unknown {
+  if (text.charCodeAt(0) === 0xfeff) throw new FormatError(source, 'not valid JSON: it starts with a byte-order mark (save it as UTF-8 without BOM)');
+  if (jsonDepth(text) > MAX_JSON_DEPTH) throw new FormatError(source, `not valid JSON for this library: nested more than ${MAX_JSON_DEPTH} levels deep`);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    const message = e instanceof Error ? e.message : '';
+    throw new FormatError(source, `not valid JSON${syntaxErrorPlace(message, text)}`);
+  }
+}
+
+/** How a JSON value is called in messages: "an array", "null", "a string". */
+export function jsonKind(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}
+
+/** Parses JSON text that must hold an object (config.json, tokenizer.json, an index). */
+export function parseJsonObject(text: string, source: string): Record<string, unknown> {
+  const value = parseJson(text, source);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new FormatError(source, `expected a JSON object, got ${jsonKind(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
