@@ -75,7 +75,7 @@ describe('reading', () => {
     const dir = freshDir();
     await writeModelFolder(dir, {}, {});
     await writeFile(join(dir, 'config.json'), '{"a": ');
-    await rejectsFormat(readConfig(dir), /config\.json: not valid JSON: /);
+    await rejectsFormat(readConfig(dir), /config\.json: not valid JSON/);
     await writeFile(join(dir, 'config.json'), '[1]');
     await rejectsFormat(readConfig(dir), /config\.json: expected a JSON object, got an array/);
   });
