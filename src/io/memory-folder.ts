@@ -5,6 +5,7 @@
  * folder on disk or over HTTP. src/io/platform.ts looks paths under `memory://` up here.
  */
 import { ArgumentError } from '../errors.js';
+import { quoteForMessage } from '../quote.js';
 import { checkReadSize, type ReadOptions } from './read-options.js';
 
 /** What a file's contents may be: a Blob (a File is one), an ArrayBuffer or a view of one. */
@@ -33,7 +34,7 @@ export function folderFromFiles(
   const entries = new Map<string, FileContents>();
   for (const [name, contents] of namedContents(files)) {
     if (!name || name.includes('/')) {
-      throw new ArgumentError(`folderFromFiles: file name ${JSON.stringify(name)} must be a plain name such as "config.json"`);
+      throw new ArgumentError(`folderFromFiles: file name ${quoteForMessage(name)} must be a plain name such as "config.json"`);
     }
     if (!isContents(contents)) {
       throw new ArgumentError(`folderFromFiles: ${name}: expected a File, Blob, ArrayBuffer or typed array`);
