@@ -19,6 +19,7 @@ import { readConfig, readWeights } from '../src/io/hf-folder.js';
 import { JSON_MAX_BYTES, readJsonObject } from '../src/io/json.js';
 import { folderFromFiles } from '../src/io/memory-folder.js';
 import { readBytes, readText } from '../src/io/platform.js';
+import * as browserFiles from '../src/platform/browser/files.js';
 import { fixture } from './helpers.js';
 
 const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
@@ -234,6 +235,8 @@ describe('URLs within a cap', () => {
       (e: Error) => e instanceof FormatError && e.message === `${origin}/announced: 2.00 MiB (2,097,152 bytes), more than the 1.00 MiB (1,048,576 bytes) allowed for a config.json`,
     );
     assert.equal((await readBytes(`${origin}/announced`, { maxBytes: 2 * 1024 * 1024 })).byteLength, 2 * 1024 * 1024);
+    // The browser twin reads "local" paths over HTTP the same way.
+    await assert.rejects(browserFiles.readLocalBytes(`${origin}/announced`, { maxBytes: 1024 }), /\/announced: 2\.00 MiB \(2,097,152 bytes\), more than the 1\.00 KiB/);
   });
 
   test('a body without Content-Length is stopped at the cap', async () => {
