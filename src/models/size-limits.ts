@@ -14,6 +14,11 @@ export const SIZE_LIMITS = {
   layers: 1024,
   /** Experts of one MoE layer. Most released: 384 (Kimi K2); DeepSeek-V3: 256; Jamba: 16. */
   experts: 1024,
+  /**
+   * Expert MLPs over all MoE layers, each a module of its own: most released about 23,000 (Kimi K2,
+   * 60 × 384); DeepSeek-V3 58 × 256.
+   */
+  expertsInAll: 1 << 16,
   /** Attention heads (query or key/value). Most released: 128. */
   heads: 1024,
   /** Model width (hidden_size, d_model, a stage's channels). Widest released: ~25,600. */

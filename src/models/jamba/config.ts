@@ -116,6 +116,10 @@ export class JambaConfig {
     r.known(...GENERIC_CONFIG_FIELDS, ...IGNORED_FIELDS);
     const config = new JambaConfig(f, r.unknownFields(), raw);
     checkParameterTotal(config.parameterCount(), source, config.sizeFields());
+    const moeLayers = jambaFootprint(config, 0).moeLayers.length;
+    if (moeLayers * f.num_experts > LIMIT.expertsInAll) {
+      fail(`fields "num_experts" (${f.num_experts}) × MoE layers (${moeLayers} of "num_hidden_layers" ${f.num_hidden_layers}, every "expert_layer_period" ${f.expert_layer_period}) make ${moeLayers * f.num_experts} expert MLPs, more than the ${LIMIT.expertsInAll.toLocaleString('en-US')} accepted (far beyond any released model)`);
+    }
     return config;
   }
 
