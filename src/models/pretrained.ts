@@ -115,8 +115,8 @@ export interface ConfigSize {
 
 /**
  * Reads a folder's weights and refuses a config that asks for far more than they hold, before any
- * module is built: `num_hidden_layers: 1e9` beside a 1 MB file is an error naming config.json and
- * its size fields, not an attempt to build the model. Every parameter must come from the weights
+ * module is built: `num_hidden_layers: 1000` (within its bound) beside a 1 MB file is an error naming
+ * config.json and its size fields, not an attempt to build the model. Every parameter must come from the weights
  * in at least 2 bytes (F16/BF16); the check fires below 1 byte per parameter, so weights that
  * merely lack a tensor or two still get loadParameters' message naming the missing tensors.
  */
@@ -126,7 +126,7 @@ export async function readWeightsFor(dir: string, size: ConfigSize): Promise<Wei
   return weights;
 }
 
-export function checkWeightsHoldConfig(size: ConfigSize, weights: WeightSource): void {
+function checkWeightsHoldConfig(size: ConfigSize, weights: WeightSource): void {
   const names = weights.names();
   const held = names.reduce((n, name) => n + weights.entry(name).byteLength, 0);
   if (size.parameters <= held) return;

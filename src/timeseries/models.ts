@@ -8,7 +8,8 @@ import { FormatError } from '../errors.js';
 import { readConfig } from '../io/hf-folder.js';
 import { joinPath, replaceDir } from '../io/platform.js';
 import { DLinear, dlinearParameterCount, parseDLinearConfig } from '../models/dlinear/model.js';
-import { parseTSM2Config, TSM2_FIELDS, tsm2ParameterCount } from '../models/mambamixer/tsm2/config.js';
+import { parseTSM2Config, TSM2_SIZE_FIELDS, tsm2ParameterCount } from '../models/mambamixer/tsm2/config.js';
+import { preview } from '../models/config-fields.js';
 import { TSM2 } from '../models/mambamixer/tsm2/model.js';
 import { loadWeightsInto, readWeightsFor, saveModule } from '../models/pretrained.js';
 import type { Standardizer } from './dataset.js';
@@ -16,49 +17,43 @@ import type { Forecaster, ForecasterConfig } from './forecaster.js';
 import type { ProgressCallback } from '../io/progress.js';
 
 /** A forecasting family: its config parsed and sized from config.json alone, and the model built from it. */
-interface ForecasterFamily {
-  parse(raw: Record<string, unknown>, source: string): ForecasterConfig;
+interface Family<C extends ForecasterConfig> {
+  parse(raw: Record<string, unknown>, source: string): C;
   /** Parameters, from the config's arithmetic. */
-  parameters(config: ForecasterConfig): number;
-  /** The config fields that set the count. */
-  sizeFields: readonly string[];
-  build(config: ForecasterConfig, device: DeviceName): Forecaster;
+  parameters(config: C): number;
+  /** The config fields that set the count, named in errors about sizes. */
+  sizeFields: readonly (keyof C & string)[];
+  build(config: C, device: DeviceName): Forecaster;
+}
+
+/** A family behind its config type: the only place the config types are erased. */
+function family<C extends ForecasterConfig>(f: Family<C>): Family<ForecasterConfig> {
+  return f as unknown as Family<ForecasterConfig>;
 }
 
 /** model_type → family: a Map, so that a model_type such as "constructor" is unknown, not Object's. */
-const FAMILIES: ReadonlyMap<string, ForecasterFamily> = new Map<string, ForecasterFamily>([
-  ['tsm2', {
-    parse: parseTSM2Config,
-    parameters: (c) => tsm2ParameterCount(c as ReturnType<typeof parseTSM2Config>),
-    sizeFields: TSM2_FIELDS.filter((k) => k !== 'revin' && k !== 'norm_eps'),
-    build: (c, device) => new TSM2(c as ReturnType<typeof parseTSM2Config>, device),
-  }],
-  ['dlinear', {
-    parse: parseDLinearConfig,
-    parameters: (c) => dlinearParameterCount(c as ReturnType<typeof parseDLinearConfig>),
-    sizeFields: ['lookback', 'horizon', 'n_vars', 'moving_avg'],
-    build: (c, device) => new DLinear(c as ReturnType<typeof parseDLinearConfig>, device),
-  }],
+const FAMILIES: ReadonlyMap<string, Family<ForecasterConfig>> = new Map([
+  ['tsm2', family({ parse: parseTSM2Config, parameters: tsm2ParameterCount, sizeFields: TSM2_SIZE_FIELDS, build: (c, device) => new TSM2(c, device) })],
+  ['dlinear', family({ parse: parseDLinearConfig, parameters: dlinearParameterCount, sizeFields: ['lookback', 'horizon', 'n_vars', 'moving_avg'], build: (c, device) => new DLinear(c, device) })],
 ]);
 
 export const FORECAST_MODEL_TYPES = ['tsm2', 'dlinear'] as const;
 
 /** The family config.json's model_type names, or an error listing the known ones. */
-function familyOf(raw: Record<string, unknown>, source: string): ForecasterFamily {
+function familyOf(raw: Record<string, unknown>, source: string): Family<ForecasterConfig> {
   const type = raw['model_type'];
-  const family = typeof type === 'string' ? FAMILIES.get(type) : undefined;
-  if (family === undefined) {
-    throw new FormatError(source, `field "model_type": expected one of ${FORECAST_MODEL_TYPES.map((t) => `"${t}"`).join(', ')}, got ${JSON.stringify(type)}`);
+  const found = typeof type === 'string' ? FAMILIES.get(type) : undefined;
+  if (found === undefined) {
+    throw new FormatError(source, `field "model_type": expected one of ${FORECAST_MODEL_TYPES.map((t) => `"${t}"`).join(', ')}, got ${preview(type)}`);
   }
-  return family;
+  return found;
 }
 
 /** A forecasting config checked and sized from config.json alone: nothing is built. */
 export function forecasterSize(raw: Record<string, unknown>, source: string): { config: ForecasterConfig; parameters: number; fields: [string, unknown][] } {
-  const family = familyOf(raw, source);
-  const config = family.parse(raw, source);
-  const fields = family.sizeFields.map((k): [string, unknown] => [k, (config as unknown as Record<string, unknown>)[k]]);
-  return { config, parameters: family.parameters(config), fields };
+  const f = familyOf(raw, source);
+  const config = f.parse(raw, source);
+  return { config, parameters: f.parameters(config), fields: f.sizeFields.map((k): [string, unknown] => [k, config[k]]) };
 }
 
 /** What a model folder carries beside the weights. */
@@ -71,8 +66,8 @@ export interface ForecastMeta {
 
 /** A model from its config fields (`model_type` picks the family). */
 export function createForecaster(raw: Record<string, unknown>, source: string, device: DeviceName): Forecaster {
-  const family = familyOf(raw, source);
-  return family.build(family.parse(raw, source), device);
+  const f = familyOf(raw, source);
+  return f.build(f.parse(raw, source), device);
 }
 
 export async function saveForecaster(dir: string, model: Forecaster, meta: ForecastMeta): Promise<void> {

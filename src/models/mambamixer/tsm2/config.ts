@@ -56,7 +56,8 @@ export function parseTSM2Config(raw: Record<string, unknown>, source: string): T
   return c;
 }
 
-const TSM2_SIZE_FIELDS = ['lookback', 'horizon', 'n_vars', 'patch_len', 'patch_stride', 'd_model', 'n_layers', 'd_state', 'expand'] as const;
+/** The fields that set the parameter count, named in errors about sizes. */
+export const TSM2_SIZE_FIELDS = ['lookback', 'horizon', 'n_vars', 'patch_len', 'patch_stride', 'd_model', 'n_layers', 'd_state', 'expand'] as const;
 
 /** Parameters of the TSM2 this config describes (model.ts's modules), from its fields alone. */
 export function tsm2ParameterCount(c: TSM2Config): number {
