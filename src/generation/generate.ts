@@ -13,7 +13,7 @@ import { noGrad } from '../autograd/tape.js';
 import type { CausalLM, DecodeCache, GreedyStepper } from './causal-lm.js';
 import { SAMPLING_OPTION_KEYS, validateSamplingOptions, type SamplingOptions } from './logits-process.js';
 import { checkOptionKeys, optionKeys, type KeyRecord } from '../options.js';
-import { checkTokenIds } from './token-ids.js';
+import { checkTokenIdOption, checkTokenIds } from './token-ids.js';
 import { pickNextToken, Rng } from './sampler.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkAttentionMask, leftPad } from './attention-mask.js';
@@ -65,15 +65,25 @@ function readEvery(): number {
   return Number.isInteger(env) && env > 0 ? env : 8;
 }
 
+/** The end-of-sequence ids: the option's (null: none), else the model config's (checked when it was read). */
 function eosSet(model: CausalLM, o: GenerateOptions): Set<number> {
-  const eos = o.eosTokenId === undefined ? model.eosTokenId : o.eosTokenId;
-  const list = eos === null ? [] : Array.isArray(eos) ? eos : [eos];
-  for (const id of list) {
-    if (!Number.isInteger(id) || id < 0 || id >= model.vocabSize) {
-      throw new ArgumentError(`eosTokenId ${id} is outside the vocabulary [0, ${model.vocabSize})`);
-    }
+  const eos: unknown = o.eosTokenId === undefined ? model.eosTokenId : o.eosTokenId;
+  if (eos === null) return new Set();
+  if (!Array.isArray(eos)) {
+    checkTokenIdOption('eosTokenId', eos, model.vocabSize);
+    return new Set([eos]);
   }
-  return new Set(list);
+  eos.forEach((id: unknown, i) => checkTokenIdOption(`eosTokenId[${i}]`, id, model.vocabSize));
+  return new Set(eos as number[]);
+}
+
+/** The filler of finished rows and of left-padded prompts: the option's, the config's, else the first eos id, else 0. */
+function padId(model: CausalLM, o: GenerateOptions, eos: Set<number>): number {
+  if (o.padTokenId !== undefined) {
+    checkTokenIdOption('padTokenId', o.padTokenId, model.vocabSize);
+    return o.padTokenId;
+  }
+  return model.padTokenId ?? (eos.size ? [...eos][0]! : 0);
 }
 
 /**
@@ -93,7 +103,7 @@ export async function* generateSteps<C extends DecodeCache>(
   if (!Number.isInteger(maxNew) || maxNew < 0) throw new ArgumentError(`maxNewTokens must be an integer >= 0, got ${maxNew}`);
   if (o.streamer && inputIds.length !== 1) throw new ArgumentError('streamer: only batch size 1 can be streamed');
   const eos = eosSet(model, o);
-  const pad = o.padTokenId ?? model.padTokenId ?? (eos.size ? [...eos][0]! : 0);
+  const pad = padId(model, o, eos);
   const rng = new Rng(o.seed);
   const prompt = padPrompts(model, inputIds, o.attentionMask, pad);
   const history = inputIds.map((r) => [...r]);

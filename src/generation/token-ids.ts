@@ -42,3 +42,16 @@ export function checkTokenIds(name: string, ids: unknown, vocabSize?: number): a
     });
   });
 }
+
+/**
+ * One token id given as an option (eosTokenId, padTokenId): an integer in [0, vocabSize). A value
+ * outside the vocabulary would never be generated (eos) or would be written into the output (pad).
+ */
+export function checkTokenIdOption(name: string, id: unknown, vocabSize: number): asserts id is number {
+  if (typeof id !== 'number') {
+    const what = typeof id === 'string' ? `a string ${JSON.stringify(id.slice(0, 20))}` : kindOf(id);
+    throw new ArgumentError(`${name}: expected a token id, an integer in [0, ${vocabSize}) (the model's vocabulary), got ${what}`);
+  }
+  if (!Number.isSafeInteger(id) || id < 0) throw new ArgumentError(`${name} ${id} is not a token id: expected an integer in [0, ${vocabSize}) (the model's vocabulary)`);
+  if (id >= vocabSize) throw new ArgumentError(`${name} ${id} is outside the vocabulary [0, ${vocabSize})`);
+}

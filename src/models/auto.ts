@@ -6,6 +6,8 @@ import { HUB_OPTION_KEY_RECORD, resolvePretrained, type HubOptions } from '../io
 import { MambaForCausalLM } from './mamba/modeling.js';
 import { JambaForCausalLM } from './jamba/modeling.js';
 import { checkOptionKeys, optionKeys } from '../options.js';
+import { preview } from './config-fields.js';
+import type { ModelLoadOptions } from './pretrained.js';
 import type { ProgressCallback } from '../io/progress.js';
 
 export { resolveDevice, chooseDevice, type DeviceChoice } from './device-choice.js';
@@ -24,20 +26,27 @@ export interface AutoLoadOptions extends HubOptions {
 /** Its keys (the compiler keeps list and interface in step). */
 export const AUTO_LOAD_OPTION_KEYS = optionKeys<AutoLoadOptions>({ ...HUB_OPTION_KEY_RECORD, device: true, progressCallback: true });
 
+/*
+ * Lookups by config.json's model_type are Maps: a plain object would answer "constructor",
+ * "__proto__" or "toString" with Object's own members ("fromPretrained is not a function").
+ */
+
+const FORECASTING = 'a time-series forecasting model, not a causal LM: load it with AutoModelForTimeSeriesForecasting.fromPretrained(dir), or run `mamba-ts forecast --model DIR --csv FILE`';
 /** Model types of this library that are not causal LMs, and where to load them instead. */
-const NOT_CAUSAL_LM: Record<string, string> = {
-  tsm2: 'a time-series forecasting model, not a causal LM: load it with AutoModelForTimeSeriesForecasting.fromPretrained(dir), or run `mamba-ts forecast --model DIR --csv FILE`',
-  dlinear: 'a time-series forecasting model, not a causal LM: load it with AutoModelForTimeSeriesForecasting.fromPretrained(dir), or run `mamba-ts forecast --model DIR --csv FILE`',
-  vim2: 'an image classifier (ViM2), not a causal LM: see mambamixer.Vim2ForImageClassification and `mamba-ts info --model DIR`',
-};
+const NOT_CAUSAL_LM: ReadonlyMap<string, string> = new Map([
+  ['tsm2', FORECASTING],
+  ['dlinear', FORECASTING],
+  ['vim2', 'an image classifier (ViM2), not a causal LM: see mambamixer.Vim2ForImageClassification and `mamba-ts info --model DIR`'],
+]);
 
-const families = {
-  mamba: MambaForCausalLM,
-  jamba: JambaForCausalLM,
-} as const;
-
-export type SupportedModelType = keyof typeof families;
+export type SupportedModelType = 'mamba' | 'jamba';
 export type AnyCausalLM = MambaForCausalLM | JambaForCausalLM;
+
+type CausalLMClass = { fromPretrained(idOrDir: string, o: ModelLoadOptions): Promise<AnyCausalLM> };
+const families: ReadonlyMap<string, CausalLMClass> = new Map<SupportedModelType, CausalLMClass>([
+  ['mamba', MambaForCausalLM],
+  ['jamba', JambaForCausalLM],
+]);
 
 export const AutoModelForCausalLM = {
   /**
@@ -50,16 +59,13 @@ export const AutoModelForCausalLM = {
     const dir = await resolvePretrained(idOrDir, 'config', o);
     const raw = await readConfig(dir);
     const type = raw['model_type'];
-    if (typeof type === 'string' && type in NOT_CAUSAL_LM) {
-      throw new FormatError(`${dir}/config.json`, `model_type ${JSON.stringify(type)} is ${NOT_CAUSAL_LM[type]}`);
-    }
-    if (typeof type !== 'string' || !(type in families)) {
-      throw new FormatError(
-        `${dir}/config.json`,
-        `unknown model_type ${JSON.stringify(type)}; supported: ${Object.keys(families).join(', ')}`,
-      );
+    const elsewhere = typeof type === 'string' ? NOT_CAUSAL_LM.get(type) : undefined;
+    if (elsewhere !== undefined) throw new FormatError(`${dir}/config.json`, `model_type ${JSON.stringify(type)} is ${elsewhere}`);
+    const family = typeof type === 'string' ? families.get(type) : undefined;
+    if (family === undefined) {
+      throw new FormatError(`${dir}/config.json`, `unknown model_type ${preview(type)}; supported: ${[...families.keys()].join(', ')}`);
     }
     // The revision's commit is in refs/ now: the family's own look-up need not ask the Hub again.
-    return families[type as SupportedModelType].fromPretrained(idOrDir, { ...o, refresh: false, device: await resolveDevice(o.device) });
+    return family.fromPretrained(idOrDir, { ...o, refresh: false, device: await resolveDevice(o.device) });
   },
 };

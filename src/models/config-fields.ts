@@ -12,7 +12,7 @@ export class ConfigReader {
   ) {}
 
   private fail(field: string, expected: string, got: unknown): never {
-    throw new FormatError(this.source, `field "${field}": expected ${expected}, got ${JSON.stringify(got)}`);
+    throw new FormatError(this.source, `field "${field}": expected ${expected}, got ${preview(got)}`);
   }
 
   private get(field: string): unknown {
@@ -24,15 +24,28 @@ export class ConfigReader {
     return this.raw[field] !== undefined && this.raw[field] !== null;
   }
 
-  /** A positive (or non-negative with min 0) integer; `def` undefined means the field is required. */
-  int(field: string, def?: number, min = 1): number {
+  /**
+   * A positive (or non-negative with min 0) safe integer; `def` undefined means the field is
+   * required. `max` (see size-limits.ts) bounds size fields, so that no value reaches an allocation
+   * unchecked.
+   */
+  int(field: string, def?: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
     const v = this.get(field);
     if (v === undefined || v === null) {
       if (def === undefined) throw new FormatError(this.source, `missing required field "${field}" (an integer >= ${min})`);
       return def;
     }
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) this.fail(field, `an integer >= ${min}`, v);
+    // isSafeInteger, not isInteger: 1e300 is an integer to JavaScript, and no size or count.
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) this.fail(field, `an integer >= ${min}`, v);
+    if (v > max) {
+      throw new FormatError(this.source, `field "${field}": ${v} is more than ${max.toLocaleString('en-US')}, the most accepted (far beyond any released model: the value is wrong)`);
+    }
     return v;
+  }
+
+  /** A size field: an integer in [min, max]; see size-limits.ts for the bounds. */
+  size(field: string, max: number, def?: number, min = 1): number {
+    return this.int(field, def, min, max);
   }
 
   number(field: string, def?: number, check: (x: number) => boolean = () => true, what = 'a number'): number {
@@ -64,13 +77,42 @@ export class ConfigReader {
     return v;
   }
 
-  /** An integer, a list of integers, or null (eos_token_id may be either). */
-  intOrList(field: string): number | number[] | null {
+  /** A rank that may be "auto" (Mamba's time_step_rank, Jamba's mamba_dt_rank): `auto` when "auto" or absent. */
+  rankOrAuto(field: string, auto: number, max: number): number {
+    const v = this.raw[field];
+    if (v === 'auto') return (this.used.add(field), auto);
+    if (typeof v === 'string') this.fail(field, '"auto" or an integer >= 1', v);
+    return this.size(field, max, auto);
+  }
+
+  /** A token id in [0, vocabSize), or null when absent or null (HF's "none"). */
+  tokenId(field: string, vocabSize: number): number | null {
     const v = this.get(field);
     if (v === undefined || v === null) return null;
-    if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
-    if (Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 0)) return v as number[];
-    this.fail(field, 'a token id or a list of token ids', v);
+    this.checkTokenId(field, v, vocabSize);
+    return v;
+  }
+
+  /** A token id, a list of token ids (eos_token_id may be either), or null; each in [0, vocabSize). */
+  tokenIdOrList(field: string, vocabSize: number): number | number[] | null {
+    const v = this.get(field);
+    if (v === undefined || v === null) return null;
+    if (!Array.isArray(v)) {
+      this.checkTokenId(field, v, vocabSize, ' or a list of them');
+      return v;
+    }
+    v.forEach((x: unknown, i) => this.checkTokenId(`${field}[${i}]`, x, vocabSize));
+    return v as number[];
+  }
+
+  private checkTokenId(field: string, v: unknown, vocabSize: number, orList = ''): asserts v is number {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v >= vocabSize) {
+      const hint = v === -1 ? ' (null means none)' : '';
+      throw new FormatError(
+        this.source,
+        `field "${field}": expected a token id of this model, an integer in [0, ${vocabSize}) (vocab_size ${vocabSize})${orList}, got ${preview(v)}${hint}`,
+      );
+    }
   }
 
   /** Marks fields that are read elsewhere or known and deliberately ignored. */
@@ -82,6 +124,12 @@ export class ConfigReader {
   unknownFields(): string[] {
     return Object.keys(this.raw).filter((k) => !this.used.has(k));
   }
+}
+
+/** A value as JSON for an error, cut short: a message names what is wrong, it does not echo the file. */
+export function preview(v: unknown, max = 60): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 /** Fields every HF PretrainedConfig may carry that do not change the computation. */

@@ -1,5 +1,5 @@
-/** A summary of a loaded model for `mamba-ts info`. */
-import type { MambaForCausalLM } from './mamba/modeling.js';
+/** A summary of a Mamba model for `mamba-ts info`, from its config alone (nothing is built). */
+import type { MambaConfig } from './mamba/config.js';
 
 export interface ModelDescription {
   architecture: string;
@@ -17,12 +17,11 @@ export interface ModelDescription {
   unknownConfigFields: string[];
 }
 
-/** A loaded Mamba (Jamba is described from its config: see jamba/footprint.ts). */
-export function describeModel(model: MambaForCausalLM, raw: Record<string, unknown>): ModelDescription {
-  const f = model.config.fields;
-  const convState = f.intermediate_size * (f.conv_kernel - 1);
-  const ssmState = f.intermediate_size * f.state_size;
-  const params = model.parameterCount();
+/** A Mamba config (Jamba is described by jamba/footprint.ts); `raw` is its config.json, for the stored dtype. */
+export function describeModel(config: MambaConfig, raw: Record<string, unknown>): ModelDescription {
+  const f = config.fields;
+  const params = config.parameterCount();
+  const stored = raw['torch_dtype'] ?? raw['dtype'] ?? 'float32';
   return {
     architecture: 'MambaForCausalLM',
     modelType: f.model_type,
@@ -33,12 +32,12 @@ export function describeModel(model: MambaForCausalLM, raw: Record<string, unkno
     numLayers: f.num_hidden_layers,
     layerLayout: `${f.num_hidden_layers} × [RMSNorm → Mamba mixer (S6) → residual]`,
     weightBytes: params * 4,
-    storedDtype: String(raw['torch_dtype'] ?? raw['dtype'] ?? 'float32'),
-    decodeStateBytesPerSequence: f.num_hidden_layers * (convState + ssmState) * 4,
+    storedDtype: typeof stored === 'string' ? stored.slice(0, 40) : 'float32',
+    decodeStateBytesPerSequence: config.decodeStateBytes(),
     details: [
       ['mixer', `d_inner ${f.intermediate_size}, d_state N ${f.state_size}, d_conv K ${f.conv_kernel}, dt_rank R ${f.time_step_rank}`],
       ['state per layer', `conv (${f.intermediate_size}, ${f.conv_kernel - 1}) + ssm (${f.intermediate_size}, ${f.state_size}) floats`],
     ],
-    unknownConfigFields: model.config.unknownFields,
+    unknownConfigFields: config.unknownFields,
   };
 }

@@ -2,7 +2,7 @@
  * Moving a module's parameters to and from HF checkpoint folders. Names are HF's; the only renames
  * are the ones a family declares (e.g. mamba_ssm's `backbone.embedding.` → `backbone.embeddings.`).
  */
-import { FormatError } from '../errors.js';
+import { ArgumentError, FormatError } from '../errors.js';
 import { readWeights, writeModelFolder, type WeightSource } from '../io/hf-folder.js';
 import type { TensorToWrite } from '../io/safetensors.js';
 import { f32ToBf16, f32ToF16 } from '../io/safetensors.js';
@@ -13,6 +13,7 @@ import { HUB_OPTION_KEY_RECORD, type HubOptions } from '../io/hub.js';
 import { formatShape, shapeEquals } from '../tensor/shape.js';
 import type { ProgressCallback } from '../io/progress.js';
 import { optionKeys } from '../options.js';
+import { describeFields, formatBytes, formatCount } from './size-limits.js';
 
 /** What every model class's fromPretrained takes: the device, and (for a Hub id) where to fetch from. */
 export interface ModelLoadOptions extends HubOptions {
@@ -91,13 +92,60 @@ export function loadParameters(module: Module, weights: WeightSource, o: LoadOpt
 }
 
 export async function loadParametersFromFolder(module: Module, dir: string, o: LoadOptions = {}): Promise<void> {
+  await loadWeightsInto(module, await readWeights(dir), o);
+}
+
+/** loadParameters, once the backend can take the weights. */
+export async function loadWeightsInto(module: Module, weights: WeightSource, o: LoadOptions = {}): Promise<void> {
   // In a browser page the CPU kernels compile asynchronously: weights loaded before that would
   // stay JavaScript arrays (and float32) for good.
   if (getBackend(o.device).name === 'cpu') await initCpu();
-  loadParameters(module, await readWeights(dir), o);
+  loadParameters(module, weights, o);
+}
+
+/** What a parsed config says the model needs, for checking it against the weights before building it. */
+export interface ConfigSize {
+  /** config.json's path, named in the error. */
+  source: string;
+  /** Parameters, from the config's arithmetic (see each config's parameterCount). */
+  parameters: number;
+  /** The fields that set the count, named in the error. */
+  fields: readonly (readonly [string, unknown])[];
+}
+
+/**
+ * Reads a folder's weights and refuses a config that asks for far more than they hold, before any
+ * module is built: `num_hidden_layers: 1000` (within its bound) beside a 1 MB file is an error naming
+ * config.json and its size fields, not an attempt to build the model. Every parameter must come from the weights
+ * in at least 2 bytes (F16/BF16); the check fires below 1 byte per parameter, so weights that
+ * merely lack a tensor or two still get loadParameters' message naming the missing tensors.
+ */
+export async function readWeightsFor(dir: string, size: ConfigSize): Promise<WeightSource> {
+  const weights = await readWeights(dir);
+  checkWeightsHoldConfig(size, weights);
+  return weights;
+}
+
+function checkWeightsHoldConfig(size: ConfigSize, weights: WeightSource): void {
+  const names = weights.names();
+  const held = names.reduce((n, name) => n + weights.entry(name).byteLength, 0);
+  if (size.parameters <= held) return;
+  const files = [...new Set(names.map((n) => weights.entry(n).file))];
+  const where = files.length === 0 ? 'the weights hold no tensors' : `the weights (${files.slice(0, 3).join(', ')}${files.length > 3 ? ', …' : ''}) hold only ${formatBytes(held)} of tensors`;
+  throw new FormatError(
+    size.source,
+    `the config describes ${formatCount(size.parameters)} parameters (${describeFields(size.fields)}), at least ${formatBytes(2 * size.parameters)} even in 16 bits, but ${where}: a size field is wrong, or the weights are another model's`,
+  );
 }
 
 export type SaveDtype = 'f32' | 'bf16' | 'f16';
+
+/** Each dtype a model can be saved in: the safetensors dtype, its encoder, and config.json's torch_dtype. */
+const SAVE_DTYPES: ReadonlyMap<string, { file: 'F32' | 'BF16' | 'F16'; encode: (x: Float32Array) => Float32Array | Uint16Array; torch: string }> = new Map([
+  ['f32', { file: 'F32', encode: (x: Float32Array) => x, torch: 'float32' }],
+  ['bf16', { file: 'BF16', encode: f32ToBf16, torch: 'bfloat16' }],
+  ['f16', { file: 'F16', encode: f32ToF16, torch: 'float16' }],
+] as const);
 
 /** Writes config.json and the parameters (HF names) to `dir`, atomically file by file. */
 export async function saveModule(
@@ -107,20 +155,15 @@ export async function saveModule(
   o: { dtype?: SaveDtype; skip?: string[]; maxShardBytes?: number; floatFields?: readonly string[] } = {},
 ): Promise<void> {
   const dtype = o.dtype ?? 'f32';
+  const as = typeof dtype === 'string' ? SAVE_DTYPES.get(dtype) : undefined;
+  if (as === undefined) throw new ArgumentError(`save: dtype must be one of ${[...SAVE_DTYPES.keys()].join(', ')}, got ${JSON.stringify(dtype)}`);
   const tensors: Record<string, TensorToWrite> = {};
   for (const [name, p] of module.namedParameters()) {
     if (o.skip?.includes(name)) continue;
     const data = (await p.value.data()) as Float32Array;
-    const shape = [...p.shape];
-    tensors[name] =
-      dtype === 'f32'
-        ? { dtype: 'F32', shape, data }
-        : dtype === 'bf16'
-          ? { dtype: 'BF16', shape, data: f32ToBf16(data) }
-          : { dtype: 'F16', shape, data: f32ToF16(data) };
+    tensors[name] = { dtype: as.file, shape: [...p.shape], data: as.encode(data) } as TensorToWrite;
   }
-  const torchDtype = { f32: 'float32', bf16: 'bfloat16', f16: 'float16' }[dtype];
-  await writeModelFolder(dir, { ...config, torch_dtype: torchDtype, dtype: torchDtype }, tensors, {
+  await writeModelFolder(dir, { ...config, torch_dtype: as.torch, dtype: as.torch }, tensors, {
     maxShardBytes: o.maxShardBytes,
     floatFields: o.floatFields ?? [],
   });

@@ -1,5 +1,8 @@
-/** A summary of a forecasting model (a folder's or a bare config.json's) for `mamba-ts info`. */
-import type { Forecaster } from './forecaster.js';
+/**
+ * A summary of a forecasting model (a folder's or a bare config.json's) for `mamba-ts info`, from
+ * its config alone: nothing is built (see models.ts's forecasterSize).
+ */
+import { forecasterSize } from './models.js';
 
 export interface ForecasterDescription {
   architecture: string;
@@ -17,24 +20,28 @@ export interface ForecasterDescription {
   recorded: Record<string, number>;
 }
 
-const ARCHITECTURES: Record<string, string> = { tsm2: 'TSM2 (MambaMixer for time series)', dlinear: 'DLinear' };
+const ARCHITECTURES: ReadonlyMap<string, string> = new Map([
+  ['tsm2', 'TSM2 (MambaMixer for time series)'],
+  ['dlinear', 'DLinear'],
+]);
 const RECORDED = ['best_epoch', 'val_mse', 'test_mse', 'test_mae', 'test_windows'];
 
-export function describeForecaster(model: Forecaster, raw: Record<string, unknown>): ForecasterDescription {
-  const { model_type: modelType, lookback, horizon, n_vars: variates, ...fields } = model.toJSON() as Record<string, unknown> & { model_type: string };
+export function describeForecaster(raw: Record<string, unknown>, source: string): ForecasterDescription {
+  const { config, parameters } = forecasterSize(raw, source);
+  const { model_type: modelType, lookback, horizon, n_vars: variates, ...fields } = config as unknown as Record<string, unknown> & { model_type: string };
   const recorded: Record<string, number> = {};
   for (const k of RECORDED) if (typeof raw[k] === 'number') recorded[k] = raw[k] as number;
   const columns = raw['columns'];
   return {
-    architecture: ARCHITECTURES[modelType] ?? modelType,
+    architecture: ARCHITECTURES.get(modelType) ?? modelType,
     modelType,
-    parameters: model.parameterCount(),
+    parameters,
     lookback: lookback as number,
     horizon: horizon as number,
     columns: Array.isArray(columns) && columns.every((c) => typeof c === 'string') ? (columns as string[]) : null,
     variates: variates as number,
     fields,
-    weightBytes: model.parameterCount() * 4,
+    weightBytes: parameters * 4,
     recorded,
   };
 }

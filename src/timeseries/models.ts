@@ -5,16 +5,56 @@
  */
 import type { DeviceName } from '../backend/registry.js';
 import { FormatError } from '../errors.js';
-import { joinPath, readText, replaceDir } from '../io/platform.js';
-import { DLinear, parseDLinearConfig } from '../models/dlinear/model.js';
-import { parseTSM2Config } from '../models/mambamixer/tsm2/config.js';
+import { readConfig } from '../io/hf-folder.js';
+import { joinPath, replaceDir } from '../io/platform.js';
+import { DLinear, dlinearParameterCount, parseDLinearConfig } from '../models/dlinear/model.js';
+import { parseTSM2Config, TSM2_SIZE_FIELDS, tsm2ParameterCount } from '../models/mambamixer/tsm2/config.js';
+import { preview } from '../models/config-fields.js';
 import { TSM2 } from '../models/mambamixer/tsm2/model.js';
-import { loadParametersFromFolder, saveModule } from '../models/pretrained.js';
+import { loadWeightsInto, readWeightsFor, saveModule } from '../models/pretrained.js';
 import type { Standardizer } from './dataset.js';
-import type { Forecaster } from './forecaster.js';
+import type { Forecaster, ForecasterConfig } from './forecaster.js';
 import type { ProgressCallback } from '../io/progress.js';
 
+/** A forecasting family: its config parsed and sized from config.json alone, and the model built from it. */
+interface Family<C extends ForecasterConfig> {
+  parse(raw: Record<string, unknown>, source: string): C;
+  /** Parameters, from the config's arithmetic. */
+  parameters(config: C): number;
+  /** The config fields that set the count, named in errors about sizes. */
+  sizeFields: readonly (keyof C & string)[];
+  build(config: C, device: DeviceName): Forecaster;
+}
+
+/** A family behind its config type: the only place the config types are erased. */
+function family<C extends ForecasterConfig>(f: Family<C>): Family<ForecasterConfig> {
+  return f as unknown as Family<ForecasterConfig>;
+}
+
+/** model_type → family: a Map, so that a model_type such as "constructor" is unknown, not Object's. */
+const FAMILIES: ReadonlyMap<string, Family<ForecasterConfig>> = new Map([
+  ['tsm2', family({ parse: parseTSM2Config, parameters: tsm2ParameterCount, sizeFields: TSM2_SIZE_FIELDS, build: (c, device) => new TSM2(c, device) })],
+  ['dlinear', family({ parse: parseDLinearConfig, parameters: dlinearParameterCount, sizeFields: ['lookback', 'horizon', 'n_vars', 'moving_avg'], build: (c, device) => new DLinear(c, device) })],
+]);
+
 export const FORECAST_MODEL_TYPES = ['tsm2', 'dlinear'] as const;
+
+/** The family config.json's model_type names, or an error listing the known ones. */
+function familyOf(raw: Record<string, unknown>, source: string): Family<ForecasterConfig> {
+  const type = raw['model_type'];
+  const found = typeof type === 'string' ? FAMILIES.get(type) : undefined;
+  if (found === undefined) {
+    throw new FormatError(source, `field "model_type": expected one of ${FORECAST_MODEL_TYPES.map((t) => `"${t}"`).join(', ')}, got ${preview(type)}`);
+  }
+  return found;
+}
+
+/** A forecasting config checked and sized from config.json alone: nothing is built. */
+export function forecasterSize(raw: Record<string, unknown>, source: string): { config: ForecasterConfig; parameters: number; fields: [string, unknown][] } {
+  const f = familyOf(raw, source);
+  const config = f.parse(raw, source);
+  return { config, parameters: f.parameters(config), fields: f.sizeFields.map((k): [string, unknown] => [k, config[k]]) };
+}
 
 /** What a model folder carries beside the weights. */
 export interface ForecastMeta {
@@ -26,10 +66,8 @@ export interface ForecastMeta {
 
 /** A model from its config fields (`model_type` picks the family). */
 export function createForecaster(raw: Record<string, unknown>, source: string, device: DeviceName): Forecaster {
-  const type = raw['model_type'];
-  if (type === 'tsm2') return new TSM2(parseTSM2Config(raw, source), device);
-  if (type === 'dlinear') return new DLinear(parseDLinearConfig(raw, source), device);
-  throw new FormatError(source, `field "model_type": expected one of ${FORECAST_MODEL_TYPES.map((t) => `"${t}"`).join(', ')}, got ${JSON.stringify(type)}`);
+  const f = familyOf(raw, source);
+  return f.build(f.parse(raw, source), device);
 }
 
 export async function saveForecaster(dir: string, model: Forecaster, meta: ForecastMeta): Promise<void> {
@@ -40,15 +78,14 @@ export async function saveForecaster(dir: string, model: Forecaster, meta: Forec
 
 export async function loadForecaster(dir: string, device: DeviceName, o: { progressCallback?: ProgressCallback } = {}): Promise<{ model: Forecaster; meta: ForecastMeta }> {
   const file = joinPath(dir, 'config.json');
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(await readText(file)) as Record<string, unknown>;
-  } catch (e) {
-    throw new FormatError(file, `cannot read the model's config: ${(e as Error).message}`);
-  }
+  // readConfig's errors name the file without quoting it (JSON.parse's message would).
+  const raw = await readConfig(dir);
   const columns = raw['columns'];
   const scaler = raw['scaler'] as Standardizer | undefined;
-  const model = createForecaster(raw, file, device);
+  // Sized from the config and checked against the weights' headers before anything is built.
+  const size = forecasterSize(raw, file);
+  const weights = await readWeightsFor(dir, { source: file, ...size });
+  const model = familyOf(raw, file).build(size.config, device);
   try {
     const M = model.config.n_vars;
     if (!Array.isArray(columns) || columns.length !== M || columns.some((c) => typeof c !== 'string')) {
@@ -57,7 +94,7 @@ export async function loadForecaster(dir: string, device: DeviceName, o: { progr
     if (!scaler || !Array.isArray(scaler.mean) || !Array.isArray(scaler.std) || scaler.mean.length !== M || scaler.std.length !== M) {
       throw new FormatError(file, `field "scaler": expected { "mean": [${M} numbers], "std": [${M} numbers] } (the train split's statistics)`);
     }
-    await loadParametersFromFolder(model, dir, { device, progressCallback: o.progressCallback });
+    await loadWeightsInto(model, weights, { device, progressCallback: o.progressCallback });
     return { model, meta: { ...raw, columns: columns as string[], scaler } };
   } catch (e) {
     model.dispose();

@@ -10,6 +10,7 @@
 import { ArgumentError, FormatError } from '../../errors.js';
 import type { DeviceName } from '../../backend/registry.js';
 import { ConfigReader } from '../config-fields.js';
+import { checkBufferSize, SIZE_LIMITS as LIMIT } from '../size-limits.js';
 import { Linear } from '../../nn/layers.js';
 import { Module } from '../../nn/module.js';
 import { add, matmul, reshape, sub, tensor, transpose } from '../../ops/index.js';
@@ -32,13 +33,20 @@ export function parseDLinearConfig(raw: Record<string, unknown>, source: string)
   const r = new ConfigReader(raw, source);
   const c: DLinearConfig = {
     model_type: 'dlinear',
-    lookback: r.int('lookback'),
-    horizon: r.int('horizon'),
-    n_vars: r.int('n_vars'),
-    moving_avg: r.int('moving_avg', 25),
+    lookback: r.size('lookback', LIMIT.seriesLength),
+    horizon: r.size('horizon', LIMIT.seriesLength),
+    n_vars: r.size('n_vars', LIMIT.variates),
+    moving_avg: r.size('moving_avg', LIMIT.seriesLength, 25),
   };
   if (c.moving_avg % 2 === 0) throw new FormatError(source, `field "moving_avg": expected an odd kernel, got ${c.moving_avg}`);
+  // Bounded lookback and horizon keep the parameters (2 (L·H + H) < 2^33) under any total cap.
+  checkBufferSize(c.lookback * c.lookback, source, 'the moving-average matrix (lookback × lookback)');
   return c;
+}
+
+/** Parameters of the DLinear this config describes: two Linear L → H. */
+export function dlinearParameterCount(c: DLinearConfig): number {
+  return 2 * (c.lookback * c.horizon + c.horizon);
 }
 
 /** (L, L) matrix A with trend = x · A for x (…, L): A[s, t] = (1/k)·#{j ∈ [−(k−1)/2, (k−1)/2] : clamp(t+j) = s}. */

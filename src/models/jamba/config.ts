@@ -7,6 +7,8 @@
 import { ArgumentError, FormatError } from '../../errors.js';
 import { ConfigReader, GENERIC_CONFIG_FIELDS } from '../config-fields.js';
 import { unknownFieldsMessage } from '../../options.js';
+import { checkParameterTotal, SIZE_LIMITS as LIMIT } from '../size-limits.js';
+import { jambaFootprint } from './footprint.js';
 
 export interface JambaConfigFields {
   model_type: 'jamba';
@@ -61,46 +63,41 @@ export class JambaConfig {
     };
     const modelType = r.string('model_type', 'jamba');
     if (modelType !== 'jamba') fail(`model_type is "${modelType}", expected "jamba"`);
-    const hidden = r.int('hidden_size', 4096);
-    const heads = r.int('num_attention_heads', 32);
+    const hidden = r.size('hidden_size', LIMIT.width, 4096);
+    const heads = r.size('num_attention_heads', LIMIT.heads, 32);
     // HF: absent → 8 (the default), null → one KV head per query head (multi-head attention).
-    const kvHeads = r.has('num_key_value_heads') ? r.int('num_key_value_heads') : (r.known('num_key_value_heads'), raw['num_key_value_heads'] === null ? heads : 8);
-    const rankRaw = raw['mamba_dt_rank'];
-    r.known('mamba_dt_rank');
-    let dtRank: number;
-    if (rankRaw === undefined || rankRaw === null || rankRaw === 'auto') dtRank = Math.ceil(hidden / 16);
-    else if (typeof rankRaw === 'number' && Number.isInteger(rankRaw) && rankRaw >= 1) dtRank = rankRaw;
-    else fail(`field "mamba_dt_rank": expected "auto" or an integer >= 1, got ${JSON.stringify(rankRaw)}`);
+    const kvHeads = r.has('num_key_value_heads') ? r.size('num_key_value_heads', LIMIT.heads) : (r.known('num_key_value_heads'), raw['num_key_value_heads'] === null ? heads : 8);
+    const vocab = r.size('vocab_size', LIMIT.vocab, 65536);
     const f: JambaConfigFields = {
       model_type: 'jamba',
-      vocab_size: r.int('vocab_size', 65536),
+      vocab_size: vocab,
       hidden_size: hidden,
-      intermediate_size: r.int('intermediate_size', 14336),
-      num_hidden_layers: r.int('num_hidden_layers', 32),
+      intermediate_size: r.size('intermediate_size', LIMIT.innerWidth, 14336),
+      num_hidden_layers: r.size('num_hidden_layers', LIMIT.layers, 32),
       num_attention_heads: heads,
       num_key_value_heads: kvHeads,
       hidden_act: r.string('hidden_act', 'silu', ['silu']) as 'silu',
       rms_norm_eps: r.number('rms_norm_eps', 1e-6, (x) => x > 0, 'a positive number'),
       tie_word_embeddings: r.bool('tie_word_embeddings', false),
       router_aux_loss_coef: r.number('router_aux_loss_coef', 0.001, (x) => x >= 0, 'a number >= 0'),
-      num_experts_per_tok: r.int('num_experts_per_tok', 2),
-      num_experts: r.int('num_experts', 16),
+      num_experts_per_tok: r.size('num_experts_per_tok', LIMIT.experts, 2),
+      num_experts: r.size('num_experts', LIMIT.experts, 16),
+      // Periods and offsets only pick which layers are which: safe integers, nothing is sized by them.
       expert_layer_period: r.int('expert_layer_period', 2),
       expert_layer_offset: r.int('expert_layer_offset', 1, 0),
       attn_layer_period: r.int('attn_layer_period', 8),
       attn_layer_offset: r.int('attn_layer_offset', 4, 0),
-      mamba_d_state: r.int('mamba_d_state', 16),
-      mamba_d_conv: r.int('mamba_d_conv', 4),
-      mamba_expand: r.int('mamba_expand', 2),
-      mamba_dt_rank: dtRank!,
+      mamba_d_state: r.size('mamba_d_state', LIMIT.stateSize, 16),
+      mamba_d_conv: r.size('mamba_d_conv', LIMIT.convKernel, 4),
+      mamba_expand: r.size('mamba_expand', LIMIT.expand, 2),
+      mamba_dt_rank: r.rankOrAuto('mamba_dt_rank', Math.ceil(hidden / 16), LIMIT.width),
       mamba_conv_bias: r.bool('mamba_conv_bias', true),
       mamba_proj_bias: r.bool('mamba_proj_bias', false),
       sliding_window: r.has('sliding_window') ? r.int('sliding_window') : (r.known('sliding_window'), null),
-      bos_token_id: r.has('bos_token_id') ? r.int('bos_token_id', undefined, 0) : null,
-      eos_token_id: r.intOrList('eos_token_id'),
-      pad_token_id: r.has('pad_token_id') ? r.int('pad_token_id', undefined, 0) : null,
+      bos_token_id: r.tokenId('bos_token_id', vocab),
+      eos_token_id: r.tokenIdOrList('eos_token_id', vocab),
+      pad_token_id: r.tokenId('pad_token_id', vocab),
     };
-    r.known('bos_token_id', 'pad_token_id');
     if (f.attn_layer_offset >= f.attn_layer_period) {
       fail(`fields "attn_layer_offset" (${f.attn_layer_offset}) and "attn_layer_period" (${f.attn_layer_period}) contradict: the offset must be smaller than the period`);
     }
@@ -117,7 +114,13 @@ export class JambaConfig {
       fail(`field "hidden_size" (${f.hidden_size}) is not a multiple of "num_attention_heads" (${f.num_attention_heads})`);
     }
     r.known(...GENERIC_CONFIG_FIELDS, ...IGNORED_FIELDS);
-    return new JambaConfig(f, r.unknownFields(), raw);
+    const config = new JambaConfig(f, r.unknownFields(), raw);
+    checkParameterTotal(config.parameterCount(), source, config.sizeFields());
+    const moeLayers = jambaFootprint(config, 0).moeLayers.length;
+    if (moeLayers * f.num_experts > LIMIT.expertsInAll) {
+      fail(`fields "num_experts" (${f.num_experts}) × MoE layers (${moeLayers} of "num_hidden_layers" ${f.num_hidden_layers}, every "expert_layer_period" ${f.expert_layer_period}) make ${moeLayers * f.num_experts} expert MLPs, more than the ${LIMIT.expertsInAll.toLocaleString('en-US')} accepted (far beyond any released model)`);
+    }
+    return config;
   }
 
   /** A config built in code: an unknown field is a typo and an error (see MambaConfig.create). */
@@ -130,6 +133,17 @@ export class JambaConfig {
   /** The config.json to save: the original fields, overridden by the parsed ones. */
   toJSON(): Record<string, unknown> {
     return { ...this.raw, ...this.fields, architectures: ['JambaForCausalLM'] };
+  }
+
+  /** Parameters of the model this config describes, from its fields alone (see footprint.ts). */
+  parameterCount(): number {
+    return jambaFootprint(this, 0).parameters;
+  }
+
+  /** The fields that set the parameter count, for errors about sizes. */
+  sizeFields(): [string, number][] {
+    const f = this.fields;
+    return [['num_hidden_layers', f.num_hidden_layers], ['num_experts', f.num_experts], ['hidden_size', f.hidden_size], ['intermediate_size', f.intermediate_size], ['vocab_size', f.vocab_size]];
   }
 
   get headDim(): number {

@@ -25,7 +25,7 @@ import type { CausalLM } from '../../generation/causal-lm.js';
 import { generate, type GenerateOptions } from '../../generation/generate.js';
 import { JambaCache, type JambaLayerState } from './cache.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { loadParametersFromFolder, MODEL_LOAD_OPTION_KEYS, saveModule, type ModelLoadOptions, type SaveDtype } from '../pretrained.js';
+import { loadWeightsInto, MODEL_LOAD_OPTION_KEYS, readWeightsFor, saveModule, type ModelLoadOptions, type SaveDtype } from '../pretrained.js';
 import { checkOptionKeys, optionKeys } from '../../options.js';
 import { checkTokenIds } from '../../generation/token-ids.js';
 import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
@@ -260,10 +260,12 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
     checkOptionKeys('JambaForCausalLM.fromPretrained', o, MODEL_LOAD_OPTION_KEYS);
     const dir = await resolvePretrained(idOrDir, 'model', o);
     const config = JambaConfig.fromJSON(await readConfig(dir), `${dir}/config.json`);
+    // The weights' headers are checked against the config before the model is built (see readWeightsFor).
+    const weights = await readWeightsFor(dir, { source: `${dir}/config.json`, parameters: config.parameterCount(), fields: config.sizeFields() });
     if (o.device === 'webgpu') await initWebGPU();
     const model = new JambaForCausalLM(config);
     try {
-      await loadParametersFromFolder(model, dir, {
+      await loadWeightsInto(model, weights, {
         device: o.device,
         progressCallback: o.progressCallback,
         ignore: config.fields.tie_word_embeddings ? ['lm_head.weight'] : [],

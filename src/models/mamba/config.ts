@@ -6,6 +6,7 @@
 import { ArgumentError, FormatError } from '../../errors.js';
 import { ConfigReader, GENERIC_CONFIG_FIELDS } from '../config-fields.js';
 import { unknownFieldsMessage } from '../../options.js';
+import { checkParameterTotal, SIZE_LIMITS as LIMIT } from '../size-limits.js';
 
 export interface MambaConfigFields {
   model_type: 'mamba';
@@ -72,40 +73,36 @@ export class MambaConfig {
     const r = new ConfigReader(raw, source);
     const modelType = r.string('model_type', 'mamba');
     if (modelType !== 'mamba') throw new FormatError(source, `model_type is "${modelType}", expected "mamba"`);
-    const hidden = r.int('hidden_size');
-    const expand = r.int('expand', 2);
-    const stepRankRaw = raw['time_step_rank'];
-    r.known('time_step_rank');
-    let timeStepRank: number;
-    if (stepRankRaw === undefined || stepRankRaw === null || stepRankRaw === 'auto') timeStepRank = Math.ceil(hidden / 16);
-    else if (typeof stepRankRaw === 'number' && Number.isInteger(stepRankRaw) && stepRankRaw >= 1) timeStepRank = stepRankRaw;
-    else throw new FormatError(source, `field "time_step_rank": expected "auto" or an integer >= 1, got ${JSON.stringify(stepRankRaw)}`);
-    const intermediate = r.int('intermediate_size', expand * hidden);
+    const hidden = r.size('hidden_size', LIMIT.width);
+    const expand = r.size('expand', LIMIT.expand, 2);
+    const timeStepRank = r.rankOrAuto('time_step_rank', Math.ceil(hidden / 16), LIMIT.width);
+    const intermediate = r.size('intermediate_size', LIMIT.innerWidth, expand * hidden);
     if (r.has('intermediate_size') && r.has('expand') && intermediate !== expand * hidden) {
       throw new FormatError(
         source,
         `fields "intermediate_size" (${intermediate}) and "expand" × "hidden_size" (${expand} × ${hidden} = ${expand * hidden}) contradict each other`,
       );
     }
+    const vocab = r.size('vocab_size', LIMIT.vocab);
     const fields: MambaConfigFields = {
       model_type: 'mamba',
-      vocab_size: r.int('vocab_size'),
+      vocab_size: vocab,
       hidden_size: hidden,
-      state_size: r.int('state_size', 16),
-      num_hidden_layers: r.int('num_hidden_layers'),
+      state_size: r.size('state_size', LIMIT.stateSize, 16),
+      num_hidden_layers: r.size('num_hidden_layers', LIMIT.layers),
       layer_norm_epsilon: r.number('layer_norm_epsilon', 1e-5, (x) => x > 0, 'a positive number'),
       expand,
       intermediate_size: intermediate,
-      conv_kernel: r.int('conv_kernel', 4),
+      conv_kernel: r.size('conv_kernel', LIMIT.convKernel, 4),
       time_step_rank: timeStepRank,
       use_bias: r.bool('use_bias', true),
       use_conv_bias: r.bool('use_conv_bias', true),
       hidden_act: r.string('hidden_act', 'silu', ['silu']) as 'silu',
       residual_in_fp32: r.bool('residual_in_fp32', true),
       tie_word_embeddings: r.bool('tie_word_embeddings', true),
-      bos_token_id: optionalId(r, 'bos_token_id'),
-      eos_token_id: r.intOrList('eos_token_id'),
-      pad_token_id: optionalId(r, 'pad_token_id'),
+      bos_token_id: r.tokenId('bos_token_id', vocab),
+      eos_token_id: r.tokenIdOrList('eos_token_id', vocab),
+      pad_token_id: r.tokenId('pad_token_id', vocab),
       initializer_range: r.number('initializer_range', 0.1, (x) => x >= 0, 'a number >= 0'),
       time_step_scale: r.number('time_step_scale', 1.0),
       time_step_min: r.number('time_step_min', 0.001, (x) => x > 0, 'a positive number'),
@@ -119,7 +116,9 @@ export class MambaConfig {
       throw new FormatError(source, `fields "time_step_min" (${fields.time_step_min}) > "time_step_max" (${fields.time_step_max})`);
     }
     r.known(...GENERIC_CONFIG_FIELDS, ...LEGACY_FIELDS);
-    return new MambaConfig(fields, r.unknownFields(), raw);
+    const config = new MambaConfig(fields, r.unknownFields(), raw);
+    checkParameterTotal(config.parameterCount(), source, config.sizeFields());
+    return config;
   }
 
   /**
@@ -132,6 +131,33 @@ export class MambaConfig {
     return c;
   }
 
+  /** Parameters of the model this config describes, from its fields alone (nothing is built). */
+  parameterCount(): number {
+    const f = this.fields;
+    const [H, E, N, K, R, V] = [f.hidden_size, f.intermediate_size, f.state_size, f.conv_kernel, f.time_step_rank, f.vocab_size];
+    const bias = f.use_bias ? 1 : 0;
+    const mixer =
+      H * 2 * E + bias * 2 * E + // in_proj
+      E * K + (f.use_conv_bias ? E : 0) + // conv1d
+      E * (R + 2 * N) + // x_proj
+      R * E + E + // dt_proj, with its bias
+      E * N + E + // A_log, D
+      E * H + bias * H; // out_proj
+    return V * H * (f.tie_word_embeddings ? 1 : 2) + H + f.num_hidden_layers * (H + mixer);
+  }
+
+  /** Decode state per sequence: each layer's conv (E, K-1) and SSM (E, N) states, float32. */
+  decodeStateBytes(): number {
+    const f = this.fields;
+    return f.num_hidden_layers * f.intermediate_size * (f.conv_kernel - 1 + f.state_size) * 4;
+  }
+
+  /** The fields that set the parameter count, for errors about sizes. */
+  sizeFields(): [string, number][] {
+    const f = this.fields;
+    return [['num_hidden_layers', f.num_hidden_layers], ['hidden_size', f.hidden_size], ['intermediate_size', f.intermediate_size], ['state_size', f.state_size], ['vocab_size', f.vocab_size]];
+  }
+
   /** The config.json to save: the original fields, overridden by the parsed ones. */
   toJSON(): Record<string, unknown> {
     const out: Record<string, unknown> = { ...this.raw, ...this.fields, architectures: ['MambaForCausalLM'] };
@@ -140,6 +166,3 @@ export class MambaConfig {
   }
 }
 
-function optionalId(r: ConfigReader, field: string): number | null {
-  return r.has(field) ? r.int(field, undefined, 0) : (r.known(field), null);
-}

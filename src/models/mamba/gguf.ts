@@ -65,7 +65,8 @@ function checkExportable(model: MambaForCausalLM): void {
 export async function mambaGguf(model: MambaForCausalLM, o: MambaGgufOptions): Promise<GgufToWrite> {
   checkExportable(model);
   const type = o.type ?? 'f32';
-  if (!(type in FILE_TYPE_CODE)) throw new ArgumentError(`GGUF export: type must be f32, f16 or bf16, got ${JSON.stringify(type)}`);
+  // hasOwn, not `in`: "constructor" is in every object.
+  if (typeof type !== 'string' || !Object.hasOwn(FILE_TYPE_CODE, type)) throw new ArgumentError(`GGUF export: type must be f32, f16 or bf16, got ${JSON.stringify(type)}`);
   const f = model.config.fields;
   const tokens = o.tokenizer['tokenizer.ggml.tokens'];
   if (tokens?.type !== 'array' || tokens.value.length !== f.vocab_size) {

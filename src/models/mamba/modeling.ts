@@ -20,7 +20,7 @@ import { Module } from '../../nn/module.js';
 import { add, linear, mambaBlockStepFused, reshape, rmsNormLinear, slice } from '../../ops/index.js';
 import { keep, tidy } from '../../tensor/memory.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { loadParametersFromFolder, MODEL_LOAD_OPTION_KEYS, saveModule, type ModelLoadOptions, type SaveDtype } from '../pretrained.js';
+import { loadWeightsInto, MODEL_LOAD_OPTION_KEYS, readWeightsFor, saveModule, type ModelLoadOptions, type SaveDtype } from '../pretrained.js';
 import { checkOptionKeys, optionKeys } from '../../options.js';
 import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
 import { MambaCache } from './cache.js';
@@ -164,10 +164,12 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
     checkOptionKeys('MambaForCausalLM.fromPretrained', o, MODEL_LOAD_OPTION_KEYS);
     const dir = await resolvePretrained(idOrDir, 'model', o);
     const config = MambaConfig.fromJSON(await readConfig(dir), `${dir}/config.json`);
+    // The weights' headers are checked against the config before the model is built (see readWeightsFor).
+    const weights = await readWeightsFor(dir, { source: `${dir}/config.json`, parameters: config.parameterCount(), fields: config.sizeFields() });
     if (o.device === 'webgpu') await initWebGPU();
     const model = new MambaForCausalLM(config);
     try {
-      await loadParametersFromFolder(model, dir, {
+      await loadWeightsInto(model, weights, {
         device: o.device,
         progressCallback: o.progressCallback,
         renames: [['backbone.embedding.', 'backbone.embeddings.']], // original mamba_ssm checkpoints

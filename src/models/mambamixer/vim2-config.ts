@@ -7,7 +7,9 @@
  * image_size: see docs/vim2.md).
  */
 import { ArgumentError, FormatError } from '../../errors.js';
-import { ConfigReader, GENERIC_CONFIG_FIELDS } from '../config-fields.js';
+import { ConfigReader, GENERIC_CONFIG_FIELDS, preview } from '../config-fields.js';
+import { checkParameterTotal, SIZE_LIMITS as LIMIT } from '../size-limits.js';
+import { vim2Size } from './vim2-size.js';
 
 export interface Vim2Fields {
   model_type: 'vim2';
@@ -59,13 +61,18 @@ export const VIM2_PRESETS: Record<'tiny' | 'small' | 'base' | 'mnist', Partial<V
   mnist: { image_size: 28, in_channels: 1, num_classes: 10, patch_size: 2, dims: [32, 64], depths: [2, 2], channel_depths: [1, 1] },
 };
 
-function intList(r: ConfigReader, field: string, length?: number): number[] {
+/** A list of one size per stage, each an integer in [1, max]; at most SIZE_LIMITS.stages entries. */
+function intList(r: ConfigReader, field: string, max: number, length?: number): number[] {
   r.known(field);
   const v = r.raw[field];
-  const ok = Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= 1);
-  if (!ok) throw new FormatError(r.source, `field "${field}": expected a non-empty list of integers >= 1, got ${JSON.stringify(v)}`);
+  const ok = Array.isArray(v) && v.length > 0 && v.length <= LIMIT.stages && v.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 1);
+  if (!ok) throw new FormatError(r.source, `field "${field}": expected a non-empty list of integers >= 1, one per stage (at most ${LIMIT.stages}), got ${preview(v)}`);
   if (length !== undefined && v.length !== length) {
     throw new FormatError(r.source, `field "${field}": expected ${length} entries (one per stage, as "dims"), got ${v.length}`);
+  }
+  const over = (v as number[]).findIndex((x) => x > max);
+  if (over >= 0) {
+    throw new FormatError(r.source, `field "${field}[${over}]": ${v[over]} is more than ${max.toLocaleString('en-US')}, the most accepted (far beyond any released model: the value is wrong)`);
   }
   return v as number[];
 }
@@ -83,21 +90,21 @@ export class Vim2Config {
   static fromJSON(raw: Record<string, unknown>, source = 'config.json'): Vim2Config {
     const r = new ConfigReader(raw, source);
     const type = r.string('model_type', 'vim2', ['vim2']) as 'vim2';
-    const dims = intList(r, 'dims');
+    const dims = intList(r, 'dims', LIMIT.width);
     const f: Vim2Fields = {
       model_type: type,
-      image_size: r.int('image_size', DEFAULTS.image_size),
-      in_channels: r.int('in_channels', DEFAULTS.in_channels),
-      num_classes: r.int('num_classes', DEFAULTS.num_classes, 2),
-      patch_size: r.int('patch_size', DEFAULTS.patch_size),
+      image_size: r.size('image_size', LIMIT.imageSize, DEFAULTS.image_size),
+      in_channels: r.size('in_channels', LIMIT.imageChannels, DEFAULTS.in_channels),
+      num_classes: r.size('num_classes', LIMIT.classes, DEFAULTS.num_classes, 2),
+      patch_size: r.size('patch_size', LIMIT.imageSize, DEFAULTS.patch_size),
       dims,
-      depths: intList(r, 'depths', dims.length),
-      channel_depths: intList(r, 'channel_depths', dims.length),
-      d_state: r.int('d_state', DEFAULTS.d_state),
-      expand: r.int('expand', DEFAULTS.expand),
-      conv_kernel: r.int('conv_kernel', DEFAULTS.conv_kernel),
-      channel_expand: r.int('channel_expand', DEFAULTS.channel_expand),
-      channel_conv_kernel: r.int('channel_conv_kernel', DEFAULTS.channel_conv_kernel),
+      depths: intList(r, 'depths', LIMIT.layers, dims.length),
+      channel_depths: intList(r, 'channel_depths', LIMIT.layers, dims.length),
+      d_state: r.size('d_state', LIMIT.stateSize, DEFAULTS.d_state),
+      expand: r.size('expand', LIMIT.expand, DEFAULTS.expand),
+      conv_kernel: r.size('conv_kernel', LIMIT.convKernel, DEFAULTS.conv_kernel),
+      channel_expand: r.size('channel_expand', LIMIT.expand, DEFAULTS.channel_expand),
+      channel_conv_kernel: r.size('channel_conv_kernel', LIMIT.convKernel, DEFAULTS.channel_conv_kernel),
       layer_norm_eps: r.number('layer_norm_eps', DEFAULTS.layer_norm_eps, (x) => x > 0, 'a number > 0'),
     };
     r.known(...GENERIC_CONFIG_FIELDS);
@@ -111,12 +118,15 @@ export class Vim2Config {
         fail(`fields "depths" and "channel_depths": stage ${s} has ${d} token blocks, not a multiple of its ${f.channel_depths[s]} channel blocks`);
       }
     });
-    return new Vim2Config(f, r.unknownFields());
+    const config = new Vim2Config(f, r.unknownFields());
+    const sizes = ['image_size', 'patch_size', 'dims', 'depths', 'channel_depths', 'expand', 'channel_expand', 'd_state'] as const;
+    checkParameterTotal(vim2Size(config).parameters, source, sizes.map((k) => [k, f[k]]));
+    return config;
   }
 
   /** A preset (tiny, small, base, mnist) with `overrides` applied. */
   static preset(name: string, overrides: Record<string, unknown> = {}): Vim2Config {
-    const p = (VIM2_PRESETS as Record<string, Partial<Vim2Fields>>)[name];
+    const p = Object.hasOwn(VIM2_PRESETS, name) ? (VIM2_PRESETS as Record<string, Partial<Vim2Fields>>)[name] : undefined;
     if (!p) throw new ArgumentError(`Vim2Config.preset: unknown preset "${name}"; known: ${Object.keys(VIM2_PRESETS).join(', ')}`);
     return Vim2Config.fromJSON({ ...DEFAULTS, ...p, ...overrides }, `ViM2 preset "${name}"`);
   }

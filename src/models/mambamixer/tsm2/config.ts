@@ -5,6 +5,8 @@
  */
 import { FormatError } from '../../../errors.js';
 import { ConfigReader } from '../../config-fields.js';
+import { checkBufferSize, checkParameterTotal, SIZE_LIMITS as LIMIT } from '../../size-limits.js';
+import { denseAveragesParameters, layerNormParameters, linearParameters, selectiveMixerParameters } from '../parameter-count.js';
 
 export interface TSM2Config {
   model_type: 'tsm2';
@@ -35,21 +37,45 @@ export function parseTSM2Config(raw: Record<string, unknown>, source: string): T
   const r = new ConfigReader(raw, source);
   const c: TSM2Config = {
     model_type: 'tsm2',
-    lookback: r.int('lookback'),
-    horizon: r.int('horizon'),
-    n_vars: r.int('n_vars'),
-    patch_len: r.int('patch_len', 16),
-    patch_stride: r.int('patch_stride', 8),
-    d_model: r.int('d_model', 32),
-    n_layers: r.int('n_layers', 2),
-    d_state: r.int('d_state', 16),
-    d_conv: r.int('d_conv', 4),
-    expand: r.int('expand', 2),
+    lookback: r.size('lookback', LIMIT.seriesLength),
+    horizon: r.size('horizon', LIMIT.seriesLength),
+    n_vars: r.size('n_vars', LIMIT.variates),
+    patch_len: r.size('patch_len', LIMIT.seriesLength, 16),
+    patch_stride: r.size('patch_stride', LIMIT.seriesLength, 8),
+    d_model: r.size('d_model', LIMIT.width, 32),
+    n_layers: r.size('n_layers', LIMIT.layers, 2),
+    d_state: r.size('d_state', LIMIT.stateSize, 16),
+    d_conv: r.size('d_conv', LIMIT.convKernel, 4),
+    expand: r.size('expand', LIMIT.expand, 2),
     revin: r.bool('revin', true),
     norm_eps: r.number('norm_eps', 1e-5, (x) => x > 0, 'a positive number'),
   };
   if (c.patch_len > c.lookback) throw new FormatError(source, `field "patch_len": ${c.patch_len} is longer than lookback ${c.lookback}`);
+  checkParameterTotal(tsm2ParameterCount(c), source, TSM2_SIZE_FIELDS.map((k) => [k, c[k]]));
+  checkBufferSize(c.lookback * patchCount(c) * c.patch_len, source, 'the patch matrix (lookback × patches × patch_len)');
   return c;
+}
+
+/** The fields that set the parameter count, named in errors about sizes. */
+export const TSM2_SIZE_FIELDS = ['lookback', 'horizon', 'n_vars', 'patch_len', 'patch_stride', 'd_model', 'n_layers', 'd_state', 'expand'] as const;
+
+/** Parameters of the TSM2 this config describes (model.ts's modules), from its fields alone. */
+export function tsm2ParameterCount(c: TSM2Config): number {
+  const N = patchCount(c);
+  const d = c.d_model;
+  const mixer = { dModel: d, expand: c.expand, dState: c.d_state, dConv: c.d_conv };
+  const layer =
+    2 * layerNormParameters(N * d) + // time_norm, variate_norm
+    selectiveMixerParameters({ ...mixer, scans: 1 }) + // time_mixer
+    selectiveMixerParameters({ ...mixer, scans: 2 }); // variate_mixer (bidirectional)
+  return (
+    (c.revin ? 2 * c.n_vars : 0) +
+    linearParameters(c.patch_len, d) + // patch_embed
+    N * d + // pos_embed
+    c.n_layers * layer +
+    denseAveragesParameters(c.n_layers) +
+    linearParameters(N * d, c.horizon) // head
+  );
 }
 
 /** N = ⌊(L − P)/S⌋ + 1. */
