@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { ArgumentError } from '../errors.js';
-import { readText, writeBytesAtomic } from '../io/platform.js';
+import { checkWriteTarget, readText, writeBytesAtomic } from '../io/platform.js';
 import { resolveDevice } from '../models/auto.js';
 import { parseSeriesCsv } from '../timeseries/csv.js';
 import { forecastSplits, type SplitRows } from '../timeseries/dataset.js';
@@ -42,6 +42,8 @@ export function registerForecast(program: Command): void {
     .option('--device <name>', 'cpu | webgpu | auto', deviceOption, 'cpu')
     .option('--quiet', 'no progress bar on stderr while --evaluate runs', false)
     .action(async (flags: Flags) => {
+      // Refused before any work: an --out that is a device, a FIFO or a folder (a link is written through).
+      if (!flags.evaluate) for (const out of [flags.out, flags.plot]) if (out !== undefined) await checkWriteTarget(out, 'file');
       const device = await resolveDevice(flags.device);
       const { model, meta } = await loadForecaster(flags.model, device);
       try {

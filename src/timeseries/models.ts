@@ -5,7 +5,7 @@
  */
 import type { DeviceName } from '../backend/registry.js';
 import { FormatError } from '../errors.js';
-import { joinPath, readText, replaceDir } from '../io/platform.js';
+import { joinPath, makeTempDir, readText, removeDir, replaceDir } from '../io/platform.js';
 import { DLinear, parseDLinearConfig } from '../models/dlinear/model.js';
 import { parseTSM2Config } from '../models/mambamixer/tsm2/config.js';
 import { TSM2 } from '../models/mambamixer/tsm2/model.js';
@@ -33,8 +33,13 @@ export function createForecaster(raw: Record<string, unknown>, source: string, d
 }
 
 export async function saveForecaster(dir: string, model: Forecaster, meta: ForecastMeta): Promise<void> {
-  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
-  await saveModule(model, tmp, { ...model.toJSON(), ...meta });
+  const tmp = await makeTempDir(dir);
+  try {
+    await saveModule(model, tmp, { ...model.toJSON(), ...meta });
+  } catch (e) {
+    await removeDir(tmp);
+    throw e;
+  }
   await replaceDir(tmp, dir);
 }
 

@@ -44,6 +44,7 @@ export async function checkLocalWriteTarget(p: string, expect: WriteTargetKind):
     link = await lstat(p);
   } catch (e) {
     if (errorCode(e) === 'ENOENT') return p;
+    if (errorCode(e) === 'ENOTDIR') throw new ArgumentError(`${p}: cannot write here: a part of the path is a file, not a folder`);
     throw e;
   }
   let target = p;
