@@ -170,8 +170,10 @@ export async function writeCheckpointFolder(dir: string, step: number, fill: (fo
     const written = e instanceof DiskFullError ? await folderBytes(tmp) : 0;
     await removeDir(tmp);
     if (e instanceof DiskFullError) {
-      // The file that failed is only part of it: say what the whole checkpoint needs.
-      throw new DiskFullError(real, written + e.needed, await freeBytes(splitPath(real).parent), e.code, `the partial checkpoint was removed and the previous one is unchanged (${e.message})`);
+      // The file that failed is only part of it: a whole checkpoint needs about what the previous
+      // one takes (the same model), written beside it before the swap removes the old one.
+      const needed = Math.max(await folderBytes(real), written + e.needed);
+      throw new DiskFullError(real, needed, await freeBytes(splitPath(real).parent), e.code, `the partial checkpoint was removed and the previous one is unchanged (${e.message})`);
     }
     throw e;
   }

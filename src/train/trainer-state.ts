@@ -4,7 +4,7 @@
  * nothing, `validLosses: {}` crashed after saving).
  */
 import { FormatError } from '../errors.js';
-import { jsonKind, parseJsonObject } from '../io/json.js';
+import { parseJsonObject } from '../io/json.js';
 import type { LossPoint } from './loss-curve.js';
 
 export interface TrainerState {
@@ -68,5 +68,6 @@ function checkLossPoints(value: unknown, field: string, step: number, fail: (fie
 function describe(v: unknown): string {
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   if (v === undefined) return 'nothing (the field is missing)';
-  return jsonKind(v);
+  if (v === null) return 'null';
+  return Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }

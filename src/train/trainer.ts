@@ -112,6 +112,8 @@ export async function runTraining(c: TrainConfig, o: TrainingOptions = {}): Prom
     // Checked by loadCheckpoint (parseTrainerState): arrays of { step, loss }.
     trainLosses = (st['trainLosses'] as LossPoint[] | undefined) ?? [];
     validLosses = (st['validLosses'] as LossPoint[] | undefined) ?? [];
+    // The curve is written after the checkpoint: a crash between the two left the older one.
+    await writeBytesAtomic(joinPath(c.outDir, 'loss_curve.svg'), lossCurveSvg(trainLosses, validLosses));
   }
   let lastExpertLoad: number[][] | undefined;
   // The same validation windows every time, independent of the training stream.

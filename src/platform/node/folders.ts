@@ -187,17 +187,20 @@ export async function removeLocalDir(p: string): Promise<void> {
     if (errorCode(e) === 'ENOENT') return;
     throw e;
   }
-  const trash = temporaryName(p, 'del');
-  await renameLocal(p, trash);
+  const trash = TEMPORARY.test(p) ? p : temporaryName(p, 'del'); // a temporary already is one
+  if (trash !== p) await renameLocal(p, trash);
   await rm(trash, { recursive: true, force: true });
 }
 
-/** The bytes of the regular files directly inside `folder` (what removing it frees, near enough). */
+/**
+ * The disk space the regular files directly inside `folder` take (allocated blocks, which is what
+ * removing them frees and what writing them again needs; their sizes where blocks are not told).
+ */
 export async function localFolderBytes(folder: string): Promise<number> {
   let total = 0;
   for (const name of await listLocalDir(folder)) {
     const s = await lstat(join(folder, name)).catch(() => null);
-    if (s?.isFile()) total += s.size;
+    if (s?.isFile()) total += Number.isFinite(s.blocks) && s.blocks > 0 ? s.blocks * 512 : s.size;
   }
   return total;
 }
