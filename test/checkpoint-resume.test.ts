@@ -83,7 +83,7 @@ describe('resume', () => {
     const pid = deadPid();
     cpSync(step2, join(outDir, `checkpoint.old-${pid}-1700000000000`), { recursive: true });
     cpSync(join(work, 'checkpoint'), join(outDir, `checkpoint.tmp-${pid}-1700000000001`), { recursive: true });
-    for (const d of readdirSync(outDir)) rmSync(join(outDir, d, 'checkpoint_complete.json')); // the old layout had no marker
+    for (const d of readdirSync(outDir)) rmSync(join(outDir, d, 'checkpoint_complete.json'), { force: true }); // the old layout had no marker
     const r = await runTraining(config(outDir), { resume: true });
     assert.equal(r.stepsRun, 1, 'resumed from the step-3 checkpoint, not from the start');
     assert.ok(readFileSync(join(outDir, 'checkpoint', 'model.safetensors')).equals(straight), 'the weights of an uninterrupted run');

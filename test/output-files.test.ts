@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { ArgumentError, DiskFullError } from '../src/errors.js';
+import { ArgumentError } from '../src/errors.js';
 import { writeBytesAtomic } from '../src/io/platform.js';
 import { MambaConfig } from '../src/models/mamba/config.js';
 import { initMambaWeights } from '../src/models/mamba/init.js';
