@@ -138,11 +138,13 @@ describe('temporaries and full disks', () => {
     writeFileSync(join(outDir, `loss_curve.svg.tmp-${dead}-1700000000000`), '<svg');
     mkdirSync(join(outDir, `checkpoint.del-${dead}-1700000000000-3`));
     // This process's pid, but made before it started: a pid reused (every container run is pid 1).
-    writeFileSync(join(outDir, `results.json.tmp-${process.pid}-1000-4`), '{');
+    writeFileSync(join(outDir, `results.json.tmp-${process.pid}-1000000000000-4`), '{');
     const live = `loss_curve.svg.tmp-${alive}-${Date.now()}-5`;
     writeFileSync(join(outDir, live), '<svg');
+    const usersOwn = 'notes.tmp-2024-05'; // not our pattern: never touched
+    writeFileSync(join(outDir, usersOwn), 'mine');
     await runTraining(parseTrainConfig(rawConfig(outDir), 'stale'));
-    assert.deepEqual(readdirSync(outDir).sort(), ['checkpoint', 'loss_curve.svg', live].sort());
+    assert.deepEqual(readdirSync(outDir).sort(), ['checkpoint', 'loss_curve.svg', live, usersOwn].sort());
     assert.ok(readFileSync(join(outDir, 'checkpoint', 'model.safetensors')).equals(straight));
   });
 

@@ -36,7 +36,7 @@ export function registerForecast(program: Command): void {
     .requiredOption('--csv <file>', "a CSV with a date column then the model's variate columns")
     .option('--horizon <H>', "steps to forecast (at most the model's horizon; default: the model's)", intOption('--horizon', 1))
     .option('--end <row>', 'use the lookback rows before this data row (0-based; default: the end of the file); later rows are the truth', intOption('--end', 0))
-    .option('--out <file>', 'where the forecast CSV goes', 'forecast.csv')
+    .option('--out <file>', 'where the forecast CSV goes (written whole or not at all; through a symbolic link; a device, FIFO or folder is refused)', 'forecast.csv')
     .option('--plot <file.svg>', 'also draw the forecast as SVG')
     .option('--evaluate', "print the test MSE / MAE (standardised scale, every test window) under the model's training split, and the value recorded at training", false)
     .option('--device <name>', 'cpu | webgpu | auto', deviceOption, 'cpu')

@@ -90,6 +90,7 @@ async function inspect(path: string, where: CheckpointVersion['where'], required
       return incomplete(`${COMPLETE_MARKER} is not a mamba-ts checkpoint marker (expected "format", "files", "step" and "generation")`);
     }
     for (const f of files as string[]) {
+      if (!/^[^/\\]+$/.test(f) || f === '.' || f === '..') return incomplete(`${COMPLETE_MARKER} lists a name that is not a file of the folder`);
       if (!(await exists(joinPath(path, f)))) return incomplete(`${f} is missing (${COMPLETE_MARKER} lists it)`);
     }
     return { path, where, complete: true, isCheckpoint, step, generation };

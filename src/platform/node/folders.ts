@@ -76,7 +76,8 @@ export function temporaryName(p: string, kind: 'tmp' | 'del' = 'tmp'): string {
   return `${p}.${kind}-${process.pid}-${Date.now()}-${++sequence}`;
 }
 
-const TEMPORARY = /\.(tmp|del)-(\d+)-(\d+)(?:-\d+)?$/;
+// A pid, then a clock in ms (12 to 14 digits: 2001 to 5138), so that a user's `notes.tmp-2024-05` is never taken for one.
+const TEMPORARY = /\.(tmp|del)-(\d{1,10})-(\d{12,14})(?:-\d+)?$/;
 
 function processAlive(pid: number): boolean {
   try {
