@@ -64,6 +64,16 @@ describe('output paths', { skip: process.platform === 'win32' ? 'symbolic links 
     assert.deepEqual(readdirSync(tmp).filter((f) => f.includes('.tmp-')), [], 'no temporary left');
   });
 
+  test("chunks (encodeGguf's) are written in order, never joined, through a link", async () => {
+    const real = join(tmp, 'model.gguf');
+    writeFileSync(real, 'old');
+    const link = join(tmp, 'model-link.gguf');
+    symlinkSync(real, link);
+    await writeBytesAtomic(link, [new Uint8Array([1, 2]), new Uint8Array(0), new Uint8Array([3, 4, 5])]);
+    assert.deepEqual([...readFileSync(real)], [1, 2, 3, 4, 5]);
+    assert.ok(lstatSync(link).isSymbolicLink());
+  });
+
   test('a device, a FIFO, a folder and a link leading nowhere are refused and left as they were', async () => {
     const toNull = join(tmp, 'null-link');
     symlinkSync('/dev/null', toNull);

@@ -77,9 +77,11 @@ function writable(p: string): void {
 
 /**
  * Writes a file atomically (a temporary file, synced, then renamed over the target), so a crash
- * never leaves a half-written file under the real name. Node only.
+ * never leaves a half-written file under the real name: the bytes, a string (UTF-8), or chunks
+ * written in order (encodeGguf's). A symbolic link is written through; a device, FIFO, socket or
+ * folder is refused (ArgumentError); a full disk is a DiskFullError. Node only.
  */
-export async function writeBytesAtomic(p: string, data: Uint8Array | string): Promise<void> {
+export async function writeBytesAtomic(p: string, data: Uint8Array | string | readonly Uint8Array[]): Promise<void> {
   writable(p);
   await writeLocalAtomic(p, data);
 }

@@ -43,10 +43,12 @@ export async function localExists(p: string): Promise<boolean> {
  * device, FIFO, socket or folder is refused (see checkLocalWriteTarget). The temporary is removed
  * on any error; a full disk gives a DiskFullError saying how much space the file needs.
  */
-export async function writeLocalAtomic(p: string, data: Uint8Array | string): Promise<void> {
+export async function writeLocalAtomic(p: string, data: Uint8Array | string | readonly Uint8Array[]): Promise<void> {
   const target = await checkLocalWriteTarget(p, 'file');
   await makeFolders(dirname(target));
-  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+  // Chunks (e.g. encodeGguf's) are written in order, never joined: a model file may be gigabytes.
+  const chunks = typeof data === 'string' ? [new TextEncoder().encode(data)] : data instanceof Uint8Array ? [data] : data;
+  const total = chunks.reduce((n, c) => n + c.length, 0);
   const mode = await existingMode(target);
   const tmp = temporaryName(target);
   const name = basename(target);
@@ -54,11 +56,21 @@ export async function writeLocalAtomic(p: string, data: Uint8Array | string): Pr
   try {
     handle = await open(tmp, 'wx');
     if (mode !== undefined) await handle.chmod(mode);
-    // Two halves, so that the crash tests can stop this process with half a file written.
-    const half = bytes.length >> 1;
-    await handle.writeFile(bytes.subarray(0, half));
-    if (faultPoint(`write ${name}`) === 'enospc') throw Object.assign(new Error(`ENOSPC: no space left on device, write (injected at "write ${name}")`), { code: 'ENOSPC' });
-    await handle.writeFile(bytes.subarray(half));
+    // The fault point sits half way through the bytes, so the crash tests can stop this process
+    // with half a file written.
+    let written = 0;
+    const half = total >> 1;
+    for (const chunk of chunks) {
+      const cut = written <= half && half < written + chunk.length ? half - written : -1;
+      if (cut >= 0) {
+        await handle.writeFile(chunk.subarray(0, cut));
+        if (faultPoint(`write ${name}`) === 'enospc') throw Object.assign(new Error(`ENOSPC: no space left on device, write (injected at "write ${name}")`), { code: 'ENOSPC' });
+        await handle.writeFile(chunk.subarray(cut));
+      } else {
+        await handle.writeFile(chunk);
+      }
+      written += chunk.length;
+    }
     await handle.sync();
     await handle.close();
     handle = undefined;
@@ -66,7 +78,7 @@ export async function writeLocalAtomic(p: string, data: Uint8Array | string): Pr
   } catch (e) {
     await handle?.close().catch(() => undefined);
     await rm(tmp, { force: true });
-    throw await explainWriteError(e, p, bytes.length);
+    throw await explainWriteError(e, p, total);
   }
   await syncLocalDir(dirname(target));
   faultPoint(`renamed ${name}`);
