@@ -63,14 +63,15 @@ export class DiskFullError extends Error {
   }
 }
 
-/** 1536 → "1.5 KiB (1536 bytes)": readable, and exact. */
+/** 1536 → "1.50 KiB (1,536 bytes)": readable, and exact (the style of io/read-options.ts's describeBytes). */
 function formatBytes(n: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  const exact = `${n.toLocaleString('en-US')} byte${n === 1 ? '' : 's'}`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
   let v = n;
-  let u = 0;
+  let u = -1;
   while (v >= 1024 && u < units.length - 1) {
     v /= 1024;
     u++;
   }
-  return u === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[u]} (${n} bytes)`;
+  return u < 0 ? exact : `${v.toFixed(2)} ${units[u]} (${exact})`;
 }

@@ -167,7 +167,7 @@ describe('temporaries and full disks', () => {
     // The disk fills half way through optimizer.safetensors of the second save (see src/platform/node/fault-points.ts).
     const r = cli(['train', '--config', cfg, '--quiet'], { MAMBA_TS_FAULT_AT: 'write optimizer.safetensors:2:enospc' });
     assert.equal(r.status, 1, r.stdout);
-    assert.match(r.stderr, /out\/checkpoint: no space left on the device \(ENOSPC\): writing it needs [\d.]+ KiB \(\d+ bytes\), [\d.]+ \w+ \(\d+ bytes\) free there; the partial checkpoint was removed and the previous one is unchanged \(.*optimizer\.safetensors: no space left on the device/);
+    assert.match(r.stderr, /out\/checkpoint: no space left on the device \(ENOSPC\): writing it needs [\d.]+ KiB \([\d,]+ bytes\), [\d.]+ \w+ \([\d,]+ bytes\) free there; the partial checkpoint was removed and the previous one is unchanged \(.*optimizer\.safetensors: no space left on the device/);
     assert.deepEqual(readdirSync(outDir).sort(), ['checkpoint', 'loss_curve.svg'], 'nothing half-written left');
     assert.equal(JSON.parse(readFileSync(join(outDir, 'checkpoint', 'trainer_state.json'), 'utf8')).step, 2);
     const resumed = cli(['train', '--config', cfg, '--quiet', '--resume']);

@@ -6,7 +6,8 @@
  * progress bars still draw, since the child is told the terminal's width (see adoptParentTerminal).
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { JSON_MAX_BYTES } from '../io/json.js';
 
 const CHILD_MARK = 'MAMBA_TS_STDERR_FILTERED';
 const COLUMNS = 'MAMBA_TS_STDERR_COLUMNS';
@@ -19,10 +20,20 @@ function mayLoadDawn(argv: readonly string[]): boolean {
   const i = argv.findIndex((a) => a === '--config' || a === '-c');
   const config = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith('--config='))?.slice('--config='.length);
   if (!config) return false;
+  let fd: number | undefined;
   try {
-    return /"device"\s*:\s*"webgpu"/.test(readFileSync(config, 'utf8'));
+    // Only a regular file of a config's size is looked into: a FIFO would block this read forever and
+    // a link to /dev/zero would fill memory, before the command itself could refuse them. O_NONBLOCK
+    // makes opening a FIFO that replaced the file since the stat return at once; fstat then says so.
+    const readable = (s: Stats) => s.isFile() && s.size <= JSON_MAX_BYTES.config;
+    if (!readable(statSync(config))) return false;
+    fd = openSync(config, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+    if (!readable(fstatSync(fd))) return false;
+    return /"device"\s*:\s*"webgpu"/.test(readFileSync(fd, 'utf8'));
   } catch {
     return false; // the command itself reports the unreadable config
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -1,7 +1,6 @@
 /** `mamba-ts experiment`: the paper's synthetic tasks (selective copying, induction heads). */
 import type { Command } from 'commander';
-import { FormatError } from '../errors.js';
-import { readText } from '../io/platform.js';
+import { JSON_MAX_BYTES, readJsonObject } from '../io/json.js';
 import { parseSyntheticConfig } from '../experiments/synthetic-config.js';
 import { runSynthetic, type SyntheticResult } from '../experiments/run-synthetic.js';
 import { printAbove, progressBar } from './progress.js';
@@ -13,13 +12,7 @@ export function registerExperiment(program: Command): void {
     .requiredOption('-c, --config <file>', 'experiment config (JSON): task, model, vocab, memorize, trainLength, steps, batchSize, lr, minLr, warmupSteps, weightDecay, gradClip, evalInterval, testLengths, testBatches, testBatchSize, seed, device, outDir')
     .option('--quiet', 'no progress bar on stderr (stdout has the JSON lines either way)', false)
     .action(async (flags: { config: string; quiet: boolean }) => {
-      let raw: unknown;
-      try {
-        raw = JSON.parse(await readText(flags.config));
-      } catch (e) {
-        if (e instanceof SyntaxError) throw new FormatError(flags.config, `not valid JSON: ${e.message}`);
-        throw e;
-      }
+      const raw = await readJsonObject(flags.config, { maxBytes: JSON_MAX_BYTES.config, what: 'an experiment config' });
       const c = parseSyntheticConfig(raw, flags.config);
       // stdout carries one JSON object per line; the bar goes to stderr and never mixes into it.
       const bar = progressBar('step {value}/{total} |{bar}| loss {loss} | accuracy {accuracy} | ETA {eta_formatted}', { quiet: flags.quiet });

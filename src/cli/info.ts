@@ -1,8 +1,7 @@
 /** `mamba-ts info`: what a model folder (or a bare config.json) holds, without running it. */
 import type { Command } from 'commander';
 import { readConfig } from '../io/hf-folder.js';
-import { readText } from '../io/platform.js';
-import { FormatError } from '../errors.js';
+import { JSON_MAX_BYTES, readJsonObject } from '../io/json.js';
 import { MambaForCausalLM } from '../models/mamba/modeling.js';
 import { describeModel } from '../models/describe.js';
 import { JambaConfig } from '../models/jamba/config.js';
@@ -35,15 +34,7 @@ async function configAt(path: string, hub: HubOptions): Promise<{ raw: Record<st
     const dir = await resolvePretrained(path, 'config', hub);
     return { raw: await readConfig(dir), source: `${dir}/config.json` };
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readText(path));
-  } catch (e) {
-    if (e instanceof SyntaxError) throw new FormatError(path, `not valid JSON: ${e.message}`);
-    throw e;
-  }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new FormatError(path, 'expected a JSON object');
-  return { raw: raw as Record<string, unknown>, source: path };
+  return { raw: await readJsonObject(path, { maxBytes: JSON_MAX_BYTES.config, what: 'a config.json' }), source: path };
 }
 
 export function registerInfo(program: Command): void {

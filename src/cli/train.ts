@@ -1,8 +1,7 @@
 /** `mamba-ts train`: trains a model from a JSON config, with a progress bar and checkpoints. */
 import { SingleBar, Presets } from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
-import { FormatError } from '../errors.js';
-import { readText } from '../io/platform.js';
+import { JSON_MAX_BYTES, readJsonObject } from '../io/json.js';
 import { parseTrainConfig } from '../train/train-config.js';
 import { runTraining } from '../train/trainer.js';
 import { trainImageClassifier } from './train-image.js';
@@ -18,14 +17,8 @@ export function registerTrain(program: Command): void {
     .option('--quiet', 'no progress bar, one line at the end', false)
     .action(async (flags: { config: string; resume: boolean; overwrite: boolean; quiet: boolean }) => {
       if (flags.resume && flags.overwrite) throw new InvalidArgumentError('--resume and --overwrite contradict each other: choose one');
-      const text = await readText(flags.config);
-      let raw: unknown;
-      try {
-        raw = JSON.parse(text);
-      } catch (e) {
-        throw new FormatError(flags.config, `not valid JSON: ${(e as Error).message}`);
-      }
-      const task = raw && typeof raw === 'object' && 'task' in raw ? (raw as { task: unknown }).task : undefined;
+      const raw = await readJsonObject(flags.config, { maxBytes: JSON_MAX_BYTES.config, what: 'a training config' });
+      const task = raw['task'];
       if (task === 'image-classification') return trainImageClassifier(raw, flags);
       // "task": "forecast" (and any other task, which it refuses by name) trains a forecasting model.
       if (task !== undefined) return runForecastCommand(raw, flags.config, flags);

@@ -4,6 +4,7 @@
  * what the writer produced and to inspect files made by llama.cpp's converters.
  */
 import { FormatError } from '../errors.js';
+import { quoteForMessage } from '../quote.js';
 import { bf16ToF32, f16ToF32 } from '../tensor/half.js';
 import {
   GGUF_ALIGNMENT_KEY,
@@ -49,6 +50,10 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 class ByteReader {
   private readonly view: DataView;
   pos = 0;
+  /** Bytes not read yet. */
+  get left(): number {
+    return this.bytes.length - this.pos;
+  }
   constructor(
     private readonly bytes: Uint8Array,
     private readonly source: string,
@@ -155,12 +160,14 @@ function valueType(r: ByteReader, what: string, source: string): GgufScalarType 
 }
 
 function readValue(r: ByteReader, key: string, source: string): GgufValue {
-  const what = `metadata "${key}"`;
+  const what = `metadata ${quoteForMessage(key)}`;
   const type = valueType(r, what, source);
   if (type !== 'array') return { type, value: readScalar(r, type, what, source) } as GgufValue;
   const itemType = valueType(r, `${what}'s items`, source);
   if (itemType === 'array') throw new FormatError(source, `${what}: arrays of arrays are not read by this library`);
   const n = r.size(`the length of ${what}`);
+  // Every item takes at least a byte: a longer array cannot be in the file (and new Array would throw).
+  if (n > r.left) throw new FormatError(source, `${what}: ${n} items announced, but only ${r.left} bytes are left in the file`);
   const value: GgufScalar[] = new Array(n);
   for (let i = 0; i < n; i++) value[i] = readScalar(r, itemType, `${what}[${i}]`, source);
   return { type: 'array', itemType, value };
@@ -179,7 +186,7 @@ export function parseGguf(bytes: Uint8Array, source = 'GGUF file'): GgufFile {
   const metadata = new Map<string, GgufValue>();
   for (let i = 0; i < kvCount; i++) {
     const key = r.string(`metadata key ${i}`);
-    if (metadata.has(key)) throw new FormatError(source, `metadata "${key}" appears twice`);
+    if (metadata.has(key)) throw new FormatError(source, `metadata ${quoteForMessage(key)} appears twice`);
     metadata.set(key, readValue(r, key, source));
   }
   let alignment = GGUF_DEFAULT_ALIGNMENT;
@@ -194,15 +201,16 @@ export function parseGguf(bytes: Uint8Array, source = 'GGUF file'): GgufFile {
   const names = new Set<string>();
   for (let i = 0; i < tensorCount; i++) {
     const name = r.string(`tensor name ${i}`);
-    if (names.has(name)) throw new FormatError(source, `tensor "${name}" appears twice`);
+    const quoted = quoteForMessage(name); // a name from the file: cut, control characters escaped
+    if (names.has(name)) throw new FormatError(source, `tensor ${quoted} appears twice`);
     names.add(name);
-    const nDims = r.u32(`tensor "${name}"'s rank`);
-    if (nDims < 1 || nDims > GGUF_MAX_DIMS) throw new FormatError(source, `tensor "${name}": rank ${nDims}, expected 1 to ${GGUF_MAX_DIMS}`);
+    const nDims = r.u32(`tensor ${quoted}'s rank`);
+    if (nDims < 1 || nDims > GGUF_MAX_DIMS) throw new FormatError(source, `tensor ${quoted}: rank ${nDims}, expected 1 to ${GGUF_MAX_DIMS}`);
     const ne: number[] = [];
-    for (let d = 0; d < nDims; d++) ne.push(r.size(`tensor "${name}"'s dimension ${d}`));
-    const typeCode = r.u32(`tensor "${name}"'s type`);
-    const rel = r.size(`tensor "${name}"'s offset`);
-    if (rel % alignment !== 0) throw new FormatError(source, `tensor "${name}": offset ${rel} is not a multiple of the alignment ${alignment}`);
+    for (let d = 0; d < nDims; d++) ne.push(r.size(`tensor ${quoted}'s dimension ${d}`));
+    const typeCode = r.u32(`tensor ${quoted}'s type`);
+    const rel = r.size(`tensor ${quoted}'s offset`);
+    if (rel % alignment !== 0) throw new FormatError(source, `tensor ${quoted}: offset ${rel} is not a multiple of the alignment ${alignment}`);
     raw.push({ name, shape: ne.reverse(), typeCode, rel });
   }
   const dataOffset = alignUp(r.pos, alignment);
@@ -212,7 +220,7 @@ export function parseGguf(bytes: Uint8Array, source = 'GGUF file'): GgufFile {
     const byteLength = type === null ? null : shape.reduce((a, b) => a * b, 1) * TENSOR_TYPE_BYTES[type];
     const offset = dataOffset + rel;
     if (offset + (byteLength ?? 0) > bytes.length) {
-      throw new FormatError(source, `tensor "${name}": its data (${byteLength ?? '?'} bytes at ${offset}) runs past the end of the file (${bytes.length} bytes)`);
+      throw new FormatError(source, `tensor ${quoteForMessage(name)}: its data (${byteLength ?? '?'} bytes at ${offset}) runs past the end of the file (${bytes.length} bytes)`);
     }
     return { name, shape, type, typeCode, offset, byteLength };
   });
@@ -222,7 +230,7 @@ export function parseGguf(bytes: Uint8Array, source = 'GGUF file'): GgufFile {
 /** A tensor's values as float32 (f16/bf16 widened); a FormatError for types this library does not decode. */
 export function ggufTensorValues(bytes: Uint8Array, t: GgufTensorInfo, source = 'GGUF file'): Float32Array {
   if (t.type === null || t.byteLength === null) {
-    throw new FormatError(source, `tensor "${t.name}": ggml type ${t.typeCode} is not decoded here (f32, f16 and bf16 are)`);
+    throw new FormatError(source, `tensor ${quoteForMessage(t.name)}: ggml type ${t.typeCode} is not decoded here (f32, f16 and bf16 are)`);
   }
   const copy = bytes.slice(t.offset, t.offset + t.byteLength); // aligned, and little-endian on every real host
   if (t.type === 'f32') return new Float32Array(copy.buffer);

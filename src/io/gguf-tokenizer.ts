@@ -5,6 +5,7 @@
  * tokens, since Mamba pads its vocabulary to a multiple of 8), added special tokens are control
  * tokens, other added tokens are user-defined, merges are "left right" strings.
  */
+import { quoteForMessage } from '../quote.js';
 import { ArgumentError, FormatError } from '../errors.js';
 import { TOKEN_TYPE, type GgufValue } from './gguf-format.js';
 
@@ -47,10 +48,10 @@ function specialIdKeys(ids: SpecialTokenIds, vocabSize: number): Record<string, 
 export function byteLevelBpeGgufMetadata(tokenizerJson: unknown, vocabSize: number, ids: SpecialTokenIds = {}, source = 'tokenizer.json'): Record<string, GgufValue> {
   if (!isRecord(tokenizerJson) || !isRecord(tokenizerJson['model'])) throw new FormatError(source, 'expected a tokenizer.json object with a "model" object');
   const model = tokenizerJson['model'];
-  if (model['type'] !== 'BPE') throw new FormatError(source, `model.type is ${JSON.stringify(model['type'])}; only byte-level BPE tokenizers are exported to GGUF`);
+  if (model['type'] !== 'BPE') throw new FormatError(source, `model.type is ${quoteForMessage(model['type'])}; only byte-level BPE tokenizers are exported to GGUF`);
   const preTokenizer = tokenizerJson['pre_tokenizer'];
   if (!isRecord(preTokenizer) || preTokenizer['type'] !== 'ByteLevel') {
-    throw new FormatError(source, `pre_tokenizer is ${JSON.stringify(isRecord(preTokenizer) ? preTokenizer['type'] : preTokenizer)}; only a ByteLevel pre-tokenizer (GPT-2, GPT-NeoX) is exported to GGUF`);
+    throw new FormatError(source, `pre_tokenizer is ${quoteForMessage(isRecord(preTokenizer) ? preTokenizer['type'] : preTokenizer)}; only a ByteLevel pre-tokenizer (GPT-2, GPT-NeoX) is exported to GGUF`);
   }
   const vocab = model['vocab'];
   if (!isRecord(vocab)) throw new FormatError(source, 'model.vocab must be an object of token → id');
@@ -58,8 +59,8 @@ export function byteLevelBpeGgufMetadata(tokenizerJson: unknown, vocabSize: numb
   const tokens: (string | undefined)[] = new Array(vocabSize);
   const types: number[] = new Array(vocabSize).fill(TOKEN_TYPE.normal);
   const place = (token: string, id: unknown, type: number) => {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new FormatError(source, `token ${JSON.stringify(token)} has id ${JSON.stringify(id)}, expected a non-negative integer`);
-    if (id >= vocabSize) throw new ArgumentError(`${source}: token ${JSON.stringify(token)} has id ${id}, beyond the model's vocab_size ${vocabSize}`);
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new FormatError(source, `token ${quoteForMessage(token)} has id ${quoteForMessage(id)}, expected a non-negative integer`);
+    if (id >= vocabSize) throw new ArgumentError(`${source}: token ${quoteForMessage(token)} has id ${id}, beyond the model's vocab_size ${vocabSize}`);
     tokens[id] = token;
     types[id] = type;
   };
@@ -82,7 +83,7 @@ export function byteLevelBpeGgufMetadata(tokenizerJson: unknown, vocabSize: numb
   const merges = rawMerges.map((m, i): string => {
     if (typeof m === 'string' && m.includes(' ')) return m;
     if (Array.isArray(m) && m.length === 2 && typeof m[0] === 'string' && typeof m[1] === 'string') return `${m[0]} ${m[1]}`;
-    throw new FormatError(source, `model.merges[${i}] must be "left right" or ["left", "right"], got ${JSON.stringify(m)}`);
+    throw new FormatError(source, `model.merges[${i}] must be "left right" or ["left", "right"], got ${quoteForMessage(m)}`);
   });
 
   // GPT-2 and GPT-NeoX begin and end documents with <|endoftext|>; their configs often leave the ids out.

@@ -6,9 +6,12 @@
 
 import { ArgumentError, FormatError } from '../errors.js';
 import { exists, joinPath, readBytes, removeFile, removeStaleTemps, writeBytesAtomic } from './platform.js';
+import type { ReadOptions } from './read-options.js';
 import { SafetensorsFile, serializeSafetensors, tensorByteLength } from './safetensors.js';
 import type { SafetensorsEntry, TensorToWrite } from './safetensors.js';
-import { parseJsonObject } from './json.js';
+import { JSON_MAX_BYTES, parseJsonObject } from './json.js';
+import { resolveInside, whyNotPlainName } from './inside-folder.js';
+import { nameForMessage, quoteForMessage } from '../quote.js';
 
 export const CONFIG_FILE = 'config.json';
 export const WEIGHTS_FILE = 'model.safetensors';
@@ -20,9 +23,9 @@ const DEFAULT_MAX_SHARD_BYTES = 5_000_000_000;
  * Reads a file that must exist. A read failure is reported as "missing" only when the file really is
  * absent, so that permission or network errors keep their own message.
  */
-async function readRequired(path: string, what: string): Promise<Uint8Array> {
+async function readRequired(path: string, what: string, o?: ReadOptions): Promise<Uint8Array> {
   try {
-    return await readBytes(path);
+    return await readBytes(path, o);
   } catch (e) {
     if (!(await exists(path))) throw new FormatError(path, `missing: ${what}`);
     throw e;
@@ -32,7 +35,7 @@ async function readRequired(path: string, what: string): Promise<Uint8Array> {
 /** Reads `<dir>/config.json` as a JSON object. */
 export async function readConfig(dir: string): Promise<Record<string, unknown>> {
   const path = joinPath(dir, CONFIG_FILE);
-  const bytes = await readRequired(path, 'a model folder needs a config.json describing the model');
+  const bytes = await readRequired(path, 'a model folder needs a config.json describing the model', { maxBytes: JSON_MAX_BYTES.config, what: 'a config.json' });
   return parseJsonObject(new TextDecoder().decode(bytes), path);
 }
 
@@ -72,7 +75,7 @@ class ShardedWeights implements WeightSource {
 
   private file(name: string): SafetensorsFile {
     const f = this.files.get(name);
-    if (f === undefined) throw new FormatError(this.where, `no tensor named "${name}" (it has ${this.files.size})`);
+    if (f === undefined) throw new FormatError(this.where, `no tensor named ${quoteForMessage(name)} (it has ${this.files.size})`);
     return f;
   }
 }
@@ -89,7 +92,12 @@ export async function readWeights(dir: string): Promise<WeightSource> {
   throw new FormatError(dir, `no weights: expected ${WEIGHTS_FILE} or ${WEIGHTS_INDEX_FILE} in the folder`);
 }
 
-/** Validates an index's weight_map: tensor name -> shard file name (a plain relative name). */
+/**
+ * Validates an index's weight_map: tensor name -> shard file name. A shard name must be a plain
+ * relative name (see inside-folder.ts: no "..", absolute paths, URLs, backslashes or control
+ * characters, as written or after percent-decoding), so that the shards are read from the model's
+ * folder and nowhere else, whether it is on disk, over HTTP or on the Hub.
+ */
 function parseWeightMap(index: Record<string, unknown>, indexPath: string): Map<string, string> {
   const map = index['weight_map'];
   if (typeof map !== 'object' || map === null || Array.isArray(map)) {
@@ -97,27 +105,41 @@ function parseWeightMap(index: Record<string, unknown>, indexPath: string): Map<
   }
   const out = new Map<string, string>();
   for (const [name, shard] of Object.entries(map)) {
-    // Shards live in the folder itself; refusing "..", absolute paths and URLs keeps reads inside it.
-    if (typeof shard !== 'string' || shard === '' || /^([a-z]+:|\/|\\)/i.test(shard) || shard.split(/[\\/]/).includes('..')) {
-      throw new FormatError(indexPath, `weight_map: ${name}: expected a shard file name in this folder, got ${JSON.stringify(shard)}`);
+    const why = typeof shard === 'string' ? whyNotPlainName(shard) : 'it is not a string';
+    if (why !== undefined) {
+      throw new FormatError(indexPath, `weight_map: ${nameForMessage(name)}: expected a shard file name in this folder, got ${quoteForMessage(shard)} (${why})`);
     }
-    out.set(name, shard);
+    out.set(name, shard as string);
   }
   return out;
 }
 
+/** The shard index, read within its size cap and parsed. */
+async function readIndex(indexPath: string): Promise<Record<string, unknown>> {
+  const bytes = await readRequired(indexPath, 'weights index', { maxBytes: JSON_MAX_BYTES.shardIndex, what: `a ${WEIGHTS_INDEX_FILE}` });
+  return parseJsonObject(new TextDecoder().decode(bytes), indexPath);
+}
+
 /** The shard files a `model.safetensors.index.json` names, each once, in the order first named. */
 export async function readShardNames(indexPath: string): Promise<string[]> {
-  const index = parseJsonObject(new TextDecoder().decode(await readRequired(indexPath, 'weights index')), indexPath);
-  return [...new Set(parseWeightMap(index, indexPath).values())];
+  return [...new Set(parseWeightMap(await readIndex(indexPath), indexPath).values())];
+}
+
+/**
+ * Where a shard is read from: the folder joined with its name, or for a URL folder the URL it
+ * resolves to, checked to lie inside the folder (resolve first, then check the result).
+ */
+function shardPath(dir: string, shard: string, indexPath: string): string {
+  const path = resolveInside(dir, shard);
+  if (path === undefined) throw new FormatError(indexPath, `weight_map: the shard name ${quoteForMessage(shard)} leads outside the model's folder ${dir}`);
+  return path;
 }
 
 async function readShardedWeights(dir: string, indexPath: string): Promise<WeightSource> {
-  const index = parseJsonObject(new TextDecoder().decode(await readRequired(indexPath, 'weights index')), indexPath);
-  const weightMap = parseWeightMap(index, indexPath);
+  const weightMap = parseWeightMap(await readIndex(indexPath), indexPath);
   const shards = new Map<string, SafetensorsFile>();
   for (const shard of new Set(weightMap.values())) {
-    const path = joinPath(dir, shard);
+    const path = shardPath(dir, shard, indexPath);
     const bytes = await readRequired(path, `shard named by ${WEIGHTS_INDEX_FILE}`);
     shards.set(shard, SafetensorsFile.parse(bytes, path));
   }
@@ -125,7 +147,7 @@ async function readShardedWeights(dir: string, indexPath: string): Promise<Weigh
   for (const [name, shard] of weightMap) {
     const file = shards.get(shard)!;
     if (!file.has(name)) {
-      throw new FormatError(indexPath, `${name}: the index puts it in ${shard}, but that shard has no such tensor`);
+      throw new FormatError(indexPath, `${nameForMessage(name)}: the index puts it in ${nameForMessage(shard)}, but that shard has no such tensor`);
     }
     files.set(name, file);
   }

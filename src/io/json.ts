@@ -8,6 +8,23 @@
  * - the result is checked to be an object where an object is expected.
  */
 import { FormatError } from '../errors.js';
+import { readText } from './platform.js';
+import type { ReadOptions } from './read-options.js';
+
+const MiB = 1024 * 1024;
+
+/**
+ * Caps on the size of JSON files, checked before a byte is read (readJson), so that a config.json
+ * linked to /dev/zero or a multi-gigabyte "index" cannot fill memory. Each is far above real files.
+ */
+export const JSON_MAX_BYTES = {
+  /** config.json, generation_config.json, tokenizer_config.json, training configs, scalers (real ones: a few KiB). */
+  config: 16 * MiB,
+  /** model.safetensors.index.json (real ones: up to a few MiB for models with tens of thousands of tensors). */
+  shardIndex: 64 * MiB,
+  /** tokenizer.json (real ones: 2-20 MB, vocabularies of up to a few hundred thousand tokens). */
+  tokenizer: 256 * MiB,
+} as const;
 
 /** Deeper than any real config or tokenizer (HF's tokenizer.json nests about 6 levels). */
 export const MAX_JSON_DEPTH = 512;
@@ -94,4 +111,17 @@ export function parseJsonObject(text: string, source: string): Record<string, un
     throw new FormatError(source, `expected a JSON object, got ${jsonKind(value)}`);
   }
   return value as Record<string, unknown>;
+}
+
+/**
+ * Reads and parses a JSON file (a path, URL or in-memory file), refusing it unread when it is larger
+ * than `maxBytes` and not a regular file; every error names the file and none quotes it.
+ */
+export async function readJson(path: string, o: ReadOptions): Promise<unknown> {
+  return parseJson(await readText(path, o), path);
+}
+
+/** Reads a JSON file that must hold an object (config.json, an index, a training config), as readJson. */
+export async function readJsonObject(path: string, o: ReadOptions): Promise<Record<string, unknown>> {
+  return parseJsonObject(await readText(path, o), path);
 }

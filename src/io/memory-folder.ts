@@ -5,6 +5,8 @@
  * folder on disk or over HTTP. src/io/platform.ts looks paths under `memory://` up here.
  */
 import { ArgumentError } from '../errors.js';
+import { quoteForMessage } from '../quote.js';
+import { checkReadSize, type ReadOptions } from './read-options.js';
 
 /** What a file's contents may be: a Blob (a File is one), an ArrayBuffer or a view of one. */
 export type FileContents = Blob | ArrayBuffer | ArrayBufferView;
@@ -32,7 +34,7 @@ export function folderFromFiles(
   const entries = new Map<string, FileContents>();
   for (const [name, contents] of namedContents(files)) {
     if (!name || name.includes('/')) {
-      throw new ArgumentError(`folderFromFiles: file name ${JSON.stringify(name)} must be a plain name such as "config.json"`);
+      throw new ArgumentError(`folderFromFiles: file name ${quoteForMessage(name)} must be a plain name such as "config.json"`);
     }
     if (!isContents(contents)) {
       throw new ArgumentError(`folderFromFiles: ${name}: expected a File, Blob, ArrayBuffer or typed array`);
@@ -79,11 +81,13 @@ function split(p: string): { folder: Map<string, FileContents> | undefined; name
   return slash < 0 ? { folder: undefined, name: '' } : { folder: folders.get(rest.slice(0, slash)), name: rest.slice(slash + 1) };
 }
 
-export async function readMemoryBytes(p: string): Promise<Uint8Array> {
+/** A file's bytes; with `maxBytes`, a larger file is refused before its contents are read. */
+export async function readMemoryBytes(p: string, o?: ReadOptions): Promise<Uint8Array> {
   const { folder, name } = split(p);
   if (!folder) throw new Error(`${p}: no in-memory folder here (released, or never mounted with folderFromFiles)`);
   const c = folder.get(name);
   if (c === undefined) throw new Error(`${p}: no such file; the in-memory folder has ${[...folder.keys()].join(', ') || 'no files'}`);
+  checkReadSize(p, c instanceof ArrayBuffer || ArrayBuffer.isView(c) ? c.byteLength : c.size, o);
   if (c instanceof ArrayBuffer) return new Uint8Array(c);
   if (ArrayBuffer.isView(c)) return new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
   return new Uint8Array(await c.arrayBuffer());

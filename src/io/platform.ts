@@ -29,7 +29,11 @@ import {
   temporaryName,
   type WriteTargetKind,
 } from '#platform/folders.js';
+import { fetchBytes, urlExists } from './fetch-bytes.js';
 import { isMemoryPath, memoryExists, readMemoryBytes } from './memory-folder.js';
+import type { ReadOptions } from './read-options.js';
+
+export type { ReadOptions } from './read-options.js';
 
 function isUrl(p: string): boolean {
   return /^(https?|blob|data):/i.test(p);
@@ -41,32 +45,27 @@ export function joinPath(dir: string, name: string): string {
   return `${dir}/${name}`;
 }
 
-/** Reads a whole file as bytes. */
-export async function readBytes(p: string): Promise<Uint8Array> {
-  if (isMemoryPath(p)) return readMemoryBytes(p);
-  if (isUrl(p)) {
-    const res = await fetch(p);
-    if (res.status === 404) throw new Error(`${p}: no such file (HTTP 404)`);
-    if (!res.ok) throw new Error(`${p}: HTTP ${res.status} ${res.statusText}`);
-    return new Uint8Array(await res.arrayBuffer());
-  }
-  return readLocalBytes(p);
+/**
+ * Reads a whole file as bytes. Local files must be regular files (links to them are followed; a
+ * folder, FIFO, device or socket is refused without blocking), and a file that changes size while
+ * read is an error. With `maxBytes`, a larger file is refused before it is read (a URL without a
+ * Content-Length is stopped at the cap), the message naming the path, the size and the cap.
+ */
+export async function readBytes(p: string, o?: ReadOptions): Promise<Uint8Array> {
+  if (isMemoryPath(p)) return readMemoryBytes(p, o);
+  if (isUrl(p)) return fetchBytes(p, o);
+  return readLocalBytes(p, o);
 }
 
-export async function readText(p: string): Promise<string> {
-  return new TextDecoder().decode(await readBytes(p));
+/** Reads a whole file as UTF-8 text, as readBytes reads it. */
+export async function readText(p: string, o?: ReadOptions): Promise<string> {
+  return new TextDecoder().decode(await readBytes(p, o));
 }
 
 /** True when the file exists (or the URL answers a HEAD request). */
 export async function exists(p: string): Promise<boolean> {
   if (isMemoryPath(p)) return memoryExists(p);
-  if (isUrl(p)) {
-    try {
-      return (await fetch(p, { method: 'HEAD' })).ok;
-    } catch {
-      return false;
-    }
-  }
+  if (isUrl(p)) return urlExists(p);
   return localExists(p);
 }
 

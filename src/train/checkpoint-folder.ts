@@ -29,8 +29,9 @@
  * run started over with `overwrite` must win over an older run's checkpoint of a higher step.
  */
 import { DiskFullError, FormatError } from '../errors.js';
-import { parseJsonObject } from '../io/json.js';
-import { checkWriteTarget, exists, folderBytes, freeBytes, joinPath, listDir, makeTempDir, readText, removeDir, removeStaleTemps, renamePath, temporaryPath, writeBytesAtomic } from '../io/platform.js';
+import { JSON_MAX_BYTES, readJsonObject } from '../io/json.js';
+import { TRAINER_STATE_MAX_BYTES } from './trainer-state.js';
+import { checkWriteTarget, exists, folderBytes, freeBytes, joinPath, listDir, makeTempDir, removeDir, removeStaleTemps, renamePath, temporaryPath, writeBytesAtomic } from '../io/platform.js';
 import { faultPoint } from '#platform/fault-points.js';
 
 /** Written last into a checkpoint folder: its presence says the folder is complete. */
@@ -66,7 +67,7 @@ function escapeRegExp(s: string): string {
 /** The step a trainer_state.json records (old-layout folders have no marker). */
 async function stepFromTrainerState(folder: string): Promise<number> {
   const file = joinPath(folder, 'trainer_state.json');
-  const step = parseJsonObject(await readText(file), file)['step'];
+  const step = (await readJsonObject(file, { maxBytes: TRAINER_STATE_MAX_BYTES, what: 'trainer_state.json' }))['step'];
   if (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0) throw new FormatError(file, `field "step": expected an integer >= 0`);
   return step;
 }
@@ -80,7 +81,7 @@ async function inspect(path: string, where: CheckpointVersion['where'], required
   if (hasMarker) {
     let marker: Record<string, unknown>;
     try {
-      marker = parseJsonObject(await readText(markerPath), markerPath);
+      marker = await readJsonObject(markerPath, { maxBytes: JSON_MAX_BYTES.config, what: COMPLETE_MARKER });
     } catch (e) {
       return incomplete((e as Error).message);
     }

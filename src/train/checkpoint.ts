@@ -6,7 +6,7 @@
  * is read back is checked against the model before anything trains on it.
  */
 import { ArgumentError, FormatError } from '../errors.js';
-import { parseJsonObject } from '../io/json.js';
+import { JSON_MAX_BYTES, readJsonObject } from '../io/json.js';
 import { joinPath, readBytes, readText, writeBytesAtomic } from '../io/platform.js';
 import { SafetensorsFile, serializeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import type { TrainableLM } from './lm-model.js';
@@ -15,7 +15,7 @@ import { tensor } from '../ops/create.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { AdamW } from './adamw.js';
 import { recoverCheckpointFolder, writeCheckpointFolder } from './checkpoint-folder.js';
-import { parseTrainerState, type TrainerState } from './trainer-state.js';
+import { parseTrainerState, TRAINER_STATE_MAX_BYTES, type TrainerState } from './trainer-state.js';
 
 export type { TrainerState } from './trainer-state.js';
 
@@ -67,7 +67,7 @@ export interface LoadCheckpointOptions {
 export async function loadCheckpoint(dir: string, model: TrainableLM, opt: AdamW, o: LoadCheckpointOptions = {}): Promise<TrainerState> {
   await checkSameArchitecture(dir, model);
   const stateFile = joinPath(dir, 'trainer_state.json');
-  const state = parseTrainerState(await readText(stateFile), stateFile, o);
+  const state = parseTrainerState(await readText(stateFile, { maxBytes: TRAINER_STATE_MAX_BYTES, what: 'trainer_state.json' }), stateFile, o);
   const moments = await readMoments(joinPath(dir, 'optimizer.safetensors'), model, state.step);
   await loadParametersFromFolder(model, dir, {
     device: model.device as 'cpu' | 'webgpu',
@@ -150,7 +150,7 @@ const TYPE_NAMES: Record<string, string> = { mamba: 'Mamba', jamba: 'Jamba' };
 /** A checkpoint of another architecture, or of another shape, is refused by name. */
 async function checkSameArchitecture(dir: string, model: TrainableLM): Promise<void> {
   const file = joinPath(dir, 'config.json');
-  const cfg = parseJsonObject(await readText(file), file);
+  const cfg = await readJsonObject(file, { maxBytes: JSON_MAX_BYTES.config, what: 'a config.json' });
   const mine = model.config.fields as unknown as Record<string, unknown>;
   const type = mine['model_type'] as string;
   const name = TYPE_NAMES[type] ?? type;

@@ -7,6 +7,9 @@ import { FormatError } from '../errors.js';
 import { parseJsonObject } from '../io/json.js';
 import type { LossPoint } from './loss-curve.js';
 
+/** Far above real files (a loss point is ~40 bytes: a million steps is 40 MB), far below memory. */
+export const TRAINER_STATE_MAX_BYTES = 256 * 1024 * 1024;
+
 export interface TrainerState {
   step: number;
   rngState: number;

@@ -4,21 +4,17 @@
  * `#platform/files.js`, usually through src/io/platform.ts.
  */
 import { UnsupportedError } from '../../errors.js';
+import { fetchBytes, urlExists } from '../../io/fetch-bytes.js';
+import type { ReadOptions } from '../../io/read-options.js';
 import type * as NodeTwin from '../node/files.js';
 
-export async function readLocalBytes(p: string): Promise<Uint8Array> {
-  const res = await fetch(p);
-  if (res.status === 404) throw new Error(`${p}: no such file (HTTP 404)`);
-  if (!res.ok) throw new Error(`${p}: HTTP ${res.status} ${res.statusText}`);
-  return new Uint8Array(await res.arrayBuffer());
+/** Fetches the file; a body over `maxBytes` is refused (before it is read when its size is announced). */
+export async function readLocalBytes(p: string, o?: ReadOptions): Promise<Uint8Array> {
+  return fetchBytes(p, o);
 }
 
 export async function localExists(p: string): Promise<boolean> {
-  try {
-    return (await fetch(p, { method: 'HEAD' })).ok;
-  } catch {
-    return false;
-  }
+  return urlExists(p);
 }
 
 function noWriting(what: string, p: string): never {

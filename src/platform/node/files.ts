@@ -3,9 +3,12 @@
  * `#platform/files.js` (see ../README.md: package.json's `imports` picks the twin), usually through
  * src/io/platform.ts, which also handles URLs and in-memory folders.
  */
-import { open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { constants as bufferConstants } from 'node:buffer';
+import { constants as fsConstants, type Stats } from 'node:fs';
+import { lstat, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { DiskFullError } from '../../errors.js';
+import { DiskFullError, FormatError } from '../../errors.js';
+import { checkReadSize, describeBytes, readCap, type ReadOptions } from '../../io/read-options.js';
 import { faultPoint } from './fault-points.js';
 import { checkLocalWriteTarget, localFreeBytes, makeFolders, renameLocal, syncLocalDir, temporaryName } from './folders.js';
 
@@ -14,16 +17,93 @@ function asFsPath(p: string): string | URL {
   return p.startsWith('file:') ? new URL(p) : p;
 }
 
-/** Reads a whole file (a path or a file: URL); a missing file or a folder gives an error naming the path. */
-export async function readLocalBytes(p: string): Promise<Uint8Array> {
+/** What a file system entry that is not a regular file is, for the message refusing it. */
+function kindOf(s: Stats): string {
+  if (s.isDirectory()) return 'a folder';
+  if (s.isFIFO()) return 'a FIFO (named pipe)';
+  if (s.isCharacterDevice()) return 'a character device';
+  if (s.isBlockDevice()) return 'a block device';
+  if (s.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * Refuses anything but a regular file: a folder, and above all a FIFO (reading waits for a writer,
+ * forever), a device (/dev/zero never ends; /dev/random neither) or a socket. Links are followed
+ * first, so a link to a regular file is fine and a link to /dev/zero is named as such.
+ */
+async function refuseNonRegular(p: string, fsPath: string | URL, s: Stats): Promise<void> {
+  if (s.isFile()) return;
+  const viaLink = await lstat(fsPath).then((l) => l.isSymbolicLink(), () => false);
+  const kind = kindOf(s);
+  const what = viaLink ? `a symbolic link to ${kind.replace(/^not /, 'something not ')}` : kind;
+  throw new FormatError(p, s.isDirectory() && !viaLink ? 'is a folder, expected a file' : `is ${what}, not a regular file; only regular files (or links to them) are read`);
+}
+
+/** Node's errors for a path that cannot be statted or opened, in words that name the path. */
+function explain(p: string, e: unknown): unknown {
+  const code = (e as { code?: string }).code;
+  if (code === 'ENOENT') return new Error(`${p}: no such file`);
+  if (code === 'EISDIR') return new Error(`${p}: is a folder, expected a file`);
+  if (code === 'ENOTDIR') return new Error(`${p}: no such file (a part of the path is not a folder)`);
+  return e; // EACCES, ELOOP, EMFILE, …: Node's message names the path and the reason
+}
+
+/** Reads in pieces of at most this many bytes: one read() call stops near 2 GiB. */
+const READ_PIECE = 1 << 30;
+
+/**
+ * Reads a whole regular file (a path or a file: URL). Its size is known before reading (from the
+ * opened file itself), so a cap (`maxBytes`) refuses a large file before a byte is read, and the
+ * file must still have that size at the end: one that grows or shrinks while read is an error,
+ * never a silently cut copy. Anything but a regular file (after following links) is refused, without
+ * blocking on a FIFO. A missing file or a folder gives an error naming the path.
+ */
+export async function readLocalBytes(p: string, o?: ReadOptions): Promise<Uint8Array> {
+  readCap(o); // a bad cap is the caller's error, reported before the file is touched
+  const fsPath = asFsPath(p);
+  // stat first, so that a FIFO or a device is refused without being opened at all.
+  let before: Stats;
   try {
-    const buf = await readFile(asFsPath(p));
-    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    before = await stat(fsPath);
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code === 'ENOENT') throw new Error(`${p}: no such file`);
-    if (code === 'EISDIR') throw new Error(`${p}: is a folder, expected a file`);
-    throw e;
+    throw explain(p, e);
+  }
+  await refuseNonRegular(p, fsPath, before);
+  checkReadSize(p, before.size, o);
+  let handle: FileHandle;
+  try {
+    // O_NONBLOCK: should the path have become a FIFO since the stat, open returns at once instead
+    // of waiting for a writer, and the fstat below refuses it. (Windows has no such flag or files.)
+    handle = await open(fsPath, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
+  } catch (e) {
+    throw explain(p, e);
+  }
+  try {
+    const s = await handle.stat(); // the file actually opened, not whatever the path names now
+    await refuseNonRegular(p, fsPath, s);
+    checkReadSize(p, s.size, o);
+    const size = s.size;
+    if (size > bufferConstants.MAX_LENGTH) {
+      throw new FormatError(p, `${describeBytes(size)}, more than Node.js can hold in one buffer (${describeBytes(bufferConstants.MAX_LENGTH)})`);
+    }
+    // Not from Buffer's shared pool: callers keep the bytes, and every byte is written below.
+    const buf = Buffer.allocUnsafeSlow(size);
+    let filled = 0;
+    while (filled < size) {
+      const { bytesRead } = await handle.read(buf, filled, Math.min(READ_PIECE, size - filled), filled);
+      if (bytesRead === 0) {
+        throw new FormatError(p, `the file shrank while it was read: ${describeBytes(size)} when opened, it ended after ${describeBytes(filled)}`);
+      }
+      filled += bytesRead;
+    }
+    // A byte past the size means the file grew while it was read: what we hold would be cut off.
+    if ((await handle.read(Buffer.alloc(1), 0, 1, size)).bytesRead > 0) {
+      throw new FormatError(p, `the file grew while it was read: ${describeBytes(size)} when opened, longer at the end`);
+    }
+    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  } finally {
+    await handle.close();
   }
 }
 

@@ -38,6 +38,8 @@ import { ArgumentError, HubError } from '../../errors.js';
 import { DEFAULT_ENDPOINT, DEFAULT_REVISION, type HubOptions } from '../../io/hub.js';
 import type { DownloadProgress } from '../../io/progress.js';
 import { writeBytesAtomic } from '../../io/platform.js';
+import { whyNotPlainName } from '../../io/inside-folder.js';
+import { quoteForMessage } from '../../quote.js';
 
 const COMMIT_HASH = /^[0-9a-f]{40}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -152,7 +154,10 @@ class Snapshot implements HubSnapshot {
   }
 
   private async ensure(file: string, required: boolean): Promise<boolean> {
-    checkRelative('file', file);
+    // The name goes into the resolve/ URL unencoded and into the snapshot folder: one that a URL
+    // parser or the server would turn into ".." (%2e%2e, ..%2f) could reach another repository.
+    const why = whyNotPlainName(file);
+    if (why !== undefined) throw new ArgumentError(`file: expected a relative name inside the repository, got ${quoteForMessage(file)} (${why})`);
     const pointer = join(this.dir, file);
     if (await isFile(pointer)) return true;
     const noExist = join(this.repoDir, '.no_exist', this.commit, file);
@@ -171,7 +176,7 @@ class Snapshot implements HubSnapshot {
     const etag = normalizeEtag(info.etag);
     // The ETag names a file in blobs/: anything but a plain name (a hash) could point elsewhere.
     if (!/^[A-Za-z0-9._-]+$/.test(etag) || etag.startsWith('.')) {
-      throw new HubError(this.repo, `${this.endpoint} gave ${this.where(file)} an ETag that cannot name a cache file: ${JSON.stringify(info.etag)}`);
+      throw new HubError(this.repo, `${this.endpoint} gave ${this.where(file)} an ETag that cannot name a cache file: ${quoteForMessage(info.etag)}`);
     }
     const blob = join(this.repoDir, 'blobs', etag);
     if (!(await isFile(blob))) await this.download(file, info, blob);
@@ -290,7 +295,7 @@ async function resolveCommit(
   );
   const sha = (info as { sha?: unknown }).sha;
   if (typeof sha !== 'string' || !COMMIT_HASH.test(sha)) {
-    throw new HubError(repo, `${s.endpoint} gave no commit hash for revision "${revision}" (got ${JSON.stringify(sha)})`);
+    throw new HubError(repo, `${s.endpoint} gave no commit hash for revision "${revision}" (got ${quoteForMessage(sha)})`);
   }
   await writeBytesAtomic(ref, sha);
   return sha;
