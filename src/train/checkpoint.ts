@@ -19,8 +19,11 @@ import { parseTrainerState, TRAINER_STATE_MAX_BYTES, type TrainerState } from '.
 
 export type { TrainerState } from './trainer-state.js';
 
-/** The files a language-model checkpoint holds (a folder of the old layout, without a marker, must hold them all). */
-export const LM_CHECKPOINT_FILES = ['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer_state.json'] as const;
+/**
+ * The files a folder of the old layout (without a marker) must hold to count as a complete checkpoint
+ * (the weights are model.safetensors or shards with an index, which loading checks).
+ */
+export const LM_CHECKPOINT_FILES = ['config.json', 'optimizer.safetensors', 'trainer_state.json'] as const;
 
 const MOMENTS = ['exp_avg', 'exp_avg_sq'] as const;
 
