@@ -12,7 +12,7 @@
  *   and the vocabulary is large enough; otherwise a byte tokenizer, ids < 256 are bytes).
  * Prints one JSON line: the file, its size, and the seconds taken.
  */
-import { existsSync, mkdirSync, openSync, closeSync, writeSync, renameSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -28,6 +28,7 @@ const { MambaForCausalLM } = await import(dist('models/mamba/modeling.js'));
 const { initMambaWeights } = await import(dist('models/mamba/init.js'));
 const { mambaGguf } = await import(dist('models/mamba/gguf.js'));
 const { encodeGguf } = await import(dist('io/gguf-write.js'));
+const { writeBytesAtomic } = await import(dist('io/platform.js'));
 const { byteLevelBpeGgufMetadata, byteGgufMetadata } = await import(dist('io/gguf-tokenizer.js'));
 
 const { values } = parseArgs({
@@ -80,22 +81,7 @@ model.dispose();
 
 const shape = values.from ? 'model' : `mamba-${f.hidden_size}x${f.num_hidden_layers}-v${f.vocab_size}-seed${values.seed}`;
 const out = resolve(values.out ?? resolve(root, 'runs/bench', `${shape}-${values.type}.gguf`));
-mkdirSync(dirname(out), { recursive: true });
-const tmp = `${out}.tmp-${process.pid}`;
-let bytes = 0;
-try {
-  const fd = openSync(tmp, 'w');
-  try {
-    for (const c of chunks) {
-      for (let at = 0; at < c.length; ) at += writeSync(fd, c, at, c.length - at);
-      bytes += c.length;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, out); // atomic: a reader never sees half a file
-} catch (e) {
-  rmSync(tmp, { force: true });
-  throw e;
-}
+// Atomic (a reader never sees half a file), through a symbolic link, never over a device or FIFO.
+await writeBytesAtomic(out, chunks);
+const bytes = chunks.reduce((n, c) => n + c.length, 0);
 console.log(JSON.stringify({ gguf: out, type: values.type, tokenizer: tokenizerPath ?? 'bytes', bytes, seconds: +((performance.now() - t0) / 1000).toFixed(2) }));

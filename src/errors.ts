@@ -39,3 +39,39 @@ export class HubError extends Error {
     super(`${repo}: ${message}`);
   }
 }
+
+/**
+ * A file could not be written because its file system is full (ENOSPC) or over quota (EDQUOT).
+ * Names the file (or folder), the bytes it needed and the bytes free; what was partly written has been removed.
+ */
+export class DiskFullError extends Error {
+  override name = 'DiskFullError';
+  constructor(
+    readonly path: string,
+    /** Bytes the write needed. */
+    readonly needed: number,
+    /** Bytes free for this user on that file system after the partial file was removed (NaN when unknown). */
+    readonly free: number,
+    /** The system's error code, 'ENOSPC' or 'EDQUOT'. */
+    readonly code: string,
+    /** What was cleaned up, for the message ("the partial file was removed"). */
+    cleaned: string,
+  ) {
+    const short = Number.isFinite(free) && needed > free ? `; free at least ${formatBytes(needed - free)} and retry` : '';
+    const have = Number.isFinite(free) ? `${formatBytes(free)} free there` : 'the free space is unknown';
+    super(`${path}: no space left on the device (${code}): writing it needs ${formatBytes(needed)}, ${have}${short}; ${cleaned}`);
+  }
+}
+
+/** 1536 → "1.50 KiB (1,536 bytes)": readable, and exact (the style of io/read-options.ts's describeBytes). */
+function formatBytes(n: number): string {
+  const exact = `${n.toLocaleString('en-US')} byte${n === 1 ? '' : 's'}`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = -1;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u < 0 ? exact : `${v.toFixed(2)} ${units[u]} (${exact})`;
+}

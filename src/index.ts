@@ -8,7 +8,7 @@ export { tidy, dispose, keep, liveTensorCount } from './tensor/memory.js';
 export { cpuKernelInfo, getBackend, initCpu, initWebGPU, setCpuThreads, setDefaultDevice, type CpuKernelInfo, type DeviceName } from './backend/registry.js';
 export * as ops from './ops/index.js';
 export { tensor, zeros, scalar } from './ops/create.js';
-export { FormatError, ArgumentError, UnsupportedError, HubError } from './errors.js';
+export { FormatError, ArgumentError, UnsupportedError, HubError, DiskFullError } from './errors.js';
 
 export { Module, Parameter } from './nn/module.js';
 export { Linear, Embedding, RMSNorm } from './nn/layers.js';

@@ -56,8 +56,8 @@ test('train 6 steps = train 3, checkpoint, load into a new model and optimizer, 
   const dir = join(tmp, 'ckpt');
   await saveCheckpoint(dir, b.model, b.opt, { step: 3, rngState: rng.state });
   await saveCheckpoint(dir, b.model, b.opt, { step: 3, rngState: rng.state }); // overwriting works
-  assert.deepEqual(readdirSync(dir).sort(), ['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer_state.json']);
-  assert.ok(!readdirSync(tmp).some((f) => f.includes('.tmp-') || f.includes('.old-')), 'no temporary folders left');
+  assert.deepEqual(readdirSync(dir).sort(), ['checkpoint_complete.json', 'config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer_state.json']);
+  assert.deepEqual(readdirSync(tmp), ['ckpt'], 'no temporary or versioned folders left');
 
   const c = fresh();
   const st = await loadCheckpoint(dir, c.model, c.opt);

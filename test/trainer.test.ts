@@ -1,7 +1,7 @@
 /** `mamba-ts train`: config checks, outputs, and a crashed run resumed to the same weights. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,14 +82,13 @@ describe('train', () => {
   });
 
   test('resuming from a checkpoint of another architecture or shape is refused by name', async () => {
-    const dir = join(tmp, 'other');
-    const ck = join(dir, 'checkpoint');
-    mkdirSync(ck, { recursive: true });
-    copyFileSync(fixture('hf', 'jamba-tiny', 'model', 'config.json'), join(ck, 'config.json'));
-    writeFileSync(join(ck, 'trainer_state.json'), JSON.stringify({ step: 2, rngState: 1 }));
-    await assert.rejects(runTraining(config(dir), { resume: true }), /config\.json: model_type "jamba": not a Mamba checkpoint/);
     const small = join(tmp, 'small');
     await runTraining(config(small, { steps: 2, checkpointInterval: 2, warmupSteps: 0 }));
+    const cfg = join(small, 'checkpoint', 'config.json');
+    const mine = readFileSync(cfg);
+    copyFileSync(fixture('hf', 'jamba-tiny', 'model', 'config.json'), cfg);
+    await assert.rejects(runTraining(config(small), { resume: true }), /config\.json: model_type "jamba": not a Mamba checkpoint/);
+    writeFileSync(cfg, mine);
     await assert.rejects(
       runTraining(config(small, { steps: 4, warmupSteps: 0, model: { hidden_size: 16, num_hidden_layers: 2, use_bias: false } }), { resume: true }),
       /hidden_size is 32 in the checkpoint but 16 in the training config/,

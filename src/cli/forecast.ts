@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { ArgumentError } from '../errors.js';
-import { readText, writeBytesAtomic } from '../io/platform.js';
+import { checkWriteTarget, readText, writeBytesAtomic } from '../io/platform.js';
 import { resolveDevice } from '../models/auto.js';
 import { parseSeriesCsv } from '../timeseries/csv.js';
 import { forecastSplits, type SplitRows } from '../timeseries/dataset.js';
@@ -36,12 +36,14 @@ export function registerForecast(program: Command): void {
     .requiredOption('--csv <file>', "a CSV with a date column then the model's variate columns")
     .option('--horizon <H>', "steps to forecast (at most the model's horizon; default: the model's)", intOption('--horizon', 1))
     .option('--end <row>', 'use the lookback rows before this data row (0-based; default: the end of the file); later rows are the truth', intOption('--end', 0))
-    .option('--out <file>', 'where the forecast CSV goes', 'forecast.csv')
+    .option('--out <file>', 'where the forecast CSV goes (written whole or not at all; through a symbolic link; a device, FIFO or folder is refused)', 'forecast.csv')
     .option('--plot <file.svg>', 'also draw the forecast as SVG')
     .option('--evaluate', "print the test MSE / MAE (standardised scale, every test window) under the model's training split, and the value recorded at training", false)
     .option('--device <name>', 'cpu | webgpu | auto', deviceOption, 'cpu')
     .option('--quiet', 'no progress bar on stderr while --evaluate runs', false)
     .action(async (flags: Flags) => {
+      // Refused before any work: an --out that is a device, a FIFO or a folder (a link is written through).
+      if (!flags.evaluate) for (const out of [flags.out, flags.plot]) if (out !== undefined) await checkWriteTarget(out, 'file');
       const device = await resolveDevice(flags.device);
       const { model, meta } = await loadForecaster(flags.model, device);
       try {

@@ -12,7 +12,7 @@ export function registerTrain(program: Command): void {
     .command('train')
     .description('Train a Mamba or Jamba language model (model.model_type) on a text corpus (characters, or tokens with data.tokenizer), from a JSON config; checkpoints, a loss curve (SVG) and the tokenizer go to outDir. With "task": "forecast", a forecasting model (TSM2 or DLinear) on a CSV (docs/tsm2.md); with "task": "image-classification", a ViM2 on MNIST (docs/vim2.md).')
     .requiredOption('-c, --config <file>', 'training config (JSON): model, data, steps, batchSize, seqLen, lr, minLr, warmupSteps, weightDecay, gradClip, evalInterval, evalBatches, checkpointInterval, outDir, seed, device')
-    .option('--resume', 'continue from outDir/checkpoint exactly (same data order and random state)', false)
+    .option('--resume', 'continue from outDir/checkpoint exactly (same data order and random state): the newest complete checkpoint, also one a crash left mid-save; a damaged one is refused', false)
     .option('--overwrite', 'start from scratch even if outDir already holds a checkpoint, replacing it', false)
     .option('--quiet', 'no progress bar, one line at the end', false)
     .action(async (flags: { config: string; resume: boolean; overwrite: boolean; quiet: boolean }) => {

@@ -4,7 +4,7 @@
  */
 import '../autograd/backward.js';
 import { noGrad } from '../autograd/tape.js';
-import { joinPath, makeDir, writeBytesAtomic } from '../io/platform.js';
+import { checkWriteTarget, joinPath, makeDir, writeBytesAtomic } from '../io/platform.js';
 import { resolveDevice } from '../models/auto.js';
 import { MambaConfig } from '../models/mamba/config.js';
 import { initMambaWeights } from '../models/mamba/init.js';
@@ -60,6 +60,9 @@ export const SYNTHETIC_RUN_OPTION_KEYS = optionKeys<SyntheticRunOptions>({ onSte
  */
 export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string, unknown>) => void = () => undefined, o: SyntheticRunOptions = {}): Promise<SyntheticResult> {
   checkOptionKeys('runSynthetic', o, SYNTHETIC_RUN_OPTION_KEYS);
+  // Before training: outDir and its results.json must be writable (not a file, device or FIFO).
+  await checkWriteTarget(c.outDir, 'folder');
+  await checkWriteTarget(joinPath(c.outDir, 'results.json'), 'file');
   const device = await resolveDevice(c.device);
   const config = MambaConfig.create({ hidden_size: 64, num_hidden_layers: 2, use_bias: false, ...c.model, vocab_size: c.vocab } as Parameters<typeof MambaConfig.create>[0]);
   const model = new MambaForCausalLM(config);

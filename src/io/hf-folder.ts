@@ -5,7 +5,7 @@
  */
 
 import { ArgumentError, FormatError } from '../errors.js';
-import { exists, joinPath, readBytes, removeFile, writeBytesAtomic } from './platform.js';
+import { exists, joinPath, readBytes, removeFile, removeStaleTemps, writeBytesAtomic } from './platform.js';
 import type { ReadOptions } from './read-options.js';
 import { SafetensorsFile, serializeSafetensors, tensorByteLength } from './safetensors.js';
 import type { SafetensorsEntry, TensorToWrite } from './safetensors.js';
@@ -208,6 +208,7 @@ export async function writeModelFolder(
   const metadata = { format: 'pt' };
   const indexPath = joinPath(dir, WEIGHTS_INDEX_FILE);
   const singlePath = joinPath(dir, WEIGHTS_FILE);
+  await removeStaleTemps(dir); // half-written files of an earlier save that was killed
 
   if (totalSize <= maxBytes) {
     await writeBytesAtomic(singlePath, serializeSafetensors(tensors, metadata));

@@ -17,6 +17,18 @@ import {
   replaceLocalDir,
   writeLocalAtomic,
 } from '#platform/files.js';
+import {
+  checkLocalWriteTarget,
+  listLocalDir,
+  localFolderBytes,
+  localFreeBytes,
+  makeLocalTempDir,
+  removeLocalDir,
+  removeStaleLocalTemps,
+  renameLocal,
+  temporaryName,
+  type WriteTargetKind,
+} from '#platform/folders.js';
 import { fetchBytes, urlExists } from './fetch-bytes.js';
 import { isMemoryPath, memoryExists, readMemoryBytes } from './memory-folder.js';
 import type { ReadOptions } from './read-options.js';
@@ -64,9 +76,11 @@ function writable(p: string): void {
 
 /**
  * Writes a file atomically (a temporary file, synced, then renamed over the target), so a crash
- * never leaves a half-written file under the real name. Node only.
+ * never leaves a half-written file under the real name: the bytes, a string (UTF-8), or chunks
+ * written in order (encodeGguf's). A symbolic link is written through; a device, FIFO, socket or
+ * folder is refused (ArgumentError); a full disk is a DiskFullError. Node only.
  */
-export async function writeBytesAtomic(p: string, data: Uint8Array | string): Promise<void> {
+export async function writeBytesAtomic(p: string, data: Uint8Array | string | readonly Uint8Array[]): Promise<void> {
   writable(p);
   await writeLocalAtomic(p, data);
 }
@@ -77,16 +91,77 @@ export async function makeDir(p: string): Promise<void> {
 }
 
 /**
- * Puts the finished folder `tmp` in place of `dir`, so that a crash leaves either the old folder
- * or the new one, never a half-written one. Node only.
+ * Puts the finished folder `tmp` (from makeTempDir) in place of `dir`, so that a crash leaves the
+ * old folder or the new one, never a half-written one under the real name. Node only.
  */
 export async function replaceDir(tmp: string, dir: string): Promise<void> {
   writable(dir);
   await replaceLocalDir(tmp, dir);
 }
 
+/**
+ * The path that writing `p` really writes: `p`, or where the symbolic link `p` leads. Refuses
+ * (ArgumentError) a device, FIFO, socket, a folder where a file is expected, a file where a folder
+ * is, or a link leading nowhere. Writers call it before long work, to fail early. Node only.
+ */
+export async function checkWriteTarget(p: string, expect: WriteTargetKind): Promise<string> {
+  writable(p);
+  return checkLocalWriteTarget(p, expect);
+}
+
+/** A new empty temporary folder beside `dir` (for replaceDir), stale ones there removed first. Node only. */
+export async function makeTempDir(dir: string): Promise<string> {
+  writable(dir);
+  return makeLocalTempDir(dir);
+}
+
+/**
+ * A fresh temporary name beside `p`: `<p>.tmp-<pid>-<ms>-<n>` (being written) or `.del-…` (being
+ * removed); removeStaleTemps knows the pattern and removes those whose process is gone. Node only.
+ */
+export function temporaryPath(p: string, kind: 'tmp' | 'del'): string {
+  writable(p);
+  return temporaryName(p, kind);
+}
+
+/** The names in a local folder (none when it does not exist). Node only. */
+export async function listDir(dir: string): Promise<string[]> {
+  writable(dir);
+  return listLocalDir(dir);
+}
+
+/** Renames a local file or folder, durably (the folders are synced). Node only. */
+export async function renamePath(from: string, to: string): Promise<void> {
+  writable(to);
+  await renameLocal(from, to);
+}
+
+/** Removes a local folder and what it holds (renamed aside first, so a crash never leaves it half-removed). Node only. */
+export async function removeDir(p: string): Promise<void> {
+  writable(p);
+  await removeLocalDir(p);
+}
+
+/** Removes the temporaries a killed or failed run left directly in `dir`; returns their names. Node only. */
+export async function removeStaleTemps(dir: string): Promise<string[]> {
+  writable(dir);
+  return removeStaleLocalTemps(dir);
+}
+
 /** Removes a file if present. Node only. */
 export async function removeFile(p: string): Promise<void> {
   writable(p);
   await removeLocalFile(p);
+}
+
+/** The bytes of the files directly inside a local folder. Node only. */
+export async function folderBytes(dir: string): Promise<number> {
+  writable(dir);
+  return localFolderBytes(dir);
+}
+
+/** Bytes free for this user on the file system holding `p` (NaN when unknown). Node only. */
+export async function freeBytes(p: string): Promise<number> {
+  writable(p);
+  return localFreeBytes(p);
 }

@@ -6,7 +6,7 @@
 import type { DeviceName } from '../backend/registry.js';
 import { FormatError } from '../errors.js';
 import { readConfig } from '../io/hf-folder.js';
-import { joinPath, replaceDir } from '../io/platform.js';
+import { joinPath, makeTempDir, removeDir, replaceDir } from '../io/platform.js';
 import { DLinear, dlinearParameterCount, parseDLinearConfig } from '../models/dlinear/model.js';
 import { parseTSM2Config, TSM2_SIZE_FIELDS, tsm2ParameterCount } from '../models/mambamixer/tsm2/config.js';
 import { preview } from '../models/config-fields.js';
@@ -71,8 +71,13 @@ export function createForecaster(raw: Record<string, unknown>, source: string, d
 }
 
 export async function saveForecaster(dir: string, model: Forecaster, meta: ForecastMeta): Promise<void> {
-  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
-  await saveModule(model, tmp, { ...model.toJSON(), ...meta });
+  const tmp = await makeTempDir(dir);
+  try {
+    await saveModule(model, tmp, { ...model.toJSON(), ...meta });
+  } catch (e) {
+    await removeDir(tmp);
+    throw e;
+  }
   await replaceDir(tmp, dir);
 }
 

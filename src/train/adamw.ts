@@ -12,6 +12,7 @@ import { reshape } from '../ops/shape.js';
 import { keep, tidy } from '../tensor/memory.js';
 import { StorageRef, Tensor } from '../tensor/tensor.js';
 import { checkOptionKeys, optionKeys } from '../options.js';
+import { ArgumentError } from '../errors.js';
 
 export interface AdamWOptions {
   lr?: number;
@@ -105,8 +106,29 @@ export class AdamW {
     return { step: this.step, m, v };
   }
 
-  /** Restores what state() gave (tensors are taken over by the optimizer). */
+  /**
+   * Restores what state() gave (tensors are taken over by the optimizer). Checked first, so that a
+   * bad state changes nothing: `step` an integer >= 0, every name one of the parameters', each
+   * parameter with both moments or neither (a lone exp_avg would silently restart exp_avg_sq at
+   * zero), f32 tensors of the parameter's shape.
+   */
   loadState(st: { step: number; m: Map<string, Tensor>; v: Map<string, Tensor> }): void {
+    if (!Number.isSafeInteger(st.step) || st.step < 0) throw new ArgumentError(`AdamW.loadState: step must be an integer >= 0, got ${st.step}`);
+    const slots = new Map(this.slots.map((s) => [s.name, s]));
+    for (const [which, map] of [['m', st.m], ['v', st.v]] as const) {
+      for (const [name, t] of map) {
+        const s = slots.get(name);
+        if (!s) throw new ArgumentError(`AdamW.loadState: ${which} has ${name}, which is not one of the optimizer's parameters`);
+        if (t.dtype !== 'f32' || t.shape.length !== s.p.shape.length || t.shape.some((d, i) => d !== s.p.shape[i])) {
+          throw new ArgumentError(`AdamW.loadState: ${which}[${name}] is ${t.dtype} [${t.shape.join(', ')}], expected f32 [${s.p.shape.join(', ')}] like the parameter`);
+        }
+      }
+    }
+    for (const name of slots.keys()) {
+      if (st.m.has(name) !== st.v.has(name)) {
+        throw new ArgumentError(`AdamW.loadState: ${name} has ${st.m.has(name) ? 'm (exp_avg) but no v (exp_avg_sq)' : 'v (exp_avg_sq) but no m (exp_avg)'}; a parameter needs both moments or neither`);
+      }
+    }
     this.step = st.step;
     for (const s of this.slots) {
       s.m?.dispose();

@@ -14,12 +14,13 @@ export interface OutputPolicy {
 }
 
 /**
- * Throws when `dir` holds `marker` (e.g. `trainer_state.json`) and neither `resume` (where the
- * trainer supports it) nor `overwrite` was given.
+ * Throws when `dir` holds earlier output (`marker`: a file in it, e.g. `config.json`, or a test such
+ * as holdsCheckpoint) and neither `resume` (where the trainer supports it) nor `overwrite` was given.
  */
-export async function refuseExistingOutput(dir: string, marker: string, o: OutputPolicy, canResume: boolean): Promise<void> {
+export async function refuseExistingOutput(dir: string, marker: string | ((dir: string) => Promise<boolean>), o: OutputPolicy, canResume: boolean): Promise<void> {
   if (o.overwrite || (o.resume && canResume)) return;
-  if (!(await exists(joinPath(dir, marker)))) return;
+  const holds = typeof marker === 'string' ? await exists(joinPath(dir, marker)) : await marker(dir);
+  if (!holds) return;
   const ways = canResume
     ? '--resume (resume: true) to continue from it, or --overwrite (overwrite: true) to start over and replace it'
     : '--overwrite (overwrite: true) to replace it (this task cannot resume)';

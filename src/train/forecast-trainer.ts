@@ -8,7 +8,7 @@
 import type { DeviceName } from '../backend/registry.js';
 import { noGrad } from '../autograd/tape.js';
 import '../autograd/backward.js';
-import { joinPath, readText, writeBytesAtomic } from '../io/platform.js';
+import { checkWriteTarget, joinPath, readText, removeStaleTemps, writeBytesAtomic } from '../io/platform.js';
 import { resolveDevice } from '../models/auto.js';
 import { loadParametersFromFolder } from '../models/pretrained.js';
 import { mul, reshape, scale, sub, sum, tensor } from '../ops/index.js';
@@ -109,7 +109,9 @@ export const FORECAST_TRAINING_OPTION_KEYS = optionKeys<ForecastTrainingOptions>
 /** Trains the forecasting model `c` describes (parse a config with parseForecastConfig); the best model and results.json go to c.outDir. */
 export async function runForecastTraining(c: ForecastTrainConfig, o: ForecastTrainingOptions = {}): Promise<ForecastResult> {
   checkOptionKeys('runForecastTraining', o, FORECAST_TRAINING_OPTION_KEYS);
+  await checkWriteTarget(c.outDir, 'folder');
   await refuseExistingOutput(joinPath(c.outDir, 'model'), 'config.json', o, false);
+  await removeStaleTemps(c.outDir);
   const t0 = performance.now();
   const device = await resolveDevice(c.device);
   const table = parseSeriesCsv(await readText(c.data.path), c.data.path, c.data.columns ? { columns: c.data.columns } : {});

@@ -9,7 +9,8 @@ import { ArgumentError } from '../errors.js';
 import { noGrad } from '../autograd/tape.js';
 import '../autograd/backward.js';
 import type { DeviceName } from '../backend/registry.js';
-import { joinPath, replaceDir, writeBytesAtomic } from '../io/platform.js';
+import { checkWriteTarget, joinPath, removeStaleTemps, writeBytesAtomic } from '../io/platform.js';
+import { holdsCheckpoint, writeCheckpointFolder } from './checkpoint-folder.js';
 import { refuseExistingOutput } from './existing-output.js';
 import { serializeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import { resolveDevice } from '../models/auto.js';
@@ -82,8 +83,13 @@ function batchPixels(set: ImageSet, idx: readonly number[], norm: { mean: number
   return out;
 }
 
+/** The files of an image-classification checkpoint (one of the old layout, without a marker, must hold them all). */
+const IMAGE_CHECKPOINT_FILES = ['config.json', 'model.safetensors', 'preprocessor_config.json', 'trainer_state.json'];
+
 export async function runImageTraining(c: ImageTrainConfig, o: { source?: string; overwrite?: boolean; onProgress?: (p: ImageProgress) => void } = {}): Promise<ImageTrainResult> {
-  await refuseExistingOutput(joinPath(c.outDir, 'checkpoint'), 'trainer_state.json', o, false);
+  await checkWriteTarget(c.outDir, 'folder');
+  await refuseExistingOutput(joinPath(c.outDir, 'checkpoint'), (d) => holdsCheckpoint(d, IMAGE_CHECKPOINT_FILES), o, false);
+  await removeStaleTemps(c.outDir);
   const t0 = performance.now();
   const device = await resolveDevice(c.device);
   const config = vim2ConfigOf(c, o.source ?? 'train config');
@@ -124,15 +130,16 @@ export async function runImageTraining(c: ImageTrainConfig, o: { source?: string
     return correct / test.count;
   };
   const save = async (step: number) => {
-    const tmp = `${ckpt}.tmp-${process.pid}-${Date.now()}`;
     const tensors: Record<string, TensorToWrite> = {};
     for (const [name, p] of model.namedParameters()) tensors[name] = { dtype: 'F32', shape: [...p.shape], data: (await p.value.data()) as Float32Array };
-    await writeBytesAtomic(joinPath(tmp, 'model.safetensors'), serializeSafetensors(tensors, { format: 'pt' }));
-    await writeBytesAtomic(joinPath(tmp, 'config.json'), `${JSON.stringify(config.toJSON(), null, 2)}\n`);
     const pre = { do_rescale: true, rescale_factor: 1 / 255, do_normalize: true, image_mean: [norm.mean], image_std: [norm.std] };
-    await writeBytesAtomic(joinPath(tmp, 'preprocessor_config.json'), `${JSON.stringify(pre, null, 2)}\n`);
-    await writeBytesAtomic(joinPath(tmp, 'trainer_state.json'), `${JSON.stringify({ step, history, config: c }, null, 2)}\n`);
-    await replaceDir(tmp, ckpt);
+    // The same crash-safe folder protocol as the language-model checkpoints (checkpoint-folder.ts).
+    await writeCheckpointFolder(ckpt, step, async (tmp) => {
+      await writeBytesAtomic(joinPath(tmp, 'model.safetensors'), serializeSafetensors(tensors, { format: 'pt' }));
+      await writeBytesAtomic(joinPath(tmp, 'config.json'), `${JSON.stringify(config.toJSON(), null, 2)}\n`);
+      await writeBytesAtomic(joinPath(tmp, 'preprocessor_config.json'), `${JSON.stringify(pre, null, 2)}\n`);
+      await writeBytesAtomic(joinPath(tmp, 'trainer_state.json'), `${JSON.stringify({ step, history, config: c }, null, 2)}\n`);
+    });
   };
 
   let accuracy = NaN;

@@ -3,8 +3,8 @@
  * gradient clipping, periodic validation, checkpoints (with the loss curve and the vocabulary)
  * and exact resumption.
  */
-import { ArgumentError } from '../errors.js';
-import { joinPath, exists, readText, writeBytesAtomic } from '../io/platform.js';
+import { ArgumentError, FormatError } from '../errors.js';
+import { checkWriteTarget, joinPath, readText, removeStaleTemps, writeBytesAtomic } from '../io/platform.js';
 import { buildLanguageModel } from './lm-model.js';
 import { expertFractionsFromCounts } from '../nn/moe.js';
 import { RandomSource } from '../ops/random.js';
@@ -16,7 +16,8 @@ import { CharCorpus, sampleWindows, type Corpus } from './char-data.js';
 import { TokenCorpus } from './token-data.js';
 import { resolveDevice } from '../models/auto.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { findCheckpointToResume, LM_CHECKPOINT_FILES, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { holdsCheckpoint } from './checkpoint-folder.js';
 import { lossCurveSvg, type LossPoint } from './loss-curve.js';
 import { warmupCosine } from './schedule.js';
 import type { TrainConfig } from './train-config.js';
@@ -67,10 +68,23 @@ export interface TrainingOptions {
 
 export const TRAINING_OPTION_KEYS = optionKeys<TrainingOptions>({ resume: true, overwrite: true, onProgress: true });
 
+/** A character corpus must map characters to the ids the checkpoint was trained with. */
+function checkSameVocabulary(saved: unknown, now: readonly string[] | null, file: string, data: string): void {
+  if (!Array.isArray(saved) || now === null) return;
+  if (saved.length !== now.length || saved.some((ch, i) => ch !== now[i])) {
+    throw new FormatError(file, `field "vocabulary": the checkpoint's ${saved.length} characters differ from the ${now.length} of ${data}; resuming would give the characters other ids. Train on the same text, or start over`);
+  }
+}
+
 /** Trains the language model `c` describes (parse a config with parseTrainConfig); checkpoints go to c.outDir. */
 export async function runTraining(c: TrainConfig, o: TrainingOptions = {}): Promise<TrainResult> {
   checkOptionKeys('runTraining', o, TRAINING_OPTION_KEYS);
-  await refuseExistingOutput(joinPath(c.outDir, 'checkpoint'), 'trainer_state.json', o, true);
+  await checkWriteTarget(c.outDir, 'folder');
+  const ckpt = joinPath(c.outDir, 'checkpoint');
+  await refuseExistingOutput(ckpt, (d) => holdsCheckpoint(d, LM_CHECKPOINT_FILES), o, true);
+  // Before anything else touches outDir: a resumed run finishes a swap a crash interrupted.
+  const resumeAt = o.resume ? await findCheckpointToResume(ckpt) : null;
+  await removeStaleTemps(c.outDir);
   const device = await resolveDevice(c.device);
   const text = await readText(c.data.path);
   const corpus: Corpus = c.data.tokenizer ? await TokenCorpus.fromText(text, c.data.tokenizer) : new CharCorpus(text);
@@ -87,16 +101,19 @@ export async function runTraining(c: TrainConfig, o: TrainingOptions = {}): Prom
   model.requiresGrad_(true);
   const opt = new AdamW(model.namedParameters(), { lr: c.lr, weightDecay: c.weightDecay });
   const rng = new RandomSource(c.seed + 1);
-  const ckpt = joinPath(c.outDir, 'checkpoint');
   let start = 0;
   let trainLosses: LossPoint[] = [];
   let validLosses: LossPoint[] = [];
-  if (o.resume && (await exists(joinPath(ckpt, 'trainer_state.json')))) {
-    const st = await loadCheckpoint(ckpt, model, opt);
+  if (resumeAt !== null) {
+    const st = await loadCheckpoint(ckpt, model, opt, { maxStep: c.steps });
+    checkSameVocabulary(st['vocabulary'], corpus.vocabulary, joinPath(ckpt, 'trainer_state.json'), c.data.path);
     start = st.step;
     rng.state = st.rngState;
+    // Checked by loadCheckpoint (parseTrainerState): arrays of { step, loss }.
     trainLosses = (st['trainLosses'] as LossPoint[] | undefined) ?? [];
     validLosses = (st['validLosses'] as LossPoint[] | undefined) ?? [];
+    // The curve is written after the checkpoint: a crash between the two left the older one.
+    await writeBytesAtomic(joinPath(c.outDir, 'loss_curve.svg'), lossCurveSvg(trainLosses, validLosses));
   }
   let lastExpertLoad: number[][] | undefined;
   // The same validation windows every time, independent of the training stream.

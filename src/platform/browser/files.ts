@@ -23,7 +23,7 @@ function noWriting(what: string, p: string): never {
   );
 }
 
-export async function writeLocalAtomic(p: string, _data: Uint8Array | string): Promise<void> {
+export async function writeLocalAtomic(p: string, _data: Uint8Array | string | readonly Uint8Array[]): Promise<void> {
   noWriting('writing a file', p);
 }
 

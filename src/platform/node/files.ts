@@ -5,10 +5,12 @@
  */
 import { constants as bufferConstants } from 'node:buffer';
 import { constants as fsConstants, type Stats } from 'node:fs';
-import { lstat, mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { FormatError } from '../../errors.js';
+import { lstat, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { DiskFullError, FormatError } from '../../errors.js';
 import { checkReadSize, describeBytes, readCap, type ReadOptions } from '../../io/read-options.js';
+import { faultPoint } from './fault-points.js';
+import { checkLocalWriteTarget, localFreeBytes, makeFolders, renameLocal, syncLocalDir, temporaryName } from './folders.js';
 
 /** A file: URL (e.g. a file shipped in the package, found through import.meta.url) as fs takes it. */
 function asFsPath(p: string): string | URL {
@@ -115,45 +117,94 @@ export async function localExists(p: string): Promise<boolean> {
 }
 
 /**
- * Writes a file atomically: the bytes go to a temporary file in the same folder, which is synced and
- * then renamed over the target, so a crash never leaves a half-written file under the real name.
+ * Writes a file atomically: the bytes go to a temporary file beside the target, which is synced and
+ * then renamed over it (and the folder synced), so a crash never leaves a half-written file under
+ * the real name. A symbolic link is written through (its real file is replaced, the link stays); a
+ * device, FIFO, socket or folder is refused (see checkLocalWriteTarget). The temporary is removed
+ * on any error; a full disk gives a DiskFullError saying how much space the file needs.
  */
-export async function writeLocalAtomic(p: string, data: Uint8Array | string): Promise<void> {
-  await mkdir(dirname(p), { recursive: true });
-  const tmp = `${p}.tmp-${process.pid}-${Date.now()}`;
-  const handle = await open(tmp, 'w');
+export async function writeLocalAtomic(p: string, data: Uint8Array | string | readonly Uint8Array[]): Promise<void> {
+  const target = await checkLocalWriteTarget(p, 'file');
+  await makeFolders(dirname(target));
+  // Chunks (e.g. encodeGguf's) are written in order, never joined: a model file may be gigabytes.
+  const chunks = typeof data === 'string' ? [new TextEncoder().encode(data)] : data instanceof Uint8Array ? [data] : data;
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  const mode = await existingMode(target);
+  const tmp = temporaryName(target);
+  const name = basename(target);
+  let handle: FileHandle | undefined;
   try {
-    await handle.writeFile(data);
+    handle = await open(tmp, 'wx');
+    if (mode !== undefined) await handle.chmod(mode);
+    // The fault point sits half way through the bytes, so the crash tests can stop this process
+    // with half a file written.
+    let written = 0;
+    const half = total >> 1;
+    for (const chunk of chunks) {
+      const cut = written <= half && half < written + chunk.length ? half - written : -1;
+      if (cut >= 0) {
+        await handle.writeFile(chunk.subarray(0, cut));
+        if (faultPoint(`write ${name}`) === 'enospc') throw Object.assign(new Error(`ENOSPC: no space left on device, write (injected at "write ${name}")`), { code: 'ENOSPC' });
+        await handle.writeFile(chunk.subarray(cut));
+      } else {
+        await handle.writeFile(chunk);
+      }
+      written += chunk.length;
+    }
     await handle.sync();
-  } finally {
     await handle.close();
-  }
-  try {
-    await rename(tmp, p);
+    handle = undefined;
+    await rename(tmp, target);
   } catch (e) {
+    await handle?.close().catch(() => undefined);
     await rm(tmp, { force: true });
-    throw e;
+    throw await explainWriteError(e, p, total);
+  }
+  await syncLocalDir(dirname(target));
+  faultPoint(`renamed ${name}`);
+}
+
+/** The permission bits of an existing regular file (kept by the file that replaces it). */
+async function existingMode(p: string): Promise<number | undefined> {
+  try {
+    return (await stat(p)).mode & 0o7777;
+  } catch {
+    return undefined;
   }
 }
 
+/** A full disk becomes a DiskFullError with the bytes needed and free; other errors pass unchanged. */
+async function explainWriteError(e: unknown, p: string, needed: number): Promise<unknown> {
+  const code = (e as { code?: string }).code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return e;
+  return new DiskFullError(p, needed, await localFreeBytes(dirname(p)), code, 'the partial file was removed');
+}
+
+/** mkdir -p, refusing (by name) a path that exists as something other than a folder. */
 export async function makeLocalDir(p: string): Promise<void> {
-  await mkdir(p, { recursive: true });
+  const target = await checkLocalWriteTarget(p, 'folder');
+  await makeFolders(target);
 }
 
 /**
- * Puts the finished folder `tmp` in place of `dir`: the old folder is renamed aside first and removed
- * only after the new one is in place, so a crash leaves either the old checkpoint (possibly under
- * `<dir>.old-…`) or the new one, never a half-written one.
+ * Puts the finished folder `tmp` (made by makeLocalTempDir) in place of `dir`: the old folder is
+ * renamed to a `.del-` name first and removed only after the new one is in place, each rename
+ * synced. A crash between the two renames leaves the new folder under its temporary name (and the
+ * old one under `.del-`), never a half-written folder under the real name. Where `dir` is a link
+ * to a folder, the real folder is replaced and the link stays. For checkpoints, which must never be
+ * without a complete copy under a final name, see src/train/checkpoint-folder.ts.
  */
 export async function replaceLocalDir(tmp: string, dir: string): Promise<void> {
-  const old = `${dir}.old-${process.pid}-${Date.now()}`;
-  const had = await localExists(dir);
-  if (had) await rename(dir, old);
-  await rename(tmp, dir);
+  const target = await checkLocalWriteTarget(dir, 'folder');
+  await syncLocalDir(tmp);
+  const had = await localExists(target);
+  const old = temporaryName(target, 'del');
+  if (had) await renameLocal(target, old);
+  await renameLocal(tmp, target);
   if (had) await rm(old, { recursive: true, force: true });
 }
 
-/** Removes a file if present. */
+/** Removes a file (or a link, not what it leads to) if present. */
 export async function removeLocalFile(p: string): Promise<void> {
   await rm(p, { force: true });
 }
