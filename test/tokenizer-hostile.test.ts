@@ -14,6 +14,7 @@ import { after, describe, test } from 'node:test';
 import * as hfTokenizers from '@huggingface/tokenizers';
 import { FormatError } from '../src/errors.js';
 import { BpeMerger } from '../src/io/bpe-merge.js';
+import { byteLevelBpeGgufMetadata } from '../src/io/gguf-tokenizer.js';
 import { checkPatternSafety } from '../src/io/regex-safety.js';
 import { MAX_ID_SLACK, MAX_ID_SLACK_FACTOR } from '../src/io/tokenizer-check.js';
 import { AutoTokenizer, LONG_WORD, PreTrainedTokenizer } from '../src/io/tokenizer.js';
@@ -316,5 +317,19 @@ describe('files that are not what they claim to be', () => {
   test('the GPT-NeoX tokenizer passes every check', () => {
     const t = PreTrainedTokenizer.fromJSON(neoxJson);
     assert.equal(t.vocabSize, 50277);
+  });
+});
+
+describe('GGUF export of a tokenizer.json makes the same checks', () => {
+  const byteLevel = (model: Record<string, unknown>, top: Record<string, unknown> = {}) => bpe(model, { pre_tokenizer: { type: 'ByteLevel' }, ...top });
+  test('a duplicate id, a non-integer id or a malformed merge is refused instead of overwriting a token', () => {
+    const gguf = (json: unknown, re: RegExp) =>
+      assert.throws(() => byteLevelBpeGgufMetadata(json, 8), (e: unknown) => e instanceof FormatError && e.message.startsWith('tokenizer.json: ') && re.test(e.message));
+    gguf(byteLevel({ vocab: { a: 0, b: 0, ab: 2 } }), /model\.vocab: id 0 of token "b" is already the id of "a"/);
+    gguf(byteLevel({}, { added_tokens: [{ id: 1, content: '<|endoftext|>', special: true }] }), /added_tokens\[0\]: id 1 of token "<\|endoftext\|>" is already the id of "b"/);
+    gguf(byteLevel({ vocab: { a: 0, b: '1', ab: 2 } }), /token "b" has id the string "1"/);
+    gguf(byteLevel({ merges: ['a b c'] }), /model\.merges\[0\] must be a "left right" string/);
+    const ok = byteLevelBpeGgufMetadata(byteLevel({}), 8);
+    assert.deepEqual((ok['tokenizer.ggml.tokens']!.value as string[]).slice(0, 4), ['a', 'b', 'ab', '[PAD3]']);
   });
 });
