@@ -16,6 +16,8 @@ import { FormatError } from '../src/errors.js';
 import { BpeMerger } from '../src/io/bpe-merge.js';
 import { byteLevelBpeGgufMetadata } from '../src/io/gguf-tokenizer.js';
 import { checkPatternSafety } from '../src/io/regex-safety.js';
+import { UnigramSegmenter } from '../src/io/unigram-viterbi.js';
+import { WordPieceSplitter } from '../src/io/wordpiece-split.js';
 import { MAX_ID_SLACK, MAX_ID_SLACK_FACTOR } from '../src/io/tokenizer-check.js';
 import { AutoTokenizer, LONG_WORD, PreTrainedTokenizer } from '../src/io/tokenizer.js';
 import { CharCorpus } from '../src/train/char-data.js';
@@ -52,6 +54,25 @@ function isolated(script: string, heapMiB: number, timeoutMs: number): string {
   assert.equal(r.signal, null, `killed by ${r.signal} (timeout ${timeoutMs} ms, heap ${heapMiB} MiB): ${tail(r.stderr)}`);
   assert.equal(r.status, 0, `exit ${r.status}: ${tail(r.stderr)}`);
   return r.stdout;
+}
+
+/** Deterministic words over `alphabet` (mulberry32). */
+function words(alphabet: string[], count: number, maxLength: number, seed: number): string[] {
+  let s = seed >>> 0;
+  const next = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return Array.from({ length: count }, () => Array.from({ length: 1 + Math.floor(next() * maxLength) }, () => alphabet[Math.floor(next() * alphabet.length)]!).join(''));
+}
+
+/** The package's own Tokenizer class (its declarations do not resolve; see src/io/tokenizer.ts). */
+const PackageTokenizer = hfTokenizers.Tokenizer as unknown as new (json: unknown, config: unknown) => { model: Record<string, unknown> & { bpe(w: string): string[]; merges: [string, string][]; tokenize(w: string): string[]; encode(w: string[]): (string | undefined)[] } };
+/** The package's model for a tokenizer.json, built without our paths (the reference). */
+function packageModel(json: Record<string, unknown>) {
+  return new PackageTokenizer({ normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [], ...json }, {}).model;
 }
 
 describe('vocabulary ids are checked before the package sees them', () => {
@@ -181,22 +202,8 @@ describe('patterns that backtrack exponentially are refused', () => {
 
 describe('long words are merged in O(n log n), with the package’s result', () => {
   const neox = PreTrainedTokenizer.fromJSON(neoxJson);
-  /** The package's own merge, from a tokenizer built without the long-word path. */
-  const Tok = hfTokenizers.Tokenizer as unknown as new (j: unknown, c: unknown) => { model: { bpe(w: string): string[]; merges: [string, string][] } };
-  const reference = new Tok({ ...neoxJson, model: { ...(neoxJson['model'] as object) } }, {}).model;
+  const reference = packageModel(neoxJson);
   const merger = new BpeMerger({ merges: reference.merges });
-
-  /** Deterministic words over `alphabet` (mulberry32). */
-  function words(alphabet: string[], count: number, maxLength: number, seed: number): string[] {
-    let s = seed >>> 0;
-    const next = () => {
-      s = (s + 0x6d2b79f5) >>> 0;
-      let t = Math.imul(s ^ (s >>> 15), s | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-    return Array.from({ length: count }, () => Array.from({ length: 1 + Math.floor(next() * maxLength) }, () => alphabet[Math.floor(next() * alphabet.length)]!).join(''));
-  }
 
   test('BpeMerger equals the package’s bpe on words of every length (GPT-NeoX merges)', () => {
     const latin = [...'etaoinshrdlucmfwypvbgkqjxz', 'Ġ', 'Ċ', ...'0123456789'];
@@ -212,10 +219,7 @@ describe('long words are merged in O(n log n), with the package’s result', () 
 
   test('suffixes, duplicate merges (the later rank wins) and characters in no merge', () => {
     const rules = { merges: [['a', 'b'], ['b', 'c'], ['a', 'b']] as [string, string][], endOfWordSuffix: '</w>', continuingSubwordSuffix: '@@' };
-    const pkg = new Tok(
-      { model: { type: 'BPE', vocab: { a: 0, b: 1, c: 2, ab: 3, bc: 4 }, merges: rules.merges, end_of_word_suffix: '</w>', continuing_subword_suffix: '@@' }, normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [] },
-      {},
-    ).model;
+    const pkg = packageModel({ model: { type: 'BPE', vocab: { a: 0, b: 1, c: 2, ab: 3, bc: 4 }, merges: rules.merges, end_of_word_suffix: '</w>', continuing_subword_suffix: '@@' } });
     const m = new BpeMerger(rules);
     for (const w of ['abc', 'abcabc', 'xabz', 'ab', 'c', 'ébc', 'abcb'.repeat(100)]) assert.deepEqual(m.merge(w), pkg.bpe(w), w);
   });
@@ -248,6 +252,49 @@ describe('long words are merged in O(n log n), with the package’s result', () 
       assert.equal(same, 'true', `${unit}: decode(encode(word)) is the word`);
       assert.ok(Number(n) > 1000 && Number(n) <= 3e6, `${unit}: ${n} ids`);
     }
+  });
+});
+
+describe('Unigram and WordPiece words take linear paths, with the package’s result', () => {
+  // Scores that are small integers make ties common, so the tie-breaking is exercised too.
+  const letters = [...'abcde'];
+  const pieces = new Set<string>(['<unk>', ...letters]);
+  for (const w of words(letters, 300, 4, 11)) pieces.add(w);
+  pieces.delete('e'); // 'e' has no piece of its own: unknown unless inside a longer piece
+  const unigramVocab = [...pieces].map((p, i) => [p, -1 - (i % 3) - (p.length > 1 ? 1 : 0)] as [string, number]);
+  const unigramJson = { model: { type: 'Unigram', unk_id: 0, vocab: unigramVocab } };
+  const wpTokens = ['[UNK]', ...letters, ...[...pieces].filter((p) => p !== '<unk>').map((p, i) => (i % 2 ? `##${p}` : p))];
+  const wordPieceJson = { model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 5000, vocab: Object.fromEntries([...new Set(wpTokens)].map((t, i) => [t, i])) } };
+
+  test('UnigramSegmenter equals the package’s tokenize, ties and unknown characters included', () => {
+    const pkg = packageModel(unigramJson);
+    const segmenter = new UnigramSegmenter(unigramVocab.map(([p]) => p));
+    const model = pkg as unknown as ConstructorParameters<typeof WordPieceSplitter>[0] & Parameters<UnigramSegmenter['segment']>[1];
+    for (const w of [...words([...letters, 'x', 'é', '🐍'], 300, 400, 5), '', 'a', 'e', 'eeee']) assert.deepEqual(segmenter.segment(w, model), pkg.tokenize(w), w);
+  });
+
+  test('WordPieceSplitter equals the package’s encode, unknown words and the length limit included', () => {
+    const pkg = packageModel(wordPieceJson);
+    const splitter = new WordPieceSplitter(pkg as unknown as ConstructorParameters<typeof WordPieceSplitter>[0]);
+    const ws = [...words([...letters, 'x'], 300, 60, 9), '', 'a', '##a', 'e'.repeat(5001)];
+    assert.deepEqual(splitter.encode(ws), pkg.encode(ws));
+  });
+
+  test('1 MB of one word: Unigram and WordPiece encode in a child with 256 MiB of heap', () => {
+    // Before: Unigram threw "Maximum call stack size exceeded" (push(...pieces)) after about a
+    // minute; WordPiece with a high max_input_chars_per_word was cubic in the word's length.
+    const out = isolated(
+      `import { PreTrainedTokenizer } from ${JSON.stringify(TOKENIZER_JS)};
+       const word = 'abcde'.repeat(2e5);
+       const uni = PreTrainedTokenizer.fromJSON(${JSON.stringify(unigramJson)});
+       const wp = PreTrainedTokenizer.fromJSON(${JSON.stringify({ model: { ...wordPieceJson.model, max_input_chars_per_word: 2e6 } })});
+       console.log(uni.encode(word).length, wp.encode(word).length);`,
+      256,
+      120_000,
+    );
+    const [uni, wp] = out.trim().split(' ').map(Number);
+    assert.ok(uni! >= 2e5 && uni! <= 1e6, `Unigram: ${uni} ids`);
+    assert.ok(wp! >= 2e5 && wp! <= 1e6, `WordPiece: ${wp} ids`);
   });
 });
 

@@ -13,6 +13,8 @@ import { checkOptionKeys, optionKeys } from '../options.js';
 import { parseJsonObject } from './json.js';
 import { checkTokenizerJson } from './tokenizer-check.js';
 import { BpeMerger } from './bpe-merge.js';
+import { UnigramSegmenter, type UnigramScores } from './unigram-viterbi.js';
+import { WordPieceSplitter, type WordPieceModel } from './wordpiece-split.js';
 
 type Json = Record<string, unknown>;
 
@@ -39,26 +41,63 @@ interface JsBpeModel {
   end_of_word_suffix?: string | null;
   continuing_subword_suffix?: string | null;
 }
-// The package exports the class, but its declarations of it do not resolve (see JsTokenizer).
-const JsBpeClass = (hfTokenizers as unknown as { BPE: abstract new (...args: never[]) => JsBpeModel }).BPE;
+/** The part of the package's Unigram model that the long-word path replaces and reads. */
+interface JsUnigramModel extends UnigramScores {
+  tokenize(word: string): string[];
+  encode(words: string[]): string[];
+}
+/** The part of the package's WordPiece model that is replaced and read. */
+interface JsWordPieceModel extends WordPieceModel {
+  encode(words: string[]): (string | undefined)[];
+}
+// The package exports these classes, but its declarations of them do not resolve (see JsTokenizer).
+const modelClasses = hfTokenizers as unknown as {
+  BPE: abstract new (...args: never[]) => JsBpeModel;
+  Unigram: abstract new (...args: never[]) => JsUnigramModel;
+  WordPiece: abstract new (...args: never[]) => JsWordPieceModel;
+};
 
 /**
  * Words at least this long (in UTF-16 units) are merged by our BpeMerger instead of the package's
- * `bpe`, which is superlinear in time and memory on long words; shorter ones stay with the package,
- * which caches them (up to this very length). Both give the same pieces.
+ * `bpe`, and segmented by our UnigramSegmenter instead of its lattice: both are superlinear in
+ * time or memory on long words there. Shorter ones stay with the package (whose BPE caches words
+ * up to this very length). Both give the same pieces.
  */
 export const LONG_WORD = 256;
 
-/** Routes the long words of a BPE model through BpeMerger (built on the first long word). */
-function mergeLongWordsFast(model: unknown): void {
-  if (!(model instanceof JsBpeClass) || typeof model.bpe !== 'function') return;
-  const own = model.bpe.bind(model);
-  let merger: BpeMerger | undefined;
-  model.bpe = (token: string): string[] => {
-    if (token.length < LONG_WORD) return own(token);
-    merger ??= new BpeMerger({ merges: model.merges, endOfWordSuffix: model.end_of_word_suffix, continuingSubwordSuffix: model.continuing_subword_suffix });
-    return merger.merge(token);
-  };
+/**
+ * Points the package's model at our linear-time paths (its methods and fields used here are public
+ * in its declarations): long BPE words through BpeMerger, long Unigram words through
+ * UnigramSegmenter, every WordPiece word through WordPieceSplitter. `unigramPieces` gives the
+ * Unigram vocabulary's strings (what the package built its trie from).
+ */
+function useLinearPaths(model: unknown, unigramPieces: () => string[]): void {
+  if (model instanceof modelClasses.BPE && typeof model.bpe === 'function') {
+    const own = model.bpe.bind(model);
+    let merger: BpeMerger | undefined;
+    model.bpe = (token: string): string[] => {
+      if (token.length < LONG_WORD) return own(token);
+      merger ??= new BpeMerger({ merges: model.merges, endOfWordSuffix: model.end_of_word_suffix, continuingSubwordSuffix: model.continuing_subword_suffix });
+      return merger.merge(token);
+    };
+  } else if (model instanceof modelClasses.Unigram && typeof model.tokenize === 'function') {
+    const own = model.tokenize.bind(model);
+    let segmenter: UnigramSegmenter | undefined;
+    model.tokenize = (word: string): string[] => {
+      if (word.length < LONG_WORD) return own(word);
+      segmenter ??= new UnigramSegmenter(unigramPieces());
+      return segmenter.segment(word, model);
+    };
+    // The package appends each word's pieces with push(...pieces), a stack overflow for long words.
+    model.encode = (words: string[]): string[] => {
+      const out: string[] = [];
+      for (const w of words) for (const p of model.tokenize(w)) out.push(p);
+      return out;
+    };
+  } else if (model instanceof modelClasses.WordPiece && typeof model.encode === 'function') {
+    let splitter: WordPieceSplitter | undefined;
+    model.encode = (words: string[]) => (splitter ??= new WordPieceSplitter(model)).encode(words);
+  }
 }
 
 /**
@@ -199,7 +238,8 @@ export class PreTrainedTokenizer extends Callable<[text: string | string[], o?: 
     } catch (e) {
       throw new FormatError(source, `cannot build a tokenizer from it: ${dependencyMessage(e)}`);
     }
-    mergeLongWordsFast(tok.model);
+    const vocab = (tokenizerJson['model'] as Json)['vocab'];
+    useLinearPaths(tok.model, () => (vocab as [string, number][]).map((entry) => entry[0]));
     return new PreTrainedTokenizer(tok, config, checked.vocabSize);
   }
 
