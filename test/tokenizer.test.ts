@@ -128,9 +128,9 @@ describe('bad tokenizer folders', () => {
     const d = folder({});
     await rejects(d, new RegExp(`${join(d, 'tokenizer.json').replace(/[.\\/]/g, '\\$&')}: missing`));
   });
-  test('tokenizer.json that is not JSON names the file and the JSON error', async () => {
+  test('tokenizer.json that is not JSON names the file and where it went wrong', async () => {
     const d = folder({ 'tokenizer.json': '{"model": ' });
-    await rejects(d, /tokenizer\.json: not valid JSON: .*(JSON|end)/i);
+    await rejects(d, /tokenizer\.json: not valid JSON \(it ends too early\)/);
   });
   test('JSON that is not a tokenizer', async () => {
     await rejects(folder({ 'tokenizer.json': '{}' }), /tokenizer\.json: no "model" with a "vocab"/);

@@ -8,6 +8,7 @@
 import { quoteForMessage } from '../quote.js';
 import { ArgumentError, FormatError } from '../errors.js';
 import { TOKEN_TYPE, type GgufValue } from './gguf-format.js';
+import { checkTokenizerJson } from './tokenizer-check.js';
 
 export interface SpecialTokenIds {
   bos?: number | null;
@@ -53,6 +54,9 @@ export function byteLevelBpeGgufMetadata(tokenizerJson: unknown, vocabSize: numb
   if (!isRecord(preTokenizer) || preTokenizer['type'] !== 'ByteLevel') {
     throw new FormatError(source, `pre_tokenizer is ${quoteForMessage(isRecord(preTokenizer) ? preTokenizer['type'] : preTokenizer)}; only a ByteLevel pre-tokenizer (GPT-2, GPT-NeoX) is exported to GGUF`);
   }
+  // The same checks as loading it (ids integers, unique, bounded; merges of one form): a
+  // duplicate id would otherwise silently overwrite a token in the GGUF's list.
+  checkTokenizerJson(tokenizerJson, source);
   const vocab = model['vocab'];
   if (!isRecord(vocab)) throw new FormatError(source, 'model.vocab must be an object of token → id');
 

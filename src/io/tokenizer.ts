@@ -4,12 +4,17 @@
  * few defaults where that package differs from the Rust `tokenizers` library the checkpoints were
  * made with.
  */
-import { Tokenizer } from '@huggingface/tokenizers';
+import * as hfTokenizers from '@huggingface/tokenizers';
 import { ArgumentError, FormatError } from '../errors.js';
 import { exists, joinPath, readText } from './platform.js';
 import { HUB_OPTION_KEYS, resolvePretrained, type HubOptions } from './hub.js';
 import { Callable } from '../callable.js';
 import { checkOptionKeys, optionKeys } from '../options.js';
+import { parseJsonObject } from './json.js';
+import { checkTokenizerJson } from './tokenizer-check.js';
+import { BpeMerger } from './bpe-merge.js';
+import { UnigramSegmenter, type UnigramScores } from './unigram-viterbi.js';
+import { WordPieceSplitter, type WordPieceModel } from './wordpiece-split.js';
 
 type Json = Record<string, unknown>;
 
@@ -24,9 +29,86 @@ interface JsTokenizer {
   token_to_id(token: string): number | undefined;
   id_to_token(id: number): string | undefined;
   get_added_tokens_decoder(): Map<number, { content: string; special: boolean }>;
-  get_vocab(withAddedTokens: boolean): Map<string, number>;
+  /** The model (BPE, WordPiece, Unigram); public in the package's declarations. */
+  model: unknown;
 }
-const JsTokenizerClass = Tokenizer as unknown as new (tokenizerJson: Json, config: Json) => JsTokenizer;
+const JsTokenizerClass = hfTokenizers.Tokenizer as unknown as new (tokenizerJson: Json, config: Json) => JsTokenizer;
+
+/** The part of the package's BPE model that the long-word path replaces and reads (public there too). */
+interface JsBpeModel {
+  bpe(token: string): string[];
+  merges: [string, string][];
+  end_of_word_suffix?: string | null;
+  continuing_subword_suffix?: string | null;
+}
+/** The part of the package's Unigram model that the long-word path replaces and reads. */
+interface JsUnigramModel extends UnigramScores {
+  tokenize(word: string): string[];
+  encode(words: string[]): string[];
+}
+/** The part of the package's WordPiece model that is replaced and read. */
+interface JsWordPieceModel extends WordPieceModel {
+  encode(words: string[]): (string | undefined)[];
+}
+// The package exports these classes, but its declarations of them do not resolve (see JsTokenizer).
+const modelClasses = hfTokenizers as unknown as {
+  BPE: abstract new (...args: never[]) => JsBpeModel;
+  Unigram: abstract new (...args: never[]) => JsUnigramModel;
+  WordPiece: abstract new (...args: never[]) => JsWordPieceModel;
+};
+
+/**
+ * Words at least this long (in UTF-16 units) are merged by our BpeMerger instead of the package's
+ * `bpe`, and segmented by our UnigramSegmenter instead of its lattice: both are superlinear in
+ * time or memory on long words there. Shorter ones stay with the package (whose BPE caches words
+ * up to this very length). Both give the same pieces.
+ */
+export const LONG_WORD = 256;
+
+/**
+ * Points the package's model at our linear-time paths (its methods and fields used here are public
+ * in its declarations): long BPE words through BpeMerger, long Unigram words through
+ * UnigramSegmenter, every WordPiece word through WordPieceSplitter. `unigramPieces` gives the
+ * Unigram vocabulary's strings (what the package built its trie from).
+ */
+function useLinearPaths(model: unknown, unigramPieces: () => string[]): void {
+  if (model instanceof modelClasses.BPE && typeof model.bpe === 'function') {
+    const own = model.bpe.bind(model);
+    let merger: BpeMerger | undefined;
+    model.bpe = (token: string): string[] => {
+      if (token.length < LONG_WORD) return own(token);
+      merger ??= new BpeMerger({ merges: model.merges, endOfWordSuffix: model.end_of_word_suffix, continuingSubwordSuffix: model.continuing_subword_suffix });
+      return merger.merge(token);
+    };
+  } else if (model instanceof modelClasses.Unigram && typeof model.tokenize === 'function') {
+    const own = model.tokenize.bind(model);
+    let segmenter: UnigramSegmenter | undefined;
+    model.tokenize = (word: string): string[] => {
+      if (word.length < LONG_WORD) return own(word);
+      segmenter ??= new UnigramSegmenter(unigramPieces());
+      return segmenter.segment(word, model);
+    };
+    // The package appends each word's pieces with push(...pieces), a stack overflow for long words.
+    model.encode = (words: string[]): string[] => {
+      const out: string[] = [];
+      for (const w of words) for (const p of model.tokenize(w)) out.push(p);
+      return out;
+    };
+  } else if (model instanceof modelClasses.WordPiece && typeof model.encode === 'function') {
+    let splitter: WordPieceSplitter | undefined;
+    model.encode = (words: string[]) => (splitter ??= new WordPieceSplitter(model)).encode(words);
+  }
+}
+
+/**
+ * A dependency's error in our words: its message on one line and cut short, since it may quote
+ * the file (a type name, a pattern) and a file can hold anything.
+ */
+function dependencyMessage(e: unknown): string {
+  if (!(e instanceof Error)) return 'the tokenizer library failed without an error message';
+  const line = e.message.replace(/\s+/g, ' ').trim();
+  return line.length > 120 ? `${line.slice(0, 120)}…` : line;
+}
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -46,9 +128,6 @@ const FALLBACK: Record<'bos_token' | 'eos_token' | 'pad_token', string[]> = {
   bos_token: ['<|endoftext|>', '<s>', '<|begin_of_text|>', '<bos>'],
   pad_token: ['<|padding|>', '<pad>', '[PAD]'],
 };
-
-/** The models `@huggingface/tokenizers` implements. */
-const MODEL_TYPES = ['BPE', 'WordPiece', 'Unigram'];
 
 export interface EncodeOptions {
   /** Run the post-processor, which adds special tokens such as BOS (default true, as HF). */
@@ -109,11 +188,10 @@ export class PreTrainedTokenizer extends Callable<[text: string | string[], o?: 
   private constructor(
     private readonly tok: JsTokenizer,
     config: Json,
+    vocabSize: number,
   ) {
     super();
-    let maxId = -1;
-    for (const id of tok.get_vocab(true).values()) if (id > maxId) maxId = id;
-    this.vocabSize = maxId + 1;
+    this.vocabSize = vocabSize;
     const added = new Map<string, number>();
     for (const [id, t] of tok.get_added_tokens_decoder()) if (t.special) added.set(t.content, id);
     const special = (key: keyof typeof FALLBACK): number | undefined => {
@@ -136,26 +214,18 @@ export class PreTrainedTokenizer extends Callable<[text: string | string[], o?: 
    */
   static fromJSON(tokenizerJson: unknown, tokenizerConfig: unknown = {}, source = 'tokenizer.json'): PreTrainedTokenizer {
     if (!isObject(tokenizerJson)) throw new FormatError(source, 'expected a JSON object (a HuggingFace tokenizer.json)');
-    const model = tokenizerJson['model'];
-    if (!isObject(model) || typeof model['vocab'] !== 'object' || model['vocab'] === null) {
-      throw new FormatError(source, 'no "model" with a "vocab": not a HuggingFace tokenizer.json');
-    }
-    // The package silently falls back to a "legacy" model for types it does not know (WordLevel,
-    // typos), which then encodes to nothing; refuse them instead.
-    const type = model['type'];
-    if (type !== undefined && !MODEL_TYPES.includes(type as string)) {
-      throw new FormatError(source, `model type ${JSON.stringify(type)} is not supported (supported: ${MODEL_TYPES.join(', ')})`);
-    }
-    if (type === 'BPE' && !Array.isArray(model['merges'])) throw new FormatError(source, 'BPE model without a "merges" list');
-    if (Object.keys(model['vocab']).length === 0) throw new FormatError(source, 'the model vocabulary is empty');
     if (!isObject(tokenizerConfig)) throw new FormatError('tokenizer_config.json', 'expected a JSON object');
+    // Everything the package would trust (ids, vocabulary shapes, patterns) is checked first.
+    const checked = checkTokenizerJson(tokenizerJson, source);
     // The Rust library treats these keys as optional (null / []); the JS package requires them.
+    // The model's type is made explicit so that the package builds the model that was checked.
     const json: Json = {
       normalizer: null,
       pre_tokenizer: null,
       post_processor: null,
       decoder: null,
       ...tokenizerJson,
+      model: { ...(tokenizerJson['model'] as Json), type: checked.type },
       added_tokens: tokenizerJson['added_tokens'] ?? [],
     };
     // The JS package cleans up spaces before punctuation (" ," -> ",") unless told otherwise, as
@@ -166,9 +236,11 @@ export class PreTrainedTokenizer extends Callable<[text: string | string[], o?: 
     try {
       tok = new JsTokenizerClass(json, config);
     } catch (e) {
-      throw new FormatError(source, `cannot build a tokenizer from it: ${(e as Error).message}`);
+      throw new FormatError(source, `cannot build a tokenizer from it: ${dependencyMessage(e)}`);
     }
-    return new PreTrainedTokenizer(tok, config);
+    const vocab = (tokenizerJson['model'] as Json)['vocab'];
+    useLinearPaths(tok.model, () => (vocab as [string, number][]).map((entry) => entry[0]));
+    return new PreTrainedTokenizer(tok, config, checked.vocabSize);
   }
 
   /** Token ids of `text`; `addSpecialTokens` (default true, as HF) runs the post-processor. */
@@ -246,13 +318,9 @@ export class PreTrainedTokenizer extends Callable<[text: string | string[], o?: 
   }
 }
 
-async function readJson(path: string): Promise<unknown> {
-  const text = await readText(path);
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (e) {
-    throw new FormatError(path, `not valid JSON: ${(e as Error).message}`);
-  }
+/** A JSON object file; errors name the file and never quote it (see json.ts). */
+async function readJsonObject(path: string): Promise<Json> {
+  return parseJsonObject(await readText(path), path);
 }
 
 export const AutoTokenizer = {
@@ -265,10 +333,9 @@ export const AutoTokenizer = {
     const dir = await resolvePretrained(idOrDir, 'tokenizer', o);
     const file = joinPath(dir, 'tokenizer.json');
     if (!(await exists(file))) throw new FormatError(file, 'missing: a tokenizer folder needs tokenizer.json');
-    const json = await readJson(file);
+    const json = await readJsonObject(file);
     const cfgFile = joinPath(dir, 'tokenizer_config.json');
-    const cfg = (await exists(cfgFile)) ? await readJson(cfgFile) : {};
-    if (!isObject(cfg)) throw new FormatError(cfgFile, 'expected a JSON object');
+    const cfg = (await exists(cfgFile)) ? await readJsonObject(cfgFile) : {};
     return PreTrainedTokenizer.fromJSON(json, cfg, file);
   },
 };

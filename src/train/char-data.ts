@@ -18,13 +18,33 @@ export interface Corpus {
 
 export class CharCorpus implements Corpus {
   readonly chars: string[];
-  private readonly index = new Map<string, number>();
+  /** Code point → id. Keyed by number so that reading a corpus allocates no string per character. */
+  private readonly index = new Map<number, number>();
   readonly ids: Int32Array;
 
+  /**
+   * Two passes over the code points of `text`, writing ids straight into one Int32Array: memory is
+   * the text plus 4 bytes a character (`Int32Array.from(text, …)` first gathered every character
+   * as a string, several times that, and ran out of memory on a 10 MB text).
+   */
   constructor(text: string) {
-    this.chars = [...new Set(text)].sort();
-    this.chars.forEach((c, i) => this.index.set(c, i));
-    this.ids = Int32Array.from(text, (c) => this.index.get(c)!);
+    const seen = new Set<number>();
+    let count = 0;
+    for (let i = 0; i < text.length; i++) {
+      const cp = text.codePointAt(i)!;
+      if (cp > 0xffff) i++;
+      seen.add(cp);
+      count++;
+    }
+    this.chars = [...seen].map((cp) => String.fromCodePoint(cp)).sort();
+    this.chars.forEach((c, i) => this.index.set(c.codePointAt(0)!, i));
+    this.ids = new Int32Array(count);
+    let n = 0;
+    for (let i = 0; i < text.length; i++) {
+      const cp = text.codePointAt(i)!;
+      if (cp > 0xffff) i++;
+      this.ids[n++] = this.index.get(cp)!;
+    }
   }
 
   get vocabSize(): number {
@@ -40,15 +60,32 @@ export class CharCorpus implements Corpus {
   }
 
   encode(s: string): number[] {
-    return Array.from(s, (c) => {
-      const id = this.index.get(c);
-      if (id === undefined) throw new ArgumentError(`encode: character ${JSON.stringify(c)} is not in the corpus vocabulary`);
-      return id;
-    });
+    const out: number[] = [];
+    for (let i = 0; i < s.length; i++) {
+      const cp = s.codePointAt(i)!;
+      if (cp > 0xffff) i++;
+      const id = this.index.get(cp);
+      if (id === undefined) throw new ArgumentError(`encode: character ${JSON.stringify(String.fromCodePoint(cp))} is not in the corpus vocabulary`);
+      out.push(id);
+    }
+    return out;
   }
 
+  /** The text of `ids`; an id outside the vocabulary is an error, never a silent gap. */
   decode(ids: readonly number[]): string {
-    return ids.map((i) => this.chars[i] ?? '').join('');
+    // Joined in slices: one array of as many strings as ids would cost far more than the text.
+    const parts: string[] = [];
+    const SLICE = 1 << 16;
+    for (let start = 0; start < ids.length; start += SLICE) {
+      let piece = '';
+      for (let i = start; i < Math.min(ids.length, start + SLICE); i++) {
+        const c = this.chars[ids[i]!];
+        if (c === undefined || !Number.isInteger(ids[i])) throw new ArgumentError(`decode: token id ${ids[i]} is outside the vocabulary [0, ${this.chars.length})`);
+        piece += c;
+      }
+      parts.push(piece);
+    }
+    return parts.join('');
   }
 
   /**
