@@ -101,7 +101,7 @@ export function parseJson(text: string, source: string): unknown {
 export function jsonKind(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  return `a ${typeof value}`;
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
 /** Parses JSON text that must hold an object (config.json, tokenizer.json, an index). */

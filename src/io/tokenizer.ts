@@ -6,11 +6,11 @@
  */
 import * as hfTokenizers from '@huggingface/tokenizers';
 import { ArgumentError, FormatError } from '../errors.js';
-import { exists, joinPath, readText } from './platform.js';
+import { exists, joinPath } from './platform.js';
 import { HUB_OPTION_KEYS, resolvePretrained, type HubOptions } from './hub.js';
 import { Callable } from '../callable.js';
 import { checkOptionKeys, optionKeys } from '../options.js';
-import { parseJsonObject } from './json.js';
+import { JSON_MAX_BYTES, readJsonObject } from './json.js';
 import { checkTokenizerJson } from './tokenizer-check.js';
 import { BpeMerger } from './bpe-merge.js';
 import { UnigramSegmenter, type UnigramScores } from './unigram-viterbi.js';
@@ -318,10 +318,6 @@ export class PreTrainedTokenizer extends Callable<[text: string | string[], o?: 
   }
 }
 
-/** A JSON object file; errors name the file and never quote it (see json.ts). */
-async function readJsonObject(path: string): Promise<Json> {
-  return parseJsonObject(await readText(path), path);
-}
 
 export const AutoTokenizer = {
   /**
@@ -333,9 +329,9 @@ export const AutoTokenizer = {
     const dir = await resolvePretrained(idOrDir, 'tokenizer', o);
     const file = joinPath(dir, 'tokenizer.json');
     if (!(await exists(file))) throw new FormatError(file, 'missing: a tokenizer folder needs tokenizer.json');
-    const json = await readJsonObject(file);
+    const json = await readJsonObject(file, { maxBytes: JSON_MAX_BYTES.tokenizer, what: 'a tokenizer.json' });
     const cfgFile = joinPath(dir, 'tokenizer_config.json');
-    const cfg = (await exists(cfgFile)) ? await readJsonObject(cfgFile) : {};
+    const cfg = (await exists(cfgFile)) ? await readJsonObject(cfgFile, { maxBytes: JSON_MAX_BYTES.config, what: 'a tokenizer_config.json' }) : {};
     return PreTrainedTokenizer.fromJSON(json, cfg, file);
   },
 };

@@ -5,6 +5,7 @@
  */
 import { ArgumentError } from '../errors.js';
 import { exists, joinPath, readText } from '../io/platform.js';
+import { JSON_MAX_BYTES } from '../io/json.js';
 import { AutoTokenizer } from '../io/tokenizer.js';
 import type { Corpus } from './char-data.js';
 
@@ -20,9 +21,9 @@ export class TokenCorpus implements Corpus {
     const tok = await AutoTokenizer.fromPretrained(tokenizerDir);
     const ids = Int32Array.from(tok.encode(text, { addSpecialTokens: false }));
     if (ids.length === 0) throw new ArgumentError(`train: the corpus encodes to no tokens with ${tokenizerDir}`);
-    const files: Record<string, string> = { 'tokenizer.json': await readText(joinPath(tokenizerDir, 'tokenizer.json')) };
+    const files: Record<string, string> = { 'tokenizer.json': await readText(joinPath(tokenizerDir, 'tokenizer.json'), { maxBytes: JSON_MAX_BYTES.tokenizer, what: 'a tokenizer.json' }) };
     const cfg = joinPath(tokenizerDir, 'tokenizer_config.json');
-    if (await exists(cfg)) files['tokenizer_config.json'] = await readText(cfg);
+    if (await exists(cfg)) files['tokenizer_config.json'] = await readText(cfg, { maxBytes: JSON_MAX_BYTES.config, what: 'a tokenizer_config.json' });
     return new TokenCorpus(ids, tok.vocabSize, files);
   }
 
