@@ -198,7 +198,7 @@ function writeScalar(w: ByteWriter, type: GgufScalarType, v: GgufScalar, where: 
 
 function writeValue(w: ByteWriter, key: string, value: GgufValue): void {
   const where = `GGUF metadata "${key}"`;
-  if (value === null || typeof value !== 'object' || !(value.type in VALUE_TYPE_CODE)) {
+  if (value === null || typeof value !== 'object' || !Object.hasOwn(VALUE_TYPE_CODE, value.type)) {
     throw new ArgumentError(`${where}: expected { type, value } with type one of ${Object.keys(VALUE_TYPE_CODE).join(', ')}, got ${describe(value)}`);
   }
   w.u32(VALUE_TYPE_CODE[value.type]);
@@ -206,7 +206,7 @@ function writeValue(w: ByteWriter, key: string, value: GgufValue): void {
     writeScalar(w, value.type, value.value, where);
     return;
   }
-  if (!(value.itemType in VALUE_TYPE_CODE) || (value.itemType as string) === 'array') {
+  if (!Object.hasOwn(VALUE_TYPE_CODE, value.itemType) || (value.itemType as string) === 'array') {
     throw new ArgumentError(`${where}: an array's itemType must be a scalar GGUF type, got ${describe(value.itemType)}`);
   }
   if (!Array.isArray(value.value)) throw new ArgumentError(`${where}: an array value must be an array, got ${describe(value.value)}`);
@@ -218,7 +218,7 @@ function writeValue(w: ByteWriter, key: string, value: GgufValue): void {
 /** The tensor's bytes in its file type, validated against its shape. */
 function tensorBytes(t: GgufTensorToWrite, count: number): Uint8Array {
   const where = `GGUF tensor "${t.name}"`;
-  if (!(t.type in TENSOR_TYPE_CODE)) {
+  if (!Object.hasOwn(TENSOR_TYPE_CODE, t.type)) {
     throw new ArgumentError(`${where}: type must be one of ${Object.keys(TENSOR_TYPE_CODE).join(', ')}, got ${describe(t.type)}`);
   }
   if (!(t.data instanceof Float32Array) && !(t.data instanceof Uint16Array)) {

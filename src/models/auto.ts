@@ -9,6 +9,7 @@ import { checkOptionKeys, optionKeys } from '../options.js';
 import { preview } from './config-fields.js';
 import type { ModelLoadOptions } from './pretrained.js';
 import type { ProgressCallback } from '../io/progress.js';
+import { quoteForMessage } from '../quote.js';
 
 export { resolveDevice, chooseDevice, type DeviceChoice } from './device-choice.js';
 
@@ -60,7 +61,7 @@ export const AutoModelForCausalLM = {
     const raw = await readConfig(dir);
     const type = raw['model_type'];
     const elsewhere = typeof type === 'string' ? NOT_CAUSAL_LM.get(type) : undefined;
-    if (elsewhere !== undefined) throw new FormatError(`${dir}/config.json`, `model_type ${JSON.stringify(type)} is ${elsewhere}`);
+    if (elsewhere !== undefined) throw new FormatError(`${dir}/config.json`, `model_type ${quoteForMessage(type)} is ${elsewhere}`);
     const family = typeof type === 'string' ? families.get(type) : undefined;
     if (family === undefined) {
       throw new FormatError(`${dir}/config.json`, `unknown model_type ${preview(type)}; supported: ${[...families.keys()].join(', ')}`);

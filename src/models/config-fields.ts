@@ -3,6 +3,7 @@
  * expected and what was found.
  */
 import { FormatError } from '../errors.js';
+import { quoteForMessage } from '../quote.js';
 
 export class ConfigReader {
   readonly used = new Set<string>();
@@ -128,8 +129,12 @@ export class ConfigReader {
 
 /** A value as JSON for an error, cut short: a message names what is wrong, it does not echo the file. */
 export function preview(v: unknown, max = 60): string {
+  // Strings through quoteForMessage (cut, control and bidi characters escaped); small arrays and
+  // objects are shown as JSON, cut at `max`, since a config's lists are short and worth seeing.
+  if (v === undefined) return 'undefined';
+  if (typeof v !== 'object' || v === null) return quoteForMessage(v, max);
   const text = JSON.stringify(v) ?? String(v);
-  return text.length > max ? `${text.slice(0, max)}…` : text;
+  return text.length > max ? `${quoteForMessage(text.slice(0, max)).slice(1, -1)}…` : quoteForMessage(text).slice(1, -1);
 }
 
 /** Fields every HF PretrainedConfig may carry that do not change the computation. */

@@ -15,6 +15,7 @@ import type { SeriesTable } from './csv.js';
 import { forecastTable } from './forecast.js';
 import type { Forecaster, ForecasterConfig } from './forecaster.js';
 import { FORECAST_MODEL_TYPES, loadForecaster, type ForecastMeta } from './models.js';
+import { quoteForMessage } from '../quote.js';
 
 export interface ForecastLoadOptions {
   /** 'cpu' (default), 'webgpu', or 'auto' (WebGPU when an adapter can be had). */
@@ -81,7 +82,7 @@ export const AutoModelForTimeSeriesForecasting = {
     const type = (await readConfig(dir))['model_type'];
     if (!FORECAST_MODEL_TYPES.includes(type as (typeof FORECAST_MODEL_TYPES)[number])) {
       const hint = type === 'mamba' || type === 'jamba' ? ': it is a causal LM; load it with AutoModelForCausalLM.fromPretrained(dir)' : '';
-      throw new FormatError(`${dir}/config.json`, `model_type ${JSON.stringify(type)} is not a forecasting model (expected one of ${FORECAST_MODEL_TYPES.join(', ')})${hint}`);
+      throw new FormatError(`${dir}/config.json`, `model_type ${quoteForMessage(type)} is not a forecasting model (expected one of ${FORECAST_MODEL_TYPES.join(', ')})${hint}`);
     }
     const { model, meta } = await loadForecaster(dir, await resolveDevice(o.device), { progressCallback: o.progressCallback });
     return new ForecastingModel(model, meta);

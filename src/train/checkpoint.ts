@@ -16,6 +16,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { AdamW } from './adamw.js';
 import { recoverCheckpointFolder, writeCheckpointFolder } from './checkpoint-folder.js';
 import { parseTrainerState, TRAINER_STATE_MAX_BYTES, type TrainerState } from './trainer-state.js';
+import { quoteForMessage } from '../quote.js';
 
 export type { TrainerState } from './trainer-state.js';
 
@@ -141,14 +142,14 @@ export async function findCheckpointToResume(dir: string): Promise<number | null
 }
 
 /** Fields that fix the parameters' shapes, per model type: a checkpoint must agree on each to be resumed. */
-const SHAPE_FIELDS: Record<string, readonly string[]> = {
-  mamba: ['hidden_size', 'intermediate_size', 'num_hidden_layers', 'state_size', 'conv_kernel', 'time_step_rank', 'vocab_size', 'use_bias', 'use_conv_bias', 'tie_word_embeddings'],
-  jamba: ['hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'num_experts', 'num_experts_per_tok',
+const SHAPE_FIELDS: ReadonlyMap<string, readonly string[]> = new Map([
+  ['mamba', ['hidden_size', 'intermediate_size', 'num_hidden_layers', 'state_size', 'conv_kernel', 'time_step_rank', 'vocab_size', 'use_bias', 'use_conv_bias', 'tie_word_embeddings']],
+  ['jamba', ['hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'num_experts', 'num_experts_per_tok',
     'expert_layer_period', 'expert_layer_offset', 'attn_layer_period', 'attn_layer_offset', 'mamba_d_state', 'mamba_d_conv', 'mamba_expand', 'mamba_dt_rank',
-    'mamba_conv_bias', 'mamba_proj_bias', 'vocab_size', 'tie_word_embeddings'],
-};
+    'mamba_conv_bias', 'mamba_proj_bias', 'vocab_size', 'tie_word_embeddings']],
+]);
 
-const TYPE_NAMES: Record<string, string> = { mamba: 'Mamba', jamba: 'Jamba' };
+const TYPE_NAMES: ReadonlyMap<string, string> = new Map([['mamba', 'Mamba'], ['jamba', 'Jamba']]);
 
 /** A checkpoint of another architecture, or of another shape, is refused by name. */
 async function checkSameArchitecture(dir: string, model: TrainableLM): Promise<void> {
@@ -156,13 +157,13 @@ async function checkSameArchitecture(dir: string, model: TrainableLM): Promise<v
   const cfg = await readJsonObject(file, { maxBytes: JSON_MAX_BYTES.config, what: 'a config.json' });
   const mine = model.config.fields as unknown as Record<string, unknown>;
   const type = mine['model_type'] as string;
-  const name = TYPE_NAMES[type] ?? type;
+  const name = TYPE_NAMES.get(type) ?? type;
   if (cfg['model_type'] !== type) {
-    throw new FormatError(file, `model_type ${JSON.stringify(cfg['model_type'])}: not a ${name} checkpoint, so it cannot continue this ${name} training run`);
+    throw new FormatError(file, `model_type ${quoteForMessage(cfg['model_type'])}: not a ${name} checkpoint, so it cannot continue this ${name} training run`);
   }
-  for (const k of SHAPE_FIELDS[type] ?? []) {
-    if (k in cfg && cfg[k] !== mine[k]) {
-      throw new FormatError(file, `${k} is ${JSON.stringify(cfg[k])} in the checkpoint but ${JSON.stringify(mine[k])} in the training config: not the same model`);
+  for (const k of SHAPE_FIELDS.get(type) ?? []) {
+    if (Object.hasOwn(cfg, k) && cfg[k] !== mine[k]) {
+      throw new FormatError(file, `${k} is ${quoteForMessage(cfg[k])} in the checkpoint but ${quoteForMessage(mine[k])} in the training config: not the same model`);
     }
   }
 }

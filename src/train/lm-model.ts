@@ -12,6 +12,7 @@ import { JambaForCausalLM } from '../models/jamba/modeling.js';
 import { MambaConfig } from '../models/mamba/config.js';
 import { initMambaWeights } from '../models/mamba/init.js';
 import { MambaForCausalLM } from '../models/mamba/modeling.js';
+import { quoteForMessage } from '../quote.js';
 
 export type TrainableLM = MambaForCausalLM | JambaForCausalLM;
 
@@ -30,5 +31,5 @@ export function buildLanguageModel(fields: Record<string, unknown>, vocab: numbe
     initJambaWeights(model, seed, device);
     return model;
   }
-  throw new ArgumentError(`train: model.model_type ${JSON.stringify(type)} cannot be trained here; expected "mamba" or "jamba"`);
+  throw new ArgumentError(`train: model.model_type ${quoteForMessage(type)} cannot be trained here; expected "mamba" or "jamba"`);
 }
