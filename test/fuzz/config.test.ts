@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { FuzzRunner } from './runner.js';
 import { assertLoaded, assertThrew, fuzzProperty, sameBytes, settled, type Draw } from './property.js';
-import { CANARY, applyEdits, corruptText, describeEdit, hostileValueArb, hugeValueArb, textCorruptionArb, type JsonEdit, type JsonPath } from './gen-json.js';
+import { CANARY, applyEdits, corruptText, describeEdit, hostileValueArb, hugeValueArb, lastPerPath, textCorruptionArb, type JsonEdit, type JsonPath } from './gen-json.js';
 import { JAMBA_DIR, MAMBA_DIR, TSM2_DIR, readConfigOf, tensorsOf } from './bases.js';
 import type { FileSpec, Loaded, Target } from './protocol.js';
 
@@ -97,7 +97,8 @@ function editArb(base: Base): fc.Arbitrary<JsonEdit> {
 function caseArb(base: Base): fc.Arbitrary<Draw<ConfigExpect>> {
   return fc
     .tuple(fc.array(editArb(base), { minLength: 1, maxLength: 3 }), fc.oneof({ weight: 6, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: textCorruptionArb }))
-    .map(([edits, corruption]) => {
+    .map(([drawn, corruption]) => {
+      const edits = lastPerPath(drawn);
       const text = applyEdits(base.config, edits);
       const corrupted = corruption && corruptText(text, corruption);
       const file: FileSpec = corrupted

@@ -39,6 +39,17 @@ export function applyEdits(base: unknown, edits: readonly JsonEdit[]): string {
   return text;
 }
 
+/** The edits that take effect: a later edit of the same path replaces an earlier one. */
+export function lastPerPath(edits: readonly JsonEdit[]): JsonEdit[] {
+  const byPath = new Map<string, JsonEdit>();
+  for (const e of edits) {
+    const key = JSON.stringify(e.path);
+    byPath.delete(key);
+    byPath.set(key, e);
+  }
+  return [...byPath.values()];
+}
+
 export function describeEdit(e: JsonEdit): string {
   const path = e.path.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('');
   return 'remove' in e ? `delete ${path}` : `${path} = ${e.valueText.length > 40 ? `${e.valueText.slice(0, 37)}...` : e.valueText}`;

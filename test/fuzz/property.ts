@@ -65,7 +65,8 @@ export async function fuzzProperty<E>(
     const outcome = await runner.run(draw.fuzzCase);
     if (logFile) {
       const what = outcome.kind === 'threw' ? `threw ${outcome.name}: ${clip(outcome.message, 160)}` : outcome.kind;
-      appendFileSync(logFile, `${name}\t${Date.now() - started} ms\t${draw.fuzzCase.label}\t${what}\n`);
+      const line = [name, `${Date.now() - started} ms`, draw.fuzzCase.label, what].map((f) => f.replace(/[\t\n\r]/g, ' '));
+      appendFileSync(logFile, `${line.join('\t')}\n`);
     }
     check(draw, outcome);
   });

@@ -33,7 +33,9 @@ export type Target =
   /** AutoTokenizer.fromPretrained on the model root, then encode and decode each text. */
   | { kind: 'tokenizer'; texts: string[] }
   /** The `mamba-ts forecast` path: read the CSV (relative to the sandbox) and forecast with the model root's model. */
-  | { kind: 'forecast-csv'; csv: string };
+  | { kind: 'forecast-csv'; csv: string }
+  /** Misbehaviour on purpose, to test that the harness catches each kind (harness.test.ts). */
+  | { kind: 'self-test'; act: 'hang' | 'allocate' | 'throw-non-error' | 'read-outside' | 'fetch-outside' | 'exit' };
 
 export interface FuzzCase {
   /** What the generator did, in words: the report of a failing case. */
@@ -58,7 +60,8 @@ export type Loaded =
   | { kind: 'model'; params: LoadedTensor[]; config?: Record<string, unknown> }
   | { kind: 'forecaster'; params: LoadedTensor[]; columns: unknown; scaler: unknown }
   | { kind: 'tokenizer'; vocabSize: number; special: (number | undefined)[]; encodings: number[][]; decoded: string[] }
-  | { kind: 'forecast-csv'; history: Float32Array; forecast: Float32Array };
+  | { kind: 'forecast-csv'; history: Float32Array; forecast: Float32Array }
+  | { kind: 'self-test' };
 
 /** Where the case ran: what error messages should name. */
 export interface CaseWhere {

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { FuzzRunner } from './runner.js';
 import { assertLoaded, assertThrew, clip, fuzzProperty, settled, type Draw } from './property.js';
-import { CANARY, applyEdits, corruptText, describeEdit, textCorruptionArb, type JsonEdit, type JsonPath } from './gen-json.js';
+import { CANARY, applyEdits, corruptText, describeEdit, lastPerPath, textCorruptionArb, type JsonEdit, type JsonPath } from './gen-json.js';
 import type { FileSpec } from './protocol.js';
 
 const CHARS = [...'abcdefghijklmnopqrstuvwxyz .,!'];
@@ -132,7 +132,7 @@ const caseArb: fc.Arbitrary<Draw<TokExpect>> = fc
     texts: fc.array(textArb, { minLength: 1, maxLength: 3 }),
   })
   .map(({ keep, other, config, corruption, texts }): Draw<TokExpect> => {
-    const edits = [...keep, ...other];
+    const edits = lastPerPath([...keep, ...other]);
     const text = applyEdits(BASE, edits);
     const corrupted = corruption && corruptText(text, corruption);
     const files: FileSpec[] = [

@@ -153,6 +153,35 @@ async function load(c: FuzzCase, sandbox: string, root: string): Promise<Loaded>
         f.dispose();
       }
     }
+    case 'self-test':
+      return selfTest(t.act, sandbox, root);
+  }
+}
+
+/** What harness.test.ts asks for: each way a case can go wrong, on purpose. */
+async function selfTest(act: Extract<FuzzCase['target'], { kind: 'self-test' }>['act'], sandbox: string, root: string): Promise<Loaded> {
+  switch (act) {
+    case 'hang':
+      for (;;) {
+        // A synchronous loop: the worker cannot even answer, as in a catastrophic regex.
+      }
+    case 'allocate': {
+      const held: Uint8Array[] = [];
+      for (;;) {
+        held.push(new Uint8Array(64 * 2 ** 20).fill(1)); // outside the V8 heap, like a read of /dev/zero
+        await new Promise((ok) => setTimeout(ok, 1));
+      }
+    }
+    case 'throw-non-error':
+      throw 'a string, not an Error';
+    case 'read-outside':
+      await fs.promises.readFile(join(sandbox, 'secret.txt'));
+      return { kind: 'self-test' };
+    case 'fetch-outside':
+      await fetch(new URL('../secret.txt', root));
+      return { kind: 'self-test' };
+    case 'exit':
+      process.exit(3);
   }
 }
 
@@ -167,7 +196,7 @@ async function runCase(id: number, c: FuzzCase, dir: string, origin: string): Pr
   } catch (e) {
     return { kind: 'crashed', detail: `the fuzz worker could not write the case's files: ${String(e)}` };
   }
-  const viaHttp = c.target.kind === 'causal-lm' && c.target.via === 'http';
+  const viaHttp = (c.target.kind === 'causal-lm' && c.target.via === 'http') || (c.target.kind === 'self-test' && c.target.act === 'fetch-outside');
   const urlRoot = `/c${id}/model/`;
   const root = viaHttp ? `${origin}${urlRoot}` : modelDir;
   // The one file outside the model root a case may read: the CSV the user names.
@@ -211,6 +240,8 @@ async function main(): Promise<void> {
       process.send!(reply);
     });
   });
+  // The test process went away (killed, or the run cut short): nothing is left to answer to.
+  process.on('disconnect', () => process.exit(0));
   process.send!({ ready: true });
 }
 
