@@ -97,12 +97,16 @@ export function clip(s: string, n = 400): string {
   return s.length <= n ? s : `${s.slice(0, n / 2)} … ${s.slice(-n / 2)}`;
 }
 
+/** Error classes that mean the library failed on the input instead of checking it. */
+const CRASH_ERRORS = ['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError', 'InternalError'];
+
 export type Settled = Extract<Outcome, { kind: 'loaded' | 'threw' }>;
 
 /**
  * What every case must satisfy: it ended (no hang, no memory past the bound, no crash), read
- * nothing outside the model root, and if it threw, threw an Error whose message names a file of
- * the case (one of `names`; default the model root, which every file in it starts with).
+ * nothing outside the model root, and if it threw, threw an Error (not an engine error such as a
+ * TypeError, nor one quoting a function's source) whose message names a file of the case (one of
+ * `names`; default the model root, which every file in it starts with).
  */
 export function settled(o: Outcome, names?: string[]): Settled {
   switch (o.kind) {
@@ -118,6 +122,8 @@ export function settled(o: Outcome, names?: string[]): Settled {
   assert.deepEqual(o.escapes, [], `read outside the model root: ${o.escapes.join(', ')}`);
   if (o.kind === 'threw') {
     assert.ok(o.isError, `threw a non-Error (${o.name}): ${clip(o.message)}`);
+    // Errors of the engine, not of validation: the library tripped over the input.
+    assert.ok(!CRASH_ERRORS.includes(o.name) && !/\[native code\]/.test(o.message), `a crash rather than a validation error: ${o.name}: ${clip(o.message)}${o.stack ? `\n${clip(o.stack, 1200)}` : ''}`);
     const wanted = names ?? [o.root];
     assert.ok(
       wanted.some((n) => o.message.includes(n)),

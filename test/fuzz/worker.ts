@@ -138,7 +138,13 @@ async function load(c: FuzzCase, sandbox: string, root: string): Promise<Loaded>
     case 'tokenizer': {
       const tok = await AutoTokenizer.fromPretrained(root);
       const encodings = t.texts.map((s) => tok.encode(s, { addSpecialTokens: false }));
-      const decoded = encodings.map((ids) => tok.decode(ids));
+      const decoded = encodings.map((ids) => {
+        try {
+          return { text: tok.decode(ids) };
+        } catch (e) {
+          return { error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
+        }
+      });
       return { kind: 'tokenizer', vocabSize: tok.vocabSize, special: [tok.bosTokenId, tok.eosTokenId, tok.padTokenId], encodings, decoded };
     }
     case 'forecast-csv': {
