@@ -6,6 +6,10 @@
  * Layout: an 8-byte little-endian u64 header length N, N bytes of JSON header
  * `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__"?: {key: string}}`, then the data
  * buffer; data_offsets are relative to the start of the data buffer. All numbers are little-endian.
+ *
+ * The format's rules are enforced, since a file that breaks one would otherwise load with silently
+ * wrong weights: the header's framing and unique names (safetensors-header.ts), known dtypes, sizes
+ * that match the shapes, and data ranges that tile the data section exactly (checkLayout).
  */
 
 import { FormatError } from '../errors.js';

@@ -52,7 +52,7 @@ export function lastPerPath(edits: readonly JsonEdit[]): JsonEdit[] {
 
 export function describeEdit(e: JsonEdit): string {
   const path = e.path.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('');
-  return 'remove' in e ? `delete ${path}` : `${path} = ${e.valueText.length > 40 ? `${e.valueText.slice(0, 37)}...` : e.valueText}`;
+  return 'remove' in e ? `delete ${path}` : `${path} = ${e.valueText.length > 100 ? `${e.valueText.slice(0, 97)}...` : e.valueText}`;
 }
 
 /** Numbers and other values a size or count field must be checked against. */
