@@ -1,6 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { fixture } from './helpers.js';
 import { FormatError, ArgumentError } from '../src/errors.js';
 import {
@@ -302,8 +304,13 @@ describe('bad input is a FormatError naming the source and the problem', () => {
   });
 
   test('header not valid JSON', () => {
-    throwsFormat(() => parseBad(build('{"w": {', data8)), /header is not valid JSON/);
-    throwsFormat(() => parseBad(build('', data8)), /header is not valid JSON/);
+    throwsFormat(() => parseBad(build('{"w": }', data8)), /not valid JSON/);
+    throwsFormat(() => parseBad(build('{"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, }', data8)), /not valid JSON/);
+    throwsFormat(() => parseBad(build('', data8)), /header is empty/);
+  });
+
+  test('a JSON syntax error does not quote the header', () => {
+    throwsFormat(() => parseBad(build('{"secret-token-abc": x}', data8)), /^bad\.safetensors: not valid JSON(?!.*secret)/);
   });
 
   test('header not valid UTF-8', () => {
@@ -313,9 +320,9 @@ describe('bad input is a FormatError naming the source and the problem', () => {
   });
 
   test('header not an object', () => {
-    throwsFormat(() => parseBad(build([1, 2])), /header must be a JSON object of tensors, got an array/);
-    throwsFormat(() => parseBad(build('null')), /got null/);
-    throwsFormat(() => parseBad(build('3')), /got a number/);
+    throwsFormat(() => parseBad(build([1, 2])), /header must start with "\{" \(0x7b\), but its first byte is 0x5b/);
+    throwsFormat(() => parseBad(build('null')), /first byte is 0x6e/);
+    throwsFormat(() => parseBad(build('3')), /first byte is 0x33/);
   });
 
   test('entry not an object', () => {
@@ -398,4 +405,141 @@ describe('bad input is a FormatError naming the source and the problem', () => {
     throwsFormat(() => file.toInt32('frac'), /frac: value 0.5 at index 0 is not a 32-bit integer/);
     assert.deepEqual(Array.from(file.toInt32('ok')), [-2147483648, 2147483647]);
   });
+});
+
+/** The header length stored in the first 8 bytes. */
+function headerLength(bytes: Uint8Array): number {
+  return Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+}
+
+/** A copy of `bytes` with the stored header length changed by `delta` (nothing else moves). */
+function withHeaderLength(bytes: Uint8Array, delta: number): Uint8Array {
+  const out = bytes.slice();
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerLength(bytes) + delta), true);
+  return out;
+}
+
+describe('the format rules that used to load silently (issue 14)', () => {
+  const data8 = new Uint8Array(8);
+  const f32 = (b: number, e: number, n = (e - b) / 4) => ({ dtype: 'F32', shape: [n], data_offsets: [b, e] });
+
+  test('a tensor name given twice', () => {
+    const header = '{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}';
+    throwsFormat(() => parseBad(build(header, data8)), /^bad\.safetensors: w: tensor name appears twice/);
+  });
+
+  test('a tensor name given twice, once with escapes', () => {
+    const header = '{"ab":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a\\u0062":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}';
+    throwsFormat(() => parseBad(build(header, data8)), /ab: tensor name appears twice/);
+  });
+
+  test('__metadata__ given twice, and a key given twice inside an entry', () => {
+    throwsFormat(() => parseBad(build('{"__metadata__":{},"__metadata__":{"a":"b"}}')), /"__metadata__" appears twice/);
+    const header = '{"w":{"dtype":"F32","dtype":"I32","shape":[2],"data_offsets":[0,8]}}';
+    throwsFormat(() => parseBad(build(header, data8)), /w: key "dtype" appears twice in the same object/);
+  });
+
+  test('overlapping data ranges', () => {
+    throwsFormat(() => parseBad(build({ a: f32(0, 8), b: f32(4, 8, 1) }, data8)), /b: data_offsets \[4, 8\] overlap those of "a" \[0, 8\]/);
+    throwsFormat(() => parseBad(build({ a: f32(0, 8), b: f32(0, 8) }, data8)), /b: data_offsets \[0, 8\] overlap those of "a" \[0, 8\]/);
+    // An empty tensor inside another's bytes overlaps too.
+    throwsFormat(() => parseBad(build({ a: f32(0, 8), e: f32(4, 4) }, data8)), /e: data_offsets \[4, 4\] overlap those of "a"/);
+  });
+
+  test('a gap between data ranges, or before the first', () => {
+    throwsFormat(() => parseBad(build({ a: f32(0, 4), b: f32(8, 12) }, new Uint8Array(12))), /b: data_offsets \[8, 12\] leave a gap: the previous tensor \("a"\) ends at 4, so 4 bytes belong to no tensor/);
+    throwsFormat(() => parseBad(build({ a: f32(4, 8) }, data8)), /a: data_offsets \[4, 8\] leave a gap: the data section starts at 0/);
+  });
+
+  test('trailing bytes after the last tensor', () => {
+    const good = serializeSafetensors({ w: { dtype: 'F32', shape: [2], data: new Float32Array([1, 2]) } });
+    const longer = new Uint8Array(good.length + 3);
+    longer.set(good);
+    throwsFormat(() => parseBad(longer), /3 bytes after the tensors' data: the data section is 11 bytes but the last tensor \("w"\) ends at 8/);
+    throwsFormat(() => parseBad(build({}, new Uint8Array(1))), /1 bytes after the tensors' data: .* the file has no tensors/);
+  });
+
+  test('a header length off by one, in both directions, with padding spaces', () => {
+    const good = serializeSafetensors({ w: { dtype: 'F32', shape: [2], data: new Float32Array([1, 2]) } });
+    assert.equal(good[8 + headerLength(good) - 1], 0x20, 'the writer pads this header');
+    // One shorter: the last padding space becomes data, which then has a byte no tensor owns.
+    throwsFormat(() => parseBad(withHeaderLength(good, -1)), /1 bytes after the tensors' data/);
+    // One longer: the first data byte (0x00 here) becomes part of the header.
+    throwsFormat(() => parseBad(withHeaderLength(good, +1)), /header must end with its JSON object's "\}" followed only by spaces \(0x20\), but byte \d+ of the \d+-byte header is 0x00; is the header length \(\d+\) wrong\?/);
+  });
+
+  test('a header length off by one, in both directions, without padding', () => {
+    const header = { w: { dtype: 'U8', shape: [4], data_offsets: [0, 4] } };
+    const spaceFirst = build(header, new Uint8Array([0x20, 1, 2, 3]));
+    assert.equal(parseBad(spaceFirst).raw('w')[0], 0x20);
+    // The header loses its closing brace.
+    throwsFormat(() => parseBad(withHeaderLength(spaceFirst, -1)), /not valid JSON/);
+    // The header takes a data byte that is a space: the framing passes, the layout does not.
+    throwsFormat(() => parseBad(withHeaderLength(spaceFirst, +1)), /w: data_offsets \[0, 4\] run past the end of the data buffer \(3 bytes\)/);
+  });
+
+  test('a header length off by one in a real model (every logit was NaN)', () => {
+    const { bytes } = load('hf', 'mamba-tiny', 'model', 'model.safetensors');
+    for (const delta of [-1, 1, -8, 8]) {
+      assert.throws(() => parseBad(withHeaderLength(bytes, delta)), FormatError, `header length ${delta > 0 ? '+' : ''}${delta}`);
+    }
+  });
+
+  test('a byte-order mark before the header', () => {
+    const json = new TextEncoder().encode(JSON.stringify({ w: f32(0, 8) }));
+    const bom = build('\ufeff' + JSON.stringify({ w: f32(0, 8) }), data8);
+    assert.equal(headerLength(bom), json.length + 3);
+    throwsFormat(() => parseBad(bom), /header starts with a UTF-8 byte-order mark/);
+  });
+
+  test('whitespace before the header, or other than spaces after it', () => {
+    throwsFormat(() => parseBad(build(' {}')), /header must start with "\{" \(0x7b\), but its first byte is 0x20/);
+    throwsFormat(() => parseBad(build('{}\n')), /byte 2 of the 3-byte header is 0x0a/);
+    throwsFormat(() => parseBad(build('{}\t  ')), /byte 2 of the 5-byte header is 0x09/);
+    assert.deepEqual(parseBad(build('{ "w" :\n\t{"dtype":"F32","shape":[2],"data_offsets":[0,8]} }   ', data8)).names(), ['w']);
+  });
+
+  test('empty tensors may share an offset', () => {
+    const file = parseBad(build({ a: f32(0, 0), b: f32(0, 8), c: f32(8, 8), d: f32(8, 8) }, data8));
+    assert.deepEqual(file.names(), ['a', 'b', 'c', 'd']);
+  });
+
+  test('names such as __proto__ and constructor are tensors like any other', () => {
+    const tensors: Record<string, TensorToWrite> = Object.fromEntries(
+      ['__proto__', 'constructor', 'toString', 'hasOwnProperty', '10'].map((n, i) => [n, { dtype: 'I32', shape: [1], data: new Int32Array([i]) }]),
+    );
+    const bytes = serializeSafetensors(tensors, Object.fromEntries([['__proto__', 'x'], ['constructor', 'y']]));
+    const file = parseBad(bytes);
+    assert.deepEqual(file.names().sort(), Object.keys(tensors).sort());
+    assert.deepEqual(Array.from(file.toInt32('__proto__')), [0]);
+    assert.deepEqual(Array.from(file.toInt32('constructor')), [1]);
+    assert.equal(Object.getPrototypeOf(file.metadata), Object.prototype);
+    assert.deepEqual(Object.keys(file.metadata), ['__proto__', 'constructor']);
+    assert.equal(Object.getOwnPropertyDescriptor(file.metadata, '__proto__')?.value, 'x');
+    assert.equal(file.has('valueOf'), false);
+    throwsFormat(() => file.entry('valueOf'), /no tensor named "valueOf"/);
+    // A duplicate __proto__ is caught like any other name.
+    const dup = '{"__proto__":{"dtype":"U8","shape":[0],"data_offsets":[0,0]},"__proto__":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}}';
+    throwsFormat(() => parseBad(build(dup)), /__proto__: tensor name appears twice/);
+  });
+});
+
+/** The repository root (tests run from dist/test/). */
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+describe('every safetensors file in the repository and the shared fixtures follows the rules', () => {
+  const roots = [fixture(), join(REPO, 'models')];
+  const files = roots.flatMap((root) => readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.safetensors')).map((f) => join(root, f)));
+
+  test('there are files to check', () => {
+    assert.ok(files.length >= 14, `found ${files.length}`);
+  });
+
+  for (const path of files) {
+    test(path, () => {
+      const buf = readFileSync(path);
+      const file = SafetensorsFile.parse(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path);
+      assert.ok(file.names().length > 0);
+    });
+  }
 });

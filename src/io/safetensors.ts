@@ -6,10 +6,15 @@
  * Layout: an 8-byte little-endian u64 header length N, N bytes of JSON header
  * `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__"?: {key: string}}`, then the data
  * buffer; data_offsets are relative to the start of the data buffer. All numbers are little-endian.
+ *
+ * The format's rules are enforced, since a file that breaks one would otherwise load with silently
+ * wrong weights: the header's framing and unique names (safetensors-header.ts), known dtypes, sizes
+ * that match the shapes, and data ranges that tile the data section exactly (checkLayout).
  */
 
 import { FormatError } from '../errors.js';
 import { ITEM_SIZE, KNOWN_DTYPES, MAX_HEADER_BYTES, METADATA_KEY, alignedCopy, compareNames, describe, isNonNegativeInt, isPlainObject, isSafetensorsDtype, kindOf, product, shapeString, type SafetensorsDtype } from './safetensors-format.js';
+import { parseHeader } from './safetensors-header.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../tensor/half.js';
 export { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 };
 export { dtypeItemSize, isSafetensorsDtype, type SafetensorsDtype } from './safetensors-format.js';
@@ -60,12 +65,13 @@ export class SafetensorsFile {
     if (n > bytes.length - 8) {
       fail(`header length ${n} is larger than the file (${bytes.length - 8} bytes after the length); truncated?`);
     }
-    const header = parseHeaderJson(bytes.subarray(8, 8 + n), fail);
+    const header = parseHeader(bytes.subarray(8, 8 + n), source, fail);
     const dataStart = 8 + n;
     const dataLength = bytes.length - dataStart;
 
     let metadata: Record<string, string> = {};
     const list: SafetensorsEntry[] = [];
+    // The header object came from JSON.parse, so a name such as "__proto__" is an own key like any other.
     for (const [name, value] of Object.entries(header)) {
       if (name === METADATA_KEY) {
         metadata = parseMetadata(value, fail);
@@ -74,7 +80,8 @@ export class SafetensorsFile {
       list.push(parseEntry(name, value, dataStart, dataLength, fail));
     }
     // Layout order, not header order: JSON.parse moves integer-like keys ("10") to the front.
-    list.sort((a, b) => a.byteOffset - b.byteOffset || compareNames(a.name, b.name));
+    list.sort((a, b) => a.byteOffset - b.byteOffset || a.byteLength - b.byteLength || compareNames(a.name, b.name));
+    checkLayout(list, dataStart, dataLength, fail);
     const entries = new Map(list.map((e) => [e.name, e]));
     return new SafetensorsFile(source, metadata, bytes, entries);
   }
@@ -183,39 +190,49 @@ function bigToFloat<T extends Float32Array | Float64Array>(v: BigArray, out: T):
 
 type Fail = (message: string) => never;
 
-function parseHeaderJson(headerBytes: Uint8Array, fail: Fail): Record<string, unknown> {
-  let text: string;
-  try {
-    // fatal: invalid UTF-8 is corruption, not something to paper over with U+FFFD.
-    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
-  } catch {
-    return fail('header is not valid UTF-8');
+/**
+ * The format's layout rule: the tensors' byte ranges, in order, tile the data section exactly, from
+ * its first byte to its last, with no gap, no overlap and nothing after the last one (`list` is
+ * sorted by offset). A header length off by one, bytes appended to the file, or a hand-edited
+ * offset all break it, where otherwise they would load as silently shifted or shared data.
+ */
+function checkLayout(list: readonly SafetensorsEntry[], dataStart: number, dataLength: number, fail: Fail): void {
+  let cursor = 0;
+  let previous: SafetensorsEntry | undefined;
+  const range = (e: SafetensorsEntry): string => `[${e.byteOffset - dataStart}, ${e.byteOffset - dataStart + e.byteLength}]`;
+  for (const e of list) {
+    const begin = e.byteOffset - dataStart;
+    if (begin < cursor) {
+      fail(`${e.name}: data_offsets ${range(e)} overlap those of "${previous!.name}" ${range(previous!)}; each tensor needs its own bytes`);
+    }
+    if (begin > cursor) {
+      const after = previous ? `the previous tensor ("${previous.name}") ends at ${cursor}` : 'the data section starts at 0';
+      fail(`${e.name}: data_offsets ${range(e)} leave a gap: ${after}, so ${begin - cursor} bytes belong to no tensor`);
+    }
+    cursor = begin + e.byteLength;
+    previous = e;
   }
-  let header: unknown;
-  try {
-    header = JSON.parse(text);
-  } catch (e) {
-    return fail(`header is not valid JSON: ${(e as Error).message}`);
+  if (cursor !== dataLength) {
+    const last = previous ? `the last tensor ("${previous.name}") ends at ${cursor}` : 'the file has no tensors';
+    fail(`${dataLength - cursor} bytes after the tensors' data: the data section is ${dataLength} bytes but ${last}; is the header length wrong, or were bytes appended?`);
   }
-  if (!isPlainObject(header)) fail(`header must be a JSON object of tensors, got ${kindOf(header)}`);
-  return header as Record<string, unknown>;
 }
 
 function parseMetadata(value: unknown, fail: Fail): Record<string, string> {
   if (!isPlainObject(value)) return fail(`${METADATA_KEY} must be an object of strings, got ${kindOf(value)}`);
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(value)) {
+  const pairs = Object.entries(value);
+  for (const [k, v] of pairs) {
     if (typeof v !== 'string') fail(`${METADATA_KEY}: value of "${k}" must be a string, got ${describe(v)}`);
-    out[k] = v as string;
   }
-  return out;
+  // fromEntries defines own properties, so a key such as "__proto__" stays a key, not a prototype.
+  return Object.fromEntries(pairs) as Record<string, string>;
 }
 
 function parseEntry(name: string, value: unknown, dataStart: number, dataLength: number, fail: Fail): SafetensorsEntry {
   const at = (message: string): never => fail(`${name}: ${message}`);
   if (!isPlainObject(value)) return at(`entry must be an object with dtype, shape and data_offsets, got ${kindOf(value)}`);
   for (const key of ['dtype', 'shape', 'data_offsets']) {
-    if (!(key in value)) at(`entry is missing "${key}"`);
+    if (!Object.hasOwn(value, key)) at(`entry is missing "${key}"`);
   }
   const { dtype, shape, data_offsets: offsets } = value;
   if (typeof dtype !== 'string') return at(`"dtype" must be a string, got ${describe(dtype)}`);
@@ -228,7 +245,7 @@ function parseEntry(name: string, value: unknown, dataStart: number, dataLength:
   }
   const [begin, end] = offsets as [number, number];
   if (end > dataLength) {
-    at(`data_offsets [${begin}, ${end}] run past the end of the data buffer (${dataLength} bytes); truncated file?`);
+    at(`data_offsets [${begin}, ${end}] run past the end of the data buffer (${dataLength} bytes); truncated file, or a wrong header length?`);
   }
   const expected = product(shape) * ITEM_SIZE[dtype];
   if (expected !== end - begin) {
