@@ -17,7 +17,10 @@ export interface ForecasterDescription {
   recorded: Record<string, number>;
 }
 
-const ARCHITECTURES: Record<string, string> = { tsm2: 'TSM2 (MambaMixer for time series)', dlinear: 'DLinear' };
+const ARCHITECTURES = new Map<string, string>([
+  ['tsm2', 'TSM2 (MambaMixer for time series)'],
+  ['dlinear', 'DLinear'],
+]);
 const RECORDED = ['best_epoch', 'val_mse', 'test_mse', 'test_mae', 'test_windows'];
 
 export function describeForecaster(model: Forecaster, raw: Record<string, unknown>): ForecasterDescription {
@@ -26,7 +29,7 @@ export function describeForecaster(model: Forecaster, raw: Record<string, unknow
   for (const k of RECORDED) if (typeof raw[k] === 'number') recorded[k] = raw[k] as number;
   const columns = raw['columns'];
   return {
-    architecture: ARCHITECTURES[modelType] ?? modelType,
+    architecture: ARCHITECTURES.get(modelType) ?? modelType,
     modelType,
     parameters: model.parameterCount(),
     lookback: lookback as number,

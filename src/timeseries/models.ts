@@ -5,12 +5,16 @@
  */
 import type { DeviceName } from '../backend/registry.js';
 import { FormatError } from '../errors.js';
-import { joinPath, readText, replaceDir } from '../io/platform.js';
+import { readConfig } from '../io/hf-folder.js';
+import { jsonKind } from '../io/json.js';
+import { joinPath, replaceDir } from '../io/platform.js';
 import { DLinear, parseDLinearConfig } from '../models/dlinear/model.js';
 import { parseTSM2Config } from '../models/mambamixer/tsm2/config.js';
 import { TSM2 } from '../models/mambamixer/tsm2/model.js';
 import { loadParametersFromFolder, saveModule } from '../models/pretrained.js';
-import type { Standardizer } from './dataset.js';
+import type { SplitRows, Standardizer } from './dataset.js';
+import { parseColumns, parseSplit, parseStandardizer } from './meta.js';
+import { quoteBounded } from './numbers.js';
 import type { Forecaster } from './forecaster.js';
 import type { ProgressCallback } from '../io/progress.js';
 
@@ -20,6 +24,8 @@ export const FORECAST_MODEL_TYPES = ['tsm2', 'dlinear'] as const;
 export interface ForecastMeta {
   columns: string[];
   scaler: Standardizer;
+  /** The rows per split training used (checked on load; `forecast --evaluate` repeats it). */
+  split?: SplitRows;
   /** Free-form: the training run's metrics, data file, split. */
   [key: string]: unknown;
 }
@@ -29,7 +35,7 @@ export function createForecaster(raw: Record<string, unknown>, source: string, d
   const type = raw['model_type'];
   if (type === 'tsm2') return new TSM2(parseTSM2Config(raw, source), device);
   if (type === 'dlinear') return new DLinear(parseDLinearConfig(raw, source), device);
-  throw new FormatError(source, `field "model_type": expected one of ${FORECAST_MODEL_TYPES.map((t) => `"${t}"`).join(', ')}, got ${JSON.stringify(type)}`);
+  throw new FormatError(source, `field "model_type": expected one of ${FORECAST_MODEL_TYPES.map((t) => `"${t}"`).join(', ')}, got ${typeof type === 'string' ? quoteBounded(type) : jsonKind(type)}`);
 }
 
 export async function saveForecaster(dir: string, model: Forecaster, meta: ForecastMeta): Promise<void> {
@@ -40,25 +46,15 @@ export async function saveForecaster(dir: string, model: Forecaster, meta: Forec
 
 export async function loadForecaster(dir: string, device: DeviceName, o: { progressCallback?: ProgressCallback } = {}): Promise<{ model: Forecaster; meta: ForecastMeta }> {
   const file = joinPath(dir, 'config.json');
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(await readText(file)) as Record<string, unknown>;
-  } catch (e) {
-    throw new FormatError(file, `cannot read the model's config: ${(e as Error).message}`);
-  }
-  const columns = raw['columns'];
-  const scaler = raw['scaler'] as Standardizer | undefined;
+  const raw = await readConfig(dir);
   const model = createForecaster(raw, file, device);
   try {
     const M = model.config.n_vars;
-    if (!Array.isArray(columns) || columns.length !== M || columns.some((c) => typeof c !== 'string')) {
-      throw new FormatError(file, `field "columns": expected the ${M} variate names the model was trained on`);
-    }
-    if (!scaler || !Array.isArray(scaler.mean) || !Array.isArray(scaler.std) || scaler.mean.length !== M || scaler.std.length !== M) {
-      throw new FormatError(file, `field "scaler": expected { "mean": [${M} numbers], "std": [${M} numbers] } (the train split's statistics)`);
-    }
+    const columns = parseColumns(raw['columns'], M, file);
+    const scaler = parseStandardizer(raw['scaler'], M, file);
+    const split = parseSplit(raw['split'], file);
     await loadParametersFromFolder(model, dir, { device, progressCallback: o.progressCallback });
-    return { model, meta: { ...raw, columns: columns as string[], scaler } };
+    return { model, meta: { ...raw, columns, scaler, ...(split ? { split } : {}) } };
   } catch (e) {
     model.dispose();
     throw e;
