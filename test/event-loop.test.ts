@@ -1,0 +1,106 @@
+/**
+ * Fairness under load (issue 14): CPU generation hands the event loop a macrotask every ~20 ms, so
+ * a timer keeps firing during a long generation (it fired 0 times during 2,000 tokens), and a
+ * second generation started from a macrotask (a timer; in a server, a request arriving) runs
+ * alongside the first instead of waiting for it to end. Not timed
+ * tests of speed: the bounds are liveness bounds, loose enough for a loaded 2-core machine.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { BUNDLED_MODEL } from '../src/cli/generate.js';
+import { EventLoopYielder, macrotaskScheduler, yieldToEventLoop } from '../src/event-loop.js';
+import { UnsupportedError } from '../src/errors.js';
+import { generateSteps } from '../src/generation/generate.js';
+import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
+
+/** Runs `work` while a 10 ms interval ticks; the ticks and the longest wait between them (or the ends). */
+async function underTimer(work: () => Promise<unknown>): Promise<{ ticks: number; maxGapMs: number }> {
+  let ticks = 0;
+  let last = performance.now();
+  let maxGapMs = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    maxGapMs = Math.max(maxGapMs, now - last);
+    last = now;
+    ticks++;
+  }, 10);
+  try {
+    await work();
+  } finally {
+    clearInterval(timer);
+  }
+  return { ticks, maxGapMs: Math.max(maxGapMs, performance.now() - last) };
+}
+
+describe('yielding to the event loop', () => {
+  test('every scheduler resolves in a later macrotask: setImmediate, MessageChannel (browsers), setTimeout', async () => {
+    const kinds = {
+      setImmediate: macrotaskScheduler({ setImmediate }),
+      MessageChannel: macrotaskScheduler({ MessageChannel }),
+      setTimeout: macrotaskScheduler({ setTimeout }),
+    };
+    for (const [name, schedule] of Object.entries(kinds)) {
+      const order: string[] = [];
+      const done = new Promise<void>((resolve) => schedule(() => (order.push('macrotask'), resolve())));
+      void Promise.resolve().then(() => order.push('microtask'));
+      order.push('sync');
+      await done;
+      assert.deepEqual(order, ['sync', 'microtask', 'macrotask'], name);
+    }
+    assert.throws(() => macrotaskScheduler({}), UnsupportedError);
+  });
+
+  test('a timer that is due runs before yieldToEventLoop resolves', async () => {
+    let fired = false;
+    setTimeout(() => (fired = true), 0);
+    const until = performance.now() + 5;
+    while (performance.now() < until); // the timer is now due
+    await yieldToEventLoop();
+    await yieldToEventLoop(); // a timer due before a loop turn runs within the next two turns
+    assert.ok(fired);
+  });
+
+  test('EventLoopYielder yields only once its interval has passed', async () => {
+    const y = new EventLoopYielder(1_000_000);
+    let fired = false;
+    setImmediate(() => (fired = true));
+    for (let i = 0; i < 1000; i++) await y.maybeYield();
+    assert.equal(fired, false, 'no macrotask ran: the interval had not passed');
+    const every = new EventLoopYielder(0);
+    await every.maybeYield();
+    assert.equal(fired, true);
+  });
+});
+
+describe('CPU generation shares the event loop', () => {
+  let model: MambaForCausalLM;
+  before(async () => {
+    model = await MambaForCausalLM.fromPretrained(BUNDLED_MODEL);
+    await model.generate([[1]], { maxNewTokens: 2, eosTokenId: null }); // one-time set-up (kernels, threads) is not what is measured
+  });
+  after(() => model.dispose());
+
+  test('a 10 ms timer keeps firing during a 600-token greedy generation, and during sampling (it fired 0 times)', async () => {
+    for (const sampling of [{}, { doSample: true, seed: 3 }]) {
+      const { ticks, maxGapMs } = await underTimer(() => model.generate([[10, 20, 30]], { maxNewTokens: 600, eosTokenId: null, ...sampling }));
+      assert.ok(ticks >= 3, `${JSON.stringify(sampling)}: the timer fired ${ticks} times`);
+      assert.ok(maxGapMs < 400, `${JSON.stringify(sampling)}: the timer waited up to ${maxGapMs.toFixed(0)} ms`);
+    }
+  });
+
+  test('a generation started by a timer (as a request arriving would start one) runs alongside one already running (it waited for it to end)', async () => {
+    const order: string[] = [];
+    const run = async (name: string, prompt: number[]) => {
+      for await (const _ of generateSteps(model, [prompt], { maxNewTokens: 400, eosTokenId: null })) order.push(name);
+    };
+    const first = run('A', [1, 2, 3]);
+    const second = new Promise<void>((resolve, reject) => setTimeout(() => run('B', [4, 5, 6]).then(resolve, reject), 0));
+    await Promise.all([first, second]);
+    assert.equal(order.length, 800);
+    const lastA = order.lastIndexOf('A');
+    assert.ok(order.indexOf('B') < lastA, `B's first token (#${order.indexOf('B')}) came after A's last (#${lastA})`);
+    const switches = order.filter((x, i) => i > 0 && x !== order[i - 1]).length;
+    assert.ok(switches >= 3, `the generations took turns ${switches} times`);
+  });
+});
+
