@@ -6,12 +6,21 @@
  * tests of speed: the bounds are liveness bounds, loose enough for a loaded 2-core machine.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BUNDLED_MODEL } from '../src/cli/generate.js';
 import { EventLoopYielder, macrotaskScheduler, yieldToEventLoop } from '../src/event-loop.js';
 import { UnsupportedError } from '../src/errors.js';
 import { generateSteps } from '../src/generation/generate.js';
 import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
+import { WindowSet } from '../src/timeseries/dataset.js';
+import { createForecaster } from '../src/timeseries/models.js';
+import { evaluateForecaster } from '../src/train/forecast-trainer.js';
+import { parseTrainConfig } from '../src/train/train-config.js';
+import { runTraining } from '../src/train/trainer.js';
+import { randomArray, SHARED } from './helpers.js';
 
 /** Runs `work` while a 10 ms interval ticks; the ticks and the longest wait between them (or the ends). */
 async function underTimer(work: () => Promise<unknown>): Promise<{ ticks: number; maxGapMs: number }> {
@@ -104,3 +113,42 @@ describe('CPU generation shares the event loop', () => {
   });
 });
 
+describe('training and evaluation loops share the event loop', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'mamba-ts-event-loop-'));
+  after(() => rmSync(tmp, { recursive: true, force: true }));
+
+  test('a timer fires between the steps of a language-model training run, with no checkpoint I/O in between (it fired only when saving)', async () => {
+    const corpus = join(tmp, 'corpus.txt');
+    writeFileSync(corpus, readFileSync(resolve(SHARED, 'data/text/tinyshakespeare.txt'), 'utf8').slice(0, 20000));
+    const c = parseTrainConfig(
+      { model: { hidden_size: 32, num_hidden_layers: 2, use_bias: false }, data: { path: corpus }, steps: 24, batchSize: 2, seqLen: 32, evalInterval: 24, evalBatches: 1, checkpointInterval: 24, outDir: join(tmp, 'lm') },
+      'test config',
+    );
+    let ticks = 0;
+    let inLoop: number | null = null; // ticks seen from step 1's report to step 23's (no I/O happens there)
+    const timer = setInterval(() => ticks++, 10);
+    try {
+      await runTraining(c, {
+        onProgress: (p) => {
+          if (p.step === 1) inLoop = ticks;
+          if (p.step === 23) inLoop = ticks - inLoop!;
+        },
+      });
+    } finally {
+      clearInterval(timer);
+    }
+    assert.ok(inLoop! >= 1, `the timer fired ${inLoop} times during 22 training steps`);
+  });
+
+  test('a timer keeps firing while a forecasting model is evaluated batch after batch', async () => {
+    const model = createForecaster({ model_type: 'dlinear', lookback: 96, horizon: 24, n_vars: 7 }, 'dlinear', 'cpu');
+    try {
+      model.initWeights(0);
+      const set = new WindowSet(randomArray(3000 * 7, 1), 7, 96, 24);
+      const { ticks } = await underTimer(() => evaluateForecaster(model, set, 4));
+      assert.ok(ticks >= 3, `the timer fired ${ticks} times over ${Math.ceil(set.count / 4)} batches`);
+    } finally {
+      model.dispose();
+    }
+  });
+});
