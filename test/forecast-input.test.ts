@@ -19,6 +19,7 @@ import { fitStandardizer, forecastSplits } from '../src/timeseries/dataset.js';
 import { forecastTable, NonFiniteForecastError } from '../src/timeseries/forecast.js';
 import { parseStandardizer } from '../src/timeseries/meta.js';
 import { createForecaster } from '../src/timeseries/models.js';
+import { parseForecastConfig } from '../src/train/forecast-config.js';
 import { F32_MAX, parseDecimal } from '../src/timeseries/numbers.js';
 import { tensor } from '../src/ops/index.js';
 import { SHARED } from './helpers.js';
@@ -200,5 +201,18 @@ describe('values that leave float32 only once standardised, or in the output', (
     } finally {
       model.dispose();
     }
+  });
+});
+
+describe('the forecasting train config', () => {
+  const base = { task: 'forecast', model: { model_type: 'dlinear' }, lookback: 4, horizon: 2, outDir: 'o' };
+  test('a split that is not an object is refused by name (null crashed with a TypeError)', () => {
+    for (const [split, kind] of [[null, 'null'], [[1, 2, 3], 'an array'], ['8640', 'a string']] as const) {
+      assert.throws(() => parseForecastConfig({ ...base, data: { path: 'a.csv', split } }, 'cfg.json'), (e: Error) => e instanceof FormatError && e.message === `cfg.json: field "data.split": expected { "train": rows, "val": rows, "test": rows }, got ${kind}`);
+    }
+  });
+
+  test('a column named twice is refused', () => {
+    assert.throws(() => parseForecastConfig({ ...base, data: { path: 'a.csv', columns: ['OT', 'HUFL', 'OT'] } }, 'cfg.json'), /cfg\.json: field "data\.columns": "OT" is named twice/);
   });
 });
