@@ -142,8 +142,8 @@ describe("a forecasting folder's scaler is checked on load", () => {
 
   test('columns named twice and a malformed split are refused', async () => {
     await refuses(folderWith((c) => ((c['columns'] as string[])[1] = 'HUFL')), /field "columns": "HUFL" is named twice/);
-    await refuses(folderWith((c) => (c['split'] = { train: '8640', val: 2880, test: 2880 })), /field "split\.train": expected \{ "train": rows, "val": rows, "test": rows \} \(integers, train at least 1\), got a string/);
-    await refuses(folderWith((c) => (c['split'] = { train: 8640, val: -1, test: 2880 })), /field "split\.val": .* got -1/);
+    await refuses(folderWith((c) => (c['split'] = { train: '8640', val: 2880, test: 2880 })), /field "split\.train": expected \{ "train": rows, "val": rows, "test": rows \} \(integers >= 1\), got a string/);
+    await refuses(folderWith((c) => (c['split'] = { train: 8640, val: 0, test: 2880 })), /field "split\.val": .* got 0/);
   });
 
   test('the bundled scaler loads, and a fitted scaler always passes the load check (constant and near-constant columns get std 1)', async () => {

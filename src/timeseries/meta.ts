@@ -46,16 +46,16 @@ export function parseStandardizer(raw: unknown, M: number, source: string): Stan
   return { mean: scalerArray(r['mean'], 'mean', M, source), std: scalerArray(r['std'], 'std', M, source) };
 }
 
-/** config.json's optional `split`: non-negative integer row counts (train at least 1), as training wrote them. */
+/** config.json's optional `split`: row counts, integers >= 1, as training wrote them (forecast-config.ts asks the same). */
 export function parseSplit(raw: unknown, source: string): SplitRows | undefined {
   if (raw === undefined) return undefined;
-  const expected = 'expected { "train": rows, "val": rows, "test": rows } (integers, train at least 1)';
+  const expected = 'expected { "train": rows, "val": rows, "test": rows } (integers >= 1)';
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new FormatError(source, `field "split": ${expected}, got ${jsonKind(raw)}`);
   const r = raw as Record<string, unknown>;
-  const rows = (k: keyof SplitRows, min: number): number => {
+  const rows = (k: keyof SplitRows): number => {
     const v = r[k];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new FormatError(source, `field "split.${k}": ${expected}, got ${typeof v === 'number' ? v : jsonKind(v)}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new FormatError(source, `field "split.${k}": ${expected}, got ${typeof v === 'number' ? v : jsonKind(v)}`);
     return v;
   };
-  return { train: rows('train', 1), val: rows('val', 0), test: rows('test', 0) };
+  return { train: rows('train'), val: rows('val'), test: rows('test') };
 }
