@@ -58,5 +58,6 @@ export { parseForecastConfig, type ForecastTrainConfig } from './train/forecast-
 
 export { AutoModelForTimeSeriesForecasting, ForecastingModel, type ForecastLoadOptions } from './timeseries/auto.js';
 export type { Forecaster, ForecasterConfig } from './timeseries/forecaster.js';
+export { NonFiniteForecastError } from './timeseries/forecast.js';
 
 export * as mambamixer from './models/mambamixer/index.js';

@@ -8,7 +8,7 @@ import { ArgumentError } from '../errors.js';
 import { checkWriteTarget, readText, writeBytesAtomic } from '../io/platform.js';
 import { resolveDevice } from '../models/auto.js';
 import { parseSeriesCsv } from '../timeseries/csv.js';
-import { forecastSplits, type SplitRows } from '../timeseries/dataset.js';
+import { forecastSplits } from '../timeseries/dataset.js';
 import { forecastCsv, forecastTable, readCsvForModel } from '../timeseries/forecast.js';
 import { loadForecaster } from '../timeseries/models.js';
 import { forecastSvg } from '../timeseries/plot.js';
@@ -50,8 +50,7 @@ export function registerForecast(program: Command): void {
         const text = await readText(flags.csv);
         if (flags.evaluate) {
           const table = parseSeriesCsv(text, flags.csv, { columns: meta.columns });
-          const split = meta['split'] as SplitRows | undefined;
-          const data = forecastSplits(table, flags.csv, model.config.lookback, model.config.horizon, split);
+          const data = forecastSplits(table, flags.csv, model.config.lookback, model.config.horizon, meta.split);
           const bar = progressBar('evaluating |{bar}| {value}/{total} test windows | ETA {eta_formatted}', { quiet: flags.quiet });
           bar?.start(data.test.count, 0);
           let test: ForecastMetrics;

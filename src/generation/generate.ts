@@ -17,6 +17,7 @@ import { checkTokenIdOption, checkTokenIds } from './token-ids.js';
 import { pickNextToken, Rng } from './sampler.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkAttentionMask, leftPad } from './attention-mask.js';
+import { EventLoopYielder } from '../event-loop.js';
 
 /** HF's BaseStreamer: the prompt is put first, then each new token. Batch size 1 only. */
 export interface Streamer {
@@ -89,7 +90,8 @@ function padId(model: CausalLM, o: GenerateOptions, eos: Set<number>): number {
 /**
  * Yields the new token of every sequence at each step (a finished sequence yields the pad id),
  * until maxNewTokens or all sequences have emitted an end-of-sequence id. Never records gradients,
- * even for a model in training.
+ * even for a model in training. Hands the event loop a macrotask every ~20 ms of decoding, so
+ * timers, I/O and concurrent generations run while it does.
  */
 export async function* generateSteps<C extends DecodeCache>(
   model: CausalLM<C>,
@@ -128,6 +130,9 @@ export async function* generateSteps<C extends DecodeCache>(
   let groupTensor: Tensor | null = null;
   let stepper: GreedyStepper | null | undefined;
   let owned: Tensor | null = null; // the last greedy step's ids, when this loop made them
+  // On the CPU a step awaits nothing but microtasks: without this, timers, I/O and other
+  // generations would wait for the whole run (see event-loop.ts).
+  const yielder = new EventLoopYielder();
   try {
     if (greedyOnDevice) {
       // The argmax stays on the device and feeds the next step directly. Each step's ids are
@@ -141,6 +146,7 @@ export async function* generateSteps<C extends DecodeCache>(
       let stop = false;
       let filled = 0;
       for (let step = 0; step < maxNew && !stop; step++) {
+        await yielder.maybeYield();
         const input: number[][] | Tensor = next;
         let ids: Tensor;
         if (step > 0 && stepper === undefined) stepper = model.greedyStepper?.(cache) ?? null;
@@ -176,6 +182,7 @@ export async function* generateSteps<C extends DecodeCache>(
     } else {
       let next: number[][] = prompt.ids;
       for (let step = 0; step < maxNew; step++) {
+        await yielder.maybeYield();
         const input: number[][] = next;
         const mask = step === 0 ? prompt.attentionMask : undefined;
         const logits: Tensor = await noGrad(() => model.nextLogits(input, cache, mask)); // (B, V)

@@ -13,6 +13,7 @@ import { resolveDevice, type DeviceChoice } from '../models/auto.js';
 import { checkOptionKeys, optionKeys } from '../options.js';
 import type { SeriesTable } from './csv.js';
 import { forecastTable } from './forecast.js';
+import { F32_MAX, isFiniteF32 } from './numbers.js';
 import type { Forecaster, ForecasterConfig } from './forecaster.js';
 import { FORECAST_MODEL_TYPES, loadForecaster, type ForecastMeta } from './models.js';
 import { quoteForMessage } from '../quote.js';
@@ -60,6 +61,14 @@ export class ForecastingModel {
     }
     const L = this.config.lookback;
     if (history.length < L) throw new ArgumentError(`forecast: history has ${history.length} rows; the model reads the last ${L} (its lookback)`);
+    history.forEach((row, i) =>
+      row.forEach((v: unknown, j: number) => {
+        // NaN is a missing value, refused by forecastTable only where it falls inside the window.
+        if (typeof v !== 'number' || (!Number.isNaN(v) && !isFiniteF32(v))) {
+          throw new ArgumentError(`forecast: history[${i}][${j}] (${this.columns[j]}) must be a number finite in float32 (|x| ≤ ${F32_MAX.toPrecision(8)}), got ${typeof v === 'number' ? v : typeof v}`);
+        }
+      }),
+    );
     const table: SeriesTable = {
       columns: this.columns,
       index: history.map((_, i) => `row ${i}`),

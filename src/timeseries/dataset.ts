@@ -9,6 +9,7 @@
  */
 import { ArgumentError, FormatError } from '../errors.js';
 import type { SeriesTable } from './csv.js';
+import { F32_MIN_NORMAL, f32Text, isFiniteF32, quoteBounded } from './numbers.js';
 
 /** Rows per split (train, val, test), before the L-row overlap of val and test. */
 export interface SplitRows {
@@ -32,9 +33,27 @@ export function fitStandardizer(values: Float32Array, M: number, rows: number): 
   for (let r = 0; r < rows; r++) for (let j = 0; j < M; j++) mean[j]! += values[r * M + j]!;
   for (let j = 0; j < M; j++) mean[j] = mean[j]! / rows;
   for (let r = 0; r < rows; r++) for (let j = 0; j < M; j++) sq[j]! += (values[r * M + j]! - mean[j]!) ** 2;
-  // sklearn keeps a zero-variance column unscaled (scale 1).
-  const std = sq.map((s) => Math.sqrt(s / rows) || 1);
+  // sklearn keeps a zero-variance column unscaled (scale 1); so do we for a std float32 cannot
+  // hold as a normal number, so that a fitted scaler always passes isUsableStd when loaded.
+  const std = sq.map((s) => {
+    const d = Math.sqrt(s / rows);
+    return isUsableStd(d) ? d : 1;
+  });
   return { mean, std };
+}
+
+/**
+ * A std the scaler may divide by: a positive normal float32 (≥ 2^−126, ≤ F32_MAX). The rule a
+ * fitted scaler follows (fitStandardizer) and a loaded one is checked against (meta.ts).
+ */
+export function isUsableStd(std: number): boolean {
+  return typeof std === 'number' && isFiniteF32(std) && Math.fround(std) >= F32_MIN_NORMAL;
+}
+
+/** The index of the first value that is NaN or ±Infinity, or −1. */
+export function firstNonFinite(values: Float32Array): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return i;
+  return -1;
 }
 
 export function standardize(values: Float32Array, M: number, s: Standardizer): Float32Array {
@@ -104,6 +123,17 @@ export function forecastSplits(t: SeriesTable, source: string, L: number, H: num
   }
   const scaler = fitStandardizer(t.values, M, b1);
   const z = standardize(t.values.subarray(0, b3 * M), M, scaler);
+  // Train rows are within √rows stds of their mean; a later row far beyond the train split's
+  // spread can leave float32 once standardised, which would make every metric NaN.
+  const bad = firstNonFinite(z);
+  if (bad >= 0) {
+    const row = Math.floor(bad / M);
+    const j = bad % M;
+    throw new FormatError(
+      source,
+      `row ${row + 2} (${quoteBounded(t.index[row]!)}), column ${quoteBounded(t.columns[j]!)}: ${f32Text(t.values[bad]!)} is too far from the train split's mean ${scaler.mean[j]} for its std ${scaler.std[j]}: standardised, it leaves the float32 range`,
+    );
+  }
   const [train, val, test] = ranges.map(([, lo, hi]) => new WindowSet(z.subarray(lo * M, hi * M), M, L, H)) as [WindowSet, WindowSet, WindowSet];
   return { columns: t.columns, scaler, train, val, test };
 }

@@ -10,9 +10,15 @@ import { tensor } from '../ops/index.js';
 import { tidy } from '../tensor/memory.js';
 import type { DeviceName } from '../backend/registry.js';
 import { parseSeriesCsv, type SeriesTable } from './csv.js';
-import { destandardize, standardize } from './dataset.js';
+import { destandardize, firstNonFinite, standardize } from './dataset.js';
+import { f32Text, quoteBounded } from './numbers.js';
 import type { Forecaster } from './forecaster.js';
 import type { ForecastMeta } from './models.js';
+
+/** The model gave NaN or ±Infinity for a window whose values and scaler were fine. */
+export class NonFiniteForecastError extends Error {
+  override name = 'NonFiniteForecastError';
+}
 
 export interface ForecastOutput {
   columns: string[];
@@ -32,7 +38,8 @@ export function readCsvForModel(text: string, source: string, meta: ForecastMeta
   const header = (text.slice(0, text.indexOf('\n') >= 0 ? text.indexOf('\n') : text.length)).trim().split(',').map((h) => h.trim());
   const variates = header.slice(1);
   if (variates.length !== meta.columns.length) {
-    throw new FormatError(source, `${variates.length} variate column(s) (${variates.join(', ')}), but the model forecasts ${meta.columns.length}: ${meta.columns.join(', ')}`);
+    const shown = variates.slice(0, 16).map((c) => (c.length > 24 ? `${c.slice(0, 24)}…` : c)).join(', ');
+    throw new FormatError(source, `${variates.length} variate column(s) (${shown}${variates.length > 16 ? ', …' : ''}), but the model forecasts ${meta.columns.length}: ${meta.columns.join(', ')}`);
   }
   return parseSeriesCsv(text, source, { columns: meta.columns, allowMissing: true });
 }
@@ -49,14 +56,29 @@ export async function forecastTable(model: Forecaster, meta: ForecastMeta, t: Se
   const bad = window.findIndex((v) => Number.isNaN(v));
   if (bad >= 0) {
     const row = end - L + Math.floor(bad / M);
-    throw new FormatError(source, `row ${row + 2} (${t.index[row]}), column "${t.columns[bad % M]}": missing value (NaN) inside the lookback window of rows ${end - L + 2}–${end + 1}`);
+    throw new FormatError(source, `row ${row + 2} (${quoteBounded(t.index[row]!)}), column "${t.columns[bad % M]}": missing value (NaN) inside the lookback window of rows ${end - L + 2}–${end + 1}`);
   }
   const device = (model as unknown as { device: DeviceName }).device;
   const z = standardize(window, M, meta.scaler);
+  const far = firstNonFinite(z);
+  if (far >= 0) {
+    const row = end - L + Math.floor(far / M);
+    const j = far % M;
+    throw new FormatError(
+      source,
+      `row ${row + 2} (${quoteBounded(t.index[row]!)}), column "${t.columns[j]}": ${f32Text(window[far]!)} is too far from the training data (mean ${meta.scaler.mean[j]}, std ${meta.scaler.std[j]}): standardised, it leaves the float32 range the model computes in`,
+    );
+  }
   const pred = noGrad(() => tidy(() => model.forward(tensor(z, [1, L, M], { device }))));
   const p = (await pred.data()) as Float32Array;
   pred.dispose();
   const forecast = destandardize(p.slice(0, H * M), M, meta.scaler);
+  // Finite input and scaler can still give a non-finite forecast (weights that are NaN or that
+  // overflow); that is never a forecast to write out.
+  const broken = firstNonFinite(forecast);
+  if (broken >= 0) {
+    throw new NonFiniteForecastError(`forecast: the model's output is ${forecast[broken]} at step ${Math.floor(broken / M) + 1}, column "${t.columns[broken % M]}"; its weights (or scaler) do not give a usable forecast for this window`);
+  }
   const k = Math.min(H, t.rows - end);
   return {
     columns: t.columns,

@@ -12,7 +12,8 @@ import { parseTSM2Config, TSM2_SIZE_FIELDS, tsm2ParameterCount } from '../models
 import { preview } from '../models/config-fields.js';
 import { TSM2 } from '../models/mambamixer/tsm2/model.js';
 import { loadWeightsInto, readWeightsFor, saveModule } from '../models/pretrained.js';
-import type { Standardizer } from './dataset.js';
+import type { SplitRows, Standardizer } from './dataset.js';
+import { parseColumns, parseSplit, parseStandardizer } from './meta.js';
 import type { Forecaster, ForecasterConfig } from './forecaster.js';
 import type { ProgressCallback } from '../io/progress.js';
 
@@ -60,6 +61,8 @@ export function forecasterSize(raw: Record<string, unknown>, source: string): { 
 export interface ForecastMeta {
   columns: string[];
   scaler: Standardizer;
+  /** The rows per split training used (checked on load; `forecast --evaluate` repeats it). */
+  split?: SplitRows;
   /** Free-form: the training run's metrics, data file, split. */
   [key: string]: unknown;
 }
@@ -83,24 +86,18 @@ export async function saveForecaster(dir: string, model: Forecaster, meta: Forec
 
 export async function loadForecaster(dir: string, device: DeviceName, o: { progressCallback?: ProgressCallback } = {}): Promise<{ model: Forecaster; meta: ForecastMeta }> {
   const file = joinPath(dir, 'config.json');
-  // readConfig's errors name the file without quoting it (JSON.parse's message would).
   const raw = await readConfig(dir);
-  const columns = raw['columns'];
-  const scaler = raw['scaler'] as Standardizer | undefined;
   // Sized from the config and checked against the weights' headers before anything is built.
   const size = forecasterSize(raw, file);
   const weights = await readWeightsFor(dir, { source: file, ...size });
   const model = familyOf(raw, file).build(size.config, device);
   try {
     const M = model.config.n_vars;
-    if (!Array.isArray(columns) || columns.length !== M || columns.some((c) => typeof c !== 'string')) {
-      throw new FormatError(file, `field "columns": expected the ${M} variate names the model was trained on`);
-    }
-    if (!scaler || !Array.isArray(scaler.mean) || !Array.isArray(scaler.std) || scaler.mean.length !== M || scaler.std.length !== M) {
-      throw new FormatError(file, `field "scaler": expected { "mean": [${M} numbers], "std": [${M} numbers] } (the train split's statistics)`);
-    }
+    const columns = parseColumns(raw['columns'], M, file);
+    const scaler = parseStandardizer(raw['scaler'], M, file);
+    const split = parseSplit(raw['split'], file);
     await loadWeightsInto(model, weights, { device, progressCallback: o.progressCallback });
-    return { model, meta: { ...raw, columns: columns as string[], scaler } };
+    return { model, meta: { ...raw, columns, scaler, ...(split ? { split } : {}) } };
   } catch (e) {
     model.dispose();
     throw e;

@@ -4,6 +4,7 @@
  * each epoch — "type1") unless a field says otherwise.
  */
 import { FormatError } from '../errors.js';
+import { jsonKind } from '../io/json.js';
 import { relativeToFile } from '../io/relative-path.js';
 import { unknownFieldsMessage } from '../options.js';
 import { ConfigReader } from '../models/config-fields.js';
@@ -62,8 +63,12 @@ export function parseForecastConfig(raw: unknown, source: string): ForecastTrain
   if (unknownData.length) fail(unknownFieldsMessage(unknownData, ['path', 'columns', 'split'], 'data.'));
   const columns = data!['columns'];
   if (columns !== undefined && (!Array.isArray(columns) || columns.length === 0 || columns.some((c) => typeof c !== 'string'))) fail('field "data.columns": expected a non-empty list of column names');
+  const twice = (columns as string[] | undefined)?.find((c, i, all) => all.indexOf(c) !== i);
+  if (twice !== undefined) fail(`field "data.columns": ${JSON.stringify(twice.slice(0, 40))} is named twice`);
   let split = ETT_HOUR_SPLIT;
   if (data!['split'] !== undefined) {
+    const given = data!['split'];
+    if (typeof given !== 'object' || given === null || Array.isArray(given)) fail(`field "data.split": expected { "train": rows, "val": rows, "test": rows }, got ${jsonKind(given)}`);
     const s = new ConfigReader(data!['split'] as Record<string, unknown>, `${source} (data.split)`);
     split = { train: s.int('train'), val: s.int('val'), test: s.int('test') };
   }

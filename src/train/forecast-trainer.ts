@@ -23,6 +23,7 @@ import { epochLr, type ForecastTrainConfig } from './forecast-config.js';
 import { NonFiniteLossError } from './trainer.js';
 import { refuseExistingOutput } from './existing-output.js';
 import { checkOptionKeys, optionKeys } from '../options.js';
+import { EventLoopYielder } from '../event-loop.js';
 
 export interface ForecastMetrics {
   mse: number;
@@ -69,7 +70,9 @@ export async function evaluateForecaster(model: Forecaster, set: WindowSet, batc
   const device = (model as unknown as { device: DeviceName }).device;
   let se = 0;
   let ae = 0;
+  const yielder = new EventLoopYielder();
   for (let at = 0; at < all.length; at += batchSize) {
+    await yielder.maybeYield(); // CPU batches await only microtasks: let timers and I/O run (event-loop.ts)
     const chunk = all.slice(at, at + batchSize);
     const { x, y } = set.batch(chunk);
     const pred = noGrad(() => tidy(() => model.forward(tensor(x, [chunk.length, set.L, set.M], { device }))));
@@ -131,6 +134,7 @@ export async function runForecastTraining(c: ForecastTrainConfig, o: ForecastTra
   let best = Infinity;
   let bestEpoch = 0;
   let bad = 0;
+  const yielder = new EventLoopYielder();
   try {
     for (let e = 0; e < c.epochs; e++) {
       const te = performance.now();
@@ -141,6 +145,7 @@ export async function runForecastTraining(c: ForecastTrainConfig, o: ForecastTra
       const limit = c.maxStepsPerEpoch > 0 ? Math.min(steps, c.maxStepsPerEpoch) : steps;
       let lossSum = 0;
       for (let s = 0; s < limit; s++) {
+        await yielder.maybeYield(); // CPU steps await only microtasks: let timers and I/O run (event-loop.ts)
         const ids = order.slice(s * c.batchSize, (s + 1) * c.batchSize);
         const { x, y } = data.train.batch(ids);
         const loss = tidy(() => {

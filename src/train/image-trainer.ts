@@ -24,6 +24,7 @@ import { loadMnistTest, strideSplit, type ImageSet } from './image-data.js';
 import type { ImageTrainConfig } from './image-train-config.js';
 import { NonFiniteLossError } from './trainer.js';
 import { warmupCosine } from './schedule.js';
+import { EventLoopYielder } from '../event-loop.js';
 
 export interface ImageProgress {
   step: number;
@@ -111,9 +112,11 @@ export async function runImageTraining(c: ImageTrainConfig, o: { source?: string
   const ckpt = joinPath(c.outDir, 'checkpoint');
   const history: { epoch: number; step: number; testAccuracy: number }[] = [];
 
+  const yielder = new EventLoopYielder();
   const evaluate = async (): Promise<number> => {
     let correct = 0;
     for (let at = 0; at < test.count; at += c.evalBatchSize) {
+      await yielder.maybeYield(); // CPU steps await only microtasks: let timers and I/O run (event-loop.ts)
       const idx = Array.from({ length: Math.min(c.evalBatchSize, test.count - at) }, (_, k) => at + k);
       const pred = noGrad(() => {
         const x = tensor(batchPixels(test, idx, norm, null), [idx.length, test.height, test.width, test.channels], { device });
@@ -152,6 +155,7 @@ export async function runImageTraining(c: ImageTrainConfig, o: { source?: string
         [order[i], order[j]] = [order[j]!, order[i]!];
       }
       for (let b = 0; b < stepsPerEpoch && step < lastStep; b++) {
+        await yielder.maybeYield(); // CPU steps await only microtasks: let timers and I/O run (event-loop.ts)
         const ts = performance.now();
         const idx = order.slice(b * c.batchSize, (b + 1) * c.batchSize);
         opt.lr = warmupCosine(step, { lr: c.lr, minLr: c.minLr, warmupSteps: c.warmupSteps, totalSteps });

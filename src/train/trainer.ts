@@ -23,6 +23,7 @@ import { warmupCosine } from './schedule.js';
 import type { TrainConfig } from './train-config.js';
 import { refuseExistingOutput, type OutputPolicy } from './existing-output.js';
 import { checkOptionKeys, optionKeys } from '../options.js';
+import { EventLoopYielder } from '../event-loop.js';
 
 export interface Progress {
   step: number;
@@ -118,10 +119,12 @@ export async function runTraining(c: TrainConfig, o: TrainingOptions = {}): Prom
   let lastExpertLoad: number[][] | undefined;
   // The same validation windows every time, independent of the training stream.
   const validBatches = Array.from({ length: c.evalBatches }, (_, i) => sampleWindows(valid, c.batchSize, c.seqLen, new RandomSource(c.seed * 7919 + i)));
+  const yielder = new EventLoopYielder();
   // Validation loss; for a model with experts also the expert load, from the first batch's routing.
   const evaluate = async (): Promise<number> => {
     let total = 0;
     for (const [i, b] of validBatches.entries()) {
+      await yielder.maybeYield(); // CPU steps await only microtasks: let timers and I/O run (event-loop.ts)
       const out: { logits: Tensor; loss?: Tensor; auxLoss?: Tensor; expertCounts?: number[][] } = await noGrad(() => model.forward(b, { labels: b }));
       total += (await out.loss!.data())[0]!;
       if (i === 0 && out.expertCounts?.length) lastExpertLoad = expertFractionsFromCounts(out.expertCounts);
@@ -137,6 +140,7 @@ export async function runTraining(c: TrainConfig, o: TrainingOptions = {}): Prom
   let finalValid = NaN;
   try {
     for (let step = start; step < c.steps; step++) {
+      await yielder.maybeYield(); // CPU steps await only microtasks: let timers and I/O run (event-loop.ts)
       const t0 = performance.now();
       opt.lr = warmupCosine(step, { lr: c.lr, minLr: c.minLr, warmupSteps: c.warmupSteps, totalSteps: c.steps });
       // backward() adds into .grad, so micro-batches accumulate; each loss is scaled by 1/n.
