@@ -19,21 +19,13 @@ import { after, before, describe, test } from 'node:test';
 import { parseTrainConfig } from '../src/train/train-config.js';
 import { runTraining } from '../src/train/trainer.js';
 import { missingExternal } from './external.js';
-import { SHARED } from './helpers.js';
+import { tinyCheckpointingConfig, writeTinyCorpus } from './tiny-training.js';
 
 const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
 const tmp = mkdtempSync(join(tmpdir(), 'mamba-ts-faults-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-const corpus = join(tmp, 'corpus.txt');
-writeFileSync(corpus, readFileSync(resolve(SHARED, 'data/text/tinyshakespeare.txt'), 'utf8').slice(0, 20000));
-
-/** 4 steps of a tiny model, a checkpoint every 2: the second save replaces the first. */
-function rawConfig(outDir: string): Record<string, unknown> {
-  return {
-    model: { hidden_size: 8, num_hidden_layers: 1, use_bias: false }, data: { path: corpus },
-    steps: 4, batchSize: 2, seqLen: 8, evalInterval: 2, evalBatches: 1, checkpointInterval: 2, warmupSteps: 1, outDir, seed: 3, device: 'cpu',
-  };
-}
+const corpus = writeTinyCorpus(tmp);
+const rawConfig = (outDir: string): Record<string, unknown> => tinyCheckpointingConfig(corpus, outDir, 3);
 
 function configFile(name: string): { outDir: string; file: string } {
   const outDir = join(tmp, name);

@@ -20,20 +20,13 @@ import { AdamW } from '../src/train/adamw.js';
 import { saveCheckpoint } from '../src/train/checkpoint.js';
 import { parseTrainConfig } from '../src/train/train-config.js';
 import { runTraining } from '../src/train/trainer.js';
-import { SHARED } from './helpers.js';
+import { tinyCheckpointingConfig, writeTinyCorpus } from './tiny-training.js';
 
 const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
 const tmp = mkdtempSync(join(tmpdir(), 'mamba-ts-outputs-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-const corpus = join(tmp, 'corpus.txt');
-writeFileSync(corpus, readFileSync(resolve(SHARED, 'data/text/tinyshakespeare.txt'), 'utf8').slice(0, 20000));
-
-function rawConfig(outDir: string): Record<string, unknown> {
-  return {
-    model: { hidden_size: 8, num_hidden_layers: 1, use_bias: false }, data: { path: corpus },
-    steps: 4, batchSize: 2, seqLen: 8, evalInterval: 2, evalBatches: 1, checkpointInterval: 2, warmupSteps: 1, outDir, seed: 7, device: 'cpu',
-  };
-}
+const corpus = writeTinyCorpus(tmp);
+const rawConfig = (outDir: string): Record<string, unknown> => tinyCheckpointingConfig(corpus, outDir, 7);
 
 function cli(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
   return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });

@@ -11,20 +11,11 @@ import { DiskFullError, FormatError } from '../../errors.js';
 import { checkReadSize, describeBytes, readCap, type ReadOptions } from '../../io/read-options.js';
 import { faultPoint } from './fault-points.js';
 import { checkLocalWriteTarget, localFreeBytes, makeFolders, renameLocal, syncLocalDir, temporaryName } from './folders.js';
+import { entryKind } from '../../io/entry-kind.js';
 
 /** A file: URL (e.g. a file shipped in the package, found through import.meta.url) as fs takes it. */
 function asFsPath(p: string): string | URL {
   return p.startsWith('file:') ? new URL(p) : p;
-}
-
-/** What a file system entry that is not a regular file is, for the message refusing it. */
-function kindOf(s: Stats): string {
-  if (s.isDirectory()) return 'a folder';
-  if (s.isFIFO()) return 'a FIFO (named pipe)';
-  if (s.isCharacterDevice()) return 'a character device';
-  if (s.isBlockDevice()) return 'a block device';
-  if (s.isSocket()) return 'a socket';
-  return 'not a regular file';
 }
 
 /**
@@ -35,7 +26,7 @@ function kindOf(s: Stats): string {
 async function refuseNonRegular(p: string, fsPath: string | URL, s: Stats): Promise<void> {
   if (s.isFile()) return;
   const viaLink = await lstat(fsPath).then((l) => l.isSymbolicLink(), () => false);
-  const kind = kindOf(s);
+  const kind = entryKind(s);
   const what = viaLink ? `a symbolic link to ${kind.replace(/^not /, 'something not ')}` : kind;
   throw new FormatError(p, s.isDirectory() && !viaLink ? 'is a folder, expected a file' : `is ${what}, not a regular file; only regular files (or links to them) are read`);
 }

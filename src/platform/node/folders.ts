@@ -13,19 +13,9 @@
 import { lstat, mkdir, open, readdir, realpath, rename, rm, stat, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ArgumentError } from '../../errors.js';
+import { entryKind } from '../../io/entry-kind.js';
 
 export type WriteTargetKind = 'file' | 'folder';
-
-/** What a non-regular file system entry is, in words for an error. */
-function entryKind(s: { isDirectory(): boolean; isFile(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isFIFO(): boolean; isSocket(): boolean }): string {
-  if (s.isDirectory()) return 'a folder';
-  if (s.isFile()) return 'a regular file';
-  if (s.isCharacterDevice()) return 'a character device';
-  if (s.isBlockDevice()) return 'a block device';
-  if (s.isFIFO()) return 'a FIFO (named pipe)';
-  if (s.isSocket()) return 'a socket';
-  return 'not a regular file';
-}
 
 function errorCode(e: unknown): string | undefined {
   return (e as { code?: string }).code;
