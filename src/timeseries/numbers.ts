@@ -5,6 +5,7 @@
  * input and turn every forecast into NaN, so it is refused where it is read.
  */
 
+import { quoteForMessage } from '../quote.js';
 /** The largest finite float32, 2^128 − 2^104. */
 export const F32_MAX = 3.4028234663852886e38;
 
@@ -29,9 +30,9 @@ export function parseDecimal(text: string): number {
   return DECIMAL.test(text) ? Number(text) : NaN;
 }
 
-/** Up to `max` characters of a value read from a file, JSON-quoted, for an error message. */
+/** A cell or column name from a file for an error message: quoteForMessage, cut shorter (cells sit in long lines). */
 export function quoteBounded(text: string, max = 24): string {
-  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
+  return quoteForMessage(text, max);
 }
 
 /** A float32 value in the fewest digits that read back as the same float32 (3e+38, not 3.0000000054977558e+38). */
