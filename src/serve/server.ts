@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { ArgumentError } from '../errors.js';
 import type { CausalLM } from '../generation/causal-lm.js';
 import { parseJson } from '../io/json.js';
-import { FALLBACK_CHAT_FORMAT, type ChatFormatter } from './chat-template.js';
+import { FALLBACK_CHAT_FORMAT, type ChatFormatter, type ChatMessage } from './chat-template.js';
 import { ServerMetrics } from './metrics.js';
 import { parseChatRequest, parseCompletionRequest, RequestError, type GenerationParams, type RequestLimits } from './openai-requests.js';
 import * as R from './openai-responses.js';
@@ -173,7 +173,7 @@ export class MambaServer {
     if (kind === 'chat') {
       const r = parseChatRequest(raw, this.limits);
       params = r;
-      prompt = this.encode(this.chat.format(r.messages), this.chat.addSpecialTokens, 'messages');
+      prompt = this.encode(this.formatChat(r.messages), this.chat.addSpecialTokens, 'messages');
     } else {
       const r = parseCompletionRequest(raw, this.limits);
       params = r;
@@ -212,6 +212,15 @@ export class MambaServer {
     if (this.limits.timeoutMs > 0) {
       const timer = setTimeout(() => handle.cancel('timeout'), this.limits.timeoutMs);
       exchange.onDone = () => clearTimeout(timer);
+    }
+  }
+
+  private formatChat(messages: readonly ChatMessage[]): string {
+    try {
+      return this.chat.format(messages);
+    } catch (e) {
+      if (e instanceof ArgumentError) throw new RequestError(400, e.message, 'messages', 'invalid_value');
+      throw e;
     }
   }
 
