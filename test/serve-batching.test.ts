@@ -13,6 +13,7 @@ import { gatherCacheRows } from '../src/models/mamba/cache-rows.js';
 import type { MambaCache } from '../src/models/mamba/cache.js';
 import type { GenerateOptions } from '../src/generation/generate.js';
 import { Scheduler, type SequenceEnd } from '../src/serve/scheduler.js';
+import { liveTensorCount } from '../src/tensor/memory.js';
 import { availableDevices } from './devices.js';
 
 const BUNDLED = resolve(dirname(fileURLToPath(import.meta.url)), '../../models/mamba-shakespeare');
@@ -65,6 +66,8 @@ for (const device of await availableDevices()) {
           { prompt: [45], max: 3, o: { repetitionPenalty: 1.5 } },
         ].map((c) => ({ ...c, max: Math.min(c.max, cap) }));
         const sizes: number[] = [];
+        await model.generate([[1]], { maxNewTokens: 1 }); // the first run builds the mixers' cached -exp(A_log)
+        const live = liveTensorCount();
         const scheduler = new Scheduler(model, { maxActive: 3, maxQueued: 10, onStep: (n) => sizes.push(n) });
         const served = await Promise.all(
           cases.map(
@@ -84,6 +87,7 @@ for (const device of await availableDevices()) {
           ),
         );
         await scheduler.close();
+        assert.equal(liveTensorCount(), live, 'every row left the batch and its state was freed');
         assert.ok(Math.max(...sizes) === 3, `the batch filled up (step sizes ${sizes.join(',')})`);
         for (const [i, c] of cases.entries()) {
           const solo = (await model.generate([c.prompt], { maxNewTokens: c.max, eosTokenId: null, ...c.o }))[0]!.slice(c.prompt.length);

@@ -18,6 +18,7 @@ import type { GenerateOptions } from '../src/generation/generate.js';
 import { createServer, type MambaServer, type ServeOptions } from '../src/serve/server.js';
 import { chatFormatterFor, FALLBACK_CHAT_FORMAT } from '../src/serve/chat-template.js';
 import { fixture } from './helpers.js';
+import { liveTensorCount } from '../src/tensor/memory.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BUNDLED = resolve(ROOT, 'models/mamba-shakespeare');
@@ -71,6 +72,12 @@ async function until(base: string, ok: (h: { active: number; queued: number }) =
     await new Promise((r) => setTimeout(r, 5));
   }
   assert.fail(`never: ${what} (${JSON.stringify(await health(base))})`);
+}
+
+/** Until every server's batch is empty (bounded, so a failure is reported, not hung). */
+async function allIdle(): Promise<void> {
+  for (let i = 0; i < 2000 && servers.some((s) => s.scheduler.activeCount + s.scheduler.queuedCount > 0); i++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(servers.every((s) => s.scheduler.activeCount === 0), 'every server went idle');
 }
 
 describe('serve: OpenAI endpoints', () => {
@@ -218,12 +225,15 @@ describe('serve: OpenAI endpoints', () => {
 describe('serve: limits, cancellation and errors', () => {
   test('a client that disconnects mid-stream frees its row', async () => {
     const { client, base } = await start({ maxConcurrent: 2 });
+    await allIdle(); // rows of earlier tests' finished sequences leave at their servers' next boundary
+    const live = liveTensorCount();
     const stream = await client.completions.create({ model: NAME, prompt: 'ROMEO:', max_tokens: 512, temperature: 0, stream: true });
     let chunks = 0;
     for await (const _ of stream) {
       if (++chunks === 3) break; // leaving the loop aborts the request
     }
     await until(base, (h) => h.active === 0, 'the row was freed');
+    assert.equal(liveTensorCount(), live, "the sequence's state was freed");
     const metrics = await (await fetch(`${base}/metrics`)).text();
     assert.equal(sample(metrics, 'mamba_ts_sequences_total{reason="cancelled"}'), 1);
     assert.equal(sample(metrics, 'mamba_ts_active_sequences'), 0);
