@@ -112,8 +112,10 @@ export class MambaServer {
     this.closing = true;
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     await this.scheduler.close();
+    // Every response has ended; idle keep-alive connections go now, the rest once their last bytes
+    // had a moment to leave.
     this.http.closeIdleConnections();
-    setImmediate(() => this.http.closeAllConnections());
+    setTimeout(() => this.http.closeAllConnections(), 200).unref();
     await closed;
   }
 
@@ -184,7 +186,7 @@ export class MambaServer {
     if (prompt.length > this.limits.maxPromptTokens) {
       throw new RequestError(400, `the prompt has ${prompt.length} tokens, more than this server's limit of ${this.limits.maxPromptTokens}`, kind === 'chat' ? 'messages' : 'prompt', 'context_length_exceeded');
     }
-    const exchange = new Exchange(kind, res, R.responseHead(kind, this.limits.modelName), params, prompt.length, echo, new TextOutput({ decode: (ids) => this.decodeIds(ids) }, params.stop), this.metrics, received);
+    const exchange = new Exchange(kind, res, R.responseHead(kind, this.limits.modelName), params, prompt.length, echo, new TextOutput({ decode: (ids) => this.o.tokenizer.decode(ids, { skipSpecialTokens: true }) }, params.stop), this.metrics, received);
     let handle: SequenceHandle;
     try {
       handle = this.scheduler.submit({
@@ -232,6 +234,7 @@ export class MambaServer {
     }
   }
 
+  /** The text of prompt ids (echo); an id the tokenizer does not know is the request's fault. */
   private decodeIds(ids: readonly number[]): string {
     try {
       return this.o.tokenizer.decode(ids, { skipSpecialTokens: true });
