@@ -70,8 +70,8 @@ test('every shipped source map carries the text of each of its sources', async (
   }
 });
 
-test("exports: the library, the prebuilt browser bundle and ./package.json, each target shipped", () => {
-  assert.deepEqual(Object.keys(pkg.exports), ['.', './browser', './package.json']);
+test("exports: the library, the prebuilt browser bundle, the Node-only server and ./package.json, each target shipped", () => {
+  assert.deepEqual(Object.keys(pkg.exports), ['.', './browser', './serve', './package.json']);
   const targets = Object.values(pkg.exports).flatMap((e) => (typeof e === 'string' ? [e] : Object.values(e)));
   for (const t of targets) {
     const path = t.replace(/^\.\//, '');

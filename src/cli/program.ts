@@ -4,6 +4,7 @@ import { registerExperiment } from './experiment.js';
 import { registerForecast } from './forecast.js';
 import { registerGenerate } from './generate.js';
 import { registerInfo } from './info.js';
+import { registerServe } from './serve.js';
 import { registerTrain } from './train.js';
 
 /** Runs the command line; resolves to the exit code. */
@@ -19,6 +20,7 @@ export async function runCli(argv: string[]): Promise<number> {
   registerTrain(program);
   registerExperiment(program);
   registerForecast(program);
+  registerServe(program);
   try {
     await program.parseAsync(argv);
     return 0;
