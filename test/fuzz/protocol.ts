@@ -58,7 +58,7 @@ export interface LoadedTensor {
 export type Loaded =
   | { kind: 'parse'; metadata: [string, string][]; tensors: LoadedTensor[] }
   | { kind: 'model'; params: LoadedTensor[]; config?: Record<string, unknown> }
-  | { kind: 'forecaster'; params: LoadedTensor[]; columns: unknown; scaler: unknown }
+  | { kind: 'forecaster'; params: LoadedTensor[]; columns: unknown; scaler: unknown; config: Record<string, unknown> }
   /** decoded[i] is the text of encodings[i], or the message decode threw. */
   | { kind: 'tokenizer'; vocabSize: number; special: (number | undefined)[]; encodings: number[][]; decoded: ({ text: string } | { error: string })[] }
   | { kind: 'forecast-csv'; history: Float32Array; forecast: Float32Array }

@@ -96,7 +96,7 @@ const otherEditArb: fc.Arbitrary<JsonEdit> = fc.oneof(
   fc.record({ path: fc.constant<JsonPath>(['model', 'merges']), valueText: fc.constantFrom('null', '"a n"', '{}', '[]') }),
   fc.record({ path: fc.constant<JsonPath>(['model', 'type']), valueText: fc.constantFrom('"WordLevel"', '"Unigram"', '"WordPiece"', '"__proto__"', '"bpe"', '1', 'null') }),
   fc.record({ path: fc.constant<JsonPath>(['model', 'vocab']), valueText: fc.constantFrom('{}', 'null', '[]') }),
-  fc.record({ path: fc.constant<JsonPath>(['added_tokens']), valueText: fc.constantFrom('null', '{}', '[1]', '[{"id":1.5,"content":"x","special":true}]', `[{"id":1e9,"content":"${CANARY}","special":true}]`) }),
+  fc.record({ path: fc.constant<JsonPath>(['added_tokens']), valueText: fc.constantFrom('null', '{}', '[1]', '[{"id":1.5,"content":"x","special":true}]', '[{"id":1e9,"content":"<|huge-id|>","special":true}]') }),
   fc.record({ path: fc.constant<JsonPath>(['decoder']), valueText: fc.constantFrom('{"type":"Bogus"}', '{"type":"ByteLevel"}', 'null', '1') }),
 );
 
@@ -170,6 +170,8 @@ describe('fuzz: tokenizer.json', () => {
       caseArb,
       ({ expect: e }, outcome) => {
         const o = settled(outcome);
+        // The canary sits in raw text a parser cannot make sense of (textCorruptionArb): such text is
+        // never quoted. A token's own content in a well-formed file may be named, cut and escaped.
         if (o.kind === 'threw') assert.ok(!o.message.includes(CANARY), `the error quotes the file: ${clip(o.message, 300)}`);
         if (e.corrupt) return assertThrew(o, 'tokenizer.json is not a JSON object');
         if (o.kind === 'threw') return;

@@ -130,7 +130,7 @@ async function load(c: FuzzCase, sandbox: string, root: string): Promise<Loaded>
     case 'forecaster': {
       const f = await AutoModelForTimeSeriesForecasting.fromPretrained(root);
       try {
-        return { kind: 'forecaster', params: await params(f.model), columns: f.meta.columns, scaler: f.meta.scaler };
+        return { kind: 'forecaster', params: await params(f.model), columns: f.meta.columns, scaler: f.meta.scaler, config: { ...f.model.config } };
       } finally {
         f.dispose();
       }
