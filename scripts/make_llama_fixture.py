@@ -7,7 +7,10 @@ Writes OUT/llama-tiny/{model/, inputs.json, expected.safetensors, grads.safetens
 it in test/fixtures/hf/llama-tiny.
 
 Besides the fields of the shared fixtures, inputs.json has `padded`: a left-padded batch (ids,
-attention_mask) and its greedy generation through HF's generate (positions from the mask's cumsum).
+attention_mask) and its greedy generation through HF's generate (positions from the mask's cumsum);
+expected.safetensors' `padded_logits` are the forward's logits for that batch. These two are
+computed by the float32 model (float64 masks make HF's padded row NaN), so compare them at float32
+tolerance.
 """
 import json, math, os, sys
 import torch
@@ -30,6 +33,9 @@ def perturb(model, seed):
 
 
 def dump(name, cfg, B, L, seed, gen_prompt=8, gen_new=16):
+    # eager attention: SDPA turns the fully masked rows of left padding into NaN, which then reach
+    # every position through 0 * NaN in the next layer's attention
+    cfg._attn_implementation = "eager"
     d = os.path.join(OUT, name)
     os.makedirs(d, exist_ok=True)
     torch.manual_seed(seed)
@@ -39,7 +45,6 @@ def dump(name, cfg, B, L, seed, gen_prompt=8, gen_new=16):
     ref = LlamaForCausalLM(cfg)
     ref.load_state_dict({k: v.double() for k, v in model.state_dict().items()}, strict=True)
     ref = ref.double().eval()
-    ref.config._attn_implementation = "eager"
     g = torch.Generator().manual_seed(seed + 2)
     ids = torch.randint(3, cfg.vocab_size, (B, L), generator=g)
     out = {}
@@ -66,15 +71,19 @@ def dump(name, cfg, B, L, seed, gen_prompt=8, gen_new=16):
     mask = torch.ones_like(pad_ids)
     pad_ids[1, :3] = 0
     mask[1, :3] = 0
+    # In float64 HF's masks turn the padded row into NaN (a fully masked row's scores reach -inf), so
+    # this case is computed by the float32 model itself; compare it at float32 tolerance.
     with torch.no_grad():
-        pgen = ref.generate(pad_ids, attention_mask=mask, max_new_tokens=gen_new, do_sample=False,
-                            use_cache=True, pad_token_id=0, eos_token_id=None)
-        plog = ref(pad_ids, attention_mask=mask, use_cache=False).logits.double()
+        pgen = model.generate(pad_ids, attention_mask=mask, max_new_tokens=gen_new, do_sample=False,
+                              use_cache=True, pad_token_id=0, eos_token_id=None)
+        plog = model(pad_ids, attention_mask=mask, use_cache=False).logits.double()
+        print("padded logits finite", bool(plog.isfinite().all()), "f64 finite",
+              bool(ref(pad_ids, attention_mask=mask, use_cache=False).logits.isfinite().all()), flush=True)
     out["padded_logits"] = plog
     save_file({k: v.contiguous() for k, v in out.items()}, os.path.join(d, "expected.safetensors"))
     save_file(grads, os.path.join(d, "grads.safetensors"))
     meta = {"input_ids": ids.tolist(), "prompt_len": gen_prompt, "new_tokens": gen_new,
-            "generated": gen.tolist(), "loss": float(lo.loss), "transformers": transformers.__version__,
+            "generated": gen.tolist(), "loss": float(lo.loss.detach()), "transformers": transformers.__version__,
             "torch": torch.__version__, "weights_dtype": "float32",
             "padded": {"input_ids": pad_ids.tolist(), "attention_mask": mask.tolist(), "generated": pgen.tolist()}}
     json.dump(meta, open(os.path.join(d, "inputs.json"), "w"))
@@ -82,7 +91,7 @@ def dump(name, cfg, B, L, seed, gen_prompt=8, gen_new=16):
     with torch.no_grad():
         lg = ref(gen, use_cache=False).logits[:, gen_prompt - 1:-1]
         top = lg.topk(2, dim=-1).values
-        print(name, "loss", float(lo.loss), "min greedy margin", float((top[..., 0] - top[..., 1]).min()),
+        print(name, "attention", ref.config._attn_implementation, "loss", float(lo.loss.detach()), "min greedy margin", float((top[..., 0] - top[..., 1]).min()),
               "gen", gen[0].tolist(), "padded", pgen.tolist(), flush=True)
 
 
