@@ -11,6 +11,7 @@
  * with the request's seed.
  */
 import { ArgumentError } from '../errors.js';
+import { yieldToEventLoop } from '../event-loop.js';
 import type { CausalLM, DecodeCache } from '../generation/causal-lm.js';
 import { validateSamplingOptions, type SamplingOptions } from '../generation/logits-process.js';
 import { pickNextToken, Rng } from '../generation/sampler.js';
@@ -81,8 +82,6 @@ interface Joining {
   seq: Sequence;
   cache: DecodeCache | null;
 }
-
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export class Scheduler {
   readonly decoder: BatchDecoder;
