@@ -62,6 +62,18 @@ export function rowBatchable(model: CausalLM): boolean {
   }
 }
 
+/** A prompt prefilled alone (batch 1) into a new cache, as a solo generate() would. */
+async function prefillAlone(model: CausalLM, prompt: readonly number[], output: 'logits' | 'argmax') {
+  const cache = model.createCache(1);
+  try {
+    const logits = await noGrad(() => model.nextLogits([[...prompt]], cache));
+    return { cache, out: await readOut(logits, output) };
+  } catch (e) {
+    cache.dispose();
+    throw e;
+  }
+}
+
 /** Continuous batching for Mamba: one MambaCache holding every active sequence's state as a row. */
 export class RowBatchDecoder implements BatchDecoder {
   readonly mode = 'continuous';
@@ -73,15 +85,8 @@ export class RowBatchDecoder implements BatchDecoder {
     return this.batch?.batchSize ?? 0;
   }
 
-  async prefill(prompt: readonly number[], output: 'logits' | 'argmax') {
-    const cache = this.model.createCache(1);
-    try {
-      const logits = await noGrad(() => this.model.nextLogits([[...prompt]], cache));
-      return { cache, out: await readOut(logits, output) };
-    } catch (e) {
-      cache.dispose();
-      throw e;
-    }
+  prefill(prompt: readonly number[], output: 'logits' | 'argmax') {
+    return prefillAlone(this.model, prompt, output);
   }
 
   regroup(keep: readonly number[], add: readonly DecodeCache[]): void {
@@ -121,15 +126,8 @@ export class SequentialDecoder implements BatchDecoder {
     return this.caches.length;
   }
 
-  async prefill(prompt: readonly number[], output: 'logits' | 'argmax') {
-    const cache = this.model.createCache(1);
-    try {
-      const logits = await noGrad(() => this.model.nextLogits([[...prompt]], cache));
-      return { cache, out: await readOut(logits, output) };
-    } catch (e) {
-      cache.dispose();
-      throw e;
-    }
+  prefill(prompt: readonly number[], output: 'logits' | 'argmax') {
+    return prefillAlone(this.model, prompt, output);
   }
 
   regroup(keep: readonly number[], add: readonly DecodeCache[]): void {
