@@ -97,7 +97,7 @@ function llama(raw: Record<string, unknown>, source: string, flags: InfoFlags): 
     `hidden size:      ${f.hidden_size}, vocabulary ${f.vocab_size}, MLP ${f.intermediate_size}`,
     `layers:           ${f.num_hidden_layers} × [RMSNorm → attention → residual, RMSNorm → SwiGLU MLP → residual]`,
     `attention:        ${f.num_attention_heads} query heads, ${f.num_key_value_heads} KV heads of ${f.head_dim}; RoPE θ ${f.rope_theta}${scaling}; trained context ${f.max_position_embeddings.toLocaleString('en-US')}`,
-    `weights:          ${mib(fp.parameters * 4)} as float32 in memory`,
+    `weights:          ${gib(fp.parameters * 4)} as float32 in memory`,
     `KV cache:         ${(fp.kvCacheBytesPerToken / 1024).toFixed(1)} KiB per token per sequence (${flags.kvBytes}-byte values); ${gib(fp.kvCacheBytes)} per sequence at ${flags.context.toLocaleString('en-US')} tokens`,
   ];
   if (c.unknownFields.length) lines.push(`ignored config fields: ${c.unknownFields.join(', ')}`);
