@@ -60,7 +60,8 @@ def dump(name, cfg, B, L, seed, gen_prompt=8, gen_new=16):
         gen = ref.generate(prompt, max_new_tokens=gen_new, do_sample=False, use_cache=True,
                            pad_token_id=0, eos_token_id=None)
     out["generated"] = gen.double()
-    # a left-padded batch: row 1 is row 0's prompt shortened by 3 tokens, padded on the left
+    # a left-padded batch: row 1's first 3 prompt tokens become padding (pad id 0, mask 0). HF's forward
+    # keeps positions 0..L-1 for it; its generate counts positions from the mask (cumsum - 1).
     pad_ids = prompt.clone()
     mask = torch.ones_like(pad_ids)
     pad_ids[1, :3] = 0
