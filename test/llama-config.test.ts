@@ -55,7 +55,7 @@ describe('LlamaConfig', () => {
     const linear = LlamaConfig.fromJSON({ ...TINY, rope_scaling: { type: 'linear', factor: 2 } }, 'c.json'); // the old "type" key
     assert.deepEqual(linear.fields.rope_scaling, { rope_type: 'linear', factor: 2 });
     assert.equal(linear.fields.rope_theta, 10000);
-    const plain = LlamaConfig.fromJSON({ ...TINY, rope_parameters: { rope_type: 'default', rope_theta: 1e6, partial_rotary_factor: 1.0 } }, 'c.json');
+    const plain = LlamaConfig.fromJSON({ ...TINY, rope_parameters: { rope_type: 'default', rope_theta: 1e6, partial_rotary_factor: 1.0, factor: 1.0 } }, 'c.json');
     assert.equal(plain.fields.rope_scaling, null);
     assert.equal(plain.fields.rope_theta, 1e6);
     // What it writes back holds both layouts.
@@ -80,6 +80,7 @@ describe('LlamaConfig', () => {
       [{ rope_parameters: { rope_type: 'default', rope_theta: 10000, partial_rotary_factor: 0.5 } }, /field "rope_parameters\.partial_rotary_factor": 0\.5 is not implemented here/],
       [{ rope_scaling: { rope_type: 'linear', factor: 2, mrope_section: [1, 2] } }, /field "rope_scaling\.mrope_section" is not a setting of RoPE type "linear"/],
       [{ rope_scaling: { rope_type: 'linear' } }, /missing required field "rope_scaling\.factor"/],
+      [{ rope_scaling: { rope_type: 'default', factor: 4 } }, /field "rope_scaling\.factor": 4 is not implemented here \(only 1\.0\)/],
       [{ rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 4, high_freq_factor: 1, original_max_position_embeddings: 8192 } }, /the high one must be larger/],
       [{ rope_scaling: 'linear' }, /field "rope_scaling": expected an object or null, got "linear"/],
       [{ rope_theta: -1 }, /field "rope_theta": expected a number > 1, got -1/],

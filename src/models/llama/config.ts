@@ -85,7 +85,9 @@ function readRope(raw: Record<string, unknown>, r: ConfigReader, source: string)
     : (n.known(`${field}.rope_theta`), r.number('rope_theta', 10000, (x) => x > 1, 'a number > 1'));
   r.known('rope_theta');
   // Settings that would change the numbers but are no part of these types: refused when they ask for anything.
-  for (const [key, neutral] of [['partial_rotary_factor', 1], ['attention_factor', 1]] as const) {
+  const neutralKeys: [string, number][] = [['partial_rotary_factor', 1], ['attention_factor', 1]];
+  if (type === 'default') neutralKeys.push(['factor', 1]); // some configs carry factor 1.0 with plain RoPE
+  for (const [key, neutral] of neutralKeys) {
     const k = `${field}.${key}`;
     if (n.has(k) && n.number(k) !== neutral) fail(`field "${k}": ${preview(flat[k])} is not implemented here (only ${neutral}.0)`);
     n.known(k);
