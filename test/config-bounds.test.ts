@@ -16,6 +16,7 @@ import { byteGgufMetadata } from '../src/io/gguf-tokenizer.js';
 import { AutoModelForCausalLM } from '../src/models/auto.js';
 import { parseDLinearConfig } from '../src/models/dlinear/model.js';
 import { JambaConfig } from '../src/models/jamba/config.js';
+import { LlamaConfig } from '../src/models/llama/config.js';
 import { MambaConfig } from '../src/models/mamba/config.js';
 import { mambaGguf } from '../src/models/mamba/gguf.js';
 import { initMambaWeights } from '../src/models/mamba/init.js';
@@ -30,6 +31,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 const MAMBA = { model_type: 'mamba', hidden_size: 16, num_hidden_layers: 2, vocab_size: 32 };
 const JAMBA = { model_type: 'jamba', hidden_size: 16, intermediate_size: 24, num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 2, num_experts: 4, vocab_size: 32 };
+const LLAMA = { model_type: 'llama', hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 32 };
 const TSM2_CONFIG = { model_type: 'tsm2', lookback: 32, horizon: 8, n_vars: 3, d_model: 8, patch_len: 8, patch_stride: 4 };
 
 const formatError = (re: RegExp) => (e: unknown) => e instanceof FormatError && re.test(e.message);
@@ -42,6 +44,10 @@ describe('size fields: safe integers within their bounds', () => {
     ['Jamba', (r) => JambaConfig.fromJSON(r, 'c.json'), JAMBA, 'num_hidden_layers'],
     ['Jamba', (r) => JambaConfig.fromJSON(r, 'c.json'), JAMBA, 'num_experts'],
     ['Jamba', (r) => JambaConfig.fromJSON(r, 'c.json'), JAMBA, 'intermediate_size'],
+    ['Llama', (r) => LlamaConfig.fromJSON(r, 'c.json'), LLAMA, 'num_hidden_layers'],
+    ['Llama', (r) => LlamaConfig.fromJSON(r, 'c.json'), LLAMA, 'num_attention_heads'],
+    ['Llama', (r) => LlamaConfig.fromJSON(r, 'c.json'), LLAMA, 'head_dim'],
+    ['Llama', (r) => LlamaConfig.fromJSON(r, 'c.json'), LLAMA, 'intermediate_size'],
     ['TSM2', (r) => parseTSM2Config(r, 'c.json'), TSM2_CONFIG, 'n_layers'],
     ['TSM2', (r) => parseTSM2Config(r, 'c.json'), TSM2_CONFIG, 'd_model'],
     ['DLinear', (r) => parseDLinearConfig(r, 'c.json'), { model_type: 'dlinear', lookback: 16, horizon: 4, n_vars: 2 }, 'horizon'],
@@ -65,6 +71,8 @@ describe('size fields: safe integers within their bounds', () => {
   test('in-bound fields whose product is absurd are refused by the parameter total, naming the fields', () => {
     const huge = { ...MAMBA, num_hidden_layers: 1024, hidden_size: 65536, intermediate_size: 1 << 20, expand: undefined };
     assert.throws(() => MambaConfig.fromJSON(huge, 'c.json'), formatError(/^c\.json: the config describes .* parameters \(num_hidden_layers 1024, hidden_size 65536, intermediate_size 1048576.*\), more than the 4,398,046,511,104 this library accepts/));
+    const wide = { ...LLAMA, num_hidden_layers: 1024, hidden_size: 65536, intermediate_size: 1 << 20, num_attention_heads: 1024, num_key_value_heads: 1024 };
+    assert.throws(() => LlamaConfig.fromJSON(wide, 'c.json'), formatError(/^c\.json: the config describes .* parameters \(num_hidden_layers 1024, hidden_size 65536, intermediate_size 1048576, num_attention_heads 1024, head_dim 64, vocab_size 32\), more than/));
     const image = { ...Vim2Config.preset('mnist').toJSON(), image_size: 16384, patch_size: 1 };
     assert.throws(() => Vim2Config.fromJSON(image, 'c.json'), formatError(/the config describes .* parameters \(image_size 16384, patch_size 1/));
   });
@@ -150,11 +158,11 @@ describe('names from files are looked up without reaching Object.prototype', () 
   for (const type of NAMES) {
     test(`model_type "${type}" is an unknown model_type, listing the known ones`, async () => {
       const dir = folderWithType(type);
-      await assert.rejects(AutoModelForCausalLM.fromPretrained(dir), formatError(new RegExp(`config\\.json: unknown model_type "${type}"; supported: mamba, jamba$`)));
+      await assert.rejects(AutoModelForCausalLM.fromPretrained(dir), formatError(new RegExp(`config\\.json: unknown model_type "${type}"; supported: mamba, jamba, llama$`)));
       await assert.rejects(AutoModelForTimeSeriesForecasting.fromPretrained(dir), formatError(new RegExp(`model_type "${type}" is not a forecasting model \\(expected one of tsm2, dlinear\\)`)));
       const r = spawnSync(process.execPath, [CLI, 'info', '-q', '--model', join(dir, 'config.json')], { encoding: 'utf8', timeout: 60_000 });
       assert.equal(r.status, 1, r.stderr);
-      assert.match(r.stderr, new RegExp(`config\\.json: unknown model_type "${type}"; known: mamba, jamba, vim2, tsm2, dlinear\\n$`));
+      assert.match(r.stderr, new RegExp(`config\\.json: unknown model_type "${type}"; known: mamba, jamba, llama, vim2, tsm2, dlinear\\n$`));
     });
   }
 
@@ -163,7 +171,7 @@ describe('names from files are looked up without reaching Object.prototype', () 
     mkdirSync(dir, { recursive: true });
     // JSON.parse makes "__proto__" an own property: model_type inside it must not count.
     writeFileSync(join(dir, 'config.json'), `{"__proto__": {"model_type": "mamba"}, "hidden_size": 16, "num_hidden_layers": 2, "vocab_size": 32}`);
-    await assert.rejects(AutoModelForCausalLM.fromPretrained(dir), formatError(/unknown model_type undefined; supported: mamba, jamba/));
+    await assert.rejects(AutoModelForCausalLM.fromPretrained(dir), formatError(/unknown model_type undefined; supported: mamba, jamba, llama/));
   });
 
   test('ViM2 presets, the save dtype and the GGUF type are checked by name', async () => {

@@ -7,6 +7,8 @@ import { describe, test } from 'node:test';
 import { DLinear, dlinearParameterCount, parseDLinearConfig } from '../src/models/dlinear/model.js';
 import { JambaConfig } from '../src/models/jamba/config.js';
 import { JambaForCausalLM } from '../src/models/jamba/modeling.js';
+import { LlamaConfig } from '../src/models/llama/config.js';
+import { LlamaForCausalLM } from '../src/models/llama/modeling.js';
 import { MambaConfig } from '../src/models/mamba/config.js';
 import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
 import { parseTSM2Config, tsm2ParameterCount } from '../src/models/mambamixer/tsm2/config.js';
@@ -30,6 +32,13 @@ describe('parameter counts from the config alone equal the built modules', () =>
     for (const extra of [{}, { tie_word_embeddings: true, mamba_proj_bias: true, num_hidden_layers: 9, attn_layer_period: 3, attn_layer_offset: 1 }]) {
       const c = JambaConfig.fromJSON({ ...JAMBA, ...extra });
       assert.equal(c.parameterCount(), new JambaForCausalLM(c).parameterCount());
+    }
+  });
+  test('Llama', () => {
+    const base = { model_type: 'llama', hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 32 };
+    for (const extra of [{}, { tie_word_embeddings: true, attention_bias: true, mlp_bias: true, head_dim: 6, num_key_value_heads: 1 }]) {
+      const c = LlamaConfig.fromJSON({ ...base, ...extra });
+      assert.equal(c.parameterCount(), new LlamaForCausalLM(c).parameterCount());
     }
   });
   test('TSM2 and DLinear', () => {

@@ -404,6 +404,41 @@ function flipCase(): KernelCase {
   };
 }
 
+/**
+ * Rotary position embedding of (2, 3, 2, 8) with per-row positions (row 1 left-padded, pads at 1),
+ * and its backward (the rotation by −θ), against HF's rotate_half form written out.
+ */
+function ropeCase(): KernelCase {
+  const [B, L, H, hd] = [2, 3, 2, 8];
+  const x = randomArray(B * L * H * hd, 131);
+  const g = randomArray(B * L * H * hd, 132);
+  const pos = [0, 1, 2, 1, 0, 1];
+  const inv = Float32Array.from({ length: hd / 2 }, (_, i) => 1 / Math.pow(10000, (2 * i) / hd));
+  const rotate = (v: Float32Array, sign: number) => {
+    const out = new Float64Array(v.length);
+    for (let r = 0; r < B * L; r++) for (let h = 0; h < H; h++) for (let j = 0; j < hd; j++) {
+      const at = (r * H + h) * hd;
+      const angle = sign * Math.fround(pos[r]! * inv[j % (hd / 2)]!);
+      const half = j < hd / 2 ? -v[at + j + hd / 2]! : v[at + j - hd / 2]!; // rotate_half
+      out[at + j] = v[at + j]! * Math.cos(angle) + half * Math.sin(angle);
+    }
+    return out;
+  };
+  return {
+    name: `rope (${B}, ${L}, ${H}, ${hd}) and its backward`,
+    tol: 1e-6,
+    run: (d) => {
+      const xt = t(x, [B, L, H, hd], d);
+      const slot = { grad: null as Tensor | null };
+      markLeaf(xt, slot);
+      const y = ops.rope(xt, ops.tensor(Int32Array.from(pos), [B, L], { device: d, dtype: 'i32' }), t(inv, [hd / 2], d));
+      ops.sum(ops.reshape(ops.mul(y, t(g, [B, L, H, hd], d)), [1, y.size])).backward();
+      return [y, slot.grad!];
+    },
+    reference: () => [rotate(x, 1), rotate(g, -1)],
+  };
+}
+
 /** Weights stored as bf16/f16 and unpacked inside the kernels: (x · Wᵀ) and embedding rows. */
 function halfWeightCase(dtype: 'bf16' | 'f16', M: number, K: number, N: number): KernelCase {
   const x = randomArray(M * K, 111);
@@ -506,6 +541,7 @@ export function kernelCases(): KernelCase[] {
     sliceConcatCase(),
     writeSliceCase(),
     flipCase(),
+    ropeCase(),
     crossEntropyCase(),
     halfWeightCase('bf16', 1, 33, 17), // gemv path, odd element count
     halfWeightCase('f16', 3, 64, 40),

@@ -245,6 +245,11 @@ export interface Backend {
   selectiveScanBackward?(i: ScanInputs, o: ScanOptions, gOut: Tensor, gLast: Tensor | null): ScanGradients;
   /** Causal GQA, softmax(q·kᵀ/√hd + mask)·v per head → (B, Lq, H, hd); see AttentionInputs. */
   attention(i: AttentionInputs): Tensor;
+  /**
+   * Rotary position embedding (ops/rope.ts states the contract): x (B, L, heads, hd) f32, int32
+   * positions (B, L), invFreq (hd / 2) f32 → like x; `inverse` rotates by the negative angles.
+   */
+  rope(x: Tensor, positions: Tensor, invFreq: Tensor, inverse: boolean): Tensor;
   /** One recurrent step: returns y (B, D) and the new state (B, D, N). */
   selectiveStateUpdate(i: StateUpdateInputs, o: ScanOptions): { out: Tensor; state: Tensor };
   /**

@@ -12,6 +12,8 @@ import { MambaConfig } from '../models/mamba/config.js';
 import { describeModel } from '../models/describe.js';
 import { JambaConfig } from '../models/jamba/config.js';
 import { jambaFootprint } from '../models/jamba/footprint.js';
+import { LlamaConfig } from '../models/llama/config.js';
+import { llamaFootprint } from '../models/llama/footprint.js';
 import { deviceOption, intOption } from './options.js';
 import { chooseDevice, describeDecision } from '../models/device-choice.js';
 import { resolvePretrained, type HubOptions } from '../io/hub.js';
@@ -83,6 +85,25 @@ function jamba(raw: Record<string, unknown>, source: string, flags: InfoFlags): 
   return { json: { modelType: 'jamba', ...fp, unknownConfigFields: c.unknownFields }, lines };
 }
 
+function llama(raw: Record<string, unknown>, source: string, flags: InfoFlags): { json: unknown; lines: string[] } {
+  const c = LlamaConfig.fromJSON(raw, source);
+  const fp = llamaFootprint(c, flags.context, flags.kvBytes);
+  const f = c.fields;
+  const scaling = f.rope_scaling ? `, ${f.rope_scaling.rope_type} scaling × ${f.rope_scaling.factor}` : '';
+  const lines = [
+    `model:            ${flags.model}`,
+    'architecture:     LlamaForCausalLM (model_type "llama"), a Transformer',
+    `parameters:       ${billions(fp.parameters)}${f.tie_word_embeddings ? ' (lm_head tied to the embeddings)' : ''}`,
+    `hidden size:      ${f.hidden_size}, vocabulary ${f.vocab_size}, MLP ${f.intermediate_size}`,
+    `layers:           ${f.num_hidden_layers} × [RMSNorm → attention → residual, RMSNorm → SwiGLU MLP → residual]`,
+    `attention:        ${f.num_attention_heads} query heads, ${f.num_key_value_heads} KV heads of ${f.head_dim}; RoPE θ ${f.rope_theta}${scaling}; trained context ${f.max_position_embeddings.toLocaleString('en-US')}`,
+    `weights:          ${gib(fp.parameters * 4)} as float32 in memory`,
+    `KV cache:         ${(fp.kvCacheBytesPerToken / 1024).toFixed(1)} KiB per token per sequence (${flags.kvBytes}-byte values); ${gib(fp.kvCacheBytes)} per sequence at ${flags.context.toLocaleString('en-US')} tokens`,
+  ];
+  if (c.unknownFields.length) lines.push(`ignored config fields: ${c.unknownFields.join(', ')}`);
+  return { json: { modelType: 'llama', architecture: 'LlamaForCausalLM', ...fp, unknownConfigFields: c.unknownFields }, lines };
+}
+
 /** TSM2 and DLinear, from config.json alone like Jamba and ViM2: the weights are not needed to describe them. */
 function forecaster(raw: Record<string, unknown>, source: string, flags: InfoFlags): { json: unknown; lines: string[] } {
   const d = describeForecaster(raw, source);
@@ -123,6 +144,7 @@ function mamba(raw: Record<string, unknown>, source: string, flags: InfoFlags): 
 const DESCRIBERS: ReadonlyMap<string, Describer> = new Map([
   ['mamba', mamba],
   ['jamba', jamba],
+  ['llama', llama],
   ['vim2', vim2],
   ['tsm2', forecaster],
   ['dlinear', forecaster],
@@ -132,7 +154,7 @@ export function registerInfo(program: Command): void {
   program
     .command('info')
     .description(
-      'Describe a model from its config.json alone (nothing is loaded or built): architecture, parameters (total and active per token), layer layout, memory of the weights and of the decode state; forecasting models (TSM2, DLinear) with horizon, variates and recorded test metrics. Takes a folder, a Hub id or a bare config.json.',
+      'Describe a model from its config.json alone (nothing is loaded or built): architecture, parameters (total and active per token), layer layout, memory of the weights and of the decode state (a Transformer\'s KV cache per token and at --context tokens); forecasting models (TSM2, DLinear) with horizon, variates and recorded test metrics. Takes a folder, a Hub id or a bare config.json.',
     )
     .requiredOption('-m, --model <path|id>', 'HuggingFace model folder, a Hub id (owner/name, its config.json downloaded into the HF cache), or a config.json')
     .option('--revision <rev>', 'branch, tag or commit of a Hub model; default main')

@@ -5,6 +5,7 @@ import { readConfig } from '../io/hf-folder.js';
 import { HUB_OPTION_KEY_RECORD, resolvePretrained, type HubOptions } from '../io/hub.js';
 import { MambaForCausalLM } from './mamba/modeling.js';
 import { JambaForCausalLM } from './jamba/modeling.js';
+import { LlamaForCausalLM } from './llama/modeling.js';
 import { checkOptionKeys, optionKeys } from '../options.js';
 import { preview } from './config-fields.js';
 import type { ModelLoadOptions } from './pretrained.js';
@@ -40,13 +41,14 @@ const NOT_CAUSAL_LM: ReadonlyMap<string, string> = new Map([
   ['vim2', 'an image classifier (ViM2), not a causal LM: see mambamixer.Vim2ForImageClassification and `mamba-ts info --model DIR`'],
 ]);
 
-export type SupportedModelType = 'mamba' | 'jamba';
-export type AnyCausalLM = MambaForCausalLM | JambaForCausalLM;
+export type SupportedModelType = 'mamba' | 'jamba' | 'llama';
+export type AnyCausalLM = MambaForCausalLM | JambaForCausalLM | LlamaForCausalLM;
 
 type CausalLMClass = { fromPretrained(idOrDir: string, o: ModelLoadOptions): Promise<AnyCausalLM> };
 const families: ReadonlyMap<string, CausalLMClass> = new Map<SupportedModelType, CausalLMClass>([
   ['mamba', MambaForCausalLM],
   ['jamba', JambaForCausalLM],
+  ['llama', LlamaForCausalLM],
 ]);
 
 export const AutoModelForCausalLM = {

@@ -1,13 +1,15 @@
 /**
- * Causal grouped-query self-attention as Jamba's (HF `JambaAttention`): q/k/v/o projections without
- * bias, no positional encoding at all, scores scaled by 1/sqrt(head_dim), a full causal mask,
- * softmax over the keys in float32 — one fused op, scaledDotProductAttention (ops/attention.ts).
+ * Causal grouped-query self-attention as Jamba's (HF `JambaAttention`) and Llama's (HF
+ * `LlamaAttention`): q/k/v/o projections (with biases where asked: Llama's attention_bias), scores
+ * scaled by 1/sqrt(head_dim), a full causal mask, softmax over the keys in float32 — one fused op,
+ * scaledDotProductAttention (ops/attention.ts). Jamba has no positional encoding at all; Llama
+ * rotates queries and keys by their positions first (RoPE, ops/rope.ts), given as a `Rotation`.
  *
  * Queries stay in the projection's layout (B, L, heads, hd); keys and values go to (B, kvHeads, L,
  * hd), the KV cache's layout. Query head h uses KV head floor(h / G), G = heads / kvHeads, as HF's
  * repeat_kv, without repeating K and V.
  */
-import { reshape, scaledDotProductAttention, transpose, writeSlice, zeros } from '../ops/index.js';
+import { reshape, rope, scaledDotProductAttention, transpose, writeSlice, zeros } from '../ops/index.js';
 import type { DeviceName } from '../backend/registry.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { keep } from '../tensor/memory.js';
@@ -23,6 +25,17 @@ export interface AttentionDims {
   numHeads: number;
   numKvHeads: number;
   headDim: number;
+  /** Biases on the q, k, v and o projections (HF's attention_bias); default none. */
+  bias?: boolean;
+}
+
+/**
+ * Rotary position embedding for one pass (ops/rope.ts): the new tokens' positions, int32 (B, L),
+ * and the inverse frequencies (headDim / 2). Keys are rotated before they enter the KV cache.
+ */
+export interface Rotation {
+  positions: Tensor;
+  invFreq: Tensor;
 }
 
 /**
@@ -102,28 +115,31 @@ export class CausalSelfAttention extends Module {
   constructor(readonly dims: AttentionDims) {
     super();
     const { hiddenSize: H, numHeads: nq, numKvHeads: nkv, headDim: hd } = dims;
-    this.q_proj = this.child('q_proj', new Linear(H, nq * hd, false));
-    this.k_proj = this.child('k_proj', new Linear(H, nkv * hd, false));
-    this.v_proj = this.child('v_proj', new Linear(H, nkv * hd, false));
-    this.o_proj = this.child('o_proj', new Linear(nq * hd, H, false));
+    const bias = dims.bias ?? false;
+    this.q_proj = this.child('q_proj', new Linear(H, nq * hd, bias));
+    this.k_proj = this.child('k_proj', new Linear(H, nkv * hd, bias));
+    this.v_proj = this.child('v_proj', new Linear(H, nkv * hd, bias));
+    this.o_proj = this.child('o_proj', new Linear(nq * hd, H, bias));
   }
 
   /**
    * x (B, L, H) → (B, L, H). With `past` (the cache of earlier tokens, or null at a sequence start)
    * the new tokens also attend to the cached ones and are appended to it in place; the cache
    * (`past` itself, or a new one) is returned. `keyMask` (B, Lk), Lk = cached + L tokens: 1 for
-   * a real token, 0 for padding (see ops/attention.ts). Callers wrap this in tidy().
+   * a real token, 0 for padding (see ops/attention.ts). `rotation`: RoPE for queries and keys
+   * (absent: no positional encoding, as Jamba). Callers wrap this in tidy().
    */
-  forward(x: Tensor, past?: undefined, keyMask?: Tensor): Tensor;
-  forward(x: Tensor, past: KvCache | null, keyMask?: Tensor): { out: Tensor; kv: KvCache };
-  forward(x: Tensor, past?: KvCache | null, keyMask?: Tensor): Tensor | { out: Tensor; kv: KvCache } {
+  forward(x: Tensor, past?: undefined, keyMask?: Tensor, rotation?: Rotation): Tensor;
+  forward(x: Tensor, past: KvCache | null, keyMask?: Tensor, rotation?: Rotation): { out: Tensor; kv: KvCache };
+  forward(x: Tensor, past?: KvCache | null, keyMask?: Tensor, rotation?: Rotation): Tensor | { out: Tensor; kv: KvCache } {
     const [B, L] = x.shape as [number, number, number];
     const { numHeads: nq, numKvHeads: nkv, headDim: hd } = this.dims;
-    const q = reshape(this.q_proj.forward(x), [B, L, nq, hd]);
+    const rotated = (t: Tensor) => (rotation ? rope(t, rotation.positions, rotation.invFreq) : t);
+    const q = rotated(reshape(this.q_proj.forward(x), [B, L, nq, hd]));
     // (B, L, kv, hd) → (B, kv, L, hd)
-    const kv = (p: Linear) => transpose(reshape(p.forward(x), [B, L, nkv, hd]), [0, 2, 1, 3]);
-    const k = kv(this.k_proj);
-    const v = kv(this.v_proj);
+    const toCache = (t: Tensor) => transpose(t, [0, 2, 1, 3]);
+    const k = toCache(rotated(reshape(this.k_proj.forward(x), [B, L, nkv, hd])));
+    const v = toCache(reshape(this.v_proj.forward(x), [B, L, nkv, hd]));
     let ctx: Tensor; // (B, L, heads, hd)
     let cache: KvCache | null = null;
     if (past === undefined) {

@@ -15,16 +15,19 @@ import { Module } from './module.js';
 import { Segments } from './segments.js';
 import { tidy } from '../tensor/memory.js';
 
-/** SwiGLU: down(silu(gate(x)) · up(x)), no biases. */
+/**
+ * SwiGLU: down(silu(gate(x)) · up(x)), without biases (Jamba's; also Llama's LlamaMLP, which has
+ * them where its config sets mlp_bias).
+ */
 export class JambaMLP extends Module {
   readonly gate_proj: Linear;
   readonly up_proj: Linear;
   readonly down_proj: Linear;
-  constructor(hidden: number, intermediate: number) {
+  constructor(hidden: number, intermediate: number, bias = false) {
     super();
-    this.gate_proj = this.child('gate_proj', new Linear(hidden, intermediate, false));
-    this.up_proj = this.child('up_proj', new Linear(hidden, intermediate, false));
-    this.down_proj = this.child('down_proj', new Linear(intermediate, hidden, false));
+    this.gate_proj = this.child('gate_proj', new Linear(hidden, intermediate, bias));
+    this.up_proj = this.child('up_proj', new Linear(hidden, intermediate, bias));
+    this.down_proj = this.child('down_proj', new Linear(intermediate, hidden, bias));
   }
   forward(x: Tensor): Tensor {
     return this.down_proj.forward(mul(silu(this.gate_proj.forward(x)), this.up_proj.forward(x)));

@@ -13,3 +13,4 @@ export * from './loss.js';
 export * from './rows.js';
 export * from './attention.js';
 export * from './conv2d.js';
+export * from './rope.js';

@@ -38,6 +38,7 @@ import { selectiveStateUpdateKernel } from './state-update.js';
 import { selectiveScanBackward } from './scan-backward.js';
 import { causalConv1dBackwardKernel } from './conv-backward.js';
 import { attentionKernel } from './attention.js';
+import { ropeKernel } from './rope.js';
 import { depthwiseConv2dBackwardKernel, depthwiseConv2dKernel, type Conv2dDims } from './depthwise-conv2d.js';
 import { crossEntropyRows, crossEntropyRowsBackward, embeddingBackwardKernel } from './loss.js';
 import { CpuMemory, type CpuMemoryOptions } from './memory.js';
@@ -409,6 +410,11 @@ export class CpuBackend implements Backend {
     const { t, d } = this.makeF(i.q.shape);
     const dims = { B, Lq, H, Hkv, hd, cap, Lk: i.keyLength };
     attentionKernel(this.arr(i.q), this.arr(i.k), this.arr(i.v), i.keyMask ? this.arr(i.keyMask) : null, dims, d);
+    return t;
+  }
+  rope(x: Tensor, positions: Tensor, invFreq: Tensor, inverse: boolean): Tensor {
+    const { t, d } = this.makeF(x.shape);
+    ropeKernel(this.arr(x), this.any(positions) as Int32Array, this.arr(invFreq), x.shape[2]!, inverse, d);
     return t;
   }
   /** A Mamba layer's decode step on the WebAssembly kernels without tensors between them (mamba-step.ts); null where they do not run. */

@@ -37,6 +37,7 @@ import { flipKernel } from './kernels/flip.js';
 import { depthwiseConv2dDwPartialKernel, depthwiseConv2dDxKernel, depthwiseConv2dKernel, DWCONV2D_DW_WG } from './kernels/depthwise-conv2d.js';
 import { dtSsmUpdateKernel, gemvGrid, normInProjConvKernel, ssmChannelsPerGroup, STEP_MAX_ROWS } from './kernels/mamba-step.js';
 import { GEMV4_MAX_ROWS, gemv4PerGroup, linear4Kernel, linearResidual4Kernel, normLinear4Kernel } from './kernels/gemv4.js';
+import { ropeKernel } from './kernels/rope.js';
 import { DECODE_WG, decodeAttentionKernel, decodeCombineKernel, decodeTile, flashAttentionKernel, flashTiles } from './kernels/attention.js';
 import { SCAN_WG, scanCarryKernel, scanChunkStateKernel, scanOutputKernel, stateUpdateKernel } from './kernels/scan.js';
 import {
@@ -594,6 +595,13 @@ export class WebGpuBackend implements Backend {
     return { du, ddelta, dA, dB, dC, dD, dz, ddeltaBias, dInitialState };
   }
 
+  rope(x: Tensor, positions: Tensor, invFreq: Tensor, inverse: boolean): Tensor {
+    const y = this.make(x.shape);
+    const half = invFreq.size;
+    const n = x.size / 2;
+    if (n) this.run1d(ropeKernel, [this.buf(x), this.buf(positions), this.buf(invFreq), this.buf(y)], new Uniforms(16).u32(n, x.shape[2]!, half, inverse ? 1 : 0), n);
+    return y;
+  }
   /**
    * Fused attention (kernels/attention.ts): the split-K decode kernel for one query, the flash
    * kernel otherwise (or when the group's queries do not fit the decode kernel's workgroup memory).
