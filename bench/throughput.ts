@@ -72,7 +72,7 @@ const bench = long ? 'long_context' : 'throughput';
 let adapter: unknown;
 if (device === 'webgpu') adapter = ((await initWebGPU()) as WebGpuBackend).adapterInfo;
 const backend = getBackend(device);
-const emit = (o: Record<string, unknown>) => console.log(JSON.stringify({ ...o, device, ...(adapter ? { adapter } : {}) }));
+const emit = (o: Record<string, unknown>) => console.log(JSON.stringify({ ...o, device, framework: 'mamba-ts', ...(adapter ? { adapter } : {}) }));
 
 /** Waits until the device has done everything recorded so far (logits: a tensor it computed). */
 async function settle(logits: Tensor): Promise<void> {
