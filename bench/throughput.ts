@@ -1,0 +1,186 @@
+/**
+ * Generation throughput (issue 15, the Mamba paper's Figure 8 protocol): each model (random
+ * weights, see throughput-models.ts) generates `gen` tokens greedily after a prompt of `prompt`
+ * tokens for a batch of sequences, through the library's generate() (batched, with the models'
+ * KV/state caches and, where a model has one, its replayed greedy stepper). One JSON line per
+ * (model, batch, repeat):
+ *   prefill_s        the prompt through the model, up to its last logits on the host's clock
+ *                    (the device is waited for);
+ *   decode_s         the rest of generate(): the `gen` new tokens (gen − 1 decode steps + the argmax
+ *                    of the prompt's logits), all read back;
+ *   tokens_per_s     batch × gen / decode_s (generation throughput over all sequences);
+ *   cache_bytes      the decode state the sequences need at prompt + gen tokens, float32 (KV cache
+ *                    + Mamba conv/SSM states, from the configs' footprints);
+ *   cache_bytes_held what the caches held at the last step (growth capacity included).
+ * A warm-up generate (same prompt, min(gen, 8) tokens) precedes each (model, batch).
+ *
+ * --long: the long-context sweep: Jamba against the all-attention model of the same active
+ * parameters (llama-attn) at each context (prefill of the context, then `gen` tokens), batch 1
+ * and 8 by default. A failure (out of memory, unsupported) prints a line with "error" and the run
+ * goes on; in --long, the larger contexts of a failed (model, batch) are skipped.
+ *
+ *   npm run bench:throughput -- [--device webgpu|cpu] [--size 130m|1.4b] [--models mamba,llama,jamba]
+ *     [--batch 1,8,32,64,128] [--prompt 2048] [--gen 128] [--repeat 1]
+ *   npm run bench:throughput -- --long [--contexts 4096,...,131072] [--batch 1,8] [--gen 128]
+ * scripts/hf_throughput.py runs the same protocol with HF transformers (PyTorch) and prints the
+ * same fields.
+ */
+import { parseArgs } from 'node:util';
+import { getBackend, initWebGPU, type DeviceName } from '../src/backend/registry.js';
+import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
+import { ArgumentError } from '../src/errors.js';
+import type { CausalLM, DecodeCache } from '../src/generation/causal-lm.js';
+import { generate } from '../src/generation/generate.js';
+import type { Tensor } from '../src/tensor/tensor.js';
+import { buildModel, MODEL_NAMES, SIZES, type BenchModel, type ModelName, type SizeName } from './throughput-models.js';
+
+const { values } = parseArgs({
+  options: {
+    device: { type: 'string', default: 'webgpu' },
+    size: { type: 'string', default: '130m' },
+    models: { type: 'string' },
+    batch: { type: 'string' },
+    prompt: { type: 'string', default: '2048' },
+    gen: { type: 'string', default: '128' },
+    repeat: { type: 'string', default: '1' },
+    long: { type: 'boolean', default: false },
+    contexts: { type: 'string', default: '4096,8192,16384,32768,65536,131072' },
+  },
+});
+
+function positiveInt(flag: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new ArgumentError(`--${flag}: expected an integer >= 1, got ${JSON.stringify(text)}`);
+  return n;
+}
+const intList = (flag: string, text: string) => text.split(',').map((t) => positiveInt(flag, t.trim()));
+function oneOf<T extends string>(flag: string, text: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(text)) throw new ArgumentError(`--${flag}: expected one of ${allowed.join(', ')}, got ${JSON.stringify(text)}`);
+  return text as T;
+}
+
+const device = oneOf<DeviceName>('device', values.device, ['cpu', 'webgpu']);
+const size = oneOf<SizeName>('size', values.size, SIZES);
+const long = values.long;
+const models = (values.models ?? (long ? 'jamba,llama-attn' : 'mamba,llama,jamba')).split(',').map((m) => oneOf<ModelName>('models', m.trim(), MODEL_NAMES));
+const batches = intList('batch', values.batch ?? (long ? '1,8' : '1,8,32,64,128'));
+const gen = positiveInt('gen', values.gen);
+const repeat = positiveInt('repeat', values.repeat);
+const lengths = long ? intList('contexts', values.contexts) : [positiveInt('prompt', values.prompt)];
+const bench = long ? 'long_context' : 'throughput';
+
+let adapter: unknown;
+if (device === 'webgpu') adapter = ((await initWebGPU()) as WebGpuBackend).adapterInfo;
+const backend = getBackend(device);
+const emit = (o: Record<string, unknown>) => console.log(JSON.stringify({ ...o, device, framework: 'mamba-ts', ...(adapter ? { adapter } : {}) }));
+
+/** Waits until the device has done everything recorded so far (logits: a tensor it computed). */
+async function settle(logits: Tensor): Promise<void> {
+  if (device === 'webgpu') await (backend as WebGpuBackend).sync();
+  else await logits.data();
+}
+
+/**
+ * The model as generate() sees it, timing the prompt's pass (the first nextLogits call) and
+ * keeping the cache so that its bytes can be read. Waiting for the device after the prompt adds
+ * one pause at the boundary of the two phases, nothing inside either.
+ */
+class Timed implements CausalLM<DecodeCache> {
+  readonly vocabSize: number;
+  readonly eosTokenId = null;
+  readonly padTokenId: number | null;
+  readonly supportsAttentionMask: boolean;
+  cache: DecodeCache | null = null;
+  prefillEnd = 0;
+  cacheBytesHeld = 0;
+
+  constructor(private readonly inner: CausalLM<DecodeCache>) {
+    this.vocabSize = inner.vocabSize;
+    this.padTokenId = inner.padTokenId;
+    this.supportsAttentionMask = inner.supportsAttentionMask ?? false;
+  }
+
+  createCache(batchSize: number): DecodeCache {
+    this.cache = this.inner.createCache(batchSize);
+    return this.cache;
+  }
+
+  async nextLogits(ids: number[][] | Tensor, cache: DecodeCache, attentionMask?: number[][]): Promise<Tensor> {
+    const first = this.prefillEnd === 0;
+    const logits = await this.inner.nextLogits(ids, cache, attentionMask);
+    if (first) {
+      await settle(logits);
+      this.prefillEnd = performance.now();
+    }
+    return logits;
+  }
+
+  greedyStepper(cache: DecodeCache) {
+    return this.inner.greedyStepper?.(cache) ?? null;
+  }
+}
+
+/** Deterministic, different prompts per row (the values do not change the work). */
+function prompts(batch: number, length: number, vocab: number): number[][] {
+  return Array.from({ length: batch }, (_, b) => Array.from({ length }, (_, i) => (i * 7919 + b * 104729 + 1) % vocab));
+}
+
+async function run(m: BenchModel, ids: number[][], newTokens: number): Promise<{ prefill_s: number; decode_s: number; cache_bytes_held: number }> {
+  const timed = new Timed(m.lm);
+  const onStep = () => {
+    timed.cacheBytesHeld = Math.max(timed.cacheBytesHeld, timed.cache?.memoryBytes() ?? 0);
+  };
+  const t0 = performance.now();
+  await generate(timed, ids, { maxNewTokens: newTokens, eosTokenId: null, onStep });
+  const t1 = performance.now();
+  return { prefill_s: (timed.prefillEnd - t0) / 1000, decode_s: (t1 - timed.prefillEnd) / 1000, cache_bytes_held: timed.cacheBytesHeld };
+}
+
+const errorText = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).slice(0, 500);
+
+for (const name of models) {
+  let m: BenchModel;
+  try {
+    m = buildModel(name, size, device);
+  } catch (e) {
+    emit({ bench, model: name, size, error: errorText(e) });
+    continue;
+  }
+  const about = { model: name, size, params: m.parameters, active_params: m.activeParameters, dtype: 'float32' };
+  emit({ bench: 'model', ...about, config: m.config });
+  for (const batch of batches) {
+    let failedAt: number | null = null;
+    for (const length of lengths) {
+      const where = { bench, ...about, batch, [long ? 'context' : 'prompt']: length, gen };
+      if (failedAt !== null) {
+        emit({ ...where, error: `skipped: context ${failedAt} failed at this batch size` });
+        continue;
+      }
+      try {
+        const ids = prompts(batch, length, m.lm.vocabSize);
+        await run(m, ids, Math.min(gen, 8)); // warm-up: pipelines, buffers, the stepper's recording
+        const cache = m.cacheBytes(batch, length + gen);
+        for (let rep = 0; rep < repeat; rep++) {
+          const r = await run(m, ids, gen);
+          emit({
+            ...where,
+            rep,
+            prefill_s: +r.prefill_s.toFixed(4),
+            decode_s: +r.decode_s.toFixed(4),
+            total_s: +(r.prefill_s + r.decode_s).toFixed(4),
+            prefill_tokens_per_s: +((batch * length) / r.prefill_s).toFixed(1),
+            tokens_per_s: +((batch * gen) / r.decode_s).toFixed(1),
+            cache_bytes: cache.total,
+            kv_bytes: cache.kv,
+            mamba_state_bytes: cache.mambaState,
+            cache_bytes_held: r.cache_bytes_held,
+          });
+        }
+      } catch (e) {
+        emit({ ...where, error: errorText(e) });
+        if (long) failedAt = length;
+      }
+    }
+  }
+  m.dispose();
+}
