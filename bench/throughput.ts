@@ -29,7 +29,7 @@ import { parseArgs } from 'node:util';
 import { getBackend, initWebGPU, type DeviceName } from '../src/backend/registry.js';
 import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
 import { ArgumentError } from '../src/errors.js';
-import type { CausalLM, DecodeCache } from '../src/generation/causal-lm.js';
+import type { CausalLM, DecodeCache, TokenPicker } from '../src/generation/causal-lm.js';
 import { generate } from '../src/generation/generate.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { buildModel, MODEL_NAMES, SIZES, type BenchModel, type ModelName, type SizeName } from './throughput-models.js';
@@ -115,8 +115,8 @@ class Timed implements CausalLM<DecodeCache> {
     return logits;
   }
 
-  greedyStepper(cache: DecodeCache) {
-    return this.inner.greedyStepper?.(cache) ?? null;
+  decodeStepper(cache: DecodeCache, pick: TokenPicker) {
+    return this.inner.decodeStepper?.(cache, pick) ?? null;
   }
 }
 

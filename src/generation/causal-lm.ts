@@ -33,19 +33,28 @@ export interface CausalLM<C extends DecodeCache = DecodeCache> {
   /** True when nextLogits takes an attention mask (batches of prompts of different lengths). */
   readonly supportsAttentionMask?: boolean;
   /**
-   * Optional: greedy decode steps for this cache that skip the host work of each step (recorded
-   * device work, replayed), or null where the model or device has none.
+   * Optional: decode steps for this cache that skip the host work of each step (recorded device
+   * work, replayed), each step's token chosen by `pick`; null where the model or device has none.
    */
-  greedyStepper?(cache: C): GreedyStepper | null;
+  decodeStepper?(cache: C, pick: TokenPicker): DecodeStepper | null;
 }
 
-/** Greedy decoding one token at a time without the per-step host work (see MambaGreedyStepper). */
-export interface GreedyStepper {
+/**
+ * Chooses the next token of every row from the last position's logits (B, V): an int32 (B, 1)
+ * tensor on the same device, made by device work only (no values read back), so that it can be
+ * recorded and replayed — the argmax, or a draw on the device (ops/sample-tokens.ts).
+ */
+export type TokenPicker = (logits: Tensor) => Tensor;
+
+/** Decoding one token at a time without the per-step host work (see MambaDecodeStepper). */
+export interface DecodeStepper {
   /**
    * Feeds ids, an int32 (B, 1) tensor on the model's device, advances the cache, and returns the
-   * argmax of the next logits as an int32 (B, 1) tensor. That tensor belongs to the stepper and is
+   * picked next ids as an int32 (B, 1) tensor. That tensor belongs to the stepper and is
    * overwritten by the next step: copy what must be kept before calling again.
    */
   step(ids: Tensor): Tensor;
+  /** Steps replayed so far (the rest ran as usual). */
+  readonly replayed: number;
   dispose(): void;
 }

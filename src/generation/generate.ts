@@ -10,7 +10,7 @@ import { zeros } from '../ops/create.js';
 import type { DeviceName } from '../backend/registry.js';
 import { keep, tidy } from '../tensor/memory.js';
 import { noGrad } from '../autograd/tape.js';
-import type { CausalLM, DecodeCache, GreedyStepper } from './causal-lm.js';
+import type { CausalLM, DecodeCache, DecodeStepper, TokenPicker } from './causal-lm.js';
 import { SAMPLING_OPTION_KEYS, validateSamplingOptions, type SamplingOptions } from './logits-process.js';
 import { checkOptionKeys, optionKeys, type KeyRecord } from '../options.js';
 import { checkTokenIdOption, checkTokenIds } from './token-ids.js';
@@ -112,7 +112,7 @@ export async function* generateSteps<C extends DecodeCache>(
   const done = inputIds.map(() => false);
   o.streamer?.put([...inputIds[0]!]);
   // Plain greedy needs only the argmax: computed where the logits are, only B ids come back.
-  const greedyOnDevice = !o.doSample && (o.repetitionPenalty ?? 1) === 1;
+  const pick = devicePicker(o, inputIds.length);
   const cache = model.createCache(inputIds.length);
   const finish = (picked: ArrayLike<number>): number[] => {
     const tokens = Array.from(picked, (id, b) => {
@@ -128,17 +128,17 @@ export async function* generateSteps<C extends DecodeCache>(
   // Groups of greedy steps' ids being read back, and the group being filled.
   const pending: { tensor: Tensor; steps: number; data: Promise<ArrayLike<number>> }[] = [];
   let groupTensor: Tensor | null = null;
-  let stepper: GreedyStepper | null | undefined;
+  let stepper: DecodeStepper | null | undefined;
   let owned: Tensor | null = null; // the last greedy step's ids, when this loop made them
   // On the CPU a step awaits nothing but microtasks: without this, timers, I/O and other
   // generations would wait for the whole run (see event-loop.ts).
   const yielder = new EventLoopYielder();
   try {
-    if (greedyOnDevice) {
-      // The argmax stays on the device and feeds the next step directly. Each step's ids are
+    if (pick) {
+      // The picked ids stay on the device and feed the next step directly. Each step's ids are
       // copied into a group of readEvery() steps that is read back at once (one submit and one
       // read per group), at least LOOKAHEAD steps behind, so the read-back latency overlaps with
-      // the following steps. After the prompt, a model's GreedyStepper (if any) runs the steps.
+      // the following steps. After the prompt, a model's DecodeStepper (if any) runs the steps.
       const B = inputIds.length;
       const every = readEvery();
       const behind = Math.max(1, Math.ceil(LOOKAHEAD / every));
@@ -149,13 +149,13 @@ export async function* generateSteps<C extends DecodeCache>(
         await yielder.maybeYield();
         const input: number[][] | Tensor = next;
         let ids: Tensor;
-        if (step > 0 && stepper === undefined) stepper = model.greedyStepper?.(cache) ?? null;
+        if (step > 0 && stepper === undefined) stepper = model.decodeStepper?.(cache, pick) ?? null;
         if (step > 0 && stepper) {
           ids = noGrad(() => stepper!.step(input as Tensor));
         } else {
           const mask = step === 0 ? prompt.attentionMask : undefined;
           const logits: Tensor = await noGrad(() => model.nextLogits(input, cache, mask));
-          ids = keep(tidy(() => reshape(argmax(logits), [B, 1])));
+          ids = keep(tidy(() => pick(logits)));
           logits.dispose();
         }
         owned?.dispose(); // its consumer is recorded: the buffer may be reused from here on
@@ -227,6 +227,16 @@ function padPrompts(model: CausalLM, rows: number[][], mask: number[][] | undefi
     return { ids: rows, attentionMask: mask };
   }
   return leftPad(rows, pad);
+}
+
+/**
+ * How tokens are chosen without reading logits back, when the options allow it: the argmax for
+ * plain greedy decoding; null when the logits must come to the host (the repetition penalty, or
+ * sampling).
+ */
+function devicePicker(o: GenerateOptions, B: number): TokenPicker | null {
+  if (o.doSample || (o.repetitionPenalty ?? 1) !== 1) return null;
+  return (logits) => reshape(argmax(logits), [B, 1]);
 }
 
 async function sampleOnHost(logits: Tensor, history: number[][], o: GenerateOptions, rng: Rng, V: number): Promise<number[]> {

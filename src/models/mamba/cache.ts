@@ -67,7 +67,7 @@ export class MambaCache implements DecodeCache {
   }
 
   /**
-   * What a fused step does to the cache, for a step replayed on the device (MambaGreedyStepper):
+   * What a fused step does to the cache, for a step replayed on the device (MambaDecodeStepper):
    * every layer's state and spare buffers swap roles, one more token is consumed.
    */
   advanceReplayed(): void {

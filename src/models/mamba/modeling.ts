@@ -10,7 +10,7 @@
  */
 import { ArgumentError } from '../../errors.js';
 import { initWebGPU, type DeviceName } from '../../backend/registry.js';
-import type { CausalLM } from '../../generation/causal-lm.js';
+import type { CausalLM, TokenPicker } from '../../generation/causal-lm.js';
 import { generate, type GenerateOptions } from '../../generation/generate.js';
 import { readConfig } from '../../io/hf-folder.js';
 import { resolvePretrained } from '../../io/hub.js';
@@ -24,7 +24,7 @@ import { loadWeightsInto, MODEL_LOAD_OPTION_KEYS, readWeightsFor, saveModule, ty
 import { checkOptionKeys, optionKeys } from '../../options.js';
 import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
 import { MambaCache } from './cache.js';
-import { MambaGreedyStepper, type RecordingBackend } from './greedy-stepper.js';
+import { MambaDecodeStepper, type RecordingBackend } from './decode-stepper.js';
 import { MAMBA_FLOAT_FIELDS, MambaConfig } from './config.js';
 
 export class MambaBlock extends Module {
@@ -253,15 +253,15 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
   }
 
   /**
-   * Greedy steps replayed from recorded device work (MambaGreedyStepper), where the device records
+   * Decode steps replayed from recorded device work (MambaDecodeStepper), where the device records
    * work (WebGPU) and has the fused layer step; null elsewhere. MAMBA_TS_DECODE_GRAPH=0 turns it
    * off, for comparison.
    */
-  greedyStepper(cache: MambaCache): MambaGreedyStepper | null {
+  decodeStepper(cache: MambaCache, pick: TokenPicker): MambaDecodeStepper | null {
     const backend = this.backbone.embeddings.weight.value.backend;
     const off = typeof process !== 'undefined' && process.env['MAMBA_TS_DECODE_GRAPH'] === '0';
     if (off || !backend.recordWork || !backend.mambaBlockStep) return null;
-    return new MambaGreedyStepper(this, cache, backend as RecordingBackend);
+    return new MambaDecodeStepper(this, cache, backend as RecordingBackend, pick);
   }
 
   /** Prompt + new tokens per row (see generation/generate.ts for the options). */

@@ -1,5 +1,5 @@
 /**
- * Greedy decoding by replayed device work (MambaGreedyStepper, WebGPU) against the same steps run
+ * Greedy decoding by replayed device work (MambaDecodeStepper, WebGPU) against the same steps run
  * as usual: identical tokens and identical final states, and the replay really happens (or, for a
  * batch the fused step does not take, the stepper falls back to the usual steps).
  */
@@ -48,8 +48,8 @@ for (const B of [1, 3, 5]) {
     // Through the stepper.
     const cache = model.createCache(B);
     const first = argmaxIds(model.nextLogits(prompt, cache), B);
-    const stepper = model.greedyStepper(cache);
-    assert.ok(stepper, 'WebGPU has a greedy stepper');
+    const stepper = model.decodeStepper(cache, (logits) => reshape(argmax(logits), [B, 1]));
+    assert.ok(stepper, 'WebGPU has a decode stepper');
     const replayedTokens: number[][] = [];
     let next = first;
     for (let s = 0; s < steps; s++) {

@@ -1,16 +1,15 @@
 /**
- * Greedy decoding by replay, as mamba_ssm decodes with CUDA graphs. A batch-B decode step is the
+ * Decoding by replay, as mamba_ssm decodes with CUDA graphs. A batch-B decode step is the
  * same launches every token: the fused layer steps write each layer's new state into its spare
  * buffers, so the states cycle through two buffer sets (MambaCache.spare), and the token ids go
- * through one fixed buffer. Each of the two steps of the cycle is therefore recorded once, as the
+ * through one fixed buffer (the picker — argmax or a draw on the device — writes them there). Each of the two steps of the cycle is therefore recorded once, as the
  * device runs it, and replayed from then on: the host then spends a few calls per launch instead
  * of the JavaScript that chose the launches (tensor bookkeeping, bind-group lookups, uniforms),
  * which is what bounds batch-1 decoding on a fast GPU.
  */
 import type { Backend, RecordedWork } from '../../backend/backend.js';
-import type { GreedyStepper } from '../../generation/causal-lm.js';
-import { argmax } from '../../ops/reduce.js';
-import { reshape, writeSlice } from '../../ops/shape.js';
+import type { DecodeStepper, TokenPicker } from '../../generation/causal-lm.js';
+import { writeSlice } from '../../ops/shape.js';
 import { zeros } from '../../ops/create.js';
 import type { DeviceName } from '../../backend/registry.js';
 import { keep, tidy } from '../../tensor/memory.js';
@@ -25,7 +24,7 @@ export interface StepModel {
 
 export type RecordingBackend = Backend & { recordWork(fn: () => void): RecordedWork | null };
 
-export class MambaGreedyStepper implements GreedyStepper {
+export class MambaDecodeStepper implements DecodeStepper {
   /** The recorded steps, by parity of the state buffers they read. */
   private readonly graphs: [RecordedWork | null, RecordedWork | null] = [null, null];
   private parity = 0;
@@ -40,6 +39,7 @@ export class MambaGreedyStepper implements GreedyStepper {
     private readonly model: StepModel,
     private readonly cache: MambaCache,
     private readonly backend: RecordingBackend,
+    private readonly pick: TokenPicker,
   ) {
     this.ids = keep(zeros([cache.batchSize, 1], { dtype: 'i32', device: model.device as DeviceName }));
   }
@@ -60,10 +60,10 @@ export class MambaGreedyStepper implements GreedyStepper {
     return this.ids;
   }
 
-  /** One step as usual: the logits' argmax written over the input ids. */
+  /** One step as usual: the picked ids written over the input ids. */
   private run(): void {
     const logits = this.model.nextLogits(this.ids, this.cache);
-    const next = tidy(() => reshape(argmax(logits), [this.cache.batchSize, 1]));
+    const next = tidy(() => this.pick(logits));
     logits.dispose();
     writeSlice(this.ids, next, 1, 0);
     next.dispose();
