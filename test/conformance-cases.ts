@@ -508,6 +508,8 @@ export function kernelCases(): KernelCase[] {
     matmulCase(3, 1540, 37, false, true), // vec4 gemv: 64 lanes, K/4 not a multiple of them
     matmulCase(4, 36, 70, false, true), // vec4 gemv, 16 lanes
     matmulCase(2, 35, 9, false, true), // gemv4 with gathered vec4s (K % 4 != 0)
+    matmulCase(37, 100, 50, false, true), // blocked gemv: 10 blocks of 4 rows, the last partial
+    matmulCase(64, 35, 21, false, true), // blocked, gathered vec4s
     matmulCase(16, 64, 64, false, false),
     matmulCase(1024, 24, 1040, false, true), // enough tiles for the GPU's 64×64 tiling
     matmulCase(2100, 20, 2060, false, true), // and for its 128×128 tiling
@@ -527,6 +529,8 @@ export function kernelCases(): KernelCase[] {
     rmsNormLinearCase(2, 30, 7), // H % 4 != 0: vec4s gathered from scalar loads
     rmsNormLinearCase(3, 64, 33, 'bf16'),
     rmsNormLinearCase(1, 37, 9, 'bf16'), // gathered, from packed halves
+    rmsNormLinearCase(9, 64, 33), // blocked rows (a decode batch), the last block partial
+    rmsNormLinearCase(14, 30, 7, 'bf16'), // blocked, gathered from packed halves
     unaryCase('silu', silu),
     unaryCase('softplus', softplus),
     unaryCase('exp', Math.exp),
@@ -545,6 +549,7 @@ export function kernelCases(): KernelCase[] {
     crossEntropyCase(),
     halfWeightCase('bf16', 1, 33, 17), // gemv path, odd element count
     halfWeightCase('f16', 3, 64, 40),
+    halfWeightCase('f16', 11, 64, 40), // blocked gemv of packed halves
     halfWeightCase('bf16', 2, 1536, 19), // vec4 gemv of packed halves, 64 lanes
     halfWeightCase('bf16', 300, 48, 200), // tiled path
     halfWeightCase('f16', 1100, 16, 1030),

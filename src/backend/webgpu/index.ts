@@ -35,8 +35,8 @@ import { embeddingBackwardKernel } from './kernels/embedding-backward.js';
 import { scatterAddRowsKernel } from './kernels/scatter-add-rows.js';
 import { flipKernel } from './kernels/flip.js';
 import { depthwiseConv2dDwPartialKernel, depthwiseConv2dDxKernel, depthwiseConv2dKernel, DWCONV2D_DW_WG } from './kernels/depthwise-conv2d.js';
-import { dtSsmUpdateKernel, gemvGrid, normInProjConvKernel, ssmChannelsPerGroup, STEP_MAX_ROWS } from './kernels/mamba-step.js';
-import { GEMV4_MAX_ROWS, gemv4PerGroup, linear4Kernel, linearResidual4Kernel, normLinear4Kernel } from './kernels/gemv4.js';
+import { dtSsmUpdateKernel, gemvGrid, normInProjConvKernel, ssmChannelsPerGroup } from './kernels/mamba-step.js';
+import { blockCount, GEMV4_MAX_ROWS, gemv4PerGroup, linear4Kernel, linearResidual4Kernel, normLinear4Kernel, rowBlocks } from './kernels/gemv4.js';
 import { ropeKernel } from './kernels/rope.js';
 import { DECODE_WG, decodeAttentionKernel, decodeCombineKernel, decodeTile, flashAttentionKernel, flashTiles } from './kernels/attention.js';
 import { SCAN_WG, scanCarryKernel, scanChunkStateKernel, scanOutputKernel, stateUpdateKernel } from './kernels/scan.js';
@@ -58,6 +58,11 @@ class GpuStorage implements Storage {
 }
 
 const MAX_RANK = 8;
+/**
+ * Products with up to this many rows (decode batches) run as the blocked gemv (gemv4.ts): the
+ * tiled matmul makes too few workgroups for them to fill the GPU.
+ */
+const GEMV_MATMUL_MAX_ROWS = 64;
 
 /** Shapes and strides for the rank-generic kernels (binary ops, strided copies), at most rank 8. */
 function vec8(values: readonly number[]): number[] {
@@ -191,9 +196,9 @@ export class WebGpuBackend implements Backend {
     const y = this.make(outShape);
     const aBatch = sizeOf(a.shape.slice(0, -2));
     const bBatch = sizeOf(b.shape.slice(0, -2));
-    if (batch === 1 && M <= GEMV4_MAX_ROWS && o.transB && !o.transA && a.dtype === 'f32') {
-      const grid = gemvGrid(N, gemv4PerGroup(K));
-      this.ctx.dispatch(linear4Kernel(M, K, weightDType(b.dtype)), [this.buf(a), this.buf(b), this.dummy, this.buf(y)], new Uniforms(12).u32(N, grid[0], 0).buffer, grid);
+    if (batch === 1 && M <= GEMV_MATMUL_MAX_ROWS && o.transB && !o.transA && a.dtype === 'f32') {
+      const grid = gemvGrid(N, gemv4PerGroup(K), blockCount(M));
+      this.ctx.dispatch(linear4Kernel(rowBlocks(M), K, weightDType(b.dtype)), [this.buf(a), this.buf(b), this.dummy, this.buf(y)], new Uniforms(16).u32(N, grid[0], 0, M).buffer, grid);
       return y;
     }
     const u = new Uniforms(20).u32(M, N, K, aBatch === 1 ? 0 : M * K, bBatch === 1 ? 0 : K * N);
@@ -656,17 +661,17 @@ export class WebGpuBackend implements Backend {
     return { out, state: st };
   }
 
-  /** weight (N, H) · RMSNorm(x) through the vectorised decode gemv (B <= 4). */
+  /** weight (N, H) · RMSNorm(x) through the vectorised decode gemv (B <= GEMV4_MAX_ROWS). */
   rmsNormLinear(x: Tensor, normWeight: Tensor, eps: number, w: Tensor): Tensor | null {
     const [B, K] = x.shape as [number, number];
     if (x.rank !== 2 || B > GEMV4_MAX_ROWS || x.dtype !== 'f32' || normWeight.dtype !== 'f32') return null;
     const N = w.shape[0]!;
     const y = this.make([B, N]);
-    const grid = gemvGrid(N, gemv4PerGroup(K));
+    const grid = gemvGrid(N, gemv4PerGroup(K), blockCount(B));
     this.ctx.dispatch(
-      normLinear4Kernel(B, K, weightDType(w.dtype)),
+      normLinear4Kernel(rowBlocks(B), K, weightDType(w.dtype)),
       [this.buf(x), this.buf(w), this.dummy, this.buf(y), this.buf(normWeight)],
-      new Uniforms(16).u32(N, grid[0]).f32(eps).u32(0).buffer,
+      new Uniforms(20).u32(N, grid[0]).f32(eps).u32(0, B).buffer,
       grid,
     );
     return y;
@@ -694,11 +699,13 @@ export class WebGpuBackend implements Backend {
     const N = i.A.shape[1]!;
     const R = i.dtProj.shape[1]!;
     const J = R + 2 * N;
-    if (B > STEP_MAX_ROWS || K < 2 || N > 256) return null;
+    if (B > GEMV4_MAX_ROWS || K < 2 || N > 256) return null;
     // The layer's small parameters in one buffer (f32 only: else the op-by-op step runs).
     const lp = this.packed([i.normWeight, i.inProjBias ?? 2 * E, i.convWeight, i.convBias ?? E]);
     if (!lp) return null;
     const slices = Math.ceil(E / gemv4PerGroup(H));
+    const rb = rowBlocks(B);
+    const blocks = blockCount(B);
     // Temporaries are bare pooled buffers: no tensor bookkeeping on this per-token path.
     const tmp = (n: number) => this.ctx.buffer(n * 4, 'a decode-step temporary');
     // xcd: the conv output (B, E), then the partial x_proj sums (slices, B, J).
@@ -706,24 +713,24 @@ export class WebGpuBackend implements Backend {
     const convState = i.convStateOut ?? this.make([B, E, K - 1]);
     const ssmState = i.ssmStateOut ?? this.make([B, E, N]);
     const out = this.make([B, H]);
-    const inGrid = gemvGrid(2 * E, gemv4PerGroup(H));
+    const inGrid = gemvGrid(2 * E, gemv4PerGroup(H), blocks);
     this.ctx.dispatch(
-      normInProjConvKernel(B, H, E, J, K, weightDType(i.inProj.dtype), weightDType(i.xProj.dtype)),
+      normInProjConvKernel(rb, H, E, J, K, weightDType(i.inProj.dtype), weightDType(i.xProj.dtype)),
       [this.buf(i.h), this.buf(i.inProj), lp, xz, this.buf(i.convState), this.buf(i.xProj), this.buf(convState), xcd],
-      new Uniforms(8).u32(inGrid[0]).f32(i.eps).buffer,
+      new Uniforms(12).u32(inGrid[0]).f32(i.eps).u32(B).buffer,
       inGrid,
     );
     this.ctx.dispatch(
-      dtSsmUpdateKernel(B, N, J, weightDType(i.dtProj.dtype)),
+      dtSsmUpdateKernel(rb, N, J, weightDType(i.dtProj.dtype)),
       [xcd, this.buf(i.dtProj), this.ssmParams(i.A, i.D, i.dtProjBias), xz, this.buf(i.ssmState), this.buf(ssmState), y],
-      new Uniforms(16).u32(E, R, J, slices).buffer,
-      [Math.ceil(E / ssmChannelsPerGroup(N))],
+      new Uniforms(20).u32(E, R, J, slices, B).buffer,
+      [Math.ceil(E / ssmChannelsPerGroup(N)), blocks],
     );
-    const outGrid = gemvGrid(H, gemv4PerGroup(E));
+    const outGrid = gemvGrid(H, gemv4PerGroup(E), blocks);
     this.ctx.dispatch(
-      linearResidual4Kernel(B, E, weightDType(i.outProj.dtype)),
+      linearResidual4Kernel(rb, E, weightDType(i.outProj.dtype)),
       [y, this.buf(i.outProj), this.buf(i.outProjBias), this.buf(out), this.buf(i.h)],
-      new Uniforms(12).u32(H, outGrid[0], i.outProjBias ? 1 : 0).buffer,
+      new Uniforms(16).u32(H, outGrid[0], i.outProjBias ? 1 : 0, B).buffer,
       outGrid,
     );
     for (const b of [xz, xcd, y]) this.ctx.release(b);

@@ -12,12 +12,44 @@
  *   linearResidual4 Y[b] = R[b] + W · X[b] (+ bias)      out_proj + residual
  *   linear4         Y[b] = W · X[b]                      any other decode gemv
  * mamba-step.ts builds in_proj + conv + x_proj on the same body.
+ *
+ * Rows: up to 4 rows are one block, specialised (the per-row sums are the lanes of one vec4). A
+ * larger batch (batched decoding, up to hundreds of rows) runs as blocks of 4 rows, the row count
+ * a uniform (p.rows) so that one pipeline serves every batch size, and the block index the fastest
+ * among the workgroups: the blocks that read a weight row run side by side and share its loads
+ * through the cache, so the weights still come from memory about once per step.
  */
 import { cachedKernel, type Kernel } from '../context.js';
 import { weightBinding, type WeightDType } from './weights.js';
 
 export const GEMV4_WG = 256;
-export const GEMV4_MAX_ROWS = 4;
+/** Rows of one block (the lanes of a vec4 accumulator). */
+export const GEMV4_BLOCK_ROWS = 4;
+/** The most rows the gemv kernels take (a decode batch); a larger product is a matmul. */
+export const GEMV4_MAX_ROWS = 256;
+
+/**
+ * The rows of a kernel: `rows` (<= 4) specialised into one block, or (`blocked`) blocks of 4 rows
+ * over a row count given at run time in the uniforms.
+ */
+export interface RowBlocks {
+  readonly rows: number;
+  readonly blocked: boolean;
+}
+
+export function rowBlocks(B: number): RowBlocks {
+  return B <= GEMV4_BLOCK_ROWS ? { rows: B, blocked: false } : { rows: GEMV4_BLOCK_ROWS, blocked: true };
+}
+
+/** Blocks of rows for B rows. */
+export function blockCount(B: number): number {
+  return B <= GEMV4_BLOCK_ROWS ? 1 : Math.ceil(B / GEMV4_BLOCK_ROWS);
+}
+
+/** A name for the layout, for kernel keys. */
+export function rowsKey(rb: RowBlocks): string {
+  return rb.blocked ? 'blocked' : String(rb.rows);
+}
 
 /** Lanes per output: enough that a lane's loads fit in registers (≤ 8 vec4s), at least 16. */
 export function gemv4Lanes(K: number): number {
@@ -79,21 +111,42 @@ fn ${name}_at4(n: u32, e: u32) -> vec4<f32> { let w = ${name}[n * ${K4}u + e]; $
 }
 
 /**
- * The shared body: lane `lane` of the group for output n accumulates s[b] = Σ W[n]·x[b] (and, with
- * `squares`, ss[b] = Σ x[b]²) over its vec4s, then the group's lanes are summed in workgroup memory.
- * Reads X_at4 and W_at4; `wScale` (WGSL, may use e) multiplies the weight vec4 (the norm weight);
- * `N` is WGSL for the number of outputs.
+ * The start of every gemv kernel: thread t, workgroup wg, the batch's row count BT, this
+ * workgroup's first row r0 (block rb) and its output slot (slot · per-group outputs is its first
+ * output). Needs uniforms p.gx (workgroups along x) and, when blocked, p.rows.
  */
-export function gemv4Body(rows: number, K: number, squares: boolean, wScale: string | null, N = 'p.N'): string {
+export function gemv4Prologue(rb: RowBlocks): string {
+  const head = `
+  let t = lid.x;
+  let wg = wid.x + wid.y * p.gx;`;
+  if (!rb.blocked) return `${head}
+  let BT = ${rb.rows}u;
+  let r0 = 0u;
+  let slot = wg;`;
+  return `${head}
+  let BT = p.rows;
+  let blocks = (BT + ${GEMV4_BLOCK_ROWS - 1}u) / ${GEMV4_BLOCK_ROWS}u;
+  let r0 = (wg % blocks) * ${GEMV4_BLOCK_ROWS}u;
+  let slot = wg / blocks;`;
+}
+
+/**
+ * The shared body (after gemv4Prologue): lane `lane` of the group for output n accumulates s[b] = Σ W[n]·x[b] (and, with
+ * `squares`, ss[b] = Σ x[b]²) over its vec4s, then the group's lanes are summed in workgroup memory.
+ * Reads X_at4 (rows r0.. of the batch; past the batch's end, its last row again) and W_at4;
+ * `wScale` (WGSL, may use e) multiplies the weight vec4 (the norm weight); `N` is WGSL for the
+ * number of outputs.
+ */
+export function gemv4Body(rb: RowBlocks, K: number, squares: boolean, wScale: string | null, N = 'p.N'): string {
   const lanes = gemv4Lanes(K);
   const K4 = Math.ceil(K / 4);
   const iters = Math.ceil(K4 / lanes);
   const guard = K4 % lanes !== 0;
   const trees = squares ? ['rs', 'rd'] : ['rd'];
+  const rows = rb.rows;
   return `
-  let t = lid.x;
   let lane = t % ${lanes}u;
-  let n = (wid.x + wid.y * p.gx) * ${GEMV4_WG / lanes}u + t / ${lanes}u;
+  let n = slot * ${GEMV4_WG / lanes}u + t / ${lanes}u;
   let live = n < ${N};
   let nr = min(n, ${N} - 1u); // rows past N read the last row and write nothing
   var s = vec4<f32>(0.0);
@@ -103,7 +156,7 @@ export function gemv4Body(rows: number, K: number, squares: boolean, wScale: str
     ${guard ? `if (e < ${K4}u) {` : '{'}
       let w = W_at4(nr, e)${wScale ? ` * ${wScale}` : ''};
       for (var b = 0u; b < ${rows}u; b++) {
-        let x = X_at4(b, e);
+        let x = X_at4(min(r0 + b, BT - 1u), e);
         s[b] += dot(x, w);
         ${squares ? 'ss[b] += dot(x, x);' : ''}
       }
@@ -118,66 +171,73 @@ export function gemv4Body(rows: number, K: number, squares: boolean, wScale: str
   }`;
 }
 
-const header = (rows: number, K: number, wt: WeightDType) => `
-const ROWS = ${rows}u;
+const header = (rb: RowBlocks, K: number, wt: WeightDType) => `
+const ROWS = ${rb.rows}u;
 ${vec4Operand('X', 0, K)}   // (B, K)
 ${weight4Binding('W', 1, K, wt)}                                        // (N, K)
 @group(0) @binding(2) var<storage, read> bias: array<f32>;      // (N), read when p.hasBias == 1
 @group(0) @binding(3) var<storage, read_write> Y: array<f32>;   // (B, N)`;
 
 /** Y[b] = W · RMSNorm(X[b]; nw, eps) (+ bias): RMSNorm scales a row by one number, applied after the dot. */
-export function normLinear4Kernel(rows: number, K: number, wt: WeightDType): Kernel {
-  return cachedKernel(`normLinear4_${rows}_${K}_${wt}`, () => ({
-    key: `gemv4_norm_linear_${rows}_${K}_${wt}`,
+export function normLinear4Kernel(rb: RowBlocks, K: number, wt: WeightDType): Kernel {
+  return cachedKernel(`normLinear4_${rowsKey(rb)}_${K}_${wt}`, () => ({
+    key: `gemv4_norm_linear_${rowsKey(rb)}_${K}_${wt}`,
     code: () => /* wgsl */ `
-struct P { N: u32, gx: u32, eps: f32, hasBias: u32 }
-${header(rows, K, wt)}
+struct P { N: u32, gx: u32, eps: f32, hasBias: u32, rows: u32 }
+${header(rb, K, wt)}
 ${vec4Operand('NW', 4, K)}  // (K) norm weight
 @group(0) @binding(5) var<uniform> p: P;
 var<workgroup> rs: array<vec4<f32>, ${GEMV4_WG}>;
 var<workgroup> rd: array<vec4<f32>, ${GEMV4_WG}>;
 @compute @workgroup_size(${GEMV4_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  ${gemv4Body(rows, K, true, 'NW_at4(0u, e)')}
+  ${gemv4Prologue(rb)}
+  ${gemv4Body(rb, K, true, 'NW_at4(0u, e)')}
   if (t % ${gemv4Lanes(K)}u == 0u && live) {
     let inv = inverseSqrt(rs[t] / f32(${K}u) + vec4<f32>(p.eps));
     var bv = 0.0;
     if (p.hasBias == 1u) { bv = bias[n]; }
-    for (var b = 0u; b < ROWS; b++) { Y[b * p.N + n] = rd[t][b] * inv[b] + bv; }
+    for (var b = 0u; b < ROWS; b++) {
+      if (r0 + b < BT) { Y[(r0 + b) * p.N + n] = rd[t][b] * inv[b] + bv; }
+    }
   }
 }`,
   }));
 }
 
 /** Y[b] = W · X[b] (+ bias), plus R[b] with `residual` (binding 4; the uniforms move to 5). */
-function linearKernel(rows: number, K: number, wt: WeightDType, residual: boolean): Kernel {
+function linearKernel(rb: RowBlocks, K: number, wt: WeightDType, residual: boolean): Kernel {
   const name = residual ? 'linear_residual' : 'linear';
-  return cachedKernel(`gemv4_${name}_${rows}_${K}_${wt}`, () => ({
-    key: `gemv4_${name}_${rows}_${K}_${wt}`,
+  return cachedKernel(`gemv4_${name}_${rowsKey(rb)}_${K}_${wt}`, () => ({
+    key: `gemv4_${name}_${rowsKey(rb)}_${K}_${wt}`,
     code: () => /* wgsl */ `
-struct P { N: u32, gx: u32, hasBias: u32 }
-${header(rows, K, wt)}
+struct P { N: u32, gx: u32, hasBias: u32, rows: u32 }
+${header(rb, K, wt)}
 ${residual ? '@group(0) @binding(4) var<storage, read> R: array<f32>;         // (B, N) residual' : ''}
 @group(0) @binding(${residual ? 5 : 4}) var<uniform> p: P;
 var<workgroup> rd: array<vec4<f32>, ${GEMV4_WG}>;
 @compute @workgroup_size(${GEMV4_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  ${gemv4Body(rows, K, false, null)}
+  ${gemv4Prologue(rb)}
+  ${gemv4Body(rb, K, false, null)}
   if (t % ${gemv4Lanes(K)}u == 0u && live) {
     var bv = 0.0;
     if (p.hasBias == 1u) { bv = bias[n]; }
-    for (var b = 0u; b < ROWS; b++) { Y[b * p.N + n] = ${residual ? 'R[b * p.N + n] + ' : ''}rd[t][b] + bv; }
+    for (var b = 0u; b < ROWS; b++) {
+      let r = r0 + b;
+      if (r < BT) { Y[r * p.N + n] = ${residual ? 'R[r * p.N + n] + ' : ''}rd[t][b] + bv; }
+    }
   }
 }`,
   }));
 }
 
 /** Y[b] = R[b] + W · X[b] (+ bias). */
-export function linearResidual4Kernel(rows: number, K: number, wt: WeightDType): Kernel {
-  return linearKernel(rows, K, wt, true);
+export function linearResidual4Kernel(rb: RowBlocks, K: number, wt: WeightDType): Kernel {
+  return linearKernel(rb, K, wt, true);
 }
 
 /** Y[b] = W · X[b] (+ bias). */
-export function linear4Kernel(rows: number, K: number, wt: WeightDType): Kernel {
-  return linearKernel(rows, K, wt, false);
+export function linear4Kernel(rb: RowBlocks, K: number, wt: WeightDType): Kernel {
+  return linearKernel(rb, K, wt, false);
 }

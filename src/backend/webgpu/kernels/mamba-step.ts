@@ -1,7 +1,7 @@
 /**
  * Batch-1 decoding is bound by launches, so one Mamba layer's decode step runs as three kernels
- * (instead of ~15 op-by-op launches). For rows b < B (B <= 4; the kernels are specialised on B so
- * that the per-row accumulators stay in registers):
+ * (instead of ~15 op-by-op launches). For rows b < B (B <= 4 specialised, so that the per-row
+ * accumulators stay in registers; a larger batch as blocks of 4 rows, see gemv4.ts):
  *   1. norm_in_proj_conv  xz[b] = in_proj(RMSNorm(h[b])) (vec4 lanes per output, gemv4.ts); the
  *                     workgroups of x's channels go on with xc[b] = silu(conv1d step(x[b], conv
  *                     state)) and their channels' share of x_proj(xc[b]), written as partial sums
@@ -12,14 +12,15 @@
  * (a lane group reads a weight row's consecutive elements), which is what bounds these kernels.
  */
 import { cachedKernel, type Kernel } from '../context.js';
-import { GEMV4_WG, gemv4Body, gemv4Lanes, gemv4PerGroup, vec4Operand, weight4Binding } from './gemv4.js';
+import { GEMV4_WG, gemv4Body, gemv4Lanes, gemv4PerGroup, gemv4Prologue, rowsKey, vec4Operand, weight4Binding, type RowBlocks } from './gemv4.js';
 import { weightBinding, type WeightDType } from './weights.js';
 
-export const STEP_MAX_ROWS = 4;
-
-/** Workgroups for `outputs` outputs, `perGroup` per workgroup, as a 2-D grid (65535 per dimension). */
-export function gemvGrid(outputs: number, perGroup: number): [number, number] {
-  const groups = Math.ceil(outputs / perGroup);
+/**
+ * Workgroups for `outputs` outputs, `perGroup` per workgroup, for each of `blocks` blocks of rows,
+ * as a 2-D grid (65535 per dimension).
+ */
+export function gemvGrid(outputs: number, perGroup: number, blocks = 1): [number, number] {
+  const groups = Math.ceil(outputs / perGroup) * blocks;
   const gx = Math.min(groups, 65535);
   return [gx, Math.ceil(groups / gx)];
 }
@@ -28,21 +29,22 @@ export function gemvGrid(outputs: number, perGroup: number): [number, number] {
  * Step 1: xz = in_proj(RMSNorm(h)) over 2E outputs (vec4 loads, gemv4.ts), PER per
  * workgroup; a workgroup whose outputs include x channels then runs their conv step (one thread per
  * (row, channel)) and writes their share of x_proj, Σ over its channels of Wx[j, c]·xc[c], as the
- * partial sums of slice = its workgroup index. What it needs for that is loaded before the gemv,
+ * partial sums of its slice (its output slot). What it needs for that is loaded before the gemv,
  * so that those loads overlap it. Specialised on H, E, J and the conv width KC.
  *
  * LP packs the layer's small parameters: [norm weight (H) | in_proj bias (2E) | conv weight (E, KC)
  * | conv bias (E)], zeros where absent (so that the kernel stays within 8 storage bindings).
  */
-export function normInProjConvKernel(rows: number, H: number, E: number, J: number, KC: number, wt: WeightDType, wtx: WeightDType): Kernel {
+export function normInProjConvKernel(rb: RowBlocks, H: number, E: number, J: number, KC: number, wt: WeightDType, wtx: WeightDType): Kernel {
   const lanes = gemv4Lanes(H);
   const PER = gemv4PerGroup(H);
   const JI = Math.ceil(J / GEMV4_WG); // x_proj outputs per thread
+  const rows = rb.rows;
   if (PER * rows > GEMV4_WG) throw new Error('webgpu: normInProjConvKernel: too many rows');
-  return cachedKernel(`normInProjConv_${rows}_${H}_${E}_${J}_${KC}_${wt}_${wtx}`, () => ({
-    key: `step_norm_in_proj_conv_${rows}_${H}_${E}_${J}_${KC}_${wt}_${wtx}`,
+  return cachedKernel(`normInProjConv_${rowsKey(rb)}_${H}_${E}_${J}_${KC}_${wt}_${wtx}`, () => ({
+    key: `step_norm_in_proj_conv_${rowsKey(rb)}_${H}_${E}_${J}_${KC}_${wt}_${wtx}`,
     code: () => /* wgsl */ `
-struct P { gx: u32, eps: f32 }
+struct P { gx: u32, eps: f32, rows: u32 }
 const ROWS = ${rows}u;
 const E = ${E}u;
 const J = ${J}u;
@@ -58,7 +60,7 @@ ${vec4Operand('LP', 2, H)}   // packed small parameters; row 0's first H: the no
 @group(0) @binding(4) var<storage, read> S0: array<f32>;         // (B, E, KC-1) conv state
 ${weightBinding('Wx', 5, wtx, '// (J, E) x_proj')}
 @group(0) @binding(6) var<storage, read_write> S1: array<f32>;   // (B, E, KC-1) new conv state
-@group(0) @binding(7) var<storage, read_write> XCD: array<f32>;  // [xc (B, E) | partial x_proj (slices, B, J)]
+@group(0) @binding(7) var<storage, read_write> XCD: array<f32>;  // [xc (BT, E) | partial x_proj (slices, BT, J)]
 @group(0) @binding(8) var<uniform> p: P;
 var<workgroup> rs: array<vec4<f32>, ${GEMV4_WG}>;
 var<workgroup> rd: array<vec4<f32>, ${GEMV4_WG}>;
@@ -66,7 +68,8 @@ var<workgroup> xs: array<array<f32, PER>, ROWS>;
 fn lp(i: u32) -> f32 { return ${H % 4 === 0 ? 'LP[i / 4u][i % 4u]' : 'LP[i]'}; }
 @compute @workgroup_size(${GEMV4_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let slice = wid.x + wid.y * p.gx;
+  ${gemv4Prologue(rb)}
+  let slice = slot;
   let g0 = slice * PER;                      // this workgroup's first output
   let cx = select(0u, min(PER, E - g0), g0 < E); // its x channels (none for z's workgroups)
   // Loaded before the gemv: x_proj weights of this thread's outputs j over the channels, and the
@@ -76,21 +79,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let j = min(lid.x + ji * ${GEMV4_WG}u, J - 1u);
     for (var c = 0u; c < PER; c++) { wx[ji * PER + c] = select(0.0, Wx_at(j * E + min(g0 + c, E - 1u)), c < cx); }
   }
-  let crow = lid.x / PER;                    // conv thread's row
+  let crow = lid.x / PER;                    // conv thread's row in the block
   let cc = lid.x % PER;                      // and channel
-  let convLive = crow < ROWS && cc < cx;
+  let convLive = crow < ROWS && r0 + crow < BT && cc < cx;
   let ch = min(g0 + cc, E - 1u);
-  let sb = (min(crow, ROWS - 1u) * E + ch) * (KC - 1u);
+  let sb = (min(r0 + crow, BT - 1u) * E + ch) * (KC - 1u);
   var conv = lp(LP_CB + ch);
   for (var q = 0u; q + 1u < KC; q++) { conv = fma(lp(LP_CW + ch * KC + q), S0[sb + q], conv); }
   let cwNew = lp(LP_CW + ch * KC + KC - 1u);
-  ${gemv4Body(rows, H, true, 'LP_at4(0u, e)', `${2 * E}u`)}
+  ${gemv4Body(rb, H, true, 'LP_at4(0u, e)', `${2 * E}u`)}
   if (t % ${lanes}u == 0u && live) {
     let inv = inverseSqrt(rs[t] / f32(${H}u) + vec4<f32>(p.eps));
     let bv = lp(LP_BIAS + n);
     for (var b = 0u; b < ROWS; b++) {
       let y = rd[t][b] * inv[b] + bv;
-      XZ[b * ${2 * E}u + n] = y;
+      if (r0 + b < BT) { XZ[(r0 + b) * ${2 * E}u + n] = y; }
       if (n < E) { xs[b][n - g0] = y; }
     }
   }
@@ -100,7 +103,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let xnew = xs[crow][cc];
     let pre = fma(cwNew, xnew, conv);
     let xc = pre / (1.0 + exp(-pre));
-    XCD[crow * E + ch] = xc;
+    XCD[(r0 + crow) * E + ch] = xc;
     for (var q = 0u; q + 2u < KC; q++) { S1[sb + q] = S0[sb + q + 1u]; }
     S1[sb + KC - 2u] = xnew;
     xs[crow][cc] = xc;
@@ -114,7 +117,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         for (var b = 0u; b < ROWS; b++) {
           var part = 0.0;
           for (var c = 0u; c < PER; c++) { part = fma(wx[ji * PER + c], xs[b][c], part); }
-          XCD[ROWS * E + (slice * ROWS + b) * J + j] = part;
+          if (r0 + b < BT) { XCD[BT * E + (slice * BT + r0 + b) * J + j] = part; }
         }
       }
     }
@@ -131,22 +134,27 @@ export function ssmChannelsPerGroup(N: number): number {
   return Math.max(1, Math.floor(SSM_WG / N));
 }
 
-export function dtSsmUpdateKernel(rows: number, N: number, J: number, wt: WeightDType): Kernel {
+/**
+ * Step 2 for one block of rows (workgroup y) and CPW channels (workgroup x): one thread per
+ * (channel, state), the rows of the block in a loop.
+ */
+export function dtSsmUpdateKernel(rb: RowBlocks, N: number, J: number, wt: WeightDType): Kernel {
+  const rows = rb.rows;
   if (N > SSM_WG) throw new Error(`webgpu: the decode step supports state sizes up to ${SSM_WG}, got ${N}`);
   const P2 = 2 ** Math.ceil(Math.log2(N)); // reduction width: N rounded up to a power of two
   const CPW = ssmChannelsPerGroup(N);
-  return cachedKernel(`dtSsmUpdateKernel_${rows}_${N}_${J}_${wt}`, () => ({
-    key: `step_dt_ssm_${rows}_${N}_${J}_${wt}`,
+  return cachedKernel(`dtSsmUpdateKernel_${rowsKey(rb)}_${N}_${J}_${wt}`, () => ({
+    key: `step_dt_ssm_${rowsKey(rb)}_${N}_${J}_${wt}`,
     code: () => /* wgsl */ `
-struct P { E: u32, R: u32, J: u32, slices: u32 }
+struct P { E: u32, R: u32, J: u32, slices: u32, rows: u32 }
 const ROWS = ${rows}u;
 const NS = ${N}u;
 const CPW = ${CPW}u;
 const R = ${J - 2 * N}u;           // dt_rank
 const RPL = ${Math.max(1, Math.ceil((J - 2 * N) / N))}u; // dt_proj terms per lane
-const RJ = ${rows * J}u;           // x_proj outputs of all rows
+const RJ = ${rows * J}u;           // x_proj outputs of the block's rows
 const G = ${Math.max(1, Math.floor(256 / (rows * J)))}u; // thread groups summing the partials
-// [xc (B, E) | partial x_proj (slices, B, J): per slice dt_low (R), B (N), C (N)]
+// [xc (BT, E) | partial x_proj (slices, BT, J): per slice and row dt_low (R), B (N), C (N)]
 @group(0) @binding(0) var<storage, read> XCD: array<f32>;
 ${weightBinding('Wdt', 1, wt, '// (E, R)')}
 @group(0) @binding(2) var<storage, read> SP: array<f32>;    // [A (E, N) = -exp(A_log) | D (E) | dt bias (E)]
@@ -172,6 +180,8 @@ fn laneSum(t: u32, c: u32, n: u32, v: f32) -> f32 {
 @compute @workgroup_size(${SSM_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let t = lid.x;
+  let BT = ${rb.blocked ? 'p.rows' : `${rows}u`};
+  let r0 = wid.y * ROWS; // the block's first row
   // Threads past CPW·NS (when N does not divide 256) borrow the last channel's lanes, read only.
   let c = min(t / NS, CPW - 1u);
   let n = t % NS;
@@ -189,26 +199,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var u: array<f32, ROWS>;
   var z: array<f32, ROWS>;
   for (var b = 0u; b < ROWS; b++) {
-    h0[b] = H0[(b * p.E + dc) * NS + n];
-    u[b] = XCD[b * p.E + dc];
-    z[b] = XZ[b * 2u * p.E + p.E + dc];
+    let r = min(r0 + b, BT - 1u);
+    h0[b] = H0[(r * p.E + dc) * NS + n];
+    u[b] = XCD[r * p.E + dc];
+    z[b] = XZ[r * 2u * p.E + p.E + dc];
   }
   // x_proj's output: the sum of step 1's per-slice partials. G groups of RJ threads each sum
   // every G-th slice (8 loads in flight per thread), then the groups' sums are added.
-  let xdp = ROWS * p.E; // where the partials start
+  let BJ = BT * p.J; // one slice's partials
+  let xdp = BT * p.E + r0 * p.J; // where the block's partials of slice 0 start
   for (var i0 = 0u; i0 < RJ; i0 += ${SSM_WG}u) {
     let i = i0 + t % RJ;
     let g = t / RJ;
     var acc = vec4<f32>(0.0);
-    if (g < G && i < RJ) {
+    if (g < G && i < RJ && r0 + i / p.J < BT) {
       var sl = g;
       for (; sl + 7u * G < p.slices; sl += 8u * G) {
-        let o = xdp + sl * RJ + i;
-        let st = G * RJ;
+        let o = xdp + sl * BJ + i;
+        let st = G * BJ;
         acc += vec4<f32>(XCD[o], XCD[o + st], XCD[o + 2u * st], XCD[o + 3u * st]);
         acc += vec4<f32>(XCD[o + 4u * st], XCD[o + 5u * st], XCD[o + 6u * st], XCD[o + 7u * st]);
       }
-      for (; sl < p.slices; sl += G) { acc.x += XCD[xdp + sl * RJ + i]; }
+      for (; sl < p.slices; sl += G) { acc.x += XCD[xdp + sl * BJ + i]; }
     }
     red[t] = acc.x + acc.y + acc.z + acc.w;
     workgroupBarrier();
@@ -230,10 +242,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     var dt = laneSum(t, c, n, part) + dtBias;
     dt = select(log(1.0 + exp(dt)), dt, dt > 20.0);
     let h = fma(exp(dt * a), h0[b], dt * u[b] * xd[b * p.J + R + n]);
-    if (live) { H1[(b * p.E + d) * NS + n] = h; }
+    let r = r0 + b;
+    if (live && r < BT) { H1[(r * p.E + d) * NS + n] = h; }
     let y = laneSum(t, c, n, xd[b * p.J + R + NS + n] * h);
-    if (live && n == 0u) {
-      Y[b * p.E + d] = fma(dSkip, u[b], y) * (z[b] / (1.0 + exp(-z[b])));
+    if (live && n == 0u && r < BT) {
+      Y[r * p.E + d] = fma(dSkip, u[b], y) * (z[b] / (1.0 + exp(-z[b])));
     }
   }
 }`,

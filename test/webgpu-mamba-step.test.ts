@@ -1,0 +1,71 @@
+/**
+ * WebGPU's fused decode step (Backend.mambaBlockStep: three launches per layer, gemv4.ts and
+ * mamba-step.ts) against the op-by-op step of the same layer, at batch sizes that take the
+ * specialised kernels (<= 4 rows) and the blocked ones (blocks of 4 rows, the last one partial),
+ * with f32 and bf16 weights, hidden sizes that are and are not multiples of 4, and state sizes
+ * that do and do not divide the workgroup.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { getBackend } from '../src/backend/registry.js';
+import { MambaConfig } from '../src/models/mamba/config.js';
+import { initMambaWeights } from '../src/models/mamba/init.js';
+import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
+import { add, reshape } from '../src/ops/index.js';
+import { halfTensor, tensor } from '../src/ops/create.js';
+import { f32ToBf16 } from '../src/tensor/half.js';
+import type { Tensor } from '../src/tensor/tensor.js';
+import { assertClose, randomArray } from './helpers.js';
+import { availableDevices } from './devices.js';
+
+const randn = (shape: number[], seed: number): Tensor => tensor(randomArray(shape.reduce((a, b) => a * b, 1), seed), shape, { device: 'webgpu' });
+
+const shapes = [
+  { hidden_size: 40, state_size: 16, time_step_rank: 5, use_bias: true, weights: 'f32', batches: [1, 3, 4, 5, 9, 14] },
+  { hidden_size: 37, state_size: 5, time_step_rank: 3, use_bias: false, weights: 'f32', batches: [2, 7] }, // gathered vec4s; N ∤ 256
+  { hidden_size: 64, state_size: 16, time_step_rank: 4, use_bias: false, weights: 'bf16', batches: [1, 6, 33] },
+] as const;
+
+for (const s of shapes) {
+  for (const batch of s.batches) {
+    test(`WebGPU fused decode step equals the op-by-op step (${s.weights}): H=${s.hidden_size} N=${s.state_size} B=${batch}`, async (t) => {
+      if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+      const { batches: _b, weights, ...fields } = s;
+      const m = new MambaForCausalLM(MambaConfig.create({ ...fields, num_hidden_layers: 1, vocab_size: 32 }));
+      initMambaWeights(m, 5, 'webgpu');
+      if (weights === 'bf16') {
+        for (const [name, p] of m.namedParameters()) {
+          if (p.packable) p.set(halfTensor(f32ToBf16((await p.value.data()) as Float32Array), p.shape, 'bf16', { device: 'webgpu' }), name);
+        }
+      }
+      const block = m.backbone.layers[0]!;
+      const E = block.mixer.dims.intermediateSize;
+      const h = randn([batch, 1, s.hidden_size], 1 + batch);
+      const state = { conv: randn([batch, E, 3], 2 + batch), ssm: randn([batch, E, s.state_size], 3 + batch) };
+      // Count the fused steps that ran: block.forward falls back to the op-by-op step silently.
+      const backend = getBackend('webgpu');
+      const original = backend.mambaBlockStep!;
+      let ran = 0;
+      backend.mambaBlockStep = (i) => {
+        const r = original.call(backend, i);
+        if (r) ran++;
+        return r;
+      };
+      let fused: ReturnType<typeof block.forward>;
+      try {
+        fused = block.forward(h, state);
+      } finally {
+        backend.mambaBlockStep = original;
+      }
+      assert.equal(ran, 1, 'the fused step ran');
+      const m1 = block.mixer.forward(block.norm.forward(h), state);
+      const plain = { out: add(h, m1.out), state: m1.state! };
+      const names = ['out', 'conv state', 'ssm state'];
+      const got = [fused.out, fused.state!.conv, fused.state!.ssm];
+      const want = [plain.out, plain.state.conv, plain.state.ssm];
+      for (let i = 0; i < 3; i++) assertClose(names[i]!, await got[i]!.data(), await want[i]!.data(), 1e-5);
+      for (const x of [...got, ...want, m1.out, h, state.conv, state.ssm]) x.dispose();
+      m.dispose();
+    });
+  }
+}
