@@ -13,7 +13,9 @@ import { reshape } from '../ops/shape.js';
 import { noGrad } from '../autograd/tape.js';
 import { tidy } from '../tensor/memory.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { CausalLM, DecodeCache } from '../generation/causal-lm.js';
+import type { CausalLM, DecodeCache, DecodeStepper } from '../generation/causal-lm.js';
+import { tensor } from '../ops/create.js';
+import type { DeviceName } from '../backend/registry.js';
 import { MambaCache } from '../models/mamba/cache.js';
 import { gatherCacheRows } from '../models/mamba/cache-rows.js';
 
@@ -74,10 +76,16 @@ async function prefillAlone(model: CausalLM, prompt: readonly number[], output: 
   }
 }
 
-/** Continuous batching for Mamba: one MambaCache holding every active sequence's state as a row. */
+/**
+ * Continuous batching for Mamba: one MambaCache holding every active sequence's state as a row.
+ * Greedy steps of an unchanged batch go through the model's replayed decode step (WebGPU), made
+ * again after each regroup (a new batch is new buffers).
+ */
 export class RowBatchDecoder implements BatchDecoder {
   readonly mode = 'continuous';
   private batch: MambaCache | null = null;
+  /** The replayed step of the current batch (undefined: not asked yet; null: the model has none). */
+  private stepper: DecodeStepper | null | undefined;
 
   constructor(private readonly model: CausalLM<MambaCache>) {}
 
@@ -93,6 +101,8 @@ export class RowBatchDecoder implements BatchDecoder {
     const old = this.batch;
     const same = add.length === 0 && keep.length === this.size && keep.every((r, i) => r === i);
     if (same) return;
+    this.stepper?.dispose();
+    this.stepper = undefined;
     try {
       const rows = [...keep.map((row) => ({ cache: old!, row })), ...add.map((c) => ({ cache: c as MambaCache, row: 0 }))];
       this.batch = rows.length ? gatherCacheRows(rows) : null;
@@ -105,11 +115,30 @@ export class RowBatchDecoder implements BatchDecoder {
   async step(tokens: readonly number[], output: 'logits' | 'argmax'): Promise<StepOutput> {
     const batch = this.batch;
     if (!batch || tokens.length !== batch.batchSize) throw new Error(`RowBatchDecoder.step: ${tokens.length} tokens for ${this.size} rows`);
+    if (output === 'argmax') {
+      const B = batch.batchSize;
+      this.stepper ??= this.model.decodeStepper?.(batch, (logits) => reshape(argmax(logits), [B, 1])) ?? null;
+      if (this.stepper) return this.replayedStep(this.stepper, tokens, batch);
+    }
     const logits = await noGrad(() => this.model.nextLogits(tokens.map((t) => [t]), batch));
     return readOut(logits, output);
   }
 
+  /** One greedy step through the replayed decode step: only the B picked ids come back. */
+  private async replayedStep(stepper: DecodeStepper, tokens: readonly number[], batch: MambaCache): Promise<StepOutput> {
+    const device = batch.states[0]!.ssm.device as DeviceName; // filled: the rows were prefilled
+    const ids = tensor(Int32Array.from(tokens), [tokens.length, 1], { dtype: 'i32', device });
+    try {
+      const next = noGrad(() => stepper.step(ids));
+      return { kind: 'argmax', ids: Int32Array.from((await next.data()) as ArrayLike<number>) };
+    } finally {
+      ids.dispose();
+    }
+  }
+
   dispose(): void {
+    this.stepper?.dispose();
+    this.stepper = undefined;
     this.batch?.dispose();
     this.batch = null;
   }
