@@ -14,17 +14,26 @@
  * mamba-step.ts builds in_proj + conv + x_proj on the same body.
  *
  * Rows: up to 4 rows are one block, specialised (the per-row sums are the lanes of one vec4). A
- * larger batch (batched decoding, up to hundreds of rows) runs as blocks of 4 rows, the row count
- * a uniform (p.rows) so that one pipeline serves every batch size, and the block index the fastest
- * among the workgroups: the blocks that read a weight row run side by side and share its loads
- * through the cache, so the weights still come from memory about once per step.
+ * larger batch (batched decoding, up to hundreds of rows) runs as blocks of GEMV_BLOCK_ROWS rows
+ * (the sums in vec4s of 4 rows), the row count a uniform (p.rows) so that one pipeline serves
+ * every batch size, and the block index the fastest among the workgroups: the blocks that read a
+ * weight row run side by side and share its loads through the cache, so the weights still come
+ * from memory about once per step; each block reads them from the cache once, so larger blocks
+ * mean less cache traffic (and more registers).
  */
 import { cachedKernel, type Kernel } from '../context.js';
 import { weightBinding, type WeightDType } from './weights.js';
 
 export const GEMV4_WG = 256;
-/** Rows of one block (the lanes of a vec4 accumulator). */
-export const GEMV4_BLOCK_ROWS = 4;
+
+/**
+ * Rows per block of a batch over 4 rows: 8 by default; MAMBA_TS_GEMV_ROWS (4, 8 or 16) overrides
+ * it, for benchmarking.
+ */
+export function gemvBlockRows(): number {
+  const env = typeof process !== 'undefined' ? Number(process.env['MAMBA_TS_GEMV_ROWS']) : NaN;
+  return env === 4 || env === 8 || env === 16 ? env : 8;
+}
 /** The most rows the gemv kernels take (a decode batch); a larger product is a matmul. */
 export const GEMV4_MAX_ROWS = 256;
 
@@ -38,17 +47,22 @@ export interface RowBlocks {
 }
 
 export function rowBlocks(B: number): RowBlocks {
-  return B <= GEMV4_BLOCK_ROWS ? { rows: B, blocked: false } : { rows: GEMV4_BLOCK_ROWS, blocked: true };
+  return B <= 4 ? { rows: B, blocked: false } : { rows: gemvBlockRows(), blocked: true };
 }
 
 /** Blocks of rows for B rows. */
 export function blockCount(B: number): number {
-  return B <= GEMV4_BLOCK_ROWS ? 1 : Math.ceil(B / GEMV4_BLOCK_ROWS);
+  return B <= 4 ? 1 : Math.ceil(B / gemvBlockRows());
 }
 
 /** A name for the layout, for kernel keys. */
 export function rowsKey(rb: RowBlocks): string {
-  return rb.blocked ? 'blocked' : String(rb.rows);
+  return rb.blocked ? `blocked${rb.rows}` : String(rb.rows);
+}
+
+/** WGSL for row b's (an expression) value in a per-row array of vec4s `v`. */
+export function rowOf(v: string, b: string): string {
+  return `${v}[(${b}) / 4u][(${b}) % 4u]`;
 }
 
 /** Lanes per output: enough that a lane's loads fit in registers (≤ 8 vec4s), at least 16. */
@@ -125,14 +139,21 @@ export function gemv4Prologue(rb: RowBlocks): string {
   let slot = wg;`;
   return `${head}
   let BT = p.rows;
-  let blocks = (BT + ${GEMV4_BLOCK_ROWS - 1}u) / ${GEMV4_BLOCK_ROWS}u;
-  let r0 = (wg % blocks) * ${GEMV4_BLOCK_ROWS}u;
+  let blocks = (BT + ${rb.rows - 1}u) / ${rb.rows}u;
+  let r0 = (wg % blocks) * ${rb.rows}u;
   let slot = wg / blocks;`;
 }
 
+/** Workgroup memory of the lane sums (gemv4Body): one vec4 of rows per thread, reused for each 4 rows. */
+export function gemv4Shared(squares: boolean): string {
+  return `${squares ? `var<workgroup> rs: array<vec4<f32>, ${GEMV4_WG}>;\n` : ''}var<workgroup> rd: array<vec4<f32>, ${GEMV4_WG}>;`;
+}
+
 /**
- * The shared body (after gemv4Prologue): lane `lane` of the group for output n accumulates s[b] = Σ W[n]·x[b] (and, with
- * `squares`, ss[b] = Σ x[b]²) over its vec4s, then the group's lanes are summed in workgroup memory.
+ * The shared body (after gemv4Prologue): lane `lane` of the group for output n accumulates
+ * s[b] = Σ W[n]·x[b] (and, with `squares`, ss[b] = Σ x[b]²) over its vec4s, the rows as vec4s of
+ * 4; then the group's lanes are summed in workgroup memory (gemv4Shared), 4 rows at a time, into
+ * `dsum` (and `dsq`), arrays of vec4s valid in the group's lane 0: row b is rowOf('dsum', b).
  * Reads X_at4 (rows r0.. of the batch; past the batch's end, its last row again) and W_at4;
  * `wScale` (WGSL, may use e) multiplies the weight vec4 (the norm weight); `N` is WGSL for the
  * number of outputs.
@@ -142,33 +163,39 @@ export function gemv4Body(rb: RowBlocks, K: number, squares: boolean, wScale: st
   const K4 = Math.ceil(K / 4);
   const iters = Math.ceil(K4 / lanes);
   const guard = K4 % lanes !== 0;
-  const trees = squares ? ['rs', 'rd'] : ['rd'];
   const rows = rb.rows;
+  const Q = Math.ceil(rows / 4);
+  // The row loop unrolled here, so that every accumulator index is a constant (registers).
+  const perRow = Array.from({ length: rows }, (_, b) => {
+    const at = `[${b >> 2}][${b & 3}]`;
+    return `{ let x = X_at4(min(r0 + ${b}u, BT - 1u), e); s${at} += dot(x, w);${squares ? ` ss${at} += dot(x, x);` : ''} }`;
+  }).join('\n        ');
+  const reduce = Array.from({ length: Q }, (_, q) => `
+  ${squares ? `rs[t] = ss[${q}];` : ''}
+  rd[t] = s[${q}];
+  workgroupBarrier();
+  for (var o = ${lanes / 2}u; o > 0u; o >>= 1u) {
+    if (lane < o) { ${squares ? 'rs[t] += rs[t + o]; ' : ''}rd[t] += rd[t + o]; }
+    workgroupBarrier();
+  }
+  dsum[${q}] = rd[t];${squares ? `\n  dsq[${q}] = rs[t];` : ''}
+  workgroupBarrier();`).join('');
   return `
   let lane = t % ${lanes}u;
   let n = slot * ${GEMV4_WG / lanes}u + t / ${lanes}u;
   let live = n < ${N};
   let nr = min(n, ${N} - 1u); // rows past N read the last row and write nothing
-  var s = vec4<f32>(0.0);
-  var ss = vec4<f32>(0.0);
+  var s: array<vec4<f32>, ${Q}>;
+  var ss: array<vec4<f32>, ${Q}>;
   for (var i = 0u; i < ${iters}u; i++) {
     let e = lane + i * ${lanes}u;
     ${guard ? `if (e < ${K4}u) {` : '{'}
       let w = W_at4(nr, e)${wScale ? ` * ${wScale}` : ''};
-      for (var b = 0u; b < ${rows}u; b++) {
-        let x = X_at4(min(r0 + b, BT - 1u), e);
-        s[b] += dot(x, w);
-        ${squares ? 'ss[b] += dot(x, x);' : ''}
-      }
+        ${perRow}
     }
   }
-  ${squares ? 'rs[t] = ss;' : ''}
-  rd[t] = s;
-  workgroupBarrier();
-  for (var o = ${lanes / 2}u; o > 0u; o >>= 1u) {
-    if (lane < o) { ${trees.map((a) => `${a}[t] += ${a}[t + o];`).join(' ')} }
-    workgroupBarrier();
-  }`;
+  var dsum: array<vec4<f32>, ${Q}>;
+  var dsq: array<vec4<f32>, ${Q}>;${reduce}`;
 }
 
 const header = (rb: RowBlocks, K: number, wt: WeightDType) => `
@@ -187,18 +214,17 @@ struct P { N: u32, gx: u32, eps: f32, hasBias: u32, rows: u32 }
 ${header(rb, K, wt)}
 ${vec4Operand('NW', 4, K)}  // (K) norm weight
 @group(0) @binding(5) var<uniform> p: P;
-var<workgroup> rs: array<vec4<f32>, ${GEMV4_WG}>;
-var<workgroup> rd: array<vec4<f32>, ${GEMV4_WG}>;
+${gemv4Shared(true)}
 @compute @workgroup_size(${GEMV4_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   ${gemv4Prologue(rb)}
   ${gemv4Body(rb, K, true, 'NW_at4(0u, e)')}
   if (t % ${gemv4Lanes(K)}u == 0u && live) {
-    let inv = inverseSqrt(rs[t] / f32(${K}u) + vec4<f32>(p.eps));
     var bv = 0.0;
     if (p.hasBias == 1u) { bv = bias[n]; }
     for (var b = 0u; b < ROWS; b++) {
-      if (r0 + b < BT) { Y[(r0 + b) * p.N + n] = rd[t][b] * inv[b] + bv; }
+      let inv = inverseSqrt(${rowOf('dsq', 'b')} / f32(${K}u) + p.eps);
+      if (r0 + b < BT) { Y[(r0 + b) * p.N + n] = ${rowOf('dsum', 'b')} * inv + bv; }
     }
   }
 }`,
@@ -215,7 +241,7 @@ struct P { N: u32, gx: u32, hasBias: u32, rows: u32 }
 ${header(rb, K, wt)}
 ${residual ? '@group(0) @binding(4) var<storage, read> R: array<f32>;         // (B, N) residual' : ''}
 @group(0) @binding(${residual ? 5 : 4}) var<uniform> p: P;
-var<workgroup> rd: array<vec4<f32>, ${GEMV4_WG}>;
+${gemv4Shared(false)}
 @compute @workgroup_size(${GEMV4_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   ${gemv4Prologue(rb)}
@@ -225,7 +251,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     if (p.hasBias == 1u) { bv = bias[n]; }
     for (var b = 0u; b < ROWS; b++) {
       let r = r0 + b;
-      if (r < BT) { Y[r * p.N + n] = ${residual ? 'R[r * p.N + n] + ' : ''}rd[t][b] + bv; }
+      if (r < BT) { Y[r * p.N + n] = ${residual ? 'R[r * p.N + n] + ' : ''}${rowOf('dsum', 'b')} + bv; }
     }
   }
 }`,

@@ -12,7 +12,7 @@
  * (a lane group reads a weight row's consecutive elements), which is what bounds these kernels.
  */
 import { cachedKernel, type Kernel } from '../context.js';
-import { GEMV4_WG, gemv4Body, gemv4Lanes, gemv4PerGroup, gemv4Prologue, rowsKey, vec4Operand, weight4Binding, type RowBlocks } from './gemv4.js';
+import { GEMV4_WG, gemv4Body, gemv4Lanes, gemv4PerGroup, gemv4Prologue, gemv4Shared, rowOf, rowsKey, vec4Operand, weight4Binding, type RowBlocks } from './gemv4.js';
 import { weightBinding, type WeightDType } from './weights.js';
 
 /**
@@ -62,8 +62,7 @@ ${weightBinding('Wx', 5, wtx, '// (J, E) x_proj')}
 @group(0) @binding(6) var<storage, read_write> S1: array<f32>;   // (B, E, KC-1) new conv state
 @group(0) @binding(7) var<storage, read_write> XCD: array<f32>;  // [xc (BT, E) | partial x_proj (slices, BT, J)]
 @group(0) @binding(8) var<uniform> p: P;
-var<workgroup> rs: array<vec4<f32>, ${GEMV4_WG}>;
-var<workgroup> rd: array<vec4<f32>, ${GEMV4_WG}>;
+${gemv4Shared(true)}
 var<workgroup> xs: array<array<f32, PER>, ROWS>;
 fn lp(i: u32) -> f32 { return ${H % 4 === 0 ? 'LP[i / 4u][i % 4u]' : 'LP[i]'}; }
 @compute @workgroup_size(${GEMV4_WG})
@@ -89,10 +88,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let cwNew = lp(LP_CW + ch * KC + KC - 1u);
   ${gemv4Body(rb, H, true, 'LP_at4(0u, e)', `${2 * E}u`)}
   if (t % ${lanes}u == 0u && live) {
-    let inv = inverseSqrt(rs[t] / f32(${H}u) + vec4<f32>(p.eps));
     let bv = lp(LP_BIAS + n);
     for (var b = 0u; b < ROWS; b++) {
-      let y = rd[t][b] * inv[b] + bv;
+      let y = ${rowOf('dsum', 'b')} * inverseSqrt(${rowOf('dsq', 'b')} / f32(${H}u) + p.eps) + bv;
       if (r0 + b < BT) { XZ[(r0 + b) * ${2 * E}u + n] = y; }
       if (n < E) { xs[b][n - g0] = y; }
     }
