@@ -12,7 +12,8 @@
  *   cache_bytes      the decode state the sequences need at prompt + gen tokens, float32 (KV cache
  *                    + Mamba conv/SSM states, from the configs' footprints);
  *   cache_bytes_held what the caches held at the last step (growth capacity included).
- * A warm-up generate (same prompt, min(gen, 8) tokens) precedes each (model, batch).
+ * A warm-up generate (a prompt of min(prompt, 64) tokens, min(gen, 8) new ones) precedes each
+ * (model, batch, prompt).
  *
  * --long: the long-context sweep: Jamba against the all-attention model of the same active
  * parameters (llama-attn) at each context (prefill of the context, then `gen` tokens), batch 1
@@ -158,7 +159,8 @@ for (const name of models) {
       }
       try {
         const ids = prompts(batch, length, m.lm.vocabSize);
-        await run(m, ids, Math.min(gen, 8)); // warm-up: pipelines, buffers, the stepper's recording
+        // Warm-up (pipelines, buffers) on a short prompt: the kernels do not depend on its length.
+        await run(m, prompts(batch, Math.min(length, 64), m.lm.vocabSize), Math.min(gen, 8));
         const cache = m.cacheBytes(batch, length + gen);
         for (let rep = 0; rep < repeat; rep++) {
           const r = await run(m, ids, gen);
