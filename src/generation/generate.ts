@@ -54,6 +54,35 @@ export const GENERATE_OPTION_KEY_RECORD: KeyRecord<GenerateOptions> = {
 };
 export const GENERATE_OPTION_KEYS = optionKeys<GenerateOptions>(GENERATE_OPTION_KEY_RECORD);
 
+/**
+ * Prompt tokens (over all rows) fed through the model at once at most: a longer batch of prompts
+ * goes in chunks along the sequence, each continuing from the cache the previous one filled, so
+ * that no activation of the prefill outgrows the device (WebGPU binds at most 2 GiB per buffer,
+ * and (B·L, 2E) in_proj outputs reach that at batch 64 × 2048 tokens of a 1.4B Mamba).
+ * MAMBA_TS_PREFILL_TOKENS overrides it, for tests and benchmarks.
+ */
+function prefillTokens(): number {
+  const env = typeof process !== 'undefined' ? Number(process.env['MAMBA_TS_PREFILL_TOKENS']) : NaN;
+  return Number.isInteger(env) && env > 0 ? env : 16384;
+}
+
+/** The prompt through the model, in chunks of whole rows' positions (see prefillTokens); the last chunk's logits. */
+async function prefill<C extends DecodeCache>(model: CausalLM<C>, cache: C, ids: number[][], mask: number[][] | undefined): Promise<Tensor> {
+  const L = ids[0]?.length ?? 0;
+  // At least 16 positions a chunk: a prompt chunk is never one token, which would take the
+  // recurrent step instead of the parallel path.
+  const chunk = Math.max(16, Math.floor(prefillTokens() / Math.max(1, ids.length)));
+  if (L <= chunk) return noGrad(() => model.nextLogits(ids, cache, mask));
+  let logits: Tensor | null = null;
+  for (let a = 0; a < L; a += chunk) {
+    const part = (rows: number[][]) => rows.map((r) => r.slice(a, a + chunk));
+    logits?.dispose();
+    logits = null;
+    logits = await noGrad(() => model.nextLogits(part(ids), cache, mask && part(mask)));
+  }
+  return logits!;
+}
+
 /** Greedy steps recorded ahead of the token read-back (see generateSteps). */
 const LOOKAHEAD = 4;
 
@@ -153,8 +182,7 @@ export async function* generateSteps<C extends DecodeCache>(
         if (step > 0 && stepper) {
           ids = noGrad(() => stepper!.step(input as Tensor));
         } else {
-          const mask = step === 0 ? prompt.attentionMask : undefined;
-          const logits: Tensor = await noGrad(() => model.nextLogits(input, cache, mask));
+          const logits: Tensor = step === 0 ? await prefill(model, cache, prompt.ids, prompt.attentionMask) : await noGrad(() => model.nextLogits(input, cache));
           ids = keep(tidy(() => pick(logits)));
           logits.dispose();
         }
@@ -184,8 +212,7 @@ export async function* generateSteps<C extends DecodeCache>(
       for (let step = 0; step < maxNew; step++) {
         await yielder.maybeYield();
         const input: number[][] = next;
-        const mask = step === 0 ? prompt.attentionMask : undefined;
-        const logits: Tensor = await noGrad(() => model.nextLogits(input, cache, mask)); // (B, V)
+        const logits: Tensor = step === 0 ? await prefill(model, cache, input, prompt.attentionMask) : await noGrad(() => model.nextLogits(input, cache)); // (B, V)
         const picked = await sampleOnHost(logits, history, o, rng, model.vocabSize);
         logits.dispose();
         const tokens = finish(picked);
