@@ -2,6 +2,7 @@
  * GPU time of the pieces of one batch-1 decode step of a mamba-130m-shaped model: the fused layer
  * step (3 launches), the LM head, argmax. Each is recorded 500 times, then waited for once.
  *   node dist/bench/gpu-step.js
+ *   BENCH_BATCH=1,8,64,128 node dist/bench/gpu-step.js   # the batched step and LM head only
  */
 import { initWebGPU } from '../src/backend/registry.js';
 import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
@@ -31,6 +32,22 @@ async function time(label: string, f: () => Tensor[], reps = 500): Promise<void>
   await gpu.sync();
   const total = performance.now() - t0;
   console.log(JSON.stringify({ bench: 'decode_piece', piece: label, us_per_call: +((total * 1000) / reps).toFixed(1), host_us_per_call: +((host * 1000) / reps).toFixed(1) }));
+}
+
+// BENCH_BATCH=1,8,64: the fused layer step and the LM head (norm_f fused) at those batch sizes
+// (blocked kernels over 4 rows; MAMBA_TS_GEMV_ROWS picks the block), and nothing else.
+if (process.env['BENCH_BATCH']) {
+  const { rmsNormLinear } = await import('../src/ops/index.js');
+  for (const B of process.env['BENCH_BATCH'].split(',').map(Number)) {
+    const wb = { ...w, h: r([B, H]), convState: r([B, E, K - 1]), ssmState: r([B, E, N]) };
+    await time(`fused_layer_step B=${B}`, () => {
+      const s = mambaBlockStepFused({ ...wb, eps: 1e-5, inProjBias: null, outProjBias: null })!;
+      return [s.out, s.convState, s.ssmState];
+    }, 200);
+    await time(`norm_lm_head B=${B}`, () => [rmsNormLinear(wb.h, w.normWeight, 1e-5, emb)], 200);
+    for (const t of [wb.h, wb.convState, wb.ssmState]) t.dispose();
+  }
+  process.exit(0);
 }
 
 await time('fused_layer_step (3 launches)', () => {
