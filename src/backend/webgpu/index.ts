@@ -35,7 +35,7 @@ import { embeddingBackwardKernel } from './kernels/embedding-backward.js';
 import { scatterAddRowsKernel } from './kernels/scatter-add-rows.js';
 import { flipKernel } from './kernels/flip.js';
 import { depthwiseConv2dDwPartialKernel, depthwiseConv2dDxKernel, depthwiseConv2dKernel, DWCONV2D_DW_WG } from './kernels/depthwise-conv2d.js';
-import { dtSsmUpdateKernel, gemvGrid, normInProjConvKernel, ssmChannelsPerGroup } from './kernels/mamba-step.js';
+import { dtSsmUpdateKernel, gemvGrid, normInProjConvKernel, ssmChannelsPerGroup, xProjReduceGroups, xProjReduceKernel } from './kernels/mamba-step.js';
 import { blockCount, GEMV4_MAX_ROWS, gemv4PerGroup, linear4Kernel, linearResidual4Kernel, normLinear4Kernel, rowBlocks } from './kernels/gemv4.js';
 import { ropeKernel } from './kernels/rope.js';
 import { DECODE_WG, decodeAttentionKernel, decodeCombineKernel, decodeTile, flashAttentionKernel, flashTiles } from './kernels/attention.js';
@@ -708,8 +708,8 @@ export class WebGpuBackend implements Backend {
     const blocks = blockCount(B);
     // Temporaries are bare pooled buffers: no tensor bookkeeping on this per-token path.
     const tmp = (n: number) => this.ctx.buffer(n * 4, 'a decode-step temporary');
-    // xcd: the conv output (B, E), then the partial x_proj sums (slices, B, J).
-    const [xz, xcd, y] = [tmp(B * 2 * E), tmp(B * E + slices * B * J), tmp(B * E)] as [GPUBuffer, GPUBuffer, GPUBuffer];
+    // xcd: the conv output (B, E), then the partial x_proj sums (slices, B, J), then (blocked) their sum (B, J).
+    const [xz, xcd, y] = [tmp(B * 2 * E), tmp(B * E + (slices + 1) * B * J), tmp(B * E)] as [GPUBuffer, GPUBuffer, GPUBuffer];
     const convState = i.convStateOut ?? this.make([B, E, K - 1]);
     const ssmState = i.ssmStateOut ?? this.make([B, E, N]);
     const out = this.make([B, H]);
@@ -720,6 +720,10 @@ export class WebGpuBackend implements Backend {
       new Uniforms(12).u32(inGrid[0]).f32(i.eps).u32(B).buffer,
       inGrid,
     );
+    if (rb.blocked) {
+      const base = B * E;
+      this.ctx.dispatch(xProjReduceKernel, [xcd], new Uniforms(16).u32(B * J, slices, base, base + slices * B * J).buffer, [xProjReduceGroups(B * J)]);
+    }
     this.ctx.dispatch(
       dtSsmUpdateKernel(rb, N, J, weightDType(i.dtProj.dtype)),
       [xcd, this.buf(i.dtProj), this.ssmParams(i.A, i.D, i.dtProjBias), xz, this.buf(i.ssmState), this.buf(ssmState), y],

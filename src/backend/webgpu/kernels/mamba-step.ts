@@ -8,6 +8,8 @@
  *   2. dt_ssm_update  xdbl = Σ partials; Δ = softplus(dt_proj(xdbl[b, :R]) + bias);
  *                     h' = exp(ΔA)h + Δ·B·xc; y = (C·h' + D·xc) · silu(z)    thread per (b, d, n)
  *   3. out_proj_res   out[b] = h[b] + out_proj(y[b])            (gemv4.ts)
+ * A blocked batch sums the partials once, between 1 and 2 (xProjReduceKernel), instead of in
+ * every workgroup of step 2.
  * A decode step has little work: the layouts are chosen for parallelism and coalesced weight reads
  * (a lane group reads a weight row's consecutive elements), which is what bounds these kernels.
  */
@@ -138,6 +140,42 @@ export function ssmChannelsPerGroup(N: number): number {
  */
 export function dtSsmUpdateKernel(rb: RowBlocks, N: number, J: number, wt: WeightDType): Kernel {
   const rows = rb.rows;
+  // x_proj's output: the sum of step 1's per-slice partials. G groups of RJ threads each sum
+  // every G-th slice (8 loads in flight per thread), then the groups' sums are added.
+  const partialSums = `
+  let BJ = BT * p.J; // one slice's partials
+  let xdp = BT * p.E + r0 * p.J; // where the block's partials of slice 0 start
+  for (var i0 = 0u; i0 < RJ; i0 += ${SSM_WG}u) {
+    let i = i0 + t % RJ;
+    let g = t / RJ;
+    var acc = vec4<f32>(0.0);
+    if (g < G && i < RJ && r0 + i / p.J < BT) {
+      var sl = g;
+      for (; sl + 7u * G < p.slices; sl += 8u * G) {
+        let o = xdp + sl * BJ + i;
+        let st = G * BJ;
+        acc += vec4<f32>(XCD[o], XCD[o + st], XCD[o + 2u * st], XCD[o + 3u * st]);
+        acc += vec4<f32>(XCD[o + 4u * st], XCD[o + 5u * st], XCD[o + 6u * st], XCD[o + 7u * st]);
+      }
+      for (; sl < p.slices; sl += G) { acc.x += XCD[xdp + sl * BJ + i]; }
+    }
+    red[t] = acc.x + acc.y + acc.z + acc.w;
+    workgroupBarrier();
+    if (t < min(RJ, ${SSM_WG}u) && i < RJ) {
+      var s = 0.0;
+      for (var q = 0u; q < G; q++) { s += red[t + q * RJ]; }
+      xd[i] = s;
+    }
+    workgroupBarrier();
+  }
+`;
+  // Blocked: xProjReduceKernel summed them once for all workgroups (each workgroup summing them
+  // again would read slices × rows × J values per workgroup, hundreds of MB per step at batch 64).
+  const blockedXProj = `
+  let xdbl = BT * p.E + p.slices * BT * p.J + r0 * p.J; // the block's rows of x_proj's output
+  for (var i = t; i < RJ; i += ${SSM_WG}u) {
+    if (r0 + i / p.J < BT) { xd[i] = XCD[xdbl + i]; }
+  }`;
   if (N > SSM_WG) throw new Error(`webgpu: the decode step supports state sizes up to ${SSM_WG}, got ${N}`);
   const P2 = 2 ** Math.ceil(Math.log2(N)); // reduction width: N rounded up to a power of two
   const CPW = ssmChannelsPerGroup(N);
@@ -152,7 +190,8 @@ const R = ${J - 2 * N}u;           // dt_rank
 const RPL = ${Math.max(1, Math.ceil((J - 2 * N) / N))}u; // dt_proj terms per lane
 const RJ = ${rows * J}u;           // x_proj outputs of the block's rows
 const G = ${Math.max(1, Math.floor(256 / (rows * J)))}u; // thread groups summing the partials
-// [xc (BT, E) | partial x_proj (slices, BT, J): per slice and row dt_low (R), B (N), C (N)]
+// [xc (BT, E) | partial x_proj (slices, BT, J): per slice and row dt_low (R), B (N), C (N)
+//  | blocked: their sums (BT, J)]
 @group(0) @binding(0) var<storage, read> XCD: array<f32>;
 ${weightBinding('Wdt', 1, wt, '// (E, R)')}
 @group(0) @binding(2) var<storage, read> SP: array<f32>;    // [A (E, N) = -exp(A_log) | D (E) | dt bias (E)]
@@ -202,33 +241,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     u[b] = XCD[r * p.E + dc];
     z[b] = XZ[r * 2u * p.E + p.E + dc];
   }
-  // x_proj's output: the sum of step 1's per-slice partials. G groups of RJ threads each sum
-  // every G-th slice (8 loads in flight per thread), then the groups' sums are added.
-  let BJ = BT * p.J; // one slice's partials
-  let xdp = BT * p.E + r0 * p.J; // where the block's partials of slice 0 start
-  for (var i0 = 0u; i0 < RJ; i0 += ${SSM_WG}u) {
-    let i = i0 + t % RJ;
-    let g = t / RJ;
-    var acc = vec4<f32>(0.0);
-    if (g < G && i < RJ && r0 + i / p.J < BT) {
-      var sl = g;
-      for (; sl + 7u * G < p.slices; sl += 8u * G) {
-        let o = xdp + sl * BJ + i;
-        let st = G * BJ;
-        acc += vec4<f32>(XCD[o], XCD[o + st], XCD[o + 2u * st], XCD[o + 3u * st]);
-        acc += vec4<f32>(XCD[o + 4u * st], XCD[o + 5u * st], XCD[o + 6u * st], XCD[o + 7u * st]);
-      }
-      for (; sl < p.slices; sl += G) { acc.x += XCD[xdp + sl * BJ + i]; }
-    }
-    red[t] = acc.x + acc.y + acc.z + acc.w;
-    workgroupBarrier();
-    if (t < min(RJ, ${SSM_WG}u) && i < RJ) {
-      var s = 0.0;
-      for (var q = 0u; q < G; q++) { s += red[t + q * RJ]; }
-      xd[i] = s;
-    }
-    workgroupBarrier();
-  }
+  ${rb.blocked ? blockedXProj : partialSums}
   workgroupBarrier();
   for (var b = 0u; b < ROWS; b++) {
     // Δ = softplus(dt_proj(dt_low) + bias): the channel's lanes share the R terms.
@@ -249,4 +262,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
 }`,
   }));
+}
+
+/** Output values per workgroup of xProjReduceKernel; its other threads split the slices. */
+const REDUCE_OUTPUTS = 16;
+
+/**
+ * Between steps 1 and 2 of a blocked batch: x_proj's output (BT, J) = the sum over slices of the
+ * partials, written after them in XCD ([xc (BT, E) | partials (slices, BT, J) | x_proj (BT, J)]).
+ * 16 outputs per workgroup, 16 threads per output each summing every 16th slice.
+ */
+export const xProjReduceKernel: Kernel = cachedKernel('xProjReduce', () => ({
+  key: 'step_x_proj_reduce',
+  code: () => /* wgsl */ `
+struct P { O: u32, slices: u32, base: u32, out: u32 } // outputs BT·J; where the partials start; where the sums go
+const OUTS = ${REDUCE_OUTPUTS}u;
+const LANES = ${256 / REDUCE_OUTPUTS}u;
+@group(0) @binding(0) var<storage, read_write> XCD: array<f32>;
+@group(0) @binding(1) var<uniform> p: P;
+var<workgroup> red: array<f32, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let t = lid.x;
+  let o = wid.x * OUTS + t % OUTS;
+  var acc = 0.0;
+  if (o < p.O) {
+    for (var sl = t / OUTS; sl < p.slices; sl += LANES) { acc += XCD[p.base + sl * p.O + o]; }
+  }
+  red[t] = acc;
+  workgroupBarrier();
+  for (var s = 128u; s >= OUTS; s >>= 1u) {
+    if (t < s) { red[t] += red[t + s]; }
+    workgroupBarrier();
+  }
+  if (t < OUTS && o < p.O) { XCD[p.out + o] = red[t]; }
+}`,
+}));
+
+/** Workgroups of xProjReduceKernel for `outputs` values. */
+export function xProjReduceGroups(outputs: number): number {
+  return Math.ceil(outputs / REDUCE_OUTPUTS);
 }
