@@ -67,6 +67,11 @@ export interface StateUpdateInputs {
   D: Tensor | null; // (D)
   z: Tensor | null; // (B, D)
   dtBias: Tensor | null; // (D)
+  /**
+   * Update `state` itself and return it as the new state (a replayed decode step keeps its state
+   * buffers); a backend may ignore this and return a new tensor (the op then copies it back).
+   */
+  inPlace?: boolean;
 }
 
 /** One Mamba layer's decode step, h + mixer(RMSNorm(h)), for a fused implementation. */

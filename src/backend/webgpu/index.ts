@@ -716,8 +716,9 @@ export class WebGpuBackend implements Backend {
   selectiveStateUpdate(i: StateUpdateInputs, o: ScanOptions): { out: Tensor; state: Tensor } {
     const [B, D, N] = i.state.shape as [number, number, number];
     const out = this.make([B, D]);
-    const st = this.make(i.state.shape);
-    this.ctx.copy(this.buf(i.state), 0, this.buf(st), 0, B * D * N * 4); // updated in place below
+    // The kernel updates its state buffer in place: a copy of the old state, or (inPlace) the old state itself.
+    const st = i.inPlace ? i.state : this.make(i.state.shape);
+    if (!i.inPlace) this.ctx.copy(this.buf(i.state), 0, this.buf(st), 0, B * D * N * 4);
     const u = new Uniforms(16).u32(B, D, i.z ? 1 : 0, o.deltaSoftplus ? 1 : 0);
     const sp = this.ssmParams(i.A, i.D, i.dtBias);
     const bufs = [i.x, i.dt].map((t) => this.buf(t));

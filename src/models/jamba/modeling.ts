@@ -18,7 +18,7 @@ import { Embedding, Linear, RMSNorm } from '../../nn/layers.js';
 import { MambaMixer } from '../../nn/mamba-mixer.js';
 import { JambaMLP, SparseMoE, loadBalancingLoss } from '../../nn/moe.js';
 import { Module } from '../../nn/module.js';
-import { add, concat, linear, reshape, scale, slice, writeSlice } from '../../ops/index.js';
+import { add, concat, linear, reshape, scale, slice } from '../../ops/index.js';
 import type { DevicePosition } from '../../nn/device-position.js';
 import type { KvCache } from '../../nn/attention.js';
 import { Segments } from '../../nn/segments.js';
@@ -96,10 +96,10 @@ export class JambaDecoderLayer extends Module {
   /**
    * The mixer half for one token per row at the position `at` holds on the device (a replayable
    * decode step, see models/kv-decode-stepper.ts): attention writes its keys and values into the
-   * layer's KvCache at that position; a Mamba layer writes its new states back into the state's
-   * own buffers (the fused Mamba step does not take Jamba's inner norms, so the layer runs op by
-   * op, and the copy back keeps its buffers fixed). `st` must be this layer's state. Callers wrap
-   * this in tidy().
+   * layer's KvCache at that position; a Mamba layer updates its states in their own buffers (the
+   * SSM state in place, the small conv state copied back), so they stay fixed. It runs op by op:
+   * the fused Mamba step (mambaBlockStep) does not take Jamba's inner norms on Δ, B and C. `st`
+   * must be this layer's state. Callers wrap this in tidy().
    */
   mixStep(h: Tensor, st: JambaLayerState, at: DevicePosition): Tensor {
     const x = this.input_layernorm.forward(h);
@@ -108,10 +108,7 @@ export class JambaDecoderLayer extends Module {
       return add(h, this.self_attn.stepAt(x, st.kv, at));
     }
     if (st.kind !== 'mamba') throw new Error('JambaDecoderLayer.mixStep: a Mamba layer needs its state');
-    const r = this.mamba!.step(x, st.state);
-    writeSlice(st.state.conv, r.state.conv, 0, 0);
-    writeSlice(st.state.ssm, r.state.ssm, 0, 0);
-    return add(h, r.out);
+    return add(h, this.mamba!.step(x, st.state, true).out);
   }
 
   /**
