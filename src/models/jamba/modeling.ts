@@ -18,7 +18,7 @@ import { Embedding, Linear, RMSNorm } from '../../nn/layers.js';
 import { MambaMixer } from '../../nn/mamba-mixer.js';
 import { JambaMLP, SparseMoE, loadBalancingLoss } from '../../nn/moe.js';
 import { Module } from '../../nn/module.js';
-import { add, concat, linear, reshape, scale, slice } from '../../ops/index.js';
+import { add, concat, linear, reshape, rmsNormLinear, scale, slice } from '../../ops/index.js';
 import type { DevicePosition } from '../../nn/device-position.js';
 import type { KvCache } from '../../nn/attention.js';
 import { Segments } from '../../nn/segments.js';
@@ -261,8 +261,9 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
       }
       const logits = seg.run(() => {
         const [B, , H] = h.shape as [number, number, number];
-        const last = reshape(slice(h, 1, L - 1, 1), [B, H]);
-        return linear(this.model.final_layernorm.forward(last), this.outputWeight());
+        const last = reshape(L === 1 ? h : slice(h, 1, L - 1, 1), [B, H]);
+        const norm = this.model.final_layernorm;
+        return rmsNormLinear(last, norm.weight.value, norm.eps, this.outputWeight()); // (B, V), fused where the device has it
       });
       cache.seqlenOffset += L;
       cache.attentionMask = keys;
@@ -292,7 +293,8 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
         h = out;
       }
       const [B, , H] = h.shape as [number, number, number];
-      return linear(this.model.final_layernorm.forward(reshape(h, [B, H])), this.outputWeight());
+      const norm = this.model.final_layernorm;
+      return rmsNormLinear(reshape(h, [B, H]), norm.weight.value, norm.eps, this.outputWeight()); // as nextLogits
     });
   }
 

@@ -28,7 +28,7 @@ import type { RecordingBackend } from '../kv-decode-stepper.js';
 import { LlamaDecodeStepper } from './decode-stepper.js';
 import { generate, type GenerateOptions } from '../../generation/generate.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { keep, tidy } from '../../tensor/memory.js';
+import { tidy } from '../../tensor/memory.js';
 import { loadWeightsInto, MODEL_LOAD_OPTION_KEYS, readWeightsFor, saveModule, type ModelLoadOptions, type SaveDtype } from '../pretrained.js';
 import { checkOptionKeys, optionKeys } from '../../options.js';
 import { checkTokenIds } from '../../generation/token-ids.js';
@@ -197,28 +197,15 @@ export class LlamaForCausalLM extends Module implements CausalLM<LlamaCache> {
     return logits;
   }
 
-  /** invFreq on the device, made once (a decode step's recording must not upload it). */
-  private invFreqOnDevice: Tensor | null = null;
-  private deviceInvFreq(): Tensor {
-    this.invFreqOnDevice ??= keep(tensor(this.invFreq, [this.invFreq.length], { device: this.device as DeviceName }));
-    return this.invFreqOnDevice;
-  }
-
-  override dispose(): void {
-    this.invFreqOnDevice?.dispose();
-    this.invFreqOnDevice = null;
-    super.dispose();
-  }
-
   /**
    * One token per row through the model at the position `at` holds on the device, device work only
    * (see models/kv-decode-stepper.ts): the logits (B, V), the same numbers as nextLogits for that
-   * token. Keys and values go into the cache's buffers at at.length, RoPE rotates by at.positions;
-   * the host-side counters are the caller's to advance.
+   * token. Keys and values go into the cache's buffers at at.length, RoPE rotates by at.positions
+   * with `invFreq` (this.invFreq on the device: uploaded beforehand, as a recording must not
+   * upload); the host-side counters are the caller's to advance.
    */
-  stepAt(ids: Tensor, cache: LlamaCache, at: DevicePosition): Tensor {
+  stepAt(ids: Tensor, cache: LlamaCache, at: DevicePosition, invFreq: Tensor): Tensor {
     const kvs = this.kvCaches(cache);
-    const invFreq = this.deviceInvFreq();
     return tidy(() => {
       let h = this.model.embed_tokens.forward(ids); // (B, 1, H)
       for (const [i, layer] of this.model.layers.entries()) h = layer.forwardStep(h, kvs[i]!, at, invFreq);
@@ -253,7 +240,6 @@ export class LlamaForCausalLM extends Module implements CausalLM<LlamaCache> {
     const off = typeof process !== 'undefined' && process.env['MAMBA_TS_DECODE_GRAPH'] === '0';
     if (off || !backend.recordWork || !backend.attentionAt || !backend.appendKvAt) return null;
     if (cache.layers.some((kv) => kv === null)) return null;
-    this.deviceInvFreq();
     return new LlamaDecodeStepper(this, cache, backend as RecordingBackend, pick);
   }
 
