@@ -78,6 +78,13 @@ test('webgpu: Jamba\'s replayed greedy steps equal the usual steps for a left-pa
   model.dispose();
 });
 
+test('webgpu: Jamba\'s replayed steps after a usual step on the same cache (position uploaded again, recorded again)', async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  const model = tinyJamba('webgpu');
+  await checkReplayEqualsSteps(model, prompt(2, 6), 8, dump, 2, 4);
+  model.dispose();
+});
+
 test('webgpu: generate gives the same tokens with and without Jamba\'s replayed steps', async (t) => {
   if (!(await webgpuOrSkip(t))) return;
   const model = tinyJamba('webgpu');

@@ -38,6 +38,8 @@ export async function checkReplayEqualsSteps<C extends DecodeCache>(
   steps: number,
   dump: CacheDump<C>,
   recordings: number,
+  /** A step of the stepper's run that goes through nextLogits instead (mixing both on one cache). */
+  usualStepAt = -1,
 ): Promise<void> {
   const B = prompts.length;
   const ragged = prompts.some((p) => p.length !== prompts[0]!.length);
@@ -67,14 +69,22 @@ export async function checkReplayEqualsSteps<C extends DecodeCache>(
   assert.ok(stepper, 'WebGPU has a decode stepper');
   const replayedTokens: number[][] = [];
   let ids2 = first;
+  let usual: Tensor | null = null;
   for (let s = 0; s < steps; s++) {
-    ids2 = stepper.step(ids2);
+    if (s === usualStepAt) {
+      const logits = await model.nextLogits(ids2, cache);
+      usual = ids2 = tidy(() => argmaxPicker(B)(logits));
+      logits.dispose();
+    } else {
+      ids2 = stepper.step(ids2);
+    }
     replayedTokens.push(Array.from((await ids2.data()) as Int32Array));
   }
   first.dispose();
+  usual?.dispose();
   assert.deepEqual(replayedTokens, plain, 'tokens');
   assert.equal(stepper.recordings, recordings, 'recordings (one, and one after each growth of the KV caches)');
-  assert.equal(stepper.replayed, steps - recordings, 'replayed steps');
+  assert.equal(stepper.replayed, steps - recordings - (usualStepAt >= 0 ? 1 : 0), 'replayed steps');
   const [a, b] = [await dump(cache), await dump(plainCache)];
   assert.deepEqual([...a.keys()], [...b.keys()]);
   for (const [name, v] of a) assert.deepEqual(v, b.get(name), name);

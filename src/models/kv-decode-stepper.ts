@@ -13,7 +13,8 @@
  *
  * The host keeps its mirror of the cache up to date after every step (each KvCache's length, the
  * cache's seqlenOffset and attention mask), so that the cache is the same as after the usual
- * steps and can be handed back to nextLogits at any time.
+ * steps and can be handed to nextLogits at any time; a step after such usual steps uploads the
+ * position again and records again.
  */
 import type { Backend, RecordedWork } from '../backend/backend.js';
 import type { DeviceName } from '../backend/registry.js';
@@ -59,6 +60,12 @@ export class KvDecodeStepper<C extends KvStepCache> implements DecodeStepper {
   private plain = false;
   /** The ids every step reads, and where its pick goes. */
   private readonly ids: Tensor;
+  /**
+   * The cache's seqlenOffset after this stepper's last step: when it differs, the cache was moved
+   * on by other means (nextLogits), which may have replaced its state buffers, so the position is
+   * uploaded again and the step recorded again.
+   */
+  private expectedOffset = -1;
 
   constructor(
     private readonly model: KvStepModel<C>,
@@ -97,9 +104,10 @@ export class KvDecodeStepper<C extends KvStepCache> implements DecodeStepper {
       }
     }
     // Without attention layers (an all-Mamba Jamba) nothing reads the position but the counters.
-    if (this.at && kvs.length === 0) return this.at;
+    if (this.at && kvs.length === 0 && this.cache.seqlenOffset === this.expectedOffset) return this.at;
     const capacity = kvs.length ? Math.max(...kvs.map((kv) => kv.capacity)) : need;
-    if (this.at && need <= this.at.capacity && capacity === this.at.capacity) return this.at;
+    const moved = this.cache.seqlenOffset !== this.expectedOffset;
+    if (this.at && !moved && need <= this.at.capacity && capacity === this.at.capacity) return this.at;
     const want = need <= capacity ? capacity : Math.max(2 * capacity, need);
     for (const kv of kvs) kv.reserve(want);
     this.dropRecording();
@@ -140,6 +148,7 @@ export class KvDecodeStepper<C extends KvStepCache> implements DecodeStepper {
   private advanceHost(): void {
     for (const kv of this.model.kvCaches(this.cache)) kv.length += 1;
     this.cache.seqlenOffset += 1;
+    this.expectedOffset = this.cache.seqlenOffset;
     // In place: copying the rows every token would cost O(context) per token.
     for (const row of this.cache.attentionMask ?? []) row.push(1);
   }
