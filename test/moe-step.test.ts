@@ -45,6 +45,8 @@ for (const [T, H, I, n, k, bf16] of [
   [1, 12, 7, 6, 2, false],
   [5, 16, 9, 8, 2, false],
   [3, 12, 10, 5, 3, true],
+  // More token slots (1200) than one launch takes (1024): two launches.
+  [600, 8, 6, 4, 2, false],
 ] as const) {
   test(`webgpu: forwardStep equals residual + forward, ${T} tokens, ${n} experts, top-${k}${bf16 ? ', bf16 experts' : ''}`, async (t) => {
     if (!(await hasWebgpu(t))) return;

@@ -5,8 +5,8 @@
  * The experts' weights sit in stacked buffers (n, F, H) for gate and up and (n, H, F) for down
  * (WGSL cannot pick a binding by index). A slot s = t·k + j is token t's j-th choice.
  *
- * - rows kernel (expert-major): workgroup (row block, expert e) first lists the slots routed to e
- *   (in slot order), then, TC slots at a time, computes its ROWS output rows for those slots: the
+ * - rows kernel (expert-major): workgroup (row block, expert e) first lists the slots routed to e,
+ *   then, TC slots at a time, computes its ROWS output rows for those slots: the
  *   weight rows are read once per TC slots (not once per slot), LANES threads per row stride over
  *   the row (coalesced reads), and their partial sums meet in workgroup memory. Gate/up mode writes
  *   silu(gate·x)·(up·x) (S, F); down mode writes down·a (S, H).
@@ -47,19 +47,20 @@ ${gateUp ? weightBinding('W2', 3, dt, '// (n, R, K) up') : ''}
 @group(0) @binding(${gateUp ? 4 : 3}) var<storage, read_write> O: array<f32>; // (S, R)
 @group(0) @binding(${gateUp ? 5 : 4}) var<uniform> p: P;
 var<workgroup> slots: array<u32, ${MOE_MAX_SLOTS}>;
+var<workgroup> found: atomic<u32>; // zero at the start, as all workgroup memory
 var<workgroup> count: u32;
 var<workgroup> red: array<f32, ${(gateUp ? 2 : 1) * TC * WG}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let t = lid.x;
   let e = wid.y;
-  if (t == 0u) {
-    var c = 0u;
-    for (var s = p.s0; s < p.s0 + p.S; s++) {
-      if (u32(Idx[s]) == e) { slots[c] = s; c++; }
-    }
-    count = c;
+  // The slots routed to e, listed by all threads (in no particular order: each slot's result is
+  // computed on its own, so the order changes no number).
+  for (var s = p.s0 + t; s < p.s0 + p.S; s += WG) {
+    if (u32(Idx[s]) == e) { slots[atomicAdd(&found, 1u)] = s; }
   }
+  workgroupBarrier();
+  if (t == 0u) { count = atomicLoad(&found); }
   let cnt = workgroupUniformLoad(&count);
   let r = t / LANES;
   let lane = t % LANES;
@@ -71,6 +72,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     ${gateUp ? 'var a2: array<f32, TC>;' : ''}
     var xBase: array<u32, TC>;
     for (var c = 0u; c < TC; c++) {
+      // Zeroed explicitly: a declaration inside a loop is not re-zeroed by every compiler.
+      a1[c] = 0.0;
+      ${gateUp ? 'a2[c] = 0.0;' : ''}
       let s = slots[min(c0 + c, cnt - 1u)];
       xBase[c] = ${gateUp ? 's / p.k' : 's'} * p.K;
     }
