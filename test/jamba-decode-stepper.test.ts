@@ -61,7 +61,7 @@ const prompt = (B: number, L: number) => Array.from({ length: B }, (_, b) => Arr
 
 // A 6-token prompt gets KV caches of 16 positions: 14 steps cross one growth (to 32), so the
 // stepper records twice and replays the rest.
-for (const B of [1, 3]) {
+for (const B of [1, 3, 12]) {
   test(`webgpu: Jamba's replayed greedy steps equal the usual steps, batch ${B}, across a KV growth`, async (t) => {
     if (!(await webgpuOrSkip(t))) return;
     const model = tinyJamba('webgpu');
