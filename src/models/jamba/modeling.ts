@@ -119,6 +119,7 @@ export class JambaDecoderLayer extends Module {
   feedForwardStep(h1: Tensor): Tensor | null {
     const ffn = this.feed_forward;
     if (!(ffn instanceof SparseMoE)) return add(h1, ffn.forward(this.pre_ff_layernorm.forward(h1)));
+    if (!h1.backend.moeStep) return null;
     const [B, , H] = h1.shape as [number, number, number];
     const flat = reshape(h1, [B, H]);
     const out = ffn.forwardStep(this.pre_ff_layernorm.forward(flat), flat);
