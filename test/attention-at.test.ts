@@ -19,7 +19,7 @@ test('cpu: the device-positioned ops are absent and say so', () => {
   const kc = ops.zeros([B, Hkv, cap, hd]);
   const k = ops.zeros([B, Hkv, 1, hd]);
   const len = ops.tensor(Int32Array.of(3), [1], { dtype: 'i32' });
-  assert.equal(ops.hasAttentionAt(kc), false);
+  assert.equal(ops.attentionAtFits(kc, B, H, Hkv, hd), false);
   assert.throws(() => ops.appendKvAt(kc, kc, k, k, len), /no device-positioned KV writes/);
   for (const t of [kc, k, len]) t.dispose();
 });
@@ -43,6 +43,7 @@ for (const length of [0, 17, 39]) {
     const mask = Array.from({ length: B }, (_, b) => Array.from({ length: cap }, (_, j) => (b === 1 && j < Math.min(3, length) ? 0 : 1)));
     const wide = ops.tensor(Float32Array.from(mask.flat()), [B, cap], o);
     const narrow = ops.tensor(Float32Array.from(mask.flatMap((r) => r.slice(0, Lk))), [B, Lk], o);
+    assert.equal(ops.attentionAtFits(kc, B, H, Hkv, hd), true);
     ops.appendKvAt(kc, vc, k, v, len);
     ops.writeSlice(kc2, k, 2, length);
     ops.writeSlice(vc2, v, 2, length);

@@ -284,6 +284,8 @@ export interface Backend {
   rope(x: Tensor, positions: Tensor, invFreq: Tensor, inverse: boolean): Tensor;
   /** Optional: attention for one new token per row at a position held on the device (see AttentionAtInputs). */
   attentionAt?(i: AttentionAtInputs): Tensor;
+  /** Optional, with attentionAt: whether it takes these dimensions (e.g. fits the workgroup memory). */
+  attentionAtFits?(batch: number, heads: number, kvHeads: number, headDim: number): boolean;
   /**
    * Optional: writes one token's keys and values (B, Hkv, 1, hd) into a KV cache's buffers
    * kCache, vCache (B, Hkv, cap, hd) at position length[0] (int32 (1) on the device).

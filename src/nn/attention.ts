@@ -9,7 +9,7 @@
  * hd), the KV cache's layout. Query head h uses KV head floor(h / G), G = heads / kvHeads, as HF's
  * repeat_kv, without repeating K and V.
  */
-import { appendKvAt, attentionAt, reshape, rope, scaledDotProductAttention, transpose, writeSlice, zeros } from '../ops/index.js';
+import { appendKvAt, attentionAt, attentionAtFits, reshape, rope, scaledDotProductAttention, transpose, writeSlice, zeros } from '../ops/index.js';
 import type { DevicePosition } from './device-position.js';
 import type { DeviceName } from '../backend/registry.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -160,6 +160,12 @@ export class CausalSelfAttention extends Module {
     }
     const out = this.o_proj.forward(reshape(ctx, [B, L, nq * hd]));
     return cache ? { out, kv: cache } : out;
+  }
+
+  /** Whether the device runs stepAt for `batch` rows (the device-positioned attention ops, and dimensions they take). */
+  canStepAt(batch: number): boolean {
+    const { numHeads, numKvHeads, headDim } = this.dims;
+    return attentionAtFits(this.q_proj.weight.value, batch, numHeads, numKvHeads, headDim);
   }
 
   /**

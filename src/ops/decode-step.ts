@@ -15,9 +15,13 @@ function checkLength(op: string, length: Tensor): void {
   if (length.dtype !== 'i32' || length.size !== 1) throw new ArgumentError(`${op}: length must be an int32 tensor of one element, got ${length.dtype} of ${length.size}`);
 }
 
-/** True where the backend has the device-positioned attention ops (attentionAt, appendKvAt). */
-export function hasAttentionAt(t: Tensor): boolean {
-  return !!t.backend.attentionAt && !!t.backend.appendKvAt;
+/**
+ * True where `t`'s backend has the device-positioned attention ops (attentionAt, appendKvAt) for
+ * this many rows, query heads, KV heads and head size.
+ */
+export function attentionAtFits(t: Tensor, batch: number, heads: number, kvHeads: number, headDim: number): boolean {
+  const b = t.backend;
+  return !!b.attentionAt && !!b.appendKvAt && (b.attentionAtFits?.(batch, heads, kvHeads, headDim) ?? false);
 }
 
 /**

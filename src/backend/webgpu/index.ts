@@ -646,8 +646,10 @@ export class WebGpuBackend implements Backend {
     const [B, , H, hd] = q.shape as [number, number, number, number];
     const [, Hkv, cap] = k.shape as [number, number, number, number];
     const G = H / Hkv;
-    // Enough splits that a step fills the GPU (about 512 workgroups), each a whole number of tiles.
-    const want = Math.min(Math.ceil(cap / T), Math.max(1, Math.ceil(512 / (B * Hkv))));
+    // Enough splits that a step fills the GPU, each a whole number of tiles: about 1024 workgroups
+    // over the capacity, so about 512 or more over the filled keys (a KV cache is mostly more than
+    // half full: it doubles when full); the splits past them see no key and finish at once.
+    const want = Math.min(Math.ceil(cap / T), Math.max(1, Math.ceil(1024 / (B * Hkv))));
     const chunk = Math.ceil(cap / want / T) * T;
     const nSplit = Math.ceil(cap / chunk);
     const acc = this.ctx.buffer(B * H * nSplit * hd * 4, 'attention decode partial sums');
@@ -659,6 +661,10 @@ export class WebGpuBackend implements Backend {
     this.ctx.dispatch(decodeCombineKernel, [acc, ml, this.buf(out)], new Uniforms(12).u32(B * H, hd, nSplit).buffer, [Math.ceil(n / DECODE_WG)]);
     this.ctx.release(acc);
     this.ctx.release(ml);
+  }
+
+  attentionAtFits(batch: number, heads: number, kvHeads: number, headDim: number): boolean {
+    return decodeTile(headDim, heads / kvHeads, this.device.limits.maxComputeWorkgroupStorageSize) !== null && batch * kvHeads <= 65535;
   }
 
   attentionAt(i: AttentionAtInputs): Tensor {

@@ -336,7 +336,8 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
   decodeStepper(cache: JambaCache, pick: TokenPicker): JambaDecodeStepper | null {
     const backend = this.model.embed_tokens.weight.value.backend;
     const off = typeof process !== 'undefined' && process.env['MAMBA_TS_DECODE_GRAPH'] === '0';
-    if (off || !backend.recordWork || !backend.attentionAt || !backend.appendKvAt || !backend.moeStep) return null;
+    if (off || !backend.recordWork || !backend.moeStep) return null;
+    if (this.model.layers.some((l) => l.self_attn && !l.self_attn.canStepAt(cache.batchSize))) return null;
     if (cache.layers.some((s) => s === null) || !this.prepareDecodeStep()) return null;
     return new JambaDecodeStepper(this, cache, backend as RecordingBackend, pick);
   }

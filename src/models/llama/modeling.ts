@@ -238,8 +238,8 @@ export class LlamaForCausalLM extends Module implements CausalLM<LlamaCache> {
   decodeStepper(cache: LlamaCache, pick: TokenPicker): LlamaDecodeStepper | null {
     const backend = this.model.embed_tokens.weight.value.backend;
     const off = typeof process !== 'undefined' && process.env['MAMBA_TS_DECODE_GRAPH'] === '0';
-    if (off || !backend.recordWork || !backend.attentionAt || !backend.appendKvAt) return null;
-    if (cache.layers.some((kv) => kv === null)) return null;
+    if (off || !backend.recordWork) return null;
+    if (!this.model.layers.every((l) => l.self_attn.canStepAt(cache.batchSize)) || cache.layers.some((kv) => kv === null)) return null;
     return new LlamaDecodeStepper(this, cache, backend as RecordingBackend, pick);
   }
 
