@@ -112,3 +112,18 @@ test('webgpu: the stacked experts follow weight updates', async (t) => {
   for (const tt of [got, dense, x, zero]) tt.dispose();
   moe.dispose();
 });
+
+test('webgpu: while gradients are recorded through it, forwardStep declines (forward has the backward)', async (t) => {
+  if (!(await hasWebgpu(t))) return;
+  const device = 'webgpu';
+  const moe = randomMoe(8, 6, 4, 2, device, 31);
+  const x = ops.tensor(randomArray(2 * 8, 5), [2, 8], { device });
+  moe.requiresGrad_(true);
+  assert.equal(tidy(() => moe.forwardStep(x, x)), null);
+  moe.requiresGrad_(false);
+  const out = tidy(() => moe.forwardStep(x, x));
+  assert.ok(out);
+  out.dispose();
+  x.dispose();
+  moe.dispose();
+});

@@ -14,6 +14,7 @@ import { Linear } from './layers.js';
 import { Module } from './module.js';
 import { Segments } from './segments.js';
 import { keep, tidy } from '../tensor/memory.js';
+import { isRecording, shouldRecord } from '../autograd/tape.js';
 
 /**
  * SwiGLU: down(silu(gate(x)) · up(x)), without biases (Jamba's; also Llama's LlamaMLP, which has
@@ -209,11 +210,13 @@ export class SparseMoE extends Module {
   /**
    * A few tokens (a decode step) routed on the device, nothing read back: residual + MoE(x) for x,
    * residual (T, H) — the same routing as forward (softmax over all experts, topK, the lower index
-   * first on ties, weights p not renormalised). Null where the device has no such step (then use
-   * forward). Needs stackedExperts(); callers wrap this in tidy().
+   * first on ties, weights p not renormalised). Null where the device has no such step, or while
+   * gradients are recorded through it (then use forward). Callers wrap this in tidy().
    */
   forwardStep(x: Tensor, residual: Tensor): Tensor | null {
     if (!x.backend.moeStep) return null;
+    // No backward through the device step: while gradients are recorded, forward's path runs.
+    if (isRecording() && (shouldRecord(x, residual) || this.namedParameters().some(([, p]) => p.requiresGrad))) return null;
     const st = this.stackedExperts();
     if (!st) return null;
     const routerLogits = linear(x, this.router.weight.value); // (T, n)
