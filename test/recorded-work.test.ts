@@ -63,3 +63,25 @@ test('a recording that uploads host data cannot be replayed, and one that throws
   src.dispose();
   acc.dispose();
 });
+
+test('a recording of more launches than one uniform buffer holds (1024) replays them all', async (t) => {
+  const backend = await webgpu(t);
+  if (!backend) return;
+  const acc = zeros([4], { device: 'webgpu' });
+  const one = tensor([1, 1, 1, 1], [4], { device: 'webgpu' });
+  // 1300 launches with uniforms: acc += 1 each, through a temporary and a copy back.
+  const work = backend.recordWork(() => {
+    for (let i = 0; i < 1300; i++) {
+      const next = add(acc, one);
+      writeSlice(acc, next, 0, 0);
+      next.dispose();
+    }
+  });
+  assert.ok(work);
+  work.replay();
+  work.replay();
+  assert.deepEqual(Array.from((await acc.data()) as Float32Array), [3900, 3900, 3900, 3900]);
+  work.dispose();
+  acc.dispose();
+  one.dispose();
+});

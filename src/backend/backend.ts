@@ -67,6 +67,11 @@ export interface StateUpdateInputs {
   D: Tensor | null; // (D)
   z: Tensor | null; // (B, D)
   dtBias: Tensor | null; // (D)
+  /**
+   * Update `state` itself and return it as the new state (a replayed decode step keeps its state
+   * buffers); a backend may ignore this and return a new tensor (the op then copies it back).
+   */
+  inPlace?: boolean;
 }
 
 /** One Mamba layer's decode step, h + mixer(RMSNorm(h)), for a fused implementation. */
@@ -106,6 +111,33 @@ export interface AttentionInputs {
   v: Tensor; // (B, Hkv, cap, hd)
   keyLength: number; // Lk >= Lq; query i sits at position Lk − Lq + i
   keyMask: Tensor | null; // (B, Lk) f32: 1 = real token, 0 = padding
+}
+
+/**
+ * One decode step's attention with its position on the device (a replayed step's launches never
+ * change): the query of each row sits at position length[0], after the keys cached before it.
+ */
+export interface AttentionAtInputs {
+  q: Tensor; // (B, 1, H, hd)
+  k: Tensor; // (B, Hkv, cap, hd), keys [0, length[0] + 1) filled (this step's key included)
+  v: Tensor; // (B, Hkv, cap, hd)
+  length: Tensor; // int32 (1): the keys cached before this step
+  keyMask: Tensor | null; // (B, cap) f32: 1 = real token, 0 = padding
+}
+
+/**
+ * A sparse MoE feed-forward for a few tokens, routed on the device (nn/moe.ts states the rule):
+ * out[t] = residual[t] + Σ_j weights[t, j] · expert_{indices[t, j]}(x[t]), expert e's SwiGLU being
+ * down[e] · (silu(gate[e] · x) ⊙ up[e] · x).
+ */
+export interface MoeStepInputs {
+  x: Tensor; // (T, H) the normed tokens
+  residual: Tensor; // (T, H)
+  indices: Tensor; // (T, k) int32, the chosen experts
+  weights: Tensor; // (T, k) f32, their routing probabilities
+  gate: Tensor; // (n, F, H) the experts' gate_proj weights, stacked
+  up: Tensor; // (n, F, H)
+  down: Tensor; // (n, H, F)
 }
 
 /** Gradients of the selective scan's inputs (null where the input was absent). */
@@ -250,6 +282,22 @@ export interface Backend {
    * positions (B, L), invFreq (hd / 2) f32 → like x; `inverse` rotates by the negative angles.
    */
   rope(x: Tensor, positions: Tensor, invFreq: Tensor, inverse: boolean): Tensor;
+  /** Optional: attention for one new token per row at a position held on the device (see AttentionAtInputs). */
+  attentionAt?(i: AttentionAtInputs): Tensor;
+  /** Optional, with attentionAt: whether it takes these dimensions (e.g. fits the workgroup memory). */
+  attentionAtFits?(batch: number, heads: number, kvHeads: number, headDim: number): boolean;
+  /**
+   * Optional: writes one token's keys and values (B, Hkv, 1, hd) into a KV cache's buffers
+   * kCache, vCache (B, Hkv, cap, hd) at position length[0] (int32 (1) on the device).
+   */
+  appendKvAt?(kCache: Tensor, vCache: Tensor, k: Tensor, v: Tensor, length: Tensor): void;
+  /**
+   * Optional: a new tensor (n, ...shape) holding the n same-shape, same-dtype tensors `xs` (which
+   * may be bf16/f16 weights); null when it would not fit one buffer binding.
+   */
+  stack?(xs: readonly Tensor[]): Tensor | null;
+  /** Optional: a sparse MoE step routed on the device (see MoeStepInputs); null when it does not take these inputs. */
+  moeStep?(i: MoeStepInputs): Tensor | null;
   /** One recurrent step: returns y (B, D) and the new state (B, D, N). */
   selectiveStateUpdate(i: StateUpdateInputs, o: ScanOptions): { out: Tensor; state: Tensor };
   /**

@@ -9,7 +9,8 @@
  * hd), the KV cache's layout. Query head h uses KV head floor(h / G), G = heads / kvHeads, as HF's
  * repeat_kv, without repeating K and V.
  */
-import { reshape, rope, scaledDotProductAttention, transpose, writeSlice, zeros } from '../ops/index.js';
+import { appendKvAt, attentionAt, attentionAtFits, reshape, rope, scaledDotProductAttention, transpose, writeSlice, zeros } from '../ops/index.js';
+import type { DevicePosition } from './device-position.js';
 import type { DeviceName } from '../backend/registry.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { keep } from '../tensor/memory.js';
@@ -84,6 +85,14 @@ export class KvCache {
     this.length += L;
   }
 
+  /**
+   * Makes room for at least `capacity` positions (growing to it at once; nothing happens when
+   * there is room already): a replayed decode step grows the cache ahead, outside its recording.
+   */
+  reserve(capacity: number): void {
+    if (capacity > this.capacity) this.grow(capacity);
+  }
+
   private grow(capacity: number): void {
     const move = (old: Tensor) => {
       const t = keep(zeros([this.batch, this.kvHeads, capacity, this.headDim], { device: this.device }));
@@ -151,5 +160,32 @@ export class CausalSelfAttention extends Module {
     }
     const out = this.o_proj.forward(reshape(ctx, [B, L, nq * hd]));
     return cache ? { out, kv: cache } : out;
+  }
+
+  /** Whether the device runs stepAt for `batch` rows (the device-positioned attention ops, and dimensions they take). */
+  canStepAt(batch: number): boolean {
+    const { numHeads, numKvHeads, headDim } = this.dims;
+    return attentionAtFits(this.q_proj.weight.value, batch, numHeads, numKvHeads, headDim);
+  }
+
+  /**
+   * One token per row, x (B, 1, H), at the position `at` holds on the device (a replayable decode
+   * step): its keys and values go into `kv` at at.length, which must have room (the caller grows
+   * it ahead, see KvCache.reserve), and it attends to at.length + 1 keys. RoPE rotates by
+   * at.positions when `invFreq` is given. `kv.length` is left for the caller to advance. Same
+   * numbers as forward(x, kv, keyMask, rotation) at that position. Callers wrap this in tidy().
+   */
+  stepAt(x: Tensor, kv: KvCache, at: DevicePosition, invFreq?: Tensor): Tensor {
+    const B = x.shape[0]!;
+    const { numHeads: nq, numKvHeads: nkv, headDim: hd } = this.dims;
+    if (invFreq && !at.positions) throw new ArgumentError('CausalSelfAttention.stepAt: RoPE needs the device positions (DevicePosition.positions)');
+    const rotated = (t: Tensor) => (invFreq ? rope(t, at.positions!, invFreq) : t);
+    const q = rotated(reshape(this.q_proj.forward(x), [B, 1, nq, hd]));
+    // (B, 1, kv, hd) → (B, kv, 1, hd): the same elements in the same order, so a reshape.
+    const k = reshape(rotated(reshape(this.k_proj.forward(x), [B, 1, nkv, hd])), [B, nkv, 1, hd]);
+    const v = reshape(this.v_proj.forward(x), [B, nkv, 1, hd]);
+    appendKvAt(kv.k, kv.v, k, v, at.length);
+    const ctx = attentionAt(q, kv.k, kv.v, at.length, at.keyMask);
+    return this.o_proj.forward(reshape(ctx, [B, 1, nq * hd]));
   }
 }

@@ -19,6 +19,7 @@ import {
   selectiveScan,
   selectiveStateUpdate,
   split,
+  writeSlice,
 } from '../ops/index.js';
 import { keep, tidy } from '../tensor/memory.js';
 import { expectShape } from '../ops/check.js';
@@ -157,8 +158,11 @@ export class MambaMixer extends Module {
     super.dispose();
   }
 
-  /** One token through the recurrence: h (B, 1, H). */
-  step(h: Tensor, state: MixerState): { out: Tensor; state: MixerState } {
+  /**
+   * One token through the recurrence: h (B, 1, H). `inPlace`: the new state is written over
+   * `state`'s own buffers, which are returned as it (a replayed decode step keeps them fixed).
+   */
+  step(h: Tensor, state: MixerState, inPlace = false): { out: Tensor; state: MixerState } {
     return tidy(() => {
       const { intermediateSize: E } = this.dims;
       const Bsz = h.shape[0]!;
@@ -173,9 +177,12 @@ export class MambaMixer extends Module {
         z: z!,
         dtBias: this.dt_proj.bias!.value,
         dtSoftplus: true,
+        inPlace,
       });
       const out = reshape(this.out_proj.forward(upd.out), [Bsz, 1, h.shape[2]!]);
-      return { out, state: { conv: conv.state, ssm: upd.state } };
+      if (!inPlace) return { out, state: { conv: conv.state, ssm: upd.state } };
+      writeSlice(state.conv, conv.state, 0, 0); // (B, ED, K-1): small
+      return { out, state };
     });
   }
 }

@@ -6,14 +6,15 @@
  * and weight each kept expert by its p — NOT renormalised to sum to 1 (Mixtral does; Jamba doesn't).
  * Tokens are grouped per expert, so each expert computes only the tokens routed to it.
  */
-import { add, concat, embedding, gatherRows, linear, mul, reshape, RowIndex, scale, scatterAddRows, silu, slice, softmax, sum, tensor, topK, transpose } from '../ops/index.js';
+import { add, concat, embedding, gatherRows, linear, moeStep, mul, reshape, RowIndex, scale, scatterAddRows, silu, slice, softmax, stackWeights, sum, tensor, topK, transpose } from '../ops/index.js';
 import type { DeviceName } from '../backend/registry.js';
 import { ArgumentError } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Linear } from './layers.js';
 import { Module } from './module.js';
 import { Segments } from './segments.js';
-import { tidy } from '../tensor/memory.js';
+import { keep, tidy } from '../tensor/memory.js';
+import { isRecording, shouldRecord } from '../autograd/tape.js';
 
 /**
  * SwiGLU: down(silu(gate(x)) · up(x)), without biases (Jamba's; also Llama's LlamaMLP, which has
@@ -73,9 +74,18 @@ export interface MoeOutput {
   expertCounts: number[];
 }
 
+/** The experts' weights stacked for the device step (SparseMoE.stackedExperts). */
+export interface StackedExperts {
+  gate: Tensor; // (n, F, H)
+  up: Tensor; // (n, F, H)
+  down: Tensor; // (n, H, F)
+}
+
 export class SparseMoE extends Module {
   readonly router: Linear;
   readonly experts: JambaMLP[];
+  /** Built on first use by the device step; `versions` are the weights' versions it copies. */
+  private stacked: { versions: string; t: StackedExperts } | null = null;
 
   constructor(
     hidden: number,
@@ -154,6 +164,64 @@ export class SparseMoE extends Module {
     const w = gatherRows(reshape(r.probs, [T * n, 1]), new RowIndex(slotProb, T * n, device)); // (S, 1)
     const out = scatterAddRows(mul(y, w), new RowIndex(slotToken, T, device)); // (T, H)
     return { out, expertCounts: tokensOf.map((l) => l.length) };
+  }
+
+  /**
+   * The experts' gate, up and down weights stacked (n, F, H), (n, F, H), (n, H, F) for the device
+   * step, which picks an expert's rows by its device-side index (WGSL cannot pick a buffer by
+   * index). A copy: it costs as much device memory again as the layer's expert weights (3·n·F·H
+   * elements in their stored dtype), made once on first use and again only if the weights change
+   * (their Parameter versions). Null where the backend cannot stack them (the CPU; or a stack
+   * larger than one buffer binding). Not inside a recorded step: the copies would be replayed.
+   */
+  stackedExperts(): StackedExperts | null {
+    const params = (pick: (e: JambaMLP) => Linear) => this.experts.map((e) => pick(e).weight);
+    const groups = [params((e) => e.gate_proj), params((e) => e.up_proj), params((e) => e.down_proj)];
+    const versions = groups.map((g) => g.map((p) => p.version).join(',')).join(';');
+    if (this.stacked?.versions === versions) return this.stacked.t;
+    this.releaseStackedExperts();
+    const made: Tensor[] = [];
+    for (const g of groups) {
+      const t = stackWeights(g.map((p) => p.value));
+      if (!t) {
+        for (const m of made) m.dispose();
+        return null;
+      }
+      made.push(keep(t));
+    }
+    const [gate, up, down] = made as [Tensor, Tensor, Tensor];
+    this.stacked = { versions, t: { gate, up, down } };
+    return this.stacked.t;
+  }
+
+  /** Frees the stacked copy of the experts' weights (made again when a device step needs it). */
+  releaseStackedExperts(): void {
+    if (!this.stacked) return;
+    const { gate, up, down } = this.stacked.t;
+    for (const t of [gate, up, down]) t.dispose();
+    this.stacked = null;
+  }
+
+  override dispose(): void {
+    this.releaseStackedExperts();
+    super.dispose();
+  }
+
+  /**
+   * A few tokens (a decode step) routed on the device, nothing read back: residual + MoE(x) for x,
+   * residual (T, H) — the same routing as forward (softmax over all experts, topK, the lower index
+   * first on ties, weights p not renormalised). Null where the device has no such step, or while
+   * gradients are recorded through it (then use forward). Callers wrap this in tidy().
+   */
+  forwardStep(x: Tensor, residual: Tensor): Tensor | null {
+    if (!x.backend.moeStep) return null;
+    // No backward through the device step: while gradients are recorded, forward's path runs.
+    if (isRecording() && (shouldRecord(x, residual) || this.namedParameters().some(([, p]) => p.requiresGrad))) return null;
+    const st = this.stackedExperts();
+    if (!st) return null;
+    const routerLogits = linear(x, this.router.weight.value); // (T, n)
+    const { values, indices } = topK(softmax(routerLogits), this.topK);
+    return moeStep({ x, residual, indices, weights: values, ...st });
   }
 
   /**

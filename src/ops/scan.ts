@@ -8,6 +8,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { expectDtype, expectRank, expectShape, sameBackend } from './check.js';
 import { noBackwardYet, record, saveForBackward, shouldRecord } from '../autograd/tape.js';
 import { zeros } from './create.js';
+import { writeSlice } from './shape.js';
 import type { DeviceName } from '../backend/registry.js';
 
 export interface SelectiveScanOptions {
@@ -78,6 +79,11 @@ export interface StateUpdateOptions {
   z?: Tensor | null; // (B, D)
   dtBias?: Tensor | null; // (D)
   dtSoftplus?: boolean;
+  /**
+   * Write the new state over `state` and return `state` itself as it (a replayed decode step keeps
+   * its buffers fixed; see models/kv-decode-stepper.ts). Off by default: a new tensor.
+   */
+  inPlace?: boolean;
 }
 
 /** One token of the scan: state (B, D, N), x and dt (B, D), B and C (B, N) → y (B, D), new state. */
@@ -106,8 +112,14 @@ export function selectiveStateUpdate(
   if (z) expectShape(op, 'z', z, [b, d]);
   if (dtBias) expectShape(op, 'dtBias', dtBias, [d]);
   noBackwardYet(op, state, x, dt, A, B, C, D, z, dtBias);
-  return state.backend.selectiveStateUpdate(
-    { state, x, dt, A, B, C, D, z, dtBias },
+  const inPlace = o.inPlace ?? false;
+  const r = state.backend.selectiveStateUpdate(
+    { state, x, dt, A, B, C, D, z, dtBias, inPlace },
     { deltaSoftplus: o.dtSoftplus ?? false },
   );
+  if (!inPlace || r.state === state) return r;
+  // The backend made a new state: copy it over the old one.
+  writeSlice(state, r.state, 0, 0);
+  r.state.dispose();
+  return { out: r.out, state };
 }

@@ -78,12 +78,32 @@ export class LaunchGraph {
   readonly commands: GraphCommand[] = [];
   /** Buffers released during the recording: the graph's temporaries, kept from the pool. */
   readonly held: GPUBuffer[] = [];
-  readonly uniformStaging = new Uint8Array(UNIFORM_CAPACITY);
+  /**
+   * The graph's uniforms: one buffer of UNIFORM_CAPACITY per 1024 launches with uniforms (a deep
+   * model's decode step, e.g. Jamba's op-by-op Mamba layers, can need more than one), with their
+   * host copies; the last one is being filled.
+   */
+  readonly uniformBuffers: GPUBuffer[] = [];
+  readonly uniformStagings: Uint8Array[] = [];
   uniformUsed = 0;
   /** Why the recording cannot be replayed (host uploads or reads are not part of it), if so. */
   invalid: string | null = null;
   disposed = false;
-  constructor(readonly uniformBuffer: GPUBuffer) {}
+  constructor(private readonly device: GPUDevice) {
+    this.addUniformBuffer();
+  }
+  get uniformBuffer(): GPUBuffer {
+    return this.uniformBuffers[this.uniformBuffers.length - 1]!;
+  }
+  get uniformStaging(): Uint8Array {
+    return this.uniformStagings[this.uniformStagings.length - 1]!;
+  }
+  /** Starts filling a new uniform buffer (the previous ones are full). */
+  addUniformBuffer(): void {
+    this.uniformBuffers.push(this.device.createBuffer({ size: UNIFORM_CAPACITY, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }));
+    this.uniformStagings.push(new Uint8Array(UNIFORM_CAPACITY));
+    this.uniformUsed = 0;
+  }
 }
 
 export class GpuContext {
@@ -190,13 +210,13 @@ export class GpuContext {
   /** Records one launch: `buffers` bind to 0..n-1 in order and the uniforms (if any) to n. */
   dispatch(k: Kernel, buffers: GPUBuffer[], uniforms: ArrayBuffer | null, groups: [number, number?, number?]): void {
     const g = this.graph;
-    // Uniforms go to the batch's buffer, or to the graph's own while recording.
-    const staging = g ? g.uniformStaging : this.uniformStaging;
     if (uniforms && (g ? g.uniformUsed : this.uniformUsed) + uniforms.byteLength > UNIFORM_CAPACITY) {
-      if (g) throw new UnsupportedError('webgpu: a recorded graph holds at most 1024 launches with uniforms');
-      this.flush();
+      if (g) g.addUniformBuffer();
+      else this.flush();
     }
     const { pipe, layout } = this.pipeline(k);
+    // Uniforms go to the batch's buffer, or to the graph's own while recording.
+    const staging = g ? g.uniformStaging : this.uniformStaging;
     const offset = g ? g.uniformUsed : this.uniformUsed;
     if (uniforms) {
       staging.set(new Uint8Array(uniforms), offset);
@@ -229,8 +249,7 @@ export class GpuContext {
    */
   beginGraph(): void {
     if (this.graph) throw new Error('webgpu: graphs cannot be recorded inside one another');
-    const uniforms = this.device.createBuffer({ size: UNIFORM_CAPACITY, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-    this.graph = new LaunchGraph(uniforms);
+    this.graph = new LaunchGraph(this.device);
   }
 
   endGraph(): LaunchGraph {
@@ -243,7 +262,11 @@ export class GpuContext {
 
   /** Writes a graph's uniforms: before the first submit of its recorded work, and once for all. */
   private writeGraphUniforms(g: LaunchGraph): void {
-    if (g.uniformUsed) this.device.queue.writeBuffer(g.uniformBuffer, 0, g.uniformStaging, 0, g.uniformUsed);
+    const last = g.uniformBuffers.length - 1;
+    g.uniformBuffers.forEach((b, i) => {
+      const bytes = i === last ? g.uniformUsed : UNIFORM_CAPACITY;
+      if (bytes) this.device.queue.writeBuffer(b, 0, g.uniformStagings[i]!, 0, bytes);
+    });
   }
 
   /** Records the graph's commands again, after the work recorded so far. */
@@ -263,8 +286,8 @@ export class GpuContext {
     if (g.disposed) return;
     g.disposed = true;
     for (const b of g.held) this.release(b);
-    if (this.encoder) this.retired.push(g.uniformBuffer);
-    else g.uniformBuffer.destroy();
+    if (this.encoder) this.retired.push(...g.uniformBuffers);
+    else for (const b of g.uniformBuffers) b.destroy();
   }
 
   /**

@@ -3,12 +3,14 @@
  * work, submitted when values are read back (see context.ts). Shapes were checked by the ops layer.
  */
 import type {
+  AttentionAtInputs,
   AttentionInputs,
   Backend,
   BinaryOp,
   ConvOptions,
   MambaBlockStepInputs,
   MatmulOptions,
+  MoeStepInputs,
   ScanGradients,
   ScanInputs,
   ScanOptions,
@@ -38,7 +40,8 @@ import { depthwiseConv2dDwPartialKernel, depthwiseConv2dDxKernel, depthwiseConv2
 import { dtSsmUpdateKernel, gemvGrid, normInProjConvKernel, ssmChannelsPerGroup, xProjReduceGroups, xProjReduceKernel } from './kernels/mamba-step.js';
 import { blockCount, GEMV4_MAX_ROWS, gemv4PerGroup, linear4Kernel, linearResidual4Kernel, normLinear4Kernel, rowBlocks } from './kernels/gemv4.js';
 import { ropeKernel } from './kernels/rope.js';
-import { DECODE_WG, decodeAttentionKernel, decodeCombineKernel, decodeTile, flashAttentionKernel, flashTiles } from './kernels/attention.js';
+import { DECODE_WG, decodeAttentionKernel, decodeCombineKernel, decodeTile, flashAttentionKernel, flashTiles, kvAppendAtKernel } from './kernels/attention.js';
+import { MOE_MAX_SLOTS, moeCombineKernel, moeRowsGrid, moeRowsKernel } from './kernels/moe-step.js';
 import { SCAN_WG, scanCarryKernel, scanChunkStateKernel, scanOutputKernel, stateUpdateKernel } from './kernels/scan.js';
 import {
   scanBackwardLayout,
@@ -622,18 +625,7 @@ export class WebGpuBackend implements Backend {
     const hasMask = i.keyMask ? 1 : 0;
     const T = Lq === 1 ? decodeTile(hd, G, smem) : null;
     if (T !== null && B * Hkv <= 65535) {
-      // Enough splits that a step fills the GPU (about 512 workgroups), each a whole number of tiles.
-      const want = Math.min(Math.ceil(Lk / T), Math.max(1, Math.ceil(512 / (B * Hkv))));
-      const chunk = Math.ceil(Lk / want / T) * T;
-      const nSplit = Math.ceil(Lk / chunk);
-      const acc = this.ctx.buffer(B * H * nSplit * hd * 4, 'attention decode partial sums');
-      const ml = this.ctx.buffer(B * H * nSplit * 2 * 4, 'attention decode partial maxima');
-      const u = new Uniforms(32).u32(H, Hkv, cap, Lk, chunk, nSplit, hasMask).f32(scale);
-      this.ctx.dispatch(decodeAttentionKernel(hd, G, T), [this.buf(i.q), this.buf(i.k), this.buf(i.v), this.buf(i.keyMask), acc, ml], u.buffer, [nSplit, B * Hkv]);
-      const n = B * H * hd;
-      this.ctx.dispatch(decodeCombineKernel, [acc, ml, this.buf(out)], new Uniforms(12).u32(B * H, hd, nSplit).buffer, [Math.ceil(n / DECODE_WG)]);
-      this.ctx.release(acc);
-      this.ctx.release(ml);
+      this.decodeAttention(i.q, i.k, i.v, i.keyMask, null, Lk, T, out);
       return out;
     }
     const tiles = flashTiles(hd, smem, maxThreads);
@@ -649,11 +641,95 @@ export class WebGpuBackend implements Backend {
     return out;
   }
 
+  /**
+   * The split-K decode attention (one query per row). The splits follow the cache's capacity, not
+   * its filled length, so that a step whose length is read on the device (`length`: then Lk =
+   * length[0] + lk) launches exactly what the same step with the length in its uniforms does, and
+   * both give the same numbers; splits past the filled keys see no key and add nothing.
+   */
+  private decodeAttention(q: Tensor, k: Tensor, v: Tensor, keyMask: Tensor | null, length: Tensor | null, lk: number, T: number, out: Tensor): void {
+    const [B, , H, hd] = q.shape as [number, number, number, number];
+    const [, Hkv, cap] = k.shape as [number, number, number, number];
+    const G = H / Hkv;
+    // Enough splits that a step fills the GPU, each a whole number of tiles: about 1024 workgroups
+    // over the capacity, so about 512 or more over the filled keys (a KV cache is mostly more than
+    // half full: it doubles when full); the splits past them see no key and finish at once.
+    const want = Math.min(Math.ceil(cap / T), Math.max(1, Math.ceil(1024 / (B * Hkv))));
+    const chunk = Math.ceil(cap / want / T) * T;
+    const nSplit = Math.ceil(cap / chunk);
+    const acc = this.ctx.buffer(B * H * nSplit * hd * 4, 'attention decode partial sums');
+    const ml = this.ctx.buffer(B * H * nSplit * 2 * 4, 'attention decode partial maxima');
+    const u = new Uniforms(32).u32(H, Hkv, cap, lk, chunk, nSplit, keyMask ? 1 : 0).f32(1 / Math.sqrt(hd));
+    const inputs = [this.buf(q), this.buf(k), this.buf(v), this.buf(keyMask), ...(length ? [this.buf(length)] : [])];
+    this.ctx.dispatch(decodeAttentionKernel(hd, G, T, !!length), [...inputs, acc, ml], u.buffer, [nSplit, B * Hkv]);
+    const n = B * H * hd;
+    this.ctx.dispatch(decodeCombineKernel, [acc, ml, this.buf(out)], new Uniforms(12).u32(B * H, hd, nSplit).buffer, [Math.ceil(n / DECODE_WG)]);
+    this.ctx.release(acc);
+    this.ctx.release(ml);
+  }
+
+  attentionAtFits(batch: number, heads: number, kvHeads: number, headDim: number): boolean {
+    return decodeTile(headDim, heads / kvHeads, this.device.limits.maxComputeWorkgroupStorageSize) !== null && batch * kvHeads <= 65535;
+  }
+
+  attentionAt(i: AttentionAtInputs): Tensor {
+    const [B, , H, hd] = i.q.shape as [number, number, number, number];
+    const Hkv = i.k.shape[1]!;
+    const T = decodeTile(hd, H / Hkv, this.device.limits.maxComputeWorkgroupStorageSize);
+    if (T === null || B * Hkv > 65535) {
+      throw new UnsupportedError(`webgpu: decode attention with head_dim ${hd}, ${H / Hkv} query heads per KV head and ${B * Hkv} (batch · KV heads) does not fit this adapter`);
+    }
+    const out = this.make(i.q.shape);
+    this.decodeAttention(i.q, i.k, i.v, i.keyMask, i.length, 1, T, out);
+    return out;
+  }
+
+  appendKvAt(kCache: Tensor, vCache: Tensor, k: Tensor, v: Tensor, length: Tensor): void {
+    const [, , cap, hd] = kCache.shape as [number, number, number, number];
+    const n = k.size;
+    this.ctx.dispatch(kvAppendAtKernel, [this.buf(k), this.buf(v), this.buf(length), this.buf(kCache), this.buf(vCache)], new Uniforms(12).u32(n, hd, cap).buffer, [Math.ceil(n / 128)]);
+  }
+
+  stack(xs: readonly Tensor[]): Tensor | null {
+    const first = xs[0]!;
+    const each = storageBytes(first.dtype, first.size);
+    // Byte copies: a half tensor's elements must fill whole 32-bit words.
+    if (each % 4 !== 0 || each * xs.length > this.ctx.maxBinding) return null;
+    const shape = [xs.length, ...first.shape];
+    const s = this.newStorage(sizeOf(shape), `a stack of ${xs.length} tensors of shape [${first.shape.join(', ')}]`, first.dtype);
+    xs.forEach((x, j) => this.ctx.copy(this.buf(x), 0, s.buffer, j * each, each));
+    return new Tensor(shape, first.dtype, new StorageRef(this, s));
+  }
+
+  moeStep(i: MoeStepInputs): Tensor | null {
+    const [T, H] = i.x.shape as [number, number];
+    const k = i.indices.shape[1]!;
+    const [n, F] = i.gate.shape as [number, number, number];
+    const S = T * k;
+    if (i.up.dtype !== i.gate.dtype || k > MOE_MAX_SLOTS) return null;
+    const a = this.ctx.buffer(S * F * 4, 'MoE step activations');
+    const y = this.ctx.buffer(S * H * 4, 'MoE step expert outputs');
+    const idx = this.buf(i.indices);
+    // Whole tokens per launch, at most MOE_MAX_SLOTS slots each (one launch up to 512 tokens at k = 2).
+    const per = Math.floor(MOE_MAX_SLOTS / k) * k;
+    for (let s0 = 0; s0 < S; s0 += per) {
+      const u = (R: number, K: number) => new Uniforms(20).u32(Math.min(per, S - s0), k, R, K, s0).buffer;
+      this.ctx.dispatch(moeRowsKernel('gateUp', weightDType(i.gate.dtype)), [this.buf(i.x), idx, this.buf(i.gate), this.buf(i.up), a], u(F, H), moeRowsGrid(F, n));
+      this.ctx.dispatch(moeRowsKernel('down', weightDType(i.down.dtype)), [a, idx, this.buf(i.down), y], u(H, F), moeRowsGrid(H, n));
+    }
+    const out = this.make([T, H]);
+    this.ctx.dispatch(moeCombineKernel, [y, this.buf(i.weights), this.buf(i.residual), this.buf(out)], new Uniforms(12).u32(T * H, k, H).buffer, grid1d(T * H));
+    this.ctx.release(a);
+    this.ctx.release(y);
+    return out;
+  }
+
   selectiveStateUpdate(i: StateUpdateInputs, o: ScanOptions): { out: Tensor; state: Tensor } {
     const [B, D, N] = i.state.shape as [number, number, number];
     const out = this.make([B, D]);
-    const st = this.make(i.state.shape);
-    this.ctx.copy(this.buf(i.state), 0, this.buf(st), 0, B * D * N * 4); // updated in place below
+    // The kernel updates its state buffer in place: a copy of the old state, or (inPlace) the old state itself.
+    const st = i.inPlace ? i.state : this.make(i.state.shape);
+    if (!i.inPlace) this.ctx.copy(this.buf(i.state), 0, this.buf(st), 0, B * D * N * 4);
     const u = new Uniforms(16).u32(B, D, i.z ? 1 : 0, o.deltaSoftplus ? 1 : 0);
     const sp = this.ssmParams(i.A, i.D, i.dtBias);
     const bufs = [i.x, i.dt].map((t) => this.buf(t));

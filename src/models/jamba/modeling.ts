@@ -18,13 +18,18 @@ import { Embedding, Linear, RMSNorm } from '../../nn/layers.js';
 import { MambaMixer } from '../../nn/mamba-mixer.js';
 import { JambaMLP, SparseMoE, loadBalancingLoss } from '../../nn/moe.js';
 import { Module } from '../../nn/module.js';
-import { add, concat, linear, reshape, scale, slice } from '../../ops/index.js';
+import { add, concat, linear, reshape, rmsNormLinear, scale, slice } from '../../ops/index.js';
+import type { DevicePosition } from '../../nn/device-position.js';
+import type { KvCache } from '../../nn/attention.js';
 import { Segments } from '../../nn/segments.js';
 import { checkAttentionMask, hasPadding, keyMaskTensor, tokenMaskTensor } from '../../generation/attention-mask.js';
-import type { CausalLM } from '../../generation/causal-lm.js';
+import type { CausalLM, TokenPicker } from '../../generation/causal-lm.js';
+import { JambaDecodeStepper } from './decode-stepper.js';
+import type { RecordingBackend } from '../kv-decode-stepper.js';
 import { generate, type GenerateOptions } from '../../generation/generate.js';
 import { JambaCache, type JambaLayerState } from './cache.js';
 import type { Tensor } from '../../tensor/tensor.js';
+import { tidy } from '../../tensor/memory.js';
 import { loadWeightsInto, MODEL_LOAD_OPTION_KEYS, readWeightsFor, saveModule, type ModelLoadOptions, type SaveDtype } from '../pretrained.js';
 import { checkOptionKeys, optionKeys } from '../../options.js';
 import { checkTokenIds } from '../../generation/token-ids.js';
@@ -86,6 +91,39 @@ export class JambaDecoderLayer extends Module {
     }
     const r = this.mamba!.forward(x, st === undefined ? undefined : st?.kind === 'mamba' ? st.state : null, m.tokenMask);
     return { out: add(h, r.out), state: r.state ? { kind: 'mamba', state: r.state } : undefined };
+  }
+
+  /**
+   * The mixer half for one token per row at the position `at` holds on the device (a replayable
+   * decode step, see models/kv-decode-stepper.ts): attention writes its keys and values into the
+   * layer's KvCache at that position; a Mamba layer updates its states in their own buffers (the
+   * SSM state in place, the small conv state copied back), so they stay fixed. It runs op by op:
+   * the fused Mamba step (mambaBlockStep) does not take Jamba's inner norms on Δ, B and C. `st`
+   * must be this layer's state. Callers wrap this in tidy().
+   */
+  mixStep(h: Tensor, st: JambaLayerState, at: DevicePosition): Tensor {
+    const x = this.input_layernorm.forward(h);
+    if (this.self_attn) {
+      if (st.kind !== 'attention') throw new Error('JambaDecoderLayer.mixStep: an attention layer needs its KV cache');
+      return add(h, this.self_attn.stepAt(x, st.kv, at));
+    }
+    if (st.kind !== 'mamba') throw new Error('JambaDecoderLayer.mixStep: a Mamba layer needs its state');
+    return add(h, this.mamba!.step(x, st.state, true).out);
+  }
+
+  /**
+   * The feed-forward half for a decode step, h1 (B, 1, H) → h1 + ffn(pre_ff_layernorm(h1)), all on
+   * the device: an MoE layer routes on the device (SparseMoE.forwardStep). Null where the device
+   * cannot route (the CPU): use feedForward. Callers wrap this in tidy().
+   */
+  feedForwardStep(h1: Tensor): Tensor | null {
+    const ffn = this.feed_forward;
+    if (!(ffn instanceof SparseMoE)) return add(h1, ffn.forward(this.pre_ff_layernorm.forward(h1)));
+    if (!h1.backend.moeStep) return null;
+    const [B, , H] = h1.shape as [number, number, number];
+    const flat = reshape(h1, [B, H]);
+    const out = ffn.forwardStep(this.pre_ff_layernorm.forward(flat), flat);
+    return out && reshape(out, [B, 1, H]);
   }
 
   /**
@@ -211,14 +249,22 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
         seg.release(m.state);
         cache.update(i, m.state!);
         seg.drop(h);
+        // One token per row: route on the device where it can (no read-back per layer).
+        const step = L === 1 ? seg.run(() => layer.feedForwardStep(m.out)) : null;
+        if (step) {
+          seg.drop(m.out);
+          h = step;
+          continue;
+        }
         const f = await layer.feedForward(m.out, seg);
         seg.drop(m.out, f.routerLogits);
         h = f.out;
       }
       const logits = seg.run(() => {
         const [B, , H] = h.shape as [number, number, number];
-        const last = reshape(slice(h, 1, L - 1, 1), [B, H]);
-        return linear(this.model.final_layernorm.forward(last), this.outputWeight());
+        const last = reshape(L === 1 ? h : slice(h, 1, L - 1, 1), [B, H]);
+        const norm = this.model.final_layernorm;
+        return rmsNormLinear(last, norm.weight.value, norm.eps, this.outputWeight()); // (B, V), fused where the device has it
       });
       cache.seqlenOffset += L;
       cache.attentionMask = keys;
@@ -227,6 +273,73 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
       seg.abort();
       throw e;
     }
+  }
+
+  /**
+   * One token per row through the model at the position `at` holds on the device, device work only
+   * (see models/kv-decode-stepper.ts): the logits (B, V), the same numbers as nextLogits for that
+   * token. Keys, values and Mamba states go into the cache's existing buffers; the host-side
+   * counters (seqlenOffset, KvCache lengths, the attention mask) are the caller's to advance.
+   * Needs the device MoE step (prepareDecodeStep).
+   */
+  stepAt(ids: Tensor, cache: JambaCache, at: DevicePosition): Tensor {
+    return tidy(() => {
+      let h = this.model.embed_tokens.forward(ids); // (B, 1, H)
+      for (const [i, layer] of this.model.layers.entries()) {
+        const st = cache.layers[i];
+        if (!st) throw new ArgumentError(`JambaForCausalLM.stepAt: layer ${i} has no cached state (feed the prompt first)`);
+        const h1 = layer.mixStep(h, st, at);
+        const out = layer.feedForwardStep(h1);
+        if (!out) throw new ArgumentError(`JambaForCausalLM.stepAt: the ${this.device} backend cannot route layer ${i}'s experts on the device`);
+        h = out;
+      }
+      const [B, , H] = h.shape as [number, number, number];
+      const norm = this.model.final_layernorm;
+      return rmsNormLinear(reshape(h, [B, H]), norm.weight.value, norm.eps, this.outputWeight()); // as nextLogits
+    });
+  }
+
+  /**
+   * Builds what a device decode step needs once (the MoE layers' stacked experts), outside any
+   * recording; false where the device cannot route on the device.
+   */
+  prepareDecodeStep(): boolean {
+    for (const layer of this.model.layers) {
+      const ffn = layer.feed_forward;
+      if (ffn instanceof SparseMoE && !ffn.stackedExperts()) return false;
+    }
+    return true;
+  }
+
+  /** The KV caches of the attention layers of `cache`. */
+  kvCaches(cache: JambaCache): KvCache[] {
+    const kvs: KvCache[] = [];
+    for (const [i, layer] of this.model.layers.entries()) {
+      if (!layer.self_attn) continue;
+      const st = cache.layers[i];
+      if (st?.kind !== 'attention') throw new ArgumentError(`JambaForCausalLM: attention layer ${i} has no KV cache yet (feed the prompt first)`);
+      kvs.push(st.kv);
+    }
+    return kvs;
+  }
+
+  /** Jamba has no positional encoding. */
+  nextPositions(): null {
+    return null;
+  }
+
+  /**
+   * Decode steps replayed from recorded device work (JambaDecodeStepper), where the device records
+   * work and routes MoE layers on the device (WebGPU); null elsewhere, or when the cache has not
+   * seen the prompt yet. MAMBA_TS_DECODE_GRAPH=0 turns it off, for comparison.
+   */
+  decodeStepper(cache: JambaCache, pick: TokenPicker): JambaDecodeStepper | null {
+    const backend = this.model.embed_tokens.weight.value.backend;
+    const off = typeof process !== 'undefined' && process.env['MAMBA_TS_DECODE_GRAPH'] === '0';
+    if (off || !backend.recordWork || !backend.moeStep) return null;
+    if (this.model.layers.some((l) => l.self_attn && !l.self_attn.canStepAt(cache.batchSize))) return null;
+    if (cache.layers.some((s) => s === null) || !this.prepareDecodeStep()) return null;
+    return new JambaDecodeStepper(this, cache, backend as RecordingBackend, pick);
   }
 
   /** The masks of one pass: a key mask over `keys` and a token mask over the new tokens, when they pad. */

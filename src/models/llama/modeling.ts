@@ -22,7 +22,10 @@ import { JambaMLP } from '../../nn/moe.js';
 import { Module } from '../../nn/module.js';
 import { add, linear, reshape, rmsNormLinear, slice, tensor } from '../../ops/index.js';
 import { checkAttentionMask, hasPadding, keyMaskTensor } from '../../generation/attention-mask.js';
-import type { CausalLM } from '../../generation/causal-lm.js';
+import type { CausalLM, TokenPicker } from '../../generation/causal-lm.js';
+import type { DevicePosition } from '../../nn/device-position.js';
+import type { RecordingBackend } from '../kv-decode-stepper.js';
+import { LlamaDecodeStepper } from './decode-stepper.js';
 import { generate, type GenerateOptions } from '../../generation/generate.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { tidy } from '../../tensor/memory.js';
@@ -73,6 +76,15 @@ export class LlamaDecoderLayer extends Module {
     const h1 = add(h, attended);
     const out = add(h1, this.mlp.forward(this.post_attention_layernorm.forward(h1)));
     return kv ? { out, kv } : { out };
+  }
+
+  /**
+   * One token per row, h (B, 1, H), at the position `at` holds on the device (a replayable decode
+   * step): its keys and values go into `kv` at at.length. Callers wrap this in tidy().
+   */
+  forwardStep(h: Tensor, kv: KvCache, at: DevicePosition, invFreq: Tensor): Tensor {
+    const h1 = add(h, this.self_attn.stepAt(this.input_layernorm.forward(h), kv, at, invFreq));
+    return add(h1, this.mlp.forward(this.post_attention_layernorm.forward(h1)));
   }
 }
 
@@ -183,6 +195,52 @@ export class LlamaForCausalLM extends Module implements CausalLM<LlamaCache> {
     cache.seqlenOffset += L;
     cache.attentionMask = keys;
     return logits;
+  }
+
+  /**
+   * One token per row through the model at the position `at` holds on the device, device work only
+   * (see models/kv-decode-stepper.ts): the logits (B, V), the same numbers as nextLogits for that
+   * token. Keys and values go into the cache's buffers at at.length, RoPE rotates by at.positions
+   * with `invFreq` (this.invFreq on the device: uploaded beforehand, as a recording must not
+   * upload); the host-side counters are the caller's to advance.
+   */
+  stepAt(ids: Tensor, cache: LlamaCache, at: DevicePosition, invFreq: Tensor): Tensor {
+    const kvs = this.kvCaches(cache);
+    return tidy(() => {
+      let h = this.model.embed_tokens.forward(ids); // (B, 1, H)
+      for (const [i, layer] of this.model.layers.entries()) h = layer.forwardStep(h, kvs[i]!, at, invFreq);
+      const [B, , H] = h.shape as [number, number, number];
+      const norm = this.model.norm;
+      return rmsNormLinear(reshape(h, [B, H]), norm.weight.value, norm.eps, this.outputWeight()); // (B, V)
+    });
+  }
+
+  /** Every layer's KV cache (all made: the prompt went through). */
+  kvCaches(cache: LlamaCache): KvCache[] {
+    return cache.layers.map((kv, i) => {
+      if (!kv) throw new ArgumentError(`LlamaForCausalLM: layer ${i} has no KV cache yet (feed the prompt first)`);
+      return kv;
+    });
+  }
+
+  /** The RoPE position of each row's next token: as nextLogits would give it (real tokens only are counted). */
+  nextPositions(cache: LlamaCache): number[] {
+    const keys = cache.maskAfter(null, 1);
+    const positions = keys ? positionsFromMask(keys, 1) : consecutivePositions(cache.batchSize, 1, cache.seqlenOffset);
+    return positions.map((row) => row[0]!);
+  }
+
+  /**
+   * Decode steps replayed from recorded device work (LlamaDecodeStepper), where the device records
+   * work and has the device-positioned attention (WebGPU); null elsewhere, or when the cache has
+   * not seen the prompt yet. MAMBA_TS_DECODE_GRAPH=0 turns it off, for comparison.
+   */
+  decodeStepper(cache: LlamaCache, pick: TokenPicker): LlamaDecodeStepper | null {
+    const backend = this.model.embed_tokens.weight.value.backend;
+    const off = typeof process !== 'undefined' && process.env['MAMBA_TS_DECODE_GRAPH'] === '0';
+    if (off || !backend.recordWork) return null;
+    if (!this.model.layers.every((l) => l.self_attn.canStepAt(cache.batchSize)) || cache.layers.some((kv) => kv === null)) return null;
+    return new LlamaDecodeStepper(this, cache, backend as RecordingBackend, pick);
   }
 
   /** Prompt + new tokens per row (greedy or sampled; see generation/generate.ts). */

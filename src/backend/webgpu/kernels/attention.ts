@@ -200,12 +200,19 @@ export function decodeTile(hd: number, G: number, storageBytes: number): number 
   return null;
 }
 
-export function decodeAttentionKernel(hd: number, G: number, T: number): Kernel {
+/**
+ * `lengthInBuffer`: the key count is read on the device — Lk = Len[0] + p.Lk, Len an int32 buffer
+ * bound after the mask — and the mask is (B, cap), so that a replayed decode step (whose uniforms
+ * never change) attends to one more key each token. Otherwise Lk = p.Lk and the mask is (B, Lk).
+ */
+export function decodeAttentionKernel(hd: number, G: number, T: number, lengthInBuffer = false): Kernel {
   const KS = hd + 1;
   // Outputs (head, dimension) per thread; each keeps its accumulators in registers.
   const PER = Math.ceil((G * hd) / DECODE_WG);
-  return cachedKernel(`decode_${hd}_${G}_${T}`, () => ({
-    key: `attention_decode_${hd}_${G}_${T}`,
+  const tag = lengthInBuffer ? '_at' : '';
+  const shift = lengthInBuffer ? 1 : 0; // the bindings after the mask move by one
+  return cachedKernel(`decode_${hd}_${G}_${T}${tag}`, () => ({
+    key: `attention_decode_${hd}_${G}_${T}${tag}`,
     code: () => /* wgsl */ `
 struct P { H: u32, Hkv: u32, cap: u32, Lk: u32, chunk: u32, nSplit: u32, hasMask: u32, scale: f32 }
 const HD = ${hd}u;
@@ -218,10 +225,11 @@ const NEG = ${NEG};
 @group(0) @binding(0) var<storage, read> Q: array<f32>;          // (B, 1, H, hd)
 @group(0) @binding(1) var<storage, read> K: array<f32>;          // (B, Hkv, cap, hd)
 @group(0) @binding(2) var<storage, read> V: array<f32>;          // (B, Hkv, cap, hd)
-@group(0) @binding(3) var<storage, read> M: array<f32>;          // (B, Lk) key mask, when hasMask
-@group(0) @binding(4) var<storage, read_write> Acc: array<f32>;  // (B·H, nSplit, hd) unnormalised
-@group(0) @binding(5) var<storage, read_write> ML: array<f32>;   // (B·H, nSplit, 2): m, l
-@group(0) @binding(6) var<uniform> p: P;
+@group(0) @binding(3) var<storage, read> M: array<f32>;          // (B, Lk or cap) key mask, when hasMask
+${lengthInBuffer ? '@group(0) @binding(4) var<storage, read> Len: array<i32>;        // keys cached before this step' : ''}
+@group(0) @binding(${4 + shift}) var<storage, read_write> Acc: array<f32>;  // (B·H, nSplit, hd) unnormalised
+@group(0) @binding(${5 + shift}) var<storage, read_write> ML: array<f32>;   // (B·H, nSplit, 2): m, l
+@group(0) @binding(${6 + shift}) var<uniform> p: P;
 var<workgroup> Qs: array<f32, ${G * hd}>;  // [g * HD + d], pre-scaled
 var<workgroup> KVs: array<f32, ${T * KS}>; // the K tile, then the V tile
 var<workgroup> Ss: array<f32, ${G * T}>;   // scores, then weights
@@ -238,8 +246,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let qBase = (b * p.H + kvh * G) * HD; // the group's G heads are consecutive
   for (var e = t; e < G * HD; e += WG) { Qs[e] = Q[qBase + e] * p.scale; }
   if (t < G) { Mh[t] = NEG; Lh[t] = 0.0; }
+  let Lk = ${lengthInBuffer ? 'u32(Len[0]) + p.Lk' : 'p.Lk'};
+  let maskStride = ${lengthInBuffer ? 'p.cap' : 'p.Lk'};
   let kBegin = s * p.chunk;
-  let kEnd = min(p.Lk, kBegin + p.chunk);
+  let kEnd = min(Lk, kBegin + p.chunk);
   let kvBase = bh * p.cap * HD;
   var acc: array<f32, PER>;
   for (var k0 = kBegin; k0 < kEnd; k0 += T) {
@@ -256,7 +266,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let j = e % T;
       var sc = NEG;
       var keep = k0 + j < kEnd;
-      if (keep && p.hasMask == 1u) { keep = M[b * p.Lk + k0 + j] != 0.0; }
+      if (keep && p.hasMask == 1u) { keep = M[b * maskStride + k0 + j] != 0.0; }
       if (keep) {
         var dot = 0.0;
         for (var d = 0u; d < HD; d++) { dot = fma(Qs[g * HD + d], KVs[j * KS + d], dot); }
@@ -342,5 +352,29 @@ struct P { rows: u32, hd: u32, nSplit: u32 }
     den = fma(w, ML[o * 2u + 1u], den);
   }
   O[i] = select(0.0, num / den, den > 0.0);
+}`,
+};
+
+/**
+ * Writes one new token's keys and values (B, Hkv, 1, hd) each into a KV cache's buffers (B, Hkv,
+ * cap, hd) at the position held in the int32 buffer Len[0] (a replayed decode step's position).
+ */
+export const kvAppendAtKernel: Kernel = {
+  key: 'attention_kv_append_at',
+  code: () => /* wgsl */ `
+struct P { n: u32, hd: u32, cap: u32 }
+@group(0) @binding(0) var<storage, read> Kn: array<f32>;        // (B, Hkv, 1, hd)
+@group(0) @binding(1) var<storage, read> Vn: array<f32>;
+@group(0) @binding(2) var<storage, read> Len: array<i32>;
+@group(0) @binding(3) var<storage, read_write> Kc: array<f32>;  // (B, Hkv, cap, hd)
+@group(0) @binding(4) var<storage, read_write> Vc: array<f32>;
+@group(0) @binding(5) var<uniform> p: P;
+@compute @workgroup_size(128) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x;
+  if (i >= p.n) { return; }
+  let bh = i / p.hd;
+  let o = (bh * p.cap + u32(Len[0])) * p.hd + i % p.hd;
+  Kc[o] = Kn[i];
+  Vc[o] = Vn[i];
 }`,
 };
