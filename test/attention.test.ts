@@ -9,7 +9,7 @@ import { backward } from '../src/autograd/backward.js';
 import { gradcheck } from '../src/autograd/gradcheck.js';
 import { markLeaf, noGrad, type GradSlot } from '../src/autograd/tape.js';
 import type { DeviceName } from '../src/backend/registry.js';
-import { CausalSelfAttention, KvCache } from '../src/nn/attention.js';
+import { CausalSelfAttention, grownCapacity, KvCache } from '../src/nn/attention.js';
 import { attentionComposed, concat, mul, reshape, scaledDotProductAttention, slice, sum, tensor, writeSlice, zeros } from '../src/ops/index.js';
 import { liveTensorCount, tidy } from '../src/tensor/memory.js';
 import type { Tensor } from '../src/tensor/tensor.js';
@@ -181,4 +181,12 @@ describe('scaledDotProductAttention: bad input', () => {
     ['KvCache.append of the wrong heads', () => new KvCache(1, 2, 8, 'cpu').append(t([1, 1, 1, 8]), t([1, 1, 1, 8])), /k must be \(1, 2, L, 8\)/],
   ];
   for (const [name, f, re] of cases) test(`${name} is refused, naming the argument`, () => assert.throws(() => tidy(f), re));
+});
+
+test('KV buffers double up to 1 GiB, then grow by a quarter (WebGPU binds at most 2 GiB)', () => {
+  const perPosition = 64 * 16 * 128 * 4; // batch 64, 16 KV heads of 128
+  assert.equal(grownCapacity(1024, 1025, perPosition), 2048); // 1 GiB exactly: doubled
+  assert.equal(grownCapacity(2048, 2049, perPosition), 2560); // 1.25 GiB instead of 2
+  assert.equal(grownCapacity(2560, 5000, perPosition), 5000); // never less than the need
+  assert.equal(grownCapacity(16, 17, 4), 32);
 });

@@ -108,7 +108,7 @@ export class KvDecodeStepper<C extends KvStepCache> implements DecodeStepper {
     const capacity = kvs.length ? Math.max(...kvs.map((kv) => kv.capacity)) : need;
     const moved = this.cache.seqlenOffset !== this.expectedOffset;
     if (this.at && !moved && need <= this.at.capacity && capacity === this.at.capacity) return this.at;
-    const want = need <= capacity ? capacity : Math.max(2 * capacity, need);
+    const want = need <= capacity ? capacity : kvs.length ? kvs[0]!.grownCapacity(need) : need;
     for (const kv of kvs) kv.reserve(want);
     this.dropRecording();
     this.at?.dispose();

@@ -44,7 +44,7 @@ export interface Rotation {
  * (B, kvHeads, capacity, headDim) whose first `length` positions are filled. New tokens are
  * written in place, so a decode step writes one token instead of copying the whole cache; when
  * the capacity runs out it doubles (one copy of the filled part), so the copies over a whole
- * generation stay linear in its length. The buffers belong to the cache, outside every tidy
+ * generation stay linear in its length — by a quarter past 1 GiB (see grownCapacity). The buffers belong to the cache, outside every tidy
  * scope, until dispose().
  */
 export class KvCache {
@@ -79,10 +79,15 @@ export class KvCache {
     }
     const L = k.shape[2]!;
     if (v.shape[2] !== L) throw new ArgumentError(`KvCache.append: k has ${L} positions, v ${v.shape[2]}`);
-    if (this.length + L > this.capacity) this.grow(Math.max(2 * this.capacity, this.length + L));
+    if (this.length + L > this.capacity) this.grow(this.grownCapacity(this.length + L));
     writeSlice(this.k, k, 2, this.length);
     writeSlice(this.v, v, 2, this.length);
     this.length += L;
+  }
+
+  /** The capacity to grow to when `need` positions do not fit. */
+  grownCapacity(need: number): number {
+    return grownCapacity(this.capacity, need, this.batch * this.kvHeads * this.headDim * 4);
   }
 
   /**
@@ -110,9 +115,23 @@ export class KvCache {
   }
 }
 
-/** A first capacity for a prompt of L tokens: room for it and for as many generated tokens again. */
-function initialCapacity(L: number): number {
-  return Math.max(16, 2 ** Math.ceil(Math.log2(2 * L)));
+/**
+ * A buffer of k or v past this many bytes grows by a quarter instead of doubling: WebGPU binds at
+ * most 2 GiB (less 4 bytes) per buffer, which doubling from just over 1 GiB would pass (e.g. a
+ * 1.3B Transformer's layer at batch 64 × 2,176 tokens needs 1.1 GiB; doubled from 2,048, 2.1).
+ */
+const DOUBLING_BYTES = 2 ** 30;
+
+/** The next capacity (positions) of a buffer of `capacity` that must hold `need`. */
+export function grownCapacity(capacity: number, need: number, bytesPerPosition: number): number {
+  const next = 2 * capacity * bytesPerPosition <= DOUBLING_BYTES ? 2 * capacity : Math.ceil((1.25 * capacity) / 256) * 256;
+  return Math.max(next, need);
+}
+
+/** A first capacity for a prompt of L tokens: room for it and for as many generated tokens again (within DOUBLING_BYTES when that is more than L). */
+function initialCapacity(L: number, bytesPerPosition: number): number {
+  const doubled = Math.max(16, 2 ** Math.ceil(Math.log2(2 * L)));
+  return doubled * bytesPerPosition <= DOUBLING_BYTES ? doubled : Math.max(L, Math.ceil((1.25 * L) / 256) * 256);
 }
 
 export class CausalSelfAttention extends Module {
@@ -154,7 +173,7 @@ export class CausalSelfAttention extends Module {
     if (past === undefined) {
       ctx = scaledDotProductAttention(q, k, v, { keyMask: keyMask ?? null });
     } else {
-      cache = past ?? new KvCache(B, nkv, hd, x.device as DeviceName, initialCapacity(L));
+      cache = past ?? new KvCache(B, nkv, hd, x.device as DeviceName, initialCapacity(L, B * nkv * hd * 4));
       cache.append(k, v);
       ctx = scaledDotProductAttention(q, cache.k, cache.v, { keyLength: cache.length, keyMask: keyMask ?? null });
     }
