@@ -14,3 +14,4 @@ export * from './rows.js';
 export * from './attention.js';
 export * from './conv2d.js';
 export * from './rope.js';
+export * from './sample-tokens.js';
