@@ -11,6 +11,7 @@ import type {
   MatmulOptions,
   ScanGradients,
   ScanInputs,
+  SampleTokensScalars,
   ScanOptions,
   StateUpdateInputs,
   RecordedWork,
@@ -38,6 +39,7 @@ import { depthwiseConv2dDwPartialKernel, depthwiseConv2dDxKernel, depthwiseConv2
 import { dtSsmUpdateKernel, gemvGrid, normInProjConvKernel, ssmChannelsPerGroup, STEP_MAX_ROWS } from './kernels/mamba-step.js';
 import { GEMV4_MAX_ROWS, gemv4PerGroup, linear4Kernel, linearResidual4Kernel, normLinear4Kernel } from './kernels/gemv4.js';
 import { ropeKernel } from './kernels/rope.js';
+import { sampleTokensKernel } from './kernels/sample-tokens.js';
 import { DECODE_WG, decodeAttentionKernel, decodeCombineKernel, decodeTile, flashAttentionKernel, flashTiles } from './kernels/attention.js';
 import { SCAN_WG, scanCarryKernel, scanChunkStateKernel, scanOutputKernel, stateUpdateKernel } from './kernels/scan.js';
 import {
@@ -316,6 +318,17 @@ export class WebGpuBackend implements Backend {
     const indices = this.make([...lead, k], 'i32');
     this.ctx.dispatch(topKKernel, [this.buf(x), this.buf(values), this.buf(indices)], new Uniforms(12).u32(rows, n, k).buffer, [Math.ceil(rows / 64)]);
     return { values, indices };
+  }
+
+  /** One workgroup per row (kernels/sample-tokens.ts); rngState advances in place. */
+  sampleTokens(logits: Tensor, rngState: Tensor, o: SampleTokensScalars): Tensor {
+    const [B, V] = logits.shape as [number, number];
+    const y = this.make([B, 1], 'i32');
+    const gx = Math.min(B, 65535);
+    // 1 − top_p rounded to float32 as torch compares it (and logits-process.ts).
+    const u = new Uniforms(32).u32(B, V, gx, Math.min(o.topK, 0xffffffff)).f32(o.temperature, o.topP, Math.fround(1 - o.topP), o.minP);
+    this.ctx.dispatch(sampleTokensKernel, [this.buf(logits), this.buf(rngState), this.buf(y)], u.buffer, [gx, Math.ceil(B / gx)]);
+    return y;
   }
 
   // ---- layers

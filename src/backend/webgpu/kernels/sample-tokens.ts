@@ -1,0 +1,263 @@
+/**
+ * A draw of the next token on the device (ops/sample-tokens.ts states the contract; the CPU
+ * kernel, cpu/sample-tokens.ts, is the reference). One workgroup per row; nothing is sorted:
+ *
+ * - temperature divides each logit as it is read (x / t, float32, as torch);
+ * - the values are compared through the order-preserving u32 key of their float32 bits, so a
+ *   threshold is found by bisection over keys with workgroup counts or sums: top-k's is the k-th
+ *   largest key (the largest T with count(key ≥ T) ≥ k, so ties with the k-th all stay); top-p's
+ *   is the smallest key w whose cumulative probability from the bottom, mass(key ≤ w), passes
+ *   1 − top_p: HF's TopPLogitsWarper removes, in ascending order, the tokens whose cumulative
+ *   probability is still ≤ 1 − top_p, i.e. everything below w and the first few ties at w in index
+ *   order (torch's stable sort), never the most likely token;
+ * - min-p keeps exp(x − max) ≥ min_p (HF's p ≥ min_p · p_max);
+ * - the draw: thread t owns a contiguous chunk of indices; chunk sums of exp(x − max) over the
+ *   kept tokens are scanned in thread order, so walking the chunk that holds u = next() · total
+ *   finds the first index in index order whose running sum passes u, as sampler.ts does.
+ *   xoshiro128** runs in u32 arithmetic, its state (B, 4) updated in place.
+ *
+ * Sums are float32 here (the reference uses float64), so a boundary case can differ.
+ */
+import type { Kernel } from '../context.js';
+
+export const SAMPLE_WG = 256;
+
+export const sampleTokensKernel: Kernel = {
+  key: 'sample_tokens',
+  code: () => /* wgsl */ `
+struct P { rows: u32, n: u32, gx: u32, topK: u32, temperature: f32, topP: f32, limit: f32, minP: f32 }
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read_write> S: array<u32>;  // (rows, 4) xoshiro128** states
+@group(0) @binding(2) var<storage, read_write> Y: array<i32>;  // (rows)
+@group(0) @binding(3) var<uniform> p: P;
+
+const WG = ${SAMPLE_WG}u;
+// The key of -Infinity: keys above it are finite values (or +Infinity).
+const NEG_INF_KEY = 0x007fffffu;
+
+var<workgroup> redF: array<f32, ${SAMPLE_WG}>;
+var<workgroup> redU: array<u32, ${SAMPLE_WG}>;
+var<workgroup> scanF: array<f32, ${SAMPLE_WG + 1}>;
+var<workgroup> scanU: array<u32, ${SAMPLE_WG + 1}>;
+var<workgroup> uDraw: f32;
+var<workgroup> picked: u32;
+
+/** Order-preserving u32 of a float's bits (-0 counts as +0, as it compares equal). */
+fn keyOf(v: f32) -> u32 {
+  var b = bitcast<u32>(v);
+  if (b == 0x80000000u) { b = 0u; }
+  return select(b | 0x80000000u, ~b, (b & 0x80000000u) != 0u);
+}
+fn valueOf(k: u32) -> f32 {
+  return bitcast<f32>(select(~k, k & 0x7fffffffu, (k & 0x80000000u) != 0u));
+}
+
+/** The logit after temperature. */
+fn logit(base: u32, i: u32) -> f32 {
+  var v = X[base + i];
+  if (p.temperature != 1.0) { v = v / p.temperature; }
+  return v;
+}
+
+fn sumF(t: u32, v: f32) -> f32 {
+  redF[t] = v;
+  workgroupBarrier();
+  for (var h = WG / 2u; h > 0u; h >>= 1u) {
+    if (t < h) { redF[t] = redF[t] + redF[t + h]; }
+    workgroupBarrier();
+  }
+  let s = redF[0];
+  workgroupBarrier();
+  return s;
+}
+fn sumU(t: u32, v: u32) -> u32 {
+  redU[t] = v;
+  workgroupBarrier();
+  for (var h = WG / 2u; h > 0u; h >>= 1u) {
+    if (t < h) { redU[t] = redU[t] + redU[t + h]; }
+    workgroupBarrier();
+  }
+  let s = redU[0];
+  workgroupBarrier();
+  return s;
+}
+fn maxU(t: u32, v: u32) -> u32 {
+  redU[t] = v;
+  workgroupBarrier();
+  for (var h = WG / 2u; h > 0u; h >>= 1u) {
+    if (t < h) { redU[t] = max(redU[t], redU[t + h]); }
+    workgroupBarrier();
+  }
+  let s = redU[0];
+  workgroupBarrier();
+  return s;
+}
+/** Exclusive scans of one value per thread, in thread order (thread 0 adds them up serially, so the sums are reproducible). */
+fn scanFloats(t: u32, v: f32) {
+  redF[t] = v;
+  workgroupBarrier();
+  if (t == 0u) {
+    var acc = 0.0;
+    for (var j = 0u; j < WG; j++) { scanF[j] = acc; acc = acc + redF[j]; }
+    scanF[WG] = acc;
+  }
+  workgroupBarrier();
+}
+fn scanCounts(t: u32, v: u32) {
+  redU[t] = v;
+  workgroupBarrier();
+  if (t == 0u) {
+    var acc = 0u;
+    for (var j = 0u; j < WG; j++) { scanU[j] = acc; acc = acc + redU[j]; }
+    scanU[WG] = acc;
+  }
+  workgroupBarrier();
+}
+
+fn rotl(x: u32, k: u32) -> u32 { return (x << k) | (x >> (32u - k)); }
+
+/** xoshiro128** (as sampler.ts's Rng): the next output of row r's generator, its state advanced. */
+fn nextUint32(r: u32) -> u32 {
+  var s0 = S[r * 4u];
+  var s1 = S[r * 4u + 1u];
+  var s2 = S[r * 4u + 2u];
+  var s3 = S[r * 4u + 3u];
+  let result = rotl(s1 * 5u, 7u) * 9u;
+  let tt = s1 << 9u;
+  s2 = s2 ^ s0;
+  s3 = s3 ^ s1;
+  s1 = s1 ^ s2;
+  s0 = s0 ^ s3;
+  s2 = s2 ^ tt;
+  s3 = rotl(s3, 11u);
+  S[r * 4u] = s0;
+  S[r * 4u + 1u] = s1;
+  S[r * 4u + 2u] = s2;
+  S[r * 4u + 3u] = s3;
+  return result;
+}
+
+@compute @workgroup_size(${SAMPLE_WG}) fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let r = wid.x + wid.y * p.gx;
+  if (r >= p.rows) { return; }
+  let t = lid.x;
+  let n = p.n;
+  let base = r * n;
+
+  // The maximum (as a key: no infinities in constants).
+  var mk = 0u;
+  for (var i = t; i < n; i += WG) { mk = max(mk, keyOf(logit(base, i))); }
+  let maxKey = maxU(t, mk);
+  let m = valueOf(maxKey);
+
+  // Top-k: the k-th largest key.
+  var kthKey = 0u;
+  if (p.topK > 0u && p.topK < n) {
+    var lo = 0u;
+    var hi = 0xffffffffu;
+    for (var it = 0u; it < 32u; it++) {
+      let d = hi - lo;
+      let mid = lo + (d >> 1u) + (d & 1u);
+      var c = 0u;
+      for (var i = t; i < n; i += WG) { c += select(0u, 1u, keyOf(logit(base, i)) >= mid); }
+      if (sumU(t, c) >= p.topK) { lo = mid; } else { hi = mid - 1u; }
+    }
+    kthKey = lo;
+  }
+  let lowKey = max(kthKey, NEG_INF_KEY + 1u); // the alive tokens: key >= lowKey
+
+  // Top-p: everything below wKey goes, and the first tiesOut ties at wKey in index order.
+  var wKey = 0u;
+  var tiesOut = 0u;
+  if (p.topP < 1.0) {
+    var z = 0.0;
+    for (var i = t; i < n; i += WG) {
+      let v = logit(base, i);
+      if (keyOf(v) >= lowKey) { z += exp(v - m); }
+    }
+    let total = sumF(t, z);
+    var lo = 0u;
+    var hi = maxKey;
+    for (var it = 0u; it < 32u; it++) {
+      let mid = lo + ((hi - lo) >> 1u);
+      var s = 0.0;
+      for (var i = t; i < n; i += WG) {
+        let v = logit(base, i);
+        let k = keyOf(v);
+        if (k >= lowKey && k <= mid) { s += exp(v - m); }
+      }
+      let below = sumF(t, s) / total;
+      if (lo < hi) { if (below > p.limit) { hi = mid; } else { lo = mid + 1u; } }
+    }
+    wKey = lo;
+    // The mass strictly below wKey and the ties at wKey: HF's running sum passes the limit within them.
+    var s = 0.0;
+    var c = 0u;
+    for (var i = t; i < n; i += WG) {
+      let v = logit(base, i);
+      let k = keyOf(v);
+      if (k >= lowKey && k < wKey) { s += exp(v - m); }
+      c += select(0u, 1u, k == wKey && k >= lowKey);
+    }
+    let under = sumF(t, s) / total;
+    let ties = sumU(t, c);
+    let pw = exp(valueOf(wKey) - m) / total;
+    let room = (p.limit - under) / pw;
+    var out = select(u32(min(floor(room), f32(ties))), 0u, !(room > 0.0));
+    if (wKey == maxKey && ties > 0u) { out = min(out, ties - 1u); } // the most likely token stays
+    tiesOut = out;
+  }
+
+  // Kept: alive, not cut by top-p (below wKey, or an early tie at it), and p >= minP · pmax.
+  let chunk = (n + WG - 1u) / WG;
+  let start = min(n, t * chunk);
+  let end = min(n, start + chunk);
+  var tieBase = 0u;
+  if (p.topP < 1.0) { // (a uniform condition, as the scan's barriers need)
+    var c = 0u;
+    if (tiesOut > 0u) { for (var i = start; i < end; i++) { c += select(0u, 1u, keyOf(logit(base, i)) == wKey); } }
+    scanCounts(t, c);
+    tieBase = scanU[t];
+  }
+  var chunkSum = 0.0;
+  var lastKept = 0u; // 1 + the last index with weight in this chunk; 0: none
+  var tie = tieBase;
+  for (var i = start; i < end; i++) {
+    let v = logit(base, i);
+    let k = keyOf(v);
+    var w = exp(v - m);
+    var kept = k >= lowKey && k >= wKey;
+    if (k == wKey && tiesOut > 0u) { kept = kept && tie >= tiesOut; tie++; }
+    if (p.minP > 0.0 && w < p.minP) { kept = false; }
+    if (kept && w > 0.0) { chunkSum += w; lastKept = i + 1u; }
+  }
+  scanFloats(t, chunkSum);
+  let lastAny = maxU(t, lastKept);
+  if (t == 0u) {
+    uDraw = f32(nextUint32(r)) * 2.3283064365386963e-10 * scanF[WG];
+    picked = select(lastAny - 1u, 0u, lastAny == 0u); // rounding left u past the end: the last token with weight
+  }
+  workgroupBarrier();
+  let u = uDraw;
+  let before = scanF[t];
+  if (scanF[t + 1u] > u && (t == 0u || before <= u)) {
+    // This chunk holds the crossing: walk it with the same sums as its total.
+    var run = 0.0;
+    var tie2 = tieBase;
+    for (var i = start; i < end; i++) {
+      let v = logit(base, i);
+      let k = keyOf(v);
+      var w = exp(v - m);
+      var kept = k >= lowKey && k >= wKey;
+      if (k == wKey && tiesOut > 0u) { kept = kept && tie2 >= tiesOut; tie2++; }
+      if (p.minP > 0.0 && w < p.minP) { kept = false; }
+      if (kept && w > 0.0) {
+        run += w;
+        if (before + run > u) { picked = i; break; }
+      }
+    }
+  }
+  workgroupBarrier();
+  if (t == 0u) { Y[r] = i32(picked); }
+}`,
+};
