@@ -113,6 +113,15 @@ describe('sampleTokens on WebGPU against the CPU reference', { skip: gpu ? false
       const [want, got] = [await draw('cpu', logits, B, st, o, 4), await draw('webgpu', logits, B, st, o, 4)];
       assert.deepEqual(got.ids, want.ids, JSON.stringify(o));
     }
+    // Survivors of top-k beyond what the kernel gathers into workgroup memory (1024): a large k,
+    // and a small k whose k-th value is tied many times over.
+    const wide = logitsOf(2, 3000, 4);
+    const flatTail = new Float32Array(2 * 2000).map((_, i) => (i % 2000 < 3 ? 2 + (i % 2000) : 0));
+    for (const [x, o] of [[wide, { topK: 1500, topP: 0.9 }], [flatTail, { topK: 5 }], [flatTail, { topK: 5, topP: 0.99, minP: 0.001 }]] as const) {
+      const st = states(2, 5);
+      const [want, got] = [await draw('cpu', x, 2, st, o, 4), await draw('webgpu', x, 2, st, o, 4)];
+      assert.deepEqual(got.ids, want.ids, JSON.stringify(o));
+    }
     // HF's example of ties at the cut: [0, 0, 0, 0] with top_p 0.75 removes index 0 only.
     const flat = new Float32Array(4 * 64);
     const st = states(64, 1);

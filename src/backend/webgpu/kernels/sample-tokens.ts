@@ -21,6 +21,8 @@
 import type { Kernel } from '../context.js';
 
 export const SAMPLE_WG = 256;
+/** Top-k survivors gathered into workgroup memory at most (8 KiB of the 16 KiB every adapter has). */
+const COMPACT = 1024;
 
 export const sampleTokensKernel: Kernel = {
   key: 'sample_tokens',
@@ -41,6 +43,14 @@ var<workgroup> scanF: array<f32, ${SAMPLE_WG + 1}>;
 var<workgroup> scanU: array<u32, ${SAMPLE_WG + 1}>;
 var<workgroup> uDraw: f32;
 var<workgroup> picked: u32;
+var<workgroup> hist: array<atomic<u32>, 256>;
+var<workgroup> radix: vec2<u32>; // the k-th key's digits so far, and how many of the k are still to find
+var<workgroup> gathered: u32;
+var<workgroup> span: u32; // top-p's bisection interval, to stop once it is one key // how many tokens survive top-k, when they fit in sv / si
+// The survivors of top-k (values after temperature, and their indices, in index order), when
+// there are at most COMPACT of them: top-p, min-p and the draw then read them here, not X.
+var<workgroup> sv: array<f32, ${COMPACT}>;
+var<workgroup> si: array<u32, ${COMPACT}>;
 
 /** Order-preserving u32 of a float's bits (-0 counts as +0, as it compares equal). */
 fn keyOf(v: f32) -> u32 {
@@ -57,6 +67,16 @@ fn logit(base: u32, i: u32) -> f32 {
   var v = X[base + i];
   if (p.temperature != 1.0) { v = v / p.temperature; }
   return v;
+}
+
+/** Candidate j: the logit after temperature, from X (index j) or from the gathered survivors. */
+fn value(compact: bool, base: u32, j: u32) -> f32 {
+  if (compact) { return sv[j]; }
+  return logit(base, j);
+}
+fn index(compact: bool, j: u32) -> u32 {
+  if (compact) { return si[j]; }
+  return j;
 }
 
 fn sumF(t: u32, v: f32) -> f32 {
@@ -141,60 +161,98 @@ fn nextUint32(r: u32) -> u32 {
   let r = wid.x + wid.y * p.gx;
   if (r >= p.rows) { return; }
   let t = lid.x;
-  let n = p.n;
-  let base = r * n;
+  let base = r * p.n;
 
   // The maximum (as a key: no infinities in constants).
   var mk = 0u;
-  for (var i = t; i < n; i += WG) { mk = max(mk, keyOf(logit(base, i))); }
+  for (var i = t; i < p.n; i += WG) { mk = max(mk, keyOf(logit(base, i))); }
   let maxKey = maxU(t, mk);
   let m = valueOf(maxKey);
 
-  // Top-k: the k-th largest key.
+  // Top-k: the k-th largest key, a byte at a time (radix select with workgroup histograms).
   var kthKey = 0u;
-  if (p.topK > 0u && p.topK < n) {
-    var lo = 0u;
-    var hi = 0xffffffffu;
-    for (var it = 0u; it < 32u; it++) {
-      let d = hi - lo;
-      let mid = lo + (d >> 1u) + (d & 1u);
-      var c = 0u;
-      for (var i = t; i < n; i += WG) { c += select(0u, 1u, keyOf(logit(base, i)) >= mid); }
-      if (sumU(t, c) >= p.topK) { lo = mid; } else { hi = mid - 1u; }
+  if (p.topK > 0u && p.topK < p.n) {
+    if (t == 0u) { radix = vec2<u32>(0u, p.topK); }
+    for (var d = 0u; d < 4u; d++) {
+      let shift = 24u - 8u * d;
+      atomicStore(&hist[t], 0u);
+      workgroupBarrier();
+      let want = radix;
+      let high = select(0xffffffffu << (shift + 8u), 0u, d == 0u); // the digits already chosen
+      for (var i = t; i < p.n; i += WG) {
+        let k = keyOf(logit(base, i));
+        if ((k & high) == want.x) { atomicAdd(&hist[(k >> shift) & 255u], 1u); }
+      }
+      workgroupBarrier();
+      if (t == 0u) {
+        var above = 0u;
+        var b = 255u;
+        loop {
+          let c = atomicLoad(&hist[b]);
+          if (above + c >= want.y || b == 0u) { radix = vec2<u32>(want.x | (b << shift), want.y - above); break; }
+          above += c;
+          b--;
+        }
+      }
+      workgroupBarrier();
     }
-    kthKey = lo;
+    kthKey = radix.x;
   }
   let lowKey = max(kthKey, NEG_INF_KEY + 1u); // the alive tokens: key >= lowKey
+
+  // Few survivors (top-k set): gather them into workgroup memory, in index order.
+  if (t == 0u) { gathered = 0u; }
+  let chunkN = (p.n + WG - 1u) / WG;
+  if (p.topK > 0u && p.topK <= ${COMPACT}u) {
+    let s0 = min(p.n, t * chunkN);
+    let s1 = min(p.n, s0 + chunkN);
+    var c = 0u;
+    for (var i = s0; i < s1; i++) { c += select(0u, 1u, keyOf(logit(base, i)) >= lowKey); }
+    scanCounts(t, c);
+    if (scanU[WG] <= ${COMPACT}u) {
+      var j = scanU[t];
+      for (var i = s0; i < s1; i++) {
+        let v = logit(base, i);
+        if (keyOf(v) >= lowKey) { sv[j] = v; si[j] = i; j++; }
+      }
+      if (t == 0u) { gathered = scanU[WG]; }
+    }
+  }
+  let compact = workgroupUniformLoad(&gathered) > 0u;
+  // From here on the candidates are j in [0, count): value(j) and index(j) read them.
+  let count = select(p.n, workgroupUniformLoad(&gathered), compact);
 
   // Top-p: everything below wKey goes, and the first tiesOut ties at wKey in index order.
   var wKey = 0u;
   var tiesOut = 0u;
   if (p.topP < 1.0) {
     var z = 0.0;
-    for (var i = t; i < n; i += WG) {
-      let v = logit(base, i);
+    for (var j = t; j < count; j += WG) {
+      let v = value(compact, base, j);
       if (keyOf(v) >= lowKey) { z += exp(v - m); }
     }
     let total = sumF(t, z);
-    var lo = 0u;
+    var lo = lowKey;
     var hi = maxKey;
     for (var it = 0u; it < 32u; it++) {
       let mid = lo + ((hi - lo) >> 1u);
       var s = 0.0;
-      for (var i = t; i < n; i += WG) {
-        let v = logit(base, i);
+      for (var j = t; j < count; j += WG) {
+        let v = value(compact, base, j);
         let k = keyOf(v);
         if (k >= lowKey && k <= mid) { s += exp(v - m); }
       }
       let below = sumF(t, s) / total;
       if (lo < hi) { if (below > p.limit) { hi = mid; } else { lo = mid + 1u; } }
+      if (t == 0u) { span = hi - lo; }
+      if (workgroupUniformLoad(&span) == 0u) { break; } // converged
     }
     wKey = lo;
     // The mass strictly below wKey and the ties at wKey: HF's running sum passes the limit within them.
     var s = 0.0;
     var c = 0u;
-    for (var i = t; i < n; i += WG) {
-      let v = logit(base, i);
+    for (var j = t; j < count; j += WG) {
+      let v = value(compact, base, j);
       let k = keyOf(v);
       if (k >= lowKey && k < wKey) { s += exp(v - m); }
       c += select(0u, 1u, k == wKey && k >= lowKey);
@@ -209,27 +267,27 @@ fn nextUint32(r: u32) -> u32 {
   }
 
   // Kept: alive, not cut by top-p (below wKey, or an early tie at it), and p >= minP · pmax.
-  let chunk = (n + WG - 1u) / WG;
-  let start = min(n, t * chunk);
-  let end = min(n, start + chunk);
+  let chunk = (count + WG - 1u) / WG;
+  let start = min(count, t * chunk);
+  let end = min(count, start + chunk);
   var tieBase = 0u;
   if (p.topP < 1.0) { // (a uniform condition, as the scan's barriers need)
     var c = 0u;
-    if (tiesOut > 0u) { for (var i = start; i < end; i++) { c += select(0u, 1u, keyOf(logit(base, i)) == wKey); } }
+    if (tiesOut > 0u) { for (var j = start; j < end; j++) { c += select(0u, 1u, keyOf(value(compact, base, j)) == wKey); } }
     scanCounts(t, c);
     tieBase = scanU[t];
   }
   var chunkSum = 0.0;
   var lastKept = 0u; // 1 + the last index with weight in this chunk; 0: none
   var tie = tieBase;
-  for (var i = start; i < end; i++) {
-    let v = logit(base, i);
+  for (var j = start; j < end; j++) {
+    let v = value(compact, base, j);
     let k = keyOf(v);
     var w = exp(v - m);
     var kept = k >= lowKey && k >= wKey;
     if (k == wKey && tiesOut > 0u) { kept = kept && tie >= tiesOut; tie++; }
     if (p.minP > 0.0 && w < p.minP) { kept = false; }
-    if (kept && w > 0.0) { chunkSum += w; lastKept = i + 1u; }
+    if (kept && w > 0.0) { chunkSum += w; lastKept = index(compact, j) + 1u; }
   }
   scanFloats(t, chunkSum);
   let lastAny = maxU(t, lastKept);
@@ -244,8 +302,8 @@ fn nextUint32(r: u32) -> u32 {
     // This chunk holds the crossing: walk it with the same sums as its total.
     var run = 0.0;
     var tie2 = tieBase;
-    for (var i = start; i < end; i++) {
-      let v = logit(base, i);
+    for (var j = start; j < end; j++) {
+      let v = value(compact, base, j);
       let k = keyOf(v);
       var w = exp(v - m);
       var kept = k >= lowKey && k >= wKey;
@@ -253,7 +311,7 @@ fn nextUint32(r: u32) -> u32 {
       if (p.minP > 0.0 && w < p.minP) { kept = false; }
       if (kept && w > 0.0) {
         run += w;
-        if (before + run > u) { picked = i; break; }
+        if (before + run > u) { picked = index(compact, j); break; }
       }
     }
   }
