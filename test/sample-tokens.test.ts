@@ -132,6 +132,18 @@ describe('sampleTokens on WebGPU against the CPU reference', { skip: gpu ? false
     assert.deepEqual(new Set(got.ids[0]), new Set([1, 2, 3]));
   });
 
+  test('top-p alone, whether the candidates fit in workgroup memory or not', async () => {
+    // Peaked rows (few tokens near the top): gathered. A flat row over 3000 tokens (too many to
+    // gather), and a peaked row with top-p 0.99 (its tail holds more than 1%): read from memory.
+    const peaked = logitsOf(2, 3000, 8);
+    const flat = randomArray(2 * 3000, 8, -1, 1);
+    for (const [x, o] of [[peaked, { topP: 0.7 }], [peaked, { topP: 0.99 }], [flat, { topP: 0.5 }], [flat, { topP: 0.9, temperature: 0.5 }]] as const) {
+      const st = states(2, 6);
+      const [want, got] = [await draw('cpu', x, 2, st, o, 4), await draw('webgpu', x, 2, st, o, 4)];
+      assert.deepEqual(got.ids, want.ids, JSON.stringify(o));
+    }
+  });
+
   test('-Infinity logits get nothing, and a row with one finite logit always draws it', async () => {
     const B = 3;
     const V = 300;

@@ -46,9 +46,11 @@ var<workgroup> picked: u32;
 var<workgroup> hist: array<atomic<u32>, 256>;
 var<workgroup> radix: vec2<u32>; // the k-th key's digits so far, and how many of the k are still to find
 var<workgroup> gathered: u32;
+var<workgroup> gatheredRest: f32;
+var<workgroup> floorKey: u32;
 var<workgroup> span: u32; // top-p's bisection interval, to stop once it is one key // how many tokens survive top-k, when they fit in sv / si
-// The survivors of top-k (values after temperature, and their indices, in index order), when
-// there are at most COMPACT of them: top-p, min-p and the draw then read them here, not X.
+// The candidates (values after temperature, and their indices, in index order), when there are
+// at most COMPACT of them: top-p, min-p and the draw then read them here, not X.
 var<workgroup> sv: array<f32, ${COMPACT}>;
 var<workgroup> si: array<u32, ${COMPACT}>;
 
@@ -200,27 +202,43 @@ fn nextUint32(r: u32) -> u32 {
   }
   let lowKey = max(kthKey, NEG_INF_KEY + 1u); // the alive tokens: key >= lowKey
 
-  // Few survivors (top-k set): gather them into workgroup memory, in index order.
+  // Few candidates: gather them into workgroup memory, in index order. With top-k, the survivors;
+  // with top-p alone, the tokens within e^7 of the top (p >= p_max / 1097), provided the rest
+  // holds no more than 1 − top_p of the mass (then top-p removes them all, whatever its cut),
+  // their mass kept in restMass for top-p's sums.
   if (t == 0u) { gathered = 0u; }
-  let chunkN = (p.n + WG - 1u) / WG;
-  if (p.topK > 0u && p.topK <= ${COMPACT}u) {
+  let byTopK = p.topK > 0u && p.topK <= ${COMPACT}u;
+  if (byTopK || p.topP < 1.0) {
+    let gatherKey = select(max(lowKey, keyOf(m - 7.0)), lowKey, byTopK);
+    let chunkN = (p.n + WG - 1u) / WG;
     let s0 = min(p.n, t * chunkN);
     let s1 = min(p.n, s0 + chunkN);
     var c = 0u;
-    for (var i = s0; i < s1; i++) { c += select(0u, 1u, keyOf(logit(base, i)) >= lowKey); }
+    var head = 0.0;
+    var rest = 0.0;
+    for (var i = s0; i < s1; i++) {
+      let v = logit(base, i);
+      let k = keyOf(v);
+      if (k >= gatherKey) { c++; head += exp(v - m); } else if (k >= lowKey) { rest += exp(v - m); }
+    }
+    let headMass = sumF(t, head);
+    let restMass = sumF(t, rest);
     scanCounts(t, c);
-    if (scanU[WG] <= ${COMPACT}u) {
+    if (scanU[WG] <= ${COMPACT}u && restMass <= p.limit * (headMass + restMass)) {
       var j = scanU[t];
       for (var i = s0; i < s1; i++) {
         let v = logit(base, i);
-        if (keyOf(v) >= lowKey) { sv[j] = v; si[j] = i; j++; }
+        if (keyOf(v) >= gatherKey) { sv[j] = v; si[j] = i; j++; }
       }
-      if (t == 0u) { gathered = scanU[WG]; }
+      if (t == 0u) { gathered = scanU[WG]; gatheredRest = restMass; floorKey = gatherKey; }
     }
   }
   let compact = workgroupUniformLoad(&gathered) > 0u;
-  // From here on the candidates are j in [0, count): value(j) and index(j) read them.
+  // From here on the candidates are j in [0, count): value(j) and index(j) read them; below
+  // "above" (the keys not gathered) lies mass "outside", all of it cut by top-p.
   let count = select(p.n, workgroupUniformLoad(&gathered), compact);
+  let outside = select(0.0, gatheredRest, compact);
+  let above = select(lowKey, floorKey, compact);
 
   // Top-p: everything below wKey goes, and the first tiesOut ties at wKey in index order.
   var wKey = 0u;
@@ -231,8 +249,8 @@ fn nextUint32(r: u32) -> u32 {
       let v = value(compact, base, j);
       if (keyOf(v) >= lowKey) { z += exp(v - m); }
     }
-    let total = sumF(t, z);
-    var lo = lowKey;
+    let total = outside + sumF(t, z);
+    var lo = above;
     var hi = maxKey;
     for (var it = 0u; it < 32u; it++) {
       let mid = lo + ((hi - lo) >> 1u);
@@ -242,7 +260,7 @@ fn nextUint32(r: u32) -> u32 {
         let k = keyOf(v);
         if (k >= lowKey && k <= mid) { s += exp(v - m); }
       }
-      let below = sumF(t, s) / total;
+      let below = (outside + sumF(t, s)) / total;
       if (lo < hi) { if (below > p.limit) { hi = mid; } else { lo = mid + 1u; } }
       if (t == 0u) { span = hi - lo; }
       if (workgroupUniformLoad(&span) == 0u) { break; } // converged
@@ -257,7 +275,7 @@ fn nextUint32(r: u32) -> u32 {
       if (k >= lowKey && k < wKey) { s += exp(v - m); }
       c += select(0u, 1u, k == wKey && k >= lowKey);
     }
-    let under = sumF(t, s) / total;
+    let under = (outside + sumF(t, s)) / total;
     let ties = sumU(t, c);
     let pw = exp(valueOf(wKey) - m) / total;
     let room = (p.limit - under) / pw;
