@@ -3,13 +3,16 @@
  * kernel, cpu/sample-tokens.ts, is the reference). One workgroup per row; nothing is sorted:
  *
  * - temperature divides each logit as it is read (x / t, float32, as torch);
- * - the values are compared through the order-preserving u32 key of their float32 bits, so a
- *   threshold is found by bisection over keys with workgroup counts or sums: top-k's is the k-th
- *   largest key (the largest T with count(key ≥ T) ≥ k, so ties with the k-th all stay); top-p's
- *   is the smallest key w whose cumulative probability from the bottom, mass(key ≤ w), passes
- *   1 − top_p: HF's TopPLogitsWarper removes, in ascending order, the tokens whose cumulative
- *   probability is still ≤ 1 − top_p, i.e. everything below w and the first few ties at w in index
- *   order (torch's stable sort), never the most likely token;
+ * - the values are compared through the order-preserving u32 key of their float32 bits. Top-k's
+ *   threshold is the k-th largest key, found a byte at a time (radix select: four passes with
+ *   256-bin workgroup histograms), so ties with the k-th all stay. Top-p's is the smallest key w
+ *   whose cumulative probability from the bottom, mass(key ≤ w), passes 1 − top_p, found by
+ *   bisection over keys with workgroup sums: HF's TopPLogitsWarper removes, in ascending order,
+ *   the tokens whose cumulative probability is still ≤ 1 − top_p, i.e. everything below w and
+ *   the first few ties at w in index order (torch's stable sort), never the most likely token;
+ * - when few tokens can survive (top-k ≤ 1024, or for top-p the tokens within e^7 of the top when
+ *   the rest is cut for sure), they are gathered into workgroup memory first, and top-p, min-p
+ *   and the draw read only them;
  * - min-p keeps exp(x − max) ≥ min_p (HF's p ≥ min_p · p_max);
  * - the draw: thread t owns a contiguous chunk of indices; chunk sums of exp(x − max) over the
  *   kept tokens are scanned in thread order, so walking the chunk that holds u = next() · total
@@ -21,7 +24,7 @@
 import type { Kernel } from '../context.js';
 
 export const SAMPLE_WG = 256;
-/** Top-k survivors gathered into workgroup memory at most (8 KiB of the 16 KiB every adapter has). */
+/** Candidates gathered into workgroup memory at most (8 KiB of the 16 KiB every adapter has). */
 const COMPACT = 1024;
 
 export const sampleTokensKernel: Kernel = {
