@@ -153,6 +153,14 @@ export interface ScanGradients {
   dInitialState: Tensor | null;
 }
 
+/** The warpers of a draw on the device (ops/sample-tokens.ts), already checked; each off at its neutral value. */
+export interface SampleTokensScalars {
+  temperature: number; // > 0; 1 = off
+  topK: number; // integer >= 0; 0 = off
+  topP: number; // (0, 1]; 1 = off
+  minP: number; // [0, 1]; 0 = off
+}
+
 /** The scalars of one AdamW step (Backend.adamwUpdate). */
 export interface AdamWScalars {
   lr: number;
@@ -310,6 +318,12 @@ export interface Backend {
    * head). Returns null when it does not handle these inputs.
    */
   rmsNormLinear?(x: Tensor, normWeight: Tensor, eps: number, weight: Tensor): Tensor | null;
+  /**
+   * Optional: one token per row of logits (B, V) drawn on the device after HF's warpers
+   * (ops/sample-tokens.ts states the contract) → int32 (B, 1). rngState (B, 4) int32 holds each
+   * row's xoshiro128** state and is advanced IN PLACE by one draw, so the launch can be replayed.
+   */
+  sampleTokens?(logits: Tensor, rngState: Tensor, o: SampleTokensScalars): Tensor;
   /**
    * Optional: records the device work `fn` does (running it as usual), for replay without the
    * JavaScript that chose it — as CUDA graphs, for launch-bound decode steps. Null when the work

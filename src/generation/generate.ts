@@ -6,7 +6,8 @@
 import { ArgumentError } from '../errors.js';
 import { argmax } from '../ops/reduce.js';
 import { reshape, writeSlice } from '../ops/shape.js';
-import { zeros } from '../ops/create.js';
+import { tensor, zeros } from '../ops/create.js';
+import { sampleTokens } from '../ops/sample-tokens.js';
 import type { DeviceName } from '../backend/registry.js';
 import { keep, tidy } from '../tensor/memory.js';
 import { noGrad } from '../autograd/tape.js';
@@ -135,13 +136,11 @@ export async function* generateSteps<C extends DecodeCache>(
   if (o.streamer && inputIds.length !== 1) throw new ArgumentError('streamer: only batch size 1 can be streamed');
   const eos = eosSet(model, o);
   const pad = padId(model, o, eos);
-  const rng = new Rng(o.seed);
+  const rngs = rowGenerators(o.seed, inputIds.length);
   const prompt = padPrompts(model, inputIds, o.attentionMask, pad);
   const history = inputIds.map((r) => [...r]);
   const done = inputIds.map(() => false);
   o.streamer?.put([...inputIds[0]!]);
-  // Plain greedy needs only the argmax: computed where the logits are, only B ids come back.
-  const pick = devicePicker(o, inputIds.length);
   const cache = model.createCache(inputIds.length);
   const finish = (picked: ArrayLike<number>): number[] => {
     const tokens = Array.from(picked, (id, b) => {
@@ -159,10 +158,18 @@ export async function* generateSteps<C extends DecodeCache>(
   let groupTensor: Tensor | null = null;
   let stepper: DecodeStepper | null | undefined;
   let owned: Tensor | null = null; // the last greedy step's ids, when this loop made them
+  // The prompt's logits, made before the loop: where they are decides how tokens are picked.
+  let promptLogits: Tensor | null = null;
+  let picker: DevicePicker | null = null;
   // On the CPU a step awaits nothing but microtasks: without this, timers, I/O and other
   // generations would wait for the whole run (see event-loop.ts).
   const yielder = new EventLoopYielder();
   try {
+    if (maxNew > 0) promptLogits = await prefill(model, cache, prompt.ids, prompt.attentionMask);
+    // Greedy needs only the argmax, and sampling a draw on the device: computed where the logits
+    // are, only B ids come back.
+    picker = promptLogits ? devicePicker(o, promptLogits, rngs) : null;
+    const pick = picker?.pick;
     if (pick) {
       // The picked ids stay on the device and feed the next step directly. Each step's ids are
       // copied into a group of readEvery() steps that is read back at once (one submit and one
@@ -182,7 +189,8 @@ export async function* generateSteps<C extends DecodeCache>(
         if (step > 0 && stepper) {
           ids = noGrad(() => stepper!.step(input as Tensor));
         } else {
-          const logits: Tensor = step === 0 ? await prefill(model, cache, prompt.ids, prompt.attentionMask) : await noGrad(() => model.nextLogits(input, cache));
+          const logits: Tensor = step === 0 ? promptLogits! : await noGrad(() => model.nextLogits(input, cache));
+          promptLogits = null;
           ids = keep(tidy(() => pick(logits)));
           logits.dispose();
         }
@@ -212,8 +220,9 @@ export async function* generateSteps<C extends DecodeCache>(
       for (let step = 0; step < maxNew; step++) {
         await yielder.maybeYield();
         const input: number[][] = next;
-        const logits: Tensor = step === 0 ? await prefill(model, cache, input, prompt.attentionMask) : await noGrad(() => model.nextLogits(input, cache)); // (B, V)
-        const picked = await sampleOnHost(logits, history, o, rng, model.vocabSize);
+        const logits: Tensor = step === 0 ? promptLogits! : await noGrad(() => model.nextLogits(input, cache)); // (B, V)
+        promptLogits = null;
+        const picked = await sampleOnHost(logits, history, o, rngs, model.vocabSize);
         logits.dispose();
         const tokens = finish(picked);
         yield tokens;
@@ -229,7 +238,9 @@ export async function* generateSteps<C extends DecodeCache>(
     }
     groupTensor?.dispose();
     owned?.dispose();
+    promptLogits?.dispose();
     stepper?.dispose();
+    picker?.dispose();
     cache.dispose();
     o.streamer?.end();
   }
@@ -257,18 +268,41 @@ function padPrompts(model: CausalLM, rows: number[][], mask: number[][] | undefi
 }
 
 /**
- * How tokens are chosen without reading logits back, when the options allow it: the argmax for
- * plain greedy decoding; null when the logits must come to the host (the repetition penalty, or
- * sampling).
+ * Each sequence's own generator: row b is seeded with seed + b, so that a batch reproduces each
+ * prompt generated alone with seed + b (and a server can give each request its own seed); without
+ * a seed, each row gets an independent random one.
  */
-function devicePicker(o: GenerateOptions, B: number): TokenPicker | null {
-  if (o.doSample || (o.repetitionPenalty ?? 1) !== 1) return null;
-  return (logits) => reshape(argmax(logits), [B, 1]);
+function rowGenerators(seed: number | undefined, B: number): Rng[] {
+  return Array.from({ length: B }, (_, b) => new Rng(seed === undefined ? undefined : seed + b));
 }
 
-async function sampleOnHost(logits: Tensor, history: number[][], o: GenerateOptions, rng: Rng, V: number): Promise<number[]> {
+/** A token picker and what it holds on the device for the whole generation. */
+interface DevicePicker {
+  pick: TokenPicker;
+  dispose(): void;
+}
+
+/**
+ * How tokens are chosen without reading logits back, when the options allow it: the argmax for
+ * plain greedy decoding; a draw on the device (ops/sample-tokens.ts) when sampling without a
+ * repetition penalty on a device with that kernel, each row's generator state (B, 4) living on the
+ * device and advancing there. Null when the logits must come to the host: the repetition penalty
+ * (it needs each row's history), or sampling on the CPU (there the host path is the same work, and
+ * gives the same tokens by construction).
+ */
+function devicePicker(o: GenerateOptions, logits: Tensor, rngs: Rng[]): DevicePicker | null {
+  const B = logits.shape[0]!;
+  if ((o.repetitionPenalty ?? 1) !== 1) return null;
+  if (!o.doSample) return { pick: (l) => reshape(argmax(l), [B, 1]), dispose: () => undefined };
+  if (logits.backend.name === 'cpu' || !logits.backend.sampleTokens) return null;
+  const state = keep(tensor(Int32Array.from(rngs.flatMap((r) => r.state())), [B, 4], { device: logits.device as DeviceName }));
+  const so = { temperature: o.temperature ?? 1, topK: o.topK ?? 0, topP: o.topP ?? 1, minP: o.minP ?? 0 };
+  return { pick: (l) => sampleTokens(l, state, so), dispose: () => state.dispose() };
+}
+
+async function sampleOnHost(logits: Tensor, history: number[][], o: GenerateOptions, rngs: Rng[], V: number): Promise<number[]> {
   const data = (await logits.data()) as Float32Array;
-  return history.map((h, b) => pickNextToken(data.subarray(b * V, (b + 1) * V), h, o, rng));
+  return history.map((h, b) => pickNextToken(data.subarray(b * V, (b + 1) * V), h, o, rngs[b]!));
 }
 
 /** Prompt + generated tokens per sequence (HF's `generate` output for decoder-only models). */

@@ -21,7 +21,11 @@ export interface SamplingOptions {
   minP?: number;
   /** CTRL's penalty on every token already in the sequence, prompt included (1 = off). */
   repetitionPenalty?: number;
-  /** Seed for reproducible sampling (any integer). */
+  /**
+   * Seed for reproducible sampling (any integer). Sequence b of a batch draws from its own
+   * generator seeded with seed + b, so a batch gives each row the tokens it would get generated
+   * alone with seed + b. Without a seed, every row gets an independent random one.
+   */
   seed?: number;
 }
 

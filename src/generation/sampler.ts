@@ -34,6 +34,11 @@ export class Rng {
     return r;
   }
 
+  /** The four 32-bit state words (unsigned), e.g. to continue this stream on a device (ops/sample-tokens.ts). */
+  state(): [number, number, number, number] {
+    return [this.s[0]!, this.s[1]!, this.s[2]!, this.s[3]!];
+  }
+
   /** The next raw 32-bit output. */
   nextUint32(): number {
     const s = this.s;

@@ -15,3 +15,4 @@ export * from './attention.js';
 export * from './conv2d.js';
 export * from './rope.js';
 export * from './decode-step.js';
+export * from './sample-tokens.js';

@@ -18,6 +18,7 @@ import type {
   MatmulOptions,
   ScanInputs,
   ScanGradients,
+  SampleTokensScalars,
   ScanOptions,
   StateUpdateInputs,
   Storage,
@@ -31,6 +32,7 @@ import { StorageRef, Tensor } from '../../tensor/tensor.js';
 import { binaryKernel, unaryKernel } from './elementwise.js';
 import { causalConv1dKernel, embeddingKernel, rmsNormKernel } from './layers.js';
 import { argmaxRows, maxRows, softmaxRows, sumRows, topKRows } from './reduce.js';
+import { sampleTokensRows } from './sample-tokens.js';
 import { concatKernel, flipKernel, scatterAddRowsKernel, sliceKernel, transposeKernel } from './shape-kernels.js';
 import { selectiveScanSequential, type ScanArrays, type ScanDims } from './scan-reference.js';
 import { selectiveScanChunked } from './scan-chunked.js';
@@ -262,6 +264,13 @@ export class CpuBackend implements Backend {
     const i = this.make([...lead, k], 'i32');
     topKRows(this.arr(x), n, k, v.d, i.d as Int32Array);
     return { values: v.t, indices: i.t };
+  }
+
+  sampleTokens(logits: Tensor, rngState: Tensor, o: SampleTokensScalars): Tensor {
+    const [B, V] = logits.shape as [number, number];
+    const { t, d } = this.make([B, 1], 'i32');
+    sampleTokensRows(this.arr(logits), V, this.any(rngState) as Int32Array, o, d as Int32Array);
+    return t;
   }
 
   // ---- layers

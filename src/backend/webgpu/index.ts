@@ -13,6 +13,7 @@ import type {
   MoeStepInputs,
   ScanGradients,
   ScanInputs,
+  SampleTokensScalars,
   ScanOptions,
   StateUpdateInputs,
   RecordedWork,
@@ -42,6 +43,7 @@ import { blockCount, GEMV4_MAX_ROWS, gemv4PerGroup, linear4Kernel, linearResidua
 import { ropeKernel } from './kernels/rope.js';
 import { DECODE_WG, decodeAttentionKernel, decodeCombineKernel, decodeTile, flashAttentionKernel, flashTiles, kvAppendAtKernel } from './kernels/attention.js';
 import { MOE_MAX_SLOTS, moeCombineKernel, moeRowsGrid, moeRowsKernel } from './kernels/moe-step.js';
+import { sampleTokensKernel } from './kernels/sample-tokens.js';
 import { SCAN_WG, scanCarryKernel, scanChunkStateKernel, scanOutputKernel, stateUpdateKernel } from './kernels/scan.js';
 import {
   scanBackwardLayout,
@@ -324,6 +326,17 @@ export class WebGpuBackend implements Backend {
     const indices = this.make([...lead, k], 'i32');
     this.ctx.dispatch(topKKernel, [this.buf(x), this.buf(values), this.buf(indices)], new Uniforms(12).u32(rows, n, k).buffer, [Math.ceil(rows / 64)]);
     return { values, indices };
+  }
+
+  /** One workgroup per row (kernels/sample-tokens.ts); rngState advances in place. */
+  sampleTokens(logits: Tensor, rngState: Tensor, o: SampleTokensScalars): Tensor {
+    const [B, V] = logits.shape as [number, number];
+    const y = this.make([B, 1], 'i32');
+    const gx = Math.min(B, 65535);
+    // 1 − top_p rounded to float32 as torch compares it (and logits-process.ts).
+    const u = new Uniforms(32).u32(B, V, gx, Math.min(o.topK, 0xffffffff)).f32(o.temperature, o.topP, Math.fround(1 - o.topP), o.minP);
+    this.ctx.dispatch(sampleTokensKernel, [this.buf(logits), this.buf(rngState), this.buf(y)], u.buffer, [gx, Math.ceil(B / gx)]);
+    return y;
   }
 
   // ---- layers
