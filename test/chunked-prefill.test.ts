@@ -9,6 +9,9 @@ import { test } from 'node:test';
 import { generate } from '../src/generation/generate.js';
 import { availableDevices } from './devices.js';
 import { buildTiny, TINY_FAMILIES, V } from './tiny-causal-lms.js';
+import { assertClose } from './helpers.js';
+import { leftPad } from '../src/generation/attention-mask.js';
+import type { Tensor } from '../src/tensor/tensor.js';
 
 async function withPrefillTokens<T>(n: number | null, fn: () => Promise<T>): Promise<T> {
   if (n === null) delete process.env['MAMBA_TS_PREFILL_TOKENS'];
@@ -42,4 +45,28 @@ for (const device of await availableDevices()) {
       }
     });
   }
+}
+
+for (const device of await availableDevices()) {
+  test(`a left-padded batch fed one position at a time gives one prefill's logits: jamba on ${device}`, async () => {
+    // One-token calls with padding take the parallel path (the recurrent step knows no mask):
+    // before, the padded rows' Mamba states took in the padding and their logits were off by ~0.9.
+    const model = buildTiny('jamba', device);
+    try {
+      const { ids, attentionMask } = leftPad([prompts[0]!.slice(0, 12), prompts[1]!.slice(0, 7), prompts[2]!.slice(0, 10)], 0);
+      const whole = model.createCache(3);
+      const want = (await model.nextLogits(ids, whole, attentionMask)).data();
+      const stepped = model.createCache(3);
+      let got: Tensor | null = null;
+      for (let s = 0; s < 12; s++) {
+        got?.dispose();
+        got = await model.nextLogits(ids.map((r) => [r[s]!]), stepped, attentionMask.map((r) => [r[s]!]));
+      }
+      assertClose('logits after the last position', await got!.data(), await want, 1e-5);
+      whole.dispose();
+      stepped.dispose();
+    } finally {
+      model.dispose();
+    }
+  });
 }

@@ -102,13 +102,13 @@ export class MambaMixer extends Module {
    * `tokenMask` (B, L, 1), 1 = a real token, 0 = padding (left padding, HF's attention_mask):
    * the padded positions of the conv's input and of its output are zeroed, so padding adds
    * nothing to the conv state and Δ·B·x = 0 keeps the SSM state at zero through it (conv(0) is
-   * the conv bias, hence the second zeroing). A token mask on the one-token step path must be
-   * all ones.
+   * the conv bias, hence the second zeroing). A single token with a mask (a padded prompt fed one
+   * position at a time) takes the parallel path, which applies it; the recurrent step does not.
    */
   forward(h: Tensor, state?: MixerState | null, tokenMask?: Tensor): { out: Tensor; state?: MixerState } {
     const L = h.shape[1]!;
     if (tokenMask) expectShape('MambaMixer', 'tokenMask (B, L, 1)', tokenMask, [h.shape[0]!, L, 1]);
-    if (state && L === 1) return this.step(h, state);
+    if (state && L === 1 && !tokenMask) return this.step(h, state);
     return tidy(() => {
       const { intermediateSize: E } = this.dims;
       const [xz, z] = split(this.in_proj.forward(h), [E, E]); // (B, L, ED) each
