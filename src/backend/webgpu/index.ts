@@ -38,7 +38,7 @@ import { embeddingBackwardKernel } from './kernels/embedding-backward.js';
 import { scatterAddRowsKernel } from './kernels/scatter-add-rows.js';
 import { flipKernel } from './kernels/flip.js';
 import { depthwiseConv2dDwPartialKernel, depthwiseConv2dDxKernel, depthwiseConv2dKernel, DWCONV2D_DW_WG } from './kernels/depthwise-conv2d.js';
-import { dtSsmUpdateKernel, gemvGrid, normInProjConvKernel, ssmChannelsPerGroup, xProjReduceGroups, xProjReduceKernel } from './kernels/mamba-step.js';
+import { dtSsmUpdateKernel, gemvGrid, normInProjConvKernel, ssmChannelsPerGroup } from './kernels/mamba-step.js';
 import { blockCount, GEMV4_MAX_ROWS, gemv4PerGroup, linear4Kernel, linearResidual4Kernel, normLinear4Kernel, rowBlocks } from './kernels/gemv4.js';
 import { ropeKernel } from './kernels/rope.js';
 import { DECODE_WG, decodeAttentionKernel, decodeCombineKernel, decodeTile, flashAttentionKernel, flashTiles, kvAppendAtKernel } from './kernels/attention.js';
@@ -795,27 +795,31 @@ export class WebGpuBackend implements Backend {
     const slices = Math.ceil(E / gemv4PerGroup(H));
     const rb = rowBlocks(B);
     const blocks = blockCount(B);
+    // The state update holds its block's x_proj rows in workgroup memory (with 256 floats more).
+    if ((rb.rows * J + 256) * 4 > this.device.limits.maxComputeWorkgroupStorageSize) return null;
     // Temporaries are bare pooled buffers: no tensor bookkeeping on this per-token path.
     const tmp = (n: number) => this.ctx.buffer(n * 4, 'a decode-step temporary');
-    // xcd: the conv output (B, E), then the partial x_proj sums (slices, B, J), then (blocked) their sum (B, J).
-    const [xz, xcd, y] = [tmp(B * 2 * E), tmp(B * E + (slices + 1) * B * J), tmp(B * E)] as [GPUBuffer, GPUBuffer, GPUBuffer];
+    // xcd: the conv output (B, E), then (up to 4 rows) the partial x_proj sums (slices, B, J);
+    // xdbl (blocked): x_proj's output (B, J).
+    const [xz, xcd, y] = [tmp(B * 2 * E), tmp(B * E + (rb.blocked ? 0 : slices * B * J)), tmp(B * E)] as [GPUBuffer, GPUBuffer, GPUBuffer];
+    const xdbl = rb.blocked ? tmp(B * J) : null;
     const convState = i.convStateOut ?? this.make([B, E, K - 1]);
     const ssmState = i.ssmStateOut ?? this.make([B, E, N]);
     const out = this.make([B, H]);
     const inGrid = gemvGrid(2 * E, gemv4PerGroup(H), blocks);
     this.ctx.dispatch(
       normInProjConvKernel(rb, H, E, J, K, weightDType(i.inProj.dtype), weightDType(i.xProj.dtype)),
-      [this.buf(i.h), this.buf(i.inProj), lp, xz, this.buf(i.convState), this.buf(i.xProj), this.buf(convState), xcd],
+      [this.buf(i.h), this.buf(i.inProj), lp, xz, this.buf(i.convState), ...(xdbl ? [] : [this.buf(i.xProj)]), this.buf(convState), xcd],
       new Uniforms(12).u32(inGrid[0]).f32(i.eps).u32(B).buffer,
       inGrid,
     );
-    if (rb.blocked) {
-      const base = B * E;
-      this.ctx.dispatch(xProjReduceKernel, [xcd], new Uniforms(16).u32(B * J, slices, base, base + slices * B * J).buffer, [xProjReduceGroups(B * J)]);
+    if (xdbl) {
+      const grid = gemvGrid(J, gemv4PerGroup(E), blocks);
+      this.ctx.dispatch(linear4Kernel(rb, E, weightDType(i.xProj.dtype)), [xcd, this.buf(i.xProj), this.dummy, xdbl], new Uniforms(16).u32(J, grid[0], 0, B).buffer, grid);
     }
     this.ctx.dispatch(
       dtSsmUpdateKernel(rb, N, J, weightDType(i.dtProj.dtype)),
-      [xcd, this.buf(i.dtProj), this.ssmParams(i.A, i.D, i.dtProjBias), xz, this.buf(i.ssmState), this.buf(ssmState), y],
+      [xcd, this.buf(i.dtProj), this.ssmParams(i.A, i.D, i.dtProjBias), xz, this.buf(i.ssmState), this.buf(ssmState), y, ...(xdbl ? [xdbl] : [])],
       new Uniforms(20).u32(E, R, J, slices, B).buffer,
       [Math.ceil(E / ssmChannelsPerGroup(N)), blocks],
     );
@@ -826,7 +830,7 @@ export class WebGpuBackend implements Backend {
       new Uniforms(16).u32(H, outGrid[0], i.outProjBias ? 1 : 0, B).buffer,
       outGrid,
     );
-    for (const b of [xz, xcd, y]) this.ctx.release(b);
+    for (const b of [xz, xcd, y, ...(xdbl ? [xdbl] : [])]) this.ctx.release(b);
     return { out, convState, ssmState };
   }
 }

@@ -8,8 +8,7 @@
  *   2. dt_ssm_update  xdbl = Σ partials; Δ = softplus(dt_proj(xdbl[b, :R]) + bias);
  *                     h' = exp(ΔA)h + Δ·B·xc; y = (C·h' + D·xc) · silu(z)    thread per (b, d, n)
  *   3. out_proj_res   out[b] = h[b] + out_proj(y[b])            (gemv4.ts)
- * A blocked batch sums the partials once, between 1 and 2 (xProjReduceKernel), instead of in
- * every workgroup of step 2.
+ * A blocked batch (more than 4 rows) runs x_proj between 1 and 2 as a gemv of its own instead.
  * A decode step has little work: the layouts are chosen for parallelism and coalesced weight reads
  * (a lane group reads a weight row's consecutive elements), which is what bounds these kernels.
  */
@@ -32,7 +31,9 @@ export function gemvGrid(outputs: number, perGroup: number, blocks = 1): [number
  * workgroup; a workgroup whose outputs include x channels then runs their conv step (one thread per
  * (row, channel)) and writes their share of x_proj, Σ over its channels of Wx[j, c]·xc[c], as the
  * partial sums of its slice (its output slot). What it needs for that is loaded before the gemv,
- * so that those loads overlap it. Specialised on H, E, J and the conv width KC.
+ * so that those loads overlap it. Specialised on H, E, J and the conv width KC. A blocked batch
+ * skips the partial sums (they would grow as slices × rows × J: 40 MB a layer at batch 64 of a
+ * 1.4B model): x_proj then runs as a blocked gemv of its own (linear4Kernel) over xc.
  *
  * LP packs the layer's small parameters: [norm weight (H) | in_proj bias (2E) | conv weight (E, KC)
  * | conv bias (E)], zeros where absent (so that the kernel stays within 8 storage bindings).
@@ -42,6 +43,7 @@ export function normInProjConvKernel(rb: RowBlocks, H: number, E: number, J: num
   const PER = gemv4PerGroup(H);
   const JI = Math.ceil(J / GEMV4_WG); // x_proj outputs per thread
   const rows = rb.rows;
+  const b = rb.blocked ? 0 : 1; // the bindings after Wx's, which only the unblocked kernel has
   if (PER * rows > GEMV4_WG) throw new Error('webgpu: normInProjConvKernel: too many rows');
   return cachedKernel(`normInProjConv_${rowsKey(rb)}_${H}_${E}_${J}_${KC}_${wt}_${wtx}`, () => ({
     key: `step_norm_in_proj_conv_${rowsKey(rb)}_${H}_${E}_${J}_${KC}_${wt}_${wtx}`,
@@ -60,10 +62,10 @@ ${weight4Binding('W', 1, H, wt)}                                          // (2E
 ${vec4Operand('LP', 2, H)}   // packed small parameters; row 0's first H: the norm weight
 @group(0) @binding(3) var<storage, read_write> XZ: array<f32>;   // (B, 2E): x then z
 @group(0) @binding(4) var<storage, read> S0: array<f32>;         // (B, E, KC-1) conv state
-${weightBinding('Wx', 5, wtx, '// (J, E) x_proj')}
-@group(0) @binding(6) var<storage, read_write> S1: array<f32>;   // (B, E, KC-1) new conv state
-@group(0) @binding(7) var<storage, read_write> XCD: array<f32>;  // [xc (BT, E) | partial x_proj (slices, BT, J)]
-@group(0) @binding(8) var<uniform> p: P;
+${rb.blocked ? '' : weightBinding('Wx', 5, wtx, '// (J, E) x_proj')}
+@group(0) @binding(${b + 5}) var<storage, read_write> S1: array<f32>;   // (B, E, KC-1) new conv state
+@group(0) @binding(${b + 6}) var<storage, read_write> XCD: array<f32>;  // [xc (BT, E) | not blocked: partial x_proj (slices, BT, J)]
+@group(0) @binding(${b + 7}) var<uniform> p: P;
 ${gemv4Shared(true)}
 var<workgroup> xs: array<array<f32, PER>, ROWS>;
 fn lp(i: u32) -> f32 { return ${H % 4 === 0 ? 'LP[i / 4u][i % 4u]' : 'LP[i]'}; }
@@ -75,11 +77,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let cx = select(0u, min(PER, E - g0), g0 < E); // its x channels (none for z's workgroups)
   // Loaded before the gemv: x_proj weights of this thread's outputs j over the channels, and the
   // conv inputs of this thread's (row, channel).
-  var wx: array<f32, ${JI * PER}>;
+  ${rb.blocked ? '' : `var wx: array<f32, ${JI * PER}>;
   for (var ji = 0u; ji < ${JI}u; ji++) {
     let j = min(lid.x + ji * ${GEMV4_WG}u, J - 1u);
     for (var c = 0u; c < PER; c++) { wx[ji * PER + c] = select(0.0, Wx_at(j * E + min(g0 + c, E - 1u)), c < cx); }
-  }
+  }`}
   let crow = lid.x / PER;                    // conv thread's row in the block
   let cc = lid.x % PER;                      // and channel
   let convLive = crow < ROWS && r0 + crow < BT && cc < cx;
@@ -108,7 +110,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     S1[sb + KC - 2u] = xnew;
     xs[crow][cc] = xc;
   }
-  workgroupBarrier();
+  ${rb.blocked ? '' : `workgroupBarrier();
   // This slice's partial x_proj.
   if (cx > 0u) {
     for (var ji = 0u; ji < ${JI}u; ji++) {
@@ -121,7 +123,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         }
       }
     }
-  }
+  }`}
 }`,
   }));
 }
@@ -169,12 +171,10 @@ export function dtSsmUpdateKernel(rb: RowBlocks, N: number, J: number, wt: Weigh
     workgroupBarrier();
   }
 `;
-  // Blocked: xProjReduceKernel summed them once for all workgroups (each workgroup summing them
-  // again would read slices × rows × J values per workgroup, hundreds of MB per step at batch 64).
+  // Blocked: x_proj's output comes whole from its own gemv (XDBL, (BT, J)).
   const blockedXProj = `
-  let xdbl = BT * p.E + p.slices * BT * p.J + r0 * p.J; // the block's rows of x_proj's output
   for (var i = t; i < RJ; i += ${SSM_WG}u) {
-    if (r0 + i / p.J < BT) { xd[i] = XCD[xdbl + i]; }
+    if (r0 + i / p.J < BT) { xd[i] = XDBL[r0 * p.J + i]; }
   }`;
   if (N > SSM_WG) throw new Error(`webgpu: the decode step supports state sizes up to ${SSM_WG}, got ${N}`);
   const P2 = 2 ** Math.ceil(Math.log2(N)); // reduction width: N rounded up to a power of two
@@ -190,8 +190,7 @@ const R = ${J - 2 * N}u;           // dt_rank
 const RPL = ${Math.max(1, Math.ceil((J - 2 * N) / N))}u; // dt_proj terms per lane
 const RJ = ${rows * J}u;           // x_proj outputs of the block's rows
 const G = ${Math.max(1, Math.floor(256 / (rows * J)))}u; // thread groups summing the partials
-// [xc (BT, E) | partial x_proj (slices, BT, J): per slice and row dt_low (R), B (N), C (N)
-//  | blocked: their sums (BT, J)]
+// [xc (BT, E) | not blocked: partial x_proj (slices, BT, J): per slice and row dt_low (R), B (N), C (N)]
 @group(0) @binding(0) var<storage, read> XCD: array<f32>;
 ${weightBinding('Wdt', 1, wt, '// (E, R)')}
 @group(0) @binding(2) var<storage, read> SP: array<f32>;    // [A (E, N) = -exp(A_log) | D (E) | dt bias (E)]
@@ -199,7 +198,8 @@ ${weightBinding('Wdt', 1, wt, '// (E, R)')}
 @group(0) @binding(4) var<storage, read> H0: array<f32>;    // (B, E, N)
 @group(0) @binding(5) var<storage, read_write> H1: array<f32>; // (B, E, N)
 @group(0) @binding(6) var<storage, read_write> Y: array<f32>;  // (B, E)
-@group(0) @binding(7) var<uniform> p: P;
+${rb.blocked ? '@group(0) @binding(7) var<storage, read> XDBL: array<f32>; // (BT, J) x_proj(xc)' : ''}
+@group(0) @binding(${rb.blocked ? 8 : 7}) var<uniform> p: P;
 var<workgroup> xd: array<f32, ${J * rows}>;
 var<workgroup> red: array<f32, ${SSM_WG}>;
 // Sum over the NS lanes of each channel; every thread gets its channel's sum.
@@ -262,44 +262,4 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
 }`,
   }));
-}
-
-/** Output values per workgroup of xProjReduceKernel; its other threads split the slices. */
-const REDUCE_OUTPUTS = 16;
-
-/**
- * Between steps 1 and 2 of a blocked batch: x_proj's output (BT, J) = the sum over slices of the
- * partials, written after them in XCD ([xc (BT, E) | partials (slices, BT, J) | x_proj (BT, J)]).
- * 16 outputs per workgroup, 16 threads per output each summing every 16th slice.
- */
-export const xProjReduceKernel: Kernel = cachedKernel('xProjReduce', () => ({
-  key: 'step_x_proj_reduce',
-  code: () => /* wgsl */ `
-struct P { O: u32, slices: u32, base: u32, out: u32 } // outputs BT·J; where the partials start; where the sums go
-const OUTS = ${REDUCE_OUTPUTS}u;
-const LANES = ${256 / REDUCE_OUTPUTS}u;
-@group(0) @binding(0) var<storage, read_write> XCD: array<f32>;
-@group(0) @binding(1) var<uniform> p: P;
-var<workgroup> red: array<f32, 256>;
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let t = lid.x;
-  let o = wid.x * OUTS + t % OUTS;
-  var acc = 0.0;
-  if (o < p.O) {
-    for (var sl = t / OUTS; sl < p.slices; sl += LANES) { acc += XCD[p.base + sl * p.O + o]; }
-  }
-  red[t] = acc;
-  workgroupBarrier();
-  for (var s = 128u; s >= OUTS; s >>= 1u) {
-    if (t < s) { red[t] += red[t + s]; }
-    workgroupBarrier();
-  }
-  if (t < OUTS && o < p.O) { XCD[p.out + o] = red[t]; }
-}`,
-}));
-
-/** Workgroups of xProjReduceKernel for `outputs` values. */
-export function xProjReduceGroups(outputs: number): number {
-  return Math.ceil(outputs / REDUCE_OUTPUTS);
 }
