@@ -1,7 +1,7 @@
 /**
  * WebGPU's fused decode step (Backend.mambaBlockStep: three launches per layer, gemv4.ts and
  * mamba-step.ts) against the op-by-op step of the same layer, at batch sizes that take the
- * specialised kernels (<= 4 rows) and the blocked ones (blocks of 4 rows, the last one partial),
+ * specialised kernels (<= 4 rows) and the blocked ones (blocks of 8 rows, the last one partial; 4 and 16 too),
  * with f32 and bf16 weights, hidden sizes that are and are not multiples of 4, and state sizes
  * that do and do not divide the workgroup.
  */
@@ -27,10 +27,32 @@ const shapes = [
   { hidden_size: 256, state_size: 16, time_step_rank: 16, use_bias: false, weights: 'f32', batches: [6] }, // 32 slices of partial x_proj sums
 ] as const;
 
+type Shape = (typeof shapes)[number];
+
 for (const s of shapes) {
   for (const batch of s.batches) {
     test(`WebGPU fused decode step equals the op-by-op step (${s.weights}): H=${s.hidden_size} N=${s.state_size} B=${batch}`, async (t) => {
       if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+      await checkStep(s, batch);
+    });
+  }
+}
+
+// The other block sizes (MAMBA_TS_GEMV_ROWS), each with a partial last block.
+for (const rows of ['4', '16']) {
+  test(`WebGPU fused decode step with blocks of ${rows} rows equals the op-by-op step`, async (t) => {
+    if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+    process.env['MAMBA_TS_GEMV_ROWS'] = rows;
+    try {
+      for (const batch of [7, 21]) await checkStep(shapes[0], batch);
+      await checkStep(shapes[2], 18);
+    } finally {
+      delete process.env['MAMBA_TS_GEMV_ROWS'];
+    }
+  });
+}
+
+async function checkStep(s: Shape, batch: number): Promise<void> {
       const { batches: _b, weights, ...fields } = s;
       const m = new MambaForCausalLM(MambaConfig.create({ ...fields, num_hidden_layers: 1, vocab_size: 32 }));
       initMambaWeights(m, 5, 'webgpu');
@@ -67,6 +89,4 @@ for (const s of shapes) {
       for (let i = 0; i < 3; i++) assertClose(names[i]!, await got[i]!.data(), await want[i]!.data(), 1e-5);
       for (const x of [...got, ...want, m1.out, h, state.conv, state.ssm]) x.dispose();
       m.dispose();
-    });
-  }
 }

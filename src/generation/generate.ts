@@ -70,8 +70,8 @@ function prefillTokens(): number {
 /** The prompt through the model, in chunks of whole rows' positions (see prefillTokens); the last chunk's logits. */
 async function prefill<C extends DecodeCache>(model: CausalLM<C>, cache: C, ids: number[][], mask: number[][] | undefined): Promise<Tensor> {
   const L = ids[0]?.length ?? 0;
-  // At least 16 positions a chunk: a prompt chunk is never one token, which would take the
-  // recurrent step instead of the parallel path.
+  // At least 16 positions a chunk, so that chunks stay on the parallel path (a last chunk of one
+  // token takes the recurrent step, which gives the same numbers; with padding in it, the parallel path).
   const chunk = Math.max(16, Math.floor(prefillTokens() / Math.max(1, ids.length)));
   if (L <= chunk) return noGrad(() => model.nextLogits(ids, cache, mask));
   let logits: Tensor | null = null;

@@ -117,8 +117,12 @@ export class RowBatchDecoder implements BatchDecoder {
     if (!batch || tokens.length !== batch.batchSize) throw new Error(`RowBatchDecoder.step: ${tokens.length} tokens for ${this.size} rows`);
     if (output === 'argmax') {
       const B = batch.batchSize;
-      this.stepper ??= this.model.decodeStepper?.(batch, (logits) => reshape(argmax(logits), [B, 1])) ?? null;
+      if (this.stepper === undefined) this.stepper = this.model.decodeStepper?.(batch, (logits) => reshape(argmax(logits), [B, 1])) ?? null;
       if (this.stepper) return this.replayedStep(this.stepper, tokens, batch);
+    } else if (this.stepper) {
+      // A usual step moves the cache's states to other buffers than the recorded step reads.
+      this.stepper.dispose();
+      this.stepper = undefined;
     }
     const logits = await noGrad(() => this.model.nextLogits(tokens.map((t) => [t]), batch));
     return readOut(logits, output);

@@ -246,7 +246,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let qBase = (b * p.H + kvh * G) * HD; // the group's G heads are consecutive
   for (var e = t; e < G * HD; e += WG) { Qs[e] = Q[qBase + e] * p.scale; }
   if (t < G) { Mh[t] = NEG; Lh[t] = 0.0; }
-  let Lk = ${lengthInBuffer ? 'u32(Len[0]) + p.Lk' : 'p.Lk'};
+  // A device-held length is clamped into the buffers (no robust access: a bad count must not read past them).
+  let Lk = ${lengthInBuffer ? 'min(u32(max(Len[0], 0)) + p.Lk, p.cap)' : 'p.Lk'};
   let maskStride = ${lengthInBuffer ? 'p.cap' : 'p.Lk'};
   let kBegin = s * p.chunk;
   let kEnd = min(Lk, kBegin + p.chunk);
@@ -371,9 +372,11 @@ struct P { n: u32, hd: u32, cap: u32 }
 @group(0) @binding(5) var<uniform> p: P;
 @compute @workgroup_size(128) fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x;
-  if (i >= p.n) { return; }
+  let pos = Len[0];
+  // A position outside the buffers writes nothing (no robust access: it would land in another head's rows).
+  if (i >= p.n || pos < 0 || u32(pos) >= p.cap) { return; }
   let bh = i / p.hd;
-  let o = (bh * p.cap + u32(Len[0])) * p.hd + i % p.hd;
+  let o = (bh * p.cap + u32(pos)) * p.hd + i % p.hd;
   Kc[o] = Kn[i];
   Vc[o] = Vn[i];
 }`,

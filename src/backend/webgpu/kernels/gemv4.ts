@@ -38,7 +38,7 @@ export function gemvBlockRows(): number {
 export const GEMV4_MAX_ROWS = 256;
 
 /**
- * The rows of a kernel: `rows` (<= 4) specialised into one block, or (`blocked`) blocks of 4 rows
+ * The rows of a kernel: `rows` (<= 4) specialised into one block, or (`blocked`) blocks of gemvBlockRows() rows
  * over a row count given at run time in the uniforms.
  */
 export interface RowBlocks {

@@ -1,7 +1,7 @@
 /**
  * Batch-1 decoding is bound by launches, so one Mamba layer's decode step runs as three kernels
  * (instead of ~15 op-by-op launches). For rows b < B (B <= 4 specialised, so that the per-row
- * accumulators stay in registers; a larger batch as blocks of 4 rows, see gemv4.ts):
+ * accumulators stay in registers; a larger batch as blocks of 8 rows (gemvBlockRows), see gemv4.ts):
  *   1. norm_in_proj_conv  xz[b] = in_proj(RMSNorm(h[b])) (vec4 lanes per output, gemv4.ts); the
  *                     workgroups of x's channels go on with xc[b] = silu(conv1d step(x[b], conv
  *                     state)) and their channels' share of x_proj(xc[b]), written as partial sums
@@ -22,8 +22,10 @@ import { weightBinding, type WeightDType } from './weights.js';
  */
 export function gemvGrid(outputs: number, perGroup: number, blocks = 1): [number, number] {
   const groups = Math.ceil(outputs / perGroup) * blocks;
-  const gx = Math.min(groups, 65535);
-  return [gx, Math.ceil(groups / gx)];
+  // As few rows of workgroups as the limit allows, each as even as possible: the workgroups past
+  // the last (gx · gy > groups) still run their loops, writing nothing.
+  const gy = Math.ceil(groups / 65535);
+  return [Math.ceil(groups / gy), gy];
 }
 
 /**
