@@ -6,11 +6,17 @@
  * score exactly those, and that a reader one position early (the old, misaligned one) does not.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
 import { answerAccuracy, answerLoss } from '../src/experiments/answer-scoring.js';
 import { inductionHeadsBatch, NOT_SCORED, selectiveCopyingBatch, type TaskBatch } from '../src/experiments/synthetic-tasks.js';
 import { tensor } from '../src/ops/create.js';
 import { RandomSource } from '../src/ops/random.js';
+import { parseSyntheticConfig } from '../src/experiments/synthetic-config.js';
+import { runSynthetic } from '../src/experiments/run-synthetic.js';
+import { availableDevices } from './devices.js';
 
 const V = 16;
 const MARKER = V - 1;
@@ -144,4 +150,20 @@ test('induction heads data: the sequence ends with the query trigger, its answer
 test('answerAccuracy checks its inputs', () => {
   assert.throws(() => answerAccuracy(new Float32Array(10), [1, 2, V], [[NOT_SCORED, NOT_SCORED]]), /10 logits do not fill the shape \[1, 2, 16\]/);
   assert.throws(() => answerAccuracy(new Float32Array(32), [2, V], [[NOT_SCORED]]), /shape \(B, L, V\) expected/);
+});
+
+test('the answer loss trains alike on every backend (first steps\' losses agree)', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'mamba-ts-alignment-'));
+  after(() => rmSync(tmp, { recursive: true, force: true }));
+  const losses: Record<string, number[]> = {};
+  for (const device of await availableDevices()) {
+    const c = parseSyntheticConfig(
+      { task: 'selective-copying', model: { hidden_size: 16, num_hidden_layers: 1 }, memorize: 4, trainLength: 16, steps: 3, schedule: 'constant', lr: 0.01, batchSize: 4, evalInterval: 3, testLengths: [16], testBatches: 1, testBatchSize: 4, device, outDir: join(tmp, device) },
+      'test',
+    );
+    losses[device] = [];
+    await runSynthetic(c, undefined, { onStep: (_, __, loss) => losses[device]!.push(loss) });
+    assert.ok(Math.abs(losses[device]![0]! - Math.log(16)) < 0.5, `${device}: the first loss is near ln 16, got ${losses[device]![0]}`);
+  }
+  if (losses['webgpu']) losses['webgpu'].forEach((l, i) => assert.ok(Math.abs(l - losses['cpu']![i]!) < 1e-3, `step ${i + 1}: webgpu ${l}, cpu ${losses['cpu']![i]}`));
 });
