@@ -48,6 +48,8 @@ test('each paper config runs a few steps on the CPU at a tiny length; the consta
     assert.equal(r.sequencesSeen, 2 * paper.batchSize, name);
     assert.ok(Number.isFinite(r.finalLoss), name);
     assert.deepEqual(lines.map((l) => l['step'] ?? l['test_length']), [2, short], name);
+    assert.deepEqual(r.curve, [lines[0]], name);
+    assert.equal(r.device, 'cpu');
   }
 });
 
@@ -61,5 +63,7 @@ test('evaluate: a saved experiment\'s model reproduces its recorded accuracy on 
   const e = await evaluateSynthetic(outDir);
   assert.deepEqual(e.accuracy, trained.accuracy);
   assert.deepEqual(e.recorded, trained.accuracy);
-  await assert.rejects(evaluateSynthetic(join(tmp, 'nothing-here')), /results\.json/);
+  await assert.rejects(evaluateSynthetic(join(tmp, 'nothing-here')), /nothing-here\/results\.json/);
+  rmSync(join(outDir, 'model'), { recursive: true });
+  await assert.rejects(evaluateSynthetic(outDir), /to-evaluate\/model: missing: the experiment's trained model/);
 });

@@ -53,7 +53,7 @@ export function registerExperiment(program: Command): void {
         bar?.stop();
       }
       process.stdout.write(
-        `${JSON.stringify({ task: r.task, selective: r.selective, params: r.params, steps: r.steps, sequences_seen: r.sequencesSeen, train_seconds: +r.trainSeconds.toFixed(1), accuracy: r.accuracy })}\n`,
+        `${JSON.stringify({ task: r.task, selective: r.selective, params: r.params, steps: r.steps, sequences_seen: r.sequencesSeen, device: r.device, train_seconds: +r.trainSeconds.toFixed(1), accuracy: r.accuracy })}\n`,
       );
     });
 }

@@ -6,7 +6,7 @@
 import '../autograd/backward.js';
 import { noGrad } from '../autograd/tape.js';
 import { FormatError } from '../errors.js';
-import { checkWriteTarget, joinPath, makeDir, writeBytesAtomic } from '../io/platform.js';
+import { checkWriteTarget, exists, joinPath, makeDir, writeBytesAtomic } from '../io/platform.js';
 import { readJsonObject, JSON_MAX_BYTES } from '../io/json.js';
 import { resolveDevice } from '../models/auto.js';
 import { MambaConfig } from '../models/mamba/config.js';
@@ -28,7 +28,11 @@ export interface SyntheticResult {
   /** steps × batchSize: training sequences seen. */
   sequencesSeen: number;
   trainSeconds: number;
+  /** The backend it trained on ('cpu' or 'webgpu'). */
+  device: string;
   finalLoss: number;
+  /** The learning curve: each evaluation during training, on the fixed test batch at trainLength. */
+  curve: { step: number; loss: number; accuracy: number; seconds: number }[];
   accuracy: { length: number; accuracy: number }[];
 }
 
@@ -93,6 +97,7 @@ export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string
   const rng = new RandomSource(c.seed + 1);
   const t0 = performance.now();
   let loss = NaN;
+  const curve: SyntheticResult['curve'] = [];
   try {
     for (let step = 0; step < c.steps; step++) {
       opt.lr = c.schedule === 'constant' ? c.lr : warmupCosine(step, { lr: c.lr, minLr: c.minLr, warmupSteps: c.warmupSteps, totalSteps: c.steps });
@@ -109,7 +114,9 @@ export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string
       o.onStep?.(step + 1, c.steps, loss);
       if ((step + 1) % c.evalInterval === 0 || step + 1 === c.steps) {
         const a = await accuracyOn(model, batchFor(c, c.trainLength, c.testBatchSize, testRng(c, 0)));
-        onLine({ step: step + 1, loss: +loss.toFixed(4), accuracy: +(a.correct / a.total).toFixed(4), seconds: +((performance.now() - t0) / 1000).toFixed(1) });
+        const point = { step: step + 1, loss: +loss.toFixed(4), accuracy: +(a.correct / a.total).toFixed(4), seconds: +((performance.now() - t0) / 1000).toFixed(1) };
+        curve.push(point);
+        onLine(point);
       }
     }
     const trainSeconds = (performance.now() - t0) / 1000;
@@ -124,7 +131,9 @@ export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string
       steps: c.steps,
       sequencesSeen: c.steps * c.batchSize,
       trainSeconds,
+      device,
       finalLoss: loss,
+      curve,
       accuracy,
     };
     await writeBytesAtomic(joinPath(c.outDir, 'results.json'), `${JSON.stringify({ config: c, ...result }, null, 2)}\n`);
@@ -154,7 +163,11 @@ export async function evaluateSynthetic(dir: string, device: 'cpu' | 'webgpu' | 
   if (!Array.isArray(recorded) || !recorded.every((a) => a && typeof a === 'object' && typeof (a as { length?: unknown }).length === 'number' && typeof (a as { accuracy?: unknown }).accuracy === 'number')) {
     throw new FormatError(resultsPath, 'field "accuracy": expected a list of { length, accuracy }');
   }
-  const model = await MambaForCausalLM.fromPretrained(joinPath(dir, SYNTHETIC_MODEL_FOLDER), { device: await resolveDevice(device) });
+  const modelDir = joinPath(dir, SYNTHETIC_MODEL_FOLDER);
+  if (!(await exists(joinPath(modelDir, 'config.json')))) {
+    throw new FormatError(modelDir, `missing: the experiment's trained model (config.json and weights), which runSynthetic saves there; experiments run before it saved models cannot be evaluated`);
+  }
+  const model = await MambaForCausalLM.fromPretrained(modelDir, { device: await resolveDevice(device) });
   try {
     return { accuracy: await testAccuracy(model, c, onLine), recorded: recorded as SyntheticResult['accuracy'] };
   } finally {
