@@ -83,6 +83,14 @@ describe('mamba-ts CLI', () => {
       assert.equal(quiet.code, 0, quiet.err);
       assert.equal(quiet.err, '');
       assert.equal(quiet.out.trim().split('\n').length, 4);
+      // --evaluate measures the saved model again: the same accuracy as the run recorded.
+      const ev = run('experiment', '--evaluate', join(dir, 'out'));
+      assert.equal(ev.code, 0, ev.err);
+      const report = JSON.parse(ev.out.trim().split('\n').at(-1)!) as { accuracy: unknown; recorded: unknown };
+      assert.deepEqual(report.accuracy, report.recorded);
+      const both = run('experiment', '--config', config, '--evaluate', join(dir, 'out'));
+      assert.equal(both.code, 1);
+      assert.match(both.err, /give either --config <file> \(train\) or --evaluate <dir>/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

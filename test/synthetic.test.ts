@@ -1,46 +1,18 @@
-/** The synthetic tasks' data, the LTI ablation (selective: false), and a short experiment run. */
+/** The LTI ablation (selective: false) and a short experiment run (the tasks' data and answer alignment: synthetic-alignment.test.ts). */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { inductionHeadsBatch, selectiveCopyingBatch } from '../src/experiments/synthetic-tasks.js';
 import { parseSyntheticConfig } from '../src/experiments/synthetic-config.js';
 import { runSynthetic } from '../src/experiments/run-synthetic.js';
 import { MambaConfig } from '../src/models/mamba/config.js';
 import { initMambaWeights } from '../src/models/mamba/init.js';
 import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
-import { RandomSource } from '../src/ops/random.js';
 import { assertClose } from './helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mamba-ts-synthetic-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-
-test('selective copying: data tokens among noise, then markers under which the labels are the data in order', () => {
-  const { ids, labels } = selectiveCopyingBatch(8, 64, 16, 16, new RandomSource(1));
-  for (let r = 0; r < 8; r++) {
-    const context = ids[r]!.slice(0, 48);
-    const data = context.filter((t) => t !== 0);
-    assert.equal(data.length, 16);
-    assert.ok(data.every((t) => t >= 1 && t <= 14));
-    assert.deepEqual(ids[r]!.slice(48), new Array(16).fill(15));
-    assert.deepEqual(labels[r]!.slice(48), data);
-    assert.ok(labels[r]!.slice(0, 48).every((l) => l === -100));
-  }
-  assert.throws(() => selectiveCopyingBatch(1, 20, 16, 16, new RandomSource(1)), /fewer than 16 context positions/);
-});
-
-test('induction heads: the final trigger is followed by the token that followed it earlier', () => {
-  const { ids, labels } = inductionHeadsBatch(8, 100, 16, new RandomSource(2));
-  for (let r = 0; r < 8; r++) {
-    const row = ids[r]!;
-    const triggers = row.flatMap((t, i) => (t === 15 ? [i] : []));
-    assert.equal(triggers.length, 2);
-    assert.equal(triggers[1], 98);
-    assert.equal(row[triggers[0]! + 1], row[99]);
-    assert.deepEqual(labels[r]!.flatMap((l, i) => (l === -100 ? [] : [[i, l]])), [[99, row[99]]]);
-  }
-});
 
 test('the LTI ablation: same parameters, other outputs; its recurrent step equals its parallel form', async () => {
   const make = (selective: boolean) => {

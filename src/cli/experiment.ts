@@ -1,19 +1,37 @@
 /** `mamba-ts experiment`: the paper's synthetic tasks (selective copying, induction heads). */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { JSON_MAX_BYTES, readJsonObject } from '../io/json.js';
 import { parseSyntheticConfig } from '../experiments/synthetic-config.js';
-import { runSynthetic, type SyntheticResult } from '../experiments/run-synthetic.js';
+import { evaluateSynthetic, runSynthetic, type SyntheticResult } from '../experiments/run-synthetic.js';
 import { printAbove, progressBar } from './progress.js';
+
+const DEVICES = ['cpu', 'webgpu', 'auto'] as const;
+type EvaluateDevice = (typeof DEVICES)[number];
+
+function deviceFlag(v: string): EvaluateDevice {
+  if (!(DEVICES as readonly string[]).includes(v)) throw new InvalidArgumentError(`--device must be one of ${DEVICES.join(', ')}, got "${v}"`);
+  return v as EvaluateDevice;
+}
 
 export function registerExperiment(program: Command): void {
   program
     .command('experiment')
-    .description('Train a Mamba (or, with model.selective = false, its LTI ablation) on a synthetic task and report accuracy per test length; results.json goes to outDir. Configs in experiments/.')
-    .requiredOption('-c, --config <file>', 'experiment config (JSON): task, model, vocab, memorize, trainLength, steps, batchSize, lr, minLr, warmupSteps, weightDecay, gradClip, evalInterval, testLengths, testBatches, testBatchSize, seed, device, outDir')
+    .description(
+      'Train a Mamba (or, with model.selective = false, its LTI ablation) on a synthetic task and report accuracy per test length; results.json and the trained model (model/) go to outDir. Configs in experiments/ (paper-*.json: the paper\'s protocol). With --evaluate, measure a finished experiment\'s model again instead.',
+    )
+    .option('-c, --config <file>', 'experiment config (JSON): task, model, vocab, memorize, trainLength, steps, batchSize, schedule, lr, minLr, warmupSteps, weightDecay, gradClip, evalInterval, testLengths, testBatches, testBatchSize, seed, device, outDir')
+    .option('--evaluate <dir>', 'a finished experiment\'s outDir: load its model and config and measure the accuracy at its test lengths again')
+    .option('--device <device>', 'with --evaluate: cpu, webgpu or auto', deviceFlag, 'cpu')
     .option('--quiet', 'no progress bar on stderr (stdout has the JSON lines either way)', false)
-    .action(async (flags: { config: string; quiet: boolean }) => {
-      const raw = await readJsonObject(flags.config, { maxBytes: JSON_MAX_BYTES.config, what: 'an experiment config' });
-      const c = parseSyntheticConfig(raw, flags.config);
+    .action(async (flags: { config?: string; evaluate?: string; device: EvaluateDevice; quiet: boolean }) => {
+      if ((flags.config === undefined) === (flags.evaluate === undefined)) throw new InvalidArgumentError('experiment: give either --config <file> (train) or --evaluate <dir> (measure a trained one)');
+      if (flags.evaluate !== undefined) {
+        const e = await evaluateSynthetic(flags.evaluate, flags.device, (line) => process.stdout.write(`${JSON.stringify(line)}\n`));
+        process.stdout.write(`${JSON.stringify({ evaluated: flags.evaluate, device: flags.device, accuracy: e.accuracy, recorded: e.recorded })}\n`);
+        return;
+      }
+      const raw = await readJsonObject(flags.config!, { maxBytes: JSON_MAX_BYTES.config, what: 'an experiment config' });
+      const c = parseSyntheticConfig(raw, flags.config!);
       // stdout carries one JSON object per line; the bar goes to stderr and never mixes into it.
       const bar = progressBar('step {value}/{total} |{bar}| loss {loss} | accuracy {accuracy} | ETA {eta_formatted}', { quiet: flags.quiet });
       let accuracy = '-';
@@ -34,6 +52,8 @@ export function registerExperiment(program: Command): void {
       } finally {
         bar?.stop();
       }
-      process.stdout.write(`${JSON.stringify({ task: r.task, selective: r.selective, params: r.params, steps: r.steps, train_seconds: +r.trainSeconds.toFixed(1), accuracy: r.accuracy })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ task: r.task, selective: r.selective, params: r.params, steps: r.steps, sequences_seen: r.sequencesSeen, device: r.device, train_seconds: +r.trainSeconds.toFixed(1), accuracy: r.accuracy })}\n`,
+      );
     });
 }

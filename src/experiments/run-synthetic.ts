@@ -1,10 +1,13 @@
 /**
  * Trains a Mamba on a synthetic task (fresh random batches every step) and measures its accuracy on
- * the answer positions at each test length: the paper's Table 1 / Table 2 setting, small.
+ * the answer positions at each test length: the paper's Table 1 / Table 2 setting. The trained model
+ * is saved beside results.json, so `evaluateSynthetic` can measure it again later (on the CPU).
  */
 import '../autograd/backward.js';
 import { noGrad } from '../autograd/tape.js';
-import { checkWriteTarget, joinPath, makeDir, writeBytesAtomic } from '../io/platform.js';
+import { FormatError } from '../errors.js';
+import { checkWriteTarget, exists, joinPath, makeDir, writeBytesAtomic } from '../io/platform.js';
+import { readJsonObject, JSON_MAX_BYTES } from '../io/json.js';
 import { resolveDevice } from '../models/auto.js';
 import { MambaConfig } from '../models/mamba/config.js';
 import { initMambaWeights } from '../models/mamba/init.js';
@@ -12,7 +15,8 @@ import { MambaForCausalLM } from '../models/mamba/modeling.js';
 import { RandomSource } from '../ops/random.js';
 import { AdamW, clipGradNorm } from '../train/adamw.js';
 import { warmupCosine } from '../train/schedule.js';
-import type { SyntheticConfig } from './synthetic-config.js';
+import { answerAccuracy, answerLoss } from './answer-scoring.js';
+import { parseSyntheticConfig, type SyntheticConfig } from './synthetic-config.js';
 import { taskBatch, type TaskBatch } from './synthetic-tasks.js';
 import { checkOptionKeys, optionKeys } from '../options.js';
 
@@ -21,30 +25,48 @@ export interface SyntheticResult {
   selective: boolean;
   params: number;
   steps: number;
+  /** steps × batchSize: training sequences seen. */
+  sequencesSeen: number;
   trainSeconds: number;
+  /** The backend it trained on ('cpu' or 'webgpu'). */
+  device: string;
   finalLoss: number;
+  /** The learning curve: each evaluation during training, on the fixed test batch at trainLength. */
+  curve: { step: number; loss: number; accuracy: number; seconds: number }[];
   accuracy: { length: number; accuracy: number }[];
 }
 
-/** Fraction of answer positions where the argmax of the previous position's logits is the label. */
+/** Where runSynthetic puts the trained model (config.json + model.safetensors) inside outDir. */
+export const SYNTHETIC_MODEL_FOLDER = 'model';
+
+/** Scored positions of a batch where the model's output at that position has the target as its argmax. */
 export async function accuracyOn(model: MambaForCausalLM, b: TaskBatch): Promise<{ correct: number; total: number }> {
   const out = await noGrad(() => model.forward(b.ids));
   const logits = (await out.logits.data()) as Float32Array;
+  const shape = out.logits.shape;
   out.logits.dispose();
-  const [, L, V] = out.logits.shape as [number, number, number];
-  let correct = 0;
-  let total = 0;
-  b.labels.forEach((row, r) =>
-    row.forEach((label, t) => {
-      if (label === -100) return;
-      const at = (r * L + t - 1) * V;
-      let best = 0;
-      for (let v = 1; v < V; v++) if (logits[at + v]! > logits[at + best]!) best = v;
-      total++;
-      if (best === label) correct++;
-    }),
-  );
-  return { correct, total };
+  return answerAccuracy(logits, shape, b.targets);
+}
+
+const batchFor = (c: SyntheticConfig, L: number, n: number, r: RandomSource) => taskBatch(c.task, n, L, c.vocab, c.memorize, r);
+/** The test batches' seeds: the same for every run of a config, so evaluating again sees the same data. */
+const testRng = (c: SyntheticConfig, i: number) => new RandomSource(c.seed * 7919 + 13 + i);
+
+/** Accuracy at each of the config's test lengths, over testBatches batches of testBatchSize. */
+export async function testAccuracy(model: MambaForCausalLM, c: SyntheticConfig, onLine: (o: Record<string, unknown>) => void = () => undefined): Promise<SyntheticResult['accuracy']> {
+  const accuracy: SyntheticResult['accuracy'] = [];
+  for (const L of c.testLengths) {
+    let correct = 0;
+    let total = 0;
+    for (let i = 0; i < c.testBatches; i++) {
+      const a = await accuracyOn(model, batchFor(c, L, c.testBatchSize, testRng(c, 1000 + i)));
+      correct += a.correct;
+      total += a.total;
+    }
+    accuracy.push({ length: L, accuracy: correct / total });
+    onLine({ test_length: L, accuracy: +(correct / total).toFixed(4) });
+  }
+  return accuracy;
 }
 
 export interface SyntheticRunOptions {
@@ -56,61 +78,99 @@ export const SYNTHETIC_RUN_OPTION_KEYS = optionKeys<SyntheticRunOptions>({ onSte
 
 /**
  * Trains and tests; `onLine` gets each evaluation ({ step, loss, accuracy, seconds }) and each test
- * length's result ({ test_length, accuracy }), `o.onStep` every step.
+ * length's result ({ test_length, accuracy }), `o.onStep` every step. Writes outDir/model/ and
+ * outDir/results.json.
  */
 export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string, unknown>) => void = () => undefined, o: SyntheticRunOptions = {}): Promise<SyntheticResult> {
   checkOptionKeys('runSynthetic', o, SYNTHETIC_RUN_OPTION_KEYS);
   // Before training: outDir and its results.json must be writable (not a file, device or FIFO).
   await checkWriteTarget(c.outDir, 'folder');
   await checkWriteTarget(joinPath(c.outDir, 'results.json'), 'file');
+  await checkWriteTarget(joinPath(c.outDir, SYNTHETIC_MODEL_FOLDER), 'folder');
   const device = await resolveDevice(c.device);
   const config = MambaConfig.create({ hidden_size: 64, num_hidden_layers: 2, use_bias: false, ...c.model, vocab_size: c.vocab } as Parameters<typeof MambaConfig.create>[0]);
   const model = new MambaForCausalLM(config);
   initMambaWeights(model, c.seed, device);
   model.requiresGrad_(true);
+  // weightDecay 0 makes this Adam (the paper's optimiser for the synthetic tasks).
   const opt = new AdamW(model.namedParameters(), { lr: c.lr, weightDecay: c.weightDecay });
   const rng = new RandomSource(c.seed + 1);
-  const batchAt = (L: number, n: number, r: RandomSource) => taskBatch(c.task, n, L, c.vocab, c.memorize, r);
-  const testRng = (i: number) => new RandomSource(c.seed * 7919 + 13 + i);
   const t0 = performance.now();
   let loss = NaN;
+  const curve: SyntheticResult['curve'] = [];
   try {
     for (let step = 0; step < c.steps; step++) {
-      opt.lr = warmupCosine(step, { lr: c.lr, minLr: c.minLr, warmupSteps: c.warmupSteps, totalSteps: c.steps });
-      const b = batchAt(c.trainLength, c.batchSize, rng);
-      const out = await model.forward(b.ids, { labels: b.labels });
-      loss = (await out.loss!.data())[0]!;
-      out.loss!.backward();
-      out.loss!.dispose();
+      opt.lr = c.schedule === 'constant' ? c.lr : warmupCosine(step, { lr: c.lr, minLr: c.minLr, warmupSteps: c.warmupSteps, totalSteps: c.steps });
+      const b = batchFor(c, c.trainLength, c.batchSize, rng);
+      const out = await model.forward(b.ids);
+      const lossT = answerLoss(out.logits, b.targets);
+      loss = (await lossT.data())[0]!;
+      lossT.backward();
+      lossT.dispose();
       out.logits.dispose();
       await clipGradNorm(model.namedParameters().map(([, p]) => p), c.gradClip);
       opt.update();
       model.zeroGrad();
       o.onStep?.(step + 1, c.steps, loss);
       if ((step + 1) % c.evalInterval === 0 || step + 1 === c.steps) {
-        const a = await accuracyOn(model, batchAt(c.trainLength, c.testBatchSize, testRng(0)));
-        onLine({ step: step + 1, loss: +loss.toFixed(4), accuracy: +(a.correct / a.total).toFixed(4), seconds: +((performance.now() - t0) / 1000).toFixed(1) });
+        const a = await accuracyOn(model, batchFor(c, c.trainLength, c.testBatchSize, testRng(c, 0)));
+        const point = { step: step + 1, loss: +loss.toFixed(4), accuracy: +(a.correct / a.total).toFixed(4), seconds: +((performance.now() - t0) / 1000).toFixed(1) };
+        curve.push(point);
+        onLine(point);
       }
     }
     const trainSeconds = (performance.now() - t0) / 1000;
-    const accuracy: SyntheticResult['accuracy'] = [];
-    for (const L of c.testLengths) {
-      let correct = 0;
-      let total = 0;
-      for (let i = 0; i < c.testBatches; i++) {
-        const a = await accuracyOn(model, batchAt(L, c.testBatchSize, testRng(1000 + i)));
-        correct += a.correct;
-        total += a.total;
-      }
-      accuracy.push({ length: L, accuracy: correct / total });
-      onLine({ test_length: L, accuracy: +(correct / total).toFixed(4) });
-    }
-    const result: SyntheticResult = { task: c.task, selective: config.fields.selective, params: model.parameterCount(), steps: c.steps, trainSeconds, finalLoss: loss, accuracy };
+    // Saved before testing, so a test length that runs out of memory does not lose the training.
     await makeDir(c.outDir);
+    await model.save(joinPath(c.outDir, SYNTHETIC_MODEL_FOLDER));
+    const accuracy = await testAccuracy(model, c, onLine);
+    const result: SyntheticResult = {
+      task: c.task,
+      selective: config.fields.selective,
+      params: model.parameterCount(),
+      steps: c.steps,
+      sequencesSeen: c.steps * c.batchSize,
+      trainSeconds,
+      device,
+      finalLoss: loss,
+      curve,
+      accuracy,
+    };
     await writeBytesAtomic(joinPath(c.outDir, 'results.json'), `${JSON.stringify({ config: c, ...result }, null, 2)}\n`);
     return result;
   } finally {
     opt.dispose();
+    model.dispose();
+  }
+}
+
+export interface SyntheticEvaluation {
+  /** Accuracy per test length measured now. */
+  accuracy: SyntheticResult['accuracy'];
+  /** The same, as results.json recorded it when the model was trained. */
+  recorded: SyntheticResult['accuracy'];
+}
+
+/**
+ * Loads a finished experiment folder (results.json with its config, and model/) and measures the
+ * model's accuracy again on the config's test batches, on `device` (default the CPU).
+ */
+export async function evaluateSynthetic(dir: string, device: 'cpu' | 'webgpu' | 'auto' = 'cpu', onLine: (o: Record<string, unknown>) => void = () => undefined): Promise<SyntheticEvaluation> {
+  const resultsPath = joinPath(dir, 'results.json');
+  const saved = await readJsonObject(resultsPath, { maxBytes: JSON_MAX_BYTES.config, what: 'an experiment results.json' });
+  const c = parseSyntheticConfig(saved['config'], `${resultsPath} (field "config")`);
+  const recorded = saved['accuracy'];
+  if (!Array.isArray(recorded) || !recorded.every((a) => a && typeof a === 'object' && typeof (a as { length?: unknown }).length === 'number' && typeof (a as { accuracy?: unknown }).accuracy === 'number')) {
+    throw new FormatError(resultsPath, 'field "accuracy": expected a list of { length, accuracy }');
+  }
+  const modelDir = joinPath(dir, SYNTHETIC_MODEL_FOLDER);
+  if (!(await exists(joinPath(modelDir, 'config.json')))) {
+    throw new FormatError(modelDir, `missing: the experiment's trained model (config.json and weights), which runSynthetic saves there; experiments run before it saved models cannot be evaluated`);
+  }
+  const model = await MambaForCausalLM.fromPretrained(modelDir, { device: await resolveDevice(device) });
+  try {
+    return { accuracy: await testAccuracy(model, c, onLine), recorded: recorded as SyntheticResult['accuracy'] };
+  } finally {
     model.dispose();
   }
 }

@@ -5,8 +5,12 @@ import { ConfigReader } from '../models/config-fields.js';
 import { readOptimizerFields, type OptimizerFields } from '../train/optimizer-fields.js';
 import type { SyntheticTask } from './synthetic-tasks.js';
 
+/** `warmup-cosine`: linear warm-up to lr, cosine to minLr; `constant`: lr at every step (the paper's). */
+export type SyntheticSchedule = 'warmup-cosine' | 'constant';
+
 export interface SyntheticConfig extends OptimizerFields {
   task: SyntheticTask;
+  schedule: SyntheticSchedule;
   /** HF MambaConfig fields (vocab_size is `vocab`); `selective: false` gives the LTI ablation. */
   model: Record<string, unknown>;
   vocab: number;
@@ -48,11 +52,13 @@ export function parseSyntheticConfig(raw: unknown, source: string): SyntheticCon
   };
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail('expected a JSON object');
   const r = raw as Record<string, unknown>;
-  const known = new Set([...Object.keys(DEFAULTS), 'task', 'model', 'testLengths', 'device', 'outDir']);
+  const known = new Set([...Object.keys(DEFAULTS), 'task', 'schedule', 'model', 'testLengths', 'device', 'outDir']);
   const unknown = Object.keys(r).filter((k) => !known.has(k));
   if (unknown.length) fail(unknownFieldsMessage(unknown, [...known]));
   const task = r['task'];
   if (task !== 'selective-copying' && task !== 'induction-heads') fail(`field "task": expected "selective-copying" or "induction-heads", got ${JSON.stringify(task)}`);
+  const schedule = r['schedule'] ?? 'warmup-cosine';
+  if (schedule !== 'warmup-cosine' && schedule !== 'constant') fail(`field "schedule": expected "warmup-cosine" or "constant", got ${JSON.stringify(schedule)}`);
   const model = r['model'] ?? {};
   if (typeof model !== 'object' || model === null || Array.isArray(model)) fail('field "model": expected an object of MambaConfig fields');
   const cr = new ConfigReader(r, source);
@@ -61,6 +67,7 @@ export function parseSyntheticConfig(raw: unknown, source: string): SyntheticCon
   const steps = int('steps', 1);
   const c: SyntheticConfig = {
     task: task as SyntheticTask,
+    schedule: schedule as SyntheticSchedule,
     model: model as Record<string, unknown>,
     vocab: int('vocab', 3),
     memorize: int('memorize', 1),

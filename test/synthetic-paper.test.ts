@@ -1,0 +1,69 @@
+/**
+ * The paper's protocol as configs (experiments/paper-*.json), run for a few steps at a tiny length
+ * on the CPU, and `evaluateSynthetic` reproducing a trained model's recorded accuracy.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, test } from 'node:test';
+import { parseSyntheticConfig, type SyntheticConfig } from '../src/experiments/synthetic-config.js';
+import { evaluateSynthetic, runSynthetic } from '../src/experiments/run-synthetic.js';
+
+const EXPERIMENTS = resolve(dirname(fileURLToPath(import.meta.url)), '../../experiments');
+const tmp = mkdtempSync(join(tmpdir(), 'mamba-ts-synthetic-paper-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+const paperConfig = (name: string): SyntheticConfig => {
+  const file = join(EXPERIMENTS, `${name}.json`);
+  return parseSyntheticConfig(JSON.parse(readFileSync(file, 'utf8')), file);
+};
+
+test('the paper configs hold the paper\'s protocol (Mamba paper §4.1, App. E.1)', () => {
+  for (const selective of [true, false]) {
+    const sc = paperConfig(`paper-selective-copying-${selective ? 's6' : 'lti'}`);
+    assert.deepEqual(
+      [sc.task, sc.trainLength, sc.memorize, sc.vocab, sc.batchSize, sc.lr, sc.schedule, sc.weightDecay, sc.steps],
+      ['selective-copying', 4096 + 16 + 16, 16, 16, 64, 1e-4, 'constant', 0, 400_000],
+    );
+    const ih = paperConfig(`paper-induction-heads-${selective ? 's6' : 'lti'}`);
+    assert.deepEqual([ih.task, ih.trainLength, ih.vocab, ih.batchSize, ih.lr, ih.schedule, ih.weightDecay, ih.steps], ['induction-heads', 256, 16, 8, 1e-3, 'constant', 0, 25 * 8192]);
+    assert.deepEqual([ih.testLengths[0], ih.testLengths.at(-1)], [64, 2 ** 20]);
+    for (const c of [sc, ih]) {
+      assert.deepEqual([c.model['hidden_size'], c.model['num_hidden_layers'], c.model['selective']], [64, 2, selective]);
+    }
+  }
+  assert.throws(() => parseSyntheticConfig({ task: 'induction-heads', schedule: 'linear', outDir: tmp }, 'x.json'), /x\.json: field "schedule": expected "warmup-cosine" or "constant"/);
+});
+
+test('each paper config runs a few steps on the CPU at a tiny length; the constant schedule keeps lr', async () => {
+  for (const name of ['paper-selective-copying-s6', 'paper-selective-copying-lti', 'paper-induction-heads-s6', 'paper-induction-heads-lti']) {
+    const paper = paperConfig(name);
+    const short = paper.task === 'selective-copying' ? 40 : 24;
+    const c: SyntheticConfig = { ...paper, trainLength: short, steps: 2, evalInterval: 2, testLengths: [short], testBatches: 1, testBatchSize: 4, device: 'cpu', outDir: join(tmp, name) };
+    const lines: Record<string, unknown>[] = [];
+    const r = await runSynthetic(c, (l) => lines.push(l));
+    assert.equal(r.steps, 2, name);
+    assert.equal(r.sequencesSeen, 2 * paper.batchSize, name);
+    assert.ok(Number.isFinite(r.finalLoss), name);
+    assert.deepEqual(lines.map((l) => l['step'] ?? l['test_length']), [2, short], name);
+    assert.deepEqual(r.curve, [lines[0]], name);
+    assert.equal(r.device, 'cpu');
+  }
+});
+
+test('evaluate: a saved experiment\'s model reproduces its recorded accuracy on the CPU', async () => {
+  const outDir = join(tmp, 'to-evaluate');
+  const c = parseSyntheticConfig(
+    { task: 'selective-copying', model: { hidden_size: 16, num_hidden_layers: 1 }, memorize: 4, trainLength: 16, steps: 4, warmupSteps: 1, batchSize: 8, evalInterval: 4, testLengths: [16, 24], testBatches: 2, testBatchSize: 8, outDir },
+    'test',
+  );
+  const trained = await runSynthetic(c);
+  const e = await evaluateSynthetic(outDir);
+  assert.deepEqual(e.accuracy, trained.accuracy);
+  assert.deepEqual(e.recorded, trained.accuracy);
+  await assert.rejects(evaluateSynthetic(join(tmp, 'nothing-here')), /nothing-here\/results\.json/);
+  rmSync(join(outDir, 'model'), { recursive: true });
+  await assert.rejects(evaluateSynthetic(outDir), /to-evaluate\/model: missing: the experiment's trained model/);
+});
