@@ -348,6 +348,9 @@ export interface Backend {
  * same outputs as the recording did. The tensors `fn` read or kept must therefore stay alive, and
  * unchanged in identity, while the recording is used; its temporaries belong to it until disposed.
  */
+/** A backend that records device work for replay (Backend.recordWork present). */
+export type RecordingBackend = Backend & { recordWork(fn: () => void): RecordedWork | null };
+
 export interface RecordedWork {
   replay(): void;
   dispose(): void;

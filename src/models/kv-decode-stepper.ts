@@ -16,7 +16,7 @@
  * steps and can be handed to nextLogits at any time; a step after such usual steps uploads the
  * position again and records again.
  */
-import type { Backend, RecordedWork } from '../backend/backend.js';
+import type { RecordedWork, RecordingBackend } from '../backend/backend.js';
 import type { DeviceName } from '../backend/registry.js';
 import type { DecodeCache, DecodeStepper, TokenPicker } from '../generation/causal-lm.js';
 import type { KvCache } from '../nn/attention.js';
@@ -47,7 +47,6 @@ export interface KvStepModel<C extends KvStepCache> {
   stepAt(ids: Tensor, cache: C, at: DevicePosition): Tensor;
 }
 
-export type RecordingBackend = Backend & { recordWork(fn: () => void): RecordedWork | null };
 
 export class KvDecodeStepper<C extends KvStepCache> implements DecodeStepper {
   private graph: RecordedWork | null = null;

@@ -9,7 +9,7 @@
  * Parameter names are HF's, so checkpoints load with no mapping. Forwards are async: each MoE
  * layer reads its top-k routing back to size its experts' blocks.
  */
-import { ArgumentError } from '../../errors.js';
+import { ArgumentError, UnsupportedError } from '../../errors.js';
 import { initWebGPU, type DeviceName } from '../../backend/registry.js';
 import { readConfig } from '../../io/hf-folder.js';
 import { resolvePretrained } from '../../io/hub.js';
@@ -25,11 +25,12 @@ import { Segments } from '../../nn/segments.js';
 import { checkAttentionMask, hasPadding, keyMaskTensor, tokenMaskTensor } from '../../generation/attention-mask.js';
 import type { CausalLM, TokenPicker } from '../../generation/causal-lm.js';
 import { JambaDecodeStepper } from './decode-stepper.js';
-import type { RecordingBackend } from '../kv-decode-stepper.js';
+import { replayBackend } from '../decode-graph.js';
 import { generate, type GenerateOptions } from '../../generation/generate.js';
 import { JambaCache, type JambaLayerState } from './cache.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { tidy } from '../../tensor/memory.js';
+import { noGrad } from '../../autograd/tape.js';
 import { loadWeightsInto, MODEL_LOAD_OPTION_KEYS, readWeightsFor, saveModule, type ModelLoadOptions, type SaveDtype } from '../pretrained.js';
 import { checkOptionKeys, optionKeys } from '../../options.js';
 import { checkTokenIds } from '../../generation/token-ids.js';
@@ -104,10 +105,10 @@ export class JambaDecoderLayer extends Module {
   mixStep(h: Tensor, st: JambaLayerState, at: DevicePosition): Tensor {
     const x = this.input_layernorm.forward(h);
     if (this.self_attn) {
-      if (st.kind !== 'attention') throw new Error('JambaDecoderLayer.mixStep: an attention layer needs its KV cache');
+      if (st.kind !== 'attention') throw new ArgumentError('JambaDecoderLayer.mixStep: an attention layer needs its KV cache');
       return add(h, this.self_attn.stepAt(x, st.kv, at));
     }
-    if (st.kind !== 'mamba') throw new Error('JambaDecoderLayer.mixStep: a Mamba layer needs its state');
+    if (st.kind !== 'mamba') throw new ArgumentError('JambaDecoderLayer.mixStep: a Mamba layer needs its state');
     return add(h, this.mamba!.step(x, st.state, true).out);
   }
 
@@ -283,20 +284,29 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
    * Needs the device MoE step (prepareDecodeStep).
    */
   stepAt(ids: Tensor, cache: JambaCache, at: DevicePosition): Tensor {
-    return tidy(() => {
+    // The Mamba layers update their states in place as the step goes: whatever could refuse the
+    // device step is checked before the first layer runs, so a refusal leaves the cache as it was.
+    for (const [i, layer] of this.model.layers.entries()) {
+      const ffn = layer.feed_forward;
+      const st = ffn instanceof SparseMoE ? ffn.stackedExperts() : undefined;
+      if (st === null || (st && st.gate.dtype !== st.up.dtype)) {
+        throw new UnsupportedError(`JambaForCausalLM.stepAt: the ${this.device} backend cannot route layer ${i}'s experts on the device`);
+      }
+      if (!cache.layers[i]) throw new ArgumentError(`JambaForCausalLM.stepAt: layer ${i} has no cached state (feed the prompt first)`);
+    }
+    // No gradients through the device step (the MoE step has no backward and would decline).
+    return noGrad(() => tidy(() => {
       let h = this.model.embed_tokens.forward(ids); // (B, 1, H)
       for (const [i, layer] of this.model.layers.entries()) {
-        const st = cache.layers[i];
-        if (!st) throw new ArgumentError(`JambaForCausalLM.stepAt: layer ${i} has no cached state (feed the prompt first)`);
-        const h1 = layer.mixStep(h, st, at);
+        const h1 = layer.mixStep(h, cache.layers[i]!, at);
         const out = layer.feedForwardStep(h1);
-        if (!out) throw new ArgumentError(`JambaForCausalLM.stepAt: the ${this.device} backend cannot route layer ${i}'s experts on the device`);
+        if (!out) throw new UnsupportedError(`JambaForCausalLM.stepAt: the ${this.device} backend cannot route layer ${i}'s experts on the device`);
         h = out;
       }
       const [B, , H] = h.shape as [number, number, number];
       const norm = this.model.final_layernorm;
       return rmsNormLinear(reshape(h, [B, H]), norm.weight.value, norm.eps, this.outputWeight()); // as nextLogits
-    });
+    }));
   }
 
   /**
@@ -334,12 +344,11 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
    * seen the prompt yet. MAMBA_TS_DECODE_GRAPH=0 turns it off, for comparison.
    */
   decodeStepper(cache: JambaCache, pick: TokenPicker): JambaDecodeStepper | null {
-    const backend = this.model.embed_tokens.weight.value.backend;
-    const off = typeof process !== 'undefined' && process.env['MAMBA_TS_DECODE_GRAPH'] === '0';
-    if (off || !backend.recordWork || !backend.moeStep) return null;
+    const backend = replayBackend(this.model.embed_tokens.weight.value.backend);
+    if (!backend?.moeStep) return null;
     if (this.model.layers.some((l) => l.self_attn && !l.self_attn.canStepAt(cache.batchSize))) return null;
     if (cache.layers.some((s) => s === null) || !this.prepareDecodeStep()) return null;
-    return new JambaDecodeStepper(this, cache, backend as RecordingBackend, pick);
+    return new JambaDecodeStepper(this, cache, backend, pick);
   }
 
   /** The masks of one pass: a key mask over `keys` and a token mask over the new tokens, when they pad. */

@@ -8,7 +8,8 @@ import type { DeviceName } from '../../backend/registry.js';
 import { tensor } from '../../ops/create.js';
 import { keep } from '../../tensor/memory.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { KvDecodeStepper, type RecordingBackend } from '../kv-decode-stepper.js';
+import { KvDecodeStepper } from '../kv-decode-stepper.js';
+import type { RecordingBackend } from '../../backend/backend.js';
 import type { LlamaCache } from './cache.js';
 import type { LlamaForCausalLM } from './modeling.js';
 

@@ -24,7 +24,7 @@ import { add, linear, reshape, rmsNormLinear, slice, tensor } from '../../ops/in
 import { checkAttentionMask, hasPadding, keyMaskTensor } from '../../generation/attention-mask.js';
 import type { CausalLM, TokenPicker } from '../../generation/causal-lm.js';
 import type { DevicePosition } from '../../nn/device-position.js';
-import type { RecordingBackend } from '../kv-decode-stepper.js';
+import { replayBackend } from '../decode-graph.js';
 import { LlamaDecodeStepper } from './decode-stepper.js';
 import { generate, type GenerateOptions } from '../../generation/generate.js';
 import type { Tensor } from '../../tensor/tensor.js';
@@ -236,11 +236,10 @@ export class LlamaForCausalLM extends Module implements CausalLM<LlamaCache> {
    * not seen the prompt yet. MAMBA_TS_DECODE_GRAPH=0 turns it off, for comparison.
    */
   decodeStepper(cache: LlamaCache, pick: TokenPicker): LlamaDecodeStepper | null {
-    const backend = this.model.embed_tokens.weight.value.backend;
-    const off = typeof process !== 'undefined' && process.env['MAMBA_TS_DECODE_GRAPH'] === '0';
-    if (off || !backend.recordWork) return null;
+    const backend = replayBackend(this.model.embed_tokens.weight.value.backend);
+    if (!backend) return null;
     if (!this.model.layers.every((l) => l.self_attn.canStepAt(cache.batchSize)) || cache.layers.some((kv) => kv === null)) return null;
-    return new LlamaDecodeStepper(this, cache, backend as RecordingBackend, pick);
+    return new LlamaDecodeStepper(this, cache, backend, pick);
   }
 
   /** Prompt + new tokens per row (greedy or sampled; see generation/generate.ts). */

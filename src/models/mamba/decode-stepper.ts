@@ -7,7 +7,7 @@
  * of the JavaScript that chose the launches (tensor bookkeeping, bind-group lookups, uniforms),
  * which is what bounds batch-1 decoding on a fast GPU.
  */
-import type { Backend, RecordedWork } from '../../backend/backend.js';
+import type { RecordedWork, RecordingBackend } from '../../backend/backend.js';
 import type { DecodeStepper, TokenPicker } from '../../generation/causal-lm.js';
 import { writeSlice } from '../../ops/shape.js';
 import { zeros } from '../../ops/create.js';
@@ -22,7 +22,6 @@ export interface StepModel {
   readonly device: string;
 }
 
-export type RecordingBackend = Backend & { recordWork(fn: () => void): RecordedWork | null };
 
 export class MambaDecodeStepper implements DecodeStepper {
   /** The recorded steps, by parity of the state buffers they read. */

@@ -24,7 +24,8 @@ import { loadWeightsInto, MODEL_LOAD_OPTION_KEYS, readWeightsFor, saveModule, ty
 import { checkOptionKeys, optionKeys } from '../../options.js';
 import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
 import { MambaCache } from './cache.js';
-import { MambaDecodeStepper, type RecordingBackend } from './decode-stepper.js';
+import { MambaDecodeStepper } from './decode-stepper.js';
+import { replayBackend } from '../decode-graph.js';
 import { MAMBA_FLOAT_FIELDS, MambaConfig } from './config.js';
 
 export class MambaBlock extends Module {
@@ -258,10 +259,9 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
    * off, for comparison.
    */
   decodeStepper(cache: MambaCache, pick: TokenPicker): MambaDecodeStepper | null {
-    const backend = this.backbone.embeddings.weight.value.backend;
-    const off = typeof process !== 'undefined' && process.env['MAMBA_TS_DECODE_GRAPH'] === '0';
-    if (off || !backend.recordWork || !backend.mambaBlockStep) return null;
-    return new MambaDecodeStepper(this, cache, backend as RecordingBackend, pick);
+    const backend = replayBackend(this.backbone.embeddings.weight.value.backend);
+    if (!backend?.mambaBlockStep) return null;
+    return new MambaDecodeStepper(this, cache, backend, pick);
   }
 
   /** Prompt + new tokens per row (see generation/generate.ts for the options). */
