@@ -6,6 +6,7 @@
  * BENCH_VOCAB say otherwise): one token's launches are captured, then each launch is replayed
  * `reps` times back to back in one pass (barriers between them, as in the real step), so that the
  * host's recording cost (~2 µs a launch) stays below the GPU's. Also the whole token replayed.
+ * BENCH_BATCH=B: the decode step of a batch of B sequences (the blocked kernels past 4 rows).
  *   node dist/bench/gpu-kernels.js
  */
 import { initWebGPU } from '../src/backend/registry.js';
@@ -63,18 +64,20 @@ if (scanArg > 0) {
 } else {
   const model = new MambaForCausalLM(MambaConfig.create({ hidden_size: H, num_hidden_layers: 24, vocab_size: V, use_bias: false }));
   initMambaWeights(model, 0, 'webgpu');
-  const cache = model.createCache(1);
+  const batch = Number(process.env['BENCH_BATCH'] ?? 1);
+  const ids = (t: number) => Array.from({ length: batch }, (_, b) => [(t + b * 13) % V]);
+  const cache = model.createCache(batch);
   for (let i = 0; i < 3; i++) {
-    const lg = model.nextLogits([[i + 1]], cache);
+    const lg = model.nextLogits(ids(i + 1), cache);
     argmax(lg).dispose();
     lg.dispose();
   }
   await gpu.sync();
   capture(() => {
-    const lg = model.nextLogits([[7]], cache);
+    const lg = model.nextLogits(ids(7), cache);
     keep.push(lg, argmax(lg));
   });
-  label = { bench: 'decode_token_gpu', hidden: H, vocab: V };
+  label = { bench: 'decode_token_gpu', hidden: H, vocab: V, batch };
 }
 await gpu.sync(); // writes this batch's uniforms; nothing else may run until the replays are done
 const device = gpu.ctx.device;
