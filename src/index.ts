@@ -14,12 +14,13 @@ export { Module, Parameter } from './nn/module.js';
 export { Linear, Embedding, RMSNorm } from './nn/layers.js';
 export { LayerNorm } from './nn/layer-norm.js';
 export { CausalConv1d } from './nn/conv.js';
-export { MambaMixer, type MambaMixerDims, type MixerState } from './nn/mamba-mixer.js';
+export { MambaMixer, type MambaMixerDims, type MixerState, type MixerSelection } from './nn/mamba-mixer.js';
 
 export { AutoModelForCausalLM, type AutoLoadOptions, type DeviceChoice } from './models/auto.js';
 export { MambaConfig, type MambaConfigFields } from './models/mamba/config.js';
 export { MambaForCausalLM, MambaModel, MambaBlock, type CausalLMOutput, type ForwardOptions } from './models/mamba/modeling.js';
 export { JambaForCausalLM, type JambaOutput, type JambaForwardOptions } from './models/jamba/modeling.js';
+export type { OutputSelection, SelectionOutput } from './models/selection.js';
 export { JambaConfig } from './models/jamba/config.js';
 export { LlamaForCausalLM, LlamaModel, LlamaDecoderLayer, type LlamaForwardOptions } from './models/llama/modeling.js';
 export { LlamaConfig, type LlamaConfigFields } from './models/llama/config.js';

@@ -11,6 +11,7 @@
  * The recurrent state per sequence is the conv state (B, ED, K-1) and the SSM state (B, ED, N).
  */
 import {
+  add,
   exp,
   linear,
   mul,
@@ -18,6 +19,7 @@ import {
   reshape,
   selectiveScan,
   selectiveStateUpdate,
+  softplus,
   split,
   writeSlice,
 } from '../ops/index.js';
@@ -46,6 +48,26 @@ export interface MambaMixerDims {
    * scan (children dt_layernorm, b_layernorm, c_layernorm). Absent: plain Mamba.
    */
   innerNormEps?: number;
+}
+
+/**
+ * What the scan consumed for each token (the selection mechanism): its inputs, not recomputed
+ * approximations of them. Where a token mask zeroes padding, padded positions hold B = C = 0 and
+ * Δ = softplus(dt_proj.bias) (Jamba: softplus(dt_proj(dt_layernorm(0)) + bias)).
+ */
+export interface MixerSelection {
+  /** Δ (B, L, ED) = softplus(dt_proj(δ) + dt_proj.bias): the step size in exp(Δ·A). */
+  delta: Tensor;
+  /** B (B, L, N): how the token is written into the state (after b_layernorm for Jamba). */
+  B: Tensor;
+  /** C (B, L, N): how the state is read out (after c_layernorm for Jamba). */
+  C: Tensor;
+}
+
+/** Options of MambaMixer.forward. */
+export interface MixerForwardOptions {
+  /** Also return the selection tensors Δ, B, C of the parallel path (`selection`). */
+  outputSelection?: boolean;
 }
 
 /** Per-layer recurrent state. */
@@ -104,11 +126,18 @@ export class MambaMixer extends Module {
    * nothing to the conv state and Δ·B·x = 0 keeps the SSM state at zero through it (conv(0) is
    * the conv bias, hence the second zeroing). A single token with a mask (a padded prompt fed one
    * position at a time) takes the parallel path, which applies it; the recurrent step does not.
+   *
+   * `outputSelection` adds the selection tensors (`selection`) and always takes the parallel path.
    */
-  forward(h: Tensor, state?: MixerState | null, tokenMask?: Tensor): { out: Tensor; state?: MixerState } {
+  forward(
+    h: Tensor,
+    state?: MixerState | null,
+    tokenMask?: Tensor,
+    o: MixerForwardOptions = {},
+  ): { out: Tensor; state?: MixerState; selection?: MixerSelection } {
     const L = h.shape[1]!;
     if (tokenMask) expectShape('MambaMixer', 'tokenMask (B, L, 1)', tokenMask, [h.shape[0]!, L, 1]);
-    if (state && L === 1 && !tokenMask) return this.step(h, state);
+    if (state && L === 1 && !tokenMask && !o.outputSelection) return this.step(h, state);
     return tidy(() => {
       const { intermediateSize: E } = this.dims;
       const [xz, z] = split(this.in_proj.forward(h), [E, E]); // (B, L, ED) each
@@ -126,8 +155,14 @@ export class MambaMixer extends Module {
         initialState: state?.ssm ?? null,
       });
       const out = this.out_proj.forward(scan.out); // (B, L, H)
-      if (state === undefined) return { out };
-      return { out, state: { conv: conv.state, ssm: scan.lastState } };
+      // Δ as the scan forms it from delta and deltaBias (softplus(δ + bias)); only on request,
+      // as it is a (B, L, ED) tensor of its own.
+      const selection = o.outputSelection ? { delta: softplus(add(delta, this.dt_proj.bias!.value)), B, C } : undefined;
+      return {
+        out,
+        ...(state === undefined ? {} : { state: { conv: conv.state, ssm: scan.lastState } }),
+        ...(selection ? { selection } : {}),
+      };
     });
   }
 

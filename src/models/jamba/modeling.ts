@@ -37,6 +37,7 @@ import { checkTokenIds } from '../../generation/token-ids.js';
 import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
 import { JAMBA_FLOAT_FIELDS, JambaConfig } from './config.js';
 import { legacyRenames } from './legacy-names.js';
+import { checkOutputSelection, collectSelection, summarizeLayer, type LayerSelection, type OutputSelection, type SelectionOutput } from '../selection.js';
 
 export class JambaDecoderLayer extends Module {
   readonly input_layernorm: RMSNorm;
@@ -80,18 +81,29 @@ export class JambaDecoderLayer extends Module {
 
   /**
    * The mixer half, h + mixer(input_layernorm(h)), synchronous. `st`: undefined without a cache;
-   * null at a sequence start with one (then the new decode state is returned). Callers wrap this
-   * in tidy().
+   * null at a sequence start with one (then the new decode state is returned). `selection`: a
+   * Mamba layer also returns its selection (see models/selection.ts; attention layers have none).
+   * Callers wrap this in tidy().
    */
-  mix(h: Tensor, st: JambaLayerState | null | undefined, m: LayerMasks = {}): { out: Tensor; state?: JambaLayerState } {
+  mix(
+    h: Tensor,
+    st: JambaLayerState | null | undefined,
+    m: LayerMasks = {},
+    selection: OutputSelection = false,
+  ): { out: Tensor; state?: JambaLayerState; selection?: LayerSelection } {
     const x = this.input_layernorm.forward(h);
     if (this.self_attn) {
       if (st === undefined) return { out: add(h, this.self_attn.forward(x, undefined, m.keyMask)) };
       const r = this.self_attn.forward(x, st?.kind === 'attention' ? st.kv : null, m.keyMask);
       return { out: add(h, r.out), state: { kind: 'attention', kv: r.kv } };
     }
-    const r = this.mamba!.forward(x, st === undefined ? undefined : st?.kind === 'mamba' ? st.state : null, m.tokenMask);
-    return { out: add(h, r.out), state: r.state ? { kind: 'mamba', state: r.state } : undefined };
+    const mambaState = st === undefined ? undefined : st?.kind === 'mamba' ? st.state : null;
+    const r = this.mamba!.forward(x, mambaState, m.tokenMask, { outputSelection: selection !== false });
+    return {
+      out: add(h, r.out),
+      state: r.state ? { kind: 'mamba', state: r.state } : undefined,
+      ...(r.selection ? { selection: summarizeLayer(r.selection, selection === true) } : {}),
+    };
   }
 
   /**
@@ -181,10 +193,23 @@ export interface JambaForwardOptions {
   attentionMask?: number[][];
   /** Also return each MoE layer's router logits (B·L, n), in layer order (see expertFractions). */
   outputRouterLogits?: boolean;
+  /**
+   * Also return `selection`: per Mamba layer (`selection.layers` gives their indices), the Δ, B, C
+   * its scan consumed (B and C after b_/c_layernorm, Δ after dt_layernorm, dt_proj and softplus)
+   * and per-token summaries. `'summary'`: the summaries only. With padding, padded positions hold
+   * B = C = 0 (mask them out).
+   */
+  outputSelection?: OutputSelection;
 }
 
 /** The keys of JambaForwardOptions (checked against the interface at compile time). */
-export const JAMBA_FORWARD_OPTION_KEYS = optionKeys<JambaForwardOptions>({ outputHiddenStates: true, labels: true, attentionMask: true, outputRouterLogits: true });
+export const JAMBA_FORWARD_OPTION_KEYS = optionKeys<JambaForwardOptions>({
+  outputHiddenStates: true,
+  labels: true,
+  attentionMask: true,
+  outputRouterLogits: true,
+  outputSelection: true,
+});
 
 export interface JambaOutput {
   logits: Tensor; // (B, L, V)
@@ -196,6 +221,8 @@ export interface JambaOutput {
   expertCounts: number[][];
   /** With outputRouterLogits: per MoE layer, the router logits (B·L, n). */
   routerLogits?: Tensor[];
+  /** With outputSelection: Δ, B, C of each Mamba layer and their per-token summaries. */
+  selection?: SelectionOutput;
 }
 
 export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
@@ -412,6 +439,11 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
    */
   async forward(inputIds: number[][], o: JambaForwardOptions = {}): Promise<JambaOutput> {
     checkOptionKeys('forward', o, JAMBA_FORWARD_OPTION_KEYS);
+    const selecting = checkOutputSelection('forward', o.outputSelection);
+    const mambaLayers = this.model.layers.flatMap((l, i) => (l.mamba ? [i] : []));
+    if (selecting && mambaLayers.length === 0) {
+      throw new ArgumentError('forward: outputSelection: this Jamba has no Mamba layers (attn_layer_period 1), so nothing selects');
+    }
     checkTokenIds('inputIds', inputIds, this.vocabSize);
     const f = this.config.fields;
     const B = inputIds.length;
@@ -425,9 +457,11 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
       const hidden: Tensor[] = [h];
       const routerLogits: Tensor[] = [];
       const expertCounts: number[][] = [];
+      const selections: LayerSelection[] = [];
       const n = this.model.layers.length;
       for (const [i, layer] of this.model.layers.entries()) {
-        const m = seg.run(() => layer.mix(h, undefined, masks));
+        const m = seg.run(() => layer.mix(h, undefined, masks, selecting));
+        if (m.selection) selections.push(m.selection);
         if (!o.outputHiddenStates) seg.drop(h);
         const r = await layer.feedForward(m.out, seg);
         seg.drop(m.out);
@@ -442,6 +476,7 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
         const res: JambaOutput = { logits, expertCounts };
         if (o.outputHiddenStates) res.hiddenStates = [...hidden, normed];
         if (o.outputRouterLogits) res.routerLogits = routerLogits;
+        if (selecting) res.selection = collectSelection(mambaLayers, selections);
         if (routerLogits.length) {
           const realTokens = o.attentionMask && hasPadding(o.attentionMask) ? o.attentionMask.flat() : null;
           res.auxLoss = loadBalancingLoss(concat(routerLogits, 0), f.num_experts, f.num_experts_per_tok, realTokens);

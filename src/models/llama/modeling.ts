@@ -34,6 +34,7 @@ import { checkOptionKeys, optionKeys } from '../../options.js';
 import { checkTokenIds } from '../../generation/token-ids.js';
 import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
 import type { CausalLMOutput } from '../mamba/modeling.js';
+import { refuseOutputSelection } from '../selection.js';
 import { LLAMA_FLOAT_FIELDS, LlamaConfig } from './config.js';
 import { LlamaCache } from './cache.js';
 import { checkPositionIds, consecutivePositions, positionsFromMask, positionsTensor } from './positions.js';
@@ -254,6 +255,7 @@ export class LlamaForCausalLM extends Module implements CausalLM<LlamaCache> {
 
   /** forward(), synchronously. Runs under the grad mode in force when it is called. */
   forwardSync(inputIds: number[][], o: LlamaForwardOptions = {}): CausalLMOutput {
+    refuseOutputSelection('forward', o, 'Llama');
     checkOptionKeys('forward', o, LLAMA_FORWARD_OPTION_KEYS);
     checkTokenIds('inputIds', inputIds, this.vocabSize);
     const B = inputIds.length;

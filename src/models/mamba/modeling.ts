@@ -23,6 +23,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { loadWeightsInto, MODEL_LOAD_OPTION_KEYS, readWeightsFor, saveModule, type ModelLoadOptions, type SaveDtype } from '../pretrained.js';
 import { checkOptionKeys, optionKeys } from '../../options.js';
 import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
+import { checkOutputSelection, collectSelection, summarizeLayer, type LayerSelection, type OutputSelection, type SelectionOutput } from '../selection.js';
 import { MambaCache } from './cache.js';
 import { MambaDecodeStepper } from './decode-stepper.js';
 import { replayBackend } from '../decode-graph.js';
@@ -62,6 +63,17 @@ export class MambaBlock extends Module {
     return tidy(() => {
       const m = this.mixer.forward(this.norm.forward(h), state);
       return { out: add(h, m.out), state: m.state };
+    });
+  }
+
+  /**
+   * The whole sequence h (B, L, D) in parallel, as forward(h), with the layer's selection: its
+   * per-token summaries, and Δ, B, C themselves when `keepFull` (see models/selection.ts).
+   */
+  forwardSelecting(h: Tensor, keepFull: boolean): { out: Tensor; selection: LayerSelection } {
+    return tidy(() => {
+      const m = this.mixer.forward(this.norm.forward(h), undefined, undefined, { outputSelection: true });
+      return { out: add(h, m.out), selection: summarizeLayer(m.selection!, keepFull) };
     });
   }
 }
@@ -121,6 +133,12 @@ export interface ForwardOptions {
   outputHiddenStates?: boolean;
   /** Next-token targets (usually the input ids; -100 = ignore): adds HF's shifted mean cross-entropy `loss`. */
   labels?: number[][];
+  /**
+   * Also return `selection`: per layer, the selection tensors Δ, B, C the scan consumed, and
+   * per-token summaries of them (mean Δ, ‖B‖, ‖C‖). `'summary'`: the summaries only, without
+   * keeping any (B, L, ED) tensor. The logits are the same with or without it.
+   */
+  outputSelection?: OutputSelection;
 }
 
 export interface CausalLMOutput {
@@ -128,10 +146,12 @@ export interface CausalLMOutput {
   hiddenStates?: Tensor[]; // each (B, L, D)
   /** Scalar mean cross-entropy of logits[:, :-1] against labels[:, 1:], when labels were given. */
   loss?: Tensor;
+  /** With outputSelection (Mamba layers only): Δ, B, C per layer and their per-token summaries. */
+  selection?: SelectionOutput;
 }
 
 /** The keys of ForwardOptions (checked against the interface at compile time). */
-export const FORWARD_OPTION_KEYS = optionKeys<ForwardOptions>({ outputHiddenStates: true, labels: true });
+export const FORWARD_OPTION_KEYS = optionKeys<ForwardOptions>({ outputHiddenStates: true, labels: true, outputSelection: true });
 
 export type FromPretrainedOptions = ModelLoadOptions;
 
@@ -202,18 +222,26 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
     return linear(h, this.lmWeight());
   }
 
-  /** Whole sequences in parallel: logits (B, L, V) and optionally the hidden states. */
+  /** Whole sequences in parallel: logits (B, L, V) and optionally the hidden states, loss and selection. */
   async forward(inputIds: number[][], o: ForwardOptions = {}): Promise<CausalLMOutput> {
     return this.forwardSync(inputIds, o);
   }
 
   forwardSync(inputIds: number[][], o: ForwardOptions = {}): CausalLMOutput {
     checkOptionKeys('forward', o, FORWARD_OPTION_KEYS);
+    const selecting = checkOutputSelection('forward', o.outputSelection);
     return tidy(() => {
       let h = this.backbone.embeddings.forward(this.idsTensor(inputIds)); // (B, L, D)
       const hiddenStates: Tensor[] = [];
+      const selections: LayerSelection[] = [];
       for (const layer of this.backbone.layers) {
-        h = layer.forward(h).out;
+        if (selecting) {
+          const r = layer.forwardSelecting(h, selecting === true);
+          selections.push(r.selection);
+          h = r.out;
+        } else {
+          h = layer.forward(h).out;
+        }
         if (o.outputHiddenStates) hiddenStates.push(h);
       }
       const normed = this.backbone.norm_f.forward(h);
@@ -221,6 +249,7 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
       const logits = this.logitsOf(normed);
       const out: CausalLMOutput = { logits };
       if (o.outputHiddenStates) out.hiddenStates = hiddenStates;
+      if (selecting) out.selection = collectSelection(selections.map((_, i) => i), selections);
       if (o.labels) out.loss = shiftedCrossEntropy(logits, o.labels, this.device as DeviceName);
       return out;
     });
