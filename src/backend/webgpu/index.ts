@@ -38,7 +38,7 @@ import { embeddingBackwardKernel } from './kernels/embedding-backward.js';
 import { scatterAddRowsKernel } from './kernels/scatter-add-rows.js';
 import { flipKernel } from './kernels/flip.js';
 import { depthwiseConv2dDwPartialKernel, depthwiseConv2dDxKernel, depthwiseConv2dKernel, DWCONV2D_DW_WG } from './kernels/depthwise-conv2d.js';
-import { dtSsmUpdateKernel, gemvGrid, normInProjConvKernel, ssmChannelsPerGroup } from './kernels/mamba-step.js';
+import { dtSsmRowsKernel, dtSsmUpdateKernel, gemvGrid, normInProjConvKernel, ssmChannelsPerGroup, ssmRowsLayout } from './kernels/mamba-step.js';
 import { blockCount, GEMV4_MAX_ROWS, gemv4PerGroup, linear4Kernel, linearResidual4Kernel, normLinear4Kernel, rowBlocks } from './kernels/gemv4.js';
 import { ropeKernel } from './kernels/rope.js';
 import { DECODE_WG, decodeAttentionKernel, decodeCombineKernel, decodeTile, flashAttentionKernel, flashTiles, kvAppendAtKernel } from './kernels/attention.js';
@@ -817,11 +817,12 @@ export class WebGpuBackend implements Backend {
       const grid = gemvGrid(J, gemv4PerGroup(E), blocks);
       this.ctx.dispatch(linear4Kernel(rb, E, weightDType(i.xProj.dtype)), [xcd, this.buf(i.xProj), this.dummy, xdbl], new Uniforms(16).u32(J, grid[0], 0, B).buffer, grid);
     }
+    const rowsLayout = xdbl !== null && ssmRowsLayout();
     this.ctx.dispatch(
-      dtSsmUpdateKernel(rb, N, J, weightDType(i.dtProj.dtype)),
+      rowsLayout ? dtSsmRowsKernel(rb, N, J, weightDType(i.dtProj.dtype)) : dtSsmUpdateKernel(rb, N, J, weightDType(i.dtProj.dtype)),
       [xcd, this.buf(i.dtProj), this.ssmParams(i.A, i.D, i.dtProjBias), xz, this.buf(i.ssmState), this.buf(ssmState), y, ...(xdbl ? [xdbl] : [])],
       new Uniforms(20).u32(E, R, J, slices, B).buffer,
-      [Math.ceil(E / ssmChannelsPerGroup(N)), blocks],
+      [Math.ceil(E / (rowsLayout ? 256 / rb.rows : ssmChannelsPerGroup(N))), blocks],
     );
     const outGrid = gemvGrid(H, gemv4PerGroup(E), blocks);
     this.ctx.dispatch(

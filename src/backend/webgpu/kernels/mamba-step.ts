@@ -265,3 +265,68 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }`,
   }));
 }
+
+/**
+ * The state update of a blocked batch for MAMBA_TS_STEP_SSM=rows (default: dtSsmUpdateKernel's
+ * thread per (channel, state)): a thread per (row, channel) loops over the N states, as mamba_ssm's
+ * selective_state_update does, so there are no lane sums (two workgroup reductions per row in the
+ * other layout, each a series of barriers). Same inputs, bindings and uniforms as the blocked
+ * dtSsmUpdateKernel; 256 / ROWS channels per workgroup (x), a block of rows per workgroup (y).
+ */
+export function dtSsmRowsKernel(rb: RowBlocks, N: number, J: number, wt: WeightDType): Kernel {
+  if (!rb.blocked) throw new Error('webgpu: dtSsmRowsKernel is for blocked batches');
+  const rows = rb.rows;
+  return cachedKernel(`dtSsmRowsKernel_${rowsKey(rb)}_${N}_${J}_${wt}`, () => ({
+    key: `step_dt_ssm_rows_${rowsKey(rb)}_${N}_${J}_${wt}`,
+    code: () => /* wgsl */ `
+struct P { E: u32, R: u32, J: u32, slices: u32, rows: u32 }
+const ROWS = ${rows}u;
+const NS = ${N}u;
+const CH = ${SSM_WG / rows}u;      // channels per workgroup
+const R = ${J - 2 * N}u;           // dt_rank
+const J = ${J}u;
+@group(0) @binding(0) var<storage, read> XCD: array<f32>;   // xc (BT, E)
+${weightBinding('Wdt', 1, wt, '// (E, R)')}
+@group(0) @binding(2) var<storage, read> SP: array<f32>;    // [A (E, N) = -exp(A_log) | D (E) | dt bias (E)]
+@group(0) @binding(3) var<storage, read> XZ: array<f32>;    // (B, 2E): z is the second half
+@group(0) @binding(4) var<storage, read> H0: array<f32>;    // (B, E, N)
+@group(0) @binding(5) var<storage, read_write> H1: array<f32>; // (B, E, N)
+@group(0) @binding(6) var<storage, read_write> Y: array<f32>;  // (B, E)
+@group(0) @binding(7) var<storage, read> XDBL: array<f32>;  // (BT, J) x_proj(xc): dt_low (R), B (N), C (N)
+@group(0) @binding(8) var<uniform> p: P;
+var<workgroup> xd: array<f32, ${J * rows}>;
+@compute @workgroup_size(${SSM_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let t = lid.x;
+  let BT = p.rows;
+  let r0 = wid.y * ROWS;
+  for (var i = t; i < ROWS * J; i += ${SSM_WG}u) {
+    if (r0 + i / J < BT) { xd[i] = XDBL[r0 * J + i]; }
+  }
+  workgroupBarrier();
+  let b = t / CH;
+  let c = wid.x * CH + t % CH;
+  let r = r0 + b;
+  if (c >= p.E || r >= BT) { return; } // after the only barrier
+  var acc = 0.0;
+  for (var k = 0u; k < R; k++) { acc = fma(Wdt_at(c * R + k), xd[b * J + k], acc); }
+  var dt = acc + SP[p.E * NS + p.E + c];
+  dt = select(log(1.0 + exp(dt)), dt, dt > 20.0);
+  let u = XCD[r * p.E + c];
+  let z = XZ[r * 2u * p.E + p.E + c];
+  let hb = (r * p.E + c) * NS;
+  var y = 0.0;
+  for (var n = 0u; n < NS; n++) {
+    let h = fma(exp(dt * SP[c * NS + n]), H0[hb + n], dt * u * xd[b * J + R + n]);
+    H1[hb + n] = h;
+    y = fma(xd[b * J + R + NS + n], h, y);
+  }
+  Y[r * p.E + c] = fma(SP[p.E * NS + c], u, y) * (z / (1.0 + exp(-z)));
+}`,
+  }));
+}
+
+/** The blocked state update's layout: MAMBA_TS_STEP_SSM=rows picks dtSsmRowsKernel, for benchmarking. */
+export function ssmRowsLayout(): boolean {
+  return typeof process !== 'undefined' && process.env['MAMBA_TS_STEP_SSM'] === 'rows';
+}
