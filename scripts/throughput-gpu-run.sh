@@ -14,7 +14,7 @@ tag() { sed "s/^{/{\"variant\":\"$1\",/" >> "$J"; }
 timeout 120 node $T --device webgpu --size 1.4b --models llama --batch 64,8,1 --prompt 2048 --gen 128 2>>"$E" | tag default
 timeout 90 node $T --device webgpu --size 1.4b --models mamba --batch 64 --prompt 2048 --gen 128 2>>"$E" | tag default
 # Batched decode knobs, side by side (130M, decode only: a short prompt).
-for v in default "MAMBA_TS_STEP_SSM=rows" "MAMBA_TS_STEP_SSM=rows MAMBA_TS_GEMV_ROWS=16"; do
+for v in default "MAMBA_TS_STEP_SSM=rows" "MAMBA_TS_STEP_SSM=rows MAMBA_TS_GEMV_ROWS=16" "MAMBA_TS_STEP_SSM=rows MAMBA_TS_NORM_LINEAR_ROWS=16 MAMBA_TS_GEMV_MATMUL_ROWS=16"; do
   env ${v/default/} timeout 40 node $T --device webgpu --size 130m --models mamba --batch 1,64,128 --prompt 64 --gen 256 2>>"$E" | tag "$v"
 done
 # Where the batch-64 step goes, kernel by kernel.

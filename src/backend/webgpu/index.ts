@@ -65,9 +65,21 @@ class GpuStorage implements Storage {
 const MAX_RANK = 8;
 /**
  * Products with up to this many rows (decode batches) run as the blocked gemv (gemv4.ts): the
- * tiled matmul makes too few workgroups for them to fill the GPU.
+ * tiled matmul makes too few workgroups for them to fill the GPU. MAMBA_TS_GEMV_MATMUL_ROWS moves
+ * the bound, for benchmarking.
  */
-const GEMV_MATMUL_MAX_ROWS = 64;
+const GEMV_MATMUL_MAX_ROWS = envRows('MAMBA_TS_GEMV_MATMUL_ROWS', 64);
+/**
+ * The fused norm + LM head gemv takes up to this many rows; more go through rmsNorm and the
+ * matmul. MAMBA_TS_NORM_LINEAR_ROWS moves it, for benchmarking (with the bound above: the tiled
+ * matmul's share of a large batch's LM head).
+ */
+const NORM_LINEAR_MAX_ROWS = envRows('MAMBA_TS_NORM_LINEAR_ROWS', GEMV4_MAX_ROWS);
+
+function envRows(name: string, fallback: number): number {
+  const v = typeof process !== 'undefined' ? Number(process.env[name]) : NaN;
+  return Number.isInteger(v) && v >= 0 ? Math.min(v, GEMV4_MAX_ROWS) : fallback;
+}
 
 /** Shapes and strides for the rank-generic kernels (binary ops, strided copies), at most rank 8. */
 function vec8(values: readonly number[]): number[] {
@@ -753,7 +765,7 @@ export class WebGpuBackend implements Backend {
   /** weight (N, H) · RMSNorm(x) through the vectorised decode gemv (B <= GEMV4_MAX_ROWS). */
   rmsNormLinear(x: Tensor, normWeight: Tensor, eps: number, w: Tensor): Tensor | null {
     const [B, K] = x.shape as [number, number];
-    if (x.rank !== 2 || B > GEMV4_MAX_ROWS || x.dtype !== 'f32' || normWeight.dtype !== 'f32') return null;
+    if (x.rank !== 2 || B > NORM_LINEAR_MAX_ROWS || x.dtype !== 'f32' || normWeight.dtype !== 'f32') return null;
     const N = w.shape[0]!;
     const y = this.make([B, N]);
     const grid = gemvGrid(N, gemv4PerGroup(K), blockCount(B));
