@@ -11,7 +11,8 @@
  *   tokens_per_s     batch × gen / decode_s (generation throughput over all sequences);
  *   cache_bytes      the decode state the sequences need at prompt + gen tokens, float32 (KV cache
  *                    + Mamba conv/SSM states, from the configs' footprints);
- *   cache_bytes_held what the caches held at the last step (growth capacity included).
+ *   cache_bytes_held what the caches held at the last step (growth capacity included);
+ *   replayed_steps   decode steps replayed from a recording (0: every step ran as usual).
  * A warm-up generate (a prompt of min(prompt, 64) tokens, min(gen, 8) new ones) precedes each
  * (model, batch, prompt).
  *
@@ -30,7 +31,7 @@ import { parseArgs } from 'node:util';
 import { getBackend, initWebGPU, type DeviceName } from '../src/backend/registry.js';
 import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
 import { ArgumentError } from '../src/errors.js';
-import type { CausalLM, DecodeCache, TokenPicker } from '../src/generation/causal-lm.js';
+import type { CausalLM, DecodeCache, DecodeStepper, TokenPicker } from '../src/generation/causal-lm.js';
 import { generate } from '../src/generation/generate.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { buildModel, MODEL_NAMES, SIZES, type BenchModel, type ModelName, type SizeName } from './throughput-models.js';
@@ -95,6 +96,8 @@ class Timed implements CausalLM<DecodeCache> {
   cache: DecodeCache | null = null;
   prefillEnd = 0;
   cacheBytesHeld = 0;
+  /** The decode stepper generate() used, if any: its replay count goes in the line. */
+  stepper: DecodeStepper | null = null;
 
   constructor(
     private readonly inner: CausalLM<DecodeCache>,
@@ -120,7 +123,8 @@ class Timed implements CausalLM<DecodeCache> {
   }
 
   decodeStepper(cache: DecodeCache, pick: TokenPicker) {
-    return this.inner.decodeStepper?.(cache, pick) ?? null;
+    this.stepper = this.inner.decodeStepper?.(cache, pick) ?? null;
+    return this.stepper;
   }
 }
 
@@ -129,7 +133,7 @@ function prompts(batch: number, length: number, vocab: number): number[][] {
   return Array.from({ length: batch }, (_, b) => Array.from({ length }, (_, i) => (i * 7919 + b * 104729 + 1) % vocab));
 }
 
-async function run(m: BenchModel, ids: number[][], newTokens: number): Promise<{ prefill_s: number; decode_s: number; cache_bytes_held: number }> {
+async function run(m: BenchModel, ids: number[][], newTokens: number): Promise<{ prefill_s: number; decode_s: number; cache_bytes_held: number; replayed_steps: number }> {
   const timed = new Timed(m.lm, ids[0]!.length);
   const onStep = () => {
     timed.cacheBytesHeld = Math.max(timed.cacheBytesHeld, timed.cache?.memoryBytes() ?? 0);
@@ -137,7 +141,8 @@ async function run(m: BenchModel, ids: number[][], newTokens: number): Promise<{
   const t0 = performance.now();
   await generate(timed, ids, { maxNewTokens: newTokens, eosTokenId: null, onStep });
   const t1 = performance.now();
-  return { prefill_s: (timed.prefillEnd - t0) / 1000, decode_s: (t1 - timed.prefillEnd) / 1000, cache_bytes_held: timed.cacheBytesHeld };
+  const replayed_steps = timed.stepper?.replayed ?? 0;
+  return { prefill_s: (timed.prefillEnd - t0) / 1000, decode_s: (t1 - timed.prefillEnd) / 1000, cache_bytes_held: timed.cacheBytesHeld, replayed_steps };
 }
 
 const errorText = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).slice(0, 500);
@@ -179,6 +184,7 @@ for (const name of models) {
             kv_bytes: cache.kv,
             mamba_state_bytes: cache.mambaState,
             cache_bytes_held: r.cache_bytes_held,
+            replayed_steps: r.replayed_steps,
           });
         }
       } catch (e) {
