@@ -2,7 +2,7 @@
  * Generation throughput (issue 15, the Mamba paper's Figure 8 protocol): each model (random
  * weights, see throughput-models.ts) generates `gen` tokens greedily after a prompt of `prompt`
  * tokens for a batch of sequences, through the library's generate() (batched, with the models'
- * KV/state caches and, where a model has one, its replayed greedy stepper). One JSON line per
+ * KV/state caches and, where a model has one, its replayed decode stepper). One JSON line per
  * (model, batch, repeat):
  *   prefill_s        the prompt through the model, up to its last logits on the host's clock
  *                    (the device is waited for);
