@@ -10,7 +10,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ArgumentError } from '../src/errors.js';
-import { sampleTokens, tensor, type SampleTokensOptions } from '../src/ops/index.js';
+import { sampleTokens, SampleTokensRows, tensor, type SampleTokensOptions, type SampleTokensRow } from '../src/ops/index.js';
+import type { RecordingBackend } from '../src/backend/backend.js';
 import { Rng, pickNextToken } from '../src/generation/sampler.js';
 import type { DeviceName } from '../src/backend/registry.js';
 import { availableDevices } from './devices.js';
@@ -214,6 +215,122 @@ for (const device of devices) {
   });
 }
 
+/** Row b of `logits` (B × V) alone: one row of logits and its generator, with its own options. */
+async function alone(device: DeviceName, logits: Float32Array, V: number, st: Int32Array, b: number, o: SampleTokensRow, steps: number) {
+  const row = logits.slice(b * V, (b + 1) * V);
+  const state = st.slice(b * 4, b * 4 + 4);
+  if (o !== 'greedy') return draw(device, row, 1, state, o, steps);
+  const top = row.indexOf(Math.max(...row)); // the first maximum; the generator stays
+  return { ids: Array.from({ length: steps }, () => [top]), state };
+}
+
+/** Mixed rows: every warper, greedy rows between sampled ones, and the same options twice. */
+const MIXED: SampleTokensRow[] = [
+  { temperature: 0.7, topK: 12 },
+  'greedy',
+  { topP: 0.8 },
+  { minP: 0.05, temperature: 1.3 },
+  'greedy',
+  { temperature: 1.4, topK: 40, topP: 0.7, minP: 0.01 },
+  {},
+  { topK: 3, topP: 0.5 },
+  { topP: 0.8 },
+];
+
+for (const device of devices) {
+  describe(`sampleTokens with per-row options on ${device}`, () => {
+    test('each row draws as it would alone with its own options, generator states bit for bit; greedy rows take the argmax and keep their generator', async () => {
+      const B = MIXED.length;
+      const V = 300;
+      const steps = 3;
+      const logits = logitsOf(B, V, 71);
+      logits[V + 5] = logits[V + 9] = 40; // a tie at the top of a greedy row: the first index wins
+      const st = states(B, 500);
+      const x = tensor(logits, [B, V], { device });
+      const s = tensor(Int32Array.from(st), [B, 4], { device });
+      const rows = new SampleTokensRows(MIXED, device);
+      const got: number[][] = [];
+      for (let i = 0; i < steps; i++) {
+        const y = sampleTokens(x, s, rows);
+        got.push(Array.from((await y.data()) as Int32Array));
+        y.dispose();
+      }
+      const state = (await s.data()) as Int32Array;
+      for (let b = 0; b < B; b++) {
+        const want = await alone(device, logits, V, st, b, MIXED[b]!, steps);
+        assert.deepEqual(got.map((g) => g[b]), want.ids.map((w) => w[0]), `row ${b} (${JSON.stringify(MIXED[b])}) ids`);
+        assert.deepEqual(Array.from(state.subarray(b * 4, b * 4 + 4)), Array.from(want.state), `row ${b} generator state`);
+      }
+      assert.equal(got[0]![1], 5);
+      for (const t of [x, s]) t.dispose();
+      rows.dispose();
+    });
+
+    test('set() changes one row\'s options from the next launch on; the others go on as before', async () => {
+      const B = 3;
+      const V = 200;
+      const logits = logitsOf(B, V, 72);
+      const st = states(B, 600);
+      const x = tensor(logits, [B, V], { device });
+      const s = tensor(Int32Array.from(st), [B, 4], { device });
+      const rows = new SampleTokensRows(['greedy', { topK: 5 }, { temperature: 0.5 }], device);
+      sampleTokens(x, s, rows).dispose();
+      rows.set(0, { topP: 0.9 });
+      rows.set(2, 'greedy');
+      assert.deepEqual(rows.rows[2], null);
+      const y = sampleTokens(x, s, rows);
+      const got = Array.from((await y.data()) as Int32Array);
+      const state = (await s.data()) as Int32Array;
+      // Row 0: greedy first (no draw), then one draw with top-p from its initial state.
+      const r0 = await alone(device, logits, V, st, 0, { topP: 0.9 }, 1);
+      const r1 = await alone(device, logits, V, st, 1, { topK: 5 }, 2);
+      const r2 = await alone(device, logits, V, st, 2, { temperature: 0.5 }, 1);
+      assert.deepEqual(got, [r0.ids[0]![0], r1.ids[1]![0], (await alone(device, logits, V, st, 2, 'greedy', 1)).ids[0]![0]]);
+      assert.deepEqual(Array.from(state), [...r0.state, ...r1.state, ...r2.state]);
+      for (const t of [x, s, y]) t.dispose();
+      rows.dispose();
+    });
+  });
+}
+
+describe('sampleTokens with per-row options in a recorded launch (WebGPU)', { skip: gpu ? false : 'no WebGPU adapter' }, () => {
+  test('each replay reads the rows\' options as set() last wrote them, and advances the generators', async () => {
+    const B = 4;
+    const V = 150;
+    const logits = logitsOf(B, V, 73);
+    const st = states(B, 700);
+    const x = tensor(logits, [B, V], { device: 'webgpu' });
+    const s = tensor(Int32Array.from(st), [B, 4], { device: 'webgpu' });
+    const rows = new SampleTokensRows([{ topK: 4 }, 'greedy', { minP: 0.1 }, { topP: 0.6 }], 'webgpu');
+    let y: ReturnType<typeof sampleTokens> | null = null;
+    const work = (x.backend as RecordingBackend).recordWork(() => {
+      y = sampleTokens(x, s, rows);
+    });
+    assert.ok(work && y, 'the launch can be recorded');
+    const out: ReturnType<typeof sampleTokens> = y;
+    const first = Array.from((await out.data()) as Int32Array);
+    rows.set(1, { temperature: 2 });
+    rows.set(3, 'greedy');
+    work.replay();
+    const second = Array.from((await out.data()) as Int32Array);
+    const state = (await s.data()) as Int32Array;
+    // The same on the CPU, launch by launch.
+    const cx = tensor(logits, [B, V]);
+    const cs = tensor(Int32Array.from(st), [B, 4]);
+    const cr = new SampleTokensRows([{ topK: 4 }, 'greedy', { minP: 0.1 }, { topP: 0.6 }]);
+    const want1 = Array.from((await sampleTokens(cx, cs, cr).data()) as Int32Array);
+    cr.set(1, { temperature: 2 });
+    cr.set(3, 'greedy');
+    const want2 = Array.from((await sampleTokens(cx, cs, cr).data()) as Int32Array);
+    assert.deepEqual([first, second], [want1, want2]);
+    assert.deepEqual(Array.from(state), Array.from((await cs.data()) as Int32Array));
+    work.dispose();
+    for (const t of [x, s, out, cx, cs]) t.dispose();
+    rows.dispose();
+    cr.dispose();
+  });
+});
+
 describe('sampleTokens refuses bad arguments, naming them', () => {
   const bad = (fn: () => unknown, re: RegExp) => assert.throws(fn, (e: unknown) => e instanceof ArgumentError && re.test(e.message));
   test('shapes, dtypes and option ranges', () => {
@@ -234,6 +351,14 @@ describe('sampleTokens refuses bad arguments, naming them', () => {
     bad(() => sampleTokens(x, s, { minP: 2 }), /minP/);
     bad(() => sampleTokens(x, s, { topk: 3 } as SampleTokensOptions), /topk/);
     bad(() => sampleTokens(x, tensor(new Int32Array(8), [2, 4])), /state must not be all zero/);
+    const three = new SampleTokensRows(['greedy', {}, {}]);
+    bad(() => sampleTokens(x, s, three), /per-row options have 3 rows for 2 rows of logits/);
+    bad(() => new SampleTokensRows([]), /non-empty array/);
+    bad(() => new SampleTokensRows([{}, { topP: 2 }]), /topP must be in \(0, 1\]/);
+    bad(() => new SampleTokensRows(['argmax' as SampleTokensRow]), /rows\[0\] must be an options object or 'greedy'/);
+    bad(() => three.set(3, {}), /row 3 is outside \[0, 3\)/);
+    bad(() => three.set(0, { temperature: -1 }), /temperature/);
+    three.dispose();
     for (const t of [x, s]) t.dispose();
   });
   test('tensors on different devices', { skip: gpu ? false : 'no WebGPU adapter' }, () => {

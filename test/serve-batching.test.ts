@@ -13,6 +13,8 @@ import { gatherCacheRows } from '../src/models/mamba/cache-rows.js';
 import type { MambaCache } from '../src/models/mamba/cache.js';
 import type { GenerateOptions } from '../src/generation/generate.js';
 import { Scheduler, type SequenceEnd } from '../src/serve/scheduler.js';
+import { RowBatchDecoder, type PrefilledRow, type RowOutput, type RowPick } from '../src/serve/decoder.js';
+import { Rng } from '../src/generation/sampler.js';
 import { liveTensorCount } from '../src/tensor/memory.js';
 import { availableDevices } from './devices.js';
 
@@ -98,5 +100,58 @@ for (const device of await availableDevices()) {
         model.dispose();
       }
     });
+  });
+}
+
+for (const device of await availableDevices()) {
+  test(`RowBatchDecoder on ${device}: a batch of greedy and sampled rows picks on the device (only ids come back), through the replayed step where there is one; a row with a repetition penalty gets its logits`, async () => {
+    const model = (await AutoModelForCausalLM.fromPretrained(BUNDLED, { device })) as MambaForCausalLM;
+    const decoder = new RowBatchDecoder(model);
+    try {
+      const steps = device === 'cpu' ? 8 : 5; // lavapipe is slow
+      const cases: { prompt: number[]; o: GenerateOptions }[] = [
+        { prompt: [13, 14, 15], o: {} },
+        { prompt: [20, 21], o: { doSample: true, temperature: 0.9, seed: 5 } },
+        { prompt: [30], o: { doSample: true, topK: 8, topP: 0.9, minP: 0.05, temperature: 1.2, seed: 6 } },
+      ];
+      const pickOf = (o: GenerateOptions): RowPick => ({
+        kind: 'device',
+        options: o.doSample ? { temperature: o.temperature ?? 1, topK: o.topK ?? 0, topP: o.topP ?? 1, minP: o.minP ?? 0 } : 'greedy',
+        rngState: new Rng(o.seed).state(),
+      });
+      const tokens: number[][] = cases.map(() => []);
+      const idOf = (out: RowOutput) => {
+        assert.equal(out.kind, 'id', 'a row picked on the device gives its id, not its logits');
+        return out.kind === 'id' ? out.id : -1;
+      };
+      const rows: PrefilledRow[] = [];
+      for (const [i, c] of cases.entries()) {
+        const { row, out } = await decoder.prefill(c.prompt, pickOf(c.o));
+        rows.push(row);
+        tokens[i]!.push(idOf(out));
+      }
+      // A row with a repetition penalty joins for two steps: its logits come back, the others still pick on the device.
+      const host = await decoder.prefill([45], { kind: 'host' });
+      assert.equal(host.out.kind, 'logits');
+      decoder.regroup([], [...rows, host.row]);
+      for (let s = 0; s < 2; s++) {
+        const outs = await decoder.step([...tokens.map((t) => t[t.length - 1]!), 7]);
+        const last = outs[cases.length]!;
+        assert.equal(last.kind, 'logits');
+        assert.equal(last.kind === 'logits' && last.logits.length, model.vocabSize);
+        outs.slice(0, cases.length).forEach((o, i) => tokens[i]!.push(idOf(o)));
+      }
+      assert.equal(decoder.replayedSteps, 0, 'a row picked on the host: no replayed step');
+      decoder.regroup([0, 1, 2], []);
+      for (let s = 2; s < steps; s++) (await decoder.step(tokens.map((t) => t[t.length - 1]!))).forEach((o, i) => tokens[i]!.push(idOf(o)));
+      if (device === 'webgpu') assert.ok(decoder.replayedSteps > 0, 'the sampled batch ran through the replayed decode step');
+      for (const [i, c] of cases.entries()) {
+        const solo = (await model.generate([c.prompt], { maxNewTokens: steps + 1, eosTokenId: null, ...c.o }))[0]!.slice(c.prompt.length);
+        assert.deepEqual(tokens[i], solo, `row ${i} (${JSON.stringify(c.o)})`);
+      }
+    } finally {
+      decoder.dispose();
+      model.dispose();
+    }
   });
 }

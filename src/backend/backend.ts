@@ -161,6 +161,21 @@ export interface SampleTokensScalars {
   minP: number; // [0, 1]; 0 = off
 }
 
+/**
+ * Each row's own warpers (ops/sample-tokens.ts's SampleTokensRows builds them, checked), held
+ * twice: exactly on the host, for the CPU reference, and as a table on the device, which a kernel
+ * reads (so that a recorded launch reads the rows' current options at each replay).
+ */
+export interface SampleTokensPerRow {
+  /** Row b's warpers; null: the row takes the argmax of its logits (no draw: its generator stays). */
+  readonly rows: readonly (SampleTokensScalars | null)[];
+  /**
+   * (B, 4) float32 on the logits' device, row b = [temperature (0: the argmax), topK (capped at
+   * 2^24), 1 − topP rounded to float32 (0: top-p off), minP].
+   */
+  readonly table: Tensor;
+}
+
 /** The scalars of one AdamW step (Backend.adamwUpdate). */
 export interface AdamWScalars {
   lr: number;
@@ -322,8 +337,10 @@ export interface Backend {
    * Optional: one token per row of logits (B, V) drawn on the device after HF's warpers
    * (ops/sample-tokens.ts states the contract) → int32 (B, 1). rngState (B, 4) int32 holds each
    * row's xoshiro128** state and is advanced IN PLACE by one draw, so the launch can be replayed.
+   * The warpers are the same for every row (scalars) or each row's own (per row, read from `table`
+   * on a device).
    */
-  sampleTokens?(logits: Tensor, rngState: Tensor, o: SampleTokensScalars): Tensor;
+  sampleTokens?(logits: Tensor, rngState: Tensor, o: SampleTokensScalars | SampleTokensPerRow): Tensor;
   /**
    * Optional: records the device work `fn` does (running it as usual), for replay without the
    * JavaScript that chose it — as CUDA graphs, for launch-bound decode steps. Null when the work

@@ -9,7 +9,7 @@
  */
 export { createServer, MambaServer, type ServeOptions, type ServeTokenizer } from './server.js';
 export { Scheduler, QueueFullError, type SchedulerOptions, type SequenceRequest, type SequenceEnd, type SequenceHandle } from './scheduler.js';
-export { decoderFor, RowBatchDecoder, SequentialDecoder, type BatchDecoder, type StepOutput } from './decoder.js';
+export { decoderFor, RowBatchDecoder, SequentialDecoder, type BatchDecoder, type PrefilledRow, type RowOutput, type RowPick } from './decoder.js';
 export { chatFormatterFor, readChatTemplate, templateFormatter, FALLBACK_CHAT_FORMAT, type ChatFormatter, type ChatMessage, type ChatTemplateSource } from './chat-template.js';
 export { ServerMetrics } from './metrics.js';
 export { RequestError } from './openai-requests.js';

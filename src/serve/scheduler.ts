@@ -6,17 +6,19 @@
  * comes from its own logits), drop the rows that finished or were cancelled and add the prefilled
  * ones (BatchDecoder.regroup), decode one token for every row as one batch, pick each row's token
  * with that sequence's own options and generator, and yield to the event loop so that HTTP I/O
- * runs between steps. A row's tokens are therefore those of a solo `generate()` with the same
- * options: the same prefill, the same per-row decode, the same processors, and a generator seeded
- * with the request's seed.
+ * runs between steps. Tokens are picked where the logits are (the decoder keeps each row's
+ * options and generator state there: serve/decoder.ts), except for a sequence with a repetition
+ * penalty, whose logits come back to be picked here with its history. A row's tokens are
+ * therefore those of a solo `generate()` with the same options: the same prefill, the same per-row
+ * decode, the same processors and draw, and a generator seeded with the request's seed.
  */
 import { ArgumentError } from '../errors.js';
 import { yieldToEventLoop } from '../event-loop.js';
-import type { CausalLM, DecodeCache } from '../generation/causal-lm.js';
+import type { CausalLM } from '../generation/causal-lm.js';
 import { validateSamplingOptions, type SamplingOptions } from '../generation/logits-process.js';
 import { pickNextToken, Rng } from '../generation/sampler.js';
 import { checkTokenIds } from '../generation/token-ids.js';
-import { decoderFor, type BatchDecoder, type StepOutput } from './decoder.js';
+import { decoderFor, type BatchDecoder, type PrefilledRow, type RowOutput, type RowPick } from './decoder.js';
 
 /** One sequence to generate. The callbacks run on the scheduler's loop: keep them short. */
 export interface SequenceRequest {
@@ -67,20 +69,29 @@ class Sequence {
   /** Set by cancel() while the sequence is in the batch: it leaves at the next boundary. */
   cancelReason: string | null = null;
 
-  constructor(readonly req: SequenceRequest) {
+  /** How the decoder picks this sequence's tokens. */
+  readonly pick: RowPick;
+
+  constructor(
+    readonly req: SequenceRequest,
+    vocabSize: number,
+  ) {
     this.history = [...req.prompt];
     this.rng = new Rng(req.sampling.seed);
-  }
-
-  /** Greedy without a repetition penalty needs only the argmax, which is computed where the logits are. */
-  get argmaxOnly(): boolean {
-    return !this.req.sampling.doSample && (this.req.sampling.repetitionPenalty ?? 1) === 1;
+    const o = req.sampling;
+    if ((o.repetitionPenalty ?? 1) !== 1) {
+      this.pick = { kind: 'host' }; // the penalty needs the history: the logits come back
+    } else {
+      // A top-k of the vocabulary or more is off, as on the host (the device table caps it).
+      const options = o.doSample ? { temperature: o.temperature ?? 1, topK: Math.min(o.topK ?? 0, vocabSize), topP: o.topP ?? 1, minP: o.minP ?? 0 } : 'greedy';
+      this.pick = { kind: 'device', options, rngState: this.rng.state() };
+    }
   }
 }
 
 interface Joining {
   seq: Sequence;
-  cache: DecodeCache | null;
+  row: PrefilledRow | null;
 }
 
 export class Scheduler {
@@ -129,7 +140,7 @@ export class Scheduler {
     if (waiting && this.queue.length >= this.o.maxQueued) {
       throw new QueueFullError(`the server is busy: ${this.activeCount} sequences running and ${this.queue.length} queued (the queue's limit)`);
     }
-    const seq = new Sequence(req);
+    const seq = new Sequence(req, this.model.vocabSize);
     this.queue.push(seq);
     this.kick();
     return { cancel: (reason = 'cancelled') => this.cancel(seq, reason) };
@@ -178,10 +189,10 @@ export class Scheduler {
     return !seq.ended;
   }
 
-  private pick(seq: Sequence, out: StepOutput, row: number): number {
-    if (out.kind === 'argmax') return out.ids[row]!;
-    const V = this.model.vocabSize;
-    return pickNextToken(out.logits.subarray(row * V, (row + 1) * V), seq.history, seq.req.sampling, seq.rng);
+  /** The token of a row: picked by the decoder, or here from its logits (with its history and generator). */
+  private pick(seq: Sequence, out: RowOutput): number {
+    if (out.kind === 'id') return out.id;
+    return pickNextToken(out.logits, seq.history, seq.req.sampling, seq.rng);
   }
 
   /** Starts the loop unless it runs; on the next turn of the event loop, so that submit() returns at once. */
@@ -207,12 +218,12 @@ export class Scheduler {
         // Prefill what fits; each prompt alone, so that its state is exactly a solo run's.
         while (!this.closed && this.activeCount < this.o.maxActive && this.queue.length) {
           const seq = this.queue.shift()!;
-          const entry: Joining = { seq, cache: null };
+          const entry: Joining = { seq, row: null };
           this.joining.push(entry);
           try {
-            const { cache, out } = await this.decoder.prefill(seq.req.prompt, seq.argmaxOnly ? 'argmax' : 'logits');
-            entry.cache = cache;
-            if (seq.cancelReason === null) this.accept(seq, this.pick(seq, out, 0));
+            const { row, out } = await this.decoder.prefill(seq.req.prompt, seq.pick);
+            entry.row = row;
+            if (seq.cancelReason === null) this.accept(seq, this.pick(seq, out));
           } catch (e) {
             this.end(seq, { kind: 'failed', error: e instanceof Error ? e : new Error(String(e)), generated: 0 });
           }
@@ -226,14 +237,14 @@ export class Scheduler {
           keep.push(i);
           next.push(seq);
         });
-        const joined: DecodeCache[] = [];
-        for (const { seq, cache } of this.joining) {
-          if (!cache) continue;
+        const joined: PrefilledRow[] = [];
+        for (const { seq, row } of this.joining) {
+          if (!row) continue;
           if (this.leaves(seq)) {
-            cache.dispose();
+            row.dispose();
             continue;
           }
-          joined.push(cache);
+          joined.push(row);
           next.push(seq);
         }
         this.joining = [];
@@ -244,19 +255,16 @@ export class Scheduler {
         continue;
       }
       if (!this.active.length) continue;
-      let out: StepOutput;
+      let out: RowOutput[];
       try {
-        out = await this.decoder.step(
-          this.active.map((s) => s.last),
-          this.active.every((s) => s.argmaxOnly) ? 'argmax' : 'logits',
-        );
+        out = await this.decoder.step(this.active.map((s) => s.last));
       } catch (e) {
         this.failAll(e);
         continue;
       }
       this.o.onStep?.(this.active.length);
       this.active.forEach((seq, i) => {
-        if (!seq.ended && seq.cancelReason === null) this.accept(seq, this.pick(seq, out, i));
+        if (!seq.ended && seq.cancelReason === null) this.accept(seq, this.pick(seq, out[i]!));
       });
       await yieldToEventLoop();
     }
@@ -271,7 +279,7 @@ export class Scheduler {
   /** After a failed step the batch's state is unknown: every sequence in it ends with the error (null: closed). */
   private failAll(e: unknown): void {
     const error = e === null ? null : e instanceof Error ? e : new Error(String(e));
-    for (const j of this.joining) j.cache?.dispose();
+    for (const j of this.joining) j.row?.dispose();
     for (const seq of [...this.active, ...this.joining.map((j) => j.seq), ...(e === null ? this.queue : [])]) {
       if (error) this.end(seq, { kind: 'failed', error, generated: seq.generated });
       else this.end(seq, { kind: 'cancelled', reason: 'the server is shutting down', generated: seq.generated });

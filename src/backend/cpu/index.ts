@@ -18,6 +18,7 @@ import type {
   MatmulOptions,
   ScanInputs,
   ScanGradients,
+  SampleTokensPerRow,
   SampleTokensScalars,
   ScanOptions,
   StateUpdateInputs,
@@ -266,7 +267,7 @@ export class CpuBackend implements Backend {
     return { values: v.t, indices: i.t };
   }
 
-  sampleTokens(logits: Tensor, rngState: Tensor, o: SampleTokensScalars): Tensor {
+  sampleTokens(logits: Tensor, rngState: Tensor, o: SampleTokensScalars | SampleTokensPerRow): Tensor {
     const [B, V] = logits.shape as [number, number];
     const { t, d } = this.make([B, 1], 'i32');
     sampleTokensRows(this.arr(logits), V, this.any(rngState) as Int32Array, o, d as Int32Array);

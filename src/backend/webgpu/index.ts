@@ -13,6 +13,7 @@ import type {
   MoeStepInputs,
   ScanGradients,
   ScanInputs,
+  SampleTokensPerRow,
   SampleTokensScalars,
   ScanOptions,
   StateUpdateInputs,
@@ -340,14 +341,24 @@ export class WebGpuBackend implements Backend {
     return { values, indices };
   }
 
-  /** One workgroup per row (kernels/sample-tokens.ts); rngState advances in place. */
-  sampleTokens(logits: Tensor, rngState: Tensor, o: SampleTokensScalars): Tensor {
+  /**
+   * One workgroup per row (kernels/sample-tokens.ts); rngState advances in place. Per-row warpers
+   * are read from their table (a buffer), so the uniforms and the pipeline do not depend on them.
+   */
+  sampleTokens(logits: Tensor, rngState: Tensor, o: SampleTokensScalars | SampleTokensPerRow): Tensor {
     const [B, V] = logits.shape as [number, number];
     const y = this.make([B, 1], 'i32');
     const gx = Math.min(B, 65535);
-    // 1 − top_p rounded to float32 as torch compares it (and logits-process.ts).
-    const u = new Uniforms(32).u32(B, V, gx, Math.min(o.topK, 0xffffffff)).f32(o.temperature, o.topP, Math.fround(1 - o.topP), o.minP);
-    this.ctx.dispatch(sampleTokensKernel, [this.buf(logits), this.buf(rngState), this.buf(y)], u.buffer, [gx, Math.ceil(B / gx)]);
+    const buffers = [this.buf(logits), this.buf(rngState), this.buf(y)];
+    const u = new Uniforms(32).u32(B, V, gx);
+    if ('table' in o) {
+      u.u32(0).f32(1, 1, 0, 0); // unused: each row's warpers come from the table
+      buffers.push(this.buf(o.table));
+    } else {
+      // 1 − top_p rounded to float32 as torch compares it (and logits-process.ts).
+      u.u32(Math.min(o.topK, 0xffffffff)).f32(o.temperature, o.topP, Math.fround(1 - o.topP), o.minP);
+    }
+    this.ctx.dispatch(sampleTokensKernel('table' in o), buffers, u.buffer, [gx, Math.ceil(B / gx)]);
     return y;
   }
 

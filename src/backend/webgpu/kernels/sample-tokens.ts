@@ -17,24 +17,46 @@
  * - the draw: thread t owns a contiguous chunk of indices; chunk sums of exp(x − max) over the
  *   kept tokens are scanned in thread order, so walking the chunk that holds u = next() · total
  *   finds the first index in index order whose running sum passes u, as sampler.ts does.
- *   xoshiro128** runs in u32 arithmetic, its state (B, 4) updated in place.
+ *   xoshiro128** runs in u32 arithmetic, its state (B, 4) updated in place;
+ * - a row whose per-row temperature is 0 takes the first index of its maximum key instead (as
+ *   sampler.ts's argmax), draws nothing, and leaves its generator as it was.
  *
  * Sums are float32 here (the reference uses float64), so a boundary case can differ.
  */
-import type { Kernel } from '../context.js';
+import { cachedKernel, type Kernel } from '../context.js';
 
 export const SAMPLE_WG = 256;
 /** Candidates gathered into workgroup memory at most (8 KiB of the 16 KiB every adapter has). */
 const COMPACT = 1024;
 
-export const sampleTokensKernel: Kernel = {
-  key: 'sample_tokens',
-  code: () => /* wgsl */ `
+/**
+ * The kernel, with the warpers in the uniforms (the same for every row) or, `perRow`, read from a
+ * (rows, 4) float32 table [temperature (0: the argmax, no draw), topK, limit = 1 − top_p rounded to
+ * float32 (0: top-p off), minP] bound after Y: a recorded launch then reads the table's buffer at
+ * each replay, so rows change their options by writes to it, with the same pipeline and uniforms.
+ */
+export function sampleTokensKernel(perRow: boolean): Kernel {
+  const key = perRow ? 'sample_tokens_rows' : 'sample_tokens';
+  return cachedKernel(key, () => ({ key, code: () => code(perRow) }));
+}
+
+const code = (perRow: boolean) => /* wgsl */ `
 struct P { rows: u32, n: u32, gx: u32, topK: u32, temperature: f32, topP: f32, limit: f32, minP: f32 }
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read_write> S: array<u32>;  // (rows, 4) xoshiro128** states
 @group(0) @binding(2) var<storage, read_write> Y: array<i32>;  // (rows)
-@group(0) @binding(3) var<uniform> p: P;
+/** A row's warpers; topP is on when limit > 0 (top_p < 1). */
+struct Opt { temperature: f32, topK: u32, limit: f32, minP: f32 }
+${
+  perRow
+    ? `@group(0) @binding(3) var<storage, read> O: array<f32>; // (rows, 4) the rows' warpers
+@group(0) @binding(4) var<uniform> p: P;
+fn rowOptions(r: u32) -> Opt { return Opt(O[r * 4u], u32(O[r * 4u + 1u]), O[r * 4u + 2u], O[r * 4u + 3u]); }`
+    : `@group(0) @binding(3) var<uniform> p: P;
+fn rowOptions(r: u32) -> Opt { return Opt(p.temperature, p.topK, p.limit, p.minP); }`
+}
+/** The row's temperature (1 for an argmax row: its values are compared as they are). */
+var<private> temperature: f32;
 
 const WG = ${SAMPLE_WG}u;
 // The key of -Infinity: keys above it are finite values (or +Infinity).
@@ -70,7 +92,7 @@ fn valueOf(k: u32) -> f32 {
 /** The logit after temperature. */
 fn logit(base: u32, i: u32) -> f32 {
   var v = X[base + i];
-  if (p.temperature != 1.0) { v = v / p.temperature; }
+  if (temperature != 1.0) { v = v / temperature; }
   return v;
 }
 
@@ -167,6 +189,9 @@ fn nextUint32(r: u32) -> u32 {
   if (r >= p.rows) { return; }
   let t = lid.x;
   let base = r * p.n;
+  let opt = rowOptions(r);
+  let argmaxRow = opt.temperature == 0.0;
+  temperature = select(opt.temperature, 1.0, argmaxRow);
 
   // The maximum (as a key: no infinities in constants).
   var mk = 0u;
@@ -174,10 +199,21 @@ fn nextUint32(r: u32) -> u32 {
   let maxKey = maxU(t, mk);
   let m = valueOf(maxKey);
 
+  if (argmaxRow) {
+    // The first index of the maximum (as sampler.ts's argmax); no draw, the generator stays.
+    var first = 0xffffffffu;
+    for (var i = t; i < p.n; i += WG) {
+      if (keyOf(X[base + i]) == maxKey) { first = i; break; }
+    }
+    let f = ~maxU(t, ~first);
+    if (t == 0u) { Y[r] = i32(f); }
+    return;
+  }
+
   // Top-k: the k-th largest key, a byte at a time (radix select with workgroup histograms).
   var kthKey = 0u;
-  if (p.topK > 0u && p.topK < p.n) {
-    if (t == 0u) { radix = vec2<u32>(0u, p.topK); }
+  if (opt.topK > 0u && opt.topK < p.n) {
+    if (t == 0u) { radix = vec2<u32>(0u, opt.topK); }
     for (var d = 0u; d < 4u; d++) {
       let shift = 24u - 8u * d;
       atomicStore(&hist[t], 0u);
@@ -210,8 +246,8 @@ fn nextUint32(r: u32) -> u32 {
   // holds no more than 1 − top_p of the mass (then top-p removes them all, whatever its cut),
   // their mass kept in restMass for top-p's sums.
   if (t == 0u) { gathered = 0u; }
-  let byTopK = p.topK > 0u && p.topK <= ${COMPACT}u;
-  if (byTopK || p.topP < 1.0) {
+  let byTopK = opt.topK > 0u && opt.topK <= ${COMPACT}u;
+  if (byTopK || opt.limit > 0.0) {
     let gatherKey = select(max(lowKey, keyOf(m - 7.0)), lowKey, byTopK);
     let chunkN = (p.n + WG - 1u) / WG;
     let s0 = min(p.n, t * chunkN);
@@ -227,7 +263,7 @@ fn nextUint32(r: u32) -> u32 {
     let headMass = sumF(t, head);
     let restMass = sumF(t, rest);
     scanCounts(t, c);
-    if (scanU[WG] <= ${COMPACT}u && restMass <= p.limit * (headMass + restMass)) {
+    if (scanU[WG] <= ${COMPACT}u && restMass <= opt.limit * (headMass + restMass)) {
       var j = scanU[t];
       for (var i = s0; i < s1; i++) {
         let v = logit(base, i);
@@ -246,7 +282,7 @@ fn nextUint32(r: u32) -> u32 {
   // Top-p: everything below wKey goes, and the first tiesOut ties at wKey in index order.
   var wKey = 0u;
   var tiesOut = 0u;
-  if (p.topP < 1.0) {
+  if (opt.limit > 0.0) {
     var z = 0.0;
     for (var j = t; j < count; j += WG) {
       let v = value(compact, base, j);
@@ -264,7 +300,7 @@ fn nextUint32(r: u32) -> u32 {
         if (k >= lowKey && k <= mid) { s += exp(v - m); }
       }
       let below = (outside + sumF(t, s)) / total;
-      if (lo < hi) { if (below > p.limit) { hi = mid; } else { lo = mid + 1u; } }
+      if (lo < hi) { if (below > opt.limit) { hi = mid; } else { lo = mid + 1u; } }
       if (t == 0u) { span = hi - lo; }
       if (workgroupUniformLoad(&span) == 0u) { break; } // converged
     }
@@ -281,7 +317,7 @@ fn nextUint32(r: u32) -> u32 {
     let under = (outside + sumF(t, s)) / total;
     let ties = sumU(t, c);
     let pw = exp(valueOf(wKey) - m) / total;
-    let room = (p.limit - under) / pw;
+    let room = (opt.limit - under) / pw;
     var out = select(u32(min(floor(room), f32(ties))), 0u, !(room > 0.0));
     if (wKey == maxKey && ties > 0u) { out = min(out, ties - 1u); } // the most likely token stays
     tiesOut = out;
@@ -292,7 +328,7 @@ fn nextUint32(r: u32) -> u32 {
   let start = min(count, t * chunk);
   let end = min(count, start + chunk);
   var tieBase = 0u;
-  if (p.topP < 1.0) { // (a uniform condition, as the scan's barriers need)
+  if (opt.limit > 0.0) { // (a uniform condition, as the scan's barriers need)
     var c = 0u;
     if (tiesOut > 0u) { for (var j = start; j < end; j++) { c += select(0u, 1u, keyOf(value(compact, base, j)) == wKey); } }
     scanCounts(t, c);
@@ -307,7 +343,7 @@ fn nextUint32(r: u32) -> u32 {
     var w = exp(v - m);
     var kept = k >= lowKey && k >= wKey;
     if (k == wKey && tiesOut > 0u) { kept = kept && tie >= tiesOut; tie++; }
-    if (p.minP > 0.0 && w < p.minP) { kept = false; }
+    if (opt.minP > 0.0 && w < opt.minP) { kept = false; }
     if (kept && w > 0.0) { chunkSum += w; lastKept = index(compact, j) + 1u; }
   }
   scanFloats(t, chunkSum);
@@ -329,7 +365,7 @@ fn nextUint32(r: u32) -> u32 {
       var w = exp(v - m);
       var kept = k >= lowKey && k >= wKey;
       if (k == wKey && tiesOut > 0u) { kept = kept && tie2 >= tiesOut; tie2++; }
-      if (p.minP > 0.0 && w < p.minP) { kept = false; }
+      if (opt.minP > 0.0 && w < opt.minP) { kept = false; }
       if (kept && w > 0.0) {
         run += w;
         if (before + run > u) { picked = index(compact, j); break; }
@@ -338,5 +374,4 @@ fn nextUint32(r: u32) -> u32 {
   }
   workgroupBarrier();
   if (t == 0u) { Y[r] = i32(picked); }
-}`,
-};
+}`;
