@@ -130,6 +130,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }));
 }
 
+/**
+ * The bindings and uniforms of both state-update layouts: XCD is [xc (BT, E) | unblocked: partial
+ * x_proj (slices, BT, J), per slice and row dt_low (R), B (N), C (N)]; a blocked batch has x_proj's
+ * output whole in XDBL.
+ */
+function stateUpdateBindings(rb: RowBlocks, wt: WeightDType): string {
+  return `struct P { E: u32, R: u32, J: u32, slices: u32, rows: u32 }
+@group(0) @binding(0) var<storage, read> XCD: array<f32>;
+${weightBinding('Wdt', 1, wt, '// (E, R)')}
+@group(0) @binding(2) var<storage, read> SP: array<f32>;    // [A (E, N) = -exp(A_log) | D (E) | dt bias (E)]
+@group(0) @binding(3) var<storage, read> XZ: array<f32>;    // (B, 2E): z is the second half
+@group(0) @binding(4) var<storage, read> H0: array<f32>;    // (B, E, N)
+@group(0) @binding(5) var<storage, read_write> H1: array<f32>; // (B, E, N)
+@group(0) @binding(6) var<storage, read_write> Y: array<f32>;  // (B, E)
+${rb.blocked ? '@group(0) @binding(7) var<storage, read> XDBL: array<f32>; // (BT, J) x_proj(xc)' : ''}
+@group(0) @binding(${rb.blocked ? 8 : 7}) var<uniform> p: P;`;
+}
+
 /** Threads per workgroup of the Δ / state-update kernel: N per channel, 256 / N channels. */
 const SSM_WG = 256;
 
@@ -184,7 +202,6 @@ export function dtSsmUpdateKernel(rb: RowBlocks, N: number, J: number, wt: Weigh
   return cachedKernel(`dtSsmUpdateKernel_${rowsKey(rb)}_${N}_${J}_${wt}`, () => ({
     key: `step_dt_ssm_${rowsKey(rb)}_${N}_${J}_${wt}`,
     code: () => /* wgsl */ `
-struct P { E: u32, R: u32, J: u32, slices: u32, rows: u32 }
 const ROWS = ${rows}u;
 const NS = ${N}u;
 const CPW = ${CPW}u;
@@ -192,16 +209,7 @@ const R = ${J - 2 * N}u;           // dt_rank
 const RPL = ${Math.max(1, Math.ceil((J - 2 * N) / N))}u; // dt_proj terms per lane
 const RJ = ${rows * J}u;           // x_proj outputs of the block's rows
 const G = ${Math.max(1, Math.floor(256 / (rows * J)))}u; // thread groups summing the partials
-// [xc (BT, E) | not blocked: partial x_proj (slices, BT, J): per slice and row dt_low (R), B (N), C (N)]
-@group(0) @binding(0) var<storage, read> XCD: array<f32>;
-${weightBinding('Wdt', 1, wt, '// (E, R)')}
-@group(0) @binding(2) var<storage, read> SP: array<f32>;    // [A (E, N) = -exp(A_log) | D (E) | dt bias (E)]
-@group(0) @binding(3) var<storage, read> XZ: array<f32>;    // (B, 2E): z is the second half
-@group(0) @binding(4) var<storage, read> H0: array<f32>;    // (B, E, N)
-@group(0) @binding(5) var<storage, read_write> H1: array<f32>; // (B, E, N)
-@group(0) @binding(6) var<storage, read_write> Y: array<f32>;  // (B, E)
-${rb.blocked ? '@group(0) @binding(7) var<storage, read> XDBL: array<f32>; // (BT, J) x_proj(xc)' : ''}
-@group(0) @binding(${rb.blocked ? 8 : 7}) var<uniform> p: P;
+${stateUpdateBindings(rb, wt)}
 var<workgroup> xd: array<f32, ${J * rows}>;
 var<workgroup> red: array<f32, ${SSM_WG}>;
 // Sum over the NS lanes of each channel; every thread gets its channel's sum.
@@ -279,21 +287,12 @@ export function dtSsmRowsKernel(rb: RowBlocks, N: number, J: number, wt: WeightD
   return cachedKernel(`dtSsmRowsKernel_${rowsKey(rb)}_${N}_${J}_${wt}`, () => ({
     key: `step_dt_ssm_rows_${rowsKey(rb)}_${N}_${J}_${wt}`,
     code: () => /* wgsl */ `
-struct P { E: u32, R: u32, J: u32, slices: u32, rows: u32 }
 const ROWS = ${rows}u;
 const NS = ${N}u;
 const CH = ${SSM_WG / rows}u;      // channels per workgroup
 const R = ${J - 2 * N}u;           // dt_rank
 const J = ${J}u;
-@group(0) @binding(0) var<storage, read> XCD: array<f32>;   // xc (BT, E)
-${weightBinding('Wdt', 1, wt, '// (E, R)')}
-@group(0) @binding(2) var<storage, read> SP: array<f32>;    // [A (E, N) = -exp(A_log) | D (E) | dt bias (E)]
-@group(0) @binding(3) var<storage, read> XZ: array<f32>;    // (B, 2E): z is the second half
-@group(0) @binding(4) var<storage, read> H0: array<f32>;    // (B, E, N)
-@group(0) @binding(5) var<storage, read_write> H1: array<f32>; // (B, E, N)
-@group(0) @binding(6) var<storage, read_write> Y: array<f32>;  // (B, E)
-@group(0) @binding(7) var<storage, read> XDBL: array<f32>;  // (BT, J) x_proj(xc): dt_low (R), B (N), C (N)
-@group(0) @binding(8) var<uniform> p: P;
+${stateUpdateBindings(rb, wt)}
 var<workgroup> xd: array<f32, ${J * rows}>;
 @compute @workgroup_size(${SSM_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
