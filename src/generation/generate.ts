@@ -3,6 +3,7 @@
  * cache), then one token at a time through the recurrent path. Sampling follows HF transformers'
  * logits processors (see logits-process.ts); min-p is defined on probabilities.
  */
+import { envSwitch } from '../env.js';
 import { ArgumentError } from '../errors.js';
 import { argmax } from '../ops/reduce.js';
 import { reshape, writeSlice } from '../ops/shape.js';
@@ -63,7 +64,7 @@ export const GENERATE_OPTION_KEYS = optionKeys<GenerateOptions>(GENERATE_OPTION_
  * MAMBA_TS_PREFILL_TOKENS overrides it, for tests and benchmarks.
  */
 function prefillTokens(): number {
-  const env = typeof process !== 'undefined' ? Number(process.env['MAMBA_TS_PREFILL_TOKENS']) : NaN;
+  const env = Number(envSwitch('MAMBA_TS_PREFILL_TOKENS'));
   return Number.isInteger(env) && env > 0 ? env : 16384;
 }
 
@@ -92,7 +93,7 @@ const LOOKAHEAD = 4;
  * per-submit cost). MAMBA_TS_READ_EVERY overrides it, for benchmarking.
  */
 function readEvery(): number {
-  const env = typeof process !== 'undefined' ? Number(process.env['MAMBA_TS_READ_EVERY']) : NaN;
+  const env = Number(envSwitch('MAMBA_TS_READ_EVERY'));
   return Number.isInteger(env) && env > 0 ? env : 8;
 }
 

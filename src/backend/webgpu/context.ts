@@ -6,6 +6,7 @@
  * Work can also be recorded once and replayed (LaunchGraph), as CUDA graphs: a decode step's
  * launches are the same every token, and replaying them skips all the JavaScript that chose them.
  */
+import { envSwitch } from '../../env.js';
 import { UnsupportedError } from '../../errors.js';
 import { BufferPool } from './buffer-pool.js';
 
@@ -43,7 +44,7 @@ const MAX_DISPATCHES_PER_SUBMIT = 1024;
  * MAX_DISPATCHES_PER_SUBMIT. MAMBA_TS_SUBMIT_EVERY overrides the count, for benchmarking.
  */
 const SUBMIT_EVERY = (() => {
-  const env = typeof process !== 'undefined' ? Number(process.env['MAMBA_TS_SUBMIT_EVERY']) : NaN;
+  const env = Number(envSwitch('MAMBA_TS_SUBMIT_EVERY'));
   return Number.isInteger(env) && env > 0 ? env : 64;
 })();
 const SUBMIT_WORKGROUPS = 1 << 18;

@@ -4,8 +4,10 @@
  * faster on the H200. Every kernel here bounds its own indices, and the kernels are tested on each
  * backend. MAMBA_TS_DAWN_FLAGS (options separated by ';', '' for none) replaces the defaults.
  */
+import { envSwitch } from '../../env.js';
+
 export function dawnFlags(): string[] {
-  const env = typeof process !== 'undefined' ? process.env['MAMBA_TS_DAWN_FLAGS'] : undefined;
+  const env = envSwitch('MAMBA_TS_DAWN_FLAGS');
   if (env === undefined) return ['enable-dawn-features=disable_robustness'];
   return env.split(';').filter(Boolean);
 }

@@ -2,6 +2,7 @@
  * The WebGPU backend: WGSL kernels (kernels/), pooled buffers, and one command encoder per batch of
  * work, submitted when values are read back (see context.ts). Shapes were checked by the ops layer.
  */
+import { envSwitch } from '../../env.js';
 import type {
   AttentionAtInputs,
   AttentionInputs,
@@ -78,7 +79,7 @@ const GEMV_MATMUL_MAX_ROWS = envRows('MAMBA_TS_GEMV_MATMUL_ROWS', 64);
 const NORM_LINEAR_MAX_ROWS = envRows('MAMBA_TS_NORM_LINEAR_ROWS', GEMV4_MAX_ROWS);
 
 function envRows(name: string, fallback: number): number {
-  const v = typeof process !== 'undefined' ? Number(process.env[name]) : NaN;
+  const v = Number(envSwitch(name));
   return Number.isInteger(v) && v >= 0 ? Math.min(v, GEMV4_MAX_ROWS) : fallback;
 }
 
@@ -488,7 +489,7 @@ export class WebGpuBackend implements Backend {
    * 64 for every larger anchor shape. MAMBA_TS_SCAN_CHUNK overrides it, for benchmarking.
    */
   private scanChunk(B: number, L: number, D: number): number {
-    const forced = typeof process !== 'undefined' ? Number(process.env['MAMBA_TS_SCAN_CHUNK']) : NaN;
+    const forced = Number(envSwitch('MAMBA_TS_SCAN_CHUNK'));
     if (forced > 0) return forced;
     const n = B * L * D;
     return n < 1 << 18 ? 16 : n < 1 << 22 ? 32 : 64;

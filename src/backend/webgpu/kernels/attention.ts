@@ -20,6 +20,7 @@
  *   V tile. The split's unnormalised (acc, m, l) go to a partial buffer; the combine kernel merges
  *   the splits: out = Σ_s e^(m_s−M)·acc_s / Σ_s e^(m_s−M)·l_s.
  */
+import { envSwitch } from '../../../env.js';
 import type { Kernel } from '../context.js';
 import { cachedKernel } from '../context.js';
 
@@ -45,7 +46,7 @@ function flashFloats(hd: number, t: FlashTiles): number {
  * even the smallest does not (a very large head_dim).
  */
 export function flashTiles(hd: number, storageBytes: number, maxThreads: number): FlashTiles | null {
-  const forced = typeof process !== 'undefined' ? process.env['MAMBA_TS_FLASH_TILES'] : undefined;
+  const forced = envSwitch('MAMBA_TS_FLASH_TILES');
   if (forced) {
     // "BR,BC,LANES", for benchmarking tile shapes (bench/gpu-attention.ts).
     const [BR, BC, LANES] = forced.split(',').map(Number) as [number, number, number];

@@ -21,6 +21,7 @@
  * from memory about once per step; each block reads them from the cache once, so larger blocks
  * mean less cache traffic (and more registers).
  */
+import { envSwitch } from '../../../env.js';
 import { cachedKernel, type Kernel } from '../context.js';
 import { weightBinding, type WeightDType } from './weights.js';
 
@@ -31,7 +32,7 @@ export const GEMV4_WG = 256;
  * it, for benchmarking.
  */
 export function gemvBlockRows(): number {
-  const env = typeof process !== 'undefined' ? Number(process.env['MAMBA_TS_GEMV_ROWS']) : NaN;
+  const env = Number(envSwitch('MAMBA_TS_GEMV_ROWS'));
   return env === 4 || env === 8 || env === 16 ? env : 8;
 }
 /** The most rows the gemv kernels take (a decode batch); a larger product is a matmul. */

@@ -12,6 +12,7 @@
  * A decode step has little work: the layouts are chosen for parallelism and coalesced weight reads
  * (a lane group reads a weight row's consecutive elements), which is what bounds these kernels.
  */
+import { envSwitch } from '../../../env.js';
 import { cachedKernel, type Kernel } from '../context.js';
 import { GEMV4_WG, gemv4Body, gemv4Lanes, gemv4PerGroup, gemv4Prologue, gemv4Shared, rowOf, rowsKey, vec4Operand, weight4Binding, type RowBlocks } from './gemv4.js';
 import { weightBinding, type WeightDType } from './weights.js';
@@ -327,5 +328,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 
 /** The blocked state update's layout: MAMBA_TS_STEP_SSM=rows picks dtSsmRowsKernel, for benchmarking. */
 export function ssmRowsLayout(): boolean {
-  return typeof process !== 'undefined' && process.env['MAMBA_TS_STEP_SSM'] === 'rows';
+  return envSwitch('MAMBA_TS_STEP_SSM') === 'rows';
 }

@@ -16,6 +16,7 @@
  * Per-channel parameters come packed in one buffer SP = [A (D, N) | D (D) | Δ bias (D)] (absent ones
  * as zeros), so that no kernel binds more than 8 storage buffers (WebGPU's default limit).
  */
+import { envSwitch } from '../../../env.js';
 import { FLAT_INDEX, WG, type Kernel } from '../context.js';
 
 export const SCAN_WG = 64;
@@ -33,7 +34,7 @@ const LOG2E = 1.4426950408889634;
  * overrides it, for benchmarking.
  */
 const PREFETCH = (() => {
-  const env = typeof process !== 'undefined' ? Number(process.env['MAMBA_TS_SCAN_PREFETCH']) : NaN;
+  const env = Number(envSwitch('MAMBA_TS_SCAN_PREFETCH'));
   return Number.isInteger(env) && env > 0 && env <= 64 ? env : 8;
 })();
 
