@@ -4,6 +4,7 @@
  * logits processors (see logits-process.ts); min-p is defined on probabilities.
  */
 import { envSwitch } from '../env.js';
+import { prefillPrompt } from './prefill.js';
 import { ArgumentError } from '../errors.js';
 import { argmax } from '../ops/reduce.js';
 import { reshape, writeSlice } from '../ops/shape.js';
@@ -55,35 +56,6 @@ export const GENERATE_OPTION_KEY_RECORD: KeyRecord<GenerateOptions> = {
   attentionMask: true,
 };
 export const GENERATE_OPTION_KEYS = optionKeys<GenerateOptions>(GENERATE_OPTION_KEY_RECORD);
-
-/**
- * Prompt tokens (over all rows) fed through the model at once at most: a longer batch of prompts
- * goes in chunks along the sequence, each continuing from the cache the previous one filled, so
- * that no activation of the prefill outgrows the device (WebGPU binds at most 2 GiB per buffer,
- * and (B·L, 2E) in_proj outputs reach that at batch 64 × 2048 tokens of a 1.4B Mamba).
- * MAMBA_TS_PREFILL_TOKENS overrides it, for tests and benchmarks.
- */
-function prefillTokens(): number {
-  const env = Number(envSwitch('MAMBA_TS_PREFILL_TOKENS'));
-  return Number.isInteger(env) && env > 0 ? env : 16384;
-}
-
-/** The prompt through the model, in chunks of whole rows' positions (see prefillTokens); the last chunk's logits. */
-async function prefill<C extends DecodeCache>(model: CausalLM<C>, cache: C, ids: number[][], mask: number[][] | undefined): Promise<Tensor> {
-  const L = ids[0]?.length ?? 0;
-  // At least 16 positions a chunk, so that chunks stay on the parallel path (a last chunk of one
-  // token takes the recurrent step, which gives the same numbers; with padding in it, the parallel path).
-  const chunk = Math.max(16, Math.floor(prefillTokens() / Math.max(1, ids.length)));
-  if (L <= chunk) return noGrad(() => model.nextLogits(ids, cache, mask));
-  let logits: Tensor | null = null;
-  for (let a = 0; a < L; a += chunk) {
-    const part = (rows: number[][]) => rows.map((r) => r.slice(a, a + chunk));
-    logits?.dispose();
-    logits = null;
-    logits = await noGrad(() => model.nextLogits(part(ids), cache, mask && part(mask)));
-  }
-  return logits!;
-}
 
 /** Greedy steps recorded ahead of the token read-back (see generateSteps). */
 const LOOKAHEAD = 4;
@@ -166,7 +138,7 @@ export async function* generateSteps<C extends DecodeCache>(
   // generations would wait for the whole run (see event-loop.ts).
   const yielder = new EventLoopYielder();
   try {
-    if (maxNew > 0) promptLogits = await prefill(model, cache, prompt.ids, prompt.attentionMask);
+    if (maxNew > 0) promptLogits = await prefillPrompt(model, cache, prompt.ids, prompt.attentionMask);
     // Greedy needs only the argmax, and sampling a draw on the device: computed where the logits
     // are, only B ids come back.
     picker = promptLogits ? devicePicker(o, promptLogits, rngs) : null;

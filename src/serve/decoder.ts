@@ -26,6 +26,7 @@ import { tensor } from '../ops/create.js';
 import type { DeviceName } from '../backend/registry.js';
 import { MambaCache } from '../models/mamba/cache.js';
 import { gatherCacheRows } from '../models/mamba/cache-rows.js';
+import { prefillPrompt } from '../generation/prefill.js';
 
 /** How a row's next token is picked. */
 export type RowPick =
@@ -135,7 +136,7 @@ async function prefillAlone(model: CausalLM, prompt: readonly number[], pick: Ro
   const cache = model.createCache(1);
   let state: Tensor | null = null;
   try {
-    const logits = await noGrad(() => model.nextLogits([[...prompt]], cache));
+    const logits = await prefillPrompt(model, cache, [[...prompt]], undefined);
     let ids: Tensor | null;
     try {
       state = rngStateTensor(pick, logits.device as DeviceName);
