@@ -40,8 +40,8 @@ import { embeddingBackwardKernel } from './kernels/embedding-backward.js';
 import { scatterAddRowsKernel } from './kernels/scatter-add-rows.js';
 import { flipKernel } from './kernels/flip.js';
 import { depthwiseConv2dDwPartialKernel, depthwiseConv2dDxKernel, depthwiseConv2dKernel, DWCONV2D_DW_WG } from './kernels/depthwise-conv2d.js';
-import { dtSsmRowsKernel, dtSsmUpdateKernel, gemvGrid, normInProjConvKernel, ssmChannelsPerGroup, ssmRowsLayout } from './kernels/mamba-step.js';
-import { blockCount, GEMV4_MAX_ROWS, gemv4PerGroup, linear4Kernel, linearResidual4Kernel, normLinear4Kernel, rowBlocks } from './kernels/gemv4.js';
+import { dtSsmRowsKernel, dtSsmUpdateKernel, normInProjConvKernel, ssmChannelsPerGroup, ssmRowsLayout } from './kernels/mamba-step.js';
+import { GEMV4_MAX_ROWS, gemv4PerGroup, gemvGrid, linear4Kernel, linearResidual4Kernel, normLinear4Kernel, rowBlocks } from './kernels/gemv4.js';
 import { ropeKernel } from './kernels/rope.js';
 import { DECODE_WG, decodeAttentionKernel, decodeCombineKernel, decodeTile, flashAttentionKernel, flashTiles, kvAppendAtKernel } from './kernels/attention.js';
 import { MOE_MAX_SLOTS, moeCombineKernel, moeRowsGrid, moeRowsKernel } from './kernels/moe-step.js';
@@ -216,8 +216,9 @@ export class WebGpuBackend implements Backend {
     const aBatch = sizeOf(a.shape.slice(0, -2));
     const bBatch = sizeOf(b.shape.slice(0, -2));
     if (batch === 1 && M <= GEMV_MATMUL_MAX_ROWS && o.transB && !o.transA && a.dtype === 'f32') {
-      const grid = gemvGrid(N, gemv4PerGroup(K), blockCount(M));
-      this.ctx.dispatch(linear4Kernel(rowBlocks(M), K, weightDType(b.dtype)), [this.buf(a), this.buf(b), this.dummy, this.buf(y)], new Uniforms(16).u32(N, grid[0], 0, M).buffer, grid);
+      const rb = rowBlocks(M);
+      const grid = gemvGrid(N, K, rb);
+      this.ctx.dispatch(linear4Kernel(rb, K, weightDType(b.dtype)), [this.buf(a), this.buf(b), this.dummy, this.buf(y)], new Uniforms(16).u32(N, grid[0], 0, M).buffer, grid);
       return y;
     }
     const u = new Uniforms(20).u32(M, N, K, aBatch === 1 ? 0 : M * K, bBatch === 1 ? 0 : K * N);
@@ -780,9 +781,10 @@ export class WebGpuBackend implements Backend {
     if (x.rank !== 2 || B > NORM_LINEAR_MAX_ROWS || x.dtype !== 'f32' || normWeight.dtype !== 'f32') return null;
     const N = w.shape[0]!;
     const y = this.make([B, N]);
-    const grid = gemvGrid(N, gemv4PerGroup(K), blockCount(B));
+    const rb = rowBlocks(B);
+    const grid = gemvGrid(N, K, rb);
     this.ctx.dispatch(
-      normLinear4Kernel(rowBlocks(B), K, weightDType(w.dtype)),
+      normLinear4Kernel(rb, K, weightDType(w.dtype)),
       [this.buf(x), this.buf(w), this.dummy, this.buf(y), this.buf(normWeight)],
       new Uniforms(20).u32(N, grid[0]).f32(eps).u32(0, B).buffer,
       grid,
@@ -818,7 +820,6 @@ export class WebGpuBackend implements Backend {
     if (!lp) return null;
     const slices = Math.ceil(E / gemv4PerGroup(H));
     const rb = rowBlocks(B);
-    const blocks = blockCount(B);
     // The state update holds its block's x_proj rows in workgroup memory (with 256 floats more).
     if ((rb.rows * J + 256) * 4 > this.device.limits.maxComputeWorkgroupStorageSize) return null;
     // Temporaries are bare pooled buffers: no tensor bookkeeping on this per-token path.
@@ -830,7 +831,7 @@ export class WebGpuBackend implements Backend {
     const convState = i.convStateOut ?? this.make([B, E, K - 1]);
     const ssmState = i.ssmStateOut ?? this.make([B, E, N]);
     const out = this.make([B, H]);
-    const inGrid = gemvGrid(2 * E, gemv4PerGroup(H), blocks);
+    const inGrid = gemvGrid(2 * E, H, rb);
     this.ctx.dispatch(
       normInProjConvKernel(rb, H, E, J, K, weightDType(i.inProj.dtype), weightDType(i.xProj.dtype)),
       [this.buf(i.h), this.buf(i.inProj), lp, xz, this.buf(i.convState), ...(xdbl ? [] : [this.buf(i.xProj)]), this.buf(convState), xcd],
@@ -838,7 +839,7 @@ export class WebGpuBackend implements Backend {
       inGrid,
     );
     if (xdbl) {
-      const grid = gemvGrid(J, gemv4PerGroup(E), blocks);
+      const grid = gemvGrid(J, E, rb);
       this.ctx.dispatch(linear4Kernel(rb, E, weightDType(i.xProj.dtype)), [xcd, this.buf(i.xProj), this.dummy, xdbl], new Uniforms(16).u32(J, grid[0], 0, B).buffer, grid);
     }
     const rowsLayout = xdbl !== null && ssmRowsLayout();
@@ -846,9 +847,9 @@ export class WebGpuBackend implements Backend {
       rowsLayout ? dtSsmRowsKernel(rb, N, J, weightDType(i.dtProj.dtype)) : dtSsmUpdateKernel(rb, N, J, weightDType(i.dtProj.dtype)),
       [xcd, this.buf(i.dtProj), this.ssmParams(i.A, i.D, i.dtProjBias), xz, this.buf(i.ssmState), this.buf(ssmState), y, ...(xdbl ? [xdbl] : [])],
       new Uniforms(20).u32(E, R, J, slices, B).buffer,
-      [Math.ceil(E / (rowsLayout ? 256 / rb.rows : ssmChannelsPerGroup(N))), blocks],
+      [Math.ceil(E / (rowsLayout ? 256 / rb.rows : ssmChannelsPerGroup(N))), rb.blocks],
     );
-    const outGrid = gemvGrid(H, gemv4PerGroup(E), blocks);
+    const outGrid = gemvGrid(H, E, rb);
     this.ctx.dispatch(
       linearResidual4Kernel(rb, E, weightDType(i.outProj.dtype)),
       [y, this.buf(i.outProj), this.buf(i.outProjBias), this.buf(out), this.buf(i.h)],

@@ -45,20 +45,31 @@ export const GEMV4_MAX_ROWS = 256;
 export interface RowBlocks {
   readonly rows: number;
   readonly blocked: boolean;
+  /** Blocks of `rows` rows that cover the batch (1 when not blocked). */
+  readonly blocks: number;
 }
 
 export function rowBlocks(B: number): RowBlocks {
-  return B <= 4 ? { rows: B, blocked: false } : { rows: gemvBlockRows(), blocked: true };
-}
-
-/** Blocks of rows for B rows. */
-export function blockCount(B: number): number {
-  return B <= 4 ? 1 : Math.ceil(B / gemvBlockRows());
+  if (B <= 4) return { rows: B, blocked: false, blocks: 1 };
+  const rows = gemvBlockRows();
+  return { rows, blocked: true, blocks: Math.ceil(B / rows) };
 }
 
 /** A name for the layout, for kernel keys. */
 export function rowsKey(rb: RowBlocks): string {
   return rb.blocked ? `blocked${rb.rows}` : String(rb.rows);
+}
+
+/**
+ * Workgroups of a gemv over K inputs with `outputs` outputs, for each block of rows, as a 2-D grid
+ * (65535 per dimension).
+ */
+export function gemvGrid(outputs: number, K: number, rb: RowBlocks): [number, number] {
+  const groups = Math.ceil(outputs / gemv4PerGroup(K)) * rb.blocks;
+  // As few rows of workgroups as the limit allows, each as even as possible: the workgroups past
+  // the last (gx · gy > groups) still run their loops, writing nothing.
+  const gy = Math.ceil(groups / 65535);
+  return [Math.ceil(groups / gy), gy];
 }
 
 /** WGSL for row b's (an expression) value in a per-row array of vec4s `v`. */

@@ -18,18 +18,6 @@ import { GEMV4_WG, gemv4Body, gemv4Lanes, gemv4PerGroup, gemv4Prologue, gemv4Sha
 import { weightBinding, type WeightDType } from './weights.js';
 
 /**
- * Workgroups for `outputs` outputs, `perGroup` per workgroup, for each of `blocks` blocks of rows,
- * as a 2-D grid (65535 per dimension).
- */
-export function gemvGrid(outputs: number, perGroup: number, blocks = 1): [number, number] {
-  const groups = Math.ceil(outputs / perGroup) * blocks;
-  // As few rows of workgroups as the limit allows, each as even as possible: the workgroups past
-  // the last (gx · gy > groups) still run their loops, writing nothing.
-  const gy = Math.ceil(groups / 65535);
-  return [Math.ceil(groups / gy), gy];
-}
-
-/**
  * Step 1: xz = in_proj(RMSNorm(h)) over 2E outputs (vec4 loads, gemv4.ts), PER per
  * workgroup; a workgroup whose outputs include x channels then runs their conv step (one thread per
  * (row, channel)) and writes their share of x_proj, Σ over its channels of Wx[j, c]·xc[c], as the
