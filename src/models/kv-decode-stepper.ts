@@ -21,9 +21,10 @@ import type { DeviceName } from '../backend/registry.js';
 import type { DecodeCache, DecodeStepper, TokenPicker } from '../generation/causal-lm.js';
 import type { KvCache } from '../nn/attention.js';
 import { DevicePosition } from '../nn/device-position.js';
+import { pickInto } from './decode-graph.js';
 import { zeros } from '../ops/create.js';
 import { writeSlice } from '../ops/shape.js';
-import { keep, tidy } from '../tensor/memory.js';
+import { keep } from '../tensor/memory.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /** A cache with attention layers, as the stepper sees it (JambaCache, LlamaCache). */
@@ -125,11 +126,7 @@ export class KvDecodeStepper<C extends KvStepCache> implements DecodeStepper {
 
   /** One step as usual: the picked ids written over the input ids, the position advanced on the device. */
   private run(at: DevicePosition): void {
-    const logits = this.model.stepAt(this.ids, this.cache, at);
-    const next = tidy(() => this.pick(logits));
-    logits.dispose();
-    writeSlice(this.ids, next, 1, 0);
-    next.dispose();
+    pickInto(this.ids, this.model.stepAt(this.ids, this.cache, at), this.pick);
     at.advance();
   }
 

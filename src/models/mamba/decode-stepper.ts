@@ -12,8 +12,9 @@ import type { DecodeStepper, TokenPicker } from '../../generation/causal-lm.js';
 import { writeSlice } from '../../ops/shape.js';
 import { zeros } from '../../ops/create.js';
 import type { DeviceName } from '../../backend/registry.js';
-import { keep, tidy } from '../../tensor/memory.js';
+import { keep } from '../../tensor/memory.js';
 import type { Tensor } from '../../tensor/tensor.js';
+import { pickInto } from '../decode-graph.js';
 import type { MambaCache } from './cache.js';
 
 /** What the stepper needs of the model: MambaForCausalLM's recurrent step. */
@@ -61,11 +62,7 @@ export class MambaDecodeStepper implements DecodeStepper {
 
   /** One step as usual: the picked ids written over the input ids. */
   private run(): void {
-    const logits = this.model.nextLogits(this.ids, this.cache);
-    const next = tidy(() => this.pick(logits));
-    logits.dispose();
-    writeSlice(this.ids, next, 1, 0);
-    next.dispose();
+    pickInto(this.ids, this.model.nextLogits(this.ids, this.cache), this.pick);
   }
 
   private record(): void {
