@@ -75,6 +75,7 @@ test("device 'webgpu' in Node without the optional webgpu package says how to in
     await cp(join(PLATFORM, 'node', 'gpu.js'), join(dir, 'dist/src/platform/node/gpu.js'));
     await cp(join(REPO, 'dist/src/errors.js'), join(dir, 'dist/src/errors.js'));
     await cp(join(REPO, 'dist/src/backend/webgpu/dawn-flags.js'), join(dir, 'dist/src/backend/webgpu/dawn-flags.js'));
+    await cp(join(REPO, 'dist/src/env.js'), join(dir, 'dist/src/env.js'));
     const twin = (await import(pathToFileURL(join(dir, 'dist/src/platform/node/gpu.js')).href)) as typeof import('../src/platform/node/gpu.js');
     await assert.rejects(
       twin.gpuEntry(),
