@@ -10,6 +10,13 @@ export interface DecodeCache {
   readonly batchSize: number;
   /** Bytes of device memory the cache holds now. */
   memoryBytes(): number;
+  /**
+   * Optional: the sequences will hold at most `positions` tokens (prompt + new tokens), so a cache
+   * that grows with the context (a KV cache) allocates that much once instead of growing by copies
+   * — growing keeps the old and new buffers at once and overshoots by up to a quarter (or double),
+   * which decides whether a large batch fits. A hint: more tokens than this still fit by growing.
+   */
+  reserve?(positions: number): void;
   dispose(): void;
 }
 

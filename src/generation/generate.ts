@@ -115,6 +115,8 @@ export async function* generateSteps<C extends DecodeCache>(
   const done = inputIds.map(() => false);
   o.streamer?.put([...inputIds[0]!]);
   const cache = model.createCache(inputIds.length);
+  // The last step feeds the token before the last new one: the cache ends one short of the total.
+  cache.reserve?.(Math.max(0, (prompt.ids[0]?.length ?? 0) + maxNew - 1));
   const finish = (picked: ArrayLike<number>): number[] => {
     const tokens = Array.from(picked, (id, b) => {
       if (done[b]) return pad;

@@ -98,6 +98,15 @@ export class KvCache {
     if (capacity > this.capacity) this.grow(capacity);
   }
 
+  /**
+   * Room for a planned sequence length (DecodeCache.reserve), as far as one buffer of PLANNED_BYTES
+   * allows; past that the cache grows as usual when it must.
+   */
+  plan(positions: number): void {
+    const bytesPerPosition = this.batch * this.kvHeads * this.headDim * 4;
+    this.reserve(Math.min(positions, Math.floor(PLANNED_BYTES / bytesPerPosition)));
+  }
+
   private grow(capacity: number): void {
     const move = (old: Tensor) => {
       const t = keep(zeros([this.batch, this.kvHeads, capacity, this.headDim], { device: this.device }));
@@ -121,6 +130,9 @@ export class KvCache {
  * 1.3B Transformer's layer at batch 64 × 2,176 tokens needs 1.1 GiB; doubled from 2,048, 2.1).
  */
 const DOUBLING_BYTES = 2 ** 30;
+
+/** The largest buffer a planned length reserves: WebGPU's usual binding limit (2 GiB less 4 bytes). */
+const PLANNED_BYTES = 2 ** 31 - 4;
 
 /** The next capacity (positions) of a buffer of `capacity` that must hold `need`. */
 export function grownCapacity(capacity: number, need: number, bytesPerPosition: number): number {

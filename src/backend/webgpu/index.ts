@@ -77,6 +77,12 @@ const GEMV_MATMUL_MAX_ROWS = envRows('MAMBA_TS_GEMV_MATMUL_ROWS', 64);
  * matmul's share of a large batch's LM head).
  */
 const NORM_LINEAR_MAX_ROWS = envRows('MAMBA_TS_NORM_LINEAR_ROWS', GEMV4_MAX_ROWS);
+/**
+ * The fused Mamba layer step takes up to this many rows; more run op by op (their projections
+ * through the tiled matmul past GEMV_MATMUL_MAX_ROWS). MAMBA_TS_STEP_FUSED_ROWS moves it, for
+ * benchmarking which is faster at large batches.
+ */
+const STEP_FUSED_MAX_ROWS = envRows('MAMBA_TS_STEP_FUSED_ROWS', GEMV4_MAX_ROWS);
 
 function envRows(name: string, fallback: number): number {
   const v = Number(envSwitch(name));
@@ -814,7 +820,7 @@ export class WebGpuBackend implements Backend {
     const N = i.A.shape[1]!;
     const R = i.dtProj.shape[1]!;
     const J = R + 2 * N;
-    if (B > GEMV4_MAX_ROWS || K < 2 || N > 256) return null;
+    if (B > STEP_FUSED_MAX_ROWS || K < 2 || N > 256) return null;
     // The layer's small parameters in one buffer (f32 only: else the op-by-op step runs).
     const lp = this.packed([i.normWeight, i.inProjBias ?? 2 * E, i.convWeight, i.convBias ?? E]);
     if (!lp) return null;

@@ -43,11 +43,21 @@ export class JambaCache implements DecodeCache {
     return past.map((row, b) => [...row, ...(next ? next[b]! : ones(L))]);
   }
 
+  /** Positions each sequence will reach (reserve()); 0 while unknown. */
+  private planned = 0;
+
+  /** Allocates the attention layers' keys and values for `positions` tokens once they exist (DecodeCache.reserve). */
+  reserve(positions: number): void {
+    this.planned = Math.max(this.planned, positions);
+    for (const s of this.layers) if (s?.kind === 'attention') s.kv.plan(this.planned);
+  }
+
   /** Replaces layer i's state, disposing the old one (a KvCache updated in place is kept). */
   update(i: number, s: JambaLayerState): void {
     const old = this.layers[i];
     const sameKv = old?.kind === 'attention' && s.kind === 'attention' && old.kv === s.kv;
     if (old && !sameKv) for (const t of tensorsOf(old)) t.dispose();
+    if (this.planned && s.kind === 'attention') s.kv.plan(this.planned);
     this.layers[i] = s;
   }
 

@@ -37,10 +37,20 @@ export class LlamaCache implements DecodeCache {
     return past.map((row, b) => [...row, ...(next ? next[b]! : ones(L))]);
   }
 
+  /** Positions each sequence will reach (reserve()); 0 while unknown. */
+  private planned = 0;
+
+  /** Allocates every layer's keys and values for `positions` tokens once they exist (DecodeCache.reserve). */
+  reserve(positions: number): void {
+    this.planned = Math.max(this.planned, positions);
+    for (const kv of this.layers) kv?.plan(this.planned);
+  }
+
   /** Sets layer i's cache (a KvCache grows in place, so this happens once per layer). */
   update(i: number, kv: KvCache): void {
     const old = this.layers[i];
     if (old && old !== kv) old.dispose();
+    if (this.planned) kv.plan(this.planned);
     this.layers[i] = kv;
   }
 
