@@ -531,6 +531,7 @@ export function kernelCases(): KernelCase[] {
     rmsNormLinearCase(1, 37, 9, 'bf16'), // gathered, from packed halves
     rmsNormLinearCase(9, 64, 33), // blocked rows (a decode batch), the last block partial
     rmsNormLinearCase(14, 30, 7, 'bf16'), // blocked, gathered from packed halves
+    rmsNormLinearCase(40, 32, 16400), // a large batch's LM head: rmsNorm, then the tiled matmul (wide)
     unaryCase('silu', silu),
     unaryCase('softplus', softplus),
     unaryCase('exp', Math.exp),

@@ -347,6 +347,11 @@ export interface Backend {
    * cannot be replayed (it uploaded or read back host data). See RecordedWork for the rules.
    */
   recordWork?(fn: () => void): RecordedWork | null;
+  /**
+   * Optional: resolves once the device has finished the work recorded so far (absent where work
+   * runs when it is asked for, as on the CPU).
+   */
+  sync?(): Promise<void>;
 
   // ---- optimizers (optional; in place, so that a step allocates nothing)
   /**

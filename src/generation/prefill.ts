@@ -29,8 +29,15 @@ export async function prefillPrompt<C extends DecodeCache>(model: CausalLM<C>, c
   let logits: Tensor | null = null;
   for (let a = 0; a < L; a += chunk) {
     const part = (rows: number[][]) => rows.map((r) => r.slice(a, a + chunk));
-    logits?.dispose();
-    logits = null;
+    if (logits) {
+      // Wait for the device to finish the previous chunk before recording the next: else the host
+      // records the whole prompt seconds ahead of the GPU, and every chunk's temporaries that the
+      // pool does not keep (destroyed, but freed only once the GPU is past them) are held at once —
+      // a 1.3B Transformer at batch 64 × 2048, or 128k tokens of a small one, ran out of 80 GB so.
+      await logits.backend.sync?.();
+      logits.dispose();
+      logits = null;
+    }
     logits = await noGrad(() => model.nextLogits(part(ids), cache, mask && part(mask)));
   }
   return logits!;
