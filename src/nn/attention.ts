@@ -140,8 +140,13 @@ export function grownCapacity(capacity: number, need: number, bytesPerPosition: 
   return Math.max(next, need);
 }
 
-/** A first capacity for a prompt of L tokens: room for it and for as many generated tokens again (within DOUBLING_BYTES when that is more than L). */
-function initialCapacity(L: number, bytesPerPosition: number): number {
+/**
+ * A first capacity for a prompt of L tokens: the planned length of the sequences when known (see
+ * DecodeCache.reserve; within PLANNED_BYTES), else room for the prompt and as many generated
+ * tokens again (within DOUBLING_BYTES when that is more than L).
+ */
+function initialCapacity(L: number, bytesPerPosition: number, planned = 0): number {
+  if (planned > L) return Math.max(L, Math.min(planned, Math.floor(PLANNED_BYTES / bytesPerPosition)));
   const doubled = Math.max(16, 2 ** Math.ceil(Math.log2(2 * L)));
   return doubled * bytesPerPosition <= DOUBLING_BYTES ? doubled : Math.max(L, Math.ceil((1.25 * L) / 256) * 256);
 }
@@ -165,13 +170,13 @@ export class CausalSelfAttention extends Module {
   /**
    * x (B, L, H) → (B, L, H). With `past` (the cache of earlier tokens, or null at a sequence start)
    * the new tokens also attend to the cached ones and are appended to it in place; the cache
-   * (`past` itself, or a new one) is returned. `keyMask` (B, Lk), Lk = cached + L tokens: 1 for
+   * (`past` itself, or a new one, of `plannedLength` positions when that is known) is returned. `keyMask` (B, Lk), Lk = cached + L tokens: 1 for
    * a real token, 0 for padding (see ops/attention.ts). `rotation`: RoPE for queries and keys
    * (absent: no positional encoding, as Jamba). Callers wrap this in tidy().
    */
   forward(x: Tensor, past?: undefined, keyMask?: Tensor, rotation?: Rotation): Tensor;
-  forward(x: Tensor, past: KvCache | null, keyMask?: Tensor, rotation?: Rotation): { out: Tensor; kv: KvCache };
-  forward(x: Tensor, past?: KvCache | null, keyMask?: Tensor, rotation?: Rotation): Tensor | { out: Tensor; kv: KvCache } {
+  forward(x: Tensor, past: KvCache | null, keyMask?: Tensor, rotation?: Rotation, plannedLength?: number): { out: Tensor; kv: KvCache };
+  forward(x: Tensor, past?: KvCache | null, keyMask?: Tensor, rotation?: Rotation, plannedLength = 0): Tensor | { out: Tensor; kv: KvCache } {
     const [B, L] = x.shape as [number, number, number];
     const { numHeads: nq, numKvHeads: nkv, headDim: hd } = this.dims;
     const rotated = (t: Tensor) => (rotation ? rope(t, rotation.positions, rotation.invFreq) : t);
@@ -185,7 +190,7 @@ export class CausalSelfAttention extends Module {
     if (past === undefined) {
       ctx = scaledDotProductAttention(q, k, v, { keyMask: keyMask ?? null });
     } else {
-      cache = past ?? new KvCache(B, nkv, hd, x.device as DeviceName, initialCapacity(L, B * nkv * hd * 4));
+      cache = past ?? new KvCache(B, nkv, hd, x.device as DeviceName, initialCapacity(L, B * nkv * hd * 4, plannedLength));
       cache.append(k, v);
       ctx = scaledDotProductAttention(q, cache.k, cache.v, { keyLength: cache.length, keyMask: keyMask ?? null });
     }

@@ -20,8 +20,14 @@ export class BufferPool {
   constructor(
     private readonly device: GPUDevice,
     private readonly usage: GPUBufferUsageFlags,
-    /** Pooled bytes above which freed buffers are destroyed instead of kept. */
-    private readonly maxPooledBytes = 2 ** 31,
+    /**
+     * Pooled bytes above which freed buffers are destroyed instead of kept. Large enough for one
+     * layer's temporaries over a prompt chunk (3.5 GB for a 1.3B Transformer's 16,384 tokens), so
+     * that the next layer reuses them: destroyed buffers are freed only once the GPU is past the
+     * work that used them, and the host records a whole chunk ahead of it, so destroying each
+     * layer's temporaries held every layer's at once (past 80 GB).
+     */
+    private readonly maxPooledBytes = 2 ** 32,
   ) {}
 
   /** A buffer of at least `bytes`; its size class is capped at `cap` (the binding limit). */

@@ -44,7 +44,7 @@ export class JambaCache implements DecodeCache {
   }
 
   /** Positions each sequence will reach (reserve()); 0 while unknown. */
-  private planned = 0;
+  planned = 0;
 
   /** Allocates the attention layers' keys and values for `positions` tokens once they exist (DecodeCache.reserve). */
   reserve(positions: number): void {

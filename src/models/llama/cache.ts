@@ -38,7 +38,7 @@ export class LlamaCache implements DecodeCache {
   }
 
   /** Positions each sequence will reach (reserve()); 0 while unknown. */
-  private planned = 0;
+  planned = 0;
 
   /** Allocates every layer's keys and values for `positions` tokens once they exist (DecodeCache.reserve). */
   reserve(positions: number): void {

@@ -61,16 +61,16 @@ export class LlamaDecoderLayer extends Module {
   /**
    * h (B, L, H) → the layer's output. `past`: undefined without a cache; the layer's KvCache (null
    * at a sequence start) with one, which the new keys and values are appended to and which is
-   * returned. Callers wrap this in tidy().
+   * returned (a new one of `plannedLength` positions when that is known). Callers wrap this in tidy().
    */
-  forward(h: Tensor, past: KvCache | null | undefined, rotation: Rotation, keyMask?: Tensor): { out: Tensor; kv?: KvCache } {
+  forward(h: Tensor, past: KvCache | null | undefined, rotation: Rotation, keyMask?: Tensor, plannedLength = 0): { out: Tensor; kv?: KvCache } {
     const x = this.input_layernorm.forward(h);
     let attended: Tensor;
     let kv: KvCache | undefined;
     if (past === undefined) {
       attended = this.self_attn.forward(x, undefined, keyMask, rotation);
     } else {
-      const r = this.self_attn.forward(x, past, keyMask, rotation);
+      const r = this.self_attn.forward(x, past, keyMask, rotation, plannedLength);
       attended = r.out;
       kv = r.kv;
     }
@@ -189,7 +189,7 @@ export class LlamaForCausalLM extends Module implements CausalLM<LlamaCache> {
         // 256 positions past 80 GB).
         const input = h;
         h = tidy(() => {
-          const r = layer.forward(input, cache.layers[i] ?? null, rotation, keyMask);
+          const r = layer.forward(input, cache.layers[i] ?? null, rotation, keyMask, cache.planned);
           cache.update(i, r.kv!);
           return r.out;
         });
