@@ -1,0 +1,207 @@
+/**
+ * Mamba-2's state space layer with a scalar decay per head (the structured state space duality,
+ * Dao & Gu 2024). Per head h, with its group g = h / (H/G), a token t updates the state (P, N):
+ *
+ *   S ← exp(dt_t·A_h) · S + dt_t · x_t ⊗ B_t,g        y_t = S · C_t,g + D_h · x_t
+ *
+ * Shapes: x (Bt, L, H, P); dt (Bt, L, H), already softplus'd and clamped; A (H) negative;
+ * B, C (Bt, L, G, N); D (H); states (Bt, H, P, N).
+ *
+ * Three forms of the same map, each composed of differentiable ops (so they run on every backend
+ * and have gradients through the tape):
+ * - ssdSequential: the recurrence token by token — the reference the others are tested against;
+ * - ssdChunked: the SSD algorithm — within chunks of T tokens the scan is a masked matrix product
+ *   (C·Bᵀ ∘ decay)·(x·dt), between chunks a short recurrence over the chunk-final states;
+ * - ssdStep: one token (decoding).
+ */
+import { ArgumentError } from '../errors.js';
+import type { DeviceName } from '../backend/registry.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { formatShape } from '../tensor/shape.js';
+import { tidy } from '../tensor/memory.js';
+import { sameBackend } from './check.js';
+import { tensor, zeros } from './create.js';
+import { add, exp, mul } from './elementwise.js';
+import { matmul } from './matmul.js';
+import { concat, reshape, slice, transpose } from './shape.js';
+
+export interface SsdOptions {
+  /** (H): the skip term D_h · x. */
+  D?: Tensor | null;
+  /** (Bt, H, P, N): the state before the first token; zeros when absent. */
+  initialState?: Tensor | null;
+}
+
+export interface SsdResult {
+  out: Tensor; // (Bt, L, H, P)
+  lastState: Tensor; // (Bt, H, P, N)
+}
+
+interface SsdDims {
+  Bt: number;
+  L: number;
+  H: number;
+  P: number;
+  G: number;
+  N: number;
+}
+
+function checkShapes(op: string, x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor, o: SsdOptions): SsdDims {
+  sameBackend(op, x, dt, A, B, C, o.D, o.initialState);
+  if (x.rank !== 4) throw new ArgumentError(`${op}: x must be (batch, L, heads, head_dim), got ${formatShape(x.shape)}`);
+  const [Bt, L, H, P] = x.shape as [number, number, number, number];
+  if (B.rank !== 4) throw new ArgumentError(`${op}: B must be (batch, L, groups, state), got ${formatShape(B.shape)}`);
+  const [, , G, N] = B.shape as [number, number, number, number];
+  const want = (name: string, t: Tensor, shape: number[]) => {
+    if (t.rank !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      throw new ArgumentError(`${op}: ${name} must be ${formatShape(shape)}, got ${formatShape(t.shape)}`);
+    }
+  };
+  want('dt', dt, [Bt, L, H]);
+  want('A', A, [H]);
+  want('B', B, [Bt, L, G, N]);
+  want('C', C, [Bt, L, G, N]);
+  if (o.D) want('D', o.D, [H]);
+  if (o.initialState) want('initialState', o.initialState, [Bt, H, P, N]);
+  if (G < 1 || H % G !== 0) throw new ArgumentError(`${op}: the ${G} groups of B and C must divide the ${H} heads`);
+  return { Bt, L, H, P, G, N };
+}
+
+/** (..., G, N) → (..., H, N): head h reads group h / (H/G), as HF's repeat_interleave. */
+function groupsToHeads(t: Tensor, H: number): Tensor {
+  const lead = t.shape.slice(0, -2);
+  const [G, N] = t.shape.slice(-2) as [number, number];
+  if (G === H) return t;
+  const spread = add(reshape(t, [...lead, G, 1, N]), zeros([...lead, G, H / G, N], { device: t.device as DeviceName }));
+  return reshape(spread, [...lead, H, N]);
+}
+
+/** D_h · x added to y, both (Bt, L, H, P). */
+function withSkip(y: Tensor, x: Tensor, D: Tensor | null | undefined): Tensor {
+  return D ? add(y, mul(x, reshape(D, [D.shape[0]!, 1]))) : y;
+}
+
+/** One token: x (Bt, H, P), dt (Bt, H), B and C (Bt, G, N), state (Bt, H, P, N) → y (Bt, H, P), new state. */
+export function ssdStep(state: Tensor, x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | null = null): { out: Tensor; state: Tensor } {
+  if (x.rank !== 3 || dt.rank !== 2 || B.rank !== 3 || C.rank !== 3) {
+    throw new ArgumentError(`ssdStep: expected x (batch, heads, head_dim), dt (batch, heads), B and C (batch, groups, state); got ${[x, dt, B, C].map((t) => formatShape(t.shape)).join(', ')}`);
+  }
+  const [Bt, H, P] = x.shape as [number, number, number];
+  const N = B.shape[2]!;
+  return tidy(() => {
+    checkShapes('ssdStep', reshape(x, [Bt, 1, H, P]), reshape(dt, [Bt, 1, dt.shape[1]!]), A, reshape(B, [Bt, 1, B.shape[1]!, N]), reshape(C, [Bt, 1, C.shape[1]!, C.shape[2]!]), { D, initialState: state });
+    const decay = reshape(exp(mul(dt, A)), [Bt, H, 1, 1]);
+    const xdt = reshape(mul(x, reshape(dt, [Bt, H, 1])), [Bt, H, P, 1]);
+    const Bh = reshape(groupsToHeads(B, H), [Bt, H, 1, N]);
+    const Ch = reshape(groupsToHeads(C, H), [Bt, H, N, 1]);
+    const next = add(mul(state, decay), mul(xdt, Bh)); // (Bt, H, P, N)
+    const y = reshape(matmul(next, Ch), [Bt, H, P]);
+    const out = D ? add(y, mul(x, reshape(D, [H, 1]))) : y;
+    return { out, state: next };
+  });
+}
+
+/** The recurrence token by token (L steps of ssdStep): the reference for ssdChunked. */
+export function ssdSequential(x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor, o: SsdOptions = {}): SsdResult {
+  const { Bt, L, H, P, G, N } = checkShapes('ssdSequential', x, dt, A, B, C, o);
+  return tidy(() => {
+    let state = o.initialState ?? zeros([Bt, H, P, N], { device: x.device as DeviceName });
+    const ys: Tensor[] = [];
+    for (let t = 0; t < L; t++) {
+      const at = (v: Tensor, shape: number[]) => reshape(slice(v, 1, t, 1), shape);
+      const r = ssdStep(state, at(x, [Bt, H, P]), at(dt, [Bt, H]), A, at(B, [Bt, G, N]), at(C, [Bt, G, N]), o.D ?? null);
+      ys.push(reshape(r.out, [Bt, 1, H, P]));
+      state = r.state;
+    }
+    const out = L ? concat(ys, 1) : zeros([Bt, 0, H, P], { device: x.device as DeviceName });
+    return { out, lastState: state };
+  });
+}
+
+/** Constant (n, n) masks: `lower` 1 where j ≤ i, `strict` 1 where j < i, `above` −1e30 where j > i. */
+function triangles(n: number, device: DeviceName): { lower: Tensor; strict: Tensor; above: Tensor } {
+  const lower = new Float32Array(n * n);
+  const strict = new Float32Array(n * n);
+  const above = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      lower[i * n + j] = j <= i ? 1 : 0;
+      strict[i * n + j] = j < i ? 1 : 0;
+      // Added before exp: exp(−1e30) = 0 keeps j > i out, with a zero gradient (no inf·0).
+      above[i * n + j] = j > i ? -1e30 : 0;
+    }
+  }
+  return { lower: tensor(lower, [n, n], { device }), strict: tensor(strict, [n, n], { device }), above: tensor(above, [n, n], { device }) };
+}
+
+/**
+ * exp(segsum(a)) for a (..., n): the (..., n, n) matrix with entry (i, j) = exp(a_{j+1} + … + a_i)
+ * for j ≤ i and 0 above the diagonal — the decay from position j to position i. Each entry is a
+ * sum of the a's themselves, not a difference of cumulative sums, so no precision is lost when the
+ * cumulative sums grow large (HF's segment_sum does the same).
+ */
+function decayMatrix(a: Tensor, masks: ReturnType<typeof triangles>): Tensor {
+  const spread = mul(reshape(a, [...a.shape, 1]), masks.strict); // [k, j] = a_k for k > j, else 0
+  const seg = matmul(masks.lower, spread); // [i, j] = Σ_{j<k≤i} a_k
+  return exp(add(seg, masks.above));
+}
+
+/**
+ * The chunked SSD algorithm (the minimal form of the Mamba-2 paper, as HF's torch path): the
+ * sequence is cut into chunks of `chunkSize` tokens (the last one zero-padded: dt = 0 there, so
+ * padding neither decays nor writes the state), and
+ *   1. within a chunk, y = ((C·Bᵀ) ∘ decay) · (x·dt)            — masked matmuls;
+ *   2. each chunk's contribution to the state at its end, (x·dt ∘ decay-to-end)ᵀ · B;
+ *   3. states at chunk starts: a recurrence over the chunks, as one (chunks+1)² matrix product;
+ *   4. each position reads its chunk's start state: y += exp(cumsum a) · C · Sᵀ.
+ */
+export function ssdChunked(x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor, chunkSize: number, o: SsdOptions = {}): SsdResult {
+  const { Bt, L, H, P, G, N } = checkShapes('ssdChunked', x, dt, A, B, C, o);
+  if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) throw new ArgumentError(`ssdChunked: chunkSize must be an integer >= 1, got ${chunkSize}`);
+  const device = x.device as DeviceName;
+  if (L === 0) {
+    return tidy(() => ({ out: zeros([Bt, 0, H, P], { device }), lastState: o.initialState ? add(o.initialState, zeros([1], { device })) : zeros([Bt, H, P, N], { device }) }));
+  }
+  // A chunk longer than the sequence only adds padding.
+  const T = Math.min(chunkSize, L);
+  const c = Math.ceil(L / T);
+  const Lp = c * T;
+  return tidy(() => {
+    const pad = (t: Tensor) => (Lp === L ? t : concat([t, zeros([t.shape[0]!, Lp - L, ...t.shape.slice(2)], { device })], 1));
+    // Chunked, heads before time: (Bt, c, H, T, ·).
+    const byHead = (t: Tensor, inner: number[]) => transpose(reshape(pad(t), [Bt, c, T, H, ...inner]), inner.length ? [0, 1, 3, 2, 4] : [0, 1, 3, 2]);
+    const xh = byHead(x, [P]); // (Bt, c, H, T, P)
+    const dth = byHead(dt, []); // (Bt, c, H, T)
+    const Bh = byHead(groupsToHeads(B, H), [N]); // (Bt, c, H, T, N)
+    const Ch = byHead(groupsToHeads(C, H), [N]);
+    const a = mul(dth, reshape(A, [H, 1])); // dt·A, (Bt, c, H, T)
+    const xdt = mul(xh, reshape(dth, [Bt, c, H, T, 1]));
+    const masks = triangles(T, device);
+
+    // 1. Within each chunk.
+    const decay = decayMatrix(a, masks); // (Bt, c, H, T, T)
+    const yDiag = matmul(mul(matmul(Ch, Bh, { transB: true }), decay), xdt); // (Bt, c, H, T, P)
+
+    // 2. Each chunk's state at its end, from its own tokens: decay from t to the chunk's last token.
+    const toEnd = reshape(slice(decay, 3, T - 1, 1), [Bt, c, H, T, 1]);
+    const chunkStates = matmul(mul(xdt, toEnd), Bh, { transA: true }); // (Bt, c, H, P, N)
+
+    // 3. States at chunk starts. cumA[t] = a_0 + … + a_t within the chunk; its last entry is the
+    // chunk's total decay exponent.
+    const cumA = reshape(matmul(reshape(a, [Bt * c * H, T]), masks.lower, { transB: true }), [Bt, c, H, T]);
+    const totals = transpose(reshape(slice(cumA, 3, T - 1, 1), [Bt, c, H]), [0, 2, 1]); // (Bt, H, c)
+    const chunkDecay = decayMatrix(concat([zeros([Bt, H, 1], { device }), totals], 2), triangles(c + 1, device)); // (Bt, H, c+1, c+1)
+    const first = o.initialState ? reshape(o.initialState, [Bt, 1, H, P, N]) : zeros([Bt, 1, H, P, N], { device });
+    const stacked = reshape(transpose(concat([first, chunkStates], 1), [0, 2, 1, 3, 4]), [Bt, H, c + 1, P * N]);
+    const states = matmul(chunkDecay, stacked); // (Bt, H, c+1, P·N): [k] = state before chunk k; [c] = the last
+    const starts = transpose(reshape(slice(states, 2, 0, c), [Bt, H, c, P, N]), [0, 2, 1, 3, 4]); // (Bt, c, H, P, N)
+    const lastState = reshape(slice(states, 2, c, 1), [Bt, H, P, N]);
+
+    // 4. What each position reads of its chunk's start state.
+    const yOff = mul(matmul(Ch, starts, { transB: true }), reshape(exp(cumA), [Bt, c, H, T, 1])); // (Bt, c, H, T, P)
+
+    const y = reshape(transpose(add(yDiag, yOff), [0, 1, 3, 2, 4]), [Bt, Lp, H, P]);
+    const out = withSkip(Lp === L ? y : slice(y, 1, 0, L), x, o.D);
+    return { out, lastState };
+  });
+}
