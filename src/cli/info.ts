@@ -9,7 +9,9 @@ import { JSON_MAX_BYTES, readJsonObject } from '../io/json.js';
 import { FormatError } from '../errors.js';
 import { preview } from '../models/config-fields.js';
 import { MambaConfig } from '../models/mamba/config.js';
-import { describeModel } from '../models/describe.js';
+import { describeModel, type ModelDescription } from '../models/describe.js';
+import { Mamba2Config } from '../models/mamba2/config.js';
+import { describeMamba2 } from '../models/mamba2/describe.js';
 import { JambaConfig } from '../models/jamba/config.js';
 import { jambaFootprint } from '../models/jamba/footprint.js';
 import { LlamaConfig } from '../models/llama/config.js';
@@ -123,7 +125,15 @@ function forecaster(raw: Record<string, unknown>, source: string, flags: InfoFla
 }
 
 function mamba(raw: Record<string, unknown>, source: string, flags: InfoFlags): { json: unknown; lines: string[] } {
-  const d = describeModel(MambaConfig.fromJSON(raw, source), raw);
+  return recurrentLM(describeModel(MambaConfig.fromJSON(raw, source), raw), flags);
+}
+
+function mamba2(raw: Record<string, unknown>, source: string, flags: InfoFlags): { json: unknown; lines: string[] } {
+  return recurrentLM(describeMamba2(Mamba2Config.fromJSON(raw, source), raw), flags);
+}
+
+/** Mamba and Mamba-2: a constant decode state per sequence. */
+function recurrentLM(d: ModelDescription, flags: InfoFlags): { json: unknown; lines: string[] } {
   return {
     json: d,
     lines: [
@@ -146,6 +156,7 @@ const DESCRIBERS: ReadonlyMap<string, Describer> = new Map([
   ['jamba', jamba],
   ['llama', llama],
   ['vim2', vim2],
+  ['mamba2', mamba2],
   ['tsm2', forecaster],
   ['dlinear', forecaster],
 ]);
