@@ -90,12 +90,14 @@ export function ssdStep(state: Tensor, x: Tensor, dt: Tensor, A: Tensor, B: Tens
   const N = B.shape[2]!;
   return tidy(() => {
     checkShapes('ssdStep', reshape(x, [Bt, 1, H, P]), reshape(dt, [Bt, 1, dt.shape[1]!]), A, reshape(B, [Bt, 1, B.shape[1]!, N]), reshape(C, [Bt, 1, C.shape[1]!, C.shape[2]!]), { D, initialState: state });
+    // Heads grouped as (G, H/G) so that each group's B and C broadcast over its heads: no copies.
+    const G = B.shape[1]!;
+    const rows = (H / G) * P;
     const decay = reshape(exp(mul(dt, A)), [Bt, H, 1, 1]);
-    const xdt = reshape(mul(x, reshape(dt, [Bt, H, 1])), [Bt, H, P, 1]);
-    const Bh = reshape(groupsToHeads(B, H), [Bt, H, 1, N]);
-    const Ch = reshape(groupsToHeads(C, H), [Bt, H, N, 1]);
-    const next = add(mul(state, decay), mul(xdt, Bh)); // (Bt, H, P, N)
-    const y = reshape(matmul(next, Ch), [Bt, H, P]);
+    const xdt = reshape(mul(x, reshape(dt, [Bt, H, 1])), [Bt, G, rows, 1]);
+    const written = reshape(mul(xdt, reshape(B, [Bt, G, 1, N])), [Bt, H, P, N]);
+    const next = add(mul(state, decay), written); // (Bt, H, P, N)
+    const y = reshape(matmul(reshape(next, [Bt, G, rows, N]), reshape(C, [Bt, G, N, 1])), [Bt, H, P]);
     const out = D ? add(y, mul(x, reshape(D, [H, 1]))) : y;
     return { out, state: next };
   });
