@@ -162,7 +162,7 @@ describe('names from files are looked up without reaching Object.prototype', () 
       await assert.rejects(AutoModelForTimeSeriesForecasting.fromPretrained(dir), formatError(new RegExp(`model_type "${type}" is not a forecasting model \\(expected one of tsm2, dlinear\\)`)));
       const r = spawnSync(process.execPath, [CLI, 'info', '-q', '--model', join(dir, 'config.json')], { encoding: 'utf8', timeout: 60_000 });
       assert.equal(r.status, 1, r.stderr);
-      assert.match(r.stderr, new RegExp(`config\\.json: unknown model_type "${type}"; known: mamba, jamba, llama, vim2, tsm2, dlinear\\n$`));
+      assert.match(r.stderr, new RegExp(`config\\.json: unknown model_type "${type}"; known: mamba, jamba, llama, vim2, tsm2, dlinear, mamba2\\n$`));
     });
   }
 

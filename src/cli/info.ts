@@ -156,9 +156,9 @@ const DESCRIBERS: ReadonlyMap<string, Describer> = new Map([
   ['jamba', jamba],
   ['llama', llama],
   ['vim2', vim2],
-  ['mamba2', mamba2],
   ['tsm2', forecaster],
   ['dlinear', forecaster],
+  ['mamba2', mamba2],
 ]);
 
 export function registerInfo(program: Command): void {
