@@ -67,15 +67,6 @@ function checkShapes(op: string, x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C:
   return { Bt, L, H, P, G, N };
 }
 
-/** (..., G, N) → (..., H, N): head h reads group h / (H/G), as HF's repeat_interleave. */
-function groupsToHeads(t: Tensor, H: number): Tensor {
-  const lead = t.shape.slice(0, -2);
-  const [G, N] = t.shape.slice(-2) as [number, number];
-  if (G === H) return t;
-  const spread = add(reshape(t, [...lead, G, 1, N]), zeros([...lead, G, H / G, N], { device: t.device as DeviceName }));
-  return reshape(spread, [...lead, H, N]);
-}
-
 /** D_h · x added to y, both (Bt, L, H, P). */
 function withSkip(y: Tensor, x: Tensor, D: Tensor | null | undefined): Tensor {
   return D ? add(y, mul(x, reshape(D, [D.shape[0]!, 1]))) : y;
@@ -168,41 +159,45 @@ export function ssdChunked(x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tenso
   const T = Math.min(chunkSize, L);
   const c = Math.ceil(L / T);
   const Lp = c * T;
+  const R = H / G;
   return tidy(() => {
     const pad = (t: Tensor) => (Lp === L ? t : concat([t, zeros([t.shape[0]!, Lp - L, ...t.shape.slice(2)], { device })], 1));
-    // Chunked, heads before time: (Bt, c, H, T, ·).
-    const byHead = (t: Tensor, inner: number[]) => transpose(reshape(pad(t), [Bt, c, T, H, ...inner]), inner.length ? [0, 1, 3, 2, 4] : [0, 1, 3, 2]);
-    const xh = byHead(x, [P]); // (Bt, c, H, T, P)
-    const dth = byHead(dt, []); // (Bt, c, H, T)
-    const Bh = byHead(groupsToHeads(B, H), [N]); // (Bt, c, H, T, N)
-    const Ch = byHead(groupsToHeads(C, H), [N]);
-    const a = mul(dth, reshape(A, [H, 1])); // dt·A, (Bt, c, H, T)
-    const xdt = mul(xh, reshape(dth, [Bt, c, H, T, 1]));
+    // Chunked with time after the heads, and heads split as (G, R): each group's B and C then
+    // broadcast over its R heads (no per-head copies, and C·Bᵀ once per group).
+    const xg = transpose(reshape(pad(x), [Bt, c, T, G, R, P]), [0, 1, 3, 4, 2, 5]); // (Bt, c, G, R, T, P)
+    const dtg = transpose(reshape(pad(dt), [Bt, c, T, G, R]), [0, 1, 3, 4, 2]); // (Bt, c, G, R, T)
+    const Bg = transpose(reshape(pad(B), [Bt, c, T, G, N]), [0, 1, 3, 2, 4]); // (Bt, c, G, T, N)
+    const Cg = transpose(reshape(pad(C), [Bt, c, T, G, N]), [0, 1, 3, 2, 4]);
+    const a = mul(dtg, reshape(A, [G, R, 1])); // dt·A, (Bt, c, G, R, T)
+    const xdt = mul(xg, reshape(dtg, [Bt, c, G, R, T, 1]));
     const masks = triangles(T, device);
 
     // 1. Within each chunk.
-    const decay = decayMatrix(a, masks); // (Bt, c, H, T, T)
-    const yDiag = matmul(mul(matmul(Ch, Bh, { transB: true }), decay), xdt); // (Bt, c, H, T, P)
+    const decay = decayMatrix(a, masks); // (Bt, c, G, R, T, T)
+    const scores = reshape(matmul(Cg, Bg, { transB: true }), [Bt, c, G, 1, T, T]);
+    const yDiag = matmul(mul(scores, decay), xdt); // (Bt, c, G, R, T, P)
 
     // 2. Each chunk's state at its end, from its own tokens: decay from t to the chunk's last token.
-    const toEnd = reshape(slice(decay, 3, T - 1, 1), [Bt, c, H, T, 1]);
-    const chunkStates = matmul(mul(xdt, toEnd), Bh, { transA: true }); // (Bt, c, H, P, N)
+    const toEnd = reshape(slice(decay, 4, T - 1, 1), [Bt, c, G, R, T, 1]);
+    const weighted = reshape(transpose(mul(xdt, toEnd), [0, 1, 2, 4, 3, 5]), [Bt, c, G, T, R * P]);
+    const chunkStates = reshape(matmul(weighted, Bg, { transA: true }), [Bt, c, H, P, N]);
 
     // 3. States at chunk starts. cumA[t] = a_0 + … + a_t within the chunk; its last entry is the
     // chunk's total decay exponent.
-    const cumA = reshape(matmul(reshape(a, [Bt * c * H, T]), masks.lower, { transB: true }), [Bt, c, H, T]);
-    const totals = transpose(reshape(slice(cumA, 3, T - 1, 1), [Bt, c, H]), [0, 2, 1]); // (Bt, H, c)
+    const cumA = reshape(matmul(reshape(a, [Bt * c * H, T]), masks.lower, { transB: true }), [Bt, c, G, R, T]);
+    const totals = transpose(reshape(slice(cumA, 4, T - 1, 1), [Bt, c, H]), [0, 2, 1]); // (Bt, H, c)
     const chunkDecay = decayMatrix(concat([zeros([Bt, H, 1], { device }), totals], 2), triangles(c + 1, device)); // (Bt, H, c+1, c+1)
     const first = o.initialState ? reshape(o.initialState, [Bt, 1, H, P, N]) : zeros([Bt, 1, H, P, N], { device });
     const stacked = reshape(transpose(concat([first, chunkStates], 1), [0, 2, 1, 3, 4]), [Bt, H, c + 1, P * N]);
     const states = matmul(chunkDecay, stacked); // (Bt, H, c+1, P·N): [k] = state before chunk k; [c] = the last
-    const starts = transpose(reshape(slice(states, 2, 0, c), [Bt, H, c, P, N]), [0, 2, 1, 3, 4]); // (Bt, c, H, P, N)
+    const starts = transpose(reshape(slice(states, 2, 0, c), [Bt, G, R, c, P, N]), [0, 3, 1, 2, 4, 5]); // (Bt, c, G, R, P, N)
     const lastState = reshape(slice(states, 2, c, 1), [Bt, H, P, N]);
 
     // 4. What each position reads of its chunk's start state.
-    const yOff = mul(matmul(Ch, starts, { transB: true }), reshape(exp(cumA), [Bt, c, H, T, 1])); // (Bt, c, H, T, P)
+    const read = matmul(Cg, reshape(starts, [Bt, c, G, R * P, N]), { transB: true }); // (Bt, c, G, T, R·P)
+    const yOff = mul(transpose(reshape(read, [Bt, c, G, T, R, P]), [0, 1, 2, 4, 3, 5]), reshape(exp(cumA), [Bt, c, G, R, T, 1]));
 
-    const y = reshape(transpose(add(yDiag, yOff), [0, 1, 3, 2, 4]), [Bt, Lp, H, P]);
+    const y = reshape(transpose(add(yDiag, yOff), [0, 1, 4, 2, 3, 5]), [Bt, Lp, H, P]);
     const out = withSkip(Lp === L ? y : slice(y, 1, 0, L), x, o.D);
     return { out, lastState };
   });
