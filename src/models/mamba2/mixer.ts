@@ -32,9 +32,10 @@ import {
   split,
   ssdChunked,
   ssdStep,
+  writeSlice,
 } from '../../ops/index.js';
 import { filled } from '../../ops/random.js';
-import { tidy } from '../../tensor/memory.js';
+import { keep, tidy } from '../../tensor/memory.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { isRecording } from '../../autograd/tape.js';
 import type { Mamba2Config } from './config.js';
@@ -61,16 +62,28 @@ export class GatedRMSNorm extends Module {
     this.weight = this.param('weight', [dim]);
   }
 
+  /** Ones of a group's size (the per-group norm's unit weight), made once: a decode step uploads nothing. */
+  private ones: Tensor | null = null;
+
   forward(x: Tensor, gate: Tensor): Tensor {
     return tidy(() => {
       const gated = mul(x, silu(gate));
       if (this.groups === 1) return rmsNorm(gated, this.weight.value, this.eps);
       const size = this.dim / this.groups;
       const lead = gated.shape.slice(0, -1);
-      const ones = filled([size], 1, { device: gated.device as DeviceName });
-      const normed = reshape(rmsNorm(reshape(gated, [...lead, this.groups, size]), ones, this.eps), gated.shape);
+      if (this.ones?.device !== gated.device) {
+        this.ones?.dispose();
+        this.ones = keep(filled([size], 1, { device: gated.device as DeviceName }));
+      }
+      const normed = reshape(rmsNorm(reshape(gated, [...lead, this.groups, size]), this.ones, this.eps), gated.shape);
       return mul(normed, this.weight.value);
     });
+  }
+
+  override dispose(): void {
+    this.ones?.dispose();
+    this.ones = null;
+    super.dispose();
   }
 }
 
@@ -96,6 +109,9 @@ export class Mamba2Mixer extends Module {
     this.out_proj = this.child('out_proj', new Linear(E, f.hidden_size, f.use_bias));
   }
 
+  /** time_step_limit's bounds as device scalars, made once (a decode step uploads nothing). */
+  private limits: { lo: Tensor; hi: Tensor } | null = null;
+
   /** A = −exp(A_log), one per head. */
   A(): Tensor {
     return neg(exp(this.A_log.value));
@@ -111,10 +127,25 @@ export class Mamba2Mixer extends Module {
         throw new UnsupportedError('Mamba2Mixer: training with a time_step_limit other than (0, ∞) is not supported yet');
       }
       const device = dt.device as DeviceName;
-      if (lo > 0) dt = maximum(dt, scalar(lo, { device }));
-      if (Number.isFinite(hi)) dt = minimum(dt, scalar(hi, { device }));
+      if (this.limits?.lo.device !== device) {
+        this.disposeLimits();
+        this.limits = { lo: keep(scalar(lo, { device })), hi: keep(scalar(Number.isFinite(hi) ? hi : 0, { device })) };
+      }
+      if (lo > 0) dt = maximum(dt, this.limits.lo);
+      if (Number.isFinite(hi)) dt = minimum(dt, this.limits.hi);
     }
     return dt;
+  }
+
+  private disposeLimits(): void {
+    this.limits?.lo.dispose();
+    this.limits?.hi.dispose();
+    this.limits = null;
+  }
+
+  override dispose(): void {
+    this.disposeLimits();
+    super.dispose();
   }
 
   /**
@@ -153,8 +184,11 @@ export class Mamba2Mixer extends Module {
     });
   }
 
-  /** One token through the recurrence: h (B, 1, D). */
-  step(h: Tensor, state: Mamba2State): { out: Tensor; state: Mamba2State } {
+  /**
+   * One token through the recurrence: h (B, 1, D). `inPlace`: the new state is written over
+   * `state`'s own buffers, which are returned as it (a replayed decode step keeps them fixed).
+   */
+  step(h: Tensor, state: Mamba2State, inPlace = false): { out: Tensor; state: Mamba2State } {
     return tidy(() => {
       const f = this.config.fields;
       const E = this.config.intermediateSize;
@@ -173,7 +207,11 @@ export class Mamba2Mixer extends Module {
         this.D.value,
       );
       const y = this.norm.forward(reshape(r.out, [Bsz, E]), z);
-      return { out: reshape(this.out_proj.forward(y), [Bsz, 1, Dm]), state: { conv: conv.state, ssm: r.state } };
+      const out = reshape(this.out_proj.forward(y), [Bsz, 1, Dm]);
+      if (!inPlace) return { out, state: { conv: conv.state, ssm: r.state } };
+      writeSlice(state.conv, conv.state, 0, 0);
+      writeSlice(state.ssm, r.state, 0, 0);
+      return { out, state };
     });
   }
 }

@@ -11,7 +11,7 @@
  */
 import { ArgumentError } from '../../errors.js';
 import { initWebGPU, type DeviceName } from '../../backend/registry.js';
-import type { CausalLM } from '../../generation/causal-lm.js';
+import type { CausalLM, TokenPicker } from '../../generation/causal-lm.js';
 import { generate, type GenerateOptions } from '../../generation/generate.js';
 import { checkAttentionMask, hasPadding, tokenMaskTensor } from '../../generation/attention-mask.js';
 import { readConfig } from '../../io/hf-folder.js';
@@ -25,6 +25,8 @@ import { loadWeightsInto, MODEL_LOAD_OPTION_KEYS, readWeightsFor, saveModule, ty
 import { checkOptionKeys, optionKeys } from '../../options.js';
 import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
 import { Mamba2Cache } from './cache.js';
+import { Mamba2DecodeStepper } from './decode-stepper.js';
+import { replayBackend } from '../decode-graph.js';
 import { MAMBA2_FLOAT_FIELDS, Mamba2Config } from './config.js';
 import { Mamba2Mixer, type Mamba2State } from './mixer.js';
 
@@ -200,6 +202,36 @@ export class Mamba2ForCausalLM extends Module implements CausalLM<Mamba2Cache> {
     });
     cache.seqlenOffset += L;
     return logits;
+  }
+
+  /**
+   * One token per row (ids int32 (B, 1) on the model's device) through the recurrent step, device
+   * work only: each layer's new state is written over its cached one (the tensors stay the same,
+   * so the step can be recorded and replayed); leaves seqlenOffset to the caller. Every layer must
+   * already have a state (the prompt went through).
+   */
+  stepInPlace(ids: Tensor, cache: Mamba2Cache): Tensor {
+    return tidy(() => {
+      let h = this.backbone.embeddings.forward(ids); // (B, 1, D)
+      this.backbone.layers.forEach((layer, i) => {
+        const state = cache.states[i];
+        if (!state) throw new ArgumentError(`stepInPlace: layer ${i} has no state yet (feed the prompt first)`);
+        h = add(h, layer.mixer.step(layer.norm.forward(h), state, true).out);
+      });
+      const [B, , D] = h.shape as [number, number, number];
+      const norm = this.backbone.norm_f;
+      return rmsNormLinear(reshape(h, [B, D]), norm.weight.value, norm.eps, this.lmWeight()); // (B, V)
+    });
+  }
+
+  /**
+   * Decode steps replayed from recorded device work (Mamba2DecodeStepper), where the device records
+   * work (WebGPU) and every layer has a state; null elsewhere. MAMBA_TS_DECODE_GRAPH=0 turns it off.
+   */
+  decodeStepper(cache: Mamba2Cache, pick: TokenPicker): Mamba2DecodeStepper | null {
+    const backend = replayBackend(this.backbone.embeddings.weight.value.backend);
+    if (!backend || cache.states.some((s) => s === null)) return null;
+    return new Mamba2DecodeStepper(this, cache, backend, pick);
   }
 
   /** Prompt + new tokens per row (see generation/generate.ts for the options). */
