@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { backward } from '../src/autograd/backward.js';
 import { markLeaf, type GradSlot } from '../src/autograd/tape.js';
+import { gradcheck } from '../src/autograd/gradcheck.js';
 import type { DeviceName } from '../src/backend/registry.js';
 import { add, mul, reshape, slice, sum, tensor, ssdChunked, ssdSequential, ssdStep, type SsdResult } from '../src/ops/index.js';
 import { liveTensorCount, tidy } from '../src/tensor/memory.js';
@@ -89,6 +90,22 @@ async function evaluate(run: Run, c: Case, seed: number, device: DeviceName): Pr
 
 const args = (t: Record<string, Tensor>) => [t['x']!, t['dt']!, t['A']!, t['B']!, t['C']!] as const;
 const opts = (t: Record<string, Tensor>) => ({ D: t['D']!, initialState: t['h0'] ?? null });
+
+test('ssdChunked gradients agree with finite differences (CPU), through chunk padding and the inter-chunk recurrence', async () => {
+  const c: Case = { Bt: 1, L: 5, H: 2, P: 2, G: 1, N: 2, T: 2, initial: true };
+  const ins = inputsOf(c, 40);
+  const order = ['x', 'dt', 'A', 'B', 'C', 'D', 'h0'] as const;
+  const r = await gradcheck(
+    (x, dt, A, B, C, D, h0) => {
+      const o = ssdChunked(x!, dt!, A!, B!, C!, c.T, { D: D!, initialState: h0! });
+      // Both outputs in one tensor: the last state's gradient is checked too.
+      return add(sum(reshape(o.out, [1, o.out.size])), sum(reshape(mul(o.lastState, o.lastState), [1, o.lastState.size])));
+    },
+    order.map((k) => ins[k]),
+    { h: 1e-2 },
+  );
+  assert.ok(r.maxError <= 1e-3 * Math.max(1, r.scale), `max error ${r.maxError} (scale ${r.scale}); worst ${r.worst}`);
+});
 
 for (const device of await availableDevices()) {
   for (const [i, c] of CASES.entries()) {
