@@ -6,13 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import { ArgumentError, FormatError } from '../src/errors.js';
 import { SafetensorsFile } from '../src/io/safetensors.js';
+import { parseConfigJson, pythonNonFiniteToJson } from '../src/io/json.js';
 import { AutoModelForCausalLM } from '../src/models/auto.js';
 import { Mamba2Config } from '../src/models/mamba2/config.js';
 import { initMamba2Weights } from '../src/models/mamba2/init.js';
@@ -57,6 +58,24 @@ test('Mamba2Config refuses inconsistent or unknown fields by name', () => {
   const kept = Mamba2Config.fromJSON({ ...base, model_type: 'mamba2', some_new_field: 1, time_step_limit: [0.0, 0.2] }, 'c.json');
   assert.deepEqual(kept.unknownFields, ['some_new_field']);
   assert.deepEqual(kept.toJSON()['time_step_limit'], [0, 0.2]);
+});
+
+test('a transformers 4.x config.json with a bare Infinity (Python json) loads; strict JSON is untouched', async () => {
+  assert.equal(pythonNonFiniteToJson('{"a": [0.0, 1.5], "b": "Infinity NaN"}'), null, 'nothing outside strings');
+  assert.deepEqual(parseConfigJson('{"l": [0.0, Infinity], "m": -Infinity, "n": NaN, "s": "Infinity"}', 'c.json'), {
+    l: [0, { __float__: 'Infinity' }], m: { __float__: '-Infinity' }, n: { __float__: 'NaN' }, s: 'Infinity',
+  });
+  assert.throws(() => parseConfigJson('{"l": [0.0, Infinity,]}', 'c.json'), /c\.json: not valid JSON/);
+  const dir = join(tmp, 'python-json');
+  mkdirSync(dir);
+  copyFileSync(join(FIXTURE, 'model.safetensors'), join(dir, 'model.safetensors'));
+  const text = JSON.stringify({ ...fixtureConfig(), time_step_limit: [0, 'INF'] }).replace('"INF"', 'Infinity');
+  writeFileSync(join(dir, 'config.json'), text);
+  const model = await AutoModelForCausalLM.fromPretrained(dir);
+  assert.ok(model instanceof Mamba2ForCausalLM);
+  assert.deepEqual(model.config.fields.time_step_limit, [0, Infinity]);
+  model.dispose();
+  assert.deepEqual(Mamba2Config.fromJSON({ ...fixtureConfig(), time_step_limit: [0, 'Infinity'] }).fields.time_step_limit, [0, Infinity], 'as a string, too');
 });
 
 test('the gated norm takes the RMS per group of E / n_groups channels', async () => {

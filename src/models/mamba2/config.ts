@@ -57,14 +57,16 @@ const IGNORED_FIELDS = ['rms_norm', 'norm_before_gate', 'layer_types'];
 /** Fields HF's Mamba2Config declares as float (written as floats in config.json). */
 export const MAMBA2_FLOAT_FIELDS = ['layer_norm_epsilon', 'initializer_range', 'time_step_min', 'time_step_max', 'time_step_floor'] as const;
 
-/** transformers ≥ 5 writes non-finite floats as {"__float__": "Infinity"}; plain numbers are read too. */
+/**
+ * A bound of time_step_limit: a number, or infinity as transformers ≥ 5 writes it
+ * ({"__float__": "Infinity"}; 4.x's bare Infinity reaches here in that form, see io/json.ts) or as
+ * a string, which some converted configs hold.
+ */
 function limitValue(v: unknown): number | undefined {
   if (typeof v === 'number' && !Number.isNaN(v)) return v;
-  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
-    const tag = (v as Record<string, unknown>)['__float__'];
-    if (tag === 'Infinity' || tag === 'inf') return Infinity;
-    if (tag === '-Infinity' || tag === '-inf') return -Infinity;
-  }
+  const tag = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>)['__float__'] : v;
+  if (tag === 'Infinity' || tag === 'inf') return Infinity;
+  if (tag === '-Infinity' || tag === '-inf') return -Infinity;
   return undefined;
 }
 
