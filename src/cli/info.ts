@@ -5,7 +5,8 @@
  */
 import type { Command } from 'commander';
 import { readConfig } from '../io/hf-folder.js';
-import { JSON_MAX_BYTES, readJsonObject } from '../io/json.js';
+import { JSON_MAX_BYTES, parseConfigJson } from '../io/json.js';
+import { readText } from '../io/platform.js';
 import { FormatError } from '../errors.js';
 import { preview } from '../models/config-fields.js';
 import { MambaConfig } from '../models/mamba/config.js';
@@ -43,7 +44,7 @@ async function configAt(path: string, hub: HubOptions): Promise<{ raw: Record<st
     const dir = await resolvePretrained(path, 'config', hub);
     return { raw: await readConfig(dir), source: `${dir}/config.json` };
   }
-  return { raw: await readJsonObject(path, { maxBytes: JSON_MAX_BYTES.config, what: 'a config.json' }), source: path };
+  return { raw: parseConfigJson(await readText(path, { maxBytes: JSON_MAX_BYTES.config, what: 'a config.json' }), path), source: path };
 }
 
 /** What one family prints: text lines, or the JSON object of --json. */
