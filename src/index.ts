@@ -66,3 +66,9 @@ export type { Forecaster, ForecasterConfig } from './timeseries/forecaster.js';
 export { NonFiniteForecastError } from './timeseries/forecast.js';
 
 export * as mambamixer from './models/mambamixer/index.js';
+
+export { Mamba2Config, type Mamba2ConfigFields } from './models/mamba2/config.js';
+export { Mamba2ForCausalLM, Mamba2Model, Mamba2Block, type Mamba2CausalLMOutput, type Mamba2ForwardOptions } from './models/mamba2/modeling.js';
+export { Mamba2Mixer, GatedRMSNorm, type Mamba2State } from './models/mamba2/mixer.js';
+export { Mamba2Cache } from './models/mamba2/cache.js';
+export { initMamba2Weights } from './models/mamba2/init.js';

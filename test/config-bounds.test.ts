@@ -158,11 +158,11 @@ describe('names from files are looked up without reaching Object.prototype', () 
   for (const type of NAMES) {
     test(`model_type "${type}" is an unknown model_type, listing the known ones`, async () => {
       const dir = folderWithType(type);
-      await assert.rejects(AutoModelForCausalLM.fromPretrained(dir), formatError(new RegExp(`config\\.json: unknown model_type "${type}"; supported: mamba, jamba, llama$`)));
+      await assert.rejects(AutoModelForCausalLM.fromPretrained(dir), formatError(new RegExp(`config\\.json: unknown model_type "${type}"; supported: mamba, jamba, llama, mamba2$`)));
       await assert.rejects(AutoModelForTimeSeriesForecasting.fromPretrained(dir), formatError(new RegExp(`model_type "${type}" is not a forecasting model \\(expected one of tsm2, dlinear\\)`)));
       const r = spawnSync(process.execPath, [CLI, 'info', '-q', '--model', join(dir, 'config.json')], { encoding: 'utf8', timeout: 60_000 });
       assert.equal(r.status, 1, r.stderr);
-      assert.match(r.stderr, new RegExp(`config\\.json: unknown model_type "${type}"; known: mamba, jamba, llama, vim2, tsm2, dlinear\\n$`));
+      assert.match(r.stderr, new RegExp(`config\\.json: unknown model_type "${type}"; known: mamba, jamba, llama, vim2, tsm2, dlinear, mamba2\\n$`));
     });
   }
 
@@ -171,7 +171,7 @@ describe('names from files are looked up without reaching Object.prototype', () 
     mkdirSync(dir, { recursive: true });
     // JSON.parse makes "__proto__" an own property: model_type inside it must not count.
     writeFileSync(join(dir, 'config.json'), `{"__proto__": {"model_type": "mamba"}, "hidden_size": 16, "num_hidden_layers": 2, "vocab_size": 32}`);
-    await assert.rejects(AutoModelForCausalLM.fromPretrained(dir), formatError(/unknown model_type undefined; supported: mamba, jamba, llama/));
+    await assert.rejects(AutoModelForCausalLM.fromPretrained(dir), formatError(/unknown model_type undefined; supported: mamba, jamba, llama, mamba2/));
   });
 
   test('ViM2 presets, the save dtype and the GGUF type are checked by name', async () => {

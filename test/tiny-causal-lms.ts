@@ -10,8 +10,11 @@ import { LlamaForCausalLM } from '../src/models/llama/modeling.js';
 import { MambaConfig } from '../src/models/mamba/config.js';
 import { initMambaWeights } from '../src/models/mamba/init.js';
 import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
+import { Mamba2Config } from '../src/models/mamba2/config.js';
+import { initMamba2Weights } from '../src/models/mamba2/init.js';
+import { Mamba2ForCausalLM } from '../src/models/mamba2/modeling.js';
 
-export const TINY_FAMILIES = ['mamba', 'llama', 'jamba'] as const;
+export const TINY_FAMILIES = ['mamba', 'llama', 'jamba', 'mamba2'] as const;
 export type TinyFamily = (typeof TINY_FAMILIES)[number];
 
 export const V = 61;
@@ -20,6 +23,11 @@ export function buildTiny(family: TinyFamily, device: DeviceName): CausalLM & { 
   if (family === 'mamba') {
     const m = new MambaForCausalLM(MambaConfig.create({ hidden_size: 32, state_size: 8, num_hidden_layers: 2, vocab_size: V }));
     initMambaWeights(m, 3, device);
+    return m;
+  }
+  if (family === 'mamba2') {
+    const m = new Mamba2ForCausalLM(Mamba2Config.create({ hidden_size: 32, head_dim: 16, n_groups: 2, state_size: 8, chunk_size: 4, num_hidden_layers: 2, vocab_size: V, pad_token_id: 0 }));
+    initMamba2Weights(m, 3, device);
     return m;
   }
   if (family === 'llama') {

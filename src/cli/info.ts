@@ -5,11 +5,14 @@
  */
 import type { Command } from 'commander';
 import { readConfig } from '../io/hf-folder.js';
-import { JSON_MAX_BYTES, readJsonObject } from '../io/json.js';
+import { JSON_MAX_BYTES, parseConfigJson } from '../io/json.js';
+import { readText } from '../io/platform.js';
 import { FormatError } from '../errors.js';
 import { preview } from '../models/config-fields.js';
 import { MambaConfig } from '../models/mamba/config.js';
-import { describeModel } from '../models/describe.js';
+import { describeModel, type ModelDescription } from '../models/describe.js';
+import { Mamba2Config } from '../models/mamba2/config.js';
+import { describeMamba2 } from '../models/mamba2/describe.js';
 import { JambaConfig } from '../models/jamba/config.js';
 import { jambaFootprint } from '../models/jamba/footprint.js';
 import { LlamaConfig } from '../models/llama/config.js';
@@ -41,7 +44,7 @@ async function configAt(path: string, hub: HubOptions): Promise<{ raw: Record<st
     const dir = await resolvePretrained(path, 'config', hub);
     return { raw: await readConfig(dir), source: `${dir}/config.json` };
   }
-  return { raw: await readJsonObject(path, { maxBytes: JSON_MAX_BYTES.config, what: 'a config.json' }), source: path };
+  return { raw: parseConfigJson(await readText(path, { maxBytes: JSON_MAX_BYTES.config, what: 'a config.json' }), path), source: path };
 }
 
 /** What one family prints: text lines, or the JSON object of --json. */
@@ -123,7 +126,15 @@ function forecaster(raw: Record<string, unknown>, source: string, flags: InfoFla
 }
 
 function mamba(raw: Record<string, unknown>, source: string, flags: InfoFlags): { json: unknown; lines: string[] } {
-  const d = describeModel(MambaConfig.fromJSON(raw, source), raw);
+  return recurrentLM(describeModel(MambaConfig.fromJSON(raw, source), raw), flags);
+}
+
+function mamba2(raw: Record<string, unknown>, source: string, flags: InfoFlags): { json: unknown; lines: string[] } {
+  return recurrentLM(describeMamba2(Mamba2Config.fromJSON(raw, source), raw), flags);
+}
+
+/** Mamba and Mamba-2: a constant decode state per sequence. */
+function recurrentLM(d: ModelDescription, flags: InfoFlags): { json: unknown; lines: string[] } {
   return {
     json: d,
     lines: [
@@ -148,6 +159,7 @@ const DESCRIBERS: ReadonlyMap<string, Describer> = new Map([
   ['vim2', vim2],
   ['tsm2', forecaster],
   ['dlinear', forecaster],
+  ['mamba2', mamba2],
 ]);
 
 export function registerInfo(program: Command): void {

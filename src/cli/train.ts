@@ -10,7 +10,7 @@ import { runForecastCommand } from './train-forecast.js';
 export function registerTrain(program: Command): void {
   program
     .command('train')
-    .description('Train a Mamba or Jamba language model (model.model_type) on a text corpus (characters, or tokens with data.tokenizer), from a JSON config; checkpoints, a loss curve (SVG) and the tokenizer go to outDir. With "task": "forecast", a forecasting model (TSM2 or DLinear) on a CSV (docs/tsm2.md); with "task": "image-classification", a ViM2 on MNIST (docs/vim2.md).')
+    .description('Train a Mamba, Mamba-2 or Jamba language model (model.model_type: mamba, mamba2, jamba) on a text corpus (characters, or tokens with data.tokenizer), from a JSON config; checkpoints, a loss curve (SVG) and the tokenizer go to outDir. With "task": "forecast", a forecasting model (TSM2 or DLinear) on a CSV (docs/tsm2.md); with "task": "image-classification", a ViM2 on MNIST (docs/vim2.md).')
     .requiredOption('-c, --config <file>', 'training config (JSON): model, data, steps, batchSize, seqLen, lr, minLr, warmupSteps, weightDecay, gradClip, evalInterval, evalBatches, checkpointInterval, outDir, seed, device')
     .option('--resume', 'continue from outDir/checkpoint exactly (same data order and random state): the newest complete checkpoint, also one a crash left mid-save; a damaged one is refused', false)
     .option('--overwrite', 'start from scratch even if outDir already holds a checkpoint, replacing it', false)

@@ -9,7 +9,7 @@ import { exists, joinPath, readBytes, removeFile, removeStaleTemps, writeBytesAt
 import type { ReadOptions } from './read-options.js';
 import { SafetensorsFile, serializeSafetensors, tensorByteLength } from './safetensors.js';
 import type { SafetensorsEntry, TensorToWrite } from './safetensors.js';
-import { JSON_MAX_BYTES, parseJsonObject } from './json.js';
+import { JSON_MAX_BYTES, parseConfigJson, parseJsonObject } from './json.js';
 import { resolveInside, whyNotPlainName } from './inside-folder.js';
 import { nameForMessage, quoteForMessage } from '../quote.js';
 
@@ -36,7 +36,7 @@ async function readRequired(path: string, what: string, o?: ReadOptions): Promis
 export async function readConfig(dir: string): Promise<Record<string, unknown>> {
   const path = joinPath(dir, CONFIG_FILE);
   const bytes = await readRequired(path, 'a model folder needs a config.json describing the model', { maxBytes: JSON_MAX_BYTES.config, what: 'a config.json' });
-  return parseJsonObject(new TextDecoder().decode(bytes), path);
+  return parseConfigJson(new TextDecoder().decode(bytes), path);
 }
 
 /** The tensors of a model folder, whether in one file or in shards. */

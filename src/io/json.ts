@@ -125,3 +125,50 @@ export async function readJson(path: string, o: ReadOptions): Promise<unknown> {
 export async function readJsonObject(path: string, o: ReadOptions): Promise<Record<string, unknown>> {
   return parseJsonObject(await readText(path, o), path);
 }
+
+/**
+ * Python's json module writes float('inf') and float('nan') as the bare words Infinity, -Infinity
+ * and NaN, which are not JSON: transformers 4.x config.json files carry them (Mamba-2's
+ * `"time_step_limit": [0.0, Infinity]`). Outside strings, each becomes transformers 5's spelling
+ * {"__float__": "Infinity"} (or "-Infinity", "NaN"), which the configs that allow it read.
+ * Returns null when the text has none of them.
+ */
+export function pythonNonFiniteToJson(text: string): string | null {
+  let out = '';
+  let from = 0;
+  let inString = false;
+  let found = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+      continue;
+    }
+    if (c === 0x22) {
+      inString = true;
+      continue;
+    }
+    const word = text.startsWith('-Infinity', i) ? '-Infinity' : text.startsWith('Infinity', i) ? 'Infinity' : text.startsWith('NaN', i) ? 'NaN' : null;
+    if (word === null) continue;
+    out += `${text.slice(from, i)}{"__float__": "${word}"}`;
+    i += word.length - 1;
+    from = i + 1;
+    found = true;
+  }
+  return found ? out + text.slice(from) : null;
+}
+
+/**
+ * A config.json: a JSON object, where Python's bare Infinity / NaN (not JSON, but written by
+ * transformers 4.x) are read as {"__float__": …} (see pythonNonFiniteToJson).
+ */
+export function parseConfigJson(text: string, source: string): Record<string, unknown> {
+  try {
+    return parseJsonObject(text, source);
+  } catch (e) {
+    const rewritten = e instanceof FormatError ? pythonNonFiniteToJson(text) : null;
+    if (rewritten === null) throw e;
+    return parseJsonObject(rewritten, source);
+  }
+}

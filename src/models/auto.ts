@@ -6,6 +6,7 @@ import { HUB_OPTION_KEY_RECORD, resolvePretrained, type HubOptions } from '../io
 import { MambaForCausalLM } from './mamba/modeling.js';
 import { JambaForCausalLM } from './jamba/modeling.js';
 import { LlamaForCausalLM } from './llama/modeling.js';
+import { Mamba2ForCausalLM } from './mamba2/modeling.js';
 import { checkOptionKeys, optionKeys } from '../options.js';
 import { preview } from './config-fields.js';
 import type { ModelLoadOptions } from './pretrained.js';
@@ -41,14 +42,15 @@ const NOT_CAUSAL_LM: ReadonlyMap<string, string> = new Map([
   ['vim2', 'an image classifier (ViM2), not a causal LM: see mambamixer.Vim2ForImageClassification and `mamba-ts info --model DIR`'],
 ]);
 
-export type SupportedModelType = 'mamba' | 'jamba' | 'llama';
-export type AnyCausalLM = MambaForCausalLM | JambaForCausalLM | LlamaForCausalLM;
+export type SupportedModelType = 'mamba' | 'jamba' | 'llama' | 'mamba2';
+export type AnyCausalLM = MambaForCausalLM | JambaForCausalLM | LlamaForCausalLM | Mamba2ForCausalLM;
 
 type CausalLMClass = { fromPretrained(idOrDir: string, o: ModelLoadOptions): Promise<AnyCausalLM> };
 const families: ReadonlyMap<string, CausalLMClass> = new Map<SupportedModelType, CausalLMClass>([
   ['mamba', MambaForCausalLM],
   ['jamba', JambaForCausalLM],
   ['llama', LlamaForCausalLM],
+  ['mamba2', Mamba2ForCausalLM],
 ]);
 
 export const AutoModelForCausalLM = {

@@ -16,3 +16,4 @@ export * from './conv2d.js';
 export * from './rope.js';
 export * from './decode-step.js';
 export * from './sample-tokens.js';
+export * from './ssd.js';

@@ -147,9 +147,10 @@ const SHAPE_FIELDS: ReadonlyMap<string, readonly string[]> = new Map([
   ['jamba', ['hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'num_experts', 'num_experts_per_tok',
     'expert_layer_period', 'expert_layer_offset', 'attn_layer_period', 'attn_layer_offset', 'mamba_d_state', 'mamba_d_conv', 'mamba_expand', 'mamba_dt_rank',
     'mamba_conv_bias', 'mamba_proj_bias', 'vocab_size', 'tie_word_embeddings']],
+  ['mamba2', ['hidden_size', 'expand', 'num_heads', 'head_dim', 'n_groups', 'num_hidden_layers', 'state_size', 'conv_kernel', 'vocab_size', 'use_bias', 'use_conv_bias', 'tie_word_embeddings']],
 ]);
 
-const TYPE_NAMES: ReadonlyMap<string, string> = new Map([['mamba', 'Mamba'], ['jamba', 'Jamba']]);
+const TYPE_NAMES: ReadonlyMap<string, string> = new Map([['mamba', 'Mamba'], ['jamba', 'Jamba'], ['mamba2', 'Mamba-2']]);
 
 /** A checkpoint of another architecture, or of another shape, is refused by name. */
 async function checkSameArchitecture(dir: string, model: TrainableLM): Promise<void> {

@@ -1,6 +1,6 @@
 /**
  * The language models `mamba-ts train` can train, chosen by the training config's
- * `model.model_type`: "mamba" (the default) or "jamba". Both take token ids and labels and return
+ * `model.model_type`: "mamba" (the default), "mamba2" or "jamba". All take token ids and labels and return
  * HF's loss (Jamba's includes router_aux_loss_coef · the load-balancing loss, and its output the
  * token-slots each expert received).
  */
@@ -12,9 +12,12 @@ import { JambaForCausalLM } from '../models/jamba/modeling.js';
 import { MambaConfig } from '../models/mamba/config.js';
 import { initMambaWeights } from '../models/mamba/init.js';
 import { MambaForCausalLM } from '../models/mamba/modeling.js';
+import { Mamba2Config } from '../models/mamba2/config.js';
+import { initMamba2Weights } from '../models/mamba2/init.js';
+import { Mamba2ForCausalLM } from '../models/mamba2/modeling.js';
 import { quoteForMessage } from '../quote.js';
 
-export type TrainableLM = MambaForCausalLM | JambaForCausalLM;
+export type TrainableLM = MambaForCausalLM | JambaForCausalLM | Mamba2ForCausalLM;
 
 /** Builds and initialises the model the config asks for; `vocab` is the corpus' unless set. */
 export function buildLanguageModel(fields: Record<string, unknown>, vocab: number, seed: number, device: DeviceName): TrainableLM {
@@ -31,5 +34,11 @@ export function buildLanguageModel(fields: Record<string, unknown>, vocab: numbe
     initJambaWeights(model, seed, device);
     return model;
   }
-  throw new ArgumentError(`train: model.model_type ${quoteForMessage(type)} cannot be trained here; expected "mamba" or "jamba"`);
+  if (type === 'mamba2') {
+    const config = Mamba2Config.create({ ...fields, vocab_size: vocab } as Parameters<typeof Mamba2Config.create>[0]);
+    const model = new Mamba2ForCausalLM(config);
+    initMamba2Weights(model, seed, device);
+    return model;
+  }
+  throw new ArgumentError(`train: model.model_type ${quoteForMessage(type)} cannot be trained here; expected "mamba", "mamba2" or "jamba"`);
 }
