@@ -19,6 +19,8 @@ import type {
   ScanOptions,
   StateUpdateInputs,
   RecordedWork,
+  FusedAdamW,
+  FusedAdamWLayout,
   Storage,
   UnaryOp,
 } from '../backend.js';
@@ -29,7 +31,8 @@ import { sizeOf, stridesOf, type Shape } from '../../tensor/shape.js';
 import { StorageRef, Tensor } from '../../tensor/tensor.js';
 import { acquireDevice } from './device.js';
 import { UnsupportedError } from '../../errors.js';
-import { GpuContext, grid1d, Uniforms, type Kernel } from './context.js';
+import { GpuContext, grid1d, Uniforms, type Kernel, type LaunchGraph } from './context.js';
+import { GpuFusedAdamW } from './fused-adamw.js';
 import { affineKernel, binaryKernel, castKernel, unaryKernel } from './kernels/elementwise.js';
 import { stridedCopyKernel } from './kernels/copy.js';
 import { tiledMatmulKernel } from './kernels/matmul.js';
@@ -536,6 +539,17 @@ export class WebGpuBackend implements Backend {
     this.packedParams.set(key, { buffer, sources: tensors.map((t) => t.ref) });
     return buffer;
   }
+  private packsToGraph(graph: LaunchGraph, before: Set<string>): void {
+    for (const [key, e] of this.packedParams) {
+      if (before.has(key) || !e.sources.some((r) => r.released)) continue;
+      this.packedParams.delete(key);
+      graph.held.push(e.buffer);
+    }
+  }
+  private disposeGraphWithPacks(graph: LaunchGraph, before: Set<string>): void {
+    this.packsToGraph(graph, before);
+    this.ctx.disposeGraph(graph);
+  }
   private dropPacked(key: string): void {
     const e = this.packedParams.get(key);
     if (!e) return;
@@ -792,15 +806,27 @@ export class WebGpuBackend implements Backend {
     return y;
   }
 
+  /** Null where the flat buffers would pass the binding limit (then the per-parameter update runs). */
+  createFusedAdamW(layout: FusedAdamWLayout): FusedAdamW | null {
+    const total = layout.sizes.reduce((a, b) => a + b, 0);
+    if (total * 4 > this.ctx.maxBinding) return null;
+    return new GpuFusedAdamW(this, layout);
+  }
+
   recordWork(fn: () => void): RecordedWork | null {
+    const packsBefore = new Set(this.packedParams.keys());
     this.ctx.beginGraph();
     try {
       fn();
     } catch (e) {
-      this.ctx.disposeGraph(this.ctx.endGraph());
+      this.disposeGraphWithPacks(this.ctx.endGraph(), packsBefore);
       throw e;
     }
     const graph = this.ctx.endGraph();
+    // Packs made while recording from the recording's temporaries (a training step packs its fresh
+    // A = -exp(A_log) every step) are the graph's: its replays write and read them, so they leave
+    // the cache, where a later drop would return them to the pool while the graph still uses them.
+    this.packsToGraph(graph, packsBefore);
     if (graph.invalid) {
       this.ctx.disposeGraph(graph);
       return null;
