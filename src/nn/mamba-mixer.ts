@@ -88,6 +88,8 @@ export class MambaMixer extends Module {
   readonly innerNorms: { dt: RMSNorm; b: RMSNorm; c: RMSNorm } | null = null;
 
   private negA: { version: number; t: Tensor } | null = null;
+  /** The ablation's constant selection input (ones of the input's shape), kept for the last shape. */
+  private ones: { key: string; t: Tensor } | null = null;
 
   constructor(readonly dims: MambaMixerDims) {
     super();
@@ -171,7 +173,15 @@ export class MambaMixer extends Module {
    * ones of its shape — then they are the same at every position, whatever the input.
    */
   private selectionInput(x: Tensor): Tensor {
-    return this.dims.selective ? x : filled(x.shape, 1, { device: x.device as DeviceName });
+    if (this.dims.selective) return x;
+    // Kept per shape and device: made anew, the ones would be a host upload in every forward (a
+    // recorded training step must not upload).
+    const key = `${x.device}:${x.shape.join(',')}`;
+    if (this.ones?.key !== key) {
+      this.ones?.t.dispose();
+      this.ones = { key, t: keep(filled(x.shape, 1, { device: x.device as DeviceName })) };
+    }
+    return this.ones.t;
   }
 
   /**
@@ -190,6 +200,8 @@ export class MambaMixer extends Module {
   override dispose(): void {
     this.negA?.t.dispose();
     this.negA = null;
+    this.ones?.t.dispose();
+    this.ones = null;
     super.dispose();
   }
 

@@ -24,7 +24,7 @@ import { reshape, writeSlice } from '../ops/shape.js';
 import { keep } from '../tensor/memory.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { AdamW } from './adamw.js';
-import { backwardInto, clipBound } from './train-step.js';
+import { applyFusedAndClear, backwardInto, clipBound } from './train-step.js';
 
 export interface ReplayedStepInput {
   shape: readonly number[];
@@ -118,8 +118,7 @@ export class ReplayedTrainStep {
     const l = this.o.lossOf(this.inputs);
     noGrad(() => writeSlice(this.loss, reshape(l, [1]), 0, 0));
     backwardInto(l, this.seed);
-    this.o.opt.applyFused(this.maxNorm);
-    for (const p of this.o.params) p.zeroGrad();
+    applyFusedAndClear(this.o.opt, this.o.params, this.maxNorm);
   }
 
   private record(key: string): void {

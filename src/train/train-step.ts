@@ -48,6 +48,18 @@ export function backwardInto(loss: Tensor, seed?: Tensor): void {
 }
 
 /**
+ * The fused optimizer's part of a step, device work only (recordable): clip, update, gradients
+ * cleared. Returns the norm before clipping as the optimizer's device tensor (1).
+ */
+export function applyFusedAndClear(opt: AdamW, params: readonly Parameter[], maxNorm: number): Tensor {
+  try {
+    return opt.applyFused(maxNorm);
+  } finally {
+    for (const p of params) p.zeroGrad();
+  }
+}
+
+/**
  * Clip and update from the parameters' .grad, then clear them. Returns the norm before clipping;
  * when it is not finite nothing was updated (and the optimizer's step count stays).
  */
@@ -56,7 +68,7 @@ export async function clipAndUpdate(opt: AdamW, params: readonly Parameter[], gr
   try {
     if (opt.fusedOptimizer()) {
       opt.beginStep();
-      const norm = (await opt.applyFused(maxNorm).data())[0]!;
+      const norm = (await applyFusedAndClear(opt, params, maxNorm).data())[0]!;
       if (!Number.isFinite(norm)) opt.step--; // the device skipped the update
       return norm;
     }

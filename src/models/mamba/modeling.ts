@@ -223,15 +223,22 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
   }
 
   /** Whole sequences in parallel: logits (B, L, V) and optionally the hidden states, loss and selection. */
-  async forward(inputIds: number[][], o: ForwardOptions = {}): Promise<CausalLMOutput> {
+  async forward(inputIds: number[][] | Tensor, o: ForwardOptions = {}): Promise<CausalLMOutput> {
     return this.forwardSync(inputIds, o);
   }
 
-  forwardSync(inputIds: number[][], o: ForwardOptions = {}): CausalLMOutput {
+  /**
+   * As forward(). inputIds may be an int32 (B, L) tensor on the model's device (a recorded
+   * training step reads its ids from a fixed buffer); its ids are not checked against the vocabulary.
+   */
+  forwardSync(inputIds: number[][] | Tensor, o: ForwardOptions = {}): CausalLMOutput {
     checkOptionKeys('forward', o, FORWARD_OPTION_KEYS);
     const selecting = checkOutputSelection('forward', o.outputSelection);
+    if (!Array.isArray(inputIds) && (inputIds.dtype !== 'i32' || inputIds.rank !== 2 || inputIds.device !== this.device)) {
+      throw new ArgumentError(`forward: inputIds as a tensor must be int32 (B, L) on ${this.device}, got ${inputIds.dtype} [${inputIds.shape.join(', ')}] on ${inputIds.device}`);
+    }
     return tidy(() => {
-      let h = this.backbone.embeddings.forward(this.idsTensor(inputIds)); // (B, L, D)
+      let h = this.backbone.embeddings.forward(Array.isArray(inputIds) ? this.idsTensor(inputIds) : inputIds); // (B, L, D)
       const hiddenStates: Tensor[] = [];
       const selections: LayerSelection[] = [];
       for (const layer of this.backbone.layers) {
