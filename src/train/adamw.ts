@@ -100,7 +100,7 @@ export class AdamW {
    */
   beginStep(): void {
     this.step++;
-    this.fused?.setScalars(this.scalars());
+    this.fusedOptimizer()?.setScalars(this.scalars());
   }
 
   /**
