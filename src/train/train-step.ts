@@ -91,12 +91,12 @@ export async function trainStep(opt: AdamW, params: readonly Parameter[], lossOf
   let loss = 0;
   for (let micro = 0; micro < n; micro++) {
     const l = await lossOf(micro);
+    // Read after the backward is recorded: reading first would wait for the forward before the
+    // backward's launches are even chosen.
+    const scaled = n === 1 ? l : scale(l, 1 / n);
+    backward(scaled);
+    if (scaled !== l) scaled.dispose();
     loss += (await l.data())[0]! / n;
-    if (n === 1) {
-      backwardInto(l);
-      continue;
-    }
-    backwardInto(scale(l, 1 / n));
     l.dispose();
   }
   if (!Number.isFinite(loss)) {
