@@ -13,6 +13,7 @@ import { MambaConfig } from '../src/models/mamba/config.js';
 import { initMambaWeights } from '../src/models/mamba/init.js';
 import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
 import { RandomSource } from '../src/ops/random.js';
+import { noGrad } from '../src/autograd/tape.js';
 import { AdamW } from '../src/train/adamw.js';
 import { ReplayedTrainStep } from '../src/train/replayed-step.js';
 import { trainStep } from '../src/train/train-step.js';
@@ -41,11 +42,24 @@ async function snapshot(model: MambaForCausalLM): Promise<Map<string, Buffer>> {
   return out;
 }
 
-async function ordinary(device: DeviceName, selective: boolean): Promise<{ params: Map<string, Buffer>; losses: number[] }> {
+/**
+ * Between steps the runner measures accuracy with a forward without recording (as run-synthetic's
+ * evaluations do): that forward must neither disturb the recorded step (its packed parameter
+ * buffers, which belong to the recording) nor see stale parameters after replays.
+ */
+async function evalForward(model: MambaForCausalLM): Promise<number[]> {
+  const out = await noGrad(() => model.forward([[1, 2, 3, 4, 5, 6, 7, 1]]));
+  const logits = Array.from((await out.logits.data()) as Float32Array);
+  out.logits.dispose();
+  return logits;
+}
+
+async function ordinary(device: DeviceName, selective: boolean): Promise<{ params: Map<string, Buffer>; losses: number[]; evals: number[][] }> {
   const model = tinyModel(device, selective);
   const opt = new AdamW(model.namedParameters(), { lr: 0.01, weightDecay: 0.1 });
   const params = model.namedParameters().map(([, p]) => p);
   const losses: number[] = [];
+  const evals: number[][] = [];
   for (const [i, b] of batches().entries()) {
     opt.lr = 0.01 / (i + 1); // a schedule: the replays must read each step's rate
     const r = await trainStep(opt, params, async () => {
@@ -56,14 +70,15 @@ async function ordinary(device: DeviceName, selective: boolean): Promise<{ param
     }, { gradClip: 0.5 });
     assert.ok(r.updated);
     losses.push(r.loss);
+    evals.push(await evalForward(model));
   }
   const snap = await snapshot(model);
   opt.dispose();
   model.dispose();
-  return { params: snap, losses };
+  return { params: snap, losses, evals };
 }
 
-async function replayed(device: DeviceName, selective: boolean): Promise<{ params: Map<string, Buffer>; losses: number[]; replays: number }> {
+async function replayed(device: DeviceName, selective: boolean): Promise<{ params: Map<string, Buffer>; losses: number[]; evals: number[][]; replays: number }> {
   const model = tinyModel(device, selective);
   const opt = new AdamW(model.namedParameters(), { lr: 0.01, weightDecay: 0.1 });
   let scored = 0;
@@ -84,19 +99,21 @@ async function replayed(device: DeviceName, selective: boolean): Promise<{ param
     },
   });
   const losses: number[] = [];
+  const evals: number[][] = [];
   for (const [i, b] of batches().entries()) {
     opt.lr = 0.01 / (i + 1);
     const a = answerLabels(b.targets, B, L, V);
     scored = a.scored;
     stepper.step([Int32Array.from(b.ids.flat()), a.labels], String(scored));
     losses.push((await stepper.loss.data())[0]!);
+    evals.push(await evalForward(model));
   }
   const snap = await snapshot(model);
   const replays = stepper.replayed;
   stepper.dispose();
   opt.dispose();
   model.dispose();
-  return { params: snap, losses, replays };
+  return { params: snap, losses, evals, replays };
 }
 
 for (const device of await availableDevices()) {
@@ -106,6 +123,7 @@ for (const device of await availableDevices()) {
       const b = await replayed(device, selective);
       assert.equal(b.replays, device === 'webgpu' ? STEPS - 2 : 0, 'WebGPU replays every step after the recorded second one');
       assert.deepEqual(b.losses, a.losses);
+      assert.deepEqual(b.evals, a.evals, 'forwards between the steps see the same parameters');
       for (const [name, bytes] of a.params) assert.ok(bytes.equals(b.params.get(name)!), `${name} differs after ${STEPS} steps`);
       // The steps trained: the parameters moved from their initial values.
       const init = await snapshot(tinyModel(device, selective));

@@ -39,7 +39,7 @@ import { tiledMatmulKernel } from './kernels/matmul.js';
 import { crossEntropyBackwardKernel, crossEntropyKernel, ARGMAX_CHUNK, argmaxFinalKernel, argmaxPartialKernel, argmaxKernel, rmsNormKernel, rowMaxKernel, rowSumKernel, softmaxKernel, topKKernel } from './kernels/rows.js';
 import { causalConvKernel, embeddingKernel } from './kernels/layers.js';
 import { CONV_DW_WG, convDpreKernel, convDwFinalKernel, convDwPartialKernel, convDxKernel } from './kernels/conv-backward.js';
-import { embeddingBackwardKernel } from './kernels/embedding-backward.js';
+import { EMB_BWD_H, embeddingBackwardKernel, embeddingBackwardSlicesKernel, embeddingBackwardSumKernel } from './kernels/embedding-backward.js';
 import { scatterAddRowsKernel } from './kernels/scatter-add-rows.js';
 import { flipKernel } from './kernels/flip.js';
 import { depthwiseConv2dDwPartialKernel, depthwiseConv2dDxKernel, depthwiseConv2dKernel, DWCONV2D_DW_WG } from './kernels/depthwise-conv2d.js';
@@ -68,6 +68,8 @@ class GpuStorage implements Storage {
 }
 
 const MAX_RANK = 8;
+/** The deterministic embedding backward is chosen up to this many (row, h block, position) visits. */
+export const EMB_BWD_DETERMINISTIC_WORK = 2 ** 28;
 /**
  * Products with up to this many rows (decode batches) run as the blocked gemv (gemv4.ts): the
  * tiled matmul makes too few workgroups for them to fill the GPU. MAMBA_TS_GEMV_MATMUL_ROWS moves
@@ -413,6 +415,21 @@ export class WebGpuBackend implements Backend {
   embeddingBackward(ids: Tensor, gOut: Tensor, V: number): Tensor {
     const H = gOut.shape[gOut.rank - 1]!;
     const d = this.make([V, H]);
+    const positions = ids.size;
+    const hBlocks = Math.ceil(H / EMB_BWD_H);
+    // Deterministic (fixed summation order) where its reads, every id once per (row, h block), stay
+    // small: always for the small vocabularies of synthetic tasks; the atomic kernel elsewhere.
+    if (positions && V <= 65535 && V * hBlocks * positions <= EMB_BWD_DETERMINISTIC_WORK) {
+      // Slices of at least 256 positions, at most 65535 of them, their partial sums within 2^24 floats.
+      const slices = Math.max(1, Math.min(Math.ceil(positions / 256), 65535, Math.floor(2 ** 24 / (V * H))));
+      const perSlice = Math.ceil(positions / slices);
+      const used = Math.ceil(positions / perSlice);
+      const part = this.ctx.buffer(used * V * H * 4, 'embedding gradient partial sums');
+      this.ctx.dispatch(embeddingBackwardSlicesKernel, [this.buf(ids), this.buf(gOut), part], new Uniforms(16).u32(positions, H, V, perSlice).buffer, [hBlocks, V, used]);
+      this.run1d(embeddingBackwardSumKernel, [part, this.buf(d)], new Uniforms(8).u32(V * H, used), V * H);
+      this.ctx.release(part);
+      return d;
+    }
     this.ctx.clear(this.buf(d), V * H * 4); // the kernel adds into it
     const n = ids.size * H;
     if (n) this.run1d(embeddingBackwardKernel, [this.buf(ids), this.buf(gOut), this.buf(d)], new Uniforms(12).u32(n, H, V), n);
