@@ -56,6 +56,11 @@ export function tinyTrainBench(device: DeviceName, mode: 'ordinary' | 'replayed'
       dispose,
     };
   }
+  const prepared = () => {
+    const b = next();
+    return { ids: Int32Array.from(b.ids.flat()), ...answerLabels(b.targets, batch, length, TINY.vocab) };
+  };
+  let pending = prepared();
   let scored = 0;
   const stepper = new ReplayedTrainStep({
     opt,
@@ -79,11 +84,13 @@ export function tinyTrainBench(device: DeviceName, mode: 'ordinary' | 'replayed'
       return stepper.replayed;
     },
     async step() {
-      const b = next();
-      const a = answerLabels(b.targets, batch, length, TINY.vocab);
-      scored = a.scored;
-      stepper.step([Int32Array.from(b.ids.flat()), a.labels], String(scored));
-      return (await stepper.loss.data())[0]!;
+      const b = pending;
+      scored = b.scored;
+      stepper.step([b.ids, b.labels], String(scored));
+      // Asking for the loss submits the step; the next batch is made while the device works.
+      const lossRead = stepper.loss.data();
+      pending = prepared();
+      return (await lossRead)[0]!;
     },
     dispose() {
       stepper.dispose();

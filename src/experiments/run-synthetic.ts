@@ -120,13 +120,19 @@ export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string
   let loss = NaN;
   const curve: SyntheticResult['curve'] = [];
   try {
+    const nextBatch = () => {
+      const b = batchFor(c, L, B, rng);
+      return { ids: Int32Array.from(b.ids.flat()), ...answerLabels(b.targets, B, L, V) };
+    };
+    let batch = nextBatch();
     for (let step = 0; step < c.steps; step++) {
       opt.lr = c.schedule === 'constant' ? c.lr : warmupCosine(step, { lr: c.lr, minLr: c.minLr, warmupSteps: c.warmupSteps, totalSteps: c.steps });
-      const b = batchFor(c, L, B, rng);
-      const answers = answerLabels(b.targets, B, L, V);
-      scored = answers.scored;
-      stepper.step([Int32Array.from(b.ids.flat()), answers.labels], String(scored));
-      loss = (await stepper.loss.data())[0]!;
+      scored = batch.scored;
+      stepper.step([batch.ids, batch.labels], String(scored));
+      // Asking for the loss submits the step; the next batch is made while the device works.
+      const lossRead = stepper.loss.data();
+      if (step + 1 < c.steps) batch = nextBatch();
+      loss = (await lossRead)[0]!;
       o.onStep?.(step + 1, c.steps, loss);
       if ((step + 1) % c.evalInterval === 0 || step + 1 === c.steps) {
         const a = await accuracyOn(model, batchFor(c, c.trainLength, c.testBatchSize, testRng(c, 0)));
