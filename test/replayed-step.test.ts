@@ -131,3 +131,42 @@ for (const device of await availableDevices()) {
     });
   }
 }
+
+/** The logits of the last position, by a forward of the whole sequence and by decoding it token by token. */
+async function forwardAndDecoded(model: MambaForCausalLM, ids: number[]): Promise<[number[], number[]]> {
+  const out = await noGrad(() => model.forward([ids]));
+  const V = out.logits.shape[2]!;
+  const all = (await out.logits.data()) as Float32Array;
+  out.logits.dispose();
+  const cache = model.createCache(1);
+  let last: number[] = [];
+  for (const id of ids) {
+    const l = noGrad(() => model.nextLogits([[id]], cache));
+    last = Array.from((await l.data()) as Float32Array);
+    l.dispose();
+  }
+  cache.dispose();
+  return [Array.from(all.subarray(all.length - V)), last];
+}
+
+for (const device of await availableDevices()) {
+  test(`${device}: decoding after in-place training steps sees the new parameters (no stale packed copies)`, async () => {
+    const model = tinyModel(device, true);
+    const ids = [1, 2, 3, 4, 5];
+    await forwardAndDecoded(model, ids); // decode once before training: the backend may pack parameters now
+    const opt = new AdamW(model.namedParameters(), { lr: 0.05 });
+    const params = model.namedParameters().map(([, p]) => p);
+    for (const b of batches().slice(0, 2)) {
+      await trainStep(opt, params, async () => {
+        const out = await model.forward(b.ids);
+        const loss = answerLoss(out.logits, b.targets);
+        out.logits.dispose();
+        return loss;
+      }, { gradClip: 1 });
+    }
+    const [whole, decoded] = await forwardAndDecoded(model, ids);
+    whole.forEach((x, i) => assert.ok(Math.abs(x - decoded[i]!) <= 1e-4 * (1 + Math.abs(x)), `logit ${i}: forward ${x}, decoded ${decoded[i]}`));
+    opt.dispose();
+    model.dispose();
+  });
+}

@@ -397,6 +397,12 @@ export interface Backend {
   /** x ← a·x for a float32 tensor. */
   scaleInPlace?(x: Tensor, a: number): void;
   /**
+   * Optional: the tensors' contents were changed in place outside the ops (an optimizer step, a
+   * replayed one included): the backend drops whatever it derived from them and cached (WebGPU's
+   * packed parameter buffers), which would otherwise be stale.
+   */
+  contentsChanged?(ts: readonly Tensor[]): void;
+  /**
    * Optional: AdamW over float32 parameters of the given layout in one pass (see FusedAdamW),
    * with the clip on the device; null when it does not take this layout.
    */

@@ -118,7 +118,10 @@ export class AdamW {
 
   /** Tells the parameters (and caches keyed on their version) that a step changed them in place, e.g. a replayed one. */
   markUpdated(): void {
-    for (const s of this.slots) if (s.p.grad || this.replaying) s.p.markUpdated();
+    const changed = this.slots.filter((s) => s.p.grad || this.replaying).map((s) => s.p);
+    for (const p of changed) p.markUpdated();
+    const values = changed.map((p) => p.value);
+    values[0]?.backend.contentsChanged?.(values);
   }
 
   /** Set while replayed steps run: their gradients are not on the parameters, yet every parameter changed. */
@@ -150,6 +153,7 @@ export class AdamW {
           const decayFactor = s.decay && this.wd > 0 ? 1 - this.lr * this.wd : 1;
           backend.adamwUpdate(s.p.value, g, s.m, s.v, { lr: this.lr, beta1: this.b1, beta2: this.b2, eps: this.eps, correction1: c1, correction2: c2, decayFactor });
           s.p.markUpdated();
+          backend.contentsChanged?.([s.p.value]);
           continue;
         }
         const [m, v, next] = tidy(() => {

@@ -556,6 +556,10 @@ export class WebGpuBackend implements Backend {
     this.packedParams.set(key, { buffer, sources: tensors.map((t) => t.ref) });
     return buffer;
   }
+  contentsChanged(ts: readonly Tensor[]): void {
+    const refs = new Set(ts.map((t) => t.ref));
+    for (const [key, e] of this.packedParams) if (e.sources.some((r) => refs.has(r))) this.dropPacked(key);
+  }
   private packsToGraph(graph: LaunchGraph, before: Set<string>): void {
     for (const [key, e] of this.packedParams) {
       if (before.has(key) || !e.sources.some((r) => r.released)) continue;
