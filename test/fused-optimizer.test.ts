@@ -143,3 +143,18 @@ for (const device of await availableDevices()) {
     for (const x of [optA, optB, a, b]) x.dispose();
   });
 }
+
+for (const device of await availableDevices()) {
+  test(`${device}: the fused AdamW refuses parameters that do not fit its layout, and an apply before setScalars`, () => {
+    const backend = getBackend(device);
+    const fused = backend.createFusedAdamW!({ sizes: [4, 2], decay: [true, false], beta1: 0.9, beta2: 0.999, eps: 1e-8 })!;
+    const [a, b, c] = [ops.zeros([4], { device }), ops.zeros([2], { device }), ops.zeros([3], { device })];
+    assert.throws(() => fused.apply([a, b], [a, b], 1), /setScalars\(\) must come first/);
+    fused.setScalars({ lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, correction1: 0.1, correction2: 0.001, decayFactor: 1 });
+    assert.throws(() => fused.apply([a], [a], 1), /1 parameters and 1 gradients for a layout of 2/);
+    assert.throws(() => fused.apply([a, c], [a, c], 1), /parameter 1 must be f32 of 2 elements/);
+    assert.throws(() => fused.apply([a, b], [a, c], 1), /parameter 1 must be f32 of 2 elements with a gradient like it/);
+    fused.dispose();
+    for (const t of [a, b, c]) t.dispose();
+  });
+}

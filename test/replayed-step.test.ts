@@ -170,3 +170,23 @@ for (const device of await availableDevices()) {
     model.dispose();
   });
 }
+
+test('ReplayedTrainStep refuses batches that do not fit its inputs', () => {
+  const model = tinyModel('cpu', true);
+  const opt = new AdamW(model.namedParameters(), { lr: 0.01 });
+  const stepper = new ReplayedTrainStep({
+    opt,
+    params: model.namedParameters().map(([, p]) => p),
+    device: 'cpu',
+    gradClip: 1,
+    inputs: [{ shape: [B, L], dtype: 'i32' }],
+    lossOf: () => {
+      throw new Error('not reached');
+    },
+  });
+  assert.throws(() => stepper.step([]), /0 inputs for 1/);
+  assert.throws(() => stepper.step([new Int32Array(3)]), /input 0 has 3 values, expected 80 \(shape \[2, 40\]\)/);
+  stepper.dispose();
+  opt.dispose();
+  model.dispose();
+});

@@ -6,6 +6,7 @@
  */
 import type { AdamWScalars, FusedAdamW, FusedAdamWLayout } from '../backend.js';
 import { ArgumentError } from '../../errors.js';
+import { checkFusedAdamWLists } from '../fused-adamw-check.js';
 import { StorageRef, Tensor } from '../../tensor/tensor.js';
 import { keep } from '../../tensor/memory.js';
 import type { CpuBackend } from './index.js';
@@ -37,7 +38,7 @@ export class CpuFusedAdamW implements FusedAdamW {
   apply(params: readonly Tensor[], grads: readonly (Tensor | null)[], maxNorm: number): void {
     const h = this.h;
     if (!h) throw new ArgumentError('FusedAdamW.apply: setScalars() must come first');
-    checkLists(this.layout, params, grads);
+    checkFusedAdamWLists(this.layout, params, grads);
     const present = grads.filter((g): g is Tensor => g !== null);
     const norm = Math.sqrt(this.backend.sumOfSquares(present));
     values(this.gradNorm)[0] = norm;
@@ -66,17 +67,4 @@ export class CpuFusedAdamW implements FusedAdamW {
   dispose(): void {
     for (const t of [...this.m, ...this.v, this.gradNorm]) t.dispose();
   }
-}
-
-/** The parameters and gradients must match the layout the optimizer was made for. */
-export function checkLists(layout: FusedAdamWLayout, params: readonly Tensor[], grads: readonly (Tensor | null)[]): void {
-  if (params.length !== layout.sizes.length || grads.length !== layout.sizes.length) {
-    throw new ArgumentError(`FusedAdamW.apply: ${params.length} parameters and ${grads.length} gradients for a layout of ${layout.sizes.length}`);
-  }
-  params.forEach((p, i) => {
-    const g = grads[i];
-    if (p.size !== layout.sizes[i] || p.dtype !== 'f32' || (g && (g.size !== p.size || g.dtype !== 'f32'))) {
-      throw new ArgumentError(`FusedAdamW.apply: parameter ${i} must be f32 of ${layout.sizes[i]} elements with a gradient like it`);
-    }
-  });
 }

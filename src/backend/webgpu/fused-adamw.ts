@@ -11,13 +11,13 @@ import type { AdamWScalars, FusedAdamW, FusedAdamWLayout } from '../backend.js';
 import { ArgumentError } from '../../errors.js';
 import { StorageRef, Tensor } from '../../tensor/tensor.js';
 import { keep } from '../../tensor/memory.js';
-import { checkLists } from '../cpu/fused-adamw.js';
+import { checkFusedAdamWLists } from '../fused-adamw-check.js';
 import { grid1d, Uniforms, type GpuContext } from './context.js';
 import { adamwFlatKernel, clipScaleKernel, SUMSQ_GROUPS, sumSquaresPartialKernel } from './kernels/adamw.js';
-import type { WebGpuBackend } from './index.js';
+import type { GpuStorage, WebGpuBackend } from './index.js';
 
 /** The GPU buffer behind a WebGPU tensor. */
-const bufferOf = (t: Tensor): GPUBuffer => (t.storage as unknown as { buffer: GPUBuffer }).buffer;
+const bufferOf = (t: Tensor): GPUBuffer => (t.storage as GpuStorage).buffer;
 
 export class GpuFusedAdamW implements FusedAdamW {
   private readonly ctx: GpuContext;
@@ -54,7 +54,7 @@ export class GpuFusedAdamW implements FusedAdamW {
 
   apply(params: readonly Tensor[], grads: readonly (Tensor | null)[], maxNorm: number): void {
     if (!this.scalarsSet) throw new ArgumentError('FusedAdamW.apply: setScalars() must come first');
-    checkLists(this.layout, params, grads);
+    checkFusedAdamWLists(this.layout, params, grads);
     const { p, g, m, v, partial, stats, hyper, segs } = this.flat;
     const k = params.length;
     // Host writes happen only when something changed, i.e. not in a step that is being recorded

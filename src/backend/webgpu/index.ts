@@ -60,7 +60,8 @@ import {
   scanReverseCarryKernel,
 } from './kernels/scan-backward.js';
 
-class GpuStorage implements Storage {
+/** A WebGPU tensor's storage: its pooled buffer. */
+export class GpuStorage implements Storage {
   constructor(
     readonly buffer: GPUBuffer,
     readonly byteLength: number,
