@@ -62,8 +62,9 @@ export class AdamW {
 
   /**
    * Applies one update from the parameters' .grad (parameters without one are skipped): all
-   * parameters in one fused pass where the backend has it (see beginStep / applyFused), else in
-   * place per parameter where the backend has that kernel, else one op per term.
+   * parameters in one fused pass where the backend has it (see beginStep / applyFused; it skips a
+   * step whose gradients are not finite), else in place per parameter where the backend has that
+   * kernel, else one op per term.
    */
   update(): void {
     this.beginStep();
@@ -112,20 +113,24 @@ export class AdamW {
     const fused = this.fusedOptimizer();
     if (!fused) throw new ArgumentError('AdamW.applyFused: the parameters\' backend has no fused AdamW (use update())');
     fused.apply(this.slots.map((s) => s.p.value), this.slots.map((s) => s.p.grad), maxNorm);
-    this.markUpdated();
+    this.markChanged(this.slots.filter((s) => s.p.grad).map((s) => s.p));
     return fused.gradNorm;
   }
 
-  /** Tells the parameters (and caches keyed on their version) that a step changed them in place, e.g. a replayed one. */
-  markUpdated(): void {
-    const changed = this.slots.filter((s) => s.p.grad || this.replaying).map((s) => s.p);
-    for (const p of changed) p.markUpdated();
-    const values = changed.map((p) => p.value);
-    values[0]?.backend.contentsChanged?.(values);
+  /**
+   * After a replayed step (replayed-step.ts), which ran no JavaScript: every parameter changed in
+   * place (its gradient was a temporary of the recording), so caches keyed on it must refresh.
+   */
+  markReplayedStep(): void {
+    this.markChanged(this.slots.map((s) => s.p));
   }
 
-  /** Set while replayed steps run: their gradients are not on the parameters, yet every parameter changed. */
-  replaying = false;
+  /** Bumps the parameters' versions and drops what the backend derived from their old contents. */
+  private markChanged(params: Parameter[]): void {
+    for (const p of params) p.markUpdated();
+    const values = params.map((p) => p.value);
+    values[0]?.backend.contentsChanged?.(values);
+  }
 
   private scalars(): AdamWScalars {
     return {

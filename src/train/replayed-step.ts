@@ -101,9 +101,7 @@ export class ReplayedTrainStep {
     }
     if (this.graph) {
       this.graph.replay();
-      this.o.opt.replaying = true;
-      this.o.opt.markUpdated();
-      this.o.opt.replaying = false;
+      this.o.opt.markReplayedStep();
       this.replayed++;
     } else if (this.plain || this.steps === 0) {
       this.run();
