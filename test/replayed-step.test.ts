@@ -14,6 +14,8 @@ import { initMambaWeights } from '../src/models/mamba/init.js';
 import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
 import { RandomSource } from '../src/ops/random.js';
 import { noGrad } from '../src/autograd/tape.js';
+import { getBackend } from '../src/backend/registry.js';
+import { liveTensorCount } from '../src/tensor/memory.js';
 import { AdamW } from '../src/train/adamw.js';
 import { ReplayedTrainStep } from '../src/train/replayed-step.js';
 import { trainStep } from '../src/train/train-step.js';
@@ -60,6 +62,7 @@ async function ordinary(device: DeviceName, selective: boolean): Promise<{ param
   const params = model.namedParameters().map(([, p]) => p);
   const losses: number[] = [];
   const evals: number[][] = [];
+  const held: [number, number][] = [];
   for (const [i, b] of batches().entries()) {
     opt.lr = 0.01 / (i + 1); // a schedule: the replays must read each step's rate
     const r = await trainStep(opt, params, async () => {
@@ -71,7 +74,10 @@ async function ordinary(device: DeviceName, selective: boolean): Promise<{ param
     assert.ok(r.updated);
     losses.push(r.loss);
     evals.push(await evalForward(model));
+    if (i >= 1) held.push([liveTensorCount(), getBackend(device).memoryBytes()]);
   }
+  // After the first step (which makes the optimizer's state), steps hold nothing new.
+  assert.ok(held.every(([n, bytes]) => n === held[0]![0] && bytes === held[0]![1]), `live tensors and bytes per ordinary step: ${JSON.stringify(held)}`);
   const snap = await snapshot(model);
   opt.dispose();
   model.dispose();
@@ -100,6 +106,7 @@ async function replayed(device: DeviceName, selective: boolean): Promise<{ param
   });
   const losses: number[] = [];
   const evals: number[][] = [];
+  const held: [number, number][] = [];
   for (const [i, b] of batches().entries()) {
     opt.lr = 0.01 / (i + 1);
     const a = answerLabels(b.targets, B, L, V);
@@ -107,7 +114,10 @@ async function replayed(device: DeviceName, selective: boolean): Promise<{ param
     stepper.step([Int32Array.from(b.ids.flat()), a.labels], String(scored));
     losses.push((await stepper.loss.data())[0]!);
     evals.push(await evalForward(model));
+    if (i >= 2) held.push([liveTensorCount(), getBackend(device).memoryBytes()]);
   }
+  // From the first replay on, steps hold nothing new: no tensor, no device memory.
+  assert.ok(held.every(([n, bytes]) => n === held[0]![0] && bytes === held[0]![1]), `live tensors and bytes per replayed step: ${JSON.stringify(held)}`);
   const snap = await snapshot(model);
   const replays = stepper.replayed;
   stepper.dispose();

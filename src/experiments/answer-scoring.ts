@@ -9,6 +9,7 @@ import type { DeviceName } from '../backend/registry.js';
 import { tensor } from '../ops/create.js';
 import { crossEntropy } from '../ops/loss.js';
 import { reshape } from '../ops/shape.js';
+import { tidy } from '../tensor/memory.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { NOT_SCORED } from './synthetic-tasks.js';
 
@@ -30,8 +31,8 @@ export function answerLoss(logits: Tensor, targets: number[][]): Tensor {
   if (logits.rank !== 3) throw new ArgumentError(`answerLoss: logits (B, L, V) expected, got rank ${logits.rank}`);
   const [B, L, V] = logits.shape as [number, number, number];
   const { labels, scored } = answerLabels(targets, B, L, V);
-  const t = tensor(labels, [B * L], { dtype: 'i32', device: logits.device as DeviceName });
-  return answerLossOn(logits, t, scored);
+  // Made inside the tidy, the labels are freed with it (the backward keeps its own reference).
+  return tidy(() => answerLossOn(logits, tensor(labels, [B * L], { dtype: 'i32', device: logits.device as DeviceName }), scored));
 }
 
 /**
@@ -55,7 +56,7 @@ export function answerLabels(targets: number[][], B: number, L: number, V: numbe
 export function answerLossOn(logits: Tensor, labels: Tensor, scored: number): Tensor {
   if (logits.rank !== 3) throw new ArgumentError(`answerLoss: logits (B, L, V) expected, got rank ${logits.rank}`);
   const [B, L, V] = logits.shape as [number, number, number];
-  return crossEntropy(reshape(logits, [B * L, V]), labels, scored, NOT_SCORED);
+  return tidy(() => crossEntropy(reshape(logits, [B * L, V]), labels, scored, NOT_SCORED));
 }
 
 /** How many scored positions have their target as the argmax of the logits at that same position. */

@@ -21,7 +21,7 @@ import type { Parameter } from '../nn/module.js';
 import { tensor, zeros } from '../ops/create.js';
 import { filled } from '../ops/random.js';
 import { reshape, writeSlice } from '../ops/shape.js';
-import { keep } from '../tensor/memory.js';
+import { keep, tidy } from '../tensor/memory.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { AdamW } from './adamw.js';
 import { applyFusedAndClear, backwardInto, clipBound } from './train-step.js';
@@ -114,7 +114,7 @@ export class ReplayedTrainStep {
   /** The step's device work: forward, backward, the loss kept, clip and update, gradients cleared. */
   private run(): void {
     const l = this.o.lossOf(this.inputs);
-    noGrad(() => writeSlice(this.loss, reshape(l, [1]), 0, 0));
+    noGrad(() => tidy(() => writeSlice(this.loss, reshape(l, [1]), 0, 0)));
     backwardInto(l, this.seed);
     applyFusedAndClear(this.o.opt, this.o.params, this.maxNorm);
   }
