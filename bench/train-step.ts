@@ -1,14 +1,14 @@
 /**
  * One training step of a mamba-130m-sized model (d_model 768, vocab 50280, random weights), as
- * `npm run bench:train` and `npm run bench` time it: forward with labels, backward, gradient
- * clipping to norm 1 and an AdamW update, then zeroGrad.
+ * `npm run bench:train` and `npm run bench` time it: the shared training step (train/train-step.ts:
+ * forward with labels, backward, gradient clipping to norm 1 and the AdamW update).
  */
 import type { DeviceName } from '../src/backend/registry.js';
 import { MambaConfig } from '../src/models/mamba/config.js';
 import { initMambaWeights } from '../src/models/mamba/init.js';
 import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
-import { AdamW, clipGradNorm } from '../src/train/adamw.js';
-import '../src/autograd/backward.js';
+import { AdamW } from '../src/train/adamw.js';
+import { trainStep } from '../src/train/train-step.js';
 
 export interface TrainBench {
   readonly params: number;
@@ -22,19 +22,17 @@ export function trainBench(device: DeviceName, layers: number, seed = 0): TrainB
   initMambaWeights(model, seed, device);
   model.requiresGrad_(true);
   const opt = new AdamW(model.namedParameters(), { lr: 1e-4, weightDecay: 0.1 });
+  const params = model.namedParameters().map(([, p]) => p);
   return {
     params: model.parameterCount(),
     async step(B: number, L: number): Promise<number> {
       const ids = Array.from({ length: B }, (_, b) => Array.from({ length: L }, (_, i) => (i * 7919 + b * 131) % 50280));
-      const out = await model.forward(ids, { labels: ids });
-      const loss = (await out.loss!.data())[0]!;
-      out.loss!.backward();
-      out.loss!.dispose();
-      out.logits.dispose();
-      await clipGradNorm(model.namedParameters().map(([, p]) => p), 1);
-      opt.update();
-      model.zeroGrad();
-      return loss;
+      const r = await trainStep(opt, params, async () => {
+        const out = await model.forward(ids, { labels: ids });
+        out.logits.dispose();
+        return out.loss!;
+      }, { gradClip: 1 });
+      return r.loss;
     },
     dispose(): void {
       opt.dispose();

@@ -49,6 +49,8 @@ export { TextStreamer } from './generation/streamer.js';
 export type { CausalLM, DecodeCache } from './generation/causal-lm.js';
 export { backward, noGrad, gradcheck, releaseGraph, type GradSlot } from './autograd/index.js';
 export { AdamW, clipGradNorm, mambaNoDecay, type AdamWOptions } from './train/adamw.js';
+export { trainStep, clipAndUpdate, type TrainStepOptions, type TrainStepResult } from './train/train-step.js';
+export { ReplayedTrainStep, type ReplayedStepOptions, type ReplayedStepInput } from './train/replayed-step.js';
 export { CharCorpus, sampleWindows } from './train/char-data.js';
 export { SGD } from './train/sgd.js';
 export { warmupCosine, type WarmupCosine } from './train/schedule.js';

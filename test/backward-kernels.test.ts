@@ -86,6 +86,8 @@ test('webgpu embeddingBackward matches the CPU, with many positions on one row',
     { B: 2, L: 5, H: 33, V: 10, ids: (i) => (i * 7) % 10 }, // distinct rows
     { B: 3, L: 200, H: 64, V: 50, ids: (i) => (i % 3 === 0 ? 4 : (i * 13) % 50) }, // row 4 from 200 positions
     { B: 4, L: 256, H: 300, V: 5, ids: () => 1 }, // every position on one row: heavy contention
+    // V · ⌈H/64⌉ · positions past EMB_BWD_DETERMINISTIC_WORK (2^28): the atomic kernel
+    { B: 1, L: 4000, H: 64, V: 70000, ids: (i) => (i * 7) % 50 },
   ];
   for (const [n, c] of cases.entries()) {
     const N = c.B * c.L;
@@ -95,4 +97,18 @@ test('webgpu embeddingBackward matches the CPU, with many positions on one row',
     const got = await embeddingGrad('webgpu', ids, [c.B, c.L], g, c.H, c.V);
     assertClose(`embedding grad B=${c.B} L=${c.L} H=${c.H} V=${c.V}`, got, want, 1e-5);
   }
+});
+
+test('webgpu embeddingBackward is deterministic for small vocabularies (the same bits every run)', async (t) => {
+  if (!hasGpu) {
+    t.skip('no WebGPU adapter');
+    return;
+  }
+  // Thousands of positions over 16 rows (the synthetic tasks' vocabulary), over several slices.
+  const [B, L, H, V] = [4, 1500, 64, 16];
+  const ids = Int32Array.from({ length: B * L }, (_, i) => (i * 5 + (i >> 3)) % V);
+  const g = randomArray(B * L * H, 901, -1, 1);
+  const first = Float32Array.from(await embeddingGrad('webgpu', ids, [B, L], g, H, V));
+  for (let run = 0; run < 3; run++) assert.deepEqual(Float32Array.from(await embeddingGrad('webgpu', ids, [B, L], g, H, V)), first, `run ${run + 2}`);
+  assertClose('embedding grad (deterministic)', first, await embeddingGrad('cpu', ids, [B, L], g, H, V), 1e-5);
 });

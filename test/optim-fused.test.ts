@@ -8,8 +8,8 @@ import { Parameter } from '../src/nn/module.js';
 import * as ops from '../src/ops/index.js';
 import { AdamW, clipGradNorm } from '../src/train/adamw.js';
 
-type Fused = 'adamwUpdate' | 'sumOfSquares' | 'scaleInPlace';
-const FUSED: Fused[] = ['adamwUpdate', 'sumOfSquares', 'scaleInPlace'];
+type Fused = 'adamwUpdate' | 'sumOfSquares' | 'scaleInPlace' | 'createFusedAdamW';
+const FUSED: Fused[] = ['adamwUpdate', 'sumOfSquares', 'scaleInPlace', 'createFusedAdamW'];
 
 /** Runs fn with the backend's fused optimizer kernels hidden, so the composite path runs. */
 async function composite<R>(fn: () => Promise<R>): Promise<R> {

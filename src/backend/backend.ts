@@ -189,6 +189,44 @@ export interface AdamWScalars {
   decayFactor: number;
 }
 
+/**
+ * What a fused AdamW (Backend.createFusedAdamW) updates: parameters of these sizes, in this order,
+ * with AdamW's constants. Each parameter may or may not be decayed (decayFactor applies to it).
+ */
+export interface FusedAdamWLayout {
+  sizes: readonly number[];
+  decay: readonly boolean[];
+  beta1: number;
+  beta2: number;
+  eps: number;
+}
+
+/**
+ * AdamW over all parameters at once, with the gradient-norm clip computed on the device: the
+ * moments live inside it, the step's scalars (learning rate, bias corrections, decay factor) are a
+ * device input written before each step, so that `apply` (device work only, no upload, no
+ * readback) can be recorded and replayed (Backend.recordWork). The arithmetic is the
+ * per-parameter update's (adamwUpdate, or the one-op-per-term update where the backend has none).
+ */
+export interface FusedAdamW {
+  /** Host side, before `apply`: this step's scalars (their decayFactor is the decayed parameters'). */
+  setScalars(h: AdamWScalars): void;
+  /**
+   * Device work: Σ g² over the gradients present, norm = √Σ; where maxNorm is finite and norm >
+   * maxNorm the gradients count scaled by maxNorm / (norm + 1e-6); then one AdamW update of every
+   * parameter whose gradient is present (null: that parameter and its moments stay). Nothing is
+   * updated when the norm is not finite. Parameters are updated in place; `gradNorm` gets the norm.
+   */
+  apply(params: readonly Tensor[], grads: readonly (Tensor | null)[], maxNorm: number): void;
+  /** (1) float32: the norm of the last apply's gradients, before clipping. */
+  readonly gradNorm: Tensor;
+  /** Copies of parameter i's moments (new tensors the caller owns). */
+  readMoments(i: number): { m: Tensor; v: Tensor };
+  /** Sets parameter i's moments (copied; the tensors stay the caller's). */
+  writeMoments(i: number, m: Tensor, v: Tensor): void;
+  dispose(): void;
+}
+
 export interface Backend {
   readonly name: 'cpu' | 'webgpu';
   /** WebGPU: the adapter, in one line (vendor, architecture, device, description). */
@@ -363,6 +401,17 @@ export interface Backend {
   sumOfSquares?(xs: readonly Tensor[]): number;
   /** x ← a·x for a float32 tensor. */
   scaleInPlace?(x: Tensor, a: number): void;
+  /**
+   * Optional: the tensors' contents were changed in place outside the ops (an optimizer step, a
+   * replayed one included): the backend drops whatever it derived from them and cached (WebGPU's
+   * packed parameter buffers), which would otherwise be stale.
+   */
+  contentsChanged?(ts: readonly Tensor[]): void;
+  /**
+   * Optional: AdamW over float32 parameters of the given layout in one pass (see FusedAdamW),
+   * with the clip on the device; null when it does not take this layout.
+   */
+  createFusedAdamW?(layout: FusedAdamWLayout): FusedAdamW | null;
 }
 
 /**

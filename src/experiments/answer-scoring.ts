@@ -9,6 +9,7 @@ import type { DeviceName } from '../backend/registry.js';
 import { tensor } from '../ops/create.js';
 import { crossEntropy } from '../ops/loss.js';
 import { reshape } from '../ops/shape.js';
+import { tidy } from '../tensor/memory.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { NOT_SCORED } from './synthetic-tasks.js';
 
@@ -29,16 +30,33 @@ function checkTargets(targets: number[][], B: number, L: number, V: number): voi
 export function answerLoss(logits: Tensor, targets: number[][]): Tensor {
   if (logits.rank !== 3) throw new ArgumentError(`answerLoss: logits (B, L, V) expected, got rank ${logits.rank}`);
   const [B, L, V] = logits.shape as [number, number, number];
+  const { labels, scored } = answerLabels(targets, B, L, V);
+  // Made inside the tidy, the labels are freed with it (the backward keeps its own reference).
+  return tidy(() => answerLossOn(logits, tensor(labels, [B * L], { dtype: 'i32', device: logits.device as DeviceName }), scored));
+}
+
+/**
+ * The targets flattened as int32 labels (B·L), NOT_SCORED where a position is not scored, and the
+ * count of scored positions (the mean's divisor): what answerLossOn takes, e.g. from the fixed
+ * input buffers of a replayed training step.
+ */
+export function answerLabels(targets: number[][], B: number, L: number, V: number): { labels: Int32Array; scored: number } {
   checkTargets(targets, B, L, V);
-  const flat = new Int32Array(B * L);
-  let valid = 0;
+  const labels = new Int32Array(B * L);
+  let scored = 0;
   targets.forEach((row, b) => {
-    flat.set(row, b * L);
-    valid += row.filter((id) => id !== NOT_SCORED).length;
+    labels.set(row, b * L);
+    scored += row.filter((id) => id !== NOT_SCORED).length;
   });
-  if (valid === 0) throw new ArgumentError('answerLoss: no scored position in targets');
-  const labels = tensor(flat, [B * L], { dtype: 'i32', device: logits.device as DeviceName });
-  return crossEntropy(reshape(logits, [B * L, V]), labels, valid);
+  if (scored === 0) throw new ArgumentError('answerLoss: no scored position in targets');
+  return { labels, scored };
+}
+
+/** answerLoss from labels already on the device (answerLabels' labels, int32 (B·L)) and their scored count. */
+export function answerLossOn(logits: Tensor, labels: Tensor, scored: number): Tensor {
+  if (logits.rank !== 3) throw new ArgumentError(`answerLoss: logits (B, L, V) expected, got rank ${logits.rank}`);
+  const [B, L, V] = logits.shape as [number, number, number];
+  return tidy(() => crossEntropy(reshape(logits, [B * L, V]), labels, scored, NOT_SCORED));
 }
 
 /** How many scored positions have their target as the argmax of the logits at that same position. */

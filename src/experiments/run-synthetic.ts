@@ -13,9 +13,10 @@ import { MambaConfig } from '../models/mamba/config.js';
 import { initMambaWeights } from '../models/mamba/init.js';
 import { MambaForCausalLM } from '../models/mamba/modeling.js';
 import { RandomSource } from '../ops/random.js';
-import { AdamW, clipGradNorm } from '../train/adamw.js';
+import { AdamW } from '../train/adamw.js';
+import { ReplayedTrainStep } from '../train/replayed-step.js';
 import { warmupCosine } from '../train/schedule.js';
-import { answerAccuracy, answerLoss } from './answer-scoring.js';
+import { answerAccuracy, answerLabels, answerLossOn } from './answer-scoring.js';
 import { parseSyntheticConfig, type SyntheticConfig } from './synthetic-config.js';
 import { taskBatch, type TaskBatch } from './synthetic-tasks.js';
 import { checkOptionKeys, optionKeys } from '../options.js';
@@ -95,22 +96,43 @@ export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string
   // weightDecay 0 makes this Adam (the paper's optimiser for the synthetic tasks).
   const opt = new AdamW(model.namedParameters(), { lr: c.lr, weightDecay: c.weightDecay });
   const rng = new RandomSource(c.seed + 1);
+  const [B, L, V] = [c.batchSize, c.trainLength, c.vocab];
+  // The mean loss divides by the batch's scored positions: baked into the recorded step, which is
+  // recorded anew should a batch have another count (the tasks' batches all have the same).
+  let scored = 0;
+  const stepper = new ReplayedTrainStep({
+    opt,
+    params: model.namedParameters().map(([, p]) => p),
+    device,
+    gradClip: c.gradClip,
+    inputs: [
+      { shape: [B, L], dtype: 'i32' },
+      { shape: [B * L], dtype: 'i32' },
+    ],
+    lossOf: ([ids, labels]) => {
+      const out = model.forwardSync(ids!);
+      const loss = answerLossOn(out.logits, labels!, scored);
+      out.logits.dispose();
+      return loss;
+    },
+  });
   const t0 = performance.now();
   let loss = NaN;
   const curve: SyntheticResult['curve'] = [];
   try {
+    const nextBatch = () => {
+      const b = batchFor(c, L, B, rng);
+      return { ids: Int32Array.from(b.ids.flat()), ...answerLabels(b.targets, B, L, V) };
+    };
+    let batch = nextBatch();
     for (let step = 0; step < c.steps; step++) {
       opt.lr = c.schedule === 'constant' ? c.lr : warmupCosine(step, { lr: c.lr, minLr: c.minLr, warmupSteps: c.warmupSteps, totalSteps: c.steps });
-      const b = batchFor(c, c.trainLength, c.batchSize, rng);
-      const out = await model.forward(b.ids);
-      const lossT = answerLoss(out.logits, b.targets);
-      loss = (await lossT.data())[0]!;
-      lossT.backward();
-      lossT.dispose();
-      out.logits.dispose();
-      await clipGradNorm(model.namedParameters().map(([, p]) => p), c.gradClip);
-      opt.update();
-      model.zeroGrad();
+      scored = batch.scored;
+      stepper.step([batch.ids, batch.labels], String(scored));
+      // Asking for the loss submits the step; the next batch is made while the device works.
+      const lossRead = stepper.loss.data();
+      if (step + 1 < c.steps) batch = nextBatch();
+      loss = (await lossRead)[0]!;
       o.onStep?.(step + 1, c.steps, loss);
       if ((step + 1) % c.evalInterval === 0 || step + 1 === c.steps) {
         const a = await accuracyOn(model, batchFor(c, c.trainLength, c.testBatchSize, testRng(c, 0)));
@@ -139,6 +161,7 @@ export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string
     await writeBytesAtomic(joinPath(c.outDir, 'results.json'), `${JSON.stringify({ config: c, ...result }, null, 2)}\n`);
     return result;
   } finally {
+    stepper.dispose();
     opt.dispose();
     model.dispose();
   }

@@ -88,6 +88,8 @@ export class MambaMixer extends Module {
   readonly innerNorms: { dt: RMSNorm; b: RMSNorm; c: RMSNorm } | null = null;
 
   private negA: { version: number; t: Tensor } | null = null;
+  /** The ablation's constant selection inputs (ones of the input's shape), by device and shape. */
+  private readonly ones = new Map<string, Tensor>();
 
   constructor(readonly dims: MambaMixerDims) {
     super();
@@ -171,7 +173,21 @@ export class MambaMixer extends Module {
    * ones of its shape — then they are the same at every position, whatever the input.
    */
   private selectionInput(x: Tensor): Tensor {
-    return this.dims.selective ? x : filled(x.shape, 1, { device: x.device as DeviceName });
+    if (this.dims.selective) return x;
+    // Kept per shape and device (a few: training and its evaluations use different shapes): made
+    // anew, the ones would be a host upload in every forward, which a recorded training step must not do.
+    const key = `${x.device}:${x.shape.join(',')}`;
+    let t = this.ones.get(key);
+    if (!t) {
+      if (this.ones.size >= 4) {
+        const [oldest, old] = this.ones.entries().next().value as [string, Tensor];
+        old.dispose();
+        this.ones.delete(oldest);
+      }
+      t = keep(filled(x.shape, 1, { device: x.device as DeviceName }));
+      this.ones.set(key, t);
+    }
+    return t;
   }
 
   /**
@@ -190,6 +206,8 @@ export class MambaMixer extends Module {
   override dispose(): void {
     this.negA?.t.dispose();
     this.negA = null;
+    for (const t of this.ones.values()) t.dispose();
+    this.ones.clear();
     super.dispose();
   }
 

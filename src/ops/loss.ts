@@ -7,6 +7,7 @@ import { scale } from './elementwise.js';
 import { sum } from './reduce.js';
 import { reshape } from './shape.js';
 import { formatShape } from '../tensor/shape.js';
+import { tidy } from '../tensor/memory.js';
 
 /**
  * Mean cross-entropy of logits (R, V) against int32 labels (R), skipping labels equal to
@@ -24,11 +25,15 @@ export function crossEntropy(logits: Tensor, labels: Tensor, validCount: number,
     noBackwardYet(`crossEntropy on ${backend.name}`, logits);
     throw new ArgumentError(`crossEntropy: not available on ${backend.name} yet`);
   }
-  const rows = backend.crossEntropy(logits, labels, ignoreIndex); // (R)
-  if (shouldRecord(logits)) {
-    const [sl, slab] = [saveForBackward(logits), saveForBackward(labels)];
-    record('crossEntropy', [logits, labels], [rows], ([g]) => [backend.crossEntropyBackward!(sl, slab, ignoreIndex, g!), null], [sl, slab]);
-  }
-  const total = sum(reshape(rows, [1, rows.size])); // (1)
-  return reshape(scale(total, 1 / Math.max(1, validCount)), []);
+  // tidy: the per-row losses and the sum are freed here even when the caller has no tidy of its own
+  // (the tape keeps what the backward needs).
+  return tidy(() => {
+    const rows = backend.crossEntropy!(logits, labels, ignoreIndex); // (R)
+    if (shouldRecord(logits)) {
+      const [sl, slab] = [saveForBackward(logits), saveForBackward(labels)];
+      record('crossEntropy', [logits, labels], [rows], ([g]) => [backend.crossEntropyBackward!(sl, slab, ignoreIndex, g!), null], [sl, slab]);
+    }
+    const total = sum(reshape(rows, [1, rows.size])); // (1)
+    return reshape(scale(total, 1 / Math.max(1, validCount)), []);
+  });
 }

@@ -6,6 +6,7 @@
  */
 import { noGrad } from '../autograd/tape.js';
 import type { Parameter } from '../nn/module.js';
+import type { AdamWScalars, FusedAdamW } from '../backend/backend.js';
 import { add, affine, div, mul, scale, sqrt, sub } from '../ops/elementwise.js';
 import { sum } from '../ops/reduce.js';
 import { reshape } from '../ops/shape.js';
@@ -45,6 +46,8 @@ export class AdamW {
   private readonly eps: number;
   private readonly wd: number;
   private readonly slots: Slot[];
+  /** The fused optimizer (undefined until the first step asks for it; null where there is none). */
+  private fused: FusedAdamW | null | undefined = undefined;
   step = 0;
 
   constructor(params: [string, Parameter][], o: AdamWOptions = {}) {
@@ -58,11 +61,90 @@ export class AdamW {
   }
 
   /**
-   * Applies one update from the parameters' .grad (parameters without one are skipped): in place
-   * in one pass per parameter where the backend has the fused kernel, else one op per term.
+   * Applies one update from the parameters' .grad (parameters without one are skipped): all
+   * parameters in one fused pass where the backend has it (see beginStep / applyFused; it skips a
+   * step whose gradients are not finite), else in place per parameter where the backend has that
+   * kernel, else one op per term.
    */
   update(): void {
+    this.beginStep();
+    if (this.fusedOptimizer()) this.applyFused(Infinity);
+    else this.applyPerParameter();
+  }
+
+  /**
+   * The fused optimizer over all parameters (Backend.createFusedAdamW), made at the first call;
+   * null where the backend has none or the parameters are not all float32 on one backend.
+   */
+  fusedOptimizer(): FusedAdamW | null {
+    if (this.fused !== undefined) return this.fused;
+    const values = this.slots.map((s) => (s.p.isSet ? s.p.value : null));
+    const backend = values[0]?.backend;
+    const fits = backend?.createFusedAdamW && values.every((v) => v !== null && v.backend === backend && v.dtype === 'f32');
+    this.fused = fits ? backend.createFusedAdamW!({ sizes: values.map((v) => v!.size), decay: this.slots.map((s) => s.decay), beta1: this.b1, beta2: this.b2, eps: this.eps }) : null;
+    // Moments loaded (or made per parameter) before: into the fused optimizer's own.
+    if (this.fused) {
+      this.slots.forEach((s, i) => {
+        if (s.m && s.v) this.fused!.writeMoments(i, s.m, s.v);
+        s.m?.dispose();
+        s.v?.dispose();
+        s.m = s.v = null;
+      });
+    }
+    return this.fused;
+  }
+
+  /**
+   * Host side of a step: counts it and hands the fused optimizer its scalars (learning rate, bias
+   * corrections, decay factor), which it writes to the device. The device work is applyFused's, so
+   * that a recorded step can be replayed after each beginStep.
+   */
+  beginStep(): void {
     this.step++;
+    this.fusedOptimizer()?.setScalars(this.scalars());
+  }
+
+  /**
+   * The fused step's device work (after beginStep): clip the gradients' norm to maxNorm (Infinity:
+   * no clipping) and update every parameter with a gradient, skipping all of it when the norm is
+   * not finite. Returns the norm before clipping, as a device tensor (1) the optimizer owns.
+   */
+  applyFused(maxNorm: number): Tensor {
+    const fused = this.fusedOptimizer();
+    if (!fused) throw new ArgumentError('AdamW.applyFused: the parameters\' backend has no fused AdamW (use update())');
+    fused.apply(this.slots.map((s) => s.p.value), this.slots.map((s) => s.p.grad), maxNorm);
+    this.markChanged(this.slots.filter((s) => s.p.grad).map((s) => s.p));
+    return fused.gradNorm;
+  }
+
+  /**
+   * After a replayed step (replayed-step.ts), which ran no JavaScript: every parameter changed in
+   * place (its gradient was a temporary of the recording), so caches keyed on it must refresh.
+   */
+  markReplayedStep(): void {
+    this.markChanged(this.slots.map((s) => s.p));
+  }
+
+  /** Bumps the parameters' versions and drops what the backend derived from their old contents. */
+  private markChanged(params: Parameter[]): void {
+    for (const p of params) p.markUpdated();
+    const values = params.map((p) => p.value);
+    values[0]?.backend.contentsChanged?.(values);
+  }
+
+  private scalars(): AdamWScalars {
+    return {
+      lr: this.lr,
+      beta1: this.b1,
+      beta2: this.b2,
+      eps: this.eps,
+      correction1: 1 - this.b1 ** this.step,
+      correction2: 1 - this.b2 ** this.step,
+      decayFactor: this.wd > 0 ? 1 - this.lr * this.wd : 1,
+    };
+  }
+
+  private applyPerParameter(): void {
     const c1 = 1 - this.b1 ** this.step;
     const c2 = 1 - this.b2 ** this.step;
     noGrad(() => {
@@ -76,6 +158,7 @@ export class AdamW {
           const decayFactor = s.decay && this.wd > 0 ? 1 - this.lr * this.wd : 1;
           backend.adamwUpdate(s.p.value, g, s.m, s.v, { lr: this.lr, beta1: this.b1, beta2: this.b2, eps: this.eps, correction1: c1, correction2: c2, decayFactor });
           s.p.markUpdated();
+          backend.contentsChanged?.([s.p.value]);
           continue;
         }
         const [m, v, next] = tidy(() => {
@@ -97,6 +180,16 @@ export class AdamW {
 
   /** Moments by parameter name (for checkpoints), and the step count. */
   state(): { step: number; m: Map<string, Tensor>; v: Map<string, Tensor> } {
+    // The fused optimizer's moments: copied out into the slots (the optimizer's until the next state()).
+    if (this.fused && this.step > 0) {
+      this.slots.forEach((s, i) => {
+        s.m?.dispose();
+        s.v?.dispose();
+        const { m, v } = this.fused!.readMoments(i);
+        s.m = keep(m);
+        s.v = keep(v);
+      });
+    }
     const m = new Map<string, Tensor>();
     const v = new Map<string, Tensor>();
     for (const s of this.slots) {
@@ -130,15 +223,26 @@ export class AdamW {
       }
     }
     this.step = st.step;
-    for (const s of this.slots) {
+    this.slots.forEach((s, i) => {
       s.m?.dispose();
       s.v?.dispose();
       s.m = st.m.has(s.name) ? keep(st.m.get(s.name)!) : null;
       s.v = st.v.has(s.name) ? keep(st.v.get(s.name)!) : null;
-    }
+      // Into the fused optimizer's buffers: zeros where the state has none.
+      if (this.fused) {
+        const m = s.m ?? keep(zerosLike(s.p.value));
+        const v = s.v ?? keep(zerosLike(s.p.value));
+        this.fused.writeMoments(i, m, v);
+        m.dispose();
+        v.dispose();
+        s.m = s.v = null;
+      }
+    });
   }
 
   dispose(): void {
+    this.fused?.dispose();
+    this.fused = null;
     for (const s of this.slots) {
       s.m?.dispose();
       s.v?.dispose();

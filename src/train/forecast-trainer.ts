@@ -18,7 +18,8 @@ import { parseSeriesCsv } from '../timeseries/csv.js';
 import { forecastSplits, type WindowSet } from '../timeseries/dataset.js';
 import type { Forecaster } from '../timeseries/forecaster.js';
 import { createForecaster, saveForecaster } from '../timeseries/models.js';
-import { AdamW, clipGradNorm } from './adamw.js';
+import { AdamW } from './adamw.js';
+import { trainStep } from './train-step.js';
 import { epochLr, type ForecastTrainConfig } from './forecast-config.js';
 import { NonFiniteLossError } from './trainer.js';
 import { refuseExistingOutput } from './existing-output.js';
@@ -124,6 +125,7 @@ export async function runForecastTraining(c: ForecastTrainConfig, o: ForecastTra
   model.initWeights(c.seed);
   model.requiresGrad_(true);
   const opt = new AdamW(model.namedParameters(), { lr: c.lr, weightDecay: c.weightDecay });
+  const params = model.namedParameters().map(([, p]) => p);
   const rng = new RandomSource(c.seed + 1);
   const modelDir = joinPath(c.outDir, 'model');
   const meta = { columns: data.columns, scaler: data.scaler, data: c.data.path, split: c.data.split };
@@ -148,20 +150,15 @@ export async function runForecastTraining(c: ForecastTrainConfig, o: ForecastTra
         await yielder.maybeYield(); // CPU steps await only microtasks: let timers and I/O run (event-loop.ts)
         const ids = order.slice(s * c.batchSize, (s + 1) * c.batchSize);
         const { x, y } = data.train.batch(ids);
-        const loss = tidy(() => {
-          const pred = model.forward(tensor(x, [ids.length, c.lookback, M], { device }));
-          const d = reshape(sub(pred, tensor(y, [ids.length, c.horizon, M], { device })), [1, ids.length * c.horizon * M]);
-          return scale(sum(mul(d, d)), 1 / (ids.length * c.horizon * M));
-        });
-        loss.backward();
-        const v = (await loss.data())[0]!;
-        loss.dispose();
-        const norm = c.gradClip > 0 ? await clipGradNorm(model.namedParameters().map(([, p]) => p), c.gradClip) : 0;
+        const { loss: v, gradNorm: norm } = await trainStep(opt, params, () =>
+          tidy(() => {
+            const pred = model.forward(tensor(x, [ids.length, c.lookback, M], { device }));
+            const d = reshape(sub(pred, tensor(y, [ids.length, c.horizon, M], { device })), [1, ids.length * c.horizon * M]);
+            return scale(sum(mul(d, d)), 1 / (ids.length * c.horizon * M));
+          }), { gradClip: c.gradClip });
         if (!Number.isFinite(v) || !Number.isFinite(norm)) {
           throw new NonFiniteLossError(`train: the loss became ${v} (gradient norm ${norm}) at epoch ${e + 1}, step ${s + 1}; lower "lr" or set "gradClip"`);
         }
-        opt.update();
-        model.zeroGrad();
         lossSum += v;
         o.onStep?.(s + 1, limit, v);
       }

@@ -19,7 +19,8 @@ import { initVim2Weights, Vim2ForImageClassification } from '../models/mambamixe
 import { argmax, tensor } from '../ops/index.js';
 import { crossEntropy } from '../ops/loss.js';
 import { RandomSource } from '../ops/random.js';
-import { AdamW, clipGradNorm, mambaNoDecay } from './adamw.js';
+import { AdamW, mambaNoDecay } from './adamw.js';
+import { trainStep } from './train-step.js';
 import { loadMnistTest, strideSplit, type ImageSet } from './image-data.js';
 import type { ImageTrainConfig } from './image-train-config.js';
 import { NonFiniteLossError } from './trainer.js';
@@ -105,6 +106,7 @@ export async function runImageTraining(c: ImageTrainConfig, o: { source?: string
   model.requiresGrad_(true);
   // The weighted-average scalars are not decayed: decay would pull the identity initialisation towards 0.
   const opt = new AdamW(model.namedParameters(), { lr: c.lr, weightDecay: c.weightDecay, noDecay: (n) => mambaNoDecay(n) || /(^|\.)averages\./.test(n) });
+  const params = model.namedParameters().map(([, p]) => p);
   const rng = new RandomSource(c.seed + 1);
   const stepsPerEpoch = Math.ceil(train.count / c.batchSize);
   const totalSteps = c.epochs * stepsPerEpoch;
@@ -161,17 +163,17 @@ export async function runImageTraining(c: ImageTrainConfig, o: { source?: string
         opt.lr = warmupCosine(step, { lr: c.lr, minLr: c.minLr, warmupSteps: c.warmupSteps, totalSteps });
         const x = tensor(batchPixels(train, idx, norm, c.augment === 'shift' ? { rng, max: c.maxShift } : null), [idx.length, train.height, train.width, train.channels], { device });
         const y = tensor(Int32Array.from(idx, (i) => train.labels[i]!), [idx.length], { device, dtype: 'i32' });
-        const logits = model.forward(x);
-        const loss = crossEntropy(logits, y, idx.length);
-        loss.backward();
-        const lossValue = (await loss.data())[0]!;
-        for (const t of [x, y, logits, loss]) t.dispose();
-        const gradNorm = await clipGradNorm(model.namedParameters().map(([, p]) => p), c.gradClip);
+        const { loss: lossValue, gradNorm } = await trainStep(opt, params, () => {
+          const logits = model.forward(x);
+          const loss = crossEntropy(logits, y, idx.length);
+          logits.dispose();
+          return loss;
+        }, { gradClip: c.gradClip });
+        x.dispose();
+        y.dispose();
         if (!Number.isFinite(lossValue) || !Number.isFinite(gradNorm)) {
           throw new NonFiniteLossError(`train: the ${Number.isFinite(lossValue) ? `gradient norm became ${gradNorm}` : `loss became ${lossValue}`} at step ${step + 1}; stopped without saving. Lower "lr" or "gradClip".`);
         }
-        opt.update();
-        model.zeroGrad();
         step++;
         const p: ImageProgress = { step, steps: lastStep, epoch, loss: lossValue, lr: opt.lr, imagesPerSecond: idx.length / ((performance.now() - ts) / 1000) };
         const epochDone = b === stepsPerEpoch - 1;

@@ -8,10 +8,10 @@ import { checkWriteTarget, joinPath, readText, removeStaleTemps, writeBytesAtomi
 import { buildLanguageModel } from './lm-model.js';
 import { expertFractionsFromCounts } from '../nn/moe.js';
 import { RandomSource } from '../ops/random.js';
-import { scale } from '../ops/elementwise.js';
 import { noGrad } from '../autograd/tape.js';
 import '../autograd/backward.js';
-import { AdamW, clipGradNorm } from './adamw.js';
+import { AdamW } from './adamw.js';
+import { trainStep } from './train-step.js';
 import { CharCorpus, sampleWindows, type Corpus } from './char-data.js';
 import { TokenCorpus } from './token-data.js';
 import { resolveDevice } from '../models/auto.js';
@@ -101,6 +101,7 @@ export async function runTraining(c: TrainConfig, o: TrainingOptions = {}): Prom
   const model = buildLanguageModel(c.model, vocab, c.seed, device);
   model.requiresGrad_(true);
   const opt = new AdamW(model.namedParameters(), { lr: c.lr, weightDecay: c.weightDecay });
+  const params = model.namedParameters().map(([, p]) => p);
   const rng = new RandomSource(c.seed + 1);
   let start = 0;
   let trainLosses: LossPoint[] = [];
@@ -143,25 +144,20 @@ export async function runTraining(c: TrainConfig, o: TrainingOptions = {}): Prom
       await yielder.maybeYield(); // CPU steps await only microtasks: let timers and I/O run (event-loop.ts)
       const t0 = performance.now();
       opt.lr = warmupCosine(step, { lr: c.lr, minLr: c.minLr, warmupSteps: c.warmupSteps, totalSteps: c.steps });
-      // backward() adds into .grad, so micro-batches accumulate; each loss is scaled by 1/n.
-      let loss = 0;
-      for (let micro = 0; micro < c.gradAccumulation; micro++) {
+      // The shared step: micro-batches' gradients summed (each loss scaled by 1/n), clip, AdamW.
+      const { loss, gradNorm } = await trainStep(opt, params, async () => {
         const batch = sampleWindows(train, c.batchSize, c.seqLen, rng);
         const out = await model.forward(batch, { labels: batch });
-        const scaled = c.gradAccumulation === 1 ? out.loss! : scale(out.loss!, 1 / c.gradAccumulation);
-        loss += (await out.loss!.data())[0]! / c.gradAccumulation;
-        scaled.backward();
-        if (scaled !== out.loss) scaled.dispose();
+        const loss = out.loss!;
+        out.loss = undefined;
         disposeOutput(out);
-      }
-      const gradNorm = await clipGradNorm(model.namedParameters().map(([, p]) => p), c.gradClip);
+        return loss;
+      }, { gradClip: c.gradClip, microBatches: c.gradAccumulation });
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
         const what = Number.isFinite(loss) ? `the gradient norm became ${gradNorm}` : `the loss became ${loss}`;
         const kept = start > 0 || step >= c.checkpointInterval ? `the last good checkpoint in ${ckpt} is kept as it was` : 'no checkpoint had been written yet';
         throw new NonFiniteLossError(`train: ${what} at step ${step + 1}; stopped without updating the weights or saving (${kept}). Lower "lr" or "gradClip", or check the data.`);
       }
-      opt.update();
-      model.zeroGrad();
       trainLosses.push({ step: step + 1, loss });
       const p: Progress = { step: step + 1, steps: c.steps, loss, lr: opt.lr, tokensPerSecond: (c.gradAccumulation * c.batchSize * c.seqLen) / ((performance.now() - t0) / 1000) };
       if ((step + 1) % c.evalInterval === 0 || step + 1 === c.steps) {

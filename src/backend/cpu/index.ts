@@ -10,6 +10,8 @@
  */
 import type {
   AdamWScalars,
+  FusedAdamW,
+  FusedAdamWLayout,
   AttentionInputs,
   Backend,
   MambaBlockStepInputs,
@@ -48,6 +50,7 @@ import { CpuMemory, type CpuMemoryOptions } from './memory.js';
 import { CpuStorage, type StorageKind } from './storage.js';
 import { cpuMatmul } from './matmul-dispatch.js';
 import { adamwKernel, scaleInPlace, sumOfSquares } from './optim.js';
+import { CpuFusedAdamW } from './fused-adamw.js';
 import { scanBackwardFits, scanBackwardOnPool } from './wasm/scan-backward.js';
 import { adamwOnPool } from './wasm/optim.js';
 import { wasmConv1d, wasmScan, type ScanStorages } from './sequence-dispatch.js';
@@ -476,5 +479,8 @@ export class CpuBackend implements Backend {
   }
   scaleInPlace(x: Tensor, a: number): void {
     scaleInPlace(this.arr(x), a);
+  }
+  createFusedAdamW(layout: FusedAdamWLayout): FusedAdamW {
+    return new CpuFusedAdamW(this, layout);
   }
 }

@@ -19,6 +19,8 @@ import type {
   ScanOptions,
   StateUpdateInputs,
   RecordedWork,
+  FusedAdamW,
+  FusedAdamWLayout,
   Storage,
   UnaryOp,
 } from '../backend.js';
@@ -29,14 +31,15 @@ import { sizeOf, stridesOf, type Shape } from '../../tensor/shape.js';
 import { StorageRef, Tensor } from '../../tensor/tensor.js';
 import { acquireDevice } from './device.js';
 import { UnsupportedError } from '../../errors.js';
-import { GpuContext, grid1d, Uniforms, type Kernel } from './context.js';
+import { GpuContext, grid1d, Uniforms, type Kernel, type LaunchGraph } from './context.js';
+import { GpuFusedAdamW } from './fused-adamw.js';
 import { affineKernel, binaryKernel, castKernel, unaryKernel } from './kernels/elementwise.js';
 import { stridedCopyKernel } from './kernels/copy.js';
 import { tiledMatmulKernel } from './kernels/matmul.js';
 import { crossEntropyBackwardKernel, crossEntropyKernel, ARGMAX_CHUNK, argmaxFinalKernel, argmaxPartialKernel, argmaxKernel, rmsNormKernel, rowMaxKernel, rowSumKernel, softmaxKernel, topKKernel } from './kernels/rows.js';
 import { causalConvKernel, embeddingKernel } from './kernels/layers.js';
 import { CONV_DW_WG, convDpreKernel, convDwFinalKernel, convDwPartialKernel, convDxKernel } from './kernels/conv-backward.js';
-import { embeddingBackwardKernel } from './kernels/embedding-backward.js';
+import { EMB_BWD_H, embeddingBackwardKernel, embeddingBackwardSlicesKernel, embeddingBackwardSumKernel } from './kernels/embedding-backward.js';
 import { scatterAddRowsKernel } from './kernels/scatter-add-rows.js';
 import { flipKernel } from './kernels/flip.js';
 import { depthwiseConv2dDwPartialKernel, depthwiseConv2dDxKernel, depthwiseConv2dKernel, DWCONV2D_DW_WG } from './kernels/depthwise-conv2d.js';
@@ -57,7 +60,8 @@ import {
   scanReverseCarryKernel,
 } from './kernels/scan-backward.js';
 
-class GpuStorage implements Storage {
+/** A WebGPU tensor's storage: its pooled buffer. */
+export class GpuStorage implements Storage {
   constructor(
     readonly buffer: GPUBuffer,
     readonly byteLength: number,
@@ -65,6 +69,8 @@ class GpuStorage implements Storage {
 }
 
 const MAX_RANK = 8;
+/** The deterministic embedding backward is chosen up to this many (row, h block, position) visits. */
+export const EMB_BWD_DETERMINISTIC_WORK = 2 ** 28;
 /**
  * Products with up to this many rows (decode batches) run as the blocked gemv (gemv4.ts): the
  * tiled matmul makes too few workgroups for them to fill the GPU. MAMBA_TS_GEMV_MATMUL_ROWS moves
@@ -418,6 +424,21 @@ export class WebGpuBackend implements Backend {
   embeddingBackward(ids: Tensor, gOut: Tensor, V: number): Tensor {
     const H = gOut.shape[gOut.rank - 1]!;
     const d = this.make([V, H]);
+    const positions = ids.size;
+    const hBlocks = Math.ceil(H / EMB_BWD_H);
+    // Deterministic (fixed summation order) where its reads, every id once per (row, h block), stay
+    // small: always for the small vocabularies of synthetic tasks; the atomic kernel elsewhere.
+    if (positions && V <= 65535 && V * hBlocks * positions <= EMB_BWD_DETERMINISTIC_WORK) {
+      // Slices of at least 256 positions, at most 65535 of them, their partial sums within 2^24 floats.
+      const slices = Math.max(1, Math.min(Math.ceil(positions / 256), 65535, Math.floor(2 ** 24 / (V * H))));
+      const perSlice = Math.ceil(positions / slices);
+      const used = Math.ceil(positions / perSlice);
+      const part = this.ctx.buffer(used * V * H * 4, 'embedding gradient partial sums');
+      this.ctx.dispatch(embeddingBackwardSlicesKernel, [this.buf(ids), this.buf(gOut), part], new Uniforms(16).u32(positions, H, V, perSlice).buffer, [hBlocks, V, used]);
+      this.run1d(embeddingBackwardSumKernel, [part, this.buf(d)], new Uniforms(8).u32(V * H, used), V * H);
+      this.ctx.release(part);
+      return d;
+    }
     this.ctx.clear(this.buf(d), V * H * 4); // the kernel adds into it
     const n = ids.size * H;
     if (n) this.run1d(embeddingBackwardKernel, [this.buf(ids), this.buf(gOut), this.buf(d)], new Uniforms(12).u32(n, H, V), n);
@@ -543,6 +564,21 @@ export class WebGpuBackend implements Backend {
     for (const [k, e] of this.packedParams) if (e.sources.some((r) => r.released)) this.dropPacked(k);
     this.packedParams.set(key, { buffer, sources: tensors.map((t) => t.ref) });
     return buffer;
+  }
+  contentsChanged(ts: readonly Tensor[]): void {
+    const refs = new Set(ts.map((t) => t.ref));
+    for (const [key, e] of this.packedParams) if (e.sources.some((r) => refs.has(r))) this.dropPacked(key);
+  }
+  private packsToGraph(graph: LaunchGraph, before: Set<string>): void {
+    for (const [key, e] of this.packedParams) {
+      if (before.has(key) || !e.sources.some((r) => r.released)) continue;
+      this.packedParams.delete(key);
+      graph.held.push(e.buffer);
+    }
+  }
+  private disposeGraphWithPacks(graph: LaunchGraph, before: Set<string>): void {
+    this.packsToGraph(graph, before);
+    this.ctx.disposeGraph(graph);
   }
   private dropPacked(key: string): void {
     const e = this.packedParams.get(key);
@@ -800,15 +836,27 @@ export class WebGpuBackend implements Backend {
     return y;
   }
 
+  /** Null where the flat buffers would pass the binding limit (then the per-parameter update runs). */
+  createFusedAdamW(layout: FusedAdamWLayout): FusedAdamW | null {
+    const total = layout.sizes.reduce((a, b) => a + b, 0);
+    if (total * 4 > this.ctx.maxBinding) return null;
+    return new GpuFusedAdamW(this, layout);
+  }
+
   recordWork(fn: () => void): RecordedWork | null {
+    const packsBefore = new Set(this.packedParams.keys());
     this.ctx.beginGraph();
     try {
       fn();
     } catch (e) {
-      this.ctx.disposeGraph(this.ctx.endGraph());
+      this.disposeGraphWithPacks(this.ctx.endGraph(), packsBefore);
       throw e;
     }
     const graph = this.ctx.endGraph();
+    // Packs made while recording from the recording's temporaries (a training step packs its fresh
+    // A = -exp(A_log) every step) are the graph's: its replays write and read them, so they leave
+    // the cache, where a later drop would return them to the pool while the graph still uses them.
+    this.packsToGraph(graph, packsBefore);
     if (graph.invalid) {
       this.ctx.disposeGraph(graph);
       return null;

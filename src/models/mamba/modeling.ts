@@ -19,7 +19,7 @@ import { MambaMixer, type MixerState } from '../../nn/mamba-mixer.js';
 import { Module } from '../../nn/module.js';
 import { add, linear, mambaBlockStepFused, reshape, rmsNormLinear, slice } from '../../ops/index.js';
 import { keep, tidy } from '../../tensor/memory.js';
-import type { Tensor } from '../../tensor/tensor.js';
+import { Tensor } from '../../tensor/tensor.js';
 import { loadWeightsInto, MODEL_LOAD_OPTION_KEYS, readWeightsFor, saveModule, type ModelLoadOptions, type SaveDtype } from '../pretrained.js';
 import { checkOptionKeys, optionKeys } from '../../options.js';
 import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
@@ -223,15 +223,24 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
   }
 
   /** Whole sequences in parallel: logits (B, L, V) and optionally the hidden states, loss and selection. */
-  async forward(inputIds: number[][], o: ForwardOptions = {}): Promise<CausalLMOutput> {
+  async forward(inputIds: number[][] | Tensor, o: ForwardOptions = {}): Promise<CausalLMOutput> {
     return this.forwardSync(inputIds, o);
   }
 
-  forwardSync(inputIds: number[][], o: ForwardOptions = {}): CausalLMOutput {
+  /**
+   * As forward(). inputIds may be an int32 (B, L) tensor on the model's device (a recorded
+   * training step reads its ids from a fixed buffer); its ids are not checked against the vocabulary.
+   */
+  forwardSync(inputIds: number[][] | Tensor, o: ForwardOptions = {}): CausalLMOutput {
     checkOptionKeys('forward', o, FORWARD_OPTION_KEYS);
     const selecting = checkOutputSelection('forward', o.outputSelection);
+    const onDevice = inputIds instanceof Tensor;
+    if (onDevice && (inputIds.dtype !== 'i32' || inputIds.rank !== 2 || inputIds.device !== this.device)) {
+      throw new ArgumentError(`forward: inputIds as a tensor must be int32 (B, L) on ${this.device}, got ${inputIds.dtype} [${inputIds.shape.join(', ')}] on ${inputIds.device}`);
+    }
     return tidy(() => {
-      let h = this.backbone.embeddings.forward(this.idsTensor(inputIds)); // (B, L, D)
+      // Anything but a tensor goes through idsToTensor's checks (and its errors for wrong kinds).
+      let h = this.backbone.embeddings.forward(onDevice ? inputIds : this.idsTensor(inputIds)); // (B, L, D)
       const hiddenStates: Tensor[] = [];
       const selections: LayerSelection[] = [];
       for (const layer of this.backbone.layers) {
