@@ -4,10 +4,12 @@
  * a time), on every backend present.
  *
  * CPU: the same bits, clip included (the fused version runs the same kernels).
- * WebGPU: the same values without clipping (each term is computed as the one-op-per-term update's
- * elementwise kernels compute it, with the same float32 constants; only the sign of a zero may
- * differ, as on the CPU); with clipping, within 1e-6 of each array's largest value, since the norm
- * is summed on the device in float32 in another order than the per-tensor sums read back to the host.
+ * WebGPU: without clipping each term is computed as the one-op-per-term update's elementwise
+ * kernels compute it, with the same float32 constants, so the values agree (on lavapipe all of
+ * them; only the sign of a zero may differ) unless a driver contracts a product and a sum into an
+ * FMA in one kernel and not the other, hence 1e-6 of each array's largest value; with clipping the
+ * same bound, since the norm is summed on the device in float32 in another order than the
+ * per-tensor sums read back to the host.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -86,7 +88,14 @@ for (const device of await availableDevices()) {
   test(`${device}: the fused AdamW updates as the per-parameter AdamW (no clipping: the same values)`, async () => {
     const fused = await run(device, 0);
     const ref = await reference(device, 0);
-    fused.arrays.forEach((a, k) => a.forEach((x, i) => assert.ok(x === ref.arrays[k]![i], `${NAMES[k]}[${i}]: ${x} vs ${ref.arrays[k]![i]}`)));
+    // CPU: the same values. WebGPU: the same where the compiler contracts the fused kernel's
+    // products and sums as it does the elementwise kernels' (lavapipe does: every value agrees);
+    // WGSL lets a driver choose otherwise, so the test allows 1e-6 of each array's largest value.
+    const exact = device === 'cpu';
+    fused.arrays.forEach((a, k) => {
+      const scale = ref.arrays[k]!.reduce((m, r) => Math.max(m, Math.abs(r)), 0);
+      a.forEach((x, i) => assert.ok(exact ? x === ref.arrays[k]![i] : Math.abs(x - ref.arrays[k]![i]!) <= 1e-6 * scale, `${NAMES[k]}[${i}]: ${x} vs ${ref.arrays[k]![i]}`));
+    });
     fused.norms.forEach((n, i) => assert.ok(Math.abs(n - ref.norms[i]!) <= 1e-6 * ref.norms[i]!, `norm ${i}: ${n} vs ${ref.norms[i]}`));
   });
 
