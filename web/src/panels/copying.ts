@@ -18,7 +18,11 @@ function symbol(id: number, vocab: number): string {
 function tokenBox(id: number, vocab: number): HTMLElement {
   const cls = id === 0 ? 'tok' : id === vocab - 1 ? 'tok marker' : 'tok data';
   const t = el('span', cls, symbol(id, vocab));
-  if (id > 0 && id < vocab - 1) t.style.background = rampColour((id - 1) / Math.max(1, vocab - 3));
+  if (id > 0 && id < vocab - 1) {
+    const shade = (id - 1) / Math.max(1, vocab - 3);
+    t.style.background = rampColour(shade);
+    if (shade > 0.6) t.style.color = '#1d1d1f'; // dark text on the ramp's light end
+  }
   t.dataset['id'] = String(id);
   return t;
 }
