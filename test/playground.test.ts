@@ -2,7 +2,8 @@
  * The playground (web/, served by `mamba-ts playground`) in headless Chromium, on the CPU and on
  * WebGPU (SwiftShader): each of the five parts is opened, run through its own controls, and the
  * numbers the page shows are checked against the library in this process or the CLI:
- * - Generate (greedy) shows the text the library's greedy generation gives for the same prompt.
+ * - Generate (greedy) shows the text the library's greedy generation gives for the same prompt,
+ *   from the shipped model's URL and (CPU) from the same folder picked as files.
  * - Selection's heatmap cells hold the values of `forward(ids, { outputSelection: 'summary' })`.
  * - Selective copying shows each shipped model's argmax at the markers, as computed here.
  * - Forecast's MSE equals the one computed from `mamba-ts forecast --end`'s CSV for that window.
@@ -195,6 +196,14 @@ test('the playground in headless Chromium: all five parts run on the CPU and on 
           assert.equal(await page.getAttribute('#gen-device', 'data-device'), device);
           assert.ok(Number(await page.getAttribute('#gen-rate', 'data-value')) > 0, 'tokens/s shown');
           await shot('1-generate');
+        });
+
+        // The picked folder goes through the same worker code on either device: checked once, on the CPU.
+        if (device === 'cpu') await t.test('Generate from a model folder picked on disk (webkitdirectory) gives the same text', async () => {
+          await page.setInputFiles('#gen-folder', SHAKESPEARE);
+          assert.equal(await page.inputValue('#gen-model'), 'picked folder: mamba-shakespeare');
+          await clickAndFinish(page, '#gen-run', 'gen-status', 120_000);
+          assert.equal(await page.textContent('#gen-text'), ref.text);
         });
 
         await t.test('Selection: the heatmap holds outputSelection\'s values for prompt + generation', async () => {

@@ -9,6 +9,7 @@ import { mountForecast } from './panels/forecast.js';
 import { mountGenerate } from './panels/generate.js';
 import { mountSelection } from './panels/selection.js';
 import { mountTrain } from './panels/train.js';
+import { watchModelChoice } from './model-choice.js';
 
 declare global {
   interface Window {
@@ -27,9 +28,10 @@ function showTab(name: string): void {
 }
 
 const selection = mountSelection(client);
-mountGenerate(client, (model, text) => {
+watchModelChoice();
+mountGenerate(client, (text) => {
   showTab('selection');
-  selection.show(model, text);
+  selection.show(text);
 });
 mountCopying(client);
 const forecast = mountForecast(client);

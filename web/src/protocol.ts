@@ -17,10 +17,17 @@ export interface Sampling {
   seed?: number;
 }
 
+/** A model folder the user picked (config.json, model.safetensors, tokenizer.json, …): read in the worker. */
+export interface PickedFolder {
+  name: string;
+  files: File[];
+}
+
 export interface GenerateJob {
   kind: 'generate';
-  /** A folder URL (relative to the page) or a Hub id. */
+  /** A folder URL (relative to the page) or a Hub id; ignored when `folder` is given. */
   model: string;
+  folder?: PickedFolder;
   prompt: string;
   maxNewTokens: number;
   sampling: Sampling;
@@ -30,6 +37,7 @@ export interface GenerateJob {
 export interface SelectionJob {
   kind: 'selection';
   model: string;
+  folder?: PickedFolder;
   text: string;
   device: DeviceRequest;
 }

@@ -1,16 +1,17 @@
 /** 1 · Generate: streams text from a Mamba/Jamba model with the sampling options, tokens/s and device shown. */
 import type { ComputeClient } from '../client.js';
 import { $, deviceRequest, numberIn, Status } from '../dom.js';
+import { modelChoice } from '../model-choice.js';
 import type { GenerateResult, Sampling } from '../protocol.js';
 
-export function mountGenerate(client: ComputeClient, toSelection: (model: string, text: string) => void): void {
+export function mountGenerate(client: ComputeClient, toSelection: (text: string) => void): void {
   const status = new Status($('gen-status'), $('gen-device'));
   const run = $<HTMLButtonElement>('gen-run');
   const stop = $<HTMLButtonElement>('gen-stop');
   const toSel = $<HTMLButtonElement>('gen-to-selection');
   const out = $('gen-text');
   const rate = $('gen-rate');
-  let last: { model: string; text: string } | null = null;
+  let last: string | null = null;
 
   function sampling(): Sampling {
     const seedText = $<HTMLInputElement>('gen-seed').value.trim();
@@ -31,7 +32,7 @@ export function mountGenerate(client: ComputeClient, toSelection: (model: string
   };
 
   run.onclick = async () => {
-    const model = $<HTMLInputElement>('gen-model').value;
+    const choice = modelChoice();
     const prompt = $<HTMLTextAreaElement>('gen-prompt').value;
     out.textContent = '';
     $('gen-prompt-shown').textContent = prompt;
@@ -42,7 +43,7 @@ export function mountGenerate(client: ComputeClient, toSelection: (model: string
     try {
       status.running('starting');
       const r = await client.run<GenerateResult>(
-        { kind: 'generate', model, prompt, maxNewTokens: numberIn('gen-max', { min: 1, max: 4096, integer: true }), sampling: sampling(), device: deviceRequest() },
+        { kind: 'generate', ...choice, prompt, maxNewTokens: numberIn('gen-max', { min: 1, max: 4096, integer: true }), sampling: sampling(), device: deviceRequest() },
         {
           onDevice: (d) => status.device(d),
           onStatus: (t) => status.text(t),
@@ -56,7 +57,7 @@ export function mountGenerate(client: ComputeClient, toSelection: (model: string
       out.textContent = r.text;
       out.dataset['ids'] = JSON.stringify(r.newIds);
       showRate(r.newIds.length, r.tokensPerSecond);
-      last = { model, text: prompt + r.text };
+      last = prompt + r.text;
       toSel.disabled = false;
       status.done(`done in ${r.seconds.toFixed(2)} s`);
     } catch (e) {
@@ -68,6 +69,6 @@ export function mountGenerate(client: ComputeClient, toSelection: (model: string
   };
   stop.onclick = () => client.stop();
   toSel.onclick = () => {
-    if (last) toSelection(last.model, last.text);
+    if (last !== null) toSelection(last);
   };
 }

@@ -7,6 +7,7 @@ import type uPlot from 'uplot';
 import { lineChart, rampColour } from '../charts.js';
 import type { ComputeClient } from '../client.js';
 import { $, deviceRequest, el, Status } from '../dom.js';
+import { modelChoice } from '../model-choice.js';
 import type { SelectionResult } from '../protocol.js';
 
 const ROWS = [
@@ -66,16 +67,15 @@ function render(r: SelectionResult, chart: uPlot): void {
   chart.setData([x, ...r.layers.map((_, l) => r.deltaMean[l]!)] as uPlot.AlignedData, true);
 }
 
-export function mountSelection(client: ComputeClient): { show(model: string, text: string): void } {
+export function mountSelection(client: ComputeClient): { show(text: string): void } {
   const status = new Status($('sel-status'), $('sel-device'));
   let chart: uPlot | null = null;
   let layersInChart = -1;
   const run = async () => {
-    const model = $<HTMLInputElement>('gen-model').value;
     const text = $<HTMLTextAreaElement>('sel-text').value;
     status.running('computing Δ, B, C');
     try {
-      const r = await client.run<SelectionResult>({ kind: 'selection', model, text, device: deviceRequest() }, { onDevice: (d) => status.device(d) });
+      const r = await client.run<SelectionResult>({ kind: 'selection', ...modelChoice(), text, device: deviceRequest() }, { onDevice: (d) => status.device(d) });
       if (!chart || layersInChart !== r.layers.length) {
         $('sel-chart').replaceChildren();
         chart = lineChart($('sel-chart'), {
@@ -94,8 +94,7 @@ export function mountSelection(client: ComputeClient): { show(model: string, tex
   };
   $<HTMLButtonElement>('sel-run').onclick = run;
   return {
-    show(model, text) {
-      $<HTMLInputElement>('gen-model').value = model;
+    show(text) {
       $<HTMLTextAreaElement>('sel-text').value = text;
       void run();
     },

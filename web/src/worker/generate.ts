@@ -2,13 +2,13 @@
 import type { DeviceUsed, GenerateJob, GenerateResult } from '../protocol.js';
 import { TextStreamer, type Streamer } from './lib.js';
 import { causalLM, tokenizer } from './models.js';
-import { modelLocation } from './urls.js';
+import { jobModel } from './urls.js';
 
 export type Emit = (e: { type: 'text'; text: string; tokens: number; tokensPerSecond: number } | { type: 'status'; text: string }) => void;
 
 export async function runGenerate(job: GenerateJob, d: DeviceUsed, emit: Emit): Promise<GenerateResult> {
-  const where = modelLocation(job.model);
-  emit({ type: 'status', text: `loading ${job.model}` });
+  const where = jobModel(job);
+  emit({ type: 'status', text: `loading ${job.folder ? job.folder.name : job.model}` });
   const [tok, model] = await Promise.all([tokenizer(where), causalLM(where, d)]);
   const promptIds = tok.encode(job.prompt);
   if (promptIds.length === 0) throw new Error('generate: the prompt is empty after tokenizing; type some text');

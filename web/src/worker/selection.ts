@@ -3,9 +3,9 @@
  * every Mamba layer — mean Δ over the channels, ‖B‖ and ‖C‖ — with each token's text.
  */
 import type { DeviceUsed, SelectionJob, SelectionResult } from '../protocol.js';
-import { dispose, MambaForCausalLM, noGrad } from './lib.js';
+import { dispose, JambaForCausalLM, MambaForCausalLM, noGrad } from './lib.js';
 import { causalLM, tokenizer } from './models.js';
-import { modelLocation } from './urls.js';
+import { jobModel } from './urls.js';
 
 /** (layers, 1, L) row-major → one array of L values per layer. */
 function perLayer(values: Float32Array, layers: number, L: number): number[][] {
@@ -13,12 +13,12 @@ function perLayer(values: Float32Array, layers: number, L: number): number[][] {
 }
 
 export async function runSelection(job: SelectionJob, d: DeviceUsed): Promise<SelectionResult> {
-  const where = modelLocation(job.model);
+  const where = jobModel(job);
   const [tok, model] = await Promise.all([tokenizer(where), causalLM(where, d)]);
-  if (!('forward' in model) || model.constructor.name === 'LlamaForCausalLM') throw new Error(`${job.model}: no selection mechanism (not a Mamba or Jamba model)`);
+  if (!(model instanceof MambaForCausalLM || model instanceof JambaForCausalLM)) throw new Error(`${job.model}: no selection mechanism to show (a Llama model; Δ, B, C exist in Mamba and Jamba models)`);
   const ids = tok.encode(job.text);
   if (ids.length === 0) throw new Error('selection: the text is empty after tokenizing');
-  const out = await noGrad(() => (model as MambaForCausalLM).forward([ids], { outputSelection: 'summary' }));
+  const out = await noGrad(() => model.forward([ids], { outputSelection: 'summary' }));
   try {
     const s = out.selection!;
     const n = s.layers.length;
