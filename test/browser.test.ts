@@ -30,7 +30,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { delimiter, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -40,28 +40,14 @@ import { SafetensorsFile } from '../src/io/safetensors.js';
 import { addPage, bundleWithEsbuild, bundleWithVite, nodeOnlyReferences, pageWithPrebuiltBundle, type BundleResult } from './browser-bundles.js';
 import { REPO, makeConsumer, type Consumer } from './consumer.js';
 import { missingExternal } from './external.js';
+import { CHROMIUM_ARGS, findChromium } from './chromium.js';
 import { assertClose, fixture } from './helpers.js';
 import { startStaticServer } from './static-server.js';
 
-const CHROMIUM_ARGS = ['--no-sandbox', '--enable-unsafe-webgpu'];
 const TINY = fixture('hf', 'mamba-tiny');
 const SHAKESPEARE = resolve(REPO, 'models/mamba-shakespeare');
 const PROMPT = 'ROMEO:';
 const NEW_TOKENS = 12;
-
-/** Chromium: CHROMIUM_PATH, else the usual install paths and names on PATH. */
-function findChromium(): { path: string } | { missing: string } {
-  const env = process.env['CHROMIUM_PATH'];
-  if (env) return existsSync(env) ? { path: env } : { missing: `CHROMIUM_PATH=${env} does not exist` };
-  const names = ['chromium', 'chromium-browser', 'google-chrome-stable', 'google-chrome'];
-  const dirs = [...new Set(['/usr/bin', '/snap/bin', ...(process.env['PATH'] ?? '').split(delimiter).filter(Boolean)])];
-  for (const dir of dirs) {
-    for (const name of names) if (existsSync(join(dir, name))) return { path: join(dir, name) };
-  }
-  return {
-    missing: `no Chromium (${names.join(', ')}) on PATH or in /usr/bin, /snap/bin; install Debian's chromium (apt-get install chromium, as .ci/run does) or set CHROMIUM_PATH`,
-  };
-}
 
 let consumer: Consumer;
 let bundles: Record<'esbuild' | 'vite' | 'prebuilt', BundleResult>;

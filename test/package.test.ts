@@ -32,7 +32,7 @@ before(async () => {
   packed = (JSON.parse(stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
 });
 
-test('npm pack ships the license, the compiled library, the browser bundle and the models, not tests or TypeScript sources', () => {
+test('npm pack ships the license, the compiled library, the browser bundle, the playground and the models, not tests or TypeScript sources', () => {
   for (const f of [
     'LICENSE',
     'README.md',
@@ -45,6 +45,12 @@ test('npm pack ships the license, the compiled library, the browser bundle and t
     'dist/browser/mamba-ts.js',
     'dist/browser/mamba-ts.js.map',
     'models/mamba-shakespeare/model.safetensors',
+    'dist/web/index.html',
+    'dist/web/main.js',
+    'dist/web/worker.js',
+    'models/selective-copying-s6/model.safetensors',
+    'models/selective-copying-lti/model.safetensors',
+    'data/etth1-sample.csv',
   ]) {
     assert.ok(packed.includes(f), `${f} is in the package`);
   }

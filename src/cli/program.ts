@@ -4,6 +4,7 @@ import { registerExperiment } from './experiment.js';
 import { registerForecast } from './forecast.js';
 import { registerGenerate } from './generate.js';
 import { registerInfo } from './info.js';
+import { registerPlayground } from './playground.js';
 import { registerServe } from './serve.js';
 import { registerTrain } from './train.js';
 
@@ -21,6 +22,7 @@ export async function runCli(argv: string[]): Promise<number> {
   registerExperiment(program);
   registerForecast(program);
   registerServe(program);
+  registerPlayground(program);
   try {
     await program.parseAsync(argv);
     return 0;
