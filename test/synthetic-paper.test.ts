@@ -67,3 +67,11 @@ test('evaluate: a saved experiment\'s model reproduces its recorded accuracy on 
   rmSync(join(outDir, 'model'), { recursive: true });
   await assert.rejects(evaluateSynthetic(outDir), /to-evaluate\/model: missing: the experiment's trained model/);
 });
+
+test('evaluate: the shipped Selective Copying models (weights beside results.json) reproduce their recorded accuracy on the CPU', async () => {
+  for (const name of ['selective-copying-s6', 'selective-copying-lti']) {
+    const e = await evaluateSynthetic(resolve(EXPERIMENTS, '../models', name));
+    assert.ok(e.recorded.length > 0);
+    assert.deepEqual(e.accuracy, e.recorded, name);
+  }
+});

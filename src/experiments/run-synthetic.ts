@@ -175,7 +175,8 @@ export interface SyntheticEvaluation {
 }
 
 /**
- * Loads a finished experiment folder (results.json with its config, and model/) and measures the
+ * Loads a finished experiment folder (results.json with its config, and model/ — or the model's
+ * files beside results.json, as models/selective-copying-* ship) and measures the
  * model's accuracy again on the config's test batches, on `device` (default the CPU).
  */
 export async function evaluateSynthetic(dir: string, device: 'cpu' | 'webgpu' | 'auto' = 'cpu', onLine: (o: Record<string, unknown>) => void = () => undefined): Promise<SyntheticEvaluation> {
@@ -186,9 +187,15 @@ export async function evaluateSynthetic(dir: string, device: 'cpu' | 'webgpu' | 
   if (!Array.isArray(recorded) || !recorded.every((a) => a && typeof a === 'object' && typeof (a as { length?: unknown }).length === 'number' && typeof (a as { accuracy?: unknown }).accuracy === 'number')) {
     throw new FormatError(resultsPath, 'field "accuracy": expected a list of { length, accuracy }');
   }
-  const modelDir = joinPath(dir, SYNTHETIC_MODEL_FOLDER);
-  if (!(await exists(joinPath(modelDir, 'config.json')))) {
-    throw new FormatError(modelDir, `missing: the experiment's trained model (config.json and weights), which runSynthetic saves there; experiments run before it saved models cannot be evaluated`);
+  // An experiment's outDir keeps the model in model/; a shipped model (models/selective-copying-*)
+  // has its weights beside results.json.
+  const outDirModel = joinPath(dir, SYNTHETIC_MODEL_FOLDER);
+  const modelDir = (await exists(joinPath(outDirModel, 'config.json'))) ? outDirModel : (await exists(joinPath(dir, 'config.json'))) ? dir : null;
+  if (!modelDir) {
+    throw new FormatError(
+      outDirModel,
+      `missing: the experiment's trained model (config.json and weights), which runSynthetic saves there (or beside results.json, as the shipped models have it); experiments run before it saved models cannot be evaluated`,
+    );
   }
   const model = await MambaForCausalLM.fromPretrained(modelDir, { device: await resolveDevice(device) });
   try {
