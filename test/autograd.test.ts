@@ -162,3 +162,25 @@ test('releaseGraph frees what a forward pass saved when no backward follows', as
   assert.equal(liveTensorCount(), before);
   lin.dispose();
 });
+
+test('requiresGrad_(false) after training stops recording: a forward keeps no graph and leaks nothing', () => {
+  const lin = new Linear(4, 3, true);
+  lin.weight.set(ops.tensor(randomArray(12, 1), [3, 4]));
+  lin.bias!.set(ops.tensor(randomArray(3, 2), [3]));
+  lin.requiresGrad_(true);
+  const x = ops.tensor(randomArray(8, 3), [2, 4]);
+  const loss = ops.sum(ops.reshape(lin.forward(x), [6]));
+  backward(loss);
+  loss.dispose();
+  assert.ok(lin.weight.grad, 'trained: the weight got a gradient');
+  lin.zeroGrad();
+  lin.requiresGrad_(false);
+  assert.equal(requiresGrad(lin.weight.value), false, 'the weight is no longer a leaf of the tape');
+  const before = liveTensorCount();
+  const y = lin.forward(x); // not under noGrad
+  assert.equal(requiresGrad(y), false, 'the output records nothing');
+  y.dispose();
+  assert.equal(liveTensorCount(), before, 'nothing kept for a backward that will not come');
+  x.dispose();
+  lin.dispose();
+});

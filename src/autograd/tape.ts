@@ -53,6 +53,11 @@ export function markLeaf(t: Tensor, slot: GradSlot): void {
   refs.set(t, new GradRef(null, 0, slot));
 }
 
+/** Undoes markLeaf: `t` is a constant to the tape again (a parameter whose requiresGrad was turned off). */
+export function unmarkLeaf(t: Tensor): void {
+  refs.delete(t);
+}
+
 export function isRecording(): boolean {
   return recording;
 }

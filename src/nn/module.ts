@@ -6,7 +6,7 @@ import { ArgumentError } from '../errors.js';
 import { formatShape, shapeEquals, type Shape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { keep } from '../tensor/memory.js';
-import { markLeaf, type GradSlot } from '../autograd/tape.js';
+import { markLeaf, unmarkLeaf, type GradSlot } from '../autograd/tape.js';
 import { isHalf } from '../tensor/dtype.js';
 
 /**
@@ -69,6 +69,8 @@ export class Parameter implements GradSlot {
     this.trainable = on;
     if (on && this.t && isHalf(this.t.dtype)) this.set(this.t.backend.cast(this.t, 'f32'));
     else if (on && this.t) markLeaf(this.t, this);
+    // Off again: ops on the value stop recording (a forward after training built a graph and kept it).
+    else if (!on && this.t) unmarkLeaf(this.t);
   }
 
   zeroGrad(): void {
