@@ -75,3 +75,27 @@ test('evaluate: the shipped Selective Copying models (weights beside results.jso
     assert.deepEqual(e.accuracy, e.recorded, name);
   }
 });
+
+test('stop conditions: training ends at the first evaluation that reaches stopAccuracy or passes maxSeconds, and the model is saved and tested', async () => {
+  const base = paperConfig('paper-selective-copying-s6');
+  const small = { ...base, trainLength: 40, batchSize: 4, steps: 50, warmupSteps: 0, evalInterval: 2, testLengths: [40], testBatches: 1, testBatchSize: 4, device: 'cpu' as const };
+  // Any accuracy reaches 0; any run has taken more than a microsecond by its first evaluation.
+  for (const [stop, by] of [
+    [{ stopAccuracy: 0 }, 'accuracy'],
+    [{ maxSeconds: 1e-6 }, 'time'],
+    [{}, 'steps'],
+  ] as const) {
+    const outDir = join(tmp, `stop-${by}`);
+    const c: SyntheticConfig = { ...small, ...stop, steps: by === 'steps' ? 4 : 50, outDir };
+    const r = await runSynthetic(c);
+    assert.equal(r.stoppedBy, by);
+    assert.equal(r.steps, by === 'steps' ? 4 : 2, by);
+    assert.equal(r.sequencesSeen, r.steps * 4);
+    const saved = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as { stoppedBy: string; steps: number };
+    assert.deepEqual([saved.stoppedBy, saved.steps], [by, r.steps]);
+    const e = await evaluateSynthetic(outDir);
+    assert.deepEqual(e.accuracy, r.accuracy, 'the saved model is the one tested');
+  }
+  assert.throws(() => parseSyntheticConfig({ task: 'induction-heads', stopAccuracy: 1.5, outDir: tmp }, 'x.json'), /x\.json.*stopAccuracy.*\[0, 1\]/);
+  assert.throws(() => parseSyntheticConfig({ task: 'induction-heads', maxSeconds: 0, outDir: tmp }, 'x.json'), /x\.json.*maxSeconds.*> 0/);
+});

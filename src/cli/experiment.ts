@@ -19,7 +19,7 @@ export function registerExperiment(program: Command): void {
     .description(
       'Train a Mamba (or, with model.selective = false, its LTI ablation) on a synthetic task and report accuracy per test length; results.json and the trained model (model/) go to outDir. Configs in experiments/ (paper-*.json: the paper\'s protocol). With --evaluate, measure a finished experiment\'s model again instead.',
     )
-    .option('-c, --config <file>', 'experiment config (JSON): task, model, vocab, memorize, trainLength, steps, batchSize, schedule, lr, minLr, warmupSteps, weightDecay, gradClip, evalInterval, testLengths, testBatches, testBatchSize, seed, device, outDir')
+    .option('-c, --config <file>', 'experiment config (JSON): task, model, vocab, memorize, trainLength, steps, batchSize, schedule, lr, minLr, warmupSteps, weightDecay, gradClip, evalInterval, testLengths, testBatches, testBatchSize, seed, device, outDir, and optional stops: stopAccuracy (0–1), maxSeconds')
     .option('--evaluate <dir>', 'a finished experiment\'s outDir: load its model and config and measure the accuracy at its test lengths again')
     .option('--device <device>', 'with --evaluate: cpu, webgpu or auto', deviceFlag, 'cpu')
     .option('--quiet', 'no progress bar on stderr (stdout has the JSON lines either way)', false)
@@ -53,7 +53,7 @@ export function registerExperiment(program: Command): void {
         bar?.stop();
       }
       process.stdout.write(
-        `${JSON.stringify({ task: r.task, selective: r.selective, params: r.params, steps: r.steps, sequences_seen: r.sequencesSeen, device: r.device, train_seconds: +r.trainSeconds.toFixed(1), accuracy: r.accuracy })}\n`,
+        `${JSON.stringify({ task: r.task, selective: r.selective, params: r.params, steps: r.steps, stopped_by: r.stoppedBy, sequences_seen: r.sequencesSeen, device: r.device, train_seconds: +r.trainSeconds.toFixed(1), accuracy: r.accuracy })}\n`,
       );
     });
 }

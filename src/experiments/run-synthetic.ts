@@ -25,9 +25,12 @@ export interface SyntheticResult {
   task: string;
   selective: boolean;
   params: number;
+  /** Training steps taken (fewer than the config's when a stop condition ended the run). */
   steps: number;
   /** steps × batchSize: training sequences seen. */
   sequencesSeen: number;
+  /** What ended training: the step count, the accuracy target (stopAccuracy) or the time budget (maxSeconds). */
+  stoppedBy: 'steps' | 'accuracy' | 'time';
   trainSeconds: number;
   /** The backend it trained on ('cpu' or 'webgpu'). */
   device: string;
@@ -118,6 +121,8 @@ export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string
   });
   const t0 = performance.now();
   let loss = NaN;
+  let taken = 0;
+  let stoppedBy: SyntheticResult['stoppedBy'] = 'steps';
   const curve: SyntheticResult['curve'] = [];
   try {
     const nextBatch = () => {
@@ -133,12 +138,17 @@ export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string
       const lossRead = stepper.loss.data();
       if (step + 1 < c.steps) batch = nextBatch();
       loss = (await lossRead)[0]!;
+      taken = step + 1;
       o.onStep?.(step + 1, c.steps, loss);
       if ((step + 1) % c.evalInterval === 0 || step + 1 === c.steps) {
         const a = await accuracyOn(model, batchFor(c, c.trainLength, c.testBatchSize, testRng(c, 0)));
-        const point = { step: step + 1, loss: +loss.toFixed(4), accuracy: +(a.correct / a.total).toFixed(4), seconds: +((performance.now() - t0) / 1000).toFixed(1) };
+        const seconds = (performance.now() - t0) / 1000;
+        const point = { step: step + 1, loss: +loss.toFixed(4), accuracy: +(a.correct / a.total).toFixed(4), seconds: +seconds.toFixed(1) };
         curve.push(point);
         onLine(point);
+        if (step + 1 < c.steps && c.stopAccuracy !== undefined && a.correct / a.total >= c.stopAccuracy) stoppedBy = 'accuracy';
+        else if (step + 1 < c.steps && c.maxSeconds !== undefined && seconds >= c.maxSeconds) stoppedBy = 'time';
+        if (stoppedBy !== 'steps') break;
       }
     }
     const trainSeconds = (performance.now() - t0) / 1000;
@@ -150,8 +160,9 @@ export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string
       task: c.task,
       selective: config.fields.selective,
       params: model.parameterCount(),
-      steps: c.steps,
-      sequencesSeen: c.steps * c.batchSize,
+      steps: taken,
+      sequencesSeen: taken * c.batchSize,
+      stoppedBy,
       trainSeconds,
       device,
       finalLoss: loss,

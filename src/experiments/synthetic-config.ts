@@ -27,6 +27,13 @@ export interface SyntheticConfig extends OptimizerFields {
   seed: number;
   device: 'cpu' | 'webgpu' | 'auto';
   outDir: string;
+  /**
+   * Optional budgets, checked at each evaluation: stop once the accuracy there reaches
+   * `stopAccuracy` (the issue's "until S6 ≥ 99%"), or once training has run `maxSeconds`. Either
+   * way the model is saved and tested as at the last step; results.json says which stopped it.
+   */
+  stopAccuracy?: number;
+  maxSeconds?: number;
 }
 
 const DEFAULTS = {
@@ -52,7 +59,7 @@ export function parseSyntheticConfig(raw: unknown, source: string): SyntheticCon
   };
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail('expected a JSON object');
   const r = raw as Record<string, unknown>;
-  const known = new Set([...Object.keys(DEFAULTS), 'task', 'schedule', 'model', 'testLengths', 'device', 'outDir']);
+  const known = new Set([...Object.keys(DEFAULTS), 'task', 'schedule', 'model', 'testLengths', 'device', 'outDir', 'stopAccuracy', 'maxSeconds']);
   const unknown = Object.keys(r).filter((k) => !known.has(k));
   if (unknown.length) fail(unknownFieldsMessage(unknown, [...known]));
   const task = r['task'];
@@ -83,6 +90,8 @@ export function parseSyntheticConfig(raw: unknown, source: string): SyntheticCon
     device: (r['device'] ?? 'cpu') as SyntheticConfig['device'],
     outDir: r['outDir'] as string,
   };
+  if (cr.has('stopAccuracy')) c.stopAccuracy = cr.number('stopAccuracy', undefined, (x) => x >= 0 && x <= 1, 'a number in [0, 1]');
+  if (cr.has('maxSeconds')) c.maxSeconds = cr.number('maxSeconds', undefined, (x) => x > 0, 'a number of seconds > 0');
   if (!Array.isArray(c.testLengths) || c.testLengths.length === 0 || !c.testLengths.every((x) => Number.isInteger(x) && x >= 6)) {
     fail('field "testLengths": expected a non-empty list of integers >= 6');
   }
