@@ -14,6 +14,8 @@ export function sizeClass(bytes: number): number {
 export class BufferPool {
   private free = new Map<number, GPUBuffer[]>();
   private sizes = new WeakMap<GPUBuffer, number>();
+  /** The pooled buffers, least recently released first (a Map iterates in insertion order). */
+  private lru = new Map<GPUBuffer, number>();
   private held = 0; // bytes in buffers handed out
   private pooled = 0; // bytes in buffers kept for reuse
 
@@ -21,9 +23,9 @@ export class BufferPool {
     private readonly device: GPUDevice,
     private readonly usage: GPUBufferUsageFlags,
     /**
-     * Pooled bytes above which freed buffers are destroyed instead of kept. Large enough for one
-     * layer's temporaries over a prompt chunk (3.5 GB for a 1.3B Transformer's 16,384 tokens), so
-     * that the next layer reuses them: destroyed buffers are freed only once the GPU is past the
+     * Pooled bytes above which the least recently released buffers are destroyed. Large enough for
+     * one layer's temporaries over a prompt chunk (3.5 GB for a 1.3B Transformer's 16,384 tokens),
+     * so that the next layer reuses them: destroyed buffers are freed only once the GPU is past the
      * work that used them, and the host records a whole chunk ahead of it, so destroying each
      * layer's temporaries held every layer's at once (past 80 GB).
      */
@@ -38,6 +40,7 @@ export class BufferPool {
     this.held += size;
     if (b) {
       this.pooled -= size;
+      this.lru.delete(b);
       return b;
     }
     const created = this.device.createBuffer({ size, usage: this.usage });
@@ -45,17 +48,32 @@ export class BufferPool {
     return created;
   }
 
-  /** Keeps `b` for reuse; false when the pool is full and the caller must destroy it. */
-  release(b: GPUBuffer): boolean {
+  /**
+   * Keeps `b` for reuse, making room by evicting the least recently released buffers (sizes the
+   * work has moved away from: a full pool of an earlier shape's buffers would otherwise turn every
+   * new temporary into a destroy). Returns the buffers the caller must destroy: the evicted ones,
+   * or `b` itself when it alone is larger than the pool.
+   */
+  release(b: GPUBuffer): GPUBuffer[] {
     // Sizes are remembered here: reading GPUBuffer.size calls into the native binding.
     const size = this.sizes.get(b) ?? b.size;
     this.held -= size;
-    if (this.pooled + size > this.maxPooledBytes) return false;
+    if (size > this.maxPooledBytes) return [b];
+    const evicted: GPUBuffer[] = [];
+    for (const [old, oldSize] of this.lru) {
+      if (this.pooled + size <= this.maxPooledBytes) break;
+      this.lru.delete(old);
+      const list = this.free.get(oldSize)!;
+      list.splice(list.indexOf(old), 1);
+      this.pooled -= oldSize;
+      evicted.push(old);
+    }
     this.pooled += size;
+    this.lru.set(b, size);
     const list = this.free.get(size);
     if (list) list.push(b);
     else this.free.set(size, [b]);
-    return true;
+    return evicted;
   }
 
   heldBytes(): number {
@@ -68,6 +86,7 @@ export class BufferPool {
   destroyAll(): void {
     for (const list of this.free.values()) for (const b of list) b.destroy();
     this.free.clear();
+    this.lru.clear();
     this.pooled = 0;
   }
 }

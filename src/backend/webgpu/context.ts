@@ -160,10 +160,11 @@ export class GpuContext {
       this.graph.held.push(b); // a temporary of the graph: its replays write it again
       return;
     }
-    if (this.pool.release(b)) return;
-    // Not kept: destroy it, but only once the recorded work that may use it has been submitted.
-    if (this.encoder) this.retired.push(b);
-    else b.destroy();
+    // What the pool does not keep is destroyed, but only once the recorded work that may use it has been submitted.
+    for (const gone of this.pool.release(b)) {
+      if (this.encoder) this.retired.push(gone);
+      else gone.destroy();
+    }
   }
 
   private getEncoder(): GPUCommandEncoder {
