@@ -412,6 +412,39 @@ export interface Backend {
    * with the clip on the device; null when it does not take this layout.
    */
   createFusedAdamW?(layout: FusedAdamWLayout): FusedAdamW | null;
+
+  /**
+   * Optional: a whole Mamba-2 layer's decode step in a few launches, the states updated in place.
+   * Returns null when it does not handle these inputs (e.g. too many rows, half-precision norms).
+   */
+  mamba2BlockStep?(i: Mamba2BlockStepInputs): Tensor | null;
+}
+
+/**
+ * One Mamba-2 layer's decode step, h + mixer(RMSNorm(h)) (models/mamba2/mixer.ts states the
+ * mixer), for a fused implementation. The new conv and SSM states are written over `convState`
+ * and `ssmState` (a replayed decode step keeps its state buffers).
+ */
+export interface Mamba2BlockStepInputs {
+  h: Tensor; // (B, D) residual stream
+  normWeight: Tensor; // (D)
+  eps: number;
+  inProj: Tensor; // (E + CD + NH, D): z, xBC, dt; CD = E + 2·G·N
+  inProjBias: Tensor | null;
+  convWeight: Tensor; // (CD, K)
+  convBias: Tensor | null;
+  convState: Tensor; // (B, CD, K-1), updated in place
+  dtBias: Tensor; // (NH)
+  ALog: Tensor; // (NH): A = −exp(A_log)
+  D: Tensor; // (NH)
+  /** time_step_limit: dt is clamped to [lo, hi] (hi may be Infinity). */
+  dtLimit: readonly [number, number];
+  groups: number; // G, of B/C and of the gated norm
+  gatedNormWeight: Tensor; // (E)
+  gatedNormEps: number;
+  outProj: Tensor; // (D, E)
+  outProjBias: Tensor | null;
+  ssmState: Tensor; // (B, NH, P, N), updated in place
 }
 
 /**

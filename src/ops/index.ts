@@ -17,3 +17,4 @@ export * from './rope.js';
 export * from './decode-step.js';
 export * from './sample-tokens.js';
 export * from './ssd.js';
+export * from './mamba2-step.js';

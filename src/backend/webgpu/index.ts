@@ -10,6 +10,7 @@ import type {
   BinaryOp,
   ConvOptions,
   MambaBlockStepInputs,
+  Mamba2BlockStepInputs,
   MatmulOptions,
   MoeStepInputs,
   ScanGradients,
@@ -45,6 +46,7 @@ import { flipKernel } from './kernels/flip.js';
 import { depthwiseConv2dDwPartialKernel, depthwiseConv2dDxKernel, depthwiseConv2dKernel, DWCONV2D_DW_WG } from './kernels/depthwise-conv2d.js';
 import { dtSsmRowsKernel, dtSsmUpdateKernel, normInProjConvKernel, ssmChannelsPerGroup, ssmRowsLayout } from './kernels/mamba-step.js';
 import { GEMV4_MAX_ROWS, gemv4PerGroup, gemvGrid, linear4Kernel, linearResidual4Kernel, normLinear4Kernel, rowBlocks } from './kernels/gemv4.js';
+import { GATED_NORM_SEGMENTS, mamba2ChannelsPerGroup, mamba2GatedOutProjKernel, mamba2NormInProjConvKernel, mamba2SsmStepKernel, projSize, type Mamba2StepDims } from './kernels/mamba2-step.js';
 import { ropeKernel } from './kernels/rope.js';
 import { DECODE_WG, decodeAttentionKernel, decodeCombineKernel, decodeTile, flashAttentionKernel, flashTiles, kvAppendAtKernel } from './kernels/attention.js';
 import { MOE_MAX_SLOTS, moeCombineKernel, moeRowsGrid, moeRowsKernel } from './kernels/moe-step.js';
@@ -914,5 +916,53 @@ export class WebGpuBackend implements Backend {
     );
     for (const b of [xz, xcd, y, ...(xdbl ? [xdbl] : [])]) this.ctx.release(b);
     return { out, convState, ssmState };
+  }
+
+  /**
+   * A Mamba-2 layer's decode step in three launches (kernels/mamba2-step.ts), the states updated
+   * in place; null where the kernels do not take the inputs (the op-by-op step runs instead).
+   */
+  mamba2BlockStep(i: Mamba2BlockStepInputs): Tensor | null {
+    const [B, D] = i.h.shape as [number, number];
+    const [CD, K] = i.convWeight.shape as [number, number];
+    const [, NH, P, N] = i.ssmState.shape as [number, number, number, number];
+    const d: Mamba2StepDims = { hidden: D, heads: NH, headDim: P, groups: i.groups, state: N, convKernel: K };
+    const E = NH * P;
+    const NP = projSize(d);
+    const rb = rowBlocks(B);
+    if (B > GEMV4_MAX_ROWS || K < 2 || N > 256 || rb.rows * i.groups > GATED_NORM_SEGMENTS) return null;
+    if (i.gatedNormWeight.dtype !== 'f32') return null;
+    // The small parameters in two buffers (f32 only: else the op-by-op step runs).
+    const lp = this.packed([i.normWeight, i.inProjBias ?? NP, i.convWeight, i.convBias ?? CD]);
+    const sp = this.packed([i.ALog, i.D, i.dtBias]);
+    if (!lp || !sp) return null;
+    // Temporaries are bare pooled buffers: no tensor bookkeeping on this per-token path.
+    const zxd = this.ctx.buffer(B * NP * 4, 'a decode-step temporary');
+    const y = this.ctx.buffer(B * E * 4, 'a decode-step temporary');
+    const out = this.make([B, D]);
+    const inGrid = gemvGrid(NP, D, rb);
+    this.ctx.dispatch(
+      mamba2NormInProjConvKernel(rb, d, weightDType(i.inProj.dtype)),
+      [this.buf(i.h), this.buf(i.inProj), lp, zxd, this.buf(i.convState)],
+      new Uniforms(12).u32(inGrid[0]).f32(i.eps).u32(B).buffer,
+      inGrid,
+    );
+    const [lo, hi] = i.dtLimit;
+    this.ctx.dispatch(
+      mamba2SsmStepKernel(rb, d),
+      [zxd, sp, this.buf(i.ssmState), y],
+      new Uniforms(12).u32(B).f32(lo, Number.isFinite(hi) ? hi : 3.4028234663852886e38).buffer,
+      [Math.ceil(E / mamba2ChannelsPerGroup(N)), rb.blocks],
+    );
+    const outGrid = gemvGrid(D, E, rb);
+    this.ctx.dispatch(
+      mamba2GatedOutProjKernel(rb, d, weightDType(i.outProj.dtype)),
+      [y, this.buf(i.outProj), this.buf(i.outProjBias), this.buf(out), this.buf(i.h), this.buf(i.gatedNormWeight)],
+      new Uniforms(20).u32(D, outGrid[0], i.outProjBias ? 1 : 0, B).f32(i.gatedNormEps).buffer,
+      outGrid,
+    );
+    this.ctx.release(zxd);
+    this.ctx.release(y);
+    return out;
   }
 }

@@ -25,6 +25,7 @@ import { loadWeightsInto, MODEL_LOAD_OPTION_KEYS, readWeightsFor, saveModule, ty
 import { checkOptionKeys, optionKeys } from '../../options.js';
 import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
 import { Mamba2Cache } from './cache.js';
+import { fusedBlockStep } from './fused-step.js';
 import { Mamba2DecodeStepper } from './decode-stepper.js';
 import { replayBackend } from '../decode-graph.js';
 import { MAMBA2_FLOAT_FIELDS, Mamba2Config } from './config.js';
@@ -41,9 +42,24 @@ export class Mamba2Block extends Module {
 
   /** h (B, L, D) → h + mixer(norm(h)), and the new state when a state (or null) was given. */
   forward(h: Tensor, state?: Mamba2State | null, tokenMask?: Tensor): { out: Tensor; state?: Mamba2State } {
+    if (state && h.shape[1] === 1 && !tokenMask) return this.step(h, state);
     return tidy(() => {
       const m = this.mixer.forward(this.norm.forward(h), state, tokenMask);
       return m.state ? { out: add(h, m.out), state: m.state } : { out: add(h, m.out) };
+    });
+  }
+
+  /**
+   * One token h (B, 1, D) through the recurrent step: h + mixer(norm(h)) and the new state
+   * (`inPlace` as Mamba2Mixer.step). A device with a fused layer step (WebGPU) runs it in three
+   * launches; elsewhere it goes op by op.
+   */
+  step(h: Tensor, state: Mamba2State, inPlace = false): { out: Tensor; state: Mamba2State } {
+    const fused = fusedBlockStep(this, h, state, inPlace);
+    if (fused) return fused;
+    return tidy(() => {
+      const m = this.mixer.step(this.norm.forward(h), state, inPlace);
+      return { out: add(h, m.out), state: m.state };
     });
   }
 }
@@ -216,7 +232,7 @@ export class Mamba2ForCausalLM extends Module implements CausalLM<Mamba2Cache> {
       this.backbone.layers.forEach((layer, i) => {
         const state = cache.states[i];
         if (!state) throw new ArgumentError(`stepInPlace: layer ${i} has no state yet (feed the prompt first)`);
-        h = add(h, layer.mixer.step(layer.norm.forward(h), state, true).out);
+        h = layer.step(h, state, true).out;
       });
       const [B, , D] = h.shape as [number, number, number];
       const norm = this.backbone.norm_f;

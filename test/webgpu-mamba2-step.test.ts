@@ -1,0 +1,160 @@
+/**
+ * WebGPU's fused Mamba-2 decode step (Backend.mamba2BlockStep: three launches per layer,
+ * kernels/mamba2-step.ts) against the op-by-op step of the same layer: outputs and new states, at
+ * batch sizes that take the specialised kernels (<= 4 rows) and the blocked ones (blocks of 8
+ * rows, the last one partial; 16 too), several heads per group and a group per head, 1–3 groups
+ * (the gated norm's group size a multiple of 4 or not), with and without a dt clamp and biases,
+ * hidden sizes that are and are not multiples of 4, state sizes that do and do not divide the
+ * workgroup, f32 and bf16 projections; in place and not; bad inputs refused by name.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { getBackend } from '../src/backend/registry.js';
+import { Mamba2Config, type Mamba2ConfigFields } from '../src/models/mamba2/config.js';
+import { initMamba2Weights } from '../src/models/mamba2/init.js';
+import { Mamba2ForCausalLM } from '../src/models/mamba2/modeling.js';
+import { add, mamba2BlockStepFused } from '../src/ops/index.js';
+import { halfTensor, tensor } from '../src/ops/create.js';
+import { f32ToBf16 } from '../src/tensor/half.js';
+import type { Tensor } from '../src/tensor/tensor.js';
+import { assertClose, randomArray } from './helpers.js';
+import { availableDevices } from './devices.js';
+
+const randn = (shape: number[], seed: number): Tensor => tensor(randomArray(shape.reduce((a, b) => a * b, 1), seed), shape, { device: 'webgpu' });
+
+interface Shape {
+  name: string;
+  fields: Partial<Mamba2ConfigFields>;
+  bf16?: boolean;
+  batches: number[];
+}
+
+const shapes: Shape[] = [
+  // 8 heads in one group, no clamp, no biases.
+  { name: 'one group', fields: { hidden_size: 32, head_dim: 8, n_groups: 1, state_size: 16 }, batches: [1, 3, 9] },
+  // Hidden size not a multiple of 4 (gathered vec4s); N ∤ 256; 6 heads per group; clamped dt; biases.
+  {
+    name: 'two groups, dt clamped, biases',
+    fields: { hidden_size: 36, head_dim: 6, n_groups: 2, state_size: 12, time_step_limit: [0.05, 0.3], use_bias: true },
+    batches: [1, 3, 9],
+  },
+  // A group per head pair, group size 14 (the gated norm's vec4s straddle groups); conv kernel 3.
+  { name: 'three groups of 14 channels', fields: { hidden_size: 21, head_dim: 7, n_groups: 3, state_size: 8, conv_kernel: 3, use_conv_bias: false }, batches: [3, 9] },
+  // A group per head; bf16 in_proj and out_proj.
+  { name: 'bf16 projections, a group per head', fields: { hidden_size: 32, head_dim: 16, n_groups: 4, state_size: 32, time_step_limit: [0, 0.1] }, bf16: true, batches: [2, 5] },
+];
+
+for (const s of shapes) {
+  for (const batch of s.batches) {
+    test(`WebGPU fused Mamba-2 decode step equals the op-by-op step: ${s.name}, B=${batch}`, async (t) => {
+      if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+      await checkStep(s, batch);
+    });
+  }
+}
+
+test('WebGPU fused Mamba-2 decode step with blocks of 16 rows equals the op-by-op step', async (t) => {
+  if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+  process.env['MAMBA_TS_GEMV_ROWS'] = '16';
+  try {
+    await checkStep(shapes[1]!, 21);
+  } finally {
+    delete process.env['MAMBA_TS_GEMV_ROWS'];
+  }
+});
+
+async function layerModel(s: Shape): Promise<Mamba2ForCausalLM> {
+  const m = new Mamba2ForCausalLM(Mamba2Config.create({ hidden_size: 32, chunk_size: 4, num_hidden_layers: 1, vocab_size: 32, ...s.fields }));
+  initMamba2Weights(m, 5, 'webgpu');
+  let seed = 100;
+  for (const [name, p] of m.namedParameters()) {
+    if (p.shape.length === 1) {
+      // Norm weights (ones), biases (zeros), D, A_log, dt_bias: random, so that each one counts.
+      p.set(tensor(randomArray(p.value.size, seed++, name.endsWith('A_log') ? -2 : 0.5, 1), p.shape, { device: 'webgpu' }), name);
+    } else if (s.bf16 && p.packable) {
+      p.set(halfTensor(f32ToBf16((await p.value.data()) as Float32Array), p.shape, 'bf16', { device: 'webgpu' }), name);
+    }
+  }
+  return m;
+}
+
+async function checkStep(s: Shape, batch: number): Promise<void> {
+  const m = await layerModel(s);
+  const block = m.backbone.layers[0]!;
+  const c = m.config;
+  const f = c.fields;
+  const h = randn([batch, 1, f.hidden_size], 1 + batch);
+  const state = { conv: randn([batch, c.convDim, f.conv_kernel - 1], 2 + batch), ssm: randn([batch, f.num_heads, f.head_dim, f.state_size], 3 + batch) };
+  const before = { conv: await state.conv.data(), ssm: await state.ssm.data() };
+  // Count the fused steps that ran: block.step falls back to the op-by-op step silently.
+  const backend = getBackend('webgpu');
+  const original = backend.mamba2BlockStep!;
+  let ran = 0;
+  backend.mamba2BlockStep = (i) => {
+    const r = original.call(backend, i);
+    if (r) ran++;
+    return r;
+  };
+  let fused: ReturnType<typeof block.step>;
+  try {
+    fused = block.step(h, state);
+  } finally {
+    backend.mamba2BlockStep = original;
+  }
+  assert.equal(ran, 1, 'the fused step ran');
+  assert.deepEqual(await state.conv.data(), before.conv, 'the input conv state is left as it was');
+  assert.deepEqual(await state.ssm.data(), before.ssm, 'the input SSM state is left as it was');
+  const m1 = block.mixer.step(block.norm.forward(h), state);
+  const plain = { out: add(h, m1.out), state: m1.state };
+  const names = ['out', 'conv state', 'ssm state'];
+  const got = [fused.out, fused.state.conv, fused.state.ssm];
+  const want = [plain.out, plain.state.conv, plain.state.ssm];
+  for (let i = 0; i < 3; i++) assertClose(names[i]!, await got[i]!.data(), await want[i]!.data(), 1e-5);
+
+  // In place: the same numbers, written over the given states.
+  const inPlace = block.step(h, state, true);
+  assert.equal(inPlace.state.conv, state.conv);
+  assert.equal(inPlace.state.ssm, state.ssm);
+  assertClose('in-place out', await inPlace.out.data(), await plain.out.data(), 1e-5);
+  assertClose('in-place conv state', await state.conv.data(), await plain.state.conv.data(), 1e-5);
+  assertClose('in-place ssm state', await state.ssm.data(), await plain.state.ssm.data(), 1e-5);
+  for (const x of [...got, ...want, m1.out, inPlace.out, h, state.conv, state.ssm]) x.dispose();
+  m.dispose();
+}
+
+test('the fused Mamba-2 step refuses inputs of the wrong shapes by name', async (t) => {
+  if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+  const m = await layerModel(shapes[0]!);
+  const block = m.backbone.layers[0]!;
+  const mx = block.mixer;
+  const f = m.config.fields;
+  const h = randn([2, f.hidden_size], 1);
+  const convWeight = randn([m.config.convDim, f.conv_kernel], 2);
+  const inputs = {
+    h,
+    normWeight: block.norm.weight.value,
+    eps: 1e-5,
+    inProj: mx.in_proj.weight.value,
+    inProjBias: null,
+    convWeight,
+    convBias: null,
+    convState: randn([2, m.config.convDim, f.conv_kernel - 1], 3),
+    dtBias: mx.dt_bias.value,
+    ALog: mx.A_log.value,
+    D: mx.D.value,
+    dtLimit: [0, Infinity] as const,
+    groups: 1,
+    gatedNormWeight: mx.norm.weight.value,
+    gatedNormEps: 1e-5,
+    outProj: mx.out_proj.weight.value,
+    outProjBias: null,
+    ssmState: randn([2, f.num_heads, f.head_dim, f.state_size], 4),
+  };
+  assert.throws(() => mamba2BlockStepFused({ ...inputs, groups: 3 }), /groups must be a positive integer dividing/);
+  assert.throws(() => mamba2BlockStepFused({ ...inputs, groups: 2 }), /convWeight has \d+ channels/);
+  assert.throws(() => mamba2BlockStepFused({ ...inputs, outProj: mx.in_proj.weight.value }), /outProj/);
+  assert.throws(() => mamba2BlockStepFused({ ...inputs, ssmState: randn([3, f.num_heads, f.head_dim, f.state_size], 5) }), /convState|ssmState/);
+  assert.throws(() => mamba2BlockStepFused({ ...inputs, dtLimit: [0.5, 0.1] }), /dtLimit/);
+  for (const x of [h, convWeight, inputs.convState, inputs.ssmState]) x.dispose();
+  m.dispose();
+});
