@@ -3,16 +3,16 @@
  * are the ones a family declares (e.g. mamba_ssm's `backbone.embedding.` → `backbone.embeddings.`).
  */
 import { ArgumentError, FormatError } from '../errors.js';
-import { readWeights, writeModelFolder, type WeightSource } from '../io/hf-folder.js';
+import { readConfig, readWeights, writeModelFolder, type WeightSource } from '../io/hf-folder.js';
 import type { TensorToWrite } from '../io/safetensors.js';
 import { f32ToBf16, f32ToF16 } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
 import { halfTensor, tensor } from '../ops/create.js';
-import { getBackend, initCpu, type DeviceName } from '../backend/registry.js';
-import { HUB_OPTION_KEY_RECORD, type HubOptions } from '../io/hub.js';
+import { getBackend, initCpu, initWebGPU, type DeviceName } from '../backend/registry.js';
+import { HUB_OPTION_KEY_RECORD, resolvePretrained, type HubOptions } from '../io/hub.js';
 import { formatShape, shapeEquals } from '../tensor/shape.js';
 import type { ProgressCallback } from '../io/progress.js';
-import { optionKeys } from '../options.js';
+import { checkOptionKeys, optionKeys } from '../options.js';
 import { describeFields, formatBytes, formatCount } from './size-limits.js';
 
 /** What every model class's fromPretrained takes: the device, and (for a Hub id) where to fetch from. */
@@ -167,4 +167,45 @@ export async function saveModule(
     maxShardBytes: o.maxShardBytes,
     floatFields: o.floatFields ?? [],
   });
+}
+
+/** What a causal LM family's config gives fromPretrainedModel. */
+export interface PretrainedConfig {
+  parameterCount(): number;
+  sizeFields(): [string, number][];
+  readonly fields: { readonly tie_word_embeddings: boolean };
+}
+
+/**
+ * A causal LM family's fromPretrained: the folder (or Hub id, fetched through HF's cache), its
+ * config.json parsed by the family, the weights' headers checked against the config before the
+ * model is built (see readWeightsFor), then every parameter loaded (a tied lm_head in the file is
+ * skipped; `renames` maps checkpoints written by other code). The model is disposed if loading fails.
+ */
+export async function fromPretrainedModel<C extends PretrainedConfig, M extends Module>(
+  family: string,
+  idOrDir: string,
+  o: ModelLoadOptions,
+  parseConfig: (json: Record<string, unknown>, source: string) => C,
+  build: (config: C) => M,
+  renames: (config: C) => [string, string][] = () => [],
+): Promise<M> {
+  checkOptionKeys(`${family}.fromPretrained`, o, MODEL_LOAD_OPTION_KEYS);
+  const dir = await resolvePretrained(idOrDir, 'model', o);
+  const config = parseConfig(await readConfig(dir), `${dir}/config.json`);
+  const weights = await readWeightsFor(dir, { source: `${dir}/config.json`, parameters: config.parameterCount(), fields: config.sizeFields() });
+  if (o.device === 'webgpu') await initWebGPU();
+  const model = build(config);
+  try {
+    await loadWeightsInto(model, weights, {
+      device: o.device,
+      progressCallback: o.progressCallback,
+      ignore: config.fields.tie_word_embeddings ? ['lm_head.weight'] : [],
+      renames: renames(config),
+    });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
 }

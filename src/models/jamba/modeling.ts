@@ -10,9 +10,7 @@
  * layer reads its top-k routing back to size its experts' blocks.
  */
 import { ArgumentError, UnsupportedError } from '../../errors.js';
-import { initWebGPU, type DeviceName } from '../../backend/registry.js';
-import { readConfig } from '../../io/hf-folder.js';
-import { resolvePretrained } from '../../io/hub.js';
+import type { DeviceName } from '../../backend/registry.js';
 import { CausalSelfAttention } from '../../nn/attention.js';
 import { Embedding, Linear, RMSNorm } from '../../nn/layers.js';
 import { MambaMixer } from '../../nn/mamba-mixer.js';
@@ -31,7 +29,7 @@ import { JambaCache, type JambaLayerState } from './cache.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { tidy } from '../../tensor/memory.js';
 import { noGrad } from '../../autograd/tape.js';
-import { loadWeightsInto, MODEL_LOAD_OPTION_KEYS, readWeightsFor, saveModule, type ModelLoadOptions, type SaveDtype } from '../pretrained.js';
+import { fromPretrainedModel, saveModule, type ModelLoadOptions, type SaveDtype } from '../pretrained.js';
 import { checkOptionKeys, optionKeys } from '../../options.js';
 import { checkTokenIds } from '../../generation/token-ids.js';
 import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
@@ -406,25 +404,7 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
 
   /** From a model folder, or a Hub id (`owner/name`) fetched through HuggingFace's cache. */
   static async fromPretrained(idOrDir: string, o: ModelLoadOptions = {}): Promise<JambaForCausalLM> {
-    checkOptionKeys('JambaForCausalLM.fromPretrained', o, MODEL_LOAD_OPTION_KEYS);
-    const dir = await resolvePretrained(idOrDir, 'model', o);
-    const config = JambaConfig.fromJSON(await readConfig(dir), `${dir}/config.json`);
-    // The weights' headers are checked against the config before the model is built (see readWeightsFor).
-    const weights = await readWeightsFor(dir, { source: `${dir}/config.json`, parameters: config.parameterCount(), fields: config.sizeFields() });
-    if (o.device === 'webgpu') await initWebGPU();
-    const model = new JambaForCausalLM(config);
-    try {
-      await loadWeightsInto(model, weights, {
-        device: o.device,
-        progressCallback: o.progressCallback,
-        ignore: config.fields.tie_word_embeddings ? ['lm_head.weight'] : [],
-        renames: legacyRenames(config),
-      });
-    } catch (e) {
-      model.dispose();
-      throw e;
-    }
-    return model;
+    return fromPretrainedModel('JambaForCausalLM', idOrDir, o, (json, source) => JambaConfig.fromJSON(json, source), (c) => new JambaForCausalLM(c), legacyRenames);
   }
 
   /** number[][] → int32 (B, L), checking shape and vocabulary range. */

@@ -13,9 +13,7 @@
  * families.
  */
 import { ArgumentError } from '../../errors.js';
-import { initWebGPU, type DeviceName } from '../../backend/registry.js';
-import { readConfig } from '../../io/hf-folder.js';
-import { resolvePretrained } from '../../io/hub.js';
+import type { DeviceName } from '../../backend/registry.js';
 import { CausalSelfAttention, type KvCache, type Rotation } from '../../nn/attention.js';
 import { Embedding, Linear, RMSNorm } from '../../nn/layers.js';
 import { JambaMLP } from '../../nn/moe.js';
@@ -29,7 +27,7 @@ import { LlamaDecodeStepper } from './decode-stepper.js';
 import { generate, type GenerateOptions } from '../../generation/generate.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { tidy } from '../../tensor/memory.js';
-import { loadWeightsInto, MODEL_LOAD_OPTION_KEYS, readWeightsFor, saveModule, type ModelLoadOptions, type SaveDtype } from '../pretrained.js';
+import { fromPretrainedModel, saveModule, type ModelLoadOptions, type SaveDtype } from '../pretrained.js';
 import { checkOptionKeys, optionKeys } from '../../options.js';
 import { checkTokenIds } from '../../generation/token-ids.js';
 import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
@@ -297,24 +295,7 @@ export class LlamaForCausalLM extends Module implements CausalLM<LlamaCache> {
 
   /** From a model folder, or a Hub id (`owner/name`) fetched through HuggingFace's cache. */
   static async fromPretrained(idOrDir: string, o: ModelLoadOptions = {}): Promise<LlamaForCausalLM> {
-    checkOptionKeys('LlamaForCausalLM.fromPretrained', o, MODEL_LOAD_OPTION_KEYS);
-    const dir = await resolvePretrained(idOrDir, 'model', o);
-    const config = LlamaConfig.fromJSON(await readConfig(dir), `${dir}/config.json`);
-    // The weights' headers are checked against the config before the model is built (see readWeightsFor).
-    const weights = await readWeightsFor(dir, { source: `${dir}/config.json`, parameters: config.parameterCount(), fields: config.sizeFields() });
-    if (o.device === 'webgpu') await initWebGPU();
-    const model = new LlamaForCausalLM(config);
-    try {
-      await loadWeightsInto(model, weights, {
-        device: o.device,
-        progressCallback: o.progressCallback,
-        ignore: config.fields.tie_word_embeddings ? ['lm_head.weight'] : [],
-      });
-    } catch (e) {
-      model.dispose();
-      throw e;
-    }
-    return model;
+    return fromPretrainedModel('LlamaForCausalLM', idOrDir, o, (json, source) => LlamaConfig.fromJSON(json, source), (c) => new LlamaForCausalLM(c));
   }
 
   /** number[][] → int32 (B, L), checking shape and vocabulary range. */

@@ -9,18 +9,16 @@
  * prompts in parallel and single tokens through the O(1) recurrent step.
  */
 import { ArgumentError } from '../../errors.js';
-import { initWebGPU, type DeviceName } from '../../backend/registry.js';
+import type { DeviceName } from '../../backend/registry.js';
 import type { CausalLM, TokenPicker } from '../../generation/causal-lm.js';
 import { generate, type GenerateOptions } from '../../generation/generate.js';
-import { readConfig } from '../../io/hf-folder.js';
-import { resolvePretrained } from '../../io/hub.js';
 import { Embedding, Linear, RMSNorm } from '../../nn/layers.js';
 import { MambaMixer, type MixerState } from '../../nn/mamba-mixer.js';
 import { Module } from '../../nn/module.js';
 import { add, linear, mambaBlockStepFused, reshape, rmsNormLinear, slice } from '../../ops/index.js';
 import { keep, tidy } from '../../tensor/memory.js';
 import { Tensor } from '../../tensor/tensor.js';
-import { loadWeightsInto, MODEL_LOAD_OPTION_KEYS, readWeightsFor, saveModule, type ModelLoadOptions, type SaveDtype } from '../pretrained.js';
+import { fromPretrainedModel, saveModule, type ModelLoadOptions, type SaveDtype } from '../pretrained.js';
 import { checkOptionKeys, optionKeys } from '../../options.js';
 import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
 import { checkOutputSelection, collectSelection, summarizeLayer, type LayerSelection, type OutputSelection, type SelectionOutput } from '../selection.js';
@@ -182,25 +180,8 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
 
   /** From a model folder, or a Hub id (`owner/name`) fetched through HuggingFace's cache. */
   static async fromPretrained(idOrDir: string, o: FromPretrainedOptions = {}): Promise<MambaForCausalLM> {
-    checkOptionKeys('MambaForCausalLM.fromPretrained', o, MODEL_LOAD_OPTION_KEYS);
-    const dir = await resolvePretrained(idOrDir, 'model', o);
-    const config = MambaConfig.fromJSON(await readConfig(dir), `${dir}/config.json`);
-    // The weights' headers are checked against the config before the model is built (see readWeightsFor).
-    const weights = await readWeightsFor(dir, { source: `${dir}/config.json`, parameters: config.parameterCount(), fields: config.sizeFields() });
-    if (o.device === 'webgpu') await initWebGPU();
-    const model = new MambaForCausalLM(config);
-    try {
-      await loadWeightsInto(model, weights, {
-        device: o.device,
-        progressCallback: o.progressCallback,
-        renames: [['backbone.embedding.', 'backbone.embeddings.']], // original mamba_ssm checkpoints
-        ignore: config.fields.tie_word_embeddings ? ['lm_head.weight'] : [],
-      });
-    } catch (e) {
-      model.dispose();
-      throw e;
-    }
-    return model;
+    // Original mamba_ssm checkpoints name the embedding backbone.embedding.
+    return fromPretrainedModel('MambaForCausalLM', idOrDir, o, (json, source) => MambaConfig.fromJSON(json, source), (c) => new MambaForCausalLM(c), () => [['backbone.embedding.', 'backbone.embeddings.']]);
   }
 
   /** Saves in HF's layout (config.json + model.safetensors), loadable by transformers. */

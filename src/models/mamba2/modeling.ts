@@ -10,18 +10,16 @@
  * prompts the same way and single tokens through the O(1) recurrent step.
  */
 import { ArgumentError } from '../../errors.js';
-import { initWebGPU, type DeviceName } from '../../backend/registry.js';
+import type { DeviceName } from '../../backend/registry.js';
 import type { CausalLM, TokenPicker } from '../../generation/causal-lm.js';
 import { generate, type GenerateOptions } from '../../generation/generate.js';
 import { checkAttentionMask, hasPadding, tokenMaskTensor } from '../../generation/attention-mask.js';
-import { readConfig } from '../../io/hf-folder.js';
-import { resolvePretrained } from '../../io/hub.js';
 import { Embedding, Linear, RMSNorm } from '../../nn/layers.js';
 import { Module } from '../../nn/module.js';
 import { add, linear, reshape, rmsNormLinear, slice } from '../../ops/index.js';
 import { keep, tidy } from '../../tensor/memory.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { loadWeightsInto, MODEL_LOAD_OPTION_KEYS, readWeightsFor, saveModule, type ModelLoadOptions, type SaveDtype } from '../pretrained.js';
+import { fromPretrainedModel, saveModule, type ModelLoadOptions, type SaveDtype } from '../pretrained.js';
 import { checkOptionKeys, optionKeys } from '../../options.js';
 import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
 import { Mamba2Cache } from './cache.js';
@@ -125,23 +123,7 @@ export class Mamba2ForCausalLM extends Module implements CausalLM<Mamba2Cache> {
 
   /** From a model folder, or a Hub id (`owner/name`) fetched through HuggingFace's cache. */
   static async fromPretrained(idOrDir: string, o: ModelLoadOptions = {}): Promise<Mamba2ForCausalLM> {
-    checkOptionKeys('Mamba2ForCausalLM.fromPretrained', o, MODEL_LOAD_OPTION_KEYS);
-    const dir = await resolvePretrained(idOrDir, 'model', o);
-    const config = Mamba2Config.fromJSON(await readConfig(dir), `${dir}/config.json`);
-    const weights = await readWeightsFor(dir, { source: `${dir}/config.json`, parameters: config.parameterCount(), fields: config.sizeFields() });
-    if (o.device === 'webgpu') await initWebGPU();
-    const model = new Mamba2ForCausalLM(config);
-    try {
-      await loadWeightsInto(model, weights, {
-        device: o.device,
-        progressCallback: o.progressCallback,
-        ignore: config.fields.tie_word_embeddings ? ['lm_head.weight'] : [],
-      });
-    } catch (e) {
-      model.dispose();
-      throw e;
-    }
-    return model;
+    return fromPretrainedModel('Mamba2ForCausalLM', idOrDir, o, (json, source) => Mamba2Config.fromJSON(json, source), (c) => new Mamba2ForCausalLM(c));
   }
 
   /** Saves in HF's layout (config.json + model.safetensors), loadable by transformers. */
