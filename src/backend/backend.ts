@@ -99,6 +99,16 @@ export interface MambaBlockStepInputs {
    */
   convStateOut?: Tensor;
   ssmStateOut?: Tensor;
+  /**
+   * Jamba's mixer: RMSNorms (weights (R), (N), (N), one eps) on x_proj's output segments Δ, B and
+   * C before they are used. Absent: Mamba-1.
+   */
+  innerNorms?: { dt: Tensor; b: Tensor; c: Tensor; eps: number };
+  /**
+   * Write the new states over convState and ssmState themselves (returned as them), so that a
+   * replayed step's state buffers stay fixed without copies; not with convStateOut / ssmStateOut.
+   */
+  inPlace?: boolean;
 }
 
 /**

@@ -43,7 +43,7 @@ import { EMB_BWD_H, embeddingBackwardKernel, embeddingBackwardSlicesKernel, embe
 import { scatterAddRowsKernel } from './kernels/scatter-add-rows.js';
 import { flipKernel } from './kernels/flip.js';
 import { depthwiseConv2dDwPartialKernel, depthwiseConv2dDxKernel, depthwiseConv2dKernel, DWCONV2D_DW_WG } from './kernels/depthwise-conv2d.js';
-import { dtSsmRowsKernel, dtSsmUpdateKernel, normInProjConvKernel, ssmChannelsPerGroup, ssmRowsLayout } from './kernels/mamba-step.js';
+import { dtSsmRowsKernel, dtSsmUpdateKernel, normInProjConvKernel, ssmChannelsPerGroup, ssmRowsLayout, type StepVariant } from './kernels/mamba-step.js';
 import { GEMV4_MAX_ROWS, gemv4PerGroup, gemvGrid, linear4Kernel, linearResidual4Kernel, normLinear4Kernel, rowBlocks } from './kernels/gemv4.js';
 import { ropeKernel } from './kernels/rope.js';
 import { DECODE_WG, decodeAttentionKernel, decodeCombineKernel, decodeTile, flashAttentionKernel, flashTiles, kvAppendAtKernel } from './kernels/attention.js';
@@ -874,23 +874,30 @@ export class WebGpuBackend implements Backend {
     // The layer's small parameters in one buffer (f32 only: else the op-by-op step runs).
     const lp = this.packed([i.normWeight, i.inProjBias ?? 2 * E, i.convWeight, i.convBias ?? E]);
     if (!lp) return null;
+    // Jamba's inner norms: their weights packed after the SSM parameters (f32 only, like them).
+    const norms = i.innerNorms;
+    const sp = norms ? this.packed([i.A, i.D, i.dtProjBias, norms.dt, norms.b, norms.c]) : this.ssmParams(i.A, i.D, i.dtProjBias);
+    if (!sp) return null;
+    const variant: StepVariant = { innerNorms: !!norms, inPlace: !!i.inPlace };
     const slices = Math.ceil(E / gemv4PerGroup(H));
     const rb = rowBlocks(B);
-    // The state update holds its block's x_proj rows in workgroup memory (with 256 floats more).
-    if ((rb.rows * J + 256) * 4 > this.device.limits.maxComputeWorkgroupStorageSize) return null;
+    // The state update holds its block's x_proj rows in workgroup memory (with 256 floats more;
+    // the inner norms add at most 256 + 3 per row).
+    const normFloats = i.innerNorms ? 256 + 3 * rb.rows : 0;
+    if ((rb.rows * J + 256 + normFloats) * 4 > this.device.limits.maxComputeWorkgroupStorageSize) return null;
     // Temporaries are bare pooled buffers: no tensor bookkeeping on this per-token path.
     const tmp = (n: number) => this.ctx.buffer(n * 4, 'a decode-step temporary');
     // xcd: the conv output (B, E), then (up to 4 rows) the partial x_proj sums (slices, B, J);
     // xdbl (blocked): x_proj's output (B, J).
     const [xz, xcd, y] = [tmp(B * 2 * E), tmp(B * E + (rb.blocked ? 0 : slices * B * J)), tmp(B * E)] as [GPUBuffer, GPUBuffer, GPUBuffer];
     const xdbl = rb.blocked ? tmp(B * J) : null;
-    const convState = i.convStateOut ?? this.make([B, E, K - 1]);
-    const ssmState = i.ssmStateOut ?? this.make([B, E, N]);
+    const convState = i.inPlace ? i.convState : (i.convStateOut ?? this.make([B, E, K - 1]));
+    const ssmState = i.inPlace ? i.ssmState : (i.ssmStateOut ?? this.make([B, E, N]));
     const out = this.make([B, H]);
     const inGrid = gemvGrid(2 * E, H, rb);
     this.ctx.dispatch(
-      normInProjConvKernel(rb, H, E, J, K, weightDType(i.inProj.dtype), weightDType(i.xProj.dtype)),
-      [this.buf(i.h), this.buf(i.inProj), lp, xz, this.buf(i.convState), ...(xdbl ? [] : [this.buf(i.xProj)]), this.buf(convState), xcd],
+      normInProjConvKernel(rb, H, E, J, K, weightDType(i.inProj.dtype), weightDType(i.xProj.dtype), variant),
+      [this.buf(i.h), this.buf(i.inProj), lp, xz, this.buf(i.convState), ...(xdbl ? [] : [this.buf(i.xProj)]), ...(i.inPlace ? [] : [this.buf(convState)]), xcd],
       new Uniforms(12).u32(inGrid[0]).f32(i.eps).u32(B).buffer,
       inGrid,
     );
@@ -900,9 +907,9 @@ export class WebGpuBackend implements Backend {
     }
     const rowsLayout = xdbl !== null && ssmRowsLayout();
     this.ctx.dispatch(
-      rowsLayout ? dtSsmRowsKernel(rb, N, J, weightDType(i.dtProj.dtype)) : dtSsmUpdateKernel(rb, N, J, weightDType(i.dtProj.dtype)),
-      [xcd, this.buf(i.dtProj), this.ssmParams(i.A, i.D, i.dtProjBias), xz, this.buf(i.ssmState), this.buf(ssmState), y, ...(xdbl ? [xdbl] : [])],
-      new Uniforms(20).u32(E, R, J, slices, B).buffer,
+      rowsLayout ? dtSsmRowsKernel(rb, N, J, weightDType(i.dtProj.dtype), variant) : dtSsmUpdateKernel(rb, N, J, weightDType(i.dtProj.dtype), variant),
+      [xcd, this.buf(i.dtProj), sp, xz, this.buf(i.ssmState), ...(i.inPlace ? [] : [this.buf(ssmState)]), y, ...(xdbl ? [xdbl] : [])],
+      (norms ? new Uniforms(24).u32(E, R, J, slices, B).f32(norms.eps) : new Uniforms(20).u32(E, R, J, slices, B)).buffer,
       [Math.ceil(E / (rowsLayout ? 256 / rb.rows : ssmChannelsPerGroup(N))), rb.blocks],
     );
     const outGrid = gemvGrid(H, E, rb);
