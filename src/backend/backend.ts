@@ -111,6 +111,9 @@ export interface MambaBlockStepInputs {
   inPlace?: boolean;
 }
 
+/** What of a fused Mamba layer step's inputs is the layer's parameters (see Backend.prepareMambaBlockStep). */
+export type MambaBlockStepWeights = Omit<MambaBlockStepInputs, 'h' | 'convState' | 'ssmState' | 'convStateOut' | 'ssmStateOut' | 'inPlace'>;
+
 /**
  * Causal grouped-query attention (ops/attention.ts states the contract). The query heads that
  * share KV head j are j·G … j·G + G − 1 (HF's repeat_kv).
@@ -376,6 +379,12 @@ export interface Backend {
    * GPUs). Returns null when it does not handle these inputs (e.g. too many rows).
    */
   mambaBlockStep?(i: MambaBlockStepInputs): { out: Tensor; convState: Tensor; ssmState: Tensor } | null;
+  /**
+   * Optional: builds now what mambaBlockStep builds from these parameters on first use (WebGPU:
+   * its packs of small parameters), so that a step recorded for replay afterwards does not record
+   * building them (its replays would copy the parameters again every token).
+   */
+  prepareMambaBlockStep?(w: MambaBlockStepWeights): void;
   /**
    * Optional: weight (N, H) · RMSNorm(x (B, H)) in one launch (a decode step's final norm and LM
    * head). Returns null when it does not handle these inputs.

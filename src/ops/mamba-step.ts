@@ -1,5 +1,5 @@
 /** A fused Mamba layer decode step, where the backend has one (see Backend.mambaBlockStep). */
-import type { MambaBlockStepInputs } from '../backend/backend.js';
+import type { MambaBlockStepInputs, MambaBlockStepWeights } from '../backend/backend.js';
 import { Tensor } from '../tensor/tensor.js';
 import { expectShape, sameBackend } from './check.js';
 import { ArgumentError } from '../errors.js';
@@ -52,4 +52,13 @@ export function mambaBlockStepFused(i: MambaBlockStepInputs): { out: Tensor; con
   }
   noBackwardYet(op, ...tensorsOf(i));
   return backend.mambaBlockStep(i);
+}
+
+/**
+ * Builds now what the device's fused step builds from a layer's parameters on first use (see
+ * Backend.prepareMambaBlockStep), e.g. before a decode step is recorded for replay; nothing where
+ * the device has nothing to build.
+ */
+export function prepareMambaBlockStep(w: MambaBlockStepWeights): void {
+  w.normWeight.backend.prepareMambaBlockStep?.(w);
 }

@@ -10,6 +10,7 @@ import type {
   BinaryOp,
   ConvOptions,
   MambaBlockStepInputs,
+  MambaBlockStepWeights,
   MatmulOptions,
   MoeStepInputs,
   ScanGradients,
@@ -864,6 +865,23 @@ export class WebGpuBackend implements Backend {
     return { replay: () => this.ctx.replay(graph), dispose: () => this.ctx.disposeGraph(graph) };
   }
 
+  prepareMambaBlockStep(w: MambaBlockStepWeights): void {
+    this.stepPacks(w);
+  }
+
+  /**
+   * The fused step's packs of small parameters (f32 only: null where one is not, and the op-by-op
+   * step runs): LP, the layer's [norm weight | in_proj bias | conv weight | conv bias]; SP, the SSM
+   * parameters, followed by Jamba's inner norm weights where it has them.
+   */
+  private stepPacks(w: MambaBlockStepWeights): { lp: GPUBuffer | null; sp: GPUBuffer | null } {
+    const E = w.convWeight.shape[0]!;
+    const lp = this.packed([w.normWeight, w.inProjBias ?? 2 * E, w.convWeight, w.convBias ?? E]);
+    const n = w.innerNorms;
+    const sp = n ? this.packed([w.A, w.D, w.dtProjBias, n.dt, n.b, n.c]) : this.ssmParams(w.A, w.D, w.dtProjBias);
+    return { lp, sp };
+  }
+
   mambaBlockStep(i: MambaBlockStepInputs): { out: Tensor; convState: Tensor; ssmState: Tensor } | null {
     const [B, H] = i.h.shape as [number, number];
     const [E, K] = i.convWeight.shape as [number, number];
@@ -871,13 +889,9 @@ export class WebGpuBackend implements Backend {
     const R = i.dtProj.shape[1]!;
     const J = R + 2 * N;
     if (B > GEMV4_MAX_ROWS || K < 2 || N > 256) return null;
-    // The layer's small parameters in one buffer (f32 only: else the op-by-op step runs).
-    const lp = this.packed([i.normWeight, i.inProjBias ?? 2 * E, i.convWeight, i.convBias ?? E]);
-    if (!lp) return null;
-    // Jamba's inner norms: their weights packed after the SSM parameters (f32 only, like them).
+    const { lp, sp } = this.stepPacks(i);
+    if (!lp || !sp) return null;
     const norms = i.innerNorms;
-    const sp = norms ? this.packed([i.A, i.D, i.dtProjBias, norms.dt, norms.b, norms.c]) : this.ssmParams(i.A, i.D, i.dtProjBias);
-    if (!sp) return null;
     const variant: StepVariant = { innerNorms: !!norms, inPlace: !!i.inPlace };
     const slices = Math.ceil(E / gemv4PerGroup(H));
     const rb = rowBlocks(B);

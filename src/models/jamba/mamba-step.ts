@@ -7,8 +7,43 @@
 import type { MixerState, MambaMixer } from '../../nn/mamba-mixer.js';
 import type { RMSNorm } from '../../nn/layers.js';
 import { shouldRecord } from '../../autograd/tape.js';
-import { mambaBlockStepFused, reshape } from '../../ops/index.js';
+import { mambaBlockStepFused, prepareMambaBlockStep, reshape } from '../../ops/index.js';
+import type { MambaBlockStepWeights } from '../../backend/backend.js';
 import type { Tensor } from '../../tensor/tensor.js';
+
+/** The layer's parameters as the fused step takes them; `convWeight` is a view, the caller's to dispose. */
+function stepWeights(norm: RMSNorm, mixer: MambaMixer, n: NonNullable<MambaMixer['innerNorms']>): MambaBlockStepWeights {
+  return {
+    normWeight: norm.weight.value,
+    eps: norm.eps,
+    inProj: mixer.in_proj.weight.value,
+    inProjBias: mixer.in_proj.bias?.value ?? null,
+    convWeight: reshape(mixer.conv1d.weight.value, [mixer.dims.intermediateSize, mixer.dims.convKernel]),
+    convBias: mixer.conv1d.bias?.value ?? null,
+    xProj: mixer.x_proj.weight.value,
+    dtProj: mixer.dt_proj.weight.value,
+    dtProjBias: mixer.dt_proj.bias!.value,
+    A: mixer.A(),
+    D: mixer.D.value,
+    outProj: mixer.out_proj.weight.value,
+    outProjBias: mixer.out_proj.bias?.value ?? null,
+    innerNorms: { dt: n.dt.weight.value, b: n.b.weight.value, c: n.c.weight.value, eps: n.dt.eps },
+  };
+}
+
+/**
+ * Builds what the device's fused step makes from this layer's parameters on first use, so that a
+ * decode step recorded afterwards (JambaDecodeStepper) does not record making it.
+ */
+export function prepareFusedMambaMix(norm: RMSNorm, mixer: MambaMixer): void {
+  if (!mixer.innerNorms || !norm.weight.value.backend.prepareMambaBlockStep) return;
+  const w = stepWeights(norm, mixer, mixer.innerNorms);
+  try {
+    prepareMambaBlockStep(w);
+  } finally {
+    w.convWeight.dispose();
+  }
+}
 
 /**
  * h (B, 1, H) → { out: h + mamba(norm(h)) (B, 1, H), state }, or null where the device has no
@@ -24,34 +59,15 @@ export function fusedMambaMix(norm: RMSNorm, mixer: MambaMixer, h: Tensor, state
   const n = mixer.innerNorms;
   // Views only (this is the per-token path): disposed right after the call.
   const h2 = reshape(h, [B, H]);
-  const convWeight = reshape(mixer.conv1d.weight.value, [mixer.dims.intermediateSize, mixer.dims.convKernel]);
+  const w = stepWeights(norm, mixer, n);
   try {
-    const r = mambaBlockStepFused({
-      h: h2,
-      normWeight: norm.weight.value,
-      eps: norm.eps,
-      inProj: mixer.in_proj.weight.value,
-      inProjBias: mixer.in_proj.bias?.value ?? null,
-      convWeight,
-      convBias: mixer.conv1d.bias?.value ?? null,
-      convState: state.conv,
-      xProj: mixer.x_proj.weight.value,
-      dtProj: mixer.dt_proj.weight.value,
-      dtProjBias: mixer.dt_proj.bias!.value,
-      A: mixer.A(),
-      D: mixer.D.value,
-      outProj: mixer.out_proj.weight.value,
-      outProjBias: mixer.out_proj.bias?.value ?? null,
-      ssmState: state.ssm,
-      innerNorms: { dt: n.dt.weight.value, b: n.b.weight.value, c: n.c.weight.value, eps: n.dt.eps },
-      inPlace,
-    });
+    const r = mambaBlockStepFused({ ...w, h: h2, convState: state.conv, ssmState: state.ssm, inPlace });
     if (!r) return null;
     const out = reshape(r.out, [B, 1, H]);
     r.out.dispose();
     return { out, state: inPlace ? state : { conv: r.convState, ssm: r.ssmState } };
   } finally {
     h2.dispose();
-    convWeight.dispose();
+    w.convWeight.dispose();
   }
 }

@@ -25,7 +25,7 @@ import { Segments } from '../../nn/segments.js';
 import { checkAttentionMask, hasPadding, keyMaskTensor, tokenMaskTensor } from '../../generation/attention-mask.js';
 import type { CausalLM, TokenPicker } from '../../generation/causal-lm.js';
 import { JambaDecodeStepper } from './decode-stepper.js';
-import { fusedMambaMix } from './mamba-step.js';
+import { fusedMambaMix, prepareFusedMambaMix } from './mamba-step.js';
 import { replayBackend } from '../decode-graph.js';
 import { generate, type GenerateOptions } from '../../generation/generate.js';
 import { JambaCache, type JambaLayerState } from './cache.js';
@@ -344,13 +344,14 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
   }
 
   /**
-   * Builds what a device decode step needs once (the MoE layers' stacked experts), outside any
-   * recording; false where the device cannot route on the device.
+   * Builds what a device decode step needs once (the MoE layers' stacked experts, the fused Mamba
+   * steps' parameter packs), outside any recording; false where the device cannot route on the device.
    */
   prepareDecodeStep(): boolean {
     for (const layer of this.model.layers) {
       const ffn = layer.feed_forward;
       if (ffn instanceof SparseMoE && !ffn.stackedExperts()) return false;
+      if (layer.mamba) noGrad(() => prepareFusedMambaMix(layer.input_layernorm, layer.mamba!));
     }
     return true;
   }
