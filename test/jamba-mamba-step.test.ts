@@ -13,7 +13,8 @@ import { JambaConfig } from '../src/models/jamba/config.js';
 import { initJambaWeights } from '../src/models/jamba/init.js';
 import { JambaForCausalLM, type JambaDecoderLayer } from '../src/models/jamba/modeling.js';
 import { fusedMambaMix } from '../src/models/jamba/mamba-step.js';
-import { add } from '../src/ops/index.js';
+import { add, mambaBlockStepFused, reshape } from '../src/ops/index.js';
+import { ArgumentError } from '../src/errors.js';
 import { tensor } from '../src/ops/create.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { assertClose, randomArray } from './helpers.js';
@@ -110,4 +111,28 @@ test('cpu: a Jamba Mamba layer\'s fused step (inner norms) equals the op-by-op s
       assert.deepEqual(r.inPlace, r.fused, 'in place vs new states');
     }
   }
+});
+
+test('mambaBlockStepFused refuses inner norm weights of the wrong size and inPlace with output buffers, naming them', () => {
+  const { model, layer } = mambaLayer(shapes[0], 'cpu');
+  const mixer = layer.mamba!;
+  const n = mixer.innerNorms!;
+  const E = mixer.dims.intermediateSize;
+  const N = mixer.dims.stateSize;
+  const t = {
+    h: randn([1, 40], 1, 'cpu'), conv: randn([1, E, 3], 2, 'cpu'), ssm: randn([1, E, N], 3, 'cpu'),
+    conv2: randn([1, E, 3], 4, 'cpu'), ssm2: randn([1, E, N], 5, 'cpu'), convWeight: reshape(mixer.conv1d.weight.value, [E, 4]),
+  };
+  const inputs = {
+    h: t.h, normWeight: layer.input_layernorm.weight.value, eps: 1e-3, inProj: mixer.in_proj.weight.value, inProjBias: mixer.in_proj.bias?.value ?? null,
+    convWeight: t.convWeight, convBias: mixer.conv1d.bias?.value ?? null, convState: t.conv, xProj: mixer.x_proj.weight.value,
+    dtProj: mixer.dt_proj.weight.value, dtProjBias: mixer.dt_proj.bias!.value, A: mixer.A(), D: mixer.D.value, outProj: mixer.out_proj.weight.value,
+    outProjBias: mixer.out_proj.bias?.value ?? null, ssmState: t.ssm,
+  };
+  const norms = { dt: n.dt.weight.value, b: n.b.weight.value, c: n.c.weight.value, eps: 1e-3 };
+  assert.throws(() => mambaBlockStepFused({ ...inputs, innerNorms: { ...norms, b: n.dt.weight.value } }), (e: Error) => e instanceof ArgumentError && /innerNorms\.b/.test(e.message));
+  assert.throws(() => mambaBlockStepFused({ ...inputs, innerNorms: { ...norms, eps: Number.NaN } }), (e: Error) => e instanceof ArgumentError && /innerNorms\.eps/.test(e.message));
+  assert.throws(() => mambaBlockStepFused({ ...inputs, inPlace: true, convStateOut: t.conv2, ssmStateOut: t.ssm2 }), (e: Error) => e instanceof ArgumentError && /inPlace/.test(e.message));
+  for (const x of Object.values(t)) x.dispose();
+  model.dispose();
 });
