@@ -44,7 +44,6 @@ export function mambaBlockStepFused(i: MambaBlockStepInputs): { out: Tensor; con
   if (i.inPlace && (i.convStateOut || i.ssmStateOut)) throw new ArgumentError(`${op}: inPlace writes the states over convState and ssmState; give no convStateOut / ssmStateOut with it`);
   const norms = i.innerNorms;
   if (norms) {
-    sameBackend(op, i.h, norms.dt, norms.b, norms.c);
     expectShape(op, 'innerNorms.dt', norms.dt, [R]);
     expectShape(op, 'innerNorms.b', norms.b, [N]);
     expectShape(op, 'innerNorms.c', norms.c, [N]);
