@@ -1,7 +1,8 @@
 /**
  * Greedy decoding by replayed device work (MambaDecodeStepper, WebGPU) against the same steps run
  * as usual: identical tokens and identical final states, and the replay really happens, for
- * batches of the specialised (<= 4 rows) and the blocked kernels.
+ * batches of the specialised (<= 4 rows) and the blocked kernels; the recorded steps make no
+ * parameter packs.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +13,8 @@ import { argmax, reshape } from '../src/ops/index.js';
 import { tidy } from '../src/tensor/memory.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { availableDevices } from './devices.js';
+import { getBackend } from '../src/backend/registry.js';
+import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
 
 const V = 64;
 
@@ -95,5 +98,21 @@ test('generate gives the same tokens with and without replayed steps, stopping a
   const stopped = await run(true, eos);
   assert.deepEqual(stopped, await run(false, eos));
   assert.equal(stopped[0]!.at(-1), eos);
+  model.dispose();
+});
+
+test('the recorded steps make no parameter packs (made before recording: else every replay would copy the parameters again)', async (t) => {
+  const model = await webgpuModel(t);
+  if (!model) return;
+  const gpu = getBackend('webgpu') as WebGpuBackend;
+  const cache = model.createCache(1);
+  let ids = argmaxIds(model.nextLogits([[1, 2, 3]], cache), 1);
+  const stepper = model.decodeStepper(cache, (l) => argmaxIds(l, 1));
+  assert.ok(stepper);
+  const packs = gpu.packsMade;
+  for (let s = 0; s < 2; s++) ids = stepper.step(ids); // the two recorded steps of the buffers' cycle
+  assert.equal(gpu.packsMade, packs);
+  stepper.dispose();
+  cache.dispose();
   model.dispose();
 });

@@ -3,7 +3,8 @@
  * MoE routed on the device, Mamba states written back in place) against the usual steps: the same
  * greedy tokens and the same final cache (KV buffers, Mamba states, counters, mask) for batch 1
  * and 3, a left-padded batch, across a growth of the KV caches; and the replay really happens.
- * generate() gives the same tokens with and without it.
+ * generate() gives the same tokens with and without it. The recorded step runs each Mamba layer
+ * through the fused step (inner norms, in place), with its parameters packed beforehand.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -13,6 +14,9 @@ import { JambaForCausalLM } from '../src/models/jamba/modeling.js';
 import type { JambaCache } from '../src/models/jamba/cache.js';
 import { argmax, reshape } from '../src/ops/index.js';
 import { checkGenerateSameWithAndWithoutReplay, checkReplayEqualsSteps, webgpuOrSkip } from './kv-stepper-check.js';
+import { getBackend } from '../src/backend/registry.js';
+import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
+import type { LaunchGraph } from '../src/backend/webgpu/context.js';
 
 const V = 64;
 
@@ -97,6 +101,38 @@ test('cpu: Jamba has no decode stepper (no recorded work, no device routing)', a
   const cache = model.createCache(1);
   (await model.nextLogits([[1, 2, 3]], cache)).dispose();
   assert.equal(model.decodeStepper(cache, (l) => reshape(argmax(l), [1, 1])), null);
+  cache.dispose();
+  model.dispose();
+});
+
+test('webgpu: Jamba\'s recorded step runs each Mamba layer through the fused step (inner norms, in place), its parameters packed before recording', async (t) => {
+  if (!(await webgpuOrSkip(t))) return;
+  const model = tinyJamba('webgpu');
+  const gpu = getBackend('webgpu') as WebGpuBackend;
+  const cache = model.createCache(1);
+  const logits = await model.nextLogits(prompt(1, 4), cache);
+  const ids = reshape(argmax(logits), [1, 1]);
+  logits.dispose();
+  const stepper = model.decodeStepper(cache, (l) => reshape(argmax(l), [1, 1]));
+  assert.ok(stepper);
+  const ctx = gpu.ctx;
+  const endGraph = ctx.endGraph.bind(ctx);
+  let graph: LaunchGraph | null = null;
+  ctx.endGraph = () => (graph = endGraph());
+  const packs = gpu.packsMade;
+  try {
+    stepper.step(ids);
+  } finally {
+    ctx.endGraph = endGraph;
+  }
+  assert.ok(graph, 'the step was recorded');
+  const keys = (graph as LaunchGraph).commands.flatMap((c) => (c.kind === 'dispatch' ? [c.key] : []));
+  const mambaLayers = model.model.layers.filter((l) => l.mamba).length;
+  assert.equal(keys.filter((k) => k.startsWith('step_dt_ssm_') && k.endsWith('_norms_inplace')).length, mambaLayers, 'one fused state update per Mamba layer');
+  assert.equal(keys.filter((k) => k.startsWith('state_update')).length, 0, 'no op-by-op state update');
+  assert.equal(gpu.packsMade, packs, 'no parameter packs made (and copied on every replay) while recording');
+  ids.dispose();
+  stepper.dispose();
   cache.dispose();
   model.dispose();
 });

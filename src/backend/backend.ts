@@ -99,7 +99,20 @@ export interface MambaBlockStepInputs {
    */
   convStateOut?: Tensor;
   ssmStateOut?: Tensor;
+  /**
+   * Jamba's mixer: RMSNorms (weights (R), (N), (N), one eps) on x_proj's output segments Δ, B and
+   * C before they are used. Absent: Mamba-1.
+   */
+  innerNorms?: { dt: Tensor; b: Tensor; c: Tensor; eps: number };
+  /**
+   * Write the new states over convState and ssmState themselves (returned as them), so that a
+   * replayed step's state buffers stay fixed without copies; not with convStateOut / ssmStateOut.
+   */
+  inPlace?: boolean;
 }
+
+/** What of a fused Mamba layer step's inputs is the layer's parameters (see Backend.prepareMambaBlockStep). */
+export type MambaBlockStepWeights = Omit<MambaBlockStepInputs, 'h' | 'convState' | 'ssmState' | 'convStateOut' | 'ssmStateOut' | 'inPlace'>;
 
 /**
  * Causal grouped-query attention (ops/attention.ts states the contract). The query heads that
@@ -366,6 +379,12 @@ export interface Backend {
    * GPUs). Returns null when it does not handle these inputs (e.g. too many rows).
    */
   mambaBlockStep?(i: MambaBlockStepInputs): { out: Tensor; convState: Tensor; ssmState: Tensor } | null;
+  /**
+   * Optional: builds now what mambaBlockStep builds from these parameters on first use (WebGPU:
+   * its packs of small parameters), so that a step recorded for replay afterwards does not record
+   * building them (its replays would copy the parameters again every token).
+   */
+  prepareMambaBlockStep?(w: MambaBlockStepWeights): void;
   /**
    * Optional: weight (N, H) · RMSNorm(x (B, H)) in one launch (a decode step's final norm and LM
    * head). Returns null when it does not handle these inputs.

@@ -441,12 +441,20 @@ export class CpuBackend implements Backend {
       return t;
     };
     const out = output(undefined, i.h.shape);
-    const convState = output(i.convStateOut, i.convState.shape);
-    const ssmState = output(i.ssmStateOut, i.ssmState.shape);
+    // In place: computed into fresh states (the kernels read the old ones as they write), then copied over the old ones.
+    const convState = output(i.inPlace ? undefined : i.convStateOut, i.convState.shape);
+    const ssmState = output(i.inPlace ? undefined : i.ssmStateOut, i.ssmState.shape);
     const s = (t: Tensor) => t.storage as CpuStorage;
-    if (cpuMambaBlockStep(this.memory, i, { out: s(out), convState: s(convState), ssmState: s(ssmState) })) return { out, convState, ssmState };
-    for (const t of fresh) t.dispose();
-    return null;
+    if (!cpuMambaBlockStep(this.memory, i, { out: s(out), convState: s(convState), ssmState: s(ssmState) })) {
+      for (const t of fresh) t.dispose();
+      return null;
+    }
+    if (!i.inPlace) return { out, convState, ssmState };
+    this.arr(i.convState).set(this.arr(convState));
+    this.arr(i.ssmState).set(this.arr(ssmState));
+    convState.dispose();
+    ssmState.dispose();
+    return { out, convState: i.convState, ssmState: i.ssmState };
   }
   selectiveStateUpdate(i: StateUpdateInputs, o: ScanOptions): { out: Tensor; state: Tensor } {
     const [batch, dim, N] = i.state.shape as [number, number, number];

@@ -2,6 +2,7 @@
  * One Mamba layer's decode step on the CPU's WebAssembly kernels (Backend.mambaBlockStep):
  *
  *   n = RMSNorm(h);  x, z = in_proj(n);  x = silu(conv_step(x));  δ, B, C = x_proj(x)
+ *   (Jamba: δ, B, C = dt_layernorm(δ), b_layernorm(B), c_layernorm(C))
  *   Δ = dt_proj(δ);  y = state_update(x, Δ, A, B, C, D, z, dt_bias);  out = h + out_proj(y)
  *
  * the same kernels as the unfused path (gemv, conv1d and scan with L = 1), but with the
@@ -36,7 +37,8 @@ export function cpuMambaBlockStep(mem: CpuMemory, i: MambaBlockStepInputs, o: St
   const N = i.A.shape[1]!;
   const R = i.dtProj.shape[1]!;
   if (!scanFits(N) || !conv1dFits(K)) return false;
-  const f32Inputs = [i.h, i.normWeight, i.convWeight, i.convBias, i.convState, i.dtProjBias, i.A, i.D, i.ssmState, i.inProjBias, i.outProjBias];
+  const norms = i.innerNorms;
+  const f32Inputs = [i.h, i.normWeight, i.convWeight, i.convBias, i.convState, i.dtProjBias, i.A, i.D, i.ssmState, i.inProjBias, i.outProjBias, ...(norms ? [norms.dt, norms.b, norms.c] : [])];
   for (const t of f32Inputs) if (t && (t.dtype !== 'f32' || storage(t).heap !== rt.heap)) return false;
   for (const w of [i.inProj, i.xProj, i.dtProj, i.outProj]) if (storage(w).heap !== rt.heap || (w.dtype !== 'f32' && !isHalf(w.dtype))) return false;
   for (const s of [o.out, o.convState, o.ssmState]) if (s.heap !== rt.heap) return false;
@@ -85,6 +87,11 @@ export function cpuMambaBlockStep(mem: CpuMemory, i: MambaBlockStepInputs, o: St
       buf.copyWithin(dlAt + r * R, xdAt + r * P, xdAt + r * P + R);
       buf.copyWithin(bAt + r * N, xdAt + r * P + R, xdAt + r * P + R + N);
       buf.copyWithin(cAt + r * N, xdAt + r * P + R + N, xdAt + (r + 1) * P);
+    }
+    if (norms) {
+      // In place, the kernel the op-by-op RMSNorm runs (so the fused step stays equal to it bit for bit).
+      const data = (t: Tensor) => storage(t).data as Float32Array;
+      for (const [at, w, n] of [[dlAt, norms.dt, R], [bAt, norms.b, N], [cAt, norms.c, N]] as const) rmsNormKernel(view(at, B * n), data(w), norms.eps, view(at, B * n));
     }
     gemv(addr(dlAt), i.dtProj, addr(dtAt), B, E, R);
     scanOnPool(rt.pool, {

@@ -10,6 +10,7 @@ import type {
   BinaryOp,
   ConvOptions,
   MambaBlockStepInputs,
+  MambaBlockStepWeights,
   Mamba2BlockStepInputs,
   MatmulOptions,
   MoeStepInputs,
@@ -44,7 +45,7 @@ import { EMB_BWD_H, embeddingBackwardKernel, embeddingBackwardSlicesKernel, embe
 import { scatterAddRowsKernel } from './kernels/scatter-add-rows.js';
 import { flipKernel } from './kernels/flip.js';
 import { depthwiseConv2dDwPartialKernel, depthwiseConv2dDxKernel, depthwiseConv2dKernel, DWCONV2D_DW_WG } from './kernels/depthwise-conv2d.js';
-import { dtSsmRowsKernel, dtSsmUpdateKernel, normInProjConvKernel, ssmChannelsPerGroup, ssmRowsLayout } from './kernels/mamba-step.js';
+import { dtSsmRowsKernel, dtSsmUpdateKernel, normInProjConvKernel, ssmChannelsPerGroup, ssmRowsLayout, type StepVariant } from './kernels/mamba-step.js';
 import { GEMV4_MAX_ROWS, gemv4PerGroup, gemvGrid, linear4Kernel, linearResidual4Kernel, normLinear4Kernel, rowBlocks } from './kernels/gemv4.js';
 import { GATED_NORM_SEGMENTS, mamba2ChannelsPerGroup, mamba2GatedOutProjKernel, mamba2NormInProjConvKernel, mamba2SsmStepKernel, projSize, type Mamba2StepDims } from './kernels/mamba2-step.js';
 import { ropeKernel } from './kernels/rope.js';
@@ -866,6 +867,23 @@ export class WebGpuBackend implements Backend {
     return { replay: () => this.ctx.replay(graph), dispose: () => this.ctx.disposeGraph(graph) };
   }
 
+  prepareMambaBlockStep(w: MambaBlockStepWeights): void {
+    this.stepPacks(w);
+  }
+
+  /**
+   * The fused step's packs of small parameters (f32 only: null where one is not, and the op-by-op
+   * step runs): LP, the layer's [norm weight | in_proj bias | conv weight | conv bias]; SP, the SSM
+   * parameters, followed by Jamba's inner norm weights where it has them.
+   */
+  private stepPacks(w: MambaBlockStepWeights): { lp: GPUBuffer | null; sp: GPUBuffer | null } {
+    const E = w.convWeight.shape[0]!;
+    const lp = this.packed([w.normWeight, w.inProjBias ?? 2 * E, w.convWeight, w.convBias ?? E]);
+    const n = w.innerNorms;
+    const sp = n ? this.packed([w.A, w.D, w.dtProjBias, n.dt, n.b, n.c]) : this.ssmParams(w.A, w.D, w.dtProjBias);
+    return { lp, sp };
+  }
+
   mambaBlockStep(i: MambaBlockStepInputs): { out: Tensor; convState: Tensor; ssmState: Tensor } | null {
     const [B, H] = i.h.shape as [number, number];
     const [E, K] = i.convWeight.shape as [number, number];
@@ -873,26 +891,29 @@ export class WebGpuBackend implements Backend {
     const R = i.dtProj.shape[1]!;
     const J = R + 2 * N;
     if (B > GEMV4_MAX_ROWS || K < 2 || N > 256) return null;
-    // The layer's small parameters in one buffer (f32 only: else the op-by-op step runs).
-    const lp = this.packed([i.normWeight, i.inProjBias ?? 2 * E, i.convWeight, i.convBias ?? E]);
-    if (!lp) return null;
+    const { lp, sp } = this.stepPacks(i);
+    if (!lp || !sp) return null;
+    const norms = i.innerNorms;
+    const variant: StepVariant = { innerNorms: !!norms, inPlace: !!i.inPlace };
     const slices = Math.ceil(E / gemv4PerGroup(H));
     const rb = rowBlocks(B);
-    // The state update holds its block's x_proj rows in workgroup memory (with 256 floats more).
-    if ((rb.rows * J + 256) * 4 > this.device.limits.maxComputeWorkgroupStorageSize) return null;
+    // The state update holds its block's x_proj rows in workgroup memory (with 256 floats more;
+    // the inner norms add at most 256 + 3 per row).
+    const normFloats = i.innerNorms ? 256 + 3 * rb.rows : 0;
+    if ((rb.rows * J + 256 + normFloats) * 4 > this.device.limits.maxComputeWorkgroupStorageSize) return null;
     // Temporaries are bare pooled buffers: no tensor bookkeeping on this per-token path.
     const tmp = (n: number) => this.ctx.buffer(n * 4, 'a decode-step temporary');
     // xcd: the conv output (B, E), then (up to 4 rows) the partial x_proj sums (slices, B, J);
     // xdbl (blocked): x_proj's output (B, J).
     const [xz, xcd, y] = [tmp(B * 2 * E), tmp(B * E + (rb.blocked ? 0 : slices * B * J)), tmp(B * E)] as [GPUBuffer, GPUBuffer, GPUBuffer];
     const xdbl = rb.blocked ? tmp(B * J) : null;
-    const convState = i.convStateOut ?? this.make([B, E, K - 1]);
-    const ssmState = i.ssmStateOut ?? this.make([B, E, N]);
+    const convState = i.inPlace ? i.convState : (i.convStateOut ?? this.make([B, E, K - 1]));
+    const ssmState = i.inPlace ? i.ssmState : (i.ssmStateOut ?? this.make([B, E, N]));
     const out = this.make([B, H]);
     const inGrid = gemvGrid(2 * E, H, rb);
     this.ctx.dispatch(
-      normInProjConvKernel(rb, H, E, J, K, weightDType(i.inProj.dtype), weightDType(i.xProj.dtype)),
-      [this.buf(i.h), this.buf(i.inProj), lp, xz, this.buf(i.convState), ...(xdbl ? [] : [this.buf(i.xProj)]), this.buf(convState), xcd],
+      normInProjConvKernel(rb, H, E, J, K, weightDType(i.inProj.dtype), weightDType(i.xProj.dtype), variant),
+      [this.buf(i.h), this.buf(i.inProj), lp, xz, this.buf(i.convState), ...(xdbl ? [] : [this.buf(i.xProj)]), ...(i.inPlace ? [] : [this.buf(convState)]), xcd],
       new Uniforms(12).u32(inGrid[0]).f32(i.eps).u32(B).buffer,
       inGrid,
     );
@@ -902,9 +923,9 @@ export class WebGpuBackend implements Backend {
     }
     const rowsLayout = xdbl !== null && ssmRowsLayout();
     this.ctx.dispatch(
-      rowsLayout ? dtSsmRowsKernel(rb, N, J, weightDType(i.dtProj.dtype)) : dtSsmUpdateKernel(rb, N, J, weightDType(i.dtProj.dtype)),
-      [xcd, this.buf(i.dtProj), this.ssmParams(i.A, i.D, i.dtProjBias), xz, this.buf(i.ssmState), this.buf(ssmState), y, ...(xdbl ? [xdbl] : [])],
-      new Uniforms(20).u32(E, R, J, slices, B).buffer,
+      rowsLayout ? dtSsmRowsKernel(rb, N, J, weightDType(i.dtProj.dtype), variant) : dtSsmUpdateKernel(rb, N, J, weightDType(i.dtProj.dtype), variant),
+      [xcd, this.buf(i.dtProj), sp, xz, this.buf(i.ssmState), ...(i.inPlace ? [] : [this.buf(ssmState)]), y, ...(xdbl ? [xdbl] : [])],
+      (norms ? new Uniforms(24).u32(E, R, J, slices, B).f32(norms.eps) : new Uniforms(20).u32(E, R, J, slices, B)).buffer,
       [Math.ceil(E / (rowsLayout ? 256 / rb.rows : ssmChannelsPerGroup(N))), rb.blocks],
     );
     const outGrid = gemvGrid(H, E, rb);

@@ -23,6 +23,7 @@ import { Segments } from '../../nn/segments.js';
 import { checkAttentionMask, hasPadding, keyMaskTensor, tokenMaskTensor } from '../../generation/attention-mask.js';
 import type { CausalLM, TokenPicker } from '../../generation/causal-lm.js';
 import { JambaDecodeStepper } from './decode-stepper.js';
+import { fusedMambaMix, prepareFusedMambaMix } from './mamba-step.js';
 import { replayBackend } from '../decode-graph.js';
 import { generate, type GenerateOptions } from '../../generation/generate.js';
 import { JambaCache, type JambaLayerState } from './cache.js';
@@ -89,6 +90,11 @@ export class JambaDecoderLayer extends Module {
     m: LayerMasks = {},
     selection: OutputSelection = false,
   ): { out: Tensor; state?: JambaLayerState; selection?: LayerSelection } {
+    // One token of a Mamba layer with its state: the fused step where the device has one.
+    if (this.mamba && st?.kind === 'mamba' && !m.tokenMask && selection === false) {
+      const r = fusedMambaMix(this.input_layernorm, this.mamba, h, st.state, false);
+      if (r) return { out: r.out, state: { kind: 'mamba', state: r.state } };
+    }
     const x = this.input_layernorm.forward(h);
     if (this.self_attn) {
       if (st === undefined) return { out: add(h, this.self_attn.forward(x, undefined, m.keyMask)) };
@@ -107,19 +113,20 @@ export class JambaDecoderLayer extends Module {
   /**
    * The mixer half for one token per row at the position `at` holds on the device (a replayable
    * decode step, see models/kv-decode-stepper.ts): attention writes its keys and values into the
-   * layer's KvCache at that position; a Mamba layer updates its states in their own buffers (the
-   * SSM state in place, the small conv state copied back), so they stay fixed. It runs op by op:
-   * the fused Mamba step (mambaBlockStep) does not take Jamba's inner norms on Δ, B and C. `st`
-   * must be this layer's state. Callers wrap this in tidy().
+   * layer's KvCache at that position; a Mamba layer updates its states in their own buffers, so
+   * they stay fixed: through the fused step (mambaBlockStep, in place) where the device has one,
+   * else op by op (the SSM state in place, the small conv state copied back). `st` must be this
+   * layer's state. Callers wrap this in tidy().
    */
   mixStep(h: Tensor, st: JambaLayerState, at: DevicePosition): Tensor {
-    const x = this.input_layernorm.forward(h);
     if (this.self_attn) {
       if (st.kind !== 'attention') throw new ArgumentError('JambaDecoderLayer.mixStep: an attention layer needs its KV cache');
-      return add(h, this.self_attn.stepAt(x, st.kv, at));
+      return add(h, this.self_attn.stepAt(this.input_layernorm.forward(h), st.kv, at));
     }
     if (st.kind !== 'mamba') throw new ArgumentError('JambaDecoderLayer.mixStep: a Mamba layer needs its state');
-    return add(h, this.mamba!.step(x, st.state, true).out);
+    const fused = fusedMambaMix(this.input_layernorm, this.mamba!, h, st.state, true);
+    if (fused) return fused.out;
+    return add(h, this.mamba!.step(this.input_layernorm.forward(h), st.state, true).out);
   }
 
   /**
@@ -335,13 +342,14 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
   }
 
   /**
-   * Builds what a device decode step needs once (the MoE layers' stacked experts), outside any
-   * recording; false where the device cannot route on the device.
+   * Builds what a device decode step needs once (the MoE layers' stacked experts, the fused Mamba
+   * steps' parameter packs), outside any recording; false where the device cannot route on the device.
    */
   prepareDecodeStep(): boolean {
     for (const layer of this.model.layers) {
       const ffn = layer.feed_forward;
       if (ffn instanceof SparseMoE && !ffn.stackedExperts()) return false;
+      if (layer.mamba) noGrad(() => prepareFusedMambaMix(layer.input_layernorm, layer.mamba!));
     }
     return true;
   }

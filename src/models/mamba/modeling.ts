@@ -15,8 +15,9 @@ import { generate, type GenerateOptions } from '../../generation/generate.js';
 import { Embedding, Linear, RMSNorm } from '../../nn/layers.js';
 import { MambaMixer, type MixerState } from '../../nn/mamba-mixer.js';
 import { Module } from '../../nn/module.js';
-import { add, linear, mambaBlockStepFused, reshape, rmsNormLinear, slice } from '../../ops/index.js';
+import { add, linear, mambaBlockStepFused, prepareMambaBlockStep, reshape, rmsNormLinear, slice } from '../../ops/index.js';
 import { keep, tidy } from '../../tensor/memory.js';
+import { noGrad } from '../../autograd/tape.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { fromPretrainedModel, saveModule, type ModelLoadOptions, type SaveDtype } from '../pretrained.js';
 import { checkOptionKeys, optionKeys } from '../../options.js';
@@ -73,6 +74,26 @@ export class MambaBlock extends Module {
       const m = this.mixer.forward(this.norm.forward(h), undefined, undefined, { outputSelection: true });
       return { out: add(h, m.out), selection: summarizeLayer(m.selection!, keepFull) };
     });
+  }
+}
+
+/**
+ * Builds what the device's fused step makes from the block's parameters on first use, so that a
+ * decode step recorded afterwards (MambaDecodeStepper) does not record making it (its replays
+ * would copy the parameters again).
+ */
+function prepareFusedStep(block: MambaBlock): void {
+  const m = block.mixer;
+  if (!m.dims.selective || m.innerNorms || !block.norm.weight.value.backend.prepareMambaBlockStep) return;
+  const convWeight = reshape(m.conv1d.weight.value, [m.dims.intermediateSize, m.dims.convKernel]);
+  try {
+    prepareMambaBlockStep({
+      normWeight: block.norm.weight.value, eps: block.norm.eps, inProj: m.in_proj.weight.value, inProjBias: m.in_proj.bias?.value ?? null,
+      convWeight, convBias: m.conv1d.bias?.value ?? null, xProj: m.x_proj.weight.value, dtProj: m.dt_proj.weight.value,
+      dtProjBias: m.dt_proj.bias!.value, A: m.A(), D: m.D.value, outProj: m.out_proj.weight.value, outProjBias: m.out_proj.bias?.value ?? null,
+    });
+  } finally {
+    convWeight.dispose();
   }
 }
 
@@ -280,6 +301,8 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
   decodeStepper(cache: MambaCache, pick: TokenPicker): MambaDecodeStepper | null {
     const backend = replayBackend(this.backbone.embeddings.weight.value.backend);
     if (!backend?.mambaBlockStep) return null;
+    // Outside the recordings: the fused steps' parameter packs.
+    for (const block of this.backbone.layers) noGrad(() => prepareFusedStep(block));
     return new MambaDecodeStepper(this, cache, backend, pick);
   }
 

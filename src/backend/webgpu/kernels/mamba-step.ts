@@ -9,6 +9,8 @@
  *                     h' = exp(ΔA)h + Δ·B·xc; y = (C·h' + D·xc) · silu(z)    thread per (b, d, n)
  *   3. out_proj_res   out[b] = h[b] + out_proj(y[b])            (gemv4.ts)
  * A blocked batch (more than 4 rows) runs x_proj between 1 and 2 as a gemv of its own instead.
+ * Jamba's layers take variants (StepVariant): its inner RMSNorms on Δ, B, C applied in step 2's
+ * workgroup memory, and the states updated in place (for replayed steps); Mamba-1's are as above.
  * A decode step has little work: the layouts are chosen for parallelism and coalesced weight reads
  * (a lane group reads a weight row's consecutive elements), which is what bounds these kernels.
  */
@@ -29,15 +31,22 @@ import { weightBinding, type WeightDType } from './weights.js';
  * LP packs the layer's small parameters: [norm weight (H) | in_proj bias (2E) | conv weight (E, KC)
  * | conv bias (E)], zeros where absent (so that the kernel stays within 8 storage bindings).
  */
-export function normInProjConvKernel(rb: RowBlocks, H: number, E: number, J: number, KC: number, wt: WeightDType, wtx: WeightDType): Kernel {
+export function normInProjConvKernel(rb: RowBlocks, H: number, E: number, J: number, KC: number, wt: WeightDType, wtx: WeightDType, v: StepVariant = MAMBA1): Kernel {
   const lanes = gemv4Lanes(H);
   const PER = gemv4PerGroup(H);
   const JI = Math.ceil(J / GEMV4_WG); // x_proj outputs per thread
   const rows = rb.rows;
   const b = rb.blocked ? 0 : 1; // the bindings after Wx's, which only the unblocked kernel has
+  // In place, the conv state is one read_write binding (S0) and the bindings after S1's move down.
+  // That is safe: a conv thread shifts only its own (row, channel)'s state, reading ahead of its
+  // writes, and the threads that read another's state (clamped indices) do not use what they read.
+  const ip = v.inPlace ? 1 : 0;
+  const S1 = v.inPlace ? 'S0' : 'S1';
   if (PER * rows > GEMV4_WG) throw new Error('webgpu: normInProjConvKernel: too many rows');
-  return cachedKernel(`normInProjConv_${rowsKey(rb)}_${H}_${E}_${J}_${KC}_${wt}_${wtx}`, () => ({
-    key: `step_norm_in_proj_conv_${rowsKey(rb)}_${H}_${E}_${J}_${KC}_${wt}_${wtx}`,
+  // Only the in-place variant differs here (the inner norms belong to the state update).
+  const vk = v.inPlace ? '_inplace' : '';
+  return cachedKernel(`normInProjConv_${rowsKey(rb)}_${H}_${E}_${J}_${KC}_${wt}_${wtx}${vk}`, () => ({
+    key: `step_norm_in_proj_conv_${rowsKey(rb)}_${H}_${E}_${J}_${KC}_${wt}_${wtx}${vk}`,
     code: () => /* wgsl */ `
 struct P { gx: u32, eps: f32, rows: u32 }
 const ROWS = ${rows}u;
@@ -52,11 +61,11 @@ ${vec4Operand('X', 0, H)}    // (B, H) residual stream
 ${weight4Binding('W', 1, H, wt)}                                          // (2E, H) in_proj
 ${vec4Operand('LP', 2, H)}   // packed small parameters; row 0's first H: the norm weight
 @group(0) @binding(3) var<storage, read_write> XZ: array<f32>;   // (B, 2E): x then z
-@group(0) @binding(4) var<storage, read> S0: array<f32>;         // (B, E, KC-1) conv state
+@group(0) @binding(4) var<storage, ${v.inPlace ? 'read_write' : 'read'}> S0: array<f32>;         // (B, E, KC-1) conv state${v.inPlace ? ', updated in place' : ''}
 ${rb.blocked ? '' : weightBinding('Wx', 5, wtx, '// (J, E) x_proj')}
-@group(0) @binding(${b + 5}) var<storage, read_write> S1: array<f32>;   // (B, E, KC-1) new conv state
-@group(0) @binding(${b + 6}) var<storage, read_write> XCD: array<f32>;  // [xc (BT, E) | not blocked: partial x_proj (slices, BT, J)]
-@group(0) @binding(${b + 7}) var<uniform> p: P;
+${v.inPlace ? '' : `@group(0) @binding(${b + 5}) var<storage, read_write> S1: array<f32>;   // (B, E, KC-1) new conv state`}
+@group(0) @binding(${b + 6 - ip}) var<storage, read_write> XCD: array<f32>;  // [xc (BT, E) | not blocked: partial x_proj (slices, BT, J)]
+@group(0) @binding(${b + 7 - ip}) var<uniform> p: P;
 ${gemv4Shared(true)}
 var<workgroup> xs: array<array<f32, PER>, ROWS>;
 fn lp(i: u32) -> f32 { return ${H % 4 === 0 ? 'LP[i / 4u][i % 4u]' : 'LP[i]'}; }
@@ -97,8 +106,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let pre = fma(cwNew, xnew, conv);
     let xc = pre / (1.0 + exp(-pre));
     XCD[(r0 + crow) * E + ch] = xc;
-    for (var q = 0u; q + 2u < KC; q++) { S1[sb + q] = S0[sb + q + 1u]; }
-    S1[sb + KC - 2u] = xnew;
+    for (var q = 0u; q + 2u < KC; q++) { ${S1}[sb + q] = S0[sb + q + 1u]; }
+    ${S1}[sb + KC - 2u] = xnew;
     xs[crow][cc] = xc;
   }
   ${rb.blocked ? '' : `workgroupBarrier();
@@ -120,21 +129,88 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }
 
 /**
+ * What a Jamba layer's step adds to Mamba-1's kernels; MAMBA1 (neither) gives Mamba-1's kernels
+ * exactly as they were.
+ */
+export interface StepVariant {
+  /**
+   * Jamba's RMSNorms on x_proj's output segments Δ (R), B (N) and C (N), with one eps: their
+   * weights follow the dt bias in SP, the eps follows the state update's uniforms.
+   */
+  readonly innerNorms: boolean;
+  /**
+   * The new conv and SSM states are written over the old ones (one read_write binding each, the
+   * bindings after the dropped one move down), so that a replayed step's state buffers stay fixed.
+   */
+  readonly inPlace: boolean;
+}
+
+export const MAMBA1: StepVariant = { innerNorms: false, inPlace: false };
+
+/** The variant's part of a kernel key ('' for Mamba-1, whose keys stay as they were). */
+function variantKey(v: StepVariant): string {
+  return `${v.innerNorms ? '_norms' : ''}${v.inPlace ? '_inplace' : ''}`;
+}
+
+/**
  * The bindings and uniforms of both state-update layouts: XCD is [xc (BT, E) | unblocked: partial
  * x_proj (slices, BT, J), per slice and row dt_low (R), B (N), C (N)]; a blocked batch has x_proj's
- * output whole in XDBL.
+ * output whole in XDBL. In place, H0 is read and written and H1 does not exist.
  */
-function stateUpdateBindings(rb: RowBlocks, wt: WeightDType): string {
-  return `struct P { E: u32, R: u32, J: u32, slices: u32, rows: u32 }
+function stateUpdateBindings(rb: RowBlocks, wt: WeightDType, v: StepVariant): string {
+  const ip = v.inPlace ? 1 : 0;
+  return `struct P { E: u32, R: u32, J: u32, slices: u32, rows: u32${v.innerNorms ? ', eps: f32' : ''} }
 @group(0) @binding(0) var<storage, read> XCD: array<f32>;
 ${weightBinding('Wdt', 1, wt, '// (E, R)')}
-@group(0) @binding(2) var<storage, read> SP: array<f32>;    // [A (E, N) = -exp(A_log) | D (E) | dt bias (E)]
+@group(0) @binding(2) var<storage, read> SP: array<f32>;    // [A (E, N) = -exp(A_log) | D (E) | dt bias (E)${v.innerNorms ? ' | Δ, B, C norm weights (R, N, N)' : ''}]
 @group(0) @binding(3) var<storage, read> XZ: array<f32>;    // (B, 2E): z is the second half
-@group(0) @binding(4) var<storage, read> H0: array<f32>;    // (B, E, N)
-@group(0) @binding(5) var<storage, read_write> H1: array<f32>; // (B, E, N)
-@group(0) @binding(6) var<storage, read_write> Y: array<f32>;  // (B, E)
-${rb.blocked ? '@group(0) @binding(7) var<storage, read> XDBL: array<f32>; // (BT, J) x_proj(xc)' : ''}
-@group(0) @binding(${rb.blocked ? 8 : 7}) var<uniform> p: P;`;
+@group(0) @binding(4) var<storage, ${v.inPlace ? 'read_write' : 'read'}> H0: array<f32>;    // (B, E, N)
+${v.inPlace ? '' : '@group(0) @binding(5) var<storage, read_write> H1: array<f32>; // (B, E, N)'}
+@group(0) @binding(${6 - ip}) var<storage, read_write> Y: array<f32>;  // (B, E)
+${rb.blocked ? `@group(0) @binding(${7 - ip}) var<storage, read> XDBL: array<f32>; // (BT, J) x_proj(xc)` : ''}
+@group(0) @binding(${(rb.blocked ? 8 : 7) - ip}) var<uniform> p: P;`;
+}
+
+/**
+ * Jamba's inner norms over the block's x_proj rows in workgroup memory (xd, ROWS rows of J), in
+ * place: each row's segments Δ (R), B (N), C (N) become x · rsqrt(mean(x²) + eps) · weight. NL
+ * lanes (a power of two) sum the squares of each (row, segment) into red, one thread per
+ * segment adds its lanes' sums, then every thread scales its elements. Needs t, r0, BT, red (256
+ * floats) and the uniforms' eps; the caller puts a barrier between filling xd and this.
+ */
+function innerNormsWgsl(rows: number, R: number, N: number): string {
+  const J = R + 2 * N;
+  const segs = 3 * rows;
+  if (segs > SSM_WG) throw new Error(`webgpu: the inner norms of the decode step take at most ${SSM_WG / 3} rows a block, got ${rows}`);
+  const NL = 2 ** Math.floor(Math.log2(SSM_WG / segs));
+  return `
+  // Jamba's inner RMSNorms on Δ (R), B (N) and C (N) of every row.
+  {
+    let seg = t / ${NL}u; // row · 3 + segment
+    let lane = t % ${NL}u;
+    var sq = 0.0;
+    if (seg < ${segs}u) {
+      let part = seg % 3u;
+      let lo = (seg / 3u) * ${J}u + select(select(${R + N}u, ${R}u, part == 1u), 0u, part == 0u);
+      let len = select(${N}u, ${R}u, part == 0u);
+      for (var i = lane; i < len; i += ${NL}u) { sq = fma(xd[lo + i], xd[lo + i], sq); }
+    }
+    red[t] = sq;
+    workgroupBarrier();
+    if (t < ${segs}u) {
+      var s = 0.0;
+      for (var l = 0u; l < ${NL}u; l++) { s += red[t * ${NL}u + l]; }
+      normScale[t] = inverseSqrt(s / f32(select(${N}u, ${R}u, t % 3u == 0u)) + p.eps);
+    }
+    workgroupBarrier();
+    let nw = p.E * ${N}u + 2u * p.E; // the norm weights in SP
+    for (var i = t; i < ${rows * J}u; i += ${SSM_WG}u) {
+      let k = i % ${J}u;
+      let part = select(select(2u, 1u, k < ${R + N}u), 0u, k < ${R}u);
+      if (r0 + i / ${J}u < BT) { xd[i] = xd[i] * normScale[(i / ${J}u) * 3u + part] * SP[nw + k]; }
+    }
+    workgroupBarrier();
+  }`;
 }
 
 /** Threads per workgroup of the Δ / state-update kernel: N per channel, 256 / N channels. */
@@ -149,8 +225,9 @@ export function ssmChannelsPerGroup(N: number): number {
  * Step 2 for one block of rows (workgroup y) and CPW channels (workgroup x): one thread per
  * (channel, state), the rows of the block in a loop.
  */
-export function dtSsmUpdateKernel(rb: RowBlocks, N: number, J: number, wt: WeightDType): Kernel {
+export function dtSsmUpdateKernel(rb: RowBlocks, N: number, J: number, wt: WeightDType, v: StepVariant = MAMBA1): Kernel {
   const rows = rb.rows;
+  const H1 = v.inPlace ? 'H0' : 'H1';
   // x_proj's output: the sum of step 1's per-slice partials. G groups of RJ threads each sum
   // every G-th slice (8 loads in flight per thread), then the groups' sums are added.
   const partialSums = `
@@ -188,8 +265,8 @@ export function dtSsmUpdateKernel(rb: RowBlocks, N: number, J: number, wt: Weigh
   if (N > SSM_WG) throw new Error(`webgpu: the decode step supports state sizes up to ${SSM_WG}, got ${N}`);
   const P2 = 2 ** Math.ceil(Math.log2(N)); // reduction width: N rounded up to a power of two
   const CPW = ssmChannelsPerGroup(N);
-  return cachedKernel(`dtSsmUpdateKernel_${rowsKey(rb)}_${N}_${J}_${wt}`, () => ({
-    key: `step_dt_ssm_${rowsKey(rb)}_${N}_${J}_${wt}`,
+  return cachedKernel(`dtSsmUpdateKernel_${rowsKey(rb)}_${N}_${J}_${wt}${variantKey(v)}`, () => ({
+    key: `step_dt_ssm_${rowsKey(rb)}_${N}_${J}_${wt}${variantKey(v)}`,
     code: () => /* wgsl */ `
 const ROWS = ${rows}u;
 const NS = ${N}u;
@@ -198,9 +275,9 @@ const R = ${J - 2 * N}u;           // dt_rank
 const RPL = ${Math.max(1, Math.ceil((J - 2 * N) / N))}u; // dt_proj terms per lane
 const RJ = ${rows * J}u;           // x_proj outputs of the block's rows
 const G = ${Math.max(1, Math.floor(256 / (rows * J)))}u; // thread groups summing the partials
-${stateUpdateBindings(rb, wt)}
+${stateUpdateBindings(rb, wt, v)}
 var<workgroup> xd: array<f32, ${J * rows}>;
-var<workgroup> red: array<f32, ${SSM_WG}>;
+var<workgroup> red: array<f32, ${SSM_WG}>;${v.innerNorms ? `\nvar<workgroup> normScale: array<f32, ${3 * rows}>;` : ''}
 // Sum over the NS lanes of each channel; every thread gets its channel's sum.
 fn laneSum(t: u32, c: u32, n: u32, v: f32) -> f32 {
   red[t] = v;
@@ -241,7 +318,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     z[b] = XZ[r * 2u * p.E + p.E + dc];
   }
   ${rb.blocked ? blockedXProj : partialSums}
-  workgroupBarrier();
+  workgroupBarrier();${v.innerNorms ? innerNormsWgsl(rows, J - 2 * N, N) : ''}
   for (var b = 0u; b < ROWS; b++) {
     // Δ = softplus(dt_proj(dt_low) + bias): the channel's lanes share the R terms.
     var part = 0.0;
@@ -253,7 +330,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     dt = select(log(1.0 + exp(dt)), dt, dt > 20.0);
     let h = fma(exp(dt * a), h0[b], dt * u[b] * xd[b * p.J + R + n]);
     let r = r0 + b;
-    if (live && r < BT) { H1[(r * p.E + d) * NS + n] = h; }
+    if (live && r < BT) { ${H1}[(r * p.E + d) * NS + n] = h; }
     let y = laneSum(t, c, n, xd[b * p.J + R + NS + n] * h);
     if (live && n == 0u && r < BT) {
       Y[r * p.E + d] = fma(dSkip, u[b], y) * (z[b] / (1.0 + exp(-z[b])));
@@ -270,19 +347,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
  * other layout, each a series of barriers). Same inputs, bindings and uniforms as the blocked
  * dtSsmUpdateKernel; 256 / ROWS channels per workgroup (x), a block of rows per workgroup (y).
  */
-export function dtSsmRowsKernel(rb: RowBlocks, N: number, J: number, wt: WeightDType): Kernel {
+export function dtSsmRowsKernel(rb: RowBlocks, N: number, J: number, wt: WeightDType, v: StepVariant = MAMBA1): Kernel {
   if (!rb.blocked) throw new Error('webgpu: dtSsmRowsKernel is for blocked batches');
   const rows = rb.rows;
-  return cachedKernel(`dtSsmRowsKernel_${rowsKey(rb)}_${N}_${J}_${wt}`, () => ({
-    key: `step_dt_ssm_rows_${rowsKey(rb)}_${N}_${J}_${wt}`,
+  const H1 = v.inPlace ? 'H0' : 'H1';
+  return cachedKernel(`dtSsmRowsKernel_${rowsKey(rb)}_${N}_${J}_${wt}${variantKey(v)}`, () => ({
+    key: `step_dt_ssm_rows_${rowsKey(rb)}_${N}_${J}_${wt}${variantKey(v)}`,
     code: () => /* wgsl */ `
 const ROWS = ${rows}u;
 const NS = ${N}u;
 const CH = ${SSM_WG / rows}u;      // channels per workgroup
 const R = ${J - 2 * N}u;           // dt_rank
 const J = ${J}u;
-${stateUpdateBindings(rb, wt)}
-var<workgroup> xd: array<f32, ${J * rows}>;
+${stateUpdateBindings(rb, wt, v)}
+var<workgroup> xd: array<f32, ${J * rows}>;${v.innerNorms ? `\nvar<workgroup> red: array<f32, ${SSM_WG}>;\nvar<workgroup> normScale: array<f32, ${3 * rows}>;` : ''}
 @compute @workgroup_size(${SSM_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let t = lid.x;
@@ -291,7 +369,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   for (var i = t; i < ROWS * J; i += ${SSM_WG}u) {
     if (r0 + i / J < BT) { xd[i] = XDBL[r0 * J + i]; }
   }
-  workgroupBarrier();
+  workgroupBarrier();${v.innerNorms ? innerNormsWgsl(rows, J - 2 * N, N) : ''}
   let b = t / CH;
   let c = wid.x * CH + t % CH;
   let r = r0 + b;
@@ -306,7 +384,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var y = 0.0;
   for (var n = 0u; n < NS; n++) {
     let h = fma(exp(dt * SP[c * NS + n]), H0[hb + n], dt * u * xd[b * J + R + n]);
-    H1[hb + n] = h;
+    ${H1}[hb + n] = h;
     y = fma(xd[b * J + R + NS + n], h, y);
   }
   Y[r * p.E + c] = fma(SP[p.E * NS + c], u, y) * (z / (1.0 + exp(-z)));
