@@ -222,6 +222,26 @@ export function ssmChannelsPerGroup(N: number): number {
 }
 
 /**
+ * WGSL: laneSum(t, c, n, v), the sum over the NS lanes of each channel (tree reduction through
+ * workgroup array `red`, P2 = NS rounded up to a power of two; the kernel defines NS, CPW and red),
+ * which every thread of the channel gets. Shared by Mamba-1's and Mamba-2's state updates.
+ */
+export function laneSumWgsl(P2: number): string {
+  return `// Sum over the NS lanes of each channel; every thread gets its channel's sum.
+fn laneSum(t: u32, c: u32, n: u32, v: f32) -> f32 {
+  red[t] = v;
+  workgroupBarrier();
+  for (var s = ${P2 / 2}u; s > 0u; s >>= 1u) {
+    if (n < s && n + s < NS && t < CPW * NS) { red[t] += red[t + s]; }
+    workgroupBarrier();
+  }
+  let r = red[c * NS];
+  workgroupBarrier();
+  return r;
+}`;
+}
+
+/**
  * Step 2 for one block of rows (workgroup y) and CPW channels (workgroup x): one thread per
  * (channel, state), the rows of the block in a loop.
  */
@@ -278,18 +298,7 @@ const G = ${Math.max(1, Math.floor(256 / (rows * J)))}u; // thread groups summin
 ${stateUpdateBindings(rb, wt, v)}
 var<workgroup> xd: array<f32, ${J * rows}>;
 var<workgroup> red: array<f32, ${SSM_WG}>;${v.innerNorms ? `\nvar<workgroup> normScale: array<f32, ${3 * rows}>;` : ''}
-// Sum over the NS lanes of each channel; every thread gets its channel's sum.
-fn laneSum(t: u32, c: u32, n: u32, v: f32) -> f32 {
-  red[t] = v;
-  workgroupBarrier();
-  for (var s = ${P2 / 2}u; s > 0u; s >>= 1u) {
-    if (n < s && n + s < NS && t < CPW * NS) { red[t] += red[t + s]; }
-    workgroupBarrier();
-  }
-  let r = red[c * NS];
-  workgroupBarrier();
-  return r;
-}
+${laneSumWgsl(P2)}
 @compute @workgroup_size(${SSM_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let t = lid.x;

@@ -15,6 +15,7 @@
 import { cachedKernel, type Kernel } from '../context.js';
 import { GEMV4_WG, gemv4Body, gemv4Lanes, gemv4PerGroup, gemv4Prologue, gemv4Shared, rowOf, rowsKey, vec4Operand, weight4Binding, type RowBlocks } from './gemv4.js';
 import type { WeightDType } from './weights.js';
+import { laneSumWgsl } from './mamba-step.js';
 
 /** The sizes of a Mamba-2 layer that its kernels are specialised on. */
 export interface Mamba2StepDims {
@@ -155,18 +156,7 @@ const DTO = ${E + CD}u;
 @group(0) @binding(3) var<storage, read_write> Y: array<f32>;      // (B, E) y · silu(z)
 @group(0) @binding(4) var<uniform> p: P;
 var<workgroup> red: array<f32, ${SSM_WG}>;
-// Sum over the NS lanes of each channel; every thread gets its channel's sum.
-fn laneSum(t: u32, c: u32, n: u32, v: f32) -> f32 {
-  red[t] = v;
-  workgroupBarrier();
-  for (var s = ${P2 / 2}u; s > 0u; s >>= 1u) {
-    if (n < s && n + s < NS && t < CPW * NS) { red[t] += red[t + s]; }
-    workgroupBarrier();
-  }
-  let r = red[c * NS];
-  workgroupBarrier();
-  return r;
-}
+${laneSumWgsl(P2)}
 @compute @workgroup_size(${SSM_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let t = lid.x;
