@@ -16,17 +16,16 @@ if command -v nvidia-smi >/dev/null; then
   (while true; do echo "$(date +%s),$(nvidia-smi --query-gpu=memory.used,memory.total --format=csv,noheader,nounits)" >> "$out/gpu-memory.csv"; sleep 1; done) &
   SAMPLER=$!
 fi
-# Figure 8 at ~1.4B: both models side by side, largest batch first.
+# Figure 8 at ~1.4B: both models side by side, largest batch first (the Transformer's batch 64 ran
+# out of device memory before the pool evicted stale buffers).
 mark 1.4b
-timeout 170 node $T --device webgpu --size 1.4b --models llama,mamba --batch 64,8,1 --prompt 2048 --gen 128 2>>"$E" | tag default
-# Figure 8 at 130M with the defaults of this commit (the LM head of a batch over 32 rows through the tiled matmul).
-mark 130m
-timeout 120 node $T --device webgpu --size 130m --models mamba,llama --batch 1,32,64,128 --prompt 2048 --gen 128 2>>"$E" | tag default
-# Jamba against the all-attention model at 128k (the latter ran out of device memory before:
-# gpu-memory.csv shows the memory in use), then batch 8 at 32k.
+timeout 170 node $T --device webgpu --size 1.4b --models llama,mamba --batch 64 --prompt 2048 --gen 128 2>>"$E" | tag default
+# Jamba with its Mamba layers through the fused step, against the all-attention model at 128k.
 mark long
-timeout 200 node $T --long --device webgpu --size 130m --models llama-attn,jamba --contexts 131072 --batch 1 --gen 64 2>>"$E" | tag default
-timeout 75 node $T --long --device webgpu --size 130m --models llama-attn --contexts 32768 --batch 8 --gen 64 2>>"$E" | tag default
+timeout 200 node $T --long --device webgpu --size 130m --models jamba,llama-attn --contexts 131072,32768 --batch 1 --gen 64 2>>"$E" | tag default
+# Mamba-2's fused decode step against op by op and Mamba-1's (130M-like shapes).
+mark mamba2
+BENCH_BATCH=1,8,64 timeout 60 node dist/bench/mamba2-step.js 2>>"$E" | tag default
 mark end
 [ -n "${SAMPLER:-}" ] && kill $SAMPLER
 grep -h tokens_per_s "$J" | sed -E 's/"config":\{[^}]*\},//' | cut -c1-300
