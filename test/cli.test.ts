@@ -26,6 +26,12 @@ describe('mamba-ts CLI', () => {
     }
   });
 
+  test('playground --port outside 0..65535 is an argument error naming --port', () => {
+    const r = run('playground', '--port', '70000');
+    assert.notEqual(r.code, 0);
+    assert.match(r.err, /--port must be an integer from 0 to 65535, got "70000"/);
+  });
+
   test('generate streams the prompt and its continuation', () => {
     const r = run('generate', '--model', MODEL, '--tokenizer', TOKENIZER, '-n', '4', 'The');
     assert.equal(r.code, 0, r.err);

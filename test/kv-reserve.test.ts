@@ -101,7 +101,21 @@ for (const device of ['cpu', 'webgpu'] as const) {
       const capacities: number[][] = [];
       const planned = new Watched<DecodeCache>(model as CausalLM<DecodeCache>, true);
       const onStep = () => capacities.push(kvsOf[name](planned.cache!).map((kv) => kv.capacity));
-      const withPlan = await generate(planned, prompts, { maxNewTokens, eosTokenId: null, onStep });
+      // Count the growths (copies into new buffers): with the plan there are none, not even after the prompt.
+      const proto = KvCache.prototype as unknown as { grow(capacity: number): void };
+      const grow = proto.grow;
+      let growths = 0;
+      proto.grow = function (this: KvCache, capacity: number) {
+        growths++;
+        grow.call(this, capacity);
+      };
+      let withPlan: number[][];
+      try {
+        withPlan = await generate(planned, prompts, { maxNewTokens, eosTokenId: null, onStep });
+      } finally {
+        proto.grow = grow;
+      }
+      assert.equal(growths, 0, 'the KV buffers were allocated at the planned length from the start');
       assert.ok(capacities.length === maxNewTokens && capacities[0]!.length > 0);
       for (const c of capacities) assert.deepEqual(new Set(c), new Set([5 + maxNewTokens - 1]), 'one allocation, exactly the planned length');
       const growing = new Watched<DecodeCache>(model as CausalLM<DecodeCache>, false);

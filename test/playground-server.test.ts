@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { startPlayground, type PlaygroundServer } from '../src/cli/playground-server.js';
 
@@ -65,4 +66,18 @@ test('nothing outside its folders, no writes', async () => {
 test('a port in use is an error naming it and --port', async () => {
   const { port } = new URL(p.url);
   await assert.rejects(startPlayground({ port: Number(port) }), /playground: port \d+ on 127\.0\.0\.1 is in use; pass another with --port/);
+});
+
+test('a request target the URL parser rejects gets a 400, and the server keeps serving', async () => {
+  const { port } = new URL(p.url);
+  const reply = await new Promise<string>((ok, fail) => {
+    const socket = connect(Number(port), '127.0.0.1', () => socket.write('GET //[ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (text += d));
+    socket.on('end', () => ok(text));
+    socket.on('error', fail);
+  });
+  assert.match(reply, /^HTTP\/1\.1 400 /);
+  assert.equal((await get('/')).status, 200);
 });

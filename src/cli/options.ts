@@ -2,10 +2,12 @@
 import { InvalidArgumentError } from 'commander';
 import { checkDeviceChoice, type DeviceChoice } from '../models/device-choice.js';
 
-export function intOption(flag: string, min = 0) {
+export function intOption(flag: string, min = 0, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${flag} must be an integer >= ${min}, got "${v}"`);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${flag} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`}, got "${v}"`);
+    }
     return n;
   };
 }

@@ -76,7 +76,15 @@ export async function startPlayground(o: { port: number; host?: string }): Promi
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
-    const file = fileFor(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
+    // Node's parser lets through request targets the URL parser rejects (e.g. "//["): a 400, not a crash.
+    let pathname: string;
+    try {
+      pathname = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
+    } catch {
+      res.writeHead(400, HEADERS).end('bad request target');
+      return;
+    }
+    const file = fileFor(pathname);
     void stat(file ?? '').then(
       (s) => {
         if (!file || !s.isFile()) return void res.writeHead(404, HEADERS).end('not found');

@@ -82,13 +82,15 @@ export class JambaDecoderLayer extends Module {
    * The mixer half, h + mixer(input_layernorm(h)), synchronous. `st`: undefined without a cache;
    * null at a sequence start with one (then the new decode state is returned). `selection`: a
    * Mamba layer also returns its selection (see models/selection.ts; attention layers have none).
-   * Callers wrap this in tidy().
+   * `plannedLength`: the positions an attention layer's new KV cache is allocated for, when known
+   * (DecodeCache.reserve). Callers wrap this in tidy().
    */
   mix(
     h: Tensor,
     st: JambaLayerState | null | undefined,
     m: LayerMasks = {},
     selection: OutputSelection = false,
+    plannedLength = 0,
   ): { out: Tensor; state?: JambaLayerState; selection?: LayerSelection } {
     // One token of a Mamba layer with its state: the fused step where the device has one.
     if (this.mamba && st?.kind === 'mamba' && !m.tokenMask && selection === false) {
@@ -98,7 +100,7 @@ export class JambaDecoderLayer extends Module {
     const x = this.input_layernorm.forward(h);
     if (this.self_attn) {
       if (st === undefined) return { out: add(h, this.self_attn.forward(x, undefined, m.keyMask)) };
-      const r = this.self_attn.forward(x, st?.kind === 'attention' ? st.kv : null, m.keyMask);
+      const r = this.self_attn.forward(x, st?.kind === 'attention' ? st.kv : null, m.keyMask, undefined, plannedLength);
       return { out: add(h, r.out), state: { kind: 'attention', kv: r.kv } };
     }
     const mambaState = st === undefined ? undefined : st?.kind === 'mamba' ? st.state : null;
@@ -278,7 +280,7 @@ export class JambaForCausalLM extends Module implements CausalLM<JambaCache> {
       const masks = seg.run(() => this.masks(keys, attentionMask, device));
       let h = seg.run(() => this.model.embed_tokens.forward(Array.isArray(ids) ? this.idsTensor(ids) : ids));
       for (const [i, layer] of this.model.layers.entries()) {
-        const m = seg.run(() => layer.mix(h, cache.layers[i] ?? null, masks));
+        const m = seg.run(() => layer.mix(h, cache.layers[i] ?? null, masks, false, cache.planned));
         seg.release(m.state);
         cache.update(i, m.state!);
         seg.drop(h);
