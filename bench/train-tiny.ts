@@ -88,9 +88,9 @@ export function tinyTrainBench(device: DeviceName, mode: 'ordinary' | 'replayed'
       scored = b.scored;
       stepper.step([b.ids, b.labels], String(scored));
       // Asking for the loss submits the step; the next batch is made while the device works.
-      const lossRead = stepper.loss.data();
+      const read = stepper.read();
       pending = prepared();
-      return (await lossRead)[0]!;
+      return (await read).loss;
     },
     dispose() {
       stepper.dispose();

@@ -75,3 +75,8 @@ function formatBytes(n: number): string {
   }
   return u < 0 ? exact : `${v.toFixed(2)} ${units[u]} (${exact})`;
 }
+
+/** The loss (or the gradient norm) stopped being finite: training stops before saving anything. */
+export class NonFiniteLossError extends Error {
+  override name = 'NonFiniteLossError';
+}

@@ -19,6 +19,8 @@ import { liveTensorCount } from '../src/tensor/memory.js';
 import { AdamW } from '../src/train/adamw.js';
 import { ReplayedTrainStep } from '../src/train/replayed-step.js';
 import { trainStep } from '../src/train/train-step.js';
+import { mul } from '../src/ops/index.js';
+import { tensor } from '../src/ops/create.js';
 import { availableDevices } from './devices.js';
 
 const [B, L, V] = [2, 40, 8];
@@ -200,3 +202,70 @@ test('ReplayedTrainStep refuses batches that do not fit its inputs', () => {
   opt.dispose();
   model.dispose();
 });
+
+/**
+ * A step whose gradients are not finite updates nothing on either path, and the optimizer's step
+ * count stays (the replayed step learns it from read()), so the next step's bias corrections — and
+ * parameters — are the ordinary path's.
+ */
+for (const device of await availableDevices()) {
+  test(`${device}: after a non-finite step, replayed steps still give the ordinary steps' parameters`, async () => {
+    const scales = [1, Number.NaN, 1, 1];
+    const bs = batches();
+    const run = async (replay: boolean) => {
+      const model = tinyModel(device, true);
+      const opt = new AdamW(model.namedParameters(), { lr: 0.01, weightDecay: 0.1 });
+      const params = model.namedParameters().map(([, p]) => p);
+      const lossWith = (logits: import('../src/tensor/tensor.js').Tensor, loss: import('../src/tensor/tensor.js').Tensor, scale: import('../src/tensor/tensor.js').Tensor) => {
+        logits.dispose();
+        return mul(loss, scale);
+      };
+      const norms: number[] = [];
+      if (!replay) {
+        for (const [i, scale] of scales.entries()) {
+          const r = await trainStep(opt, params, async () => {
+            const out = await model.forward(bs[i]!.ids);
+            return lossWith(out.logits, answerLoss(out.logits, bs[i]!.targets), tensor([scale], [1], { device }));
+          }, { gradClip: 0.5 });
+          norms.push(r.updated ? 1 : Number.NaN);
+        }
+      } else {
+        let scored = 0;
+        const stepper = new ReplayedTrainStep({
+          opt,
+          params,
+          device,
+          gradClip: 0.5,
+          inputs: [
+            { shape: [B, L], dtype: 'i32' },
+            { shape: [B * L], dtype: 'i32' },
+            { shape: [1], dtype: 'f32' },
+          ],
+          lossOf: ([ids, labels, scale]) => {
+            const out = model.forwardSync(ids!);
+            return lossWith(out.logits, answerLossOn(out.logits, labels!, scored), scale!);
+          },
+        });
+        for (const [i, scale] of scales.entries()) {
+          const a = answerLabels(bs[i]!.targets, B, L, V);
+          scored = a.scored;
+          stepper.step([Int32Array.from(bs[i]!.ids.flat()), a.labels, Float32Array.of(scale)], String(scored));
+          const r = await stepper.read();
+          norms.push(Number.isFinite(r.gradNorm) ? 1 : Number.NaN);
+        }
+        stepper.dispose();
+      }
+      const step = opt.step;
+      const snap = await snapshot(model);
+      opt.dispose();
+      model.dispose();
+      return { snap, step, norms };
+    };
+    const a = await run(false);
+    const b = await run(true);
+    assert.deepEqual(b.norms, a.norms, 'the same step was skipped');
+    assert.equal(a.step, 3);
+    assert.equal(b.step, 3, 'the skipped step does not count');
+    for (const [name, bytes] of a.snap) assert.ok(bytes.equals(b.snap.get(name)!), `${name} differs`);
+  });
+}

@@ -20,6 +20,7 @@ import { answerAccuracy, answerLabels, answerLossOn } from './answer-scoring.js'
 import { parseSyntheticConfig, type SyntheticConfig } from './synthetic-config.js';
 import { taskBatch, type TaskBatch } from './synthetic-tasks.js';
 import { checkOptionKeys, optionKeys } from '../options.js';
+import { NonFiniteLossError } from '../errors.js';
 
 export interface SyntheticResult {
   task: string;
@@ -135,9 +136,15 @@ export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string
       scored = batch.scored;
       stepper.step([batch.ids, batch.labels], String(scored));
       // Asking for the loss submits the step; the next batch is made while the device works.
-      const lossRead = stepper.loss.data();
+      const read = stepper.read();
       if (step + 1 < c.steps) batch = nextBatch();
-      loss = (await lossRead)[0]!;
+      const r = await read;
+      loss = r.loss;
+      if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm)) {
+        throw new NonFiniteLossError(
+          `experiment: the ${Number.isFinite(r.loss) ? `gradient norm became ${r.gradNorm}` : `loss became ${r.loss}`} at step ${step + 1}; stopped without saving. Lower "lr" or "gradClip".`,
+        );
+      }
       taken = step + 1;
       o.onStep?.(step + 1, c.steps, loss);
       if ((step + 1) % c.evalInterval === 0 || step + 1 === c.steps) {

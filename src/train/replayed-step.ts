@@ -81,6 +81,19 @@ export class ReplayedTrainStep {
   }
 
   /**
+   * The last step's loss and gradient norm, read back (the read submits the step and waits for it).
+   * Call it once after each step: a norm that is not finite means the device skipped the update, and
+   * the optimizer's step count goes back as the ordinary step's does (clipAndUpdate), so that later
+   * bias corrections stay those of the ordinary steps.
+   */
+  async read(): Promise<{ loss: number; gradNorm: number }> {
+    const [loss, norm] = await Promise.all([this.loss.data(), this.gradNorm.data()]);
+    const gradNorm = norm[0]!;
+    if (!Number.isFinite(gradNorm)) this.o.opt.step--;
+    return { loss: loss[0]!, gradNorm };
+  }
+
+  /**
    * One step on this batch (one array per input, in the inputs' order and sizes). `key` names what
    * the step's launches bake in besides the inputs' contents (e.g. the count of scored positions a
    * mean loss divides by): a step with another key than the recording's is recorded anew.

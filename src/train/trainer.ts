@@ -53,10 +53,9 @@ function disposeOutput(out: { logits: Tensor; loss?: Tensor; auxLoss?: Tensor })
   out.logits.dispose();
 }
 
-/** The loss (or the gradient norm) stopped being finite: training stops before saving anything. */
-export class NonFiniteLossError extends Error {
-  override name = 'NonFiniteLossError';
-}
+import { NonFiniteLossError } from '../errors.js';
+
+export { NonFiniteLossError };
 
 export interface TrainingOptions {
   /** Continue from `outDir/checkpoint` when it exists (same data order and random state). */
