@@ -167,3 +167,26 @@ for (const device of await availableDevices()) {
     for (const t of [a, b, c]) t.dispose();
   });
 }
+
+for (const device of await availableDevices()) {
+  test(`${device}: the moments a checkpoint copied out (state()) are freed by the next step, not held until the next checkpoint`, async () => {
+    const { liveTensorCount } = await import('../src/tensor/memory.js');
+    const p = new Parameter([64]);
+    p.set(ops.tensor(values(64, 5, 2), [64], { device }));
+    p.requiresGrad = true;
+    const opt = new AdamW([['w', p]], { lr: 0.01 });
+    const step = async () => {
+      p.grad = ops.tensor(values(64, 9, 1), [64], { device });
+      await clipAndUpdate(opt, [p], 1);
+    };
+    await step();
+    const before = liveTensorCount();
+    const st = opt.state();
+    assert.equal(st.m.size, 1);
+    assert.equal(liveTensorCount(), before + 2, 'state() copies m and v out');
+    await step();
+    assert.equal(liveTensorCount(), before, 'the next step frees the copies');
+    opt.dispose();
+    p.dispose();
+  });
+}

@@ -53,6 +53,8 @@ test('Mamba2Config refuses inconsistent or unknown fields by name', () => {
   assert.throws(() => Mamba2Config.create({ ...base, n_groups: 3 }), /"n_groups" \(3\) must divide "num_heads" \(4\)/);
   assert.throws(() => Mamba2Config.create({ ...base, stat_size: 8 } as never), (e: unknown) => e instanceof ArgumentError && /stat_size/.test(e.message));
   assert.throws(() => Mamba2Config.fromJSON({ ...base, model_type: 'mamba2', time_step_limit: [0.5, 0.1] }, 'c.json'), /c\.json.*"time_step_limit"/);
+  // An infinite lower bound clamps every step to +∞ (all logits NaN): refused.
+  assert.throws(() => Mamba2Config.fromJSON({ ...base, model_type: 'mamba2', time_step_limit: [{ __float__: 'Infinity' }, { __float__: 'Infinity' }] }, 'c.json'), /c\.json.*"time_step_limit".*low finite/);
   assert.throws(() => Mamba2Config.fromJSON({ ...base, model_type: 'mamba2', layer_types: ['mamba', 'attention'] }, 'c.json'), /"layer_types"/);
   assert.throws(() => Mamba2Config.fromJSON({ ...base, model_type: 'mamba' }, 'c.json'), /expected "mamba2"/);
   const kept = Mamba2Config.fromJSON({ ...base, model_type: 'mamba2', some_new_field: 1, time_step_limit: [0.0, 0.2] }, 'c.json');

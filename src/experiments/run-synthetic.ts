@@ -104,7 +104,7 @@ export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string
   // The mean loss divides by the batch's scored positions: baked into the recorded step, which is
   // recorded anew should a batch have another count (the tasks' batches all have the same).
   let scored = 0;
-  const stepper = new ReplayedTrainStep({
+  const stepper = newStepper(opt, model, {
     opt,
     params: model.namedParameters().map(([, p]) => p),
     device,
@@ -147,7 +147,10 @@ export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string
       }
       taken = step + 1;
       o.onStep?.(step + 1, c.steps, loss);
-      if ((step + 1) % c.evalInterval === 0 || step + 1 === c.steps) {
+      // The time budget is checked every step (an evaluation interval can be minutes long): past it,
+      // one more evaluation, then the run stops.
+      const overTime = c.maxSeconds !== undefined && (performance.now() - t0) / 1000 >= c.maxSeconds;
+      if ((step + 1) % c.evalInterval === 0 || step + 1 === c.steps || overTime) {
         const a = await accuracyOn(model, batchFor(c, c.trainLength, c.testBatchSize, testRng(c, 0)));
         const seconds = (performance.now() - t0) / 1000;
         const point = { step: step + 1, loss: +loss.toFixed(4), accuracy: +(a.correct / a.total).toFixed(4), seconds: +seconds.toFixed(1) };
@@ -220,5 +223,16 @@ export async function evaluateSynthetic(dir: string, device: 'cpu' | 'webgpu' | 
     return { accuracy: await testAccuracy(model, c, onLine), recorded: recorded as SyntheticResult['accuracy'] };
   } finally {
     model.dispose();
+  }
+}
+
+/** The replayed step, or — when it cannot be made — the optimizer and model freed before the error goes on. */
+function newStepper(opt: AdamW, model: MambaForCausalLM, o: ConstructorParameters<typeof ReplayedTrainStep>[0]): ReplayedTrainStep {
+  try {
+    return new ReplayedTrainStep(o);
+  } catch (e) {
+    opt.dispose();
+    model.dispose();
+    throw e;
   }
 }

@@ -28,9 +28,10 @@ export interface SyntheticConfig extends OptimizerFields {
   device: 'cpu' | 'webgpu' | 'auto';
   outDir: string;
   /**
-   * Optional budgets, checked at each evaluation: stop once the accuracy there reaches
-   * `stopAccuracy` (the issue's "until S6 ≥ 99%"), or once training has run `maxSeconds`. Either
-   * way the model is saved and tested as at the last step; results.json says which stopped it.
+   * Optional budgets: stop once the accuracy at an evaluation reaches `stopAccuracy` (the issue's
+   * "until S6 ≥ 99%"), or once training has run `maxSeconds` (checked every step; one more
+   * evaluation then). Either way the model is saved and tested as at the last step; results.json
+   * says which stopped it.
    */
   stopAccuracy?: number;
   maxSeconds?: number;

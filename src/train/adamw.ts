@@ -101,7 +101,16 @@ export class AdamW {
    */
   beginStep(): void {
     this.step++;
-    this.fusedOptimizer()?.setScalars(this.scalars());
+    const fused = this.fusedOptimizer();
+    if (!fused) return;
+    fused.setScalars(this.scalars());
+    // The copies of the moments a checkpoint read (state()) are stale from here on: free them
+    // rather than hold a second copy of every moment until the next checkpoint.
+    for (const s of this.slots) {
+      s.m?.dispose();
+      s.v?.dispose();
+      s.m = s.v = null;
+    }
   }
 
   /**
@@ -180,7 +189,7 @@ export class AdamW {
 
   /** Moments by parameter name (for checkpoints), and the step count. */
   state(): { step: number; m: Map<string, Tensor>; v: Map<string, Tensor> } {
-    // The fused optimizer's moments: copied out into the slots (the optimizer's until the next state()).
+    // The fused optimizer's moments: copied out into the slots (the optimizer's until the next step).
     if (this.fused && this.step > 0) {
       this.slots.forEach((s, i) => {
         s.m?.dispose();

@@ -35,7 +35,8 @@ export function buildLanguageModel(fields: Record<string, unknown>, vocab: numbe
     return model;
   }
   if (type === 'mamba2') {
-    const config = Mamba2Config.create({ ...fields, vocab_size: vocab } as Parameters<typeof Mamba2Config.create>[0]);
+    // A small model by default, as for "mamba"; one group of B/C (HF's default of 8 rarely divides a small model's heads).
+    const config = Mamba2Config.create({ hidden_size: 64, num_hidden_layers: 2, n_groups: 1, ...fields, vocab_size: vocab } as Parameters<typeof Mamba2Config.create>[0]);
     const model = new Mamba2ForCausalLM(config);
     initMamba2Weights(model, seed, device);
     return model;

@@ -219,8 +219,8 @@ function readLimit(r: ConfigReader, source: string): [number, number] {
   if (v === undefined || v === null) return [0, Infinity];
   const pair = Array.isArray(v) && v.length === 2 ? v.map(limitValue) : [];
   const [lo, hi] = pair;
-  if (lo === undefined || hi === undefined || !(lo <= hi) || lo < 0) {
-    throw new FormatError(source, `field "time_step_limit": expected [low, high] with 0 <= low <= high (high may be {"__float__": "Infinity"}), got ${preview(v)}`);
+  if (lo === undefined || hi === undefined || !(lo <= hi) || lo < 0 || !Number.isFinite(lo)) {
+    throw new FormatError(source, `field "time_step_limit": expected [low, high] with 0 <= low <= high and low finite (high may be {"__float__": "Infinity"}), got ${preview(v)}`);
   }
   return [lo, hi];
 }

@@ -22,8 +22,19 @@ function cached<T>(map: Map<string, Promise<T>>, key: string, load: () => Promis
   return p;
 }
 
+/**
+ * The language model at `location` on the device. Only the last one loaded is kept: each may hold
+ * hundreds of MB of GPU memory, and a page that tries several would otherwise keep them all (jobs
+ * run one at a time, so nothing still uses the one let go).
+ */
 export function causalLM(location: string, d: DeviceUsed): Promise<CausalLM> {
-  return cached(causal, `${d.device} ${location}`, () => AutoModelForCausalLM.fromPretrained(location, { device: d.device }));
+  const key = `${d.device} ${location}`;
+  for (const [other, p] of causal) {
+    if (other === key) continue;
+    causal.delete(other);
+    void p.then((m) => m.dispose(), () => undefined);
+  }
+  return cached(causal, key, () => AutoModelForCausalLM.fromPretrained(location, { device: d.device }));
 }
 
 export function tokenizer(location: string): Promise<PreTrainedTokenizer> {

@@ -15,7 +15,7 @@ function perLayer(values: Float32Array, layers: number, L: number): number[][] {
 export async function runSelection(job: SelectionJob, d: DeviceUsed): Promise<SelectionResult> {
   const where = jobModel(job);
   const [tok, model] = await Promise.all([tokenizer(where), causalLM(where, d)]);
-  if (!(model instanceof MambaForCausalLM || model instanceof JambaForCausalLM)) throw new Error(`${job.model}: no selection mechanism to show (a Llama model; Δ, B, C exist in Mamba and Jamba models)`);
+  if (!(model instanceof MambaForCausalLM || model instanceof JambaForCausalLM)) throw new Error(`${job.model}: no selection view for a ${model.constructor.name} (Δ, B, C per token are shown for Mamba and Jamba models)`);
   const ids = tok.encode(job.text);
   if (ids.length === 0) throw new Error('selection: the text is empty after tokenizing');
   const out = await noGrad(() => model.forward([ids], { outputSelection: 'summary' }));
