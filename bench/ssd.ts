@@ -1,6 +1,6 @@
 /**
  * GPU time of Mamba-2's chunked SSD forward at a mamba2-130m-like shape (batch 1, L 2048, 24 heads
- * of 64, one group, state 128, chunk 256): the fused forward (4 launches, kernels/ssd.ts) against
+ * of 64, one group, state 128, chunk 256): the fused forward (5 launches here, kernels/ssd.ts) against
  * the composed ops (ssdChunked with the backend's fused forward hidden), and Mamba-1's fused
  * selective scan at mamba-130m's shape (1536 channels, state 16) beside them. Each is recorded
  * `reps` times, then waited for once; one JSON line per (piece, L).
@@ -47,7 +47,7 @@ for (const L of lengths) {
     const s = ssdChunked(x, dt, A, B, C, T, { D, initialState: h0 });
     return [s.out, s.lastState];
   };
-  await time('mamba2 ssd fused (4 launches)', L, ssdShape, run);
+  await time('mamba2 ssd fused (5 launches)', L, ssdShape, run);
   backend.ssdChunkedForward = undefined;
   await time('mamba2 ssd composed ops', L, ssdShape, run);
   backend.ssdChunkedForward = fused;

@@ -3,7 +3,8 @@
  * token-by-token recurrence and the composed chunked ops: outputs and last state, for sequences
  * that are not a multiple of the chunk, a chunk longer than the sequence, several heads per group
  * and a group per head, with and without an initial state and D, and shapes that span several
- * blocks of the kernels (head dim > 32, state > 64 and not a multiple of 16, chunk > 32 rows).
+ * blocks of the kernels (head dim > 32, state > 64 and not a multiple of 16, chunk > 32 rows), with
+ * the scores shared by a group's heads and computed per head.
  * Also that ssdChunked takes the fused path when nothing is recorded, and not when a gradient is.
  */
 import assert from 'node:assert/strict';
@@ -35,7 +36,10 @@ const CASES: Case[] = [
   { Bt: 1, L: 1, H: 2, P: 5, G: 1, N: 6, T: 4, initial: true, withD: true }, // one token
   // Two chunks (the second partial), each of 2 row blocks and several source tiles; head dim
   // over two blocks; state over two blocks and not a multiple of the 16-wide slices.
+  // Heads sharing a group take its scores from a buffer of them; this shape checks that path.
   { Bt: 1, L: 75, H: 4, P: 36, G: 2, N: 70, T: 40, initial: true, withD: true },
+  // A group per head: each head scores its own pairs in the output kernel, here over several blocks.
+  { Bt: 2, L: 70, H: 2, P: 33, G: 2, N: 20, T: 40, initial: true, withD: false },
 ];
 
 function inputs(c: Case, seed: number): { x: Tensor; dt: Tensor; A: Tensor; B: Tensor; C: Tensor; o: SsdOptions } {

@@ -54,7 +54,7 @@ import { DECODE_WG, decodeAttentionKernel, decodeCombineKernel, decodeTile, flas
 import { MOE_MAX_SLOTS, moeCombineKernel, moeRowsGrid, moeRowsKernel } from './kernels/moe-step.js';
 import { sampleTokensKernel } from './kernels/sample-tokens.js';
 import { SCAN_WG, scanCarryKernel, scanChunkStateKernel, scanOutputKernel, stateUpdateKernel } from './kernels/scan.js';
-import { SSD_OUT_PB, SSD_OUT_TR, SSD_STATE_NB, SSD_STATE_PB, ssdCarryKernel, ssdChunkStateKernel, ssdCumsumKernel, ssdOutputKernel, ssdUniformWords, type SsdDims } from './kernels/ssd.js';
+import { SSD_OUT_PB, SSD_OUT_TR, SSD_SCORES_MAX_BYTES, SSD_STATE_NB, SSD_STATE_PB, ssdCarryKernel, ssdChunkStateKernel, ssdCumsumKernel, ssdOutputKernel, ssdScoresKernel, ssdUniformWords, type SsdDims } from './kernels/ssd.js';
 import {
   scanBackwardLayout,
   SCAN_BWD_WG,
@@ -990,8 +990,9 @@ export class WebGpuBackend implements Backend {
   }
 
   /**
-   * Mamba-2's chunked SSD forward in four launches (kernels/ssd.ts): within-chunk cumulative
-   * decays, each chunk's own end state, the carry over chunks, the outputs. Null where the
+   * Mamba-2's chunked SSD forward in four or five launches (kernels/ssd.ts): within-chunk
+   * cumulative decays, each chunk's own end state, the carry over chunks, (a group's scores C·Bᵀ
+   * where several heads share it,) the outputs. Null where the
    * kernels do not take the inputs (the composed ops run instead).
    */
   ssdChunkedForward(i: SsdForwardInputs): { out: Tensor; lastState: Tensor } | null {
@@ -1017,9 +1018,17 @@ export class WebGpuBackend implements Backend {
     this.ctx.dispatch(ssdCumsumKernel, [dt!, A!, this.buf(cum)], u(1), grid1d(Bt * nC * H));
     this.ctx.dispatch(ssdChunkStateKernel, [x!, dt!, this.buf(cum), B!, this.buf(states)], u(statePB), [stateGrid, H, Bt * nC]);
     this.ctx.dispatch(ssdCarryKernel, [this.buf(cum), this.buf(states), this.buf(i.initialState), this.buf(last)], u(1), grid1d(Bt * H * P * N));
-    this.ctx.dispatch(ssdOutputKernel, [x!, dt!, this.buf(cum), B!, C!, this.buf(states), this.buf(i.D), this.buf(out)], u(outPB), [outGrid, H, Bt * nC]);
+    // Heads that share a group share its scores C·Bᵀ: computed once per group where the buffer of
+    // them is not too large (H/G times less work in the output kernel), else per head there.
+    const rowBlocks = Math.ceil(T / SSD_OUT_TR);
+    const scoreBytes = Bt * nC * G * T * T * 4;
+    const shared = H / G >= 2 && scoreBytes <= Math.min(SSD_SCORES_MAX_BYTES, this.device.limits.maxStorageBufferBindingSize) && rowBlocks * rowBlocks <= maxGroups;
+    const scores = shared ? this.make([Bt, nC, G, T, T]) : null;
+    if (scores) this.ctx.dispatch(ssdScoresKernel, [B!, C!, this.buf(scores)], u(rowBlocks), [rowBlocks * rowBlocks, G, Bt * nC]);
+    this.ctx.dispatch(ssdOutputKernel(shared), [x!, dt!, this.buf(cum), scores ? this.buf(scores) : B!, C!, this.buf(states), this.buf(i.D), this.buf(out)], u(outPB), [outGrid, H, Bt * nC]);
     cum.dispose();
     states.dispose();
+    scores?.dispose();
     return { out, lastState: last };
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Mamba-2's chunked SSD forward (ops/ssd.ts states the map) fused into four launches, instead of
+ * Mamba-2's chunked SSD forward (ops/ssd.ts states the map) fused into four or five launches, instead of
  * the composed path's few dozen ops and (chunks × T × T) intermediate tensors. With a = dt·A_h and
  * the sequence cut into chunks of T tokens (the last one partial):
  *
@@ -10,24 +10,29 @@
  *   3. carry        (thread b, h, p, n): S ← exp(cum_end,k)·S + own_k over the chunks from the
  *                   initial state; each chunk's own state is replaced by the state entering it (in
  *                   place), and the last state written.
+ *   4a. scores      (where heads share a group; workgroup b·chunk, g, a 32 × 32 block): C_t·B_s
+ *                   for s ≤ t once per group, (Bt, chunks, G, T, T), from tiles of C and B over
+ *                   slices of the state in workgroup memory.
  *   4. output       (workgroup b·chunk, h, a block of 32 rows × 32 channels):
  *                   y_t = Σ_{s≤t} (C_t·B_s)·exp(cum_t − cum_s)·dt_s·x_s + exp(cum_t)·C_t·S_in + D·x_t,
- *                   the scores C·Bᵀ built in workgroup memory from tiles of C and B over the state,
- *                   then applied to a tile of x.
+ *                   the scores read from 4a's buffer or built here as there, then applied to a
+ *                   tile of x.
  * B and C are shared by the H/G heads of a group (g = h / (H/G)). Decays are differences of
  * within-chunk cumulative sums (which stay small: one chunk's worth of dt·A).
  *
  * Layouts (contiguous, f32): x, out (Bt, L, H, P); dt, cum (Bt, L, H); A, D (H); B, C (Bt, L, G, N);
  * initial and last state (Bt, H, P, N).
  */
-import { FLAT_INDEX, type Kernel } from '../context.js';
+import { cachedKernel, FLAT_INDEX, type Kernel } from '../context.js';
 
-/** Threads per workgroup of the tiled kernels (2 and 4). */
+/** Threads per workgroup of the tiled kernels (2, 4a and 4). */
 export const SSD_WG = 256;
 /** chunk_state's block of the state: rows of P × columns of N, and its time tile. */
 export const SSD_STATE_PB = 32;
 export const SSD_STATE_NB = 64;
 const STATE_TT = 16;
+/** The largest buffer of per-group scores (Bt, nC, G, T, T) kept; beyond it each head scores its own. */
+export const SSD_SCORES_MAX_BYTES = 256 * 2 ** 20;
 /** output's block: rows (tokens) × channels of P; its source tile and its slice of N. */
 export const SSD_OUT_TR = 32;
 export const SSD_OUT_PB = 32;
@@ -196,37 +201,64 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 };
 
 /**
- * Step 4: the outputs of a block of TR tokens × PB channels of one head. A thread owns one token
- * (row r = lid / 8) and 4 channels (and, while scoring, 4 source tokens) strided by 8. Per source
- * tile: scores C_t·B_s accumulated over slices of N (C and B tiles in workgroup memory), weighted
- * by the decay and dt_s and masked to s ≤ t, then applied to the x tile. Then the start state's
- * part, C_t·S_in over slices of N, and the D skip.
- * Grid: (rowBlocks · pBlocks, H, Bt · nC).
+ * Step 4a (heads sharing a group): the scores C_t·B_s of each chunk's pairs s ≤ t, once per group
+ * rather than once per head, as (Bt, nC, G, T, T); pairs with s > t are not written (never read).
+ * A workgroup scores a TR × TS block (threads as in the output kernel), C and B tiles in workgroup
+ * memory over 16-wide slices of the state. Grid: (rowBlocks², G, Bt · nC); the uniforms' pBlocks
+ * carries rowBlocks.
  */
-export const ssdOutputKernel: Kernel = {
-  key: 'ssd_output',
+export const ssdScoresKernel: Kernel = {
+  key: 'ssd_scores',
   code: () => /* wgsl */ `
 ${PARAMS}
+${OUTPUT_CONSTS}
+@group(0) @binding(0) var<storage, read> Bm: array<f32>;
+@group(0) @binding(1) var<storage, read> Cm: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Sc: array<f32>;
+@group(0) @binding(3) var<uniform> p: Dims;
+${SCORE_TILES}
+@compute @workgroup_size(${SSD_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+  let lid = lid3.x;
+  let g = wid.y;
+  let b = wid.z / p.nC;
+  let c = wid.z % p.nC;
+  let rb = wid.x / p.pBlocks;
+  let sb = wid.x % p.pBlocks;
+  let t0 = c * p.T;
+  let t1 = min(t0 + p.T, p.L);
+  let r0 = t0 + rb * TR;
+  let s0 = t0 + sb * TS;
+  if (sb > rb || r0 >= t1) { return; }
+  let rEnd = min(r0 + TR, t1);
+  let r = lid / 8u;
+  let q = lid % 8u;
+  let sa = scoreBlock(lid, b, g, r0, rEnd, s0, rEnd);
+  let row = rb * TR + r;
+  if (row >= p.T) { return; }
+  let base = (((b * p.nC + c) * p.G + g) * p.T + row) * p.T;
+  for (var j = 0u; j < 4u; j++) {
+    let col = sb * TS + q + 8u * j;
+    if (col <= row) { Sc[base + col] = sa[j]; }
+  }
+}
+`,
+};
+
+const OUTPUT_CONSTS = /* wgsl */ `
 const TR = ${SSD_OUT_TR}u;
 const TS = ${OUT_TS}u;
 const PB = ${SSD_OUT_PB}u;
 const NK = ${OUT_NK}u;
-@group(0) @binding(0) var<storage, read> X: array<f32>;
-@group(0) @binding(1) var<storage, read> Dt: array<f32>;
-@group(0) @binding(2) var<storage, read> Cum: array<f32>;
-@group(0) @binding(3) var<storage, read> Bm: array<f32>;
-@group(0) @binding(4) var<storage, read> Cm: array<f32>;
-@group(0) @binding(5) var<storage, read> S: array<f32>;    // (Bt, nC, H, P, N): states entering the chunks
-@group(0) @binding(6) var<storage, read> Dv: array<f32>;   // (H) when hasD
-@group(0) @binding(7) var<storage, read_write> Out: array<f32>;
-@group(0) @binding(8) var<uniform> p: Dims;
+`;
+
+/**
+ * Workgroup memory and functions of the score blocks: scoreBlock returns a thread's 4 scores
+ * C_t·B_s (t = r0 + lid / 8, s = s0 + lid % 8 + 8j), zero outside t < rEnd, s < sEnd.
+ */
+const SCORE_TILES = /* wgsl */ `
 var<workgroup> cs: array<f32, ${SSD_OUT_TR * OUT_NK}>;
-var<workgroup> bs: array<f32, ${Math.max(OUT_TS, SSD_OUT_PB) * OUT_NK}>;  // B's tile, then the start state's
-var<workgroup> xs: array<f32, ${OUT_TS * SSD_OUT_PB}>;
-var<workgroup> sc: array<f32, ${SSD_OUT_TR * OUT_TS}>;
-var<workgroup> cumR: array<f32, ${SSD_OUT_TR}>;
-var<workgroup> cumS: array<f32, ${OUT_TS}>;
-var<workgroup> dtS: array<f32, ${OUT_TS}>;
+var<workgroup> bs: array<f32, ${Math.max(OUT_TS, SSD_OUT_PB) * OUT_NK}>;  // B's tile, or the start state's
 
 // C's rows r0.. (TR × NK) from state column nk0 into cs.
 fn loadC(lid: u32, b: u32, g: u32, r0: u32, rEnd: u32, nk0: u32) {
@@ -236,6 +268,58 @@ fn loadC(lid: u32, b: u32, g: u32, r0: u32, rEnd: u32, nk0: u32) {
     cs[k] = select(0.0, Cm[((b * p.L + t) * p.G + g) * p.N + n], t < rEnd && n < p.N);
   }
 }
+
+fn scoreBlock(lid: u32, b: u32, g: u32, r0: u32, rEnd: u32, s0: u32, sEnd: u32) -> array<f32, 4> {
+  let r = lid / 8u;
+  let q = lid % 8u;
+  var sa = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
+  for (var nk0 = 0u; nk0 < p.N; nk0 += NK) {
+    loadC(lid, b, g, r0, rEnd, nk0);
+    for (var k = lid; k < TS * NK; k += ${SSD_WG}u) {
+      let s = s0 + k / NK;
+      let n = nk0 + k % NK;
+      bs[k] = select(0.0, Bm[((b * p.L + s) * p.G + g) * p.N + n], s < sEnd && n < p.N);
+    }
+    workgroupBarrier();
+    for (var nn = 0u; nn < NK; nn++) {
+      let cv = cs[r * NK + nn];
+      for (var j = 0u; j < 4u; j++) { sa[j] += cv * bs[(q + 8u * j) * NK + nn]; }
+    }
+    workgroupBarrier();
+  }
+  return sa;
+}
+`;
+
+/**
+ * Step 4: the outputs of a block of TR tokens × PB channels of one head. A thread owns one token
+ * (row r = lid / 8) and 4 channels (and, while scoring, 4 source tokens) strided by 8. Per source
+ * tile: the scores C_t·B_s (from step 4a's buffer with `precomputed`, else accumulated here over
+ * slices of N), weighted by the decay and dt_s and masked to s ≤ t, then applied to the x tile.
+ * Then the start state's part, C_t·S_in over slices of N, and the D skip.
+ * Grid: (rowBlocks · pBlocks, H, Bt · nC).
+ */
+export function ssdOutputKernel(precomputed: boolean): Kernel {
+  return cachedKernel(`ssd_output_${precomputed}`, () => ({
+    key: `ssd_output_${precomputed ? 'precomputed_scores' : 'own_scores'}`,
+    code: () => /* wgsl */ `
+${PARAMS}
+${OUTPUT_CONSTS}
+@group(0) @binding(0) var<storage, read> X: array<f32>;
+@group(0) @binding(1) var<storage, read> Dt: array<f32>;
+@group(0) @binding(2) var<storage, read> Cum: array<f32>;
+${precomputed ? '@group(0) @binding(3) var<storage, read> Scores: array<f32>;  // (Bt, nC, G, T, T)' : '@group(0) @binding(3) var<storage, read> Bm: array<f32>;'}
+@group(0) @binding(4) var<storage, read> Cm: array<f32>;
+@group(0) @binding(5) var<storage, read> S: array<f32>;    // (Bt, nC, H, P, N): states entering the chunks
+@group(0) @binding(6) var<storage, read> Dv: array<f32>;   // (H) when hasD
+@group(0) @binding(7) var<storage, read_write> Out: array<f32>;
+@group(0) @binding(8) var<uniform> p: Dims;
+${precomputed ? SCORE_TILES.replace(/fn scoreBlock[\s\S]*$/, '') : SCORE_TILES}
+var<workgroup> xs: array<f32, ${OUT_TS * SSD_OUT_PB}>;
+var<workgroup> sc: array<f32, ${SSD_OUT_TR * OUT_TS}>;
+var<workgroup> cumR: array<f32, ${SSD_OUT_TR}>;
+var<workgroup> cumS: array<f32, ${OUT_TS}>;
+var<workgroup> dtS: array<f32, ${OUT_TS}>;
 
 @compute @workgroup_size(${SSD_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
@@ -262,21 +346,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       cumS[lid] = select(0.0, Cum[k], s < rEnd);
       dtS[lid] = select(0.0, Dt[k], s < rEnd);
     }
-    var sa = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
-    for (var nk0 = 0u; nk0 < p.N; nk0 += NK) {
-      loadC(lid, b, g, r0, rEnd, nk0);
-      for (var k = lid; k < TS * NK; k += ${SSD_WG}u) {
-        let s = s0 + k / NK;
-        let n = nk0 + k % NK;
-        bs[k] = select(0.0, Bm[((b * p.L + s) * p.G + g) * p.N + n], s < rEnd && n < p.N);
-      }
-      workgroupBarrier();
-      for (var nn = 0u; nn < NK; nn++) {
-        let cv = cs[r * NK + nn];
-        for (var j = 0u; j < 4u; j++) { sa[j] += cv * bs[(q + 8u * j) * NK + nn]; }
-      }
-      workgroupBarrier();
-    }
+    ${precomputed
+      ? `var sa = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
+    let scBase = (((b * p.nC + c) * p.G + g) * p.T + (t - t0)) * p.T + (s0 - t0);
+    for (var j = 0u; j < 4u; j++) {
+      if (s0 + q + 8u * j <= t && t < rEnd) { sa[j] = Scores[scBase + q + 8u * j]; }
+    }`
+      : 'let sa = scoreBlock(lid, b, g, r0, rEnd, s0, rEnd);'}
+    workgroupBarrier();  // cumS and dtS written
     for (var j = 0u; j < 4u; j++) {
       let sl = q + 8u * j;
       // Where s > t the exponent is positive (cum decreases): select, never multiply, it away.
@@ -325,4 +402,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
 }
 `,
-};
+  }));
+}
