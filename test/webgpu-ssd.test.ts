@@ -5,12 +5,16 @@
  * and a group per head, with and without an initial state and D, and shapes that span several
  * blocks of the kernels (head dim > 32, state > 64 and not a multiple of 16, chunk > 32 rows), with
  * the scores shared by a group's heads and computed per head.
- * Also that ssdChunked takes the fused path when nothing is recorded, and not when a gradient is.
+ * Also that ssdChunked takes the fused path when nothing is recorded, and not when a gradient is,
+ * and that a Mamba-2 model's prefill on WebGPU takes it.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { markLeaf } from '../src/autograd/tape.js';
 import { getBackend } from '../src/backend/registry.js';
+import { Mamba2Config } from '../src/models/mamba2/config.js';
+import { initMamba2Weights } from '../src/models/mamba2/init.js';
+import { Mamba2ForCausalLM } from '../src/models/mamba2/modeling.js';
 import { ssdChunked, ssdSequential, tensor, type SsdOptions, type SsdResult } from '../src/ops/index.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { availableDevices } from './devices.js';
@@ -116,4 +120,25 @@ test('WebGPU ssdChunked keeps the composed (differentiable) path while a gradien
   const ref = await read(ssdSequential(i.x, i.dt, i.A, i.B, i.C, i.o));
   const got = await read(result);
   assertClose('out', got.out, ref.out, 1e-4);
+});
+
+test('WebGPU Mamba-2 prefill runs the fused SSD forward in every layer, with the logits of the composed ops', async (t) => {
+  if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+  const m = new Mamba2ForCausalLM(Mamba2Config.create({ hidden_size: 32, head_dim: 8, n_groups: 2, state_size: 16, chunk_size: 4, num_hidden_layers: 2, vocab_size: 40 }));
+  initMamba2Weights(m, 3, 'webgpu');
+  const ids = [
+    [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5],
+    [2, 7, 1, 8, 2, 8, 1, 8, 2, 8, 4],
+  ];
+  const prefill = async (on: boolean) => {
+    const { result, ran } = await withFused(on, () => m.nextLogits(ids, m.createCache(2)));
+    const logits = Float32Array.from(await result.data());
+    result.dispose();
+    return { logits, ran };
+  };
+  const fused = await prefill(true);
+  assert.equal(fused.ran, 2, 'one fused SSD forward per layer');
+  const composed = await prefill(false);
+  assertClose('logits', fused.logits, composed.logits, 1e-4);
+  m.dispose();
 });
