@@ -437,6 +437,25 @@ export interface Backend {
    * Returns null when it does not handle these inputs (e.g. too many rows, half-precision norms).
    */
   mamba2BlockStep?(i: Mamba2BlockStepInputs): Tensor | null;
+
+  /**
+   * Optional: Mamba-2's chunked SSD forward (ops/ssd.ts, ssdChunked) fused, without gradients.
+   * Returns null when it does not handle these inputs (the composed ops run instead).
+   */
+  ssdChunkedForward?(i: SsdForwardInputs): { out: Tensor; lastState: Tensor } | null;
+}
+
+/** The chunked SSD's inputs (ops/ssd.ts states the map), checked by the op; f32. */
+export interface SsdForwardInputs {
+  x: Tensor; // (Bt, L, H, P)
+  dt: Tensor; // (Bt, L, H), already softplus'd and clamped
+  A: Tensor; // (H)
+  B: Tensor; // (Bt, L, G, N)
+  C: Tensor; // (Bt, L, G, N)
+  D: Tensor | null; // (H)
+  initialState: Tensor | null; // (Bt, H, P, N)
+  /** Tokens per chunk, 1 <= chunk <= L. */
+  chunk: number;
 }
 
 /**

@@ -11,9 +11,11 @@
  * and have gradients through the tape):
  * - ssdSequential: the recurrence token by token — the reference the others are tested against;
  * - ssdChunked: the SSD algorithm — within chunks of T tokens the scan is a masked matrix product
- *   (C·Bᵀ ∘ decay)·(x·dt), between chunks a short recurrence over the chunk-final states;
+ *   (C·Bᵀ ∘ decay)·(x·dt), between chunks a short recurrence over the chunk-final states; where no
+ *   gradient is recorded and the backend has a fused forward (WebGPU: kernels/ssd.ts), that runs;
  * - ssdStep: one token (decoding).
  */
+import { shouldRecord } from '../autograd/tape.js';
 import { ArgumentError } from '../errors.js';
 import type { DeviceName } from '../backend/registry.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -157,6 +159,12 @@ export function ssdChunked(x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tenso
   }
   // A chunk longer than the sequence only adds padding.
   const T = Math.min(chunkSize, L);
+  // Inference (nothing to differentiate) takes the backend's fused forward where it has one.
+  const backend = x.backend;
+  if (backend.ssdChunkedForward && !shouldRecord(x, dt, A, B, C, o.D, o.initialState)) {
+    const fused = backend.ssdChunkedForward({ x, dt, A, B, C, D: o.D ?? null, initialState: o.initialState ?? null, chunk: T });
+    if (fused) return fused;
+  }
   const c = Math.ceil(L / T);
   const Lp = c * T;
   const R = H / G;

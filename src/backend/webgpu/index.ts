@@ -13,6 +13,7 @@ import type {
   MambaBlockStepWeights,
   Mamba2BlockStepInputs,
   MatmulOptions,
+  SsdForwardInputs,
   MoeStepInputs,
   ScanGradients,
   ScanInputs,
@@ -53,6 +54,7 @@ import { DECODE_WG, decodeAttentionKernel, decodeCombineKernel, decodeTile, flas
 import { MOE_MAX_SLOTS, moeCombineKernel, moeRowsGrid, moeRowsKernel } from './kernels/moe-step.js';
 import { sampleTokensKernel } from './kernels/sample-tokens.js';
 import { SCAN_WG, scanCarryKernel, scanChunkStateKernel, scanOutputKernel, stateUpdateKernel } from './kernels/scan.js';
+import { SSD_OUT_PB, SSD_OUT_TR, SSD_SCORES_MAX_BYTES, SSD_STATE_NB, SSD_STATE_PB, ssdCarryKernel, ssdChunkStateKernel, ssdCumsumKernel, ssdOutputKernel, ssdScoresKernel, ssdUniformWords, type SsdDims } from './kernels/ssd.js';
 import {
   scanBackwardLayout,
   SCAN_BWD_WG,
@@ -985,5 +987,48 @@ export class WebGpuBackend implements Backend {
     this.ctx.release(zxd);
     this.ctx.release(y);
     return out;
+  }
+
+  /**
+   * Mamba-2's chunked SSD forward in four or five launches (kernels/ssd.ts): within-chunk
+   * cumulative decays, each chunk's own end state, the carry over chunks, (a group's scores C·Bᵀ
+   * where several heads share it,) the outputs. Null where the
+   * kernels do not take the inputs (the composed ops run instead).
+   */
+  ssdChunkedForward(i: SsdForwardInputs): { out: Tensor; lastState: Tensor } | null {
+    const [Bt, L, H, P] = i.x.shape as [number, number, number, number];
+    const [, , G, N] = i.B.shape as [number, number, number, number];
+    const all = [i.x, i.dt, i.A, i.B, i.C, i.D, i.initialState];
+    if (all.some((t) => t && t.dtype !== 'f32')) return null;
+    const T = i.chunk;
+    const nC = Math.ceil(L / T);
+    const maxGroups = this.device.limits.maxComputeWorkgroupsPerDimension;
+    const statePB = Math.ceil(P / SSD_STATE_PB);
+    const outPB = Math.ceil(P / SSD_OUT_PB);
+    const stateGrid = statePB * Math.ceil(N / SSD_STATE_NB);
+    const outGrid = Math.ceil(T / SSD_OUT_TR) * outPB;
+    if (Bt * nC > maxGroups || H > maxGroups || stateGrid > maxGroups || outGrid > maxGroups) return null;
+    const d: SsdDims = { Bt, L, H, P, G, N, T, nC };
+    const u = (pBlocks: number) => new Uniforms(48).u32(...ssdUniformWords(d, !!i.initialState, !!i.D, pBlocks)).buffer;
+    const cum = this.make([Bt, L, H]);
+    const states = this.make([Bt, nC, H, P, N]); // each chunk's own end state, then the state entering it
+    const out = this.make([Bt, L, H, P]);
+    const last = this.make([Bt, H, P, N]);
+    const [x, dt, A, B, C] = [i.x, i.dt, i.A, i.B, i.C].map((t) => this.buf(t)) as GPUBuffer[];
+    this.ctx.dispatch(ssdCumsumKernel, [dt!, A!, this.buf(cum)], u(1), grid1d(Bt * nC * H));
+    this.ctx.dispatch(ssdChunkStateKernel, [x!, dt!, this.buf(cum), B!, this.buf(states)], u(statePB), [stateGrid, H, Bt * nC]);
+    this.ctx.dispatch(ssdCarryKernel, [this.buf(cum), this.buf(states), this.buf(i.initialState), this.buf(last)], u(1), grid1d(Bt * H * P * N));
+    // Heads that share a group share its scores C·Bᵀ: computed once per group where the buffer of
+    // them is not too large (H/G times less work in the output kernel), else per head there.
+    const rowBlocks = Math.ceil(T / SSD_OUT_TR);
+    const scoreBytes = Bt * nC * G * T * T * 4;
+    const shared = H / G >= 2 && scoreBytes <= Math.min(SSD_SCORES_MAX_BYTES, this.device.limits.maxStorageBufferBindingSize) && rowBlocks * rowBlocks <= maxGroups;
+    const scores = shared ? this.make([Bt, nC, G, T, T]) : null;
+    if (scores) this.ctx.dispatch(ssdScoresKernel, [B!, C!, this.buf(scores)], u(rowBlocks), [rowBlocks * rowBlocks, G, Bt * nC]);
+    this.ctx.dispatch(ssdOutputKernel(shared), [x!, dt!, this.buf(cum), scores ? this.buf(scores) : B!, C!, this.buf(states), this.buf(i.D), this.buf(out)], u(outPB), [outGrid, H, Bt * nC]);
+    cum.dispose();
+    states.dispose();
+    scores?.dispose();
+    return { out, lastState: last };
   }
 }

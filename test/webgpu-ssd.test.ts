@@ -1,0 +1,144 @@
+/**
+ * WebGPU's fused chunked SSD forward (Backend.ssdChunkedForward, kernels/ssd.ts) against the
+ * token-by-token recurrence and the composed chunked ops: outputs and last state, for sequences
+ * that are not a multiple of the chunk, a chunk longer than the sequence, several heads per group
+ * and a group per head, with and without an initial state and D, and shapes that span several
+ * blocks of the kernels (head dim > 32, state > 64 and not a multiple of 16, chunk > 32 rows), with
+ * the scores shared by a group's heads and computed per head.
+ * Also that ssdChunked takes the fused path when nothing is recorded, and not when a gradient is,
+ * and that a Mamba-2 model's prefill on WebGPU takes it.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { markLeaf } from '../src/autograd/tape.js';
+import { getBackend } from '../src/backend/registry.js';
+import { Mamba2Config } from '../src/models/mamba2/config.js';
+import { initMamba2Weights } from '../src/models/mamba2/init.js';
+import { Mamba2ForCausalLM } from '../src/models/mamba2/modeling.js';
+import { ssdChunked, ssdSequential, tensor, type SsdOptions, type SsdResult } from '../src/ops/index.js';
+import type { Tensor } from '../src/tensor/tensor.js';
+import { availableDevices } from './devices.js';
+import { assertClose, randomArray } from './helpers.js';
+
+interface Case {
+  Bt: number;
+  L: number;
+  H: number;
+  P: number;
+  G: number;
+  N: number;
+  T: number;
+  initial: boolean;
+  withD: boolean;
+}
+
+const CASES: Case[] = [
+  { Bt: 2, L: 13, H: 4, P: 3, G: 2, N: 5, T: 4, initial: false, withD: true }, // L = 3·4 + 1
+  { Bt: 1, L: 10, H: 6, P: 2, G: 3, N: 4, T: 3, initial: true, withD: false },
+  { Bt: 2, L: 5, H: 2, P: 4, G: 1, N: 3, T: 8, initial: true, withD: true }, // one chunk, longer than L
+  { Bt: 1, L: 16, H: 4, P: 2, G: 4, N: 2, T: 4, initial: false, withD: false }, // a group per head
+  { Bt: 1, L: 1, H: 2, P: 5, G: 1, N: 6, T: 4, initial: true, withD: true }, // one token
+  // Two chunks (the second partial), each of 2 row blocks and several source tiles; head dim
+  // over two blocks; state over two blocks and not a multiple of the 16-wide slices.
+  // Heads sharing a group take its scores from a buffer of them; this shape checks that path.
+  { Bt: 1, L: 75, H: 4, P: 36, G: 2, N: 70, T: 40, initial: true, withD: true },
+  // A group per head: each head scores its own pairs in the output kernel, here over several blocks.
+  { Bt: 2, L: 70, H: 2, P: 33, G: 2, N: 20, T: 40, initial: true, withD: false },
+];
+
+function inputs(c: Case, seed: number): { x: Tensor; dt: Tensor; A: Tensor; B: Tensor; C: Tensor; o: SsdOptions } {
+  const t = (data: Float32Array, shape: number[]) => tensor(data, shape, { device: 'webgpu' });
+  return {
+    x: t(randomArray(c.Bt * c.L * c.H * c.P, seed), [c.Bt, c.L, c.H, c.P]),
+    dt: t(randomArray(c.Bt * c.L * c.H, seed + 1, 0.05, 0.6), [c.Bt, c.L, c.H]),
+    A: t(randomArray(c.H, seed + 2, -2, -0.3), [c.H]),
+    B: t(randomArray(c.Bt * c.L * c.G * c.N, seed + 3), [c.Bt, c.L, c.G, c.N]),
+    C: t(randomArray(c.Bt * c.L * c.G * c.N, seed + 4), [c.Bt, c.L, c.G, c.N]),
+    o: {
+      D: c.withD ? t(randomArray(c.H, seed + 5), [c.H]) : null,
+      initialState: c.initial ? t(randomArray(c.Bt * c.H * c.P * c.N, seed + 6), [c.Bt, c.H, c.P, c.N]) : null,
+    },
+  };
+}
+
+/** Runs `fn` with the backend's fused forward counted (on) or hidden (off); returns the count. */
+async function withFused<R>(on: boolean, fn: () => R): Promise<{ result: R; ran: number }> {
+  const backend = getBackend('webgpu');
+  const original = backend.ssdChunkedForward;
+  assert.ok(original, 'the WebGPU backend has a fused SSD forward');
+  let ran = 0;
+  backend.ssdChunkedForward = on
+    ? (i) => {
+        const r = original.call(backend, i);
+        if (r) ran++;
+        return r;
+      }
+    : undefined;
+  try {
+    return { result: fn(), ran };
+  } finally {
+    // The instance property shadowed the prototype's method.
+    delete (backend as { ssdChunkedForward?: unknown }).ssdChunkedForward;
+  }
+}
+
+async function read(r: SsdResult): Promise<{ out: Float32Array; state: Float32Array }> {
+  const out = Float32Array.from(await r.out.data());
+  const state = Float32Array.from(await r.lastState.data());
+  r.out.dispose();
+  r.lastState.dispose();
+  return { out, state };
+}
+
+for (const [n, c] of CASES.entries()) {
+  const name = `Bt=${c.Bt} L=${c.L} H=${c.H} P=${c.P} G=${c.G} N=${c.N} chunk=${c.T}${c.initial ? ', initial state' : ''}${c.withD ? ', D' : ''}`;
+  test(`WebGPU fused SSD forward equals the recurrence and the composed chunks: ${name}`, async (t) => {
+    if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+    const i = inputs(c, 10 * n + 1);
+    const fused = await withFused(true, () => ssdChunked(i.x, i.dt, i.A, i.B, i.C, c.T, i.o));
+    assert.equal(fused.ran, 1, 'the fused forward ran');
+    const composed = await withFused(false, () => ssdChunked(i.x, i.dt, i.A, i.B, i.C, c.T, i.o));
+    const got = await read(fused.result);
+    const viaOps = await read(composed.result);
+    const ref = await read(ssdSequential(i.x, i.dt, i.A, i.B, i.C, i.o));
+    assert.equal(got.out.length, c.Bt * c.L * c.H * c.P);
+    assertClose('out vs sequential', got.out, ref.out, 1e-4);
+    assertClose('last state vs sequential', got.state, ref.state, 1e-4);
+    assertClose('out vs composed', got.out, viaOps.out, 1e-4);
+    assertClose('last state vs composed', got.state, viaOps.state, 1e-4);
+    for (const x of [i.x, i.dt, i.A, i.B, i.C, i.o.D, i.o.initialState]) x?.dispose();
+  });
+}
+
+test('WebGPU ssdChunked keeps the composed (differentiable) path while a gradient is recorded', async (t) => {
+  if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+  const c = CASES[0]!;
+  const i = inputs(c, 99);
+  markLeaf(i.x, { grad: null });
+  const { result, ran } = await withFused(true, () => ssdChunked(i.x, i.dt, i.A, i.B, i.C, c.T, i.o));
+  assert.equal(ran, 0, 'the fused forward did not run');
+  const ref = await read(ssdSequential(i.x, i.dt, i.A, i.B, i.C, i.o));
+  const got = await read(result);
+  assertClose('out', got.out, ref.out, 1e-4);
+});
+
+test('WebGPU Mamba-2 prefill runs the fused SSD forward in every layer, with the logits of the composed ops', async (t) => {
+  if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+  const m = new Mamba2ForCausalLM(Mamba2Config.create({ hidden_size: 32, head_dim: 8, n_groups: 2, state_size: 16, chunk_size: 4, num_hidden_layers: 2, vocab_size: 40 }));
+  initMamba2Weights(m, 3, 'webgpu');
+  const ids = [
+    [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5],
+    [2, 7, 1, 8, 2, 8, 1, 8, 2, 8, 4],
+  ];
+  const prefill = async (on: boolean) => {
+    const { result, ran } = await withFused(on, () => m.nextLogits(ids, m.createCache(2)));
+    const logits = Float32Array.from(await result.data());
+    result.dispose();
+    return { logits, ran };
+  };
+  const fused = await prefill(true);
+  assert.equal(fused.ran, 2, 'one fused SSD forward per layer');
+  const composed = await prefill(false);
+  assertClose('logits', fused.logits, composed.logits, 1e-4);
+  m.dispose();
+});
