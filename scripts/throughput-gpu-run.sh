@@ -26,6 +26,8 @@ timeout 200 node $T --long --device webgpu --size 130m --models jamba,llama-attn
 # Mamba-2's fused decode step against op by op and Mamba-1's (130M-like shapes).
 mark mamba2
 BENCH_BATCH=1,8,64 timeout 60 node dist/bench/mamba2-step.js 2>>"$E" | tag default
+# The fused SSD forward against the composed ops and Mamba-1's scan (L 2048, mamba2-130m-like).
+timeout 60 node dist/bench/ssd.js 2>>"$E" | tag default
 mark end
 [ -n "${SAMPLER:-}" ] && kill $SAMPLER
 grep -h tokens_per_s "$J" | sed -E 's/"config":\{[^}]*\},//' | cut -c1-300
