@@ -7,6 +7,8 @@
  *   2048), multi-head attention, SwiGLU width chosen so the parameter count is Mamba's within 0.3%.
  * - jamba: 1:7 (one attention layer in eight), MoE with 8 experts, top 2, in every other layer,
  *   16 layers, 4 KV heads; MLP width chosen so the parameters active per token match Mamba's.
+ * - mamba2: Mamba-2 at Mamba's depth and width (mamba2-130m / mamba2-1.3b's shapes: heads of 64,
+ *   state 128, one group, chunks of 256), for its prefill and decode tokens/s beside Mamba's.
  * - llama-attn: for the long-context sweep, Jamba's shape with attention in all 16 layers (the
  *   same heads and KV heads, dense MLP), its width chosen to match Jamba's active parameters: the
  *   all-attention model of the same active size, as Mixtral is to Jamba in the Jamba paper.
@@ -26,10 +28,13 @@ import { LlamaForCausalLM } from '../src/models/llama/modeling.js';
 import { MambaConfig } from '../src/models/mamba/config.js';
 import { initMambaWeights } from '../src/models/mamba/init.js';
 import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
+import { Mamba2Config } from '../src/models/mamba2/config.js';
+import { initMamba2Weights } from '../src/models/mamba2/init.js';
+import { Mamba2ForCausalLM } from '../src/models/mamba2/modeling.js';
 
 export const SIZES = ['130m', '1.4b'] as const;
 export type SizeName = (typeof SIZES)[number];
-export const MODEL_NAMES = ['mamba', 'llama', 'jamba', 'llama-attn'] as const;
+export const MODEL_NAMES = ['mamba', 'llama', 'jamba', 'llama-attn', 'mamba2'] as const;
 export type ModelName = (typeof MODEL_NAMES)[number];
 
 const VOCAB = 50280;
@@ -69,6 +74,23 @@ export interface BenchModel {
 export function mambaConfig(size: SizeName): MambaConfig {
   const s = SHAPES[size];
   return MambaConfig.create({ hidden_size: s.hidden, num_hidden_layers: s.mambaLayers, vocab_size: VOCAB, use_bias: false, tie_word_embeddings: true });
+}
+
+export function mamba2Config(size: SizeName): Mamba2Config {
+  const s = SHAPES[size];
+  return Mamba2Config.create({
+    hidden_size: s.hidden,
+    num_hidden_layers: s.mambaLayers,
+    vocab_size: VOCAB,
+    head_dim: 64,
+    state_size: 128,
+    n_groups: 1,
+    chunk_size: 256,
+    tie_word_embeddings: true,
+    bos_token_id: null,
+    eos_token_id: null,
+    pad_token_id: null,
+  });
 }
 
 export function llamaConfig(size: SizeName, name: 'llama' | 'llama-attn'): LlamaConfig {
@@ -124,6 +146,23 @@ export function buildModel(name: ModelName, size: SizeName, device: DeviceName):
     initMambaWeights(model, 0, device);
     const f = config.fields;
     const perSequence = f.num_hidden_layers * f.intermediate_size * (f.conv_kernel - 1 + f.state_size) * F32;
+    return {
+      name,
+      lm: model,
+      parameters: config.parameterCount(),
+      activeParameters: config.parameterCount(),
+      cacheBytes: (batch) => ({ total: batch * perSequence, kv: 0, mambaState: batch * perSequence }),
+      config: config.toJSON(),
+      dispose: () => model.dispose(),
+    };
+  }
+  if (name === 'mamba2') {
+    const config = mamba2Config(size);
+    const model = new Mamba2ForCausalLM(config);
+    initMamba2Weights(model, 0, device);
+    const f = config.fields;
+    const E = f.num_heads * f.head_dim;
+    const perSequence = f.num_hidden_layers * (E * f.state_size + (E + 2 * f.n_groups * f.state_size) * (f.conv_kernel - 1)) * F32;
     return {
       name,
       lm: model,

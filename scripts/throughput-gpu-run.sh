@@ -23,8 +23,10 @@ timeout 170 node $T --device webgpu --size 1.4b --models llama,mamba --batch 64 
 # Jamba with its Mamba layers through the fused step, against the all-attention model at 128k.
 mark long
 timeout 200 node $T --long --device webgpu --size 130m --models jamba,llama-attn --contexts 131072,32768 --batch 1 --gen 64 2>>"$E" | tag default
-# Mamba-2's fused decode step against op by op and Mamba-1's (130M-like shapes).
+# Mamba-2 (mamba2-130m's shape) beside Mamba: prefill and decode tokens/s; then its fused decode
+# step against op by op and Mamba-1's.
 mark mamba2
+timeout 90 node $T --device webgpu --size 130m --models mamba2,mamba --batch 1,64 --prompt 2048 --gen 128 2>>"$E" | tag default
 BENCH_BATCH=1,8,64 timeout 60 node dist/bench/mamba2-step.js 2>>"$E" | tag default
 # The fused SSD forward against the composed ops and Mamba-1's scan (L 2048, mamba2-130m-like).
 timeout 60 node dist/bench/ssd.js 2>>"$E" | tag default
