@@ -142,6 +142,12 @@ for (const device of await availableDevices()) {
     const Bok = tensor(new Float32Array(2 * 3 * 2 * 5), [2, 3, 2, 5], { device });
     assert.throws(() => ssdChunked(x, dt, A, Bok, B, 4), /C must be \[2, 3, 2, 5\]/);
     assert.throws(() => ssdChunked(x, dt, A, Bok, Bok, 0), /chunkSize must be an integer >= 1/);
-    for (const t of [x, dt, A, B, Bok]) t.dispose();
+    // One token: a B of another batch is named, not a reshape failing inside.
+    const state = tensor(new Float32Array(2 * 4 * 2 * 5), [2, 4, 2, 5], { device });
+    const x1 = tensor(new Float32Array(2 * 4 * 2), [2, 4, 2], { device });
+    const dt1 = tensor(new Float32Array(2 * 4), [2, 4], { device });
+    const B3 = tensor(new Float32Array(3 * 2 * 5), [3, 2, 5], { device });
+    assert.throws(() => ssdStep(state, x1, dt1, A, B3, B3), /ssdStep: B has batch 3, x has 2/);
+    for (const t of [x, dt, A, B, Bok, state, x1, dt1, B3]) t.dispose();
   });
 }

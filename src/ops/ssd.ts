@@ -81,6 +81,10 @@ export function ssdStep(state: Tensor, x: Tensor, dt: Tensor, A: Tensor, B: Tens
   }
   const [Bt, H, P] = x.shape as [number, number, number];
   const N = B.shape[2]!;
+  // The batch first, by name: the views below would otherwise fail with a reshape's message.
+  for (const [name, t] of [['dt', dt], ['B', B], ['C', C]] as const) {
+    if (t.shape[0] !== Bt) throw new ArgumentError(`ssdStep: ${name} has batch ${t.shape[0]}, x has ${Bt} (${name} ${formatShape(t.shape)}, x ${formatShape(x.shape)})`);
+  }
   return tidy(() => {
     checkShapes('ssdStep', reshape(x, [Bt, 1, H, P]), reshape(dt, [Bt, 1, dt.shape[1]!]), A, reshape(B, [Bt, 1, B.shape[1]!, N]), reshape(C, [Bt, 1, C.shape[1]!, C.shape[2]!]), { D, initialState: state });
     // Heads grouped as (G, H/G) so that each group's B and C broadcast over its heads: no copies.

@@ -163,14 +163,19 @@ export async function runImageTraining(c: ImageTrainConfig, o: { source?: string
         opt.lr = warmupCosine(step, { lr: c.lr, minLr: c.minLr, warmupSteps: c.warmupSteps, totalSteps });
         const x = tensor(batchPixels(train, idx, norm, c.augment === 'shift' ? { rng, max: c.maxShift } : null), [idx.length, train.height, train.width, train.channels], { device });
         const y = tensor(Int32Array.from(idx, (i) => train.labels[i]!), [idx.length], { device, dtype: 'i32' });
-        const { loss: lossValue, gradNorm } = await trainStep(opt, params, () => {
-          const logits = model.forward(x);
-          const loss = crossEntropy(logits, y, idx.length);
-          logits.dispose();
-          return loss;
-        }, { gradClip: c.gradClip });
-        x.dispose();
-        y.dispose();
+        let stepResult: Awaited<ReturnType<typeof trainStep>>;
+        try {
+          stepResult = await trainStep(opt, params, () => {
+            const logits = model.forward(x);
+            const loss = crossEntropy(logits, y, idx.length);
+            logits.dispose();
+            return loss;
+          }, { gradClip: c.gradClip });
+        } finally {
+          x.dispose();
+          y.dispose();
+        }
+        const { loss: lossValue, gradNorm } = stepResult;
         if (!Number.isFinite(lossValue) || !Number.isFinite(gradNorm)) {
           throw new NonFiniteLossError(`train: the ${Number.isFinite(lossValue) ? `gradient norm became ${gradNorm}` : `loss became ${lossValue}`} at step ${step + 1}; stopped without saving. Lower "lr" or "gradClip".`);
         }
