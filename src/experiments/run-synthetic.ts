@@ -104,7 +104,7 @@ export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string
   // The mean loss divides by the batch's scored positions: baked into the recorded step, which is
   // recorded anew should a batch have another count (the tasks' batches all have the same).
   let scored = 0;
-  const stepper = newStepper(opt, model, {
+  const stepper = newStepper(model, {
     opt,
     params: model.namedParameters().map(([, p]) => p),
     device,
@@ -227,11 +227,11 @@ export async function evaluateSynthetic(dir: string, device: 'cpu' | 'webgpu' | 
 }
 
 /** The replayed step, or — when it cannot be made — the optimizer and model freed before the error goes on. */
-function newStepper(opt: AdamW, model: MambaForCausalLM, o: ConstructorParameters<typeof ReplayedTrainStep>[0]): ReplayedTrainStep {
+function newStepper(model: MambaForCausalLM, o: ConstructorParameters<typeof ReplayedTrainStep>[0]): ReplayedTrainStep {
   try {
     return new ReplayedTrainStep(o);
   } catch (e) {
-    opt.dispose();
+    o.opt.dispose();
     model.dispose();
     throw e;
   }

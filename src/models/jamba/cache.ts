@@ -46,7 +46,10 @@ export class JambaCache implements DecodeCache {
   /** Positions each sequence will reach (reserve()); 0 while unknown. */
   planned = 0;
 
-  /** Allocates the attention layers' keys and values for `positions` tokens once they exist (DecodeCache.reserve). */
+  /**
+   * Plans `positions` tokens (DecodeCache.reserve): attention layers that exist grow to it now;
+   * those made later are made at that length (the model passes `planned` to their attention).
+   */
   reserve(positions: number): void {
     this.planned = Math.max(this.planned, positions);
     for (const s of this.layers) if (s?.kind === 'attention') s.kv.plan(this.planned);
@@ -57,7 +60,6 @@ export class JambaCache implements DecodeCache {
     const old = this.layers[i];
     const sameKv = old?.kind === 'attention' && s.kind === 'attention' && old.kv === s.kv;
     if (old && !sameKv) for (const t of tensorsOf(old)) t.dispose();
-    if (this.planned && s.kind === 'attention') s.kv.plan(this.planned);
     this.layers[i] = s;
   }
 

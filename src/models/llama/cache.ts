@@ -40,7 +40,10 @@ export class LlamaCache implements DecodeCache {
   /** Positions each sequence will reach (reserve()); 0 while unknown. */
   planned = 0;
 
-  /** Allocates every layer's keys and values for `positions` tokens once they exist (DecodeCache.reserve). */
+  /**
+   * Plans `positions` tokens (DecodeCache.reserve): layers that exist grow to it now; layers made
+   * later are made at that length (the model passes `planned` to the attention that creates them).
+   */
   reserve(positions: number): void {
     this.planned = Math.max(this.planned, positions);
     for (const kv of this.layers) kv?.plan(this.planned);
@@ -50,7 +53,6 @@ export class LlamaCache implements DecodeCache {
   update(i: number, kv: KvCache): void {
     const old = this.layers[i];
     if (old && old !== kv) old.dispose();
-    if (this.planned) kv.plan(this.planned);
     this.layers[i] = kv;
   }
 
