@@ -12,7 +12,10 @@
  *   cache_bytes      the decode state the sequences need at prompt + gen tokens, float32 (KV cache
  *                    + Mamba conv/SSM states, from the configs' footprints);
  *   cache_bytes_held what the caches held at the last step (growth capacity included);
- *   replayed_steps   decode steps replayed from a recording (0: every step ran as usual).
+ *   replayed_steps   decode steps replayed from a recording (0: every step ran as usual);
+ *   stepper_after_prefill_ms, replay_host_ms_per_step, unreplayed_step_host_ms: host time until
+ *                    the decode stepper is asked for, inside each replayed step (mean), and inside
+ *                    the steps that were not replayed (recordings) — where fixed costs hide.
  * A warm-up generate (a prompt of min(prompt, 64) tokens, min(gen, 8) new ones) precedes each
  * (model, batch, prompt).
  *
@@ -122,9 +125,33 @@ class Timed implements CausalLM<DecodeCache> {
     return logits;
   }
 
+  /** Host time inside the stepper's step() calls: replayed steps, and the rest (recordings). */
+  replayHostMs = 0;
+  otherStepHostMs = 0;
+  /** When generate() asked for the stepper (after the prompt and the first pick). */
+  stepperAt = 0;
+
   decodeStepper(cache: DecodeCache, pick: TokenPicker) {
-    this.stepper = this.inner.decodeStepper?.(cache, pick) ?? null;
-    return this.stepper;
+    this.stepperAt = performance.now();
+    const inner = this.inner.decodeStepper?.(cache, pick) ?? null;
+    this.stepper = inner;
+    if (!inner) return null;
+    const timed = this;
+    return {
+      step(ids: Tensor): Tensor {
+        const before = inner.replayed;
+        const t = performance.now();
+        const out = inner.step(ids);
+        const ms = performance.now() - t;
+        if (inner.replayed > before) timed.replayHostMs += ms;
+        else timed.otherStepHostMs += ms;
+        return out;
+      },
+      get replayed() {
+        return inner.replayed;
+      },
+      dispose: () => inner.dispose(),
+    };
   }
 }
 
@@ -133,7 +160,17 @@ function prompts(batch: number, length: number, vocab: number): number[][] {
   return Array.from({ length: batch }, (_, b) => Array.from({ length }, (_, i) => (i * 7919 + b * 104729 + 1) % vocab));
 }
 
-async function run(m: BenchModel, ids: number[][], newTokens: number): Promise<{ prefill_s: number; decode_s: number; cache_bytes_held: number; replayed_steps: number }> {
+interface RunTimes {
+  prefill_s: number;
+  decode_s: number;
+  cache_bytes_held: number;
+  replayed_steps: number;
+  stepper_after_prefill_ms: number | null;
+  replay_host_ms_per_step: number | null;
+  unreplayed_step_host_ms: number;
+}
+
+async function run(m: BenchModel, ids: number[][], newTokens: number): Promise<RunTimes> {
   const timed = new Timed(m.lm, ids[0]!.length);
   const onStep = () => {
     timed.cacheBytesHeld = Math.max(timed.cacheBytesHeld, timed.cache?.memoryBytes() ?? 0);
@@ -142,7 +179,17 @@ async function run(m: BenchModel, ids: number[][], newTokens: number): Promise<{
   await generate(timed, ids, { maxNewTokens: newTokens, eosTokenId: null, onStep });
   const t1 = performance.now();
   const replayed_steps = timed.stepper?.replayed ?? 0;
-  return { prefill_s: (timed.prefillEnd - t0) / 1000, decode_s: (t1 - timed.prefillEnd) / 1000, cache_bytes_held: timed.cacheBytesHeld, replayed_steps };
+  return {
+    prefill_s: (timed.prefillEnd - t0) / 1000,
+    decode_s: (t1 - timed.prefillEnd) / 1000,
+    cache_bytes_held: timed.cacheBytesHeld,
+    replayed_steps,
+    // Where batch-1 decoding's time goes on the host: until the stepper exists, inside replayed
+    // steps (mean per step) and inside the steps that were not replayed (the recordings).
+    stepper_after_prefill_ms: timed.stepperAt ? +(timed.stepperAt - timed.prefillEnd).toFixed(2) : null,
+    replay_host_ms_per_step: replayed_steps ? +(timed.replayHostMs / replayed_steps).toFixed(3) : null,
+    unreplayed_step_host_ms: +timed.otherStepHostMs.toFixed(2),
+  };
 }
 
 const errorText = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).slice(0, 500);
@@ -185,6 +232,9 @@ for (const name of models) {
             mamba_state_bytes: cache.mambaState,
             cache_bytes_held: r.cache_bytes_held,
             replayed_steps: r.replayed_steps,
+            stepper_after_prefill_ms: r.stepper_after_prefill_ms,
+            replay_host_ms_per_step: r.replay_host_ms_per_step,
+            unreplayed_step_host_ms: r.unreplayed_step_host_ms,
           });
         }
       } catch (e) {

@@ -23,13 +23,18 @@ timeout 170 node $T --device webgpu --size 1.4b --models llama,mamba --batch 64 
 # Jamba with its Mamba layers through the fused step, against the all-attention model at 128k.
 mark long
 timeout 200 node $T --long --device webgpu --size 130m --models jamba,llama-attn --contexts 131072,32768 --batch 1 --gen 64 2>>"$E" | tag default
+# Where a batch-1 and a batch-64 decode step spend their time (GPU time per kernel, 130M).
+mark kernels
+BENCH_BATCH=1 timeout 45 node dist/bench/gpu-kernels.js 2>>"$E" | tag batch1-kernels
+BENCH_BATCH=64 timeout 45 node dist/bench/gpu-kernels.js 2>>"$E" | tag batch64-kernels
+# Batch 1 over 512 new tokens: with the 128-token run above, the per-token cost apart from the fixed
+# costs of a generate() call (the host-time fields say where those go).
+timeout 40 node $T --device webgpu --size 130m --models mamba --batch 1 --prompt 2048 --gen 512 2>>"$E" | tag gen512
 # Mamba-2 (mamba2-130m's shape) beside Mamba: prefill and decode tokens/s; then its fused decode
 # step against op by op and Mamba-1's.
 mark mamba2
-timeout 90 node $T --device webgpu --size 130m --models mamba2,mamba --batch 1,64 --prompt 2048 --gen 128 2>>"$E" | tag default
+timeout 75 node $T --device webgpu --size 130m --models mamba2,mamba --batch 1,64 --prompt 2048 --gen 128 2>>"$E" | tag default
 BENCH_BATCH=1,8,64 timeout 60 node dist/bench/mamba2-step.js 2>>"$E" | tag default
-# The fused SSD forward against the composed ops and Mamba-1's scan (L 2048, mamba2-130m-like).
-timeout 60 node dist/bench/ssd.js 2>>"$E" | tag default
 mark end
 [ -n "${SAMPLER:-}" ] && kill $SAMPLER
 grep -h tokens_per_s "$J" | sed -E 's/"config":\{[^}]*\},//' | cut -c1-300
