@@ -4,10 +4,20 @@
  *   at the shapes of the mamba_ssm CUDA anchors (../shared/reference/anchors.md);
  * - a mamba-130m-sized model (random weights, d_model 768, 24 layers, vocab 50280), batch 1:
  *   prefill tokens/s at L = 2048, greedy decoding tokens/s, and GPU bytes held while decoding
- *   1k and 10k tokens.
- *   npm run bench:gpu [-- --only scan|model --decode 256 --repeats 1 --long 10000 --warmup 256]
+ *   1k and 10k tokens;
+ * - Mamba-2 (docs/mamba2.md), each run as its own script, its lines passed through:
+ *   ssd     the fused SSD forward at a mamba2-130m-like shape against the composed ops and Mamba-1's
+ *           scan (ssd.ts; scripts/ssd_triton_bench.py times mamba_ssm's Triton kernel on the same
+ *           problem);
+ *   mamba2  prefill and decode tokens/s of a mamba2-130m-shaped model beside mamba-130m's, by
+ *           throughput.ts's protocol (prompt --prefill tokens, 128 generated, batches --mamba2-batch).
+ *   npm run bench:gpu [-- --only scan,model,ssd,mamba2 --decode 256 --repeats 1 --long 10000 --warmup 256
+ *                        --mamba2-batch 1,64]
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ArgumentError } from '../src/errors.js';
 import { initWebGPU } from '../src/backend/registry.js';
 import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
 import { MambaConfig } from '../src/models/mamba/config.js';
@@ -25,8 +35,18 @@ const { values } = parseArgs({
     prefill: { type: 'string', default: '2048' },
     repeats: { type: 'string', default: '1' },
     warmup: { type: 'string', default: '256' },
+    'mamba2-batch': { type: 'string', default: '1' },
   },
 });
+const PARTS = ['scan', 'model', 'ssd', 'mamba2'] as const;
+type Part = (typeof PARTS)[number];
+const parts = new Set<Part>(
+  (values.only ?? PARTS.join(',')).split(',').map((p) => {
+    const name = p.trim();
+    if (!(PARTS as readonly string[]).includes(name)) throw new ArgumentError(`--only: expected some of ${PARTS.join(', ')} separated by commas, got ${JSON.stringify(values.only)}`);
+    return name as Part;
+  }),
+);
 const gpu = (await initWebGPU()) as WebGpuBackend;
 const info = { device: 'webgpu', adapter: gpu.adapterInfo };
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify({ ...o, ...info }));
@@ -118,11 +138,25 @@ async function benchModel(): Promise<void> {
   model.dispose();
 }
 
-if (values.only !== 'model') {
+/**
+ * Runs another benchmark of dist/bench as a child process, its JSON lines going to this one's
+ * stdout; a failure becomes a line with "error" and the run goes on.
+ */
+function runBenchScript(script: string, args: string[] = []): void {
+  const path = fileURLToPath(new URL(script, import.meta.url));
+  const r = spawnSync(process.execPath, [path, ...args], { stdio: 'inherit' });
+  if (r.status !== 0) emit({ bench: script, args, error: `exited with ${r.status ?? r.signal ?? r.error?.message}` });
+}
+
+if (parts.has('scan')) {
   await benchScan(1, 1536, 2048, 16, 0.128);
   await benchScan(1, 1536, 8192, 16, 0.5);
   await benchScan(8, 1536, 2048, 16, 0.88);
   await benchScan(1, 5120, 4096, 16, 0.764);
   await benchScan(16, 2048, 4096, 16, 4.74);
 }
-if (values.only !== 'scan') await benchModel();
+if (parts.has('model')) await benchModel();
+if (parts.has('ssd')) runBenchScript('./ssd.js');
+if (parts.has('mamba2')) {
+  runBenchScript('./throughput.js', ['--device', 'webgpu', '--size', '130m', '--models', 'mamba2,mamba', '--batch', values['mamba2-batch'], '--prompt', values.prefill, '--gen', '128']);
+}

@@ -6,6 +6,9 @@
  * `reps` times, then waited for once; one JSON line per (piece, L).
  *   node dist/bench/ssd.js
  *   BENCH_L=512,2048 BENCH_BATCH=1 BENCH_REPS=20 node dist/bench/ssd.js
+ * scripts/ssd_triton_bench.py times mamba_ssm's Triton mamba_chunk_scan_combined on the same problem
+ * (this shape, D, an initial state, the last state returned) and prints the same fields; keep the
+ * shapes of the two equal.
  */
 import { getBackend, initWebGPU } from '../src/backend/registry.js';
 import type { WebGpuBackend } from '../src/backend/webgpu/index.js';

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The GPU measurements issue 18 (Mamba-2) still needs, in one call on the GPU machine:
+#   source .device/setup.sh && bash scripts/mamba2-gpu-run.sh "$OUT"
+# with the build (dist/) and .triton-ref/ (a source snapshot of state-spaces/mamba, docs/mamba2.md)
+# carried. Each part has its own time limit, so a slow or failing part does not take the rest with
+# it; together at most 550 s, the most wanted first:
+#   (b) node dist/bench/ssd.js: our fused SSD forward, the composed ops, Mamba-1's scan (60 s);
+#   (a) mamba_ssm's Triton SSD forward at bench/ssd.ts's shape, float32 with Triton's default TF32
+#       dots (110 s: Triton compiles and autotunes ~40 kernel variants per dtype on first use);
+#   (c) mamba-ts train models/mamba2-shakespeare/train.json on WebGPU (240 s, TRAIN_TIMEOUT),
+#       checkpointing every 100 steps;
+#   (a) Triton float32 with IEEE dots (70 s), then bfloat16 (70 s).
+# A second call on the same (warm) machine with SKIP_BENCH=1 resumes a training that was cut off
+# (from runs/mamba2-shakespeare/checkpoint; TRAIN_TIMEOUT=500 gives it more time); TRITON_BACKWARD=1
+# adds Triton's forward+backward in float32 (150 s). TRAIN_OVERRIDES='{"steps": 2, "device": "cpu"}'
+# merges fields into the training config (a smoke test; the "train" line records them).
+# Writes at most 8 files, flat, into <out>:
+#   bench.jsonl         JSON lines of (a) and (b) with "part", and one "train" line per training run
+#                       (wall time, exit code, the validation losses from trainer_state.json)
+#   stderr.txt          everything the parts wrote to stderr
+#   train.txt           the trainer's last line (steps, validation loss, checkpoint)
+#   config.json, model.safetensors, trainer_state.json, loss_curve.svg   the trained model
+set -u
+out=${1:-runs/mamba2-gpu}
+mkdir -p "$out"
+J="$out/bench.jsonl"
+E="$out/stderr.txt"
+tag() { sed "s/^{/{\"part\":\"$1\",/" >> "$J"; }
+export PYTHONUNBUFFERED=1
+
+triton() { timeout "$1" python3 scripts/ssd_triton_bench.py --ref .triton-ref "${@:3}" 2>>"$E" | tag "$2"; }
+if [ "${SKIP_BENCH:-0}" != 1 ]; then
+  # (b) ours: batch 1, L 2048, 24 heads of 64, 1 group, state 128, chunk 256, D, an initial state.
+  timeout 60 node dist/bench/ssd.js 2>>"$E" | tag mamba-ts
+  # (a) Triton on the same problem, float32 as mamba_ssm runs it (TF32 tensor-core dots).
+  triton 110 triton-tf32 --dtypes float32
+fi
+# (c) TinyShakespeare: the shipped config with checkpoints every 100 steps (the training is the
+# same: checkpoints only save), so a cut-off run keeps its progress and can be resumed.
+cfg=runs/mamba2-shakespeare-gpu.json
+run_dir=runs/mamba2-shakespeare
+mkdir -p runs
+node -e "
+const fs = require('node:fs');
+const c = JSON.parse(fs.readFileSync('models/mamba2-shakespeare/train.json', 'utf8'));
+Object.assign(c, { checkpointInterval: 100, outDir: '$run_dir' }, JSON.parse(process.env.TRAIN_OVERRIDES || '{}'));
+fs.writeFileSync('$cfg', JSON.stringify(c, null, 2));
+" 2>>"$E"
+resume=()
+[ -f "$run_dir/checkpoint/trainer_state.json" ] && resume=(--resume)
+t0=$(date +%s.%N)
+timeout "${TRAIN_TIMEOUT:-240}" node dist/src/cli/main.js train --config "$cfg" --quiet "${resume[@]}" > "$out/train.txt" 2>>"$E"
+rc=$?
+t1=$(date +%s.%N)
+ck="$run_dir/checkpoint"
+for f in config.json model.safetensors trainer_state.json; do [ -f "$ck/$f" ] && cp "$ck/$f" "$out/"; done
+[ -f "$run_dir/loss_curve.svg" ] && cp "$run_dir/loss_curve.svg" "$out/"
+node -e "
+const fs = require('node:fs');
+const line = { part: 'train', config: 'models/mamba2-shakespeare/train.json', overrides: JSON.parse(process.env.TRAIN_OVERRIDES || '{}'), resumed: $([ ${#resume[@]} -gt 0 ] && echo true || echo false), exit_code: $rc, wall_s: +($t1 - $t0).toFixed(1) };
+try {
+  const s = JSON.parse(fs.readFileSync('$ck/trainer_state.json', 'utf8'));
+  Object.assign(line, { step: s.step, valid_losses: s.validLosses, last_train_loss: s.trainLosses?.at(-1) });
+} catch (e) { line.error = String(e).slice(0, 300); }
+console.log(JSON.stringify(line));
+" >> "$J" 2>>"$E"
+if [ "${SKIP_BENCH:-0}" != 1 ]; then
+  # (a) float32 with IEEE float32 dots (a process of its own: Triton reads the setting when it
+  # compiles), then bfloat16 (x, dt, B, C in bf16), for reference.
+  triton 70 triton-ieee --dtypes float32 --f32-dot ieee
+  triton 70 triton-bf16 --dtypes bfloat16
+fi
+[ "${TRITON_BACKWARD:-0}" = 1 ] && triton 150 triton-tf32-backward --dtypes float32 --backward --no-check
+cat "$out/train.txt"
+grep -h '"us_per_call"\|ssd_check\|"error"\|"part":"train"' "$J" | cut -c1-400
