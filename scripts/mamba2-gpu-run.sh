@@ -12,7 +12,7 @@
 #   (a) Triton float32 with IEEE dots (70 s), then bfloat16 (70 s).
 # A second call on the same (warm) machine with SKIP_BENCH=1 resumes a training that was cut off
 # (from runs/mamba2-shakespeare/checkpoint; TRAIN_TIMEOUT=500 gives it more time); TRITON_BACKWARD=1
-# adds Triton's forward+backward in float32 (150 s). TRAIN_OVERRIDES='{"steps": 2, "device": "cpu"}'
+# adds Triton's forward+backward in float32 (150 s); TRITON_BF16=0 leaves out the bf16 part. TRAIN_OVERRIDES='{"steps": 2, "device": "cpu"}'
 # merges fields into the training config (a smoke test; the "train" line records them).
 # Writes at most 8 files, flat, into <out>:
 #   bench.jsonl         JSON lines of (a) and (b) with "part", and one "train" line per training run
@@ -68,7 +68,7 @@ if [ "${SKIP_BENCH:-0}" != 1 ]; then
   # (a) float32 with IEEE float32 dots (a process of its own: Triton reads the setting when it
   # compiles), then bfloat16 (x, dt, B, C in bf16), for reference.
   triton 70 triton-ieee --dtypes float32 --f32-dot ieee
-  triton 70 triton-bf16 --dtypes bfloat16
+  [ "${TRITON_BF16:-1}" = 1 ] && triton 70 triton-bf16 --dtypes bfloat16
 fi
 [ "${TRITON_BACKWARD:-0}" = 1 ] && triton 150 triton-tf32-backward --dtypes float32 --backward --no-check
 cat "$out/train.txt"
