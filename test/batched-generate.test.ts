@@ -34,3 +34,25 @@ for (const device of await availableDevices()) {
     });
   }
 }
+
+// The same 6-row batch with the row threshold of the register-tiled projections
+// (backend/webgpu/kernels/batch-linear.ts, 16 rows by default) moved below it, so that the
+// replayed batch step runs them while the solo rows run the batch-1 gemv.
+if ((await availableDevices()).includes('webgpu')) {
+  for (const family of TINY_FAMILIES) {
+    test(`a batch through the tiled projections generates each row's solo tokens: ${family} on webgpu`, async () => {
+      process.env['MAMBA_TS_BATCH_LINEAR_ROWS'] = '5';
+      const model = buildTiny(family, 'webgpu');
+      try {
+        const batch = await generate(model, prompts, { maxNewTokens: 10, eosTokenId: null });
+        for (const [b, p] of prompts.entries()) {
+          const [solo] = await generate(model, [p], { maxNewTokens: 10, eosTokenId: null });
+          assert.deepEqual(batch[b], solo, `greedy, row ${b}`);
+        }
+      } finally {
+        delete process.env['MAMBA_TS_BATCH_LINEAR_ROWS'];
+        model.dispose();
+      }
+    });
+  }
+}

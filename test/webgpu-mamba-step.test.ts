@@ -22,7 +22,7 @@ const randn = (shape: number[], seed: number): Tensor => tensor(randomArray(shap
 
 const shapes = [
   { hidden_size: 40, state_size: 16, time_step_rank: 5, use_bias: true, weights: 'f32', batches: [1, 3, 4, 5, 9, 14] },
-  { hidden_size: 37, state_size: 5, time_step_rank: 3, use_bias: false, weights: 'f32', batches: [2, 7] }, // gathered vec4s; N ∤ 256
+  { hidden_size: 37, state_size: 5, time_step_rank: 3, use_bias: false, weights: 'f32', batches: [2, 7, 19] }, // gathered vec4s; N ∤ 256; 19 rows: the tiled kernels
   { hidden_size: 64, state_size: 16, time_step_rank: 4, use_bias: false, weights: 'bf16', batches: [1, 6, 33] },
   { hidden_size: 256, state_size: 16, time_step_rank: 16, use_bias: false, weights: 'f32', batches: [3, 6] }, // 32 slices of x_proj partial sums (<= 4 rows)
 ] as const;

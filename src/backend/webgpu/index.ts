@@ -47,6 +47,7 @@ import { scatterAddRowsKernel } from './kernels/scatter-add-rows.js';
 import { flipKernel } from './kernels/flip.js';
 import { depthwiseConv2dDwPartialKernel, depthwiseConv2dDxKernel, depthwiseConv2dKernel, DWCONV2D_DW_WG } from './kernels/depthwise-conv2d.js';
 import { dtSsmRowsKernel, dtSsmUpdateKernel, normInProjConvKernel, ssmChannelsPerGroup, ssmRowsLayout, type StepVariant } from './kernels/mamba-step.js';
+import { batchLinearGrid, batchLinearKernel, batchLinearUniforms, batchNormInProjConvKernel, batchTile, useBatchLinear, type BatchEpilogue } from './kernels/batch-linear.js';
 import { GEMV4_MAX_ROWS, gemv4PerGroup, gemvGrid, linear4Kernel, linearResidual4Kernel, normLinear4Kernel, rowBlocks } from './kernels/gemv4.js';
 import { GATED_NORM_SEGMENTS, mamba2ChannelsPerGroup, mamba2GatedOutProjKernel, mamba2NormInProjConvKernel, mamba2SsmStepKernel, projSize, type Mamba2StepDims } from './kernels/mamba2-step.js';
 import { ropeKernel } from './kernels/rope.js';
@@ -95,6 +96,20 @@ const NORM_LINEAR_MAX_ROWS = envRows('MAMBA_TS_NORM_LINEAR_ROWS', 32);
  */
 const WIDE_OUTPUTS = 16384;
 const WIDE_GEMV_MAX_ROWS = Math.min(GEMV_MATMUL_MAX_ROWS, NORM_LINEAR_MAX_ROWS);
+
+/**
+ * With MAMBA_TS_BATCH_LINEAR_WIDE=matmul, a wide product (WIDE_OUTPUTS) over more than
+ * WIDE_GEMV_MAX_ROWS rows keeps the tiled matmul instead of the batched kernel (batch-linear.ts),
+ * for comparing the two on the LM head.
+ */
+function wideToMatmul(M: number, N: number): boolean {
+  return N >= WIDE_OUTPUTS && M > WIDE_GEMV_MAX_ROWS && envSwitch('MAMBA_TS_BATCH_LINEAR_WIDE') === 'matmul';
+}
+
+/** Whether a decode batch of M rows × N outputs runs through batch-linear.ts's tiled kernel. */
+function batchLinearFor(M: number, N: number): boolean {
+  return M <= GEMV4_MAX_ROWS && useBatchLinear(M) && !wideToMatmul(M, N);
+}
 
 function envRows(name: string, fallback: number): number {
   const v = Number(envSwitch(name));
@@ -233,6 +248,10 @@ export class WebGpuBackend implements Backend {
     const y = this.make(outShape);
     const aBatch = sizeOf(a.shape.slice(0, -2));
     const bBatch = sizeOf(b.shape.slice(0, -2));
+    if (batch === 1 && o.transB && !o.transA && a.dtype === 'f32' && batchLinearFor(M, N)) {
+      this.batchLinear('plain', a, b, y, M, N, K);
+      return y;
+    }
     const gemvRows = N >= WIDE_OUTPUTS ? WIDE_GEMV_MAX_ROWS : GEMV_MATMUL_MAX_ROWS;
     if (batch === 1 && M <= gemvRows && o.transB && !o.transA && a.dtype === 'f32') {
       const rb = rowBlocks(M);
@@ -827,8 +846,13 @@ export class WebGpuBackend implements Backend {
   /** weight (N, H) · RMSNorm(x) through the vectorised decode gemv (B <= GEMV4_MAX_ROWS). */
   rmsNormLinear(x: Tensor, normWeight: Tensor, eps: number, w: Tensor): Tensor | null {
     const [B, K] = x.shape as [number, number];
-    if (x.rank !== 2 || B > NORM_LINEAR_MAX_ROWS || x.dtype !== 'f32' || normWeight.dtype !== 'f32') return null;
     const N = w.shape[0]!;
+    if (x.rank === 2 && x.dtype === 'f32' && normWeight.dtype === 'f32' && batchLinearFor(B, N)) {
+      const y = this.make([B, N]);
+      this.batchLinear('norm', x, w, y, B, N, K, { extra: this.buf(normWeight), eps });
+      return y;
+    }
+    if (x.rank !== 2 || B > NORM_LINEAR_MAX_ROWS || x.dtype !== 'f32' || normWeight.dtype !== 'f32') return null;
     const y = this.make([B, N]);
     const rb = rowBlocks(B);
     const grid = gemvGrid(N, K, rb);
@@ -839,6 +863,27 @@ export class WebGpuBackend implements Backend {
       grid,
     );
     return y;
+  }
+
+  /**
+   * y (B, N) = epilogue(x (B, K) · wᵀ) through the register-tiled batch kernel (batch-linear.ts):
+   * `extra` is the residual (B, N) or the norm weight (K); `bias` a buffer read from element `at`.
+   */
+  private batchLinear(
+    epi: BatchEpilogue,
+    x: Tensor | GPUBuffer,
+    w: Tensor,
+    y: Tensor | GPUBuffer,
+    B: number,
+    N: number,
+    K: number,
+    o: { extra?: GPUBuffer; eps?: number; bias?: { buffer: GPUBuffer; at: number } | null } = {},
+  ): void {
+    const t = batchTile(B, N);
+    const buf = (v: Tensor | GPUBuffer) => (v instanceof Tensor ? this.buf(v) : v);
+    const bufs = [buf(x), this.buf(w), o.bias?.buffer ?? this.dummy, buf(y)];
+    if (epi !== 'plain') bufs.push(o.extra!);
+    this.ctx.dispatch(batchLinearKernel(t, K, weightDType(w.dtype), epi), bufs, batchLinearUniforms(N, B, o.bias ?? null, o.eps ?? 0), batchLinearGrid(t, B, N));
   }
 
   /** Null where the flat buffers would pass the binding limit (then the per-parameter update runs). */
@@ -912,16 +957,30 @@ export class WebGpuBackend implements Backend {
     const convState = i.inPlace ? i.convState : (i.convStateOut ?? this.make([B, E, K - 1]));
     const ssmState = i.inPlace ? i.ssmState : (i.ssmStateOut ?? this.make([B, E, N]));
     const out = this.make([B, H]);
-    const inGrid = gemvGrid(2 * E, H, rb);
-    this.ctx.dispatch(
-      normInProjConvKernel(rb, H, E, J, K, weightDType(i.inProj.dtype), weightDType(i.xProj.dtype), variant),
-      [this.buf(i.h), this.buf(i.inProj), lp, xz, this.buf(i.convState), ...(xdbl ? [] : [this.buf(i.xProj)]), ...(i.inPlace ? [] : [this.buf(convState)]), xcd],
-      new Uniforms(12).u32(inGrid[0]).f32(i.eps).u32(B).buffer,
-      inGrid,
-    );
-    if (xdbl) {
-      const grid = gemvGrid(J, E, rb);
-      this.ctx.dispatch(linear4Kernel(rb, E, weightDType(i.xProj.dtype)), [xcd, this.buf(i.xProj), this.dummy, xdbl], new Uniforms(16).u32(J, grid[0], 0, B).buffer, grid);
+    const tiled = rb.blocked && batchLinearFor(B, 2 * E);
+    if (tiled) {
+      // The register-tiled kernels (batch-linear.ts): norm + in_proj with the conv step as its
+      // epilogue, then x_proj over xc.
+      const t = batchTile(B, 2 * E);
+      this.ctx.dispatch(
+        batchNormInProjConvKernel(t, H, E, K, weightDType(i.inProj.dtype), !!i.inPlace),
+        [this.buf(i.h), this.buf(i.inProj), lp, xz, this.buf(i.convState), ...(i.inPlace ? [] : [this.buf(convState)]), xcd],
+        new Uniforms(12).u32(2 * E, B).f32(i.eps).buffer,
+        batchLinearGrid(t, B, 2 * E),
+      );
+      this.batchLinear('plain', xcd, i.xProj, xdbl!, B, J, E);
+    } else {
+      const inGrid = gemvGrid(2 * E, H, rb);
+      this.ctx.dispatch(
+        normInProjConvKernel(rb, H, E, J, K, weightDType(i.inProj.dtype), weightDType(i.xProj.dtype), variant),
+        [this.buf(i.h), this.buf(i.inProj), lp, xz, this.buf(i.convState), ...(xdbl ? [] : [this.buf(i.xProj)]), ...(i.inPlace ? [] : [this.buf(convState)]), xcd],
+        new Uniforms(12).u32(inGrid[0]).f32(i.eps).u32(B).buffer,
+        inGrid,
+      );
+      if (xdbl) {
+        const grid = gemvGrid(J, E, rb);
+        this.ctx.dispatch(linear4Kernel(rb, E, weightDType(i.xProj.dtype)), [xcd, this.buf(i.xProj), this.dummy, xdbl], new Uniforms(16).u32(J, grid[0], 0, B).buffer, grid);
+      }
     }
     const rowsLayout = xdbl !== null && ssmRowsLayout();
     this.ctx.dispatch(
@@ -930,13 +989,17 @@ export class WebGpuBackend implements Backend {
       (norms ? new Uniforms(24).u32(E, R, J, slices, B).f32(norms.eps) : new Uniforms(20).u32(E, R, J, slices, B)).buffer,
       [Math.ceil(E / (rowsLayout ? 256 / rb.rows : ssmChannelsPerGroup(N))), rb.blocks],
     );
-    const outGrid = gemvGrid(H, E, rb);
-    this.ctx.dispatch(
-      linearResidual4Kernel(rb, E, weightDType(i.outProj.dtype)),
-      [y, this.buf(i.outProj), this.buf(i.outProjBias), this.buf(out), this.buf(i.h)],
-      new Uniforms(16).u32(H, outGrid[0], i.outProjBias ? 1 : 0, B).buffer,
-      outGrid,
-    );
+    if (tiled) {
+      this.batchLinear('residual', y, i.outProj, out, B, H, E, { extra: this.buf(i.h), bias: i.outProjBias ? { buffer: this.buf(i.outProjBias), at: 0 } : null });
+    } else {
+      const outGrid = gemvGrid(H, E, rb);
+      this.ctx.dispatch(
+        linearResidual4Kernel(rb, E, weightDType(i.outProj.dtype)),
+        [y, this.buf(i.outProj), this.buf(i.outProjBias), this.buf(out), this.buf(i.h)],
+        new Uniforms(16).u32(H, outGrid[0], i.outProjBias ? 1 : 0, B).buffer,
+        outGrid,
+      );
+    }
     for (const b of [xz, xcd, y, ...(xdbl ? [xdbl] : [])]) this.ctx.release(b);
     return { out, convState, ssmState };
   }

@@ -1,0 +1,305 @@
+/**
+ * Register-tiled products for batched decoding: Y (B, N) = epilogue(X (B, K) · Wᵀ), W in PyTorch
+ * layout (N, K), f32 or packed bf16/f16 (weight4Binding), for a decode batch of B rows (16..256).
+ *
+ * Why: the blocked gemv (gemv4.ts) loads each row's X vec4 from memory for every weight vec4 it
+ * uses (about one fma per load), so at batch 64 the layers' projections run at ~4.6 TFLOP/s on an
+ * H100. Here a workgroup owns a tile of TB rows × TN outputs; K is walked KT elements at a time,
+ * the X and W tiles staged in workgroup memory as vec4s, and each thread computes RB rows × RN
+ * outputs from registers: RB + RN shared vec4 loads for 4·RB·RN fmas.
+ *
+ * The row count is a uniform (p.rows), so one pipeline serves every batch size and a recorded
+ * decode step stays valid; K is specialised (constant trip counts), like the gemv kernels.
+ * Workgroups along x are the row tiles (fastest), so the tiles that read the same weight rows run
+ * side by side and share them through the cache: the weights come from memory about once.
+ *
+ * Epilogues:
+ *   plain     Y = X·Wᵀ (+ bias)                         x_proj, q/k/v, MLP projections
+ *   residual  Y = R + X·Wᵀ (+ bias)                     out_proj + residual
+ *   norm      Y = RMSNorm(X; nw, eps)·Wᵀ (+ bias)       norm_f + LM head (normLinear4's semantics):
+ *             the row sums of squares are accumulated while the X tiles are loaded, the norm
+ *             weight is applied to the X tile, the 1/rms at the end
+ *   normConv  Mamba's step 1: xz = norm + in_proj, and for x's channels the conv step + silu
+ *             (a per-element epilogue: the conv of (row, channel) needs only that output and its
+ *             own conv state), see batchNormInProjConvKernel.
+ */
+import { envSwitch } from '../../../env.js';
+import { UnsupportedError } from '../../../errors.js';
+import { cachedKernel, type Kernel } from '../context.js';
+import { vec4Operand, weight4Binding } from './gemv4.js';
+import type { WeightDType } from './weights.js';
+
+/** A tile shape: TB rows × TN outputs per workgroup, RB × RN per thread, K in steps of KT. */
+export interface BatchTile {
+  readonly name: string;
+  readonly TB: number;
+  readonly TN: number;
+  readonly RB: number;
+  readonly RN: number;
+  readonly KT: number;
+}
+
+/** The tile shapes, largest first (more reuse per shared load, fewer workgroups). */
+export const BATCH_TILES: readonly BatchTile[] = [
+  { name: 'tile64', TB: 64, TN: 64, RB: 4, RN: 4, KT: 16 }, // 256 threads, 64 fma per 8 shared vec4 loads
+  { name: 'tile32', TB: 32, TN: 32, RB: 4, RN: 2, KT: 32 }, // 128 threads, 32 fma per 6 loads
+  { name: 'tile16', TB: 16, TN: 16, RB: 2, RN: 2, KT: 32 }, // 64 threads, 16 fma per 4 loads
+];
+
+/** Workgroups that fill an H100 (132 SMs) about twice: below this, auto takes a smaller tile. */
+const FILL_GROUPS = 264;
+
+export type BatchLinearMode = 'gemv' | 'auto' | 'tile64' | 'tile32' | 'tile16';
+
+/**
+ * MAMBA_TS_BATCH_LINEAR: how a decode batch at or above batchLinearMinRows() rows runs its
+ * projections. auto (default): the largest tile that still gives FILL_GROUPS workgroups (else
+ * tile16); tile64/tile32/tile16: that tile always; gemv: the blocked gemv of gemv4.ts (as before).
+ */
+export function batchLinearMode(): BatchLinearMode {
+  const v = envSwitch('MAMBA_TS_BATCH_LINEAR');
+  return v === 'gemv' || v === 'tile64' || v === 'tile32' || v === 'tile16' ? v : 'auto';
+}
+
+/** Rows from which the tiled kernel replaces the gemv: 16, or MAMBA_TS_BATCH_LINEAR_ROWS (>= 5). */
+export function batchLinearMinRows(): number {
+  const v = Number(envSwitch('MAMBA_TS_BATCH_LINEAR_ROWS'));
+  return Number.isInteger(v) && v >= 5 ? v : 16;
+}
+
+/** Whether a product of B rows goes through the tiled kernel (as opposed to the gemv). */
+export function useBatchLinear(B: number): boolean {
+  return B >= batchLinearMinRows() && batchLinearMode() !== 'gemv';
+}
+
+/** The tile for B rows × N outputs under `mode` (auto unless a tile is named). */
+export function batchTile(B: number, N: number, mode: BatchLinearMode = batchLinearMode()): BatchTile {
+  const named = BATCH_TILES.find((t) => t.name === mode);
+  if (named) return named;
+  for (const t of BATCH_TILES) if (batchLinearGrid(t, B, N)[0] * batchLinearGrid(t, B, N)[1] >= FILL_GROUPS) return t;
+  return BATCH_TILES[BATCH_TILES.length - 1]!;
+}
+
+/** The grid: row tiles along x (fastest), output tiles along y. */
+export function batchLinearGrid(t: BatchTile, B: number, N: number): [number, number] {
+  const gy = Math.ceil(N / t.TN);
+  if (gy > 65535) throw new UnsupportedError(`webgpu: a batched product with ${N} outputs has more than 65535 tiles of ${t.TN}`);
+  return [Math.ceil(B / t.TB), gy];
+}
+
+export type BatchEpilogue = 'plain' | 'residual' | 'norm';
+
+/** The per-thread shape and the workgroup size of a tile. */
+function threads(t: BatchTile): { TBT: number; TNT: number; WG: number } {
+  const TBT = t.TB / t.RB;
+  const TNT = t.TN / t.RN;
+  return { TBT, TNT, WG: TBT * TNT };
+}
+
+/**
+ * The kernel body shared by every epilogue: loads the tiles, accumulates acc[i * RN + j] (vec4
+ * partial sums of row ty + i·TBT, output tx + j·TNT of the tile) and, with `squares`, rinv[row],
+ * the 1/rms of each of the tile's rows (in workgroup memory). Then `epilogue(r, n, i, v)` per
+ * output (r, n live; i the thread's row slot; v the sum). Needs X_at4, W_at4, (norm) NW_at4,
+ * uniforms p.N, p.rows, (norm) p.eps.
+ */
+function tileBody(t: BatchTile, K: number, squares: boolean, epilogue: string): string {
+  const { TBT, TNT, WG } = threads(t);
+  const K4 = Math.ceil(K / 4);
+  const KT4 = t.KT / 4;
+  const steps = Math.ceil(K4 / KT4);
+  const kGuard = K4 % KT4 !== 0;
+  const xLoads = Math.ceil((t.TB * KT4) / WG);
+  const wLoads = Math.ceil((t.TN * KT4) / WG);
+  const xFull = (t.TB * KT4) % WG === 0;
+  const wFull = (t.TN * KT4) % WG === 0;
+  const fmas: string[] = [];
+  for (let i = 0; i < t.RB; i++) for (let j = 0; j < t.RN; j++) fmas.push(`acc[${i * t.RN + j}] = fma(x${i}, w${j}, acc[${i * t.RN + j}]);`);
+  const xr = Array.from({ length: t.RB }, (_, i) => `let x${i} = Xs[kk * ${t.TB}u + ty + ${i * TBT}u];`).join(' ');
+  const wr = Array.from({ length: t.RN }, (_, j) => `let w${j} = Ws[kk * ${t.TN}u + tx + ${j * TNT}u];`).join(' ');
+  return `
+  let tid = lid.x;
+  let tx = tid % ${TNT}u;
+  let ty = tid / ${TNT}u;
+  let BT = p.rows;
+  let r0 = wid.x * ${t.TB}u;
+  let n0 = wid.y * ${t.TN}u;
+  var acc: array<vec4<f32>, ${t.RB * t.RN}>;
+  ${squares ? `var ssl: array<f32, ${xLoads}>;` : ''}
+  for (var s = 0u; s < ${steps}u; s++) {
+    let k40 = s * ${KT4}u;
+    for (var l = 0u; l < ${xLoads}u; l++) {
+      let e = tid + l * ${WG}u;
+      let row = e / ${KT4}u;
+      let kk = e % ${KT4}u;
+      let k4 = k40 + kk;
+      ${xFull ? '' : `if (e < ${t.TB * KT4}u) {`}
+      var x = vec4<f32>(0.0);
+      ${kGuard ? `if (k4 < ${K4}u) {` : '{'} x = X_at4(min(r0 + row, BT - 1u), k4);${squares ? ' ssl[l] += dot(x, x); x *= NW_at4(0u, k4);' : ''} }
+      Xs[kk * ${t.TB}u + row] = x;
+      ${xFull ? '' : '}'}
+    }
+    for (var l = 0u; l < ${wLoads}u; l++) {
+      let e = tid + l * ${WG}u;
+      let n = e / ${KT4}u;
+      let kk = e % ${KT4}u;
+      let k4 = k40 + kk;
+      ${wFull ? '' : `if (e < ${t.TN * KT4}u) {`}
+      var w = vec4<f32>(0.0);
+      ${kGuard ? `if (k4 < ${K4}u) {` : '{'} w = W_at4(min(n0 + n, p.N - 1u), k4); }
+      Ws[kk * ${t.TN}u + n] = w;
+      ${wFull ? '' : '}'}
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${KT4}u; kk++) {
+      ${xr}
+      ${wr}
+      ${fmas.join('\n      ')}
+    }
+    workgroupBarrier();
+  }${
+    squares
+      ? `
+  // Each X load slot of a thread kept one row's share of the sum of squares: add them up per row.
+  for (var l = 0u; l < ${xLoads}u; l++) {
+    let e = tid + l * ${WG}u;
+    if (e < ${t.TB * KT4}u) { red[e] = ssl[l]; }
+  }
+  workgroupBarrier();
+  if (tid < ${t.TB}u) {
+    var q = 0.0;
+    for (var c = 0u; c < ${KT4}u; c++) { q += red[tid * ${KT4}u + c]; }
+    rinv[tid] = inverseSqrt(q / f32(${K}u) + p.eps);
+  }
+  workgroupBarrier();`
+      : ''
+  }
+  ${outputs(t, epilogue)}`;
+}
+
+/**
+ * The epilogue for each of a thread's RB × RN outputs, unrolled here so that every accumulator
+ * index is a constant (the accumulators stay in registers).
+ */
+function outputs(t: BatchTile, epilogue: string): string {
+  const { TBT, TNT } = threads(t);
+  const parts: string[] = [];
+  for (let i = 0; i < t.RB; i++) {
+    for (let j = 0; j < t.RN; j++) {
+      parts.push(`{
+    let r = r0 + ty + ${i * TBT}u;
+    let n = n0 + tx + ${j * TNT}u;
+    let a = acc[${i * t.RN + j}];
+    let v = (a.x + a.y) + (a.z + a.w);
+    if (r < BT && n < p.N) {${epilogue}
+    }
+  }`);
+    }
+  }
+  return parts.join('\n  ');
+}
+
+function shared(t: BatchTile, squares: boolean): string {
+  const KT4 = t.KT / 4;
+  return `var<workgroup> Xs: array<vec4<f32>, ${t.TB * KT4}>; // [k4][row]
+var<workgroup> Ws: array<vec4<f32>, ${t.TN * KT4}>; // [k4][output]${
+    squares
+      ? `
+var<workgroup> red: array<f32, ${t.TB * KT4}>;
+var<workgroup> rinv: array<f32, ${t.TB}>;`
+      : ''
+  }`;
+}
+
+/**
+ * Y = epilogue(X · Wᵀ) for p.rows rows (bindings as the gemv kernels': X 0, W 1, bias 2, Y 3, R or
+ * NW 4, uniforms 5: { N, rows, hasBias, biasAt, eps }; bias[biasAt + n] is added when hasBias).
+ */
+export function batchLinearKernel(t: BatchTile, K: number, wt: WeightDType, epi: BatchEpilogue): Kernel {
+  const { WG } = threads(t);
+  const norm = epi === 'norm';
+  const key = `batch_linear_${epi}_${t.name}_${K}_${wt}`;
+  const out =
+    epi === 'residual'
+      ? 'Y[r * p.N + n] = R[r * p.N + n] + v + bv(n);'
+      : epi === 'norm'
+        ? 'Y[r * p.N + n] = v * rinv[r - r0] + bv(n);'
+        : 'Y[r * p.N + n] = v + bv(n);';
+  return cachedKernel(key, () => ({
+    key,
+    code: () => /* wgsl */ `
+struct P { N: u32, rows: u32, hasBias: u32, biasAt: u32, eps: f32 }
+${vec4Operand('X', 0, K)}   // (B, K)
+${weight4Binding('W', 1, K, wt)}                                       // (N, K)
+@group(0) @binding(2) var<storage, read> bias: array<f32>;     // bias[biasAt + n], read when hasBias == 1
+@group(0) @binding(3) var<storage, read_write> Y: array<f32>;  // (B, N)
+${epi === 'residual' ? '@group(0) @binding(4) var<storage, read> R: array<f32>;        // (B, N) residual' : ''}
+${norm ? vec4Operand('NW', 4, K) + ' // (K) norm weight' : ''}
+@group(0) @binding(${epi === 'plain' ? 4 : 5}) var<uniform> p: P;
+${shared(t, norm)}
+fn bv(n: u32) -> f32 { if (p.hasBias == 1u) { return bias[p.biasAt + n]; } return 0.0; }
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  ${tileBody(t, K, norm, out)}
+}`,
+  }));
+}
+
+/** The uniforms of batchLinearKernel. */
+export function batchLinearUniforms(N: number, B: number, bias: { at: number } | null, eps = 0): ArrayBuffer {
+  const v = new DataView(new ArrayBuffer(32));
+  v.setUint32(0, N, true);
+  v.setUint32(4, B, true);
+  v.setUint32(8, bias ? 1 : 0, true);
+  v.setUint32(12, bias ? bias.at : 0, true);
+  v.setFloat32(16, eps, true);
+  return v.buffer;
+}
+
+/**
+ * Mamba's step 1 for a batch (the tiled counterpart of mamba-step.ts's normInProjConvKernel over
+ * blocks): XZ = in_proj(RMSNorm(h)) + in_proj bias over 2E outputs, and for an output n < E (an x
+ * channel) the conv step: XC[r, n] = silu(conv bias + Σ conv weight · (state, x)), the state
+ * shifted by one. Bindings: h 0, in_proj 1, LP 2 ([norm weight (H) | in_proj bias (2E) | conv
+ * weight (E, KC) | conv bias (E)]), XZ 3, conv state 4 (read_write in place), new conv state 5
+ * (not in place), XC next, uniforms { N = 2E, rows, eps } last.
+ */
+export function batchNormInProjConvKernel(t: BatchTile, H: number, E: number, KC: number, wt: WeightDType, inPlace: boolean): Kernel {
+  const { WG } = threads(t);
+  const key = `batch_norm_in_proj_conv_${t.name}_${H}_${E}_${KC}_${wt}${inPlace ? '_inplace' : ''}`;
+  const S1 = inPlace ? 'S0' : 'S1';
+  const ip = inPlace ? 1 : 0;
+  // The conv step of output (r, n): only this thread reads and writes that (row, channel)'s state.
+  const out = `
+        let y = v * rinv[r - r0] + lp(${H}u + n);
+        XZ[r * ${2 * E}u + n] = y;
+        if (n < ${E}u) {
+          let sb = (r * ${E}u + n) * ${KC - 1}u;
+          let cw = ${H + 2 * E}u + n * ${KC}u;
+          var pre = lp(${H + 2 * E + E * KC}u + n);
+          for (var q = 0u; q + 1u < ${KC}u; q++) { pre = fma(lp(cw + q), S0[sb + q], pre); }
+          pre = fma(lp(cw + ${KC - 1}u), y, pre);
+          for (var q = 0u; q + 2u < ${KC}u; q++) { ${S1}[sb + q] = S0[sb + q + 1u]; }
+          ${S1}[sb + ${KC - 2}u] = y;
+          XC[r * ${E}u + n] = pre / (1.0 + exp(-pre));
+        }`;
+  return cachedKernel(key, () => ({
+    key,
+    code: () => /* wgsl */ `
+struct P { N: u32, rows: u32, eps: f32 }
+${vec4Operand('X', 0, H)}   // (B, H) residual stream
+${weight4Binding('W', 1, H, wt)}                                       // (2E, H) in_proj
+${vec4Operand('NW', 2, H)}  // LP; its row 0's first H elements: the norm weight
+@group(0) @binding(3) var<storage, read_write> XZ: array<f32>; // (B, 2E)
+@group(0) @binding(4) var<storage, ${inPlace ? 'read_write' : 'read'}> S0: array<f32>;  // (B, E, KC-1) conv state
+${inPlace ? '' : '@group(0) @binding(5) var<storage, read_write> S1: array<f32>; // (B, E, KC-1) new conv state'}
+@group(0) @binding(${6 - ip}) var<storage, read_write> XC: array<f32>; // (B, E) silu(conv)
+@group(0) @binding(${7 - ip}) var<uniform> p: P;
+${shared(t, true)}
+fn lp(i: u32) -> f32 { return ${H % 4 === 0 ? 'NW[i / 4u][i % 4u]' : 'NW[i]'}; }
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  ${tileBody(t, H, true, out)}
+}`,
+  }));
+}
