@@ -3,11 +3,13 @@
  * of 16, N = 16, chunk 8, L = 24): logits and every hidden state within 1e-4 × max|ref|, the loss,
  * every parameter gradient within 1e-3 × max|ref|, greedy generation through the cache identical,
  * the recurrent step equal to the parallel path, and a left-padded batch equal to its rows alone.
+ * On WebGPU the gradients go through the fused SSD backward (checked to run once per layer).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import '../src/autograd/backward.js';
+import { getBackend } from '../src/backend/registry.js';
 import { SafetensorsFile } from '../src/io/safetensors.js';
 import { Mamba2ForCausalLM } from '../src/models/mamba2/modeling.js';
 import { liveTensorCount } from '../src/tensor/memory.js';
@@ -81,12 +83,29 @@ for (const device of await availableDevices()) {
       const grads = SafetensorsFile.parse(new Uint8Array(readFileSync(fixture('hf', NAME, 'grads.safetensors'))), 'grads.safetensors');
       model.requiresGrad_(true);
       const before = liveTensorCount();
-      const out = await model.forward(inputs.input_ids, { labels: inputs.input_ids });
-      const loss = (await out.loss!.data())[0]!;
-      assert.ok(Math.abs(loss - inputs.loss) <= 1e-5 * Math.max(1, Math.abs(inputs.loss)), `loss ${loss} vs HF ${inputs.loss}`);
-      out.loss!.backward();
-      out.loss!.dispose();
-      out.logits.dispose();
+      // Where the backend has the fused SSD backward (WebGPU), every layer's gradient goes through it.
+      const backend = getBackend(device);
+      const fusedBackward = backend.ssdChunkedBackward;
+      let fusedRuns = 0;
+      if (fusedBackward) {
+        backend.ssdChunkedBackward = (...a) => {
+          fusedRuns++;
+          return fusedBackward.apply(backend, a);
+        };
+      }
+      try {
+        const out = await model.forward(inputs.input_ids, { labels: inputs.input_ids });
+        const loss = (await out.loss!.data())[0]!;
+        assert.ok(Math.abs(loss - inputs.loss) <= 1e-5 * Math.max(1, Math.abs(inputs.loss)), `loss ${loss} vs HF ${inputs.loss}`);
+        out.loss!.backward();
+        out.loss!.dispose();
+        out.logits.dispose();
+      } finally {
+        delete (backend as { ssdChunkedBackward?: unknown }).ssdChunkedBackward;
+      }
+      if (fusedBackward && process.env['MAMBA_TS_SSD_BACKWARD'] !== 'composed') {
+        assert.equal(fusedRuns, model.config.numLayers, 'the fused SSD backward ran once per layer');
+      }
       const params = model.namedParameters();
       assert.equal(params.length, grads.names().length);
       for (const [pname, p] of params) {

@@ -5,8 +5,8 @@
  * and a group per head, with and without an initial state and D, and shapes that span several
  * blocks of the kernels (head dim > 32, state > 64 and not a multiple of 16, chunk > 32 rows), with
  * the scores shared by a group's heads and computed per head.
- * Also that ssdChunked takes the fused path when nothing is recorded, and not when a gradient is,
- * and that a Mamba-2 model's prefill on WebGPU takes it.
+ * Also that ssdChunked takes the fused path when nothing is recorded and when a gradient is (unless
+ * MAMBA_TS_SSD_BACKWARD=composed), and that a Mamba-2 model's prefill on WebGPU takes it.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -110,16 +110,26 @@ for (const [n, c] of CASES.entries()) {
   });
 }
 
-test('WebGPU ssdChunked keeps the composed (differentiable) path while a gradient is recorded', async (t) => {
+test('WebGPU ssdChunked keeps the composed (differentiable) path while a gradient is recorded with MAMBA_TS_SSD_BACKWARD=composed, else runs the fused forward', async (t) => {
   if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
   const c = CASES[0]!;
   const i = inputs(c, 99);
   markLeaf(i.x, { grad: null });
-  const { result, ran } = await withFused(true, () => ssdChunked(i.x, i.dt, i.A, i.B, i.C, c.T, i.o));
-  assert.equal(ran, 0, 'the fused forward did not run');
   const ref = await read(ssdSequential(i.x, i.dt, i.A, i.B, i.C, i.o));
-  const got = await read(result);
-  assertClose('out', got.out, ref.out, 1e-4);
+  const before = process.env['MAMBA_TS_SSD_BACKWARD'];
+  for (const mode of ['composed', 'fused'] as const) {
+    if (mode === 'composed') process.env['MAMBA_TS_SSD_BACKWARD'] = 'composed';
+    else delete process.env['MAMBA_TS_SSD_BACKWARD'];
+    try {
+      const { result, ran } = await withFused(true, () => ssdChunked(i.x, i.dt, i.A, i.B, i.C, c.T, i.o));
+      assert.equal(ran, mode === 'fused' ? 1 : 0, `the fused forward ran (${mode})`);
+      const got = await read(result);
+      assertClose(`out (${mode})`, got.out, ref.out, 1e-4);
+    } finally {
+      if (before === undefined) delete process.env['MAMBA_TS_SSD_BACKWARD'];
+      else process.env['MAMBA_TS_SSD_BACKWARD'] = before;
+    }
+  }
 });
 
 test('WebGPU Mamba-2 prefill runs the fused SSD forward in every layer, with the logits of the composed ops', async (t) => {

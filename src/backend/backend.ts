@@ -442,7 +442,44 @@ export interface Backend {
    * Optional: Mamba-2's chunked SSD forward (ops/ssd.ts, ssdChunked) fused, without gradients.
    * Returns null when it does not handle these inputs (the composed ops run instead).
    */
-  ssdChunkedForward?(i: SsdForwardInputs): { out: Tensor; lastState: Tensor } | null;
+  ssdChunkedForward?(i: SsdForwardInputs): SsdForwardResult | null;
+  /**
+   * Optional, with ssdChunkedForward: the fused SSD's backward, from the inputs, what a forward with
+   * `keep` kept (and its outputs), and the gradients of the output and (if it reached the loss) of the last state.
+   */
+  ssdChunkedBackward?(i: SsdForwardInputs, kept: SsdSaved, gOut: Tensor, gLast: Tensor | null): SsdGradients;
+}
+
+/** The fused SSD forward's results; `kept` only where the inputs asked for it. */
+export interface SsdForwardResult {
+  out: Tensor; // (Bt, L, H, P)
+  lastState: Tensor; // (Bt, H, P, N)
+  kept?: SsdKept;
+}
+
+/** What the fused SSD forward keeps for its backward (the caller owns and frees these). */
+export interface SsdKept {
+  /** The within-chunk cumulative sums of dt·A, (Bt, L, H). */
+  cum: Tensor;
+  /** The state entering each chunk, (Bt, chunks, H, P, N). */
+  states: Tensor;
+}
+
+/** What the fused SSD's backward reads of its forward: what it kept, its output and last state. */
+export interface SsdSaved extends SsdKept {
+  out: Tensor;
+  lastState: Tensor;
+}
+
+/** The gradients of the SSD's inputs; null for an input that was absent. */
+export interface SsdGradients {
+  dx: Tensor;
+  ddt: Tensor;
+  dA: Tensor;
+  dB: Tensor;
+  dC: Tensor;
+  dD: Tensor | null;
+  dInitialState: Tensor | null;
 }
 
 /** The chunked SSD's inputs (ops/ssd.ts states the map), checked by the op; f32. */
@@ -456,6 +493,11 @@ export interface SsdForwardInputs {
   initialState: Tensor | null; // (Bt, H, P, N)
   /** Tokens per chunk, 1 <= chunk <= L. */
   chunk: number;
+  /**
+   * Keep what ssdChunkedBackward needs (SsdForwardResult.kept); the forward then returns null where
+   * the backward would not take these inputs.
+   */
+  keep?: boolean;
 }
 
 /**

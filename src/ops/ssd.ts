@@ -11,16 +11,19 @@
  * and have gradients through the tape):
  * - ssdSequential: the recurrence token by token — the reference the others are tested against;
  * - ssdChunked: the SSD algorithm — within chunks of T tokens the scan is a masked matrix product
- *   (C·Bᵀ ∘ decay)·(x·dt), between chunks a short recurrence over the chunk-final states; where no
- *   gradient is recorded and the backend has a fused forward (WebGPU: kernels/ssd.ts), that runs;
+ *   (C·Bᵀ ∘ decay)·(x·dt), between chunks a short recurrence over the chunk-final states; where the
+ *   backend has a fused forward (WebGPU: kernels/ssd.ts), that runs — while a gradient is recorded,
+ *   only with the backend's fused backward too (kernels/ssd-backward.ts), as one autograd node;
  * - ssdStep: one token (decoding).
  */
-import { shouldRecord } from '../autograd/tape.js';
+import { record, saveForBackward, shouldRecord } from '../autograd/tape.js';
+import type { SsdForwardInputs } from '../backend/backend.js';
+import { envSwitch } from '../env.js';
 import { ArgumentError } from '../errors.js';
 import type { DeviceName } from '../backend/registry.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { formatShape } from '../tensor/shape.js';
-import { tidy } from '../tensor/memory.js';
+import { keep, tidy } from '../tensor/memory.js';
 import { sameBackend } from './check.js';
 import { tensor, zeros } from './create.js';
 import { add, exp, mul } from './elementwise.js';
@@ -163,12 +166,8 @@ export function ssdChunked(x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tenso
   }
   // A chunk longer than the sequence only adds padding.
   const T = Math.min(chunkSize, L);
-  // Inference (nothing to differentiate) takes the backend's fused forward where it has one.
-  const backend = x.backend;
-  if (backend.ssdChunkedForward && !shouldRecord(x, dt, A, B, C, o.D, o.initialState)) {
-    const fused = backend.ssdChunkedForward({ x, dt, A, B, C, D: o.D ?? null, initialState: o.initialState ?? null, chunk: T });
-    if (fused) return fused;
-  }
+  const fused = fusedSsdChunked({ x, dt, A, B, C, D: o.D ?? null, initialState: o.initialState ?? null, chunk: T });
+  if (fused) return fused;
   const c = Math.ceil(L / T);
   const Lp = c * T;
   const R = H / G;
@@ -213,4 +212,41 @@ export function ssdChunked(x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tenso
     const out = withSkip(Lp === L ? y : slice(y, 1, 0, L), x, o.D);
     return { out, lastState };
   });
+}
+
+/**
+ * The backend's fused chunked SSD, or null where it has none or it does not take the inputs.
+ * Without a recorded gradient: the fused forward. With one: the fused forward keeping what the fused
+ * backward needs, recorded as one node — only where the backend has both, and unless
+ * MAMBA_TS_SSD_BACKWARD=composed (the composed ops then run, for comparison).
+ */
+function fusedSsdChunked(i: SsdForwardInputs): SsdResult | null {
+  const backend = i.x.backend;
+  if (!backend.ssdChunkedForward) return null;
+  const inputs = [i.x, i.dt, i.A, i.B, i.C, i.D, i.initialState];
+  if (!shouldRecord(...inputs)) return backend.ssdChunkedForward(i);
+  if (!backend.ssdChunkedBackward || envSwitch('MAMBA_TS_SSD_BACKWARD') === 'composed') return null;
+  const r = backend.ssdChunkedForward({ ...i, keep: true });
+  if (!r) return null;
+  if (!r.kept) throw new Error(`ssdChunked: the ${backend.name} backend's fused forward kept nothing for its backward`);
+  // The node owns what the forward kept and references to the inputs and outputs.
+  const cum = keep(r.kept.cum);
+  const states = keep(r.kept.states);
+  const saved = inputs.map((t) => (t ? saveForBackward(t) : null));
+  const [sx, sdt, sA, sB, sC, sD, sh0] = saved;
+  const out = saveForBackward(r.out);
+  const lastState = saveForBackward(r.lastState);
+  const held = [...saved.filter((t): t is Tensor => t !== null), out, lastState, cum, states];
+  record('ssdChunked', inputs, [r.out, r.lastState], ([gOut, gLast]) => {
+    const gradOut = gOut ?? zeros(r.out.shape, { device: i.x.device as DeviceName });
+    const g = backend.ssdChunkedBackward!(
+      { x: sx!, dt: sdt!, A: sA!, B: sB!, C: sC!, D: sD ?? null, initialState: sh0 ?? null, chunk: i.chunk },
+      { cum, states, out, lastState },
+      gradOut,
+      gLast ?? null,
+    );
+    if (!gOut) gradOut.dispose();
+    return [g.dx, g.ddt, g.dA, g.dB, g.dC, g.dD, g.dInitialState];
+  }, held);
+  return { out: r.out, lastState: r.lastState };
 }

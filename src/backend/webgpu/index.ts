@@ -14,6 +14,9 @@ import type {
   Mamba2BlockStepInputs,
   MatmulOptions,
   SsdForwardInputs,
+  SsdForwardResult,
+  SsdGradients,
+  SsdSaved,
   MoeStepInputs,
   ScanGradients,
   ScanInputs,
@@ -55,7 +58,8 @@ import { DECODE_WG, decodeAttentionKernel, decodeCombineKernel, decodeTile, flas
 import { MOE_MAX_SLOTS, moeCombineKernel, moeRowsGrid, moeRowsKernel } from './kernels/moe-step.js';
 import { sampleTokensKernel } from './kernels/sample-tokens.js';
 import { SCAN_WG, scanCarryKernel, scanChunkStateKernel, scanOutputKernel, stateUpdateKernel } from './kernels/scan.js';
-import { SSD_OUT_PB, SSD_OUT_TR, SSD_SCORES_MAX_BYTES, SSD_STATE_NB, SSD_STATE_PB, ssdCarryKernel, ssdChunkStateKernel, ssdCumsumKernel, ssdOutputKernel, ssdScoresKernel, ssdUniformWords, type SsdDims } from './kernels/ssd.js';
+import { SSD_OUT_PB, SSD_OUT_TR, SSD_SCORES_MAX_BYTES, SSD_STATE_NB, SSD_STATE_PB, ssdCarryKernel, ssdChunkStateKernel, ssdCumsumKernel, ssdOutputKernel, ssdScoresKernel, ssdStateGradKernel, ssdUniformWords, type SsdDims } from './kernels/ssd.js';
+import { ssdChunkGradKernel, ssdDbKernel, ssdDcKernel, ssdDxAccKernel, ssdParamGradKernel, ssdReverseCarryKernel, ssdRowsKernel } from './kernels/ssd-backward.js';
 import {
   scanBackwardLayout,
   SCAN_BWD_WG,
@@ -1058,7 +1062,7 @@ export class WebGpuBackend implements Backend {
    * where several heads share it,) the outputs. Null where the
    * kernels do not take the inputs (the composed ops run instead).
    */
-  ssdChunkedForward(i: SsdForwardInputs): { out: Tensor; lastState: Tensor } | null {
+  ssdChunkedForward(i: SsdForwardInputs): SsdForwardResult | null {
     const [Bt, L, H, P] = i.x.shape as [number, number, number, number];
     const [, , G, N] = i.B.shape as [number, number, number, number];
     const all = [i.x, i.dt, i.A, i.B, i.C, i.D, i.initialState];
@@ -1071,6 +1075,7 @@ export class WebGpuBackend implements Backend {
     const stateGrid = statePB * Math.ceil(N / SSD_STATE_NB);
     const outGrid = Math.ceil(T / SSD_OUT_TR) * outPB;
     if (Bt * nC > maxGroups || H > maxGroups || stateGrid > maxGroups || outGrid > maxGroups) return null;
+    if (i.keep && !this.ssdBackwardFits(i)) return null;
     const d: SsdDims = { Bt, L, H, P, G, N, T, nC };
     const u = (pBlocks: number) => new Uniforms(48).u32(...ssdUniformWords(d, !!i.initialState, !!i.D, pBlocks)).buffer;
     const cum = this.make([Bt, L, H]);
@@ -1089,9 +1094,86 @@ export class WebGpuBackend implements Backend {
     const scores = shared ? this.make([Bt, nC, G, T, T]) : null;
     if (scores) this.ctx.dispatch(ssdScoresKernel, [B!, C!, this.buf(scores)], u(rowBlocks), [rowBlocks * rowBlocks, G, Bt * nC]);
     this.ctx.dispatch(ssdOutputKernel(shared), [x!, dt!, this.buf(cum), scores ? this.buf(scores) : B!, C!, this.buf(states), this.buf(i.D), this.buf(out)], u(outPB), [outGrid, H, Bt * nC]);
+    scores?.dispose();
+    if (i.keep) return { out, lastState: last, kept: { cum, states } };
     cum.dispose();
     states.dispose();
-    scores?.dispose();
     return { out, lastState: last };
+  }
+
+  /** Whether ssdChunkedBackward takes these inputs: its (…, T, T) buffers and grids within the limits. */
+  private ssdBackwardFits(i: SsdForwardInputs): boolean {
+    const [Bt, L, H] = i.x.shape as [number, number, number, number];
+    const nC = Math.ceil(L / i.chunk);
+    const rowBlocks = Math.ceil(i.chunk / SSD_OUT_TR);
+    const maxGroups = this.device.limits.maxComputeWorkgroupsPerDimension;
+    return Bt * nC * H * i.chunk * i.chunk * 4 <= this.device.limits.maxStorageBufferBindingSize && rowBlocks * rowBlocks <= maxGroups;
+  }
+
+  /**
+   * The fused SSD's backward (kernels/ssd-backward.ts states the decomposition): the scores C·Bᵀ
+   * and dy·xᵀ of each chunk, the state gradients carried back over the chunks, then dx, dC, dB,
+   * ddt by rows, and dt·A's cumulative-sum gradients per chunk to ddt, dA and dD.
+   */
+  ssdChunkedBackward(i: SsdForwardInputs, kept: SsdSaved, gOut: Tensor, gLast: Tensor | null): SsdGradients {
+    const [Bt, L, H, P] = i.x.shape as [number, number, number, number];
+    const [, , G, N] = i.B.shape as [number, number, number, number];
+    const T = i.chunk;
+    const nC = Math.ceil(L / T);
+    const blh = Bt * L * H;
+    const d: SsdDims = { Bt, L, H, P, G, N, T, nC };
+    const u = (pBlocks: number, hasLast = false) => new Uniforms(48).u32(...ssdUniformWords(d, hasLast, !!i.D, pBlocks)).buffer;
+    const [x, dt, B, C, dy] = [i.x, i.dt, i.B, i.C, gOut].map((t) => this.buf(t)) as GPUBuffer[];
+    // Packed small inputs, so that no kernel binds more than 8 storage buffers.
+    const tc = this.make([2, Bt, L, H]); // cum, dt
+    this.ctx.copy(this.buf(kept.cum), 0, this.buf(tc), 0, blh * 4);
+    this.ctx.copy(dt!, 0, this.buf(tc), blh * 4, blh * 4);
+    const prm = this.make([2, H]); // A, D (zeros without D)
+    if (!i.D) this.ctx.write(this.buf(prm), new Float32Array(2 * H));
+    this.ctx.copy(this.buf(i.A), 0, this.buf(prm), 0, H * 4);
+    if (i.D) this.ctx.copy(this.buf(i.D), 0, this.buf(prm), H * 4, H * 4);
+    // Scores of each chunk's pairs s ≤ t: C·Bᵀ per group, dy·xᵀ per head (the same kernel, with the
+    // heads as groups and the head dim as the state).
+    const rowBlocks = Math.ceil(T / SSD_OUT_TR);
+    const cbs = this.make([Bt, nC, G, T, T]);
+    this.ctx.dispatch(ssdScoresKernel, [B!, C!, this.buf(cbs)], u(rowBlocks), [rowBlocks * rowBlocks, G, Bt * nC]);
+    const dyx = this.make([Bt, nC, H, T, T]);
+    const dyxDims = new Uniforms(48).u32(...ssdUniformWords({ ...d, G: H, N: P }, false, false, rowBlocks)).buffer;
+    this.ctx.dispatch(ssdScoresKernel, [x!, dy!, this.buf(dyx)], dyxDims, [rowBlocks * rowBlocks, H, Bt * nC]);
+    // The state gradients: each chunk's own part, then carried back from the last state's.
+    const statePB = Math.ceil(P / SSD_STATE_PB);
+    const dS = this.make([Bt, nC, H, P, N]);
+    this.ctx.dispatch(ssdStateGradKernel, [dy!, dt!, this.buf(kept.cum), C!, this.buf(dS)], u(statePB), [statePB * Math.ceil(N / SSD_STATE_NB), H, Bt * nC]);
+    const dh0 = this.make([Bt, H, P, N]);
+    this.ctx.dispatch(ssdReverseCarryKernel, [this.buf(tc), this.buf(dS), this.buf(gLast), this.buf(dh0)], u(1, !!gLast), grid1d(Bt * H * P * N));
+    // dx (through acc), dC, dB.
+    const dx = this.make([Bt, L, H, P]);
+    this.ctx.dispatch(ssdDxAccKernel, [dy!, this.buf(tc), this.buf(cbs), B!, this.buf(dS), this.buf(dx)], u(1), grid1d(blh * P));
+    const dC = this.make(i.C.shape);
+    this.ctx.dispatch(ssdDcKernel, [dy!, this.buf(tc), this.buf(dyx), B!, this.buf(kept.states), this.buf(dC)], u(1), grid1d(Bt * L * G * N));
+    const dB = this.make(i.B.shape);
+    this.ctx.dispatch(ssdDbKernel, [x!, this.buf(tc), this.buf(dyx), C!, this.buf(dS), this.buf(dB)], u(1), grid1d(Bt * L * G * N));
+    // ddt, dA, dD.
+    const ddt = this.make([Bt, L, H]);
+    const aux = this.make([2, Bt, L, H]);
+    this.ctx.dispatch(ssdRowsKernel, [x!, dy!, this.buf(kept.out), this.buf(tc), this.buf(prm), this.buf(dx), this.buf(ddt), this.buf(aux)], u(1), grid1d(blh));
+    const part = this.make([Bt, nC, H, 2]);
+    this.ctx.dispatch(ssdChunkGradKernel, [this.buf(tc), this.buf(aux), this.buf(prm), this.buf(kept.states), this.buf(kept.lastState), this.buf(dS), this.buf(ddt), this.buf(part)], u(1), [H, Bt * nC]);
+    const params = this.make([2, H]);
+    this.ctx.dispatch(ssdParamGradKernel, [this.buf(part), this.buf(params)], u(1), grid1d(H));
+    const dA = this.make([H]);
+    this.ctx.copy(this.buf(params), 0, this.buf(dA), 0, H * 4);
+    let dD: Tensor | null = null;
+    if (i.D) {
+      dD = this.make([H]);
+      this.ctx.copy(this.buf(params), H * 4, this.buf(dD), 0, H * 4);
+    }
+    for (const t of [tc, prm, cbs, dyx, dS, aux, part, params]) t.dispose();
+    let dInitialState: Tensor | null = dh0;
+    if (!i.initialState) {
+      dh0.dispose();
+      dInitialState = null;
+    }
+    return { dx, ddt, dA, dB, dC, dD, dInitialState };
   }
 }

@@ -39,7 +39,8 @@ export const SSD_OUT_PB = 32;
 const OUT_TS = 32;
 const OUT_NK = 16;
 
-const PARAMS = /* wgsl */ `
+/** The uniforms' struct of every SSD kernel, forward and backward (kernels/ssd-backward.ts). */
+export const SSD_PARAMS = /* wgsl */ `
 struct Dims { Bt: u32, L: u32, H: u32, P: u32, G: u32, N: u32, T: u32, nC: u32, hasH0: u32, hasD: u32, pBlocks: u32, _pad: u32 }
 `;
 
@@ -63,7 +64,7 @@ export function ssdUniformWords(d: SsdDims, hasH0: boolean, hasD: boolean, pBloc
 export const ssdCumsumKernel: Kernel = {
   key: 'ssd_cumsum',
   code: () => /* wgsl */ `
-${PARAMS}
+${SSD_PARAMS}
 ${FLAT_INDEX}
 @group(0) @binding(0) var<storage, read> Dt: array<f32>;
 @group(0) @binding(1) var<storage, read> A: array<f32>;
@@ -96,8 +97,23 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
  */
 export const ssdChunkStateKernel: Kernel = {
   key: 'ssd_chunk_state',
-  code: () => /* wgsl */ `
-${PARAMS}
+  code: () => chunkStateCode('exp(cumEnd - Cum[k]) * Dt[k]'),
+};
+
+/**
+ * The backward's twin of step 2 (kernels/ssd-backward.ts): each chunk's own part of the gradient of
+ * the state entering it, Σ_t exp(cum_t) · dy_t ⊗ C_t, bound as chunk_state is with dy for x and C
+ * for B (Dt is bound but unused).
+ */
+export const ssdStateGradKernel: Kernel = {
+  key: 'ssd_state_grad',
+  code: () => chunkStateCode('exp(Cum[k]) + 0.0 * Dt[k]'),
+};
+
+/** chunk_state's WGSL with the per-token weight `weight` (of k, the token's (b, t, h) index, and cumEnd). */
+function chunkStateCode(weight: string): string {
+  return /* wgsl */ `
+${SSD_PARAMS}
 const PB = ${SSD_STATE_PB}u;
 const NB = ${SSD_STATE_NB}u;
 const TT = ${STATE_TT}u;
@@ -142,7 +158,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       var wt = 0.0;
       if (t < t1) {
         let k = (b * p.L + t) * p.H + h;
-        wt = exp(cumEnd - Cum[k]) * Dt[k];
+        wt = ${weight};
       }
       w[lid] = wt;
     }
@@ -161,8 +177,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     if (n < p.N) { S[base + n] = acc[j]; }
   }
 }
-`,
-};
+`;
+}
 
 /**
  * Step 3: a thread per (b, h, p, n) carries the state over the chunks; S's own states become the
@@ -171,7 +187,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 export const ssdCarryKernel: Kernel = {
   key: 'ssd_carry',
   code: () => /* wgsl */ `
-${PARAMS}
+${SSD_PARAMS}
 ${FLAT_INDEX}
 @group(0) @binding(0) var<storage, read> Cum: array<f32>;
 @group(0) @binding(1) var<storage, read_write> S: array<f32>;   // (Bt, nC, H, P, N), in place
@@ -210,7 +226,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 export const ssdScoresKernel: Kernel = {
   key: 'ssd_scores',
   code: () => /* wgsl */ `
-${PARAMS}
+${SSD_PARAMS}
 ${OUTPUT_CONSTS}
 @group(0) @binding(0) var<storage, read> Bm: array<f32>;
 @group(0) @binding(1) var<storage, read> Cm: array<f32>;
@@ -303,7 +319,7 @@ export function ssdOutputKernel(precomputed: boolean): Kernel {
   return cachedKernel(`ssd_output_${precomputed}`, () => ({
     key: `ssd_output_${precomputed ? 'precomputed_scores' : 'own_scores'}`,
     code: () => /* wgsl */ `
-${PARAMS}
+${SSD_PARAMS}
 ${OUTPUT_CONSTS}
 @group(0) @binding(0) var<storage, read> X: array<f32>;
 @group(0) @binding(1) var<storage, read> Dt: array<f32>;
