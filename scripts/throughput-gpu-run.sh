@@ -20,24 +20,23 @@ fi
 # (kernels/batch-linear.ts) on every projection shape of both sizes, then the whole generation
 # side by side (MAMBA_TS_BATCH_LINEAR=gemv is the old path; auto the default).
 mark batch-linear
-timeout 70 node dist/bench/batch-linear.js 2>>"$E" | tag batch-linear
+timeout 60 node dist/bench/batch-linear.js 2>>"$E" | tag batch-linear
 for v in gemv auto; do
-  MAMBA_TS_BATCH_LINEAR=$v timeout 60 node $T --device webgpu --size 130m --models mamba,llama --batch 32,64,128 --prompt 64 --gen 256 2>>"$E" | tag "linear-$v"
+  MAMBA_TS_BATCH_LINEAR=$v timeout 45 node $T --device webgpu --size 130m --models mamba,llama --batch 64,128 --prompt 64 --gen 256 2>>"$E" | tag "linear-$v"
 done
 # Figure 8 at ~1.4B: both models side by side at batch 64 (the Transformer's batch 64 ran out of
 # device memory before the pool evicted stale buffers).
 mark 1.4b
-timeout 150 node $T --device webgpu --size 1.4b --models llama,mamba --batch 64 --prompt 2048 --gen 128 2>>"$E" | tag default
+timeout 170 node $T --device webgpu --size 1.4b --models llama,mamba --batch 64 --prompt 2048 --gen 128 2>>"$E" | tag default
 # Jamba with its Mamba layers through the fused step, against the all-attention model at 128k.
 mark long
-timeout 120 node $T --long --device webgpu --size 130m --models jamba,llama-attn --contexts 131072 --batch 1 --gen 64 2>>"$E" | tag default
-# Where a batch-1 decode step spends its time (GPU time per kernel, 130M), and batch 1 over 128
+timeout 100 node $T --long --device webgpu --size 130m --models jamba,llama-attn --contexts 131072 --batch 1 --gen 64 2>>"$E" | tag default
+# Batch 1 over 128
 # and 512 new tokens: the per-token cost apart from a generate() call's fixed costs (the host-time
 # fields say where those go).
 mark batch1
-BENCH_BATCH=1 timeout 35 node dist/bench/gpu-kernels.js 2>>"$E" | tag batch1-kernels
-timeout 45 node $T --device webgpu --size 130m --models mamba --batch 1 --prompt 2048 --gen 128 2>>"$E" | tag gen128
-timeout 45 node $T --device webgpu --size 130m --models mamba --batch 1 --prompt 2048 --gen 512 2>>"$E" | tag gen512
+timeout 35 node $T --device webgpu --size 130m --models mamba --batch 1 --prompt 2048 --gen 128 2>>"$E" | tag gen128
+timeout 35 node $T --device webgpu --size 130m --models mamba --batch 1 --prompt 2048 --gen 512 2>>"$E" | tag gen512
 mark end
 [ -n "${SAMPLER:-}" ] && kill $SAMPLER
 grep -h tokens_per_s "$J" | sed -E 's/"config":\{[^}]*\},//' | cut -c1-300
