@@ -17,7 +17,7 @@ import { initWebGPU } from '../src/backend/registry.js';
 import type { GraphLaunch } from '../src/backend/webgpu/context.js';
 import { Uniforms } from '../src/backend/webgpu/context.js';
 import type { GpuStorage, WebGpuBackend } from '../src/backend/webgpu/index.js';
-import { BATCH_TILES, batchLinearGrid, batchLinearKernel, batchLinearUniforms, batchTile, type BatchEpilogue, type BatchTile } from '../src/backend/webgpu/kernels/batch-linear.js';
+import { BATCH_TILES, batchLinearGrid, batchLinearKernel, batchLinearTile, batchLinearUniforms, type BatchEpilogue, type BatchTile } from '../src/backend/webgpu/kernels/batch-linear.js';
 import { gemvGrid, linear4Kernel, linearResidual4Kernel, normLinear4Kernel, rowBlocks } from '../src/backend/webgpu/kernels/gemv4.js';
 import { tiledMatmulKernel } from '../src/backend/webgpu/kernels/matmul.js';
 import { randomUniform, RandomSource } from '../src/ops/index.js';
@@ -136,7 +136,7 @@ for (const s of shapes) {
       const us = await perLaunch(l);
       const flops = 2 * B * s.N * s.K;
       console.log(
-        JSON.stringify({ bench: 'batch_linear', model: s.model, proj: s.name, epi: s.epi, K: s.K, N: s.N, batch: B, kernel: kind, auto: batchTile(B, s.N, 'auto').name, groups: l.groups, us: +us.toFixed(2), tflops: +(flops / us / 1e6).toFixed(2) }),
+        JSON.stringify({ bench: 'batch_linear', model: s.model, proj: s.name, epi: s.epi, K: s.K, N: s.N, batch: B, kernel: kind, auto: batchLinearTile(B, s.N, s.K, 'auto')?.name ?? 'gemv', groups: l.groups, us: +us.toFixed(2), tflops: +(flops / us / 1e6).toFixed(2) }),
       );
     }
   }

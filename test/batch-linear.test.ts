@@ -4,10 +4,11 @@
  * multiples of the tile, K not a multiple of 4, K smaller than a K step), with f32, bf16 and f16
  * weights; and the backend's routes (matmul, rmsNormLinear) taking them from the row threshold on.
  */
+import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { getBackend } from '../src/backend/registry.js';
 import type { GpuStorage, WebGpuBackend } from '../src/backend/webgpu/index.js';
-import { BATCH_TILES, batchLinearGrid, batchLinearKernel, batchLinearUniforms, type BatchEpilogue, type BatchTile } from '../src/backend/webgpu/kernels/batch-linear.js';
+import { BATCH_TILES, batchLinearGrid, batchLinearKernel, batchLinearTile, batchLinearUniforms, type BatchEpilogue, type BatchTile } from '../src/backend/webgpu/kernels/batch-linear.js';
 import { halfTensor, tensor, zeros } from '../src/ops/create.js';
 import * as ops from '../src/ops/index.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../src/tensor/half.js';
@@ -88,13 +89,15 @@ describe('register-tiled batch kernels (WebGPU) against plain loops', async () =
     });
   });
 
-  test('matmul and rmsNormLinear take the tiled kernel from 16 rows on, and equal the gemv below', async (c) => {
+  test('matmul and rmsNormLinear equal the reference below and above the tiled kernel\'s row threshold', async (c) => {
     if (!hasGpu) return c.skip('no WebGPU adapter');
-    const [K, N] = [40, 52];
+    const [K, N] = [16, 52]; // N >= 2.5 K: auto tiles it from 32 rows
+    assert.equal(batchLinearTile(31, N, K, 'auto'), null);
+    assert.notEqual(batchLinearTile(32, N, K, 'auto'), null);
     const { w, values } = weight(N, K, 'bf16', 9);
     const nw = randomArray(K, 10, 0.5, 1.5);
     const tnw = tensor(nw, [K], { device: 'webgpu' });
-    for (const B of [15, 16, 40]) {
+    for (const B of [31, 32, 40]) {
       const X = randomArray(B * K, 11 + B);
       const x = tensor(X, [B, K], { device: 'webgpu' });
       const y = ops.linear(x, w);
@@ -107,5 +110,26 @@ describe('register-tiled batch kernels (WebGPU) against plain loops', async () =
     }
     w.dispose();
     tnw.dispose();
+  });
+});
+
+describe('batchLinearTile: which decode-batch products the tiled kernel takes (auto)', () => {
+  const name = (B: number, N: number, K: number) => batchLinearTile(B, N, K, 'auto')?.name ?? 'gemv';
+  test('wide products from 32 rows, in the largest tile that still gives 128 workgroups', () => {
+    assert.equal(name(16, 3072, 768), 'gemv'); // below the row threshold
+    assert.equal(name(32, 3072, 768), 'tile16'); // 130M in_proj: 2 x 192 workgroups
+    assert.equal(name(64, 3072, 768), 'tile32'); // 2 x 96
+    assert.equal(name(128, 8192, 2048), 'tile64'); // 1.4B in_proj: 2 x 128
+    assert.equal(name(64, 50280, 768), 'tile64'); // an LM head
+  });
+  test('narrow or deep products stay on the gemv', () => {
+    assert.equal(name(64, 80, 1536), 'gemv'); // x_proj
+    assert.equal(name(64, 768, 1536), 'gemv'); // out_proj
+    assert.equal(name(128, 768, 768), 'gemv'); // a square projection
+    assert.equal(name(128, 768, 2240), 'gemv'); // an MLP's down projection
+  });
+  test('a named tile takes every product from the row threshold on; gemv none', () => {
+    assert.equal(batchLinearTile(64, 80, 1536, 'tile16')?.name, 'tile16');
+    assert.equal(batchLinearTile(64, 3072, 768, 'gemv'), null);
   });
 });

@@ -22,8 +22,8 @@ const randn = (shape: number[], seed: number): Tensor => tensor(randomArray(shap
 
 const shapes = [
   { hidden_size: 40, state_size: 16, time_step_rank: 5, use_bias: true, weights: 'f32', batches: [1, 3, 4, 5, 9, 14] },
-  { hidden_size: 37, state_size: 5, time_step_rank: 3, use_bias: false, weights: 'f32', batches: [2, 7, 19] }, // gathered vec4s; N ∤ 256; 19 rows: the tiled kernels
-  { hidden_size: 64, state_size: 16, time_step_rank: 4, use_bias: false, weights: 'bf16', batches: [1, 6, 33] },
+  { hidden_size: 37, state_size: 5, time_step_rank: 3, use_bias: false, weights: 'f32', batches: [2, 7, 19] }, // gathered vec4s; N ∤ 256
+  { hidden_size: 64, state_size: 16, time_step_rank: 4, use_bias: false, weights: 'bf16', batches: [1, 6, 33] }, // 33 rows: in_proj through the tiled kernel
   { hidden_size: 256, state_size: 16, time_step_rank: 16, use_bias: false, weights: 'f32', batches: [3, 6] }, // 32 slices of x_proj partial sums (<= 4 rows)
 ] as const;
 
@@ -48,6 +48,23 @@ for (const rows of ['4', '16']) {
       await checkStep(shapes[2], 18);
     } finally {
       delete process.env['MAMBA_TS_GEMV_ROWS'];
+    }
+  });
+}
+
+// Every product of the step through each tile (MAMBA_TS_BATCH_LINEAR names one; auto leaves
+// x_proj and out_proj on the gemv), from 5 rows on.
+for (const tile of ['tile16', 'tile32', 'tile64']) {
+  test(`WebGPU fused decode step with every projection through ${tile} equals the op-by-op step`, async (t) => {
+    if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+    process.env['MAMBA_TS_BATCH_LINEAR'] = tile;
+    process.env['MAMBA_TS_BATCH_LINEAR_ROWS'] = '5';
+    try {
+      await checkStep(shapes[1], 19);
+      await checkStep(shapes[2], 18);
+    } finally {
+      delete process.env['MAMBA_TS_BATCH_LINEAR'];
+      delete process.env['MAMBA_TS_BATCH_LINEAR_ROWS'];
     }
   });
 }

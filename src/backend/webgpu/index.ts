@@ -50,7 +50,7 @@ import { scatterAddRowsKernel } from './kernels/scatter-add-rows.js';
 import { flipKernel } from './kernels/flip.js';
 import { depthwiseConv2dDwPartialKernel, depthwiseConv2dDxKernel, depthwiseConv2dKernel, DWCONV2D_DW_WG } from './kernels/depthwise-conv2d.js';
 import { dtSsmRowsKernel, dtSsmUpdateKernel, normInProjConvKernel, ssmChannelsPerGroup, ssmRowsLayout, type StepVariant } from './kernels/mamba-step.js';
-import { batchLinearGrid, batchLinearKernel, batchLinearUniforms, batchNormInProjConvKernel, batchTile, useBatchLinear, type BatchEpilogue } from './kernels/batch-linear.js';
+import { batchLinearGrid, batchLinearKernel, batchLinearTile, batchLinearUniforms, batchNormInProjConvKernel, type BatchEpilogue, type BatchTile } from './kernels/batch-linear.js';
 import { GEMV4_MAX_ROWS, gemv4PerGroup, gemvGrid, linear4Kernel, linearResidual4Kernel, normLinear4Kernel, rowBlocks } from './kernels/gemv4.js';
 import { GATED_NORM_SEGMENTS, mamba2ChannelsPerGroup, mamba2GatedOutProjKernel, mamba2NormInProjConvKernel, mamba2SsmStepKernel, projSize, type Mamba2StepDims } from './kernels/mamba2-step.js';
 import { ropeKernel } from './kernels/rope.js';
@@ -102,17 +102,26 @@ const WIDE_OUTPUTS = 16384;
 const WIDE_GEMV_MAX_ROWS = Math.min(GEMV_MATMUL_MAX_ROWS, NORM_LINEAR_MAX_ROWS);
 
 /**
- * With MAMBA_TS_BATCH_LINEAR_WIDE=matmul, a wide product (WIDE_OUTPUTS) over more than
- * WIDE_GEMV_MAX_ROWS rows keeps the tiled matmul instead of the batched kernel (batch-linear.ts),
- * for comparing the two on the LM head.
+ * A wide product (WIDE_OUTPUTS: an LM head) over WIDE_MATMUL_ROWS rows or more goes through the
+ * tiled matmul rather than batch-linear.ts's kernel: measured on an H100 at 128 rows, 341 against
+ * 566 µs (130M's LM head) and 1,518 against 1,740 µs (1.4B's); at 64 rows the batch kernel won
+ * (291 against 571 µs). MAMBA_TS_BATCH_LINEAR_WIDE=matmul sends every wide product over
+ * WIDE_GEMV_MAX_ROWS rows there, =batch none, for comparing the two.
  */
+const WIDE_MATMUL_ROWS = 128;
 function wideToMatmul(M: number, N: number): boolean {
-  return N >= WIDE_OUTPUTS && M > WIDE_GEMV_MAX_ROWS && envSwitch('MAMBA_TS_BATCH_LINEAR_WIDE') === 'matmul';
+  if (N < WIDE_OUTPUTS) return false;
+  const v = envSwitch('MAMBA_TS_BATCH_LINEAR_WIDE');
+  if (v === 'batch') return false;
+  return M > WIDE_GEMV_MAX_ROWS && (v === 'matmul' || M >= WIDE_MATMUL_ROWS);
 }
 
-/** Whether a decode batch of M rows × N outputs runs through batch-linear.ts's tiled kernel. */
-function batchLinearFor(M: number, N: number): boolean {
-  return M <= GEMV4_MAX_ROWS && useBatchLinear(M) && !wideToMatmul(M, N);
+/**
+ * The tile when a decode batch of M rows × N outputs over K inputs runs through batch-linear.ts's
+ * tiled kernel; null for the gemv or the tiled matmul.
+ */
+function batchLinearFor(M: number, N: number, K: number): BatchTile | null {
+  return M <= GEMV4_MAX_ROWS && !wideToMatmul(M, N) ? batchLinearTile(M, N, K) : null;
 }
 
 function envRows(name: string, fallback: number): number {
@@ -252,8 +261,9 @@ export class WebGpuBackend implements Backend {
     const y = this.make(outShape);
     const aBatch = sizeOf(a.shape.slice(0, -2));
     const bBatch = sizeOf(b.shape.slice(0, -2));
-    if (batch === 1 && o.transB && !o.transA && a.dtype === 'f32' && batchLinearFor(M, N)) {
-      this.batchLinear('plain', a, b, y, M, N, K);
+    const batchTile = batch === 1 && o.transB && !o.transA && a.dtype === 'f32' ? batchLinearFor(M, N, K) : null;
+    if (batchTile) {
+      this.batchLinear(batchTile, 'plain', a, b, y, M, N, K);
       return y;
     }
     const gemvRows = N >= WIDE_OUTPUTS ? WIDE_GEMV_MAX_ROWS : GEMV_MATMUL_MAX_ROWS;
@@ -851,9 +861,10 @@ export class WebGpuBackend implements Backend {
   rmsNormLinear(x: Tensor, normWeight: Tensor, eps: number, w: Tensor): Tensor | null {
     const [B, K] = x.shape as [number, number];
     const N = w.shape[0]!;
-    if (x.rank === 2 && x.dtype === 'f32' && normWeight.dtype === 'f32' && batchLinearFor(B, N)) {
+    const tile = x.rank === 2 && x.dtype === 'f32' && normWeight.dtype === 'f32' ? batchLinearFor(B, N, K) : null;
+    if (tile) {
       const y = this.make([B, N]);
-      this.batchLinear('norm', x, w, y, B, N, K, { extra: this.buf(normWeight), eps });
+      this.batchLinear(tile, 'norm', x, w, y, B, N, K, { extra: this.buf(normWeight), eps });
       return y;
     }
     if (x.rank !== 2 || B > NORM_LINEAR_MAX_ROWS || x.dtype !== 'f32' || normWeight.dtype !== 'f32') return null;
@@ -874,6 +885,7 @@ export class WebGpuBackend implements Backend {
    * `extra` is the residual (B, N) or the norm weight (K); `bias` a buffer read from element `at`.
    */
   private batchLinear(
+    t: BatchTile,
     epi: BatchEpilogue,
     x: Tensor | GPUBuffer,
     w: Tensor,
@@ -883,7 +895,6 @@ export class WebGpuBackend implements Backend {
     K: number,
     o: { extra?: GPUBuffer; eps?: number; bias?: { buffer: GPUBuffer; at: number } | null } = {},
   ): void {
-    const t = batchTile(B, N);
     const buf = (v: Tensor | GPUBuffer) => (v instanceof Tensor ? this.buf(v) : v);
     const bufs = [buf(x), this.buf(w), o.bias?.buffer ?? this.dummy, buf(y)];
     if (epi !== 'plain') bufs.push(o.extra!);
@@ -961,18 +972,18 @@ export class WebGpuBackend implements Backend {
     const convState = i.inPlace ? i.convState : (i.convStateOut ?? this.make([B, E, K - 1]));
     const ssmState = i.inPlace ? i.ssmState : (i.ssmStateOut ?? this.make([B, E, N]));
     const out = this.make([B, H]);
-    const tiled = rb.blocked && batchLinearFor(B, 2 * E);
-    if (tiled) {
-      // The register-tiled kernels (batch-linear.ts): norm + in_proj with the conv step as its
-      // epilogue, then x_proj over xc.
-      const t = batchTile(B, 2 * E);
+    // A blocked batch's products each run through the register-tiled kernel (batch-linear.ts) or
+    // the gemv, whichever batchLinearFor picks for its shape (by default: in_proj tiled, x_proj
+    // and out_proj on the gemv).
+    const inTile = rb.blocked ? batchLinearFor(B, 2 * E, H) : null;
+    if (inTile) {
+      // norm + in_proj with the conv step as its epilogue.
       this.ctx.dispatch(
-        batchNormInProjConvKernel(t, H, E, K, weightDType(i.inProj.dtype), !!i.inPlace),
+        batchNormInProjConvKernel(inTile, H, E, K, weightDType(i.inProj.dtype), !!i.inPlace),
         [this.buf(i.h), this.buf(i.inProj), lp, xz, this.buf(i.convState), ...(i.inPlace ? [] : [this.buf(convState)]), xcd],
         new Uniforms(12).u32(2 * E, B).f32(i.eps).buffer,
-        batchLinearGrid(t, B, 2 * E),
+        batchLinearGrid(inTile, B, 2 * E),
       );
-      this.batchLinear('plain', xcd, i.xProj, xdbl!, B, J, E);
     } else {
       const inGrid = gemvGrid(2 * E, H, rb);
       this.ctx.dispatch(
@@ -981,7 +992,12 @@ export class WebGpuBackend implements Backend {
         new Uniforms(12).u32(inGrid[0]).f32(i.eps).u32(B).buffer,
         inGrid,
       );
-      if (xdbl) {
+    }
+    if (xdbl) {
+      const xTile = batchLinearFor(B, J, E);
+      if (xTile) {
+        this.batchLinear(xTile, 'plain', xcd, i.xProj, xdbl, B, J, E);
+      } else {
         const grid = gemvGrid(J, E, rb);
         this.ctx.dispatch(linear4Kernel(rb, E, weightDType(i.xProj.dtype)), [xcd, this.buf(i.xProj), this.dummy, xdbl], new Uniforms(16).u32(J, grid[0], 0, B).buffer, grid);
       }
@@ -993,8 +1009,9 @@ export class WebGpuBackend implements Backend {
       (norms ? new Uniforms(24).u32(E, R, J, slices, B).f32(norms.eps) : new Uniforms(20).u32(E, R, J, slices, B)).buffer,
       [Math.ceil(E / (rowsLayout ? 256 / rb.rows : ssmChannelsPerGroup(N))), rb.blocks],
     );
-    if (tiled) {
-      this.batchLinear('residual', y, i.outProj, out, B, H, E, { extra: this.buf(i.h), bias: i.outProjBias ? { buffer: this.buf(i.outProjBias), at: 0 } : null });
+    const outTile = rb.blocked ? batchLinearFor(B, H, E) : null;
+    if (outTile) {
+      this.batchLinear(outTile, 'residual', y, i.outProj, out, B, H, E, { extra: this.buf(i.h), bias: i.outProjBias ? { buffer: this.buf(i.outProjBias), at: 0 } : null });
     } else {
       const outGrid = gemvGrid(H, E, rb);
       this.ctx.dispatch(

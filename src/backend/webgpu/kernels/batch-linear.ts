@@ -46,37 +46,58 @@ export const BATCH_TILES: readonly BatchTile[] = [
   { name: 'tile16', TB: 16, TN: 16, RB: 2, RN: 2, KT: 32 }, // 64 threads, 16 fma per 4 loads
 ];
 
-/** Workgroups that fill an H100 (132 SMs) about twice: below this, auto takes a smaller tile. */
-const FILL_GROUPS = 264;
+/** Workgroups that fill an H100 (132 SMs) about once: below this, auto takes a smaller tile. */
+const FILL_GROUPS = 128;
+/**
+ * auto tiles only products at least this many times wider than deep (N >= WIDE_RATIO · K): a
+ * workgroup walks all of K alone, while the gemv spreads K over its lanes. Measured on an H100
+ * (docs/throughput.md, `node dist/bench/batch-linear.js`): the tiles won on in_proj (N = 4K:
+ * 38 µs against the gemv's 80 at batch 64, 130M) and the LM head (291 against 571 µs through the
+ * tiled matmul); they lost on x_proj (N < K: 30 against 9 µs), out_proj (N = K/2: 42 against 25)
+ * and the Transformer's square and down projections (1.5–3× slower).
+ */
+const WIDE_RATIO = 2.5;
 
 export type BatchLinearMode = 'gemv' | 'auto' | 'tile64' | 'tile32' | 'tile16';
 
 /**
  * MAMBA_TS_BATCH_LINEAR: how a decode batch at or above batchLinearMinRows() rows runs its
- * projections. auto (default): the largest tile that still gives FILL_GROUPS workgroups (else
- * tile16); tile64/tile32/tile16: that tile always; gemv: the blocked gemv of gemv4.ts (as before).
+ * projections. auto (default): products with N >= WIDE_RATIO · K through the largest tile that
+ * still gives FILL_GROUPS workgroups (else tile16), the others through the gemv;
+ * tile64/tile32/tile16: that tile for every product (for benchmarking); gemv: the blocked gemv of
+ * gemv4.ts for every product.
  */
 export function batchLinearMode(): BatchLinearMode {
   const v = envSwitch('MAMBA_TS_BATCH_LINEAR');
   return v === 'gemv' || v === 'tile64' || v === 'tile32' || v === 'tile16' ? v : 'auto';
 }
 
-/** Rows from which the tiled kernel replaces the gemv: 16, or MAMBA_TS_BATCH_LINEAR_ROWS (>= 5). */
+/**
+ * Rows from which the tiled kernel may replace the gemv: 32 (at 16 the two measured alike), or
+ * MAMBA_TS_BATCH_LINEAR_ROWS (>= 5).
+ */
 export function batchLinearMinRows(): number {
   const v = Number(envSwitch('MAMBA_TS_BATCH_LINEAR_ROWS'));
-  return Number.isInteger(v) && v >= 5 ? v : 16;
+  return Number.isInteger(v) && v >= 5 ? v : 32;
 }
 
-/** Whether a product of B rows goes through the tiled kernel (as opposed to the gemv). */
-export function useBatchLinear(B: number): boolean {
-  return B >= batchLinearMinRows() && batchLinearMode() !== 'gemv';
-}
-
-/** The tile for B rows × N outputs under `mode` (auto unless a tile is named). */
-export function batchTile(B: number, N: number, mode: BatchLinearMode = batchLinearMode()): BatchTile {
+/**
+ * The tile for a product of B rows × N outputs over K inputs, or null where the gemv runs it (see
+ * batchLinearMode).
+ */
+export function batchLinearTile(B: number, N: number, K: number, mode: BatchLinearMode = batchLinearMode()): BatchTile | null {
+  if (mode === 'gemv' || B < batchLinearMinRows()) return null;
   const named = BATCH_TILES.find((t) => t.name === mode);
   if (named) return named;
-  for (const t of BATCH_TILES) if (batchLinearGrid(t, B, N)[0] * batchLinearGrid(t, B, N)[1] >= FILL_GROUPS) return t;
+  return N >= WIDE_RATIO * K ? autoTile(B, N) : null;
+}
+
+/** The largest tile that still gives FILL_GROUPS workgroups, else the smallest. */
+export function autoTile(B: number, N: number): BatchTile {
+  for (const t of BATCH_TILES) {
+    const [gx, gy] = batchLinearGrid(t, B, N);
+    if (gx * gy >= FILL_GROUPS) return t;
+  }
   return BATCH_TILES[BATCH_TILES.length - 1]!;
 }
 

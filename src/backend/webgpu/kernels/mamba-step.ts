@@ -9,8 +9,9 @@
  *                     h' = exp(ΔA)h + Δ·B·xc; y = (C·h' + D·xc) · silu(z)    thread per (b, d, n)
  *   3. out_proj_res   out[b] = h[b] + out_proj(y[b])            (gemv4.ts)
  * A blocked batch (more than 4 rows) runs x_proj between 1 and 2 as a gemv of its own instead.
- * From 16 rows (batch-linear.ts: useBatchLinear) steps 1 and 3 and x_proj run as register-tiled
- * kernels instead (batchNormInProjConvKernel: the conv step is the in_proj's epilogue); step 2 stays.
+ * From 32 rows a product may run as a register-tiled kernel instead (batch-linear.ts:
+ * batchLinearTile; by default only the wide in_proj, as batchNormInProjConvKernel with the conv step
+ * as its epilogue); step 2 stays.
  * Jamba's layers take variants (StepVariant): its inner RMSNorms on Δ, B, C applied in step 2's
  * workgroup memory, and the states updated in place (for replayed steps); Mamba-1's are as above.
  * A decode step has little work: the layouts are chosen for parallelism and coalesced weight reads
