@@ -68,11 +68,18 @@ test('evaluate: a saved experiment\'s model reproduces its recorded accuracy on 
   await assert.rejects(evaluateSynthetic(outDir), /to-evaluate\/model: missing: the experiment's trained model/);
 });
 
-test('evaluate: the shipped Selective Copying models (weights beside results.json) reproduce their recorded accuracy on the CPU', async () => {
+test('evaluate: the shipped Selective Copying models (weights beside results.json) reproduce their recorded accuracy on the CPU (the GPU-trained ones within 16 answers)', async () => {
   for (const name of ['selective-copying-s6', 'selective-copying-lti']) {
     const e = await evaluateSynthetic(resolve(EXPERIMENTS, '../models', name));
     assert.ok(e.recorded.length > 0);
     assert.deepEqual(e.accuracy, e.recorded, name);
+  }
+  // Trained on the GPU: the CPU's float32 sums differ in the last bits, so an answer or two of
+  // the 8,192 may flip; within 16 answers.
+  for (const name of ['selective-copying-288-s6', 'selective-copying-288-lti']) {
+    const e = await evaluateSynthetic(resolve(EXPERIMENTS, '../models', name));
+    assert.equal(e.accuracy.length, e.recorded.length, name);
+    e.accuracy.forEach((a, i) => assert.ok(Math.abs(a.accuracy - e.recorded[i]!.accuracy) <= 16 / 8192, `${name}: ${a.accuracy} on the CPU, ${e.recorded[i]!.accuracy} recorded`));
   }
 });
 
