@@ -16,27 +16,21 @@ if command -v nvidia-smi >/dev/null; then
   (while true; do echo "$(date +%s),$(nvidia-smi --query-gpu=memory.used,memory.total --format=csv,noheader,nounits)" >> "$out/gpu-memory.csv"; sleep 1; done) &
   SAMPLER=$!
 fi
-# The decode-batch projections: the blocked gemv against the register-tiled kernels
-# (kernels/batch-linear.ts) on every projection shape of both sizes, then the whole generation
-# side by side (MAMBA_TS_BATCH_LINEAR=gemv is the old path; auto the default).
+# The decode-batch products: the per-shape policy (default: tiled kernel for wide products, gemv
+# for the rest) against the gemv everywhere, at the protocol, both models side by side.
 mark batch-linear
-timeout 60 node dist/bench/batch-linear.js 2>>"$E" | tag batch-linear
 for v in gemv auto; do
-  MAMBA_TS_BATCH_LINEAR=$v timeout 45 node $T --device webgpu --size 130m --models mamba,llama --batch 64,128 --prompt 64 --gen 256 2>>"$E" | tag "linear-$v"
+  MAMBA_TS_BATCH_LINEAR=$v timeout 75 node $T --device webgpu --size 130m --models mamba,llama --batch 32,64,128 --prompt 2048 --gen 128 2>>"$E" | tag "linear-$v"
 done
-# Figure 8 at ~1.4B: both models side by side at batch 64 (the Transformer's batch 64 ran out of
-# device memory before the pool evicted stale buffers).
+# Figure 8 at ~1.4B: both models side by side at batch 64 with the per-shape policy.
 mark 1.4b
 timeout 170 node $T --device webgpu --size 1.4b --models llama,mamba --batch 64 --prompt 2048 --gen 128 2>>"$E" | tag default
-# Jamba with its Mamba layers through the fused step, against the all-attention model at 128k.
+# Jamba (its Mamba layers through the fused step) against the all-attention model at 128k.
 mark long
-timeout 100 node $T --long --device webgpu --size 130m --models jamba,llama-attn --contexts 131072 --batch 1 --gen 64 2>>"$E" | tag default
-# Batch 1 over 128
-# and 512 new tokens: the per-token cost apart from a generate() call's fixed costs (the host-time
-# fields say where those go).
+timeout 200 node $T --long --device webgpu --size 130m --models jamba,llama-attn --contexts 131072 --batch 1 --gen 64 2>>"$E" | tag default
+# Batch 1, 130M (the bench now warms up with a whole generation).
 mark batch1
-timeout 35 node $T --device webgpu --size 130m --models mamba --batch 1 --prompt 2048 --gen 128 2>>"$E" | tag gen128
-timeout 35 node $T --device webgpu --size 130m --models mamba --batch 1 --prompt 2048 --gen 512 2>>"$E" | tag gen512
+timeout 40 node $T --device webgpu --size 130m --models mamba --batch 1 --prompt 2048 --gen 128 2>>"$E" | tag batch1
 mark end
 [ -n "${SAMPLER:-}" ] && kill $SAMPLER
 grep -h tokens_per_s "$J" | sed -E 's/"config":\{[^}]*\},//' | cut -c1-300
