@@ -16,8 +16,9 @@
  *   stepper_after_prefill_ms, replay_host_ms_per_step, unreplayed_step_host_ms: host time until
  *                    the decode stepper is asked for, inside each replayed step (mean), and inside
  *                    the steps that were not replayed (recordings) — where fixed costs hide.
- * A warm-up generate (a prompt of min(prompt, 64) tokens, `gen` new ones, as mamba_ssm's
- * benchmark runs a whole generation first) precedes each (model, batch, prompt).
+ * A warm-up generate (a prompt of min(prompt, 64) tokens; `gen` new ones for a model's first
+ * point, as mamba_ssm's benchmark runs a whole generation first, then 8) precedes each (model,
+ * batch, prompt).
  *
  * --long: the long-context sweep: Jamba against the all-attention model of the same active
  * parameters (llama-attn) at each context (prefill of the context, then `gen` tokens), batch 1
@@ -204,6 +205,7 @@ for (const name of models) {
   }
   const about = { model: name, size, params: m.parameters, active_params: m.activeParameters, dtype: 'float32' };
   emit({ bench: 'model', ...about, config: m.config });
+  let warmed = false;
   for (const batch of batches) {
     let failedAt: number | null = null;
     for (const length of lengths) {
@@ -217,8 +219,11 @@ for (const name of models) {
         // Warm-up, as mamba_ssm's benchmark_generation_mamba_simple.py runs one whole generation
         // before timing: pipelines, buffers, and the JavaScript of the replayed step compiled by the
         // JIT (measured on an H100: 969 tokens/s at batch 1 after an 8-token warm-up, 1,475 where the
-        // same code had already run). A short prompt: the decode kernels do not depend on its length.
-        await run(m, prompts(batch, Math.min(length, 64), m.lm.vocabSize), gen);
+        // same code had already run). The JIT's part is needed once per model, so the later
+        // (batch, length) points warm up with 8 tokens. A short prompt: the decode kernels do not
+        // depend on its length.
+        await run(m, prompts(batch, Math.min(length, 64), m.lm.vocabSize), warmed ? Math.min(gen, 8) : gen);
+        warmed = true;
         const cache = m.cacheBytes(batch, length + gen);
         for (let rep = 0; rep < repeat; rep++) {
           const r = await run(m, ids, gen);

@@ -14,6 +14,7 @@ import * as ops from '../src/ops/index.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../src/tensor/half.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { availableDevices } from './devices.js';
+import { launchedKernels } from './gpu-launches.js';
 import { assertClose, randomArray } from './helpers.js';
 
 type WeightKind = 'f32' | 'bf16' | 'f16';
@@ -52,7 +53,7 @@ async function check(t: BatchTile, epi: BatchEpilogue, B: number, N: number, K: 
   const X = randomArray(B * K, 1 + B + K);
   const { w, values } = weight(N, K, kind, 2 + N);
   const extra = epi === 'residual' ? randomArray(B * N, 3) : randomArray(K, 4, 0.5, 1.5);
-  const biasAt = 3; // the bias read from an offset, as Mamba's in_proj bias is in its packed parameters
+  const biasAt = 3; // the bias read from an offset into its buffer (the kernel's `at`)
   const bias = withBias ? randomArray(N + biasAt, 5) : null;
   const eps = 1e-5;
   const tx = tensor(X, [B, K], { device: 'webgpu' });
@@ -91,7 +92,7 @@ describe('register-tiled batch kernels (WebGPU) against plain loops', async () =
 
   test('matmul and rmsNormLinear equal the reference below and above the tiled kernel\'s row threshold', async (c) => {
     if (!hasGpu) return c.skip('no WebGPU adapter');
-    const [K, N] = [16, 52]; // N >= 2.5 K: auto tiles it from 32 rows
+    const [K, N] = [16, 52]; // N >= 3 K: auto tiles it from 32 rows
     assert.equal(batchLinearTile(31, N, K, 'auto'), null);
     assert.notEqual(batchLinearTile(32, N, K, 'auto'), null);
     const { w, values } = weight(N, K, 'bf16', 9);
@@ -100,13 +101,19 @@ describe('register-tiled batch kernels (WebGPU) against plain loops', async () =
     for (const B of [31, 32, 40]) {
       const X = randomArray(B * K, 11 + B);
       const x = tensor(X, [B, K], { device: 'webgpu' });
-      const y = ops.linear(x, w);
-      assertClose(`linear B=${B}`, await y.data(), reference('plain', X, values, B, N, K, nw, null, 0, 0), 1e-5);
-      const gpu = getBackend('webgpu');
-      const yn = gpu.rmsNormLinear!(x, tnw, 1e-6, w);
-      if (!yn) throw new Error('rmsNormLinear took no kernel');
-      assertClose(`rmsNormLinear B=${B}`, await yn.data(), reference('norm', X, values, B, N, K, nw, null, 0, 1e-6), 1e-5);
-      for (const v of [x, y, yn]) v.dispose();
+      const gpu = getBackend('webgpu') as WebGpuBackend;
+      let y: Tensor | null = null;
+      let yn: Tensor | null = null;
+      const keys = launchedKernels(gpu, () => {
+        y = ops.linear(x, w);
+        yn = gpu.rmsNormLinear(x, tnw, 1e-6, w);
+      });
+      if (!y || !yn) throw new Error('rmsNormLinear took no kernel');
+      // The route itself: the tiled kernel from 32 rows, the gemv below.
+      assert.equal(keys.filter((k) => k.startsWith('batch_linear_')).length, B >= 32 ? 2 : 0, `B=${B}: ${keys.join(', ')}`);
+      assertClose(`linear B=${B}`, await (y as Tensor).data(), reference('plain', X, values, B, N, K, nw, null, 0, 0), 1e-5);
+      assertClose(`rmsNormLinear B=${B}`, await (yn as Tensor).data(), reference('norm', X, values, B, N, K, nw, null, 0, 1e-6), 1e-5);
+      for (const v of [x, y as Tensor, yn as Tensor]) v.dispose();
     }
     w.dispose();
     tnw.dispose();
@@ -127,6 +134,7 @@ describe('batchLinearTile: which decode-batch products the tiled kernel takes (a
     assert.equal(name(64, 768, 1536), 'gemv'); // out_proj
     assert.equal(name(128, 768, 768), 'gemv'); // a square projection
     assert.equal(name(128, 768, 2240), 'gemv'); // an MLP's down projection
+    assert.equal(name(64, 2240, 768), 'gemv'); // the 130M Transformer's gate/up (N = 2.9 K)
   });
   test('a named tile takes every product from the row threshold on; gemv none', () => {
     assert.equal(batchLinearTile(64, 80, 1536, 'tile16')?.name, 'tile16');

@@ -36,7 +36,7 @@ for (const device of await availableDevices()) {
 }
 
 // The same 6-row batch with the row threshold of the register-tiled projections
-// (backend/webgpu/kernels/batch-linear.ts, 16 rows by default) moved below it, so that the
+// (backend/webgpu/kernels/batch-linear.ts, 32 rows by default) moved below it, so that the
 // replayed batch step runs them while the solo rows run the batch-1 gemv.
 if ((await availableDevices()).includes('webgpu')) {
   for (const family of TINY_FAMILIES) {

@@ -102,6 +102,24 @@ test('webgpu: the blocked fused step with inner norms, thread-per-row state upda
   }
 });
 
+test('webgpu: the blocked fused step with inner norms, every projection through the tiled kernel (in place too), equals the op-by-op step', async (t) => {
+  if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+  process.env['MAMBA_TS_BATCH_LINEAR'] = 'tile16';
+  process.env['MAMBA_TS_BATCH_LINEAR_ROWS'] = '5';
+  try {
+    for (const s of shapes) {
+      const r = await compare(s, 9, 'webgpu');
+      for (let i = 0; i < 3; i++) {
+        assertClose(names[i]!, r.fused[i]!, r.plain[i]!, 1e-5);
+        assert.deepEqual(r.inPlace[i], r.fused[i], `${names[i]}: in place vs new states`);
+      }
+    }
+  } finally {
+    delete process.env['MAMBA_TS_BATCH_LINEAR'];
+    delete process.env['MAMBA_TS_BATCH_LINEAR_ROWS'];
+  }
+});
+
 test('cpu: a Jamba Mamba layer\'s fused step (inner norms) equals the op-by-op step bit for bit', async () => {
   assert.ok((getBackend('cpu') as CpuBackend).kernelInfo().kernels === 'wasm', 'the WebAssembly kernels run');
   for (const s of shapes) {

@@ -17,6 +17,9 @@ import { f32ToBf16 } from '../src/tensor/half.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { assertClose, randomArray } from './helpers.js';
 import { availableDevices } from './devices.js';
+import { launchedKernels } from './gpu-launches.js';
+import { batchLinearTile } from '../src/backend/webgpu/kernels/batch-linear.js';
+import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
 
 const randn = (shape: number[], seed: number): Tensor => tensor(randomArray(shape.reduce((a, b) => a * b, 1), seed), shape, { device: 'webgpu' });
 
@@ -91,17 +94,25 @@ async function checkStep(s: Shape, batch: number): Promise<void> {
     if (r) ran++;
     return r;
   };
-  let fused: ReturnType<typeof block.forward>;
+  let fused: ReturnType<typeof block.forward> | null = null;
+  let keys: string[];
   try {
-    fused = block.forward(h, state);
+    keys = launchedKernels(backend as WebGpuBackend, () => {
+      fused = block.forward(h, state);
+    });
   } finally {
     backend.mambaBlockStep = original;
   }
   assert.equal(ran, 1, 'the fused step ran');
+  // The route: in_proj through the tiled kernel exactly where the policy says (a blocked batch).
+  const tiledIn = batch > 4 && batchLinearTile(batch, 2 * E, s.hidden_size) !== null;
+  assert.equal(keys.some((k) => k.startsWith('batch_norm_in_proj_conv_')), tiledIn, `in_proj tiled at B=${batch}: ${keys.join(', ')}`);
+  if (!fused) throw new Error('no fused step');
   const m1 = block.mixer.forward(block.norm.forward(h), state);
   const plain = { out: add(h, m1.out), state: m1.state! };
   const names = ['out', 'conv state', 'ssm state'];
-  const got = [fused.out, fused.state!.conv, fused.state!.ssm];
+  const f = fused as ReturnType<typeof block.forward>;
+  const got = [f.out, f.state!.conv, f.state!.ssm];
   const want = [plain.out, plain.state.conv, plain.state.ssm];
   for (let i = 0; i < 3; i++) assertClose(names[i]!, await got[i]!.data(), await want[i]!.data(), 1e-5);
   for (const x of [...got, ...want, m1.out, h, state.conv, state.ssm]) x.dispose();

@@ -439,8 +439,9 @@ export interface Backend {
   mamba2BlockStep?(i: Mamba2BlockStepInputs): Tensor | null;
 
   /**
-   * Optional: Mamba-2's chunked SSD forward (ops/ssd.ts, ssdChunked) fused, without gradients.
-   * Returns null when it does not handle these inputs (the composed ops run instead).
+   * Optional: Mamba-2's chunked SSD forward (ops/ssd.ts, ssdChunked) fused; with `keep`, it also
+   * returns what ssdChunkedBackward needs. Returns null when it does not handle these inputs (the
+   * composed ops run instead).
    */
   ssdChunkedForward?(i: SsdForwardInputs): SsdForwardResult | null;
   /**

@@ -228,7 +228,11 @@ function fusedSsdChunked(i: SsdForwardInputs): SsdResult | null {
   if (!backend.ssdChunkedBackward || envSwitch('MAMBA_TS_SSD_BACKWARD') === 'composed') return null;
   const r = backend.ssdChunkedForward({ ...i, keep: true });
   if (!r) return null;
-  if (!r.kept) throw new Error(`ssdChunked: the ${backend.name} backend's fused forward kept nothing for its backward`);
+  if (!r.kept) {
+    r.out.dispose();
+    r.lastState.dispose();
+    throw new Error(`ssdChunked: the ${backend.name} backend's fused forward kept nothing for its backward`);
+  }
   // The node owns what the forward kept and references to the inputs and outputs.
   const cum = keep(r.kept.cum);
   const states = keep(r.kept.states);

@@ -261,7 +261,9 @@ export class WebGpuBackend implements Backend {
     const y = this.make(outShape);
     const aBatch = sizeOf(a.shape.slice(0, -2));
     const bBatch = sizeOf(b.shape.slice(0, -2));
-    const batchTile = batch === 1 && o.transB && !o.transA && a.dtype === 'f32' ? batchLinearFor(M, N, K) : null;
+    // The batch kernel only up to the gemv's rows: past them (prefill, training) the tiled matmul
+    // runs as before, unmeasured against it.
+    const batchTile = batch === 1 && M <= GEMV_MATMUL_MAX_ROWS && o.transB && !o.transA && a.dtype === 'f32' ? batchLinearFor(M, N, K) : null;
     if (batchTile) {
       this.batchLinear(batchTile, 'plain', a, b, y, M, N, K);
       return y;
@@ -857,7 +859,10 @@ export class WebGpuBackend implements Backend {
     return { out, state: st };
   }
 
-  /** weight (N, H) · RMSNorm(x) through the vectorised decode gemv (B <= GEMV4_MAX_ROWS). */
+  /**
+   * weight (N, H) · RMSNorm(x) for a decode batch: through batch-linear.ts's tiled kernel where
+   * batchLinearFor picks it, else the vectorised gemv (B <= NORM_LINEAR_MAX_ROWS); null past both.
+   */
   rmsNormLinear(x: Tensor, normWeight: Tensor, eps: number, w: Tensor): Tensor | null {
     const [B, K] = x.shape as [number, number];
     const N = w.shape[0]!;
@@ -1145,8 +1150,9 @@ export class WebGpuBackend implements Backend {
     const tc = this.make([2, Bt, L, H]); // cum, dt
     this.ctx.copy(this.buf(kept.cum), 0, this.buf(tc), 0, blh * 4);
     this.ctx.copy(dt!, 0, this.buf(tc), blh * 4, blh * 4);
-    const prm = this.make([2, H]); // A, D (zeros without D)
-    if (!i.D) this.ctx.write(this.buf(prm), new Float32Array(2 * H));
+    // A, D; without D its half stays unwritten (the kernels read it only where p.hasD): an upload
+    // here would flush, and make a recorded training step unreplayable.
+    const prm = this.make([2, H]);
     this.ctx.copy(this.buf(i.A), 0, this.buf(prm), 0, H * 4);
     if (i.D) this.ctx.copy(this.buf(i.D), 0, this.buf(prm), H * 4, H * 4);
     // Scores of each chunk's pairs s ≤ t: C·Bᵀ per group, dy·xᵀ per head (the same kernel, with the

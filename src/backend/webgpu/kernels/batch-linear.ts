@@ -1,6 +1,7 @@
 /**
  * Register-tiled products for batched decoding: Y (B, N) = epilogue(X (B, K) · Wᵀ), W in PyTorch
- * layout (N, K), f32 or packed bf16/f16 (weight4Binding), for a decode batch of B rows (16..256).
+ * layout (N, K), f32 or packed bf16/f16 (weight4Binding), for a decode batch of B rows (32..256 by
+ * default; batchLinearTile says which products).
  *
  * Why: the blocked gemv (gemv4.ts) loads each row's X vec4 from memory for every weight vec4 it
  * uses (about one fma per load), so at batch 64 the layers' projections run at ~4.6 TFLOP/s on an
@@ -53,10 +54,11 @@ const FILL_GROUPS = 128;
  * workgroup walks all of K alone, while the gemv spreads K over its lanes. Measured on an H100
  * (docs/throughput.md, `node dist/bench/batch-linear.js`): the tiles won on in_proj (N = 4K:
  * 38 µs against the gemv's 80 at batch 64, 130M) and the LM head (291 against 571 µs through the
- * tiled matmul); they lost on x_proj (N < K: 30 against 9 µs), out_proj (N = K/2: 42 against 25)
- * and the Transformer's square and down projections (1.5–3× slower).
+ * tiled matmul); they lost on x_proj (N < K: 30 against 9 µs), out_proj (N = K/2: 42 against 25),
+ * the Transformer's square and down projections (1.5–3× slower) and its 130M gate/up (N = 2.9K:
+ * 36 against 31 µs; the 1.3B's, also 2.9K, won 136 against 162 — kept on the gemv with it).
  */
-const WIDE_RATIO = 2.5;
+const WIDE_RATIO = 3;
 
 export type BatchLinearMode = 'gemv' | 'auto' | 'tile64' | 'tile32' | 'tile16';
 

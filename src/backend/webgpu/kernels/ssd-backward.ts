@@ -231,7 +231,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (k >= blh) { return; }
   let h = k % p.H;
   let dtv = TC[blh + k];
-  let d = Prm[p.H + h];
+  let d = select(0.0, Prm[p.H + h], p.hasD == 1u); // D's half of Prm is unwritten without D
   var ddt = 0.0;
   var dyy = 0.0;
   var dyx = 0.0;

@@ -107,11 +107,11 @@ export const ssdChunkStateKernel: Kernel = {
  */
 export const ssdStateGradKernel: Kernel = {
   key: 'ssd_state_grad',
-  code: () => chunkStateCode('exp(Cum[k]) + 0.0 * Dt[k]'),
+  code: () => chunkStateCode('exp(Cum[k])', '_ = Dt[0]; // the binding stays in the layout the forward\'s twin shares'),
 };
 
 /** chunk_state's WGSL with the per-token weight `weight` (of k, the token's (b, t, h) index, and cumEnd). */
-function chunkStateCode(weight: string): string {
+function chunkStateCode(weight: string, touch = ''): string {
   return /* wgsl */ `
 ${SSD_PARAMS}
 const PB = ${SSD_STATE_PB}u;
@@ -129,6 +129,7 @@ var<workgroup> bs: array<f32, ${STATE_TT * SSD_STATE_NB}>;
 var<workgroup> w: array<f32, ${STATE_TT}>;
 @compute @workgroup_size(${SSD_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+  ${touch}
   let lid = lid3.x;
   let h = wid.y;
   let b = wid.z / p.nC;
