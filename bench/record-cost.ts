@@ -14,10 +14,12 @@
  *     [--prompt 8] [--gen 16] [--runs 7]
  * One JSON line per (model, run) and one with the medians:
  *   record_ms   host time of each step that was not replayed (the recordings), in order;
- *   replay_ms_per_step   mean host time of a replayed step.
+ *   replay_ms_per_step   mean host time of a replayed step;
+ *   bind_groups_made, packs_made   (WebGPU) bind groups created and parameter packs made in the run.
  */
 import { parseArgs } from 'node:util';
 import { getBackend, initWebGPU, type DeviceName } from '../src/backend/registry.js';
+import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
 import { ArgumentError } from '../src/errors.js';
 import { generate } from '../src/generation/generate.js';
 import { buildModel, type ModelName } from './throughput-models.js';
@@ -63,13 +65,16 @@ for (const name of models as ModelName[]) {
   const replays: number[] = [];
   for (let run = -1; run < runs; run++) {
     const timed = new TimedLM(m.lm, promptLength, backend);
+    const gpu = device === 'webgpu' ? (backend as WebGpuBackend) : null;
+    const missesBefore = gpu?.ctx.stats.bindGroupMisses ?? 0;
+    const packsBefore = gpu?.packsMade ?? 0;
     await generate(timed, ids, { maxNewTokens: gen, eosTokenId: null });
     const replayed = timed.stepper?.replayed ?? 0;
     const perStep = replayed ? timed.replayHostMs / replayed : NaN;
     if (run < 0) continue; // the warm-up: pipelines, buffers, the JIT
     records.push(...timed.otherStepsMs);
     if (replayed) replays.push(perStep);
-    console.log(JSON.stringify({ model: name, run, record_ms: timed.otherStepsMs.map(r3), replayed_steps: replayed, replay_ms_per_step: r3(perStep) }));
+    console.log(JSON.stringify({ model: name, run, record_ms: timed.otherStepsMs.map(r3), replayed_steps: replayed, replay_ms_per_step: r3(perStep), bind_groups_made: (gpu?.ctx.stats.bindGroupMisses ?? 0) - missesBefore, packs_made: (gpu?.packsMade ?? 0) - packsBefore }));
   }
   console.log(
     JSON.stringify({ model: name, vocab, prompt: promptLength, gen, runs, median_record_ms: r3(median(records)), median_replay_ms_per_step: r3(median(replays)), device }),
