@@ -71,9 +71,9 @@ export interface BenchModel {
   dispose(): void;
 }
 
-export function mambaConfig(size: SizeName): MambaConfig {
+export function mambaConfig(size: SizeName, vocab = VOCAB): MambaConfig {
   const s = SHAPES[size];
-  return MambaConfig.create({ hidden_size: s.hidden, num_hidden_layers: s.mambaLayers, vocab_size: VOCAB, use_bias: false, tie_word_embeddings: true });
+  return MambaConfig.create({ hidden_size: s.hidden, num_hidden_layers: s.mambaLayers, vocab_size: vocab, use_bias: false, tie_word_embeddings: true });
 }
 
 export function mamba2Config(size: SizeName): Mamba2Config {
@@ -111,10 +111,10 @@ export function llamaConfig(size: SizeName, name: 'llama' | 'llama-attn'): Llama
   });
 }
 
-export function jambaConfig(size: SizeName): JambaConfig {
+export function jambaConfig(size: SizeName, vocab = VOCAB): JambaConfig {
   const s = SHAPES[size];
   return JambaConfig.create({
-    vocab_size: VOCAB,
+    vocab_size: vocab,
     hidden_size: s.hidden,
     intermediate_size: s.jambaIntermediate,
     num_hidden_layers: JAMBA_LAYERS,
@@ -138,10 +138,13 @@ export function jambaConfig(size: SizeName): JambaConfig {
 
 const F32 = 4;
 
-/** Builds `name` at `size` with random weights (seed 0) on `device`. */
-export function buildModel(name: ModelName, size: SizeName, device: DeviceName): BenchModel {
+/**
+ * Builds `name` at `size` with random weights (seed 0) on `device`. `vocab` replaces the
+ * vocabulary of Mamba and Jamba (bench/record-cost.ts: one that fits lavapipe's binding limit).
+ */
+export function buildModel(name: ModelName, size: SizeName, device: DeviceName, vocab = VOCAB): BenchModel {
   if (name === 'mamba') {
-    const config = mambaConfig(size);
+    const config = mambaConfig(size, vocab);
     const model = new MambaForCausalLM(config);
     initMambaWeights(model, 0, device);
     const f = config.fields;
@@ -174,7 +177,7 @@ export function buildModel(name: ModelName, size: SizeName, device: DeviceName):
     };
   }
   if (name === 'jamba') {
-    const config = jambaConfig(size);
+    const config = jambaConfig(size, vocab);
     const model = new JambaForCausalLM(config);
     initJambaWeights(model, 0, device);
     const fp = jambaFootprint(config, 0);

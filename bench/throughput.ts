@@ -35,9 +35,8 @@ import { parseArgs } from 'node:util';
 import { getBackend, initWebGPU, type DeviceName } from '../src/backend/registry.js';
 import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
 import { ArgumentError } from '../src/errors.js';
-import type { CausalLM, DecodeCache, DecodeStepper, TokenPicker } from '../src/generation/causal-lm.js';
 import { generate } from '../src/generation/generate.js';
-import type { Tensor } from '../src/tensor/tensor.js';
+import { TimedLM } from './timed-lm.js';
 import { buildModel, MODEL_NAMES, SIZES, type BenchModel, type ModelName, type SizeName } from './throughput-models.js';
 
 const { values } = parseArgs({
@@ -80,82 +79,6 @@ if (device === 'webgpu') adapter = ((await initWebGPU()) as WebGpuBackend).adapt
 const backend = getBackend(device);
 const emit = (o: Record<string, unknown>) => console.log(JSON.stringify({ ...o, device, framework: 'mamba-ts', ...(adapter ? { adapter } : {}) }));
 
-/** Waits until the device has done everything recorded so far (logits: a tensor it computed). */
-async function settle(logits: Tensor): Promise<void> {
-  if (device === 'webgpu') await (backend as WebGpuBackend).sync();
-  else await logits.data();
-}
-
-/**
- * The model as generate() sees it, timing the prompt's pass (the nextLogits calls until the cache
- * holds the prompt: generate() feeds a long batch of prompts in chunks) and keeping the cache so
- * that its bytes can be read. Waiting for the device after the prompt adds
- * one pause at the boundary of the two phases, nothing inside either.
- */
-class Timed implements CausalLM<DecodeCache> {
-  readonly vocabSize: number;
-  readonly eosTokenId = null;
-  readonly padTokenId: number | null;
-  readonly supportsAttentionMask: boolean;
-  cache: DecodeCache | null = null;
-  prefillEnd = 0;
-  cacheBytesHeld = 0;
-  /** The decode stepper generate() used, if any: its replay count goes in the line. */
-  stepper: DecodeStepper | null = null;
-
-  constructor(
-    private readonly inner: CausalLM<DecodeCache>,
-    private readonly promptLength: number,
-  ) {
-    this.vocabSize = inner.vocabSize;
-    this.padTokenId = inner.padTokenId;
-    this.supportsAttentionMask = inner.supportsAttentionMask ?? false;
-  }
-
-  createCache(batchSize: number): DecodeCache {
-    this.cache = this.inner.createCache(batchSize);
-    return this.cache;
-  }
-
-  async nextLogits(ids: number[][] | Tensor, cache: DecodeCache, attentionMask?: number[][]): Promise<Tensor> {
-    const logits = await this.inner.nextLogits(ids, cache, attentionMask);
-    if (this.prefillEnd === 0 && cache.seqlenOffset >= this.promptLength) {
-      await settle(logits);
-      this.prefillEnd = performance.now();
-    }
-    return logits;
-  }
-
-  /** Host time inside the stepper's step() calls: replayed steps, and the rest (recordings). */
-  replayHostMs = 0;
-  otherStepHostMs = 0;
-  /** When generate() asked for the stepper (after the prompt and the first pick). */
-  stepperAt = 0;
-
-  decodeStepper(cache: DecodeCache, pick: TokenPicker) {
-    this.stepperAt = performance.now();
-    const inner = this.inner.decodeStepper?.(cache, pick) ?? null;
-    this.stepper = inner;
-    if (!inner) return null;
-    const timed = this;
-    return {
-      step(ids: Tensor): Tensor {
-        const before = inner.replayed;
-        const t = performance.now();
-        const out = inner.step(ids);
-        const ms = performance.now() - t;
-        if (inner.replayed > before) timed.replayHostMs += ms;
-        else timed.otherStepHostMs += ms;
-        return out;
-      },
-      get replayed() {
-        return inner.replayed;
-      },
-      dispose: () => inner.dispose(),
-    };
-  }
-}
-
 /** Deterministic, different prompts per row (the values do not change the work). */
 function prompts(batch: number, length: number, vocab: number): number[][] {
   return Array.from({ length: batch }, (_, b) => Array.from({ length }, (_, i) => (i * 7919 + b * 104729 + 1) % vocab));
@@ -172,7 +95,7 @@ interface RunTimes {
 }
 
 async function run(m: BenchModel, ids: number[][], newTokens: number): Promise<RunTimes> {
-  const timed = new Timed(m.lm, ids[0]!.length);
+  const timed = new TimedLM(m.lm, ids[0]!.length, backend);
   const onStep = () => {
     timed.cacheBytesHeld = Math.max(timed.cacheBytesHeld, timed.cache?.memoryBytes() ?? 0);
   };

@@ -85,3 +85,38 @@ test('a recording of more launches than one uniform buffer holds (1024) replays 
   acc.dispose();
   one.dispose();
 });
+
+test('a new recording reuses a disposed one\'s uniforms and temporaries: cached bind groups, and open work keeps its uniforms', async (t) => {
+  const backend = await webgpu(t);
+  if (!backend) return;
+  const stats = (backend as unknown as { ctx: { stats: { bindGroupMisses: number } } }).ctx.stats;
+  const acc = zeros([5], { device: 'webgpu' });
+  const step = tensor([1, 2, 3, 4, 5], [5], { device: 'webgpu' });
+  const record = (a: typeof acc, s: typeof step) =>
+    backend.recordWork(() => {
+      const next = add(a, s);
+      writeSlice(a, next, 0, 0);
+      next.dispose();
+    })!;
+  const first = record(acc, step);
+  first.replay(); // open work that reads the graph's uniforms (n = 5) ...
+  first.dispose(); // ... disposed before it is submitted
+  // A recording of other sizes (its uniforms differ) must not take the uniforms the open work reads.
+  const small = zeros([3], { device: 'webgpu' });
+  const smallStep = tensor([1, 1, 1], [3], { device: 'webgpu' });
+  const other = record(small, smallStep);
+  assert.deepEqual(Array.from((await acc.data()) as Float32Array), [2, 4, 6, 8, 10], 'the open replay ran with its own uniforms');
+  other.dispose();
+  // The same work recorded again after a dispose (its work submitted, as generate() disposes its
+  // stepper after reading the last tokens) finds its bind groups in the cache.
+  const again = record(acc, step);
+  await backend.sync!();
+  again.dispose();
+  const misses = stats.bindGroupMisses;
+  const third = record(acc, step);
+  assert.equal(stats.bindGroupMisses, misses, 'no bind group created for a recording of the same work');
+  third.replay();
+  assert.deepEqual(Array.from((await acc.data()) as Float32Array), [5, 10, 15, 20, 25], "two recordings and a replay since");
+  third.dispose();
+  for (const x of [acc, step, small, smallStep]) x.dispose();
+});

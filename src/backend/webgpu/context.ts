@@ -49,6 +49,8 @@ const SUBMIT_EVERY = (() => {
 })();
 const SUBMIT_WORKGROUPS = 1 << 18;
 const BIND_GROUP_CACHE = 8192;
+/** Uniform buffers of disposed LaunchGraphs kept for later recordings (256 KiB each). */
+const GRAPH_UNIFORMS_KEPT = 16;
 
 /**
  * A kernel launch of a LaunchGraph; offsets: its uniforms' dynamic offset, as setBindGroup takes
@@ -90,7 +92,8 @@ export class LaunchGraph {
   /** Why the recording cannot be replayed (host uploads or reads are not part of it), if so. */
   invalid: string | null = null;
   disposed = false;
-  constructor(private readonly device: GPUDevice) {
+  /** newUniformBuffer: a buffer of UNIFORM_CAPACITY bytes (GpuContext hands out disposed graphs'). */
+  constructor(private readonly newUniformBuffer: () => GPUBuffer) {
     this.addUniformBuffer();
   }
   get uniformBuffer(): GPUBuffer {
@@ -101,7 +104,7 @@ export class LaunchGraph {
   }
   /** Starts filling a new uniform buffer (the previous ones are full). */
   addUniformBuffer(): void {
-    this.uniformBuffers.push(this.device.createBuffer({ size: UNIFORM_CAPACITY, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }));
+    this.uniformBuffers.push(this.newUniformBuffer());
     this.uniformStagings.push(new Uint8Array(UNIFORM_CAPACITY));
     this.uniformUsed = 0;
   }
@@ -130,6 +133,16 @@ export class GpuContext {
   readonly maxBinding: number;
   /** The graph being recorded, if any. */
   private graph: LaunchGraph | null = null;
+  /**
+   * Uniform buffers of disposed graphs, for the next recordings: a generation records its decode
+   * step anew, and with the same uniform buffer (and the same temporaries, see disposeGraph) its
+   * launches find their bind groups in the cache instead of creating them (most of a recording's
+   * host time). Those of graphs disposed while recorded work is open wait for its submit
+   * (graphUniformsAfterSubmit): a new graph's uniforms, written before that submit, would
+   * otherwise replace the values the open work reads.
+   */
+  private graphUniforms: GPUBuffer[] = [];
+  private graphUniformsAfterSubmit: GPUBuffer[] = [];
 
   constructor(readonly device: GPUDevice) {
     this.pool = new BufferPool(device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST);
@@ -251,7 +264,9 @@ export class GpuContext {
    */
   beginGraph(): void {
     if (this.graph) throw new Error('webgpu: graphs cannot be recorded inside one another');
-    this.graph = new LaunchGraph(this.device);
+    this.graph = new LaunchGraph(
+      () => this.graphUniforms.pop() ?? this.device.createBuffer({ size: UNIFORM_CAPACITY, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }),
+    );
   }
 
   endGraph(): LaunchGraph {
@@ -287,9 +302,16 @@ export class GpuContext {
   disposeGraph(g: LaunchGraph): void {
     if (g.disposed) return;
     g.disposed = true;
-    for (const b of g.held) this.release(b);
-    if (this.encoder) this.retired.push(...g.uniformBuffers);
-    else for (const b of g.uniformBuffers) b.destroy();
+    // In reverse, so that the pool (last in, first out) hands the same buffers out in the same
+    // order to the next recording of the same work, whose bind groups are then cached already.
+    for (let i = g.held.length - 1; i >= 0; i--) this.release(g.held[i]!);
+    const uniforms = g.uniformBuffers.slice().reverse();
+    const kept = Math.max(0, Math.min(uniforms.length, GRAPH_UNIFORMS_KEPT - this.graphUniforms.length - this.graphUniformsAfterSubmit.length));
+    (this.encoder ? this.graphUniformsAfterSubmit : this.graphUniforms).push(...uniforms.slice(0, kept));
+    for (const b of uniforms.slice(kept)) {
+      if (this.encoder) this.retired.push(b);
+      else b.destroy();
+    }
   }
 
   /**
@@ -347,6 +369,10 @@ export class GpuContext {
     this.encoder = null;
     for (const b of this.retired) b.destroy(); // freed by the driver once the submitted work is done
     this.retired = [];
+    if (this.graphUniformsAfterSubmit.length) {
+      this.graphUniforms.push(...this.graphUniformsAfterSubmit);
+      this.graphUniformsAfterSubmit = [];
+    }
     this.stats.submits++;
     this.stats.submitMs += performance.now() - t0;
     this.uniformUsed = 0;
