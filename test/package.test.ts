@@ -45,6 +45,7 @@ test('npm pack ships the license, the compiled library, the browser bundle, the 
     'dist/browser/mamba-ts.js',
     'dist/browser/mamba-ts.js.map',
     'models/mamba-shakespeare/model.safetensors',
+    'models/mamba2-shakespeare/model.safetensors',
     'dist/web/index.html',
     'dist/web/main.js',
     'dist/web/worker.js',

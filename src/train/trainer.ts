@@ -8,10 +8,10 @@ import { checkWriteTarget, joinPath, readText, removeStaleTemps, writeBytesAtomi
 import { buildLanguageModel } from './lm-model.js';
 import { expertFractionsFromCounts } from '../nn/moe.js';
 import { RandomSource } from '../ops/random.js';
-import { noGrad } from '../autograd/tape.js';
 import '../autograd/backward.js';
 import { AdamW } from './adamw.js';
 import { trainStep } from './train-step.js';
+import { validationBatches, validationLoss } from './validation.js';
 import { CharCorpus, sampleWindows, type Corpus } from './char-data.js';
 import { TokenCorpus } from './token-data.js';
 import { resolveDevice } from '../models/auto.js';
@@ -118,20 +118,13 @@ export async function runTraining(c: TrainConfig, o: TrainingOptions = {}): Prom
   }
   let lastExpertLoad: number[][] | undefined;
   // The same validation windows every time, independent of the training stream.
-  const validBatches = Array.from({ length: c.evalBatches }, (_, i) => sampleWindows(valid, c.batchSize, c.seqLen, new RandomSource(c.seed * 7919 + i)));
+  const validBatches = validationBatches(valid, c);
   const yielder = new EventLoopYielder();
   // Validation loss; for a model with experts also the expert load, from the first batch's routing.
-  const evaluate = async (): Promise<number> => {
-    let total = 0;
-    for (const [i, b] of validBatches.entries()) {
-      await yielder.maybeYield(); // CPU steps await only microtasks: let timers and I/O run (event-loop.ts)
-      const out: { logits: Tensor; loss?: Tensor; auxLoss?: Tensor; expertCounts?: number[][] } = await noGrad(() => model.forward(b, { labels: b }));
-      total += (await out.loss!.data())[0]!;
+  const evaluate = (): Promise<number> =>
+    validationLoss(model, validBatches, (i, out) => {
       if (i === 0 && out.expertCounts?.length) lastExpertLoad = expertFractionsFromCounts(out.expertCounts);
-      disposeOutput(out);
-    }
-    return total / validBatches.length;
-  };
+    });
   const save = async (step: number) => {
     const state: TrainerState = { step, rngState: rng.state, trainLosses, validLosses, vocabulary: corpus.vocabulary, config: c, ...(lastExpertLoad ? { expertLoad: lastExpertLoad } : {}) };
     await saveCheckpoint(ckpt, model, opt, state, corpus.tokenizerFiles());
