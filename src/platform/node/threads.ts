@@ -52,7 +52,21 @@ export function startKernelWorker(
   scratch: number,
   onError: (message: string) => void,
 ): void {
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, tid, scratch } });
+  const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: workerExecArgv(), workerData: { module, memory, tid, scratch } });
   worker.on('error', (e: Error) => onError(e.message));
   worker.unref();
+}
+
+/**
+ * The process's Node options for a kernel worker, less --input-type: a worker inherits them, and
+ * under `node --input-type=module -e …` its source (CommonJS) would be read as a module and fail.
+ */
+function workerExecArgv(): string[] {
+  const out: string[] = [];
+  const args = process.execArgv;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--input-type') i++; // and its value
+    else if (!args[i]!.startsWith('--input-type=')) out.push(args[i]!);
+  }
+  return out;
 }
