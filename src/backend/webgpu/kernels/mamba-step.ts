@@ -8,7 +8,8 @@
  *   2. dt_ssm_update  xdbl = Σ partials; Δ = softplus(dt_proj(xdbl[b, :R]) + bias);
  *                     h' = exp(ΔA)h + Δ·B·xc; y = (C·h' + D·xc) · silu(z)    thread per (b, d, n)
  *   3. out_proj_res   out[b] = h[b] + out_proj(y[b])            (gemv4.ts)
- * A blocked batch (more than 4 rows) runs x_proj between 1 and 2 as a gemv of its own instead.
+ * A blocked batch (more than 4 rows) runs x_proj between 1 and 2 as a gemv of its own instead;
+ * its step 2 may take another layout (MAMBA_TS_STEP_SSM=rows|v2: dtSsmRowsKernel, dtSsmV2Kernel).
  * From 32 rows a product may run as a register-tiled kernel instead (batch-linear.ts:
  * batchLinearTile; by default only the wide in_proj, as batchNormInProjConvKernel with the conv step
  * as its epilogue); step 2 stays.
@@ -543,7 +544,10 @@ ${loads.join('\n')}
   let xb = b * J;
   // Δ = softplus(dt_proj(Δ-low) + bias): lane q takes the terms q, q + 4, ….
   var part = 0.0;
-  for (var k = q; k < R; k += ${V2_LANES}u) { part = fma(wd[cl * RP + k], xd[xb + k], part); }
+  for (var i = 0u; i < ${Math.ceil(R / V2_LANES)}u; i++) { // a constant trip count, to be unrolled
+    let k = q + ${V2_LANES}u * i;
+    ${R % V2_LANES === 0 ? '' : 'if (k < R) { '}part = fma(wd[cl * RP + k], xd[xb + k], part);${R % V2_LANES === 0 ? '' : ' }'}
+  }
   red[t] = part;
   workgroupBarrier();
   let g = t - q;
