@@ -22,6 +22,17 @@ mark batch-linear
 for v in gemv auto; do
   MAMBA_TS_BATCH_LINEAR=$v timeout 75 node $T --device webgpu --size 130m --models mamba,llama --batch 32,64,128 --prompt 2048 --gen 128 2>>"$E" | tag "linear-$v"
 done
+# The blocked state update: MAMBA_TS_STEP_SSM=v2 (4 threads per (row, channel), kernels/mamba-step.ts
+# dtSsmV2Kernel) against the default (a thread per (channel, state)), side by side: the batch-64 step's
+# kernel times (look for step_dt_ssm_v2_16_80_f32 vs step_dt_ssm_blocked8_16_80_f32, and us_replayed),
+# then whole generations at batch 64 and 128. Expected ~45 s.
+mark step-ssm
+for v in default v2; do
+  MAMBA_TS_STEP_SSM=${v/default/} BENCH_BATCH=64 timeout 20 node dist/bench/gpu-kernels.js 2>>"$E" | tag "ssm-kernels-$v"
+done
+for v in default v2; do
+  MAMBA_TS_STEP_SSM=${v/default/} timeout 35 node $T --device webgpu --size 130m --models mamba --batch 64,128 --prompt 2048 --gen 128 2>>"$E" | tag "ssm-$v"
+done
 # Figure 8 at ~1.4B: both models side by side at batch 64 with the per-shape policy.
 mark 1.4b
 timeout 170 node $T --device webgpu --size 1.4b --models llama,mamba --batch 64 --prompt 2048 --gen 128 2>>"$E" | tag default
@@ -34,4 +45,5 @@ timeout 40 node $T --device webgpu --size 130m --models mamba --batch 1 --prompt
 mark end
 [ -n "${SAMPLER:-}" ] && kill $SAMPLER
 grep -h tokens_per_s "$J" | sed -E 's/"config":\{[^}]*\},//' | cut -c1-300
+grep -h '"ssm-kernels-' "$J" | grep -E 'step_dt_ssm|us_replayed' | cut -c1-300
 grep -h error "$J" | cut -c1-300

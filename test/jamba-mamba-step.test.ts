@@ -1,7 +1,7 @@
 /**
  * Jamba's Mamba layers through the fused decode step (mambaBlockStep with the mixer's inner norms
  * on Δ, B and C; models/jamba/mamba-step.ts) against the op-by-op step of the same layer: on
- * WebGPU at batch 1 and 3 (the partial-sums layout) and 9 (blocked, both state-update layouts),
+ * WebGPU at batch 1 and 3 (the partial-sums layout) and 9 (blocked, all three state-update layouts),
  * new states and in place; on the CPU's WebAssembly kernels, equal bits. The inner norm weights
  * are random, so that a weight applied to the wrong segment shows.
  */
@@ -117,6 +117,24 @@ test('webgpu: the blocked fused step with inner norms, every projection through 
   } finally {
     delete process.env['MAMBA_TS_BATCH_LINEAR'];
     delete process.env['MAMBA_TS_BATCH_LINEAR_ROWS'];
+  }
+});
+
+test('webgpu: the blocked fused step with inner norms, v2 state update (MAMBA_TS_STEP_SSM=v2), equals the op-by-op step', async (t) => {
+  if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+  process.env['MAMBA_TS_STEP_SSM'] = 'v2';
+  try {
+    for (const s of shapes) {
+      for (const batch of [5, 9, 21]) {
+        const r = await compare(s, batch, 'webgpu');
+        for (let i = 0; i < 3; i++) {
+          assertClose(names[i]!, r.fused[i]!, r.plain[i]!, 1e-5);
+          assert.deepEqual(r.inPlace[i], r.fused[i], `${names[i]}: in place vs new states`);
+        }
+      }
+    }
+  } finally {
+    delete process.env['MAMBA_TS_STEP_SSM'];
   }
 });
 

@@ -3,11 +3,13 @@
  * mamba-step.ts) against the op-by-op step of the same layer, at batch sizes that take the
  * specialised kernels (<= 4 rows) and the blocked ones (blocks of 8 rows, the last one partial; 4 and 16 too),
  * with f32 and bf16 weights, hidden sizes that are and are not multiples of 4, and state sizes
- * that do and do not divide the workgroup.
+ * that do and do not divide the workgroup; and the blocked batch's other state-update layout
+ * (MAMBA_TS_STEP_SSM=v2).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { getBackend } from '../src/backend/registry.js';
+import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
 import { MambaConfig } from '../src/models/mamba/config.js';
 import { initMambaWeights } from '../src/models/mamba/init.js';
 import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
@@ -19,7 +21,6 @@ import { assertClose, randomArray } from './helpers.js';
 import { availableDevices } from './devices.js';
 import { launchedKernels } from './gpu-launches.js';
 import { batchLinearTile } from '../src/backend/webgpu/kernels/batch-linear.js';
-import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
 
 const randn = (shape: number[], seed: number): Tensor => tensor(randomArray(shape.reduce((a, b) => a * b, 1), seed), shape, { device: 'webgpu' });
 
@@ -55,6 +56,20 @@ for (const rows of ['4', '16']) {
   });
 }
 
+// The state update with 4 threads per (row, channel) (MAMBA_TS_STEP_SSM=v2, blocked batches):
+// partial blocks of its 8 rows and of its 8 channels, vec4 and scalar states, bf16 dt_proj.
+test('WebGPU fused decode step with the v2 state update (MAMBA_TS_STEP_SSM=v2) equals the op-by-op step', async (t) => {
+  if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+  process.env['MAMBA_TS_STEP_SSM'] = 'v2';
+  try {
+    for (const s of shapes) {
+      for (const batch of [5, 7, 21, 33]) await checkStep(s, batch, 'step_dt_ssm_v2_');
+    }
+  } finally {
+    delete process.env['MAMBA_TS_STEP_SSM'];
+  }
+});
+
 // Every product of the step through each tile (MAMBA_TS_BATCH_LINEAR names one; auto leaves
 // x_proj and out_proj on the gemv), from 5 rows on.
 for (const tile of ['tile16', 'tile32', 'tile64']) {
@@ -72,7 +87,8 @@ for (const tile of ['tile16', 'tile32', 'tile64']) {
   });
 }
 
-async function checkStep(s: Shape, batch: number): Promise<void> {
+/** Checks the fused step against the op-by-op one; with `kernel`, that a kernel whose key starts so ran. */
+async function checkStep(s: Shape, batch: number, kernel?: string): Promise<void> {
   const { batches: _b, weights, ...fields } = s;
   const m = new MambaForCausalLM(MambaConfig.create({ ...fields, num_hidden_layers: 1, vocab_size: 32 }));
   initMambaWeights(m, 5, 'webgpu');
@@ -108,6 +124,7 @@ async function checkStep(s: Shape, batch: number): Promise<void> {
   const tiledIn = batch > 4 && batchLinearTile(batch, 2 * E, s.hidden_size) !== null;
   assert.equal(keys.some((k) => k.startsWith('batch_norm_in_proj_conv_')), tiledIn, `in_proj tiled at B=${batch}: ${keys.join(', ')}`);
   if (!fused) throw new Error('no fused step');
+  if (kernel) assert.ok(keys.some((k) => k.startsWith(kernel)), `a ${kernel}* kernel ran (launched: ${keys.join(', ')})`);
   const m1 = block.mixer.forward(block.norm.forward(h), state);
   const plain = { out: add(h, m1.out), state: m1.state! };
   const names = ['out', 'conv state', 'ssm state'];

@@ -49,7 +49,7 @@ import { EMB_BWD_H, embeddingBackwardKernel, embeddingBackwardSlicesKernel, embe
 import { scatterAddRowsKernel } from './kernels/scatter-add-rows.js';
 import { flipKernel } from './kernels/flip.js';
 import { depthwiseConv2dDwPartialKernel, depthwiseConv2dDxKernel, depthwiseConv2dKernel, DWCONV2D_DW_WG } from './kernels/depthwise-conv2d.js';
-import { dtSsmRowsKernel, dtSsmUpdateKernel, normInProjConvKernel, ssmChannelsPerGroup, ssmRowsLayout, type StepVariant } from './kernels/mamba-step.js';
+import { dtSsmRowsKernel, dtSsmUpdateKernel, dtSsmV2Fits, dtSsmV2Grid, dtSsmV2Kernel, normInProjConvKernel, ssmChannelsPerGroup, ssmStepLayout, type StepVariant } from './kernels/mamba-step.js';
 import { batchLinearGrid, batchLinearKernel, batchLinearTile, batchLinearUniforms, batchNormInProjConvKernel, type BatchEpilogue, type BatchTile } from './kernels/batch-linear.js';
 import { GEMV4_MAX_ROWS, gemv4PerGroup, gemvGrid, linear4Kernel, linearResidual4Kernel, normLinear4Kernel, rowBlocks } from './kernels/gemv4.js';
 import { GATED_NORM_SEGMENTS, mamba2ChannelsPerGroup, mamba2GatedOutProjKernel, mamba2NormInProjConvKernel, mamba2SsmStepKernel, projSize, type Mamba2StepDims } from './kernels/mamba2-step.js';
@@ -1007,12 +1007,15 @@ export class WebGpuBackend implements Backend {
         this.ctx.dispatch(linear4Kernel(rb, E, weightDType(i.xProj.dtype)), [xcd, this.buf(i.xProj), this.dummy, xdbl], new Uniforms(16).u32(J, grid[0], 0, B).buffer, grid);
       }
     }
-    const rowsLayout = xdbl !== null && ssmRowsLayout();
+    // A blocked batch's state update may take another layout (MAMBA_TS_STEP_SSM; v2 where it fits).
+    let layout = xdbl !== null ? ssmStepLayout() : 'states';
+    if (layout === 'v2' && !dtSsmV2Fits(N, J, !!norms, this.device.limits.maxComputeWorkgroupStorageSize)) layout = 'states';
+    const dtw = weightDType(i.dtProj.dtype);
     this.ctx.dispatch(
-      rowsLayout ? dtSsmRowsKernel(rb, N, J, weightDType(i.dtProj.dtype), variant) : dtSsmUpdateKernel(rb, N, J, weightDType(i.dtProj.dtype), variant),
+      layout === 'v2' ? dtSsmV2Kernel(N, J, dtw, variant) : layout === 'rows' ? dtSsmRowsKernel(rb, N, J, dtw, variant) : dtSsmUpdateKernel(rb, N, J, dtw, variant),
       [xcd, this.buf(i.dtProj), sp, xz, this.buf(i.ssmState), ...(i.inPlace ? [] : [this.buf(ssmState)]), y, ...(xdbl ? [xdbl] : [])],
       (norms ? new Uniforms(24).u32(E, R, J, slices, B).f32(norms.eps) : new Uniforms(20).u32(E, R, J, slices, B)).buffer,
-      [Math.ceil(E / (rowsLayout ? 256 / rb.rows : ssmChannelsPerGroup(N))), rb.blocks],
+      layout === 'v2' ? dtSsmV2Grid(E, B) : [Math.ceil(E / (layout === 'rows' ? 256 / rb.rows : ssmChannelsPerGroup(N))), rb.blocks],
     );
     const outTile = rb.blocked ? batchLinearFor(B, H, E) : null;
     if (outTile) {

@@ -8,7 +8,8 @@
  *   2. dt_ssm_update  xdbl = Σ partials; Δ = softplus(dt_proj(xdbl[b, :R]) + bias);
  *                     h' = exp(ΔA)h + Δ·B·xc; y = (C·h' + D·xc) · silu(z)    thread per (b, d, n)
  *   3. out_proj_res   out[b] = h[b] + out_proj(y[b])            (gemv4.ts)
- * A blocked batch (more than 4 rows) runs x_proj between 1 and 2 as a gemv of its own instead.
+ * A blocked batch (more than 4 rows) runs x_proj between 1 and 2 as a gemv of its own instead;
+ * its step 2 may take another layout (MAMBA_TS_STEP_SSM=rows|v2: dtSsmRowsKernel, dtSsmV2Kernel).
  * From 32 rows a product may run as a register-tiled kernel instead (batch-linear.ts:
  * batchLinearTile; by default only the wide in_proj, as batchNormInProjConvKernel with the conv step
  * as its epilogue); step 2 stays.
@@ -158,17 +159,18 @@ function variantKey(v: StepVariant): string {
 /**
  * The bindings and uniforms of both state-update layouts: XCD is [xc (BT, E) | unblocked: partial
  * x_proj (slices, BT, J), per slice and row dt_low (R), B (N), C (N)]; a blocked batch has x_proj's
- * output whole in XDBL. In place, H0 is read and written and H1 does not exist.
+ * output whole in XDBL. In place, H0 is read and written and H1 does not exist. The states are
+ * read as `state` (vec4s where N % 4 == 0, for dtSsmV2Kernel).
  */
-function stateUpdateBindings(rb: RowBlocks, wt: WeightDType, v: StepVariant): string {
+function stateUpdateBindings(rb: RowBlocks, wt: WeightDType, v: StepVariant, state: 'f32' | 'vec4<f32>' = 'f32'): string {
   const ip = v.inPlace ? 1 : 0;
   return `struct P { E: u32, R: u32, J: u32, slices: u32, rows: u32${v.innerNorms ? ', eps: f32' : ''} }
 @group(0) @binding(0) var<storage, read> XCD: array<f32>;
 ${weightBinding('Wdt', 1, wt, '// (E, R)')}
 @group(0) @binding(2) var<storage, read> SP: array<f32>;    // [A (E, N) = -exp(A_log) | D (E) | dt bias (E)${v.innerNorms ? ' | Δ, B, C norm weights (R, N, N)' : ''}]
 @group(0) @binding(3) var<storage, read> XZ: array<f32>;    // (B, 2E): z is the second half
-@group(0) @binding(4) var<storage, ${v.inPlace ? 'read_write' : 'read'}> H0: array<f32>;    // (B, E, N)
-${v.inPlace ? '' : '@group(0) @binding(5) var<storage, read_write> H1: array<f32>; // (B, E, N)'}
+@group(0) @binding(4) var<storage, ${v.inPlace ? 'read_write' : 'read'}> H0: array<${state}>;    // (B, E, N)
+${v.inPlace ? '' : `@group(0) @binding(5) var<storage, read_write> H1: array<${state}>; // (B, E, N)`}
 @group(0) @binding(${6 - ip}) var<storage, read_write> Y: array<f32>;  // (B, E)
 ${rb.blocked ? `@group(0) @binding(${7 - ip}) var<storage, read> XDBL: array<f32>; // (BT, J) x_proj(xc)` : ''}
 @group(0) @binding(${(rb.blocked ? 8 : 7) - ip}) var<uniform> p: P;`;
@@ -404,7 +406,162 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }));
 }
 
-/** The blocked state update's layout: MAMBA_TS_STEP_SSM=rows picks dtSsmRowsKernel, for benchmarking. */
-export function ssmRowsLayout(): boolean {
-  return envSwitch('MAMBA_TS_STEP_SSM') === 'rows';
+/**
+ * The blocked state update's layout, for benchmarking: MAMBA_TS_STEP_SSM=rows picks
+ * dtSsmRowsKernel, =v2 dtSsmV2Kernel (where it fits: dtSsmV2Fits); otherwise dtSsmUpdateKernel.
+ */
+export type SsmStepLayout = 'states' | 'rows' | 'v2';
+
+export function ssmStepLayout(): SsmStepLayout {
+  const env = envSwitch('MAMBA_TS_STEP_SSM');
+  return env === 'rows' || env === 'v2' ? env : 'states';
+}
+
+/*
+ * dtSsmV2Kernel: the blocked state update with every (row, channel) pair's work done once and the
+ * states read and written as whole, consecutive 16-byte vectors.
+ *
+ * Why dtSsmUpdateKernel takes ~27 µs at batch 64 on an H100 (130M: E = 1536, N = 16, R = 48) for
+ * ~14 MB of traffic (~5 µs): its 8 rows run one after the other inside each workgroup, and each row
+ * does two lane sums over the 16 states (Δ's dt_proj terms, then C·h), each a tree through
+ * workgroup memory: ~12 barriers a row, ~100 a workgroup, with the workgroup's exp/log/softplus
+ * chain between them — a long serial chain per workgroup, and 768 workgroups of 256 threads with
+ * 8-row register arrays (h0, u, z) that may not all be resident at once (then two such chains in
+ * a row). dtSsmRowsKernel (MAMBA_TS_STEP_SSM=rows) drops the lane sums but reads dt_proj's row
+ * (R scalars at a stride of R floats from thread to thread: every load a warp makes touches 32
+ * cache lines) and the state (16 scalars at a 64-byte stride) straight from global memory, each
+ * in a loop of dependent steps, with a quarter of the threads.
+ *
+ * Here: LANES = 4 threads per (row, channel) pair, each holding N/4 of its states (one vec4 for
+ * N = 16), so that a warp's state loads and stores are 512 consecutive bytes; a workgroup of 256
+ * threads covers V2_ROWS × V2_CH = 64 pairs, the grid ceil(E / V2_CH) × ceil(B / V2_ROWS). The
+ * block's x_proj rows (Δ-low, B, C) and its channels' dt_proj rows are staged once in workgroup
+ * memory with coalesced loads, issued after the state loads so that all are in flight together.
+ * Δ's R terms are split over the pair's 4 lanes (R/4 each, from workgroup memory without bank
+ * conflicts: dt_proj's rows padded to RP floats, RP/4 odd) and summed once; so are the C·h terms.
+ * Three barriers a workgroup in all (staging, Δ, y), plus the inner norms' three for Jamba.
+ */
+const V2_LANES = 4;
+const V2_ROWS = 8;
+const V2_CH = SSM_WG / V2_LANES / V2_ROWS;
+
+/** dt_proj's row stride in workgroup memory: R rounded up to a multiple of 4 whose quarter is odd. */
+function v2RowStride(R: number): number {
+  const rp = Math.ceil(R / 4) * 4;
+  return (rp / 4) % 2 === 0 ? rp + 4 : rp;
+}
+
+/** Bytes of workgroup memory dtSsmV2Kernel takes. */
+function v2SharedBytes(N: number, J: number, innerNorms: boolean): number {
+  const R = J - 2 * N;
+  return 4 * (V2_ROWS * J + V2_CH * v2RowStride(R) + 2 * SSM_WG + (innerNorms ? 3 * V2_ROWS : 0));
+}
+
+/** Whether dtSsmV2Kernel fits a device's workgroup memory. */
+export function dtSsmV2Fits(N: number, J: number, innerNorms: boolean, maxWorkgroupStorage: number): boolean {
+  return v2SharedBytes(N, J, innerNorms) <= maxWorkgroupStorage;
+}
+
+/** dtSsmV2Kernel's grid for E channels and B rows. */
+export function dtSsmV2Grid(E: number, B: number): [number, number] {
+  return [Math.ceil(E / V2_CH), Math.ceil(B / V2_ROWS)];
+}
+
+/**
+ * The state update of a blocked batch for MAMBA_TS_STEP_SSM=v2 (see above): same inputs, bindings
+ * and uniforms as the blocked dtSsmUpdateKernel, with its own grid (dtSsmV2Grid; the rows of a
+ * workgroup do not depend on the gemv's blocks). The states are read as vec4s where N % 4 == 0,
+ * else as scalars (the lanes then hold states q, q + 4, …).
+ */
+export function dtSsmV2Kernel(N: number, J: number, wt: WeightDType, v: StepVariant = MAMBA1): Kernel {
+  const R = J - 2 * N;
+  if (R < 1) throw new Error(`webgpu: dtSsmV2Kernel: x_proj's width ${J} leaves no dt_rank for state size ${N}`);
+  const H1 = v.inPlace ? 'H0' : 'H1';
+  const W = N % 4 === 0 ? 4 : 1; // states per unit: a vec4 or a scalar
+  const NU = N / W; // units per pair
+  const T = W === 4 ? 'vec4<f32>' : 'f32';
+  const UPT = Math.ceil(NU / V2_LANES); // units per lane
+  const RP = v2RowStride(R);
+  // A pair's units, lane q holding q, q + 4, …: unrolled, so that its loads are all issued first.
+  const unit = (i: number) => `q + ${i * V2_LANES}u`;
+  const guarded = (i: number) => V2_LANES * (i + 1) > NU; // some lanes have no unit i
+  const gather = (at: (j: number) => string) => (W === 4 ? `vec4<f32>(${[0, 1, 2, 3].map(at).join(', ')})` : at(0));
+  const loads: string[] = [];
+  const updates: string[] = [];
+  for (let i = 0; i < UPT; i++) {
+    const vi = guarded(i) ? `min(${unit(i)}, ${NU - 1}u)` : unit(i);
+    loads.push(`  let h0_${i} = H0[hb + ${vi}];
+  let a_${i} = ${gather((j) => `SP[dc * NS + ${W}u * (${vi}) + ${j}u]`)};`);
+    const body = `let h = fma(exp(dt * a_${i}), h0_${i}, du * ${gather((j) => `xd[xb + R + ${W}u * (${unit(i)}) + ${j}u]`)});
+    if (live) { ${H1}[hb + ${unit(i)}] = h; }
+    y += ${W === 4 ? 'dot' : ''}(${gather((j) => `xd[xb + R + NS + ${W}u * (${unit(i)}) + ${j}u]`)}${W === 4 ? ',' : ' *'} h);`;
+    updates.push(`  ${guarded(i) ? `if (${unit(i)} < ${NU}u) ` : ''}{\n    ${body}\n  }`);
+  }
+  const rb: RowBlocks = { rows: V2_ROWS, blocked: true, blocks: 0 };
+  return cachedKernel(`dtSsmV2Kernel_${N}_${J}_${wt}${variantKey(v)}`, () => ({
+    key: `step_dt_ssm_v2_${N}_${J}_${wt}${variantKey(v)}`,
+    code: () => /* wgsl */ `
+const ROWS = ${V2_ROWS}u;  // rows per workgroup
+const CH = ${V2_CH}u;     // channels per workgroup
+const NS = ${N}u;
+const R = ${R}u;          // dt_rank
+const J = ${J}u;
+const RP = ${RP}u;        // dt_proj's row stride in wd
+${stateUpdateBindings(rb, wt, v, T)}
+var<workgroup> xd: array<f32, ${V2_ROWS * J}>;  // the block's x_proj rows: Δ-low (R), B (N), C (N)
+var<workgroup> wd: array<f32, ${V2_CH * RP}>;  // the channels' dt_proj rows
+var<workgroup> red: array<f32, ${SSM_WG}>;  // Δ's partial sums (and the inner norms')
+var<workgroup> ys: array<f32, ${SSM_WG}>;   // C·h's partial sums${v.innerNorms ? `
+var<workgroup> normScale: array<f32, ${3 * V2_ROWS}>;` : ''}
+@compute @workgroup_size(${SSM_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let t = lid.x;
+  let BT = p.rows;
+  let r0 = wid.y * ROWS;
+  let c0 = wid.x * CH;
+  let q = t % ${V2_LANES}u; // this thread's lane of its pair
+  let pair = t / ${V2_LANES}u;
+  let b = pair / CH;        // the pair's row in the block, and channel
+  let cl = pair % CH;
+  let r = r0 + b;
+  let c = c0 + cl;
+  let live = r < BT && c < p.E;
+  // Clamped indices for the threads past the batch or the channels: they load, compute, store nothing.
+  let dc = min(c, p.E - 1u);
+  let hb = (min(r, BT - 1u) * p.E + dc) * ${NU}u;
+  let u = XCD[min(r, BT - 1u) * p.E + dc];
+  let z = XZ[min(r, BT - 1u) * 2u * p.E + p.E + dc];
+${loads.join('\n')}
+  let dSkip = SP[p.E * NS + dc];
+  let dtBias = SP[p.E * NS + p.E + dc];
+  for (var i = t; i < ROWS * J; i += ${SSM_WG}u) {
+    if (r0 + i / J < BT) { xd[i] = XDBL[r0 * J + i]; }
+  }
+  for (var i = t; i < CH * R; i += ${SSM_WG}u) {
+    wd[(i / R) * RP + i % R] = Wdt_at(min(c0 * R + i, p.E * R - 1u));
+  }
+  workgroupBarrier();${v.innerNorms ? innerNormsWgsl(V2_ROWS, R, N) : ''}
+  let xb = b * J;
+  // Δ = softplus(dt_proj(Δ-low) + bias): lane q takes the terms q, q + 4, ….
+  var part = 0.0;
+  for (var i = 0u; i < ${Math.ceil(R / V2_LANES)}u; i++) { // a constant trip count, to be unrolled
+    let k = q + ${V2_LANES}u * i;
+    ${R % V2_LANES === 0 ? '' : 'if (k < R) { '}part = fma(wd[cl * RP + k], xd[xb + k], part);${R % V2_LANES === 0 ? '' : ' }'}
+  }
+  red[t] = part;
+  workgroupBarrier();
+  let g = t - q;
+  var dt = (red[g] + red[g + 1u]) + (red[g + 2u] + red[g + 3u]) + dtBias;
+  dt = select(log(1.0 + exp(dt)), dt, dt > 20.0);
+  let du = dt * u;
+  var y = 0.0;
+${updates.join('\n')}
+  ys[t] = y;
+  workgroupBarrier();
+  if (live && q == 0u) {
+    let s = (ys[t] + ys[t + 1u]) + (ys[t + 2u] + ys[t + 3u]);
+    Y[r * p.E + c] = fma(dSkip, u, s) * (z / (1.0 + exp(-z)));
+  }
+}`,
+  }));
 }
