@@ -20,7 +20,7 @@ fi
 # for the rest) against the gemv everywhere, at the protocol, both models side by side.
 mark batch-linear
 for v in gemv auto; do
-  MAMBA_TS_BATCH_LINEAR=$v timeout 75 node $T --device webgpu --size 130m --models mamba,llama --batch 32,64,128 --prompt 2048 --gen 128 2>>"$E" | tag "linear-$v"
+  MAMBA_TS_BATCH_LINEAR=$v timeout 65 node $T --device webgpu --size 130m --models mamba,llama --batch 32,64,128 --prompt 2048 --gen 128 2>>"$E" | tag "linear-$v"
 done
 # The blocked state update: MAMBA_TS_STEP_SSM=v2 (4 threads per (row, channel), kernels/mamba-step.ts
 # dtSsmV2Kernel) against the default (a thread per (channel, state)), side by side: the batch-64 step's
@@ -35,13 +35,14 @@ for v in default v2; do
 done
 # Figure 8 at ~1.4B: both models side by side at batch 64 with the per-shape policy.
 mark 1.4b
-timeout 170 node $T --device webgpu --size 1.4b --models llama,mamba --batch 64 --prompt 2048 --gen 128 2>>"$E" | tag default
-# Jamba (its Mamba layers through the fused step) against the all-attention model at 128k.
-mark long
-timeout 200 node $T --long --device webgpu --size 130m --models jamba,llama-attn --contexts 131072 --batch 1 --gen 64 2>>"$E" | tag default
+timeout 150 node $T --device webgpu --size 1.4b --models llama,mamba --batch 64 --prompt 2048 --gen 128 2>>"$E" | tag default
 # Batch 1, 130M (the bench now warms up with a whole generation).
 mark batch1
 timeout 40 node $T --device webgpu --size 130m --models mamba --batch 1 --prompt 2048 --gen 128 2>>"$E" | tag batch1
+# Jamba (its Mamba layers through the fused step) against the all-attention model at 128k (last:
+# whatever the call's 600 s leave).
+mark long
+timeout 180 node $T --long --device webgpu --size 130m --models jamba,llama-attn --contexts 131072 --batch 1 --gen 64 2>>"$E" | tag default
 mark end
 [ -n "${SAMPLER:-}" ] && kill $SAMPLER
 grep -h tokens_per_s "$J" | sed -E 's/"config":\{[^}]*\},//' | cut -c1-300
