@@ -86,57 +86,32 @@ for (const s of shapes) {
   }
 }
 
-test('webgpu: the blocked fused step with inner norms, thread-per-row state update (MAMBA_TS_STEP_SSM=rows), equals the op-by-op step', async (t) => {
-  if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
-  process.env['MAMBA_TS_STEP_SSM'] = 'rows';
-  try {
-    for (const s of shapes) {
-      const r = await compare(s, 9, 'webgpu');
-      for (let i = 0; i < 3; i++) {
-        assertClose(names[i]!, r.fused[i]!, r.plain[i]!, 1e-5);
-        assert.deepEqual(r.inPlace[i], r.fused[i], `${names[i]}: in place vs new states`);
-      }
-    }
-  } finally {
-    delete process.env['MAMBA_TS_STEP_SSM'];
-  }
-});
-
-test('webgpu: the blocked fused step with inner norms, every projection through the tiled kernel (in place too), equals the op-by-op step', async (t) => {
-  if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
-  process.env['MAMBA_TS_BATCH_LINEAR'] = 'tile16';
-  process.env['MAMBA_TS_BATCH_LINEAR_ROWS'] = '5';
-  try {
-    for (const s of shapes) {
-      const r = await compare(s, 9, 'webgpu');
-      for (let i = 0; i < 3; i++) {
-        assertClose(names[i]!, r.fused[i]!, r.plain[i]!, 1e-5);
-        assert.deepEqual(r.inPlace[i], r.fused[i], `${names[i]}: in place vs new states`);
-      }
-    }
-  } finally {
-    delete process.env['MAMBA_TS_BATCH_LINEAR'];
-    delete process.env['MAMBA_TS_BATCH_LINEAR_ROWS'];
-  }
-});
-
-test('webgpu: the blocked fused step with inner norms, v2 state update (MAMBA_TS_STEP_SSM=v2), equals the op-by-op step', async (t) => {
-  if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
-  process.env['MAMBA_TS_STEP_SSM'] = 'v2';
-  try {
-    for (const s of shapes) {
-      for (const batch of [5, 9, 21]) {
-        const r = await compare(s, batch, 'webgpu');
-        for (let i = 0; i < 3; i++) {
-          assertClose(names[i]!, r.fused[i]!, r.plain[i]!, 1e-5);
-          assert.deepEqual(r.inPlace[i], r.fused[i], `${names[i]}: in place vs new states`);
+// The blocked fused step's other kernels, each under its switches: equal to the op-by-op step,
+// and in place equal to new states.
+const variants: { what: string; env: Record<string, string>; batches: number[] }[] = [
+  { what: 'thread-per-row state update (MAMBA_TS_STEP_SSM=rows)', env: { MAMBA_TS_STEP_SSM: 'rows' }, batches: [9] },
+  { what: 'v2 state update (MAMBA_TS_STEP_SSM=v2)', env: { MAMBA_TS_STEP_SSM: 'v2' }, batches: [5, 9, 21] },
+  { what: 'every projection through the tiled kernel (tile16 from 5 rows)', env: { MAMBA_TS_BATCH_LINEAR: 'tile16', MAMBA_TS_BATCH_LINEAR_ROWS: '5' }, batches: [9] },
+];
+for (const v of variants) {
+  test(`webgpu: the blocked fused step with inner norms, ${v.what}, equals the op-by-op step`, async (t) => {
+    if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+    Object.assign(process.env, v.env);
+    try {
+      for (const s of shapes) {
+        for (const batch of v.batches) {
+          const r = await compare(s, batch, 'webgpu');
+          for (let i = 0; i < 3; i++) {
+            assertClose(names[i]!, r.fused[i]!, r.plain[i]!, 1e-5);
+            assert.deepEqual(r.inPlace[i], r.fused[i], `${names[i]}: in place vs new states`);
+          }
         }
       }
+    } finally {
+      for (const k of Object.keys(v.env)) delete process.env[k];
     }
-  } finally {
-    delete process.env['MAMBA_TS_STEP_SSM'];
-  }
-});
+  });
+}
 
 test('cpu: a Jamba Mamba layer\'s fused step (inner norms) equals the op-by-op step bit for bit', async () => {
   assert.ok((getBackend('cpu') as CpuBackend).kernelInfo().kernels === 'wasm', 'the WebAssembly kernels run');
