@@ -12,7 +12,8 @@ import { test } from 'node:test';
 
 const INDEX = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), '../src/index.js')).href;
 
-for (const flag of [['--input-type=module'], ['--input-type', 'module']]) {
+// With a process-wide V8 option as well: a worker given such options explicitly refuses to start.
+for (const flag of [['--input-type=module'], ['--input-type', 'module'], ['--max-old-space-size=384', '--input-type=module']]) {
   test(`CPU kernel workers start under node ${flag.join(' ')} -e`, () => {
     const code = `import { ops } from ${JSON.stringify(INDEX)};
 const a = ops.randomUniform([512, 512], -1, 1, new ops.RandomSource(1));

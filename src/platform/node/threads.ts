@@ -8,11 +8,17 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
-/** What a kernel worker runs: instantiate the kernels over the shared memory, then serve jobs forever. */
+/**
+ * What a kernel worker runs: instantiate the kernels over the shared memory, then serve jobs
+ * forever. A dynamic import, valid as a script and as a module: a worker inherits the process's
+ * Node options, and under `node --input-type=module -e …` (the README's one-line commands) its
+ * source is read as a module, where `require` does not exist.
+ */
 const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const { module, memory, tid, scratch } = workerData;
-new WebAssembly.Instance(module, { env: { memory } }).exports.workerLoop(tid, scratch);
+import('node:worker_threads').then(({ workerData }) => {
+  const { module, memory, tid, scratch } = workerData;
+  new WebAssembly.Instance(module, { env: { memory } }).exports.workerLoop(tid, scratch);
+});
 `;
 
 /** Hardware threads this process may use. */
@@ -52,21 +58,7 @@ export function startKernelWorker(
   scratch: number,
   onError: (message: string) => void,
 ): void {
-  const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: workerExecArgv(), workerData: { module, memory, tid, scratch } });
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, tid, scratch } });
   worker.on('error', (e: Error) => onError(e.message));
   worker.unref();
-}
-
-/**
- * The process's Node options for a kernel worker, less --input-type: a worker inherits them, and
- * under `node --input-type=module -e …` its source (CommonJS) would be read as a module and fail.
- */
-function workerExecArgv(): string[] {
-  const out: string[] = [];
-  const args = process.execArgv;
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === '--input-type') i++; // and its value
-    else if (!args[i]!.startsWith('--input-type=')) out.push(args[i]!);
-  }
-  return out;
 }
