@@ -17,7 +17,8 @@ if command -v nvidia-smi >/dev/null; then
   SAMPLER=$!
 fi
 # The decode-batch products: the per-shape policy (default: tiled kernel for wide products, gemv
-# for the rest) against the gemv everywhere, at the protocol, the models side by side (Mamba-2 added: its in_proj tiled too).
+# for the rest) against the gemv everywhere, at the protocol, the models side by side
+# (Mamba-2's in_proj tiled as Mamba-1's since batchMamba2NormInProjConvKernel).
 mark batch-linear
 for v in gemv auto; do
   MAMBA_TS_BATCH_LINEAR=$v timeout 80 node $T --device webgpu --size 130m --models mamba,mamba2,llama --batch 32,64,128 --prompt 2048 --gen 128 2>>"$E" | tag "linear-$v"
