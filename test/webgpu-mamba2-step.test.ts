@@ -5,11 +5,16 @@
  * rows, the last one partial; 16 too), several heads per group and a group per head, 1–3 groups
  * (the gated norm's group size a multiple of 4 or not), with and without a dt clamp and biases,
  * hidden sizes that are and are not multiples of 4, state sizes that do and do not divide the
- * workgroup, f32 and bf16 projections; in place and not; bad inputs refused by name.
+ * workgroup, f32 and bf16 projections; in place and not; bad inputs refused by name. A blocked
+ * batch's norm + in_proj through the register-tiled kernel (batch-linear.ts) where the policy
+ * picks a tile (33 rows by default; every tile from 5 rows), the gemv where it does not, and the
+ * route checked by the kernels launched.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { getBackend } from '../src/backend/registry.js';
+import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
+import { batchLinearTile } from '../src/backend/webgpu/kernels/batch-linear.js';
 import { Mamba2Config, type Mamba2ConfigFields } from '../src/models/mamba2/config.js';
 import { initMamba2Weights } from '../src/models/mamba2/init.js';
 import { Mamba2ForCausalLM } from '../src/models/mamba2/modeling.js';
@@ -19,6 +24,7 @@ import { f32ToBf16 } from '../src/tensor/half.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { assertClose, randomArray } from './helpers.js';
 import { availableDevices } from './devices.js';
+import { launchedKernels } from './gpu-launches.js';
 
 const randn = (shape: number[], seed: number): Tensor => tensor(randomArray(shape.reduce((a, b) => a * b, 1), seed), shape, { device: 'webgpu' });
 
@@ -63,6 +69,35 @@ test('WebGPU fused Mamba-2 decode step with blocks of 16 rows equals the op-by-o
   }
 });
 
+// 33 rows: in_proj (N/K from 4.3 to 12) through the tiled kernel by default; and under
+// MAMBA_TS_BATCH_LINEAR=gemv, the gemv.
+test('WebGPU fused Mamba-2 decode step with in_proj tiled (33 rows) equals the op-by-op step', async (t) => {
+  if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+  await checkStep(shapes[0]!, 33);
+  await checkStep(shapes[1]!, 33);
+  process.env['MAMBA_TS_BATCH_LINEAR'] = 'gemv';
+  try {
+    await checkStep(shapes[0]!, 33);
+  } finally {
+    delete process.env['MAMBA_TS_BATCH_LINEAR'];
+  }
+});
+
+// tile16 from 5 rows on (partial row and output tiles; gathered vec4s; conv kernel 3; bf16). The
+// epilogue is per output, the same under every tile; tile32 and tile64 (each ~40 s of lavapipe
+// compiling per shape) are covered through Mamba-1's step (webgpu-mamba-step.test.ts).
+test('WebGPU fused Mamba-2 decode step with in_proj through tile16 from 5 rows equals the op-by-op step', async (t) => {
+  if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+  process.env['MAMBA_TS_BATCH_LINEAR'] = 'tile16';
+  process.env['MAMBA_TS_BATCH_LINEAR_ROWS'] = '5';
+  try {
+    for (const s of shapes) for (const batch of [5, 9, 19]) await checkStep(s, batch);
+  } finally {
+    delete process.env['MAMBA_TS_BATCH_LINEAR'];
+    delete process.env['MAMBA_TS_BATCH_LINEAR_ROWS'];
+  }
+});
+
 async function layerModel(s: Shape): Promise<Mamba2ForCausalLM> {
   const m = new Mamba2ForCausalLM(Mamba2Config.create({ hidden_size: 32, chunk_size: 4, num_hidden_layers: 1, vocab_size: 32, ...s.fields }));
   initMamba2Weights(m, 5, 'webgpu');
@@ -95,19 +130,28 @@ async function checkStep(s: Shape, batch: number): Promise<void> {
     if (r) ran++;
     return r;
   };
-  let fused: ReturnType<typeof block.step>;
+  let fused: ReturnType<typeof block.step> | null = null;
+  let keys: string[];
   try {
-    fused = block.step(h, state);
+    keys = launchedKernels(backend as WebGpuBackend, () => {
+      fused = block.step(h, state);
+    });
   } finally {
     backend.mamba2BlockStep = original;
   }
   assert.equal(ran, 1, 'the fused step ran');
+  if (!fused) throw new Error('no fused step');
+  // The route: in_proj through the tiled kernel exactly where the policy says (a blocked batch).
+  const tiledIn = batch > 4 && batchLinearTile(batch, c.projectionSize, f.hidden_size) !== null;
+  assert.equal(keys.some((k) => k.startsWith('batch_mamba2_norm_in_proj_conv_')), tiledIn, `in_proj tiled at B=${batch}: ${keys.join(', ')}`);
+  assert.equal(keys.some((k) => k.startsWith('mamba2_step_norm_in_proj_conv_')), !tiledIn, `in_proj on the gemv at B=${batch}: ${keys.join(', ')}`);
   assert.deepEqual(await state.conv.data(), before.conv, 'the input conv state is left as it was');
   assert.deepEqual(await state.ssm.data(), before.ssm, 'the input SSM state is left as it was');
   const m1 = block.mixer.step(block.norm.forward(h), state);
   const plain = { out: add(h, m1.out), state: m1.state };
   const names = ['out', 'conv state', 'ssm state'];
-  const got = [fused.out, fused.state.conv, fused.state.ssm];
+  const f2 = fused as ReturnType<typeof block.step>;
+  const got = [f2.out, f2.state.conv, f2.state.ssm];
   const want = [plain.out, plain.state.conv, plain.state.ssm];
   for (let i = 0; i < 3; i++) assertClose(names[i]!, await got[i]!.data(), await want[i]!.data(), 1e-5);
 

@@ -50,7 +50,7 @@ import { scatterAddRowsKernel } from './kernels/scatter-add-rows.js';
 import { flipKernel } from './kernels/flip.js';
 import { depthwiseConv2dDwPartialKernel, depthwiseConv2dDxKernel, depthwiseConv2dKernel, DWCONV2D_DW_WG } from './kernels/depthwise-conv2d.js';
 import { dtSsmRowsKernel, dtSsmUpdateKernel, dtSsmV2Fits, dtSsmV2Grid, dtSsmV2Kernel, normInProjConvKernel, ssmChannelsPerGroup, ssmStepLayout, type StepVariant } from './kernels/mamba-step.js';
-import { batchLinearGrid, batchLinearKernel, batchLinearTile, batchLinearUniforms, batchNormInProjConvKernel, type BatchEpilogue, type BatchTile } from './kernels/batch-linear.js';
+import { batchLinearGrid, batchLinearKernel, batchLinearTile, batchLinearUniforms, batchMamba2NormInProjConvKernel, batchNormInProjConvKernel, type BatchEpilogue, type BatchTile } from './kernels/batch-linear.js';
 import { GEMV4_MAX_ROWS, gemv4PerGroup, gemvGrid, linear4Kernel, linearResidual4Kernel, normLinear4Kernel, rowBlocks } from './kernels/gemv4.js';
 import { GATED_NORM_SEGMENTS, mamba2ChannelsPerGroup, mamba2GatedOutProjKernel, mamba2NormInProjConvKernel, mamba2SsmStepKernel, projSize, type Mamba2StepDims } from './kernels/mamba2-step.js';
 import { ropeKernel } from './kernels/rope.js';
@@ -1055,13 +1055,25 @@ export class WebGpuBackend implements Backend {
     const zxd = this.ctx.buffer(B * NP * 4, 'a decode-step temporary');
     const y = this.ctx.buffer(B * E * 4, 'a decode-step temporary');
     const out = this.make([B, D]);
-    const inGrid = gemvGrid(NP, D, rb);
-    this.ctx.dispatch(
-      mamba2NormInProjConvKernel(rb, d, weightDType(i.inProj.dtype)),
-      [this.buf(i.h), this.buf(i.inProj), lp, zxd, this.buf(i.convState)],
-      new Uniforms(12).u32(inGrid[0]).f32(i.eps).u32(B).buffer,
-      inGrid,
-    );
+    // A blocked batch's norm + in_proj runs through the register-tiled kernel (batch-linear.ts,
+    // the conv step as its epilogue) where batchLinearFor picks a tile for its shape, as Mamba-1's.
+    const inTile = rb.blocked ? batchLinearFor(B, NP, D) : null;
+    if (inTile) {
+      this.ctx.dispatch(
+        batchMamba2NormInProjConvKernel(inTile, D, E, CD, NH, K, weightDType(i.inProj.dtype)),
+        [this.buf(i.h), this.buf(i.inProj), lp, zxd, this.buf(i.convState)],
+        new Uniforms(12).u32(NP, B).f32(i.eps).buffer,
+        batchLinearGrid(inTile, B, NP),
+      );
+    } else {
+      const inGrid = gemvGrid(NP, D, rb);
+      this.ctx.dispatch(
+        mamba2NormInProjConvKernel(rb, d, weightDType(i.inProj.dtype)),
+        [this.buf(i.h), this.buf(i.inProj), lp, zxd, this.buf(i.convState)],
+        new Uniforms(12).u32(inGrid[0]).f32(i.eps).u32(B).buffer,
+        inGrid,
+      );
+    }
     const [lo, hi] = i.dtLimit;
     this.ctx.dispatch(
       mamba2SsmStepKernel(rb, d),

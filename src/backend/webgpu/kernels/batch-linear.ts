@@ -22,7 +22,8 @@
  *             weight is applied to the X tile, the 1/rms at the end
  *   normConv  Mamba's step 1: xz = norm + in_proj, and for x's channels the conv step + silu
  *             (a per-element epilogue: the conv of (row, channel) needs only that output and its
- *             own conv state), see batchNormInProjConvKernel.
+ *             own conv state), see batchNormInProjConvKernel; Mamba-2's (the conv over xBC,
+ *             written over it), see batchMamba2NormInProjConvKernel.
  */
 import { envSwitch } from '../../../env.js';
 import { UnsupportedError } from '../../../errors.js';
@@ -280,6 +281,24 @@ export function batchLinearUniforms(N: number, B: number, bias: { at: number } |
 }
 
 /**
+ * The causal conv step of row r, conv channel `ch` (of C) in a normConv epilogue, y its new input:
+ * declares `pre` = conv bias + Σ conv weight · (state, y) and shifts the channel's state (KC - 1
+ * values, read from S0) by one into S1 (S0 itself when in place). Only this thread reads and
+ * writes that (row, channel)'s state. The conv weight (C, KC) lies at lp(cwAt), the conv bias (C)
+ * right after it.
+ */
+function convStep(ch: string, C: number, KC: number, cwAt: number, S1: string): string {
+  return `
+          let sb = (r * ${C}u + ${ch}) * ${KC - 1}u;
+          let cw = ${cwAt}u + ${ch} * ${KC}u;
+          var pre = lp(${cwAt + C * KC}u + ${ch});
+          for (var q = 0u; q + 1u < ${KC}u; q++) { pre = fma(lp(cw + q), S0[sb + q], pre); }
+          pre = fma(lp(cw + ${KC - 1}u), y, pre);
+          for (var q = 0u; q + 2u < ${KC}u; q++) { ${S1}[sb + q] = S0[sb + q + 1u]; }
+          ${S1}[sb + ${KC - 2}u] = y;`;
+}
+
+/**
  * Mamba's step 1 for a batch (the tiled counterpart of mamba-step.ts's normInProjConvKernel over
  * blocks): XZ = in_proj(RMSNorm(h)) + in_proj bias over 2E outputs, and for an output n < E (an x
  * channel) the conv step: XC[r, n] = silu(conv bias + Σ conv weight · (state, x)), the state
@@ -292,18 +311,10 @@ export function batchNormInProjConvKernel(t: BatchTile, H: number, E: number, KC
   const key = `batch_norm_in_proj_conv_${t.name}_${H}_${E}_${KC}_${wt}${inPlace ? '_inplace' : ''}`;
   const S1 = inPlace ? 'S0' : 'S1';
   const ip = inPlace ? 1 : 0;
-  // The conv step of output (r, n): only this thread reads and writes that (row, channel)'s state.
   const out = `
         let y = v * rinv[r - r0] + lp(${H}u + n);
         XZ[r * ${2 * E}u + n] = y;
-        if (n < ${E}u) {
-          let sb = (r * ${E}u + n) * ${KC - 1}u;
-          let cw = ${H + 2 * E}u + n * ${KC}u;
-          var pre = lp(${H + 2 * E + E * KC}u + n);
-          for (var q = 0u; q + 1u < ${KC}u; q++) { pre = fma(lp(cw + q), S0[sb + q], pre); }
-          pre = fma(lp(cw + ${KC - 1}u), y, pre);
-          for (var q = 0u; q + 2u < ${KC}u; q++) { ${S1}[sb + q] = S0[sb + q + 1u]; }
-          ${S1}[sb + ${KC - 2}u] = y;
+        if (n < ${E}u) {${convStep('n', E, KC, H + 2 * E, S1)}
           XC[r * ${E}u + n] = pre / (1.0 + exp(-pre));
         }`;
   return cachedKernel(key, () => ({
@@ -318,6 +329,46 @@ ${vec4Operand('NW', 2, H)}  // LP; its row 0's first H elements: the norm weight
 ${inPlace ? '' : '@group(0) @binding(5) var<storage, read_write> S1: array<f32>; // (B, E, KC-1) new conv state'}
 @group(0) @binding(${6 - ip}) var<storage, read_write> XC: array<f32>; // (B, E) silu(conv)
 @group(0) @binding(${7 - ip}) var<uniform> p: P;
+${shared(t, true)}
+fn lp(i: u32) -> f32 { return ${H % 4 === 0 ? 'NW[i / 4u][i % 4u]' : 'NW[i]'}; }
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  ${tileBody(t, H, true, out)}
+}`,
+  }));
+}
+
+/**
+ * Mamba-2's step 1 for a batch (the tiled counterpart of mamba2-step.ts's
+ * mamba2NormInProjConvKernel over blocks): ZXD = in_proj(RMSNorm(h)) + in_proj bias over
+ * NP = E + CD + NH outputs [z (E) | xBC (CD) | dt (NH)]; an xBC output n (E <= n < E + CD) is
+ * replaced by its conv step, silu(conv bias + Σ conv weight · (state, x)), the conv state shifted
+ * by one in place. Bindings: h 0, in_proj 1, LP 2 ([norm weight (H) | in_proj bias (NP) | conv
+ * weight (CD, KC) | conv bias (CD)]), ZXD 3, conv state 4 (read_write, in place), uniforms
+ * { N = NP, rows, eps } 5.
+ */
+export function batchMamba2NormInProjConvKernel(t: BatchTile, H: number, E: number, CD: number, NH: number, KC: number, wt: WeightDType): Kernel {
+  const { WG } = threads(t);
+  const NP = E + CD + NH;
+  const key = `batch_mamba2_norm_in_proj_conv_${t.name}_${H}_${E}_${CD}_${NH}_${KC}_${wt}`;
+  const out = `
+        let y = v * rinv[r - r0] + lp(${H}u + n);
+        if (n >= ${E}u && n < ${E + CD}u) {
+          let c = n - ${E}u;${convStep('c', CD, KC, H + NP, 'S0')}
+          ZXD[r * ${NP}u + n] = pre / (1.0 + exp(-pre));
+        } else {
+          ZXD[r * ${NP}u + n] = y;
+        }`;
+  return cachedKernel(key, () => ({
+    key,
+    code: () => /* wgsl */ `
+struct P { N: u32, rows: u32, eps: f32 }
+${vec4Operand('X', 0, H)}   // (B, H) residual stream
+${weight4Binding('W', 1, H, wt)}                                       // (NP, H) in_proj
+${vec4Operand('NW', 2, H)}  // LP; its row 0's first H elements: the norm weight
+@group(0) @binding(3) var<storage, read_write> ZXD: array<f32>; // (B, NP): z, silu(conv(xBC)), dt
+@group(0) @binding(4) var<storage, read_write> S0: array<f32>;  // (B, CD, KC-1) conv state, in place
+@group(0) @binding(5) var<uniform> p: P;
 ${shared(t, true)}
 fn lp(i: u32) -> f32 { return ${H % 4 === 0 ? 'NW[i / 4u][i % 4u]' : 'NW[i]'}; }
 @compute @workgroup_size(${WG})
