@@ -36,14 +36,14 @@ for v in default v2; do
 done
 # Figure 8 at ~1.4B: both models side by side at batch 64 with the per-shape policy.
 mark 1.4b
-timeout 150 node $T --device webgpu --size 1.4b --models llama,mamba --batch 64 --prompt 2048 --gen 128 2>>"$E" | tag default
+timeout 140 node $T --device webgpu --size 1.4b --models llama,mamba --batch 64 --prompt 2048 --gen 128 2>>"$E" | tag default
 # Batch 1, 130M (the bench now warms up with a whole generation).
 mark batch1
 timeout 40 node $T --device webgpu --size 130m --models mamba --batch 1 --prompt 2048 --gen 128 2>>"$E" | tag batch1
 # Jamba (its Mamba layers through the fused step) against the all-attention model at 128k (last:
 # whatever the call's 600 s leave).
 mark long
-timeout 180 node $T --long --device webgpu --size 130m --models jamba,llama-attn --contexts 131072 --batch 1 --gen 64 2>>"$E" | tag default
+timeout 150 node $T --long --device webgpu --size 130m --models jamba,llama-attn --contexts 131072 --batch 1 --gen 64 2>>"$E" | tag default
 mark end
 [ -n "${SAMPLER:-}" ] && kill $SAMPLER
 grep -h tokens_per_s "$J" | sed -E 's/"config":\{[^}]*\},//' | cut -c1-300
