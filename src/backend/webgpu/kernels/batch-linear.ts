@@ -70,7 +70,7 @@ export type BatchLinearMode = 'gemv' | 'auto' | 'tile64' | 'tile32' | 'tile16';
  * tile64/tile32/tile16: that tile for every product (for benchmarking); gemv: the blocked gemv of
  * gemv4.ts for every product.
  */
-export function batchLinearMode(): BatchLinearMode {
+function batchLinearMode(): BatchLinearMode {
   const v = envSwitch('MAMBA_TS_BATCH_LINEAR');
   return v === 'gemv' || v === 'tile64' || v === 'tile32' || v === 'tile16' ? v : 'auto';
 }
@@ -79,7 +79,7 @@ export function batchLinearMode(): BatchLinearMode {
  * Rows from which the tiled kernel may replace the gemv: 32 (at 16 the two measured alike), or
  * MAMBA_TS_BATCH_LINEAR_ROWS (>= 5).
  */
-export function batchLinearMinRows(): number {
+function batchLinearMinRows(): number {
   const v = Number(envSwitch('MAMBA_TS_BATCH_LINEAR_ROWS'));
   return Number.isInteger(v) && v >= 5 ? v : 32;
 }
@@ -96,7 +96,7 @@ export function batchLinearTile(B: number, N: number, K: number, mode: BatchLine
 }
 
 /** The largest tile that still gives FILL_GROUPS workgroups, else the smallest. */
-export function autoTile(B: number, N: number): BatchTile {
+function autoTile(B: number, N: number): BatchTile {
   for (const t of BATCH_TILES) {
     const [gx, gy] = batchLinearGrid(t, B, N);
     if (gx * gy >= FILL_GROUPS) return t;
