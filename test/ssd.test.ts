@@ -15,6 +15,7 @@ import { liveTensorCount, tidy } from '../src/tensor/memory.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { availableDevices } from './devices.js';
 import { assertClose, randomArray } from './helpers.js';
+import { ssdInputData } from './ssd-inputs.js';
 
 interface Case {
   Bt: number;
@@ -34,28 +35,11 @@ const CASES: Case[] = [
   { Bt: 1, L: 16, H: 4, P: 2, G: 4, N: 2, T: 4, initial: false }, // a multiple of T, a group per head
 ];
 
-interface Inputs {
-  data: Float32Array;
-  shape: number[];
-}
-
-function inputsOf(c: Case, seed: number): Record<'x' | 'dt' | 'A' | 'B' | 'C' | 'D' | 'h0', Inputs> {
-  return {
-    x: { data: randomArray(c.Bt * c.L * c.H * c.P, seed), shape: [c.Bt, c.L, c.H, c.P] },
-    dt: { data: randomArray(c.Bt * c.L * c.H, seed + 1, 0.05, 0.6), shape: [c.Bt, c.L, c.H] },
-    A: { data: randomArray(c.H, seed + 2, -2, -0.3), shape: [c.H] },
-    B: { data: randomArray(c.Bt * c.L * c.G * c.N, seed + 3), shape: [c.Bt, c.L, c.G, c.N] },
-    C: { data: randomArray(c.Bt * c.L * c.G * c.N, seed + 4), shape: [c.Bt, c.L, c.G, c.N] },
-    D: { data: randomArray(c.H, seed + 5), shape: [c.H] },
-    h0: { data: randomArray(c.Bt * c.H * c.P * c.N, seed + 6), shape: [c.Bt, c.H, c.P, c.N] },
-  };
-}
-
 type Run = (t: Record<string, Tensor>) => SsdResult;
 
 /** Outputs, final state, and the gradient of Σ w₁·out + Σ w₂·state with respect to every input. */
 async function evaluate(run: Run, c: Case, seed: number, device: DeviceName): Promise<{ out: Float32Array; state: Float32Array; grads: Map<string, Float32Array> }> {
-  const ins = inputsOf(c, seed);
+  const ins = ssdInputData(c, seed);
   const names = Object.keys(ins).filter((k) => c.initial || k !== 'h0');
   const slots = new Map<string, GradSlot>();
   const ts: Record<string, Tensor> = {};
@@ -93,7 +77,7 @@ const opts = (t: Record<string, Tensor>) => ({ D: t['D']!, initialState: t['h0']
 
 test('ssdChunked gradients agree with finite differences (CPU), through chunk padding and the inter-chunk recurrence', async () => {
   const c: Case = { Bt: 1, L: 5, H: 2, P: 2, G: 1, N: 2, T: 2, initial: true };
-  const ins = inputsOf(c, 40);
+  const ins = ssdInputData(c, 40);
   const order = ['x', 'dt', 'A', 'B', 'C', 'D', 'h0'] as const;
   const r = await gradcheck(
     (x, dt, A, B, C, D, h0) => {
@@ -122,7 +106,7 @@ for (const device of await availableDevices()) {
 
   test(`ssdStep continues a chunked prefix exactly as the whole sequence: ${device}`, async () => {
     const c: Case = { Bt: 2, L: 7, H: 4, P: 2, G: 2, N: 3, T: 4, initial: false };
-    const ins = inputsOf(c, 3);
+    const ins = ssdInputData(c, 3);
     const t = Object.fromEntries(Object.entries(ins).map(([k, v]) => [k, tensor(v.data, v.shape, { device })])) as Record<string, Tensor>;
     const prefix = (v: Tensor) => slice(v, 1, 0, c.L - 1);
     const at = (v: Tensor, shape: number[]) => reshape(slice(v, 1, c.L - 1, 1), shape);

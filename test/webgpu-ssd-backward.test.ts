@@ -16,6 +16,7 @@ import { liveTensorCount, tidy } from '../src/tensor/memory.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { availableDevices } from './devices.js';
 import { assertClose, randomArray } from './helpers.js';
+import { ssdInputData, type SsdInputData } from './ssd-inputs.js';
 
 interface Case {
   Bt: number;
@@ -42,16 +43,10 @@ const CASES: Case[] = [
 
 const NAMES = ['x', 'dt', 'A', 'B', 'C', 'D', 'h0'] as const;
 
-function inputData(c: Case, seed: number): Map<string, { data: Float32Array; shape: number[] }> {
-  const m = new Map<string, { data: Float32Array; shape: number[] }>();
-  m.set('x', { data: randomArray(c.Bt * c.L * c.H * c.P, seed), shape: [c.Bt, c.L, c.H, c.P] });
-  m.set('dt', { data: randomArray(c.Bt * c.L * c.H, seed + 1, 0.05, 0.6), shape: [c.Bt, c.L, c.H] });
-  m.set('A', { data: randomArray(c.H, seed + 2, -2, -0.3), shape: [c.H] });
-  m.set('B', { data: randomArray(c.Bt * c.L * c.G * c.N, seed + 3), shape: [c.Bt, c.L, c.G, c.N] });
-  m.set('C', { data: randomArray(c.Bt * c.L * c.G * c.N, seed + 4), shape: [c.Bt, c.L, c.G, c.N] });
-  if (c.withD) m.set('D', { data: randomArray(c.H, seed + 5), shape: [c.H] });
-  if (c.initial) m.set('h0', { data: randomArray(c.Bt * c.H * c.P * c.N, seed + 6), shape: [c.Bt, c.H, c.P, c.N] });
-  return m;
+/** The case's inputs (D and h0 only where it has them). */
+function inputData(c: Case, seed: number): Map<string, SsdInputData> {
+  const d = ssdInputData(c, seed);
+  return new Map(NAMES.filter((k) => (k !== 'D' || c.withD) && (k !== 'h0' || c.initial)).map((k) => [k, d[k]]));
 }
 
 /** Counts the fused backward's runs while `fn` runs. */

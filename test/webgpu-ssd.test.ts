@@ -18,7 +18,8 @@ import { Mamba2ForCausalLM } from '../src/models/mamba2/modeling.js';
 import { ssdChunked, ssdSequential, tensor, type SsdOptions, type SsdResult } from '../src/ops/index.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { availableDevices } from './devices.js';
-import { assertClose, randomArray } from './helpers.js';
+import { assertClose } from './helpers.js';
+import { ssdInputData, type SsdInputData } from './ssd-inputs.js';
 
 interface Case {
   Bt: number;
@@ -47,18 +48,9 @@ const CASES: Case[] = [
 ];
 
 function inputs(c: Case, seed: number): { x: Tensor; dt: Tensor; A: Tensor; B: Tensor; C: Tensor; o: SsdOptions } {
-  const t = (data: Float32Array, shape: number[]) => tensor(data, shape, { device: 'webgpu' });
-  return {
-    x: t(randomArray(c.Bt * c.L * c.H * c.P, seed), [c.Bt, c.L, c.H, c.P]),
-    dt: t(randomArray(c.Bt * c.L * c.H, seed + 1, 0.05, 0.6), [c.Bt, c.L, c.H]),
-    A: t(randomArray(c.H, seed + 2, -2, -0.3), [c.H]),
-    B: t(randomArray(c.Bt * c.L * c.G * c.N, seed + 3), [c.Bt, c.L, c.G, c.N]),
-    C: t(randomArray(c.Bt * c.L * c.G * c.N, seed + 4), [c.Bt, c.L, c.G, c.N]),
-    o: {
-      D: c.withD ? t(randomArray(c.H, seed + 5), [c.H]) : null,
-      initialState: c.initial ? t(randomArray(c.Bt * c.H * c.P * c.N, seed + 6), [c.Bt, c.H, c.P, c.N]) : null,
-    },
-  };
+  const t = (v: SsdInputData) => tensor(v.data, v.shape, { device: 'webgpu' });
+  const d = ssdInputData(c, seed);
+  return { x: t(d.x), dt: t(d.dt), A: t(d.A), B: t(d.B), C: t(d.C), o: { D: c.withD ? t(d.D) : null, initialState: c.initial ? t(d.h0) : null } };
 }
 
 /** Runs `fn` with the backend's fused forward counted (on) or hidden (off); returns the count. */
