@@ -9,7 +9,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import { parseSyntheticConfig, type SyntheticConfig } from '../src/experiments/synthetic-config.js';
-import { evaluateSynthetic, runSynthetic } from '../src/experiments/run-synthetic.js';
+import { accuracyOn, evaluateSynthetic, runSynthetic } from '../src/experiments/run-synthetic.js';
+import { taskBatch } from '../src/experiments/synthetic-tasks.js';
+import { MambaConfig } from '../src/models/mamba/config.js';
+import { initMambaWeights } from '../src/models/mamba/init.js';
+import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
+import { RandomSource } from '../src/ops/random.js';
 
 const EXPERIMENTS = resolve(dirname(fileURLToPath(import.meta.url)), '../../experiments');
 const tmp = mkdtempSync(join(tmpdir(), 'mamba-ts-synthetic-paper-'));
@@ -63,6 +68,11 @@ test('evaluate: a saved experiment\'s model reproduces its recorded accuracy on 
   const e = await evaluateSynthetic(outDir);
   assert.deepEqual(e.accuracy, trained.accuracy);
   assert.deepEqual(e.recorded, trained.accuracy);
+  // Only some of the recorded lengths (the long ones take minutes on a CPU).
+  const some = await evaluateSynthetic(outDir, 'cpu', () => undefined, [24]);
+  assert.deepEqual(some.accuracy, trained.accuracy.filter((a) => a.length === 24));
+  assert.deepEqual(some.recorded, some.accuracy);
+  await assert.rejects(evaluateSynthetic(outDir, 'cpu', () => undefined, [24, 32]), /--lengths: 32 not among the experiment's test lengths \(16, 24\)/);
   await assert.rejects(evaluateSynthetic(join(tmp, 'nothing-here')), /nothing-here\/results\.json/);
   rmSync(join(outDir, 'model'), { recursive: true });
   await assert.rejects(evaluateSynthetic(outDir), /to-evaluate\/model: missing: the experiment's trained model/);
@@ -106,4 +116,20 @@ test('stop conditions: training ends at the first evaluation that reaches stopAc
   }
   assert.throws(() => parseSyntheticConfig({ task: 'induction-heads', stopAccuracy: 1.5, outDir: tmp }, 'x.json'), /x\.json.*stopAccuracy.*\[0, 1\]/);
   assert.throws(() => parseSyntheticConfig({ task: 'induction-heads', maxSeconds: 0, outDir: tmp }, 'x.json'), /x\.json.*maxSeconds.*> 0/);
+});
+
+test('accuracyOn: a test batch run in sub-batches of whole sequences (long test lengths) scores the same as in one forward', async () => {
+  const model = new MambaForCausalLM(MambaConfig.create({ hidden_size: 16, num_hidden_layers: 1, vocab_size: 16, use_bias: false }));
+  initMambaWeights(model, 3, 'cpu');
+  try {
+    for (const task of ['selective-copying', 'induction-heads'] as const) {
+      const b = taskBatch(task, 7, 40, 16, 4, new RandomSource(5));
+      const whole = await accuracyOn(model, b);
+      assert.equal(whole.total, task === 'selective-copying' ? 7 * 4 : 7);
+      // 100 positions: 2 sequences of 40 a forward, the last alone; 1: one sequence each.
+      for (const max of [100, 1]) assert.deepEqual(await accuracyOn(model, b, max), whole, `${task}, ${max} positions`);
+    }
+  } finally {
+    model.dispose();
+  }
 });

@@ -13,6 +13,12 @@ function deviceFlag(v: string): EvaluateDevice {
   return v as EvaluateDevice;
 }
 
+function lengthList(v: string): number[] {
+  const xs = v.split(',').map((x) => Number(x.trim()));
+  if (!xs.length || !xs.every((x) => Number.isInteger(x) && x > 0)) throw new InvalidArgumentError(`--lengths must be positive integers separated by commas, got "${v}"`);
+  return xs;
+}
+
 export function registerExperiment(program: Command): void {
   program
     .command('experiment')
@@ -22,11 +28,13 @@ export function registerExperiment(program: Command): void {
     .option('-c, --config <file>', 'experiment config (JSON): task, model, vocab, memorize, trainLength, steps, batchSize, schedule, lr, minLr, warmupSteps, weightDecay, gradClip, evalInterval, testLengths, testBatches, testBatchSize, seed, device, outDir, and optional stops: stopAccuracy (0–1), maxSeconds')
     .option('--evaluate <dir>', 'a finished experiment\'s outDir: load its model and config and measure the accuracy at its test lengths again')
     .option('--device <device>', 'with --evaluate: cpu, webgpu or auto', deviceFlag, 'cpu')
+    .option('--lengths <list>', 'with --evaluate: only these of the experiment\'s test lengths (comma-separated), e.g. the short ones on a CPU', lengthList)
     .option('--quiet', 'no progress bar on stderr (stdout has the JSON lines either way)', false)
-    .action(async (flags: { config?: string; evaluate?: string; device: EvaluateDevice; quiet: boolean }) => {
+    .action(async (flags: { config?: string; evaluate?: string; device: EvaluateDevice; lengths?: number[]; quiet: boolean }) => {
       if ((flags.config === undefined) === (flags.evaluate === undefined)) throw new InvalidArgumentError('experiment: give either --config <file> (train) or --evaluate <dir> (measure a trained one)');
+      if (flags.lengths !== undefined && flags.evaluate === undefined) throw new InvalidArgumentError('experiment: --lengths goes with --evaluate');
       if (flags.evaluate !== undefined) {
-        const e = await evaluateSynthetic(flags.evaluate, flags.device, (line) => process.stdout.write(`${JSON.stringify(line)}\n`));
+        const e = await evaluateSynthetic(flags.evaluate, flags.device, (line) => process.stdout.write(`${JSON.stringify(line)}\n`), flags.lengths);
         process.stdout.write(`${JSON.stringify({ evaluated: flags.evaluate, device: flags.device, accuracy: e.accuracy, recorded: e.recorded })}\n`);
         return;
       }

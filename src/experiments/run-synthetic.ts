@@ -5,7 +5,7 @@
  */
 import '../autograd/backward.js';
 import { noGrad } from '../autograd/tape.js';
-import { FormatError } from '../errors.js';
+import { ArgumentError, FormatError } from '../errors.js';
 import { checkWriteTarget, exists, joinPath, makeDir, writeBytesAtomic } from '../io/platform.js';
 import { readJsonObject, JSON_MAX_BYTES } from '../io/json.js';
 import { resolveDevice } from '../models/auto.js';
@@ -44,13 +44,33 @@ export interface SyntheticResult {
 /** Where runSynthetic puts the trained model (config.json + model.safetensors) inside outDir. */
 export const SYNTHETIC_MODEL_FOLDER = 'model';
 
-/** Scored positions of a batch where the model's output at that position has the target as its argmax. */
-export async function accuracyOn(model: MambaForCausalLM, b: TaskBatch): Promise<{ correct: number; total: number }> {
-  const out = await noGrad(() => model.forward(b.ids));
-  const logits = (await out.logits.data()) as Float32Array;
-  const shape = out.logits.shape;
-  out.logits.dispose();
-  return answerAccuracy(logits, shape, b.targets);
+/**
+ * The most positions (rows × length) one evaluation forward takes. A test batch longer than that
+ * runs as sub-batches of whole sequences (the same sequences, so the same accuracy): that bounds
+ * the activations at long test lengths (a 2^20-token sequence's in_proj output alone is 1 GiB in a
+ * d_model 64 Mamba) instead of running out of memory.
+ */
+export const EVAL_POSITIONS = 1 << 20;
+
+/**
+ * Scored positions of a batch where the model's output at that position has the target as its
+ * argmax, run `maxPositions` positions at a time (whole sequences; at least one).
+ */
+export async function accuracyOn(model: MambaForCausalLM, b: TaskBatch, maxPositions = EVAL_POSITIONS): Promise<{ correct: number; total: number }> {
+  const L = b.ids[0]?.length ?? 0;
+  const rowsPer = Math.max(1, Math.floor(maxPositions / Math.max(1, L)));
+  let correct = 0;
+  let total = 0;
+  for (let r0 = 0; r0 < b.ids.length; r0 += rowsPer) {
+    const out = await noGrad(() => model.forward(b.ids.slice(r0, r0 + rowsPer)));
+    const logits = (await out.logits.data()) as Float32Array;
+    const shape = out.logits.shape;
+    out.logits.dispose();
+    const a = answerAccuracy(logits, shape, b.targets.slice(r0, r0 + rowsPer));
+    correct += a.correct;
+    total += a.total;
+  }
+  return { correct, total };
 }
 
 const batchFor = (c: SyntheticConfig, L: number, n: number, r: RandomSource) => taskBatch(c.task, n, L, c.vocab, c.memorize, r);
@@ -200,7 +220,12 @@ export interface SyntheticEvaluation {
  * files beside results.json, as models/selective-copying-* ship) and measures the
  * model's accuracy again on the config's test batches, on `device` (default the CPU).
  */
-export async function evaluateSynthetic(dir: string, device: 'cpu' | 'webgpu' | 'auto' = 'cpu', onLine: (o: Record<string, unknown>) => void = () => undefined): Promise<SyntheticEvaluation> {
+export async function evaluateSynthetic(
+  dir: string,
+  device: 'cpu' | 'webgpu' | 'auto' = 'cpu',
+  onLine: (o: Record<string, unknown>) => void = () => undefined,
+  lengths?: readonly number[],
+): Promise<SyntheticEvaluation> {
   const resultsPath = joinPath(dir, 'results.json');
   const saved = await readJsonObject(resultsPath, { maxBytes: JSON_MAX_BYTES.config, what: 'an experiment results.json' });
   const c = parseSyntheticConfig(saved['config'], `${resultsPath} (field "config")`);
@@ -218,9 +243,20 @@ export async function evaluateSynthetic(dir: string, device: 'cpu' | 'webgpu' | 
       `missing: the experiment's trained model (config.json and weights), which runSynthetic saves there (or beside results.json, as the shipped models have it); experiments run before it saved models cannot be evaluated`,
     );
   }
+  // A subset of the recorded lengths (the long ones take minutes on a CPU).
+  let tested = c;
+  let rows = recorded as SyntheticResult['accuracy'];
+  if (lengths !== undefined) {
+    const missing = lengths.filter((L) => !c.testLengths.includes(L));
+    if (lengths.length === 0 || missing.length) {
+      throw new ArgumentError(`experiment --lengths: ${missing.length ? `${missing.join(', ')} not among` : 'expected some of'} the experiment's test lengths (${c.testLengths.join(', ')})`);
+    }
+    tested = { ...c, testLengths: c.testLengths.filter((L) => lengths.includes(L)) };
+    rows = rows.filter((a) => lengths.includes(a.length));
+  }
   const model = await MambaForCausalLM.fromPretrained(modelDir, { device: await resolveDevice(device) });
   try {
-    return { accuracy: await testAccuracy(model, c, onLine), recorded: recorded as SyntheticResult['accuracy'] };
+    return { accuracy: await testAccuracy(model, tested, onLine), recorded: rows };
   } finally {
     model.dispose();
   }
