@@ -40,6 +40,8 @@ timeout 140 node $T --device webgpu --size 1.4b --models llama,mamba --batch 64 
 # Batch 1, 130M (the bench now warms up with a whole generation).
 mark batch1
 timeout 40 node $T --device webgpu --size 130m --models mamba --batch 1 --prompt 2048 --gen 128 2>>"$E" | tag batch1
+# Its kernels' GPU times (the state update's x_proj partial sums now in vec4 columns: 4.6 µs before).
+BENCH_BATCH=1 timeout 20 node dist/bench/gpu-kernels.js 2>>"$E" | tag kernels-batch1
 # Jamba (its Mamba layers through the fused step) against the all-attention model at 128k (last:
 # whatever the call's 600 s leave).
 mark long
@@ -47,5 +49,5 @@ timeout 150 node $T --long --device webgpu --size 130m --models jamba,llama-attn
 mark end
 [ -n "${SAMPLER:-}" ] && kill $SAMPLER
 grep -h tokens_per_s "$J" | sed -E 's/"config":\{[^}]*\},//' | cut -c1-300
-grep -h '"ssm-kernels-' "$J" | grep -E 'step_dt_ssm|us_replayed' | cut -c1-300
+grep -h '"ssm-kernels-\|"kernels-batch1' "$J" | grep -E 'step_dt_ssm|us_replayed' | cut -c1-300
 grep -h error "$J" | cut -c1-300
