@@ -15,7 +15,8 @@ export interface OutputPolicy {
 
 /**
  * Throws when `dir` holds earlier output (`marker`: a file in it, e.g. `config.json`, or a test such
- * as holdsCheckpoint) and neither `resume` (where the trainer supports it) nor `overwrite` was given.
+ * as holdsCheckpoint) and neither `resume` (where the trainer supports it) nor `overwrite` was given;
+ * `command` (`train`, `experiment`) begins the message.
  */
 export async function refuseExistingOutput(dir: string, marker: string | ((dir: string) => Promise<boolean>), o: OutputPolicy, canResume: boolean, command = 'train'): Promise<void> {
   if (o.overwrite || (o.resume && canResume)) return;
