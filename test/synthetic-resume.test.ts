@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { runSynthetic, type SyntheticResult } from '../src/experiments/run-synthetic.js';
 import { parseSyntheticConfig, type SyntheticConfig } from '../src/experiments/synthetic-config.js';
+import { availableDevices } from './devices.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mamba-ts-synthetic-resume-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -48,6 +49,18 @@ test('a run cut by maxSeconds and resumed ends with the bits and curve of one un
   assert.deepEqual(last.accuracy, straight.accuracy);
   assert.ok(bytes('cut', 'model/model.safetensors').equals(bytes('straight', 'model/model.safetensors')), 'parameters differ from the uninterrupted run\'s');
   assert.ok(bytes('cut', 'checkpoint/optimizer.safetensors').equals(bytes('straight', 'checkpoint/optimizer.safetensors')), 'optimizer moments differ');
+});
+
+test('on WebGPU too: the fused optimizer\'s moments and the replayed step continue where the checkpoint left them', async (t) => {
+  if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+  const gpu = { device: 'webgpu' };
+  const whole = await runSynthetic(config('gpu-whole', gpu));
+  await runSynthetic(config('gpu-cut', { ...gpu, maxSeconds: 1e-9 }));
+  await runSynthetic(config('gpu-cut', { ...gpu, maxSeconds: 1e-9 }), undefined, { resume: true });
+  const rest = await runSynthetic(config('gpu-cut', gpu), undefined, { resume: true });
+  assert.deepEqual([rest.device, rest.runs], ['webgpu', 3]);
+  assert.deepEqual(curveOf(rest), curveOf(whole));
+  assert.ok(bytes('gpu-cut', 'model/model.safetensors').equals(bytes('gpu-whole', 'model/model.safetensors')));
 });
 
 test('raising steps continues the data stream between evaluations (constant schedule)', async () => {
