@@ -85,10 +85,21 @@ describe('mamba-ts CLI', () => {
       const end = /step 4\/4 \|.*\| loss (\d+\.\d{4}) \| accuracy (\d\.\d{4}) \|/.exec(r.err);
       assert.ok(end, r.err);
       assert.deepEqual([Number(end[1]), Number(end[2])], [last['loss'], last['accuracy']]); // the bar shows the last evaluation
-      const quiet = run('experiment', '--config', config, '--quiet');
+      // outDir now holds a checkpoint: a second run continues it (--resume) or replaces it (--overwrite).
+      const again = run('experiment', '--config', config, '--quiet');
+      assert.equal(again.code, 1);
+      assert.match(again.err, /experiment: .*checkpoint already holds a checkpoint from an earlier run; pass --resume/);
+      const quiet = run('experiment', '--config', config, '--quiet', '--overwrite');
       assert.equal(quiet.code, 0, quiet.err);
       assert.equal(quiet.err, '');
       assert.equal(quiet.out.trim().split('\n').length, 4);
+      // A resume of the finished run tests again: no steps, the same accuracy, still one run.
+      const resumed = run('experiment', '--config', config, '--quiet', '--resume');
+      assert.equal(resumed.code, 0, resumed.err);
+      const summary = (out: string) => JSON.parse(out.trim().split('\n').at(-1)!) as { runs: number; steps: number; accuracy: unknown };
+      assert.equal(resumed.out.trim().split('\n').length, 2);
+      assert.deepEqual([summary(resumed.out).runs, summary(resumed.out).steps], [1, 4]);
+      assert.deepEqual(summary(resumed.out).accuracy, summary(quiet.out).accuracy);
       // --evaluate measures the saved model again: the same accuracy as the run recorded.
       const ev = run('experiment', '--evaluate', join(dir, 'out'));
       assert.equal(ev.code, 0, ev.err);

@@ -21,6 +21,18 @@ import { parseSyntheticConfig, type SyntheticConfig } from './synthetic-config.j
 import { taskBatch, type TaskBatch } from './synthetic-tasks.js';
 import { checkOptionKeys, optionKeys } from '../options.js';
 import { NonFiniteLossError } from '../errors.js';
+import { holdsCheckpoint } from '../train/checkpoint-folder.js';
+import { LM_CHECKPOINT_FILES } from '../train/checkpoint.js';
+import { refuseExistingOutput } from '../train/existing-output.js';
+import {
+  findSyntheticCheckpoint,
+  loadSyntheticCheckpoint,
+  saveSyntheticCheckpoint,
+  SYNTHETIC_CHECKPOINT_FOLDER,
+  type SyntheticCurvePoint,
+  type SyntheticProgress,
+  type SyntheticStop,
+} from './synthetic-checkpoint.js';
 
 export interface SyntheticResult {
   task: string;
@@ -30,14 +42,17 @@ export interface SyntheticResult {
   steps: number;
   /** steps × batchSize: training sequences seen. */
   sequencesSeen: number;
-  /** What ended training: the step count, the accuracy target (stopAccuracy) or the time budget (maxSeconds). */
-  stoppedBy: 'steps' | 'accuracy' | 'time';
+  /** What ended training: the step count, the accuracy target (stopAccuracy) or the time budget (maxSeconds, of the last run). */
+  stoppedBy: SyntheticStop;
+  /** Over all runs (the first and its resumes). */
   trainSeconds: number;
+  /** The runs that trained: 1, plus each --resume that took a step. */
+  runs: number;
   /** The backend it trained on ('cpu' or 'webgpu'). */
   device: string;
   finalLoss: number;
   /** The learning curve: each evaluation during training, on the fixed test batch at trainLength. */
-  curve: { step: number; loss: number; accuracy: number; seconds: number }[];
+  curve: SyntheticCurvePoint[];
   accuracy: { length: number; accuracy: number }[];
 }
 
@@ -97,14 +112,25 @@ export async function testAccuracy(model: MambaForCausalLM, c: SyntheticConfig, 
 export interface SyntheticRunOptions {
   /** After every training step: its number (1-based), the step count and the training loss. */
   onStep?: (step: number, steps: number, loss: number) => void;
+  /**
+   * Continue from outDir/checkpoint (written at every evaluation and at the stop): the same data
+   * order, random state and optimizer state, so that the run ends as one uninterrupted run would.
+   * Without a checkpoint there, a fresh run.
+   */
+  resume?: boolean;
+  /** Start over in an outDir that holds a checkpoint, replacing it (without it, or resume, such an outDir is refused). */
+  overwrite?: boolean;
 }
 
-export const SYNTHETIC_RUN_OPTION_KEYS = optionKeys<SyntheticRunOptions>({ onStep: true });
+export const SYNTHETIC_RUN_OPTION_KEYS = optionKeys<SyntheticRunOptions>({ onStep: true, resume: true, overwrite: true });
 
 /**
  * Trains and tests; `onLine` gets each evaluation ({ step, loss, accuracy, seconds }) and each test
- * length's result ({ test_length, accuracy }), `o.onStep` every step. Writes outDir/model/ and
- * outDir/results.json.
+ * length's result ({ test_length, accuracy }), `o.onStep` every step. Writes outDir/checkpoint/ at
+ * every evaluation, then outDir/model/ and outDir/results.json. With `o.resume`, continues from
+ * outDir/checkpoint; maxSeconds is then this run's budget, trainSeconds the total of all runs. A
+ * checkpoint whose run had ended (by steps or stopAccuracy, still reached with this config) is only
+ * tested again.
  */
 export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string, unknown>) => void = () => undefined, o: SyntheticRunOptions = {}): Promise<SyntheticResult> {
   checkOptionKeys('runSynthetic', o, SYNTHETIC_RUN_OPTION_KEYS);
@@ -112,6 +138,9 @@ export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string
   await checkWriteTarget(c.outDir, 'folder');
   await checkWriteTarget(joinPath(c.outDir, 'results.json'), 'file');
   await checkWriteTarget(joinPath(c.outDir, SYNTHETIC_MODEL_FOLDER), 'folder');
+  await refuseExistingOutput(joinPath(c.outDir, SYNTHETIC_CHECKPOINT_FOLDER), (d) => holdsCheckpoint(d, LM_CHECKPOINT_FILES), o, true, 'experiment');
+  // Before anything else touches outDir: a resume finishes a checkpoint swap a crash interrupted.
+  const resumeAt = o.resume ? await findSyntheticCheckpoint(c.outDir) : null;
   const device = await resolveDevice(c.device);
   const config = MambaConfig.create({ hidden_size: 64, num_hidden_layers: 2, use_bias: false, ...c.model, vocab_size: c.vocab } as Parameters<typeof MambaConfig.create>[0]);
   const model = new MambaForCausalLM(config);
@@ -120,6 +149,23 @@ export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string
   // weightDecay 0 makes this Adam (the paper's optimiser for the synthetic tasks).
   const opt = new AdamW(model.namedParameters(), { lr: c.lr, weightDecay: c.weightDecay });
   const rng = new RandomSource(c.seed + 1);
+  let resumed: SyntheticProgress | null = null;
+  if (resumeAt !== null) {
+    try {
+      resumed = await loadSyntheticCheckpoint(c.outDir, model, opt, c);
+    } catch (e) {
+      opt.dispose();
+      model.dispose();
+      throw e;
+    }
+    rng.state = resumed.rngState;
+  }
+  const start = resumed?.step ?? 0;
+  // A run that ended (all its steps, or the accuracy target this config still sets) is tested again.
+  const lastAccuracy = resumed?.curve.at(-1)?.accuracy ?? 0;
+  const done = resumed !== null && (start >= c.steps || (resumed.stoppedBy === 'accuracy' && c.stopAccuracy !== undefined && lastAccuracy >= c.stopAccuracy));
+  const priorSeconds = resumed?.trainSeconds ?? 0;
+  const runs = done ? resumed!.runs : (resumed?.runs ?? 0) + 1;
   const [B, L, V] = [c.batchSize, c.trainLength, c.vocab];
   // The mean loss divides by the batch's scored positions: baked into the recorded step, which is
   // recorded anew should a batch have another count (the tasks' batches all have the same).
@@ -141,23 +187,29 @@ export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string
     },
   });
   const t0 = performance.now();
-  let loss = NaN;
-  let taken = 0;
-  let stoppedBy: SyntheticResult['stoppedBy'] = 'steps';
-  const curve: SyntheticResult['curve'] = [];
+  const runSeconds = () => (performance.now() - t0) / 1000;
+  let loss = resumed?.finalLoss ?? NaN;
+  let taken = start;
+  let stoppedBy: SyntheticStop = done ? (resumed!.stoppedBy ?? 'steps') : 'steps';
+  const curve: SyntheticCurvePoint[] = [...(resumed?.curve ?? [])];
   try {
+    // The generator's state before the next step's batch is drawn: what a checkpoint records, so
+    // that a resume draws that batch again.
+    let nextRngState = rng.state;
     const nextBatch = () => {
+      nextRngState = rng.state;
       const b = batchFor(c, L, B, rng);
       return { ids: Int32Array.from(b.ids.flat()), ...answerLabels(b.targets, B, L, V) };
     };
-    let batch = nextBatch();
-    for (let step = 0; step < c.steps; step++) {
+    let batch = done ? null : nextBatch();
+    for (let step = start; batch && step < c.steps; step++) {
       opt.lr = c.schedule === 'constant' ? c.lr : warmupCosine(step, { lr: c.lr, minLr: c.minLr, warmupSteps: c.warmupSteps, totalSteps: c.steps });
       scored = batch.scored;
       stepper.step([batch.ids, batch.labels], String(scored));
       // Asking for the loss submits the step; the next batch is made while the device works.
       const read = stepper.read();
       if (step + 1 < c.steps) batch = nextBatch();
+      else nextRngState = rng.state;
       const r = await read;
       loss = r.loss;
       if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm)) {
@@ -167,21 +219,33 @@ export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string
       }
       taken = step + 1;
       o.onStep?.(step + 1, c.steps, loss);
-      // The time budget is checked every step (an evaluation interval can be minutes long): past it,
-      // one more evaluation, then the run stops.
-      const overTime = c.maxSeconds !== undefined && (performance.now() - t0) / 1000 >= c.maxSeconds;
+      // The time budget (this run's) is checked every step (an evaluation interval can be minutes
+      // long): past it, one more evaluation, then the run stops.
+      const overTime = c.maxSeconds !== undefined && runSeconds() >= c.maxSeconds;
       if ((step + 1) % c.evalInterval === 0 || step + 1 === c.steps || overTime) {
         const a = await accuracyOn(model, batchFor(c, c.trainLength, c.testBatchSize, testRng(c, 0)));
-        const seconds = (performance.now() - t0) / 1000;
+        const seconds = priorSeconds + runSeconds();
         const point = { step: step + 1, loss: +loss.toFixed(4), accuracy: +(a.correct / a.total).toFixed(4), seconds: +seconds.toFixed(1) };
         curve.push(point);
         onLine(point);
         if (step + 1 < c.steps && c.stopAccuracy !== undefined && a.correct / a.total >= c.stopAccuracy) stoppedBy = 'accuracy';
-        else if (step + 1 < c.steps && c.maxSeconds !== undefined && seconds >= c.maxSeconds) stoppedBy = 'time';
+        else if (step + 1 < c.steps && c.maxSeconds !== undefined && runSeconds() >= c.maxSeconds) stoppedBy = 'time';
+        const ended = stoppedBy !== 'steps' || step + 1 === c.steps;
+        // At every evaluation, and at the stop before testing: a run cut off loses at most an interval.
+        await saveSyntheticCheckpoint(c.outDir, model, opt, {
+          step: step + 1,
+          rngState: nextRngState,
+          finalLoss: loss,
+          curve,
+          trainSeconds: priorSeconds + runSeconds(),
+          runs,
+          stoppedBy: ended ? stoppedBy : null,
+          config: c,
+        });
         if (stoppedBy !== 'steps') break;
       }
     }
-    const trainSeconds = (performance.now() - t0) / 1000;
+    const trainSeconds = done ? priorSeconds : priorSeconds + runSeconds();
     // Saved before testing, so a test length that runs out of memory does not lose the training.
     await makeDir(c.outDir);
     await model.save(joinPath(c.outDir, SYNTHETIC_MODEL_FOLDER));
@@ -194,6 +258,7 @@ export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string
       sequencesSeen: taken * c.batchSize,
       stoppedBy,
       trainSeconds,
+      runs,
       device,
       finalLoss: loss,
       curve,
