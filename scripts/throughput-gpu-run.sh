@@ -20,7 +20,7 @@ fi
 # for the rest) against the gemv everywhere, at the protocol, the models side by side
 # (Mamba-2's in_proj tiled as Mamba-1's since batchMamba2NormInProjConvKernel).
 mark batch-linear
-for v in gemv auto; do
+for v in ${LINEAR_VARIANTS:-gemv auto}; do # LINEAR_VARIANTS=auto: the default policy alone (80 s less)
   MAMBA_TS_BATCH_LINEAR=$v timeout 80 node $T --device webgpu --size 130m --models mamba,mamba2,llama --batch 32,64,128 --prompt 2048 --gen 128 2>>"$E" | tag "linear-$v"
 done
 # The blocked state update: MAMBA_TS_STEP_SSM=v2 (4 threads per (row, channel), kernels/mamba-step.ts
