@@ -1,6 +1,8 @@
 /**
  * With `--scan B,D,L,N`: the same for one fused selective scan call at that shape; with
- * `--prefill L`: for the model's prefill of an L-token prompt (fewer replays: its kernels are long).
+ * `--prefill L`: for the model's prefill of an L-token prompt (fewer replays: its kernels are long);
+ * with `--train L,B`: for one training step of the synthetic tasks' model (2 layers, d 64, vocabulary
+ * 16) on B sequences of L tokens (the paper's Selective Copying: --train 4128,64).
  *
  * GPU time of each kernel of a batch-1 decode step (mamba-130m shape unless BENCH_HIDDEN /
  * BENCH_VOCAB say otherwise): one token's launches are captured, then each launch is replayed
@@ -15,12 +17,18 @@ import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
 import { MambaConfig } from '../src/models/mamba/config.js';
 import { initMambaWeights } from '../src/models/mamba/init.js';
 import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
+import { answerLossOn } from '../src/experiments/answer-scoring.js';
 import { argmax, randomUniform, RandomSource, selectiveScan } from '../src/ops/index.js';
+import { tensor } from '../src/ops/create.js';
+import { filled } from '../src/ops/random.js';
+import { AdamW } from '../src/train/adamw.js';
+import { applyFusedAndClear, backwardInto, clipBound } from '../src/train/train-step.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 
 const gpu = (await initWebGPU()) as WebGpuBackend;
 const scanArg = process.argv.indexOf('--scan');
 const prefillArg = process.argv.indexOf('--prefill');
+const trainArg = process.argv.indexOf('--train');
 const H = Number(process.env['BENCH_HIDDEN'] ?? 768);
 const V = Number(process.env['BENCH_VOCAB'] ?? 50280);
 let launches: GraphLaunch[] = [];
@@ -47,6 +55,34 @@ if (scanArg > 0) {
     keep.push(...ins, s.out, s.lastState);
   });
   label = { bench: 'scan_gpu', B, D, L, N };
+} else if (trainArg > 0) {
+  // The paper's synthetic-task model (2 layers, d 64, N 16, vocabulary 16) trained on one batch of
+  // B sequences of L tokens, every position scored: forward, loss, backward, clip and fused AdamW
+  // (the replayed training step's work, train/replayed-step.ts).
+  const [L, B] = process.argv[trainArg + 1]!.split(',').map(Number) as [number, number];
+  const model = new MambaForCausalLM(MambaConfig.create({ hidden_size: 64, num_hidden_layers: 2, state_size: 16, vocab_size: 16, use_bias: false }));
+  initMambaWeights(model, 0, 'webgpu');
+  model.requiresGrad_(true);
+  const opt = new AdamW(model.namedParameters(), { lr: 1e-3, weightDecay: 0 });
+  if (!opt.fusedOptimizer()) throw new Error('gpu-kernels --train: no fused AdamW on this backend');
+  const params = model.namedParameters().map(([, p]) => p);
+  const ids = tensor(Int32Array.from({ length: B * L }, (_, i) => (i * 7) % 16), [B, L], { dtype: 'i32', device: 'webgpu' });
+  const labels = tensor(Int32Array.from({ length: B * L }, (_, i) => (i * 5) % 16), [B * L], { dtype: 'i32', device: 'webgpu' });
+  const seed = filled([], 1, { device: 'webgpu' });
+  const step = () => {
+    opt.beginStep();
+    const out = model.forwardSync(ids);
+    const loss = answerLossOn(out.logits, labels, B * L);
+    out.logits.dispose();
+    backwardInto(loss, seed);
+    loss.dispose();
+    applyFusedAndClear(opt, params, clipBound(1));
+  };
+  step();
+  await gpu.sync();
+  capture(step);
+  keep.push(ids, labels, seed, opt, model);
+  label = { bench: 'train_step_gpu', L, B, tokens: B * L };
 } else if (prefillArg > 0) {
   const L = Number(process.argv[prefillArg + 1]);
   const model = new MambaForCausalLM(MambaConfig.create({ hidden_size: H, num_hidden_layers: 24, vocab_size: V, use_bias: false }));
@@ -111,7 +147,7 @@ async function perReplay(list: GraphLaunch[], reps: number): Promise<number> {
 }
 
 const byKey = new Map<string, { launches: number; us: number; groups: [number, number, number] }>();
-const reps = prefillArg > 0 ? 20 : 200;
+const reps = prefillArg > 0 || trainArg > 0 ? 20 : 200;
 for (const l of launches) {
   const us = await perReplay([l], reps);
   const e = byKey.get(l.key) ?? { launches: 0, us: 0, groups: l.groups };
@@ -124,6 +160,6 @@ for (const [key, e] of byKey) {
   sum += e.us;
   console.log(JSON.stringify({ bench: 'kernel', kernel: key, launches: e.launches, us_all_launches: +e.us.toFixed(1), us_per_launch: +(e.us / e.launches).toFixed(2), groups: e.groups }));
 }
-const whole = await perReplay(launches, prefillArg > 0 ? 4 : 100);
+const whole = await perReplay(launches, prefillArg > 0 || trainArg > 0 ? 4 : 100);
 console.log(JSON.stringify({ ...label, launches: launches.length, us_sum_of_kernels: +sum.toFixed(1), us_replayed: +whole.toFixed(1) }));
 for (const t of keep) t.dispose();
