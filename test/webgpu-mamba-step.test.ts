@@ -29,7 +29,6 @@ const shapes = [
   { hidden_size: 37, state_size: 5, time_step_rank: 3, use_bias: false, weights: 'f32', batches: [2, 7, 19] }, // gathered vec4s; N ∤ 256
   { hidden_size: 64, state_size: 16, time_step_rank: 4, use_bias: false, weights: 'bf16', batches: [1, 6, 33] }, // 33 rows: in_proj through the tiled kernel
   { hidden_size: 256, state_size: 16, time_step_rank: 16, use_bias: false, weights: 'f32', batches: [3, 6] }, // 32 slices of x_proj partial sums (<= 4 rows)
-  { hidden_size: 64, state_size: 16, time_step_rank: 260, use_bias: false, weights: 'f32', batches: [1, 4] }, // 4 rows × J 292: more columns of partials than threads
 ] as const;
 
 type Shape = (typeof shapes)[number];

@@ -253,52 +253,35 @@ fn laneSum(t: u32, c: u32, n: u32, v: f32) -> f32 {
 export function dtSsmUpdateKernel(rb: RowBlocks, N: number, J: number, wt: WeightDType, v: StepVariant = MAMBA1): Kernel {
   const rows = rb.rows;
   const H1 = v.inPlace ? 'H0' : 'H1';
-  // x_proj's output: the sum of step 1's per-slice partials ((slices, BT, J): the block's RJ
-  // partials of a slice are consecutive). A thread sums a column of 4 consecutive partials over
-  // every G4-th slice, 8 slices' loads in flight at a time; the G4 groups' vec4 sums are then added
-  // in workgroup memory. With all 256 threads (RJ4 columns × G4 groups) a thread walks ~slices/G4
-  // slices: at 130M (192 slices of 80) 2 rounds of loads where a thread per partial took 8.
+  // x_proj's output: the sum of step 1's per-slice partials. G groups of RJ threads each sum
+  // every G-th slice (8 loads in flight per thread), then the groups' sums are added.
   const partialSums = `
   let BJ = BT * p.J; // one slice's partials
   let xdp = BT * p.E + r0 * p.J; // where the block's partials of slice 0 start
-  for (var q0 = 0u; q0 < RJ4; q0 += ${SSM_WG}u) {
-    let q = q0 + t % RJ4;
-    let g = t / RJ4;
+  for (var i0 = 0u; i0 < RJ; i0 += ${SSM_WG}u) {
+    let i = i0 + t % RJ;
+    let g = t / RJ;
     var acc = vec4<f32>(0.0);
-    if (g < G4 && q < RJ4) {
-      let o = xdp + 4u * q;
-      let st = G4 * BJ;
+    if (g < G && i < RJ && r0 + i / p.J < BT) {
       var sl = g;
-      for (; sl + 7u * G4 < p.slices; sl += 8u * G4) {
-        let b0 = o + sl * BJ;
-        acc += partial4(b0, q) + partial4(b0 + st, q) + partial4(b0 + 2u * st, q) + partial4(b0 + 3u * st, q);
-        acc += partial4(b0 + 4u * st, q) + partial4(b0 + 5u * st, q) + partial4(b0 + 6u * st, q) + partial4(b0 + 7u * st, q);
+      for (; sl + 7u * G < p.slices; sl += 8u * G) {
+        let o = xdp + sl * BJ + i;
+        let st = G * BJ;
+        acc += vec4<f32>(XCD[o], XCD[o + st], XCD[o + 2u * st], XCD[o + 3u * st]);
+        acc += vec4<f32>(XCD[o + 4u * st], XCD[o + 5u * st], XCD[o + 6u * st], XCD[o + 7u * st]);
       }
-      for (; sl < p.slices; sl += G4) { acc += partial4(o + sl * BJ, q); }
+      for (; sl < p.slices; sl += G) { acc.x += XCD[xdp + sl * BJ + i]; }
     }
-    redv[t] = acc;
+    red[t] = acc.x + acc.y + acc.z + acc.w;
     workgroupBarrier();
-    if (t < min(RJ4 - q0, ${SSM_WG}u)) {
-      var s = vec4<f32>(0.0);
-      for (var g2 = 0u; g2 < G4; g2++) { s += redv[t + g2 * RJ4]; }
-      for (var k = 0u; k < 4u; k++) {
-        let i = 4u * (q0 + t) + k;
-        if (i < RJ && r0 + i / p.J < BT) { xd[i] = s[k]; }
-      }
+    if (t < min(RJ, ${SSM_WG}u) && i < RJ) {
+      var s = 0.0;
+      for (var q = 0u; q < G; q++) { s += red[t + q * RJ]; }
+      xd[i] = s;
     }
     workgroupBarrier();
   }
 `;
-  // Four consecutive partials of a column (zeros past RJ, which only a row count × J that is not a
-  // multiple of 4 has; their indices stay on the column's first).
-  const partial4 =
-    (rows * J) % 4 === 0
-      ? 'fn partial4(i: u32, q: u32) -> vec4<f32> { return vec4<f32>(XCD[i], XCD[i + 1u], XCD[i + 2u], XCD[i + 3u]); }'
-      : `fn partial4(i: u32, q: u32) -> vec4<f32> {
-  var v = vec4<f32>(0.0);
-  for (var k = 0u; k < 4u; k++) { if (4u * q + k < RJ) { v[k] = XCD[i + k]; } }
-  return v;
-}`;
   // Blocked: x_proj's output comes whole from its own gemv (XDBL, (BT, J)).
   const blockedXProj = `
   for (var i = t; i < RJ; i += ${SSM_WG}u) {
@@ -316,11 +299,10 @@ const CPW = ${CPW}u;
 const R = ${J - 2 * N}u;           // dt_rank
 const RPL = ${Math.max(1, Math.ceil((J - 2 * N) / N))}u; // dt_proj terms per lane
 const RJ = ${rows * J}u;           // x_proj outputs of the block's rows
-const RJ4 = ${Math.ceil((rows * J) / 4)}u;          // their columns of 4
-const G4 = ${Math.max(1, Math.floor(SSM_WG / Math.ceil((rows * J) / 4)))}u; // thread groups summing the partials
+const G = ${Math.max(1, Math.floor(256 / (rows * J)))}u; // thread groups summing the partials
 ${stateUpdateBindings(rb, wt, v)}
 var<workgroup> xd: array<f32, ${J * rows}>;
-var<workgroup> red: array<f32, ${SSM_WG}>;${rb.blocked ? '' : `\nvar<workgroup> redv: array<vec4<f32>, ${SSM_WG}>;\n${partial4}`}${v.innerNorms ? `\nvar<workgroup> normScale: array<f32, ${3 * rows}>;` : ''}
+var<workgroup> red: array<f32, ${SSM_WG}>;${v.innerNorms ? `\nvar<workgroup> normScale: array<f32, ${3 * rows}>;` : ''}
 ${laneSumWgsl(P2)}
 @compute @workgroup_size(${SSM_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
