@@ -41,7 +41,7 @@ import { GpuContext, grid1d, Uniforms, type Kernel, type LaunchGraph } from './c
 import { GpuFusedAdamW } from './fused-adamw.js';
 import { affineKernel, binaryKernel, castKernel, unaryKernel } from './kernels/elementwise.js';
 import { stridedCopyKernel } from './kernels/copy.js';
-import { tiledMatmulKernel } from './kernels/matmul.js';
+import { splitK, splitKSumKernel, tiledMatmulKernel } from './kernels/matmul.js';
 import { crossEntropyBackwardKernel, crossEntropyKernel, ARGMAX_CHUNK, argmaxFinalKernel, argmaxPartialKernel, argmaxKernel, rmsNormKernel, rowMaxKernel, rowSumKernel, softmaxKernel, topKKernel } from './kernels/rows.js';
 import { causalConvKernel, embeddingKernel } from './kernels/layers.js';
 import { CONV_DW_WG, convDpreKernel, convDwFinalKernel, convDwPartialKernel, convDxKernel } from './kernels/conv-backward.js';
@@ -275,16 +275,24 @@ export class WebGpuBackend implements Backend {
       this.ctx.dispatch(linear4Kernel(rb, K, weightDType(b.dtype)), [this.buf(a), this.buf(b), this.dummy, this.buf(y)], new Uniforms(16).u32(N, grid[0], 0, M).buffer, grid);
       return y;
     }
-    const u = new Uniforms(20).u32(M, N, K, aBatch === 1 ? 0 : M * K, bBatch === 1 ? 0 : K * N);
     // The largest tile that still gives about two waves of workgroups (skinny products such as
     // x_proj, N = R + 2·N_state, get 32×32 tiles).
     const tiles = (t: number) => Math.ceil(M / t) * Math.ceil(N / t) * batch;
     const tile = tiles(128) >= 256 ? 128 : tiles(64) >= 256 ? 64 : 32;
-    this.ctx.dispatch(tiledMatmulKernel(o.transA, o.transB, (tile / 16) as 2 | 4 | 8, weightDType(b.dtype)), [this.buf(a), this.buf(b), this.buf(y)], u.buffer, [
-      Math.ceil(N / tile),
-      Math.ceil(M / tile),
-      batch,
-    ]);
+    const { slices, kLen } = splitK(tiles(tile), M * N * batch, K);
+    const kernel = tiledMatmulKernel(o.transA, o.transB, (tile / 16) as 2 | 4 | 8, weightDType(b.dtype));
+    const u = new Uniforms(28).u32(M, N, K, aBatch === 1 ? 0 : M * K, bBatch === 1 ? 0 : K * N, kLen, slices);
+    const grid: [number, number, number] = [Math.ceil(N / tile), Math.ceil(M / tile), batch * slices];
+    if (slices === 1) {
+      this.ctx.dispatch(kernel, [this.buf(a), this.buf(b), this.buf(y)], u.buffer, grid);
+      return y;
+    }
+    const part = this.make([batch * slices, M, N]);
+    this.ctx.dispatch(kernel, [this.buf(a), this.buf(b), this.buf(part)], u.buffer, grid);
+    const total = batch * M * N;
+    const g = grid1d(total);
+    this.ctx.dispatch(splitKSumKernel, [this.buf(part), this.buf(y)], new Uniforms(16).u32(M * N, slices, total, g[0]).buffer, g);
+    part.dispose();
     return y;
   }
 
