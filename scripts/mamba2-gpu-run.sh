@@ -10,7 +10,7 @@
 #       dots (110 s: Triton compiles and autotunes ~40 kernel variants per dtype on first use);
 #   (c) mamba-ts train models/mamba2-shakespeare/train.json on WebGPU (120 s, TRAIN_TIMEOUT; it
 #       took 40 s on an H100), checkpointing every 100 steps;
-#   (a) Triton float32 with IEEE dots (150 s: 60 s did not cover its compiles on an H100), then
+#   (a) Triton float32 with IEEE dots (290 s: neither 60 s nor 200 s covered its compiles on an H100), then
 #       bfloat16 (70 s).
 # A second call on the same (warm) machine with SKIP_BENCH=1 resumes a training that was cut off
 # (from runs/mamba2-shakespeare/checkpoint; TRAIN_TIMEOUT=500 gives it more time); TRITON_BACKWARD=1
@@ -71,7 +71,7 @@ console.log(JSON.stringify(line));
 if [ "${SKIP_BENCH:-0}" != 1 ]; then
   # (a) float32 with IEEE float32 dots (a process of its own: Triton reads the setting when it
   # compiles), then bfloat16 (x, dt, B, C in bf16), for reference.
-  triton 150 triton-ieee --dtypes float32 --f32-dot ieee
+  triton 290 triton-ieee --dtypes float32 --f32-dot ieee
   [ "${TRITON_BF16:-1}" = 1 ] && triton 70 triton-bf16 --dtypes bfloat16
 fi
 [ "${TRITON_BACKWARD:-0}" = 1 ] && triton 150 triton-tf32-backward --dtypes float32 --backward --no-check
