@@ -19,7 +19,7 @@ import { Uniforms } from '../src/backend/webgpu/context.js';
 import type { GpuStorage, WebGpuBackend } from '../src/backend/webgpu/index.js';
 import { BATCH_TILES, batchLinearGrid, batchLinearKernel, batchLinearTile, batchLinearUniforms, type BatchEpilogue, type BatchTile } from '../src/backend/webgpu/kernels/batch-linear.js';
 import { gemvGrid, linear4Kernel, linearResidual4Kernel, normLinear4Kernel, rowBlocks } from '../src/backend/webgpu/kernels/gemv4.js';
-import { tiledMatmulKernel } from '../src/backend/webgpu/kernels/matmul.js';
+import { tiledMatmulKernel, tiledMatmulUniforms } from '../src/backend/webgpu/kernels/matmul.js';
 import { randomUniform, RandomSource } from '../src/ops/index.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 
@@ -110,7 +110,7 @@ function launch(kind: Kernel, s: Shape, B: number, t: { x: Tensor; w: Tensor; y:
       // index.ts's choice: the largest tile that gives two waves of 128 workgroups.
       const tiles = (e: number) => Math.ceil(B / e) * Math.ceil(N / e);
       const tile = tiles(128) >= 256 ? 128 : tiles(64) >= 256 ? 64 : 32;
-      gpu.ctx.dispatch(tiledMatmulKernel(false, true, (tile / 16) as 2 | 4 | 8, 'f32'), [buf(t.x), buf(t.w), buf(t.y)], new Uniforms(20).u32(B, N, K, 0, 0).buffer, [Math.ceil(N / tile), Math.ceil(B / tile), 1]);
+      gpu.ctx.dispatch(tiledMatmulKernel(false, true, (tile / 16) as 2 | 4 | 8, 'f32'), [buf(t.x), buf(t.w), buf(t.y)], tiledMatmulUniforms(B, N, K, 0, 0), [Math.ceil(N / tile), Math.ceil(B / tile), 1]);
     } else {
       const tile = BATCH_TILES.find((x) => x.name === kind)!;
       const bufs = [buf(t.x), buf(t.w), buf(t.dummy), buf(t.y), ...(epi === 'plain' ? [] : [buf(t.extra)])];

@@ -146,11 +146,15 @@ async function perReplay(list: GraphLaunch[], reps: number): Promise<number> {
   return ((await replay(list, 2 * reps)) - once) / reps;
 }
 
-const byKey = new Map<string, { launches: number; us: number; groups: [number, number, number] }>();
+// groups: the first launch's grid; workgroups: the fewest and most of any launch under the key.
+const byKey = new Map<string, { launches: number; us: number; groups: [number, number, number]; minGroups: number; maxGroups: number }>();
 const reps = prefillArg > 0 || trainArg > 0 ? 20 : 200;
 for (const l of launches) {
   const us = await perReplay([l], reps);
-  const e = byKey.get(l.key) ?? { launches: 0, us: 0, groups: l.groups };
+  const n = l.groups[0] * l.groups[1] * l.groups[2];
+  const e = byKey.get(l.key) ?? { launches: 0, us: 0, groups: l.groups, minGroups: n, maxGroups: n };
+  e.minGroups = Math.min(e.minGroups, n);
+  e.maxGroups = Math.max(e.maxGroups, n);
   e.launches++;
   e.us += us;
   byKey.set(l.key, e);
@@ -158,7 +162,7 @@ for (const l of launches) {
 let sum = 0;
 for (const [key, e] of byKey) {
   sum += e.us;
-  console.log(JSON.stringify({ bench: 'kernel', kernel: key, launches: e.launches, us_all_launches: +e.us.toFixed(1), us_per_launch: +(e.us / e.launches).toFixed(2), groups: e.groups }));
+  console.log(JSON.stringify({ bench: 'kernel', kernel: key, launches: e.launches, us_all_launches: +e.us.toFixed(1), us_per_launch: +(e.us / e.launches).toFixed(2), groups: e.groups, workgroups: [e.minGroups, e.maxGroups] }));
 }
 const whole = await perReplay(launches, prefillArg > 0 || trainArg > 0 ? 4 : 100);
 console.log(JSON.stringify({ ...label, launches: launches.length, us_sum_of_kernels: +sum.toFixed(1), us_replayed: +whole.toFixed(1) }));

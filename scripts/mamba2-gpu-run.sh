@@ -15,7 +15,7 @@
 #       bfloat16 (70 s).
 # A second call on the same (warm) machine with SKIP_BENCH=1 resumes a training that was cut off
 # (from runs/mamba2-shakespeare/checkpoint; TRAIN_TIMEOUT=500 gives it more time); TRITON_BACKWARD=1
-# adds Triton's forward+backward in float32 (150 s); TRITON_BF16=0 leaves out the bf16 part. TRAIN_OVERRIDES='{"steps": 2, "device": "cpu"}'
+# adds Triton's forward+backward in float32 (150 s); TRITON_BF16=0 leaves out the bf16 part. TRAIN_OVERRIDES='{"steps": 2, "warmupSteps": 1, "device": "cpu"}'
 # merges fields into the training config (a smoke test; the "train" line records them).
 # Writes at most 8 files, flat, into <out>:
 #   bench.jsonl         JSON lines of (a) and (b) with "part", and one "train" line per training run
@@ -40,39 +40,40 @@ if [ "${SKIP_BENCH:-0}" != 1 ]; then
   # (a) Triton on the same problem, float32 as mamba_ssm runs it (TF32 tensor-core dots).
   triton 110 triton-tf32 --dtypes float32
 fi
-# (c) TinyShakespeare: the shipped config with checkpoints every 100 steps (the training is the
-# same: checkpoints only save), so a cut-off run keeps its progress and can be resumed.
-cfg=runs/mamba2-shakespeare-gpu.json
-run_dir=runs/mamba2-shakespeare
-mkdir -p runs
-node -e "
-const fs = require('node:fs');
-const c = JSON.parse(fs.readFileSync('models/mamba2-shakespeare/train.json', 'utf8'));
-Object.assign(c, { checkpointInterval: 100, outDir: '$run_dir' }, JSON.parse(process.env.TRAIN_OVERRIDES || '{}'));
-fs.writeFileSync('$cfg', JSON.stringify(c, null, 2));
-" 2>>"$E"
-resume=()
-[ -f "$run_dir/checkpoint/trainer_state.json" ] && resume=(--resume)
-t0=$(date +%s.%N)
-if [ "${TRAIN_TIMEOUT:-120}" = 0 ]; then
-  echo "training skipped (TRAIN_TIMEOUT=0)" > "$out/train.txt"; rc=0
-else
+# TRAIN_TIMEOUT=0 skips it (GNU timeout 0 would mean no limit): no train line, no model files.
+if [ "${TRAIN_TIMEOUT:-120}" != 0 ]; then
+  # (c) TinyShakespeare: the shipped config with checkpoints every 100 steps (the training is the
+  # same: checkpoints only save), so a cut-off run keeps its progress and can be resumed.
+  cfg=runs/mamba2-shakespeare-gpu.json
+  run_dir=runs/mamba2-shakespeare
+  mkdir -p runs
+  node -e "
+  const fs = require('node:fs');
+  const c = JSON.parse(fs.readFileSync('models/mamba2-shakespeare/train.json', 'utf8'));
+  Object.assign(c, { checkpointInterval: 100, outDir: '$run_dir' }, JSON.parse(process.env.TRAIN_OVERRIDES || '{}'));
+  fs.writeFileSync('$cfg', JSON.stringify(c, null, 2));
+  " 2>>"$E"
+  resume=()
+  [ -f "$run_dir/checkpoint/trainer_state.json" ] && resume=(--resume)
+  t0=$(date +%s.%N)
   timeout "${TRAIN_TIMEOUT:-120}" node dist/src/cli/main.js train --config "$cfg" --quiet "${resume[@]}" > "$out/train.txt" 2>>"$E"
   rc=$?
+  t1=$(date +%s.%N)
+  ck="$run_dir/checkpoint"
+  for f in config.json model.safetensors trainer_state.json; do [ -f "$ck/$f" ] && cp "$ck/$f" "$out/"; done
+  [ -f "$run_dir/loss_curve.svg" ] && cp "$run_dir/loss_curve.svg" "$out/"
+  node -e "
+  const fs = require('node:fs');
+  const line = { part: 'train', config: 'models/mamba2-shakespeare/train.json', overrides: JSON.parse(process.env.TRAIN_OVERRIDES || '{}'), resumed: $([ ${#resume[@]} -gt 0 ] && echo true || echo false), exit_code: $rc, wall_s: +($t1 - $t0).toFixed(1) };
+  try {
+    const s = JSON.parse(fs.readFileSync('$ck/trainer_state.json', 'utf8'));
+    Object.assign(line, { step: s.step, valid_losses: s.validLosses, last_train_loss: s.trainLosses?.at(-1) });
+  } catch (e) { line.error = String(e).slice(0, 300); }
+  console.log(JSON.stringify(line));
+  " >> "$J" 2>>"$E"
+else
+  echo "training skipped (TRAIN_TIMEOUT=0)" > "$out/train.txt"
 fi
-t1=$(date +%s.%N)
-ck="$run_dir/checkpoint"
-for f in config.json model.safetensors trainer_state.json; do [ -f "$ck/$f" ] && cp "$ck/$f" "$out/"; done
-[ -f "$run_dir/loss_curve.svg" ] && cp "$run_dir/loss_curve.svg" "$out/"
-node -e "
-const fs = require('node:fs');
-const line = { part: 'train', config: 'models/mamba2-shakespeare/train.json', overrides: JSON.parse(process.env.TRAIN_OVERRIDES || '{}'), resumed: $([ ${#resume[@]} -gt 0 ] && echo true || echo false), exit_code: $rc, wall_s: +($t1 - $t0).toFixed(1) };
-try {
-  const s = JSON.parse(fs.readFileSync('$ck/trainer_state.json', 'utf8'));
-  Object.assign(line, { step: s.step, valid_losses: s.validLosses, last_train_loss: s.trainLosses?.at(-1) });
-} catch (e) { line.error = String(e).slice(0, 300); }
-console.log(JSON.stringify(line));
-" >> "$J" 2>>"$E"
 if [ "${SKIP_BENCH:-0}" != 1 ]; then
   # (a) float32 with IEEE float32 dots (a process of its own: Triton reads the setting when it
   # compiles), then bfloat16 (x, dt, B, C in bf16), for reference.

@@ -64,7 +64,16 @@ test('evaluate: a saved experiment\'s model reproduces its recorded accuracy on 
     { task: 'selective-copying', model: { hidden_size: 16, num_hidden_layers: 1 }, memorize: 4, trainLength: 16, steps: 4, warmupSteps: 1, batchSize: 8, evalInterval: 4, testLengths: [16, 24], testBatches: 2, testBatchSize: 8, outDir },
     'test',
   );
-  const trained = await runSynthetic(c);
+  // results.json is there before the tests and grows by a length after each (a call cut off
+  // during the long lengths keeps the ones done): at each test line, the lengths written so far.
+  const written: number[][] = [];
+  const trained = await runSynthetic(c, (line) => {
+    if (line['test_length'] !== undefined) {
+      const r = JSON.parse(readFileSync(join(outDir, 'results.json'), 'utf8')) as { accuracy: { length: number }[] };
+      written.push(r.accuracy.map((a) => a.length));
+    }
+  });
+  assert.deepEqual(written, [[], [16]]);
   const e = await evaluateSynthetic(outDir);
   assert.deepEqual(e.accuracy, trained.accuracy);
   assert.deepEqual(e.recorded, trained.accuracy);

@@ -45,6 +45,8 @@ test('splitK: whole K for many tiles or a short K; otherwise about 256 workgroup
   }
   // The partial products stay under 64 MiB.
   assert.equal(splitK(4, 8 << 20, 1 << 20).slices, 2);
+  // An empty product has nothing to split (its grid would otherwise grow with K alone).
+  assert.deepEqual(splitK(0, 0, 1 << 25), { slices: 1, kLen: 1 << 25 });
 });
 
 describe('WebGPU matmul with K split', async () => {
@@ -74,10 +76,10 @@ describe('WebGPU matmul with K split', async () => {
       for (const t of [a, b, y!]) t.dispose();
     });
   }
-  test('a product with many output tiles, or a short K, runs unsplit', (c) => {
+  test('a product with many output tiles, a short K, or no outputs runs unsplit', (c) => {
     if (!hasGpu) return c.skip('no WebGPU adapter');
     const gpu = getBackend('webgpu') as WebGpuBackend;
-    for (const [M, N, K] of [[20, 40, 500], [600, 600, 2048]] as const) {
+    for (const [M, N, K] of [[20, 40, 500], [600, 600, 2048], [0, 3, 4096]] as const) {
       const a = tensor(randomArray(M * K, 3), [M, K], { device: 'webgpu' });
       const b = tensor(randomArray(K * N, 4), [K, N], { device: 'webgpu' });
       const keys = launchedKernels(gpu, () => ops.matmul(a, b).dispose());

@@ -92,8 +92,13 @@ const batchFor = (c: SyntheticConfig, L: number, n: number, r: RandomSource) => 
 /** The test batches' seeds: the same for every run of a config, so evaluating again sees the same data. */
 const testRng = (c: SyntheticConfig, i: number) => new RandomSource(c.seed * 7919 + 13 + i);
 
-/** Accuracy at each of the config's test lengths, over testBatches batches of testBatchSize. */
-export async function testAccuracy(model: MambaForCausalLM, c: SyntheticConfig, onLine: (o: Record<string, unknown>) => void = () => undefined): Promise<SyntheticResult['accuracy']> {
+/** Accuracy at each of the config's test lengths, over testBatches batches of testBatchSize; `onLength` after each. */
+export async function testAccuracy(
+  model: MambaForCausalLM,
+  c: SyntheticConfig,
+  onLine: (o: Record<string, unknown>) => void = () => undefined,
+  onLength: (a: SyntheticResult['accuracy'][number]) => Promise<void> = async () => undefined,
+): Promise<SyntheticResult['accuracy']> {
   const accuracy: SyntheticResult['accuracy'] = [];
   for (const L of c.testLengths) {
     let correct = 0;
@@ -105,6 +110,7 @@ export async function testAccuracy(model: MambaForCausalLM, c: SyntheticConfig, 
     }
     accuracy.push({ length: L, accuracy: correct / total });
     onLine({ test_length: L, accuracy: +(correct / total).toFixed(4) });
+    await onLength(accuracy.at(-1)!);
   }
   return accuracy;
 }
@@ -249,7 +255,6 @@ export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string
     // Saved before testing, so a test length that runs out of memory does not lose the training.
     await makeDir(c.outDir);
     await model.save(joinPath(c.outDir, SYNTHETIC_MODEL_FOLDER));
-    const accuracy = await testAccuracy(model, c, onLine);
     const result: SyntheticResult = {
       task: c.task,
       selective: config.fields.selective,
@@ -262,9 +267,17 @@ export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string
       device,
       finalLoss: loss,
       curve,
-      accuracy,
+      accuracy: [],
     };
-    await writeBytesAtomic(joinPath(c.outDir, 'results.json'), `${JSON.stringify({ config: c, ...result }, null, 2)}\n`);
+    // results.json is written before the tests and again after each test length, so a run whose
+    // long test lengths outlast a call keeps the lengths done, and `--evaluate` can test the model
+    // (the longest lengths alone with --lengths) without training it again.
+    const writeResults = () => writeBytesAtomic(joinPath(c.outDir, 'results.json'), `${JSON.stringify({ config: c, ...result }, null, 2)}\n`);
+    await writeResults();
+    await testAccuracy(model, c, onLine, async (a) => {
+      result.accuracy.push(a);
+      await writeResults();
+    });
     return result;
   } finally {
     stepper.dispose();

@@ -41,7 +41,7 @@ import { GpuContext, grid1d, Uniforms, type Kernel, type LaunchGraph } from './c
 import { GpuFusedAdamW } from './fused-adamw.js';
 import { affineKernel, binaryKernel, castKernel, unaryKernel } from './kernels/elementwise.js';
 import { stridedCopyKernel } from './kernels/copy.js';
-import { splitK, splitKSumKernel, tiledMatmulKernel } from './kernels/matmul.js';
+import { splitK, splitKSumKernel, tiledMatmulKernel, tiledMatmulUniforms } from './kernels/matmul.js';
 import { crossEntropyBackwardKernel, crossEntropyKernel, ARGMAX_CHUNK, argmaxFinalKernel, argmaxPartialKernel, argmaxKernel, rmsNormKernel, rowMaxKernel, rowSumKernel, softmaxKernel, topKKernel } from './kernels/rows.js';
 import { causalConvKernel, embeddingKernel } from './kernels/layers.js';
 import { CONV_DW_WG, convDpreKernel, convDwFinalKernel, convDwPartialKernel, convDxKernel } from './kernels/conv-backward.js';
@@ -281,14 +281,14 @@ export class WebGpuBackend implements Backend {
     const tile = tiles(128) >= 256 ? 128 : tiles(64) >= 256 ? 64 : 32;
     const { slices, kLen } = splitK(tiles(tile), M * N * batch, K);
     const kernel = tiledMatmulKernel(o.transA, o.transB, (tile / 16) as 2 | 4 | 8, weightDType(b.dtype));
-    const u = new Uniforms(28).u32(M, N, K, aBatch === 1 ? 0 : M * K, bBatch === 1 ? 0 : K * N, kLen, slices);
+    const u = tiledMatmulUniforms(M, N, K, aBatch === 1 ? 0 : M * K, bBatch === 1 ? 0 : K * N, kLen, slices);
     const grid: [number, number, number] = [Math.ceil(N / tile), Math.ceil(M / tile), batch * slices];
     if (slices === 1) {
-      this.ctx.dispatch(kernel, [this.buf(a), this.buf(b), this.buf(y)], u.buffer, grid);
+      this.ctx.dispatch(kernel, [this.buf(a), this.buf(b), this.buf(y)], u, grid);
       return y;
     }
     const part = this.make([batch * slices, M, N]);
-    this.ctx.dispatch(kernel, [this.buf(a), this.buf(b), this.buf(part)], u.buffer, grid);
+    this.ctx.dispatch(kernel, [this.buf(a), this.buf(b), this.buf(part)], u, grid);
     const total = batch * M * N;
     const g = grid1d(total);
     this.ctx.dispatch(splitKSumKernel, [this.buf(part), this.buf(y)], new Uniforms(16).u32(M * N, slices, total, g[0]).buffer, g);

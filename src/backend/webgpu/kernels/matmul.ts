@@ -11,7 +11,7 @@
  *   and splitKSumKernel adds them in slice order (deterministic).
    (A few rows times a weight, as in decoding, go to gemv4.ts instead.)
  */
-import { cachedKernel, WG, type Kernel } from '../context.js';
+import { cachedKernel, Uniforms, WG, type Kernel } from '../context.js';
 import { weightBinding, type WeightDType } from './weights.js';
 
 export function tiledMatmulKernel(transA: boolean, transB: boolean, per: 2 | 4 | 8 = 4, bType: WeightDType = 'f32'): Kernel {
@@ -178,8 +178,17 @@ const SPLIT_K_MAX_BYTES = 64 * 2 ** 20;
  * (slices 1, kLen K).
  */
 export function splitK(groups: number, outputs: number, K: number): { slices: number; kLen: number } {
+  if (groups === 0 || outputs === 0) return { slices: 1, kLen: K }; // an empty product: nothing to split
   const slices = Math.min(Math.ceil(SPLIT_K_GROUPS / groups), Math.floor(K / SPLIT_K_MIN_LEN), Math.floor(SPLIT_K_MAX_BYTES / (4 * outputs)));
   if (groups >= SPLIT_K_BELOW_GROUPS || slices <= 1) return { slices: 1, kLen: K };
   const kLen = Math.ceil(K / slices / 16) * 16;
   return { slices: Math.ceil(K / kLen), kLen };
+}
+
+/**
+ * The tiled matmul's uniforms (struct P): M, N, K, the operands' batch strides (0: broadcast), and
+ * K's slices (whole K in one slice unless split, see splitK).
+ */
+export function tiledMatmulUniforms(M: number, N: number, K: number, aStride: number, bStride: number, kLen = K, slices = 1): ArrayBuffer {
+  return new Uniforms(28).u32(M, N, K, aStride, bStride, kLen, slices).buffer;
 }
