@@ -10,7 +10,7 @@
 #      bench:train --tiny (ordinary and replayed tokens/s) and each kernel's GPU time;
 #   3. batch 64 and 128 at 130M (Mamba), the default state update and MAMBA_TS_STEP_SSM=v2, and the
 #      kernels of both at batch 64;
-#   4. Selective Copying at 4,096 (+16 +16), S6, 150 s more training (resumed), tested;
+#   4. Selective Copying at 4,096 (+16 +16), S6, 120 s more training (resumed), tested;
 #   5. the 1.4B pair (Mamba, the Transformer) at batch 64 with the per-shape policy.
 # Writes <out>/throughput.jsonl (tagged lines, as throughput-gpu-run.sh), <out>/stderr.txt and
 # <out>/gpu-selective-copying-4128-s6.tar (runs/<name>/ whole, as scripts/synthetic-gpu-run.sh).
@@ -32,10 +32,10 @@ for v in default v2; do
   MAMBA_TS_STEP_SSM=${v/default/} BENCH_BATCH=64 timeout 20 node dist/bench/gpu-kernels.js 2>>"$E" | tag "ssm-kernels-$v"
 done
 n=gpu-selective-copying-4128-s6
-node -e "const fs=require('fs');const c=JSON.parse(fs.readFileSync('experiments/$n.json','utf8'));c.maxSeconds=150;fs.writeFileSync('/tmp/$n.json',JSON.stringify(c))"
+node -e "const fs=require('fs');const c=JSON.parse(fs.readFileSync('experiments/$n.json','utf8'));c.maxSeconds=120;fs.writeFileSync('/tmp/$n.json',JSON.stringify(c))"
 mkdir -p runs/$n
 echo "{\"call\":\"$(date -u +%FT%TZ)\"}" >> runs/$n/lines.jsonl
-timeout 190 node dist/src/cli/main.js experiment -c /tmp/$n.json --resume --quiet >> runs/$n/lines.jsonl 2>> runs/$n/stderr.txt
+timeout 160 node dist/src/cli/main.js experiment -c /tmp/$n.json --resume --quiet >> runs/$n/lines.jsonl 2>> runs/$n/stderr.txt
 echo "{\"exit_code\":$?}" >> runs/$n/lines.jsonl
 tar -cf "$out/$n.tar" -C runs "$n"
 timeout 130 node $T --device webgpu --size 1.4b --models llama,mamba --batch 64 --prompt 2048 --gen 128 2>>"$E" | tag 1.4b
