@@ -15,15 +15,9 @@ import { liveTensorCount, tidy } from '../src/tensor/memory.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { availableDevices } from './devices.js';
 import { assertClose, randomArray } from './helpers.js';
-import { ssdInputData } from './ssd-inputs.js';
+import { ssdInputData, type SsdShape } from './ssd-inputs.js';
 
-interface Case {
-  Bt: number;
-  L: number;
-  H: number;
-  P: number;
-  G: number;
-  N: number;
+interface Case extends SsdShape {
   T: number;
   initial: boolean;
 }

@@ -19,15 +19,9 @@ import { ssdChunked, ssdSequential, tensor, type SsdOptions, type SsdResult } fr
 import type { Tensor } from '../src/tensor/tensor.js';
 import { availableDevices } from './devices.js';
 import { assertClose } from './helpers.js';
-import { ssdInputData, type SsdInputData } from './ssd-inputs.js';
+import { ssdInputData, type SsdInputData, type SsdShape } from './ssd-inputs.js';
 
-interface Case {
-  Bt: number;
-  L: number;
-  H: number;
-  P: number;
-  G: number;
-  N: number;
+interface Case extends SsdShape {
   T: number;
   initial: boolean;
   withD: boolean;
