@@ -299,6 +299,27 @@ function convStep(ch: string, C: number, KC: number, cwAt: number, S1: string): 
 }
 
 /**
+ * The step-1 kernels' uniforms and first bindings: the residual stream h 0, in_proj 1 (`rows` × H),
+ * and LP 2 (packed small parameters, read as the norm weight).
+ */
+function normInProjOperands(H: number, wt: WeightDType, rows: string): string {
+  return `struct P { N: u32, rows: u32, eps: f32 }
+${vec4Operand('X', 0, H)}   // (B, H) residual stream
+${weight4Binding('W', 1, H, wt)}                                       // (${rows}, H) in_proj
+${vec4Operand('NW', 2, H)}  // LP; its row 0's first H elements: the norm weight`;
+}
+
+/** The step-1 kernels' workgroup memory, LP's reader lp(i) and the entry point running the normed tile with epilogue `out`. */
+function normInProjMain(t: BatchTile, H: number, out: string): string {
+  return `${shared(t, true)}
+fn lp(i: u32) -> f32 { return ${H % 4 === 0 ? 'NW[i / 4u][i % 4u]' : 'NW[i]'}; }
+@compute @workgroup_size(${threads(t).WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  ${tileBody(t, H, true, out)}
+}`;
+}
+
+/**
  * Mamba's step 1 for a batch (the tiled counterpart of mamba-step.ts's normInProjConvKernel over
  * blocks): XZ = in_proj(RMSNorm(h)) + in_proj bias over 2E outputs, and for an output n < E (an x
  * channel) the conv step: XC[r, n] = silu(conv bias + Σ conv weight · (state, x)), the state
@@ -307,7 +328,6 @@ function convStep(ch: string, C: number, KC: number, cwAt: number, S1: string): 
  * (not in place), XC next, uniforms { N = 2E, rows, eps } last.
  */
 export function batchNormInProjConvKernel(t: BatchTile, H: number, E: number, KC: number, wt: WeightDType, inPlace: boolean): Kernel {
-  const { WG } = threads(t);
   const key = `batch_norm_in_proj_conv_${t.name}_${H}_${E}_${KC}_${wt}${inPlace ? '_inplace' : ''}`;
   const S1 = inPlace ? 'S0' : 'S1';
   const ip = inPlace ? 1 : 0;
@@ -320,21 +340,13 @@ export function batchNormInProjConvKernel(t: BatchTile, H: number, E: number, KC
   return cachedKernel(key, () => ({
     key,
     code: () => /* wgsl */ `
-struct P { N: u32, rows: u32, eps: f32 }
-${vec4Operand('X', 0, H)}   // (B, H) residual stream
-${weight4Binding('W', 1, H, wt)}                                       // (2E, H) in_proj
-${vec4Operand('NW', 2, H)}  // LP; its row 0's first H elements: the norm weight
+${normInProjOperands(H, wt, '2E')}
 @group(0) @binding(3) var<storage, read_write> XZ: array<f32>; // (B, 2E)
 @group(0) @binding(4) var<storage, ${inPlace ? 'read_write' : 'read'}> S0: array<f32>;  // (B, E, KC-1) conv state
 ${inPlace ? '' : '@group(0) @binding(5) var<storage, read_write> S1: array<f32>; // (B, E, KC-1) new conv state'}
 @group(0) @binding(${6 - ip}) var<storage, read_write> XC: array<f32>; // (B, E) silu(conv)
 @group(0) @binding(${7 - ip}) var<uniform> p: P;
-${shared(t, true)}
-fn lp(i: u32) -> f32 { return ${H % 4 === 0 ? 'NW[i / 4u][i % 4u]' : 'NW[i]'}; }
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  ${tileBody(t, H, true, out)}
-}`,
+${normInProjMain(t, H, out)}`,
   }));
 }
 
@@ -348,7 +360,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
  * { N = NP, rows, eps } 5.
  */
 export function batchMamba2NormInProjConvKernel(t: BatchTile, H: number, E: number, CD: number, NH: number, KC: number, wt: WeightDType): Kernel {
-  const { WG } = threads(t);
   const NP = E + CD + NH;
   const key = `batch_mamba2_norm_in_proj_conv_${t.name}_${H}_${E}_${CD}_${NH}_${KC}_${wt}`;
   const out = `
@@ -362,18 +373,10 @@ export function batchMamba2NormInProjConvKernel(t: BatchTile, H: number, E: numb
   return cachedKernel(key, () => ({
     key,
     code: () => /* wgsl */ `
-struct P { N: u32, rows: u32, eps: f32 }
-${vec4Operand('X', 0, H)}   // (B, H) residual stream
-${weight4Binding('W', 1, H, wt)}                                       // (NP, H) in_proj
-${vec4Operand('NW', 2, H)}  // LP; its row 0's first H elements: the norm weight
+${normInProjOperands(H, wt, 'NP')}
 @group(0) @binding(3) var<storage, read_write> ZXD: array<f32>; // (B, NP): z, silu(conv(xBC)), dt
 @group(0) @binding(4) var<storage, read_write> S0: array<f32>;  // (B, CD, KC-1) conv state, in place
 @group(0) @binding(5) var<uniform> p: P;
-${shared(t, true)}
-fn lp(i: u32) -> f32 { return ${H % 4 === 0 ? 'NW[i / 4u][i % 4u]' : 'NW[i]'}; }
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  ${tileBody(t, H, true, out)}
-}`,
+${normInProjMain(t, H, out)}`,
   }));
 }
