@@ -31,15 +31,9 @@ for v in default v2; do
   MAMBA_TS_STEP_SSM=${v/default/} timeout 35 node $T --device webgpu --size 130m --models mamba --batch 64,128 --prompt 2048 --gen 128 2>>"$E" | tag "ssm-$v"
   MAMBA_TS_STEP_SSM=${v/default/} BENCH_BATCH=64 timeout 20 node dist/bench/gpu-kernels.js 2>>"$E" | tag "ssm-kernels-$v"
 done
-n=gpu-selective-copying-4128-s6
-node -e "const fs=require('fs');const c=JSON.parse(fs.readFileSync('experiments/$n.json','utf8'));c.maxSeconds=120;fs.writeFileSync('/tmp/$n.json',JSON.stringify(c))"
-mkdir -p runs/$n
-echo "{\"call\":\"$(date -u +%FT%TZ)\"}" >> runs/$n/lines.jsonl
-timeout 160 node dist/src/cli/main.js experiment -c /tmp/$n.json --resume --quiet >> runs/$n/lines.jsonl 2>> runs/$n/stderr.txt
-echo "{\"exit_code\":$?}" >> runs/$n/lines.jsonl
-tar -cf "$out/$n.tar" -C runs "$n"
+# (the experiment's lines are printed by the script; its tar lands in $out)
+MAX_SECONDS=120 LIMIT=160 bash scripts/synthetic-gpu-run.sh "$out" copying-4096-s6
 timeout 130 node $T --device webgpu --size 1.4b --models llama,mamba --batch 64 --prompt 2048 --gen 128 2>>"$E" | tag 1.4b
 grep -h tokens_per_s "$J" | sed -E 's/"config":\{[^}]*\},//' | cut -c1-300
 grep -h '"ssm-kernels-\|"kernels-batch1\|"train-' "$J" | grep -E 'step_dt_ssm|us_replayed|train_step|tokens_per_s|matmul' | cut -c1-300
 grep -h error "$J" | cut -c1-300
-tail -n 6 runs/$n/lines.jsonl | cut -c1-300

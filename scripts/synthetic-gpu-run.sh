@@ -11,21 +11,29 @@
 # runs/<name> in the call's carry.
 set -u
 out=${1:?usage: synthetic-gpu-run.sh OUT PART}
-part=${2:?part: copying-256, copying-1024, copying-4096, induction or induction-lti}
+part=${2:?part: copying-256, copying-1024, copying-4096, copying-4096-s6, induction or induction-lti}
 case $part in
   copying-256) names="gpu-selective-copying-288-s6 gpu-selective-copying-288-lti" ;;
   copying-1024) names="gpu-selective-copying-1056-s6 gpu-selective-copying-1056-lti" ;;
   copying-4096) names="gpu-selective-copying-4128-s6 gpu-selective-copying-4128-lti" ;;
+  copying-4096-s6) names="gpu-selective-copying-4128-s6" ;;
   induction) names="gpu-induction-heads-256-s6" ;;
   induction-lti) names="gpu-induction-heads-256-lti" ;;
   *) echo "unknown part $part" >&2; exit 2 ;;
 esac
-limit=$(( 560 / $(echo $names | wc -w) ))
+# LIMIT (seconds per experiment, default 560 / experiments) and MAX_SECONDS (the configs'
+# maxSeconds for this call) fit a part into what a call has left.
+limit=${LIMIT:-$(( 560 / $(echo $names | wc -w) ))}
 for n in $names; do
   dir=runs/$n
   mkdir -p "$dir"
+  cfg=experiments/$n.json
+  if [ -n "${MAX_SECONDS:-}" ]; then
+    node -e "const fs=require('fs');const c=JSON.parse(fs.readFileSync('$cfg','utf8'));c.maxSeconds=$MAX_SECONDS;fs.writeFileSync('/tmp/$n.json',JSON.stringify(c))"
+    cfg=/tmp/$n.json
+  fi
   echo "{\"call\":\"$(date -u +%FT%TZ)\"}" >> "$dir/lines.jsonl"
-  timeout $limit node dist/src/cli/main.js experiment -c "experiments/$n.json" --resume --quiet >> "$dir/lines.jsonl" 2>> "$dir/stderr.txt"
+  timeout $limit node dist/src/cli/main.js experiment -c "$cfg" --resume --quiet >> "$dir/lines.jsonl" 2>> "$dir/stderr.txt"
   echo "{\"exit_code\":$?}" >> "$dir/lines.jsonl"
   tar -cf "$out/$n.tar" -C runs "$n"
   tail -n 3 "$dir/lines.jsonl" | cut -c1-400
