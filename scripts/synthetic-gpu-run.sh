@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 16's GPU runs, one part per call on the GPU machine (each under 10 minutes):
 #   source .device/setup.sh && bash scripts/synthetic-gpu-run.sh "$OUT" copying-4096   # or copying-256, copying-1024, induction, induction-lti
+# or any one experiment by its config's name (experiments/NAME.json).
 # Each experiment trains until its stop (Selective Copying: 99% at an evaluation; both: maxSeconds
 # of training in this call), then saves its model and results.json and is tested at its test
 # lengths. Runs resume (`experiment --resume`) from runs/<name>/checkpoint/ when that folder is
@@ -11,7 +12,7 @@
 # runs/<name> in the call's carry.
 set -u
 out=${1:?usage: synthetic-gpu-run.sh OUT PART}
-part=${2:?part: copying-256, copying-1024, copying-4096, copying-4096-s6, induction or induction-lti}
+part=${2:?part: copying-256, copying-1024, copying-4096, copying-4096-s6, induction, induction-lti, or an experiment name (experiments/NAME.json)}
 case $part in
   copying-256) names="gpu-selective-copying-288-s6 gpu-selective-copying-288-lti" ;;
   copying-1024) names="gpu-selective-copying-1056-s6 gpu-selective-copying-1056-lti" ;;
@@ -19,7 +20,7 @@ case $part in
   copying-4096-s6) names="gpu-selective-copying-4128-s6" ;;
   induction) names="gpu-induction-heads-256-s6" ;;
   induction-lti) names="gpu-induction-heads-256-lti" ;;
-  *) echo "unknown part $part" >&2; exit 2 ;;
+  *) if [ -f "experiments/$part.json" ]; then names=$part; else echo "unknown part $part" >&2; exit 2; fi ;;
 esac
 # LIMIT (seconds per experiment, default 560 / experiments) and MAX_SECONDS (the configs'
 # maxSeconds for this call) fit a part into what a call has left.

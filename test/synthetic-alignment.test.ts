@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { answerAccuracy, answerLoss } from '../src/experiments/answer-scoring.js';
-import { inductionHeadsBatch, NOT_SCORED, selectiveCopyingBatch, type TaskBatch } from '../src/experiments/synthetic-tasks.js';
+import { inductionHeadsBatch, nextTokenTargets, NOT_SCORED, selectiveCopyingBatch, type TaskBatch } from '../src/experiments/synthetic-tasks.js';
 import { tensor } from '../src/ops/create.js';
 import { RandomSource } from '../src/ops/random.js';
 import { parseSyntheticConfig } from '../src/experiments/synthetic-config.js';
@@ -166,4 +166,47 @@ test('the answer loss trains alike on every backend (first steps\' losses agree)
     assert.ok(Math.abs(losses[device]![0]! - Math.log(16)) < 0.5, `${device}: the first loss is near ln 16, got ${losses[device]![0]}`);
   }
   if (losses['webgpu']) losses['webgpu'].forEach((l, i) => assert.ok(Math.abs(l - losses['cpu']![i]!) < 1e-3, `step ${i + 1}: webgpu ${l}, cpu ${losses['cpu']![i]}`));
+});
+
+test('next-token training targets: every position scores the token after it, each answer position its answer', () => {
+  const b: TaskBatch = {
+    ids: [
+      [3, 15, 7, 2, 15],
+      [4, 4, 15, 9, 15],
+    ],
+    targets: [
+      [NOT_SCORED, NOT_SCORED, NOT_SCORED, NOT_SCORED, 7],
+      [NOT_SCORED, NOT_SCORED, NOT_SCORED, NOT_SCORED, 9],
+    ],
+  };
+  assert.deepEqual(nextTokenTargets(b), [
+    [15, 7, 2, 15, 7],
+    [4, 15, 9, 15, 9],
+  ]);
+  // Selective Copying: the markers keep their answers (not the next marker), the noise before them
+  // is scored against the next input.
+  const sc = selectiveCopyingBatch(1, 12, V, 4, new RandomSource(3));
+  const nt = nextTokenTargets(sc)[0]!;
+  for (let t = 0; t < 12; t++) assert.equal(nt[t], sc.targets[0]![t] !== NOT_SCORED ? sc.targets[0]![t] : t < 11 ? sc.ids[0]![t + 1] : NOT_SCORED);
+  assert.throws(() => parseSyntheticConfig({ task: 'induction-heads', trainOn: 'all', outDir: 'x' }, 'x.json'), /x\.json: field "trainOn": expected "answers" or "next-token"/);
+  assert.equal(parseSyntheticConfig({ task: 'induction-heads', outDir: 'x' }, 'x.json').trainOn, 'answers');
+});
+
+test('trainOn "next-token" reaches the training loss: the same run scores more positions and ends at another loss', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'mamba-ts-next-token-'));
+  try {
+    const run = (trainOn: string) =>
+      runSynthetic(
+        parseSyntheticConfig(
+          { task: 'induction-heads', trainOn, model: { hidden_size: 16, num_hidden_layers: 1 }, trainLength: 16, steps: 2, schedule: 'constant', lr: 0.01, batchSize: 4, evalInterval: 2, testLengths: [16], testBatches: 1, testBatchSize: 4, device: 'cpu', outDir: join(tmp, trainOn) },
+          'test',
+        ),
+        () => undefined,
+      );
+    const [answers, nextToken] = [await run('answers'), await run('next-token')];
+    assert.ok(Number.isFinite(answers.finalLoss) && Number.isFinite(nextToken.finalLoss));
+    assert.notEqual(answers.finalLoss, nextToken.finalLoss);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });

@@ -18,7 +18,7 @@ import { ReplayedTrainStep } from '../train/replayed-step.js';
 import { warmupCosine } from '../train/schedule.js';
 import { answerAccuracy, answerLabels, answerLossOn } from './answer-scoring.js';
 import { parseSyntheticConfig, type SyntheticConfig } from './synthetic-config.js';
-import { taskBatch, type TaskBatch } from './synthetic-tasks.js';
+import { nextTokenTargets, taskBatch, type TaskBatch } from './synthetic-tasks.js';
 import { checkOptionKeys, optionKeys } from '../options.js';
 import { NonFiniteLossError } from '../errors.js';
 import { holdsCheckpoint } from '../train/checkpoint-folder.js';
@@ -205,7 +205,8 @@ export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string
     const nextBatch = () => {
       nextRngState = rng.state;
       const b = batchFor(c, L, B, rng);
-      return { ids: Int32Array.from(b.ids.flat()), ...answerLabels(b.targets, B, L, V) };
+      const targets = c.trainOn === 'next-token' ? nextTokenTargets(b) : b.targets;
+      return { ids: Int32Array.from(b.ids.flat()), ...answerLabels(targets, B, L, V) };
     };
     let batch = done ? null : nextBatch();
     for (let step = start; batch && step < c.steps; step++) {

@@ -8,9 +8,14 @@ import type { SyntheticTask } from './synthetic-tasks.js';
 /** `warmup-cosine`: linear warm-up to lr, cosine to minLr; `constant`: lr at every step (the paper's). */
 export type SyntheticSchedule = 'warmup-cosine' | 'constant';
 
+/** `answers`: the loss of the answer positions only; `next-token`: of every position (nextTokenTargets). */
+export type SyntheticTrainOn = 'answers' | 'next-token';
+
 export interface SyntheticConfig extends OptimizerFields {
   task: SyntheticTask;
   schedule: SyntheticSchedule;
+  /** Which positions the training loss scores (default `answers`). */
+  trainOn: SyntheticTrainOn;
   /** HF MambaConfig fields (vocab_size is `vocab`); `selective: false` gives the LTI ablation. */
   model: Record<string, unknown>;
   vocab: number;
@@ -60,13 +65,15 @@ export function parseSyntheticConfig(raw: unknown, source: string): SyntheticCon
   };
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail('expected a JSON object');
   const r = raw as Record<string, unknown>;
-  const known = new Set([...Object.keys(DEFAULTS), 'task', 'schedule', 'model', 'testLengths', 'device', 'outDir', 'stopAccuracy', 'maxSeconds']);
+  const known = new Set([...Object.keys(DEFAULTS), 'task', 'schedule', 'trainOn', 'model', 'testLengths', 'device', 'outDir', 'stopAccuracy', 'maxSeconds']);
   const unknown = Object.keys(r).filter((k) => !known.has(k));
   if (unknown.length) fail(unknownFieldsMessage(unknown, [...known]));
   const task = r['task'];
   if (task !== 'selective-copying' && task !== 'induction-heads') fail(`field "task": expected "selective-copying" or "induction-heads", got ${JSON.stringify(task)}`);
   const schedule = r['schedule'] ?? 'warmup-cosine';
   if (schedule !== 'warmup-cosine' && schedule !== 'constant') fail(`field "schedule": expected "warmup-cosine" or "constant", got ${JSON.stringify(schedule)}`);
+  const trainOn = r['trainOn'] ?? 'answers';
+  if (trainOn !== 'answers' && trainOn !== 'next-token') fail(`field "trainOn": expected "answers" or "next-token", got ${JSON.stringify(trainOn)}`);
   const model = r['model'] ?? {};
   if (typeof model !== 'object' || model === null || Array.isArray(model)) fail('field "model": expected an object of MambaConfig fields');
   const cr = new ConfigReader(r, source);
@@ -76,6 +83,7 @@ export function parseSyntheticConfig(raw: unknown, source: string): SyntheticCon
   const c: SyntheticConfig = {
     task: task as SyntheticTask,
     schedule: schedule as SyntheticSchedule,
+    trainOn: trainOn as SyntheticTrainOn,
     model: model as Record<string, unknown>,
     vocab: int('vocab', 3),
     memorize: int('memorize', 1),

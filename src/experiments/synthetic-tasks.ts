@@ -83,6 +83,16 @@ export function inductionHeadsBatch(batch: number, length: number, vocab: number
   return { ids, targets };
 }
 
+/**
+ * The targets of next-token training (the loss of H3/Hyena's synthetics code, `safari`, which the
+ * Mamba paper's Induction Heads baselines come from): every position is scored against the token
+ * after it, and each answer position against its answer, as before. Only the loss changes; accuracy
+ * is still read at the answers.
+ */
+export function nextTokenTargets(b: TaskBatch): number[][] {
+  return b.ids.map((row, r) => row.map((_, t) => (b.targets[r]![t] !== NOT_SCORED ? b.targets[r]![t]! : t + 1 < row.length ? row[t + 1]! : NOT_SCORED)));
+}
+
 export function taskBatch(task: SyntheticTask, batch: number, length: number, vocab: number, memorize: number, rng: RandomSource): TaskBatch {
   return task === 'selective-copying' ? selectiveCopyingBatch(batch, length, vocab, memorize, rng) : inductionHeadsBatch(batch, length, vocab, rng);
 }
