@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue 16's training runs, several at once, in one call on the GPU machine (under 10 minutes):
 #   source .device/setup.sh && bash scripts/gpu-training-call.sh "$OUT"
+# 0. batch-1 decoding, 130M Mamba (prompt 2048, 128 new; issue 15) and its kernels' GPU times;
 # 1. the tiny training step's speed since the split-K matmul (bench:train --tiny, and each kernel's
 #    GPU time), alone on the device;
 # 2. then, side by side: Selective Copying at 4,096 (S6) and Induction Heads variants at 256. A
@@ -9,18 +10,20 @@
 #    Selective Copying run: the same device time trains them all. Their "seconds" are wall time
 #    on a shared device. Each run resumes from runs/<name>/ when carried (see
 #    synthetic-gpu-run.sh) and comes back as <out>/<name>.tar.
-# SC_SECONDS and IH_SECONDS set the runs' training budgets of this call (default 330 and 300);
+# SC_SECONDS and IH_SECONDS set the runs' training budgets of this call (default 300 and 270);
 # IH_RUNS the Induction Heads experiments (names in experiments/).
 set -u
 out=${1:?usage: gpu-training-call.sh OUT}
 mkdir -p "$out"
-J="$out/train.jsonl"
+J="$out/bench.jsonl"
 E="$out/stderr.txt"
 tag() { sed "s/^{/{\"variant\":\"$1\",/" >> "$J"; }
+timeout 40 node dist/bench/throughput.js --device webgpu --size 130m --models mamba --batch 1 --prompt 2048 --gen 128 2>>"$E" | tag batch1
+BENCH_BATCH=1 timeout 20 node dist/bench/gpu-kernels.js 2>>"$E" | tag kernels-batch1
 timeout 50 node dist/bench/train.js --tiny --device webgpu --steps 10 2>>"$E" | tag train-tiny
 timeout 40 node dist/bench/gpu-kernels.js --train 4128,64 2>>"$E" | tag train-kernels
-sc=${SC_SECONDS:-330}
-ih=${IH_SECONDS:-300}
+sc=${SC_SECONDS:-300}
+ih=${IH_SECONDS:-270}
 runs=${IH_RUNS:-gpu-induction-heads-256-s6 gpu-induction-heads-256-s6-seed1 gpu-induction-heads-256-s6-lr3e-4 gpu-induction-heads-256-s6-next-token}
 pids=()
 for n in $runs; do
@@ -31,5 +34,5 @@ done
 MAX_SECONDS=$sc LIMIT=$((sc + 90)) bash scripts/synthetic-gpu-run.sh "$out" copying-4096-s6
 wait "${pids[@]}"
 for n in $runs; do echo "== $n"; cat "$out/.$n.log"; rm -f "$out/.$n.log"; done
-grep -h 'tokens_per_s\|ms_per_step' "$J" | cut -c1-300
+grep -h 'tokens_per_s\|ms_per_step\|us_replayed' "$J" | sed -E 's/"config":\{[^}]*\},//' | cut -c1-300
 grep -h matmul "$J" | cut -c1-200 | head -20
