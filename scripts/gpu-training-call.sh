@@ -10,7 +10,7 @@
 #    Selective Copying run: the same device time trains them all. Their "seconds" are wall time
 #    on a shared device. Each run resumes from runs/<name>/ when carried (see
 #    synthetic-gpu-run.sh) and comes back as <out>/<name>.tar.
-# SC_SECONDS and IH_SECONDS set the runs' training budgets of this call (default 300 and 270);
+# SC_SECONDS and IH_SECONDS set the runs' training budgets of this call (default 270 and 240);
 # IH_RUNS the Induction Heads experiments (names in experiments/).
 set -u
 out=${1:?usage: gpu-training-call.sh OUT}
@@ -19,16 +19,18 @@ J="$out/bench.jsonl"
 E="$out/stderr.txt"
 tag() { sed "s/^{/{\"variant\":\"$1\",/" >> "$J"; }
 timeout 40 node dist/bench/throughput.js --device webgpu --size 130m --models mamba --batch 1 --prompt 2048 --gen 128 2>>"$E" | tag batch1
+# The same with every generation recording its own decode steps (as before they were kept).
+MAMBA_TS_KEEP_DECODE_GRAPHS=0 timeout 40 node dist/bench/throughput.js --device webgpu --size 130m --models mamba --batch 1 --prompt 2048 --gen 128 2>>"$E" | tag batch1-unkept
 BENCH_BATCH=1 timeout 20 node dist/bench/gpu-kernels.js 2>>"$E" | tag kernels-batch1
 timeout 50 node dist/bench/train.js --tiny --device webgpu --steps 10 2>>"$E" | tag train-tiny
 timeout 40 node dist/bench/gpu-kernels.js --train 4128,64 2>>"$E" | tag train-kernels
-sc=${SC_SECONDS:-300}
-ih=${IH_SECONDS:-270}
+sc=${SC_SECONDS:-270}
+ih=${IH_SECONDS:-240}
 runs=${IH_RUNS:-gpu-induction-heads-256-s6 gpu-induction-heads-256-s6-seed1 gpu-induction-heads-256-s6-lr3e-4 gpu-induction-heads-256-s6-next-token}
 pids=()
 for n in $runs; do
   # Training, then the tests as far as the limit allows (results.json grows after each length).
-  MAX_SECONDS=$ih LIMIT=$((ih + 140)) bash scripts/synthetic-gpu-run.sh "$out" "$n" > "$out/.$n.log" 2>&1 &
+  MAX_SECONDS=$ih LIMIT=$((ih + 120)) bash scripts/synthetic-gpu-run.sh "$out" "$n" > "$out/.$n.log" 2>&1 &
   pids+=($!)
 done
 MAX_SECONDS=$sc LIMIT=$((sc + 90)) bash scripts/synthetic-gpu-run.sh "$out" copying-4096-s6

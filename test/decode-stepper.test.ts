@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { MambaConfig } from '../src/models/mamba/config.js';
 import { initMambaWeights } from '../src/models/mamba/init.js';
 import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
+import type { MambaCache } from '../src/models/mamba/cache.js';
 import { argmax, reshape } from '../src/ops/index.js';
 import { tidy } from '../src/tensor/memory.js';
 import type { Tensor } from '../src/tensor/tensor.js';
@@ -114,5 +115,131 @@ test('the recorded steps make no parameter packs (made before recording: else ev
   assert.equal(gpu.packsMade, packs);
   stepper.dispose();
   cache.dispose();
+  model.dispose();
+});
+
+/** Greedy tokens of `steps` usual steps (nextLogits + argmax) after `prompt`; `end` gets the states they leave. */
+async function plainTokens(model: MambaForCausalLM, prompt: number[][], steps: number, end?: (cache: MambaCache) => Promise<void>): Promise<number[][]> {
+  const B = prompt.length;
+  const cache = model.createCache(B);
+  let ids = argmaxIds(model.nextLogits(prompt, cache), B);
+  const out: number[][] = [];
+  for (let s = 0; s < steps; s++) {
+    const logits = model.nextLogits(ids, cache);
+    ids.dispose();
+    ids = argmaxIds(logits, B);
+    logits.dispose();
+    out.push(Array.from((await ids.data()) as Int32Array));
+  }
+  ids.dispose();
+  await end?.(cache);
+  cache.dispose();
+  return out;
+}
+
+/** `steps` tokens through a stepper keyed "argmax"; the stepper is returned undisposed with its cache. */
+async function keptTokens(model: MambaForCausalLM, prompt: number[][], steps: number) {
+  const B = prompt.length;
+  const cache = model.createCache(B);
+  const first = argmaxIds(model.nextLogits(prompt, cache), B);
+  const stepper = model.decodeStepper(cache, (l) => argmaxIds(l, B), 'argmax');
+  assert.ok(stepper);
+  const tokens: number[][] = [];
+  let next = first;
+  for (let s = 0; s < steps; s++) {
+    next = stepper.step(next);
+    tokens.push(Array.from((await next.data()) as Int32Array));
+  }
+  first.dispose();
+  return { tokens, stepper, cache };
+}
+
+for (const B of [1, 6]) {
+  test(`recordings kept across generations: the next one replays every step and gives the usual tokens, batch ${B}`, async (t) => {
+    const model = await webgpuModel(t);
+    if (!model) return;
+    const prompts = [0, 1, 2].map((g) => Array.from({ length: B }, (_, b) => Array.from({ length: 5 + g }, (_, i) => (g * 31 + b * 17 + i * 5 + 2) % V)));
+    const steps = 7;
+    const a = await keptTokens(model, prompts[0]!, steps);
+    assert.deepEqual(a.tokens, await plainTokens(model, prompts[0]!, steps));
+    assert.equal(a.stepper.replayed, steps - 2, 'the first generation records two steps');
+    // While the first holds the recordings, a concurrent generation records its own.
+    const c = await keptTokens(model, prompts[2]!, steps);
+    assert.equal(c.stepper.replayed, steps - 2);
+    assert.deepEqual(c.tokens, await plainTokens(model, prompts[2]!, steps));
+    c.stepper.dispose();
+    c.cache.dispose();
+    a.cache.dispose();
+    a.stepper.dispose();
+    // The next generation (another prompt, another length) replays from its first step.
+    const b = await keptTokens(model, prompts[1]!, steps);
+    assert.equal(b.stepper.replayed, steps, 'nothing recorded again');
+    assert.deepEqual(b.tokens, await plainTokens(model, prompts[1]!, steps));
+    b.cache.dispose();
+    b.stepper.dispose();
+    model.dispose();
+  });
+}
+
+test('a cache still used after its stepper keeps its states, whatever the next generation writes into the kept buffers', async (t) => {
+  const model = await webgpuModel(t);
+  if (!model) return;
+  const [p1, p2] = [[[4, 8, 15, 16]], [[23, 42, 7]]];
+  const a = await keptTokens(model, p1, 5);
+  a.stepper.dispose(); // the cache gets its own copy of its states
+  const b = await keptTokens(model, p2, 5); // decodes in the buffers a's cache had borrowed
+  assert.equal(b.stepper.replayed, 5);
+  // a's cache goes on as usual from where its stepper left it: the same as 9 usual steps.
+  let ids = argmaxIds(model.nextLogits([[a.tokens.at(-1)![0]!]], a.cache), 1);
+  const more: number[][] = [Array.from((await ids.data()) as Int32Array)];
+  for (let s = 0; s < 3; s++) {
+    const logits = model.nextLogits(ids, a.cache);
+    ids.dispose();
+    ids = argmaxIds(logits, 1);
+    logits.dispose();
+    more.push(Array.from((await ids.data()) as Int32Array));
+  }
+  ids.dispose();
+  assert.deepEqual([...a.tokens, ...more], await plainTokens(model, p1, 9));
+  a.cache.dispose();
+  b.cache.dispose();
+  b.stepper.dispose();
+  model.dispose();
+});
+
+test('kept recordings are dropped when the parameters change: the next generation records again with the new weights', async (t) => {
+  const model = await webgpuModel(t);
+  if (!model) return;
+  const prompt = [[9, 1, 33, 2]];
+  const a = await keptTokens(model, prompt, 6);
+  a.cache.dispose();
+  a.stepper.dispose();
+  // New values for every parameter (replaced tensors: the recordings bound the old buffers).
+  initMambaWeights(model, 12, 'webgpu');
+  const b = await keptTokens(model, prompt, 6);
+  assert.equal(b.stepper.replayed, 4, 'recorded again');
+  // The states too (this tiny model's argmax may not move with the weights; its states do).
+  const states = async (c: MambaCache) => Promise.all(c.states.map(async (s) => [await s!.conv.data(), await s!.ssm.data()]));
+  const plain = await plainTokens(model, prompt, 6, async (c) => assert.deepEqual(await states(b.cache), await states(c)));
+  assert.deepEqual(b.tokens, plain);
+  b.cache.dispose();
+  b.stepper.dispose();
+  model.dispose();
+});
+
+test('MAMBA_TS_KEEP_DECODE_GRAPHS=0: every generation records its own steps', async (t) => {
+  const model = await webgpuModel(t);
+  if (!model) return;
+  process.env['MAMBA_TS_KEEP_DECODE_GRAPHS'] = '0';
+  try {
+    for (let g = 0; g < 2; g++) {
+      const r = await keptTokens(model, [[5, 6, 7]], 4);
+      assert.equal(r.stepper.replayed, 2);
+      r.cache.dispose();
+      r.stepper.dispose();
+    }
+  } finally {
+    delete process.env['MAMBA_TS_KEEP_DECODE_GRAPHS'];
+  }
   model.dispose();
 });

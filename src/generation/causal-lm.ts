@@ -42,8 +42,11 @@ export interface CausalLM<C extends DecodeCache = DecodeCache> {
   /**
    * Optional: decode steps for this cache that skip the host work of each step (recorded device
    * work, replayed), each step's token chosen by `pick`; null where the model or device has none.
+   * `pickKey` names what `pick` does when every picker of that name does the same device work on
+   * the same buffers (the argmax: "argmax"); given, the model may keep its recorded steps for the
+   * next generation with the same batch size and key, which then replays from its first step.
    */
-  decodeStepper?(cache: C, pick: TokenPicker): DecodeStepper | null;
+  decodeStepper?(cache: C, pick: TokenPicker, pickKey?: string): DecodeStepper | null;
 }
 
 /**

@@ -160,7 +160,7 @@ export async function* generateSteps<C extends DecodeCache>(
         await yielder.maybeYield();
         const input: number[][] | Tensor = next;
         let ids: Tensor;
-        if (step > 0 && stepper === undefined) stepper = model.decodeStepper?.(cache, pick) ?? null;
+        if (step > 0 && stepper === undefined) stepper = model.decodeStepper?.(cache, pick, picker!.key) ?? null;
         if (step > 0 && stepper) {
           ids = noGrad(() => stepper!.step(input as Tensor));
         } else {
@@ -214,9 +214,10 @@ export async function* generateSteps<C extends DecodeCache>(
     groupTensor?.dispose();
     owned?.dispose();
     promptLogits?.dispose();
+    // The cache first: the stepper then has no states to copy back for it (MambaCache.giveBack).
+    cache.dispose();
     stepper?.dispose();
     picker?.dispose();
-    cache.dispose();
     o.streamer?.end();
   }
 }
@@ -254,6 +255,8 @@ function rowGenerators(seed: number | undefined, B: number): Rng[] {
 /** A token picker and what it holds on the device for the whole generation. */
 interface DevicePicker {
   pick: TokenPicker;
+  /** Set where every generation's picker does the same device work (CausalLM.decodeStepper). */
+  key?: string;
   dispose(): void;
 }
 
@@ -268,7 +271,7 @@ interface DevicePicker {
 function devicePicker(o: GenerateOptions, logits: Tensor, rngs: Rng[]): DevicePicker | null {
   const B = logits.shape[0]!;
   if ((o.repetitionPenalty ?? 1) !== 1) return null;
-  if (!o.doSample) return { pick: (l) => reshape(argmax(l), [B, 1]), dispose: () => undefined };
+  if (!o.doSample) return { pick: (l) => reshape(argmax(l), [B, 1]), key: 'argmax', dispose: () => undefined };
   if (logits.backend.name === 'cpu' || !logits.backend.sampleTokens) return null;
   const state = keep(tensor(Int32Array.from(rngs.flatMap((r) => r.state())), [B, 4], { device: logits.device as DeviceName }));
   const so = { temperature: o.temperature ?? 1, topK: o.topK ?? 0, topP: o.topP ?? 1, minP: o.minP ?? 0 };

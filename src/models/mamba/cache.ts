@@ -6,7 +6,9 @@ import type { DecodeCache } from '../../generation/causal-lm.js';
 import type { MixerState } from '../../nn/mamba-mixer.js';
 import type { DeviceName } from '../../backend/registry.js';
 import { zeros } from '../../ops/create.js';
+import { writeSlice } from '../../ops/shape.js';
 import { keep } from '../../tensor/memory.js';
+import type { Tensor } from '../../tensor/tensor.js';
 
 export class MambaCache implements DecodeCache {
   seqlenOffset = 0;
@@ -18,6 +20,9 @@ export class MambaCache implements DecodeCache {
    * device can reuse what it built for them (WebGPU bind groups) instead of rebuilding every token.
    */
   private readonly spares: (MixerState | null)[];
+  /** A StepSlot's buffers, lent for a generation (borrow): never disposed here. */
+  private lent = new Set<Tensor>();
+  private disposed = false;
 
   constructor(
     readonly batchSize: number,
@@ -50,11 +55,13 @@ export class MambaCache implements DecodeCache {
       this.states[i] = s;
       return;
     }
-    if (old) {
-      old.conv.dispose();
-      old.ssm.dispose();
-    }
+    if (old) this.free(old);
     this.states[i] = s;
+  }
+
+  /** Disposes a state's buffers unless they are lent. */
+  private free(s: MixerState): void {
+    for (const t of [s.conv, s.ssm]) if (!this.lent.has(t)) t.dispose();
   }
 
   /** Every layer's state and spare buffers (made where missing), in layer order. */
@@ -64,6 +71,53 @@ export class MambaCache implements DecodeCache {
       return s;
     });
     return { states, spares: states.map((_, i) => this.spare(i)!) };
+  }
+
+  /**
+   * Decodes on from `states` and `spares` (a StepSlot's buffers, see decode-graphs.ts): the current
+   * states are copied into `states`, and the cache's own buffers are freed. They are not the cache's
+   * to dispose: giveBack() returns them.
+   */
+  borrow(states: readonly MixerState[], spares: readonly MixerState[]): void {
+    if (this.lent.size) throw new Error('MambaCache: already decoding from borrowed buffers');
+    this.states.forEach((s, i) => {
+      if (!s) throw new Error(`MambaCache: layer ${i} has no state yet (feed the prompt first)`);
+      writeSlice(states[i]!.conv, s.conv, 0, 0);
+      writeSlice(states[i]!.ssm, s.ssm, 0, 0);
+    });
+    this.dispose(); // the copies are queued before anything can reuse these buffers
+    this.disposed = false;
+    states.forEach((s, i) => {
+      this.states[i] = s;
+      this.spares[i] = spares[i]!;
+    });
+    this.lent = new Set([...states, ...spares].flatMap((s) => [s.conv, s.ssm]));
+  }
+
+  /**
+   * Ends a borrow(): a cache still in use gets its own copy of its current states (the lender's
+   * buffers go on to the next generation); a disposed one just lets go.
+   */
+  giveBack(): void {
+    const lent = this.lent;
+    if (!lent.size) return;
+    this.lent = new Set();
+    if (this.disposed) return;
+    const copy = (t: Tensor) => {
+      if (!lent.has(t)) return t;
+      const own = keep(zeros(t.shape, { device: t.device as DeviceName }));
+      writeSlice(own, t, 0, 0);
+      return own;
+    };
+    for (let i = 0; i < this.states.length; i++) {
+      const s = this.states[i];
+      if (s) this.states[i] = { conv: copy(s.conv), ssm: copy(s.ssm) };
+      const sp = this.spares[i];
+      if (sp && (lent.has(sp.conv) || lent.has(sp.ssm))) {
+        for (const t of [sp.conv, sp.ssm]) if (!lent.has(t)) t.dispose();
+        this.spares[i] = null;
+      }
+    }
   }
 
   /**
@@ -85,19 +139,15 @@ export class MambaCache implements DecodeCache {
     return b;
   }
 
+  /** Frees the cache's own buffers (lent ones are only let go of). */
   dispose(): void {
+    this.disposed = true;
     for (let i = 0; i < this.states.length; i++) {
       const s = this.states[i];
-      if (s) {
-        s.conv.dispose();
-        s.ssm.dispose();
-      }
+      if (s) this.free(s);
       this.states[i] = null;
       const sp = this.spares[i];
-      if (sp) {
-        sp.conv.dispose();
-        sp.ssm.dispose();
-      }
+      if (sp) this.free(sp);
       this.spares[i] = null;
     }
   }

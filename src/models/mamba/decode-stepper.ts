@@ -5,17 +5,17 @@
  * through one fixed buffer (the picker — argmax or a draw on the device — writes them there). Each of the two steps of the cycle is therefore recorded once, as the
  * device runs it, and replayed from then on: the host then spends a few calls per launch instead
  * of the JavaScript that chose the launches (tensor bookkeeping, bind-group lookups, uniforms),
- * which is what bounds batch-1 decoding on a fast GPU.
+ * which is what bounds batch-1 decoding on a fast GPU. The recordings, with the buffers they use,
+ * may be kept by the model for the next generation of the same batch size (decode-graphs.ts).
  */
-import type { RecordedWork, RecordingBackend } from '../../backend/backend.js';
+import type { RecordingBackend } from '../../backend/backend.js';
 import type { DecodeStepper, TokenPicker } from '../../generation/causal-lm.js';
 import { writeSlice } from '../../ops/shape.js';
-import { zeros } from '../../ops/create.js';
 import type { DeviceName } from '../../backend/registry.js';
-import { keep } from '../../tensor/memory.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { pickInto } from '../decode-graph.js';
 import type { MambaCache } from './cache.js';
+import { StepSlot } from './decode-graphs.js';
 
 /** What the stepper needs of the model: MambaForCausalLM's recurrent step. */
 export interface StepModel {
@@ -25,33 +25,42 @@ export interface StepModel {
 
 
 export class MambaDecodeStepper implements DecodeStepper {
-  /** The recorded steps, by parity of the state buffers they read. */
-  private readonly graphs: [RecordedWork | null, RecordedWork | null] = [null, null];
+  /** The recordings, ids and state buffers: the model's (kept for later generations) or this stepper's own. */
+  private readonly slot: StepSlot;
   private parity = 0;
-  /** Steps replayed so far (the rest ran as usual, two of them recorded). */
+  /** Steps replayed so far (the rest ran as usual, the recordings among them). */
   replayed = 0;
-  /** Set when a recording could not be replayed: every step then runs as usual. */
-  private plain = false;
-  /** The ids every step reads, and where its argmax goes. */
-  private readonly ids: Tensor;
 
+  /**
+   * With `kept` (a slot leased from the model's MambaDecodeGraphs), decodes in its buffers and
+   * replays what an earlier generation recorded there; without, records for this generation only.
+   */
   constructor(
     private readonly model: StepModel,
     private readonly cache: MambaCache,
     private readonly backend: RecordingBackend,
     private readonly pick: TokenPicker,
+    private readonly kept: { slot: StepSlot; release(): void } | null = null,
   ) {
-    this.ids = keep(zeros([cache.batchSize, 1], { dtype: 'i32', device: model.device as DeviceName }));
+    const { states } = cache.buffers();
+    this.slot = kept?.slot ?? new StepSlot(cache.batchSize, states, model.device as DeviceName, '');
+    // The prompt's states go into the set the first recording reads (parity 0).
+    cache.borrow(this.slot.sets[0], this.slot.sets[1]);
+  }
+
+  /** The ids every step reads, and where its picked ids go. */
+  private get ids(): Tensor {
+    return this.slot.ids;
   }
 
   step(ids: Tensor): Tensor {
     if (ids !== this.ids) writeSlice(this.ids, ids, 1, 0);
-    const graph = this.graphs[this.parity];
+    const graph = this.slot.graphs[this.parity];
     if (graph) {
       graph.replay();
       this.cache.advanceReplayed();
       this.replayed++;
-    } else if (this.plain) {
+    } else if (this.slot.plain) {
       this.run();
     } else {
       this.record();
@@ -73,18 +82,18 @@ export class MambaDecodeStepper implements DecodeStepper {
     const after = this.cache.buffers();
     const swapped = after.states.every((s, i) => s.conv === before.spares[i]!.conv && s.ssm === before.spares[i]!.ssm && after.spares[i]!.conv === before.states[i]!.conv && after.spares[i]!.ssm === before.states[i]!.ssm);
     if (work && swapped) {
-      this.graphs[this.parity] = work;
+      this.slot.graphs[this.parity] = work;
       return;
     }
     work?.dispose();
-    this.plain = true;
-    for (const g of this.graphs) g?.dispose();
-    this.graphs.fill(null);
+    this.slot.dropRecordings();
+    this.slot.plain = true;
   }
 
   dispose(): void {
-    for (const g of this.graphs) g?.dispose();
-    this.graphs.fill(null);
-    this.ids.dispose();
+    // The cache keeps its current states (copied out of the slot's buffers if it is still used).
+    this.cache.giveBack();
+    if (this.kept) this.kept.release();
+    else this.slot.dispose();
   }
 }

@@ -25,6 +25,7 @@ import { idsToTensor, shiftedCrossEntropy } from '../lm-inputs.js';
 import { checkOutputSelection, collectSelection, summarizeLayer, type LayerSelection, type OutputSelection, type SelectionOutput } from '../selection.js';
 import { MambaCache } from './cache.js';
 import { MambaDecodeStepper } from './decode-stepper.js';
+import { MambaDecodeGraphs } from './decode-graphs.js';
 import { replayBackend } from '../decode-graph.js';
 import { MAMBA_FLOAT_FIELDS, MambaConfig } from './config.js';
 
@@ -178,6 +179,8 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
   readonly backbone: MambaModel;
   /** null when tied: the embedding matrix is the output projection. */
   readonly lm_head: Linear | null;
+  /** Decode steps recorded by earlier generations, kept per batch size and picker (decode-graphs.ts). */
+  private readonly decodeGraphs = new MambaDecodeGraphs();
 
   constructor(readonly config: MambaConfig) {
     super();
@@ -295,15 +298,29 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
 
   /**
    * Decode steps replayed from recorded device work (MambaDecodeStepper), where the device records
-   * work (WebGPU) and has the fused layer step; null elsewhere. MAMBA_TS_DECODE_GRAPH=0 turns it
-   * off, for comparison.
+   * work (WebGPU) and has the fused layer step; null elsewhere. With `pickKey`, the recordings are
+   * kept for the next generation with the same batch size and key (MambaDecodeGraphs).
+   * MAMBA_TS_DECODE_GRAPH=0 turns replay off, for comparison.
    */
-  decodeStepper(cache: MambaCache, pick: TokenPicker): MambaDecodeStepper | null {
+  decodeStepper(cache: MambaCache, pick: TokenPicker, pickKey?: string): MambaDecodeStepper | null {
     const backend = replayBackend(this.backbone.embeddings.weight.value.backend);
     if (!backend?.mambaBlockStep) return null;
     // Outside the recordings: the fused steps' parameter packs.
     for (const block of this.backbone.layers) noGrad(() => prepareFusedStep(block));
-    return new MambaDecodeStepper(this, cache, backend, pick);
+    const states = cache.states.map((s, i) => {
+      if (!s) throw new Error(`decodeStepper: layer ${i} has no state yet (feed the prompt first)`);
+      return s;
+    });
+    // The recordings bind the parameters' buffers (and what the backend derived from them).
+    const weights = this.namedParameters().map(([, p]) => p.version).join(',');
+    const slot = pickKey === undefined ? null : this.decodeGraphs.lease(cache.batchSize, pickKey, states, weights);
+    return new MambaDecodeStepper(this, cache, backend, pick, slot && { slot, release: () => this.decodeGraphs.release(slot) });
+  }
+
+  /** Frees the parameters and the kept decode recordings. */
+  override dispose(): void {
+    this.decodeGraphs.dispose();
+    super.dispose();
   }
 
   /** Prompt + new tokens per row (see generation/generate.ts for the options). */

@@ -1,0 +1,126 @@
+/**
+ * Recorded decode steps kept by a model from one generation to the next, as mamba_ssm keeps its
+ * CUDA graphs in a cache keyed by batch size (`update_graph_cache`): the first generation at a
+ * batch size records the step (two recordings, one per parity of the state buffers, each a whole
+ * step of JavaScript on the host: ~4 ms at 130M), and every later one replays from its first step.
+ *
+ * A recording reads and writes fixed buffers, so a slot owns them: the token ids and two sets of
+ * per-layer state buffers. A generation leases the slot, copies its prompt's states into the
+ * first set, and lends both sets to its cache (MambaCache.borrow); the cache hands them back when
+ * the generation ends. A slot serves one generation at a time (a concurrent one at the same batch
+ * size records its own steps, as before), and its recordings are dropped when the model's
+ * parameters change (an optimizer step, a load), since they bind the parameters' buffers and what
+ * the backend derived from them.
+ */
+import { envSwitch } from '../../env.js';
+import type { RecordedWork } from '../../backend/backend.js';
+import type { DeviceName } from '../../backend/registry.js';
+import { zeros } from '../../ops/create.js';
+import type { MixerState } from '../../nn/mamba-mixer.js';
+import { keep } from '../../tensor/memory.js';
+import type { Tensor } from '../../tensor/tensor.js';
+
+/** Slots kept at most (the least recently leased goes first): each holds two state sets. */
+const MAX_SLOTS = 2;
+
+export class StepSlot {
+  /** The recorded steps, by parity of the state set they read (graph p reads sets[p], writes the other). */
+  readonly graphs: [RecordedWork | null, RecordedWork | null] = [null, null];
+  /** Set when a recording could not be replayed: every step then runs as usual. */
+  plain = false;
+  leased = false;
+  /** The ids every step reads, and where its picked ids go: int32 (B, 1). */
+  readonly ids: Tensor;
+  /** Two sets of per-layer state buffers, of the shapes of the states they were made for. */
+  readonly sets: [MixerState[], MixerState[]];
+
+  constructor(
+    readonly batchSize: number,
+    shapes: readonly MixerState[],
+    device: DeviceName,
+    /** The parameters' versions the recordings were made with. */
+    public weights: string,
+  ) {
+    this.ids = keep(zeros([batchSize, 1], { dtype: 'i32', device }));
+    const set = () => shapes.map((s) => ({ conv: keep(zeros(s.conv.shape, { device })), ssm: keep(zeros(s.ssm.shape, { device })) }));
+    this.sets = [set(), set()];
+  }
+
+  /** Whether the slot's state buffers have these states' shapes (another config, another slot). */
+  fits(states: readonly MixerState[]): boolean {
+    const same = (a: Tensor, b: Tensor) => a.shape.length === b.shape.length && a.shape.every((n, i) => n === b.shape[i]);
+    return states.length === this.sets[0].length && states.every((s, i) => same(s.conv, this.sets[0][i]!.conv) && same(s.ssm, this.sets[0][i]!.ssm));
+  }
+
+  dropRecordings(): void {
+    for (const g of this.graphs) g?.dispose();
+    this.graphs.fill(null);
+    this.plain = false;
+  }
+
+  dispose(): void {
+    this.dropRecordings();
+    this.ids.dispose();
+    for (const set of this.sets) {
+      for (const s of set) {
+        s.conv.dispose();
+        s.ssm.dispose();
+      }
+    }
+  }
+}
+
+export class MambaDecodeGraphs {
+  /** By key (batch size and picker), in order of last lease. */
+  private readonly slots = new Map<string, StepSlot>();
+
+  /**
+   * The slot for decoding `states` (the prompt's, one per layer) with picker `pickKey`, leased to
+   * the caller until release(); null when it is in use (a concurrent generation) or when
+   * MAMBA_TS_KEEP_DECODE_GRAPHS=0 (every generation records its own steps, for comparison).
+   */
+  lease(batchSize: number, pickKey: string, states: readonly MixerState[], weights: string): StepSlot | null {
+    if (envSwitch('MAMBA_TS_KEEP_DECODE_GRAPHS') === '0') return null;
+    const key = `${batchSize}|${pickKey}`;
+    let slot = this.slots.get(key);
+    if (slot?.leased) return null;
+    if (slot && !slot.fits(states)) {
+      this.slots.delete(key);
+      slot.dispose();
+      slot = undefined;
+    }
+    if (slot && slot.weights !== weights) {
+      slot.dropRecordings();
+      slot.weights = weights;
+    }
+    if (!slot) {
+      slot = new StepSlot(batchSize, states, states[0]!.ssm.device as DeviceName, weights);
+      for (const [k, old] of this.slots) {
+        if (this.slots.size < MAX_SLOTS) break;
+        if (old.leased) continue;
+        this.slots.delete(k);
+        old.dispose();
+      }
+    }
+    this.slots.delete(key);
+    this.slots.set(key, slot); // most recent last
+    slot.leased = true;
+    return slot;
+  }
+
+  release(slot: StepSlot): void {
+    slot.leased = false;
+  }
+
+  /** Bytes of device memory the slots hold (state sets and ids; not the recordings' temporaries). */
+  memoryBytes(): number {
+    let b = 0;
+    for (const slot of this.slots.values()) for (const set of slot.sets) for (const s of set) b += (s.conv.size + s.ssm.size) * 4;
+    return b;
+  }
+
+  dispose(): void {
+    for (const slot of this.slots.values()) slot.dispose();
+    this.slots.clear();
+  }
+}
