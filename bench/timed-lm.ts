@@ -61,9 +61,9 @@ export class TimedLM implements CausalLM<DecodeCache> {
     return logits;
   }
 
-  decodeStepper(cache: DecodeCache, pick: TokenPicker): DecodeStepper | null {
+  decodeStepper(cache: DecodeCache, pick: TokenPicker, pickKey?: string): DecodeStepper | null {
     this.stepperAt = performance.now();
-    const inner = this.inner.decodeStepper?.(cache, pick) ?? null;
+    const inner = this.inner.decodeStepper?.(cache, pick, pickKey) ?? null;
     this.stepper = inner;
     if (!inner) return null;
     const timed = this;
