@@ -89,6 +89,9 @@ for (const device of await availableDevices()) {
           ),
         );
         await scheduler.close();
+        // The model keeps its greedy batches' decode recordings (and their state buffers) for the
+        // next batch of that size: freed here, the rows' own states must all be gone.
+        model.releaseDecodeRecordings();
         assert.equal(liveTensorCount(), live, 'every row left the batch and its state was freed');
         assert.ok(Math.max(...sizes) === 3, `the batch filled up (step sizes ${sizes.join(',')})`);
         for (const [i, c] of cases.entries()) {

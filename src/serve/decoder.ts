@@ -232,7 +232,8 @@ export class RowBatchDecoder implements BatchDecoder {
     if (!batch) return [];
     const pick = pickerFor(this.picks, this.rngState!, this.rows);
     const host = this.picks.some((p) => p.kind === 'host');
-    if (this.stepper === undefined) this.stepper = host ? null : (this.model.decodeStepper?.(batch, pick) ?? null);
+    // Greedy rows only (no sampling table): the argmax, whose recordings the model may keep.
+    if (this.stepper === undefined) this.stepper = host ? null : (this.model.decodeStepper?.(batch, pick, this.rows ? undefined : 'argmax') ?? null);
     if (this.stepper) return this.replayedStep(this.stepper, tokens, batch);
     const logits = await noGrad(() => this.model.nextLogits(tokens.map((t) => [t]), batch));
     let ids: Tensor | null = null;

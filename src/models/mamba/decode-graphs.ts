@@ -22,6 +22,13 @@ import type { Tensor } from '../../tensor/tensor.js';
 
 /** Slots kept at most (the least recently leased goes first): each holds two state sets. */
 const MAX_SLOTS = 2;
+/**
+ * The most device memory a slot's two state sets may hold (64 MiB; 130M Mamba: batches up to 11).
+ * Kept recordings matter where decoding is launch-bound, at small batches, and recording costs
+ * about as much at any batch size, while a large batch's steps take long on the device: there,
+ * keeping two more state sets after the generation (GBs at 1.4B × 64) is not worth a few ms.
+ */
+export const KEEP_BYTES = 64 * 2 ** 20;
 
 export class StepSlot {
   /** The recorded steps, by parity of the state set they read (graph p reads sets[p], writes the other). */
@@ -35,6 +42,8 @@ export class StepSlot {
   readonly sets: [MixerState[], MixerState[]];
 
   constructor(
+    /** Its key in MambaDecodeGraphs (batch size and picker). */
+    readonly key: string,
     readonly batchSize: number,
     shapes: readonly MixerState[],
     device: DeviceName,
@@ -74,13 +83,17 @@ export class MambaDecodeGraphs {
   /** By key (batch size and picker), in order of last lease. */
   private readonly slots = new Map<string, StepSlot>();
 
+  constructor(private readonly keepBytes = KEEP_BYTES) {}
+
   /**
    * The slot for decoding `states` (the prompt's, one per layer) with picker `pickKey`, leased to
-   * the caller until release(); null when it is in use (a concurrent generation) or when
-   * MAMBA_TS_KEEP_DECODE_GRAPHS=0 (every generation records its own steps, for comparison).
+   * the caller until release(); null when it is in use (a concurrent generation), when its two
+   * state sets would pass KEEP_BYTES, or when MAMBA_TS_KEEP_DECODE_GRAPHS=0 (every generation
+   * records its own steps, for comparison).
    */
   lease(batchSize: number, pickKey: string, states: readonly MixerState[], weights: string): StepSlot | null {
     if (envSwitch('MAMBA_TS_KEEP_DECODE_GRAPHS') === '0') return null;
+    if (2 * states.reduce((b, s) => b + (s.conv.size + s.ssm.size) * 4, 0) > this.keepBytes) return null;
     const key = `${batchSize}|${pickKey}`;
     let slot = this.slots.get(key);
     if (slot?.leased) return null;
@@ -94,12 +107,11 @@ export class MambaDecodeGraphs {
       slot.weights = weights;
     }
     if (!slot) {
-      slot = new StepSlot(batchSize, states, states[0]!.ssm.device as DeviceName, weights);
+      slot = new StepSlot(key, batchSize, states, states[0]!.ssm.device as DeviceName, weights);
       for (const [k, old] of this.slots) {
         if (this.slots.size < MAX_SLOTS) break;
-        if (old.leased) continue;
         this.slots.delete(k);
-        old.dispose();
+        if (!old.leased) old.dispose(); // else at its release
       }
     }
     this.slots.delete(key);
@@ -110,6 +122,13 @@ export class MambaDecodeGraphs {
 
   release(slot: StepSlot): void {
     slot.leased = false;
+    if (this.slots.get(slot.key) !== slot) slot.dispose(); // dropped (cleared, evicted) while leased
+  }
+
+  /** Frees the slots; one leased now is freed when its generation releases it. */
+  clear(): void {
+    for (const slot of this.slots.values()) if (!slot.leased) slot.dispose();
+    this.slots.clear();
   }
 
   /** Bytes of device memory the slots hold (state sets and ids; not the recordings' temporaries). */
@@ -120,7 +139,6 @@ export class MambaDecodeGraphs {
   }
 
   dispose(): void {
-    for (const slot of this.slots.values()) slot.dispose();
-    this.slots.clear();
+    this.clear();
   }
 }

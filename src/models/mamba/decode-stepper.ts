@@ -43,7 +43,7 @@ export class MambaDecodeStepper implements DecodeStepper {
     private readonly kept: { slot: StepSlot; release(): void } | null = null,
   ) {
     const { states } = cache.buffers();
-    this.slot = kept?.slot ?? new StepSlot(cache.batchSize, states, model.device as DeviceName, '');
+    this.slot = kept?.slot ?? new StepSlot('', cache.batchSize, states, model.device as DeviceName, '');
     // The prompt's states go into the set the first recording reads (parity 0).
     cache.borrow(this.slot.sets[0], this.slot.sets[1]);
   }

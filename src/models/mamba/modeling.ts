@@ -317,6 +317,14 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
     return new MambaDecodeStepper(this, cache, backend, pick, slot && { slot, release: () => this.decodeGraphs.release(slot) });
   }
 
+  /**
+   * Frees the decode recordings kept for later generations (and the state buffers they decode in:
+   * up to 2 × 64 MiB); the next generation records its steps again.
+   */
+  releaseDecodeRecordings(): void {
+    this.decodeGraphs.clear();
+  }
+
   /** Frees the parameters and the kept decode recordings. */
   override dispose(): void {
     this.decodeGraphs.dispose();
