@@ -102,6 +102,13 @@ test('evaluate: the shipped Selective Copying models (weights beside results.jso
   }
 });
 
+test('evaluate: the shipped Induction Heads model (trained at 256 on the GPU) is 100% again on the CPU from 64 to 4,096', async () => {
+  const e = await evaluateSynthetic(resolve(EXPERIMENTS, '../models/induction-heads-256-s6'), 'cpu', undefined, [64, 256, 1024, 4096]);
+  assert.deepEqual(e.accuracy.map((a) => a.length), [64, 256, 1024, 4096]);
+  assert.deepEqual(e.accuracy, e.recorded);
+  assert.ok(e.accuracy.every((a) => a.accuracy === 1));
+});
+
 test('stop conditions: training ends at the first evaluation that reaches stopAccuracy, or the first step past maxSeconds, and the model is saved and tested', async () => {
   const base = paperConfig('paper-selective-copying-s6');
   const small = { ...base, trainLength: 40, batchSize: 4, steps: 50, warmupSteps: 0, evalInterval: 2, testLengths: [40], testBatches: 1, testBatchSize: 4, device: 'cpu' as const };
