@@ -30,11 +30,12 @@ runs=${IH_RUNS:-gpu-induction-heads-256-s6 gpu-induction-heads-256-s6-seed1 gpu-
 pids=()
 for n in $runs; do
   # Training, then the tests as far as the limit allows (results.json grows after each length).
-  MAX_SECONDS=$ih LIMIT=$((ih + 120)) bash scripts/synthetic-gpu-run.sh "$out" "$n" > "$out/.$n.log" 2>&1 &
+  MAX_SECONDS=$ih LIMIT=$((ih + 120)) bash scripts/synthetic-gpu-run.sh "$out" "$n" > "/tmp/$n.log" 2>&1 &
   pids+=($!)
 done
 MAX_SECONDS=$sc LIMIT=$((sc + 90)) bash scripts/synthetic-gpu-run.sh "$out" copying-4096-s6
-wait "${pids[@]}"
-for n in $runs; do echo "== $n"; cat "$out/.$n.log"; rm -f "$out/.$n.log"; done
+[ ${#pids[@]} -gt 0 ] && wait "${pids[@]}"
+# (each log outside $out: a call brings 8 files back, and the tars must be among them)
+for n in $runs; do echo "== $n"; cat "/tmp/$n.log"; done
 grep -h 'tokens_per_s\|ms_per_step\|us_replayed' "$J" | sed -E 's/"config":\{[^}]*\},//' | cut -c1-300
 grep -h matmul "$J" | cut -c1-200 | head -20

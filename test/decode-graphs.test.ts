@@ -54,8 +54,11 @@ test('no slot past the memory bound, nor with MAMBA_TS_KEEP_DECODE_GRAPHS=0', ()
   const bytes = 2 * 2 * 2 * 8 * 7 * 4; // two sets of two layers
   assert.equal(new MambaDecodeGraphs(bytes - 1).lease(2, 'argmax', s, 'w'), null);
   const g = new MambaDecodeGraphs(bytes);
-  assert.ok(g.lease(2, 'argmax', s, 'w'));
+  const slot = g.lease(2, 'argmax', s, 'w');
+  assert.ok(slot);
+  g.release(slot);
   g.dispose();
+  assert.equal(slot.ids.isDisposed, true);
   process.env['MAMBA_TS_KEEP_DECODE_GRAPHS'] = '0';
   try {
     assert.equal(new MambaDecodeGraphs().lease(2, 'argmax', s, 'w'), null);
@@ -86,4 +89,20 @@ test('clear() while a generation holds a slot: the slot is freed at its release,
     t.ssm.dispose();
   }
   assert.equal(liveTensorCount() - live0, 2 * 2 * 1, 'only states(2) made here is left');
+});
+
+test('over two slots, an idle one goes before one in use (freed at its release)', () => {
+  const g = new MambaDecodeGraphs();
+  const inUse = g.lease(1, 'argmax', states(1), 'w')!; // least recently leased, but decoding
+  const idle = g.lease(2, 'argmax', states(2), 'w')!;
+  g.release(idle);
+  const third = g.lease(3, 'argmax', states(3), 'w')!;
+  assert.equal(idle.ids.isDisposed, true, 'the idle slot went');
+  assert.equal(inUse.ids.isDisposed, false);
+  g.release(inUse);
+  assert.equal(inUse.ids.isDisposed, false, 'still kept');
+  assert.equal(g.lease(1, 'argmax', states(1), 'w'), inUse);
+  g.release(inUse);
+  g.release(third);
+  g.dispose();
 });

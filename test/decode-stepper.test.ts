@@ -11,7 +11,7 @@ import { initMambaWeights } from '../src/models/mamba/init.js';
 import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
 import type { MambaCache } from '../src/models/mamba/cache.js';
 import { argmax, reshape } from '../src/ops/index.js';
-import { tidy } from '../src/tensor/memory.js';
+import { liveTensorCount, tidy } from '../src/tensor/memory.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { availableDevices } from './devices.js';
 import { getBackend } from '../src/backend/registry.js';
@@ -138,11 +138,11 @@ async function plainTokens(model: MambaForCausalLM, prompt: number[][], steps: n
 }
 
 /** `steps` tokens through a stepper keyed "argmax"; the stepper is returned undisposed with its cache. */
-async function keptTokens(model: MambaForCausalLM, prompt: number[][], steps: number) {
+async function keptTokens(model: MambaForCausalLM, prompt: number[][], steps: number, key: string | undefined = 'argmax') {
   const B = prompt.length;
   const cache = model.createCache(B);
   const first = argmaxIds(model.nextLogits(prompt, cache), B);
-  const stepper = model.decodeStepper(cache, (l) => argmaxIds(l, B), 'argmax');
+  const stepper = model.decodeStepper(cache, (l) => argmaxIds(l, B), key);
   assert.ok(stepper);
   const tokens: number[][] = [];
   let next = first;
@@ -241,5 +241,42 @@ test('MAMBA_TS_KEEP_DECODE_GRAPHS=0: every generation records its own steps', as
   } finally {
     delete process.env['MAMBA_TS_KEEP_DECODE_GRAPHS'];
   }
+  model.dispose();
+});
+
+test('a stepper without a key records in the cache\'s own buffers (no state sets of its own); dispose twice is harmless', async (t) => {
+  const model = await webgpuModel(t);
+  if (!model) return;
+  const prompt = [[3, 1, 4, 1, 5]];
+  const cache = model.createCache(1);
+  const first = argmaxIds(model.nextLogits(prompt, cache), 1);
+  const live = liveTensorCount();
+  const stepper = model.decodeStepper(cache, (l) => argmaxIds(l, 1));
+  assert.ok(stepper);
+  assert.equal(liveTensorCount() - live, 1, 'only its ids buffer');
+  let next = first;
+  const tokens: number[][] = [];
+  for (let s = 0; s < 5; s++) {
+    next = stepper.step(next);
+    tokens.push(Array.from((await next.data()) as Int32Array));
+  }
+  first.dispose();
+  assert.deepEqual(tokens, await plainTokens(model, prompt, 5));
+  stepper.dispose();
+  stepper.dispose();
+  assert.throws(() => stepper.step(first), /after dispose/);
+  // A kept slot released twice would be handed to two generations at once.
+  const a = await keptTokens(model, prompt, 2);
+  a.stepper.dispose();
+  const b = await keptTokens(model, prompt, 2);
+  a.stepper.dispose();
+  const c = await keptTokens(model, prompt, 2);
+  assert.equal(b.stepper.replayed, 2);
+  assert.equal(c.stepper.replayed, 0, 'b still holds the slot: c records its own');
+  for (const r of [a, b, c]) {
+    r.cache.dispose();
+    r.stepper.dispose();
+  }
+  cache.dispose();
   model.dispose();
 });

@@ -200,9 +200,8 @@ export class RowBatchDecoder implements BatchDecoder {
       if (!(r instanceof Prefilled) || !(r.cache instanceof MambaCache)) throw new ArgumentError('RowBatchDecoder.regroup: add must hold rows prefilled by this decoder');
       return r;
     });
-    const old = { batch: this.batch, rngState: this.rngState, rows: this.rows };
+    const old = { batch: this.batch, rngState: this.rngState, rows: this.rows, stepper: this.stepper };
     this.replayedBefore += this.stepper?.replayed ?? 0;
-    this.stepper?.dispose();
     this.stepper = undefined;
     this.batch = null;
     this.rngState = null;
@@ -219,7 +218,10 @@ export class RowBatchDecoder implements BatchDecoder {
       this.dispose();
       throw e;
     } finally {
+      // The old batch before its stepper: the stepper then has no states to copy back for it (its
+      // rows were gathered above, from buffers a kept recording may own: MambaCache.giveBack).
       old.batch?.dispose();
+      old.stepper?.dispose();
       old.rngState?.dispose();
       old.rows?.dispose();
       for (const r of added) r.dispose();
@@ -261,10 +263,10 @@ export class RowBatchDecoder implements BatchDecoder {
 
   dispose(): void {
     this.replayedBefore += this.stepper?.replayed ?? 0;
+    this.batch?.dispose(); // first: see regroup
+    this.batch = null;
     this.stepper?.dispose();
     this.stepper = undefined;
-    this.batch?.dispose();
-    this.batch = null;
     this.rngState?.dispose();
     this.rngState = null;
     this.rows?.dispose();

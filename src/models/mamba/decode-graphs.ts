@@ -30,35 +30,20 @@ const MAX_SLOTS = 2;
  */
 export const KEEP_BYTES = 64 * 2 ** 20;
 
-export class StepSlot {
-  /** The recorded steps, by parity of the state set they read (graph p reads sets[p], writes the other). */
+/** A stepper's recorded steps and the ids buffer they read and write. */
+export class StepRecordings {
+  /** The recorded steps, by parity of the state buffers they read (see MambaDecodeStepper). */
   readonly graphs: [RecordedWork | null, RecordedWork | null] = [null, null];
   /** Set when a recording could not be replayed: every step then runs as usual. */
   plain = false;
-  leased = false;
   /** The ids every step reads, and where its picked ids go: int32 (B, 1). */
   readonly ids: Tensor;
-  /** Two sets of per-layer state buffers, of the shapes of the states they were made for. */
-  readonly sets: [MixerState[], MixerState[]];
 
   constructor(
-    /** Its key in MambaDecodeGraphs (batch size and picker). */
-    readonly key: string,
     readonly batchSize: number,
-    shapes: readonly MixerState[],
     device: DeviceName,
-    /** The parameters' versions the recordings were made with. */
-    public weights: string,
   ) {
     this.ids = keep(zeros([batchSize, 1], { dtype: 'i32', device }));
-    const set = () => shapes.map((s) => ({ conv: keep(zeros(s.conv.shape, { device })), ssm: keep(zeros(s.ssm.shape, { device })) }));
-    this.sets = [set(), set()];
-  }
-
-  /** Whether the slot's state buffers have these states' shapes (another config, another slot). */
-  fits(states: readonly MixerState[]): boolean {
-    const same = (a: Tensor, b: Tensor) => a.shape.length === b.shape.length && a.shape.every((n, i) => n === b.shape[i]);
-    return states.length === this.sets[0].length && states.every((s, i) => same(s.conv, this.sets[0][i]!.conv) && same(s.ssm, this.sets[0][i]!.ssm));
   }
 
   dropRecordings(): void {
@@ -70,6 +55,37 @@ export class StepSlot {
   dispose(): void {
     this.dropRecordings();
     this.ids.dispose();
+  }
+}
+
+/** Recordings kept by the model, with the state buffers they decode in (graph p reads sets[p], writes the other). */
+export class StepSlot extends StepRecordings {
+  leased = false;
+  /** Two sets of per-layer state buffers, of the shapes of the states they were made for. */
+  readonly sets: [MixerState[], MixerState[]];
+
+  constructor(
+    /** Its key in MambaDecodeGraphs (batch size and picker). */
+    readonly key: string,
+    batchSize: number,
+    shapes: readonly MixerState[],
+    device: DeviceName,
+    /** The parameters' versions the recordings were made with. */
+    public weights: string,
+  ) {
+    super(batchSize, device);
+    const set = () => shapes.map((s) => ({ conv: keep(zeros(s.conv.shape, { device })), ssm: keep(zeros(s.ssm.shape, { device })) }));
+    this.sets = [set(), set()];
+  }
+
+  /** Whether the slot's state buffers have these states' shapes (another config, another slot). */
+  fits(states: readonly MixerState[]): boolean {
+    const same = (a: Tensor, b: Tensor) => a.shape.length === b.shape.length && a.shape.every((n, i) => n === b.shape[i]);
+    return states.length === this.sets[0].length && states.every((s, i) => same(s.conv, this.sets[0][i]!.conv) && same(s.ssm, this.sets[0][i]!.ssm));
+  }
+
+  override dispose(): void {
+    super.dispose();
     for (const set of this.sets) {
       for (const s of set) {
         s.conv.dispose();
@@ -108,10 +124,15 @@ export class MambaDecodeGraphs {
     }
     if (!slot) {
       slot = new StepSlot(key, batchSize, states, states[0]!.ssm.device as DeviceName, weights);
-      for (const [k, old] of this.slots) {
-        if (this.slots.size < MAX_SLOTS) break;
-        this.slots.delete(k);
-        if (!old.leased) old.dispose(); // else at its release
+      // Over the bound: the least recently leased go first, idle ones before one in use (which is
+      // then freed at its release).
+      for (const inUse of [false, true]) {
+        for (const [k, old] of this.slots) {
+          if (this.slots.size < MAX_SLOTS) break;
+          if (old.leased !== inUse) continue;
+          this.slots.delete(k);
+          if (!inUse) old.dispose();
+        }
       }
     }
     this.slots.delete(key);

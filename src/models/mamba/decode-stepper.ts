@@ -15,7 +15,7 @@ import type { DeviceName } from '../../backend/registry.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { pickInto } from '../decode-graph.js';
 import type { MambaCache } from './cache.js';
-import { StepSlot } from './decode-graphs.js';
+import { StepRecordings, type StepSlot } from './decode-graphs.js';
 
 /** What the stepper needs of the model: MambaForCausalLM's recurrent step. */
 export interface StepModel {
@@ -25,15 +25,17 @@ export interface StepModel {
 
 
 export class MambaDecodeStepper implements DecodeStepper {
-  /** The recordings, ids and state buffers: the model's (kept for later generations) or this stepper's own. */
-  private readonly slot: StepSlot;
+  /** The recordings and ids: the model's kept slot (whose state buffers the cache borrows), or this stepper's own. */
+  private readonly rec: StepRecordings;
   private parity = 0;
+  private disposed = false;
   /** Steps replayed so far (the rest ran as usual, the recordings among them). */
   replayed = 0;
 
   /**
    * With `kept` (a slot leased from the model's MambaDecodeGraphs), decodes in its buffers and
-   * replays what an earlier generation recorded there; without, records for this generation only.
+   * replays what an earlier generation recorded there; without, records for this generation only,
+   * in the cache's own state buffers.
    */
   constructor(
     private readonly model: StepModel,
@@ -42,25 +44,29 @@ export class MambaDecodeStepper implements DecodeStepper {
     private readonly pick: TokenPicker,
     private readonly kept: { slot: StepSlot; release(): void } | null = null,
   ) {
-    const { states } = cache.buffers();
-    this.slot = kept?.slot ?? new StepSlot('', cache.batchSize, states, model.device as DeviceName, '');
-    // The prompt's states go into the set the first recording reads (parity 0).
-    cache.borrow(this.slot.sets[0], this.slot.sets[1]);
+    if (kept) {
+      // The prompt's states go into the set the slot's first recording reads (parity 0).
+      cache.borrow(kept.slot.sets[0], kept.slot.sets[1]);
+      this.rec = kept.slot;
+    } else {
+      this.rec = new StepRecordings(cache.batchSize, model.device as DeviceName);
+    }
   }
 
   /** The ids every step reads, and where its picked ids go. */
   private get ids(): Tensor {
-    return this.slot.ids;
+    return this.rec.ids;
   }
 
   step(ids: Tensor): Tensor {
+    if (this.disposed) throw new Error('MambaDecodeStepper: step() after dispose()');
     if (ids !== this.ids) writeSlice(this.ids, ids, 1, 0);
-    const graph = this.slot.graphs[this.parity];
+    const graph = this.rec.graphs[this.parity];
     if (graph) {
       graph.replay();
       this.cache.advanceReplayed();
       this.replayed++;
-    } else if (this.slot.plain) {
+    } else if (this.rec.plain) {
       this.run();
     } else {
       this.record();
@@ -82,18 +88,23 @@ export class MambaDecodeStepper implements DecodeStepper {
     const after = this.cache.buffers();
     const swapped = after.states.every((s, i) => s.conv === before.spares[i]!.conv && s.ssm === before.spares[i]!.ssm && after.spares[i]!.conv === before.states[i]!.conv && after.spares[i]!.ssm === before.states[i]!.ssm);
     if (work && swapped) {
-      this.slot.graphs[this.parity] = work;
+      this.rec.graphs[this.parity] = work;
       return;
     }
     work?.dispose();
-    this.slot.dropRecordings();
-    this.slot.plain = true;
+    this.rec.dropRecordings();
+    this.rec.plain = true;
   }
 
   dispose(): void {
-    // The cache keeps its current states (copied out of the slot's buffers if it is still used).
-    this.cache.giveBack();
-    if (this.kept) this.kept.release();
-    else this.slot.dispose();
+    if (this.disposed) return; // twice would release a slot another generation may hold by then
+    this.disposed = true;
+    if (this.kept) {
+      // The cache keeps its current states (copied out of the slot's buffers if it is still used).
+      this.cache.giveBack();
+      this.kept.release();
+    } else {
+      this.rec.dispose();
+    }
   }
 }

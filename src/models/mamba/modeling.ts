@@ -314,7 +314,12 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
     // The recordings bind the parameters' buffers (and what the backend derived from them).
     const weights = this.namedParameters().map(([, p]) => p.version).join(',');
     const slot = pickKey === undefined ? null : this.decodeGraphs.lease(cache.batchSize, pickKey, states, weights);
-    return new MambaDecodeStepper(this, cache, backend, pick, slot && { slot, release: () => this.decodeGraphs.release(slot) });
+    try {
+      return new MambaDecodeStepper(this, cache, backend, pick, slot && { slot, release: () => this.decodeGraphs.release(slot) });
+    } catch (e) {
+      if (slot) this.decodeGraphs.release(slot);
+      throw e;
+    }
   }
 
   /**
