@@ -37,44 +37,24 @@ for (const B of [1, 3, 5, 10]) {
     if (!model) return;
     const prompt = Array.from({ length: B }, (_, b) => Array.from({ length: 6 }, (_, i) => (b * 17 + i * 5 + 1) % V));
     const steps = 9;
-    // The usual way: nextLogits and argmax every step.
-    const plainCache = model.createCache(B);
-    let ids = argmaxIds(model.nextLogits(prompt, plainCache), B);
-    const plain: number[][] = [];
-    for (let s = 0; s < steps; s++) {
-      const logits = model.nextLogits(ids, plainCache);
-      ids.dispose();
-      ids = argmaxIds(logits, B);
-      logits.dispose();
-      plain.push(Array.from((await ids.data()) as Int32Array));
-    }
-    ids.dispose();
-    // Through the stepper.
-    const cache = model.createCache(B);
-    const first = argmaxIds(model.nextLogits(prompt, cache), B);
-    const stepper = model.decodeStepper(cache, (logits) => reshape(argmax(logits), [B, 1]));
-    assert.ok(stepper, 'WebGPU has a decode stepper');
-    const replayedTokens: number[][] = [];
-    let next = first;
-    for (let s = 0; s < steps; s++) {
-      next = stepper.step(next);
-      replayedTokens.push(Array.from((await next.data()) as Int32Array));
-    }
-    first.dispose();
-    assert.deepEqual(replayedTokens, plain);
+    // Through the stepper (its own recordings: no key), against the usual way (nextLogits and
+    // argmax every step): the same tokens and the same states.
+    const { tokens, stepper, cache } = await keptTokens(model, prompt, steps, undefined);
+    const plain = await plainTokens(model, prompt, steps, async (plainCache) => {
+      assert.equal(cache.seqlenOffset, plainCache.seqlenOffset);
+      for (let i = 0; i < cache.states.length; i++) {
+        for (const k of ['conv', 'ssm'] as const) {
+          const [a, b] = [await cache.states[i]![k].data(), await plainCache.states[i]![k].data()];
+          assert.deepEqual(a, b, `layer ${i} ${k} state`);
+        }
+      }
+    });
+    assert.deepEqual(tokens, plain);
     // Two steps are recorded (one per parity of the state buffers), the rest replayed; batches over
     // 4 rows take the blocked kernels.
     assert.equal(stepper.replayed, steps - 2);
-    assert.equal(cache.seqlenOffset, plainCache.seqlenOffset);
-    for (let i = 0; i < cache.states.length; i++) {
-      for (const k of ['conv', 'ssm'] as const) {
-        const [a, b] = [await cache.states[i]![k].data(), await plainCache.states[i]![k].data()];
-        assert.deepEqual(a, b, `layer ${i} ${k} state`);
-      }
-    }
     stepper.dispose();
     cache.dispose();
-    plainCache.dispose();
     model.dispose();
   });
 }
@@ -118,11 +98,9 @@ test('the recorded steps make no parameter packs (made before recording: else ev
   model.dispose();
 });
 
-/** Greedy tokens of `steps` usual steps (nextLogits + argmax) after `prompt`; `end` gets the states they leave. */
-async function plainTokens(model: MambaForCausalLM, prompt: number[][], steps: number, end?: (cache: MambaCache) => Promise<void>): Promise<number[][]> {
-  const B = prompt.length;
-  const cache = model.createCache(B);
-  let ids = argmaxIds(model.nextLogits(prompt, cache), B);
+/** `steps` usual steps (nextLogits + argmax) on `cache` from `ids` (disposed): the greedy tokens. */
+async function usualSteps(model: MambaForCausalLM, cache: MambaCache, ids: Tensor, steps: number): Promise<number[][]> {
+  const B = cache.batchSize;
   const out: number[][] = [];
   for (let s = 0; s < steps; s++) {
     const logits = model.nextLogits(ids, cache);
@@ -132,6 +110,13 @@ async function plainTokens(model: MambaForCausalLM, prompt: number[][], steps: n
     out.push(Array.from((await ids.data()) as Int32Array));
   }
   ids.dispose();
+  return out;
+}
+
+/** Greedy tokens of `steps` usual steps after `prompt`; `end` gets the states they leave. */
+async function plainTokens(model: MambaForCausalLM, prompt: number[][], steps: number, end?: (cache: MambaCache) => Promise<void>): Promise<number[][]> {
+  const cache = model.createCache(prompt.length);
+  const out = await usualSteps(model, cache, argmaxIds(model.nextLogits(prompt, cache), prompt.length), steps);
   await end?.(cache);
   cache.dispose();
   return out;
@@ -190,16 +175,8 @@ test('a cache still used after its stepper keeps its states, whatever the next g
   const b = await keptTokens(model, p2, 5); // decodes in the buffers a's cache had borrowed
   assert.equal(b.stepper.replayed, 5);
   // a's cache goes on as usual from where its stepper left it: the same as 9 usual steps.
-  let ids = argmaxIds(model.nextLogits([[a.tokens.at(-1)![0]!]], a.cache), 1);
-  const more: number[][] = [Array.from((await ids.data()) as Int32Array)];
-  for (let s = 0; s < 3; s++) {
-    const logits = model.nextLogits(ids, a.cache);
-    ids.dispose();
-    ids = argmaxIds(logits, 1);
-    logits.dispose();
-    more.push(Array.from((await ids.data()) as Int32Array));
-  }
-  ids.dispose();
+  const last = argmaxIds(model.nextLogits([[a.tokens.at(-1)![0]!]], a.cache), 1);
+  const more = [Array.from((await last.data()) as Int32Array), ...(await usualSteps(model, a.cache, last, 3))];
   assert.deepEqual([...a.tokens, ...more], await plainTokens(model, p1, 9));
   a.cache.dispose();
   b.cache.dispose();
