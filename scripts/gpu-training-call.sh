@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 16's training runs, several at once, in one call on the GPU machine (under 10 minutes):
 #   source .device/setup.sh && bash scripts/gpu-training-call.sh "$OUT"
-# At most 8 files come back: bench.jsonl, stderr.txt and one tar per run (5 + 1 by default).
+# At most 8 files come back: bench.jsonl, stderr.txt and one tar per run (4 + 1 by default).
 # 0. batch-1 decoding, 130M Mamba (prompt 2048, 128 new; issue 15), with and without kept decode
 #    recordings, and its kernels' GPU times;
 # 1. (the tiny training step's speed with split-K was measured in the fifth session: 67.8 ms a
@@ -12,10 +12,10 @@
 #    Selective Copying run: the same device time trains them all. Their "seconds" are wall time
 #    on a shared device. Each run resumes from runs/<name>/ when carried (see
 #    synthetic-gpu-run.sh) and comes back as <out>/<name>.tar.
-# SC_SECONDS and IH_SECONDS set the runs' training budgets of this call (default 270 and 150; the
-# early-stopped Induction Heads runs end when they reach 100% on 32 sequences); IH_RUNS the Induction
-# Heads experiments (names in experiments/; the fifth session ran the lr 1e-3, seed-1, lr-3e-4 and
-# next-token variants).
+# SC_SECONDS and IH_SECONDS set the runs' training budgets of this call (default 270 and 150);
+# IH_RUNS the Induction Heads experiments (names in experiments/; by default lr 3e-4 with seeds 1-4,
+# how much the fifth session's lr-3e-4 result depends on the seed; that session ran the lr 1e-3,
+# seed-1, lr-3e-4 and next-token variants).
 set -u
 out=${1:?usage: gpu-training-call.sh OUT}
 mkdir -p "$out"
@@ -30,7 +30,7 @@ done
 BENCH_BATCH=1 timeout 20 node dist/bench/gpu-kernels.js 2>>"$E" | tag kernels-batch1
 sc=${SC_SECONDS:-270}
 ih=${IH_SECONDS:-150}
-runs=${IH_RUNS:-gpu-induction-heads-256-s6-stop-seed0 gpu-induction-heads-256-s6-stop-seed1 gpu-induction-heads-256-s6-stop-seed2 gpu-induction-heads-256-s6-stop-seed3 gpu-induction-heads-256-s6-stop-seed4}
+runs=${IH_RUNS:-gpu-induction-heads-256-s6-lr3e-4-seed1 gpu-induction-heads-256-s6-lr3e-4-seed2 gpu-induction-heads-256-s6-lr3e-4-seed3 gpu-induction-heads-256-s6-lr3e-4-seed4}
 pids=()
 for n in $runs; do
   # Training, then the tests as far as the limit allows (results.json grows after each length).
