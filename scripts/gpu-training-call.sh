@@ -42,4 +42,3 @@ MAX_SECONDS=$sc LIMIT=$((sc + 90)) bash scripts/synthetic-gpu-run.sh "$out" copy
 # (each log outside $out: a call brings 8 files back, and the tars must be among them)
 for n in $runs; do echo "== $n"; cat "/tmp/$n.log"; done
 grep -h 'tokens_per_s\|ms_per_step\|us_replayed' "$J" | sed -E 's/"config":\{[^}]*\},//' | cut -c1-300
-grep -h matmul "$J" | cut -c1-200 | head -20
