@@ -201,6 +201,16 @@ test('kept recordings are dropped when the parameters change: the next generatio
   assert.deepEqual(b.tokens, plain);
   b.cache.dispose();
   b.stepper.dispose();
+  // An in-place update (an optimizer step marks its parameters updated): recorded again too.
+  model.namedParameters()[0]![1].markUpdated();
+  const c = await keptTokens(model, prompt, 6);
+  assert.equal(c.stepper.replayed, 4, 'recorded again after an in-place update');
+  c.cache.dispose();
+  c.stepper.dispose();
+  const d = await keptTokens(model, prompt, 6);
+  assert.equal(d.stepper.replayed, 6, 'and kept from then on');
+  d.cache.dispose();
+  d.stepper.dispose();
   model.dispose();
 });
 
