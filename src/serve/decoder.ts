@@ -86,10 +86,11 @@ function rngStateTensor(pick: RowPick, device: DeviceName): Tensor {
 }
 
 /** The picker of a batch whose rows pick as `picks` say: the argmax when every row is greedy (as generate() picks), else a draw with each row's options. */
-function pickerFor(picks: readonly RowPick[], rngState: Tensor, rows: SampleTokensRows | null): TokenPicker {
+function pickerFor(picks: readonly RowPick[], rngState: Tensor, rows: SampleTokensRows | null): { pick: TokenPicker; key?: string } {
   const B = picks.length;
-  if (!rows) return (logits) => reshape(argmax(logits), [B, 1]);
-  return (logits) => sampleTokens(logits, rngState, rows);
+  // The argmax's key lets the model keep its recordings for the next greedy batch (CausalLM.decodeStepper).
+  if (!rows) return { pick: (logits) => reshape(argmax(logits), [B, 1]), key: 'argmax' };
+  return { pick: (logits) => sampleTokens(logits, rngState, rows) };
 }
 
 /** Each row's entry of a per-row options table: host rows take the argmax there (never read). */
@@ -232,10 +233,9 @@ export class RowBatchDecoder implements BatchDecoder {
     const batch = this.batch;
     checkTokens('RowBatchDecoder', tokens, this.size);
     if (!batch) return [];
-    const pick = pickerFor(this.picks, this.rngState!, this.rows);
+    const { pick, key } = pickerFor(this.picks, this.rngState!, this.rows);
     const host = this.picks.some((p) => p.kind === 'host');
-    // Greedy rows only (no sampling table): the argmax, whose recordings the model may keep.
-    if (this.stepper === undefined) this.stepper = host ? null : (this.model.decodeStepper?.(batch, pick, this.rows ? undefined : 'argmax') ?? null);
+    if (this.stepper === undefined) this.stepper = host ? null : (this.model.decodeStepper?.(batch, pick, key) ?? null);
     if (this.stepper) return this.replayedStep(this.stepper, tokens, batch);
     const logits = await noGrad(() => this.model.nextLogits(tokens.map((t) => [t]), batch));
     let ids: Tensor | null = null;

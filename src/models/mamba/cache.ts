@@ -38,8 +38,7 @@ export class MambaCache implements DecodeCache {
     if (!s) return null;
     let sp = this.spares[i];
     if (!sp) {
-      const device = s.conv.device as DeviceName;
-      sp = { conv: keep(zeros(s.conv.shape, { device })), ssm: keep(zeros(s.ssm.shape, { device })) };
+      sp = zeroStateLike(s);
       this.spares[i] = sp;
     }
     return sp;
@@ -66,11 +65,16 @@ export class MambaCache implements DecodeCache {
 
   /** Every layer's state and spare buffers (made where missing), in layer order. */
   buffers(): { states: MixerState[]; spares: MixerState[] } {
-    const states = this.states.map((s, i) => {
+    const states = this.filledStates();
+    return { states, spares: states.map((_, i) => this.spare(i)!) };
+  }
+
+  /** Every layer's state, in layer order; an error before the prompt went through every layer. */
+  filledStates(): MixerState[] {
+    return this.states.map((s, i) => {
       if (!s) throw new Error(`MambaCache: layer ${i} has no state yet (feed the prompt first)`);
       return s;
     });
-    return { states, spares: states.map((_, i) => this.spare(i)!) };
   }
 
   /**
@@ -80,13 +84,11 @@ export class MambaCache implements DecodeCache {
    */
   borrow(states: readonly MixerState[], spares: readonly MixerState[]): void {
     if (this.lent.size) throw new Error('MambaCache: already decoding from borrowed buffers');
-    this.states.forEach((s, i) => {
-      if (!s) throw new Error(`MambaCache: layer ${i} has no state yet (feed the prompt first)`);
+    this.filledStates().forEach((s, i) => {
       writeSlice(states[i]!.conv, s.conv, 0, 0);
       writeSlice(states[i]!.ssm, s.ssm, 0, 0);
     });
-    this.dispose(); // the copies are queued before anything can reuse these buffers
-    this.disposed = false;
+    this.freeAll(); // the copies are queued before anything can reuse these buffers
     states.forEach((s, i) => {
       this.states[i] = s;
       this.spares[i] = spares[i]!;
@@ -142,6 +144,11 @@ export class MambaCache implements DecodeCache {
   /** Frees the cache's own buffers (lent ones are only let go of). */
   dispose(): void {
     this.disposed = true;
+    this.freeAll();
+  }
+
+  /** Lets go of every state and spare, freeing those that are the cache's own. */
+  private freeAll(): void {
     for (let i = 0; i < this.states.length; i++) {
       const s = this.states[i];
       if (s) this.free(s);
@@ -151,4 +158,10 @@ export class MambaCache implements DecodeCache {
       this.spares[i] = null;
     }
   }
+}
+
+/** Zeros of a state's shapes on its device (kept: a cache's or a StepSlot's own buffers). */
+export function zeroStateLike(s: MixerState): MixerState {
+  const device = s.conv.device as DeviceName;
+  return { conv: keep(zeros(s.conv.shape, { device })), ssm: keep(zeros(s.ssm.shape, { device })) };
 }

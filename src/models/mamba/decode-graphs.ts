@@ -19,6 +19,7 @@ import { zeros } from '../../ops/create.js';
 import type { MixerState } from '../../nn/mamba-mixer.js';
 import { keep } from '../../tensor/memory.js';
 import type { Tensor } from '../../tensor/tensor.js';
+import { zeroStateLike } from './cache.js';
 
 /** Slots kept at most (the least recently leased goes first): each holds two state sets. */
 const MAX_SLOTS = 2;
@@ -39,10 +40,7 @@ export class StepRecordings {
   /** The ids every step reads, and where its picked ids go: int32 (B, 1). */
   readonly ids: Tensor;
 
-  constructor(
-    readonly batchSize: number,
-    device: DeviceName,
-  ) {
+  constructor(batchSize: number, device: DeviceName) {
     this.ids = keep(zeros([batchSize, 1], { dtype: 'i32', device }));
   }
 
@@ -74,8 +72,7 @@ export class StepSlot extends StepRecordings {
     public weights: string,
   ) {
     super(batchSize, device);
-    const set = () => shapes.map((s) => ({ conv: keep(zeros(s.conv.shape, { device })), ssm: keep(zeros(s.ssm.shape, { device })) }));
-    this.sets = [set(), set()];
+    this.sets = [shapes.map(zeroStateLike), shapes.map(zeroStateLike)];
   }
 
   /** Whether the slot's state buffers have these states' shapes (another config, another slot). */

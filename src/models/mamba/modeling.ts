@@ -307,13 +307,10 @@ export class MambaForCausalLM extends Module implements CausalLM<MambaCache> {
     if (!backend?.mambaBlockStep) return null;
     // Outside the recordings: the fused steps' parameter packs.
     for (const block of this.backbone.layers) noGrad(() => prepareFusedStep(block));
-    const states = cache.states.map((s, i) => {
-      if (!s) throw new Error(`decodeStepper: layer ${i} has no state yet (feed the prompt first)`);
-      return s;
-    });
-    // The recordings bind the parameters' buffers (and what the backend derived from them).
-    const weights = this.namedParameters().map(([, p]) => p.version).join(',');
-    const slot = pickKey === undefined ? null : this.decodeGraphs.lease(cache.batchSize, pickKey, states, weights);
+    const states = cache.filledStates();
+    // Kept recordings bind the parameters' buffers (and what the backend derived from them): they
+    // are keyed on the parameters' versions.
+    const slot = pickKey === undefined ? null : this.decodeGraphs.lease(cache.batchSize, pickKey, states, this.namedParameters().map(([, p]) => p.version).join(','));
     try {
       return new MambaDecodeStepper(this, cache, backend, pick, slot && { slot, release: () => this.decodeGraphs.release(slot) });
     } catch (e) {
