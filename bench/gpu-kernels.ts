@@ -9,6 +9,8 @@
  * `reps` times back to back in one pass (barriers between them, as in the real step), so that the
  * host's recording cost (~2 µs a launch) stays below the GPU's. Also the whole token replayed.
  * BENCH_BATCH=B: the decode step of a batch of B sequences (the blocked kernels past 4 rows).
+ * BENCH_VARIANTS (decode steps): also the step under other switches, compared in this process
+ * (see benchVariants), e.g. BENCH_BATCH=64 BENCH_VARIANTS="MAMBA_TS_STEP_SSM=v2;MAMBA_TS_STEP_SSM=rows".
  *   node dist/bench/gpu-kernels.js
  */
 import { initWebGPU } from '../src/backend/registry.js';
@@ -39,6 +41,39 @@ function capture(fn: () => void): void {
   launches = gpu.ctx.endGraph().commands.filter((c): c is GraphLaunch => c.kind === 'dispatch');
 }
 const keep: { dispose(): void }[] = [];
+/** BENCH_VARIANTS' captures (decode steps only), beside the default one in `launches`. */
+const variants: { name: string; launches: GraphLaunch[] }[] = [];
+
+/**
+ * BENCH_VARIANTS="MAMBA_TS_STEP_SSM=v2;MAMBA_TS_STEP_SSM=rows,MAMBA_TS_GEMV_ROWS=16": variants
+ * separated by ';', each a list of NAME=VALUE switches separated by ','.
+ */
+function benchVariants(): { name: string; env: Record<string, string> }[] {
+  const spec = process.env['BENCH_VARIANTS'] ?? '';
+  return spec.split(';').filter((v) => v.trim() !== '').map((v) => {
+    const env: Record<string, string> = {};
+    for (const kv of v.split(',')) {
+      const at = kv.indexOf('=');
+      if (at <= 0) throw new Error(`BENCH_VARIANTS: "${kv}" is not NAME=VALUE`);
+      env[kv.slice(0, at).trim()] = kv.slice(at + 1).trim();
+    }
+    return { name: v.trim(), env };
+  });
+}
+
+/** Sets the switches for a while: restore() puts the environment back as it was. */
+function withSwitches(env: Record<string, string>): { restore(): void } {
+  const before = Object.keys(env).map((k) => [k, process.env[k]] as const);
+  Object.assign(process.env, env);
+  return {
+    restore() {
+      for (const [k, v] of before) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    },
+  };
+}
 let label: Record<string, unknown>;
 if (scanArg > 0) {
   const [B, D, L, N] = process.argv[scanArg + 1]!.split(',').map(Number) as [number, number, number, number];
@@ -109,11 +144,29 @@ if (scanArg > 0) {
     lg.dispose();
   }
   await gpu.sync();
-  capture(() => {
+  const step = () => {
     const lg = model.nextLogits(ids(7), cache);
     keep.push(lg, argmax(lg));
-  });
+  };
+  capture(step);
   label = { bench: 'decode_token_gpu', hidden: H, vocab: V, batch };
+  // BENCH_VARIANTS: the same step captured again under each variant's switches, for comparing
+  // kernels in one process (the machine drifts between processes by more than many differences).
+  for (const v of benchVariants()) {
+    const env = withSwitches(v.env);
+    try {
+      const lg = model.nextLogits(ids(5), cache); // compiles the variant's kernels outside the capture
+      argmax(lg).dispose();
+      lg.dispose();
+      await gpu.sync();
+      const base = launches;
+      capture(step);
+      variants.push({ name: v.name, launches });
+      launches = base;
+    } finally {
+      env.restore();
+    }
+  }
 }
 await gpu.sync(); // writes this batch's uniforms; nothing else may run until the replays are done
 const device = gpu.ctx.device;
@@ -166,4 +219,28 @@ for (const [key, e] of byKey) {
 }
 const whole = await perReplay(launches, prefillArg > 0 || trainArg > 0 ? 4 : 100);
 console.log(JSON.stringify({ ...label, launches: launches.length, us_sum_of_kernels: +sum.toFixed(1), us_replayed: +whole.toFixed(1) }));
+if (variants.length > 0) {
+  // Each variant's kernels that the default step does not launch, then the whole steps replayed
+  // in turns (default first in each round); the median of the rounds.
+  const defaultKeys = new Set(launches.map((l) => l.key));
+  for (const v of variants) {
+    const own = new Map<string, { launches: number; us: number }>();
+    for (const l of v.launches.filter((x) => !defaultKeys.has(x.key))) {
+      const e = own.get(l.key) ?? { launches: 0, us: 0 };
+      e.launches++;
+      e.us += await perReplay([l], reps);
+      own.set(l.key, e);
+    }
+    for (const [key, e] of own) console.log(JSON.stringify({ bench: 'kernel', variant: v.name, kernel: key, launches: e.launches, us_all_launches: +e.us.toFixed(1), us_per_launch: +(e.us / e.launches).toFixed(2) }));
+  }
+  const all = [{ name: 'default', launches }, ...variants];
+  const times = all.map(() => [] as number[]);
+  for (let round = 0; round < 7; round++) {
+    for (let i = 0; i < all.length; i++) times[i]!.push(await perReplay(all[i]!.launches, 50));
+  }
+  all.forEach((v, i) => {
+    const t = times[i]!.slice().sort((a, b) => a - b);
+    console.log(JSON.stringify({ ...label, variant: v.name, launches: v.launches.length, us_replayed_median: +t[t.length >> 1]!.toFixed(1), us_replayed_min: +t[0]!.toFixed(1), rounds: t.length }));
+  });
+}
 for (const t of keep) t.dispose();
