@@ -21,10 +21,8 @@ import { initMambaWeights } from '../src/models/mamba/init.js';
 import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
 import { answerLossOn } from '../src/experiments/answer-scoring.js';
 import { argmax, randomUniform, RandomSource, selectiveScan } from '../src/ops/index.js';
-import { tensor } from '../src/ops/create.js';
-import { filled } from '../src/ops/random.js';
 import { AdamW } from '../src/train/adamw.js';
-import { applyFusedAndClear, backwardInto, clipBound } from '../src/train/train-step.js';
+import { ReplayedTrainStep } from '../src/train/replayed-step.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 
 const gpu = (await initWebGPU()) as WebGpuBackend;
@@ -99,24 +97,28 @@ if (scanArg > 0) {
   initMambaWeights(model, 0, 'webgpu');
   model.requiresGrad_(true);
   const opt = new AdamW(model.namedParameters(), { lr: 1e-3, weightDecay: 0 });
-  if (!opt.fusedOptimizer()) throw new Error('gpu-kernels --train: no fused AdamW on this backend');
-  const params = model.namedParameters().map(([, p]) => p);
-  const ids = tensor(Int32Array.from({ length: B * L }, (_, i) => (i * 7) % 16), [B, L], { dtype: 'i32', device: 'webgpu' });
-  const labels = tensor(Int32Array.from({ length: B * L }, (_, i) => (i * 5) % 16), [B * L], { dtype: 'i32', device: 'webgpu' });
-  const seed = filled([], 1, { device: 'webgpu' });
+  // The trainers' replayed step (train/replayed-step.ts), its launches captured here instead.
+  const train = new ReplayedTrainStep({
+    opt,
+    params: model.namedParameters().map(([, p]) => p),
+    device: 'webgpu',
+    gradClip: 1,
+    inputs: [{ shape: [B, L], dtype: 'i32' }, { shape: [B * L], dtype: 'i32' }],
+    lossOf: ([ids, labels]) => {
+      const out = model.forwardSync(ids!);
+      const loss = answerLossOn(out.logits, labels!, B * L);
+      out.logits.dispose();
+      return loss;
+    },
+  });
   const step = () => {
     opt.beginStep();
-    const out = model.forwardSync(ids);
-    const loss = answerLossOn(out.logits, labels, B * L);
-    out.logits.dispose();
-    backwardInto(loss, seed);
-    loss.dispose();
-    applyFusedAndClear(opt, params, clipBound(1));
+    train.run();
   };
-  step();
+  train.step([Int32Array.from({ length: B * L }, (_, i) => (i * 7) % 16), Int32Array.from({ length: B * L }, (_, i) => (i * 5) % 16)]);
   await gpu.sync();
   capture(step);
-  keep.push(ids, labels, seed, opt, model);
+  keep.push(train, opt, model);
   label = { bench: 'train_step_gpu', L, B, tokens: B * L };
 } else if (prefillArg > 0) {
   const L = Number(process.argv[prefillArg + 1]);

@@ -124,8 +124,12 @@ export class ReplayedTrainStep {
     this.steps++;
   }
 
-  /** The step's device work: forward, backward, the loss kept, clip and update, gradients cleared. */
-  private run(): void {
+  /**
+   * The step's device work on the current inputs: forward, backward, the loss kept, clip and update,
+   * gradients cleared. step() runs, records or replays it; public for benchmarks that capture the
+   * launches themselves (bench/gpu-kernels.ts --train), after opt.beginStep().
+   */
+  run(): void {
     const l = this.o.lossOf(this.inputs);
     noGrad(() => tidy(() => writeSlice(this.loss, reshape(l, [1]), 0, 0)));
     backwardInto(l, this.seed);
