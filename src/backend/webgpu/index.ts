@@ -1155,15 +1155,16 @@ export class WebGpuBackend implements Backend {
 
   /**
    * The register-tiled SSD forward (kernels/ssd-v2.ts, MAMBA_TS_SSD_FWD=v2) into the buffers that
-   * ssdChunkedForward made; false (nothing dispatched) where its per-group scores buffer or grids
-   * pass the device's limits, and v1 runs instead.
+   * ssdChunkedForward made; false (nothing dispatched) where its per-group scores buffer passes
+   * SSD_SCORES_MAX_BYTES or the binding limit, or a grid the device's, and v1 runs instead.
    */
   private ssdForwardV2(i: SsdForwardInputs, d: SsdDims, o: { cum: Tensor; states: Tensor; out: Tensor; last: Tensor }): boolean {
     const { Bt, H, P, G, N, T, nC } = d;
     const blocks = (n: number) => Math.ceil(n / SSD_V2_BLOCK);
     const maxGroups = this.device.limits.maxComputeWorkgroupsPerDimension;
     const scoreBytes = Bt * nC * G * T * T * 4;
-    if (scoreBytes > this.device.limits.maxStorageBufferBindingSize) return false;
+    // v1's cap on the scores buffer too: past it v1 scores per head instead of allocating more.
+    if (scoreBytes > Math.min(SSD_SCORES_MAX_BYTES, this.device.limits.maxStorageBufferBindingSize)) return false;
     if (blocks(T) ** 2 > maxGroups || blocks(T) * blocks(P) > maxGroups || blocks(P) * blocks(N) > maxGroups) return false;
     const u = (pBlocks: number) => new Uniforms(48).u32(...ssdUniformWords(d, !!i.initialState, !!i.D, pBlocks)).buffer;
     const [x, dt, A, B, C] = [i.x, i.dt, i.A, i.B, i.C].map((t) => this.buf(t));
