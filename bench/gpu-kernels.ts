@@ -2,16 +2,20 @@
  * With `--scan B,D,L,N`: the same for one fused selective scan call at that shape; with
  * `--prefill L`: for the model's prefill of an L-token prompt (fewer replays: its kernels are long);
  * with `--train L,B`: for one training step of the synthetic tasks' model (2 layers, d 64, vocabulary
- * 16) on B sequences of L tokens (the paper's Selective Copying: --train 4128,64).
+ * 16) on B sequences of L tokens (the paper's Selective Copying: --train 4128,64); with `--ssd L`:
+ * for one Mamba-2 chunked SSD forward at bench/ssd.ts's shape (batch 1, 24 heads of 64, one group,
+ * state 128, chunk 256, D, initial and last state), with the MAMBA_TS_SSD_FWD=v2 kernels captured
+ * beside the default ones unless BENCH_VARIANTS says otherwise.
  *
  * GPU time of each kernel of a batch-1 decode step (mamba-130m shape unless BENCH_HIDDEN /
  * BENCH_VOCAB say otherwise): one token's launches are captured, then each launch is replayed
  * `reps` times back to back in one pass (barriers between them, as in the real step), so that the
  * host's recording cost (~2 µs a launch) stays below the GPU's. Also the whole token replayed.
  * BENCH_BATCH=B: the decode step of a batch of B sequences (the blocked kernels past 4 rows).
- * BENCH_VARIANTS (decode steps): also the step under other switches, compared in this process
- * (see benchVariants), e.g. BENCH_BATCH=64 BENCH_VARIANTS="MAMBA_TS_STEP_SSM=v2;MAMBA_TS_STEP_SSM=rows".
+ * BENCH_VARIANTS (decode steps, --ssd): also the step under other switches, compared in this
+ * process (see benchVariants), e.g. BENCH_BATCH=64 BENCH_VARIANTS="MAMBA_TS_STEP_SSM=v2;MAMBA_TS_STEP_SSM=rows".
  *   node dist/bench/gpu-kernels.js
+ *   node dist/bench/gpu-kernels.js --ssd 2048
  */
 import { initWebGPU } from '../src/backend/registry.js';
 import type { GraphLaunch } from '../src/backend/webgpu/context.js';
@@ -20,7 +24,7 @@ import { MambaConfig } from '../src/models/mamba/config.js';
 import { initMambaWeights } from '../src/models/mamba/init.js';
 import { MambaForCausalLM } from '../src/models/mamba/modeling.js';
 import { answerLossOn } from '../src/experiments/answer-scoring.js';
-import { argmax, randomUniform, RandomSource, selectiveScan } from '../src/ops/index.js';
+import { argmax, randomUniform, RandomSource, selectiveScan, ssdChunked } from '../src/ops/index.js';
 import { AdamW } from '../src/train/adamw.js';
 import { ReplayedTrainStep } from '../src/train/replayed-step.js';
 import type { Tensor } from '../src/tensor/tensor.js';
@@ -29,6 +33,7 @@ const gpu = (await initWebGPU()) as WebGpuBackend;
 const scanArg = process.argv.indexOf('--scan');
 const prefillArg = process.argv.indexOf('--prefill');
 const trainArg = process.argv.indexOf('--train');
+const ssdArg = process.argv.indexOf('--ssd');
 const H = Number(process.env['BENCH_HIDDEN'] ?? 768);
 const V = Number(process.env['BENCH_VOCAB'] ?? 50280);
 let launches: GraphLaunch[] = [];
@@ -46,8 +51,8 @@ const variants: { name: string; launches: GraphLaunch[] }[] = [];
  * BENCH_VARIANTS="MAMBA_TS_STEP_SSM=v2;MAMBA_TS_STEP_SSM=rows,MAMBA_TS_GEMV_ROWS=16": variants
  * separated by ';', each a list of NAME=VALUE switches separated by ','.
  */
-function benchVariants(): { name: string; env: Record<string, string> }[] {
-  const spec = process.env['BENCH_VARIANTS'] ?? '';
+function benchVariants(fallback = ''): { name: string; env: Record<string, string> }[] {
+  const spec = process.env['BENCH_VARIANTS'] ?? fallback;
   return spec.split(';').filter((v) => v.trim() !== '').map((v) => {
     const env: Record<string, string> = {};
     for (const kv of v.split(',')) {
@@ -72,8 +77,53 @@ function withSwitches(env: Record<string, string>): { restore(): void } {
     },
   };
 }
+
+/**
+ * Captures `step` again under each variant's switches (after `warm`, which compiles the variant's
+ * kernels outside the capture), for comparing kernels in one process: the machine drifts between
+ * processes by more than many differences.
+ */
+async function captureVariants(specs: { name: string; env: Record<string, string> }[], warm: () => void, step: () => void): Promise<void> {
+  for (const v of specs) {
+    const env = withSwitches(v.env);
+    try {
+      warm();
+      await gpu.sync();
+      const base = launches;
+      capture(step);
+      variants.push({ name: v.name, launches });
+      launches = base;
+    } finally {
+      env.restore();
+    }
+  }
+}
+
 let label: Record<string, unknown>;
-if (scanArg > 0) {
+if (ssdArg > 0) {
+  // bench/ssd.ts's shape (mamba2-130m-like): keep the two equal.
+  const L = Number(process.argv[ssdArg + 1]);
+  const [Hs, P, G, N, T] = [24, 64, 1, 128, 256];
+  const rng = new RandomSource(7);
+  const r = (shape: number[], lo = -1, hi = 1) => randomUniform(shape, lo, hi, rng, { device: 'webgpu' });
+  const [x, dt, A, B, C, D, h0] = [r([1, L, Hs, P]), r([1, L, Hs], 0.001, 0.1), r([Hs], -8, -1), r([1, L, G, N]), r([1, L, G, N]), r([Hs]), r([1, Hs, P, N])] as const;
+  keep.push(x, dt, A, B, C, D, h0);
+  const run = () => ssdChunked(x, dt, A, B, C, T, { D, initialState: h0 });
+  const warm = () => {
+    const s = run();
+    s.out.dispose();
+    s.lastState.dispose();
+  };
+  const step = () => {
+    const s = run();
+    keep.push(s.out, s.lastState);
+  };
+  warm();
+  await gpu.sync();
+  capture(step);
+  label = { bench: 'ssd_forward_gpu', L, heads: Hs, head_dim: P, groups: G, state: N, chunk: T };
+  await captureVariants(benchVariants('MAMBA_TS_SSD_FWD=v2'), warm, step);
+} else if (scanArg > 0) {
   const [B, D, L, N] = process.argv[scanArg + 1]!.split(',').map(Number) as [number, number, number, number];
   const rng = new RandomSource(1);
   const r = (shape: number[], lo: number, hi: number) => randomUniform(shape, lo, hi, rng, { device: 'webgpu' });
@@ -152,23 +202,13 @@ if (scanArg > 0) {
   };
   capture(step);
   label = { bench: 'decode_token_gpu', hidden: H, vocab: V, batch };
-  // BENCH_VARIANTS: the same step captured again under each variant's switches, for comparing
-  // kernels in one process (the machine drifts between processes by more than many differences).
-  for (const v of benchVariants()) {
-    const env = withSwitches(v.env);
-    try {
-      const lg = model.nextLogits(ids(5), cache); // compiles the variant's kernels outside the capture
-      argmax(lg).dispose();
-      lg.dispose();
-      await gpu.sync();
-      const base = launches;
-      capture(step);
-      variants.push({ name: v.name, launches });
-      launches = base;
-    } finally {
-      env.restore();
-    }
-  }
+  // BENCH_VARIANTS: the same step captured again under each variant's switches.
+  const warm = () => {
+    const lg = model.nextLogits(ids(5), cache);
+    argmax(lg).dispose();
+    lg.dispose();
+  };
+  await captureVariants(benchVariants(), warm, step);
 }
 await gpu.sync(); // writes this batch's uniforms; nothing else may run until the replays are done
 const device = gpu.ctx.device;
@@ -203,7 +243,8 @@ async function perReplay(list: GraphLaunch[], reps: number): Promise<number> {
 
 // groups: the first launch's grid; workgroups: the fewest and most of any launch under the key.
 const byKey = new Map<string, { launches: number; us: number; groups: [number, number, number]; minGroups: number; maxGroups: number }>();
-const reps = prefillArg > 0 || trainArg > 0 ? 20 : 200;
+// BENCH_REPS: fewer replays (a software adapter's check of the harness), or more.
+const reps = Number(process.env['BENCH_REPS'] ?? (prefillArg > 0 || trainArg > 0 ? 20 : 200));
 for (const l of launches) {
   const us = await perReplay([l], reps);
   const n = l.groups[0] * l.groups[1] * l.groups[2];
@@ -219,7 +260,7 @@ for (const [key, e] of byKey) {
   sum += e.us;
   console.log(JSON.stringify({ bench: 'kernel', kernel: key, launches: e.launches, us_all_launches: +e.us.toFixed(1), us_per_launch: +(e.us / e.launches).toFixed(2), groups: e.groups, workgroups: [e.minGroups, e.maxGroups] }));
 }
-const whole = await perReplay(launches, prefillArg > 0 || trainArg > 0 ? 4 : 100);
+const whole = await perReplay(launches, Math.min(reps, prefillArg > 0 || trainArg > 0 ? 4 : 100));
 console.log(JSON.stringify({ ...label, launches: launches.length, us_sum_of_kernels: +sum.toFixed(1), us_replayed: +whole.toFixed(1) }));
 if (variants.length > 0) {
   // Each variant's kernels that the default step does not launch, then the whole steps replayed
@@ -238,7 +279,7 @@ if (variants.length > 0) {
   const all = [{ name: 'default', launches }, ...variants];
   const times = all.map(() => [] as number[]);
   for (let round = 0; round < 7; round++) {
-    for (let i = 0; i < all.length; i++) times[i]!.push(await perReplay(all[i]!.launches, 50));
+    for (let i = 0; i < all.length; i++) times[i]!.push(await perReplay(all[i]!.launches, Math.min(reps, 50)));
   }
   all.forEach((v, i) => {
     const t = times[i]!.slice().sort((a, b) => a - b);

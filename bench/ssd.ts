@@ -1,11 +1,13 @@
 /**
  * GPU time of Mamba-2's chunked SSD forward at a mamba2-130m-like shape (batch 1, L 2048, 24 heads
- * of 64, one group, state 128, chunk 256): the fused forward (5 launches here, kernels/ssd.ts) against
- * the composed ops (ssdChunked with the backend's fused forward hidden), and Mamba-1's fused
- * selective scan at mamba-130m's shape (1536 channels, state 16) beside them. Each is recorded
- * `reps` times, then waited for once; one JSON line per (piece, L).
+ * of 64, one group, state 128, chunk 256): the fused forward (5 launches here, kernels/ssd.ts) and its
+ * v2 kernels (MAMBA_TS_SSD_FWD=v2, kernels/ssd-v2.ts) timed in turns, BENCH_ROUNDS rounds of each,
+ * medians (the machine drifts between processes by more than some differences), with a check line
+ * of v2 against v1 at this shape; then the composed ops (ssdChunked with the backend's fused forward
+ * hidden), and Mamba-1's fused selective scan at mamba-130m's shape (1536 channels, state 16) beside
+ * them. Each timing records `reps` calls, then waits once; one JSON line per (piece, L).
  *   node dist/bench/ssd.js
- *   BENCH_L=512,2048 BENCH_BATCH=1 BENCH_REPS=20 node dist/bench/ssd.js
+ *   BENCH_L=512,2048 BENCH_BATCH=1 BENCH_REPS=20 BENCH_ROUNDS=5 node dist/bench/ssd.js
  * scripts/ssd_triton_bench.py times mamba_ssm's Triton mamba_chunk_scan_combined on the same problem
  * (this shape, D, an initial state, the last state returned) and prints the same fields; keep the
  * shapes of the two equal.
@@ -21,10 +23,12 @@ const o = { device: 'webgpu' as const };
 const lengths = (process.env['BENCH_L'] ?? '2048').split(',').map(Number);
 const Bt = Number(process.env['BENCH_BATCH'] ?? 1);
 const reps = Number(process.env['BENCH_REPS'] ?? 20);
+const rounds = Number(process.env['BENCH_ROUNDS'] ?? 5);
 const [H, P, G, N, T] = [24, 64, 1, 128, 256];
 const r = (shape: number[], lo = -1, hi = 1) => randomUniform(shape, lo, hi, rng, o);
 
-async function time(piece: string, L: number, shape: Record<string, number>, f: () => Tensor[]): Promise<void> {
+/** µs per call of `f` and of issuing it: `reps` calls recorded after a warm-up call, one wait. */
+async function measure(f: () => Tensor[]): Promise<{ us: number; host: number }> {
   for (const t of f()) t.dispose();
   await gpu.sync();
   const t0 = performance.now();
@@ -32,8 +36,43 @@ async function time(piece: string, L: number, shape: Record<string, number>, f: 
   const host = performance.now() - t0;
   await gpu.sync();
   const total = performance.now() - t0;
-  console.log(JSON.stringify({ bench: 'ssd_forward', piece, batch: Bt, L, ...shape, us_per_call: +((total * 1000) / reps).toFixed(1), host_us_per_call: +((host * 1000) / reps).toFixed(1) }));
+  return { us: (total * 1000) / reps, host: (host * 1000) / reps };
 }
+
+function report(piece: string, L: number, shape: Record<string, number>, m: { us: number; host: number }, extra: Record<string, number> = {}): void {
+  console.log(JSON.stringify({ bench: 'ssd_forward', piece, batch: Bt, L, ...shape, us_per_call: +m.us.toFixed(1), host_us_per_call: +m.host.toFixed(1), ...extra }));
+}
+
+async function time(piece: string, L: number, shape: Record<string, number>, f: () => Tensor[]): Promise<void> {
+  report(piece, L, shape, await measure(f));
+}
+
+/** Runs `f` with MAMBA_TS_SSD_FWD set to `v` (undefined: unset), and puts the switch back. */
+function withSsdFwd<R>(v: string | undefined, f: () => R): R {
+  const before = process.env['MAMBA_TS_SSD_FWD'];
+  if (v === undefined) delete process.env['MAMBA_TS_SSD_FWD'];
+  else process.env['MAMBA_TS_SSD_FWD'] = v;
+  try {
+    return f();
+  } finally {
+    if (before === undefined) delete process.env['MAMBA_TS_SSD_FWD'];
+    else process.env['MAMBA_TS_SSD_FWD'] = before;
+  }
+}
+
+/** The largest |a − b| over max |b|, of each pair of arrays. */
+async function relDiff(a: Tensor, b: Tensor): Promise<number> {
+  const [x, y] = [await a.data(), await b.data()];
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < y.length; i++) {
+    diff = Math.max(diff, Math.abs(x[i]! - y[i]!));
+    scale = Math.max(scale, Math.abs(y[i]!));
+  }
+  return diff / scale;
+}
+
+const median = (v: number[]) => v.slice().sort((a, b) => a - b)[v.length >> 1]!;
 
 const backend = getBackend('webgpu');
 const fused = backend.ssdChunkedForward;
@@ -50,7 +89,22 @@ for (const L of lengths) {
     const s = ssdChunked(x, dt, A, B, C, T, { D, initialState: h0 });
     return [s.out, s.lastState];
   };
-  await time('mamba2 ssd fused (5 launches)', L, ssdShape, run);
+  // v1 (the default) and v2 in turns, with v2's outputs checked against v1's first.
+  const variants = [
+    { piece: 'mamba2 ssd fused (5 launches)', fwd: undefined },
+    { piece: 'mamba2 ssd fused v2 (MAMBA_TS_SSD_FWD=v2)', fwd: 'v2' },
+  ];
+  const [v1Out, v2Out] = variants.map((v) => withSsdFwd(v.fwd, run));
+  console.log(JSON.stringify({ bench: 'ssd_forward_check', L, v2_vs_v1_out_rel: await relDiff(v2Out![0]!, v1Out![0]!), v2_vs_v1_last_state_rel: await relDiff(v2Out![1]!, v1Out![1]!) }));
+  for (const t of [...v1Out!, ...v2Out!]) t.dispose();
+  const times = variants.map(() => [] as { us: number; host: number }[]);
+  for (let round = 0; round < rounds; round++) {
+    for (const [k, v] of variants.entries()) times[k]!.push(await measure(() => withSsdFwd(v.fwd, run)));
+  }
+  for (const [k, v] of variants.entries()) {
+    const m = times[k]!;
+    report(v.piece, L, ssdShape, { us: median(m.map((x) => x.us)), host: median(m.map((x) => x.host)) }, { us_min: +Math.min(...m.map((x) => x.us)).toFixed(1), rounds });
+  }
   backend.ssdChunkedForward = undefined;
   await time('mamba2 ssd composed ops', L, ssdShape, run);
   backend.ssdChunkedForward = fused;

@@ -4,7 +4,9 @@
  * that are not a multiple of the chunk, a chunk longer than the sequence, several heads per group
  * and a group per head, with and without an initial state and D, and shapes that span several
  * blocks of the kernels (head dim > 32, state > 64 and not a multiple of 16, chunk > 32 rows), with
- * the scores shared by a group's heads and computed per head.
+ * the scores shared by a group's heads and computed per head; each case with the v1 kernels and with
+ * MAMBA_TS_SSD_FWD=v2's (kernels/ssd-v2.ts: 64 × 64 blocks, a cumsum scan of 256 tokens), checking
+ * which set ran.
  * Also that ssdChunked takes the fused path when nothing is recorded and when a gradient is (unless
  * MAMBA_TS_SSD_BACKWARD=composed), and that a Mamba-2 model's prefill on WebGPU takes it.
  */
@@ -16,8 +18,10 @@ import { Mamba2Config } from '../src/models/mamba2/config.js';
 import { initMamba2Weights } from '../src/models/mamba2/init.js';
 import { Mamba2ForCausalLM } from '../src/models/mamba2/modeling.js';
 import { ssdChunked, ssdSequential, tensor, type SsdOptions, type SsdResult } from '../src/ops/index.js';
+import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { availableDevices } from './devices.js';
+import { launchedKernels } from './gpu-launches.js';
 import { assertClose } from './helpers.js';
 import { ssdInputData, type SsdInputData, type SsdShape } from './ssd-inputs.js';
 
@@ -39,7 +43,35 @@ const CASES: Case[] = [
   { Bt: 1, L: 75, H: 4, P: 36, G: 2, N: 70, T: 40, initial: true, withD: true },
   // A group per head: each head scores its own pairs in the output kernel, here over several blocks.
   { Bt: 2, L: 70, H: 2, P: 33, G: 2, N: 20, T: 40, initial: true, withD: false },
+  // v2's 64 × 64 blocks: a chunk of 3 row blocks (and a partial second chunk), head dim and state
+  // over two blocks and not multiples of 4 or 16.
+  { Bt: 1, L: 150, H: 2, P: 70, G: 1, N: 73, T: 136, initial: true, withD: true },
+  // A group per head over several v2 blocks, two sequences.
+  { Bt: 2, L: 140, H: 2, P: 65, G: 2, N: 17, T: 130, initial: false, withD: true },
+  // A chunk longer than v2's cumsum scan (256 tokens), carried from one stretch to the next.
+  { Bt: 1, L: 300, H: 2, P: 4, G: 2, N: 8, T: 280, initial: true, withD: false },
 ];
+
+/** The kernels MAMBA_TS_SSD_FWD selects: v1 (unset) or v2 (kernels/ssd-v2.ts). */
+const VARIANTS = ['v1', 'v2'] as const;
+type Variant = (typeof VARIANTS)[number];
+
+/** Runs `fn` with MAMBA_TS_SSD_FWD set for `variant`, and the keys of the kernels it launched. */
+function withVariant<R>(variant: Variant, fn: () => R): { result: R; keys: string[] } {
+  const before = process.env['MAMBA_TS_SSD_FWD'];
+  if (variant === 'v2') process.env['MAMBA_TS_SSD_FWD'] = 'v2';
+  else delete process.env['MAMBA_TS_SSD_FWD'];
+  try {
+    let result: R | undefined;
+    const keys = launchedKernels(getBackend('webgpu') as WebGpuBackend, () => {
+      result = fn();
+    });
+    return { result: result as R, keys };
+  } finally {
+    if (before === undefined) delete process.env['MAMBA_TS_SSD_FWD'];
+    else process.env['MAMBA_TS_SSD_FWD'] = before;
+  }
+}
 
 function inputs(c: Case, seed: number): { x: Tensor; dt: Tensor; A: Tensor; B: Tensor; C: Tensor; o: SsdOptions } {
   const t = (v: SsdInputData) => tensor(v.data, v.shape, { device: 'webgpu' });
@@ -76,15 +108,22 @@ async function read(r: SsdResult): Promise<{ out: Float32Array; state: Float32Ar
   return { out, state };
 }
 
-for (const [n, c] of CASES.entries()) {
+for (const [n, c] of CASES.entries()) for (const variant of VARIANTS) {
   const name = `Bt=${c.Bt} L=${c.L} H=${c.H} P=${c.P} G=${c.G} N=${c.N} chunk=${c.T}${c.initial ? ', initial state' : ''}${c.withD ? ', D' : ''}`;
-  test(`WebGPU fused SSD forward equals the recurrence and the composed chunks: ${name}`, async (t) => {
+  test(`WebGPU fused SSD forward (${variant} kernels) equals the recurrence and the composed chunks: ${name}`, async (t) => {
     if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
     const i = inputs(c, 10 * n + 1);
-    const fused = await withFused(true, () => ssdChunked(i.x, i.dt, i.A, i.B, i.C, c.T, i.o));
+    // withFused runs its function before its first await, so the launches are those of this call.
+    const run = withVariant(variant, () => withFused(true, () => ssdChunked(i.x, i.dt, i.A, i.B, i.C, c.T, i.o)));
+    const fused = await run.result;
+    const keys = run.keys;
     assert.equal(fused.ran, 1, 'the fused forward ran');
-    const composed = await withFused(false, () => ssdChunked(i.x, i.dt, i.A, i.B, i.C, c.T, i.o));
+    // The wrong set of kernels gives the same numbers: check which ran.
+    const v2Keys = ['ssd_cumsum_v2', 'ssd_chunk_state_v2', 'ssd_carry', 'ssd_scores_v2', 'ssd_output_v2'];
+    if (variant === 'v2') assert.deepEqual(keys, v2Keys, 'the v2 kernels ran');
+    else assert.ok(!keys.some((k) => k.endsWith('_v2')), `no v2 kernel ran: ${keys.join(', ')}`);
     const got = await read(fused.result);
+    const composed = await withFused(false, () => ssdChunked(i.x, i.dt, i.A, i.B, i.C, c.T, i.o));
     const viaOps = await read(composed.result);
     const ref = await read(ssdSequential(i.x, i.dt, i.A, i.B, i.C, i.o));
     assert.equal(got.out.length, c.Bt * c.L * c.H * c.P);

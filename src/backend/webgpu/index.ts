@@ -59,6 +59,7 @@ import { MOE_MAX_SLOTS, moeCombineKernel, moeRowsGrid, moeRowsKernel } from './k
 import { sampleTokensKernel } from './kernels/sample-tokens.js';
 import { SCAN_WG, scanCarryKernel, scanChunkStateKernel, scanOutputKernel, stateUpdateKernel } from './kernels/scan.js';
 import { SSD_OUT_PB, SSD_OUT_TR, SSD_SCORES_MAX_BYTES, SSD_STATE_NB, SSD_STATE_PB, ssdCarryKernel, ssdChunkStateKernel, ssdCumsumKernel, ssdOutputKernel, ssdScoresKernel, ssdStateGradKernel, ssdUniformWords, type SsdDims } from './kernels/ssd.js';
+import { SSD_V2_BLOCK, ssdChunkStateV2Kernel, ssdCumsumV2Kernel, ssdOutputV2Kernel, ssdScoresV2Kernel } from './kernels/ssd-v2.js';
 import { ssdChunkGradKernel, ssdDbKernel, ssdDcKernel, ssdDxAccKernel, ssdParamGradKernel, ssdReverseCarryKernel, ssdRowsKernel } from './kernels/ssd-backward.js';
 import {
   scanBackwardLayout,
@@ -1128,6 +1129,12 @@ export class WebGpuBackend implements Backend {
     const out = this.make([Bt, L, H, P]);
     const last = this.make([Bt, H, P, N]);
     const [x, dt, A, B, C] = [i.x, i.dt, i.A, i.B, i.C].map((t) => this.buf(t)) as GPUBuffer[];
+    if (envSwitch('MAMBA_TS_SSD_FWD') === 'v2' && this.ssdForwardV2(i, d, { cum, states, out, last })) {
+      if (i.keep) return { out, lastState: last, kept: { cum, states } };
+      cum.dispose();
+      states.dispose();
+      return { out, lastState: last };
+    }
     this.ctx.dispatch(ssdCumsumKernel, [dt!, A!, this.buf(cum)], u(1), grid1d(Bt * nC * H));
     this.ctx.dispatch(ssdChunkStateKernel, [x!, dt!, this.buf(cum), B!, this.buf(states)], u(statePB), [stateGrid, H, Bt * nC]);
     this.ctx.dispatch(ssdCarryKernel, [this.buf(cum), this.buf(states), this.buf(i.initialState), this.buf(last)], u(1), grid1d(Bt * H * P * N));
@@ -1144,6 +1151,31 @@ export class WebGpuBackend implements Backend {
     cum.dispose();
     states.dispose();
     return { out, lastState: last };
+  }
+
+  /**
+   * The register-tiled SSD forward (kernels/ssd-v2.ts, MAMBA_TS_SSD_FWD=v2) into the buffers that
+   * ssdChunkedForward made; false (nothing dispatched) where its per-group scores buffer passes
+   * SSD_SCORES_MAX_BYTES or the binding limit, or a grid the device's, and v1 runs instead.
+   */
+  private ssdForwardV2(i: SsdForwardInputs, d: SsdDims, o: { cum: Tensor; states: Tensor; out: Tensor; last: Tensor }): boolean {
+    const { Bt, H, P, G, N, T, nC } = d;
+    const blocks = (n: number) => Math.ceil(n / SSD_V2_BLOCK);
+    const maxGroups = this.device.limits.maxComputeWorkgroupsPerDimension;
+    const scoreBytes = Bt * nC * G * T * T * 4;
+    // v1's cap on the scores buffer too: past it v1 scores per head instead of allocating more.
+    if (scoreBytes > Math.min(SSD_SCORES_MAX_BYTES, this.device.limits.maxStorageBufferBindingSize)) return false;
+    if (blocks(T) ** 2 > maxGroups || blocks(T) * blocks(P) > maxGroups || blocks(P) * blocks(N) > maxGroups) return false;
+    const u = (pBlocks: number) => new Uniforms(48).u32(...ssdUniformWords(d, !!i.initialState, !!i.D, pBlocks)).buffer;
+    const [x, dt, A, B, C] = [i.x, i.dt, i.A, i.B, i.C].map((t) => this.buf(t));
+    const scores = this.make([Bt, nC, G, T, T]);
+    this.ctx.dispatch(ssdCumsumV2Kernel, [dt, A, this.buf(o.cum)], u(1), [H, Bt * nC]);
+    this.ctx.dispatch(ssdChunkStateV2Kernel, [x, dt, this.buf(o.cum), B, this.buf(o.states)], u(blocks(P)), [blocks(P) * blocks(N), H, Bt * nC]);
+    this.ctx.dispatch(ssdCarryKernel, [this.buf(o.cum), this.buf(o.states), this.buf(i.initialState), this.buf(o.last)], u(1), grid1d(Bt * H * P * N));
+    this.ctx.dispatch(ssdScoresV2Kernel, [B, C, this.buf(scores)], u(blocks(T)), [blocks(T) ** 2, G, Bt * nC]);
+    this.ctx.dispatch(ssdOutputV2Kernel, [x, dt, this.buf(o.cum), this.buf(scores), C, this.buf(o.states), this.buf(i.D), this.buf(o.out)], u(blocks(P)), [blocks(T) * blocks(P), H, Bt * nC]);
+    scores.dispose();
+    return true;
   }
 
   /** Whether ssdChunkedBackward takes these inputs: its (…, T, T) buffers and grids within the limits. */
