@@ -114,10 +114,20 @@ export function batchLinearGrid(t: BatchTile, B: number, N: number): [number, nu
 export type BatchEpilogue = 'plain' | 'residual' | 'norm';
 
 /** The per-thread shape and the workgroup size of a tile. */
-function threads(t: BatchTile): { TBT: number; TNT: number; WG: number } {
+export function threads(t: BatchTile): { TBT: number; TNT: number; WG: number } {
   const TBT = t.TB / t.RB;
   const TNT = t.TN / t.RN;
   return { TBT, TNT, WG: TBT * TNT };
+}
+
+/**
+ * A split of K over the grid's z (batch-split-k.ts): each workgroup walks sliceK4 vec4s of K (a
+ * multiple of the tile's KT / 4), and with squares its rows' partial sums of squares go to
+ * `squaresOut` (WGSL run by thread tid < TB, q the sum of row r0 + tid) instead of into rinv.
+ */
+export interface KSplit {
+  readonly sliceK4: number;
+  readonly squaresOut: string;
 }
 
 /**
@@ -127,12 +137,13 @@ function threads(t: BatchTile): { TBT: number; TNT: number; WG: number } {
  * output (r, n live; i the thread's row slot; v the sum). Needs X_at4, W_at4, (norm) NW_at4,
  * uniforms p.N, p.rows, (norm) p.eps.
  */
-function tileBody(t: BatchTile, K: number, squares: boolean, epilogue: string): string {
+export function tileBody(t: BatchTile, K: number, squares: boolean, epilogue: string, split?: KSplit): string {
   const { TBT, TNT, WG } = threads(t);
   const K4 = Math.ceil(K / 4);
   const KT4 = t.KT / 4;
-  const steps = Math.ceil(K4 / KT4);
-  const kGuard = K4 % KT4 !== 0;
+  // Split K: workgroup z walks vec4s [z · sliceK4, (z + 1) · sliceK4) of K (a multiple of KT4).
+  const steps = split ? split.sliceK4 / KT4 : Math.ceil(K4 / KT4);
+  const kGuard = split ? K4 % split.sliceK4 !== 0 : K4 % KT4 !== 0;
   const xLoads = Math.ceil((t.TB * KT4) / WG);
   const wLoads = Math.ceil((t.TN * KT4) / WG);
   const xFull = (t.TB * KT4) % WG === 0;
@@ -151,7 +162,7 @@ function tileBody(t: BatchTile, K: number, squares: boolean, epilogue: string): 
   var acc: array<vec4<f32>, ${t.RB * t.RN}>;
   ${squares ? `var ssl: array<f32, ${xLoads}>;` : ''}
   for (var s = 0u; s < ${steps}u; s++) {
-    let k40 = s * ${KT4}u;
+    let k40 = ${split ? `wid.z * ${split.sliceK4}u + ` : ''}s * ${KT4}u;
     for (var l = 0u; l < ${xLoads}u; l++) {
       let e = tid + l * ${WG}u;
       let row = e / ${KT4}u;
@@ -193,7 +204,7 @@ function tileBody(t: BatchTile, K: number, squares: boolean, epilogue: string): 
   if (tid < ${t.TB}u) {
     var q = 0.0;
     for (var c = 0u; c < ${KT4}u; c++) { q += red[tid * ${KT4}u + c]; }
-    rinv[tid] = inverseSqrt(q / f32(${K}u) + p.eps);
+    ${split ? split.squaresOut : `rinv[tid] = inverseSqrt(q / f32(${K}u) + p.eps);`}
   }
   workgroupBarrier();`
       : ''
@@ -223,7 +234,7 @@ function outputs(t: BatchTile, epilogue: string): string {
   return parts.join('\n  ');
 }
 
-function shared(t: BatchTile, squares: boolean): string {
+export function shared(t: BatchTile, squares: boolean): string {
   const KT4 = t.KT / 4;
   return `var<workgroup> Xs: array<vec4<f32>, ${t.TB * KT4}>; // [k4][row]
 var<workgroup> Ws: array<vec4<f32>, ${t.TN * KT4}>; // [k4][output]${
@@ -287,7 +298,7 @@ export function batchLinearUniforms(N: number, B: number, bias: { at: number } |
  * writes that (row, channel)'s state. The conv weight (C, KC) lies at lp(cwAt), the conv bias (C)
  * right after it.
  */
-function convStep(ch: string, C: number, KC: number, cwAt: number, S1: string): string {
+export function convStep(ch: string, C: number, KC: number, cwAt: number, S1: string): string {
   return `
           let sb = (r * ${C}u + ${ch}) * ${KC - 1}u;
           let cw = ${cwAt}u + ${ch} * ${KC}u;
