@@ -95,6 +95,10 @@ const cases: Case[] = [
   { B: 100, N: 52, K: 70, kind: 'f16', bias: true, product: 'out', env: { MAMBA_TS_BATCH_SPLITK_TILE: 'tile64', MAMBA_TS_BATCH_SPLITK_SLICES: '4' } }, // K % 4 != 0
   { B: 256, N: 40, K: 36, kind: 'f32', bias: true, product: 'x', env: { MAMBA_TS_BATCH_SPLITK_TILE: 'tile32', MAMBA_TS_BATCH_SPLITK_SLICES: '2' } },
   { B: 33, N: 65, K: 6, kind: 'bf16', bias: false, product: 'out', env: { MAMBA_TS_BATCH_SPLITK_SLICES: '5' } }, // gathered bf16; one K step: one slice
+  // The prefetching tiles (MAMBA_TS_BATCH_TILE_PREFETCH): slices of several K steps, a short last one.
+  { B: 64, N: 768, K: 1536, kind: 'f32', bias: true, product: 'out', env: { MAMBA_TS_BATCH_TILE_PREFETCH: '1' } },
+  { B: 100, N: 52, K: 70, kind: 'f16', bias: true, product: 'out', env: { MAMBA_TS_BATCH_TILE_PREFETCH: '1', MAMBA_TS_BATCH_SPLITK_TILE: 'tile64', MAMBA_TS_BATCH_SPLITK_SLICES: '2' } },
+  { B: 37, N: 80, K: 600, kind: 'bf16', bias: false, product: 'x', env: { MAMBA_TS_BATCH_TILE_PREFETCH: '1', MAMBA_TS_BATCH_SPLITK_SLICES: '3' } },
 ];
 
 describe('split-K batch kernels (WebGPU) against plain loops', async () => {

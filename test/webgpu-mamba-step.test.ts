@@ -118,6 +118,37 @@ for (const [which, kernels] of Object.entries(splitKernels)) {
   });
 }
 
+// The prefetching tiles (MAMBA_TS_BATCH_TILE_PREFETCH=1): in_proj's auto tile; every product
+// through tile32; and the split-K products.
+const prefetchRoutes: [string, Record<string, string>, () => Promise<void>][] = [
+  ['auto', {}, async () => {
+    await checkStep(shapes[3], 64, 'batch_norm_in_proj_conv_tile16p_');
+    await checkStep(shapes[2], 33, 'batch_norm_in_proj_conv_tile16p_');
+  }],
+  ['tile32', { MAMBA_TS_BATCH_LINEAR: 'tile32', MAMBA_TS_BATCH_LINEAR_ROWS: '5' }, async () => {
+    const kernels = ['batch_norm_in_proj_conv_tile32p_', 'batch_linear_plain_tile32p_', 'batch_linear_residual_tile32p_'];
+    await checkStep(shapes[1], 19, kernels);
+    await checkStep(shapes[2], 18, kernels);
+  }],
+  ['split K', { MAMBA_TS_BATCH_SPLITK: 'all' }, async () => {
+    const kernels = ['batch_split_k_norm_tile32p_', 'batch_split_k_tile16p_', 'batch_split_k_tile32p_'];
+    await checkStep(shapes[3], 64, kernels);
+    process.env['MAMBA_TS_BATCH_SPLITK_SLICES'] = '2';
+    await checkStep(shapes[0], 19, kernels);
+  }],
+];
+for (const [route, env, run] of prefetchRoutes) {
+  test(`WebGPU fused decode step with prefetching tiles (${route}) equals the op-by-op step`, async (t) => {
+    if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+    Object.assign(process.env, env, { MAMBA_TS_BATCH_TILE_PREFETCH: '1' });
+    try {
+      await run();
+    } finally {
+      for (const k of [...Object.keys(env), 'MAMBA_TS_BATCH_TILE_PREFETCH', 'MAMBA_TS_BATCH_SPLITK_SLICES']) delete process.env[k];
+    }
+  });
+}
+
 /** Checks the fused step against the op-by-op one; with `kernel`, that kernels whose keys start so ran. */
 async function checkStep(s: Shape, batch: number, kernel?: string | string[]): Promise<void> {
   const { batches: _b, weights, ...fields } = s;

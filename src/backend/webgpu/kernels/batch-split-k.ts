@@ -22,7 +22,7 @@
  */
 import { envSwitch } from '../../../env.js';
 import { cachedKernel, FLAT_INDEX, grid1d, type Kernel } from '../context.js';
-import { BATCH_TILES, batchLinearGrid, convStep, shared, threads, tileBody, type BatchTile } from './batch-linear.js';
+import { BATCH_TILES, batchLinearGrid, convStep, prefetchTile, shared, threads, tileBody, tilePrefetch, type BatchTile } from './batch-linear.js';
 import { vec4Operand, weight4Binding } from './gemv4.js';
 import type { WeightDType } from './weights.js';
 
@@ -42,7 +42,8 @@ export function splitKProducts(): ReadonlySet<SplitProduct> {
 /**
  * The tiles by default: 32 × 32 where N is wide enough to fill it (4 × 2 per thread: 32 fma per 6
  * shared loads), 16 × 16 for x_proj (80 outputs: 5 whole tiles, where 32 would waste a sixth).
- * MAMBA_TS_BATCH_SPLITK_TILE names another for every product.
+ * MAMBA_TS_BATCH_SPLITK_TILE names another for every product; MAMBA_TS_BATCH_TILE_PREFETCH=1
+ * takes its prefetching twin.
  */
 const DEFAULT_TILE: Record<SplitProduct, string> = { in: 'tile32', x: 'tile16', out: 'tile32' };
 
@@ -76,7 +77,8 @@ export interface SplitKPlan {
  */
 export function splitKPlan(product: SplitProduct, B: number, N: number, K: number): SplitKPlan {
   const name = envSwitch('MAMBA_TS_BATCH_SPLITK_TILE') ?? DEFAULT_TILE[product];
-  const tile = BATCH_TILES.find((t) => t.name === name) ?? BATCH_TILES.find((t) => t.name === DEFAULT_TILE[product])!;
+  const named = BATCH_TILES.find((t) => t.name === name) ?? BATCH_TILES.find((t) => t.name === DEFAULT_TILE[product])!;
+  const tile = tilePrefetch() ? prefetchTile(named) : named;
   const KT4 = tile.KT / 4;
   const totalSteps = Math.ceil(Math.ceil(K / 4) / KT4);
   const [gx, gy] = batchLinearGrid(tile, B, N);
