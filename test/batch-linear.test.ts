@@ -2,13 +2,13 @@
  * The register-tiled batch kernels (backend/webgpu/kernels/batch-linear.ts) against plain loops:
  * every tile shape and epilogue, on shapes that do not fit the tiles (rows and outputs not
  * multiples of the tile, K not a multiple of 4, K smaller than a K step), with f32, bf16 and f16
- * weights; and the backend's routes (matmul, rmsNormLinear) taking them from the row threshold on.
+ * weights, each tile plain and prefetching (prefetchTile); and the backend's routes (matmul, rmsNormLinear) taking them from the row threshold on.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { getBackend } from '../src/backend/registry.js';
 import type { GpuStorage, WebGpuBackend } from '../src/backend/webgpu/index.js';
-import { BATCH_TILES, batchLinearGrid, batchLinearKernel, batchLinearTile, batchLinearUniforms, type BatchEpilogue, type BatchTile } from '../src/backend/webgpu/kernels/batch-linear.js';
+import { BATCH_TILES, prefetchTile, batchLinearGrid, batchLinearKernel, batchLinearTile, batchLinearUniforms, type BatchEpilogue, type BatchTile } from '../src/backend/webgpu/kernels/batch-linear.js';
 import { halfTensor, tensor, zeros } from '../src/ops/create.js';
 import * as ops from '../src/ops/index.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../src/tensor/half.js';
@@ -80,7 +80,8 @@ describe('register-tiled batch kernels (WebGPU) against plain loops', async () =
   const hasGpu = (await availableDevices()).includes('webgpu');
   // One shape per (tile, epilogue), rotating, so that every shape meets every epilogue (each
   // pipeline is specialised on K and compiles slowly on a software adapter).
-  BATCH_TILES.forEach((t, ti) => {
+  // Each tile and its prefetching twin (MAMBA_TS_BATCH_TILE_PREFETCH).
+  [...BATCH_TILES, ...BATCH_TILES.map(prefetchTile)].forEach((t, ti) => {
     (['plain', 'residual', 'norm'] as const).forEach((epi, ei) => {
       const [B, N, K, kind, withBias] = shapes[(ti * 2 + ei) % shapes.length]!;
       test(`${t.name}, ${epi}: B=${B} N=${N} K=${K} ${kind}${withBias ? ' + bias' : ''}`, async (c) => {

@@ -4,7 +4,7 @@
  * specialised kernels (<= 4 rows) and the blocked ones (blocks of 8 rows, the last one partial; 4 and 16 too),
  * with f32 and bf16 weights, hidden sizes that are and are not multiples of 4, and state sizes
  * that do and do not divide the workgroup; and the blocked batch's other state-update layout
- * (MAMBA_TS_STEP_SSM=v2).
+ * (MAMBA_TS_STEP_SSM=v2) and split-K products (MAMBA_TS_BATCH_SPLITK).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -21,6 +21,7 @@ import { assertClose, randomArray } from './helpers.js';
 import { availableDevices } from './devices.js';
 import { launchedKernels } from './gpu-launches.js';
 import { batchLinearTile } from '../src/backend/webgpu/kernels/batch-linear.js';
+import { splitKProducts } from '../src/backend/webgpu/kernels/batch-split-k.js';
 
 const randn = (shape: number[], seed: number): Tensor => tensor(randomArray(shape.reduce((a, b) => a * b, 1), seed), shape, { device: 'webgpu' });
 
@@ -87,8 +88,69 @@ for (const tile of ['tile16', 'tile32', 'tile64']) {
   });
 }
 
-/** Checks the fused step against the op-by-op one; with `kernel`, that a kernel whose key starts so ran. */
-async function checkStep(s: Shape, batch: number, kernel?: string): Promise<void> {
+// Mamba's step products split over K (MAMBA_TS_BATCH_SPLITK, batch-split-k.ts), each alone and all
+// three: at the default slice plan (H = 256: 4 to 8 slices) and at forced slice counts where K is
+// short (H = 37, 40, 64), bf16 weights, with and without biases, 5 to 256 rows.
+const splitKernels: Record<string, string[]> = {
+  in: ['batch_split_k_norm_conv_'],
+  x: ['batch_split_k_sum_plain'],
+  out: ['batch_split_k_sum_residual'],
+  all: ['batch_split_k_norm_conv_', 'batch_split_k_sum_plain', 'batch_split_k_sum_residual'],
+};
+for (const [which, kernels] of Object.entries(splitKernels)) {
+  test(`WebGPU fused decode step with ${which} split over K (MAMBA_TS_BATCH_SPLITK=${which}) equals the op-by-op step`, async (t) => {
+    if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+    process.env['MAMBA_TS_BATCH_SPLITK'] = which;
+    try {
+      for (const batch of [5, 64]) await checkStep(shapes[3], batch, kernels);
+      await checkStep(shapes[2], 33, kernels);
+      process.env['MAMBA_TS_BATCH_SPLITK_SLICES'] = '2';
+      await checkStep(shapes[0], 19, kernels);
+      if (which === 'all') {
+        await checkStep(shapes[1], 100, kernels);
+        process.env['MAMBA_TS_BATCH_SPLITK_SLICES'] = '3';
+        await checkStep(shapes[0], 256, kernels);
+      }
+    } finally {
+      delete process.env['MAMBA_TS_BATCH_SPLITK'];
+      delete process.env['MAMBA_TS_BATCH_SPLITK_SLICES'];
+    }
+  });
+}
+
+// The prefetching tiles (MAMBA_TS_BATCH_TILE_PREFETCH=1): in_proj's auto tile; every product
+// through tile32; and the split-K products.
+const prefetchRoutes: [string, Record<string, string>, () => Promise<void>][] = [
+  ['auto', {}, async () => {
+    await checkStep(shapes[3], 64, 'batch_norm_in_proj_conv_tile16p_');
+    await checkStep(shapes[2], 33, 'batch_norm_in_proj_conv_tile16p_');
+  }],
+  ['tile32', { MAMBA_TS_BATCH_LINEAR: 'tile32', MAMBA_TS_BATCH_LINEAR_ROWS: '5' }, async () => {
+    const kernels = ['batch_norm_in_proj_conv_tile32p_', 'batch_linear_plain_tile32p_', 'batch_linear_residual_tile32p_'];
+    await checkStep(shapes[1], 19, kernels);
+    await checkStep(shapes[2], 18, kernels);
+  }],
+  ['split K', { MAMBA_TS_BATCH_SPLITK: 'all' }, async () => {
+    const kernels = ['batch_split_k_norm_tile32p_', 'batch_split_k_tile16p_', 'batch_split_k_tile32p_'];
+    await checkStep(shapes[3], 64, kernels);
+    process.env['MAMBA_TS_BATCH_SPLITK_SLICES'] = '2';
+    await checkStep(shapes[0], 19, kernels);
+  }],
+];
+for (const [route, env, run] of prefetchRoutes) {
+  test(`WebGPU fused decode step with prefetching tiles (${route}) equals the op-by-op step`, async (t) => {
+    if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+    Object.assign(process.env, env, { MAMBA_TS_BATCH_TILE_PREFETCH: '1' });
+    try {
+      await run();
+    } finally {
+      for (const k of [...Object.keys(env), 'MAMBA_TS_BATCH_TILE_PREFETCH', 'MAMBA_TS_BATCH_SPLITK_SLICES']) delete process.env[k];
+    }
+  });
+}
+
+/** Checks the fused step against the op-by-op one; with `kernel`, that kernels whose keys start so ran. */
+async function checkStep(s: Shape, batch: number, kernel?: string | string[]): Promise<void> {
   const { batches: _b, weights, ...fields } = s;
   const m = new MambaForCausalLM(MambaConfig.create({ ...fields, num_hidden_layers: 1, vocab_size: 32 }));
   initMambaWeights(m, 5, 'webgpu');
@@ -121,10 +183,12 @@ async function checkStep(s: Shape, batch: number, kernel?: string): Promise<void
   }
   assert.equal(ran, 1, 'the fused step ran');
   // The route: in_proj through the tiled kernel exactly where the policy says (a blocked batch).
-  const tiledIn = batch > 4 && batchLinearTile(batch, 2 * E, s.hidden_size) !== null;
+  const tiledIn = batch > 4 && batchLinearTile(batch, 2 * E, s.hidden_size) !== null && !splitKProducts().has('in');
   assert.equal(keys.some((k) => k.startsWith('batch_norm_in_proj_conv_')), tiledIn, `in_proj tiled at B=${batch}: ${keys.join(', ')}`);
   if (!fused) throw new Error('no fused step');
-  if (kernel) assert.ok(keys.some((k) => k.startsWith(kernel)), `a ${kernel}* kernel ran (launched: ${keys.join(', ')})`);
+  for (const want of typeof kernel === 'string' ? [kernel] : (kernel ?? [])) {
+    assert.ok(keys.some((k) => k.startsWith(want)), `a ${want}* kernel ran (launched: ${keys.join(', ')})`);
+  }
   const m1 = block.mixer.forward(block.norm.forward(h), state);
   const plain = { out: add(h, m1.out), state: m1.state! };
   const names = ['out', 'conv state', 'ssm state'];

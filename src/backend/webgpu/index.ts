@@ -51,6 +51,7 @@ import { flipKernel } from './kernels/flip.js';
 import { depthwiseConv2dDwPartialKernel, depthwiseConv2dDxKernel, depthwiseConv2dKernel, DWCONV2D_DW_WG } from './kernels/depthwise-conv2d.js';
 import { dtSsmRowsKernel, dtSsmUpdateKernel, dtSsmV2Fits, dtSsmV2Grid, dtSsmV2Kernel, normInProjConvKernel, ssmChannelsPerGroup, ssmStepLayout, type StepVariant } from './kernels/mamba-step.js';
 import { batchLinearGrid, batchLinearKernel, batchLinearTile, batchLinearUniforms, batchMamba2NormInProjConvKernel, batchNormInProjConvKernel, type BatchEpilogue, type BatchTile } from './kernels/batch-linear.js';
+import { splitKEpilogueGrid, splitKNormConvKernel, splitKNormConvUniforms, splitKPlan, splitKProductKernel, splitKProductUniforms, splitKProducts, batchSplitKSumKernel, splitKSumUniforms } from './kernels/batch-split-k.js';
 import { GEMV4_MAX_ROWS, gemv4PerGroup, gemvGrid, linear4Kernel, linearResidual4Kernel, normLinear4Kernel, rowBlocks } from './kernels/gemv4.js';
 import { GATED_NORM_SEGMENTS, mamba2ChannelsPerGroup, mamba2GatedOutProjKernel, mamba2NormInProjConvKernel, mamba2SsmStepKernel, projSize, type Mamba2StepDims } from './kernels/mamba2-step.js';
 import { ropeKernel } from './kernels/rope.js';
@@ -915,6 +916,23 @@ export class WebGpuBackend implements Backend {
     this.ctx.dispatch(batchLinearKernel(t, K, weightDType(w.dtype), epi), bufs, batchLinearUniforms(N, B, o.bias ?? null, o.eps ?? 0), batchLinearGrid(t, B, N));
   }
 
+  /**
+   * y (B, N) = (residual +) x (B, K) · wᵀ (+ bias) as a split-K product and its epilogue
+   * (batch-split-k.ts): the partial products in a pooled temporary, summed in slice order.
+   */
+  private splitLinear(product: 'x' | 'out', x: GPUBuffer, w: Tensor, y: GPUBuffer, B: number, N: number, K: number, residual: GPUBuffer | null, bias: GPUBuffer | null): void {
+    const plan = splitKPlan(product, B, N, K);
+    const part = this.ctx.buffer(plan.slices * B * N * 4, 'split-K partial products');
+    this.ctx.dispatch(splitKProductKernel(plan.tile, K, plan.sliceK4, weightDType(w.dtype), false), [x, this.buf(w), part], splitKProductUniforms(N, B), plan.grid);
+    this.ctx.dispatch(
+      batchSplitKSumKernel(residual !== null),
+      [part, bias ?? this.dummy, y, ...(residual ? [residual] : [])],
+      splitKSumUniforms(N, B, plan.slices, bias ? { at: 0 } : null),
+      splitKEpilogueGrid(B, N),
+    );
+    this.ctx.release(part);
+  }
+
   /** Null where the flat buffers would pass the binding limit (then the per-parameter update runs). */
   createFusedAdamW(layout: FusedAdamWLayout): FusedAdamW | null {
     const total = layout.sizes.reduce((a, b) => a + b, 0);
@@ -990,7 +1008,22 @@ export class WebGpuBackend implements Backend {
     // the gemv, whichever batchLinearFor picks for its shape (by default: in_proj tiled, x_proj
     // and out_proj on the gemv).
     const inTile = rb.blocked ? batchLinearFor(B, 2 * E, H) : null;
-    if (inTile) {
+    // MAMBA_TS_BATCH_SPLITK: a blocked batch's products split over K (batch-split-k.ts) instead.
+    const split = rb.blocked ? splitKProducts() : new Set<string>();
+    if (split.has('in')) {
+      const plan = splitKPlan('in', B, 2 * E, H);
+      const part = tmp(plan.slices * B * 2 * E);
+      const sq = tmp(plan.slices * B);
+      this.ctx.dispatch(splitKProductKernel(plan.tile, H, plan.sliceK4, weightDType(i.inProj.dtype), true), [this.buf(i.h), this.buf(i.inProj), part, lp, sq], splitKProductUniforms(2 * E, B), plan.grid);
+      this.ctx.dispatch(
+        splitKNormConvKernel(H, E, K, !!i.inPlace),
+        [part, sq, lp, xz, this.buf(i.convState), ...(i.inPlace ? [] : [this.buf(convState)]), xcd],
+        splitKNormConvUniforms(B, plan.slices, i.eps),
+        splitKEpilogueGrid(B, 2 * E),
+      );
+      this.ctx.release(part);
+      this.ctx.release(sq);
+    } else if (inTile) {
       // norm + in_proj with the conv step as its epilogue.
       this.ctx.dispatch(
         batchNormInProjConvKernel(inTile, H, E, K, weightDType(i.inProj.dtype), !!i.inPlace),
@@ -1009,7 +1042,9 @@ export class WebGpuBackend implements Backend {
     }
     if (xdbl) {
       const xTile = batchLinearFor(B, J, E);
-      if (xTile) {
+      if (split.has('x')) {
+        this.splitLinear('x', xcd, i.xProj, xdbl, B, J, E, null, null);
+      } else if (xTile) {
         this.batchLinear(xTile, 'plain', xcd, i.xProj, xdbl, B, J, E);
       } else {
         const grid = gemvGrid(J, E, rb);
@@ -1027,7 +1062,9 @@ export class WebGpuBackend implements Backend {
       layout === 'v2' ? dtSsmV2Grid(E, B) : [Math.ceil(E / (layout === 'rows' ? 256 / rb.rows : ssmChannelsPerGroup(N))), rb.blocks],
     );
     const outTile = rb.blocked ? batchLinearFor(B, H, E) : null;
-    if (outTile) {
+    if (split.has('out')) {
+      this.splitLinear('out', y, i.outProj, this.buf(out), B, H, E, this.buf(i.h), i.outProjBias ? this.buf(i.outProjBias) : null);
+    } else if (outTile) {
       this.batchLinear(outTile, 'residual', y, i.outProj, out, B, H, E, { extra: this.buf(i.h), bias: i.outProjBias ? { buffer: this.buf(i.outProjBias), at: 0 } : null });
     } else {
       const outGrid = gemvGrid(H, E, rb);

@@ -39,6 +39,8 @@ export interface BatchTile {
   readonly RB: number;
   readonly RN: number;
   readonly KT: number;
+  /** Loads the next K step into registers while computing this one (prefetchTile). */
+  readonly prefetch?: boolean;
 }
 
 /** The tile shapes, largest first (more reuse per shared load, fewer workgroups). */
@@ -47,6 +49,33 @@ export const BATCH_TILES: readonly BatchTile[] = [
   { name: 'tile32', TB: 32, TN: 32, RB: 4, RN: 2, KT: 32 }, // 128 threads, 32 fma per 6 loads
   { name: 'tile16', TB: 16, TN: 16, RB: 2, RN: 2, KT: 32 }, // 64 threads, 16 fma per 4 loads
 ];
+
+/**
+ * MAMBA_TS_BATCH_TILE_PREFETCH=1: every tile the batch products pick (batchLinearTile, and the
+ * split-K plans of batch-split-k.ts) runs as its prefetching twin (prefetchTile); unset: as is.
+ */
+export function tilePrefetch(): boolean {
+  return envSwitch('MAMBA_TS_BATCH_TILE_PREFETCH') === '1';
+}
+
+const prefetchTiles = new Map<string, BatchTile>();
+/**
+ * The tile with its K loop software-pipelined: the global loads of K step s + 1 are issued into
+ * registers right after step s's tiles are stored to workgroup memory, so they are in flight
+ * while step s's FMAs run. The plain loop waits a whole memory latency per K step, with every
+ * other warp of the workgroup behind the same barrier: at batch 64 a tile's workgroups are few
+ * (2 × 96 for 130M's in_proj) and that wait, not bandwidth, is what they spend their time on.
+ * Costs (TB + TN) · KT / 4 / threads vec4 registers a thread (4 for tile32).
+ */
+export function prefetchTile(t: BatchTile): BatchTile {
+  if (t.prefetch) return t;
+  let p = prefetchTiles.get(t.name);
+  if (!p) {
+    p = { ...t, name: `${t.name}p`, prefetch: true };
+    prefetchTiles.set(t.name, p);
+  }
+  return p;
+}
 
 /** Workgroups that fill an H100 (132 SMs) about once: below this, auto takes a smaller tile. */
 const FILL_GROUPS = 128;
@@ -91,8 +120,8 @@ function batchLinearMinRows(): number {
 export function batchLinearTile(B: number, N: number, K: number, mode: BatchLinearMode = batchLinearMode()): BatchTile | null {
   if (mode === 'gemv' || B < batchLinearMinRows()) return null;
   const named = BATCH_TILES.find((t) => t.name === mode);
-  if (named) return named;
-  return N >= WIDE_RATIO * K ? autoTile(B, N) : null;
+  const t = named ?? (N >= WIDE_RATIO * K ? autoTile(B, N) : null);
+  return t && tilePrefetch() ? prefetchTile(t) : t;
 }
 
 /** The largest tile that still gives FILL_GROUPS workgroups, else the smallest. */
@@ -114,10 +143,20 @@ export function batchLinearGrid(t: BatchTile, B: number, N: number): [number, nu
 export type BatchEpilogue = 'plain' | 'residual' | 'norm';
 
 /** The per-thread shape and the workgroup size of a tile. */
-function threads(t: BatchTile): { TBT: number; TNT: number; WG: number } {
+export function threads(t: BatchTile): { TBT: number; TNT: number; WG: number } {
   const TBT = t.TB / t.RB;
   const TNT = t.TN / t.RN;
   return { TBT, TNT, WG: TBT * TNT };
+}
+
+/**
+ * A split of K over the grid's z (batch-split-k.ts): each workgroup walks sliceK4 vec4s of K (a
+ * multiple of the tile's KT / 4), and with squares its rows' partial sums of squares go to
+ * `squaresOut` (WGSL run by thread tid < TB, q the sum of row r0 + tid) instead of into rinv.
+ */
+export interface KSplit {
+  readonly sliceK4: number;
+  readonly squaresOut: string;
 }
 
 /**
@@ -127,12 +166,13 @@ function threads(t: BatchTile): { TBT: number; TNT: number; WG: number } {
  * output (r, n live; i the thread's row slot; v the sum). Needs X_at4, W_at4, (norm) NW_at4,
  * uniforms p.N, p.rows, (norm) p.eps.
  */
-function tileBody(t: BatchTile, K: number, squares: boolean, epilogue: string): string {
+export function tileBody(t: BatchTile, K: number, squares: boolean, epilogue: string, split?: KSplit): string {
   const { TBT, TNT, WG } = threads(t);
   const K4 = Math.ceil(K / 4);
   const KT4 = t.KT / 4;
-  const steps = Math.ceil(K4 / KT4);
-  const kGuard = K4 % KT4 !== 0;
+  // Split K: workgroup z walks vec4s [z · sliceK4, (z + 1) · sliceK4) of K (a multiple of KT4).
+  const steps = split ? split.sliceK4 / KT4 : Math.ceil(K4 / KT4);
+  const kGuard = split ? K4 % split.sliceK4 !== 0 : K4 % KT4 !== 0;
   const xLoads = Math.ceil((t.TB * KT4) / WG);
   const wLoads = Math.ceil((t.TN * KT4) / WG);
   const xFull = (t.TB * KT4) % WG === 0;
@@ -141,6 +181,13 @@ function tileBody(t: BatchTile, K: number, squares: boolean, epilogue: string): 
   for (let i = 0; i < t.RB; i++) for (let j = 0; j < t.RN; j++) fmas.push(`acc[${i * t.RN + j}] = fma(x${i}, w${j}, acc[${i * t.RN + j}]);`);
   const xr = Array.from({ length: t.RB }, (_, i) => `let x${i} = Xs[kk * ${t.TB}u + ty + ${i * TBT}u];`).join(' ');
   const wr = Array.from({ length: t.RN }, (_, j) => `let w${j} = Ws[kk * ${t.TN}u + tx + ${j * TNT}u];`).join(' ');
+  const compute = `
+    for (var kk = 0u; kk < ${KT4}u; kk++) {
+      ${xr}
+      ${wr}
+      ${fmas.join('\n      ')}
+    }`;
+  const kb = split ? `wid.z * ${split.sliceK4}u + ` : '';
   return `
   let tid = lid.x;
   let tx = tid % ${TNT}u;
@@ -150,8 +197,11 @@ function tileBody(t: BatchTile, K: number, squares: boolean, epilogue: string): 
   let n0 = wid.y * ${t.TN}u;
   var acc: array<vec4<f32>, ${t.RB * t.RN}>;
   ${squares ? `var ssl: array<f32, ${xLoads}>;` : ''}
-  for (var s = 0u; s < ${steps}u; s++) {
-    let k40 = s * ${KT4}u;
+${
+    t.prefetch
+      ? prefetchLoop(t, K, squares, steps, kb, kGuard, compute)
+      : `  for (var s = 0u; s < ${steps}u; s++) {
+    let k40 = ${kb}s * ${KT4}u;
     for (var l = 0u; l < ${xLoads}u; l++) {
       let e = tid + l * ${WG}u;
       let row = e / ${KT4}u;
@@ -174,13 +224,9 @@ function tileBody(t: BatchTile, K: number, squares: boolean, epilogue: string): 
       Ws[kk * ${t.TN}u + n] = w;
       ${wFull ? '' : '}'}
     }
+    workgroupBarrier();${compute}
     workgroupBarrier();
-    for (var kk = 0u; kk < ${KT4}u; kk++) {
-      ${xr}
-      ${wr}
-      ${fmas.join('\n      ')}
-    }
-    workgroupBarrier();
+  }`
   }${
     squares
       ? `
@@ -193,12 +239,60 @@ function tileBody(t: BatchTile, K: number, squares: boolean, epilogue: string): 
   if (tid < ${t.TB}u) {
     var q = 0.0;
     for (var c = 0u; c < ${KT4}u; c++) { q += red[tid * ${KT4}u + c]; }
-    rinv[tid] = inverseSqrt(q / f32(${K}u) + p.eps);
+    ${split ? split.squaresOut : `rinv[tid] = inverseSqrt(q / f32(${K}u) + p.eps);`}
   }
   workgroupBarrier();`
       : ''
   }
   ${outputs(t, epilogue)}`;
+}
+
+/**
+ * tileBody's K loop for a prefetching tile: step s's raw global loads wait in registers (px, pw;
+ * pn, the norm weight), are stored to workgroup memory at the top of the step (the squares summed
+ * and the norm weight applied there, so that no use of a load sits right behind its issue), and
+ * step s + 1's loads are issued before step s's FMAs.
+ */
+function prefetchLoop(t: BatchTile, K: number, squares: boolean, steps: number, kb: string, kGuard: boolean, compute: string): string {
+  const { WG } = threads(t);
+  const K4 = Math.ceil(K / 4);
+  const KT4 = t.KT / 4;
+  const xLoads = Math.ceil((t.TB * KT4) / WG);
+  const wLoads = Math.ceil((t.TN * KT4) / WG);
+  // One load slot l of a thread: element e of the step's tile, `live` when e is inside it.
+  const slot = (l: number, count: number) => `let e = tid + ${l * WG}u; let live = e < ${count}u; let kk = e % ${KT4}u;`;
+  const inK = kGuard ? ` && k4 < ${K4}u` : '';
+  const load = (step: string) => {
+    const parts = [`let k40 = ${kb}(${step}) * ${KT4}u;`];
+    for (let l = 0; l < xLoads; l++) {
+      parts.push(`{ ${slot(l, t.TB * KT4)} let k4 = k40 + kk; px[${l}] = vec4<f32>(0.0);${squares ? ` pn[${l}] = vec4<f32>(0.0);` : ''}
+        if (live${inK}) { px[${l}] = X_at4(min(r0 + e / ${KT4}u, BT - 1u), k4);${squares ? ` pn[${l}] = NW_at4(0u, k4);` : ''} } }`);
+    }
+    for (let l = 0; l < wLoads; l++) {
+      parts.push(`{ ${slot(l, t.TN * KT4)} let k4 = k40 + kk; pw[${l}] = vec4<f32>(0.0);
+        if (live${inK}) { pw[${l}] = W_at4(min(n0 + e / ${KT4}u, p.N - 1u), k4); } }`);
+    }
+    return parts.join('\n      ');
+  };
+  const store: string[] = [];
+  for (let l = 0; l < xLoads; l++) {
+    store.push(`{ ${slot(l, t.TB * KT4)} if (live) { let x = px[${l}];${squares ? ` ssl[${l}] += dot(x, x); Xs[kk * ${t.TB}u + e / ${KT4}u] = x * pn[${l}];` : ` Xs[kk * ${t.TB}u + e / ${KT4}u] = x;`} } }`);
+  }
+  for (let l = 0; l < wLoads; l++) store.push(`{ ${slot(l, t.TN * KT4)} if (live) { Ws[kk * ${t.TN}u + e / ${KT4}u] = pw[${l}]; } }`);
+  return `  var px: array<vec4<f32>, ${xLoads}>;
+  var pw: array<vec4<f32>, ${wLoads}>;
+  ${squares ? `var pn: array<vec4<f32>, ${xLoads}>;` : ''}
+  {
+      ${load('0u')}
+  }
+  for (var s = 0u; s < ${steps}u; s++) {
+    ${store.join('\n    ')}
+    workgroupBarrier();
+    if (s + 1u < ${steps}u) {
+      ${load('s + 1u')}
+    }${compute}
+    workgroupBarrier();
+  }`;
 }
 
 /**
@@ -223,7 +317,7 @@ function outputs(t: BatchTile, epilogue: string): string {
   return parts.join('\n  ');
 }
 
-function shared(t: BatchTile, squares: boolean): string {
+export function shared(t: BatchTile, squares: boolean): string {
   const KT4 = t.KT / 4;
   return `var<workgroup> Xs: array<vec4<f32>, ${t.TB * KT4}>; // [k4][row]
 var<workgroup> Ws: array<vec4<f32>, ${t.TN * KT4}>; // [k4][output]${
@@ -287,7 +381,7 @@ export function batchLinearUniforms(N: number, B: number, bias: { at: number } |
  * writes that (row, channel)'s state. The conv weight (C, KC) lies at lp(cwAt), the conv bias (C)
  * right after it.
  */
-function convStep(ch: string, C: number, KC: number, cwAt: number, S1: string): string {
+export function convStep(ch: string, C: number, KC: number, cwAt: number, S1: string): string {
   return `
           let sb = (r * ${C}u + ${ch}) * ${KC - 1}u;
           let cw = ${cwAt}u + ${ch} * ${KC}u;
