@@ -4,8 +4,8 @@
  * with `--train L,B`: for one training step of the synthetic tasks' model (2 layers, d 64, vocabulary
  * 16) on B sequences of L tokens (the paper's Selective Copying: --train 4128,64); with `--ssd L`:
  * for one Mamba-2 chunked SSD forward at bench/ssd.ts's shape (batch 1, 24 heads of 64, one group,
- * state 128, chunk 256, D, initial and last state), with the MAMBA_TS_SSD_FWD=v2 kernels captured
- * beside the default ones unless BENCH_VARIANTS says otherwise.
+ * state 128, chunk 256, D, initial and last state), with v1's kernels (MAMBA_TS_SSD_FWD=v1) captured
+ * beside the default (v2) ones unless BENCH_VARIANTS says otherwise.
  *
  * GPU time of each kernel of a batch-1 decode step (mamba-130m shape unless BENCH_HIDDEN /
  * BENCH_VOCAB say otherwise): one token's launches are captured, then each launch is replayed
@@ -122,7 +122,7 @@ if (ssdArg > 0) {
   await gpu.sync();
   capture(step);
   label = { bench: 'ssd_forward_gpu', L, heads: Hs, head_dim: P, groups: G, state: N, chunk: T };
-  await captureVariants(benchVariants('MAMBA_TS_SSD_FWD=v2'), warm, step);
+  await captureVariants(benchVariants('MAMBA_TS_SSD_FWD=v1'), warm, step);
 } else if (scanArg > 0) {
   const [B, D, L, N] = process.argv[scanArg + 1]!.split(',').map(Number) as [number, number, number, number];
   const rng = new RandomSource(1);

@@ -1,7 +1,7 @@
 /**
  * GPU time of Mamba-2's chunked SSD forward at a mamba2-130m-like shape (batch 1, L 2048, 24 heads
  * of 64, one group, state 128, chunk 256): the fused forward (5 launches here, kernels/ssd.ts) and its
- * v2 kernels (MAMBA_TS_SSD_FWD=v2, kernels/ssd-v2.ts) timed in turns, BENCH_ROUNDS rounds of each,
+ * v2 kernels (kernels/ssd-v2.ts, the default; MAMBA_TS_SSD_FWD=v1 the first) timed in turns, BENCH_ROUNDS rounds of each,
  * medians (the machine drifts between processes by more than some differences), with a check line
  * of v2 against v1 at this shape; then the composed ops (ssdChunked with the backend's fused forward
  * hidden), and Mamba-1's fused selective scan at mamba-130m's shape (1536 channels, state 16) beside
@@ -89,10 +89,10 @@ for (const L of lengths) {
     const s = ssdChunked(x, dt, A, B, C, T, { D, initialState: h0 });
     return [s.out, s.lastState];
   };
-  // v1 (the default) and v2 in turns, with v2's outputs checked against v1's first.
+  // v1 and v2 (the default) in turns, with v2's outputs checked against v1's first.
   const variants = [
-    { piece: 'mamba2 ssd fused (5 launches)', fwd: undefined },
-    { piece: 'mamba2 ssd fused v2 (MAMBA_TS_SSD_FWD=v2)', fwd: 'v2' },
+    { piece: 'mamba2 ssd fused v1 (MAMBA_TS_SSD_FWD=v1)', fwd: 'v1' },
+    { piece: 'mamba2 ssd fused v2 (the default)', fwd: undefined },
   ];
   const [v1Out, v2Out] = variants.map((v) => withSsdFwd(v.fwd, run));
   console.log(JSON.stringify({ bench: 'ssd_forward_check', L, v2_vs_v1_out_rel: await relDiff(v2Out![0]!, v1Out![0]!), v2_vs_v1_last_state_rel: await relDiff(v2Out![1]!, v1Out![1]!) }));

@@ -90,7 +90,7 @@ for (const s of shapes) {
 // and in place equal to new states.
 const variants: { what: string; env: Record<string, string>; batches: number[] }[] = [
   { what: 'thread-per-row state update (MAMBA_TS_STEP_SSM=rows)', env: { MAMBA_TS_STEP_SSM: 'rows' }, batches: [9] },
-  { what: 'v2 state update (MAMBA_TS_STEP_SSM=v2)', env: { MAMBA_TS_STEP_SSM: 'v2' }, batches: [5, 9, 21] },
+  { what: 'thread-per-state update (MAMBA_TS_STEP_SSM=states)', env: { MAMBA_TS_STEP_SSM: 'states' }, batches: [5, 9, 21] },
   { what: 'every projection through the tiled kernel (tile16 from 5 rows)', env: { MAMBA_TS_BATCH_LINEAR: 'tile16', MAMBA_TS_BATCH_LINEAR_ROWS: '5' }, batches: [9] },
 ];
 for (const v of variants) {

@@ -4,7 +4,7 @@
  * specialised kernels (<= 4 rows) and the blocked ones (blocks of 8 rows, the last one partial; 4 and 16 too),
  * with f32 and bf16 weights, hidden sizes that are and are not multiples of 4, and state sizes
  * that do and do not divide the workgroup; and the blocked batch's other state-update layout
- * (MAMBA_TS_STEP_SSM=v2) and split-K products (MAMBA_TS_BATCH_SPLITK).
+ * (the default v2 and MAMBA_TS_STEP_SSM=states) and split-K products (MAMBA_TS_BATCH_SPLITK).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -57,14 +57,21 @@ for (const rows of ['4', '16']) {
   });
 }
 
-// The state update with 4 threads per (row, channel) (MAMBA_TS_STEP_SSM=v2, blocked batches):
-// partial blocks of its 8 rows and of its 8 channels, vec4 and scalar states, bf16 dt_proj.
-test('WebGPU fused decode step with the v2 state update (MAMBA_TS_STEP_SSM=v2) equals the op-by-op step', async (t) => {
+// The blocked state update's layouts: v2 (the default: 4 threads per (row, channel); partial
+// blocks of its 8 rows and of its 8 channels, vec4 and scalar states, bf16 dt_proj) and the thread
+// per (channel, state) of MAMBA_TS_STEP_SSM=states.
+test('WebGPU fused decode step with the v2 state update (the default) equals the op-by-op step', async (t) => {
   if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
-  process.env['MAMBA_TS_STEP_SSM'] = 'v2';
+  for (const s of shapes) {
+    for (const batch of [5, 7, 21, 33]) await checkStep(s, batch, 'step_dt_ssm_v2_');
+  }
+});
+test('WebGPU fused decode step with the thread-per-state update (MAMBA_TS_STEP_SSM=states) equals the op-by-op step', async (t) => {
+  if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+  process.env['MAMBA_TS_STEP_SSM'] = 'states';
   try {
     for (const s of shapes) {
-      for (const batch of [5, 7, 21, 33]) await checkStep(s, batch, 'step_dt_ssm_v2_');
+      for (const batch of [5, 21]) await checkStep(s, batch, 'step_dt_ssm_blocked');
     }
   } finally {
     delete process.env['MAMBA_TS_STEP_SSM'];

@@ -52,14 +52,14 @@ const CASES: Case[] = [
   { Bt: 1, L: 300, H: 2, P: 4, G: 2, N: 8, T: 280, initial: true, withD: false },
 ];
 
-/** The kernels MAMBA_TS_SSD_FWD selects: v1 (unset) or v2 (kernels/ssd-v2.ts). */
+/** The kernels MAMBA_TS_SSD_FWD selects: v1 (=v1) or v2 (unset: kernels/ssd-v2.ts, the default). */
 const VARIANTS = ['v1', 'v2'] as const;
 type Variant = (typeof VARIANTS)[number];
 
 /** Runs `fn` with MAMBA_TS_SSD_FWD set for `variant`, and the keys of the kernels it launched. */
 function withVariant<R>(variant: Variant, fn: () => R): { result: R; keys: string[] } {
   const before = process.env['MAMBA_TS_SSD_FWD'];
-  if (variant === 'v2') process.env['MAMBA_TS_SSD_FWD'] = 'v2';
+  if (variant === 'v1') process.env['MAMBA_TS_SSD_FWD'] = 'v1';
   else delete process.env['MAMBA_TS_SSD_FWD'];
   try {
     let result: R | undefined;

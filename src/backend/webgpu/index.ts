@@ -1051,7 +1051,7 @@ export class WebGpuBackend implements Backend {
         this.ctx.dispatch(linear4Kernel(rb, E, weightDType(i.xProj.dtype)), [xcd, this.buf(i.xProj), this.dummy, xdbl], new Uniforms(16).u32(J, grid[0], 0, B).buffer, grid);
       }
     }
-    // A blocked batch's state update may take another layout (MAMBA_TS_STEP_SSM; v2 where it fits).
+    // A blocked batch's state update: v2 where it fits (MAMBA_TS_STEP_SSM=states|rows: the others).
     let layout = xdbl !== null ? ssmStepLayout() : 'states';
     if (layout === 'v2' && !dtSsmV2Fits(N, J, !!norms, this.device.limits.maxComputeWorkgroupStorageSize)) layout = 'states';
     const dtw = weightDType(i.dtProj.dtype);
@@ -1166,7 +1166,8 @@ export class WebGpuBackend implements Backend {
     const out = this.make([Bt, L, H, P]);
     const last = this.make([Bt, H, P, N]);
     const [x, dt, A, B, C] = [i.x, i.dt, i.A, i.B, i.C].map((t) => this.buf(t)) as GPUBuffer[];
-    if (envSwitch('MAMBA_TS_SSD_FWD') === 'v2' && this.ssdForwardV2(i, d, { cum, states, out, last })) {
+    // v2 (kernels/ssd-v2.ts) unless MAMBA_TS_SSD_FWD=v1 or its buffers do not fit (then v1).
+    if (envSwitch('MAMBA_TS_SSD_FWD') !== 'v1' && this.ssdForwardV2(i, d, { cum, states, out, last })) {
       if (i.keep) return { out, lastState: last, kept: { cum, states } };
       cum.dispose();
       states.dispose();
@@ -1191,7 +1192,7 @@ export class WebGpuBackend implements Backend {
   }
 
   /**
-   * The register-tiled SSD forward (kernels/ssd-v2.ts, MAMBA_TS_SSD_FWD=v2) into the buffers that
+   * The register-tiled SSD forward (kernels/ssd-v2.ts, the default; MAMBA_TS_SSD_FWD=v1 runs v1's) into the buffers that
    * ssdChunkedForward made; false (nothing dispatched) where its per-group scores buffer passes
    * SSD_SCORES_MAX_BYTES or the binding limit, or a grid the device's, and v1 runs instead.
    */

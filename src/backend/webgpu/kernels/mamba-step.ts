@@ -9,7 +9,7 @@
  *                     h' = exp(ΔA)h + Δ·B·xc; y = (C·h' + D·xc) · silu(z)    thread per (b, d, n)
  *   3. out_proj_res   out[b] = h[b] + out_proj(y[b])            (gemv4.ts)
  * A blocked batch (more than 4 rows) runs x_proj between 1 and 2 as a gemv of its own instead;
- * its step 2 may take another layout (MAMBA_TS_STEP_SSM=rows|v2: dtSsmRowsKernel, dtSsmV2Kernel).
+ * its step 2 takes dtSsmV2Kernel where it fits (MAMBA_TS_STEP_SSM=states|rows: the other layouts).
  * From 32 rows a product may run as a register-tiled kernel instead (batch-linear.ts:
  * batchLinearTile; by default only the wide in_proj, as batchNormInProjConvKernel with the conv step
  * as its epilogue); step 2 stays.
@@ -355,7 +355,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }
 
 /**
- * The state update of a blocked batch for MAMBA_TS_STEP_SSM=rows (default: dtSsmUpdateKernel's
+ * The state update of a blocked batch for MAMBA_TS_STEP_SSM=rows (=states: dtSsmUpdateKernel's
  * thread per (channel, state)): a thread per (row, channel) loops over the N states, as mamba_ssm's
  * selective_state_update does, so there are no lane sums (two workgroup reductions per row in the
  * other layout, each a series of barriers). Same inputs, bindings and uniforms as the blocked
@@ -407,14 +407,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }
 
 /**
- * The blocked state update's layout, for benchmarking: MAMBA_TS_STEP_SSM=rows picks
- * dtSsmRowsKernel, =v2 dtSsmV2Kernel (where it fits: dtSsmV2Fits); otherwise dtSsmUpdateKernel.
+ * The blocked state update's layout: dtSsmV2Kernel by default (where it fits: dtSsmV2Fits; 130M at
+ * batch 64 on an H100, one process, whole generations: 22,300–26,300 tokens/s against
+ * 18,700–22,000 for dtSsmUpdateKernel, 9–10 µs a launch against ~24, docs/throughput.md); for
+ * benchmarking, MAMBA_TS_STEP_SSM=states picks dtSsmUpdateKernel and =rows dtSsmRowsKernel.
  */
 export type SsmStepLayout = 'states' | 'rows' | 'v2';
 
 export function ssmStepLayout(): SsmStepLayout {
   const env = envSwitch('MAMBA_TS_STEP_SSM');
-  return env === 'rows' || env === 'v2' ? env : 'states';
+  return env === 'rows' || env === 'states' ? env : 'v2';
 }
 
 /*
@@ -468,7 +470,7 @@ export function dtSsmV2Grid(E: number, B: number): [number, number] {
 }
 
 /**
- * The state update of a blocked batch for MAMBA_TS_STEP_SSM=v2 (see above): same inputs, bindings
+ * The state update of a blocked batch (the default, see above): same inputs, bindings
  * and uniforms as the blocked dtSsmUpdateKernel, with its own grid (dtSsmV2Grid; the rows of a
  * workgroup do not depend on the gemv's blocks). The states are read as vec4s where N % 4 == 0,
  * else as scalars (the lanes then hold states q, q + 4, …).

@@ -1,5 +1,5 @@
 /**
- * The SSD forward's second set of kernels (MAMBA_TS_SSD_FWD=v2; kernels/ssd.ts states the algorithm
+ * The SSD forward's second set of kernels, the default (MAMBA_TS_SSD_FWD=v1 runs the first; kernels/ssd.ts states the algorithm
  * and the layouts, which are the same). Where v1 gives each thread 4 outputs and reads one scalar of
  * workgroup memory per FMA (or nearly), these are register-tiled as the tiled matmul
  * (matmul.ts vec4Body): a workgroup of 256 threads owns a 64 × 64 block of outputs, each thread a

