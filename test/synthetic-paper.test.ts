@@ -95,18 +95,20 @@ test('evaluate: the shipped Selective Copying models (weights beside results.jso
   }
   // Trained on the GPU: the CPU's float32 sums differ in the last bits, so an answer or two of
   // the 8,192 may flip; within 16 answers.
-  for (const name of ['selective-copying-288-s6', 'selective-copying-288-lti']) {
+  for (const name of ['selective-copying-288-s6', 'selective-copying-288-lti', 'selective-copying-1056-s6', 'selective-copying-1056-lti']) {
     const e = await evaluateSynthetic(resolve(EXPERIMENTS, '../models', name));
     assert.equal(e.accuracy.length, e.recorded.length, name);
     e.accuracy.forEach((a, i) => assert.ok(Math.abs(a.accuracy - e.recorded[i]!.accuracy) <= 16 / 8192, `${name}: ${a.accuracy} on the CPU, ${e.recorded[i]!.accuracy} recorded`));
   }
 });
 
-test('evaluate: the shipped Induction Heads model (trained at 256 on the GPU) is 100% again on the CPU from 64 to 4,096', async () => {
-  const e = await evaluateSynthetic(resolve(EXPERIMENTS, '../models/induction-heads-256-s6'), 'cpu', undefined, [64, 256, 1024, 4096]);
-  assert.deepEqual(e.accuracy.map((a) => a.length), [64, 256, 1024, 4096]);
-  assert.deepEqual(e.accuracy, e.recorded);
-  assert.ok(e.accuracy.every((a) => a.accuracy === 1));
+test('evaluate: the shipped Induction Heads models (trained at 256 on the GPU, seeds 0 and 2) are 100% again on the CPU from 64 to 4,096', async () => {
+  for (const name of ['induction-heads-256-s6', 'induction-heads-256-s6-seed2']) {
+    const e = await evaluateSynthetic(resolve(EXPERIMENTS, '../models', name), 'cpu', undefined, [64, 256, 1024, 4096]);
+    assert.deepEqual(e.accuracy.map((a) => a.length), [64, 256, 1024, 4096], name);
+    assert.deepEqual(e.accuracy, e.recorded, name);
+    assert.ok(e.accuracy.every((a) => a.accuracy === 1), name);
+  }
 });
 
 test('stop conditions: training ends at the first evaluation that reaches stopAccuracy, or the first step past maxSeconds, and the model is saved and tested', async () => {
