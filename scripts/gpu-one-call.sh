@@ -8,7 +8,7 @@
 #   1. batch 1, 130M Mamba (prompt 2048, 128 new) and its kernels' GPU times;
 #   2. the tiny training step (the paper's Selective Copying shape) since the split-K matmul:
 #      bench:train --tiny (ordinary and replayed tokens/s) and each kernel's GPU time;
-#   3. batch 64 and 128 at 130M (Mamba), the default state update and MAMBA_TS_STEP_SSM=v2, and the
+#   3. batch 64 and 128 at 130M (Mamba), the default products and MAMBA_TS_BATCH_SPLITK=all, and the
 #      kernels of both at batch 64;
 #   4. Selective Copying at 4,096 (+16 +16), S6, 120 s more training (resumed), tested;
 #   5. the 1.4B pair (Mamba, the Transformer) at batch 64 with the per-shape policy.
@@ -27,9 +27,9 @@ timeout 40 node $T --device webgpu --size 130m --models mamba --batch 1 --prompt
 BENCH_BATCH=1 timeout 20 node dist/bench/gpu-kernels.js 2>>"$E" | tag kernels-batch1
 timeout 50 node dist/bench/train.js --tiny --device webgpu --steps 10 2>>"$E" | tag train-tiny
 timeout 40 node dist/bench/gpu-kernels.js --train 4128,64 2>>"$E" | tag train-kernels
-for v in default v2; do
-  MAMBA_TS_STEP_SSM=${v/default/} timeout 35 node $T --device webgpu --size 130m --models mamba --batch 64,128 --prompt 2048 --gen 128 2>>"$E" | tag "ssm-$v"
-  MAMBA_TS_STEP_SSM=${v/default/} BENCH_BATCH=64 timeout 20 node dist/bench/gpu-kernels.js 2>>"$E" | tag "ssm-kernels-$v"
+for v in default all; do
+  MAMBA_TS_BATCH_SPLITK=${v/default/} timeout 35 node $T --device webgpu --size 130m --models mamba --batch 64,128 --prompt 2048 --gen 128 2>>"$E" | tag "splitk-$v"
+  MAMBA_TS_BATCH_SPLITK=${v/default/} BENCH_BATCH=64 timeout 20 node dist/bench/gpu-kernels.js 2>>"$E" | tag "splitk-kernels-$v"
 done
 # (the experiment's lines are printed by the script; its tar lands in $out)
 MAX_SECONDS=120 LIMIT=160 bash scripts/synthetic-gpu-run.sh "$out" copying-4096-s6

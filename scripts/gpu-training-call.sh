@@ -5,8 +5,9 @@
 # 1. Issue 15, decoding a 130M Mamba (prompt 2048, 128 new tokens):
 #    - batch 1 with and without kept decode recordings (MAMBA_TS_KEEP_DECODE_GRAPHS=1/0),
 #      alternated (the machine's state drifts between processes), and its kernels' GPU times;
-#    - batch 64: the step's kernels under the state-update layouts and the gemv-only policy, all in
-#      one process (gpu-kernels' BENCH_VARIANTS), then whole generations with the default and v2.
+#    - batch 64: the step's kernels under the old state update and the split-K / prefetching
+#      products, all in one process (gpu-kernels' BENCH_VARIANTS), then whole generations with the
+#      default products and split-K.
 # 2. Issue 16, side by side: the GPU-bound Selective Copying runs (SC_RUNS, default 1,024 S6 and
 #    LTI) and the Induction Heads runs (IH_RUNS; a 2-layer d-64 model at batch 8 keeps the GPU
 #    mostly idle: each step is host work and launches), each in its own process. Their "seconds"
@@ -25,10 +26,10 @@ if [ -z "${SKIP_DECODE:-}" ]; then
     MAMBA_TS_KEEP_DECODE_GRAPHS=$k timeout 40 node $T --device webgpu --size 130m --models mamba --batch 1 --prompt 2048 --gen 128 2>>"$E" | tag "batch1-keep$k"
   done
   BENCH_BATCH=1 timeout 20 node dist/bench/gpu-kernels.js 2>>"$E" | tag kernels-batch1
-  BENCH_BATCH=64 BENCH_VARIANTS="MAMBA_TS_STEP_SSM=v2;MAMBA_TS_STEP_SSM=rows;MAMBA_TS_BATCH_LINEAR=gemv;MAMBA_TS_STEP_SSM=v2,MAMBA_TS_GEMV_ROWS=16" \
+  BENCH_BATCH=64 BENCH_VARIANTS="MAMBA_TS_STEP_SSM=states;MAMBA_TS_BATCH_SPLITK=all;MAMBA_TS_BATCH_SPLITK=in;MAMBA_TS_BATCH_SPLITK=all,MAMBA_TS_BATCH_TILE_PREFETCH=1" \
     timeout 60 node dist/bench/gpu-kernels.js 2>>"$E" | tag kernels-batch64
-  for v in default v2; do
-    MAMBA_TS_STEP_SSM=${v/default/} timeout 35 node $T --device webgpu --size 130m --models mamba --batch 64 --prompt 2048 --gen 128 2>>"$E" | tag "batch64-ssm-$v"
+  for v in default all; do
+    MAMBA_TS_BATCH_SPLITK=${v/default/} timeout 35 node $T --device webgpu --size 130m --models mamba --batch 64 --prompt 2048 --gen 128 2>>"$E" | tag "batch64-splitk-$v"
   done
 fi
 sc=${SC_SECONDS:-240}

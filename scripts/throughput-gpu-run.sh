@@ -23,16 +23,13 @@ mark batch-linear
 for v in ${LINEAR_VARIANTS:-gemv auto}; do # LINEAR_VARIANTS=auto: the default policy alone (80 s less)
   MAMBA_TS_BATCH_LINEAR=$v timeout 80 node $T --device webgpu --size 130m --models mamba,mamba2,llama --batch 32,64,128 --prompt 2048 --gen 128 2>>"$E" | tag "linear-$v"
 done
-# The blocked state update: MAMBA_TS_STEP_SSM=v2 (4 threads per (row, channel), kernels/mamba-step.ts
-# dtSsmV2Kernel) against the default (a thread per (channel, state)), side by side: the batch-64 step's
-# kernel times (look for step_dt_ssm_v2_16_80_f32 vs step_dt_ssm_blocked8_16_80_f32, and us_replayed),
-# then whole generations at batch 64 and 128. Expected ~45 s.
-mark step-ssm
-for v in default v2; do
-  MAMBA_TS_STEP_SSM=${v/default/} BENCH_BATCH=64 timeout 20 node dist/bench/gpu-kernels.js 2>>"$E" | tag "ssm-kernels-$v"
-done
-for v in default v2; do
-  MAMBA_TS_STEP_SSM=${v/default/} timeout 35 node $T --device webgpu --size 130m --models mamba --batch 64,128 --prompt 2048 --gen 128 2>>"$E" | tag "ssm-$v"
+# The step's products split along K (MAMBA_TS_BATCH_SPLITK=all, batch-split-k.ts) against the
+# default (the tiled in_proj, gemv x_proj and out_proj), side by side: the batch-64 step's kernel
+# times in one process (gpu-kernels' BENCH_VARIANTS), then whole generations at batch 64 and 128.
+mark split-k
+BENCH_BATCH=64 BENCH_VARIANTS="MAMBA_TS_BATCH_SPLITK=all;MAMBA_TS_BATCH_SPLITK=all,MAMBA_TS_BATCH_TILE_PREFETCH=1" timeout 40 node dist/bench/gpu-kernels.js 2>>"$E" | tag "splitk-kernels"
+for v in default all default all; do
+  MAMBA_TS_BATCH_SPLITK=${v/default/} timeout 35 node $T --device webgpu --size 130m --models mamba --batch 64,128 --prompt 2048 --gen 128 2>>"$E" | tag "splitk-$v"
 done
 # Figure 8 at ~1.4B: both models side by side at batch 64 with the per-shape policy.
 mark 1.4b
