@@ -13,7 +13,7 @@
  * host's recording cost (~2 µs a launch) stays below the GPU's. Also the whole token replayed.
  * BENCH_BATCH=B: the decode step of a batch of B sequences (the blocked kernels past 4 rows).
  * BENCH_VARIANTS (decode steps, --ssd): also the step under other switches, compared in this
- * process (see benchVariants), e.g. BENCH_BATCH=64 BENCH_VARIANTS="MAMBA_TS_STEP_SSM=v2;MAMBA_TS_STEP_SSM=rows".
+ * process (see benchVariants), e.g. BENCH_BATCH=64 BENCH_VARIANTS="MAMBA_TS_STEP_SSM=states;MAMBA_TS_BATCH_SPLITK=all".
  *   node dist/bench/gpu-kernels.js
  *   node dist/bench/gpu-kernels.js --ssd 2048
  */
@@ -48,7 +48,7 @@ const keep: { dispose(): void }[] = [];
 const variants: { name: string; launches: GraphLaunch[] }[] = [];
 
 /**
- * BENCH_VARIANTS="MAMBA_TS_STEP_SSM=v2;MAMBA_TS_STEP_SSM=rows,MAMBA_TS_GEMV_ROWS=16": variants
+ * BENCH_VARIANTS="MAMBA_TS_STEP_SSM=states;MAMBA_TS_BATCH_SPLITK=all,MAMBA_TS_BATCH_TILE_PREFETCH=1": variants
  * separated by ';', each a list of NAME=VALUE switches separated by ','.
  */
 function benchVariants(fallback = ''): { name: string; env: Record<string, string> }[] {

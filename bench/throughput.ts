@@ -28,6 +28,13 @@
  *   npm run bench:throughput -- [--device webgpu|cpu] [--size 130m|1.4b] [--models mamba,llama,jamba]
  *     [--batch 1,8,32,64,128] [--prompt 2048] [--gen 128] [--repeat 1]
  *   npm run bench:throughput -- --long [--contexts 4096,...,131072] [--batch 1,8] [--gen 128]
+ * --variants "MAMBA_TS_BATCH_SPLITK=all;MAMBA_TS_STEP_SSM=states": the same points also under
+ * other switches, in this process (variants separated by ';', NAME=VALUE pairs inside one by ','),
+ * the default first: each variant is warmed up, then the repeats run the variants in turn, so that
+ * the machine's drift between processes does not enter their comparison (use --repeat 3 or more).
+ * A model's kept decode recordings are released before each variant's run: a recording made under
+ * one variant's switches must not be replayed under another's (so keep MAMBA_TS_KEEP_DECODE_GRAPHS
+ * comparisons in separate processes).
  * scripts/hf_throughput.py runs the same protocol with HF transformers (PyTorch) and prints the
  * same fields.
  */
@@ -50,6 +57,7 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '1' },
     long: { type: 'boolean', default: false },
     contexts: { type: 'string', default: '4096,8192,16384,32768,65536,131072' },
+    variants: { type: 'string', default: '' },
   },
 });
 
@@ -73,6 +81,39 @@ const gen = positiveInt('gen', values.gen);
 const repeat = positiveInt('repeat', values.repeat);
 const lengths = long ? intList('contexts', values.contexts) : [positiveInt('prompt', values.prompt)];
 const bench = long ? 'long_context' : 'throughput';
+
+interface Variant {
+  name: string;
+  env: Record<string, string>;
+}
+/** --variants, after the default (no switches). */
+function parseVariants(spec: string): Variant[] {
+  const more = spec.split(';').filter((v) => v.trim() !== '').map((v) => {
+    const env: Record<string, string> = {};
+    for (const kv of v.split(',')) {
+      const at = kv.indexOf('=');
+      if (at <= 0) throw new ArgumentError(`--variants: "${kv.trim()}" is not NAME=VALUE`);
+      env[kv.slice(0, at).trim()] = kv.slice(at + 1).trim();
+    }
+    return { name: v.trim(), env };
+  });
+  return [{ name: 'default', env: {} }, ...more];
+}
+const variants = parseVariants(values.variants);
+
+/** Runs `f` with a variant's switches set, and puts the environment back as it was. */
+async function under<R>(v: Variant, f: () => Promise<R>): Promise<R> {
+  const before = Object.keys(v.env).map((k) => [k, process.env[k]] as const);
+  Object.assign(process.env, v.env);
+  try {
+    return await f();
+  } finally {
+    for (const [k, old] of before) {
+      if (old === undefined) delete process.env[k];
+      else process.env[k] = old;
+    }
+  }
+}
 
 let adapter: unknown;
 if (device === 'webgpu') adapter = ((await initWebGPU()) as WebGpuBackend).adapterInfo;
@@ -145,13 +186,22 @@ for (const name of models) {
         // same code had already run). The JIT's part is needed once per model, so the later
         // (batch, length) points warm up with 8 tokens. A short prompt: the decode kernels do not
         // depend on its length.
-        await run(m, prompts(batch, Math.min(length, 64), m.lm.vocabSize), warmed ? Math.min(gen, 8) : gen);
+        // With variants, every variant warms up its own kernels and recordings.
+        const release = () => {
+          if (variants.length > 1) (m.lm as { releaseDecodeRecordings?: () => void }).releaseDecodeRecordings?.();
+        };
+        for (const v of variants) {
+          release();
+          await under(v, () => run(m, prompts(batch, Math.min(length, 64), m.lm.vocabSize), warmed ? Math.min(gen, 8) : gen));
+        }
         warmed = true;
         const cache = m.cacheBytes(batch, length + gen);
-        for (let rep = 0; rep < repeat; rep++) {
-          const r = await run(m, ids, gen);
+        for (let rep = 0; rep < repeat; rep++) for (const v of variants) {
+          release();
+          const r = await under(v, () => run(m, ids, gen));
           emit({
             ...where,
+            ...(variants.length > 1 ? { variant: v.name } : {}),
             rep,
             prefill_s: +r.prefill_s.toFixed(4),
             decode_s: +r.decode_s.toFixed(4),

@@ -138,6 +138,13 @@ describe('splitKPlan and MAMBA_TS_BATCH_SPLITK', () => {
     });
   });
   test('the switch: unset is none (the default path), names joined by +, all', () => {
+    const before = process.env['MAMBA_TS_BATCH_SPLITK'];
+    delete process.env['MAMBA_TS_BATCH_SPLITK'];
+    try {
+      assert.deepEqual([...splitKProducts()], []);
+    } finally {
+      if (before !== undefined) process.env['MAMBA_TS_BATCH_SPLITK'] = before;
+    }
     withEnv({ MAMBA_TS_BATCH_SPLITK: '' }, () => assert.deepEqual([...splitKProducts()], []));
     withEnv({ MAMBA_TS_BATCH_SPLITK: 'out+x' }, () => assert.deepEqual([...splitKProducts()].sort(), ['out', 'x']));
     withEnv({ MAMBA_TS_BATCH_SPLITK: 'all' }, () => assert.deepEqual([...splitKProducts()].sort(), ['in', 'out', 'x']));

@@ -74,7 +74,7 @@ async function compare(s: Shape, batch: number, device: DeviceName): Promise<{ f
 const names = ['out', 'conv state', 'ssm state'];
 
 for (const s of shapes) {
-  for (const batch of [1, 3, 9]) {
+  for (const batch of [1, 3, 9, 21]) {
     test(`webgpu: a Jamba Mamba layer's fused step (inner norms) equals the op-by-op step: H=${s.hidden_size} N=${s.mamba_d_state} B=${batch}`, async (t) => {
       if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
       const r = await compare(s, batch, 'webgpu');

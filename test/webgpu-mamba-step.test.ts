@@ -62,8 +62,14 @@ for (const rows of ['4', '16']) {
 // per (channel, state) of MAMBA_TS_STEP_SSM=states.
 test('WebGPU fused decode step with the v2 state update (the default) equals the op-by-op step', async (t) => {
   if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
-  for (const s of shapes) {
-    for (const batch of [5, 7, 21, 33]) await checkStep(s, batch, 'step_dt_ssm_v2_');
+  const before = process.env['MAMBA_TS_STEP_SSM'];
+  delete process.env['MAMBA_TS_STEP_SSM']; // the default, whatever the environment says
+  try {
+    for (const s of shapes) {
+      for (const batch of [5, 7, 21, 33]) await checkStep(s, batch, 'step_dt_ssm_v2_');
+    }
+  } finally {
+    if (before !== undefined) process.env['MAMBA_TS_STEP_SSM'] = before;
   }
 });
 test('WebGPU fused decode step with the thread-per-state update (MAMBA_TS_STEP_SSM=states) equals the op-by-op step', async (t) => {

@@ -60,16 +60,16 @@ async function countingBackward<R>(fn: () => Promise<R>): Promise<{ result: R; r
   }
 }
 
-/** Sets MAMBA_TS_SSD_BACKWARD for the duration of fn. */
-async function withSwitch<R>(value: string | undefined, fn: () => Promise<R>): Promise<R> {
-  const before = process.env['MAMBA_TS_SSD_BACKWARD'];
-  if (value === undefined) delete process.env['MAMBA_TS_SSD_BACKWARD'];
-  else process.env['MAMBA_TS_SSD_BACKWARD'] = value;
+/** Sets MAMBA_TS_SSD_BACKWARD (or another switch) for the duration of fn. */
+async function withSwitch<R>(value: string | undefined, fn: () => Promise<R>, name = 'MAMBA_TS_SSD_BACKWARD'): Promise<R> {
+  const before = process.env[name];
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
   try {
     return await fn();
   } finally {
-    if (before === undefined) delete process.env['MAMBA_TS_SSD_BACKWARD'];
-    else process.env['MAMBA_TS_SSD_BACKWARD'] = before;
+    if (before === undefined) delete process.env[name];
+    else process.env[name] = before;
   }
 }
 
@@ -117,6 +117,11 @@ for (const [n, c] of CASES.entries()) {
     assert.equal(composed.ran, 0, 'MAMBA_TS_SSD_BACKWARD=composed kept the composed ops');
     assert.deepEqual([...fused.result.keys()], [...composed.result.keys()]);
     for (const [k, want] of composed.result) assertClose(`d/d${k}`, fused.result.get(k)!, want, 1e-4);
+    // The backward reuses the forward's within-chunk sums and chunk states: also from v1's kernels
+    // (MAMBA_TS_SSD_FWD=v1, and where v2's buffers do not fit).
+    const fusedV1 = await withSwitch('v1', () => withSwitch(undefined, () => countingBackward(() => gradients(c, 10 * n + 3))), 'MAMBA_TS_SSD_FWD');
+    assert.equal(fusedV1.ran, 1, 'the fused backward ran once after the v1 forward');
+    for (const [k, want] of composed.result) assertClose(`d/d${k} (v1 forward)`, fusedV1.result.get(k)!, want, 1e-4);
     assert.equal(liveTensorCount(), before, 'no leaked tensors');
   });
 }

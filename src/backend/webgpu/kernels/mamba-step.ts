@@ -408,8 +408,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 
 /**
  * The blocked state update's layout: dtSsmV2Kernel by default (where it fits: dtSsmV2Fits; 130M at
- * batch 64 on an H100, one process, whole generations: 22,300–26,300 tokens/s against
- * 18,700–22,000 for dtSsmUpdateKernel, 9–10 µs a launch against ~24, docs/throughput.md); for
+ * batch 64 on an H100, whole generations in alternating processes on one machine: 22,300–26,300
+ * tokens/s against 18,700–22,000 for dtSsmUpdateKernel, 9.0–11.6 µs a launch against ~24,
+ * docs/throughput.md); for
  * benchmarking, MAMBA_TS_STEP_SSM=states picks dtSsmUpdateKernel and =rows dtSsmRowsKernel.
  */
 export type SsmStepLayout = 'states' | 'rows' | 'v2';

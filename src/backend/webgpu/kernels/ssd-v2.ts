@@ -5,7 +5,9 @@
  * (matmul.ts vec4Body): a workgroup of 256 threads owns a 64 × 64 block of outputs, each thread a
  * 4 × 4 sub-block, and each step of the inner loop reads two vec4s of workgroup memory for 16 FMAs.
  * The contraction goes in steps of 16 (time or state), both operands of a step in workgroup memory
- * as [k][64] tiles (8.5 KiB in all: fits the 16 KiB every adapter offers).
+ * as [k][64] tiles (8.5 KiB with their padding, 8.75 KiB with the output kernel's row decays: within the 16 KiB every
+ * adapter offers). Reads are guarded by branches, not select(): select evaluates both operands, and
+ * with Dawn's robustness off (dawn-flags.ts) a masked read past a buffer's end is undefined.
  *
  *   1. cumsum       (workgroup b·chunk, h): the within-chunk cumulative dt·A as a parallel scan
  *                   over 256 tokens at a time (v1 walks the chunk in one thread per head).
@@ -88,7 +90,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   for (var s0 = c * p.T; s0 < t1; s0 += ${SSD_V2_WG}u) {
     let t = s0 + lid;
     let k = (b * p.L + t) * p.H + h;
-    sh[lid] = select(0.0, Dt[k] * a, t < t1);
+    { var v_ = 0.0; if (t < t1) { v_ = Dt[k] * a; } sh[lid] = v_; }
     workgroupBarrier();
     // Hillis–Steele: after the step of offset o, sh[i] sums the 2o values ending at i.
     for (var o = 1u; o < ${SSD_V2_WG}u; o <<= 1u) {
@@ -139,9 +141,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   for (var s0 = c * p.T; s0 < t1; s0 += KS) {
     ${fill(false, `let t = s0 + k;
       let kt = (b * p.L + t) * p.H + h;
-      let w = exp(cumEnd - Cum[kt]) * Dt[kt];
-      putA(k, col, select(0.0, X[kt * p.P + p0 + col] * w, t < t1 && p0 + col < p.P));
-      putB(k, col, select(0.0, Bm[((b * p.L + t) * p.G + g) * p.N + n0 + col], t < t1 && n0 + col < p.N));`)}
+      { var v_ = 0.0; if (t < t1 && p0 + col < p.P) { v_ = X[kt * p.P + p0 + col] * exp(cumEnd - Cum[kt]) * Dt[kt]; } putA(k, col, v_); }
+      { var v_ = 0.0; if (t < t1 && n0 + col < p.N) { v_ = Bm[((b * p.L + t) * p.G + g) * p.N + n0 + col]; } putB(k, col, v_); }`)}
     workgroupBarrier();
     ${MAC_STEP}
     workgroupBarrier();
@@ -162,7 +163,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 /**
  * Step 4a: the scores C_t·B_s of each chunk, once per group, as (Bt, nC, G, T, T): the 64 × 64
  * blocks on or below the diagonal (those above hold only pairs s > t, never read); within a
- * diagonal block pairs s > t are written too, and masked by the reader. Grid (rowBlocks², G,
+ * diagonal block only the pairs s <= t are written (the reader reads no others). Grid (rowBlocks², G,
  * Bt · nC); the uniforms' pBlocks carries rowBlocks.
  */
 export const ssdScoresV2Kernel: Kernel = {
@@ -190,8 +191,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   var acc: array<vec4<f32>, 4>;
   for (var n0 = 0u; n0 < p.N; n0 += KS) {
     ${fill(true, `let n = n0 + k;
-      putA(k, col, select(0.0, Cm[((b * p.L + t0 + r0 + col) * p.G + g) * p.N + n], r0 + col < len && n < p.N));
-      putB(k, col, select(0.0, Bm[((b * p.L + t0 + s0 + col) * p.G + g) * p.N + n], s0 + col < len && n < p.N));`)}
+      { var v_ = 0.0; if (r0 + col < len && n < p.N) { v_ = Cm[((b * p.L + t0 + r0 + col) * p.G + g) * p.N + n]; } putA(k, col, v_); }
+      { var v_ = 0.0; if (s0 + col < len && n < p.N) { v_ = Bm[((b * p.L + t0 + s0 + col) * p.G + g) * p.N + n]; } putB(k, col, v_); }`)}
     workgroupBarrier();
     ${MAC_STEP}
     workgroupBarrier();
@@ -245,14 +246,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let r0 = (wid.x / p.pBlocks) * BLOCK; // rows t, within the chunk
   if (r0 >= len) { return; }
   let rEnd = min(r0 + BLOCK, len);
-  if (lid < BLOCK) { cumR[lid] = select(0.0, Cum[(b * p.L + t0 + r0 + lid) * p.H + h], r0 + lid < rEnd); }
+  if (lid < BLOCK) { var v_ = 0.0; if (r0 + lid < rEnd) { v_ = Cum[(b * p.L + t0 + r0 + lid) * p.H + h]; } cumR[lid] = v_; }
   var acc: array<vec4<f32>, 4>;
   // The start state's part: C_t · S_in[p, :] (the first barrier also publishes cumR).
   let sBase = ((b * p.nC + c) * p.H + h) * p.P;
   for (var n0 = 0u; n0 < p.N; n0 += KS) {
     ${fill(true, `let n = n0 + k;
-      putA(k, col, select(0.0, Cm[((b * p.L + t0 + r0 + col) * p.G + g) * p.N + n], r0 + col < rEnd && n < p.N));
-      putB(k, col, select(0.0, S[(sBase + p0 + col) * p.N + n], p0 + col < p.P && n < p.N));`)}
+      { var v_ = 0.0; if (r0 + col < rEnd && n < p.N) { v_ = Cm[((b * p.L + t0 + r0 + col) * p.G + g) * p.N + n]; } putA(k, col, v_); }
+      { var v_ = 0.0; if (p0 + col < p.P && n < p.N) { v_ = S[(sBase + p0 + col) * p.N + n]; } putB(k, col, v_); }`)}
     workgroupBarrier();
     ${MAC_STEP}
     workgroupBarrier();
@@ -264,11 +265,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     ${fill(true, `let s = s0 + k;
       let t = r0 + col;
       let ks = (b * p.L + t0 + s) * p.H + h;
-      // Where s > t the exponent is positive (cum decreases) and may overflow: select it away.
-      let w = Scores[(scBase + t) * p.T + s] * exp(cumR[col] - Cum[ks]) * Dt[ks];
-      putA(k, col, select(0.0, w, s <= t && t < rEnd));`)}
+      // Only s <= t: there the exponent is not positive (cum decreases), and s, t are in the chunk.
+      { var v_ = 0.0; if (s <= t && t < rEnd) { v_ = Scores[(scBase + t) * p.T + s] * exp(cumR[col] - Cum[ks]) * Dt[ks]; } putA(k, col, v_); }`)}
     ${fill(false, `let s = s0 + k;
-      putB(k, col, select(0.0, X[((b * p.L + t0 + s) * p.H + h) * p.P + p0 + col], s < rEnd && p0 + col < p.P));`)}
+      { var v_ = 0.0; if (s < rEnd && p0 + col < p.P) { v_ = X[((b * p.L + t0 + s) * p.H + h) * p.P + p0 + col]; } putB(k, col, v_); }`)}
     workgroupBarrier();
     ${MAC_STEP}
     workgroupBarrier();

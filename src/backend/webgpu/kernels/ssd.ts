@@ -24,8 +24,9 @@
  * initial and last state (Bt, H, P, N).
  *
  * These are v1: the default is kernels/ssd-v2.ts (the same steps and layouts; 64 × 64 blocks with
- * 4 × 4 outputs a thread, a parallel cumsum, the scores always from a buffer), 3.2× faster on an
- * H100 (189 against 600 µs of GPU time at bench/ssd.ts's shape). v1 runs where v2's buffers do
+ * 4 × 4 outputs a thread, a parallel cumsum, the scores always from a buffer): on an H100 at
+ * bench/ssd.ts's shape, 189 against 600 µs of GPU time for the whole forward replayed, 348 against
+ * 750 µs per call. v1 runs where v2's buffers do
  * not fit, or under MAMBA_TS_SSD_FWD=v1 (bench/ssd.ts times both in turns, `gpu-kernels.js --ssd
  * 2048` each kernel).
  */
@@ -153,12 +154,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var k = lid; k < TT * PB; k += ${SSD_WG}u) {
       let t = tt + k / PB;
       let pp = p0 + k % PB;
-      xs[k] = select(0.0, X[((b * p.L + t) * p.H + h) * p.P + pp], t < t1 && pp < p.P);
+      { var v_ = 0.0; if (t < t1 && pp < p.P) { v_ = X[((b * p.L + t) * p.H + h) * p.P + pp]; } xs[k] = v_; }
     }
     for (var k = lid; k < TT * NB; k += ${SSD_WG}u) {
       let t = tt + k / NB;
       let n = n0 + k % NB;
-      bs[k] = select(0.0, Bm[((b * p.L + t) * p.G + g) * p.N + n], t < t1 && n < p.N);
+      { var v_ = 0.0; if (t < t1 && n < p.N) { v_ = Bm[((b * p.L + t) * p.G + g) * p.N + n]; } bs[k] = v_; }
     }
     if (lid < TT) {
       let t = tt + lid;
@@ -288,7 +289,7 @@ fn loadC(lid: u32, b: u32, g: u32, r0: u32, rEnd: u32, nk0: u32) {
   for (var k = lid; k < TR * NK; k += ${SSD_WG}u) {
     let t = r0 + k / NK;
     let n = nk0 + k % NK;
-    cs[k] = select(0.0, Cm[((b * p.L + t) * p.G + g) * p.N + n], t < rEnd && n < p.N);
+    { var v_ = 0.0; if (t < rEnd && n < p.N) { v_ = Cm[((b * p.L + t) * p.G + g) * p.N + n]; } cs[k] = v_; }
   }
 }
 
@@ -301,7 +302,7 @@ fn scoreBlock(lid: u32, b: u32, g: u32, r0: u32, rEnd: u32, s0: u32, sEnd: u32) 
     for (var k = lid; k < TS * NK; k += ${SSD_WG}u) {
       let s = s0 + k / NK;
       let n = nk0 + k % NK;
-      bs[k] = select(0.0, Bm[((b * p.L + s) * p.G + g) * p.N + n], s < sEnd && n < p.N);
+      { var v_ = 0.0; if (s < sEnd && n < p.N) { v_ = Bm[((b * p.L + s) * p.G + g) * p.N + n]; } bs[k] = v_; }
     }
     workgroupBarrier();
     for (var nn = 0u; nn < NK; nn++) {
@@ -360,14 +361,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let r = lid / 8u;
   let q = lid % 8u;
   let t = r0 + r;
-  if (lid < TR) { cumR[lid] = select(0.0, Cum[(b * p.L + r0 + lid) * p.H + h], r0 + lid < rEnd); }
+  if (lid < TR) { var v_ = 0.0; if (r0 + lid < rEnd) { v_ = Cum[(b * p.L + r0 + lid) * p.H + h]; } cumR[lid] = v_; }
   var acc = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
   for (var s0 = t0; s0 < rEnd; s0 += TS) {
     if (lid < TS) {
       let s = s0 + lid;
       let k = (b * p.L + s) * p.H + h;
-      cumS[lid] = select(0.0, Cum[k], s < rEnd);
-      dtS[lid] = select(0.0, Dt[k], s < rEnd);
+      { var v_ = 0.0; if (s < rEnd) { v_ = Cum[k]; } cumS[lid] = v_; }
+      { var v_ = 0.0; if (s < rEnd) { v_ = Dt[k]; } dtS[lid] = v_; }
     }
     ${precomputed
       ? `var sa = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
@@ -381,12 +382,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       let sl = q + 8u * j;
       // Where s > t the exponent is positive (cum decreases): select, never multiply, it away.
       let decay = exp(cumR[r] - cumS[sl]);
-      sc[r * TS + sl] = select(0.0, sa[j] * decay * dtS[sl], s0 + sl <= t && t < rEnd);
+      { var v_ = 0.0; if (s0 + sl <= t && t < rEnd) { v_ = sa[j] * decay * dtS[sl]; } sc[r * TS + sl] = v_; }
     }
     for (var k = lid; k < TS * PB; k += ${SSD_WG}u) {
       let s = s0 + k / PB;
       let pp = p0 + k % PB;
-      xs[k] = select(0.0, X[((b * p.L + s) * p.H + h) * p.P + pp], s < rEnd && pp < p.P);
+      { var v_ = 0.0; if (s < rEnd && pp < p.P) { v_ = X[((b * p.L + s) * p.H + h) * p.P + pp]; } xs[k] = v_; }
     }
     workgroupBarrier();
     for (var ss = 0u; ss < TS; ss++) {
@@ -403,7 +404,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     for (var k = lid; k < PB * NK; k += ${SSD_WG}u) {
       let pp = p0 + k / NK;
       let n = nk0 + k % NK;
-      bs[k] = select(0.0, S[(sBase + pp) * p.N + n], pp < p.P && n < p.N);
+      { var v_ = 0.0; if (pp < p.P && n < p.N) { v_ = S[(sBase + pp) * p.N + n]; } bs[k] = v_; }
     }
     workgroupBarrier();
     for (var nn = 0u; nn < NK; nn++) {
