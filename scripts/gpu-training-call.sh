@@ -8,19 +8,21 @@
 #    - batch 64: the step's kernels under the old state update and the split-K / prefetching
 #      products, all in one process (gpu-kernels' BENCH_VARIANTS), then whole generations with the
 #      default products and split-K.
-# 2. Issue 16, side by side: the GPU-bound Selective Copying runs (SC_RUNS, default 1,024 S6 and
-#    LTI) and the Induction Heads runs (IH_RUNS; a 2-layer d-64 model at batch 8 keeps the GPU
+# 2. Issue 16, side by side: the GPU-bound Selective Copying runs (SC_RUNS, default 4,096 S6: carry
+#    runs/gpu-selective-copying-4128-s6 to resume it) and the Induction Heads runs (IH_RUNS, default
+#    none; e.g. "gpu-induction-heads-256-s6-lr3e-4-seed1 ..."; a 2-layer d-64 model at batch 8 keeps the GPU
 #    mostly idle: each step is host work and launches), each in its own process. Their "seconds"
 #    are wall time on a shared device. Each run resumes from runs/<name>/ when carried (see
 #    synthetic-gpu-run.sh) and comes back as <out>/<name>.tar (unpack: tar -xf X.tar -C runs/).
-# SC_SECONDS and IH_SECONDS set the training budgets (default 240 and 200); SKIP_DECODE=1 skips 1.
+# 3. The shipped seed-2 Induction Heads model tested at 2^18 and 2^20 (SKIP_IH_EVAL=1 skips it).
+# SC_SECONDS and IH_SECONDS set the training budgets (default 200 and 200); SKIP_DECODE=1 skips 1.
 set -u
 out=${1:?usage: gpu-training-call.sh OUT}
 mkdir -p "$out"
 J="$out/bench.jsonl"
 E="$out/stderr.txt"
 T=dist/bench/throughput.js
-tag() { sed "s/^{/{\"variant\":\"$1\",/" >> "$J"; }
+tag() { sed "s/^{/{\"part\":\"$1\",/" >> "$J"; }
 if [ -z "${SKIP_DECODE:-}" ]; then
   for k in 0 1 0 1; do
     MAMBA_TS_KEEP_DECODE_GRAPHS=$k timeout 40 node $T --device webgpu --size 130m --models mamba --batch 1 --prompt 2048 --gen 128 2>>"$E" | tag "batch1-keep$k"
@@ -28,14 +30,14 @@ if [ -z "${SKIP_DECODE:-}" ]; then
   BENCH_BATCH=1 timeout 20 node dist/bench/gpu-kernels.js 2>>"$E" | tag kernels-batch1
   BENCH_BATCH=64 BENCH_VARIANTS="MAMBA_TS_STEP_SSM=states;MAMBA_TS_BATCH_SPLITK=all;MAMBA_TS_BATCH_SPLITK=in;MAMBA_TS_BATCH_SPLITK=all,MAMBA_TS_BATCH_TILE_PREFETCH=1" \
     timeout 60 node dist/bench/gpu-kernels.js 2>>"$E" | tag kernels-batch64
-  for v in default all; do
-    MAMBA_TS_BATCH_SPLITK=${v/default/} timeout 35 node $T --device webgpu --size 130m --models mamba --batch 64 --prompt 2048 --gen 128 2>>"$E" | tag "batch64-splitk-$v"
-  done
+  # Whole generations, the variants in turns in one process (3 rounds).
+  timeout 120 node $T --device webgpu --size 130m --models mamba --batch 64,128 --prompt 2048 --gen 128 --repeat 3 \
+    --variants "MAMBA_TS_BATCH_SPLITK=all;MAMBA_TS_BATCH_SPLITK=in;MAMBA_TS_BATCH_SPLITK=all,MAMBA_TS_BATCH_TILE_PREFETCH=1" 2>>"$E" | tag batch-variants
 fi
-sc=${SC_SECONDS:-240}
+sc=${SC_SECONDS:-200}
 ih=${IH_SECONDS:-200}
-scRuns=${SC_RUNS:-gpu-selective-copying-1056-s6 gpu-selective-copying-1056-lti}
-ihRuns=${IH_RUNS:-gpu-induction-heads-256-s6-lr3e-4-seed1 gpu-induction-heads-256-s6-lr3e-4-seed2}
+scRuns=${SC_RUNS:-gpu-selective-copying-4128-s6}
+ihRuns=${IH_RUNS:- }
 pids=()
 for n in $ihRuns; do
   # Training, then the tests as far as the limit allows (results.json grows after each length).
@@ -46,6 +48,11 @@ for n in $scRuns; do
   MAX_SECONDS=$sc LIMIT=$((sc + 40)) bash scripts/synthetic-gpu-run.sh "$out" "$n" > "/tmp/$n.log" 2>&1 &
   pids+=($!)
 done
+# The shipped seed-2 Induction Heads model at 2^20 (its training call ran out of time there).
+if [ -z "${SKIP_IH_EVAL:-}" ]; then
+  timeout $((sc + 40)) node dist/src/cli/main.js experiment --evaluate models/induction-heads-256-s6-seed2 --device webgpu --lengths 262144,1048576 > "$out/ih-seed2-eval.jsonl" 2>>"$E" &
+  pids+=($!)
+fi
 [ ${#pids[@]} -gt 0 ] && wait "${pids[@]}"
 # (each log outside $out: a call brings 8 files back, and the tars must be among them)
 for n in $scRuns $ihRuns; do echo "== $n"; cat "/tmp/$n.log"; done
