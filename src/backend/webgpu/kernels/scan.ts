@@ -42,7 +42,10 @@ const PREFETCH = (() => {
  * The walk over t in [t0, t1) of a chunk, PREFETCH steps at a time: the loads of a block's δ, u
  * (and z) are issued together before the block's recurrence, so a thread waits for memory once per
  * block rather than once per step (the loop is latency-bound otherwise: a thread walks its chunk
- * sequentially). `step(t, δ, u, z)` is WGSL for one step given WGSL expressions for its values.
+ * sequentially). `step(t, δ, u, z)` is WGSL for one step given WGSL expressions for its values;
+ * z's reads Z, so the step evaluates it only where p.hasZ == 1 (without z the Z binding is a
+ * stand-in buffer, and with Dawn's robustness off a read past its end is undefined: select()
+ * would evaluate it anyway).
  */
 function timeLoop(withZ: boolean, step: (t: string, dl: string, u: string, z: string) => string): string {
   return `var t = t0;
@@ -60,7 +63,7 @@ function timeLoop(withZ: boolean, step: (t: string, dl: string, u: string, z: st
   }
   for (; t < t1; t++) {
     let i = (b * p.L + t) * p.D + d;
-    ${step('t', 'Dl[i]', 'U[i]', withZ ? 'select(0.0, Z[i], p.hasZ == 1u)' : '0.0')}
+    ${step('t', 'Dl[i]', 'U[i]', withZ ? 'Z[i]' : '0.0')}
   }`;
 }
 
