@@ -290,7 +290,11 @@ export class CpuBackend implements Backend {
     if (isHalf(table.dtype)) {
       // Rows of a packed weight (a tied LM head's table), widened as they are copied.
       const bits = (table.storage as CpuStorage).bits;
-      for (let i = 0; i < rows.length; i++) widenHalfInto(table.dtype, bits, rows[i]! * H, H, d, i * H);
+      const V = table.shape[0]!;
+      for (let i = 0; i < rows.length; i++) {
+        if (rows[i]! >= 0 && rows[i]! < V) widenHalfInto(table.dtype, bits, rows[i]! * H, H, d, i * H);
+        else d.fill(0, i * H, (i + 1) * H); // as embeddingKernel
+      }
       return t;
     }
     embeddingKernel(rows, this.arr(table), H, d);

@@ -14,7 +14,13 @@ export function rmsNormKernel(x: Float32Array, w: Float32Array, eps: number, out
 }
 
 export function embeddingKernel(ids: Int32Array, table: Float32Array, H: number, out: Float32Array): void {
-  for (let i = 0; i < ids.length; i++) out.set(table.subarray(ids[i]! * H, (ids[i]! + 1) * H), i * H);
+  const V = table.length / H;
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
+    // An id outside the table (unchecked ids a kernel made: a MoE router's -1) leaves a row of zeros.
+    if (id >= 0 && id < V) out.set(table.subarray(id * H, (id + 1) * H), i * H);
+    else out.fill(0, i * H, (i + 1) * H);
+  }
 }
 
 /**

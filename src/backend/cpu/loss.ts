@@ -10,6 +10,10 @@ export function crossEntropyRows(x: Float32Array, V: number, labels: Int32Array,
       out[r] = 0;
       continue;
     }
+    if (lab < 0 || lab >= V) {
+      out[r] = NaN; // a label outside the vocabulary: no loss, and not another row's logit
+      continue;
+    }
     const o = r * V;
     let m = -Infinity;
     for (let i = 0; i < V; i++) m = Math.max(m, x[o + i]!);
@@ -25,6 +29,10 @@ export function crossEntropyRowsBackward(x: Float32Array, V: number, labels: Int
     const o = r * V;
     if (lab === ignoreIndex) {
       dx.fill(0, o, o + V);
+      continue;
+    }
+    if (lab < 0 || lab >= V) {
+      dx.fill(NaN, o, o + V); // as the forward's NaN: never another row's gradient
       continue;
     }
     let m = -Infinity;

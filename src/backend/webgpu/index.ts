@@ -452,7 +452,7 @@ export class WebGpuBackend implements Backend {
   embedding(ids: Tensor, table: Tensor): Tensor {
     const H = table.shape[1]!;
     const y = this.make([...ids.shape, H]);
-    this.run1d(embeddingKernel(weightDType(table.dtype)), [this.buf(ids), this.buf(table), this.buf(y)], new Uniforms(8).u32(y.size, H), y.size);
+    this.run1d(embeddingKernel(weightDType(table.dtype)), [this.buf(ids), this.buf(table), this.buf(y)], new Uniforms(12).u32(y.size, H, table.shape[0]!), y.size);
     return y;
   }
   scatterAddRows(src: Tensor, order: Tensor, offsets: Tensor): Tensor {

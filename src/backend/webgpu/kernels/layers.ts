@@ -2,12 +2,16 @@
 import { FLAT_INDEX, WG, type Kernel } from '../context.js';
 import { weightBinding, type WeightDType } from './weights.js';
 
-/** out[i, :] = table[ids[i], :]; ids were checked against V on the host. */
+/**
+ * out[i, :] = table[ids[i], :]. Ids were checked against V on the host, except where a kernel made
+ * them (a MoE router's top-k gives -1 when no value qualifies, e.g. NaN scores): such an id gives
+ * a row of zeros, never a read past the table.
+ */
 export function embeddingKernel(tableType: WeightDType): Kernel {
   return {
   key: `embedding_${tableType}`,
   code: () => /* wgsl */ `
-struct P { n: u32, H: u32 }
+struct P { n: u32, H: u32, V: u32 }
 @group(0) @binding(0) var<storage, read> ids: array<i32>;
 ${weightBinding('table', 1, tableType)}
 @group(0) @binding(2) var<storage, read_write> Y: array<f32>;
@@ -16,8 +20,9 @@ ${FLAT_INDEX}
 @compute @workgroup_size(${WG}) fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flatIndex(gid, nwg);
   if (i >= p.n) { return; }
-  let row = u32(ids[i / p.H]);
-  Y[i] = table_at(row * p.H + i % p.H);
+  let id = ids[i / p.H];
+  if (id < 0 || u32(id) >= p.V) { Y[i] = 0.0; return; }
+  Y[i] = table_at(u32(id) * p.H + i % p.H);
 }`,
   };
 }

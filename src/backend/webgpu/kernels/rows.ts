@@ -290,7 +290,8 @@ ${ENTRY} {
   let ms = maxAndSumExp(r, t, live);
   if (t == 0u && live) {
     let lab = labels[r];
-    if (lab == q.ignore) { Y[r] = 0.0; } else { Y[r] = ms.x + log(ms.y) - X[r * q.n + u32(lab)]; }
+    // A label outside the vocabulary gives NaN (as on the CPU), never a read past the row.
+    if (lab == q.ignore) { Y[r] = 0.0; } else if (lab < 0 || u32(lab) >= q.n) { Y[r] = bitcast<f32>(0x7fc00000u | (u32(lab) & 0u)); } else { Y[r] = ms.x + log(ms.y) - X[r * q.n + u32(lab)]; }
   }
 }`,
 };
@@ -314,9 +315,11 @@ ${ENTRY} {
   if (live) {
     let lab = labels[r];
     let g = select(G[r], 0.0, lab == q.ignore);
+    let bad = lab != q.ignore && (lab < 0 || u32(lab) >= q.n); // NaN, as the forward
     for (var i = t; i < q.n; i += ${ROW_WG}u) {
       var d = g * exp(X[r * q.n + i] - mx) / total;
       if (i32(i) == lab) { d -= g; }
+      if (bad) { d = bitcast<f32>(0x7fc00000u | (u32(lab) & 0u)); }
       DX[r * q.n + i] = d;
     }
   }
