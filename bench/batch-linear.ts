@@ -1,8 +1,8 @@
 /**
  * GPU time of one projection of a decode batch, side by side in one process: the blocked gemv
- * (gemv4.ts) against each tile shape of the register-tiled kernel (batch-linear.ts), and for the
- * LM head the tiled matmul that a wide product over 32 rows took before (without its separate
- * RMSNorm launch). Shapes: the projections of Mamba 130M / 1.4B and of the Llama baselines
+ * (gemv4.ts) against each tile shape of the register-tiled kernel (batch-linear.ts: BATCH_TILES
+ * and the K-group KSPLIT_TILES), and for the LM head the tiled matmul that a wide product over 32
+ * rows took before (without its separate RMSNorm launch). Shapes: the projections of Mamba 130M / 1.4B and of the Llama baselines
  * (bench/throughput-models.ts), f32 weights; batches 16, 32, 64, 128 (BENCH_BATCH overrides).
  * Each launch is recorded once and replayed back to back in one pass; µs per launch is the
  * difference between 2·reps and reps replays (the submit's fixed cost cancels), as gpu-kernels.ts.
@@ -17,7 +17,7 @@ import { initWebGPU } from '../src/backend/registry.js';
 import type { GraphLaunch } from '../src/backend/webgpu/context.js';
 import { Uniforms } from '../src/backend/webgpu/context.js';
 import type { GpuStorage, WebGpuBackend } from '../src/backend/webgpu/index.js';
-import { BATCH_TILES, batchLinearGrid, batchLinearKernel, batchLinearTile, batchLinearUniforms, type BatchEpilogue, type BatchTile } from '../src/backend/webgpu/kernels/batch-linear.js';
+import { BATCH_TILES, KSPLIT_TILES, batchLinearGrid, batchLinearKernel, batchLinearTile, batchLinearUniforms, namedTile, type BatchEpilogue, type BatchTile } from '../src/backend/webgpu/kernels/batch-linear.js';
 import { gemvGrid, linear4Kernel, linearResidual4Kernel, normLinear4Kernel, rowBlocks } from '../src/backend/webgpu/kernels/gemv4.js';
 import { tiledMatmulKernel, tiledMatmulUniforms } from '../src/backend/webgpu/kernels/matmul.js';
 import { randomUniform, RandomSource } from '../src/ops/index.js';
@@ -112,7 +112,7 @@ function launch(kind: Kernel, s: Shape, B: number, t: { x: Tensor; w: Tensor; y:
       const tile = tiles(128) >= 256 ? 128 : tiles(64) >= 256 ? 64 : 32;
       gpu.ctx.dispatch(tiledMatmulKernel(false, true, (tile / 16) as 2 | 4 | 8, 'f32'), [buf(t.x), buf(t.w), buf(t.y)], tiledMatmulUniforms(B, N, K, 0, 0), [Math.ceil(N / tile), Math.ceil(B / tile), 1]);
     } else {
-      const tile = BATCH_TILES.find((x) => x.name === kind)!;
+      const tile = namedTile(kind)!;
       const bufs = [buf(t.x), buf(t.w), buf(t.dummy), buf(t.y), ...(epi === 'plain' ? [] : [buf(t.extra)])];
       gpu.ctx.dispatch(batchLinearKernel(tile, K, 'f32', epi), bufs, batchLinearUniforms(N, B, null, 1e-5), batchLinearGrid(tile, B, N));
     }
@@ -128,7 +128,7 @@ for (const s of shapes) {
   const extra = s.epi === 'residual' ? rand([maxB, s.N]) : rand([s.K]);
   const dummy = rand([4]);
   await gpu.sync();
-  const kinds: Kernel[] = ['gemv', ...BATCH_TILES.map((t) => t.name), ...(s.N >= MATMUL_MIN_N ? ['matmul' as const] : [])];
+  const kinds: Kernel[] = ['gemv', ...[...BATCH_TILES, ...KSPLIT_TILES].map((t) => t.name), ...(s.N >= MATMUL_MIN_N ? ['matmul' as const] : [])];
   for (const B of batches) {
     for (const kind of kinds) {
       const l = launch(kind, s, B, { x, w, y, extra, dummy });

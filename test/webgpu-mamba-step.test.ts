@@ -4,7 +4,8 @@
  * specialised kernels (<= 4 rows) and the blocked ones (blocks of 8 rows, the last one partial; 4 and 16 too),
  * with f32 and bf16 weights, hidden sizes that are and are not multiples of 4, and state sizes
  * that do and do not divide the workgroup; and the blocked batch's other state-update layout
- * (the default v2 and MAMBA_TS_STEP_SSM=states) and split-K products (MAMBA_TS_BATCH_SPLITK).
+ * (the default v2 and MAMBA_TS_STEP_SSM=states), split-K products (MAMBA_TS_BATCH_SPLITK) and
+ * K-group tiles (MAMBA_TS_BATCH_IN_TILE, MAMBA_TS_BATCH_LINEAR=ksplit32|ksplit16).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -20,7 +21,7 @@ import type { Tensor } from '../src/tensor/tensor.js';
 import { assertClose, randomArray } from './helpers.js';
 import { availableDevices } from './devices.js';
 import { launchedKernels } from './gpu-launches.js';
-import { batchLinearTile } from '../src/backend/webgpu/kernels/batch-linear.js';
+import { batchInProjTile } from '../src/backend/webgpu/kernels/batch-linear.js';
 import { splitKProducts } from '../src/backend/webgpu/kernels/batch-split-k.js';
 
 const randn = (shape: number[], seed: number): Tensor => tensor(randomArray(shape.reduce((a, b) => a * b, 1), seed), shape, { device: 'webgpu' });
@@ -94,6 +95,40 @@ for (const tile of ['tile16', 'tile32', 'tile64']) {
     try {
       await checkStep(shapes[1], 19);
       await checkStep(shapes[2], 18);
+    } finally {
+      delete process.env['MAMBA_TS_BATCH_LINEAR'];
+      delete process.env['MAMBA_TS_BATCH_LINEAR_ROWS'];
+    }
+  });
+}
+
+// K-group tiles (batch-linear.ts KSPLIT_TILES): in_proj alone through one (MAMBA_TS_BATCH_IN_TILE;
+// x_proj and out_proj by the default policy, the gemv), from 32 rows and, with the row threshold
+// moved, from 5; then every product through one (MAMBA_TS_BATCH_LINEAR).
+for (const tile of ['ksplit32', 'ksplit16']) {
+  test(`WebGPU fused decode step with in_proj through ${tile} (MAMBA_TS_BATCH_IN_TILE) equals the op-by-op step`, async (t) => {
+    if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+    process.env['MAMBA_TS_BATCH_IN_TILE'] = tile;
+    const kernel = `batch_norm_in_proj_conv_${tile}_`;
+    try {
+      for (const batch of [33, 64, 256]) await checkStep(shapes[3], batch, kernel); // H = 256: 16 K steps of 64
+      await checkStep(shapes[2], 40, kernel); // bf16
+      await checkStep(shapes[1], 100, kernel); // H = 37: gathered vec4s, a partial K step
+      process.env['MAMBA_TS_BATCH_LINEAR_ROWS'] = '5';
+      await checkStep(shapes[0], 9, kernel);
+    } finally {
+      delete process.env['MAMBA_TS_BATCH_IN_TILE'];
+      delete process.env['MAMBA_TS_BATCH_LINEAR_ROWS'];
+    }
+  });
+  test(`WebGPU fused decode step with every projection through ${tile} (MAMBA_TS_BATCH_LINEAR) equals the op-by-op step`, async (t) => {
+    if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+    process.env['MAMBA_TS_BATCH_LINEAR'] = tile;
+    process.env['MAMBA_TS_BATCH_LINEAR_ROWS'] = '5';
+    const kernels = [`batch_norm_in_proj_conv_${tile}_`, `batch_linear_plain_${tile}_`, `batch_linear_residual_${tile}_`];
+    try {
+      await checkStep(shapes[1], 19, kernels);
+      await checkStep(shapes[3], 64, kernels);
     } finally {
       delete process.env['MAMBA_TS_BATCH_LINEAR'];
       delete process.env['MAMBA_TS_BATCH_LINEAR_ROWS'];
@@ -196,7 +231,7 @@ async function checkStep(s: Shape, batch: number, kernel?: string | string[]): P
   }
   assert.equal(ran, 1, 'the fused step ran');
   // The route: in_proj through the tiled kernel exactly where the policy says (a blocked batch).
-  const tiledIn = batch > 4 && batchLinearTile(batch, 2 * E, s.hidden_size) !== null && !splitKProducts().has('in');
+  const tiledIn = batch > 4 && batchInProjTile(batch, 2 * E, s.hidden_size) !== null && !splitKProducts().has('in');
   assert.equal(keys.some((k) => k.startsWith('batch_norm_in_proj_conv_')), tiledIn, `in_proj tiled at B=${batch}: ${keys.join(', ')}`);
   if (!fused) throw new Error('no fused step');
   for (const want of typeof kernel === 'string' ? [kernel] : (kernel ?? [])) {

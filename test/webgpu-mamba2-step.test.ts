@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { getBackend } from '../src/backend/registry.js';
 import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
-import { batchLinearTile } from '../src/backend/webgpu/kernels/batch-linear.js';
+import { batchInProjTile } from '../src/backend/webgpu/kernels/batch-linear.js';
 import { Mamba2Config, type Mamba2ConfigFields } from '../src/models/mamba2/config.js';
 import { initMamba2Weights } from '../src/models/mamba2/init.js';
 import { Mamba2ForCausalLM } from '../src/models/mamba2/modeling.js';
@@ -98,6 +98,21 @@ test('WebGPU fused Mamba-2 decode step with in_proj through tile16 from 5 rows e
   }
 });
 
+// in_proj through a K-group tile (MAMBA_TS_BATCH_IN_TILE, batch-linear.ts KSPLIT_TILES): its
+// partial sums added in workgroup memory before the same conv epilogue.
+test('WebGPU fused Mamba-2 decode step with in_proj through ksplit16 (MAMBA_TS_BATCH_IN_TILE) equals the op-by-op step', async (t) => {
+  if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+  process.env['MAMBA_TS_BATCH_IN_TILE'] = 'ksplit16';
+  try {
+    for (const s of shapes) await checkStep(s, 33, 'batch_mamba2_norm_in_proj_conv_ksplit16_');
+    // 136 inputs: 3 K steps of 64, the last partial, so that every K group has a share of K.
+    const wide: Shape = { name: 'hidden 136', fields: { hidden_size: 136, head_dim: 8, n_groups: 1, state_size: 16 }, batches: [] };
+    await checkStep(wide, 64, 'batch_mamba2_norm_in_proj_conv_ksplit16_');
+  } finally {
+    delete process.env['MAMBA_TS_BATCH_IN_TILE'];
+  }
+});
+
 async function layerModel(s: Shape): Promise<Mamba2ForCausalLM> {
   const m = new Mamba2ForCausalLM(Mamba2Config.create({ hidden_size: 32, chunk_size: 4, num_hidden_layers: 1, vocab_size: 32, ...s.fields }));
   initMamba2Weights(m, 5, 'webgpu');
@@ -113,7 +128,8 @@ async function layerModel(s: Shape): Promise<Mamba2ForCausalLM> {
   return m;
 }
 
-async function checkStep(s: Shape, batch: number): Promise<void> {
+/** Checks the fused step against the op-by-op one; with `kernel`, that a kernel whose key starts so ran. */
+async function checkStep(s: Shape, batch: number, kernel?: string): Promise<void> {
   const m = await layerModel(s);
   const block = m.backbone.layers[0]!;
   const c = m.config;
@@ -142,9 +158,10 @@ async function checkStep(s: Shape, batch: number): Promise<void> {
   assert.equal(ran, 1, 'the fused step ran');
   if (!fused) throw new Error('no fused step');
   // The route: in_proj through the tiled kernel exactly where the policy says (a blocked batch).
-  const tiledIn = batch > 4 && batchLinearTile(batch, c.projectionSize, f.hidden_size) !== null;
+  const tiledIn = batch > 4 && batchInProjTile(batch, c.projectionSize, f.hidden_size) !== null;
   assert.equal(keys.some((k) => k.startsWith('batch_mamba2_norm_in_proj_conv_')), tiledIn, `in_proj tiled at B=${batch}: ${keys.join(', ')}`);
   assert.equal(keys.some((k) => k.startsWith('mamba2_step_norm_in_proj_conv_')), !tiledIn, `in_proj on the gemv at B=${batch}: ${keys.join(', ')}`);
+  if (kernel) assert.ok(keys.some((k) => k.startsWith(kernel)), `a ${kernel}* kernel ran (launched: ${keys.join(', ')})`);
   assert.deepEqual(await state.conv.data(), before.conv, 'the input conv state is left as it was');
   assert.deepEqual(await state.ssm.data(), before.ssm, 'the input SSM state is left as it was');
   const m1 = block.mixer.step(block.norm.forward(h), state);

@@ -50,7 +50,7 @@ import { scatterAddRowsKernel } from './kernels/scatter-add-rows.js';
 import { flipKernel } from './kernels/flip.js';
 import { depthwiseConv2dDwPartialKernel, depthwiseConv2dDxKernel, depthwiseConv2dKernel, DWCONV2D_DW_WG } from './kernels/depthwise-conv2d.js';
 import { dtSsmRowsKernel, dtSsmUpdateKernel, dtSsmV2Fits, dtSsmV2Grid, dtSsmV2Kernel, normInProjConvKernel, ssmChannelsPerGroup, ssmStepLayout, type StepVariant } from './kernels/mamba-step.js';
-import { batchLinearGrid, batchLinearKernel, batchLinearTile, batchLinearUniforms, batchMamba2NormInProjConvKernel, batchNormInProjConvKernel, type BatchEpilogue, type BatchTile } from './kernels/batch-linear.js';
+import { batchInProjTile, batchLinearGrid, batchLinearKernel, batchLinearTile, batchLinearUniforms, batchMamba2NormInProjConvKernel, batchNormInProjConvKernel, type BatchEpilogue, type BatchTile } from './kernels/batch-linear.js';
 import { splitKEpilogueGrid, splitKNormConvKernel, splitKNormConvUniforms, splitKPlan, splitKProductKernel, splitKProductUniforms, splitKProducts, batchSplitKSumKernel, splitKSumUniforms } from './kernels/batch-split-k.js';
 import { GEMV4_MAX_ROWS, gemv4PerGroup, gemvGrid, linear4Kernel, linearResidual4Kernel, normLinear4Kernel, rowBlocks } from './kernels/gemv4.js';
 import { GATED_NORM_SEGMENTS, mamba2ChannelsPerGroup, mamba2GatedOutProjKernel, mamba2NormInProjConvKernel, mamba2SsmStepKernel, projSize, type Mamba2StepDims } from './kernels/mamba2-step.js';
@@ -124,6 +124,11 @@ function wideToMatmul(M: number, N: number): boolean {
  */
 function batchLinearFor(M: number, N: number, K: number): BatchTile | null {
   return M <= GEMV4_MAX_ROWS && !wideToMatmul(M, N) ? batchLinearTile(M, N, K) : null;
+}
+
+/** batchLinearFor for Mamba's and Mamba-2's fused norm + in_proj (MAMBA_TS_BATCH_IN_TILE may name its own tile). */
+function batchInProjFor(M: number, N: number, K: number): BatchTile | null {
+  return M <= GEMV4_MAX_ROWS && !wideToMatmul(M, N) ? batchInProjTile(M, N, K) : null;
 }
 
 function envRows(name: string, fallback: number): number {
@@ -1006,8 +1011,8 @@ export class WebGpuBackend implements Backend {
     const out = this.make([B, H]);
     // A blocked batch's products each run through the register-tiled kernel (batch-linear.ts) or
     // the gemv, whichever batchLinearFor picks for its shape (by default: in_proj tiled, x_proj
-    // and out_proj on the gemv).
-    const inTile = rb.blocked ? batchLinearFor(B, 2 * E, H) : null;
+    // and out_proj on the gemv; MAMBA_TS_BATCH_IN_TILE may name in_proj's own tile).
+    const inTile = rb.blocked ? batchInProjFor(B, 2 * E, H) : null;
     // MAMBA_TS_BATCH_SPLITK: a blocked batch's products split over K (batch-split-k.ts) instead.
     const split = rb.blocked ? splitKProducts() : new Set<string>();
     if (split.has('in')) {
@@ -1102,8 +1107,8 @@ export class WebGpuBackend implements Backend {
     const y = this.ctx.buffer(B * E * 4, 'a decode-step temporary');
     const out = this.make([B, D]);
     // A blocked batch's norm + in_proj runs through the register-tiled kernel (batch-linear.ts,
-    // the conv step as its epilogue) where batchLinearFor picks a tile for its shape, as Mamba-1's.
-    const inTile = rb.blocked ? batchLinearFor(B, NP, D) : null;
+    // the conv step as its epilogue) where batchInProjFor picks a tile for its shape, as Mamba-1's.
+    const inTile = rb.blocked ? batchInProjFor(B, NP, D) : null;
     if (inTile) {
       this.ctx.dispatch(
         batchMamba2NormInProjConvKernel(inTile, D, E, CD, NH, K, weightDType(i.inProj.dtype)),

@@ -41,6 +41,18 @@ export interface BatchTile {
   readonly KT: number;
   /** Loads the next K step into registers while computing this one (prefetchTile). */
   readonly prefetch?: boolean;
+  /**
+   * K groups (KSPLIT_TILES; 1 when absent): KS groups of TB/RB × TN/RN threads, group g computing
+   * every K step's vec4s [g, g + 1) · KT / 4 / KS for the whole output tile; their partial sums
+   * are added in workgroup memory after the K loop, in group order (deterministic).
+   */
+  readonly KS?: number;
+  /**
+   * vec4s of padding after each K row of the staged tiles (Xs, Ws; 0 when absent): the loads store
+   * a K row's consecutive vec4s from consecutive threads, TB (or TN) vec4s apart, which without
+   * it land on the same banks (a KT / 4-way conflict).
+   */
+  readonly pad?: number;
 }
 
 /** The tile shapes, largest first (more reuse per shared load, fewer workgroups). */
@@ -49,6 +61,29 @@ export const BATCH_TILES: readonly BatchTile[] = [
   { name: 'tile32', TB: 32, TN: 32, RB: 4, RN: 2, KT: 32 }, // 128 threads, 32 fma per 6 loads
   { name: 'tile16', TB: 16, TN: 16, RB: 2, RN: 2, KT: 32 }, // 64 threads, 16 fma per 4 loads
 ];
+
+/**
+ * Tiles that split K inside the workgroup (BatchTile.KS), for the latency-bound products of a
+ * decode batch: at batch 64 tile32 gives 130M's in_proj 2 × 96 workgroups of 4 warps, each
+ * walking all of K in 24 steps of two barriers and a global load round. Here 4 groups of 64
+ * threads share one staged K step of 64 (16 of it each) and add their partial sums at the end:
+ * 8 warps per workgroup, half the steps (12 at K = 768) and, per thread, half (ksplit32) or a
+ * quarter (ksplit16) of tile32's serial FMAs, with no second launch (batch-split-k.ts's cost).
+ * A K step of 128 would halve the steps again but needs 33 KB of workgroup memory (lavapipe
+ * allows 32). Named only (MAMBA_TS_BATCH_LINEAR, MAMBA_TS_BATCH_IN_TILE): auto does not pick them.
+ * Workgroup memory: the staged tiles ((TB + pad) + (TN + pad)) · KT / 4 vec4s (16.5 KB for
+ * ksplit32, 12.5 KB for ksplit16), which also hold the KS · TB · TN partial sums at the end, and
+ * with the norm its TB · KT / 4 + TB floats for the sums of squares.
+ */
+export const KSPLIT_TILES: readonly BatchTile[] = [
+  { name: 'ksplit32', TB: 32, TN: 32, RB: 4, RN: 4, KT: 64, KS: 4, pad: 1 }, // 4 groups × 64 threads (8 × 8), 64 fma per 8 shared loads
+  { name: 'ksplit16', TB: 16, TN: 32, RB: 4, RN: 2, KT: 64, KS: 4, pad: 1 }, // 4 groups × 64 threads (4 × 16), 32 fma per 6 shared loads
+];
+
+/** A tile by name (BATCH_TILES, KSPLIT_TILES); undefined for any other string. */
+export function namedTile(name: string | undefined): BatchTile | undefined {
+  return BATCH_TILES.find((t) => t.name === name) ?? KSPLIT_TILES.find((t) => t.name === name);
+}
 
 /**
  * MAMBA_TS_BATCH_TILE_PREFETCH=1: every tile the batch products pick (batchLinearTile, and the
@@ -90,18 +125,19 @@ const FILL_GROUPS = 128;
  */
 const WIDE_RATIO = 3;
 
-export type BatchLinearMode = 'gemv' | 'auto' | 'tile64' | 'tile32' | 'tile16';
+const NAMED_MODES = ['gemv', 'tile64', 'tile32', 'tile16', 'ksplit32', 'ksplit16'] as const;
+export type BatchLinearMode = 'auto' | (typeof NAMED_MODES)[number];
 
 /**
  * MAMBA_TS_BATCH_LINEAR: how a decode batch at or above batchLinearMinRows() rows runs its
  * projections. auto (default): products with N >= WIDE_RATIO · K through the largest tile that
  * still gives FILL_GROUPS workgroups (else tile16), the others through the gemv;
- * tile64/tile32/tile16: that tile for every product (for benchmarking); gemv: the blocked gemv of
- * gemv4.ts for every product.
+ * tile64/tile32/tile16/ksplit32/ksplit16: that tile for every product (for benchmarking); gemv:
+ * the blocked gemv of gemv4.ts for every product.
  */
 function batchLinearMode(): BatchLinearMode {
   const v = envSwitch('MAMBA_TS_BATCH_LINEAR');
-  return v === 'gemv' || v === 'tile64' || v === 'tile32' || v === 'tile16' ? v : 'auto';
+  return NAMED_MODES.find((m) => m === v) ?? 'auto';
 }
 
 /**
@@ -119,9 +155,23 @@ function batchLinearMinRows(): number {
  */
 export function batchLinearTile(B: number, N: number, K: number, mode: BatchLinearMode = batchLinearMode()): BatchTile | null {
   if (mode === 'gemv' || B < batchLinearMinRows()) return null;
-  const named = BATCH_TILES.find((t) => t.name === mode);
+  const named = namedTile(mode);
   const t = named ?? (N >= WIDE_RATIO * K ? autoTile(B, N) : null);
   return t && tilePrefetch() ? prefetchTile(t) : t;
+}
+
+/**
+ * The tile of Mamba's (and Mamba-2's) fused norm + in_proj for a decode batch of B rows, or null
+ * for the gemv. MAMBA_TS_BATCH_IN_TILE names a tile (tile64/32/16, ksplit32/16) that in_proj takes
+ * from batchLinearMinRows() rows on, whatever MAMBA_TS_BATCH_LINEAR says for the other products
+ * (to time one product's tile inside the whole step); unset or any other value: batchLinearTile's
+ * pick, as for every product.
+ */
+export function batchInProjTile(B: number, N: number, K: number): BatchTile | null {
+  const named = namedTile(envSwitch('MAMBA_TS_BATCH_IN_TILE'));
+  if (!named) return batchLinearTile(B, N, K);
+  if (B < batchLinearMinRows()) return null;
+  return tilePrefetch() ? prefetchTile(named) : named;
 }
 
 /** The largest tile that still gives FILL_GROUPS workgroups, else the smallest. */
@@ -146,7 +196,12 @@ export type BatchEpilogue = 'plain' | 'residual' | 'norm';
 export function threads(t: BatchTile): { TBT: number; TNT: number; WG: number } {
   const TBT = t.TB / t.RB;
   const TNT = t.TN / t.RN;
-  return { TBT, TNT, WG: TBT * TNT };
+  return { TBT, TNT, WG: TBT * TNT * (t.KS ?? 1) };
+}
+
+/** The staged tiles' K-row strides, in vec4s: Xs[kk * XS + row], Ws[kk * WS + output]. */
+function strides(t: BatchTile): { XS: number; WS: number } {
+  return { XS: t.TB + (t.pad ?? 0), WS: t.TN + (t.pad ?? 0) };
 }
 
 /**
@@ -161,13 +216,16 @@ export interface KSplit {
 
 /**
  * The kernel body shared by every epilogue: loads the tiles, accumulates acc[i * RN + j] (vec4
- * partial sums of row ty + i·TBT, output tx + j·TNT of the tile) and, with `squares`, rinv[row],
- * the 1/rms of each of the tile's rows (in workgroup memory). Then `epilogue(r, n, i, v)` per
- * output (r, n live; i the thread's row slot; v the sum). Needs X_at4, W_at4, (norm) NW_at4,
- * uniforms p.N, p.rows, (norm) p.eps.
+ * partial sums of row ty + i·TBT, output tx + j·TNT of the tile; with K groups, over group kg's
+ * part of each K step) and, with `squares`, rinv[row], the 1/rms of each of the tile's rows (in
+ * workgroup memory). Then `epilogue` per output (r, n live; v the sum; with K groups, v is the
+ * groups' sum and the outputs are spread over all the workgroup's threads). Needs X_at4, W_at4,
+ * (norm) NW_at4, uniforms p.N, p.rows, (norm) p.eps.
  */
 export function tileBody(t: BatchTile, K: number, squares: boolean, epilogue: string, split?: KSplit): string {
   const { TBT, TNT, WG } = threads(t);
+  const { XS, WS } = strides(t);
+  const KS = t.KS ?? 1;
   const K4 = Math.ceil(K / 4);
   const KT4 = t.KT / 4;
   // Split K: workgroup z walks vec4s [z · sliceK4, (z + 1) · sliceK4) of K (a multiple of KT4).
@@ -179,10 +237,12 @@ export function tileBody(t: BatchTile, K: number, squares: boolean, epilogue: st
   const wFull = (t.TN * KT4) % WG === 0;
   const fmas: string[] = [];
   for (let i = 0; i < t.RB; i++) for (let j = 0; j < t.RN; j++) fmas.push(`acc[${i * t.RN + j}] = fma(x${i}, w${j}, acc[${i * t.RN + j}]);`);
-  const xr = Array.from({ length: t.RB }, (_, i) => `let x${i} = Xs[kk * ${t.TB}u + ty + ${i * TBT}u];`).join(' ');
-  const wr = Array.from({ length: t.RN }, (_, j) => `let w${j} = Ws[kk * ${t.TN}u + tx + ${j * TNT}u];`).join(' ');
+  const xr = Array.from({ length: t.RB }, (_, i) => `let x${i} = Xs[kk * ${XS}u + ty + ${i * TBT}u];`).join(' ');
+  const wr = Array.from({ length: t.RN }, (_, j) => `let w${j} = Ws[kk * ${WS}u + tx + ${j * TNT}u];`).join(' ');
+  // With K groups, group kg computes the step's vec4s [kg, kg + 1) · KT4 / KS.
   const compute = `
-    for (var kk = 0u; kk < ${KT4}u; kk++) {
+    ${KS > 1 ? `for (var c = 0u; c < ${KT4 / KS}u; c++) {
+      let kk = kg * ${KT4 / KS}u + c;` : `for (var kk = 0u; kk < ${KT4}u; kk++) {`}
       ${xr}
       ${wr}
       ${fmas.join('\n      ')}
@@ -191,7 +251,8 @@ export function tileBody(t: BatchTile, K: number, squares: boolean, epilogue: st
   return `
   let tid = lid.x;
   let tx = tid % ${TNT}u;
-  let ty = tid / ${TNT}u;
+  let ty = ${KS > 1 ? `tid % ${TBT * TNT}u / ${TNT}u;
+  let kg = tid / ${TBT * TNT}u; // K group` : `tid / ${TNT}u;`}
   let BT = p.rows;
   let r0 = wid.x * ${t.TB}u;
   let n0 = wid.y * ${t.TN}u;
@@ -210,7 +271,7 @@ ${
       ${xFull ? '' : `if (e < ${t.TB * KT4}u) {`}
       var x = vec4<f32>(0.0);
       ${kGuard ? `if (k4 < ${K4}u) {` : '{'} x = X_at4(min(r0 + row, BT - 1u), k4);${squares ? ' ssl[l] += dot(x, x); x *= NW_at4(0u, k4);' : ''} }
-      Xs[kk * ${t.TB}u + row] = x;
+      Xs[kk * ${XS}u + row] = x;
       ${xFull ? '' : '}'}
     }
     for (var l = 0u; l < ${wLoads}u; l++) {
@@ -221,7 +282,7 @@ ${
       ${wFull ? '' : `if (e < ${t.TN * KT4}u) {`}
       var w = vec4<f32>(0.0);
       ${kGuard ? `if (k4 < ${K4}u) {` : '{'} w = W_at4(min(n0 + n, p.N - 1u), k4); }
-      Ws[kk * ${t.TN}u + n] = w;
+      Ws[kk * ${WS}u + n] = w;
       ${wFull ? '' : '}'}
     }
     workgroupBarrier();${compute}
@@ -244,7 +305,7 @@ ${
   workgroupBarrier();`
       : ''
   }
-  ${outputs(t, epilogue)}`;
+  ${KS > 1 ? groupOutputs(t, epilogue) : outputs(t, epilogue)}`;
 }
 
 /**
@@ -255,6 +316,7 @@ ${
  */
 function prefetchLoop(t: BatchTile, K: number, squares: boolean, steps: number, kb: string, kGuard: boolean, compute: string): string {
   const { WG } = threads(t);
+  const { XS, WS } = strides(t);
   const K4 = Math.ceil(K / 4);
   const KT4 = t.KT / 4;
   const xLoads = Math.ceil((t.TB * KT4) / WG);
@@ -276,9 +338,9 @@ function prefetchLoop(t: BatchTile, K: number, squares: boolean, steps: number, 
   };
   const store: string[] = [];
   for (let l = 0; l < xLoads; l++) {
-    store.push(`{ ${slot(l, t.TB * KT4)} if (live) { let x = px[${l}];${squares ? ` ssl[${l}] += dot(x, x); Xs[kk * ${t.TB}u + e / ${KT4}u] = x * pn[${l}];` : ` Xs[kk * ${t.TB}u + e / ${KT4}u] = x;`} } }`);
+    store.push(`{ ${slot(l, t.TB * KT4)} if (live) { let x = px[${l}];${squares ? ` ssl[${l}] += dot(x, x); Xs[kk * ${XS}u + e / ${KT4}u] = x * pn[${l}];` : ` Xs[kk * ${XS}u + e / ${KT4}u] = x;`} } }`);
   }
-  for (let l = 0; l < wLoads; l++) store.push(`{ ${slot(l, t.TN * KT4)} if (live) { Ws[kk * ${t.TN}u + e / ${KT4}u] = pw[${l}]; } }`);
+  for (let l = 0; l < wLoads; l++) store.push(`{ ${slot(l, t.TN * KT4)} if (live) { Ws[kk * ${WS}u + e / ${KT4}u] = pw[${l}]; } }`);
   return `  var px: array<vec4<f32>, ${xLoads}>;
   var pw: array<vec4<f32>, ${wLoads}>;
   ${squares ? `var pn: array<vec4<f32>, ${xLoads}>;` : ''}
@@ -317,10 +379,61 @@ function outputs(t: BatchTile, epilogue: string): string {
   return parts.join('\n  ');
 }
 
+/**
+ * A K-group tile's partial sums, part[f] for f = g · TB · TN + row · TN + col (group g, the tile's
+ * row and output), kept in the staged tiles' memory once the K loop is done with it: Xs's floats
+ * first, then Ws's.
+ */
+function partAccess(t: BatchTile): string {
+  const { XS, WS } = strides(t);
+  const KT4 = t.KT / 4;
+  const XF = XS * KT4 * 4;
+  if ((t.KS ?? 1) * t.TB * t.TN > XF + WS * KT4 * 4) throw new Error(`batch tile ${t.name}: the staged tiles cannot hold its K groups' partial sums`);
+  return `
+fn partSet(f: u32, v: f32) { if (f < ${XF}u) { Xs[f / 4u][f % 4u] = v; } else { Ws[(f - ${XF}u) / 4u][f % 4u] = v; } }
+fn partGet(f: u32) -> f32 { if (f < ${XF}u) { return Xs[f / 4u][f % 4u]; } return Ws[(f - ${XF}u) / 4u][f % 4u]; }`;
+}
+
+/**
+ * The epilogue of a K-group tile: each thread stores its RB × RN partial sums (partSet), then
+ * every thread of the workgroup takes TB · TN / WG of the tile's outputs (consecutive threads,
+ * consecutive outputs), adds the KS groups' partials in group order and runs `epilogue` on the sum.
+ * Follows the K loop's (or the squares') final barrier: Xs and Ws are free.
+ */
+function groupOutputs(t: BatchTile, epilogue: string): string {
+  const { TBT, TNT, WG } = threads(t);
+  const KS = t.KS ?? 1;
+  const T = t.TB * t.TN;
+  if (T % WG !== 0) throw new Error(`batch tile ${t.name}: ${T} outputs do not spread evenly over ${WG} threads`);
+  const stores: string[] = [];
+  for (let i = 0; i < t.RB; i++) {
+    for (let j = 0; j < t.RN; j++) {
+      stores.push(`{ let a = acc[${i * t.RN + j}]; partSet(kg * ${T}u + (ty + ${i * TBT}u) * ${t.TN}u + tx + ${j * TNT}u, (a.x + a.y) + (a.z + a.w)); }`);
+    }
+  }
+  let sum = 'partGet(o)';
+  for (let g = 1; g < KS; g++) sum = `${g > 1 ? `(${sum})` : sum} + partGet(${g * T}u + o)`;
+  const outs: string[] = [];
+  for (let m = 0; m < T / WG; m++) {
+    outs.push(`{
+    let o = tid + ${m * WG}u;
+    let r = r0 + o / ${t.TN}u;
+    let n = n0 + o % ${t.TN}u;
+    let v = ${sum};
+    if (r < BT && n < p.N) {${epilogue}
+    }
+  }`);
+  }
+  return `${stores.join('\n  ')}
+  workgroupBarrier();
+  ${outs.join('\n  ')}`;
+}
+
 export function shared(t: BatchTile, squares: boolean): string {
   const KT4 = t.KT / 4;
-  return `var<workgroup> Xs: array<vec4<f32>, ${t.TB * KT4}>; // [k4][row]
-var<workgroup> Ws: array<vec4<f32>, ${t.TN * KT4}>; // [k4][output]${
+  const { XS, WS } = strides(t);
+  return `var<workgroup> Xs: array<vec4<f32>, ${XS * KT4}>; // [k4][row]
+var<workgroup> Ws: array<vec4<f32>, ${WS * KT4}>; // [k4][output]${(t.KS ?? 1) > 1 ? partAccess(t) : ''}${
     squares
       ? `
 var<workgroup> red: array<f32, ${t.TB * KT4}>;
