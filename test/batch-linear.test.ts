@@ -25,23 +25,13 @@ import {
   type BatchTile,
 } from '../src/backend/webgpu/kernels/batch-linear.js';
 import { Uniforms } from '../src/backend/webgpu/context.js';
-import { halfTensor, tensor, zeros } from '../src/ops/create.js';
+import { tensor, zeros } from '../src/ops/create.js';
 import * as ops from '../src/ops/index.js';
-import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../src/tensor/half.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { availableDevices } from './devices.js';
 import { launchedKernels } from './gpu-launches.js';
+import { weight, type WeightKind } from './gpu-weights.js';
 import { assertClose, randomArray } from './helpers.js';
-
-type WeightKind = 'f32' | 'bf16' | 'f16';
-
-/** A weight on the GPU and the values the kernel sees (rounded to the half type). */
-function weight(N: number, K: number, kind: WeightKind, seed: number): { w: Tensor; values: Float32Array } {
-  const v = randomArray(N * K, seed);
-  if (kind === 'f32') return { w: tensor(v, [N, K], { device: 'webgpu' }), values: v };
-  const bits = kind === 'bf16' ? f32ToBf16(v) : f32ToF16(v);
-  return { w: halfTensor(bits, [N, K], kind, { device: 'webgpu' }), values: kind === 'bf16' ? bf16ToF32(bits) : f16ToF32(bits) };
-}
 
 /** Y = epilogue(X · Wᵀ) in float64. */
 function reference(epi: BatchEpilogue, X: Float32Array, W: Float32Array, B: number, N: number, K: number, extra: Float32Array, bias: Float32Array | null, biasAt: number, eps: number): Float64Array {

@@ -11,20 +11,11 @@ import { describe, test } from 'node:test';
 import { getBackend } from '../src/backend/registry.js';
 import type { GpuStorage, WebGpuBackend } from '../src/backend/webgpu/index.js';
 import { batchSplitKSumKernel, splitKEpilogueGrid, splitKPlan, splitKProductKernel, splitKProductUniforms, splitKProducts, splitKSumUniforms, type SplitProduct } from '../src/backend/webgpu/kernels/batch-split-k.js';
-import { halfTensor, tensor, zeros } from '../src/ops/create.js';
-import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../src/tensor/half.js';
+import { tensor, zeros } from '../src/ops/create.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { availableDevices } from './devices.js';
+import { weight, type WeightKind } from './gpu-weights.js';
 import { assertClose, randomArray } from './helpers.js';
-
-type WeightKind = 'f32' | 'bf16' | 'f16';
-
-function weight(N: number, K: number, kind: WeightKind, seed: number): { w: Tensor; values: Float32Array } {
-  const v = randomArray(N * K, seed);
-  if (kind === 'f32') return { w: tensor(v, [N, K], { device: 'webgpu' }), values: v };
-  const bits = kind === 'bf16' ? f32ToBf16(v) : f32ToF16(v);
-  return { w: halfTensor(bits, [N, K], kind, { device: 'webgpu' }), values: kind === 'bf16' ? bf16ToF32(bits) : f16ToF32(bits) };
-}
 
 /** Y = (R +) X · Wᵀ (+ bias) in float64. */
 function reference(X: Float32Array, W: Float32Array, B: number, N: number, K: number, R: Float32Array | null, bias: Float32Array | null, biasAt: number): Float64Array {
