@@ -5,9 +5,9 @@
 # 1. Issue 15, decoding a 130M Mamba (prompt 2048, 128 new tokens):
 #    - batch 1 with and without kept decode recordings (MAMBA_TS_KEEP_DECODE_GRAPHS=1/0),
 #      alternated (the machine's state drifts between processes), and its kernels' GPU times;
-#    - batch 64: the step's kernels under the old state update and the split-K / prefetching
-#      products, all in one process (gpu-kernels' BENCH_VARIANTS), then whole generations with the
-#      default products and split-K.
+#    - batch 64: the step's kernels under the old state update, the split-K / prefetching products
+#      and the K-split in_proj tiles, all in one process (gpu-kernels' BENCH_VARIANTS), then whole
+#      generations at batch 64 and 128 with the variants in turns in one process.
 # 2. Issue 16, side by side: the GPU-bound Selective Copying runs (SC_RUNS, default 4,096 S6: carry
 #    runs/gpu-selective-copying-4128-s6 to resume it) and the Induction Heads runs (IH_RUNS, default
 #    none; e.g. "gpu-induction-heads-256-s6-lr3e-4-seed1 ..."; a 2-layer d-64 model at batch 8 keeps the GPU
@@ -28,11 +28,11 @@ if [ -z "${SKIP_DECODE:-}" ]; then
     MAMBA_TS_KEEP_DECODE_GRAPHS=$k timeout 40 node $T --device webgpu --size 130m --models mamba --batch 1 --prompt 2048 --gen 128 2>>"$E" | tag "batch1-keep$k"
   done
   BENCH_BATCH=1 timeout 20 node dist/bench/gpu-kernels.js 2>>"$E" | tag kernels-batch1
-  BENCH_BATCH=64 BENCH_VARIANTS="MAMBA_TS_STEP_SSM=states;MAMBA_TS_BATCH_SPLITK=all;MAMBA_TS_BATCH_SPLITK=in;MAMBA_TS_BATCH_SPLITK=all,MAMBA_TS_BATCH_TILE_PREFETCH=1" \
+  BENCH_BATCH=64 BENCH_VARIANTS="MAMBA_TS_STEP_SSM=states;MAMBA_TS_BATCH_SPLITK=all;MAMBA_TS_BATCH_SPLITK=in;MAMBA_TS_BATCH_SPLITK=all,MAMBA_TS_BATCH_TILE_PREFETCH=1;MAMBA_TS_BATCH_IN_TILE=ksplit32;MAMBA_TS_BATCH_IN_TILE=ksplit16;MAMBA_TS_BATCH_IN_TILE=ksplit16,MAMBA_TS_BATCH_TILE_PREFETCH=1" \
     timeout 60 node dist/bench/gpu-kernels.js 2>>"$E" | tag kernels-batch64
   # Whole generations, the variants in turns in one process (3 rounds).
-  timeout 120 node $T --device webgpu --size 130m --models mamba --batch 64,128 --prompt 2048 --gen 128 --repeat 3 \
-    --variants "MAMBA_TS_BATCH_SPLITK=all;MAMBA_TS_BATCH_SPLITK=in;MAMBA_TS_BATCH_SPLITK=all,MAMBA_TS_BATCH_TILE_PREFETCH=1" 2>>"$E" | tag batch-variants
+  timeout 150 node $T --device webgpu --size 130m --models mamba --batch 64,128 --prompt 2048 --gen 128 --repeat 3 \
+    --variants "MAMBA_TS_BATCH_SPLITK=all;MAMBA_TS_BATCH_SPLITK=in;MAMBA_TS_BATCH_IN_TILE=ksplit16;MAMBA_TS_BATCH_IN_TILE=ksplit32" 2>>"$E" | tag batch-variants
 fi
 sc=${SC_SECONDS:-200}
 ih=${IH_SECONDS:-200}
