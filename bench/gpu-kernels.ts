@@ -28,6 +28,7 @@ import { argmax, randomUniform, RandomSource, selectiveScan, ssdChunked } from '
 import { AdamW } from '../src/train/adamw.js';
 import { ReplayedTrainStep } from '../src/train/replayed-step.js';
 import type { Tensor } from '../src/tensor/tensor.js';
+import { parseVariants, withSwitches, type SwitchVariant } from './switch-variants.js';
 
 const gpu = (await initWebGPU()) as WebGpuBackend;
 const scanArg = process.argv.indexOf('--scan');
@@ -47,35 +48,9 @@ const keep: { dispose(): void }[] = [];
 /** BENCH_VARIANTS' captures (decode steps only), beside the default one in `launches`. */
 const variants: { name: string; launches: GraphLaunch[] }[] = [];
 
-/**
- * BENCH_VARIANTS="MAMBA_TS_STEP_SSM=states;MAMBA_TS_BATCH_SPLITK=all,MAMBA_TS_BATCH_TILE_PREFETCH=1": variants
- * separated by ';', each a list of NAME=VALUE switches separated by ','.
- */
-function benchVariants(fallback = ''): { name: string; env: Record<string, string> }[] {
-  const spec = process.env['BENCH_VARIANTS'] ?? fallback;
-  return spec.split(';').filter((v) => v.trim() !== '').map((v) => {
-    const env: Record<string, string> = {};
-    for (const kv of v.split(',')) {
-      const at = kv.indexOf('=');
-      if (at <= 0) throw new Error(`BENCH_VARIANTS: "${kv}" is not NAME=VALUE`);
-      env[kv.slice(0, at).trim()] = kv.slice(at + 1).trim();
-    }
-    return { name: v.trim(), env };
-  });
-}
-
-/** Sets the switches for a while: restore() puts the environment back as it was. */
-function withSwitches(env: Record<string, string>): { restore(): void } {
-  const before = Object.keys(env).map((k) => [k, process.env[k]] as const);
-  Object.assign(process.env, env);
-  return {
-    restore() {
-      for (const [k, v] of before) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-      }
-    },
-  };
+/** BENCH_VARIANTS (see switch-variants.ts), or `fallback` when it is unset. */
+function benchVariants(fallback = ''): SwitchVariant[] {
+  return parseVariants(process.env['BENCH_VARIANTS'] ?? fallback, 'BENCH_VARIANTS');
 }
 
 /**
@@ -83,7 +58,7 @@ function withSwitches(env: Record<string, string>): { restore(): void } {
  * kernels outside the capture), for comparing kernels in one process: the machine drifts between
  * processes by more than many differences.
  */
-async function captureVariants(specs: { name: string; env: Record<string, string> }[], warm: () => void, step: () => void): Promise<void> {
+async function captureVariants(specs: SwitchVariant[], warm: () => void, step: () => void): Promise<void> {
   for (const v of specs) {
     const env = withSwitches(v.env);
     try {

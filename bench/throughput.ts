@@ -43,6 +43,7 @@ import { getBackend, initWebGPU, type DeviceName } from '../src/backend/registry
 import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
 import { ArgumentError } from '../src/errors.js';
 import { generate } from '../src/generation/generate.js';
+import { parseVariants, withSwitches, type SwitchVariant } from './switch-variants.js';
 import { TimedLM } from './timed-lm.js';
 import { buildModel, MODEL_NAMES, SIZES, type BenchModel, type ModelName, type SizeName } from './throughput-models.js';
 
@@ -82,36 +83,16 @@ const repeat = positiveInt('repeat', values.repeat);
 const lengths = long ? intList('contexts', values.contexts) : [positiveInt('prompt', values.prompt)];
 const bench = long ? 'long_context' : 'throughput';
 
-interface Variant {
-  name: string;
-  env: Record<string, string>;
-}
 /** --variants, after the default (no switches). */
-function parseVariants(spec: string): Variant[] {
-  const more = spec.split(';').filter((v) => v.trim() !== '').map((v) => {
-    const env: Record<string, string> = {};
-    for (const kv of v.split(',')) {
-      const at = kv.indexOf('=');
-      if (at <= 0) throw new ArgumentError(`--variants: "${kv.trim()}" is not NAME=VALUE`);
-      env[kv.slice(0, at).trim()] = kv.slice(at + 1).trim();
-    }
-    return { name: v.trim(), env };
-  });
-  return [{ name: 'default', env: {} }, ...more];
-}
-const variants = parseVariants(values.variants);
+const variants: SwitchVariant[] = [{ name: 'default', env: {} }, ...parseVariants(values.variants, '--variants')];
 
 /** Runs `f` with a variant's switches set, and puts the environment back as it was. */
-async function under<R>(v: Variant, f: () => Promise<R>): Promise<R> {
-  const before = Object.keys(v.env).map((k) => [k, process.env[k]] as const);
-  Object.assign(process.env, v.env);
+async function under<R>(v: SwitchVariant, f: () => Promise<R>): Promise<R> {
+  const env = withSwitches(v.env);
   try {
     return await f();
   } finally {
-    for (const [k, old] of before) {
-      if (old === undefined) delete process.env[k];
-      else process.env[k] = old;
-    }
+    env.restore();
   }
 }
 
