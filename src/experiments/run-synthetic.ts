@@ -16,6 +16,7 @@ import { RandomSource } from '../ops/random.js';
 import { AdamW } from '../train/adamw.js';
 import { ReplayedTrainStep } from '../train/replayed-step.js';
 import { warmupCosine } from '../train/schedule.js';
+import { initFromModel } from './init-from-model.js';
 import { answerAccuracy, answerLabels, answerLossOn } from './answer-scoring.js';
 import { parseSyntheticConfig, type SyntheticConfig } from './synthetic-config.js';
 import { nextTokenTargets, taskBatch, type TaskBatch } from './synthetic-tasks.js';
@@ -151,6 +152,15 @@ export async function runSynthetic(c: SyntheticConfig, onLine: (o: Record<string
   const config = MambaConfig.create({ hidden_size: 64, num_hidden_layers: 2, use_bias: false, ...c.model, vocab_size: c.vocab } as Parameters<typeof MambaConfig.create>[0]);
   const model = new MambaForCausalLM(config);
   initMambaWeights(model, c.seed, device);
+  // A resume loads the checkpoint's weights below; a fresh run with initFrom starts from that model's.
+  if (c.initFrom !== undefined && resumeAt === null) {
+    try {
+      await initFromModel(model, c.initFrom);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  }
   model.requiresGrad_(true);
   // weightDecay 0 makes this Adam (the paper's optimiser for the synthetic tasks).
   const opt = new AdamW(model.namedParameters(), { lr: c.lr, weightDecay: c.weightDecay });

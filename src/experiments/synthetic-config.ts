@@ -40,6 +40,13 @@ export interface SyntheticConfig extends OptimizerFields {
    */
   stopAccuracy?: number;
   maxSeconds?: number;
+  /**
+   * Optional: a trained model's folder (config.json and weights, e.g. models/selective-copying-1056-s6
+   * or an experiment's outDir/model) of the same architecture, whose weights start this run instead
+   * of the seed's initialisation — a length curriculum (train at 1,056, go on at 4,128). The paper
+   * trains each length from scratch; a run that uses this says so in its results.json (the config).
+   */
+  initFrom?: string;
 }
 
 const DEFAULTS = {
@@ -65,7 +72,7 @@ export function parseSyntheticConfig(raw: unknown, source: string): SyntheticCon
   };
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail('expected a JSON object');
   const r = raw as Record<string, unknown>;
-  const known = new Set([...Object.keys(DEFAULTS), 'task', 'schedule', 'trainOn', 'model', 'testLengths', 'device', 'outDir', 'stopAccuracy', 'maxSeconds']);
+  const known = new Set([...Object.keys(DEFAULTS), 'task', 'schedule', 'trainOn', 'model', 'testLengths', 'device', 'outDir', 'stopAccuracy', 'maxSeconds', 'initFrom']);
   const unknown = Object.keys(r).filter((k) => !known.has(k));
   if (unknown.length) fail(unknownFieldsMessage(unknown, [...known]));
   const task = r['task'];
@@ -101,6 +108,11 @@ export function parseSyntheticConfig(raw: unknown, source: string): SyntheticCon
   };
   if (cr.has('stopAccuracy')) c.stopAccuracy = cr.number('stopAccuracy', undefined, (x) => x >= 0 && x <= 1, 'a number in [0, 1]');
   if (cr.has('maxSeconds')) c.maxSeconds = cr.number('maxSeconds', undefined, (x) => x > 0, 'a number of seconds > 0');
+  if (cr.has('initFrom')) {
+    const from = r['initFrom'];
+    if (typeof from !== 'string' || !from) fail('field "initFrom": expected the folder of a trained model (config.json and model.safetensors)');
+    c.initFrom = from as string;
+  }
   if (!Array.isArray(c.testLengths) || c.testLengths.length === 0 || !c.testLengths.every((x) => Number.isInteger(x) && x >= 6)) {
     fail('field "testLengths": expected a non-empty list of integers >= 6');
   }
