@@ -95,7 +95,7 @@ test('evaluate: the shipped Selective Copying models (weights beside results.jso
   }
   // Trained on the GPU: the CPU's float32 sums differ in the last bits, so an answer or two of
   // the 8,192 may flip; within 16 answers.
-  for (const name of ['selective-copying-288-s6', 'selective-copying-288-lti', 'selective-copying-1056-s6', 'selective-copying-1056-lti']) {
+  for (const name of ['selective-copying-288-s6', 'selective-copying-288-lti', 'selective-copying-1056-s6', 'selective-copying-1056-lti', 'selective-copying-4128-s6', 'selective-copying-4128-lti']) {
     const e = await evaluateSynthetic(resolve(EXPERIMENTS, '../models', name));
     assert.equal(e.accuracy.length, e.recorded.length, name);
     e.accuracy.forEach((a, i) => assert.ok(Math.abs(a.accuracy - e.recorded[i]!.accuracy) <= 16 / 8192, `${name}: ${a.accuracy} on the CPU, ${e.recorded[i]!.accuracy} recorded`));
