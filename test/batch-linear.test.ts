@@ -299,20 +299,29 @@ describe('batchLinearTile: which decode-batch products the tiled kernel takes (a
       assert.ok(!batchLinearTile(B, N, K, 'auto')?.name.startsWith('ksplit'), `auto at ${B} × ${N} × ${K}`);
     }
   });
-  test('MAMBA_TS_BATCH_IN_TILE names in_proj\'s tile from the row threshold on; unset or unknown: batchLinearTile\'s', () => {
+  test('in_proj takes ksplit16 from the row threshold on; MAMBA_TS_BATCH_IN_TILE names another, auto (or a policy in MAMBA_TS_BATCH_LINEAR) gives batchLinearTile\'s', () => {
     const before = process.env['MAMBA_TS_BATCH_IN_TILE'];
     try {
       delete process.env['MAMBA_TS_BATCH_IN_TILE'];
+      assert.equal(batchInProjTile(64, 3072, 768)?.name, 'ksplit16');
+      assert.equal(batchInProjTile(32, 8192, 2048)?.name, 'ksplit16');
+      assert.equal(batchInProjTile(31, 3072, 768), null); // below the row threshold: the gemv
+      process.env['MAMBA_TS_BATCH_LINEAR'] = 'gemv';
+      assert.equal(batchInProjTile(64, 3072, 768), null, 'a policy for every product takes in_proj too');
+      delete process.env['MAMBA_TS_BATCH_LINEAR'];
+      process.env['MAMBA_TS_BATCH_IN_TILE'] = 'auto';
       assert.equal(batchInProjTile(64, 3072, 768), batchLinearTile(64, 3072, 768));
+      assert.equal(batchInProjTile(64, 3072, 768)?.name, 'tile32');
       process.env['MAMBA_TS_BATCH_IN_TILE'] = 'ksplit32';
       assert.equal(batchInProjTile(64, 3072, 768)?.name, 'ksplit32');
       assert.equal(batchInProjTile(256, 80, 1536)?.name, 'ksplit32'); // whatever the shape
-      assert.equal(batchInProjTile(31, 3072, 768), null); // below the row threshold: the gemv
+      assert.equal(batchInProjTile(31, 3072, 768), null);
       process.env['MAMBA_TS_BATCH_IN_TILE'] = 'tile16';
       assert.equal(batchInProjTile(64, 3072, 768)?.name, 'tile16');
       process.env['MAMBA_TS_BATCH_IN_TILE'] = 'bogus';
-      assert.equal(batchInProjTile(64, 3072, 768), batchLinearTile(64, 3072, 768));
+      assert.equal(batchInProjTile(64, 3072, 768)?.name, 'ksplit16');
     } finally {
+      delete process.env['MAMBA_TS_BATCH_LINEAR'];
       if (before === undefined) delete process.env['MAMBA_TS_BATCH_IN_TILE'];
       else process.env['MAMBA_TS_BATCH_IN_TILE'] = before;
     }

@@ -166,10 +166,14 @@ for (const [which, kernels] of Object.entries(splitKernels)) {
   });
 }
 
-// The prefetching tiles (MAMBA_TS_BATCH_TILE_PREFETCH=1): in_proj's auto tile; every product
-// through tile32; and the split-K products.
+// The prefetching tiles (MAMBA_TS_BATCH_TILE_PREFETCH=1): in_proj's default tile (ksplit16) and
+// its auto tile; every product through tile32; and the split-K products.
 const prefetchRoutes: [string, Record<string, string>, () => Promise<void>][] = [
-  ['auto', {}, async () => {
+  ['default', {}, async () => {
+    await checkStep(shapes[3], 64, 'batch_norm_in_proj_conv_ksplit16p_');
+    await checkStep(shapes[2], 33, 'batch_norm_in_proj_conv_ksplit16p_');
+  }],
+  ['auto', { MAMBA_TS_BATCH_IN_TILE: 'auto' }, async () => {
     await checkStep(shapes[3], 64, 'batch_norm_in_proj_conv_tile16p_');
     await checkStep(shapes[2], 33, 'batch_norm_in_proj_conv_tile16p_');
   }],

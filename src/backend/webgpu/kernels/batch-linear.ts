@@ -161,17 +161,30 @@ export function batchLinearTile(B: number, N: number, K: number, mode: BatchLine
 }
 
 /**
+ * in_proj's tile when MAMBA_TS_BATCH_IN_TILE names none: the K-group tile ksplit16. Measured with
+ * the variants in turns in one process on an H100 (docs/throughput.md, seventh session; 130M,
+ * prompt 2048, 128 new tokens): at batch 64 30,659–32,384 tokens/s in five rounds against
+ * 23,852–25,937 with batchLinearTile's pick (tile32), in_proj 18.1 µs a layer against 29.1; at 128
+ * and 32 ahead in most rounds. Below batchLinearMinRows() rows in_proj stays on the gemv.
+ */
+export const DEFAULT_IN_PROJ_TILE = 'ksplit16';
+
+/**
  * The tile of Mamba's (and Mamba-2's) fused norm + in_proj for a decode batch of B rows, or null
- * for the gemv. MAMBA_TS_BATCH_IN_TILE names a tile (tile64/32/16, ksplit32/16) that in_proj takes
- * from batchLinearMinRows() rows on, whatever MAMBA_TS_BATCH_LINEAR says for the other products
- * (to time one product's tile inside the whole step); unset or any other value: batchLinearTile's
- * pick, as for every product.
+ * for the gemv (below batchLinearMinRows() rows). MAMBA_TS_BATCH_IN_TILE names a tile
+ * (tile64/32/16, ksplit32/16) that in_proj takes whatever the shape and whatever
+ * MAMBA_TS_BATCH_LINEAR says for the other products (to time one product's tile inside the whole
+ * step); `auto` gives batchLinearTile's pick, as for every other product. Unset (or any other
+ * value): DEFAULT_IN_PROJ_TILE — unless MAMBA_TS_BATCH_LINEAR names a policy for every product,
+ * which in_proj then follows too.
  */
 export function batchInProjTile(B: number, N: number, K: number): BatchTile | null {
-  const named = namedTile(envSwitch('MAMBA_TS_BATCH_IN_TILE'));
-  if (!named) return batchLinearTile(B, N, K);
+  const v = envSwitch('MAMBA_TS_BATCH_IN_TILE');
+  const named = namedTile(v);
+  if (v === 'auto' || (!named && batchLinearMode() !== 'auto')) return batchLinearTile(B, N, K);
   if (B < batchLinearMinRows()) return null;
-  return tilePrefetch() ? prefetchTile(named) : named;
+  const t = named ?? namedTile(DEFAULT_IN_PROJ_TILE)!;
+  return tilePrefetch() ? prefetchTile(t) : t;
 }
 
 /** The largest tile that still gives FILL_GROUPS workgroups, else the smallest. */
