@@ -18,7 +18,8 @@
  *                    the steps that were not replayed (recordings) — where fixed costs hide.
  * A warm-up generate (a prompt of min(prompt, 64) tokens; `gen` new ones for a model's first
  * point, as mamba_ssm's benchmark runs a whole generation first, then 8) precedes each (model,
- * batch, prompt).
+ * batch, prompt); --warmup-seconds S adds whole warm-up generations until S seconds have passed
+ * (the GPU's clocks and the JIT at their steady state; the lines then say how many ran).
  *
  * --long: the long-context sweep: Jamba against the all-attention model of the same active
  * parameters (llama-attn) at each context (prefill of the context, then `gen` tokens), batch 1
@@ -26,7 +27,7 @@
  * goes on; in --long, the larger contexts of a failed (model, batch) are skipped.
  *
  *   npm run bench:throughput -- [--device webgpu|cpu] [--size 130m|1.4b] [--models mamba,llama,jamba]
- *     [--batch 1,8,32,64,128] [--prompt 2048] [--gen 128] [--repeat 1]
+ *     [--batch 1,8,32,64,128] [--prompt 2048] [--gen 128] [--repeat 1] [--warmup-seconds 0]
  *   npm run bench:throughput -- --long [--contexts 4096,...,131072] [--batch 1,8] [--gen 128]
  * --variants "MAMBA_TS_BATCH_SPLITK=all;MAMBA_TS_STEP_SSM=states": the same points also under
  * other switches, in this process (variants separated by ';', NAME=VALUE pairs inside one by ','),
@@ -59,6 +60,7 @@ const { values } = parseArgs({
     long: { type: 'boolean', default: false },
     contexts: { type: 'string', default: '4096,8192,16384,32768,65536,131072' },
     variants: { type: 'string', default: '' },
+    'warmup-seconds': { type: 'string', default: '0' },
   },
 });
 
@@ -82,6 +84,10 @@ const gen = positiveInt('gen', values.gen);
 const repeat = positiveInt('repeat', values.repeat);
 const lengths = long ? intList('contexts', values.contexts) : [positiveInt('prompt', values.prompt)];
 const bench = long ? 'long_context' : 'throughput';
+const warmupSeconds = Number(values['warmup-seconds']);
+if (!Number.isFinite(warmupSeconds) || warmupSeconds < 0 || warmupSeconds > 600) {
+  throw new ArgumentError(`--warmup-seconds: expected a number of seconds in [0, 600], got ${JSON.stringify(values['warmup-seconds'])}`);
+}
 
 /** --variants, after the default (no switches). */
 const variants: SwitchVariant[] = [{ name: 'default', env: {} }, ...parseVariants(values.variants, '--variants')];
@@ -176,6 +182,19 @@ for (const name of models) {
           await under(v, () => run(m, prompts(batch, Math.min(length, 64), m.lm.vocabSize), warmed ? Math.min(gen, 8) : gen));
         }
         warmed = true;
+        // --warmup-seconds: whole generations (short prompt, `gen` new tokens) until that much time
+        // has passed, so that the GPU's clocks and the JIT are at their steady state before timing:
+        // one warm-up generation is a tenth of a second at batch 1, and the same code's batch-1
+        // runs differed 1.6× minutes apart on one H100 (docs/throughput.md, seventh session).
+        const warmUntil = performance.now() + warmupSeconds * 1000;
+        let warmRuns = 0;
+        while (performance.now() < warmUntil) {
+          for (const v of variants) {
+            release();
+            await under(v, () => run(m, prompts(batch, Math.min(length, 64), m.lm.vocabSize), gen));
+          }
+          warmRuns++;
+        }
         const cache = m.cacheBytes(batch, length + gen);
         for (let rep = 0; rep < repeat; rep++) for (const v of variants) {
           release();
@@ -183,6 +202,7 @@ for (const name of models) {
           emit({
             ...where,
             ...(variants.length > 1 ? { variant: v.name } : {}),
+            ...(warmupSeconds > 0 ? { warmup_seconds: warmupSeconds, warmup_generations: warmRuns } : {}),
             rep,
             prefill_s: +r.prefill_s.toFixed(4),
             decode_s: +r.decode_s.toFixed(4),
