@@ -3,18 +3,19 @@
 #   source .device/setup.sh && bash scripts/gpu-training-call.sh "$OUT"
 # At most 8 files come back: bench.jsonl, stderr.txt and one tar per training run.
 # 1. Issue 15, decoding a 130M Mamba (prompt 2048, 128 new tokens):
-#    - batch 1 with and without kept decode recordings (MAMBA_TS_KEEP_DECODE_GRAPHS=1/0),
-#      alternated (the machine's state drifts between processes), and its kernels' GPU times;
-#    - batch 64: the step's kernels under the old state update, the split-K / prefetching products
-#      and the K-split in_proj tiles, all in one process (gpu-kernels' BENCH_VARIANTS), then whole
-#      generations at batch 64 and 128 with the variants in turns in one process.
-# 2. Issue 16, side by side: the GPU-bound Selective Copying runs (SC_RUNS, default 4,096 S6: carry
-#    runs/gpu-selective-copying-4128-s6 to resume it) and the Induction Heads runs (IH_RUNS, default
+#    - batch 1 with the usual warm-up and with --warmup-seconds 3, alternated (the machine's state
+#      drifts between processes), and its kernels' GPU times;
+#    - batch 64: the step's kernels under the previous in_proj tile (auto), split-K, prefetching
+#      and every product through ksplit16, all in one process (gpu-kernels' BENCH_VARIANTS), then
+#      whole generations at batch 64 and 128 with the variants in turns in one process.
+# 2. Issue 16, side by side: the GPU-bound Selective Copying runs (SC_RUNS, default 4,096 S6 from
+#    scratch: carry runs/gpu-selective-copying-4128-s6 to resume it, when a machine still has it) and the Induction Heads runs (IH_RUNS, default
 #    none; e.g. "gpu-induction-heads-256-s6-lr3e-4-seed1 ..."; a 2-layer d-64 model at batch 8 keeps the GPU
 #    mostly idle: each step is host work and launches), each in its own process. Their "seconds"
 #    are wall time on a shared device. Each run resumes from runs/<name>/ when carried (see
 #    synthetic-gpu-run.sh) and comes back as <out>/<name>.tar (unpack: tar -xf X.tar -C runs/).
-# 3. The shipped seed-2 Induction Heads model tested at 2^18 and 2^20 (SKIP_IH_EVAL=1 skips it).
+# 3. With IH_EVAL=1, the shipped seed-2 Induction Heads model tested at 2^18 and 2^20 (measured in
+#    the seventh session: 90.6% and 64.8%).
 # SC_SECONDS and IH_SECONDS set the training budgets (default 200 and 200); SKIP_DECODE=1 skips 1.
 set -u
 out=${1:?usage: gpu-training-call.sh OUT}
@@ -24,15 +25,19 @@ E="$out/stderr.txt"
 T=dist/bench/throughput.js
 tag() { sed "s/^{/{\"part\":\"$1\",/" >> "$J"; }
 if [ -z "${SKIP_DECODE:-}" ]; then
-  for k in 0 1 0 1; do
-    MAMBA_TS_KEEP_DECODE_GRAPHS=$k timeout 40 node $T --device webgpu --size 130m --models mamba --batch 1 --prompt 2048 --gen 128 2>>"$E" | tag "batch1-keep$k"
+  # Batch 1 with the bench's usual warm-up and with 3 s of warm-up generations (--warmup-seconds:
+  # the GPU's clocks and the JIT steady), alternated: the same code's batch-1 runs differed 1.6×
+  # minutes apart on one H100 (seventh session).
+  for w in 0 3 0 3; do
+    timeout 40 node $T --device webgpu --size 130m --models mamba --batch 1 --prompt 2048 --gen 128 --repeat 3 --warmup-seconds $w 2>>"$E" | tag "batch1-warmup$w"
   done
   BENCH_BATCH=1 timeout 20 node dist/bench/gpu-kernels.js 2>>"$E" | tag kernels-batch1
-  BENCH_BATCH=64 BENCH_VARIANTS="MAMBA_TS_STEP_SSM=states;MAMBA_TS_BATCH_SPLITK=all;MAMBA_TS_BATCH_SPLITK=in;MAMBA_TS_BATCH_SPLITK=all,MAMBA_TS_BATCH_TILE_PREFETCH=1;MAMBA_TS_BATCH_IN_TILE=ksplit32;MAMBA_TS_BATCH_IN_TILE=ksplit16;MAMBA_TS_BATCH_IN_TILE=ksplit16,MAMBA_TS_BATCH_TILE_PREFETCH=1" \
+  BENCH_BATCH=64 BENCH_VARIANTS="MAMBA_TS_BATCH_IN_TILE=auto;MAMBA_TS_BATCH_SPLITK=all;MAMBA_TS_BATCH_TILE_PREFETCH=1;MAMBA_TS_BATCH_LINEAR=ksplit16" \
     timeout 60 node dist/bench/gpu-kernels.js 2>>"$E" | tag kernels-batch64
-  # Whole generations, the variants in turns in one process (3 rounds).
+  # Whole generations, the variants in turns in one process (3 rounds); the default's in_proj is
+  # ksplit16 since the seventh session, MAMBA_TS_BATCH_IN_TILE=auto the pick before it.
   timeout 150 node $T --device webgpu --size 130m --models mamba --batch 64,128 --prompt 2048 --gen 128 --repeat 3 \
-    --variants "MAMBA_TS_BATCH_SPLITK=all;MAMBA_TS_BATCH_SPLITK=in;MAMBA_TS_BATCH_IN_TILE=ksplit16;MAMBA_TS_BATCH_IN_TILE=ksplit32" 2>>"$E" | tag batch-variants
+    --variants "MAMBA_TS_BATCH_IN_TILE=auto;MAMBA_TS_BATCH_SPLITK=all;MAMBA_TS_BATCH_LINEAR=ksplit16" 2>>"$E" | tag batch-variants
 fi
 sc=${SC_SECONDS:-200}
 ih=${IH_SECONDS:-200}
@@ -49,7 +54,7 @@ for n in $scRuns; do
   pids+=($!)
 done
 # The shipped seed-2 Induction Heads model at 2^20 (its training call ran out of time there).
-if [ -z "${SKIP_IH_EVAL:-}" ]; then
+if [ -n "${IH_EVAL:-}" ]; then
   timeout $((sc + 40)) node dist/src/cli/main.js experiment --evaluate models/induction-heads-256-s6-seed2 --device webgpu --lengths 262144,1048576 > "$out/ih-seed2-eval.jsonl" 2>>"$E" &
   pids+=($!)
 fi
