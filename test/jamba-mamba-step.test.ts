@@ -92,6 +92,9 @@ const variants: { what: string; env: Record<string, string>; batches: number[] }
   { what: 'thread-per-row state update (MAMBA_TS_STEP_SSM=rows)', env: { MAMBA_TS_STEP_SSM: 'rows' }, batches: [9] },
   { what: 'thread-per-state update (MAMBA_TS_STEP_SSM=states)', env: { MAMBA_TS_STEP_SSM: 'states' }, batches: [5, 9, 21] },
   { what: 'every projection through the tiled kernel (tile16 from 5 rows)', env: { MAMBA_TS_BATCH_LINEAR: 'tile16', MAMBA_TS_BATCH_LINEAR_ROWS: '5' }, batches: [9] },
+  // From 32 rows in_proj takes the K-group tile by default (batch-linear.ts DEFAULT_IN_PROJ_TILE);
+  // from 5 here, so that a small batch runs it too.
+  { what: 'in_proj through the default K-group tile (from 5 rows)', env: { MAMBA_TS_BATCH_LINEAR_ROWS: '5' }, batches: [9, 33] },
 ];
 for (const v of variants) {
   test(`webgpu: the blocked fused step with inner norms, ${v.what}, equals the op-by-op step`, async (t) => {
