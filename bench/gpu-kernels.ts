@@ -16,6 +16,7 @@
  * process (see benchVariants), e.g. BENCH_BATCH=64 BENCH_VARIANTS="MAMBA_TS_STEP_SSM=states;MAMBA_TS_BATCH_SPLITK=all".
  *   node dist/bench/gpu-kernels.js
  *   node dist/bench/gpu-kernels.js --ssd 2048
+ *   BENCH_VARIANTS="MAMBA_TS_SSD_SCORES=k4;MAMBA_TS_SSD_SCORES=k2" node dist/bench/gpu-kernels.js --ssd 2048
  */
 import { initWebGPU } from '../src/backend/registry.js';
 import type { GraphLaunch } from '../src/backend/webgpu/context.js';

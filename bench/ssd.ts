@@ -3,11 +3,13 @@
  * of 64, one group, state 128, chunk 256): the fused forward (5 launches here, kernels/ssd.ts) and its
  * v2 kernels (kernels/ssd-v2.ts, the default; MAMBA_TS_SSD_FWD=v1 the first) timed in turns, BENCH_ROUNDS rounds of each,
  * medians (the machine drifts between processes by more than some differences), with a check line
- * of v2 against v1 at this shape; then the composed ops (ssdChunked with the backend's fused forward
+ * of v2 against v1 at this shape; MAMBA_TS_SSD_SCORES=k4|k2 adds a third, v2 with that scores kernel
+ * (kernels/ssd-scores-split.ts), checked against v2; then the composed ops (ssdChunked with the backend's fused forward
  * hidden), and Mamba-1's fused selective scan at mamba-130m's shape (1536 channels, state 16) beside
  * them. Each timing records `reps` calls, then waits once; one JSON line per (piece, L).
  *   node dist/bench/ssd.js
  *   BENCH_L=512,2048 BENCH_BATCH=1 BENCH_REPS=20 BENCH_ROUNDS=5 node dist/bench/ssd.js
+ *   MAMBA_TS_SSD_SCORES=k4 node dist/bench/ssd.js
  * scripts/ssd_triton_bench.py times mamba_ssm's Triton mamba_chunk_scan_combined on the same problem
  * (this shape, D, an initial state, the last state returned) and prints the same fields; keep the
  * shapes of the two equal.
@@ -47,18 +49,39 @@ async function time(piece: string, L: number, shape: Record<string, number>, f: 
   report(piece, L, shape, await measure(f));
 }
 
-/** Runs `f` with MAMBA_TS_SSD_FWD set to `v` (undefined: unset), and puts the switch back. */
-function withSsdFwd<R>(v: string | undefined, f: () => R): R {
-  const before = process.env['MAMBA_TS_SSD_FWD'];
-  if (v === undefined) delete process.env['MAMBA_TS_SSD_FWD'];
-  else process.env['MAMBA_TS_SSD_FWD'] = v;
+/** The switches one timed variant runs under (undefined: unset). */
+interface FwdSwitches {
+  fwd: string | undefined;
+  scores: string | undefined;
+}
+
+/**
+ * Runs `f` with MAMBA_TS_SSD_FWD and MAMBA_TS_SSD_SCORES set as `v` says (undefined: unset), and
+ * puts both back.
+ */
+function withSsdFwd<R>(v: FwdSwitches, f: () => R): R {
+  const names = { fwd: 'MAMBA_TS_SSD_FWD', scores: 'MAMBA_TS_SSD_SCORES' } as const;
+  const before = { fwd: process.env[names.fwd], scores: process.env[names.scores] };
+  const set = (name: string, value: string | undefined) => {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  };
+  set(names.fwd, v.fwd);
+  set(names.scores, v.scores);
   try {
     return f();
   } finally {
-    if (before === undefined) delete process.env['MAMBA_TS_SSD_FWD'];
-    else process.env['MAMBA_TS_SSD_FWD'] = before;
+    set(names.fwd, before.fwd);
+    set(names.scores, before.scores);
   }
 }
+
+/**
+ * MAMBA_TS_SSD_SCORES as this process was started with (k4, k2: kernels/ssd-scores-split.ts): a
+ * third variant, v2 with that scores kernel, timed in the same turns (the default v2 piece runs
+ * with the switch unset).
+ */
+const splitScores = process.env['MAMBA_TS_SSD_SCORES'];
 
 /** The largest |a − b| over max |b|, of each pair of arrays. */
 async function relDiff(a: Tensor, b: Tensor): Promise<number> {
@@ -89,17 +112,26 @@ for (const L of lengths) {
     const s = ssdChunked(x, dt, A, B, C, T, { D, initialState: h0 });
     return [s.out, s.lastState];
   };
-  // v1 and v2 (the default) in turns, with v2's outputs checked against v1's first.
-  const variants = [
-    { piece: 'mamba2 ssd fused v1 (MAMBA_TS_SSD_FWD=v1)', fwd: 'v1' },
-    { piece: 'mamba2 ssd fused v2 (the default)', fwd: undefined },
+  // v1 and v2 (the default) in turns (and v2 with MAMBA_TS_SSD_SCORES's kernel where it is set),
+  // with v2's outputs checked against v1's first (and the split scores' against v2's).
+  const variants: ({ piece: string } & FwdSwitches)[] = [
+    { piece: 'mamba2 ssd fused v1 (MAMBA_TS_SSD_FWD=v1)', fwd: 'v1', scores: undefined },
+    { piece: 'mamba2 ssd fused v2 (the default)', fwd: undefined, scores: undefined },
   ];
-  const [v1Out, v2Out] = variants.map((v) => withSsdFwd(v.fwd, run));
-  console.log(JSON.stringify({ bench: 'ssd_forward_check', L, v2_vs_v1_out_rel: await relDiff(v2Out![0]!, v1Out![0]!), v2_vs_v1_last_state_rel: await relDiff(v2Out![1]!, v1Out![1]!) }));
-  for (const t of [...v1Out!, ...v2Out!]) t.dispose();
+  if (splitScores !== undefined) variants.push({ piece: `mamba2 ssd fused v2, MAMBA_TS_SSD_SCORES=${splitScores}`, fwd: undefined, scores: splitScores });
+  const outs = variants.map((v) => withSsdFwd(v, run));
+  const [v1Out, v2Out, splitOut] = outs;
+  const check: Record<string, unknown> = { bench: 'ssd_forward_check', L, v2_vs_v1_out_rel: await relDiff(v2Out![0]!, v1Out![0]!), v2_vs_v1_last_state_rel: await relDiff(v2Out![1]!, v1Out![1]!) };
+  if (splitOut) {
+    check['scores'] = splitScores;
+    check['scores_vs_v2_out_rel'] = await relDiff(splitOut[0]!, v2Out![0]!);
+    check['scores_vs_v2_last_state_rel'] = await relDiff(splitOut[1]!, v2Out![1]!);
+  }
+  console.log(JSON.stringify(check));
+  for (const t of outs.flat()) t.dispose();
   const times = variants.map(() => [] as { us: number; host: number }[]);
   for (let round = 0; round < rounds; round++) {
-    for (const [k, v] of variants.entries()) times[k]!.push(await measure(() => withSsdFwd(v.fwd, run)));
+    for (const [k, v] of variants.entries()) times[k]!.push(await measure(() => withSsdFwd(v, run)));
   }
   for (const [k, v] of variants.entries()) {
     const m = times[k]!;

@@ -6,7 +6,8 @@
  * blocks of the kernels (head dim > 32, state > 64 and not a multiple of 16, chunk > 32 rows), with
  * the scores shared by a group's heads and computed per head; each case with the v1 kernels and with
  * MAMBA_TS_SSD_FWD=v2's (kernels/ssd-v2.ts: 64 × 64 blocks, a cumsum scan of 256 tokens), checking
- * which set ran.
+ * which set ran; and v2 with MAMBA_TS_SSD_SCORES=k4|k2 (kernels/ssd-scores-split.ts) on shapes of its
+ * own, checking that its kernel ran.
  * Also that ssdChunked takes the fused path when nothing is recorded and when a gradient is (unless
  * MAMBA_TS_SSD_BACKWARD=composed), and that a Mamba-2 model's prefill on WebGPU takes it.
  */
@@ -132,6 +133,64 @@ for (const [n, c] of CASES.entries()) for (const variant of VARIANTS) {
     assertClose('out vs composed', got.out, viaOps.out, 1e-4);
     assertClose('last state vs composed', got.state, viaOps.state, 1e-4);
     for (const x of [i.x, i.dt, i.A, i.B, i.C, i.o.D, i.o.initialState]) x?.dispose();
+  });
+}
+
+// MAMBA_TS_SSD_SCORES=k4|k2 (kernels/ssd-scores-split.ts): v2's step 4a through 32 × 32 blocks with
+// N split over 4 or 2 K groups in the workgroup. Shapes: chunks smaller than a block, of several
+// blocks, equal to 256 and past it; L not a multiple of the chunk; several groups, and one group
+// shared by several heads; N below one step of 32, not a multiple of 16, and exactly 4 steps.
+const SPLIT_CASES: Case[] = [
+  { Bt: 2, L: 13, H: 4, P: 3, G: 2, N: 5, T: 4, initial: false, withD: true },
+  { Bt: 1, L: 150, H: 2, P: 70, G: 1, N: 73, T: 136, initial: true, withD: true },
+  { Bt: 1, L: 300, H: 3, P: 8, G: 1, N: 40, T: 256, initial: true, withD: true },
+  { Bt: 1, L: 512, H: 2, P: 4, G: 1, N: 128, T: 256, initial: false, withD: false },
+  { Bt: 2, L: 140, H: 4, P: 16, G: 2, N: 17, T: 130, initial: false, withD: true },
+  { Bt: 1, L: 300, H: 2, P: 4, G: 2, N: 8, T: 280, initial: true, withD: false },
+];
+
+/** Runs `fn` with MAMBA_TS_SSD_SCORES set to `value` (undefined: unset), and the kernels it launched. */
+function withScores<R>(value: string | undefined, fn: () => R): { result: R; keys: string[] } {
+  const before = process.env['MAMBA_TS_SSD_SCORES'];
+  if (value === undefined) delete process.env['MAMBA_TS_SSD_SCORES'];
+  else process.env['MAMBA_TS_SSD_SCORES'] = value;
+  try {
+    let result: R | undefined;
+    const keys = launchedKernels(getBackend('webgpu') as WebGpuBackend, () => {
+      result = fn();
+    });
+    return { result: result as R, keys };
+  } finally {
+    if (before === undefined) delete process.env['MAMBA_TS_SSD_SCORES'];
+    else process.env['MAMBA_TS_SSD_SCORES'] = before;
+  }
+}
+
+for (const split of ['k4', 'k2'] as const) {
+  test(`WebGPU fused SSD forward with MAMBA_TS_SSD_SCORES=${split} (split scores kernel) equals the recurrence and the default scores`, async (t) => {
+    if (!(await availableDevices()).includes('webgpu')) return t.skip('no WebGPU adapter');
+    for (const [n, c] of SPLIT_CASES.entries()) {
+      const name = `Bt=${c.Bt} L=${c.L} H=${c.H} P=${c.P} G=${c.G} N=${c.N} chunk=${c.T}`;
+      // Seeds of their own, and the split kernel run first: a scores buffer back from the pool
+      // holds no earlier run's scores of these inputs, so a pair it failed to write shows.
+      const i = inputs(c, 1000 + 100 * n + (split === 'k4' ? 0 : 50));
+      const run = withScores(split, () => withFused(true, () => ssdChunked(i.x, i.dt, i.A, i.B, i.C, c.T, i.o)));
+      const fused = await run.result;
+      assert.equal(fused.ran, 1, `the fused forward ran: ${name}`);
+      const want = ['ssd_cumsum_v2', 'ssd_chunk_state_v2', 'ssd_carry', `ssd_scores_split_${split}`, 'ssd_output_v2'];
+      assert.deepEqual(run.keys, want, `the split scores kernel ran in v2's place: ${name}`);
+      const got = await read(fused.result);
+      const plain = withScores(undefined, () => withFused(true, () => ssdChunked(i.x, i.dt, i.A, i.B, i.C, c.T, i.o)));
+      assert.ok(plain.keys.includes('ssd_scores_v2'), 'unset, v2 scores');
+      const v2 = await read((await plain.result).result);
+      const ref = await read(ssdSequential(i.x, i.dt, i.A, i.B, i.C, i.o));
+      assertClose(`out vs sequential: ${name}`, got.out, ref.out, 1e-4);
+      assertClose(`last state vs sequential: ${name}`, got.state, ref.state, 1e-4);
+      // Only the order of the score sums differs from the default kernels.
+      assertClose(`out vs v2's scores: ${name}`, got.out, v2.out, 1e-5);
+      assertClose(`last state vs v2's scores: ${name}`, got.state, v2.state, 1e-5);
+      for (const x of [i.x, i.dt, i.A, i.B, i.C, i.o.D, i.o.initialState]) x?.dispose();
+    }
   });
 }
 

@@ -61,6 +61,7 @@ import { sampleTokensKernel } from './kernels/sample-tokens.js';
 import { SCAN_WG, scanCarryKernel, scanChunkStateKernel, scanOutputKernel, stateUpdateKernel } from './kernels/scan.js';
 import { SSD_OUT_PB, SSD_OUT_TR, SSD_SCORES_MAX_BYTES, SSD_STATE_NB, SSD_STATE_PB, ssdCarryKernel, ssdChunkStateKernel, ssdCumsumKernel, ssdOutputKernel, ssdScoresKernel, ssdStateGradKernel, ssdUniformWords, type SsdDims } from './kernels/ssd.js';
 import { SSD_V2_BLOCK, ssdChunkStateV2Kernel, ssdCumsumV2Kernel, ssdOutputV2Kernel, ssdScoresV2Kernel } from './kernels/ssd-v2.js';
+import { ssdScoresSplit, ssdScoresSplitBlocks, ssdScoresSplitKernel } from './kernels/ssd-scores-split.js';
 import { ssdChunkGradKernel, ssdDbKernel, ssdDcKernel, ssdDxAccKernel, ssdParamGradKernel, ssdReverseCarryKernel, ssdRowsKernel } from './kernels/ssd-backward.js';
 import {
   scanBackwardLayout,
@@ -1215,7 +1216,14 @@ export class WebGpuBackend implements Backend {
     this.ctx.dispatch(ssdCumsumV2Kernel, [dt, A, this.buf(o.cum)], u(1), [H, Bt * nC]);
     this.ctx.dispatch(ssdChunkStateV2Kernel, [x, dt, this.buf(o.cum), B, this.buf(o.states)], u(blocks(P)), [blocks(P) * blocks(N), H, Bt * nC]);
     this.ctx.dispatch(ssdCarryKernel, [this.buf(o.cum), this.buf(o.states), this.buf(i.initialState), this.buf(o.last)], u(1), grid1d(Bt * H * P * N));
-    this.ctx.dispatch(ssdScoresV2Kernel, [B, C, this.buf(scores)], u(blocks(T)), [blocks(T) ** 2, G, Bt * nC]);
+    // Step 4a: v2's kernel, or under MAMBA_TS_SSD_SCORES=k4|k2 (untimed) the 32 × 32 blocks with N
+    // split over K groups (kernels/ssd-scores-split.ts) where its grid fits; the same output.
+    const split = ssdScoresSplit();
+    if (split && ssdScoresSplitBlocks(T) <= maxGroups) {
+      this.ctx.dispatch(ssdScoresSplitKernel(split), [B, C, this.buf(scores)], u(0), [ssdScoresSplitBlocks(T), G, Bt * nC]);
+    } else {
+      this.ctx.dispatch(ssdScoresV2Kernel, [B, C, this.buf(scores)], u(blocks(T)), [blocks(T) ** 2, G, Bt * nC]);
+    }
     this.ctx.dispatch(ssdOutputV2Kernel, [x, dt, this.buf(o.cum), this.buf(scores), C, this.buf(o.states), this.buf(i.D), this.buf(o.out)], u(blocks(P)), [blocks(T) * blocks(P), H, Bt * nC]);
     scores.dispose();
     return true;

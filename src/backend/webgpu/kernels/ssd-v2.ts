@@ -16,6 +16,8 @@
  *   3. carry        v1's.
  *   4a. scores      (always, (Bt, chunks, G, T, T); workgroup b·chunk, g, a 64 × 64 block with
  *                   s ≤ t somewhere in it): C and B tiles over 16-wide slices of N.
+ *                   MAMBA_TS_SSD_SCORES=k4|k2 runs kernels/ssd-scores-split.ts's instead (32 × 32
+ *                   blocks, N split over K groups in the workgroup; untimed).
  *   4. output       (workgroup b·chunk, h, 64 tokens × 64 channels): first C_t·S_in over slices of
  *                   N, scaled per row by exp(cum_t); then over source tiles of 16 tokens, the scores
  *                   times exp(cum_t − cum_s)·dt_s masked to s ≤ t, applied to the x tile; then D·x.
