@@ -35,6 +35,9 @@ triton() { timeout "$1" python3 scripts/ssd_triton_bench.py --ref .triton-ref "$
 if [ "${SKIP_BENCH:-0}" != 1 ]; then
   # (b) ours: batch 1, L 2048, 24 heads of 64, 1 group, state 128, chunk 256, D, an initial state.
   timeout 60 node dist/bench/ssd.js 2>>"$E" | tag mamba-ts
+  # The split scores kernels (MAMBA_TS_SSD_SCORES=k4|k2, untimed until then) against v2's, each
+  # kernel alone and the whole forward replayed in turns.
+  BENCH_VARIANTS="MAMBA_TS_SSD_SCORES=k4;MAMBA_TS_SSD_SCORES=k2" timeout 45 node dist/bench/gpu-kernels.js --ssd 2048 2>>"$E" | tag ssd-scores
   # The fused SSD forward + backward against the composed ops (training's path).
   timeout 50 node dist/bench/ssd-backward.js 2>>"$E" | tag mamba-ts-backward
   # (a) Triton on the same problem, float32 as mamba_ssm runs it (TF32 tensor-core dots).
