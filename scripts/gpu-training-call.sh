@@ -31,6 +31,13 @@ if [ -z "${SKIP_DECODE:-}" ]; then
   for w in 0 3 0 3; do
     timeout 40 node $T --device webgpu --size 130m --models mamba --batch 1 --prompt 2048 --gen 128 --repeat 3 --warmup-seconds $w 2>>"$E" | tag "batch1-warmup$w"
   done
+  # Steps read back per group (generate.ts readEvery, 8 by default): batch 1 is bound by the host
+  # time of a replayed step on slow runs (0.28 ms a step at 1,579 tokens/s, 0.46-0.54 at 965-1,156,
+  # seventh session), and a longer group lets the GPU run further ahead of the host. In separate
+  # processes: --variants would release the kept recordings between variants.
+  for r in 16 32; do
+    MAMBA_TS_READ_EVERY=$r timeout 40 node $T --device webgpu --size 130m --models mamba --batch 1 --prompt 2048 --gen 128 --repeat 3 --warmup-seconds 3 2>>"$E" | tag "batch1-read$r"
+  done
   BENCH_BATCH=1 timeout 20 node dist/bench/gpu-kernels.js 2>>"$E" | tag kernels-batch1
   BENCH_BATCH=64 BENCH_VARIANTS="MAMBA_TS_BATCH_IN_TILE=auto;MAMBA_TS_BATCH_SPLITK=all;MAMBA_TS_BATCH_TILE_PREFETCH=1;MAMBA_TS_BATCH_LINEAR=ksplit16" \
     timeout 60 node dist/bench/gpu-kernels.js 2>>"$E" | tag kernels-batch64
