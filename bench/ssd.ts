@@ -18,6 +18,8 @@ import { getBackend, initWebGPU } from '../src/backend/registry.js';
 import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
 import { randomUniform, RandomSource, selectiveScan, ssdChunked } from '../src/ops/index.js';
 import type { Tensor } from '../src/tensor/tensor.js';
+import { ArgumentError } from '../src/errors.js';
+import { ssdScoresSplit } from '../src/backend/webgpu/kernels/ssd-scores-split.js';
 
 const gpu = (await initWebGPU()) as WebGpuBackend;
 const rng = new RandomSource(7);
@@ -82,6 +84,10 @@ function withSsdFwd<R>(v: FwdSwitches, f: () => R): R {
  * with the switch unset).
  */
 const splitScores = process.env['MAMBA_TS_SSD_SCORES'];
+// Another value would run v2's own scores kernel under the split kernel's label.
+if (splitScores !== undefined && ssdScoresSplit() === null) {
+  throw new ArgumentError(`MAMBA_TS_SSD_SCORES: expected k4 or k2 (or unset), got ${JSON.stringify(splitScores)}`);
+}
 
 /** The largest |a − b| over max |b|, of each pair of arrays. */
 async function relDiff(a: Tensor, b: Tensor): Promise<number> {

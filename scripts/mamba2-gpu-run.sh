@@ -3,9 +3,10 @@
 #   source .device/setup.sh && bash scripts/mamba2-gpu-run.sh "$OUT"
 # with the build (dist/) and .triton-ref/ (a source snapshot of state-spaces/mamba, docs/mamba2.md)
 # carried. Each part has its own time limit, so a slow or failing part does not take the rest with
-# it; together up to 700 s (over one call's 600: TRAIN_TIMEOUT=0 skips the training, which is done and
-# shipped), the most wanted first:
-#   (b) node dist/bench/ssd.js: our fused SSD forward, the composed ops, Mamba-1's scan (60 s), and
+# it; together up to 745 s (over one call's 600: TRAIN_TIMEOUT=0 skips the training, which is done and
+# shipped, and TRITON_BF16=0 the last 70 s, which brings it to 555 s), the most wanted first:
+#   (b) node dist/bench/ssd.js: our fused SSD forward, the composed ops, Mamba-1's scan (60 s), then
+#       the split SSD scores kernels against v2's (gpu-kernels --ssd 2048, 45 s), and
 #       node dist/bench/ssd-backward.js: fused forward + backward against the composed ops (50 s);
 #   (a) mamba_ssm's Triton SSD forward at bench/ssd.ts's shape, float32 with Triton's default TF32
 #       dots (110 s: Triton compiles and autotunes ~40 kernel variants per dtype on first use);

@@ -301,11 +301,14 @@ describe('batchLinearTile: which decode-batch products the tiled kernel takes (a
   });
   test('in_proj takes ksplit16 from the row threshold on; MAMBA_TS_BATCH_IN_TILE names another, auto (or a policy in MAMBA_TS_BATCH_LINEAR) gives batchLinearTile\'s', () => {
     const before = process.env['MAMBA_TS_BATCH_IN_TILE'];
+    const beforeLinear = process.env['MAMBA_TS_BATCH_LINEAR'];
     try {
       delete process.env['MAMBA_TS_BATCH_IN_TILE'];
+      delete process.env['MAMBA_TS_BATCH_LINEAR'];
       assert.equal(batchInProjTile(64, 3072, 768)?.name, 'ksplit16');
       assert.equal(batchInProjTile(32, 8192, 2048)?.name, 'ksplit16');
       assert.equal(batchInProjTile(31, 3072, 768), null); // below the row threshold: the gemv
+      assert.equal(batchInProjTile(64, 1536, 768), null, 'where auto keeps a product on the gemv (N < 3K), in_proj stays there');
       process.env['MAMBA_TS_BATCH_LINEAR'] = 'gemv';
       assert.equal(batchInProjTile(64, 3072, 768), null, 'a policy for every product takes in_proj too');
       delete process.env['MAMBA_TS_BATCH_LINEAR'];
@@ -321,7 +324,8 @@ describe('batchLinearTile: which decode-batch products the tiled kernel takes (a
       process.env['MAMBA_TS_BATCH_IN_TILE'] = 'bogus';
       assert.equal(batchInProjTile(64, 3072, 768)?.name, 'ksplit16');
     } finally {
-      delete process.env['MAMBA_TS_BATCH_LINEAR'];
+      if (beforeLinear === undefined) delete process.env['MAMBA_TS_BATCH_LINEAR'];
+      else process.env['MAMBA_TS_BATCH_LINEAR'] = beforeLinear;
       if (before === undefined) delete process.env['MAMBA_TS_BATCH_IN_TILE'];
       else process.env['MAMBA_TS_BATCH_IN_TILE'] = before;
     }

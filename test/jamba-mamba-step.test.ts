@@ -19,6 +19,8 @@ import { tensor } from '../src/ops/create.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { assertClose, randomArray } from './helpers.js';
 import { availableDevices } from './devices.js';
+import { launchedKernels } from './gpu-launches.js';
+import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
 
 const shapes = [
   { hidden_size: 40, mamba_d_state: 16, mamba_dt_rank: 5, mamba_proj_bias: true },
@@ -42,7 +44,7 @@ const randn = (shape: number[], seed: number, device: DeviceName, lo = -1, hi = 
   tensor(randomArray(shape.reduce((a, b) => a * b, 1), seed, lo, hi), shape, { device });
 
 /** Fused (new states, and in place over copies of the state) and op-by-op results: out, conv state, ssm state. */
-async function compare(s: Shape, batch: number, device: DeviceName): Promise<{ fused: Float32Array[]; inPlace: Float32Array[]; plain: Float32Array[] }> {
+async function compare(s: Shape, batch: number, device: DeviceName): Promise<{ fused: Float32Array[]; inPlace: Float32Array[]; plain: Float32Array[]; kernels: string[] }> {
   const { model, layer } = mambaLayer(s, device);
   const mixer = layer.mamba!;
   const E = mixer.dims.intermediateSize;
@@ -51,10 +53,18 @@ async function compare(s: Shape, batch: number, device: DeviceName): Promise<{ f
   const state = { conv: randn([batch, E, K - 1], 2 + batch, device), ssm: randn([batch, E, s.mamba_d_state], 3 + batch, device) };
   const read = async (ts: Tensor[]) => Promise.all(ts.map(async (t) => (await t.data()) as Float32Array));
 
-  const fused = fusedMambaMix(layer.input_layernorm, mixer, h, state, false);
+  // On WebGPU, the kernels the two fused steps launched (the routes give the same numbers).
+  const kernels: string[] = [];
+  const launching = <R>(f: () => R): R => {
+    if (device !== 'webgpu') return f();
+    let r: R | undefined;
+    kernels.push(...launchedKernels(getBackend('webgpu') as WebGpuBackend, () => (r = f())));
+    return r!;
+  };
+  const fused = launching(() => fusedMambaMix(layer.input_layernorm, mixer, h, state, false));
   assert.ok(fused, `${device} ran the fused step`);
   const copy = { conv: randn([batch, E, K - 1], 2 + batch, device), ssm: randn([batch, E, s.mamba_d_state], 3 + batch, device) };
-  const inPlace = fusedMambaMix(layer.input_layernorm, mixer, h, copy, true);
+  const inPlace = launching(() => fusedMambaMix(layer.input_layernorm, mixer, h, copy, true));
   assert.ok(inPlace, `${device} ran the fused step in place`);
   assert.ok(inPlace.state === copy, 'in place returns the given state');
   const m1 = mixer.step(layer.input_layernorm.forward(h), state);
@@ -63,6 +73,7 @@ async function compare(s: Shape, batch: number, device: DeviceName): Promise<{ f
     fused: await read([fused.out, fused.state.conv, fused.state.ssm]),
     inPlace: await read([inPlace.out, copy.conv, copy.ssm]),
     plain: await read([plainOut, m1.state.conv, m1.state.ssm]),
+    kernels,
   };
   // The fused step with new states left its inputs as they were.
   assert.deepEqual(await read([state.conv, state.ssm]), await read([randn([batch, E, K - 1], 2 + batch, device), randn([batch, E, s.mamba_d_state], 3 + batch, device)]));
@@ -88,13 +99,13 @@ for (const s of shapes) {
 
 // The blocked fused step's other kernels, each under its switches: equal to the op-by-op step,
 // and in place equal to new states.
-const variants: { what: string; env: Record<string, string>; batches: number[] }[] = [
+const variants: { what: string; env: Record<string, string>; batches: number[]; kernel?: string }[] = [
   { what: 'thread-per-row state update (MAMBA_TS_STEP_SSM=rows)', env: { MAMBA_TS_STEP_SSM: 'rows' }, batches: [9] },
   { what: 'thread-per-state update (MAMBA_TS_STEP_SSM=states)', env: { MAMBA_TS_STEP_SSM: 'states' }, batches: [5, 9, 21] },
   { what: 'every projection through the tiled kernel (tile16 from 5 rows)', env: { MAMBA_TS_BATCH_LINEAR: 'tile16', MAMBA_TS_BATCH_LINEAR_ROWS: '5' }, batches: [9] },
   // From 32 rows in_proj takes the K-group tile by default (batch-linear.ts DEFAULT_IN_PROJ_TILE);
   // from 5 here, so that a small batch runs it too.
-  { what: 'in_proj through the default K-group tile (from 5 rows)', env: { MAMBA_TS_BATCH_LINEAR_ROWS: '5' }, batches: [9, 33] },
+  { what: 'in_proj through the default K-group tile (from 5 rows)', env: { MAMBA_TS_BATCH_LINEAR_ROWS: '5' }, batches: [9, 33], kernel: 'batch_norm_in_proj_conv_ksplit16_' },
 ];
 for (const v of variants) {
   test(`webgpu: the blocked fused step with inner norms, ${v.what}, equals the op-by-op step`, async (t) => {
@@ -107,6 +118,10 @@ for (const v of variants) {
           for (let i = 0; i < 3; i++) {
             assertClose(names[i]!, r.fused[i]!, r.plain[i]!, 1e-5);
             assert.deepEqual(r.inPlace[i], r.fused[i], `${names[i]}: in place vs new states`);
+          }
+          if (v.kernel) {
+            const ran = r.kernels.filter((k) => k.startsWith(v.kernel!)).length;
+            assert.equal(ran, 2, `${v.kernel}* ran in both fused steps (launched: ${r.kernels.join(', ')})`);
           }
         }
       }

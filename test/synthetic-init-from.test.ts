@@ -56,6 +56,7 @@ test('initFrom refuses another architecture by field (the S6/LTI switch included
     return true;
   });
   await assert.rejects(runSynthetic(config('wide', { initFrom: from, model: { hidden_size: 32, num_hidden_layers: 1 } })), /hidden_size is 16 there but 32/);
-  await assert.rejects(runSynthetic(config('none', { initFrom: join(tmp, 'no-such-model') })), /no-such-model.*config\.json/s);
+  await assert.rejects(runSynthetic(config('none', { initFrom: join(tmp, 'no-such-model') })), /no-such-model: "initFrom": expected the folder of a trained model/);
+  await assert.rejects(runSynthetic(config('file', { initFrom: join(from, 'model.safetensors') })), /model\.safetensors: "initFrom": expected the folder of a trained model/);
   assert.throws(() => config('bad', { initFrom: 7 }), /field "initFrom": expected the folder of a trained model/);
 });

@@ -6,7 +6,7 @@
  */
 import { FormatError } from '../errors.js';
 import { readJsonObject, JSON_MAX_BYTES } from '../io/json.js';
-import { joinPath } from '../io/platform.js';
+import { exists, joinPath } from '../io/platform.js';
 import { MambaConfig, type MambaConfigFields } from '../models/mamba/config.js';
 import type { MambaForCausalLM } from '../models/mamba/modeling.js';
 import { loadParametersFromFolder } from '../models/pretrained.js';
@@ -20,9 +20,13 @@ const ARCHITECTURE_FIELDS: readonly (keyof MambaConfigFields)[] = [
 /** Loads `dir`'s weights (config.json + model.safetensors) into `model`, refusing another architecture by field. */
 export async function initFromModel(model: MambaForCausalLM, dir: string): Promise<void> {
   const file = joinPath(dir, 'config.json');
+  if (!(await exists(file))) {
+    throw new FormatError(dir, `"initFrom": expected the folder of a trained model (its config.json and model.safetensors), as an experiment's outDir/model or models/selective-copying-1056-s6`);
+  }
   const raw = await readJsonObject(file, { maxBytes: JSON_MAX_BYTES.config, what: 'the config.json of "initFrom"' });
-  if (raw['model_type'] !== 'mamba') {
-    throw new FormatError(file, `model_type ${JSON.stringify(raw['model_type'])}: "initFrom" expects a Mamba model (model_type "mamba") like the experiment's`);
+  const type = raw['model_type'];
+  if (type !== 'mamba') {
+    throw new FormatError(file, `model_type ${type === undefined ? 'missing' : JSON.stringify(type)}: "initFrom" expects a Mamba model (model_type "mamba") like the experiment's`);
   }
   const theirs = MambaConfig.fromJSON(raw, file).fields;
   const mine = model.config.fields;
@@ -34,6 +38,8 @@ export async function initFromModel(model: MambaForCausalLM, dir: string): Promi
   await loadParametersFromFolder(model, dir, {
     device: model.device as 'cpu' | 'webgpu',
     ignore: mine.tie_word_embeddings ? ['lm_head.weight'] : [],
+    // As MambaForCausalLM.fromPretrained: original mamba_ssm checkpoints name the embedding so.
+    renames: [['backbone.embedding.', 'backbone.embeddings.']],
     halfWeights: false,
   });
 }

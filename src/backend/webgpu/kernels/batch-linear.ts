@@ -131,7 +131,8 @@ export type BatchLinearMode = 'auto' | (typeof NAMED_MODES)[number];
 /**
  * MAMBA_TS_BATCH_LINEAR: how a decode batch at or above batchLinearMinRows() rows runs its
  * projections. auto (default): products with N >= WIDE_RATIO · K through the largest tile that
- * still gives FILL_GROUPS workgroups (else tile16), the others through the gemv;
+ * still gives FILL_GROUPS workgroups (else tile16), the others through the gemv — except Mamba's
+ * fused in_proj, which takes DEFAULT_IN_PROJ_TILE where auto would tile it (batchInProjTile);
  * tile64/tile32/tile16/ksplit32/ksplit16: that tile for every product (for benchmarking); gemv:
  * the blocked gemv of gemv4.ts for every product.
  */
@@ -165,7 +166,10 @@ export function batchLinearTile(B: number, N: number, K: number, mode: BatchLine
  * the variants in turns in one process on an H100 (docs/throughput.md, seventh session; 130M,
  * prompt 2048, 128 new tokens): at batch 64 30,659–32,384 tokens/s in five rounds against
  * 23,852–25,937 with batchLinearTile's pick (tile32), in_proj 18.1 µs a layer against 29.1; at 128
- * and 32 ahead in most rounds. Below batchLinearMinRows() rows in_proj stays on the gemv.
+ * ahead in 5 of 6 rounds, at 32 in 2 of 3. It replaces only batchLinearTile's tiles: where that
+ * policy keeps a product on the gemv (below batchLinearMinRows() rows, or N < WIDE_RATIO · K) in_proj
+ * stays there. Not timed: other GPUs (browsers take this default too, having no environment),
+ * and Mamba-2's and Jamba's in_proj (the same kernel and shape class; tested, not timed).
  */
 export const DEFAULT_IN_PROJ_TILE = 'ksplit16';
 
@@ -175,14 +179,16 @@ export const DEFAULT_IN_PROJ_TILE = 'ksplit16';
  * (tile64/32/16, ksplit32/16) that in_proj takes whatever the shape and whatever
  * MAMBA_TS_BATCH_LINEAR says for the other products (to time one product's tile inside the whole
  * step); `auto` gives batchLinearTile's pick, as for every other product. Unset (or any other
- * value): DEFAULT_IN_PROJ_TILE — unless MAMBA_TS_BATCH_LINEAR names a policy for every product,
- * which in_proj then follows too.
+ * value): DEFAULT_IN_PROJ_TILE where batchLinearTile would tile in_proj, else the gemv — unless
+ * MAMBA_TS_BATCH_LINEAR names a policy for every product (not auto), which in_proj then follows.
  */
 export function batchInProjTile(B: number, N: number, K: number): BatchTile | null {
   const v = envSwitch('MAMBA_TS_BATCH_IN_TILE');
   const named = namedTile(v);
   if (v === 'auto' || (!named && batchLinearMode() !== 'auto')) return batchLinearTile(B, N, K);
   if (B < batchLinearMinRows()) return null;
+  // The default replaces batchLinearTile's tiles only (see DEFAULT_IN_PROJ_TILE).
+  if (!named && !batchLinearTile(B, N, K, 'auto')) return null;
   const t = named ?? namedTile(DEFAULT_IN_PROJ_TILE)!;
   return tilePrefetch() ? prefetchTile(t) : t;
 }
