@@ -15,6 +15,7 @@ import type {
   AttentionInputs,
   Backend,
   MambaBlockStepInputs,
+  Mamba2BlockStepInputs,
   BinaryOp,
   ConvOptions,
   MatmulOptions,
@@ -55,6 +56,7 @@ import { scanBackwardFits, scanBackwardOnPool } from './wasm/scan-backward.js';
 import { adamwOnPool } from './wasm/optim.js';
 import { wasmConv1d, wasmScan, type ScanStorages } from './sequence-dispatch.js';
 import { cpuMambaBlockStep } from './mamba-step.js';
+import { cpuMamba2BlockStep } from './mamba2-step.js';
 import type { CpuKernelInfo } from './wasm/runtime.js';
 
 export interface CpuBackendOptions extends CpuMemoryOptions {
@@ -459,6 +461,17 @@ export class CpuBackend implements Backend {
     convState.dispose();
     ssmState.dispose();
     return { out, convState: i.convState, ssmState: i.ssmState };
+  }
+  /**
+   * A Mamba-2 layer's decode step without tensors between its parts (mamba2-step.ts), the states
+   * updated in place; null where its kernels do not run (the op-by-op step runs instead).
+   */
+  mamba2BlockStep(i: Mamba2BlockStepInputs): Tensor | null {
+    if (!this.memory.runtime) return null;
+    const out = new Tensor([...i.h.shape], 'f32', new StorageRef(this, this.memory.alloc('f32', sizeOf(i.h.shape), false)));
+    if (cpuMamba2BlockStep(this.memory, i, out.storage as CpuStorage)) return out;
+    out.dispose();
+    return null;
   }
   selectiveStateUpdate(i: StateUpdateInputs, o: ScanOptions): { out: Tensor; state: Tensor } {
     const [batch, dim, N] = i.state.shape as [number, number, number];
