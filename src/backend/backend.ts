@@ -433,7 +433,8 @@ export interface Backend {
   createFusedAdamW?(layout: FusedAdamWLayout): FusedAdamW | null;
 
   /**
-   * Optional: a whole Mamba-2 layer's decode step in a few launches, the states updated in place.
+   * Optional: a whole Mamba-2 layer's decode step fused (WebGPU: a few launches; the CPU: no
+   * tensors between its parts), the states updated in place.
    * Returns null when it does not handle these inputs (e.g. too many rows, half-precision norms).
    */
   mamba2BlockStep?(i: Mamba2BlockStepInputs): Tensor | null;

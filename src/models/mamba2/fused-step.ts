@@ -1,6 +1,7 @@
 /**
  * A Mamba-2 layer's decode step through the device's fused kernels (Backend.mamba2BlockStep:
- * three launches on WebGPU instead of a few dozen), where there are some.
+ * three launches on WebGPU instead of a few dozen; on the CPU one pass without tensors between its
+ * parts), where there are some.
  */
 import { shouldRecord } from '../../autograd/tape.js';
 import { mamba2BlockStepFused, reshape } from '../../ops/index.js';

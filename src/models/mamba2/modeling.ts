@@ -49,8 +49,8 @@ export class Mamba2Block extends Module {
 
   /**
    * One token h (B, 1, D) through the recurrent step: h + mixer(norm(h)) and the new state
-   * (`inPlace` as Mamba2Mixer.step). A device with a fused layer step (WebGPU) runs it in three
-   * launches; elsewhere it goes op by op.
+   * (`inPlace` as Mamba2Mixer.step). A device with a fused layer step runs it (WebGPU: three
+   * launches; the CPU: backend/cpu/mamba2-step.ts); elsewhere it goes op by op.
    */
   step(h: Tensor, state: Mamba2State, inPlace = false): { out: Tensor; state: Mamba2State } {
     const fused = fusedBlockStep(this, h, state, inPlace);
