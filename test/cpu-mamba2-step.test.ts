@@ -11,12 +11,11 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { getBackend } from '../src/backend/registry.js';
 import type { CpuBackend } from '../src/backend/cpu/index.js';
-import { Mamba2Config, type Mamba2ConfigFields } from '../src/models/mamba2/config.js';
-import { initMamba2Weights } from '../src/models/mamba2/init.js';
+import type { Mamba2ConfigFields } from '../src/models/mamba2/config.js';
 import { Mamba2ForCausalLM } from '../src/models/mamba2/modeling.js';
 import { add } from '../src/ops/index.js';
-import { halfTensor, tensor } from '../src/ops/create.js';
-import { f32ToBf16 } from '../src/tensor/half.js';
+import { tensor } from '../src/ops/create.js';
+import { mamba2LayerModel } from './mamba2-layer-model.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { fixture, randomArray } from './helpers.js';
 
@@ -58,20 +57,7 @@ function startCounting(): { ran: () => number; stop: () => void } {
   return { ran: () => ran, stop: () => delete (cpu as { mamba2BlockStep?: unknown }).mamba2BlockStep };
 }
 
-async function layerModel(s: Shape): Promise<Mamba2ForCausalLM> {
-  const m = new Mamba2ForCausalLM(Mamba2Config.create({ hidden_size: 32, chunk_size: 4, num_hidden_layers: 1, vocab_size: 32, ...s.fields }));
-  initMamba2Weights(m, 5, 'cpu');
-  let seed = 100;
-  for (const [name, p] of m.namedParameters()) {
-    if (p.shape.length === 1) {
-      // Norm weights, biases, D, A_log, dt_bias: random, so that each one counts.
-      p.set(tensor(randomArray(p.value.size, seed++, name.endsWith('A_log') ? -2 : 0.5, 1), p.shape), name);
-    } else if (s.bf16 && p.packable) {
-      p.set(halfTensor(f32ToBf16((await p.value.data()) as Float32Array), p.shape, 'bf16'), name);
-    }
-  }
-  return m;
-}
+const layerModel = (s: Shape): Promise<Mamba2ForCausalLM> => mamba2LayerModel(s.fields, s.bf16 ?? false, 'cpu');
 
 for (const s of shapes) {
   for (const batch of [1, 3]) {

@@ -15,12 +15,11 @@ import { test } from 'node:test';
 import { getBackend } from '../src/backend/registry.js';
 import type { WebGpuBackend } from '../src/backend/webgpu/index.js';
 import { batchInProjTile } from '../src/backend/webgpu/kernels/batch-linear.js';
-import { Mamba2Config, type Mamba2ConfigFields } from '../src/models/mamba2/config.js';
-import { initMamba2Weights } from '../src/models/mamba2/init.js';
+import type { Mamba2ConfigFields } from '../src/models/mamba2/config.js';
 import { Mamba2ForCausalLM } from '../src/models/mamba2/modeling.js';
 import { add, mamba2BlockStepFused } from '../src/ops/index.js';
-import { halfTensor, tensor } from '../src/ops/create.js';
-import { f32ToBf16 } from '../src/tensor/half.js';
+import { tensor } from '../src/ops/create.js';
+import { mamba2LayerModel } from './mamba2-layer-model.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { assertClose, randomArray } from './helpers.js';
 import { availableDevices } from './devices.js';
@@ -113,20 +112,7 @@ test('WebGPU fused Mamba-2 decode step with in_proj through ksplit16 (MAMBA_TS_B
   }
 });
 
-async function layerModel(s: Shape): Promise<Mamba2ForCausalLM> {
-  const m = new Mamba2ForCausalLM(Mamba2Config.create({ hidden_size: 32, chunk_size: 4, num_hidden_layers: 1, vocab_size: 32, ...s.fields }));
-  initMamba2Weights(m, 5, 'webgpu');
-  let seed = 100;
-  for (const [name, p] of m.namedParameters()) {
-    if (p.shape.length === 1) {
-      // Norm weights (ones), biases (zeros), D, A_log, dt_bias: random, so that each one counts.
-      p.set(tensor(randomArray(p.value.size, seed++, name.endsWith('A_log') ? -2 : 0.5, 1), p.shape, { device: 'webgpu' }), name);
-    } else if (s.bf16 && p.packable) {
-      p.set(halfTensor(f32ToBf16((await p.value.data()) as Float32Array), p.shape, 'bf16', { device: 'webgpu' }), name);
-    }
-  }
-  return m;
-}
+const layerModel = (s: Shape): Promise<Mamba2ForCausalLM> => mamba2LayerModel(s.fields, s.bf16 ?? false, 'webgpu');
 
 /** Checks the fused step against the op-by-op one; with `kernel`, that a kernel whose key starts so ran. */
 async function checkStep(s: Shape, batch: number, kernel?: string): Promise<void> {

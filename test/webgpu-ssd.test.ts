@@ -57,11 +57,11 @@ const CASES: Case[] = [
 const VARIANTS = ['v1', 'v2'] as const;
 type Variant = (typeof VARIANTS)[number];
 
-/** Runs `fn` with MAMBA_TS_SSD_FWD set for `variant`, and the keys of the kernels it launched. */
-function withVariant<R>(variant: Variant, fn: () => R): { result: R; keys: string[] } {
-  const before = process.env['MAMBA_TS_SSD_FWD'];
-  if (variant === 'v1') process.env['MAMBA_TS_SSD_FWD'] = 'v1';
-  else delete process.env['MAMBA_TS_SSD_FWD'];
+/** Runs `fn` with the switch `name` set to `value` (undefined: unset), and the keys of the kernels it launched. */
+function withSwitch<R>(name: string, value: string | undefined, fn: () => R): { result: R; keys: string[] } {
+  const before = process.env[name];
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
   try {
     let result: R | undefined;
     const keys = launchedKernels(getBackend('webgpu') as WebGpuBackend, () => {
@@ -69,10 +69,13 @@ function withVariant<R>(variant: Variant, fn: () => R): { result: R; keys: strin
     });
     return { result: result as R, keys };
   } finally {
-    if (before === undefined) delete process.env['MAMBA_TS_SSD_FWD'];
-    else process.env['MAMBA_TS_SSD_FWD'] = before;
+    if (before === undefined) delete process.env[name];
+    else process.env[name] = before;
   }
 }
+
+/** Runs `fn` with MAMBA_TS_SSD_FWD set for `variant`, and the keys of the kernels it launched. */
+const withVariant = <R>(variant: Variant, fn: () => R) => withSwitch('MAMBA_TS_SSD_FWD', variant === 'v1' ? 'v1' : undefined, fn);
 
 function inputs(c: Case, seed: number): { x: Tensor; dt: Tensor; A: Tensor; B: Tensor; C: Tensor; o: SsdOptions } {
   const t = (v: SsdInputData) => tensor(v.data, v.shape, { device: 'webgpu' });
@@ -150,21 +153,7 @@ const SPLIT_CASES: Case[] = [
 ];
 
 /** Runs `fn` with MAMBA_TS_SSD_SCORES set to `value` (undefined: unset), and the kernels it launched. */
-function withScores<R>(value: string | undefined, fn: () => R): { result: R; keys: string[] } {
-  const before = process.env['MAMBA_TS_SSD_SCORES'];
-  if (value === undefined) delete process.env['MAMBA_TS_SSD_SCORES'];
-  else process.env['MAMBA_TS_SSD_SCORES'] = value;
-  try {
-    let result: R | undefined;
-    const keys = launchedKernels(getBackend('webgpu') as WebGpuBackend, () => {
-      result = fn();
-    });
-    return { result: result as R, keys };
-  } finally {
-    if (before === undefined) delete process.env['MAMBA_TS_SSD_SCORES'];
-    else process.env['MAMBA_TS_SSD_SCORES'] = before;
-  }
-}
+const withScores = <R>(value: string | undefined, fn: () => R) => withSwitch('MAMBA_TS_SSD_SCORES', value, fn);
 
 for (const split of ['k4', 'k2'] as const) {
   test(`WebGPU fused SSD forward with MAMBA_TS_SSD_SCORES=${split} (split scores kernel) equals the recurrence and the default scores`, async (t) => {

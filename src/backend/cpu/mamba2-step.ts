@@ -18,7 +18,7 @@ import { isHalf } from '../../tensor/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { silu, softplus } from './elementwise.js';
 import { rmsNormKernel } from './layers.js';
-import type { CpuMemory } from './memory.js';
+import { scratchLayout, type CpuMemory } from './memory.js';
 import type { CpuStorage } from './storage.js';
 import { matmulOnPool, type WeightType } from './wasm/linear.js';
 import { conv1dFits, conv1dOnPool } from './wasm/sequence.js';
@@ -45,15 +45,10 @@ export function cpuMamba2BlockStep(mem: CpuMemory, i: Mamba2BlockStepInputs, out
   // Scratch, in floats: normed (B·D), in_proj's output (B·NP), xBC (B·CD), its conv (B·CD), the new
   // conv state (B·CD·(K−1)), C (B·G·N), S·C (B·E), the gated norm's output (B·E), out_proj's output (B·D).
   const sizes = [Bt * Dm, Bt * NP, Bt * CD, Bt * CD, Bt * CD * (K - 1), Bt * G * N, Bt * E, Bt * E, Bt * Dm];
-  const scratch = mem.alloc('f32', sizes.reduce((a, b) => a + b, 0), false);
+  const layout = scratchLayout(sizes);
+  const scratch = mem.alloc('f32', layout.total, false);
   try {
-    const at: number[] = [];
-    let off = 0;
-    for (const s of sizes) {
-      at.push(off);
-      off += s;
-    }
-    const [nAt, pAt, xbcAt, xcAt, csAt, cAt, yAt, gAt, oAt] = at as [number, number, number, number, number, number, number, number, number];
+    const [nAt, pAt, xbcAt, xcAt, csAt, cAt, yAt, gAt, oAt] = layout.offsets as [number, number, number, number, number, number, number, number, number];
     const addr = (floats: number) => scratch.ptr + 4 * floats;
     // Views after the last allocation (an unshared memory may have grown and detached older ones).
     const buf = scratch.data as Float32Array;

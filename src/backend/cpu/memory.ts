@@ -113,3 +113,18 @@ export class CpuMemory {
     return dtype === 'f16' ? f16ToF32(bits) : bf16ToF32(bits);
   }
 }
+
+/**
+ * Where each part of a scratch block starts (in elements) when the parts of `sizes` lie one after
+ * another, and the block's whole size: the fused decode steps keep all their intermediates in one
+ * allocation.
+ */
+export function scratchLayout(sizes: readonly number[]): { offsets: number[]; total: number } {
+  const offsets: number[] = [];
+  let total = 0;
+  for (const s of sizes) {
+    offsets.push(total);
+    total += s;
+  }
+  return { offsets, total };
+}
