@@ -144,7 +144,9 @@ describe('training and evaluation loops share the event loop', () => {
     const model = createForecaster({ model_type: 'dlinear', lookback: 96, horizon: 24, n_vars: 7 }, 'dlinear', 'cpu');
     try {
       model.initWeights(0);
-      const set = new WindowSet(randomArray(3000 * 7, 1), 7, 96, 24);
+      // Enough batches for ~0.3 s of work on a fast machine: the evaluation yields every ~20 ms, and
+      // 3,000 rows (~0.1 s) left room for only 2 timer ticks on one CI run.
+      const set = new WindowSet(randomArray(12000 * 7, 1), 7, 96, 24);
       const { ticks } = await underTimer(() => evaluateForecaster(model, set, 4));
       assert.ok(ticks >= 3, `the timer fired ${ticks} times over ${Math.ceil(set.count / 4)} batches`);
     } finally {
