@@ -177,9 +177,10 @@ for (const name of models) {
         const release = () => {
           if (variants.length > 1) (m.lm as { releaseDecodeRecordings?: () => void }).releaseDecodeRecordings?.();
         };
+        const warmIds = prompts(batch, Math.min(length, 64), m.lm.vocabSize);
         for (const v of variants) {
           release();
-          await under(v, () => run(m, prompts(batch, Math.min(length, 64), m.lm.vocabSize), warmed ? Math.min(gen, 8) : gen));
+          await under(v, () => run(m, warmIds, warmed ? Math.min(gen, 8) : gen));
         }
         warmed = true;
         // --warmup-seconds: whole generations (short prompt, `gen` new tokens) until that much time
@@ -191,7 +192,7 @@ for (const name of models) {
         while (performance.now() < warmUntil) {
           for (const v of variants) {
             release();
-            await under(v, () => run(m, prompts(batch, Math.min(length, 64), m.lm.vocabSize), gen));
+            await under(v, () => run(m, warmIds, gen));
           }
           warmRuns++;
         }

@@ -14,13 +14,11 @@ import type { CpuBackend } from '../src/backend/cpu/index.js';
 import type { Mamba2ConfigFields } from '../src/models/mamba2/config.js';
 import { Mamba2ForCausalLM } from '../src/models/mamba2/modeling.js';
 import { add } from '../src/ops/index.js';
-import { tensor } from '../src/ops/create.js';
-import { mamba2LayerModel } from './mamba2-layer-model.js';
+import { mamba2LayerModel, mamba2StepInputs } from './mamba2-layer-model.js';
 import type { Tensor } from '../src/tensor/tensor.js';
-import { fixture, randomArray } from './helpers.js';
+import { fixture } from './helpers.js';
 
 const cpu = getBackend('cpu') as CpuBackend;
-const randn = (shape: number[], seed: number): Tensor => tensor(randomArray(shape.reduce((a, b) => a * b, 1), seed), shape);
 
 interface Shape {
   name: string;
@@ -65,10 +63,7 @@ for (const s of shapes) {
       assert.ok(cpu.kernelInfo().kernels === 'wasm', 'the WebAssembly kernels run');
       const m = await layerModel(s);
       const block = m.backbone.layers[0]!;
-      const c = m.config;
-      const f = c.fields;
-      const h = randn([batch, 1, f.hidden_size], 1 + batch);
-      const state = { conv: randn([batch, c.convDim, f.conv_kernel - 1], 2 + batch), ssm: randn([batch, f.num_heads, f.head_dim, f.state_size], 3 + batch) };
+      const { h, state } = mamba2StepInputs(m, batch, 'cpu');
       const before = { conv: state.conv.dataSync(), ssm: state.ssm.dataSync() };
       const run = (threads: number) => {
         cpu.memory.runtime!.setThreads(threads);

@@ -9,6 +9,7 @@ import { initMamba2Weights } from '../src/models/mamba2/init.js';
 import { Mamba2ForCausalLM } from '../src/models/mamba2/modeling.js';
 import { halfTensor, tensor } from '../src/ops/create.js';
 import { f32ToBf16 } from '../src/tensor/half.js';
+import type { Tensor } from '../src/tensor/tensor.js';
 import { randomArray } from './helpers.js';
 
 export async function mamba2LayerModel(fields: Partial<Mamba2ConfigFields>, bf16: boolean, device: DeviceName): Promise<Mamba2ForCausalLM> {
@@ -23,4 +24,15 @@ export async function mamba2LayerModel(fields: Partial<Mamba2ConfigFields>, bf16
     }
   }
   return m;
+}
+
+/** A decode step's inputs for `m`'s layer: h (batch, 1, D) and the conv and SSM states, random (seeds from the batch size). */
+export function mamba2StepInputs(m: Mamba2ForCausalLM, batch: number, device: DeviceName): { h: Tensor; state: { conv: Tensor; ssm: Tensor } } {
+  const randn = (shape: number[], seed: number): Tensor => tensor(randomArray(shape.reduce((a, b) => a * b, 1), seed), shape, { device });
+  const c = m.config;
+  const f = c.fields;
+  return {
+    h: randn([batch, 1, f.hidden_size], 1 + batch),
+    state: { conv: randn([batch, c.convDim, f.conv_kernel - 1], 2 + batch), ssm: randn([batch, f.num_heads, f.head_dim, f.state_size], 3 + batch) },
+  };
 }

@@ -19,7 +19,7 @@ import type { Mamba2ConfigFields } from '../src/models/mamba2/config.js';
 import { Mamba2ForCausalLM } from '../src/models/mamba2/modeling.js';
 import { add, mamba2BlockStepFused } from '../src/ops/index.js';
 import { tensor } from '../src/ops/create.js';
-import { mamba2LayerModel } from './mamba2-layer-model.js';
+import { mamba2LayerModel, mamba2StepInputs } from './mamba2-layer-model.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { assertClose, randomArray } from './helpers.js';
 import { availableDevices } from './devices.js';
@@ -120,8 +120,7 @@ async function checkStep(s: Shape, batch: number, kernel?: string): Promise<void
   const block = m.backbone.layers[0]!;
   const c = m.config;
   const f = c.fields;
-  const h = randn([batch, 1, f.hidden_size], 1 + batch);
-  const state = { conv: randn([batch, c.convDim, f.conv_kernel - 1], 2 + batch), ssm: randn([batch, f.num_heads, f.head_dim, f.state_size], 3 + batch) };
+  const { h, state } = mamba2StepInputs(m, batch, 'webgpu');
   const before = { conv: await state.conv.data(), ssm: await state.ssm.data() };
   // Count the fused steps that ran: block.step falls back to the op-by-op step silently.
   const backend = getBackend('webgpu');

@@ -17,7 +17,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { rmsNormKernel } from './layers.js';
 import { scratchLayout, type CpuMemory } from './memory.js';
 import type { CpuStorage } from './storage.js';
-import { matmulOnPool, type WeightType } from './wasm/linear.js';
+import { addRowBias, rowsTimesWeight } from './step-products.js';
 import { conv1dFits, conv1dOnPool, scanFits, scanOnPool } from './wasm/sequence.js';
 
 export interface StepOutputs {
@@ -54,16 +54,8 @@ export function cpuMambaBlockStep(mem: CpuMemory, i: MambaBlockStepInputs, o: St
     // Views after the last allocation (an unshared memory may have grown and detached older ones).
     const buf = scratch.data as Float32Array;
     const view = (from: number, n: number) => buf.subarray(from, from + n);
-    const gemv = (x: number, w: Tensor, y: number, M: number, Nout: number, Kin: number) =>
-      matmulOnPool(rt.pool, {
-        a: x, b: storage(w).ptr, c: y, batch: 1, M, N: Nout, K: Kin, transA: false, transB: true, batchStrideA: 0, batchStrideB: 0,
-        bType: w.dtype as WeightType,
-      });
-    const addBias = (y: Float32Array, bias: Tensor | null, n: number) => {
-      if (!bias) return;
-      const b = storage(bias).data as Float32Array;
-      for (let r = 0; r < B; r++) for (let j = 0; j < n; j++) y[r * n + j] += b[j]!;
-    };
+    const gemv = (x: number, w: Tensor, y: number, M: number, Nout: number, Kin: number) => rowsTimesWeight(rt.pool, x, w, y, M, Nout, Kin);
+    const addBias = (y: Float32Array, bias: Tensor | null, n: number) => addRowBias(y, bias, B, n);
 
     rmsNormKernel(storage(i.h).data as Float32Array, storage(i.normWeight).data as Float32Array, i.eps, view(nAt, B * H));
     gemv(addr(nAt), i.inProj, addr(xzAt), B, 2 * E, H);

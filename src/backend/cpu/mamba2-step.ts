@@ -20,7 +20,8 @@ import { silu, softplus } from './elementwise.js';
 import { rmsNormKernel } from './layers.js';
 import { scratchLayout, type CpuMemory } from './memory.js';
 import type { CpuStorage } from './storage.js';
-import { matmulOnPool, type WeightType } from './wasm/linear.js';
+import { matmulOnPool } from './wasm/linear.js';
+import { addRowBias, rowsTimesWeight } from './step-products.js';
 import { conv1dFits, conv1dOnPool } from './wasm/sequence.js';
 
 const storage = (t: Tensor): CpuStorage => t.storage as CpuStorage;
@@ -54,16 +55,8 @@ export function cpuMamba2BlockStep(mem: CpuMemory, i: Mamba2BlockStepInputs, out
     const buf = scratch.data as Float32Array;
     const view = (from: number, n: number) => buf.subarray(from, from + n);
     const data = (t: Tensor) => storage(t).data as Float32Array;
-    const gemv = (x: number, w: Tensor, y: number, Nout: number, Kin: number) =>
-      matmulOnPool(rt.pool, {
-        a: x, b: storage(w).ptr, c: y, batch: 1, M: Bt, N: Nout, K: Kin, transA: false, transB: true, batchStrideA: 0, batchStrideB: 0,
-        bType: w.dtype as WeightType,
-      });
-    const addBias = (from: number, bias: Tensor | null, n: number) => {
-      if (!bias) return;
-      const b = data(bias);
-      for (let r = 0; r < Bt; r++) for (let j = 0; j < n; j++) buf[from + r * n + j] += b[j]!;
-    };
+    const gemv = (x: number, w: Tensor, y: number, Nout: number, Kin: number) => rowsTimesWeight(rt.pool, x, w, y, Bt, Nout, Kin);
+    const addBias = (from: number, bias: Tensor | null, n: number) => addRowBias(view(from, Bt * n), bias, Bt, n);
 
     // Norm and in_proj: z, xBC, dt per row.
     rmsNormKernel(data(i.h), data(i.normWeight), i.eps, view(nAt, Bt * Dm));

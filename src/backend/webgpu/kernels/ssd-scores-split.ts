@@ -41,6 +41,7 @@
 import { envSwitch } from '../../../env.js';
 import { cachedKernel, type Kernel } from '../context.js';
 import { SSD_PARAMS } from './ssd.js';
+import { SSD_SCORES_BINDINGS } from './ssd-v2.js';
 
 /** The output block: rows t × columns s of a chunk's scores. */
 export const SSD_SCORES_SPLIT_BLOCK = 32;
@@ -137,10 +138,7 @@ export function ssdScoresSplitKernel(variant: SsdScoresSplit): Kernel {
       key: `ssd_scores_split_${variant}`,
       code: () => /* wgsl */ `
 ${SSD_PARAMS}
-@group(0) @binding(0) var<storage, read> Bm: array<f32>;        // (Bt, L, G, N)
-@group(0) @binding(1) var<storage, read> Cm: array<f32>;        // (Bt, L, G, N)
-@group(0) @binding(2) var<storage, read_write> Sc: array<f32>;  // (Bt, nC, G, T, T)
-@group(0) @binding(3) var<uniform> p: Dims;
+${SSD_SCORES_BINDINGS}
 // The staged tiles during the N loop (C's at 0, B's at ${TILE}), then groups 1..'s partial sums.
 var<workgroup> sh: array<vec4<f32>, ${SH}>;
 @compute @workgroup_size(${WG})

@@ -162,6 +162,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 `,
 };
 
+/** Step 4a's bindings, shared by every kernel that writes the scores (ssd-scores-split.ts too). */
+export const SSD_SCORES_BINDINGS = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> Bm: array<f32>;        // (Bt, L, G, N)
+@group(0) @binding(1) var<storage, read> Cm: array<f32>;        // (Bt, L, G, N)
+@group(0) @binding(2) var<storage, read_write> Sc: array<f32>;  // (Bt, nC, G, T, T)
+@group(0) @binding(3) var<uniform> p: Dims;
+`;
+
 /**
  * Step 4a: the scores C_t·B_s of each chunk, once per group, as (Bt, nC, G, T, T): the 64 × 64
  * blocks on or below the diagonal (those above hold only pairs s > t, never read); within a
@@ -172,10 +180,7 @@ export const ssdScoresV2Kernel: Kernel = {
   key: 'ssd_scores_v2',
   code: () => /* wgsl */ `
 ${SSD_PARAMS}
-@group(0) @binding(0) var<storage, read> Bm: array<f32>;        // (Bt, L, G, N)
-@group(0) @binding(1) var<storage, read> Cm: array<f32>;        // (Bt, L, G, N)
-@group(0) @binding(2) var<storage, read_write> Sc: array<f32>;  // (Bt, nC, G, T, T)
-@group(0) @binding(3) var<uniform> p: Dims;
+${SSD_SCORES_BINDINGS}
 ${TILES}
 @compute @workgroup_size(${SSD_V2_WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
