@@ -7,7 +7,8 @@
  *   out = h + out_proj(gatedNorm(y · silu(z)))
  *
  * The products (in_proj, out_proj, S·C) and the conv run on the same WebAssembly kernels as the
- * op-by-op step; the elementwise parts are TypeScript loops that round to float32 where each op
+ * op-by-op step, the state update on a kernel of its own (assembly/ssd-step.ts); the other
+ * elementwise parts are TypeScript loops that round to float32 where each op
  * of the op-by-op step stores its result, in the same order, so the two agree bit for bit (the
  * test checks that). Intermediates live in one scratch block: at decode sizes the op-by-op step's
  * few dozen tensors and tidy scopes per layer cost more than the arithmetic. Null (false) where the
@@ -22,7 +23,7 @@ import { scratchLayout, type CpuMemory } from './memory.js';
 import type { CpuStorage } from './storage.js';
 import { matmulOnPool } from './wasm/linear.js';
 import { addRowBias, rowsTimesWeight } from './step-products.js';
-import { conv1dFits, conv1dOnPool } from './wasm/sequence.js';
+import { conv1dFits, conv1dOnPool, ssdStepOnPool } from './wasm/sequence.js';
 
 const storage = (t: Tensor): CpuStorage => t.storage as CpuStorage;
 const f32 = Math.fround;
@@ -44,12 +45,15 @@ export function cpuMamba2BlockStep(mem: CpuMemory, i: Mamba2BlockStepInputs, out
   if (out.heap !== rt.heap) return false;
 
   // Scratch, in floats: normed (B·D), in_proj's output (B·NP), xBC (B·CD), its conv (B·CD), the new
-  // conv state (B·CD·(K−1)), C (B·G·N), S·C (B·E), the gated norm's output (B·E), out_proj's output (B·D).
-  const sizes = [Bt * Dm, Bt * NP, Bt * CD, Bt * CD, Bt * CD * (K - 1), Bt * G * N, Bt * E, Bt * E, Bt * Dm];
+  // conv state (B·CD·(K−1)), C (B·G·N), S·C (B·E), the gated norm's output (B·E), out_proj's output
+  // (B·D), Δ and exp(Δ·A) (B·NH each).
+  const sizes = [Bt * Dm, Bt * NP, Bt * CD, Bt * CD, Bt * CD * (K - 1), Bt * G * N, Bt * E, Bt * E, Bt * Dm, Bt * NH, Bt * NH];
   const layout = scratchLayout(sizes);
   const scratch = mem.alloc('f32', layout.total, false);
   try {
-    const [nAt, pAt, xbcAt, xcAt, csAt, cAt, yAt, gAt, oAt] = layout.offsets as [number, number, number, number, number, number, number, number, number];
+    const [nAt, pAt, xbcAt, xcAt, csAt, cAt, yAt, gAt, oAt, dtAt, decayAt] = layout.offsets as [
+      number, number, number, number, number, number, number, number, number, number, number,
+    ];
     const addr = (floats: number) => scratch.ptr + 4 * floats;
     // Views after the last allocation (an unshared memory may have grown and detached older ones).
     const buf = scratch.data as Float32Array;
@@ -77,8 +81,8 @@ export function cpuMamba2BlockStep(mem: CpuMemory, i: Mamba2BlockStepInputs, out
     const dtBias = data(i.dtBias);
     const aLog = data(i.ALog);
     const Dh = data(i.D);
-    const dts = new Float32Array(Bt * NH);
-    const decays = new Float32Array(Bt * NH);
+    const dts = view(dtAt, Bt * NH);
+    const decays = view(decayAt, Bt * NH);
     for (let r = 0; r < Bt; r++) {
       for (let hh = 0; hh < NH; hh++) {
         let dt = f32(softplus(f32(buf[pAt + r * NP + E + CD + hh]! + dtBias[hh]!)));
@@ -90,29 +94,15 @@ export function cpuMamba2BlockStep(mem: CpuMemory, i: Mamba2BlockStepInputs, out
       }
     }
 
-    // The state, in place: S = S·decay + (x·dt)·B, per head with its group's B.
-    const S = data(i.ssmState);
+    // The state, in place: S = S·decay + (x·dt)·B, per head with its group's B (a WebAssembly
+    // tile per (row, head), each product and sum rounded as the op-by-op step's ops round them).
     const perGroup = NH / G;
-    // The group's B in a small array of its own (as doubles: exact, and measured ~25% faster in this loop than offsets into the heap).
-    const Bg = new Float64Array(N);
-    for (let r = 0; r < Bt; r++) {
-      const xc = xcAt + r * CD;
-      for (let hh = 0; hh < NH; hh++) {
-        const dt = dts[r * NH + hh]!;
-        const decay = decays[r * NH + hh]!;
-        if (hh % perGroup === 0) {
-          const bOff = xc + E + (hh / perGroup) * N;
-          for (let n = 0; n < N; n++) Bg[n] = buf[bOff + n]!;
-        }
-        for (let p = 0; p < P; p++) {
-          const xdt = f32(buf[xc + hh * P + p]! * dt);
-          const s0 = ((r * NH + hh) * P + p) * N;
-          for (let n = 0; n < N; n++) S[s0 + n] = f32(S[s0 + n]! * decay) + f32(xdt * Bg[n]!);
-        }
-      }
-      // C of each group, contiguous for the product below.
-      buf.copyWithin(cAt + r * G * N, xc + E + G * N, xc + E + 2 * G * N);
-    }
+    ssdStepOnPool(rt.pool, {
+      state: storage(i.ssmState).ptr, xb: addr(xcAt), rowStride: CD, bOffset: E, dt: addr(dtAt), decay: addr(decayAt),
+      batch: Bt, heads: NH, headDim: P, N, headsPerGroup: perGroup,
+    });
+    // C of each group, contiguous for the product below.
+    for (let r = 0; r < Bt; r++) buf.copyWithin(cAt + r * G * N, xcAt + r * CD + E + G * N, xcAt + r * CD + E + 2 * G * N);
     // y = S·C: the op-by-op step's batched product ((B·G) × (heads per group · P, N) · (N, 1)), on the same kernel.
     matmulOnPool(rt.pool, {
       a: storage(i.ssmState).ptr, b: addr(cAt), c: addr(yAt), batch: Bt * G, M: perGroup * P, N: 1, K: N, transA: false, transB: false,

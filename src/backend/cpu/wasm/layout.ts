@@ -125,6 +125,27 @@ export const CV_FLAGS = 9;
 export const CV_TILES_PER_BATCH = 10;
 export const CV_TILE_CHANNELS = 11;
 export const CONV_FLAG_SILU = 1;
+/**
+ * Mamba-2's decode-step state update, in place, per (row, head): S = S·decay + (x·Δ) ⊗ B
+ * (assembly/ssd-step.ts).
+ */
+export const K_SSD_STEP = 12;
+
+// Arguments of K_SSD_STEP (byte addresses; floats for the strides and offsets).
+/** The states (batch, heads, head dim, N), updated in place. */
+export const SS_STATE = 0;
+/** Row 0 of (batch, row stride) rows holding x (heads · head dim) at 0 and the groups' B (G, N) at SS_B_OFFSET. */
+export const SS_XB = 1;
+export const SS_ROW_STRIDE = 2;
+export const SS_B_OFFSET = 3;
+/** Δ and exp(Δ·A) per (row, head), (batch, heads) each. */
+export const SS_DT = 4;
+export const SS_DECAY = 5;
+export const SS_HEADS = 6;
+export const SS_HEAD_DIM = 7;
+export const SS_N = 8;
+export const SS_HEADS_PER_GROUP = 9;
+
 /** Channels per tile of the scan and the conv (fixed: results must not depend on the thread count). */
 export const CHANNEL_TILE = 16;
 

@@ -1,13 +1,15 @@
 /**
  * The sequence kernels on the WebAssembly pool: the selective scan (also one decode step, as
- * L = 1) and the causal depthwise conv1d (also its decode step). Tiles are CHANNEL_TILE channels of
+ * L = 1), the causal depthwise conv1d (also its decode step) and Mamba-2's decode-step state
+ * update. Tiles are CHANNEL_TILE channels of
  * one sequence, fixed by the shapes, so every thread count gives the same bits (assembly/scan.ts,
  * assembly/conv.ts). Callers pass byte addresses in the heap; 0 stands for an absent input.
  */
 import {
   CHANNEL_TILE, CONV_FLAG_SILU, CV_BIAS, CV_CHANNELS, CV_FLAGS, CV_K, CV_L, CV_NEW_STATE, CV_OUT, CV_STATE, CV_TILE_CHANNELS, CV_TILES_PER_BATCH,
   CV_W, CV_X, K_CONV1D, K_SCAN, S_A, S_B, S_C, S_CHANNELS, S_D, S_DELTA, S_DELTA_BIAS, S_FLAGS, S_H0, S_L, S_LAST, S_N, S_OUT, S_TILE_CHANNELS,
-  S_TILES_PER_BATCH, S_U, S_Z, SCAN_FLAG_SOFTPLUS, SCRATCH_BYTES,
+  S_TILES_PER_BATCH, S_U, S_Z, SCAN_FLAG_SOFTPLUS, SCRATCH_BYTES, K_SSD_STEP, SS_B_OFFSET, SS_DECAY, SS_DT, SS_HEAD_DIM, SS_HEADS, SS_HEADS_PER_GROUP,
+  SS_N, SS_ROW_STRIDE, SS_STATE, SS_XB,
 } from './layout.js';
 import type { KernelPool } from './pool.js';
 
@@ -99,4 +101,40 @@ export function conv1dOnPool(pool: KernelPool, j: Conv1dJob): void {
   args[CV_TILES_PER_BATCH] = tilesPerBatch;
   args[CV_TILE_CHANNELS] = CHANNEL_TILE;
   pool.run(K_CONV1D, args, j.batch * tilesPerBatch);
+}
+
+/**
+ * Addresses of Mamba-2's decode-step state update (assembly/ssd-step.ts): the states (batch, heads,
+ * headDim, N), updated in place; rows of `rowStride` floats from `xb` holding x (heads · headDim) at
+ * 0 and B (groups, N) at `bOffset`; Δ and exp(Δ·A) (batch, heads).
+ */
+export interface SsdStepJob {
+  state: number;
+  xb: number;
+  rowStride: number;
+  bOffset: number;
+  dt: number;
+  decay: number;
+  batch: number;
+  heads: number;
+  headDim: number;
+  N: number;
+  headsPerGroup: number;
+}
+
+/** S = S·decay + (x·Δ) ⊗ B per (row, head), a tile each. */
+export function ssdStepOnPool(pool: KernelPool, j: SsdStepJob): void {
+  if (j.batch === 0 || j.heads === 0 || j.headDim === 0 || j.N === 0) return;
+  const args: number[] = [];
+  args[SS_STATE] = j.state;
+  args[SS_XB] = j.xb;
+  args[SS_ROW_STRIDE] = j.rowStride;
+  args[SS_B_OFFSET] = j.bOffset;
+  args[SS_DT] = j.dt;
+  args[SS_DECAY] = j.decay;
+  args[SS_HEADS] = j.heads;
+  args[SS_HEAD_DIM] = j.headDim;
+  args[SS_N] = j.N;
+  args[SS_HEADS_PER_GROUP] = j.headsPerGroup;
+  pool.run(K_SSD_STEP, args, j.batch * j.heads);
 }
