@@ -24,6 +24,8 @@ import type {
   SampleTokensPerRow,
   SampleTokensScalars,
   ScanOptions,
+  SsdForwardInputs,
+  SsdForwardResult,
   StateUpdateInputs,
   Storage,
   UnaryOp,
@@ -54,7 +56,7 @@ import { adamwKernel, scaleInPlace, sumOfSquares } from './optim.js';
 import { CpuFusedAdamW } from './fused-adamw.js';
 import { scanBackwardFits, scanBackwardOnPool } from './wasm/scan-backward.js';
 import { adamwOnPool } from './wasm/optim.js';
-import { wasmConv1d, wasmScan, type ScanStorages } from './sequence-dispatch.js';
+import { wasmConv1d, wasmScan, wasmSsdScan, type ScanStorages } from './sequence-dispatch.js';
 import { cpuMambaBlockStep } from './mamba-step.js';
 import { cpuMamba2BlockStep } from './mamba2-step.js';
 import type { CpuKernelInfo } from './wasm/runtime.js';
@@ -471,6 +473,27 @@ export class CpuBackend implements Backend {
     const out = new Tensor([...i.h.shape], 'f32', new StorageRef(this, this.memory.alloc('f32', sizeOf(i.h.shape), false)));
     if (cpuMamba2BlockStep(this.memory, i, out.storage as CpuStorage)) return out;
     out.dispose();
+    return null;
+  }
+  /**
+   * Mamba-2's SSD forward where no gradient is recorded, on the WebAssembly kernels: the recurrence
+   * token by token (assembly/ssd-scan.ts), the same map as the chunked form with fewer operations on
+   * a CPU. Null (the composed chunked ops run) where a backward needs what it would keep, or the
+   * kernels do not run.
+   */
+  ssdChunkedForward(i: SsdForwardInputs): SsdForwardResult | null {
+    if (i.keep || !this.memory.runtime) return null;
+    const [batch, L, heads, headDim] = i.x.shape as [number, number, number, number];
+    const [, , groups, N] = i.B.shape as [number, number, number, number];
+    const out = this.makeF(i.x.shape);
+    const last = this.makeF([batch, heads, headDim, N]);
+    const s = (t: Tensor | null) => (t ? (t.storage as CpuStorage) : null);
+    const storages = {
+      x: s(i.x)!, dt: s(i.dt)!, A: s(i.A)!, D: s(i.D), B: s(i.B)!, C: s(i.C)!, initialState: s(i.initialState), out: s(out.t)!, lastState: s(last.t)!,
+    };
+    if (wasmSsdScan(this.memory.runtime, storages, { batch, L, heads, headDim, groups, N })) return { out: out.t, lastState: last.t };
+    out.t.dispose();
+    last.t.dispose();
     return null;
   }
   selectiveStateUpdate(i: StateUpdateInputs, o: ScanOptions): { out: Tensor; state: Tensor } {

@@ -1,11 +1,11 @@
 /**
- * Where the CPU backend's selective scan, state update and causal conv run: the WebAssembly
+ * Where the CPU backend's selective scan, state update, causal conv and Mamba-2 SSD forward run: the WebAssembly
  * kernels (wasm/sequence.ts) when they are on and every buffer lives in their memory; the callers
  * fall back to the TypeScript kernels (scan-reference.ts, state-update.ts, layers.ts) when these
  * return false.
  */
 import type { CpuStorage } from './storage.js';
-import { conv1dFits, conv1dOnPool, scanFits, scanOnPool } from './wasm/sequence.js';
+import { conv1dFits, conv1dOnPool, scanFits, scanOnPool, ssdScanOnPool } from './wasm/sequence.js';
 import type { WasmRuntime } from './wasm/runtime.js';
 
 /** The heap address of each storage (0 for null), or null when one lies outside the runtime's heap. */
@@ -60,5 +60,19 @@ export function wasmConv1d(
   if (!p) return false;
   const [x, w, bias, state, out, newState] = p as [number, number, number, number, number, number];
   conv1dOnPool(rt.pool, { x, w, bias, state, out, newState, batch: dims.batch, L: dims.L, channels: dims.D, K: dims.K, silu });
+  return true;
+}
+
+/** Mamba-2's state space layer over a sequence (ops/ssd.ts) on the WebAssembly kernels; false where they cannot run it. */
+export function wasmSsdScan(
+  rt: WasmRuntime | null,
+  s: { x: CpuStorage; dt: CpuStorage; A: CpuStorage; D: CpuStorage | null; B: CpuStorage; C: CpuStorage; initialState: CpuStorage | null; out: CpuStorage; lastState: CpuStorage },
+  dims: { batch: number; L: number; heads: number; headDim: number; groups: number; N: number },
+): boolean {
+  if (!rt) return false;
+  const p = addresses(rt, [s.x, s.dt, s.A, s.D, s.B, s.C, s.initialState, s.out, s.lastState]);
+  if (!p) return false;
+  const [x, dt, A, D, B, C, initialState, out, lastState] = p as [number, number, number, number, number, number, number, number, number];
+  ssdScanOnPool(rt.pool, { x, dt, A, D, B, C, initialState, out, lastState, ...dims });
   return true;
 }

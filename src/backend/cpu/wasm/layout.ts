@@ -146,6 +146,33 @@ export const SS_HEAD_DIM = 7;
 export const SS_N = 8;
 export const SS_HEADS_PER_GROUP = 9;
 
+/**
+ * Mamba-2's state space layer over a sequence, token by token, per (sequence, head)
+ * (assembly/ssd-scan.ts); the forward of ops/ssd.ts's ssdChunked on the CPU where no gradient is
+ * recorded.
+ */
+export const K_SSD_SCAN = 13;
+
+// Arguments of K_SSD_SCAN (byte addresses; 0 where an optional input is absent).
+/** x (batch, L, heads, head dim); Δ (batch, L, heads), already softplus'd and clamped; A and D (heads). */
+export const SQ_X = 0;
+export const SQ_DT = 1;
+export const SQ_A = 2;
+export const SQ_D = 3;
+/** B and C (batch, L, groups, N). */
+export const SQ_B = 4;
+export const SQ_C = 5;
+/** The state before the first token (batch, heads, head dim, N); 0: zeros. */
+export const SQ_H0 = 6;
+/** y (batch, L, heads, head dim) and the last state (batch, heads, head dim, N). */
+export const SQ_OUT = 7;
+export const SQ_LAST = 8;
+export const SQ_L = 9;
+export const SQ_HEADS = 10;
+export const SQ_HEAD_DIM = 11;
+export const SQ_GROUPS = 12;
+export const SQ_N = 13;
+
 /** Channels per tile of the scan and the conv (fixed: results must not depend on the thread count). */
 export const CHANNEL_TILE = 16;
 

@@ -1,15 +1,17 @@
 /**
  * The sequence kernels on the WebAssembly pool: the selective scan (also one decode step, as
- * L = 1), the causal depthwise conv1d (also its decode step) and Mamba-2's decode-step state
- * update. Tiles are CHANNEL_TILE channels of
- * one sequence, fixed by the shapes, so every thread count gives the same bits (assembly/scan.ts,
- * assembly/conv.ts). Callers pass byte addresses in the heap; 0 stands for an absent input.
+ * L = 1), the causal depthwise conv1d (also its decode step), and Mamba-2's state space layer over
+ * a sequence and its decode-step state update. The scan's and the conv's tiles are CHANNEL_TILE
+ * channels of one sequence, Mamba-2's a (sequence, head), all fixed by the shapes, so every thread
+ * count gives the same bits (assembly/scan.ts, conv.ts, ssd-scan.ts, ssd-step.ts). Callers pass
+ * byte addresses in the heap; 0 stands for an absent input.
  */
 import {
   CHANNEL_TILE, CONV_FLAG_SILU, CV_BIAS, CV_CHANNELS, CV_FLAGS, CV_K, CV_L, CV_NEW_STATE, CV_OUT, CV_STATE, CV_TILE_CHANNELS, CV_TILES_PER_BATCH,
   CV_W, CV_X, K_CONV1D, K_SCAN, S_A, S_B, S_C, S_CHANNELS, S_D, S_DELTA, S_DELTA_BIAS, S_FLAGS, S_H0, S_L, S_LAST, S_N, S_OUT, S_TILE_CHANNELS,
   S_TILES_PER_BATCH, S_U, S_Z, SCAN_FLAG_SOFTPLUS, SCRATCH_BYTES, K_SSD_STEP, SS_B_OFFSET, SS_DECAY, SS_DT, SS_HEAD_DIM, SS_HEADS, SS_HEADS_PER_GROUP,
-  SS_N, SS_ROW_STRIDE, SS_STATE, SS_XB,
+  SS_N, SS_ROW_STRIDE, SS_STATE, SS_XB, K_SSD_SCAN, SQ_A, SQ_B, SQ_C, SQ_D, SQ_DT, SQ_GROUPS, SQ_H0, SQ_HEAD_DIM, SQ_HEADS, SQ_L, SQ_LAST,
+  SQ_N, SQ_OUT, SQ_X,
 } from './layout.js';
 import type { KernelPool } from './pool.js';
 
@@ -137,4 +139,48 @@ export function ssdStepOnPool(pool: KernelPool, j: SsdStepJob): void {
   args[SS_N] = j.N;
   args[SS_HEADS_PER_GROUP] = j.headsPerGroup;
   pool.run(K_SSD_STEP, args, j.batch * j.heads);
+}
+
+/**
+ * Addresses of Mamba-2's state space layer over a sequence (assembly/ssd-scan.ts): x, out (batch,
+ * L, heads, headDim); dt (batch, L, heads); A, D (heads); B, C (batch, L, groups, N); states
+ * (batch, heads, headDim, N).
+ */
+export interface SsdScanJob {
+  x: number;
+  dt: number;
+  A: number;
+  D: number;
+  B: number;
+  C: number;
+  initialState: number;
+  out: number;
+  lastState: number;
+  batch: number;
+  L: number;
+  heads: number;
+  headDim: number;
+  groups: number;
+  N: number;
+}
+
+/** The recurrence token by token, a tile per (sequence, head). */
+export function ssdScanOnPool(pool: KernelPool, j: SsdScanJob): void {
+  if (j.batch === 0 || j.heads === 0) return;
+  const args: number[] = [];
+  args[SQ_X] = j.x;
+  args[SQ_DT] = j.dt;
+  args[SQ_A] = j.A;
+  args[SQ_D] = j.D;
+  args[SQ_B] = j.B;
+  args[SQ_C] = j.C;
+  args[SQ_H0] = j.initialState;
+  args[SQ_OUT] = j.out;
+  args[SQ_LAST] = j.lastState;
+  args[SQ_L] = j.L;
+  args[SQ_HEADS] = j.heads;
+  args[SQ_HEAD_DIM] = j.headDim;
+  args[SQ_GROUPS] = j.groups;
+  args[SQ_N] = j.N;
+  pool.run(K_SSD_SCAN, args, j.batch * j.heads);
 }
