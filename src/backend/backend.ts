@@ -459,12 +459,15 @@ export interface SsdForwardResult {
   kept?: SsdKept;
 }
 
-/** What the fused SSD forward keeps for its backward (the caller owns and frees these). */
+/**
+ * What the fused SSD forward keeps for its backward (the caller owns and frees these); null where
+ * the backend's backward recomputes it (the CPU's recomputes the states from the inputs).
+ */
 export interface SsdKept {
   /** The within-chunk cumulative sums of dt·A, (Bt, L, H). */
-  cum: Tensor;
+  cum: Tensor | null;
   /** The state entering each chunk, (Bt, chunks, H, P, N). */
-  states: Tensor;
+  states: Tensor | null;
 }
 
 /** What the fused SSD's backward reads of its forward: what it kept, its output and last state. */

@@ -234,13 +234,13 @@ function fusedSsdChunked(i: SsdForwardInputs): SsdResult | null {
     throw new Error(`ssdChunked: the ${backend.name} backend's fused forward kept nothing for its backward`);
   }
   // The node owns what the forward kept and references to the inputs and outputs.
-  const cum = keep(r.kept.cum);
-  const states = keep(r.kept.states);
+  const cum = r.kept.cum ? keep(r.kept.cum) : null;
+  const states = r.kept.states ? keep(r.kept.states) : null;
   const saved = inputs.map((t) => (t ? saveForBackward(t) : null));
   const [sx, sdt, sA, sB, sC, sD, sh0] = saved;
   const out = saveForBackward(r.out);
   const lastState = saveForBackward(r.lastState);
-  const held = [...saved.filter((t): t is Tensor => t !== null), out, lastState, cum, states];
+  const held = [...saved.filter((t): t is Tensor => t !== null), out, lastState, ...[cum, states].filter((t): t is Tensor => t !== null)];
   record('ssdChunked', inputs, [r.out, r.lastState], ([gOut, gLast]) => {
     const gradOut = gOut ?? zeros(r.out.shape, { device: i.x.device as DeviceName });
     const g = backend.ssdChunkedBackward!(

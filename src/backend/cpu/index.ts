@@ -26,6 +26,8 @@ import type {
   ScanOptions,
   SsdForwardInputs,
   SsdForwardResult,
+  SsdGradients,
+  SsdSaved,
   StateUpdateInputs,
   Storage,
   UnaryOp,
@@ -57,6 +59,7 @@ import { CpuFusedAdamW } from './fused-adamw.js';
 import { scanBackwardFits, scanBackwardOnPool } from './wasm/scan-backward.js';
 import { adamwOnPool } from './wasm/optim.js';
 import { wasmConv1d, wasmScan, wasmSsdScan, type ScanStorages } from './sequence-dispatch.js';
+import { ssdScanBackwardOnPool } from './wasm/ssd-scan-backward.js';
 import { cpuMambaBlockStep } from './mamba-step.js';
 import { cpuMamba2BlockStep } from './mamba2-step.js';
 import type { CpuKernelInfo } from './wasm/runtime.js';
@@ -476,13 +479,13 @@ export class CpuBackend implements Backend {
     return null;
   }
   /**
-   * Mamba-2's SSD forward where no gradient is recorded, on the WebAssembly kernels: the recurrence
-   * token by token (assembly/ssd-scan.ts), the same map as the chunked form with fewer operations on
-   * a CPU. Null (the composed chunked ops run) where a backward needs what it would keep, or the
-   * kernels do not run.
+   * Mamba-2's SSD forward on the WebAssembly kernels: the recurrence token by token
+   * (assembly/ssd-scan.ts), the same map as the chunked form with fewer operations on a CPU. It keeps
+   * nothing for its backward (ssdChunkedBackward recomputes the states). Null (the composed chunked
+   * ops run) where the kernels do not run.
    */
   ssdChunkedForward(i: SsdForwardInputs): SsdForwardResult | null {
-    if (i.keep || !this.memory.runtime) return null;
+    if (!this.memory.runtime) return null;
     const [batch, L, heads, headDim] = i.x.shape as [number, number, number, number];
     const [, , groups, N] = i.B.shape as [number, number, number, number];
     const out = this.makeF(i.x.shape);
@@ -491,10 +494,46 @@ export class CpuBackend implements Backend {
     const storages = {
       x: s(i.x)!, dt: s(i.dt)!, A: s(i.A)!, D: s(i.D), B: s(i.B)!, C: s(i.C)!, initialState: s(i.initialState), out: s(out.t)!, lastState: s(last.t)!,
     };
-    if (wasmSsdScan(this.memory.runtime, storages, { batch, L, heads, headDim, groups, N })) return { out: out.t, lastState: last.t };
+    if (wasmSsdScan(this.memory.runtime, storages, { batch, L, heads, headDim, groups, N })) {
+      return i.keep ? { out: out.t, lastState: last.t, kept: { cum: null, states: null } } : { out: out.t, lastState: last.t };
+    }
     out.t.dispose();
     last.t.dispose();
     return null;
+  }
+  /** The backward of ssdChunkedForward (assembly/ssd-scan-backward.ts), its states recomputed from the inputs. */
+  ssdChunkedBackward(i: SsdForwardInputs, _saved: SsdSaved, gOut: Tensor, gLast: Tensor | null): SsdGradients {
+    const rt = this.memory.runtime;
+    if (!rt) throw new Error('cpu: ssdChunkedBackward without the WebAssembly kernels (its forward does not run without them)');
+    const [batch, L, heads, headDim] = i.x.shape as [number, number, number, number];
+    const [, , groups, N] = i.B.shape as [number, number, number, number];
+    const s = (t: Tensor | null) => (t ? (t.storage as CpuStorage) : null);
+    const dx = this.makeF(i.x.shape).t;
+    const ddt = this.makeF(i.dt.shape).t;
+    const dA = this.makeF(i.A.shape).t;
+    const dD = i.D ? this.makeF(i.D.shape).t : null;
+    const dB = this.makeF(i.B.shape).t;
+    const dC = this.makeF(i.C.shape).t;
+    const dh0 = this.makeF([batch, heads, headDim, N]).t;
+    const inputs = [i.x, i.dt, i.A, i.D, i.B, i.C, i.initialState, gOut, gLast];
+    if (inputs.some((t) => t && (t.dtype !== 'f32' || (t.storage as CpuStorage).heap !== rt.heap))) {
+      for (const t of [dx, ddt, dA, dD, dB, dC, dh0]) t?.dispose();
+      throw new Error('cpu: ssdChunkedBackward: an input is not a float32 tensor of the WebAssembly heap');
+    }
+    ssdScanBackwardOnPool(
+      rt,
+      {
+        x: s(i.x)!, dt: s(i.dt)!, A: s(i.A)!, D: s(i.D), B: s(i.B)!, C: s(i.C)!, initialState: s(i.initialState), gOut: s(gOut)!, gLast: s(gLast),
+        dx: s(dx)!, ddt: s(ddt)!, dA: s(dA)!, dD: s(dD), dB: s(dB)!, dC: s(dC)!, dInitialState: s(dh0)!,
+      },
+      { batch, L, heads, headDim, groups, N },
+    );
+    let dInitialState: Tensor | null = dh0;
+    if (!i.initialState) {
+      dh0.dispose();
+      dInitialState = null;
+    }
+    return { dx, ddt, dA, dB, dC, dD, dInitialState };
   }
   selectiveStateUpdate(i: StateUpdateInputs, o: ScanOptions): { out: Tensor; state: Tensor } {
     const [batch, dim, N] = i.state.shape as [number, number, number];

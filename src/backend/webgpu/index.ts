@@ -1243,7 +1243,10 @@ export class WebGpuBackend implements Backend {
    * and dy·xᵀ of each chunk, the state gradients carried back over the chunks, then dx, dC, dB,
    * ddt by rows, and dt·A's cumulative-sum gradients per chunk to ddt, dA and dD.
    */
-  ssdChunkedBackward(i: SsdForwardInputs, kept: SsdSaved, gOut: Tensor, gLast: Tensor | null): SsdGradients {
+  ssdChunkedBackward(i: SsdForwardInputs, saved: SsdSaved, gOut: Tensor, gLast: Tensor | null): SsdGradients {
+    const { cum, states } = saved;
+    if (!cum || !states) throw new Error('webgpu: ssdChunkedBackward needs the cumulative sums and chunk states its forward keeps');
+    const kept = { ...saved, cum, states };
     const [Bt, L, H, P] = i.x.shape as [number, number, number, number];
     const [, , G, N] = i.B.shape as [number, number, number, number];
     const T = i.chunk;

@@ -216,6 +216,43 @@ export const SB_WORK_BYTES = 27;
 /** Time steps per recomputed chunk (states are kept at chunk boundaries only). */
 export const SB_CHUNK = 28;
 
+/**
+ * The backward of K_SSD_SCAN (assembly/ssd-scan-backward.ts): a tile per (sequence, head), the
+ * forward states recomputed (kept at chunk boundaries, then chunk by chunk in reverse).
+ */
+export const K_SSD_SCAN_BACKWARD = 32;
+
+// Arguments of K_SSD_SCAN_BACKWARD (byte addresses; 0 where an optional tensor is absent).
+export const SQB_X = 0;
+export const SQB_DT = 1;
+export const SQB_A = 2;
+export const SQB_D = 3;
+export const SQB_B = 4;
+export const SQB_C = 5;
+export const SQB_H0 = 6;
+export const SQB_G_OUT = 7;
+export const SQB_G_LAST = 8;
+export const SQB_DX = 9;
+export const SQB_DDT = 10;
+/** Per tile: dA and dD (one float each), dB and dC ((L, N) each); the caller sums them in order. */
+export const SQB_DA_PARTS = 11;
+export const SQB_DD_PARTS = 12;
+export const SQB_DB_PARTS = 13;
+export const SQB_DC_PARTS = 14;
+export const SQB_DH0 = 15;
+export const SQB_L = 16;
+export const SQB_HEADS = 17;
+export const SQB_HEAD_DIM = 18;
+export const SQB_GROUPS = 19;
+export const SQB_N = 20;
+/** Tokens per recomputed chunk. */
+export const SQB_CHUNK = 21;
+/** Workspace: SQB_WORK_BYTES per tile of this job (the job's tile t uses slot t), from SQB_WORK. */
+export const SQB_WORK = 22;
+export const SQB_WORK_BYTES = 23;
+/** The job's tile t is (sequence, head) number SQB_TILE_BASE + t (the tiles run in waves that share the workspace). */
+export const SQB_TILE_BASE = 24;
+
 /** AdamW in place over float32 p, m, v from g (assembly/adamw.ts). */
 export const K_ADAMW = 31;
 // Arguments of K_ADAMW: addresses, length, elements per tile, then float64 scalars, two words each

@@ -5,7 +5,7 @@
  * each worker sits in workerLoop. Nothing here allocates: tensors and scratch come from the
  * TypeScript allocator (../heap.ts).
  */
-import { K_ADAMW, K_CONV1D, K_GEMM, K_GEMV, K_SCAN, K_SCAN_BACKWARD, K_SSD_SCAN, K_SSD_STEP, W_GENERATION, W_KERNEL } from '../layout';
+import { K_ADAMW, K_CONV1D, K_GEMM, K_GEMV, K_SCAN, K_SCAN_BACKWARD, K_SSD_SCAN, K_SSD_SCAN_BACKWARD, K_SSD_STEP, W_GENERATION, W_KERNEL } from '../layout';
 import { claimTile, finishTile, isActive, markStarted, waitForJob, word } from './control';
 import { gemmTile } from './gemm';
 import { adamwTile } from './adamw';
@@ -14,6 +14,7 @@ import { conv1dTile } from './conv';
 import { scanTile } from './scan';
 import { scanBackwardTile } from './scan-backward';
 import { ssdScanTile } from './ssd-scan';
+import { ssdScanBackwardTile } from './ssd-scan-backward';
 import { ssdStepTile } from './ssd-step';
 
 /** Claims and runs tiles of the posted job until none is left. */
@@ -27,6 +28,7 @@ export function runTiles(scratch: usize): void {
     else if (kernel == K_CONV1D) conv1dTile(t, scratch);
     else if (kernel == K_SSD_STEP) ssdStepTile(t);
     else if (kernel == K_SSD_SCAN) ssdScanTile(t);
+    else if (kernel == K_SSD_SCAN_BACKWARD) ssdScanBackwardTile(t);
     else if (kernel == K_SCAN_BACKWARD) scanBackwardTile(t);
     else if (kernel == K_ADAMW) adamwTile(t);
     finishTile();
