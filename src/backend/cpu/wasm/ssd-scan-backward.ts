@@ -37,7 +37,8 @@ export function ssdScanBackwardOnPool(rt: WasmRuntime, s: SsdScanBackwardStorage
   const tiles = batch * H;
   if (tiles === 0) return;
   const chunks = Math.ceil(L / CHUNK);
-  const workBytes = Math.ceil((4 * P * N * (chunks + CHUNK + 2) + 4 * CHUNK) / 64) * 64;
+  // Boundary states, the chunk's CHUNK + 1 states and dh (P·N floats each), the decays (CHUNK floats, 16-byte padded), G·B per row (P vectors).
+  const workBytes = Math.ceil((4 * P * N * (chunks + CHUNK + 2) + Math.ceil((4 * CHUNK) / 16) * 16 + 16 * P) / 64) * 64;
   const wave = Math.min(WAVE, tiles);
   const partFloats = L * N;
   const sizes = [wave * workBytes, tiles * 4, tiles * 4, tiles * partFloats * 4, tiles * partFloats * 4];

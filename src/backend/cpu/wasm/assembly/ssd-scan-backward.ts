@@ -9,7 +9,8 @@
  *
  * and ∂L/∂S_{−1} = dh at the end. The forward states are recomputed: once keeping the state at each
  * chunk boundary, then chunk by chunk in reverse, keeping the chunk's states and decays for its
- * reverse sweep. dA, dD (per head) and dB, dC (per group, shared by its heads) are sums over tiles,
+ * reverse sweep. Each token's dB and dC rows are written once (every tile writes all of its rows).
+ * dA, dD (per head) and dB, dC (per group, shared by its heads) are sums over tiles,
  * so each tile writes its own partial sums and the caller adds them in order: results do not depend
  * on the number of threads.
  */
@@ -70,14 +71,14 @@ export function ssdScanBackwardTile(local: i32): void {
   const Dh: f32 = pD ? load<f32>(at(pD, <usize>h)) : 0;
   const dBp = ptr(SQB_DB_PARTS) + <usize>tile * <usize>L * rowBytes;
   const dCp = ptr(SQB_DC_PARTS) + <usize>tile * <usize>L * rowBytes;
-  memory.fill(dBp, 0, <usize>L * rowBytes);
-  memory.fill(dCp, 0, <usize>L * rowBytes);
-  // Workspace: the chunk boundaries' states, the chunk's states (T + 1), dh, the chunk's decays.
+  // Workspace: the chunk boundaries' states, the chunk's states (T + 1), dh, the chunk's decays (T
+  // floats, 16-byte padded), each row's G·B partial sums (P vectors).
   const chunks = (L + T - 1) / T;
   const bnd = ptr(SQB_WORK) + <usize>local * ptr(SQB_WORK_BYTES);
   const hs = bnd + <usize>chunks * stateBytes;
   const dh = hs + <usize>(T + 1) * stateBytes;
   const dec = dh + stateBytes;
+  const gb = dec + ((<usize>T * 4 + 15) & ~15);
   // Token t's (sequence, token, head) index is ith0 + t·H; its group's B/C row starts at grow0 + t·gStride bytes.
   const ith0 = <usize>b * <usize>L * <usize>H + <usize>h;
   const grow0 = (<usize>b * <usize>L * <usize>G + <usize>g) * rowBytes;
@@ -121,28 +122,38 @@ export function ssdScanBackwardTile(local: i32): void {
       const dCt = dCp + <usize>t * rowBytes;
       const Snew = hs + <usize>(j + 1) * stateBytes;
       const Sold = hs + <usize>j * stateBytes;
+      // States column by column (four states at a time) so that dB's and dC's sums over the P rows
+      // stay in registers; G·B per row is summed in `gb` (P vectors) across the columns.
       let daAcc = f32x4.splat(0);
+      memory.fill(gb, 0, <usize>P << 4);
+      for (let n = 0; n < N; n += 4) {
+        const valid = min(4, N - n);
+        const nb = <usize>n << 2;
+        const Cn = loadLanes(Ct + nb, valid);
+        const Bn = loadLanes(Bt + nb, valid);
+        let dBacc = f32x4.splat(0);
+        let dCacc = f32x4.splat(0);
+        let o = nb;
+        for (let p = 0; p < P; p++) {
+          const gv = v128.load32_splat(at(gy, <usize>p));
+          const Gv = f32x4.add(loadLanes(dh + o, valid), f32x4.mul(gv, Cn));
+          const gbp = gb + (<usize>p << 4);
+          v128.store(gbp, f32x4.add(v128.load(gbp), f32x4.mul(Gv, Bn)));
+          daAcc = f32x4.add(daAcc, f32x4.mul(Gv, loadLanes(Sold + o, valid)));
+          dCacc = f32x4.add(dCacc, f32x4.mul(gv, loadLanes(Snew + o, valid)));
+          dBacc = f32x4.add(dBacc, f32x4.mul(f32x4.splat(load<f32>(at(xt, <usize>p)) * dt), Gv));
+          storeLanes(dh + o, f32x4.mul(av, Gv), valid);
+          o += rowBytes;
+        }
+        storeLanes(dBt + nb, dBacc, valid);
+        storeLanes(dCt + nb, dCacc, valid);
+      }
       let dtAcc: f32 = 0;
       for (let p = 0; p < P; p++) {
         const xp = load<f32>(at(xt, <usize>p));
         const gp = load<f32>(at(gy, <usize>p));
         dD += gp * xp;
-        const gv = f32x4.splat(gp);
-        const xv = f32x4.splat(xp * dt);
-        const row = <usize>p * rowBytes;
-        let gb = f32x4.splat(0);
-        for (let n = 0; n < N; n += 4) {
-          const valid = min(4, N - n);
-          const o = row + (<usize>n << 2);
-          const nb = <usize>n << 2;
-          const Gv = f32x4.add(loadLanes(dh + o, valid), f32x4.mul(gv, loadLanes(Ct + nb, valid)));
-          gb = f32x4.add(gb, f32x4.mul(Gv, loadLanes(Bt + nb, valid)));
-          daAcc = f32x4.add(daAcc, f32x4.mul(Gv, loadLanes(Sold + o, valid)));
-          storeLanes(dCt + nb, f32x4.add(loadLanes(dCt + nb, valid), f32x4.mul(gv, loadLanes(Snew + o, valid))), valid);
-          storeLanes(dBt + nb, f32x4.add(loadLanes(dBt + nb, valid), f32x4.mul(xv, Gv)), valid);
-          storeLanes(dh + o, f32x4.mul(av, Gv), valid);
-        }
-        const GB = hsum(gb);
+        const GB = hsum(v128.load(gb + (<usize>p << 4)));
         store<f32>(at(dx + i * <usize>P * 4, <usize>p), dt * GB + Dh * gp);
         dtAcc += xp * GB;
       }
