@@ -440,9 +440,10 @@ export interface Backend {
   mamba2BlockStep?(i: Mamba2BlockStepInputs): Tensor | null;
 
   /**
-   * Optional: Mamba-2's chunked SSD forward (ops/ssd.ts, ssdChunked) fused; with `keep`, it also
-   * returns what ssdChunkedBackward needs. Returns null when it does not handle these inputs (the
-   * composed ops run instead).
+   * Optional: Mamba-2's chunked SSD forward (ops/ssd.ts, ssdChunked) fused — the same map, by
+   * whichever algorithm suits the backend (WebGPU: chunks; the CPU: the recurrence); with `keep`, it
+   * also returns what ssdChunkedBackward needs. Returns null when it does not handle these inputs
+   * (the composed ops run instead).
    */
   ssdChunkedForward?(i: SsdForwardInputs): SsdForwardResult | null;
   /**

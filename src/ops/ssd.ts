@@ -12,8 +12,10 @@
  * - ssdSequential: the recurrence token by token — the reference the others are tested against;
  * - ssdChunked: the SSD algorithm — within chunks of T tokens the scan is a masked matrix product
  *   (C·Bᵀ ∘ decay)·(x·dt), between chunks a short recurrence over the chunk-final states; where the
- *   backend has a fused forward (WebGPU: kernels/ssd.ts), that runs — while a gradient is recorded,
- *   only with the backend's fused backward too (kernels/ssd-backward.ts), as one autograd node;
+ *   backend has a fused forward (WebGPU: kernels/ssd.ts; the CPU: the recurrence on its WebAssembly
+ *   kernels, wasm/assembly/ssd-scan.ts), that runs — while a gradient is recorded, only with the
+ *   backend's fused backward too (kernels/ssd-backward.ts; wasm/assembly/ssd-scan-backward.ts), as
+ *   one autograd node;
  * - ssdStep: one token (decoding).
  */
 import { record, saveForBackward, shouldRecord } from '../autograd/tape.js';
