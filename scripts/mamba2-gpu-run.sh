@@ -4,7 +4,9 @@
 # with the build (dist/) and .triton-ref/ (a source snapshot of state-spaces/mamba, docs/mamba2.md)
 # carried. Each part has its own time limit, so a slow or failing part does not take the rest with
 # it; together up to 745 s (over one call's 600: TRAIN_TIMEOUT=0 skips the training, which is done and
-# shipped, and TRITON_BF16=0 the last 70 s, which brings it to 555 s), the most wanted first:
+# shipped, and TRITON_BF16=0 the last 70 s, which brings it to 555 s; TRITON_IEEE=0 DECODE=1
+# swaps the IEEE part (290 s) for Mamba-1 against Mamba-2 decoding (100 s): 365 s), the most
+# wanted first:
 #   (b) node dist/bench/ssd.js: our fused SSD forward, the composed ops, Mamba-1's scan (60 s), then
 #       the split SSD scores kernels against v2's (gpu-kernels --ssd 2048, 45 s), and
 #       node dist/bench/ssd-backward.js: fused forward + backward against the composed ops (50 s);
@@ -80,10 +82,14 @@ else
 fi
 if [ "${SKIP_BENCH:-0}" != 1 ]; then
   # (a) float32 with IEEE float32 dots (a process of its own: Triton reads the setting when it
-  # compiles), then bfloat16 (x, dt, B, C in bf16), for reference.
-  triton 290 triton-ieee --dtypes float32 --f32-dot ieee
+  # compiles), then bfloat16 (x, dt, B, C in bf16), for reference. TRITON_IEEE=0 leaves it out.
+  [ "${TRITON_IEEE:-1}" = 1 ] && triton 290 triton-ieee --dtypes float32 --f32-dot ieee
   [ "${TRITON_BF16:-1}" = 1 ] && triton 70 triton-bf16 --dtypes bfloat16
 fi
 [ "${TRITON_BACKWARD:-0}" = 1 ] && triton 150 triton-tf32-backward --dtypes float32 --backward --no-check
+# DECODE=1: decode of the 130m shapes, Mamba-1 and Mamba-2 side by side in one process (the target
+# "decode ≥ Mamba-1's"; Mamba-2's in_proj takes Mamba-1's ksplit16 tile since the seventh session,
+# never timed on Mamba-2): batch 1 and 64, prompt 2048, 128 new tokens, two repeats (100 s).
+[ "${DECODE:-0}" = 1 ] && timeout 100 node dist/bench/throughput.js --device webgpu --size 130m --models mamba,mamba2 --batch 1,64 --prompt 2048 --gen 128 --repeat 2 --warmup-seconds 2 2>>"$E" | tag decode
 cat "$out/train.txt"
 grep -h '"us_per_call"\|ssd_check\|"error"\|"part":"train"' "$J" | cut -c1-400
