@@ -1,6 +1,6 @@
 /**
- * WebGPU's backward kernels (causal conv, embedding) against the CPU backend's, called directly on
- * the backends with the same inputs.
+ * WebGPU's backward kernels (causal conv, embedding, silu's one-pass gradient) against the CPU
+ * backend's, called directly on the backends with the same inputs.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -111,4 +111,27 @@ test('webgpu embeddingBackward is deterministic for small vocabularies (the same
   const first = Float32Array.from(await embeddingGrad('webgpu', ids, [B, L], g, H, V));
   for (let run = 0; run < 3; run++) assert.deepEqual(Float32Array.from(await embeddingGrad('webgpu', ids, [B, L], g, H, V)), first, `run ${run + 2}`);
   assertClose('embedding grad (deterministic)', first, await embeddingGrad('cpu', ids, [B, L], g, H, V), 1e-5);
+});
+
+test('webgpu siluGrad (g · silu\'(x) in one pass) equals the CPU\'s, with broadcasting and extreme x', async (t) => {
+  if (!hasGpu) {
+    t.skip('no WebGPU adapter');
+    return;
+  }
+  // Extremes: exp(−x) overflows below x ≈ −88 (s = 0) and vanishes above (s = 1); neither may give NaN.
+  const xs = Float32Array.from([...randomArray(64, 950, -6, 6), -100, -89, -20, 0, 20, 89, 100, 1e-30]);
+  const g = randomArray(3 * xs.length, 951, -1, 1);
+  const run = async (device: DeviceName) => {
+    const b = getBackend(device);
+    const gt = ops.tensor(g, [3, xs.length], { device });
+    const xt = ops.tensor(xs, [xs.length], { device });
+    const y = b.binary('siluGrad', gt, xt, [3, xs.length]);
+    const out = Float32Array.from(await y.data());
+    for (const v of [gt, xt, y]) v.dispose();
+    return out;
+  };
+  const want = await run('cpu');
+  const got = await run('webgpu');
+  assert.ok(got.every(Number.isFinite), 'no NaN or infinity');
+  assertClose('siluGrad', got, want, 1e-5);
 });

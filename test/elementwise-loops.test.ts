@@ -14,6 +14,10 @@ const OPS: Record<BinaryOp, (a: number, b: number) => number> = {
   max: (a, b) => (a > b || Number.isNaN(a) ? a : b),
   min: (a, b) => (a < b || Number.isNaN(a) ? a : b),
   pow: Math.pow,
+  siluGrad: (a, b) => {
+    const s = 1 / (1 + Math.exp(-b));
+    return a * (s + b * s * (1 - s));
+  },
 };
 
 function naive(op: BinaryOp, a: Float32Array, aShape: Shape, b: Float32Array, bShape: Shape, outShape: Shape): Float32Array {

@@ -27,7 +27,8 @@ export type UnaryOp =
   | 'softplus' // x > 20 ? x : log1p(exp(x)), as the Mamba kernels
   | 'gelu'; // tanh approximation, as HF "gelu_pytorch_tanh"
 
-export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'pow';
+/** siluGrad: a · silu'(b) (silu's backward in one pass: a the output's gradient, b silu's input). */
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'pow' | 'siluGrad';
 
 export interface MatmulOptions {
   transA: boolean;

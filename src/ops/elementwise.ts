@@ -49,11 +49,8 @@ const UNARY_RULES: Partial<Record<UnaryOp, (g: Tensor, x: Tensor, y: Tensor) => 
   rsqrt: (g, _x, y) => mul(g, scale(mul(y, mul(y, y)), -0.5)),
   sigmoid: (g, _x, y) => mul(g, mul(y, affine(y, -1, 1))),
   tanh: (g, _x, y) => mul(g, affine(mul(y, y), -1, 1)),
-  // silu'(x) = s + x·s·(1 − s), s = sigmoid(x)
-  silu: (g, x) => {
-    const s = sigmoid(x);
-    return mul(g, add(s, mul(x, mul(s, affine(s, -1, 1)))));
-  },
+  // g · silu'(x) = g · (s + x·s·(1 − s)), s = sigmoid(x), in one pass (instead of six ops).
+  silu: (g, x) => binary('siluGrad', g, x),
   softplus: (g, x) => mul(g, sigmoid(x)),
 };
 

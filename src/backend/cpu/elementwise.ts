@@ -71,6 +71,13 @@ const runs: Record<BinaryOp, Run> = {
       out[o + i] = x < y || Number.isNaN(x) ? x : y;
     }
   },
+  siluGrad: (a, ai, sa, b, bi, sb, out, o, n) => {
+    for (let i = 0; i < n; i++) {
+      const x = b[bi + i * sb]!;
+      const s = sigmoid(x);
+      out[o + i] = a[ai + i * sa]! * (s + x * s * (1 - s));
+    }
+  },
   pow: (a, ai, sa, b, bi, sb, out, o, n) => {
     for (let i = 0; i < n; i++) out[o + i] = Math.pow(a[ai + i * sa]!, b[bi + i * sb]!);
   },

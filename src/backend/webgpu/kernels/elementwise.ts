@@ -85,6 +85,9 @@ const BINARY_WGSL: Record<BinaryOp, string> = {
   max: 'max(a, b)',
   min: 'min(a, b)',
   pow: 'pow(a, b)',
+  // s + x·s·(1 − s) as s·(1 + x·(1 − s)), s = sigmoid(b); exp(−b) overflows to inf for b < −88,
+  // giving s = 0 and a·0 = 0 (not NaN: 1 + x·1 stays finite).
+  siluGrad: 'a * (1.0 / (1.0 + exp(-b))) * (1.0 + b * (1.0 - 1.0 / (1.0 + exp(-b))))',
 };
 
 /**
