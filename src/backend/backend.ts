@@ -392,6 +392,12 @@ export interface Backend {
    */
   rmsNormLinear?(x: Tensor, normWeight: Tensor, eps: number, weight: Tensor): Tensor | null;
   /**
+   * Optional: RMSNorm's backward in one pass over the rows, for y = x · r · w with
+   * r = rsqrt(mean(x², -1) + eps): dx = r·(g·w) − x·r³·mean(g·w·x), dw = Σ_rows g·x·r. Null where it
+   * does not handle these inputs (ops/norm.ts then composes it from elementwise ops).
+   */
+  rmsNormBackward?(x: Tensor, weight: Tensor, eps: number, g: Tensor): { dx: Tensor; dw: Tensor } | null;
+  /**
    * Optional: one token per row of logits (B, V) drawn on the device after HF's warpers
    * (ops/sample-tokens.ts states the contract) → int32 (B, 1). rngState (B, 4) int32 holds each
    * row's xoshiro128** state and is advanced IN PLACE by one draw, so the launch can be replayed.

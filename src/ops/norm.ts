@@ -19,6 +19,8 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
   if (shouldRecord(x, weight)) {
     const [sx, sw] = [saveForBackward(x), saveForBackward(weight)];
     record('rmsNorm', [x, weight], [y], ([g]) => {
+      const fused = x.backend.rmsNormBackward?.(sx, sw, eps, g!);
+      if (fused) return [fused.dx, fused.dw];
       // With r = rsqrt(mean(x²) + eps) per row and u = g·w:
       //   dx = r·u − x · r³ · mean(u·x),   dw = Σ_rows g · x · r
       const H = x.shape[x.rank - 1]!;

@@ -38,7 +38,7 @@ import { widenHalfInto } from '../../tensor/half.js';
 import { sizeOf, type Shape } from '../../tensor/shape.js';
 import { StorageRef, Tensor } from '../../tensor/tensor.js';
 import { binaryKernel, unaryKernel } from './elementwise.js';
-import { causalConv1dKernel, embeddingKernel, rmsNormKernel } from './layers.js';
+import { causalConv1dKernel, embeddingKernel, rmsNormBackwardKernel, rmsNormKernel } from './layers.js';
 import { argmaxRows, maxRows, softmaxRows, sumRows, topKRows } from './reduce.js';
 import { sampleTokensRows } from './sample-tokens.js';
 import { concatKernel, flipKernel, scatterAddRowsKernel, sliceKernel, transposeKernel } from './shape-kernels.js';
@@ -285,6 +285,13 @@ export class CpuBackend implements Backend {
   }
 
   // ---- layers
+  rmsNormBackward(x: Tensor, weight: Tensor, eps: number, g: Tensor): { dx: Tensor; dw: Tensor } | null {
+    if (x.dtype !== 'f32' || weight.dtype !== 'f32' || g.dtype !== 'f32') return null;
+    const dx = this.makeF(x.shape);
+    const dw = this.makeF(weight.shape);
+    rmsNormBackwardKernel(this.arr(x), this.arr(weight), eps, this.arr(g), dx.d, dw.d);
+    return { dx: dx.t, dw: dw.t };
+  }
   rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
     const { t, d } = this.makeF(x.shape);
     rmsNormKernel(this.arr(x), this.arr(weight), eps, d);

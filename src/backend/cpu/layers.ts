@@ -13,6 +13,33 @@ export function rmsNormKernel(x: Float32Array, w: Float32Array, eps: number, out
   }
 }
 
+/**
+ * RMSNorm's backward, a row at a time: with r = 1/sqrt(mean(x²) + eps) and u = g·w,
+ * dx = r·u − x·r³·mean(u·x) and dw = Σ_rows g·x·r (rows in order, summed in float64).
+ */
+export function rmsNormBackwardKernel(x: Float32Array, w: Float32Array, eps: number, g: Float32Array, dx: Float32Array, dw: Float32Array): void {
+  const H = w.length;
+  const acc = new Float64Array(H);
+  for (let o = 0; o < x.length; o += H) {
+    let ss = 0;
+    let ux = 0;
+    for (let i = 0; i < H; i++) {
+      const xi = x[o + i]!;
+      ss += xi * xi;
+      ux += g[o + i]! * w[i]! * xi;
+    }
+    const r = 1 / Math.sqrt(ss / H + eps);
+    const k = r * r * r * (ux / H);
+    for (let i = 0; i < H; i++) {
+      const xi = x[o + i]!;
+      const gi = g[o + i]!;
+      dx[o + i] = r * gi * w[i]! - xi * k;
+      acc[i] = acc[i]! + gi * xi * r;
+    }
+  }
+  dw.set(acc);
+}
+
 export function embeddingKernel(ids: Int32Array, table: Float32Array, H: number, out: Float32Array): void {
   const V = table.length / H;
   for (let i = 0; i < ids.length; i++) {
