@@ -58,7 +58,7 @@ import { adamwKernel, scaleInPlace, sumOfSquares } from './optim.js';
 import { CpuFusedAdamW } from './fused-adamw.js';
 import { scanBackwardFits, scanBackwardOnPool } from './wasm/scan-backward.js';
 import { adamwOnPool } from './wasm/optim.js';
-import { wasmConv1d, wasmScan, wasmSsdScan, type ScanStorages } from './sequence-dispatch.js';
+import { wasmConv1d, wasmConv1dBackward, wasmScan, wasmSsdScan, type ScanStorages } from './sequence-dispatch.js';
 import { ssdScanBackwardOnPool } from './wasm/ssd-scan-backward.js';
 import { cpuMambaBlockStep } from './mamba-step.js';
 import { cpuMamba2BlockStep } from './mamba2-step.js';
@@ -385,12 +385,31 @@ export class CpuBackend implements Backend {
   causalConv1dBackward(x: Tensor, weight: Tensor, bias: Tensor | null, state: Tensor | null, o: ConvOptions, gOut: Tensor, gState: Tensor | null) {
     const [B, L, D] = x.shape as [number, number, number];
     const K = weight.shape[1]!;
+    const wasm = this.conv1dBackwardWasm(x, weight, bias, state, o, gOut, gState);
+    if (wasm) return wasm;
     const g = causalConv1dBackwardKernel(
       this.arr(x), this.arr(weight), bias ? this.arr(bias) : null, state ? this.arr(state) : null,
       B, L, D, K, o.silu, this.arr(gOut), gState ? this.arr(gState) : null,
     );
     const t = (data: Float32Array, like: Tensor) => this.wrap(data, like.shape);
     return { dx: t(g.dx, x), dw: t(g.dw, weight), dbias: bias ? t(g.dbias, bias) : null, dstate: state ? t(g.dstate, state) : null };
+  }
+  /** causalConv1dBackward on the WebAssembly kernels (assembly/conv-backward.ts); null where they cannot run it. */
+  private conv1dBackwardWasm(x: Tensor, weight: Tensor, bias: Tensor | null, state: Tensor | null, o: ConvOptions, gOut: Tensor, gState: Tensor | null) {
+    const rt = this.memory.runtime;
+    if (!rt) return null;
+    const [B, L, D] = x.shape as [number, number, number];
+    const dx = this.makeF(x.shape).t;
+    const dw = this.makeF(weight.shape).t;
+    const dbias = bias ? this.makeF(bias.shape).t : null;
+    const dstate = state ? this.makeF(state.shape).t : null;
+    const s = (t: Tensor | null) => (t ? (t.storage as CpuStorage) : null);
+    const storages = {
+      x: s(x)!, w: s(weight)!, bias: s(bias), state: s(state), gOut: s(gOut)!, gState: s(gState), dx: s(dx)!, dw: s(dw)!, dbias: s(dbias), dstate: s(dstate),
+    };
+    if (wasmConv1dBackward(rt, storages, { batch: B, L, D, K: weight.shape[1]! }, o.silu)) return { dx, dw, dbias, dstate };
+    for (const t of [dx, dw, dbias, dstate]) t?.dispose();
+    return null;
   }
   selectiveScanBackward(i: ScanInputs, o: ScanOptions, gOut: Tensor, gLast: Tensor | null): ScanGradients {
     const [batch, L, D] = i.u.shape as [number, number, number];

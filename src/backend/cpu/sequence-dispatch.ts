@@ -1,11 +1,11 @@
 /**
- * Where the CPU backend's selective scan, state update, causal conv and Mamba-2 SSD forward run: the WebAssembly
+ * Where the CPU backend's selective scan, state update, causal conv (and its backward) and Mamba-2 SSD forward run: the WebAssembly
  * kernels (wasm/sequence.ts) when they are on and every buffer lives in their memory; the callers
  * fall back to the TypeScript kernels (scan-reference.ts, state-update.ts, layers.ts) when these
  * return false.
  */
 import type { CpuStorage } from './storage.js';
-import { conv1dFits, conv1dOnPool, scanFits, scanOnPool, ssdScanOnPool } from './wasm/sequence.js';
+import { conv1dBackwardFits, conv1dBackwardOnPool, conv1dFits, conv1dOnPool, scanFits, scanOnPool, ssdScanOnPool } from './wasm/sequence.js';
 import type { WasmRuntime } from './wasm/runtime.js';
 
 /** The heap address of each storage (0 for null), or null when one lies outside the runtime's heap. */
@@ -74,5 +74,23 @@ export function wasmSsdScan(
   if (!p) return false;
   const [x, dt, A, D, B, C, initialState, out, lastState] = p as [number, number, number, number, number, number, number, number, number];
   ssdScanOnPool(rt.pool, { x, dt, A, D, B, C, initialState, out, lastState, ...dims });
+  return true;
+}
+
+/** The causal conv's backward on the WebAssembly kernels; false where they cannot run it. */
+export function wasmConv1dBackward(
+  rt: WasmRuntime | null,
+  s: {
+    x: CpuStorage; w: CpuStorage; bias: CpuStorage | null; state: CpuStorage | null; gOut: CpuStorage; gState: CpuStorage | null;
+    dx: CpuStorage; dw: CpuStorage; dbias: CpuStorage | null; dstate: CpuStorage | null;
+  },
+  dims: { batch: number; L: number; D: number; K: number },
+  silu: boolean,
+): boolean {
+  if (!rt || !conv1dBackwardFits(dims.K)) return false;
+  const p = addresses(rt, [s.x, s.w, s.bias, s.state, s.gOut, s.gState, s.dx, s.dw, s.dbias, s.dstate]);
+  if (!p) return false;
+  const [x, w, bias, state, gOut, gState, dx, dw, dbias, dstate] = p as [number, number, number, number, number, number, number, number, number, number];
+  conv1dBackwardOnPool(rt.pool, { x, w, bias, state, gOut, gState, dx, dw, dbias, dstate, batch: dims.batch, L: dims.L, channels: dims.D, K: dims.K, silu });
   return true;
 }

@@ -253,6 +253,32 @@ export const SQB_WORK_BYTES = 23;
 /** The job's tile t is (sequence, head) number SQB_TILE_BASE + t (the tiles run in waves that share the workspace). */
 export const SQB_TILE_BASE = 24;
 
+/**
+ * The causal depthwise conv1d's backward (assembly/conv-backward.ts): a tile per block of
+ * CB_TILE_CHANNELS channels over every sequence, so that dw and dbias are summed inside one tile.
+ */
+export const K_CONV1D_BACKWARD = 33;
+
+// Arguments of K_CONV1D_BACKWARD (byte addresses; 0 where an optional tensor is absent or its
+// gradient is not wanted).
+export const CB_X = 0;
+export const CB_W = 1;
+export const CB_BIAS = 2;
+export const CB_STATE = 3;
+export const CB_G_OUT = 4;
+export const CB_G_STATE = 5;
+export const CB_DX = 6;
+export const CB_DW = 7;
+export const CB_DBIAS = 8;
+export const CB_DSTATE = 9;
+export const CB_BATCH = 10;
+export const CB_L = 11;
+export const CB_CHANNELS = 12;
+export const CB_K = 13;
+/** CONV_FLAG_SILU: the forward applied SiLU. */
+export const CB_FLAGS = 14;
+export const CB_TILE_CHANNELS = 15;
+
 /** AdamW in place over float32 p, m, v from g (assembly/adamw.ts). */
 export const K_ADAMW = 31;
 // Arguments of K_ADAMW: addresses, length, elements per tile, then float64 scalars, two words each

@@ -1,7 +1,7 @@
 /**
  * The sequence kernels on the WebAssembly pool: the selective scan (also one decode step, as
  * L = 1), the causal depthwise conv1d (also its decode step), and Mamba-2's state space layer over
- * a sequence and its decode-step state update. The scan's and the conv's tiles are CHANNEL_TILE
+ * a sequence and its decode-step state update; and the conv's backward. The scan's and the conv's tiles are CHANNEL_TILE
  * channels of one sequence, Mamba-2's a (sequence, head), all fixed by the shapes, so every thread
  * count gives the same bits (assembly/scan.ts, conv.ts, ssd-scan.ts, ssd-step.ts). Callers pass
  * byte addresses in the heap; 0 stands for an absent input.
@@ -11,7 +11,8 @@ import {
   CV_W, CV_X, K_CONV1D, K_SCAN, S_A, S_B, S_C, S_CHANNELS, S_D, S_DELTA, S_DELTA_BIAS, S_FLAGS, S_H0, S_L, S_LAST, S_N, S_OUT, S_TILE_CHANNELS,
   S_TILES_PER_BATCH, S_U, S_Z, SCAN_FLAG_SOFTPLUS, SCRATCH_BYTES, K_SSD_STEP, SS_B_OFFSET, SS_DECAY, SS_DT, SS_HEAD_DIM, SS_HEADS, SS_HEADS_PER_GROUP,
   SS_N, SS_ROW_STRIDE, SS_STATE, SS_XB, K_SSD_SCAN, SQ_A, SQ_B, SQ_C, SQ_D, SQ_DT, SQ_GROUPS, SQ_H0, SQ_HEAD_DIM, SQ_HEADS, SQ_L, SQ_LAST,
-  SQ_N, SQ_OUT, SQ_X,
+  SQ_N, SQ_OUT, SQ_X, K_CONV1D_BACKWARD, CB_BATCH, CB_BIAS, CB_CHANNELS, CB_DBIAS, CB_DSTATE, CB_DW, CB_DX, CB_FLAGS, CB_G_OUT, CB_G_STATE, CB_K,
+  CB_L, CB_STATE, CB_TILE_CHANNELS, CB_W, CB_X,
 } from './layout.js';
 import type { KernelPool } from './pool.js';
 
@@ -183,4 +184,55 @@ export function ssdScanOnPool(pool: KernelPool, j: SsdScanJob): void {
   args[SQ_GROUPS] = j.groups;
   args[SQ_N] = j.N;
   pool.run(K_SSD_SCAN, args, j.batch * j.heads);
+}
+
+/**
+ * Addresses of the conv's backward: x, gOut, dx (batch, L, D); w, dw (D, K); bias, dbias (D);
+ * state, gState, dstate (batch, D, K−1); 0 where absent (dbias, dstate: not wanted).
+ */
+export interface Conv1dBackwardJob {
+  x: number;
+  w: number;
+  bias: number;
+  state: number;
+  gOut: number;
+  gState: number;
+  dx: number;
+  dw: number;
+  dbias: number;
+  dstate: number;
+  batch: number;
+  L: number;
+  channels: number;
+  K: number;
+  silu: boolean;
+}
+
+/** Whether the conv backward's scratch (3·K − 1 vectors per thread) holds this K. */
+export function conv1dBackwardFits(K: number): boolean {
+  return K >= 1 && 48 * K <= SCRATCH_BYTES;
+}
+
+/** Tiles of CHANNEL_TILE channels over every sequence (dw and dbias summed inside a tile). */
+export function conv1dBackwardOnPool(pool: KernelPool, j: Conv1dBackwardJob): void {
+  if (j.channels === 0) return;
+  if (!conv1dBackwardFits(j.K)) throw new Error(`conv1dBackwardOnPool: K = ${j.K} does not fit the kernel's scratch (check conv1dBackwardFits first)`);
+  const args: number[] = [];
+  args[CB_X] = j.x;
+  args[CB_W] = j.w;
+  args[CB_BIAS] = j.bias;
+  args[CB_STATE] = j.state;
+  args[CB_G_OUT] = j.gOut;
+  args[CB_G_STATE] = j.gState;
+  args[CB_DX] = j.dx;
+  args[CB_DW] = j.dw;
+  args[CB_DBIAS] = j.dbias;
+  args[CB_DSTATE] = j.dstate;
+  args[CB_BATCH] = j.batch;
+  args[CB_L] = j.L;
+  args[CB_CHANNELS] = j.channels;
+  args[CB_K] = j.K;
+  args[CB_FLAGS] = j.silu ? CONV_FLAG_SILU : 0;
+  args[CB_TILE_CHANNELS] = CHANNEL_TILE;
+  pool.run(K_CONV1D_BACKWARD, args, Math.ceil(j.channels / CHANNEL_TILE));
 }
