@@ -40,6 +40,8 @@ describe('backward rules equal finite differences (CPU)', () => {
     ['reshape', (a) => ops.reshape(ops.mul(a!, a!), [4, 3]), [input([2, 6], 28)]],
     ['slice', (a) => ops.slice(a!, 1, 1, 2), [input([2, 4, 3], 29)]],
     ['split and concat', (a) => { const [p, q] = ops.split(a!, [1, 3], 1); return ops.concat([ops.mul(q!, q!), p!], 1); }, [input([2, 4], 30)]],
+    // One piece unused (its gradient is zeros) and one empty: split's backward is one concat.
+    ['split with an unused piece and an empty one', (a) => { const [, e, q] = ops.split(a!, [1, 0, 3], 1); return ops.mul(ops.concat([q!, e!], 1), q!); }, [input([2, 4], 38)]],
     ['transpose', (a) => ops.transpose(a!, [2, 0, 1]), [input([2, 3, 4], 31)]],
     ['flip', (a) => ops.mul(ops.flip(a!, 1), a!), [input([2, 3, 4], 37)]],
     ['sum', (a) => ops.sum(a!), [input([3, 5], 32)]],

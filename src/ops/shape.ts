@@ -45,19 +45,33 @@ export function slice(x: Tensor, axis: number, start: number, length: number): T
   return y;
 }
 
-/** Splits `axis` into consecutive pieces of the given sizes. */
+/**
+ * Splits `axis` into consecutive pieces of the given sizes. Recorded as one node whose backward
+ * concatenates the pieces' gradients (zeros for a piece that got none): one tensor of x's size,
+ * where a slice per piece would make one per piece and add them.
+ */
 export function split(x: Tensor, sizes: readonly number[], axis = -1): Tensor[] {
+  sameBackend('split', x);
   const a = normAxis(axis, x.rank, 'split');
   const total = sizes.reduce((p, q) => p + q, 0);
-  if (total !== x.shape[a]) {
-    throw new ArgumentError(`split: sizes [${sizes.join(', ')}] sum to ${total}, but axis ${a} of ${formatShape(x.shape)} is ${x.shape[a]}`);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 0) || total !== x.shape[a]) {
+    throw new ArgumentError(`split: sizes [${sizes.join(', ')}] must be whole numbers >= 0 summing to axis ${a} of ${formatShape(x.shape)} (${x.shape[a]})`);
   }
   let at = 0;
-  return sizes.map((n) => {
-    const s = slice(x, a, at, n);
+  const pieces = sizes.map((n) => {
+    const y = x.backend.slice(x, a, at, n);
     at += n;
-    return s;
+    return y;
   });
+  if (shouldRecord(x)) {
+    record('split', [x], pieces, (gs) => {
+      const parts = sizes.map((n, i) => gs[i] ?? zeros(x.shape.map((d, k) => (k === a ? n : d)), { device: x.device as DeviceName }));
+      const kept = parts.filter((_, i) => sizes[i]! > 0);
+      if (kept.length === 0) return [zeros(x.shape, { device: x.device as DeviceName })];
+      return [kept.length === 1 ? reshape(kept[0]!, x.shape) : concat(kept, a)];
+    });
+  }
+  return pieces;
 }
 
 export function concat(xs: Tensor[], axis = 0): Tensor {
