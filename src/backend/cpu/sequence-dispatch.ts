@@ -5,7 +5,7 @@
  * return false.
  */
 import type { CpuStorage } from './storage.js';
-import { conv1dBackwardFits, conv1dBackwardOnPool, conv1dFits, conv1dOnPool, scanFits, scanOnPool, ssdScanOnPool } from './wasm/sequence.js';
+import { conv1dBackwardFits, conv1dBackwardOnPool, conv1dFits, conv1dOnPool, scanFits, scanOnPool, ssdScanOnPool, type SsdScanDims } from './wasm/sequence.js';
 import type { WasmRuntime } from './wasm/runtime.js';
 
 /** The heap address of each storage (0 for null), or null when one lies outside the runtime's heap. */
@@ -67,7 +67,7 @@ export function wasmConv1d(
 export function wasmSsdScan(
   rt: WasmRuntime | null,
   s: { x: CpuStorage; dt: CpuStorage; A: CpuStorage; D: CpuStorage | null; B: CpuStorage; C: CpuStorage; initialState: CpuStorage | null; out: CpuStorage; lastState: CpuStorage },
-  dims: { batch: number; L: number; heads: number; headDim: number; groups: number; N: number },
+  dims: SsdScanDims,
 ): boolean {
   if (!rt) return false;
   const p = addresses(rt, [s.x, s.dt, s.A, s.D, s.B, s.C, s.initialState, s.out, s.lastState]);

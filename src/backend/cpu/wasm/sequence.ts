@@ -147,7 +147,7 @@ export function ssdStepOnPool(pool: KernelPool, j: SsdStepJob): void {
  * L, heads, headDim); dt (batch, L, heads); A, D (heads); B, C (batch, L, groups, N); states
  * (batch, heads, headDim, N).
  */
-export interface SsdScanJob {
+export interface SsdScanJob extends SsdScanDims {
   x: number;
   dt: number;
   A: number;
@@ -157,6 +157,10 @@ export interface SsdScanJob {
   initialState: number;
   out: number;
   lastState: number;
+}
+
+/** The shapes of Mamba-2's SSD on the CPU kernels (forward and backward). */
+export interface SsdScanDims {
   batch: number;
   L: number;
   heads: number;

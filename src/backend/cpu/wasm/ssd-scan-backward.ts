@@ -11,6 +11,7 @@ import {
   SQB_DX, SQB_G_LAST, SQB_G_OUT, SQB_GROUPS, SQB_H0, SQB_HEAD_DIM, SQB_HEADS, SQB_L, SQB_N, SQB_TILE_BASE, SQB_WORK, SQB_WORK_BYTES, SQB_X,
 } from './layout.js';
 import type { WasmRuntime } from './runtime.js';
+import type { SsdScanDims } from './sequence.js';
 
 /** Tokens per recomputed chunk: the chunk's states (P·N floats each) are swept in reverse from the cache. */
 const CHUNK = 16;
@@ -23,14 +24,6 @@ export interface SsdScanBackwardStorages {
   dx: CpuStorage; ddt: CpuStorage; dA: CpuStorage; dD: CpuStorage | null; dB: CpuStorage; dC: CpuStorage; dInitialState: CpuStorage;
 }
 
-export interface SsdScanDims {
-  batch: number;
-  L: number;
-  heads: number;
-  headDim: number;
-  groups: number;
-  N: number;
-}
 
 export function ssdScanBackwardOnPool(rt: WasmRuntime, s: SsdScanBackwardStorages, d: SsdScanDims): void {
   const { batch, L, heads: H, headDim: P, groups: G, N } = d;
