@@ -4,8 +4,8 @@
  * ssd-scan-backward.ts) against the composed token-by-token reference (ops/ssd.ts ssdSequential,
  * whose gradients come from the tape): N not a multiple of 4, several groups, a group per head,
  * L = 1, L over several recomputed chunks, more tiles than one wave, batch > 1, with and without D
- * and an initial state; outputs, last states and every input's gradient; 1 and 3 threads give the
- * same bits; ssdChunked takes the fused pair with and without a gradient.
+ * and an initial state, a loss on the output only; outputs, last states and every input's gradient;
+ * 1 and 3 threads give the same bits; ssdChunked takes the fused pair with and without a gradient.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -32,7 +32,7 @@ const CASES: Case[] = [
   { Bt: 2, L: 1, H: 2, P: 4, G: 1, N: 3, initial: true, skip: false }, // one token
   { Bt: 1, L: 16, H: 4, P: 2, G: 4, N: 13, initial: false, skip: false }, // a group per head
   { Bt: 3, L: 33, H: 8, P: 16, G: 2, N: 32, initial: true, skip: true }, // 33 tokens: three recomputed chunks of 16
-  { Bt: 3, L: 20, H: 12, P: 4, G: 3, N: 6, initial: true, skip: false }, // 36 (sequence, head) tiles: two waves of 32
+  { Bt: 5, L: 20, H: 12, P: 4, G: 3, N: 6, initial: true, skip: false }, // 60 (sequence, head) tiles: several waves
 ];
 
 function on(b: CpuBackend, data: Float32Array, shape: number[]): Tensor {
@@ -81,7 +81,7 @@ const NAMES = ['x', 'dt', 'A', 'B', 'C', 'D', 'h0'] as const;
  * Output, last state and the gradient of Σ w₁·out + Σ w₂·state for every input, through `run` on the
  * default CPU backend, and how often the CPU's fused backward ran.
  */
-function withGradients(c: Case, run: (t: Record<string, Tensor>) => { out: Tensor; lastState: Tensor }) {
+function withGradients(c: Case, run: (t: Record<string, Tensor>) => { out: Tensor; lastState: Tensor }, outOnly = false) {
   const cpu = getBackend('cpu') as CpuBackend;
   const d = ssdInputData(c, c.L * 7 + c.N);
   const names = NAMES.filter((k) => (k !== 'h0' || c.initial) && (k !== 'D' || c.skip));
@@ -104,7 +104,8 @@ function withGradients(c: Case, run: (t: Record<string, Tensor>) => { out: Tenso
     const loss = tidy(() => {
       const w1 = tensor(randomArray(r.out.size, 90), r.out.shape, { device: 'cpu' });
       const w2 = tensor(randomArray(r.lastState.size, 91), r.lastState.shape, { device: 'cpu' });
-      return add(sum(reshape(mul(r.out, w1), [1, r.out.size])), sum(reshape(mul(r.lastState, w2), [1, r.lastState.size])));
+      const onOut = sum(reshape(mul(r.out, w1), [1, r.out.size]));
+      return outOnly ? onOut : add(onOut, sum(reshape(mul(r.lastState, w2), [1, r.lastState.size])));
     });
     const res = { out: r.out.dataSync() as Float32Array, state: r.lastState.dataSync() as Float32Array, grads: new Map<string, Float32Array>(), fusedBackward: 0 };
     backward(loss);
@@ -147,6 +148,16 @@ describe('CPU fused SSD backward against the tape of the token-by-token referenc
       }
     });
   }
+
+  test('a loss on the output only (no gradient reaches the last state)', { skip: cpu.memory.runtime ? false : 'no WebAssembly kernels here' }, () => {
+    const c = CASES[4]!;
+    const opts = (t: Record<string, Tensor>) => ({ D: t['D'] ?? null, initialState: t['h0'] ?? null });
+    const args = (t: Record<string, Tensor>) => [t['x']!, t['dt']!, t['A']!, t['B']!, t['C']!] as const;
+    const want = withGradients(c, (t) => ssdSequential(...args(t), opts(t)), true);
+    const got = withGradients(c, (t) => ssdChunked(...args(t), 4, opts(t)), true);
+    assert.equal(got.fusedBackward, 1);
+    for (const [k, g] of want.grads) assertClose(`d/d${k}`, got.grads.get(k)!, g, 1e-4);
+  });
 
   test('ssdChunked without a gradient takes the fused forward', { skip: cpu.memory.runtime ? false : 'no WebAssembly kernels here' }, () => {
     const c = CASES[1]!;

@@ -1,5 +1,6 @@
 /**
- * Mamba-2's chunked SSD algorithm against the token-by-token recurrence, on every backend present:
+ * Mamba-2's chunked SSD algorithm against the token-by-token recurrence, on every backend present,
+ * through the backend's fused pair and through the composed chunked ops (MAMBA_TS_SSD_BACKWARD=composed):
  * outputs, final states and the gradients of every input agree, for sequences that are not a
  * multiple of the chunk, several heads per group, several groups, with and without an initial
  * state; and the one-token step continues a chunked prefix exactly.
@@ -69,33 +70,56 @@ async function evaluate(run: Run, c: Case, seed: number, device: DeviceName): Pr
 const args = (t: Record<string, Tensor>) => [t['x']!, t['dt']!, t['A']!, t['B']!, t['C']!] as const;
 const opts = (t: Record<string, Tensor>) => ({ D: t['D']!, initialState: t['h0'] ?? null });
 
-test('ssdChunked gradients agree with finite differences (CPU), through chunk padding and the inter-chunk recurrence', async () => {
-  const c: Case = { Bt: 1, L: 5, H: 2, P: 2, G: 1, N: 2, T: 2, initial: true };
-  const ins = ssdInputData(c, 40);
-  const order = ['x', 'dt', 'A', 'B', 'C', 'D', 'h0'] as const;
-  const r = await gradcheck(
-    (x, dt, A, B, C, D, h0) => {
-      const o = ssdChunked(x!, dt!, A!, B!, C!, c.T, { D: D!, initialState: h0! });
-      // Both outputs in one tensor: the last state's gradient is checked too.
-      return add(sum(reshape(o.out, [1, o.out.size])), sum(reshape(mul(o.lastState, o.lastState), [1, o.lastState.size])));
-    },
-    order.map((k) => ins[k]),
-    { h: 1e-2 },
-  );
-  assert.ok(r.maxError <= 1e-3 * Math.max(1, r.scale), `max error ${r.maxError} (scale ${r.scale}); worst ${r.worst}`);
-});
+for (const path of ['fused', 'composed'] as const) {
+  test(`ssdChunked gradients agree with finite differences (CPU, ${path}), through chunk padding and the inter-chunk recurrence`, async () => {
+    const check = async () => {
+      const c: Case = { Bt: 1, L: 5, H: 2, P: 2, G: 1, N: 2, T: 2, initial: true };
+      const ins = ssdInputData(c, 40);
+      const order = ['x', 'dt', 'A', 'B', 'C', 'D', 'h0'] as const;
+      const r = await gradcheck(
+        (x, dt, A, B, C, D, h0) => {
+          const o = ssdChunked(x!, dt!, A!, B!, C!, c.T, { D: D!, initialState: h0! });
+          // Both outputs in one tensor: the last state's gradient is checked too.
+          return add(sum(reshape(o.out, [1, o.out.size])), sum(reshape(mul(o.lastState, o.lastState), [1, o.lastState.size])));
+        },
+        order.map((k) => ins[k]),
+        { h: 1e-2 },
+      );
+      assert.ok(r.maxError <= 1e-3 * Math.max(1, r.scale), `max error ${r.maxError} (scale ${r.scale}); worst ${r.worst}`);
+    };
+    await (path === 'composed' ? composed(check) : check());
+  });
+}
+
+
+/** Runs fn with MAMBA_TS_SSD_BACKWARD=composed: a recorded ssdChunked then runs the composed chunked ops (the algorithm itself). */
+async function composed<T>(fn: () => Promise<T>): Promise<T> {
+  const before = process.env['MAMBA_TS_SSD_BACKWARD'];
+  process.env['MAMBA_TS_SSD_BACKWARD'] = 'composed';
+  try {
+    return await fn();
+  } finally {
+    if (before === undefined) delete process.env['MAMBA_TS_SSD_BACKWARD'];
+    else process.env['MAMBA_TS_SSD_BACKWARD'] = before;
+  }
+}
 
 for (const device of await availableDevices()) {
   for (const [i, c] of CASES.entries()) {
-    test(`ssdChunked equals the sequential recurrence, forward and gradients: case ${i} on ${device} (${JSON.stringify(c)})`, async () => {
-      const before = liveTensorCount();
-      const seq = await evaluate((t) => ssdSequential(...args(t), opts(t)), c, 10 * i, device);
-      const chunked = await evaluate((t) => ssdChunked(...args(t), c.T, opts(t)), c, 10 * i, device);
-      assertClose('out', chunked.out, seq.out, 1e-5);
-      assertClose('last state', chunked.state, seq.state, 1e-5);
-      for (const [k, g] of seq.grads) assertClose(`d/d${k}`, chunked.grads.get(k)!, g, 1e-4);
-      assert.equal(liveTensorCount(), before);
-    });
+    // The backend's fused pair where it has one (the CPU's recurrence, WebGPU's chunked kernels),
+    // and the composed chunked ops.
+    for (const path of ['fused', 'composed'] as const) {
+      test(`ssdChunked (${path}) equals the sequential recurrence, forward and gradients: case ${i} on ${device} (${JSON.stringify(c)})`, async () => {
+        const before = liveTensorCount();
+        const seq = await evaluate((t) => ssdSequential(...args(t), opts(t)), c, 10 * i, device);
+        const run = () => evaluate((t) => ssdChunked(...args(t), c.T, opts(t)), c, 10 * i, device);
+        const chunked = path === 'composed' ? await composed(run) : await run();
+        assertClose('out', chunked.out, seq.out, 1e-5);
+        assertClose('last state', chunked.state, seq.state, 1e-5);
+        for (const [k, g] of seq.grads) assertClose(`d/d${k}`, chunked.grads.get(k)!, g, 1e-4);
+        assert.equal(liveTensorCount(), before);
+      });
+    }
   }
 
   test(`ssdStep continues a chunked prefix exactly as the whole sequence: ${device}`, async () => {

@@ -541,19 +541,27 @@ export class CpuBackend implements Backend {
     const dB = this.makeF(i.B.shape).t;
     const dC = this.makeF(i.C.shape).t;
     const dh0 = this.makeF([batch, heads, headDim, N]).t;
-    const inputs = [i.x, i.dt, i.A, i.D, i.B, i.C, i.initialState, gOut, gLast];
-    if (inputs.some((t) => t && (t.dtype !== 'f32' || (t.storage as CpuStorage).heap !== rt.heap))) {
-      for (const t of [dx, ddt, dA, dD, dB, dC, dh0]) t?.dispose();
-      throw new Error('cpu: ssdChunkedBackward: an input is not a float32 tensor of the WebAssembly heap');
+    // The forward ran on these kernels, so its inputs live in the heap; a gradient or an output
+    // outside it means the heap (4 GiB) is full: an error, never a kernel writing elsewhere.
+    const outputs = [dx, ddt, dA, dD, dB, dC, dh0];
+    const all = [i.x, i.dt, i.A, i.D, i.B, i.C, i.initialState, gOut, gLast, ...outputs];
+    if (all.some((t) => t && (t.dtype !== 'f32' || (t.storage as CpuStorage).heap !== rt.heap))) {
+      for (const t of outputs) t?.dispose();
+      throw new Error('cpu: ssdChunkedBackward: a gradient or output is not a float32 tensor of the WebAssembly heap (is the 4 GiB heap full?)');
     }
-    ssdScanBackwardOnPool(
-      rt,
-      {
-        x: s(i.x)!, dt: s(i.dt)!, A: s(i.A)!, D: s(i.D), B: s(i.B)!, C: s(i.C)!, initialState: s(i.initialState), gOut: s(gOut)!, gLast: s(gLast),
-        dx: s(dx)!, ddt: s(ddt)!, dA: s(dA)!, dD: s(dD), dB: s(dB)!, dC: s(dC)!, dInitialState: s(dh0)!,
-      },
-      { batch, L, heads, headDim, groups, N },
-    );
+    try {
+      ssdScanBackwardOnPool(
+        rt,
+        {
+          x: s(i.x)!, dt: s(i.dt)!, A: s(i.A)!, D: s(i.D), B: s(i.B)!, C: s(i.C)!, initialState: s(i.initialState), gOut: s(gOut)!, gLast: s(gLast),
+          dx: s(dx)!, ddt: s(ddt)!, dA: s(dA)!, dD: s(dD), dB: s(dB)!, dC: s(dC)!, dInitialState: s(dh0)!,
+        },
+        { batch, L, heads, headDim, groups, N },
+      );
+    } catch (e) {
+      for (const t of outputs) t?.dispose();
+      throw e;
+    }
     let dInitialState: Tensor | null = dh0;
     if (!i.initialState) {
       dh0.dispose();

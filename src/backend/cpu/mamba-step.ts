@@ -48,6 +48,11 @@ export function cpuMambaBlockStep(mem: CpuMemory, i: MambaBlockStepInputs, o: St
   const sizes = [B * H, 2 * B * E, B * E, B * E, B * E, B * E, B * E, B * P, B * R, B * N, B * N, B * H];
   const layout = scratchLayout(sizes);
   const scratch = mem.alloc('f32', layout.total, false);
+  // A full heap hands out an ordinary array (address 0): the kernels cannot write there.
+  if (scratch.heap !== rt.heap) {
+    mem.free(scratch);
+    return false;
+  }
   try {
     const [nAt, xzAt, xAt, zAt, xcAt, dtAt, yAt, xdAt, dlAt, bAt, cAt, oAt] = layout.offsets as [number, number, number, number, number, number, number, number, number, number, number, number];
     const addr = (floats: number) => scratch.ptr + 4 * floats;

@@ -50,6 +50,11 @@ export function cpuMamba2BlockStep(mem: CpuMemory, i: Mamba2BlockStepInputs, out
   const sizes = [Bt * Dm, Bt * NP, Bt * CD, Bt * CD, Bt * CD * (K - 1), Bt * G * N, Bt * E, Bt * E, Bt * Dm, Bt * NH, Bt * NH];
   const layout = scratchLayout(sizes);
   const scratch = mem.alloc('f32', layout.total, false);
+  // A full heap hands out an ordinary array (address 0): the kernels cannot write there.
+  if (scratch.heap !== rt.heap) {
+    mem.free(scratch);
+    return false;
+  }
   try {
     const [nAt, pAt, xbcAt, xcAt, csAt, cAt, yAt, gAt, oAt, dtAt, decayAt] = layout.offsets as [
       number, number, number, number, number, number, number, number, number, number, number,

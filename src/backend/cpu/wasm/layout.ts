@@ -234,7 +234,7 @@ export const SQB_G_OUT = 7;
 export const SQB_G_LAST = 8;
 export const SQB_DX = 9;
 export const SQB_DDT = 10;
-/** Per tile: dA and dD (one float each), dB and dC ((L, N) each); the caller sums them in order. */
+/** Per tile of the job (slot t for its tile t): dA and dD (one float each), dB and dC ((L, N) each); the caller sums them in order. */
 export const SQB_DA_PARTS = 11;
 export const SQB_DD_PARTS = 12;
 export const SQB_DB_PARTS = 13;

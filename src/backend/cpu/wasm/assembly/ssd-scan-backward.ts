@@ -20,7 +20,7 @@ import {
 } from '../layout';
 import { arg } from './control';
 import { loadLanes, storeLanes } from './lanes';
-import { hsum } from './simd';
+import { hsum, madd } from './simd';
 import { exp4 } from './vmath';
 
 @inline function ptr(i: i32): usize {
@@ -30,7 +30,7 @@ import { exp4 } from './vmath';
   return p + (i << 2);
 }
 
-/** S ← a·S + (Δ·x) ⊗ B over the P rows of N states at `src`, written at `dst` (may equal src). */
+/** S ← a·S + (Δ·x) ⊗ B over the P rows of N states at `src`, written at `dst` (may equal src), as ssd-scan.ts computes it. */
 @inline function advance(dst: usize, src: usize, a: f32, dt: f32, x: usize, B: usize, P: i32, N: i32): void {
   const av = f32x4.splat(a);
   const rowBytes = <usize>N << 2;
@@ -41,7 +41,8 @@ import { exp4 } from './vmath';
       const valid = min(4, N - n);
       const o = row + (<usize>n << 2);
       const nb = <usize>n << 2;
-      storeLanes(dst + o, f32x4.add(f32x4.mul(av, loadLanes(src + o, valid)), f32x4.mul(xdt, loadLanes(B + nb, valid))), valid);
+      // The forward's arithmetic (ssd-scan.ts), so that both builds recompute its states exactly.
+      storeLanes(dst + o, madd(xdt, loadLanes(B + nb, valid), f32x4.mul(loadLanes(src + o, valid), av)), valid);
     }
   }
 }
@@ -69,8 +70,9 @@ export function ssdScanBackwardTile(local: i32): void {
   const A = load<f32>(at(ptr(SQB_A), <usize>h));
   const pD = ptr(SQB_D);
   const Dh: f32 = pD ? load<f32>(at(pD, <usize>h)) : 0;
-  const dBp = ptr(SQB_DB_PARTS) + <usize>tile * <usize>L * rowBytes;
-  const dCp = ptr(SQB_DC_PARTS) + <usize>tile * <usize>L * rowBytes;
+  // This wave's partial sums: slot `local` of each block.
+  const dBp = ptr(SQB_DB_PARTS) + <usize>local * <usize>L * rowBytes;
+  const dCp = ptr(SQB_DC_PARTS) + <usize>local * <usize>L * rowBytes;
   // Workspace: the chunk boundaries' states, the chunk's states (T + 1), dh, the chunk's decays (T
   // floats, 16-byte padded), each row's G·B partial sums (P vectors).
   const chunks = (L + T - 1) / T;
@@ -163,6 +165,6 @@ export function ssdScanBackwardTile(local: i32): void {
     }
   }
   memory.copy(dh0 + <usize>tile * stateBytes, dh, stateBytes);
-  store<f32>(at(ptr(SQB_DA_PARTS), <usize>tile), dA);
-  store<f32>(at(ptr(SQB_DD_PARTS), <usize>tile), dD);
+  store<f32>(at(ptr(SQB_DA_PARTS), <usize>local), dA);
+  store<f32>(at(ptr(SQB_DD_PARTS), <usize>local), dD);
 }
