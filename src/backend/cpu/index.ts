@@ -48,6 +48,7 @@ import { selectiveStateUpdateKernel } from './state-update.js';
 import { selectiveScanBackward } from './scan-backward.js';
 import { causalConv1dBackwardKernel } from './conv-backward.js';
 import { attentionKernel } from './attention.js';
+import { attentionFits, attentionOnPool } from './wasm/attention.js';
 import { ropeKernel } from './rope.js';
 import { depthwiseConv2dBackwardKernel, depthwiseConv2dKernel, type Conv2dDims } from './depthwise-conv2d.js';
 import { crossEntropyRows, crossEntropyRowsBackward, embeddingBackwardKernel } from './loss.js';
@@ -459,6 +460,14 @@ export class CpuBackend implements Backend {
     const [, Hkv, cap] = i.k.shape as [number, number, number, number];
     const { t, d } = this.makeF(i.q.shape);
     const dims = { B, Lq, H, Hkv, hd, cap, Lk: i.keyLength };
+    const rt = this.memory.runtime;
+    const st = [i.q, i.k, i.v, i.keyMask, t].map((x) => (x ? (x.storage as CpuStorage) : null));
+    // The WebAssembly kernel where every buffer is float32 in its heap and hd is whole vectors.
+    if (rt && attentionFits(hd) && st.every((x) => x === null || (x.heap === rt.heap && x.kind === 'f32'))) {
+      const [q, k, v, mask, out] = st.map((x) => (x ? x.ptr : 0)) as [number, number, number, number, number];
+      attentionOnPool(rt.pool, { q, k, v, mask, out, ...dims });
+      return t;
+    }
     attentionKernel(this.arr(i.q), this.arr(i.k), this.arr(i.v), i.keyMask ? this.arr(i.keyMask) : null, dims, d);
     return t;
   }

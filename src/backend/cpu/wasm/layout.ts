@@ -173,6 +173,27 @@ export const SQ_HEAD_DIM = 11;
 export const SQ_GROUPS = 12;
 export const SQ_N = 13;
 
+/** Causal grouped-query attention's forward (assembly/attention.ts): a tile per (sequence, head, block of queries). */
+export const K_ATTENTION = 14;
+
+// Arguments of K_ATTENTION (byte addresses; AT_MASK 0 without a key mask).
+/** q and out (B, Lq, H, hd); k and v (B, Hkv, cap, hd); mask (B, Lk). */
+export const AT_Q = 0;
+export const AT_K = 1;
+export const AT_V = 2;
+export const AT_MASK = 3;
+export const AT_OUT = 4;
+export const AT_LQ = 5;
+export const AT_H = 6;
+export const AT_HKV = 7;
+export const AT_HD = 8;
+export const AT_CAP = 9;
+export const AT_LK = 10;
+/** Queries per tile. */
+export const AT_QUERIES = 11;
+/** 1/√hd as float32 bits. */
+export const AT_SCALE_BITS = 12;
+
 /** Channels per tile of the scan and the conv (fixed: results must not depend on the thread count). */
 export const CHANNEL_TILE = 16;
 

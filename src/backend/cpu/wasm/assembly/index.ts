@@ -5,11 +5,12 @@
  * each worker sits in workerLoop. Nothing here allocates: tensors and scratch come from the
  * TypeScript allocator (../heap.ts).
  */
-import { K_ADAMW, K_CONV1D, K_GEMM, K_GEMV, K_SCAN, K_SCAN_BACKWARD, K_CONV1D_BACKWARD, K_SSD_SCAN, K_SSD_SCAN_BACKWARD, K_SSD_STEP, W_GENERATION, W_KERNEL } from '../layout';
+import { K_ADAMW, K_ATTENTION, K_CONV1D, K_GEMM, K_GEMV, K_SCAN, K_SCAN_BACKWARD, K_CONV1D_BACKWARD, K_SSD_SCAN, K_SSD_SCAN_BACKWARD, K_SSD_STEP, W_GENERATION, W_KERNEL } from '../layout';
 import { claimTile, finishTile, isActive, markStarted, waitForJob, word } from './control';
 import { gemmTile } from './gemm';
 import { adamwTile } from './adamw';
 import { gemvTile } from './gemv';
+import { attentionTile } from './attention';
 import { conv1dTile } from './conv';
 import { conv1dBackwardTile } from './conv-backward';
 import { scanTile } from './scan';
@@ -30,6 +31,7 @@ export function runTiles(scratch: usize): void {
     else if (kernel == K_CONV1D_BACKWARD) conv1dBackwardTile(t, scratch);
     else if (kernel == K_SSD_STEP) ssdStepTile(t);
     else if (kernel == K_SSD_SCAN) ssdScanTile(t);
+    else if (kernel == K_ATTENTION) attentionTile(t, scratch);
     else if (kernel == K_SSD_SCAN_BACKWARD) ssdScanBackwardTile(t);
     else if (kernel == K_SCAN_BACKWARD) scanBackwardTile(t);
     else if (kernel == K_ADAMW) adamwTile(t);
