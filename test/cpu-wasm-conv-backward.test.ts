@@ -2,7 +2,8 @@
  * The causal conv's backward on the WebAssembly kernels (assembly/conv-backward.ts) against the
  * TypeScript reference kernel (conv-backward.ts): channels not a multiple of 4 and over several
  * tiles, K = 2 … 4, L = 1 and L shorter than K − 1 (the state gradient then takes part of the
- * state's own gradient), batch > 1, with and without bias, state, the state's gradient and SiLU;
+ * state's own gradient), L = K − 1, batch > 1, with and without bias, state, the state's gradient (also
+ * without an input state: the new state's gradient still reaches dx) and SiLU;
  * 1 and 3 threads give the same bits.
  */
 import assert from 'node:assert/strict';
@@ -33,6 +34,9 @@ const CASES: Case[] = [
   { B: 2, L: 40, D: 64, K: 2, bias: true, state: true, gState: false, silu: true },
   { B: 1, L: 300, D: 130, K: 4, bias: true, state: true, gState: true, silu: true },
   { B: 4, L: 9, D: 16, K: 4, bias: false, state: false, gState: false, silu: true },
+  { B: 2, L: 5, D: 21, K: 3, bias: true, state: false, gState: true, silu: true }, // the new state's gradient without an input state
+  { B: 3, L: 1, D: 9, K: 2, bias: true, state: true, gState: true, silu: false },
+  { B: 2, L: 3, D: 50, K: 4, bias: true, state: false, gState: true, silu: false }, // L = K − 1
 ];
 
 function on(b: CpuBackend, data: Float32Array | null, shape: number[]): Tensor | null {
@@ -46,7 +50,7 @@ function run(b: CpuBackend, c: Case) {
   const bias = on(b, c.bias ? randomArray(c.D, seed + 2) : null, [c.D]);
   const state = on(b, c.state ? randomArray(c.B * c.D * (c.K - 1), seed + 3, -2, 2) : null, [c.B, c.D, c.K - 1]);
   const gOut = on(b, randomArray(c.B * c.L * c.D, seed + 4), [c.B, c.L, c.D])!;
-  const gState = on(b, c.state && c.gState ? randomArray(c.B * c.D * (c.K - 1), seed + 5) : null, [c.B, c.D, c.K - 1]);
+  const gState = on(b, c.gState ? randomArray(c.B * c.D * (c.K - 1), seed + 5) : null, [c.B, c.D, c.K - 1]);
   const g = b.causalConv1dBackward(x, w, bias, state, { silu: c.silu }, gOut, gState);
   const read = (t: Tensor | null) => (t ? Float32Array.from(t.dataSync() as Float32Array) : null);
   const out = { dx: read(g.dx)!, dw: read(g.dw)!, dbias: read(g.dbias), dstate: read(g.dstate), heap: (g.dx.storage as CpuStorage).heap !== null };

@@ -212,9 +212,9 @@ export interface Conv1dBackwardJob {
   silu: boolean;
 }
 
-/** Whether the conv backward's scratch (3·K − 1 vectors per thread) holds this K. */
+/** Whether the conv backward's scratch (3·K vectors for each of a tile's four vectors of channels) holds this K. */
 export function conv1dBackwardFits(K: number): boolean {
-  return K >= 1 && 48 * K <= SCRATCH_BYTES;
+  return K >= 1 && 4 * 48 * K <= SCRATCH_BYTES;
 }
 
 /** Tiles of CHANNEL_TILE channels over every sequence (dw and dbias summed inside a tile). */
