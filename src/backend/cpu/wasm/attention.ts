@@ -5,23 +5,17 @@
  */
 import { AT_CAP, AT_H, AT_HD, AT_HKV, AT_K, AT_LK, AT_LQ, AT_MASK, AT_OUT, AT_Q, AT_QUERIES, AT_SCALE_BITS, AT_V, K_ATTENTION } from './layout.js';
 import type { KernelPool } from './pool.js';
+import type { AttentionDimsCpu } from '../attention.js';
 
 const QUERIES = 8;
 
 /** Byte addresses of q, out (B, Lq, H, hd), k, v (B, Hkv, cap, hd) and the key mask (B, Lk; 0: none). */
-export interface AttentionJob {
+export interface AttentionJob extends AttentionDimsCpu {
   q: number;
   k: number;
   v: number;
   mask: number;
   out: number;
-  B: number;
-  Lq: number;
-  H: number;
-  Hkv: number;
-  hd: number;
-  cap: number;
-  Lk: number;
 }
 
 /** Whether the kernel takes this head size: whole vectors of four. */
