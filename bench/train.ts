@@ -4,7 +4,7 @@
  *
  * Default: a mamba-130m-sized model (d_model 768, 24 layers, vocab 50280, random weights): forward
  * with labels, backward, gradient clipping and an AdamW update per step.
- *   npm run bench:train [-- --device cpu,webgpu --batch 1 --seq 128 --steps 2 --layers 24]
+ *   npm run bench:train [-- --device cpu,webgpu --batch 1 --seq 128 --steps 2 --layers 24 --model mamba|mamba2]
  *
  * --tiny: the synthetic tasks' model (2 layers, d_model 64, vocab 16) on Selective Copying at the
  * paper's length 4128 (4096 + 16 data + 16 markers) and batch 64, by the ordinary step and by the
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     seq: { type: 'string' },
     steps: { type: 'string' },
     layers: { type: 'string', default: '24' },
+    model: { type: 'string', default: 'mamba' },
     tiny: { type: 'boolean', default: false },
   },
 });
@@ -56,12 +57,14 @@ for (const name of values.device.split(',')) {
     }
     continue;
   }
-  const bench = trainBench(device, Number(values.layers));
+  const arch = values.model;
+  if (arch !== 'mamba' && arch !== 'mamba2') throw new Error(`bench:train: --model must be mamba or mamba2, got ${JSON.stringify(arch)}`);
+  const bench = trainBench(device, Number(values.layers), 0, arch);
   await bench.step(B, L); // warm-up: pipelines, JIT
   const t0 = performance.now();
   let loss = 0;
   for (let s = 0; s < steps; s++) loss = await bench.step(B, L);
   const seconds = (performance.now() - t0) / 1000;
-  line({ bench: 'train', model: 'mamba-130m-shape', params: bench.params, device, batch: B, seq: L, steps, seconds: +seconds.toFixed(3), tokens_per_s: +((B * L * steps) / seconds).toFixed(1), loss: +loss.toFixed(4) });
+  line({ bench: 'train', model: `${arch}-130m-shape`, params: bench.params, device, batch: B, seq: L, steps, seconds: +seconds.toFixed(3), tokens_per_s: +((B * L * steps) / seconds).toFixed(1), loss: +loss.toFixed(4) });
   bench.dispose();
 }
