@@ -48,7 +48,6 @@ import { selectiveStateUpdateKernel } from './state-update.js';
 import { selectiveScanBackward } from './scan-backward.js';
 import { causalConv1dBackwardKernel } from './conv-backward.js';
 import { attentionKernel } from './attention.js';
-import { attentionFits, attentionOnPool } from './wasm/attention.js';
 import { ropeKernel } from './rope.js';
 import { depthwiseConv2dBackwardKernel, depthwiseConv2dKernel, type Conv2dDims } from './depthwise-conv2d.js';
 import { crossEntropyRows, crossEntropyRowsBackward, embeddingBackwardKernel } from './loss.js';
@@ -59,8 +58,7 @@ import { adamwKernel, scaleInPlace, sumOfSquares } from './optim.js';
 import { CpuFusedAdamW } from './fused-adamw.js';
 import { scanBackwardFits, scanBackwardOnPool } from './wasm/scan-backward.js';
 import { adamwOnPool } from './wasm/optim.js';
-import { wasmConv1d, wasmConv1dBackward, wasmScan, wasmSsdScan, type ScanStorages } from './sequence-dispatch.js';
-import { ssdScanBackwardOnPool } from './wasm/ssd-scan-backward.js';
+import { wasmAttention, wasmConv1d, wasmConv1dBackward, wasmScan, wasmSsdScan, wasmSsdScanBackward, type ScanStorages } from './sequence-dispatch.js';
 import { cpuMambaBlockStep } from './mamba-step.js';
 import { cpuMamba2BlockStep } from './mamba2-step.js';
 import type { CpuKernelInfo } from './wasm/runtime.js';
@@ -73,6 +71,11 @@ export interface CpuBackendOptions extends CpuMemoryOptions {
 
 function kindOf(dtype: DType): StorageKind {
   return isHalf(dtype) ? 'half' : dtype;
+}
+
+/** A tensor's CPU storage (null for null): what the kernel dispatchers take. */
+function storageOf(t: Tensor | null): CpuStorage | null {
+  return t ? (t.storage as CpuStorage) : null;
 }
 
 export class CpuBackend implements Backend {
@@ -143,10 +146,9 @@ export class CpuBackend implements Backend {
     };
   }
   private scanStorages(i: ScanInputs, out: Tensor, lastState: Tensor): ScanStorages {
-    const s = (t: Tensor | null) => (t ? (t.storage as CpuStorage) : null);
     return {
-      u: s(i.u)!, delta: s(i.delta)!, A: s(i.A)!, B: s(i.B)!, C: s(i.C)!, D: s(i.D), z: s(i.z), deltaBias: s(i.deltaBias),
-      initialState: s(i.initialState), out: s(out)!, lastState: s(lastState)!,
+      u: storageOf(i.u)!, delta: storageOf(i.delta)!, A: storageOf(i.A)!, B: storageOf(i.B)!, C: storageOf(i.C)!, D: storageOf(i.D), z: storageOf(i.z), deltaBias: storageOf(i.deltaBias),
+      initialState: storageOf(i.initialState), out: storageOf(out)!, lastState: storageOf(lastState)!,
     };
   }
   private makeF(shape: Shape, zero = false): { t: Tensor; d: Float32Array } {
@@ -326,8 +328,7 @@ export class CpuBackend implements Backend {
     const K = weight.shape[1]!;
     const out = this.makeF(x.shape);
     const st = this.makeF([B, D, K - 1]);
-    const s = (t: Tensor | null) => (t ? (t.storage as CpuStorage) : null);
-    const storages = { x: s(x)!, w: s(weight)!, bias: s(bias), state: s(state), out: s(out.t)!, newState: s(st.t)! };
+    const storages = { x: storageOf(x)!, w: storageOf(weight)!, bias: storageOf(bias), state: storageOf(state), out: storageOf(out.t)!, newState: storageOf(st.t)! };
     if (wasmConv1d(this.memory.runtime, storages, { batch: B, L, D, K }, o.silu)) return { out: out.t, state: st.t };
     causalConv1dKernel(
       this.arr(x), this.arr(weight), bias ? this.arr(bias) : null, state ? this.arr(state) : null,
@@ -404,9 +405,8 @@ export class CpuBackend implements Backend {
     const dw = this.makeF(weight.shape).t;
     const dbias = bias ? this.makeF(bias.shape).t : null;
     const dstate = state ? this.makeF(state.shape).t : null;
-    const s = (t: Tensor | null) => (t ? (t.storage as CpuStorage) : null);
     const storages = {
-      x: s(x)!, w: s(weight)!, bias: s(bias), state: s(state), gOut: s(gOut)!, gState: s(gState), dx: s(dx)!, dw: s(dw)!, dbias: s(dbias), dstate: s(dstate),
+      x: storageOf(x)!, w: storageOf(weight)!, bias: storageOf(bias), state: storageOf(state), gOut: storageOf(gOut)!, gState: storageOf(gState), dx: storageOf(dx)!, dw: storageOf(dw)!, dbias: storageOf(dbias), dstate: storageOf(dstate),
     };
     if (wasmConv1dBackward(rt, storages, { batch: B, L, D, K: weight.shape[1]! }, o.silu)) return { dx, dw, dbias, dstate };
     for (const t of [dx, dw, dbias, dstate]) t?.dispose();
@@ -431,23 +431,22 @@ export class CpuBackend implements Backend {
   /** The WebAssembly scan backward, or null where it does not run (no kernels, D not a multiple of 4). */
   private scanBackwardWasm(i: ScanInputs, o: ScanOptions, gOut: Tensor, gLast: Tensor | null, dims: ScanDims): ScanGradients | null {
     const rt = this.memory.runtime;
-    const st = (t: Tensor | null) => (t ? (t.storage as CpuStorage) : null);
     const inputs = [i.u, i.delta, i.A, i.B, i.C, i.D, i.z, i.deltaBias, i.initialState, gOut, gLast];
-    if (!rt || !scanBackwardFits(dims.D, inputs.map(st))) return null;
+    if (!rt || !scanBackwardFits(dims.D, inputs.map(storageOf))) return null;
     const out = (like: Tensor) => this.makeF(like.shape).t;
     const g = {
       du: out(i.u), ddelta: out(i.delta), dA: out(i.A), dB: out(i.B), dC: out(i.C), dD: this.makeF([dims.D]).t,
       dz: i.z ? out(i.z) : null, dbias: this.makeF([dims.D]).t, dh0: this.makeF([dims.batch, dims.D, dims.N]).t,
     };
     const outputs = [g.du, g.ddelta, g.dA, g.dB, g.dC, g.dD, g.dz, g.dbias, g.dh0];
-    if (!scanBackwardFits(dims.D, outputs.map(st))) {
+    if (!scanBackwardFits(dims.D, outputs.map(storageOf))) {
       for (const t of outputs) t?.dispose();
       return null;
     }
     scanBackwardOnPool(rt, {
-      u: st(i.u)!, delta: st(i.delta)!, A: st(i.A)!, B: st(i.B)!, C: st(i.C)!, D: st(i.D), z: st(i.z), deltaBias: st(i.deltaBias),
-      initialState: st(i.initialState), gOut: st(gOut)!, gLast: st(gLast),
-      du: st(g.du)!, ddelta: st(g.ddelta)!, dA: st(g.dA)!, dB: st(g.dB)!, dC: st(g.dC)!, dD: st(g.dD)!, dz: st(g.dz), dbias: st(g.dbias)!, dh0: st(g.dh0)!,
+      u: storageOf(i.u)!, delta: storageOf(i.delta)!, A: storageOf(i.A)!, B: storageOf(i.B)!, C: storageOf(i.C)!, D: storageOf(i.D), z: storageOf(i.z), deltaBias: storageOf(i.deltaBias),
+      initialState: storageOf(i.initialState), gOut: storageOf(gOut)!, gLast: storageOf(gLast),
+      du: storageOf(g.du)!, ddelta: storageOf(g.ddelta)!, dA: storageOf(g.dA)!, dB: storageOf(g.dB)!, dC: storageOf(g.dC)!, dD: storageOf(g.dD)!, dz: storageOf(g.dz), dbias: storageOf(g.dbias)!, dh0: storageOf(g.dh0)!,
     }, dims, o.deltaSoftplus);
     const keepIf = (t: Tensor, wanted: boolean) => (wanted ? t : (t.dispose(), null));
     return {
@@ -460,14 +459,8 @@ export class CpuBackend implements Backend {
     const [, Hkv, cap] = i.k.shape as [number, number, number, number];
     const { t, d } = this.makeF(i.q.shape);
     const dims = { B, Lq, H, Hkv, hd, cap, Lk: i.keyLength };
-    const rt = this.memory.runtime;
-    const st = [i.q, i.k, i.v, i.keyMask, t].map((x) => (x ? (x.storage as CpuStorage) : null));
-    // The WebAssembly kernel where every buffer is float32 in its heap and hd is whole vectors.
-    if (rt && attentionFits(hd) && st.every((x) => x === null || (x.heap === rt.heap && x.kind === 'f32'))) {
-      const [q, k, v, mask, out] = st.map((x) => (x ? x.ptr : 0)) as [number, number, number, number, number];
-      attentionOnPool(rt.pool, { q, k, v, mask, out, ...dims });
-      return t;
-    }
+    const storages = { q: storageOf(i.q)!, k: storageOf(i.k)!, v: storageOf(i.v)!, mask: storageOf(i.keyMask), out: storageOf(t)! };
+    if (wasmAttention(this.memory.runtime, storages, dims)) return t;
     attentionKernel(this.arr(i.q), this.arr(i.k), this.arr(i.v), i.keyMask ? this.arr(i.keyMask) : null, dims, d);
     return t;
   }
@@ -490,8 +483,7 @@ export class CpuBackend implements Backend {
     // In place: computed into fresh states (the kernels read the old ones as they write), then copied over the old ones.
     const convState = output(i.inPlace ? undefined : i.convStateOut, i.convState.shape);
     const ssmState = output(i.inPlace ? undefined : i.ssmStateOut, i.ssmState.shape);
-    const s = (t: Tensor) => t.storage as CpuStorage;
-    if (!cpuMambaBlockStep(this.memory, i, { out: s(out), convState: s(convState), ssmState: s(ssmState) })) {
+    if (!cpuMambaBlockStep(this.memory, i, { out: storageOf(out)!, convState: storageOf(convState)!, ssmState: storageOf(ssmState)! })) {
       for (const t of fresh) t.dispose();
       return null;
     }
@@ -508,8 +500,8 @@ export class CpuBackend implements Backend {
    */
   mamba2BlockStep(i: Mamba2BlockStepInputs): Tensor | null {
     if (!this.memory.runtime) return null;
-    const out = new Tensor([...i.h.shape], 'f32', new StorageRef(this, this.memory.alloc('f32', sizeOf(i.h.shape), false)));
-    if (cpuMamba2BlockStep(this.memory, i, out.storage as CpuStorage)) return out;
+    const out = this.makeF(i.h.shape).t;
+    if (cpuMamba2BlockStep(this.memory, i, storageOf(out)!)) return out;
     out.dispose();
     return null;
   }
@@ -525,9 +517,8 @@ export class CpuBackend implements Backend {
     const [, , groups, N] = i.B.shape as [number, number, number, number];
     const out = this.makeF(i.x.shape);
     const last = this.makeF([batch, heads, headDim, N]);
-    const s = (t: Tensor | null) => (t ? (t.storage as CpuStorage) : null);
     const storages = {
-      x: s(i.x)!, dt: s(i.dt)!, A: s(i.A)!, D: s(i.D), B: s(i.B)!, C: s(i.C)!, initialState: s(i.initialState), out: s(out.t)!, lastState: s(last.t)!,
+      x: storageOf(i.x)!, dt: storageOf(i.dt)!, A: storageOf(i.A)!, D: storageOf(i.D), B: storageOf(i.B)!, C: storageOf(i.C)!, initialState: storageOf(i.initialState), out: storageOf(out.t)!, lastState: storageOf(last.t)!,
     };
     if (wasmSsdScan(this.memory.runtime, storages, { batch, L, heads, headDim, groups, N })) {
       return i.keep ? { out: out.t, lastState: last.t, kept: { cum: null, states: null } } : { out: out.t, lastState: last.t };
@@ -542,7 +533,6 @@ export class CpuBackend implements Backend {
     if (!rt) throw new Error('cpu: ssdChunkedBackward without the WebAssembly kernels (its forward does not run without them)');
     const [batch, L, heads, headDim] = i.x.shape as [number, number, number, number];
     const [, , groups, N] = i.B.shape as [number, number, number, number];
-    const s = (t: Tensor | null) => (t ? (t.storage as CpuStorage) : null);
     const dx = this.makeF(i.x.shape).t;
     const ddt = this.makeF(i.dt.shape).t;
     const dA = this.makeF(i.A.shape).t;
@@ -550,26 +540,23 @@ export class CpuBackend implements Backend {
     const dB = this.makeF(i.B.shape).t;
     const dC = this.makeF(i.C.shape).t;
     const dh0 = this.makeF([batch, heads, headDim, N]).t;
-    // The forward ran on these kernels, so its inputs live in the heap; a gradient or an output
-    // outside it means the heap (4 GiB) is full: an error, never a kernel writing elsewhere.
     const outputs = [dx, ddt, dA, dD, dB, dC, dh0];
-    const all = [i.x, i.dt, i.A, i.D, i.B, i.C, i.initialState, gOut, gLast, ...outputs];
-    if (all.some((t) => t && (t.dtype !== 'f32' || (t.storage as CpuStorage).heap !== rt.heap))) {
-      for (const t of outputs) t?.dispose();
-      throw new Error('cpu: ssdChunkedBackward: a gradient or output is not a float32 tensor of the WebAssembly heap (is the 4 GiB heap full?)');
-    }
+    const storages = {
+      x: storageOf(i.x)!, dt: storageOf(i.dt)!, A: storageOf(i.A)!, D: storageOf(i.D), B: storageOf(i.B)!, C: storageOf(i.C)!, initialState: storageOf(i.initialState), gOut: storageOf(gOut)!, gLast: storageOf(gLast),
+      dx: storageOf(dx)!, ddt: storageOf(ddt)!, dA: storageOf(dA)!, dD: storageOf(dD), dB: storageOf(dB)!, dC: storageOf(dC)!, dInitialState: storageOf(dh0)!,
+    };
+    let ran: boolean;
     try {
-      ssdScanBackwardOnPool(
-        rt,
-        {
-          x: s(i.x)!, dt: s(i.dt)!, A: s(i.A)!, D: s(i.D), B: s(i.B)!, C: s(i.C)!, initialState: s(i.initialState), gOut: s(gOut)!, gLast: s(gLast),
-          dx: s(dx)!, ddt: s(ddt)!, dA: s(dA)!, dD: s(dD), dB: s(dB)!, dC: s(dC)!, dInitialState: s(dh0)!,
-        },
-        { batch, L, heads, headDim, groups, N },
-      );
+      ran = wasmSsdScanBackward(rt, storages, { batch, L, heads, headDim, groups, N });
     } catch (e) {
       for (const t of outputs) t?.dispose();
       throw e;
+    }
+    if (!ran) {
+      // The forward ran on these kernels, so its inputs live in the heap; a gradient or an output
+      // outside it means the heap (4 GiB) is full: an error, never a kernel writing elsewhere.
+      for (const t of outputs) t?.dispose();
+      throw new Error('cpu: ssdChunkedBackward: a gradient or output is not a float32 tensor of the WebAssembly heap (is the 4 GiB heap full?)');
     }
     let dInitialState: Tensor | null = dh0;
     if (!i.initialState) {

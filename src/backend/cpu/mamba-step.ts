@@ -15,7 +15,7 @@ import type { MambaBlockStepInputs } from '../backend.js';
 import { isHalf } from '../../tensor/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { rmsNormKernel } from './layers.js';
-import { scratchLayout, type CpuMemory } from './memory.js';
+import { heapScratch, type CpuMemory } from './memory.js';
 import type { CpuStorage } from './storage.js';
 import { addRowBias, rowsTimesWeight } from './step-products.js';
 import { conv1dFits, conv1dOnPool, scanFits, scanOnPool } from './wasm/sequence.js';
@@ -46,15 +46,11 @@ export function cpuMambaBlockStep(mem: CpuMemory, i: MambaBlockStepInputs, o: St
   // Scratch, in floats: normed (B·H), xz (B·2E), x, z, xc, Δ, y (B·E each), x_proj's output (B·(R+2N)), δ (B·R), B and C (B·N each).
   const P = R + 2 * N;
   const sizes = [B * H, 2 * B * E, B * E, B * E, B * E, B * E, B * E, B * P, B * R, B * N, B * N, B * H];
-  const layout = scratchLayout(sizes);
-  const scratch = mem.alloc('f32', layout.total, false);
-  // A full heap hands out an ordinary array (address 0): the kernels cannot write there.
-  if (scratch.heap !== rt.heap) {
-    mem.free(scratch);
-    return false;
-  }
+  const block = heapScratch(mem, sizes);
+  if (!block) return false;
+  const { scratch, offsets } = block;
   try {
-    const [nAt, xzAt, xAt, zAt, xcAt, dtAt, yAt, xdAt, dlAt, bAt, cAt, oAt] = layout.offsets as [number, number, number, number, number, number, number, number, number, number, number, number];
+    const [nAt, xzAt, xAt, zAt, xcAt, dtAt, yAt, xdAt, dlAt, bAt, cAt, oAt] = offsets as [number, number, number, number, number, number, number, number, number, number, number, number];
     const addr = (floats: number) => scratch.ptr + 4 * floats;
     // Views after the last allocation (an unshared memory may have grown and detached older ones).
     const buf = scratch.data as Float32Array;

@@ -19,7 +19,7 @@ import { isHalf } from '../../tensor/dtype.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { silu, softplus } from './elementwise.js';
 import { rmsNormKernel } from './layers.js';
-import { scratchLayout, type CpuMemory } from './memory.js';
+import { heapScratch, type CpuMemory } from './memory.js';
 import type { CpuStorage } from './storage.js';
 import { matmulOnPool } from './wasm/linear.js';
 import { addRowBias, rowsTimesWeight } from './step-products.js';
@@ -48,15 +48,11 @@ export function cpuMamba2BlockStep(mem: CpuMemory, i: Mamba2BlockStepInputs, out
   // conv state (B·CD·(K−1)), C (B·G·N), S·C (B·E), the gated norm's output (B·E), out_proj's output
   // (B·D), Δ and exp(Δ·A) (B·NH each).
   const sizes = [Bt * Dm, Bt * NP, Bt * CD, Bt * CD, Bt * CD * (K - 1), Bt * G * N, Bt * E, Bt * E, Bt * Dm, Bt * NH, Bt * NH];
-  const layout = scratchLayout(sizes);
-  const scratch = mem.alloc('f32', layout.total, false);
-  // A full heap hands out an ordinary array (address 0): the kernels cannot write there.
-  if (scratch.heap !== rt.heap) {
-    mem.free(scratch);
-    return false;
-  }
+  const block = heapScratch(mem, sizes);
+  if (!block) return false;
+  const { scratch, offsets } = block;
   try {
-    const [nAt, pAt, xbcAt, xcAt, csAt, cAt, yAt, gAt, oAt, dtAt, decayAt] = layout.offsets as [
+    const [nAt, pAt, xbcAt, xcAt, csAt, cAt, yAt, gAt, oAt, dtAt, decayAt] = offsets as [
       number, number, number, number, number, number, number, number, number, number, number,
     ];
     const addr = (floats: number) => scratch.ptr + 4 * floats;

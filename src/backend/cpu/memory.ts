@@ -115,16 +115,22 @@ export class CpuMemory {
 }
 
 /**
- * Where each part of a scratch block starts (in elements) when the parts of `sizes` lie one after
- * another, and the block's whole size: the fused decode steps keep all their intermediates in one
- * allocation.
+ * One float32 scratch block in the kernels' heap holding the parts of `sizes` one after another,
+ * and where each part starts (in elements): the fused decode steps keep all their intermediates in
+ * one allocation. Null (nothing held) where the block would not lie in the heap (no kernels, or a
+ * full heap, which hands out an ordinary array at address 0 that the kernels cannot write).
  */
-export function scratchLayout(sizes: readonly number[]): { offsets: number[]; total: number } {
+export function heapScratch(mem: CpuMemory, sizes: readonly number[]): { scratch: CpuStorage; offsets: number[] } | null {
   const offsets: number[] = [];
   let total = 0;
-  for (const s of sizes) {
+  for (const n of sizes) {
     offsets.push(total);
-    total += s;
+    total += n;
   }
-  return { offsets, total };
+  const scratch = mem.alloc('f32', total, false);
+  if (!mem.runtime || scratch.heap !== mem.runtime.heap) {
+    mem.free(scratch);
+    return null;
+  }
+  return { scratch, offsets };
 }

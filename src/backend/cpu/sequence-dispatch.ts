@@ -1,5 +1,6 @@
 /**
- * Where the CPU backend's selective scan, state update, causal conv (and its backward) and Mamba-2 SSD forward run: the WebAssembly
+ * Where the CPU backend's selective scan, state update, causal conv (and its backward), Mamba-2's
+ * SSD (and its backward) and attention run: the WebAssembly
  * kernels (wasm/sequence.ts) when they are on and every buffer lives in their memory; the callers
  * fall back to the TypeScript kernels (scan-reference.ts, state-update.ts, layers.ts) when these
  * return false.
@@ -7,6 +8,9 @@
 import type { CpuStorage } from './storage.js';
 import { conv1dBackwardFits, conv1dBackwardOnPool, conv1dFits, conv1dOnPool, scanFits, scanOnPool, ssdScanOnPool, type SsdScanDims } from './wasm/sequence.js';
 import type { WasmRuntime } from './wasm/runtime.js';
+import type { AttentionDimsCpu } from './attention.js';
+import { attentionFits, attentionOnPool } from './wasm/attention.js';
+import { ssdScanBackwardOnPool, type SsdScanBackwardStorages } from './wasm/ssd-scan-backward.js';
 
 /** The heap address of each storage (0 for null), or null when one lies outside the runtime's heap. */
 function addresses(rt: WasmRuntime, xs: readonly (CpuStorage | null)[]): number[] | null {
@@ -92,5 +96,27 @@ export function wasmConv1dBackward(
   if (!p) return false;
   const [x, w, bias, state, gOut, gState, dx, dw, dbias, dstate] = p as [number, number, number, number, number, number, number, number, number, number];
   conv1dBackwardOnPool(rt.pool, { x, w, bias, state, gOut, gState, dx, dw, dbias, dstate, batch: dims.batch, L: dims.L, channels: dims.D, K: dims.K, silu });
+  return true;
+}
+
+/** Mamba-2's SSD backward on the WebAssembly kernels; false (nothing run) where a buffer lies outside their heap. */
+export function wasmSsdScanBackward(rt: WasmRuntime, s: SsdScanBackwardStorages, dims: SsdScanDims): boolean {
+  const all = [s.x, s.dt, s.A, s.D, s.B, s.C, s.initialState, s.gOut, s.gLast, s.dx, s.ddt, s.dA, s.dD, s.dB, s.dC, s.dInitialState];
+  if (!addresses(rt, all)) return false;
+  ssdScanBackwardOnPool(rt, s, dims);
+  return true;
+}
+
+/** Causal grouped-query attention's forward on the WebAssembly kernels; false where they cannot run it. */
+export function wasmAttention(
+  rt: WasmRuntime | null,
+  s: { q: CpuStorage; k: CpuStorage; v: CpuStorage; mask: CpuStorage | null; out: CpuStorage },
+  dims: AttentionDimsCpu,
+): boolean {
+  if (!rt || !attentionFits(dims.hd)) return false;
+  const p = addresses(rt, [s.q, s.k, s.v, s.mask, s.out]);
+  if (!p) return false;
+  const [q, k, v, mask, out] = p as [number, number, number, number, number];
+  attentionOnPool(rt.pool, { q, k, v, mask, out, ...dims });
   return true;
 }
