@@ -15,7 +15,8 @@ import { CpuBackend } from '../src/backend/cpu/index.js';
 import { getBackend } from '../src/backend/registry.js';
 import { add, mul, reshape, ssdChunked, ssdSequential, sum, tensor } from '../src/ops/index.js';
 import { tidy } from '../src/tensor/memory.js';
-import { StorageRef, Tensor } from '../src/tensor/tensor.js';
+import type { Tensor } from '../src/tensor/tensor.js';
+import { f32On } from './cpu-tensors.js';
 import { assertClose, randomArray } from './helpers.js';
 import { ssdInputData, type SsdShape } from './ssd-inputs.js';
 
@@ -35,14 +36,10 @@ const CASES: Case[] = [
   { Bt: 5, L: 20, H: 12, P: 4, G: 3, N: 6, initial: true, skip: false }, // 60 (sequence, head) tiles: several waves
 ];
 
-function on(b: CpuBackend, data: Float32Array, shape: number[]): Tensor {
-  return new Tensor(shape, 'f32', new StorageRef(b, b.upload(data)));
-}
-
 /** The case's inputs on backend `b` (a CpuBackend of this test's own), or through tensor() on the default CPU backend. */
 function inputs(b: CpuBackend | null, c: Case) {
   const d = ssdInputData(c, c.L * 7 + c.N);
-  const t = (k: keyof typeof d) => (b ? on(b, d[k].data, d[k].shape) : tensor(d[k].data, d[k].shape, { device: 'cpu' }));
+  const t = (k: keyof typeof d) => (b ? f32On(b, d[k].data, d[k].shape) : tensor(d[k].data, d[k].shape, { device: 'cpu' }));
   return { x: t('x'), dt: t('dt'), A: t('A'), B: t('B'), C: t('C'), D: c.skip ? t('D') : null, initialState: c.initial ? t('h0') : null };
 }
 

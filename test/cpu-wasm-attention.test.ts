@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CpuBackend } from '../src/backend/cpu/index.js';
 import type { CpuStorage } from '../src/backend/cpu/storage.js';
-import { StorageRef, Tensor } from '../src/tensor/tensor.js';
+import { f32OnOrNull } from './cpu-tensors.js';
 import { assertClose, randomArray } from './helpers.js';
 
 const wasm = new CpuBackend({ kernels: 'wasm' });
@@ -36,18 +36,14 @@ const CASES: Case[] = [
   { B: 3, Lq: 20, Lk: 20, cap: 24, H: 4, Hkv: 4, hd: 12, padded: [0, 5, 19] }, // left padding; row 2 has one real key
 ];
 
-function on(b: CpuBackend, data: Float32Array | null, shape: number[]): Tensor | null {
-  return data ? new Tensor(shape, 'f32', new StorageRef(b, b.upload(data))) : null;
-}
-
 function run(b: CpuBackend, c: Case): { out: Float32Array; heap: boolean } {
   const seed = c.B * 31 + c.Lq * 7 + c.Lk + c.hd;
   const r = c.spread ?? 1;
-  const q = on(b, randomArray(c.B * c.Lq * c.H * c.hd, seed, -r, r), [c.B, c.Lq, c.H, c.hd])!;
-  const k = on(b, randomArray(c.B * c.Hkv * c.cap * c.hd, seed + 1, -r, r), [c.B, c.Hkv, c.cap, c.hd])!;
-  const v = on(b, randomArray(c.B * c.Hkv * c.cap * c.hd, seed + 2), [c.B, c.Hkv, c.cap, c.hd])!;
+  const q = f32OnOrNull(b, randomArray(c.B * c.Lq * c.H * c.hd, seed, -r, r), [c.B, c.Lq, c.H, c.hd])!;
+  const k = f32OnOrNull(b, randomArray(c.B * c.Hkv * c.cap * c.hd, seed + 1, -r, r), [c.B, c.Hkv, c.cap, c.hd])!;
+  const v = f32OnOrNull(b, randomArray(c.B * c.Hkv * c.cap * c.hd, seed + 2), [c.B, c.Hkv, c.cap, c.hd])!;
   const maskData = c.padded ? Float32Array.from({ length: c.B * c.Lk }, (_, i) => (i % c.Lk < c.padded![Math.floor(i / c.Lk)]! ? 0 : 1)) : null;
-  const keyMask = on(b, maskData, [c.B, c.Lk]);
+  const keyMask = f32OnOrNull(b, maskData, [c.B, c.Lk]);
   const y = b.attention({ q, k, v, keyLength: c.Lk, keyMask });
   const out = { out: Float32Array.from(y.dataSync() as Float32Array), heap: (y.storage as CpuStorage).heap !== null };
   for (const t of [q, k, v, keyMask, y]) t?.dispose();

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CpuBackend } from '../src/backend/cpu/index.js';
 import type { CpuStorage } from '../src/backend/cpu/storage.js';
-import { StorageRef, Tensor } from '../src/tensor/tensor.js';
+import type { Tensor } from '../src/tensor/tensor.js';
+import { f32OnOrNull } from './cpu-tensors.js';
 import { assertClose, randomArray } from './helpers.js';
 
 const wasm = new CpuBackend({ kernels: 'wasm' });
@@ -39,18 +40,14 @@ const CASES: Case[] = [
   { B: 2, L: 3, D: 50, K: 4, bias: true, state: false, gState: true, silu: false }, // L = K − 1
 ];
 
-function on(b: CpuBackend, data: Float32Array | null, shape: number[]): Tensor | null {
-  return data ? new Tensor(shape, 'f32', new StorageRef(b, b.upload(data))) : null;
-}
-
 function run(b: CpuBackend, c: Case) {
   const seed = c.B * 100 + c.L * 7 + c.D;
-  const x = on(b, randomArray(c.B * c.L * c.D, seed, -2, 2), [c.B, c.L, c.D])!;
-  const w = on(b, randomArray(c.D * c.K, seed + 1), [c.D, c.K])!;
-  const bias = on(b, c.bias ? randomArray(c.D, seed + 2) : null, [c.D]);
-  const state = on(b, c.state ? randomArray(c.B * c.D * (c.K - 1), seed + 3, -2, 2) : null, [c.B, c.D, c.K - 1]);
-  const gOut = on(b, randomArray(c.B * c.L * c.D, seed + 4), [c.B, c.L, c.D])!;
-  const gState = on(b, c.gState ? randomArray(c.B * c.D * (c.K - 1), seed + 5) : null, [c.B, c.D, c.K - 1]);
+  const x = f32OnOrNull(b, randomArray(c.B * c.L * c.D, seed, -2, 2), [c.B, c.L, c.D])!;
+  const w = f32OnOrNull(b, randomArray(c.D * c.K, seed + 1), [c.D, c.K])!;
+  const bias = f32OnOrNull(b, c.bias ? randomArray(c.D, seed + 2) : null, [c.D]);
+  const state = f32OnOrNull(b, c.state ? randomArray(c.B * c.D * (c.K - 1), seed + 3, -2, 2) : null, [c.B, c.D, c.K - 1]);
+  const gOut = f32OnOrNull(b, randomArray(c.B * c.L * c.D, seed + 4), [c.B, c.L, c.D])!;
+  const gState = f32OnOrNull(b, c.gState ? randomArray(c.B * c.D * (c.K - 1), seed + 5) : null, [c.B, c.D, c.K - 1]);
   const g = b.causalConv1dBackward(x, w, bias, state, { silu: c.silu }, gOut, gState);
   const read = (t: Tensor | null) => (t ? Float32Array.from(t.dataSync() as Float32Array) : null);
   const out = { dx: read(g.dx)!, dw: read(g.dw)!, dbias: read(g.dbias), dstate: read(g.dstate), heap: (g.dx.storage as CpuStorage).heap !== null };

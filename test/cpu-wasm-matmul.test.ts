@@ -12,14 +12,12 @@ import { GEMV_MAX_ROWS } from '../src/backend/cpu/wasm/linear.js';
 import type { HalfDType } from '../src/tensor/dtype.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../src/tensor/half.js';
 import { StorageRef, Tensor } from '../src/tensor/tensor.js';
+import { f32On } from './cpu-tensors.js';
 import { assertClose, randomArray } from './helpers.js';
 
 const wasm = new CpuBackend({ kernels: 'wasm' });
 const reference = new CpuBackend({ kernels: 'ts' });
 
-function f32(b: CpuBackend, data: Float32Array, shape: number[]): Tensor {
-  return new Tensor(shape, 'f32', new StorageRef(b, b.upload(data)));
-}
 function half(b: CpuBackend, bits: Uint16Array, shape: number[], dtype: HalfDType): Tensor {
   return new Tensor(shape, dtype, new StorageRef(b, b.uploadHalf!(bits)));
 }
@@ -56,12 +54,12 @@ function run(c: Case, threads: number): { got: Float32Array; want: Float32Array;
   if (c.weights === 'f16') b = f16ToF32((bits = f32ToF16(b)));
   wasm.memory.runtime!.setThreads(threads);
   const o = { transA: !!c.transA, transB: !!c.transB };
-  const A = f32(wasm, a, aShape);
-  const B = bits ? half(wasm, bits, bShape, c.weights as HalfDType) : f32(wasm, b, bShape);
+  const A = f32On(wasm, a, aShape);
+  const B = bits ? half(wasm, bits, bShape, c.weights as HalfDType) : f32On(wasm, b, bShape);
   const Y = wasm.matmul(A, B, out, o);
   const heap = (Y.storage as CpuStorage).heap !== null;
   const got = Y.dataSync() as Float32Array;
-  const ref = reference.matmul(f32(reference, a, aShape), f32(reference, b, bShape), out, o);
+  const ref = reference.matmul(f32On(reference, a, aShape), f32On(reference, b, bShape), out, o);
   const want = ref.dataSync() as Float32Array;
   for (const t of [A, B, Y, ref]) t.dispose();
   return { got, want, heap };
@@ -119,11 +117,11 @@ test('f16 weights are widened exactly: subnormals, ±0, the largest normal, infi
   for (let k = 0; k < K; k++) {
     const x = new Float32Array(K);
     x[k] = 1;
-    const y = wasm.matmul(f32(wasm, x, [1, K]), W, [1, N], { transA: false, transB: true }).dataSync();
+    const y = wasm.matmul(f32On(wasm, x, [1, K]), W, [1, N], { transA: false, transB: true }).dataSync();
     // A sum that starts at +0 turns -0 into +0, hence === rather than Object.is.
     for (let n = 0; n < N; n++) assert.ok(y[n] === widened[n * K + k], `row ${n}, column ${k}: got ${y[n]}, want ${widened[n * K + k]}`);
   }
   const inf = half(wasm, new Uint16Array([0x7c00, 0x3c00, 0xfc00, 0x3c00, 0x7e00, 0x3c00]), [3, 2], 'f16');
-  const y = wasm.matmul(f32(wasm, new Float32Array([1, 1]), [1, 2]), inf, [1, 3], { transA: false, transB: true }).dataSync();
+  const y = wasm.matmul(f32On(wasm, new Float32Array([1, 1]), [1, 2]), inf, [1, 3], { transA: false, transB: true }).dataSync();
   assert.deepEqual(Array.from(y), [Infinity, -Infinity, NaN]);
 });

@@ -10,15 +10,11 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CpuBackend } from '../src/backend/cpu/index.js';
 import type { CpuStorage } from '../src/backend/cpu/storage.js';
-import { StorageRef, Tensor } from '../src/tensor/tensor.js';
+import { f32On } from './cpu-tensors.js';
 import { assertClose, randomArray } from './helpers.js';
 
 const wasm = new CpuBackend({ kernels: 'wasm' });
 const reference = new CpuBackend({ kernels: 'ts' });
-
-function f32(b: CpuBackend, data: Float32Array, shape: number[]): Tensor {
-  return new Tensor(shape, 'f32', new StorageRef(b, b.upload(data)));
-}
 
 interface ScanCase {
   batch: number;
@@ -56,7 +52,7 @@ function scanData(c: ScanCase) {
 function runScan(b: CpuBackend, c: ScanCase): { out: Float32Array; last: Float32Array; heap: boolean } {
   const { batch, L, D, N } = c;
   const d = scanData(c);
-  const t = (x: Float32Array | null, shape: number[]) => (x ? f32(b, x, shape) : null);
+  const t = (x: Float32Array | null, shape: number[]) => (x ? f32On(b, x, shape) : null);
   const inputs = {
     u: t(d.u, [batch, L, D])!, delta: t(d.delta, [batch, L, D])!, A: t(d.A, [D, N])!, B: t(d.B, [batch, L, N])!, C: t(d.C, [batch, L, N])!,
     D: t(d.D, [D]), z: t(d.z, [batch, L, D]), deltaBias: t(d.bias, [D]), initialState: t(d.h0, [batch, D, N]),
@@ -70,7 +66,7 @@ function runScan(b: CpuBackend, c: ScanCase): { out: Float32Array; last: Float32
 function runStep(b: CpuBackend, c: ScanCase): { out: Float32Array; state: Float32Array } {
   const { batch, D, N } = c;
   const d = scanData({ ...c, L: 1, h0: true });
-  const t = (x: Float32Array | null, shape: number[]) => (x ? f32(b, x, shape) : null);
+  const t = (x: Float32Array | null, shape: number[]) => (x ? f32On(b, x, shape) : null);
   const inputs = {
     state: t(d.h0, [batch, D, N])!, x: t(d.u, [batch, D])!, dt: t(d.delta, [batch, D])!, A: t(d.A, [D, N])!, B: t(d.B, [batch, N])!,
     C: t(d.C, [batch, N])!, D: t(d.D, [D]), z: t(d.z, [batch, D]), dtBias: t(d.bias, [D]),
@@ -127,9 +123,9 @@ function oneStep(b: CpuBackend, delta: Float32Array, A: Float32Array, opts: { so
   const D = delta.length;
   const r = b.selectiveScan(
     {
-      u: f32(b, new Float32Array(D).fill(1), [1, 1, D]), delta: f32(b, delta, [1, 1, D]), A: f32(b, A, [D, 1]),
-      B: f32(b, new Float32Array([opts.B ?? 0]), [1, 1, 1]), C: f32(b, new Float32Array([1]), [1, 1, 1]), D: null,
-      z: opts.z ? f32(b, opts.z, [1, 1, D]) : null, deltaBias: null, initialState: f32(b, new Float32Array(D).fill(opts.h0 ?? 0), [1, D, 1]),
+      u: f32On(b, new Float32Array(D).fill(1), [1, 1, D]), delta: f32On(b, delta, [1, 1, D]), A: f32On(b, A, [D, 1]),
+      B: f32On(b, new Float32Array([opts.B ?? 0]), [1, 1, 1]), C: f32On(b, new Float32Array([1]), [1, 1, 1]), D: null,
+      z: opts.z ? f32On(b, opts.z, [1, 1, D]) : null, deltaBias: null, initialState: f32On(b, new Float32Array(D).fill(opts.h0 ?? 0), [1, D, 1]),
     },
     { deltaSoftplus: !!opts.softplus },
   );
@@ -187,10 +183,10 @@ interface ConvCase {
 function runConv(b: CpuBackend, c: ConvCase): { out: Float32Array; state: Float32Array } {
   const { batch, L, D, K } = c;
   const seed = batch * 100 + L * 13 + D * 3 + K;
-  const x = f32(b, randomArray(batch * L * D, seed), [batch, L, D]);
-  const w = f32(b, randomArray(D * K, seed + 1), [D, K]);
-  const bias = c.bias ? f32(b, randomArray(D, seed + 2), [D]) : null;
-  const state = c.state ? f32(b, randomArray(batch * D * (K - 1), seed + 3), [batch, D, K - 1]) : null;
+  const x = f32On(b, randomArray(batch * L * D, seed), [batch, L, D]);
+  const w = f32On(b, randomArray(D * K, seed + 1), [D, K]);
+  const bias = c.bias ? f32On(b, randomArray(D, seed + 2), [D]) : null;
+  const state = c.state ? f32On(b, randomArray(batch * D * (K - 1), seed + 3), [batch, D, K - 1]) : null;
   const r = b.causalConv1d(x, w, bias, state, { silu: !!c.silu });
   const res = { out: r.out.dataSync() as Float32Array, state: r.state.dataSync() as Float32Array };
   for (const t of [x, w, bias, state, r.out, r.state]) t?.dispose();
